@@ -1,0 +1,459 @@
+"""In-memory adapters for every repository port and the unit of work.
+
+A unit of work works on copy-on-write views of the store's collections and publishes
+them on ``commit()``; leaving without commit discards them, so a failed use case leaves
+nothing behind. Units of work are serialised by a lock, which keeps this adapter simple
+and correct; it is meant for tests, demos and embedding, not for scale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from marketscout.domain.errors import Conflict
+from marketscout.domain.model import (
+    Ad,
+    Alert,
+    AlertRule,
+    EngagementSnapshot,
+    Platform,
+    Product,
+    RefreshToken,
+    TrendScore,
+    User,
+    WatchlistEntry,
+)
+from marketscout.domain.ports import (
+    AdRepository,
+    AlertRepository,
+    AlertRuleRepository,
+    EngagementStore,
+    HealthProbe,
+    ProductRepository,
+    RefreshTokenRepository,
+    ScoreRepository,
+    StoreResult,
+    UnitOfWork,
+    UserRepository,
+    WatchlistRepository,
+)
+
+SnapshotKey = tuple[int, str, datetime]
+
+_COLLECTIONS = (
+    "users",
+    "refresh_tokens",
+    "products",
+    "ads",
+    "scores",
+    "watchlists",
+    "alert_rules",
+    "alerts",
+    "engagement",
+)
+
+
+class InMemoryStore(HealthProbe):
+    """The data every in-memory unit of work reads and, on commit, replaces."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, dict[Any, Any]] = {name: {} for name in _COLLECTIONS}
+        self.sequences: dict[str, int] = dict.fromkeys(_COLLECTIONS, 0)
+        self.lock = asyncio.Lock()
+
+    async def ready(self) -> bool:
+        return True
+
+
+class _Transaction:
+    """Copy-on-write views of the store's collections for one unit of work."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._written: dict[str, dict[Any, Any]] = {}
+        self._sequences = dict(store.sequences)
+        self._copied_products: set[int] = set()
+
+    def read(self, name: str) -> dict[Any, Any]:
+        return self._written.get(name, self._store.collections[name])
+
+    def write(self, name: str) -> dict[Any, Any]:
+        if name not in self._written:
+            self._written[name] = dict(self._store.collections[name])
+        return self._written[name]
+
+    def product_snapshots_for_write(self, product_id: int) -> dict[SnapshotKey, EngagementSnapshot]:
+        # Engagement is nested per product; copy only the products this unit touches.
+        outer = self.write("engagement")
+        if product_id not in self._copied_products:
+            outer[product_id] = dict(outer.get(product_id, {}))
+            self._copied_products.add(product_id)
+        inner: dict[SnapshotKey, EngagementSnapshot] = outer[product_id]
+        return inner
+
+    def next_id(self, name: str) -> int:
+        self._sequences[name] += 1
+        return self._sequences[name]
+
+    def publish(self) -> None:
+        self._store.collections.update(self._written)
+        self._store.sequences.update(self._sequences)
+        self._written = {}
+        self._copied_products = set()
+
+
+class _Repository:
+    _name: str
+
+    def __init__(self, tx: _Transaction) -> None:
+        self._tx = tx
+
+    def _rows(self) -> dict[Any, Any]:
+        return self._tx.read(self._name)
+
+    def _insert(self, entity: Any) -> Any:
+        stored = dataclasses.replace(entity, id=self._tx.next_id(self._name))
+        self._tx.write(self._name)[stored.id] = stored
+        return stored
+
+
+class InMemoryUserRepository(_Repository, UserRepository):
+    _name = "users"
+
+    async def add(self, user: User) -> User:
+        taken = await self.username_or_email_taken(user.username, user.email)
+        if taken is not None:
+            raise Conflict(f"{taken} already registered", field=taken)
+        stored: User = self._insert(user)
+        return stored
+
+    async def get(self, user_id: int) -> User | None:
+        found: User | None = self._rows().get(user_id)
+        return found
+
+    async def get_by_username(self, username: str) -> User | None:
+        wanted = username.casefold()
+        return next((u for u in self._rows().values() if u.username.casefold() == wanted), None)
+
+    async def username_or_email_taken(self, username: str, email: str) -> str | None:
+        name, mail = username.casefold(), email.casefold()
+        for user in self._rows().values():
+            if user.username.casefold() == name:
+                return "username"
+            if user.email.casefold() == mail:
+                return "email"
+        return None
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        rows = self._tx.write(self._name)
+        rows[user_id] = dataclasses.replace(rows[user_id], password_hash=password_hash)
+
+
+class InMemoryRefreshTokenRepository(_Repository, RefreshTokenRepository):
+    _name = "refresh_tokens"
+
+    async def add(self, token: RefreshToken) -> RefreshToken:
+        stored: RefreshToken = self._insert(token)
+        return stored
+
+    async def get_by_digest(self, digest: str) -> RefreshToken | None:
+        return next((t for t in self._rows().values() if t.digest == digest), None)
+
+    async def mark_used(self, token_id: int, used_at: datetime) -> bool:
+        token: RefreshToken | None = self._rows().get(token_id)
+        if token is None or token.used_at is not None:
+            return False
+        self._tx.write(self._name)[token_id] = dataclasses.replace(token, used_at=used_at)
+        return True
+
+    async def revoke_family(self, family_id: str) -> None:
+        rows = self._tx.write(self._name)
+        for token_id, token in list(rows.items()):
+            if token.family_id == family_id:
+                rows[token_id] = dataclasses.replace(token, revoked=True)
+
+
+class InMemoryProductRepository(_Repository, ProductRepository):
+    _name = "products"
+
+    async def add(self, product: Product) -> Product:
+        stored: Product = self._insert(product)
+        return stored
+
+    async def get(self, product_id: int) -> Product | None:
+        found: Product | None = self._rows().get(product_id)
+        return found
+
+    async def get_many(self, product_ids: Iterable[int]) -> dict[int, Product]:
+        rows = self._rows()
+        return {pid: rows[pid] for pid in product_ids if pid in rows}
+
+    async def list(self, *, skip: int, limit: int, query: str | None = None) -> list[Product]:
+        products: Iterable[Product] = sorted(self._rows().values(), key=lambda p: p.id)
+        if query:
+            needle = query.casefold()
+            products = (p for p in products if needle in p.name.casefold())
+        return list(itertools.islice(products, skip, skip + limit))
+
+    async def all_ids(self) -> list[int]:
+        return sorted(self._rows())
+
+
+class InMemoryAdRepository(_Repository, AdRepository):
+    _name = "ads"
+
+    async def add(self, ad: Ad) -> Ad:
+        if ad.external_id is not None and await self.get_by_external_id(ad.platform, ad.external_id):
+            raise Conflict(
+                f"an ad with external_id {ad.external_id!r} exists on {ad.platform}", "external_id"
+            )
+        stored: Ad = self._insert(ad)
+        return stored
+
+    async def get(self, ad_id: int) -> Ad | None:
+        found: Ad | None = self._rows().get(ad_id)
+        return found
+
+    async def get_many(self, ad_ids: Iterable[int]) -> dict[int, Ad]:
+        rows = self._rows()
+        return {aid: rows[aid] for aid in ad_ids if aid in rows}
+
+    async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None:
+        return next(
+            (a for a in self._rows().values() if a.platform == platform and a.external_id == external_id),
+            None,
+        )
+
+    async def list(
+        self,
+        *,
+        skip: int,
+        limit: int,
+        product_id: int | None = None,
+        platform: Platform | None = None,
+    ) -> list[Ad]:
+        ads = (
+            a
+            for a in sorted(self._rows().values(), key=lambda a: a.id)
+            if (product_id is None or a.product_id == product_id)
+            and (platform is None or a.platform == platform)
+        )
+        return list(itertools.islice(ads, skip, skip + limit))
+
+
+class InMemoryEngagementStore(_Repository, EngagementStore):
+    _name = "engagement"
+
+    async def add_many(self, snapshots: Sequence[EngagementSnapshot]) -> StoreResult:
+        stored = duplicates = 0
+        for snapshot in snapshots:
+            current = self._rows().get(snapshot.product_id, {})
+            if snapshot.key in current:
+                duplicates += 1
+                continue
+            self._tx.product_snapshots_for_write(snapshot.product_id)[snapshot.key] = snapshot
+            stored += 1
+        return StoreResult(stored=stored, duplicates=duplicates)
+
+    async def for_products(
+        self, product_ids: Iterable[int], *, until: datetime | None = None
+    ) -> dict[int, list[EngagementSnapshot]]:
+        rows = self._rows()
+        result: dict[int, list[EngagementSnapshot]] = {}
+        for pid in product_ids:
+            snaps = [s for s in rows.get(pid, {}).values() if until is None or s.observed_at <= until]
+            snaps.sort(key=lambda s: (s.observed_at, s.ad_id, s.region))
+            result[pid] = snaps
+        return result
+
+    async def since(self, start: datetime, *, until: datetime | None = None) -> list[EngagementSnapshot]:
+        found = [
+            s
+            for per_product in self._rows().values()
+            for s in per_product.values()
+            if s.observed_at >= start and (until is None or s.observed_at <= until)
+        ]
+        found.sort(key=lambda s: (s.observed_at, s.ad_id, s.region))
+        return found
+
+    async def last_observed_at(self, ad_ids: Iterable[int]) -> dict[int, datetime]:
+        wanted = set(ad_ids)
+        last: dict[int, datetime] = {}
+        for per_product in self._rows().values():
+            for s in per_product.values():
+                if s.ad_id in wanted and (s.ad_id not in last or s.observed_at > last[s.ad_id]):
+                    last[s.ad_id] = s.observed_at
+        return last
+
+    async def products_with_engagement(self) -> list[int]:
+        return sorted(pid for pid, snaps in self._rows().items() if snaps)
+
+
+class InMemoryScoreRepository(_Repository, ScoreRepository):
+    _name = "scores"
+
+    async def add(self, score: TrendScore) -> TrendScore:
+        stored: TrendScore = self._insert(score)
+        return stored
+
+    async def latest(self, product_id: int) -> TrendScore | None:
+        history = await self.history(product_id)
+        return history[-1] if history else None
+
+    async def latest_all(self) -> list[TrendScore]:
+        latest: dict[int, TrendScore] = {}
+        for score in self._rows().values():
+            seen = latest.get(score.product_id)
+            if seen is None or (score.calculated_at, score.id) > (seen.calculated_at, seen.id):
+                latest[score.product_id] = score
+        return list(latest.values())
+
+    async def history(self, product_id: int, *, since: datetime | None = None) -> list[TrendScore]:
+        found = [
+            s
+            for s in self._rows().values()
+            if s.product_id == product_id and (since is None or s.calculated_at >= since)
+        ]
+        return sorted(found, key=lambda s: (s.calculated_at, s.id))
+
+
+class InMemoryWatchlistRepository(_Repository, WatchlistRepository):
+    _name = "watchlists"
+
+    async def add(self, entry: WatchlistEntry) -> WatchlistEntry:
+        if await self.get(entry.user_id, entry.product_id) is not None:
+            raise Conflict("product already on the watchlist", "product_id")
+        stored: WatchlistEntry = self._insert(entry)
+        return stored
+
+    async def get(self, user_id: int, product_id: int) -> WatchlistEntry | None:
+        return next(
+            (e for e in self._rows().values() if e.user_id == user_id and e.product_id == product_id),
+            None,
+        )
+
+    async def list(self, user_id: int) -> list[WatchlistEntry]:
+        return sorted((e for e in self._rows().values() if e.user_id == user_id), key=lambda e: e.id)
+
+    async def remove(self, user_id: int, product_id: int) -> bool:
+        entry = await self.get(user_id, product_id)
+        if entry is None:
+            return False
+        del self._tx.write(self._name)[entry.id]
+        return True
+
+
+class InMemoryAlertRuleRepository(_Repository, AlertRuleRepository):
+    _name = "alert_rules"
+
+    async def add(self, rule: AlertRule) -> AlertRule:
+        stored: AlertRule = self._insert(rule)
+        return stored
+
+    async def list(self, user_id: int) -> list[AlertRule]:
+        return sorted((r for r in self._rows().values() if r.user_id == user_id), key=lambda r: r.id)
+
+    async def list_all(self) -> list[AlertRule]:
+        return sorted(self._rows().values(), key=lambda r: r.id)
+
+    async def remove(self, user_id: int, rule_id: int) -> bool:
+        rule: AlertRule | None = self._rows().get(rule_id)
+        if rule is None or rule.user_id != user_id:
+            return False
+        del self._tx.write(self._name)[rule_id]
+        return True
+
+
+class InMemoryAlertRepository(_Repository, AlertRepository):
+    _name = "alerts"
+
+    async def add_if_new(self, alert: Alert) -> Alert | None:
+        if alert.event_key in await self.event_keys(alert.user_id):
+            return None
+        stored: Alert = self._insert(alert)
+        return stored
+
+    async def list(self, user_id: int, *, unread_only: bool = False, limit: int = 100) -> list[Alert]:
+        found = [a for a in self._rows().values() if a.user_id == user_id and not (unread_only and a.read_at)]
+        found.sort(key=lambda a: (a.created_at, a.id), reverse=True)
+        return found[:limit]
+
+    async def mark_read(self, user_id: int, alert_ids: Iterable[int] | None, at: datetime) -> int:
+        wanted = None if alert_ids is None else set(alert_ids)
+        changed = 0
+        for alert in list(self._rows().values()):
+            if alert.user_id != user_id or alert.read_at is not None:
+                continue
+            if wanted is not None and alert.id not in wanted:
+                continue
+            self._tx.write(self._name)[alert.id] = dataclasses.replace(alert, read_at=at)
+            changed += 1
+        return changed
+
+    async def event_keys(self, user_id: int) -> set[str]:
+        return {a.event_key for a in self._rows().values() if a.user_id == user_id}
+
+
+class InMemoryUnitOfWork(UnitOfWork):
+    """A unit of work over an :class:`InMemoryStore`; one per use case."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._tx: _Transaction | None = None
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        tx = _Transaction(self._store)
+        self._tx = tx
+        self.users = InMemoryUserRepository(tx)
+        self.refresh_tokens = InMemoryRefreshTokenRepository(tx)
+        self.products = InMemoryProductRepository(tx)
+        self.ads = InMemoryAdRepository(tx)
+        self.engagement = InMemoryEngagementStore(tx)
+        self.scores = InMemoryScoreRepository(tx)
+        self.watchlists = InMemoryWatchlistRepository(tx)
+        self.alert_rules = InMemoryAlertRuleRepository(tx)
+        self.alerts = InMemoryAlertRepository(tx)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.rollback()
+        finally:
+            self._tx = None
+            self._store.lock.release()
+
+    async def commit(self) -> None:
+        if self._tx is None:
+            raise RuntimeError("commit() outside the unit of work")
+        self._tx.publish()
+
+    async def rollback(self) -> None:
+        if self._tx is not None:
+            self._tx = _Transaction(self._store)
+            self._rebind(self._tx)
+
+    def _rebind(self, tx: _Transaction) -> None:
+        for repo in (
+            self.users,
+            self.refresh_tokens,
+            self.products,
+            self.ads,
+            self.engagement,
+            self.scores,
+            self.watchlists,
+            self.alert_rules,
+            self.alerts,
+        ):
+            repo._tx = tx

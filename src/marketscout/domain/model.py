@@ -1,0 +1,207 @@
+"""Entities and value objects of MarketScout.
+
+Plain, immutable standard-library dataclasses. Identity is an integer assigned by the
+repository that stores the entity (``id = 0`` until then).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from marketscout.domain.errors import InvalidValue
+
+GLOBAL_REGION = "GLOBAL"
+
+
+class Platform(enum.StrEnum):
+    TIKTOK = "TikTok"
+    FACEBOOK = "Facebook"
+    INSTAGRAM = "Instagram"
+    YOUTUBE = "YouTube"
+    TWITTER = "Twitter"
+
+
+class TrendStatus(enum.StrEnum):
+    EMERGING = "emerging"
+    EXPLODING = "exploding"
+    STEADY = "steady"
+    PEAKED = "peaked"
+    DECLINING = "declining"
+
+
+class AlertRuleKind(enum.StrEnum):
+    SCORE_RISE = "score_rise"
+    SCORE_THRESHOLD = "score_threshold"
+    STATUS_EXPLODING = "status_exploding"
+    NEW_VIRAL_AD = "new_viral_ad"
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue(name, "must carry an explicit UTC offset")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    id: int = 0
+    username: str
+    email: str
+    password_hash: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Product:
+    id: int = 0
+    name: str
+    description: str
+    category: str | None = None
+    keywords: tuple[str, ...] = ()
+    created_by: int | None = None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ad:
+    id: int = 0
+    product_id: int
+    platform: Platform
+    ad_content: str
+    external_id: str | None = None
+    url: str | None = None
+    advertiser: str | None = None
+    first_seen_at: datetime | None = None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngagementSnapshot:
+    """Cumulative public counters of one ad in one region at one moment.
+
+    ``product_id`` and ``platform`` are copied from the ad so that stores can roll
+    engagement up per product, platform and region without a join.
+    """
+
+    ad_id: int
+    product_id: int
+    platform: Platform
+    region: str
+    observed_at: datetime
+    views: int
+    likes: int = 0
+    comments: int = 0
+    shares: int = 0
+
+    def __post_init__(self) -> None:
+        _require_aware("observed_at", self.observed_at)
+        for name in ("views", "likes", "comments", "shares"):
+            if getattr(self, name) < 0:
+                raise InvalidValue(name, "must be greater than or equal to 0")
+
+    @property
+    def key(self) -> tuple[int, str, datetime]:
+        """What makes a snapshot unique: (ad, region, observed_at)."""
+        return (self.ad_id, self.region, self.observed_at)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrendAssessment:
+    """What the scoring engine concludes about one item at one moment."""
+
+    score: float
+    status: TrendStatus
+    confidence: float
+    components: Mapping[str, float] = field(default_factory=dict)
+    growth: Mapping[str, float] = field(default_factory=dict)
+    forecast: tuple[float, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrendScore:
+    """A stored assessment of a product."""
+
+    id: int = 0
+    product_id: int
+    calculated_at: datetime
+    assessment: TrendAssessment
+
+    @property
+    def score(self) -> float:
+        return self.assessment.score
+
+    @property
+    def status(self) -> TrendStatus:
+        return self.assessment.status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ViralAd:
+    """An ad whose engagement grows unusually fast for its platform and age."""
+
+    ad: Ad
+    product_name: str
+    engagement_score: float
+    growth_rate: float
+    views_gained: int
+    detected_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WatchlistEntry:
+    id: int = 0
+    user_id: int
+    product_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRule:
+    """A user's standing question about a product (or every product they watch).
+
+    ``threshold`` means points for ``score_rise`` and a score for
+    ``score_threshold``; ``window_hours`` bounds ``score_rise``.
+    """
+
+    id: int = 0
+    user_id: int
+    kind: AlertRuleKind
+    product_id: int | None = None
+    threshold: float | None = None
+    window_hours: int | None = None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Alert:
+    id: int = 0
+    user_id: int
+    rule_id: int
+    product_id: int
+    kind: AlertRuleKind
+    event_key: str
+    message: str
+    created_at: datetime
+    read_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshToken:
+    """A stored refresh token (by its digest), one link in a login's rotation family."""
+
+    id: int = 0
+    digest: str
+    family_id: str
+    user_id: int
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+    revoked: bool = False

@@ -1,0 +1,279 @@
+"""Ports: the narrow interfaces the domain needs from the outside world.
+
+Adapters subclass these Protocols (so mypy proves conformance) and translate their
+driver's errors into :mod:`marketscout.domain.errors`. Repositories never commit; the
+unit of work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from marketscout.domain.model import (
+    Ad,
+    Alert,
+    AlertRule,
+    EngagementSnapshot,
+    Platform,
+    Product,
+    RefreshToken,
+    TrendScore,
+    User,
+    WatchlistEntry,
+)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The current time, always timezone-aware UTC."""
+
+    def now(self) -> datetime: ...
+
+
+@runtime_checkable
+class PasswordHasher(Protocol):
+    """Hashes and checks passwords without blocking the event loop."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        """True when the password matches; never raises for a mismatch."""
+        ...
+
+    async def dummy_verify(self, password: str) -> None:
+        """Spends the time of a real check, so unknown users answer as slowly as known ones."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    token: str
+    expires_in: int
+    token_id: str
+
+
+@runtime_checkable
+class TokenIssuer(Protocol):
+    """Issues and checks signed access tokens, and mints opaque refresh tokens."""
+
+    def issue_access(self, user_id: int) -> IssuedAccessToken: ...
+
+    def user_id_from_access(self, token: str) -> int:
+        """The subject of a valid access token; raises AuthenticationFailed otherwise."""
+        ...
+
+    def new_refresh_token(self) -> str:
+        """A fresh unguessable opaque token."""
+        ...
+
+    @property
+    def refresh_lifetime_seconds(self) -> int: ...
+
+
+@runtime_checkable
+class UserRepository(Protocol):
+    """Accounts; usernames and e-mails are unique case-insensitively."""
+
+    async def add(self, user: User) -> User:
+        """Stores a new user and returns it with its id; Conflict on a duplicate."""
+        ...
+
+    async def get(self, user_id: int) -> User | None: ...
+
+    async def get_by_username(self, username: str) -> User | None:
+        """Case-insensitive look-up."""
+        ...
+
+    async def username_or_email_taken(self, username: str, email: str) -> str | None:
+        """The name of the field already taken ("username" or "email"), or None."""
+        ...
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+
+
+@runtime_checkable
+class RefreshTokenRepository(Protocol):
+    """Refresh tokens by digest, grouped in rotation families."""
+
+    async def add(self, token: RefreshToken) -> RefreshToken: ...
+
+    async def get_by_digest(self, digest: str) -> RefreshToken | None: ...
+
+    async def mark_used(self, token_id: int, used_at: datetime) -> bool:
+        """Marks an unused token used; False when it was already used (a race or a replay)."""
+        ...
+
+    async def revoke_family(self, family_id: str) -> None: ...
+
+
+@runtime_checkable
+class ProductRepository(Protocol):
+    """The product catalogue."""
+
+    async def add(self, product: Product) -> Product: ...
+
+    async def get(self, product_id: int) -> Product | None: ...
+
+    async def get_many(self, product_ids: Iterable[int]) -> dict[int, Product]: ...
+
+    async def list(self, *, skip: int, limit: int, query: str | None = None) -> list[Product]:
+        """Products by id; ``query`` matches names case-insensitively as a substring."""
+        ...
+
+    async def all_ids(self) -> list[int]: ...
+
+
+@runtime_checkable
+class AdRepository(Protocol):
+    """Ads and posts; ``(platform, external_id)`` is unique."""
+
+    async def add(self, ad: Ad) -> Ad:
+        """Stores a new ad; Conflict on a duplicate external id."""
+        ...
+
+    async def get(self, ad_id: int) -> Ad | None: ...
+
+    async def get_many(self, ad_ids: Iterable[int]) -> dict[int, Ad]: ...
+
+    async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None: ...
+
+    async def list(
+        self,
+        *,
+        skip: int,
+        limit: int,
+        product_id: int | None = None,
+        platform: Platform | None = None,
+    ) -> list[Ad]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    stored: int
+    duplicates: int
+
+
+@runtime_checkable
+class EngagementStore(Protocol):
+    """Engagement snapshots, idempotent on (ad, region, observed_at)."""
+
+    async def add_many(self, snapshots: Sequence[EngagementSnapshot]) -> StoreResult:
+        """Stores the snapshots not already stored; duplicates are counted, not errors."""
+        ...
+
+    async def for_products(
+        self, product_ids: Iterable[int], *, until: datetime | None = None
+    ) -> dict[int, list[EngagementSnapshot]]:
+        """Each product's snapshots observed at or before ``until``, oldest first."""
+        ...
+
+    async def since(self, start: datetime, *, until: datetime | None = None) -> list[EngagementSnapshot]:
+        """Every snapshot observed in [start, until], oldest first."""
+        ...
+
+    async def last_observed_at(self, ad_ids: Iterable[int]) -> dict[int, datetime]: ...
+
+    async def products_with_engagement(self) -> list[int]: ...
+
+
+@runtime_checkable
+class ScoreRepository(Protocol):
+    """Stored trend scores, the history of each product."""
+
+    async def add(self, score: TrendScore) -> TrendScore: ...
+
+    async def latest(self, product_id: int) -> TrendScore | None: ...
+
+    async def latest_all(self) -> list[TrendScore]:
+        """The latest score of every scored product."""
+        ...
+
+    async def history(self, product_id: int, *, since: datetime | None = None) -> list[TrendScore]:
+        """Oldest first."""
+        ...
+
+
+@runtime_checkable
+class WatchlistRepository(Protocol):
+    """Users' watchlists; one entry per user and product."""
+
+    async def add(self, entry: WatchlistEntry) -> WatchlistEntry: ...
+
+    async def get(self, user_id: int, product_id: int) -> WatchlistEntry | None: ...
+
+    async def list(self, user_id: int) -> list[WatchlistEntry]: ...
+
+    async def remove(self, user_id: int, product_id: int) -> bool: ...
+
+
+@runtime_checkable
+class AlertRuleRepository(Protocol):
+    """Users' alert rules."""
+
+    async def add(self, rule: AlertRule) -> AlertRule: ...
+
+    async def list(self, user_id: int) -> list[AlertRule]: ...
+
+    async def list_all(self) -> list[AlertRule]: ...
+
+    async def remove(self, user_id: int, rule_id: int) -> bool: ...
+
+
+@runtime_checkable
+class AlertRepository(Protocol):
+    """Stored alerts; ``(user_id, event_key)`` is unique."""
+
+    async def add_if_new(self, alert: Alert) -> Alert | None:
+        """Stores the alert unless one with the same user and event key exists."""
+        ...
+
+    async def list(self, user_id: int, *, unread_only: bool = False, limit: int = 100) -> list[Alert]:
+        """Newest first."""
+        ...
+
+    async def mark_read(self, user_id: int, alert_ids: Iterable[int] | None, at: datetime) -> int:
+        """Marks the user's alerts (all when ``alert_ids`` is None) read; returns how many changed."""
+        ...
+
+    async def event_keys(self, user_id: int) -> set[str]: ...
+
+
+@runtime_checkable
+class UnitOfWork(Protocol):
+    """One use case's transaction: leaving without ``commit()`` rolls back."""
+
+    users: UserRepository
+    refresh_tokens: RefreshTokenRepository
+    products: ProductRepository
+    ads: AdRepository
+    engagement: EngagementStore
+    scores: ScoreRepository
+    watchlists: WatchlistRepository
+    alert_rules: AlertRuleRepository
+    alerts: AlertRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+@runtime_checkable
+class HealthProbe(Protocol):
+    """Whether the store answers."""
+
+    async def ready(self) -> bool: ...

@@ -1,0 +1,139 @@
+"""Sign-up, login, token refresh with rotation, and authentication."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidValue
+from marketscout.domain.model import RefreshToken, User
+from marketscout.domain.passwords import check_password
+from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_]{3,50}$")
+# Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is not ours to judge.
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+EMAIL_MAX_LENGTH = 254
+INVALID_CREDENTIALS = "Incorrect username or password"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+
+
+def refresh_digest(token: str) -> str:
+    """Refresh tokens are stored by digest, so a leaked table cannot be replayed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_username(username: str) -> str:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidValue("username", "must be 3-50 characters of letters, digits and underscore")
+    return username
+
+
+def validate_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email):
+        raise InvalidValue("email", "must be a valid e-mail address")
+    return email
+
+
+async def sign_up(
+    uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, *, username: str, email: str, password: str
+) -> User:
+    username = validate_username(username)
+    email = validate_email(email)
+    check_password(password)
+    password_hash = await hasher.hash(password)
+    async with uow:
+        taken = await uow.users.username_or_email_taken(username, email)
+        if taken is not None:
+            raise Conflict(f"{taken} already registered", field=taken)
+        user = await uow.users.add(
+            User(username=username, email=email, password_hash=password_hash, created_at=clock.now())
+        )
+        await uow.commit()
+    return user
+
+
+async def _issue_pair(
+    uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, user_id: int, family_id: str
+) -> TokenPair:
+    access = tokens.issue_access(user_id)
+    refresh = tokens.new_refresh_token()
+    now = clock.now()
+    await uow.refresh_tokens.add(
+        RefreshToken(
+            digest=refresh_digest(refresh),
+            family_id=family_id,
+            user_id=user_id,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=tokens.refresh_lifetime_seconds),
+        )
+    )
+    return TokenPair(access_token=access.token, expires_in=access.expires_in, refresh_token=refresh)
+
+
+async def log_in(
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    tokens: TokenIssuer,
+    clock: Clock,
+    *,
+    username: str,
+    password: str,
+) -> TokenPair:
+    async with uow:
+        user = await uow.users.get_by_username(username)
+        if user is None:
+            await hasher.dummy_verify(password)
+            raise AuthenticationFailed(INVALID_CREDENTIALS)
+        if not await hasher.verify(user.password_hash, password):
+            raise AuthenticationFailed(INVALID_CREDENTIALS)
+        if hasher.needs_rehash(user.password_hash):
+            await uow.users.set_password_hash(user.id, await hasher.hash(password))
+        pair = await _issue_pair(uow, tokens, clock, user.id, uuid.uuid4().hex)
+        await uow.commit()
+    return pair
+
+
+async def refresh_tokens(
+    uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, *, refresh_token: str
+) -> TokenPair:
+    """Rotates a refresh token; replaying a spent one revokes that login's whole family."""
+    async with uow:
+        stored = await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
+        now = clock.now()
+        if stored is None or stored.revoked or stored.expires_at <= now:
+            raise AuthenticationFailed("Invalid or expired refresh token")
+        if stored.used_at is not None or not await uow.refresh_tokens.mark_used(stored.id, now):
+            await uow.refresh_tokens.revoke_family(stored.family_id)
+            await uow.commit()
+            raise AuthenticationFailed("Refresh token already used; this login has been revoked")
+        user = await uow.users.get(stored.user_id)
+        if user is None:
+            raise AuthenticationFailed("Invalid or expired refresh token")
+        pair = await _issue_pair(uow, tokens, clock, user.id, stored.family_id)
+        await uow.commit()
+    return pair
+
+
+async def authenticate(uow: UnitOfWork, tokens: TokenIssuer, token: str) -> User:
+    """The user an access token speaks for; AuthenticationFailed otherwise."""
+    user_id = tokens.user_id_from_access(token)
+    async with uow:
+        user = await uow.users.get(user_id)
+    if user is None:
+        raise AuthenticationFailed("Invalid token")
+    return user

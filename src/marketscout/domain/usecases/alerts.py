@@ -1,0 +1,173 @@
+"""Alert rules and alerts: evaluate users' rules on their products, store each event once."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from marketscout.domain.alert_rules import evaluate_rule, validate_rule
+from marketscout.domain.errors import Conflict, NotFound
+from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, TrendScore, ViralAd
+from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.scan import scan_viral_ads
+from marketscout.domain.usecases.trends import SCAN_WINDOW, rescore
+
+# How much score history a rule looks at. Longer than any rule window allowed.
+HISTORY_WINDOW = timedelta(days=31)
+MAX_RULES_PER_USER = 100
+
+# What a user who has written no rules of their own is alerted about (rule id 0).
+DEFAULT_RULES: tuple[tuple[AlertRuleKind, float | None, int | None], ...] = (
+    (AlertRuleKind.SCORE_RISE, 10.0, 24),
+    (AlertRuleKind.NEW_VIRAL_AD, None, None),
+)
+
+
+def default_rules(user_id: int, created_at: datetime) -> list[AlertRule]:
+    return [
+        AlertRule(
+            id=0, user_id=user_id, kind=kind, threshold=threshold, window_hours=window, created_at=created_at
+        )
+        for kind, threshold, window in DEFAULT_RULES
+    ]
+
+
+async def create_rule(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    user_id: int,
+    kind: AlertRuleKind,
+    product_id: int | None = None,
+    threshold: float | None = None,
+    window_hours: int | None = None,
+) -> AlertRule:
+    validate_rule(kind, threshold, window_hours)
+    async with uow:
+        if product_id is not None and await uow.products.get(product_id) is None:
+            raise NotFound("product", product_id)
+        if len(await uow.alert_rules.list(user_id)) >= MAX_RULES_PER_USER:
+            raise Conflict(f"at most {MAX_RULES_PER_USER} alert rules per user")
+        rule = await uow.alert_rules.add(
+            AlertRule(
+                user_id=user_id,
+                kind=kind,
+                product_id=product_id,
+                threshold=threshold,
+                window_hours=window_hours,
+                created_at=clock.now(),
+            )
+        )
+        await uow.commit()
+    return rule
+
+
+async def list_rules(uow: UnitOfWork, *, user_id: int) -> list[AlertRule]:
+    async with uow:
+        return await uow.alert_rules.list(user_id)
+
+
+async def delete_rule(uow: UnitOfWork, *, user_id: int, rule_id: int) -> None:
+    async with uow:
+        if not await uow.alert_rules.remove(user_id, rule_id):
+            raise NotFound("alert rule", rule_id)
+        await uow.commit()
+
+
+async def list_alerts(
+    uow: UnitOfWork, *, user_id: int, unread_only: bool = False, limit: int = 100
+) -> list[Alert]:
+    async with uow:
+        return await uow.alerts.list(user_id, unread_only=unread_only, limit=limit)
+
+
+async def mark_alerts_read(
+    uow: UnitOfWork, clock: Clock, *, user_id: int, alert_ids: list[int] | None
+) -> int:
+    async with uow:
+        changed = await uow.alerts.mark_read(user_id, alert_ids, clock.now())
+        await uow.commit()
+    return changed
+
+
+async def evaluate_alerts(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    user_ids: Iterable[int] | None = None,
+    product_ids: Iterable[int] | None = None,
+) -> dict[int, list[Alert]]:
+    """Evaluates the rules of the given users (all when None), on the products each
+    rule covers (only ``product_ids`` when given), and stores the new alerts.
+
+    A rule naming a product covers it; a rule without one covers the user's watchlist.
+    """
+    now = clock.now()
+    only_products = None if product_ids is None else set(product_ids)
+    new_alerts: dict[int, list[Alert]] = defaultdict(list)
+    async with uow:
+        if user_ids is None:
+            rules_by_user: dict[int, list[AlertRule]] = defaultdict(list)
+            for rule in await uow.alert_rules.list_all():
+                rules_by_user[rule.user_id].append(rule)
+            users = set(rules_by_user)
+        else:
+            users = set(user_ids)
+            rules_by_user = {uid: await uow.alert_rules.list(uid) for uid in users}
+        targets: list[tuple[AlertRule, int]] = []
+        for user_id in sorted(users):
+            rules = rules_by_user.get(user_id) or default_rules(user_id, now)
+            watched = [e.product_id for e in await uow.watchlists.list(user_id)]
+            for rule in rules:
+                for pid in [rule.product_id] if rule.product_id is not None else watched:
+                    if only_products is None or pid in only_products:
+                        targets.append((rule, pid))
+        if not targets:
+            return {}
+        wanted = {pid for _, pid in targets}
+        products = await uow.products.get_many(wanted)
+        histories: dict[int, list[TrendScore]] = {
+            pid: await uow.scores.history(pid, since=now - HISTORY_WINDOW) for pid in wanted
+        }
+        viral_by_product: dict[int, list[ViralAd]] = defaultdict(list)
+        if any(rule.kind == AlertRuleKind.NEW_VIRAL_AD for rule, _ in targets):
+            snapshots = [
+                s
+                for s in await uow.engagement.since(now - 2 * SCAN_WINDOW, until=now)
+                if s.product_id in wanted
+            ]
+            ads = await uow.ads.get_many({s.ad_id for s in snapshots})
+            names = {pid: p.name for pid, p in products.items()}
+            for viral in scan_viral_ads(ads, snapshots, names, now, window=SCAN_WINDOW, limit=len(ads)):
+                viral_by_product[viral.ad.product_id].append(viral)
+        for rule, pid in targets:
+            product = products.get(pid)
+            if product is None:
+                continue
+            for event in evaluate_rule(rule, product.name, histories[pid], viral_by_product[pid], now):
+                stored = await uow.alerts.add_if_new(
+                    Alert(
+                        user_id=rule.user_id,
+                        rule_id=rule.id,
+                        product_id=pid,
+                        kind=rule.kind,
+                        event_key=event.event_key,
+                        message=event.message,
+                        created_at=now,
+                    )
+                )
+                if stored is not None:
+                    new_alerts[rule.user_id].append(stored)
+        await uow.commit()
+    return dict(new_alerts)
+
+
+async def check_alerts(uow: UnitOfWork, clock: Clock, *, user_id: int) -> list[Alert]:
+    """Re-scores the products the user's rules cover, then stores and returns the new alerts."""
+    async with uow:
+        watched = {e.product_id for e in await uow.watchlists.list(user_id)}
+        named = {r.product_id for r in await uow.alert_rules.list(user_id) if r.product_id is not None}
+    if watched | named:
+        await rescore(uow, clock, watched | named)
+    return (await evaluate_alerts(uow, clock, user_ids=[user_id])).get(user_id, [])

@@ -1,0 +1,101 @@
+"""Products and ads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from marketscout.domain.errors import InvalidValue, NotFound
+from marketscout.domain.model import Ad, Platform, Product
+from marketscout.domain.ports import Clock, UnitOfWork
+
+
+def _text(field: str, value: str, max_length: int, *, min_length: int = 1) -> str:
+    value = value.strip()
+    if len(value) < min_length:
+        raise InvalidValue(field, "must not be blank")
+    if len(value) > max_length:
+        raise InvalidValue(field, f"must be at most {max_length} characters")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewProduct:
+    name: str
+    description: str
+    category: str | None = None
+    keywords: tuple[str, ...] = ()
+
+
+async def create_product(
+    uow: UnitOfWork, clock: Clock, new: NewProduct, *, created_by: int | None
+) -> Product:
+    keywords = tuple(dict.fromkeys(_text("keywords", k, 100).casefold() for k in new.keywords))
+    product = Product(
+        name=_text("name", new.name, 200),
+        description=_text("description", new.description, 1000),
+        category=_text("category", new.category, 100) if new.category is not None else None,
+        keywords=keywords,
+        created_by=created_by,
+        created_at=clock.now(),
+    )
+    async with uow:
+        stored = await uow.products.add(product)
+        await uow.commit()
+    return stored
+
+
+async def get_product(uow: UnitOfWork, product_id: int) -> Product:
+    async with uow:
+        product = await uow.products.get(product_id)
+    if product is None:
+        raise NotFound("product", product_id)
+    return product
+
+
+async def list_products(uow: UnitOfWork, *, skip: int, limit: int, query: str | None = None) -> list[Product]:
+    async with uow:
+        return await uow.products.list(skip=skip, limit=limit, query=query.strip() if query else None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewAd:
+    product_id: int
+    platform: Platform
+    ad_content: str
+    external_id: str | None = None
+    url: str | None = None
+    advertiser: str | None = None
+    first_seen_at: datetime | None = None
+
+
+async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
+    """Creates an ad; an unknown product is NotFound (404), a duplicate external id Conflict (409)."""
+    ad = Ad(
+        product_id=new.product_id,
+        platform=new.platform,
+        ad_content=_text("ad_content", new.ad_content, 2000),
+        external_id=_text("external_id", new.external_id, 200) if new.external_id is not None else None,
+        url=new.url,
+        advertiser=_text("advertiser", new.advertiser, 200) if new.advertiser is not None else None,
+        first_seen_at=new.first_seen_at,
+        created_at=clock.now(),
+    )
+    async with uow:
+        if await uow.products.get(new.product_id) is None:
+            raise NotFound("product", new.product_id)
+        stored = await uow.ads.add(ad)
+        await uow.commit()
+    return stored
+
+
+async def list_ads(
+    uow: UnitOfWork,
+    *,
+    skip: int,
+    limit: int,
+    product_id: int | None = None,
+    platform: Platform | None = None,
+) -> list[Ad]:
+    async with uow:
+        return await uow.ads.list(skip=skip, limit=limit, product_id=product_id, platform=platform)

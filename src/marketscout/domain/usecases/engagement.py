@@ -1,0 +1,123 @@
+"""Engagement ingestion: validate, resolve ads, store idempotently, report per item."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from marketscout.domain.errors import InvalidValue, RejectedBatch
+from marketscout.domain.model import Ad, EngagementSnapshot, Platform
+from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.regions import normalise_region
+
+# Clocks drift; a snapshot a little ahead of ours is plausible, one an hour ahead is not.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SnapshotInput:
+    """One item of an ingest batch, as the edge parsed it."""
+
+    observed_at: datetime
+    region: str
+    views: int
+    likes: int = 0
+    comments: int = 0
+    shares: int = 0
+    ad_id: int | None = None
+    platform: Platform | None = None
+    external_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    field: str
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    received: int
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    product_ids: set[int] = field(default_factory=set)
+
+
+def _external_key(item: SnapshotInput) -> tuple[Platform, str] | None:
+    if item.ad_id is not None:
+        return None
+    if item.platform is not None and item.external_id:
+        return (item.platform, item.external_id)
+    raise InvalidValue("ad_id", "give ad_id, or platform and external_id")
+
+
+async def ingest_engagement(
+    uow: UnitOfWork,
+    clock: Clock,
+    items: Sequence[SnapshotInput | Rejection],
+    *,
+    all_or_nothing: bool = False,
+) -> IngestReport:
+    """Stores the valid snapshots of a batch.
+
+    Items the edge could not parse arrive as :class:`Rejection` and are reported with
+    the rest. With ``all_or_nothing`` any rejection stores nothing and raises
+    :class:`RejectedBatch`.
+    """
+    report = IngestReport(received=len(items))
+    latest_allowed = clock.now() + FUTURE_TOLERANCE
+    async with uow:
+        ads_by_id: dict[int, Ad] = await uow.ads.get_many(
+            {i.ad_id for i in items if isinstance(i, SnapshotInput) and i.ad_id is not None}
+        )
+        ads_by_external: dict[tuple[Platform, str], Ad | None] = {}
+        snapshots: list[EngagementSnapshot] = []
+        for index, item in enumerate(items):
+            if isinstance(item, Rejection):
+                report.rejected.append(item)
+                continue
+            try:
+                external = _external_key(item)
+                if external is None:
+                    ad = ads_by_id.get(item.ad_id or 0)
+                    if ad is None:
+                        raise InvalidValue("ad_id", f"no ad {item.ad_id} is known; create it first")
+                else:
+                    if external not in ads_by_external:
+                        ads_by_external[external] = await uow.ads.get_by_external_id(*external)
+                    ad = ads_by_external[external]
+                    if ad is None:
+                        raise InvalidValue("external_id", f"no {external[0]} ad {external[1]!r} is known")
+                observed_at = item.observed_at.astimezone(UTC)
+                if observed_at > latest_allowed:
+                    raise InvalidValue("observed_at", "must not be in the future")
+                snapshots.append(
+                    EngagementSnapshot(
+                        ad_id=ad.id,
+                        product_id=ad.product_id,
+                        platform=ad.platform,
+                        region=normalise_region(item.region),
+                        observed_at=observed_at,
+                        views=item.views,
+                        likes=item.likes,
+                        comments=item.comments,
+                        shares=item.shares,
+                    )
+                )
+            except InvalidValue as error:
+                report.rejected.append(Rejection(index, error.field, error.rule))
+        if all_or_nothing and report.rejected:
+            raise RejectedBatch([(r.index, r.field, r.reason) for r in report.rejected])
+        # The same key twice inside one batch is a duplicate too.
+        unique: dict[tuple[int, str, datetime], EngagementSnapshot] = {}
+        for snapshot in snapshots:
+            unique.setdefault(snapshot.key, snapshot)
+        result = await uow.engagement.add_many(list(unique.values()))
+        await uow.commit()
+    report.stored = result.stored
+    report.duplicates = result.duplicates + (len(snapshots) - len(unique))
+    report.product_ids = {s.product_id for s in unique.values()}
+    return report

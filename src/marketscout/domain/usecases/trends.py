@@ -1,0 +1,177 @@
+"""Trend scores, trending lists, the viral-ad scan and the regional heat map."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from marketscout.domain.errors import InvalidValue, NotFound
+from marketscout.domain.heatmap import heat_map
+from marketscout.domain.model import Platform, Product, TrendScore, TrendStatus, ViralAd
+from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.scan import scan_viral_ads
+from marketscout.domain.scoring import score_many
+
+# A score is stored again when it changed this much, or when the last one is this old,
+# so that history stays readable however often scores are refreshed.
+SCORE_EPSILON = 0.05
+SCORE_REFRESH_AFTER = timedelta(hours=1)
+SCAN_WINDOW = timedelta(days=7)
+HEAT_MAP_WINDOW = timedelta(days=30)
+HEAT_MAP_DEFAULT_PRODUCTS = 10
+
+
+def _worth_storing(previous: TrendScore | None, fresh: TrendScore) -> bool:
+    if previous is None:
+        return True
+    return (
+        abs(previous.score - fresh.score) >= SCORE_EPSILON
+        or previous.status != fresh.status
+        or fresh.calculated_at - previous.calculated_at >= SCORE_REFRESH_AFTER
+    )
+
+
+async def rescore(
+    uow: UnitOfWork, clock: Clock, product_ids: Iterable[int], *, force: bool = False
+) -> dict[int, TrendScore]:
+    """Scores the products from their stored engagement and stores what changed."""
+    now = clock.now()
+    wanted = sorted(set(product_ids))
+    results: dict[int, TrendScore] = {}
+    async with uow:
+        series = await uow.engagement.for_products(wanted, until=now)
+        assessments = score_many(series, now)
+        for product_id in wanted:
+            fresh = TrendScore(product_id=product_id, calculated_at=now, assessment=assessments[product_id])
+            previous = await uow.scores.latest(product_id)
+            if force or _worth_storing(previous, fresh):
+                fresh = await uow.scores.add(fresh)
+            elif previous is not None:
+                fresh = previous
+            results[product_id] = fresh
+        await uow.commit()
+    return results
+
+
+async def calculate_score(uow: UnitOfWork, clock: Clock, product_id: int) -> TrendScore:
+    async with uow:
+        if await uow.products.get(product_id) is None:
+            raise NotFound("product", product_id)
+    scores = await rescore(uow, clock, [product_id], force=True)
+    return scores[product_id]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingItem:
+    product: Product
+    score: TrendScore
+
+
+async def trending(
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    status: TrendStatus | None = None,
+    query: str | None = None,
+) -> list[TrendingItem]:
+    """Distinct products, highest latest score first (ties: lower id first)."""
+    async with uow:
+        latest = await uow.scores.latest_all()
+        if status is not None:
+            latest = [s for s in latest if s.status == status]
+        latest.sort(key=lambda s: (-s.score, s.product_id))
+        products = await uow.products.get_many(s.product_id for s in latest)
+    needle = query.strip().casefold() if query else None
+    items = [
+        TrendingItem(products[s.product_id], s)
+        for s in latest
+        if s.product_id in products and (needle is None or needle in products[s.product_id].name.casefold())
+    ]
+    return items[:limit]
+
+
+async def score_history(
+    uow: UnitOfWork, product_id: int, *, since: datetime | None = None
+) -> list[TrendScore]:
+    async with uow:
+        if await uow.products.get(product_id) is None:
+            raise NotFound("product", product_id)
+        return await uow.scores.history(product_id, since=since)
+
+
+async def scan_ads(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    limit: int = 20,
+    product_id: int | None = None,
+    platform: Platform | None = None,
+    window: timedelta = SCAN_WINDOW,
+) -> list[ViralAd]:
+    now = clock.now()
+    async with uow:
+        # Twice the window, so the scan sees the reading just before the window opens.
+        snapshots = await uow.engagement.since(now - 2 * window, until=now)
+        if product_id is not None:
+            snapshots = [s for s in snapshots if s.product_id == product_id]
+        ads = await uow.ads.get_many({s.ad_id for s in snapshots})
+        products = await uow.products.get_many({a.product_id for a in ads.values()})
+    found = scan_viral_ads(
+        ads,
+        snapshots,
+        {pid: p.name for pid, p in products.items()},
+        now,
+        window=window,
+        limit=len(ads) if platform is not None else limit,
+    )
+    if platform is not None:
+        found = [v for v in found if v.ad.platform == platform]
+    return found[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class HeatMapRow:
+    product: Product
+    regions: dict[str, float]
+
+
+async def regional_heat_map(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    product_ids: Sequence[int] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    level: Literal["continent", "country"] = "continent",
+) -> list[HeatMapRow]:
+    """Relative interest per region; by default for the top products by score."""
+    end = until or clock.now()
+    start = since or end - HEAT_MAP_WINDOW
+    if start >= end:
+        raise InvalidValue("since", "must be before until")
+    async with uow:
+        if product_ids:
+            products = await uow.products.get_many(product_ids)
+            missing = [pid for pid in product_ids if pid not in products]
+            if missing:
+                raise NotFound("product", missing[0])
+            chosen = list(dict.fromkeys(product_ids))
+        else:
+            latest = sorted(await uow.scores.latest_all(), key=lambda s: (-s.score, s.product_id))
+            chosen = [s.product_id for s in latest[:HEAT_MAP_DEFAULT_PRODUCTS]]
+            if not chosen:
+                chosen = (await uow.engagement.products_with_engagement())[:HEAT_MAP_DEFAULT_PRODUCTS]
+            products = await uow.products.get_many(chosen)
+        snapshots = await uow.engagement.since(start - HEAT_MAP_WINDOW, until=end)
+    maps = heat_map(snapshots, chosen, since=start, until=end, level=level)
+    return [HeatMapRow(products[pid], maps.get(pid, {})) for pid in chosen if pid in products]
+
+
+async def product_with_score(uow: UnitOfWork, product_id: int) -> tuple[Product, TrendScore | None]:
+    async with uow:
+        product = await uow.products.get(product_id)
+        if product is None:
+            raise NotFound("product", product_id)
+        return product, await uow.scores.latest(product_id)

@@ -1,0 +1,110 @@
+"""A user's own things: watchlist, alert rules, alerts and exports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, post
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+
+from marketscout.domain.errors import InvalidValue
+from marketscout.domain.model import User
+from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.usecases import alerts, export, watchlists
+from marketscout.entrypoints.schemas import (
+    AlertOut,
+    AlertRuleIn,
+    AlertRuleOut,
+    CheckAlertsOut,
+    MarkReadIn,
+    MarkReadOut,
+    WatchIn,
+    WatchlistOut,
+)
+
+PathId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+
+
+class WatchlistController(Controller):
+    path = "/watchlists"
+    tags = ["watchlists"]
+
+    @get("/", summary="The user's watchlist")
+    async def list_watchlist(self, uow: UnitOfWork, user: User) -> list[WatchlistOut]:
+        return [WatchlistOut.of(e) for e in await watchlists.list_watchlist(uow, user_id=user.id)]
+
+    @post("/", status_code=201, summary="Add a product to the watchlist")
+    async def watch(self, data: WatchIn, uow: UnitOfWork, clock: Clock, user: User) -> Response[WatchlistOut]:
+        """201 with the new entry; 200 with the existing entry when the product is already on the list."""
+        result = await watchlists.watch(uow, clock, user_id=user.id, product_id=data.product_id)
+        return Response(WatchlistOut.of(result.entry), status_code=201 if result.created else 200)
+
+    @delete("/{product_id:int}", status_code=204, summary="Remove a product from the watchlist")
+    async def unwatch(self, product_id: PathId, uow: UnitOfWork, user: User) -> None:
+        await watchlists.unwatch(uow, user_id=user.id, product_id=product_id)
+
+
+class AlertController(Controller):
+    tags = ["alerts"]
+
+    @get("/check-alerts", summary="Evaluate the user's alert rules now")
+    async def check_alerts(self, uow: UnitOfWork, clock: Clock, user: User) -> CheckAlertsOut:
+        """Re-scores the products the user's rules cover, stores new alerts (each event once)
+        and returns their messages."""
+        found = await alerts.check_alerts(uow, clock, user_id=user.id)
+        return CheckAlertsOut(alerts=[a.message for a in found], new_alerts=[AlertOut.of(a) for a in found])
+
+    @get("/alerts", summary="The user's alerts, newest first")
+    async def list_alerts(
+        self,
+        uow: UnitOfWork,
+        user: User,
+        unread: bool = False,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 100,
+    ) -> list[AlertOut]:
+        found = await alerts.list_alerts(uow, user_id=user.id, unread_only=unread, limit=limit)
+        return [AlertOut.of(a) for a in found]
+
+    @post("/alerts/read", status_code=200, summary="Mark alerts read (all when alert_ids is omitted)")
+    async def mark_read(self, data: MarkReadIn, uow: UnitOfWork, clock: Clock, user: User) -> MarkReadOut:
+        changed = await alerts.mark_alerts_read(uow, clock, user_id=user.id, alert_ids=data.alert_ids)
+        return MarkReadOut(marked_read=changed)
+
+    @get("/alert-rules", summary="The user's alert rules")
+    async def list_rules(self, uow: UnitOfWork, user: User) -> list[AlertRuleOut]:
+        return [AlertRuleOut.of(r) for r in await alerts.list_rules(uow, user_id=user.id)]
+
+    @post("/alert-rules", status_code=201, summary="Create an alert rule")
+    async def create_rule(self, data: AlertRuleIn, uow: UnitOfWork, clock: Clock, user: User) -> AlertRuleOut:
+        rule = await alerts.create_rule(
+            uow,
+            clock,
+            user_id=user.id,
+            kind=data.kind,
+            product_id=data.product_id,
+            threshold=data.threshold,
+            window_hours=data.window_hours,
+        )
+        return AlertRuleOut.of(rule)
+
+    @delete("/alert-rules/{rule_id:int}", status_code=204, summary="Delete an alert rule")
+    async def delete_rule(self, rule_id: PathId, uow: UnitOfWork, user: User) -> None:
+        await alerts.delete_rule(uow, user_id=user.id, rule_id=rule_id)
+
+
+class ExportController(Controller):
+    tags = ["export"]
+
+    @get("/export/{data_type:str}", summary="Download the user's watchlist or trends as CSV")
+    async def export_csv(self, data_type: str, uow: UnitOfWork, user: User) -> Response[str]:
+        """400 for a type other than `watchlist` or `trends`."""
+        try:
+            body = await export.export_csv(uow, user_id=user.id, data_type=data_type)
+        except InvalidValue as error:
+            raise HTTPException(status_code=400, detail=f"Unknown export type; {error.rule}") from None
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename={data_type}_export.csv"},
+        )

@@ -1,0 +1,71 @@
+"""Sign-up and the OAuth2 password flow with rotating refresh tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException
+from litestar.params import Body
+from msgspec import Meta
+
+from marketscout.domain.errors import Conflict
+from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
+from marketscout.domain.usecases import accounts
+from marketscout.entrypoints.schemas import ErrorBody, RefreshIn, SignUpIn, TokenOut, UserOut
+
+ERRORS = {"description": "The error shape", "model": ErrorBody}
+
+
+class TokenForm(msgspec.Struct, kw_only=True):
+    """OAuth2 password grant form; other OAuth2 fields (grant_type, scope, client_id) are ignored."""
+
+    username: Annotated[str, Meta(min_length=1, max_length=254)]
+    password: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+def _pair(pair: accounts.TokenPair) -> TokenOut:
+    return TokenOut(
+        access_token=pair.access_token,
+        token_type=pair.token_type,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+    )
+
+
+class AuthController(Controller):
+    tags = ["authentication"]
+
+    @post("/signup", status_code=201, summary="Create an account")
+    async def sign_up(self, data: SignUpIn, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock) -> UserOut:
+        """400 when the username or e-mail is taken (case-insensitively); 422 for an invalid field."""
+        try:
+            user = await accounts.sign_up(
+                uow, hasher, clock, username=data.username, email=data.email, password=data.password
+            )
+        except Conflict as error:
+            raise HTTPException(status_code=400, detail=error.message) from None
+        return UserOut.of(user)
+
+    @post("/token", status_code=200, summary="Log in (OAuth2 password flow)")
+    async def token(
+        self,
+        data: Annotated[TokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        uow: UnitOfWork,
+        hasher: PasswordHasher,
+        tokens: TokenIssuer,
+        clock: Clock,
+    ) -> TokenOut:
+        """401 with one message for an unknown user and a wrong password."""
+        pair = await accounts.log_in(
+            uow, hasher, tokens, clock, username=data.username, password=data.password
+        )
+        return _pair(pair)
+
+    @post("/token/refresh", status_code=200, summary="Rotate a refresh token")
+    async def refresh(self, data: RefreshIn, uow: UnitOfWork, tokens: TokenIssuer, clock: Clock) -> TokenOut:
+        """The used refresh token stops working; replaying it revokes the whole login."""
+        pair = await accounts.refresh_tokens(uow, tokens, clock, refresh_token=data.refresh_token)
+        return _pair(pair)

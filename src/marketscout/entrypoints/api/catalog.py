@@ -1,0 +1,90 @@
+"""Products and ads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.params import Parameter
+
+from marketscout.domain.model import Platform, User
+from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.usecases import catalog, trends
+from marketscout.entrypoints.schemas import AdIn, AdOut, ProductIn, ProductOut
+
+Skip = Annotated[int, Parameter(ge=0, le=2**31 - 1, description="How many items to skip")]
+Limit = Annotated[int, Parameter(ge=1, le=100, description="How many items at most (1-100)")]
+PathId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+
+
+class ProductController(Controller):
+    path = "/products"
+    tags = ["products"]
+
+    @get("/", summary="List products")
+    async def list_products(
+        self,
+        uow: UnitOfWork,
+        skip: Skip = 0,
+        limit: Limit = 100,
+        q: Annotated[
+            str | None, Parameter(max_length=200, description="Name contains (case-insensitive)")
+        ] = None,
+    ) -> list[ProductOut]:
+        products = await catalog.list_products(uow, skip=skip, limit=limit, query=q)
+        return [ProductOut.of(p) for p in products]
+
+    @post("/", status_code=201, summary="Create a product")
+    async def create_product(self, data: ProductIn, uow: UnitOfWork, clock: Clock, user: User) -> ProductOut:
+        product = await catalog.create_product(
+            uow,
+            clock,
+            catalog.NewProduct(
+                name=data.name,
+                description=data.description,
+                category=data.category,
+                keywords=tuple(data.keywords),
+            ),
+            created_by=user.id,
+        )
+        return ProductOut.of(product)
+
+    @get("/{product_id:int}", summary="Get a product with its current score")
+    async def get_product(self, product_id: PathId, uow: UnitOfWork) -> ProductOut:
+        product, score = await trends.product_with_score(uow, product_id)
+        return ProductOut.of(product, score)
+
+
+class AdController(Controller):
+    path = "/ads"
+    tags = ["ads"]
+
+    @get("/", summary="List ads")
+    async def list_ads(
+        self,
+        uow: UnitOfWork,
+        skip: Skip = 0,
+        limit: Limit = 100,
+        product_id: Annotated[int | None, Parameter(ge=1, le=2**63 - 1)] = None,
+        platform: Platform | None = None,
+    ) -> list[AdOut]:
+        ads = await catalog.list_ads(uow, skip=skip, limit=limit, product_id=product_id, platform=platform)
+        return [AdOut.of(a) for a in ads]
+
+    @post("/", status_code=201, summary="Create an ad or post about a product")
+    async def create_ad(self, data: AdIn, uow: UnitOfWork, clock: Clock, user: User) -> AdOut:
+        """404 for an unknown product_id; 409 for a duplicate external_id on the platform."""
+        ad = await catalog.create_ad(
+            uow,
+            clock,
+            catalog.NewAd(
+                product_id=data.product_id,
+                platform=data.platform,
+                ad_content=data.ad_content,
+                external_id=data.external_id,
+                url=data.url,
+                advertiser=data.advertiser,
+                first_seen_at=data.first_seen_at,
+            ),
+        )
+        return AdOut.of(ad)

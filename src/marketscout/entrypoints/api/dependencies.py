@@ -1,0 +1,58 @@
+"""Bridges from the container to Litestar's dependency injection.
+
+Handlers take ports as parameters and never see the container.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+
+from marketscout.domain.errors import AuthenticationFailed
+from marketscout.domain.model import User
+from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
+from marketscout.domain.usecases.accounts import authenticate
+from marketscout.entrypoints.container import Container
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise AuthenticationFailed("Not authenticated")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationFailed("Authorization header must be: Bearer <token>")
+    return token.strip()
+
+
+def build_dependencies(container: Container) -> dict[str, Provide]:
+    def provide_uow() -> UnitOfWork:
+        uow: UnitOfWork = container.unit_of_work()
+        return uow
+
+    def provide_clock() -> Clock:
+        clock: Clock = container.clock()
+        return clock
+
+    def provide_hasher() -> PasswordHasher:
+        hasher: PasswordHasher = container.password_hasher()
+        return hasher
+
+    def provide_tokens() -> TokenIssuer:
+        tokens: TokenIssuer = container.token_issuer()
+        return tokens
+
+    async def provide_user(request: Request[Any, Any, Any]) -> User:
+        user = await authenticate(container.unit_of_work(), container.token_issuer(), bearer_token(request))
+        request.scope.setdefault("state", {})["user_id"] = user.id
+        return user
+
+    return {
+        "uow": Provide(provide_uow, sync_to_thread=False),
+        "clock": Provide(provide_clock, sync_to_thread=False),
+        "hasher": Provide(provide_hasher, sync_to_thread=False),
+        "tokens": Provide(provide_tokens, sync_to_thread=False),
+        "user": Provide(provide_user),
+    }

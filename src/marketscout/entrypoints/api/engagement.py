@@ -1,0 +1,116 @@
+"""Engagement ingestion: one snapshot, a JSON array, or an NDJSON stream."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import Parameter
+
+from marketscout.domain.model import User
+from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
+from marketscout.domain.usecases.pipeline import ingest_and_refresh
+from marketscout.entrypoints.schemas import EngagementIn, IngestOut, RejectedItem
+
+NDJSON = "application/x-ndjson"
+_MESSAGE_LOCATION = " - at `$"
+
+
+def _rejection(index: int, error: msgspec.ValidationError | msgspec.DecodeError) -> Rejection:
+    text = str(error)
+    field, rule = "item", text
+    if _MESSAGE_LOCATION in text:
+        rule, _, where = text.partition(_MESSAGE_LOCATION)
+        field = where.strip("`.[]") or "item"
+    return Rejection(index, field, rule[:300])
+
+
+def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotInput | Rejection]:
+    """Parses each item on its own, so one bad item does not lose the good ones."""
+    documents: list[Any] = []
+    if content_type == NDJSON:
+        for line in raw.splitlines():
+            if not line.strip():
+                continue
+            try:
+                documents.append(msgspec.json.decode(line))
+            except msgspec.DecodeError:
+                documents.append(msgspec.DecodeError("is not valid JSON"))
+    else:
+        try:
+            body = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            raise ValidationException(
+                extra=[{"key": "body", "message": "must be well-formed JSON"}]
+            ) from None
+        documents = body if isinstance(body, list) else [body]
+    if len(documents) > max_items:
+        raise HTTPException(status_code=413, detail=f"At most {max_items} snapshots per request")
+    items: list[SnapshotInput | Rejection] = []
+    for index, document in enumerate(documents):
+        if isinstance(document, msgspec.DecodeError):
+            items.append(Rejection(index, "item", "is not valid JSON"))
+            continue
+        try:
+            parsed = msgspec.convert(document, EngagementIn)
+        except msgspec.ValidationError as error:
+            items.append(_rejection(index, error))
+            continue
+        items.append(
+            SnapshotInput(
+                observed_at=parsed.observed_at,
+                region=parsed.region,
+                views=parsed.views,
+                likes=parsed.likes,
+                comments=parsed.comments,
+                shares=parsed.shares,
+                ad_id=parsed.ad_id,
+                platform=parsed.platform,
+                external_id=parsed.external_id,
+            )
+        )
+    return items
+
+
+class EngagementController(Controller):
+    path = "/engagement"
+    tags = ["engagement"]
+
+    @post(
+        "/",
+        status_code=200,
+        summary="Ingest engagement snapshots",
+        description=(
+            "Body: one EngagementIn object, a JSON array of them, or NDJSON (Content-Type: "
+            "application/x-ndjson), at most MARKETSCOUT_MAX_INGEST_ITEMS items. Idempotent on (ad, region, "
+            "observed_at). Invalid items are reported in `rejected` and the valid ones stored, unless "
+            "`all_or_nothing=true`, in which case any invalid item stores nothing and answers 422."
+        ),
+    )
+    async def ingest(
+        self,
+        request: Request[Any, Any, Any],
+        uow: UnitOfWork,
+        clock: Clock,
+        user: User,
+        all_or_nothing: Annotated[
+            bool, Parameter(description="Store nothing if any item is invalid")
+        ] = False,
+    ) -> IngestOut:
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type not in {"application/json", NDJSON}:
+            raise HTTPException(status_code=415, detail="Use application/json or application/x-ndjson")
+        max_items: int = request.app.state.max_ingest_items
+        items = parse_items(await request.body(), content_type, max_items)
+        if not items:
+            raise ValidationException(extra=[{"key": "body", "message": "must hold at least one snapshot"}])
+        report = await ingest_and_refresh(uow, clock, items, all_or_nothing=all_or_nothing)
+        return IngestOut(
+            received=report.received,
+            stored=report.stored,
+            duplicates=report.duplicates,
+            rejected=[RejectedItem(index=r.index, field=r.field, rule=r.reason) for r in report.rejected],
+        )

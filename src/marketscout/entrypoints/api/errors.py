@@ -1,0 +1,127 @@
+"""One error shape for every error answer, and the mapping of domain errors onto it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from marketscout.domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidValue,
+    NotFound,
+    RejectedBatch,
+    Unavailable,
+)
+from marketscout.entrypoints.schemas import ErrorBody, ErrorDetail
+
+logger = logging.getLogger("marketscout.http")
+
+_GENERIC = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Validation failed",
+    429: "Rate limit exceeded",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+# Library messages can name internals; keep only the short human part.
+_SAFE_MESSAGE = re.compile(r"^[\w\s.,:;'`$\[\]()<>=!?/-]{1,300}$")
+
+
+def error_response(
+    status_code: int,
+    message: str,
+    details: list[ErrorDetail] | None = None,
+    headers: dict[str, str] | None = None,
+    request: Request[Any, Any, Any] | None = None,
+) -> Response[ErrorBody]:
+    request_id = request.scope.get("state", {}).get("request_id") if request is not None else None
+    all_headers = dict(headers or {})
+    if status_code == 401:
+        all_headers.setdefault("WWW-Authenticate", "Bearer")
+    return Response(
+        ErrorBody(status_code=status_code, message=message, details=details or [], request_id=request_id),
+        status_code=status_code,
+        media_type=MediaType.JSON,
+        headers=all_headers,
+    )
+
+
+def _field_of(key: str | None) -> str:
+    if not key:
+        return "body"
+    return key.removeprefix("data.").removeprefix("$.") or "body"
+
+
+def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
+    details: list[ErrorDetail] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        rule = str(item.get("message", "is invalid"))
+        field = _field_of(item.get("key"))
+        # msgspec says "... - at `$.name`"; move the location into ``field``.
+        match = re.search(r"at `\$\.?([^`]*)`", rule)
+        if match:
+            field = match.group(1) or field
+            rule = rule[: match.start()].rstrip(" -")
+        details.append(ErrorDetail(field=field, rule=rule[:300]))
+    if not details:
+        message = exc.detail if _SAFE_MESSAGE.match(exc.detail or "") else "is invalid"
+        details.append(ErrorDetail(field="body", rule=message))
+    return details
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    if isinstance(exc, ValidationException):
+        details = _validation_details(exc)
+        if exc.detail and "malformed" in exc.detail.lower():
+            details = [ErrorDetail(field="body", rule="must be well-formed JSON")]
+        return error_response(422, "Validation failed", details, request=request)
+    status = exc.status_code
+    message = _GENERIC.get(status, "Error")
+    if 400 <= status < 500 and exc.detail and _SAFE_MESSAGE.match(exc.detail):
+        message = exc.detail
+    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}}
+    if status >= 500:
+        logger.error("http error %s on %s %s", status, request.method, request.url.path)
+    return error_response(status, message, headers=headers, request=request)
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
+    if isinstance(exc, RejectedBatch):
+        details = [ErrorDetail(field=f, rule=r, index=i) for i, f, r in exc.rejections]
+        return error_response(422, exc.message, details, request=request)
+    if isinstance(exc, InvalidValue):
+        return error_response(
+            422, "Validation failed", [ErrorDetail(field=exc.field, rule=exc.rule)], request=request
+        )
+    if isinstance(exc, NotFound):
+        return error_response(404, exc.message, request=request)
+    if isinstance(exc, Conflict):
+        return error_response(409, exc.message, request=request)
+    if isinstance(exc, AuthenticationFailed):
+        return error_response(401, exc.message, request=request)
+    if isinstance(exc, Forbidden):
+        return error_response(403, exc.message, request=request)
+    if isinstance(exc, Unavailable):
+        return error_response(503, "The database is unavailable; try again shortly", request=request)
+    return error_response(400, exc.message, request=request)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, _GENERIC[500], request=request)

@@ -1,0 +1,134 @@
+"""Trend intelligence: scores, trending, the viral-ad scan and the heat map."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from litestar import Controller, get, post
+from litestar.exceptions import ValidationException
+from litestar.params import Parameter
+
+from marketscout.domain.model import Platform, TrendStatus, User
+from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.usecases import trends
+from marketscout.entrypoints.schemas import (
+    HeatMapOut,
+    HeatMapProductOut,
+    ProductOut,
+    ScanOut,
+    ScoreOut,
+    TrendHistoryOut,
+    TrendingOut,
+    TrendingProductOut,
+    ViralAdOut,
+)
+
+PathId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+OptionalId = Annotated[int | None, Parameter(ge=1, le=2**63 - 1)]
+
+
+def require_aware(field: str, value: datetime | None) -> datetime | None:
+    """Query datetimes must carry an offset; a naive one is ambiguous."""
+    if value is not None and value.utcoffset() is None:
+        raise ValidationException(
+            extra=[{"key": field, "message": "must carry a UTC offset, e.g. 2025-07-12T00:00:00Z"}]
+        )
+    return value
+
+
+def _label(name: str, product_id: int, names: dict[str, int]) -> str:
+    # The contract keys the heat map by product name; two products may share one.
+    return name if names[name] == 1 else f"{name} (#{product_id})"
+
+
+class IntelligenceController(Controller):
+    tags = ["trend intelligence"]
+
+    @get("/trending", summary="Products ranked by trend score")
+    async def trending(
+        self,
+        uow: UnitOfWork,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 10,
+        status: TrendStatus | None = None,
+        q: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> TrendingOut:
+        """Distinct products, highest score first: exactly min(limit, products with a score) items."""
+        items = await trends.trending(uow, limit=limit, status=status, query=q)
+        return TrendingOut(
+            trending_products=[
+                TrendingProductOut(
+                    product=ProductOut.of(item.product, item.score),
+                    current_score=round(item.score.score, 1),
+                    status=item.score.status,
+                    last_updated=item.score.calculated_at,
+                    growth=ScoreOut.of(item.score).growth,
+                    components=ScoreOut.of(item.score).components,
+                    confidence=round(item.score.assessment.confidence, 3),
+                    reason=item.score.assessment.reason,
+                )
+                for item in items
+            ]
+        )
+
+    @post("/calculate-score/{product_id:int}", status_code=200, summary="Score a product now and store it")
+    async def calculate_score(
+        self, product_id: PathId, uow: UnitOfWork, clock: Clock, user: User
+    ) -> ScoreOut:
+        return ScoreOut.of(await trends.calculate_score(uow, clock, product_id))
+
+    @get("/trends/{product_id:int}", summary="A product's score history, oldest first")
+    async def history(
+        self, product_id: PathId, uow: UnitOfWork, since: datetime | None = None
+    ) -> TrendHistoryOut:
+        scores = await trends.score_history(uow, product_id, since=require_aware("since", since))
+        return TrendHistoryOut(product_id=product_id, history=[ScoreOut.of(s) for s in scores])
+
+    @get("/scan-ads", summary="Ads growing unusually fast for their platform and age")
+    async def scan_ads(
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        product_id: OptionalId = None,
+        platform: Platform | None = None,
+    ) -> ScanOut:
+        found = await trends.scan_ads(uow, clock, limit=limit, product_id=product_id, platform=platform)
+        return ScanOut(viral_ads=[ViralAdOut.of(v) for v in found])
+
+    @get("/heat-map", summary="Relative interest per region (100 = the product's strongest region)")
+    async def heat_map(
+        self,
+        uow: UnitOfWork,
+        clock: Clock,
+        product_id: Annotated[
+            list[int] | None, Parameter(description="Repeatable; default: top products")
+        ] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        level: Literal["continent", "country"] = "continent",
+    ) -> HeatMapOut:
+        since, until = require_aware("since", since), require_aware("until", until)
+        ids = product_id or []
+        if len(ids) > 50 or any(not 1 <= pid <= 2**63 - 1 for pid in ids):
+            raise ValidationException(
+                extra=[{"key": "product_id", "message": "at most 50 ids, each a positive integer"}]
+            )
+        end = until or clock.now()
+        rows = await trends.regional_heat_map(
+            uow, clock, product_ids=ids, since=since, until=until, level=level
+        )
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.product.name] = counts.get(row.product.name, 0) + 1
+        start = since or end - trends.HEAT_MAP_WINDOW
+        return HeatMapOut(
+            heat_map={_label(r.product.name, r.product.id, counts): r.regions for r in rows},
+            products=[
+                HeatMapProductOut(product_id=r.product.id, product_name=r.product.name, regions=r.regions)
+                for r in rows
+            ],
+            level=level,
+            since=start,
+            until=end,
+        )

@@ -1,0 +1,120 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from marketscout.domain.errors import DomainError
+from marketscout.domain.ports import HealthProbe
+from marketscout.entrypoints.api.account import AlertController, ExportController, WatchlistController
+from marketscout.entrypoints.api.auth import AuthController
+from marketscout.entrypoints.api.catalog import AdController, ProductController
+from marketscout.entrypoints.api.dependencies import build_dependencies
+from marketscout.entrypoints.api.engagement import EngagementController
+from marketscout.entrypoints.api.errors import handle_domain_error, handle_http_exception, handle_unexpected
+from marketscout.entrypoints.api.intelligence import IntelligenceController
+from marketscout.entrypoints.container import Container
+from marketscout.entrypoints.middleware import RequestContextMiddleware, configure_logging
+from marketscout.entrypoints.schemas import ErrorBody, HealthOut
+
+logger = logging.getLogger("marketscout")
+
+
+@get("/health", tags=["operations"], summary="The process is up")
+async def health() -> HealthOut:
+    return HealthOut(status="ok")
+
+
+@get("/ready", tags=["operations"], summary="The database answers (503 when it does not)")
+async def ready(state: State) -> Response[HealthOut | ErrorBody]:
+    probe: HealthProbe = state.container.health_probe()
+    if await probe.ready():
+        return Response(HealthOut(status="ready"))
+    return Response(ErrorBody(status_code=503, message="The database is unavailable"), status_code=503)
+
+
+@get("/openapi.json", tags=["operations"], include_in_schema=False, media_type="application/json")
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = request.app.openapi_schema.to_schema()
+    return schema
+
+
+def create_app(container: Container | None = None) -> Litestar:
+    """Builds the application; nothing connects until the server starts."""
+    container = container or Container()
+    settings = container.settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        from marketscout.entrypoints.startup import prepare_store, release_store
+
+        await prepare_store(container)
+        try:
+            yield
+        finally:
+            await release_store(container)
+
+    openapi = OpenAPIConfig(
+        title="MarketScout API",
+        version="1.0.0",
+        description=(
+            "Finds the products about to go viral from social-media engagement. Every error answers "
+            "with the ErrorBody shape."
+        ),
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin(path="/")],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+            },
+            schemas={},
+        ),
+        use_handler_docstrings=True,
+    )
+    return Litestar(
+        route_handlers=[
+            health,
+            ready,
+            openapi_json,
+            AuthController,
+            ProductController,
+            AdController,
+            EngagementController,
+            IntelligenceController,
+            WatchlistController,
+            AlertController,
+            ExportController,
+        ],
+        dependencies=build_dependencies(container),
+        exception_handlers={
+            HTTPException: handle_http_exception,
+            DomainError: handle_domain_error,
+            Exception: handle_unexpected,
+        },
+        middleware=[DefineMiddleware(RequestContextMiddleware)],
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_credentials=False,
+            expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"],
+        ),
+        openapi_config=openapi,
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        state=State({"container": container, "max_ingest_items": settings.max_ingest_items}),
+        debug=False,
+    )

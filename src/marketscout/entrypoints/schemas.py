@@ -1,0 +1,369 @@
+"""Request and response bodies of the HTTP API (msgspec structs) and their mapping."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from marketscout.domain.model import (
+    Ad,
+    Alert,
+    AlertRule,
+    AlertRuleKind,
+    Platform,
+    Product,
+    TrendScore,
+    TrendStatus,
+    User,
+    ViralAd,
+    WatchlistEntry,
+)
+
+NonBlank = r"\S"
+Id = Annotated[int, Meta(ge=1, le=2**63 - 1, description="A positive integer id")]
+Score = Annotated[float, Meta(ge=0, le=100)]
+Counter = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+
+
+class Input(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of request bodies: unknown fields are refused."""
+
+
+class Output(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of response bodies."""
+
+
+# --- errors -------------------------------------------------------------------------
+
+
+class ErrorDetail(Output):
+    field: str
+    rule: str
+    index: int | None = None
+
+
+class ErrorBody(Output):
+    """The one shape of every error answer."""
+
+    status_code: int
+    message: str
+    details: list[ErrorDetail] = []
+    request_id: str | None = None
+
+
+# --- accounts -----------------------------------------------------------------------
+
+
+class SignUpIn(Input):
+    username: Annotated[str, Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_]+$")]
+    email: Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    password: Annotated[str, Meta(min_length=8, max_length=128)]
+
+
+class UserOut(Output):
+    id: int
+    username: str
+    email: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, username=user.username, email=user.email, created_at=user.created_at)
+
+
+class TokenOut(Output):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+
+
+class RefreshIn(Input):
+    refresh_token: Annotated[str, Meta(min_length=1, max_length=512)]
+
+
+# --- products and ads ---------------------------------------------------------------
+
+
+class ProductIn(Input):
+    name: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)]
+    description: Annotated[str, Meta(min_length=1, max_length=1000, pattern=NonBlank)]
+    category: Annotated[str, Meta(min_length=1, max_length=100, pattern=NonBlank)] | None = None
+    keywords: Annotated[
+        list[Annotated[str, Meta(min_length=1, max_length=100, pattern=NonBlank)]], Meta(max_length=50)
+    ] = []
+
+
+class ProductOut(Output):
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    category: str | None = None
+    keywords: list[str] = []
+    current_score: float | None = None
+    status: TrendStatus | None = None
+
+    @classmethod
+    def of(cls, product: Product, score: TrendScore | None = None) -> ProductOut:
+        return cls(
+            id=product.id,
+            name=product.name,
+            description=product.description,
+            created_at=product.created_at,
+            category=product.category,
+            keywords=list(product.keywords),
+            current_score=round(score.score, 1) if score else None,
+            status=score.status if score else None,
+        )
+
+
+class AdIn(Input):
+    product_id: Id
+    platform: Platform
+    ad_content: Annotated[str, Meta(min_length=1, max_length=2000, pattern=NonBlank)]
+    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
+    url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+$")] | None = None
+    advertiser: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
+    first_seen_at: Annotated[datetime, Meta(tz=True)] | None = None
+
+
+class AdOut(Output):
+    id: int
+    product_id: int
+    platform: Platform
+    ad_content: str
+    created_at: datetime
+    external_id: str | None = None
+    url: str | None = None
+    advertiser: str | None = None
+    first_seen_at: datetime | None = None
+
+    @classmethod
+    def of(cls, ad: Ad) -> AdOut:
+        return cls(
+            id=ad.id,
+            product_id=ad.product_id,
+            platform=ad.platform,
+            ad_content=ad.ad_content,
+            created_at=ad.created_at,
+            external_id=ad.external_id,
+            url=ad.url,
+            advertiser=ad.advertiser,
+            first_seen_at=ad.first_seen_at,
+        )
+
+
+# --- engagement ---------------------------------------------------------------------
+
+
+class EngagementIn(Input):
+    """One snapshot of an ad's cumulative counters in a region."""
+
+    observed_at: Annotated[datetime, Meta(tz=True)]
+    region: Annotated[str, Meta(min_length=2, max_length=6, description="ISO 3166-1 alpha-2 code or GLOBAL")]
+    views: Counter
+    likes: Counter = 0
+    comments: Counter = 0
+    shares: Counter = 0
+    ad_id: Id | None = None
+    platform: Platform | None = None
+    external_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+
+
+class RejectedItem(Output):
+    index: int
+    field: str
+    rule: str
+
+
+class IngestOut(Output):
+    received: int
+    stored: int
+    duplicates: int
+    rejected: list[RejectedItem]
+
+
+# --- trend intelligence -------------------------------------------------------------
+
+
+class ScoreOut(Output):
+    product_id: int
+    trend_score: Score
+    status: TrendStatus
+    confidence: float
+    calculated_at: datetime
+    components: dict[str, float]
+    growth: dict[str, float]
+    forecast: list[float]
+    reason: str
+
+    @classmethod
+    def of(cls, score: TrendScore) -> ScoreOut:
+        a = score.assessment
+        return cls(
+            product_id=score.product_id,
+            trend_score=round(a.score, 1),
+            status=a.status,
+            confidence=round(a.confidence, 3),
+            calculated_at=score.calculated_at,
+            components={k: round(v, 4) for k, v in a.components.items()},
+            growth={k: round(v, 4) for k, v in a.growth.items()},
+            forecast=[round(v, 1) for v in a.forecast],
+            reason=a.reason,
+        )
+
+
+class TrendingProductOut(Output):
+    product: ProductOut
+    current_score: Score
+    status: TrendStatus
+    last_updated: datetime
+    growth: dict[str, float]
+    components: dict[str, float]
+    confidence: float
+    reason: str
+
+
+class TrendingOut(Output):
+    trending_products: list[TrendingProductOut]
+
+
+class TrendHistoryOut(Output):
+    product_id: int
+    history: list[ScoreOut]
+
+
+class ViralAdOut(Output):
+    ad_id: int
+    product_id: int
+    product_name: str
+    platform: Platform
+    content: str
+    engagement_score: Score
+    detected_at: datetime
+    growth_rate: float
+    views_gained: int
+    reason: str
+
+    @classmethod
+    def of(cls, viral: ViralAd) -> ViralAdOut:
+        return cls(
+            ad_id=viral.ad.id,
+            product_id=viral.ad.product_id,
+            product_name=viral.product_name,
+            platform=viral.ad.platform,
+            content=viral.ad.ad_content,
+            engagement_score=round(viral.engagement_score, 1),
+            detected_at=viral.detected_at,
+            growth_rate=round(viral.growth_rate, 4),
+            views_gained=viral.views_gained,
+            reason=viral.reason,
+        )
+
+
+class ScanOut(Output):
+    viral_ads: list[ViralAdOut]
+
+
+class HeatMapProductOut(Output):
+    product_id: int
+    product_name: str
+    regions: dict[str, float]
+
+
+class HeatMapOut(Output):
+    heat_map: dict[str, dict[str, float]]
+    products: list[HeatMapProductOut]
+    level: Literal["continent", "country"]
+    since: datetime
+    until: datetime
+
+
+# --- watchlists, rules, alerts ------------------------------------------------------
+
+
+class WatchIn(Input):
+    product_id: Id
+
+
+class WatchlistOut(Output):
+    id: int
+    user_id: int
+    product_id: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, entry: WatchlistEntry) -> WatchlistOut:
+        return cls(
+            id=entry.id, user_id=entry.user_id, product_id=entry.product_id, created_at=entry.created_at
+        )
+
+
+class AlertRuleIn(Input):
+    kind: AlertRuleKind
+    product_id: Id | None = None
+    threshold: Annotated[float, Meta(ge=0, le=100)] | None = None
+    window_hours: Annotated[int, Meta(ge=1, le=720)] | None = None
+
+
+class AlertRuleOut(Output):
+    id: int
+    kind: AlertRuleKind
+    product_id: int | None
+    threshold: float | None
+    window_hours: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, rule: AlertRule) -> AlertRuleOut:
+        return cls(
+            id=rule.id,
+            kind=rule.kind,
+            product_id=rule.product_id,
+            threshold=rule.threshold,
+            window_hours=rule.window_hours,
+            created_at=rule.created_at,
+        )
+
+
+class AlertOut(Output):
+    id: int
+    rule_id: int
+    product_id: int
+    kind: AlertRuleKind
+    message: str
+    created_at: datetime
+    read: bool
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertOut:
+        return cls(
+            id=alert.id,
+            rule_id=alert.rule_id,
+            product_id=alert.product_id,
+            kind=alert.kind,
+            message=alert.message,
+            created_at=alert.created_at,
+            read=alert.read_at is not None,
+        )
+
+
+class CheckAlertsOut(Output):
+    alerts: list[str]
+    new_alerts: list[AlertOut]
+
+
+class MarkReadIn(Input):
+    alert_ids: Annotated[list[Id], Meta(max_length=1000)] | None = None
+
+
+class MarkReadOut(Output):
+    marked_read: int
+
+
+class HealthOut(Output):
+    status: str

@@ -1,0 +1,110 @@
+"""Settings from environment variables, with safe local defaults.
+
+Every variable is named ``MARKETSCOUT_<FIELD>`` (upper case). The README lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+PREFIX = "MARKETSCOUT_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names it."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    database_url: str = field(
+        default="sqlite:///./var/marketscout.sqlite3",
+        metadata={"help": "sqlite:///PATH (embedded default), postgresql://USER@HOST/DB, or memory://"},
+    )
+    jwt_secret: str | None = field(
+        default=None, metadata={"help": "HS256 signing key, >= 32 bytes; generated per process when unset"}
+    )
+    jwt_issuer: str = field(default="marketscout", metadata={"help": "iss claim of access tokens"})
+    jwt_audience: str = field(default="marketscout-api", metadata={"help": "aud claim of access tokens"})
+    access_token_ttl: int = field(default=1800, metadata={"help": "access token lifetime, seconds"})
+    refresh_token_ttl: int = field(
+        default=14 * 24 * 3600, metadata={"help": "refresh token lifetime, seconds"}
+    )
+    argon2_memory_kib: int = field(default=19456, metadata={"help": "argon2id memory cost (KiB), >= 19456"})
+    argon2_time_cost: int = field(default=2, metadata={"help": "argon2id passes, >= 2"})
+    argon2_parallelism: int = field(default=1, metadata={"help": "argon2id lanes"})
+    cors_origins: tuple[str, ...] = field(
+        default=("http://127.0.0.1:8000", "http://localhost:8000"),
+        metadata={"help": "comma-separated origins allowed by CORS (never *)"},
+    )
+    rate_limit_enabled: bool = field(default=True, metadata={"help": "turn rate limiting on or off"})
+    rate_limit_auth: str = field(
+        default="5/minute", metadata={"help": "limit for sign-up and token endpoints"}
+    )
+    rate_limit_heavy: str = field(
+        default="10/minute", metadata={"help": "limit for scoring, bulk ingest and export"}
+    )
+    rate_limit_default: str = field(default="60/minute", metadata={"help": "limit for everything else"})
+    rate_limit_storage: str = field(
+        default="memory://", metadata={"help": "memory:// (one process) or redis://HOST:PORT/DB (shared)"}
+    )
+    trusted_proxies: tuple[str, ...] = field(
+        default=(), metadata={"help": "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"}
+    )
+    max_body_bytes: int = field(default=16 * 1024 * 1024, metadata={"help": "largest request body, bytes"})
+    max_ingest_items: int = field(default=100_000, metadata={"help": "most snapshots in one ingest request"})
+    log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
+    demo_data: bool = field(
+        default=True, metadata={"help": "fill an empty database with the synthetic demo market at start"}
+    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        source = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = source.get(PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _parse(f.name, f.type, raw)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
+            raise SettingsError("MARKETSCOUT_JWT_SECRET must be at least 32 bytes")
+        if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2 or self.argon2_parallelism < 1:
+            raise SettingsError("argon2 parameters must be at least OWASP's: 19456 KiB, 2 passes, 1 lane")
+        if "*" in self.cors_origins:
+            raise SettingsError("MARKETSCOUT_CORS_ORIGINS must list origins, not *")
+        if self.access_token_ttl < 60 or self.refresh_token_ttl < self.access_token_ttl:
+            raise SettingsError("token lifetimes must be >= 60 s, and refresh >= access")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise SettingsError("MARKETSCOUT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+
+def _parse(name: str, kind: object, raw: str) -> object:
+    env_name = PREFIX + name.upper()
+    text = str(kind)
+    if "bool" in text:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{env_name} must be true or false")
+    if "int" in text:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{env_name} must be an integer") from None
+    if "tuple" in text:
+        return _split(raw)
+    return raw or None if "None" in text else raw

@@ -1,0 +1,41 @@
+"""What the server does when it starts and stops: migrate, fill demo data, close."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from marketscout.entrypoints.container import Container, store_kind
+
+logger = logging.getLogger("marketscout")
+
+
+class StartupError(RuntimeError):
+    """The server cannot start; the message says what to do."""
+
+
+async def prepare_store(container: Container) -> None:
+    settings = container.settings()
+    if store_kind(settings) == "sql":
+        from marketscout.adapters.sql import migrate
+
+        url = settings.database_url
+        if url.startswith("sqlite"):
+            await asyncio.to_thread(migrate.upgrade, url)
+            logger.info("SQLite database at %s is migrated to %s", migrate.describe(url), migrate.head())
+        elif not await asyncio.to_thread(migrate.is_up_to_date, url):
+            raise StartupError(
+                "The PostgreSQL schema is not up to date; run: marketscout db upgrade "
+                "(with the same MARKETSCOUT_DATABASE_URL)"
+            )
+    else:
+        logger.info("Using the in-memory store: data lasts as long as this process")
+    if settings.demo_data:
+        from marketscout.entrypoints.demo import load_demo_if_empty
+
+        await load_demo_if_empty(container)
+
+
+async def release_store(container: Container) -> None:
+    if store_kind(container.settings()) == "sql":
+        await container.sql_engine().dispose()
