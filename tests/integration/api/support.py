@@ -1,0 +1,86 @@
+"""Helpers for the API tests: settings, a clock the tests move, signing up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from dependency_injector import providers
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from marketscout.domain.ports import Clock
+from marketscout.entrypoints.container import Container
+from marketscout.entrypoints.settings import Settings
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+SECRET = "test-secret-that-is-long-enough-0123456789"
+
+
+class MovableClock(Clock):
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+def api_settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": "memory://",
+        "jwt_secret": SECRET,
+        "demo_data": False,
+        "rate_limit_enabled": False,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def build_container(settings: Settings, clock: Clock) -> Container:
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    container.clock.override(providers.Object(clock))
+    return container
+
+
+Headers = dict[str, str]
+
+
+async def sign_up(client: AsyncTestClient[Litestar], username: str, password: str = "correct horse battery") -> Headers:
+    response = await client.post(
+        "/signup", json={"username": username, "email": f"{username}@example.com", "password": password}
+    )
+    assert response.status_code == 201, response.text
+    token = await client.post("/token", data={"username": username, "password": password})
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+async def setup_ad(client: AsyncTestClient[Litestar], headers: dict[str, str], external_id: str = "tt-1") -> tuple[int, int]:
+    product = await client.post("/products", json={"name": "Mini Projector", "description": "HD"}, headers=headers)
+    ad = await client.post(
+        "/ads",
+        json={
+            "product_id": product.json()["id"],
+            "platform": "TikTok",
+            "ad_content": "Watch this",
+            "external_id": external_id,
+        },
+        headers=headers,
+    )
+    return product.json()["id"], ad.json()["id"]
+
+
+def snap(ad_id: int, hours_ago: float, views: int, region: str = "US") -> dict[str, object]:
+    return {
+        "ad_id": ad_id,
+        "region": region,
+        "observed_at": (NOW - timedelta(hours=hours_ago)).isoformat(),
+        "views": views,
+        "likes": views // 20,
+        "comments": views // 200,
+        "shares": views // 400,
+    }

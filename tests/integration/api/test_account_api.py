@@ -1,0 +1,116 @@
+"""Watchlists, alert rules, alerts and exports: each user sees only their own."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.integration.api.support import setup_ad, snap
+
+Client = AsyncTestClient[Litestar]
+MakeUser = Callable[[str], Awaitable[dict[str, str]]]
+
+
+async def test_watchlist_add_twice_list_remove(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("watcher")
+    product_id, _ = await setup_ad(client, headers)
+    first = await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
+    assert first.status_code == 201
+    again = await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    listing = (await client.get("/watchlists", headers=headers)).json()
+    assert [e["product_id"] for e in listing] == [product_id]
+    assert (await client.delete(f"/watchlists/{product_id}", headers=headers)).status_code == 204
+    assert (await client.delete(f"/watchlists/{product_id}", headers=headers)).status_code == 404
+    assert (await client.get("/watchlists", headers=headers)).json() == []
+
+
+async def test_watching_an_unknown_product_is_404(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("watcher")
+    response = await client.post("/watchlists", json={"product_id": 12345}, headers=headers)
+    assert response.status_code == 404
+
+
+async def test_users_never_see_each_other(client: Client, make_user: MakeUser) -> None:
+    alice = await make_user("alice")
+    bob = await make_user("bob")
+    product_id, _ = await setup_ad(client, alice)
+    await client.post("/watchlists", json={"product_id": product_id}, headers=alice)
+    rule = await client.post("/alert-rules", json={"kind": "status_exploding"}, headers=alice)
+    assert rule.status_code == 201
+    assert (await client.get("/watchlists", headers=bob)).json() == []
+    assert (await client.get("/alert-rules", headers=bob)).json() == []
+    assert (await client.delete(f"/alert-rules/{rule.json()['id']}", headers=bob)).status_code == 404
+    assert (await client.delete(f"/watchlists/{product_id}", headers=bob)).status_code == 404
+    export = await client.get("/export/watchlist", headers=bob)
+    assert export.text.strip() == "Product ID,Product Name,Description,Added Date"
+    assert len((await client.get("/alert-rules", headers=alice)).json()) == 1
+
+
+async def test_alert_rule_validation(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ruler")
+    cases = [
+        {"kind": "score_rise"},
+        {"kind": "score_rise", "threshold": 10},
+        {"kind": "score_threshold"},
+        {"kind": "score_threshold", "threshold": 101},
+        {"kind": "score_rise", "threshold": 10, "window_hours": 0},
+        {"kind": "nonsense"},
+    ]
+    for payload in cases:
+        response = await client.post("/alert-rules", json=payload, headers=headers)
+        assert response.status_code == 422, payload
+        assert response.json()["details"], payload
+    assert (await client.get("/alert-rules", headers=headers)).json() == []
+
+
+async def test_a_viral_ad_alerts_exactly_once(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("hunter")
+    product_id, ad_id = await setup_ad(client, headers)
+    peers: list[int] = []
+    for i in range(6):
+        _, peer = await setup_ad(client, headers, external_id=f"peer-{i}")
+        peers.append(peer)
+    await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
+    assert (await client.post("/alert-rules", json={"kind": "new_viral_ad"}, headers=headers)).status_code == 201
+    batch = []
+    for hours in range(96, -1, -12):
+        batch.append(snap(ad_id, hours, int(1000 * 1.9 ** ((96 - hours) / 12))))
+        batch.extend(snap(peer, hours, 1000 + (96 - hours) * 5) for peer in peers)
+    assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
+    alerts = (await client.get("/alerts", headers=headers)).json()
+    viral = [a for a in alerts if a["kind"] == "new_viral_ad"]
+    assert len(viral) == 1, alerts
+    check = (await client.get("/check-alerts", headers=headers)).json()
+    assert check["alerts"] == [], "the same event must never alert twice"
+    marked = (await client.post("/alerts/read", json={}, headers=headers)).json()
+    assert marked["marked_read"] == len(alerts)
+    assert (await client.get("/alerts", params={"unread": True}, headers=headers)).json() == []
+
+
+async def test_exports_are_csv_with_headers_and_no_formulas(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("exporter")
+    product = await client.post(
+        "/products", json={"name": "=HYPERLINK(\"http://evil\")", "description": "+1 great"}, headers=headers
+    )
+    product_id = product.json()["id"]
+    await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
+    await client.post(f"/calculate-score/{product_id}", headers=headers)
+    watchlist = await client.get("/export/watchlist", headers=headers)
+    assert watchlist.status_code == 200
+    assert watchlist.headers["content-type"].startswith("text/csv")
+    assert watchlist.headers["content-disposition"] == "attachment; filename=watchlist_export.csv"
+    rows = list(csv.reader(io.StringIO(watchlist.text)))
+    assert rows[0] == ["Product ID", "Product Name", "Description", "Added Date"]
+    assert rows[1][1] == "'=HYPERLINK(\"http://evil\")" and rows[1][2] == "'+1 great"
+    trends = await client.get("/export/trends", headers=headers)
+    trend_rows = list(csv.reader(io.StringIO(trends.text)))
+    assert trend_rows[0] == ["Product ID", "Product Name", "Trend Score", "Date"]
+    assert len(trend_rows) == 2
+    unknown = await client.get("/export/passwords", headers=headers)
+    assert unknown.status_code == 400
+    assert (await client.get("/export/watchlist")).status_code == 401

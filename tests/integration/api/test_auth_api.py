@@ -1,0 +1,148 @@
+"""Sign-up, login, refresh rotation and every way a token can be wrong."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import jwt
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.integration.api.support import SECRET, MovableClock, sign_up
+
+Client = AsyncTestClient[Litestar]
+PROTECTED = "/watchlists"
+
+
+def _assert_error(body: dict[str, object], status: int) -> None:
+    assert body["status_code"] == status
+    assert isinstance(body["message"], str) and body["message"]
+
+
+async def test_sign_up_returns_the_user_without_secrets(client: Client) -> None:
+    response = await client.post(
+        "/signup", json={"username": "Ana_1", "email": "ana@example.com", "password": "a long passphrase"}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["username"] == "Ana_1" and body["email"] == "ana@example.com"
+    assert set(body) == {"id", "username", "email", "created_at"}
+    assert body["created_at"].endswith("Z")
+    assert "passphrase" not in response.text and "argon2" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("username", "email"),
+    [("ana", "other@example.com"), ("ANA", "other@example.com"), ("other", "ANA@example.com")],
+)
+async def test_duplicate_username_or_email_is_400_case_insensitively(
+    client: Client, username: str, email: str
+) -> None:
+    await client.post("/signup", json={"username": "ana", "email": "ana@example.com", "password": "a long passphrase"})
+    response = await client.post("/signup", json={"username": username, "email": email, "password": "another long one"})
+    assert response.status_code == 400
+    _assert_error(response.json(), 400)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"username": "ab", "email": "a@example.com", "password": "a long passphrase"}, "username"),
+        ({"username": "a" * 51, "email": "a@example.com", "password": "a long passphrase"}, "username"),
+        ({"username": "bad name!", "email": "a@example.com", "password": "a long passphrase"}, "username"),
+        ({"username": "fine", "email": "not-an-email", "password": "a long passphrase"}, "email"),
+        ({"username": "fine", "email": "a@example.com", "password": "short"}, "password"),
+        ({"username": "fine", "email": "a@example.com", "password": "x" * 129}, "password"),
+        ({"username": "fine", "email": "a@example.com", "password": "password123"}, "password"),
+        ({"username": "fine", "email": "a@example.com"}, "password"),
+        ({"username": "fine", "email": "a@example.com", "password": "a long passphrase", "admin": True}, "admin"),
+    ],
+)
+async def test_invalid_sign_up_is_422_naming_the_field(client: Client, payload: dict[str, object], field: str) -> None:
+    response = await client.post("/signup", json=payload)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    _assert_error(body, 422)
+    assert any(field in d["field"] or field in d["rule"] for d in body["details"]), body
+    listing = await client.get("/products")
+    assert listing.status_code == 200
+
+
+async def test_login_gives_a_bearer_pair(client: Client) -> None:
+    await sign_up(client, "bob")
+    response = await client.post("/token", data={"username": "BOB", "password": "correct horse battery"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["expires_in"] == 1800
+    claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"], audience="marketscout-api",
+                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+    assert {"sub", "exp", "iat", "iss", "aud", "jti"} <= set(claims)
+
+
+async def test_wrong_password_and_unknown_user_answer_alike(client: Client) -> None:
+    await sign_up(client, "carol")
+    wrong = await client.post("/token", data={"username": "carol", "password": "not the password"})
+    unknown = await client.post("/token", data={"username": "nobody", "password": "not the password"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["message"] == unknown.json()["message"]
+    assert wrong.headers["www-authenticate"] == "Bearer"
+
+
+async def test_refresh_rotates_and_a_replay_revokes_the_login(client: Client) -> None:
+    await sign_up(client, "dan")
+    first = (await client.post("/token", data={"username": "dan", "password": "correct horse battery"})).json()
+    second = await client.post("/token/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200
+    rotated = second.json()
+    assert rotated["refresh_token"] != first["refresh_token"]
+    replay = await client.post("/token/refresh", json={"refresh_token": first["refresh_token"]})
+    assert replay.status_code == 401
+    # The replay revoked the whole family: the newest token of that login is dead too.
+    after = await client.post("/token/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert after.status_code == 401
+
+
+async def test_unknown_refresh_token_is_401(client: Client) -> None:
+    response = await client.post("/token/refresh", json={"refresh_token": "made-up"})
+    assert response.status_code == 401
+
+
+def _forge(claims: dict[str, object], header: dict[str, object]) -> str:
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(claims)}."
+
+
+async def test_every_bad_token_is_401(client: Client, clock: MovableClock) -> None:
+    headers = await sign_up(client, "eve")
+    good = headers["Authorization"].removeprefix("Bearer ")
+    claims = jwt.decode(good, SECRET, algorithms=["HS256"], audience="marketscout-api",
+                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+    header_b64, payload_b64, signature = good.split(".")
+    tampered_claims = dict(claims, sub="999")
+    tampered = ".".join([header_b64, jwt.encode(tampered_claims, SECRET).split(".")[1], signature])
+    candidates = {
+        "missing": None,
+        "not bearer": f"Basic {good}",
+        "empty bearer": "Bearer ",
+        "malformed": "Bearer not.a.jwt",
+        "tampered": f"Bearer {tampered}",
+        "alg none": "Bearer " + _forge(claims, {"alg": "none", "typ": "JWT"}),
+        "wrong audience": "Bearer " + jwt.encode(dict(claims, aud="someone-else"), SECRET, algorithm="HS256"),
+        "wrong issuer": "Bearer " + jwt.encode(dict(claims, iss="evil"), SECRET, algorithm="HS256"),
+        "other key": "Bearer " + jwt.encode(claims, "another-secret-that-is-also-long-enough!", algorithm="HS256"),
+        "HS512": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS512"),
+    }
+    for name, value in candidates.items():
+        response = await client.get(PROTECTED, headers={"Authorization": value} if value else {})
+        assert response.status_code == 401, name
+        assert response.headers["www-authenticate"] == "Bearer", name
+        _assert_error(response.json(), 401)
+    assert (await client.get(PROTECTED, headers=headers)).status_code == 200
+    clock.advance(timedelta(minutes=31))
+    expired = await client.get(PROTECTED, headers=headers)
+    assert expired.status_code == 401

@@ -1,0 +1,119 @@
+"""Products and ads through HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+Client = AsyncTestClient[Litestar]
+MakeUser = Callable[[str], Awaitable[dict[str, str]]]
+
+
+async def _product(client: Client, headers: dict[str, str], name: str = "Wireless Earbuds") -> dict[str, object]:
+    response = await client.post(
+        "/products", json={"name": name, "description": "Noise-cancelling earbuds"}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+async def test_products_create_get_list_search(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("seller")
+    created = await client.post(
+        "/products",
+        json={"name": "  LED Strip  ", "description": "RGB lights", "category": "Home", "keywords": ["LED", "led"]},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    body = created.json()
+    assert body["name"] == "LED Strip" and body["category"] == "Home" and body["keywords"] == ["led"]
+    await _product(client, headers, "Posture Corrector")
+    got = await client.get(f"/products/{body['id']}")
+    assert got.status_code == 200 and got.json()["name"] == "LED Strip"
+    listing = (await client.get("/products", params={"q": "led"})).json()
+    assert [p["name"] for p in listing] == ["LED Strip"]
+    page = (await client.get("/products", params={"skip": 1, "limit": 1})).json()
+    assert [p["name"] for p in page] == ["Posture Corrector"]
+
+
+async def test_creating_a_product_needs_a_token(client: Client) -> None:
+    response = await client.post("/products", json={"name": "X", "description": "Y"})
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"name": "", "description": "d"}, "name"),
+        ({"name": "   ", "description": "d"}, "name"),
+        ({"name": "n" * 201, "description": "d"}, "name"),
+        ({"name": "n", "description": "d" * 1001}, "description"),
+        ({"name": "n"}, "description"),
+        ({"name": 5, "description": "d"}, "name"),
+    ],
+)
+async def test_invalid_products_are_422(
+    client: Client, make_user: MakeUser, payload: dict[str, object], field: str
+) -> None:
+    headers = await make_user("seller")
+    response = await client.post("/products", json=payload, headers=headers)
+    assert response.status_code == 422, response.text
+    assert any(d["field"] == field or field in d["rule"] for d in response.json()["details"])
+    assert (await client.get("/products")).json() == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": 0}, {"limit": 101}, {"skip": -1}, {"limit": "many"}],
+)
+async def test_pagination_out_of_range_is_422(client: Client, params: dict[str, object]) -> None:
+    response = await client.get("/products", params=params)
+    assert response.status_code == 422
+    assert response.json()["details"]
+
+
+async def test_unknown_product_is_404(client: Client) -> None:
+    response = await client.get("/products/999")
+    assert response.status_code == 404
+    assert response.json()["status_code"] == 404
+
+
+async def test_ads_create_list_filter(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("seller")
+    product = await _product(client, headers)
+    tiktok = await client.post(
+        "/ads",
+        json={"product_id": product["id"], "platform": "TikTok", "ad_content": "Viral!", "external_id": "tt-1"},
+        headers=headers,
+    )
+    assert tiktok.status_code == 201, tiktok.text
+    await client.post(
+        "/ads", json={"product_id": product["id"], "platform": "YouTube", "ad_content": "Review"}, headers=headers
+    )
+    only_tiktok = (await client.get("/ads", params={"platform": "TikTok"})).json()
+    assert [a["external_id"] for a in only_tiktok] == ["tt-1"]
+    by_product = (await client.get("/ads", params={"product_id": product["id"]})).json()
+    assert len(by_product) == 2
+
+
+async def test_ad_rules(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("seller")
+    product = await _product(client, headers)
+    bad_platform = await client.post(
+        "/ads", json={"product_id": product["id"], "platform": "tiktok", "ad_content": "x"}, headers=headers
+    )
+    assert bad_platform.status_code == 422
+    assert "TikTok" in bad_platform.text and "Facebook" in bad_platform.text
+    unknown = await client.post("/ads", json={"product_id": 999, "platform": "TikTok", "ad_content": "x"}, headers=headers)
+    assert unknown.status_code == 404
+    first = {"product_id": product["id"], "platform": "TikTok", "ad_content": "x", "external_id": "dup"}
+    assert (await client.post("/ads", json=first, headers=headers)).status_code == 201
+    duplicate = await client.post("/ads", json=first, headers=headers)
+    assert duplicate.status_code == 409
+    same_id_other_platform = await client.post("/ads", json=dict(first, platform="Instagram"), headers=headers)
+    assert same_id_other_platform.status_code == 201
+    assert len((await client.get("/ads")).json()) == 2

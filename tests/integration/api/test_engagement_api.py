@@ -1,0 +1,105 @@
+"""Engagement ingestion through HTTP: shapes, idempotency, per-item rejections."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import msgspec
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.integration.api.support import NOW, setup_ad, snap
+
+Client = AsyncTestClient[Litestar]
+MakeUser = Callable[[str], Awaitable[dict[str, str]]]
+
+
+async def test_single_array_and_ndjson_are_accepted(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers)
+    one = await client.post("/engagement", json=snap(ad_id, 48, 100), headers=headers)
+    assert one.status_code == 200, one.text
+    assert one.json() == {"received": 1, "stored": 1, "duplicates": 0, "rejected": []}
+    many = await client.post("/engagement", json=[snap(ad_id, 24, 500), snap(ad_id, 12, 900)], headers=headers)
+    assert many.json()["stored"] == 2
+    lines = b"\n".join(msgspec.json.encode(snap(ad_id, h, v)) for h, v in [(6, 2000), (1, 5000)])
+    ndjson = await client.post(
+        "/engagement", content=lines, headers={**headers, "Content-Type": "application/x-ndjson"}
+    )
+    assert ndjson.status_code == 200, ndjson.text
+    assert ndjson.json()["stored"] == 2
+
+
+async def test_ingest_is_idempotent_and_counts_duplicates(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers)
+    batch = [snap(ad_id, 30, 100), snap(ad_id, 20, 300), snap(ad_id, 20, 300)]
+    first = (await client.post("/engagement", json=batch, headers=headers)).json()
+    assert (first["stored"], first["duplicates"]) == (2, 1)
+    again = (await client.post("/engagement", json=batch, headers=headers)).json()
+    assert (again["stored"], again["duplicates"]) == (0, 3)
+
+
+async def test_bad_items_are_rejected_by_index_and_good_ones_kept(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers)
+    batch = [
+        snap(ad_id, 10, 100),
+        {**snap(ad_id, 9, 100), "views": -1},
+        {**snap(ad_id, 8, 100), "region": "XX"},
+        {**snap(ad_id, 7, 100), "ad_id": 424242},
+        {**snap(ad_id, 6, 100), "observed_at": "2026-03-01T00:00:00"},
+        {**snap(ad_id, 5, 100), "observed_at": (NOW + timedelta(days=2)).isoformat()},
+        {**snap(ad_id, 4, 100), "unexpected": 1},
+        "not an object",
+        snap(ad_id, 3, 50),  # a counter that went down is fine
+    ]
+    response = await client.post("/engagement", json=batch, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["stored"] == 2
+    rejected = {r["index"]: r for r in body["rejected"]}
+    assert set(rejected) == {1, 2, 3, 4, 5, 6, 7}
+    assert rejected[1]["field"] == "views"
+    assert rejected[2]["field"] == "region"
+    assert rejected[3]["field"] == "ad_id"
+    assert rejected[4]["field"] == "observed_at"
+    assert rejected[5]["field"] == "observed_at"
+
+
+async def test_all_or_nothing_stores_nothing_when_one_item_is_bad(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers)
+    batch = [snap(ad_id, 10, 100), {**snap(ad_id, 9, 100), "views": "lots"}]
+    response = await client.post("/engagement?all_or_nothing=true", json=batch, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["details"][0]["index"] == 1
+    retry = (await client.post("/engagement", json=[batch[0]], headers=headers)).json()
+    assert retry["stored"] == 1, "nothing of the refused batch may have been stored"
+
+
+async def test_ads_can_be_named_by_platform_and_external_id(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    await setup_ad(client, headers, external_id="ext-9")
+    item = {"platform": "TikTok", "external_id": "ext-9", "region": "de", "observed_at": NOW.isoformat(), "views": 5}
+    body = (await client.post("/engagement", json=item, headers=headers)).json()
+    assert body["stored"] == 1
+    missing = {**item, "external_id": "nope"}
+    assert (await client.post("/engagement", json=missing, headers=headers)).json()["rejected"][0]["field"] == (
+        "external_id"
+    )
+
+
+async def test_body_problems(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    malformed = await client.post(
+        "/engagement", content=b"{not json", headers={**headers, "Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 422
+    empty = await client.post("/engagement", json=[], headers=headers)
+    assert empty.status_code == 422
+    wrong_type = await client.post("/engagement", content=b"a,b", headers={**headers, "Content-Type": "text/csv"})
+    assert wrong_type.status_code == 415
+    anonymous = await client.post("/engagement", json=[])
+    assert anonymous.status_code == 401

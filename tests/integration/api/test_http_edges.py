@@ -1,0 +1,83 @@
+"""Behaviour every answer shares: the error shape, headers, limits, the OpenAPI document."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_unknown_route_and_method_use_the_error_shape(client: Client) -> None:
+    missing = await client.get("/no/such/thing")
+    assert missing.status_code == 404
+    assert missing.json()["status_code"] == 404 and missing.json()["message"]
+    wrong_method = await client.put("/products")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["status_code"] == 405
+
+
+async def test_too_large_body_is_413(client: Client) -> None:
+    response = await client.post(
+        "/products", content=b"{" + b" " * (17 * 1024 * 1024) + b"}", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["status_code"] == 413
+
+
+async def test_security_headers_and_request_id(client: Client) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "default-src" in response.headers["content-security-policy"]
+    assert len(response.headers["x-request-id"]) >= 16
+    echoed = await client.get("/health", headers={"X-Request-ID": "trace-123"})
+    assert echoed.headers["x-request-id"] == "trace-123"
+    hostile = await client.get("/health", headers={"X-Request-ID": "<script>"})
+    assert hostile.headers["x-request-id"] != "<script>"
+
+
+async def test_ready_answers_when_the_store_does(client: Client) -> None:
+    response = await client.get("/ready")
+    assert response.status_code == 200 and response.json() == {"status": "ready"}
+
+
+async def test_cors_allows_only_listed_origins(client: Client) -> None:
+    allowed = await client.options(
+        "/products", headers={"Origin": "http://localhost:8000", "Access-Control-Request-Method": "GET"}
+    )
+    assert allowed.headers.get("access-control-allow-origin") == "http://localhost:8000"
+    foreign = await client.options(
+        "/products", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
+    assert foreign.headers.get("access-control-allow-origin") not in {"*", "https://evil.example"}
+
+
+async def test_openapi_lists_every_endpoint_with_constraints(client: Client) -> None:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    paths = set(document["paths"])
+    expected = {
+        "/signup", "/token", "/token/refresh", "/products", "/products/{product_id}", "/ads", "/engagement",
+        "/scan-ads", "/heat-map", "/trending", "/calculate-score/{product_id}", "/trends/{product_id}",
+        "/watchlists", "/watchlists/{product_id}", "/check-alerts", "/alerts", "/alert-rules",
+        "/export/{data_type}", "/health", "/ready",
+    }
+    assert expected <= paths, expected - paths
+    product_in = document["components"]["schemas"]["ProductIn"]["properties"]["name"]
+    assert product_in["maxLength"] == 200 and product_in["minLength"] == 1
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+
+
+async def test_injection_strings_are_stored_as_text(client: Client, make_user: object) -> None:
+    assert callable(make_user)
+    headers = await make_user("mallory")
+    hostile = "Robert'); DROP TABLE products;-- <script>alert(1)</script>"
+    created = await client.post("/products", json={"name": hostile, "description": hostile}, headers=headers)
+    assert created.status_code == 201
+    listing = await client.get("/products", params={"q": "'; DROP"})
+    assert [p["name"] for p in listing.json()] == [hostile]

@@ -1,0 +1,100 @@
+"""Trending, scores, history, the viral-ad scan and the heat map, from stored data."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.integration.api.support import setup_ad, snap
+
+Client = AsyncTestClient[Litestar]
+MakeUser = Callable[[str], Awaitable[dict[str, str]]]
+
+
+async def _market(client: Client, headers: dict[str, str]) -> dict[str, int]:
+    """Three products: one taking off in Europe, one flat in the US, one without data."""
+    rising, rising_ad = await setup_ad(client, headers, "rise")
+    flat, flat_ad = await setup_ad(client, headers, "flat")
+    idle, _ = await setup_ad(client, headers, "idle")
+    batch: list[dict[str, object]] = []
+    for hours in range(240, -1, -12):
+        step = (240 - hours) / 12
+        batch.append(snap(rising_ad, hours, int(2000 * 1.35**step), region="FR"))
+        batch.append(snap(rising_ad, hours, int(300 * 1.2**step), region="US"))
+        batch.append(snap(flat_ad, hours, int(50_000 + 400 * step), region="US"))
+    response = await client.post("/engagement", json=batch, headers=headers)
+    assert response.status_code == 200 and response.json()["stored"] == len(batch)
+    return {"rising": rising, "flat": flat, "idle": idle, "rising_ad": rising_ad, "flat_ad": flat_ad}
+
+
+async def test_trending_ranks_scored_products_from_data(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    body = (await client.get("/trending", params={"limit": 10})).json()
+    ranked = body["trending_products"]
+    assert [item["product"]["id"] for item in ranked][:2] == [ids["rising"], ids["flat"]]
+    assert len(ranked) == 2, "only products with a score are listed"
+    for item in ranked:
+        assert 0 <= item["current_score"] <= 100
+        assert item["status"] in {"emerging", "exploding", "steady", "peaked", "declining"}
+        assert item["reason"] and item["last_updated"].endswith("Z")
+    assert ranked[0]["current_score"] > ranked[1]["current_score"]
+    one = (await client.get("/trending", params={"limit": 1})).json()["trending_products"]
+    assert len(one) == 1
+    assert (await client.get("/trending", params={"limit": 0})).status_code == 422
+
+
+async def test_calculate_score_stores_history(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    before = (await client.get(f"/trends/{ids['rising']}")).json()["history"]
+    response = await client.post(f"/calculate-score/{ids['rising']}", headers=headers)
+    assert response.status_code == 200
+    score = response.json()
+    assert score["product_id"] == ids["rising"] and 0 <= score["trend_score"] <= 100
+    assert {"24h", "7d"} <= set(score["growth"]) and score["components"]
+    after = (await client.get(f"/trends/{ids['rising']}")).json()["history"]
+    assert len(after) == len(before) + 1
+    stamps = [h["calculated_at"] for h in after]
+    assert stamps == sorted(stamps)
+    assert (await client.post("/calculate-score/999", headers=headers)).status_code == 404
+    assert (await client.post(f"/calculate-score/{ids['rising']}")).status_code == 401
+    assert (await client.get("/trends/999")).status_code == 404
+    product = (await client.get(f"/products/{ids['rising']}")).json()
+    assert product["current_score"] == score["trend_score"]
+
+
+async def test_scan_finds_the_fast_ad_not_the_big_one(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    body = (await client.get("/scan-ads")).json()
+    found = body["viral_ads"]
+    assert found, "the rising ad grows far faster than its peers"
+    assert found[0]["ad_id"] == ids["rising_ad"]
+    assert all(0 <= ad["engagement_score"] <= 100 for ad in found)
+    assert ids["flat_ad"] not in [ad["ad_id"] for ad in found]
+    assert found[0]["product_name"] == "Mini Projector" and found[0]["platform"] == "TikTok"
+    none_on_youtube = (await client.get("/scan-ads", params={"platform": "YouTube"})).json()
+    assert none_on_youtube == {"viral_ads": []}
+    assert (await client.get("/scan-ads", params={"limit": 101})).status_code == 422
+
+
+async def test_heat_map_is_relative_and_peaks_at_100(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    body = (await client.get("/heat-map", params={"product_id": [ids["rising"], ids["flat"]]})).json()
+    assert set(body["heat_map"]) == {"Mini Projector (#%d)" % ids["rising"], "Mini Projector (#%d)" % ids["flat"]}
+    by_id = {p["product_id"]: p["regions"] for p in body["products"]}
+    rising = by_id[ids["rising"]]
+    assert set(rising) == {"North America", "South America", "Europe", "Asia", "Africa", "Oceania"}
+    assert max(rising.values()) == 100
+    assert rising["Europe"] == 100, "normalised by regional activity, Europe is where it stands out"
+    assert all(0 <= v <= 100 for v in rising.values())
+    countries = (
+        await client.get("/heat-map", params={"product_id": ids["rising"], "level": "country"})
+    ).json()["products"][0]["regions"]
+    assert countries["FR"] == 100
+    assert (await client.get("/heat-map", params={"product_id": 999})).status_code == 404
+    assert (await client.get("/heat-map", params={"since": "2026-01-01T00:00:00"})).status_code == 422
