@@ -1,0 +1,93 @@
+"""Account use cases on the in-memory adapters."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidValue
+from marketscout.domain.usecases import accounts
+from tests.unit.fakes import FakeClock, FakeHasher, FakeTokens
+
+
+@pytest.fixture
+def uow() -> InMemoryUnitOfWork:
+    return InMemoryUnitOfWork(InMemoryStore())
+
+
+async def test_sign_up_then_log_in(uow: InMemoryUnitOfWork) -> None:
+    clock, hasher, tokens = FakeClock(), FakeHasher(), FakeTokens()
+    user = await accounts.sign_up(uow, hasher, clock, username="Zoe", email="zoe@example.com", password="long enough")
+    assert user.id == 1 and user.password_hash != "long enough"
+    pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    assert (await accounts.authenticate(uow, tokens, pair.access_token)).id == user.id
+
+
+async def test_duplicates_are_conflicts_case_insensitively(uow: InMemoryUnitOfWork) -> None:
+    clock, hasher = FakeClock(), FakeHasher()
+    await accounts.sign_up(uow, hasher, clock, username="Zoe", email="zoe@example.com", password="long enough")
+    with pytest.raises(Conflict) as error:
+        await accounts.sign_up(uow, hasher, clock, username="ZOE", email="x@example.com", password="long enough")
+    assert error.value.field == "username"
+    with pytest.raises(Conflict) as error:
+        await accounts.sign_up(uow, hasher, clock, username="Other", email="ZOE@example.com", password="long enough")
+    assert error.value.field == "email"
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "password", "field"),
+    [
+        ("ab", "a@example.com", "long enough", "username"),
+        ("fine", "nope", "long enough", "email"),
+        ("fine", "a@example.com", "short", "password"),
+        ("fine", "a@example.com", "Password123", "password"),
+    ],
+)
+async def test_invalid_accounts_name_the_field(
+    uow: InMemoryUnitOfWork, username: str, email: str, password: str, field: str
+) -> None:
+    with pytest.raises(InvalidValue) as error:
+        await accounts.sign_up(uow, FakeHasher(), FakeClock(), username=username, email=email, password=password)
+    assert error.value.field == field
+
+
+async def test_unknown_user_costs_a_dummy_check(uow: InMemoryUnitOfWork) -> None:
+    hasher = FakeHasher()
+    with pytest.raises(AuthenticationFailed) as error:
+        await accounts.log_in(uow, hasher, FakeTokens(), FakeClock(), username="ghost", password="whatever1")
+    assert hasher.dummy_calls == 1
+    assert error.value.message == accounts.INVALID_CREDENTIALS
+
+
+async def test_login_rehashes_when_parameters_change(uow: InMemoryUnitOfWork) -> None:
+    clock = FakeClock()
+    await accounts.sign_up(uow, FakeHasher(1), clock, username="zoe", email="z@example.com", password="long enough")
+    await accounts.log_in(uow, FakeHasher(2), FakeTokens(), clock, username="zoe", password="long enough")
+    async with uow:
+        user = await uow.users.get_by_username("zoe")
+    assert user is not None and user.password_hash.startswith("v2:")
+
+
+async def test_refresh_rotation_and_replay_revokes_family(uow: InMemoryUnitOfWork) -> None:
+    clock, hasher, tokens = FakeClock(), FakeHasher(), FakeTokens()
+    await accounts.sign_up(uow, hasher, clock, username="zoe", email="z@example.com", password="long enough")
+    first = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    other_login = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    second = await accounts.refresh_tokens(uow, tokens, clock, refresh_token=first.refresh_token)
+    with pytest.raises(AuthenticationFailed):
+        await accounts.refresh_tokens(uow, tokens, clock, refresh_token=first.refresh_token)
+    with pytest.raises(AuthenticationFailed):
+        await accounts.refresh_tokens(uow, tokens, clock, refresh_token=second.refresh_token)
+    # Another login of the same user is a different family and keeps working.
+    assert await accounts.refresh_tokens(uow, tokens, clock, refresh_token=other_login.refresh_token)
+
+
+async def test_expired_refresh_token_is_refused(uow: InMemoryUnitOfWork) -> None:
+    clock, hasher, tokens = FakeClock(), FakeHasher(), FakeTokens()
+    await accounts.sign_up(uow, hasher, clock, username="zoe", email="z@example.com", password="long enough")
+    pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    clock.advance(timedelta(seconds=tokens.refresh_lifetime_seconds + 1))
+    with pytest.raises(AuthenticationFailed):
+        await accounts.refresh_tokens(uow, tokens, clock, refresh_token=pair.refresh_token)
