@@ -13,7 +13,7 @@ from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.settings import Settings
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-SECRET = "test-secret-that-is-long-enough-0123456789"
+SECRET = "test-secret-that-is-long-enough-for-hs512-too-0123456789abcdefghij"
 
 
 class MovableClock(Clock):

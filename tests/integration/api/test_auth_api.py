@@ -134,7 +134,7 @@ async def test_every_bad_token_is_401(client: Client, clock: MovableClock) -> No
         "alg none": "Bearer " + _forge(claims, {"alg": "none", "typ": "JWT"}),
         "wrong audience": "Bearer " + jwt.encode(dict(claims, aud="someone-else"), SECRET, algorithm="HS256"),
         "wrong issuer": "Bearer " + jwt.encode(dict(claims, iss="evil"), SECRET, algorithm="HS256"),
-        "other key": "Bearer " + jwt.encode(claims, "another-secret-that-is-also-long-enough!", algorithm="HS256"),
+        "other key": "Bearer " + jwt.encode(claims, "another-secret-that-is-also-long-enough-for-hs512-0123456789abcdefg", algorithm="HS256"),
         "HS512": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS512"),
     }
     for name, value in candidates.items():

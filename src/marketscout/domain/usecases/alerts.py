@@ -145,7 +145,7 @@ async def evaluate_alerts(
             product = products.get(pid)
             if product is None:
                 continue
-            for event in evaluate_rule(rule, product.name, histories[pid], viral_by_product[pid], now):
+            for event in evaluate_rule(rule, pid, product.name, histories[pid], viral_by_product[pid], now):
                 stored = await uow.alerts.add_if_new(
                     Alert(
                         user_id=rule.user_id,

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import alerts, export, watchlists
+from marketscout.entrypoints.api.params import Limit, PathId
 from marketscout.entrypoints.schemas import (
     AlertOut,
     AlertRuleIn,
@@ -23,25 +23,33 @@ from marketscout.entrypoints.schemas import (
     WatchlistOut,
 )
 
-PathId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
-
 
 class WatchlistController(Controller):
     path = "/watchlists"
     tags = ["watchlists"]
 
     @get("/", summary="The user's watchlist")
-    async def list_watchlist(self, uow: UnitOfWork, user: User) -> list[WatchlistOut]:
+    async def list_watchlist(
+        self, uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
+    ) -> list[WatchlistOut]:
         return [WatchlistOut.of(e) for e in await watchlists.list_watchlist(uow, user_id=user.id)]
 
     @post("/", status_code=201, summary="Add a product to the watchlist")
-    async def watch(self, data: WatchIn, uow: UnitOfWork, clock: Clock, user: User) -> Response[WatchlistOut]:
+    async def watch(
+        self,
+        data: JSONBody[WatchIn],
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
+    ) -> Response[WatchlistOut]:
         """201 with the new entry; 200 with the existing entry when the product is already on the list."""
         result = await watchlists.watch(uow, clock, user_id=user.id, product_id=data.product_id)
         return Response(WatchlistOut.of(result.entry), status_code=201 if result.created else 200)
 
     @delete("/{product_id:int}", status_code=204, summary="Remove a product from the watchlist")
-    async def unwatch(self, product_id: PathId, uow: UnitOfWork, user: User) -> None:
+    async def unwatch(
+        self, product_id: PathId, uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
+    ) -> None:
         await watchlists.unwatch(uow, user_id=user.id, product_id=product_id)
 
 
@@ -49,7 +57,9 @@ class AlertController(Controller):
     tags = ["alerts"]
 
     @get("/check-alerts", summary="Evaluate the user's alert rules now")
-    async def check_alerts(self, uow: UnitOfWork, clock: Clock, user: User) -> CheckAlertsOut:
+    async def check_alerts(
+        self, uow: NamedDependency[UnitOfWork], clock: NamedDependency[Clock], user: NamedDependency[User]
+    ) -> CheckAlertsOut:
         """Re-scores the products the user's rules cover, stores new alerts (each event once)
         and returns their messages."""
         found = await alerts.check_alerts(uow, clock, user_id=user.id)
@@ -58,25 +68,39 @@ class AlertController(Controller):
     @get("/alerts", summary="The user's alerts, newest first")
     async def list_alerts(
         self,
-        uow: UnitOfWork,
-        user: User,
-        unread: bool = False,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 100,
+        uow: NamedDependency[UnitOfWork],
+        user: NamedDependency[User],
+        unread: FromQuery[bool] = False,
+        limit: Limit = 100,
     ) -> list[AlertOut]:
         found = await alerts.list_alerts(uow, user_id=user.id, unread_only=unread, limit=limit)
         return [AlertOut.of(a) for a in found]
 
     @post("/alerts/read", status_code=200, summary="Mark alerts read (all when alert_ids is omitted)")
-    async def mark_read(self, data: MarkReadIn, uow: UnitOfWork, clock: Clock, user: User) -> MarkReadOut:
+    async def mark_read(
+        self,
+        data: JSONBody[MarkReadIn],
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
+    ) -> MarkReadOut:
         changed = await alerts.mark_alerts_read(uow, clock, user_id=user.id, alert_ids=data.alert_ids)
         return MarkReadOut(marked_read=changed)
 
     @get("/alert-rules", summary="The user's alert rules")
-    async def list_rules(self, uow: UnitOfWork, user: User) -> list[AlertRuleOut]:
+    async def list_rules(
+        self, uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
+    ) -> list[AlertRuleOut]:
         return [AlertRuleOut.of(r) for r in await alerts.list_rules(uow, user_id=user.id)]
 
     @post("/alert-rules", status_code=201, summary="Create an alert rule")
-    async def create_rule(self, data: AlertRuleIn, uow: UnitOfWork, clock: Clock, user: User) -> AlertRuleOut:
+    async def create_rule(
+        self,
+        data: JSONBody[AlertRuleIn],
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
+    ) -> AlertRuleOut:
         rule = await alerts.create_rule(
             uow,
             clock,
@@ -89,7 +113,9 @@ class AlertController(Controller):
         return AlertRuleOut.of(rule)
 
     @delete("/alert-rules/{rule_id:int}", status_code=204, summary="Delete an alert rule")
-    async def delete_rule(self, rule_id: PathId, uow: UnitOfWork, user: User) -> None:
+    async def delete_rule(
+        self, rule_id: PathId, uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
+    ) -> None:
         await alerts.delete_rule(uow, user_id=user.id, rule_id=rule_id)
 
 
@@ -97,7 +123,9 @@ class ExportController(Controller):
     tags = ["export"]
 
     @get("/export/{data_type:str}", summary="Download the user's watchlist or trends as CSV")
-    async def export_csv(self, data_type: str, uow: UnitOfWork, user: User) -> Response[str]:
+    async def export_csv(
+        self, data_type: FromPath[str], uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
+    ) -> Response[str]:
         """400 for a type other than `watchlist` or `trends`."""
         try:
             body = await export.export_csv(uow, user_id=user.id, data_type=data_type)

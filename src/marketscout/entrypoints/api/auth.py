@@ -6,9 +6,9 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, post
-from litestar.enums import RequestEncodingType
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import Body
+from litestar.params import JSONBody, URLEncodedBody
 from msgspec import Meta
 
 from marketscout.domain.errors import Conflict
@@ -39,7 +39,13 @@ class AuthController(Controller):
     tags = ["authentication"]
 
     @post("/signup", status_code=201, summary="Create an account")
-    async def sign_up(self, data: SignUpIn, uow: UnitOfWork, hasher: PasswordHasher, clock: Clock) -> UserOut:
+    async def sign_up(
+        self,
+        data: JSONBody[SignUpIn],
+        uow: NamedDependency[UnitOfWork],
+        hasher: NamedDependency[PasswordHasher],
+        clock: NamedDependency[Clock],
+    ) -> UserOut:
         """400 when the username or e-mail is taken (case-insensitively); 422 for an invalid field."""
         try:
             user = await accounts.sign_up(
@@ -52,11 +58,11 @@ class AuthController(Controller):
     @post("/token", status_code=200, summary="Log in (OAuth2 password flow)")
     async def token(
         self,
-        data: Annotated[TokenForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-        uow: UnitOfWork,
-        hasher: PasswordHasher,
-        tokens: TokenIssuer,
-        clock: Clock,
+        data: URLEncodedBody[TokenForm],
+        uow: NamedDependency[UnitOfWork],
+        hasher: NamedDependency[PasswordHasher],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
     ) -> TokenOut:
         """401 with one message for an unknown user and a wrong password."""
         pair = await accounts.log_in(
@@ -65,7 +71,13 @@ class AuthController(Controller):
         return _pair(pair)
 
     @post("/token/refresh", status_code=200, summary="Rotate a refresh token")
-    async def refresh(self, data: RefreshIn, uow: UnitOfWork, tokens: TokenIssuer, clock: Clock) -> TokenOut:
+    async def refresh(
+        self,
+        data: JSONBody[RefreshIn],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> TokenOut:
         """The used refresh token stops working; replaying it revokes the whole login."""
         pair = await accounts.refresh_tokens(uow, tokens, clock, refresh_token=data.refresh_token)
         return _pair(pair)

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from litestar import Controller, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, JSONBody
 
 from marketscout.domain.model import Platform, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import catalog, trends
+from marketscout.entrypoints.api.params import Limit, NameQuery, OptionalId, PathId, Skip
 from marketscout.entrypoints.schemas import AdIn, AdOut, ProductIn, ProductOut
-
-Skip = Annotated[int, Parameter(ge=0, le=2**31 - 1, description="How many items to skip")]
-Limit = Annotated[int, Parameter(ge=1, le=100, description="How many items at most (1-100)")]
-PathId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
 
 
 class ProductController(Controller):
@@ -24,18 +20,22 @@ class ProductController(Controller):
     @get("/", summary="List products")
     async def list_products(
         self,
-        uow: UnitOfWork,
+        uow: NamedDependency[UnitOfWork],
         skip: Skip = 0,
         limit: Limit = 100,
-        q: Annotated[
-            str | None, Parameter(max_length=200, description="Name contains (case-insensitive)")
-        ] = None,
+        q: NameQuery = None,
     ) -> list[ProductOut]:
         products = await catalog.list_products(uow, skip=skip, limit=limit, query=q)
         return [ProductOut.of(p) for p in products]
 
     @post("/", status_code=201, summary="Create a product")
-    async def create_product(self, data: ProductIn, uow: UnitOfWork, clock: Clock, user: User) -> ProductOut:
+    async def create_product(
+        self,
+        data: JSONBody[ProductIn],
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
+    ) -> ProductOut:
         product = await catalog.create_product(
             uow,
             clock,
@@ -50,7 +50,7 @@ class ProductController(Controller):
         return ProductOut.of(product)
 
     @get("/{product_id:int}", summary="Get a product with its current score")
-    async def get_product(self, product_id: PathId, uow: UnitOfWork) -> ProductOut:
+    async def get_product(self, product_id: PathId, uow: NamedDependency[UnitOfWork]) -> ProductOut:
         product, score = await trends.product_with_score(uow, product_id)
         return ProductOut.of(product, score)
 
@@ -62,17 +62,23 @@ class AdController(Controller):
     @get("/", summary="List ads")
     async def list_ads(
         self,
-        uow: UnitOfWork,
+        uow: NamedDependency[UnitOfWork],
         skip: Skip = 0,
         limit: Limit = 100,
-        product_id: Annotated[int | None, Parameter(ge=1, le=2**63 - 1)] = None,
-        platform: Platform | None = None,
+        product_id: OptionalId = None,
+        platform: FromQuery[Platform | None] = None,
     ) -> list[AdOut]:
         ads = await catalog.list_ads(uow, skip=skip, limit=limit, product_id=product_id, platform=platform)
         return [AdOut.of(a) for a in ads]
 
     @post("/", status_code=201, summary="Create an ad or post about a product")
-    async def create_ad(self, data: AdIn, uow: UnitOfWork, clock: Clock, user: User) -> AdOut:
+    async def create_ad(
+        self,
+        data: JSONBody[AdIn],
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
+    ) -> AdOut:
         """404 for an unknown product_id; 409 for a duplicate external_id on the platform."""
         ad = await catalog.create_ad(
             uow,

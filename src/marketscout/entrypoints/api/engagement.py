@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, UnitOfWork
@@ -93,11 +94,11 @@ class EngagementController(Controller):
     async def ingest(
         self,
         request: Request[Any, Any, Any],
-        uow: UnitOfWork,
-        clock: Clock,
-        user: User,
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
         all_or_nothing: Annotated[
-            bool, Parameter(description="Store nothing if any item is invalid")
+            bool, QueryParameter(description="Store nothing if any item is invalid")
         ] = False,
     ) -> IngestOut:
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()

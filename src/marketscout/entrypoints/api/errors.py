@@ -19,9 +19,18 @@ from marketscout.domain.errors import (
     RejectedBatch,
     Unavailable,
 )
+from marketscout.domain.model import AlertRuleKind, Platform, TrendStatus
 from marketscout.entrypoints.schemas import ErrorBody, ErrorDetail
 
 logger = logging.getLogger("marketscout.http")
+
+# An enum's error names the allowed values, so the client can correct itself.
+_ALLOWED = {
+    "platform": ", ".join(p.value for p in Platform),
+    "kind": ", ".join(k.value for k in AlertRuleKind),
+    "status": ", ".join(t.value for t in TrendStatus),
+    "level": "continent, country",
+}
 
 _GENERIC = {
     400: "Bad request",
@@ -78,6 +87,8 @@ def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
         if match:
             field = match.group(1) or field
             rule = rule[: match.start()].rstrip(" -")
+        if rule.startswith("Invalid enum value") and field.split(".")[-1] in _ALLOWED:
+            rule = f"must be one of: {_ALLOWED[field.split('.')[-1]]}"
         details.append(ErrorDetail(field=field, rule=rule[:300]))
     if not details:
         message = exc.detail if _SAFE_MESSAGE.match(exc.detail or "") else "is invalid"

@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 
 from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import trends
+from marketscout.entrypoints.api.params import NameQuery, OptionalId, PathId
 from marketscout.entrypoints.schemas import (
     HeatMapOut,
     HeatMapProductOut,
@@ -23,9 +25,6 @@ from marketscout.entrypoints.schemas import (
     TrendingProductOut,
     ViralAdOut,
 )
-
-PathId = Annotated[int, Parameter(ge=1, le=2**63 - 1)]
-OptionalId = Annotated[int | None, Parameter(ge=1, le=2**63 - 1)]
 
 
 def require_aware(field: str, value: datetime | None) -> datetime | None:
@@ -48,10 +47,10 @@ class IntelligenceController(Controller):
     @get("/trending", summary="Products ranked by trend score")
     async def trending(
         self,
-        uow: UnitOfWork,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 10,
-        status: TrendStatus | None = None,
-        q: Annotated[str | None, Parameter(max_length=200)] = None,
+        uow: NamedDependency[UnitOfWork],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+        status: FromQuery[TrendStatus | None] = None,
+        q: NameQuery = None,
     ) -> TrendingOut:
         """Distinct products, highest score first: exactly min(limit, products with a score) items."""
         items = await trends.trending(uow, limit=limit, status=status, query=q)
@@ -73,13 +72,17 @@ class IntelligenceController(Controller):
 
     @post("/calculate-score/{product_id:int}", status_code=200, summary="Score a product now and store it")
     async def calculate_score(
-        self, product_id: PathId, uow: UnitOfWork, clock: Clock, user: User
+        self,
+        product_id: PathId,
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
     ) -> ScoreOut:
         return ScoreOut.of(await trends.calculate_score(uow, clock, product_id))
 
     @get("/trends/{product_id:int}", summary="A product's score history, oldest first")
     async def history(
-        self, product_id: PathId, uow: UnitOfWork, since: datetime | None = None
+        self, product_id: PathId, uow: NamedDependency[UnitOfWork], since: FromQuery[datetime | None] = None
     ) -> TrendHistoryOut:
         scores = await trends.score_history(uow, product_id, since=require_aware("since", since))
         return TrendHistoryOut(product_id=product_id, history=[ScoreOut.of(s) for s in scores])
@@ -87,11 +90,11 @@ class IntelligenceController(Controller):
     @get("/scan-ads", summary="Ads growing unusually fast for their platform and age")
     async def scan_ads(
         self,
-        uow: UnitOfWork,
-        clock: Clock,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         product_id: OptionalId = None,
-        platform: Platform | None = None,
+        platform: FromQuery[Platform | None] = None,
     ) -> ScanOut:
         found = await trends.scan_ads(uow, clock, limit=limit, product_id=product_id, platform=platform)
         return ScanOut(viral_ads=[ViralAdOut.of(v) for v in found])
@@ -99,14 +102,14 @@ class IntelligenceController(Controller):
     @get("/heat-map", summary="Relative interest per region (100 = the product's strongest region)")
     async def heat_map(
         self,
-        uow: UnitOfWork,
-        clock: Clock,
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
         product_id: Annotated[
-            list[int] | None, Parameter(description="Repeatable; default: top products")
+            list[int] | None, QueryParameter(description="Repeatable; default: top products")
         ] = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        level: Literal["continent", "country"] = "continent",
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        level: FromQuery[Literal["continent", "country"]] = "continent",
     ) -> HeatMapOut:
         since, until = require_aware("since", since), require_aware("until", until)
         ids = product_id or []

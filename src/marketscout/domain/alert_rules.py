@@ -1,0 +1,152 @@
+"""Alert rules as small named objects: each finds the events in a product's score history.
+
+An *episode* is a stretch of history during which a rule's condition holds; it starts when the
+condition first holds while the rule is armed, and the rule re-arms only once the condition has
+clearly stopped holding (hysteresis), so a score hovering at a threshold does not flap. Each
+episode has one stable event key (the rule, the product and the score that started it), so
+evaluating the same history again never yields a new event; the alert store keeps one alert
+per key. Episodes that started before the rule existed are reported only while still ongoing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from marketscout.domain.errors import InvalidValue
+from marketscout.domain.model import AlertRule, AlertRuleKind, TrendScore, TrendStatus, ViralAd
+
+# Points a score must fall below a threshold before a threshold rule fires again.
+HYSTERESIS_POINTS = 5.0
+MAX_WINDOW_HOURS = 720
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    rule: AlertRule
+    product_id: int
+    event_key: str
+    message: str
+
+
+def validate_rule(kind: AlertRuleKind, threshold: float | None, window_hours: int | None) -> None:
+    """Raises InvalidValue naming the field a rule of this kind needs or must not have."""
+    if kind in (AlertRuleKind.SCORE_RISE, AlertRuleKind.SCORE_THRESHOLD):
+        if threshold is None:
+            raise InvalidValue("threshold", f"is required for {kind} rules")
+        if not 0 < threshold <= 100:
+            raise InvalidValue("threshold", "must be greater than 0 and at most 100")
+    elif threshold is not None:
+        raise InvalidValue("threshold", f"does not apply to {kind} rules")
+    if kind == AlertRuleKind.SCORE_RISE:
+        if window_hours is None:
+            raise InvalidValue("window_hours", "is required for score_rise rules")
+        if not 1 <= window_hours <= MAX_WINDOW_HOURS:
+            raise InvalidValue("window_hours", f"must be between 1 and {MAX_WINDOW_HOURS}")
+    elif window_hours is not None:
+        raise InvalidValue("window_hours", f"does not apply to {kind} rules")
+
+
+@dataclass(frozen=True, slots=True)
+class _Episode:
+    start: TrendScore
+    ongoing: bool
+    detail: str
+
+
+def _episodes(
+    history: Sequence[TrendScore],
+    holds: Callable[[int], tuple[bool, str]],
+    rearms: Callable[[int], bool],
+) -> list[_Episode]:
+    episodes: list[_Episode] = []
+    armed = True
+    start: TrendScore | None = None
+    detail = ""
+    for index, score in enumerate(history):
+        condition, text = holds(index)
+        if armed and condition:
+            armed, start, detail = False, score, text
+        elif not armed and rearms(index):
+            if start is not None:
+                episodes.append(_Episode(start, ongoing=False, detail=detail))
+            armed, start = True, None
+    if start is not None:
+        episodes.append(_Episode(start, ongoing=True, detail=detail))
+    return episodes
+
+
+def _threshold_episodes(rule: AlertRule, history: Sequence[TrendScore]) -> list[_Episode]:
+    limit = rule.threshold or 0.0
+    return _episodes(
+        history,
+        lambda i: (history[i].score >= limit, f"{history[i].score:.1f}"),
+        lambda i: history[i].score < limit - HYSTERESIS_POINTS,
+    )
+
+
+def _rise_episodes(rule: AlertRule, history: Sequence[TrendScore]) -> list[_Episode]:
+    window = timedelta(hours=rule.window_hours or 24)
+    points = rule.threshold or 0.0
+
+    def rise(i: int) -> float:
+        current = history[i]
+        earlier = [s.score for s in history[:i] if current.calculated_at - s.calculated_at <= window]
+        return current.score - min(earlier) if earlier else 0.0
+
+    return _episodes(history, lambda i: (rise(i) >= points, f"{rise(i):.1f}"), lambda i: rise(i) < points / 2)
+
+
+def _exploding_episodes(history: Sequence[TrendScore]) -> list[_Episode]:
+    return _episodes(
+        history,
+        lambda i: (history[i].status == TrendStatus.EXPLODING, f"{history[i].score:.1f}"),
+        lambda i: history[i].status != TrendStatus.EXPLODING,
+    )
+
+
+def evaluate_rule(
+    rule: AlertRule,
+    product_id: int,
+    product_name: str,
+    history: Sequence[TrendScore],
+    viral_ads: Sequence[ViralAd],
+    now: datetime,
+) -> list[AlertEvent]:
+    """The events of one rule on one product. ``history`` is the product's scores, oldest first."""
+    ordered = sorted((s for s in history if s.calculated_at <= now), key=lambda s: (s.calculated_at, s.id))
+    prefix = f"r{rule.id}:p{product_id}"
+    if rule.kind == AlertRuleKind.NEW_VIRAL_AD:
+        return [
+            AlertEvent(
+                rule,
+                product_id,
+                f"{prefix}:viral:ad{viral.ad.id}",
+                f"🔥 New viral ad detected for {product_name} on {viral.ad.platform}: {viral.reason}",
+            )
+            for viral in sorted(viral_ads, key=lambda v: v.ad.id)
+        ]
+    if rule.kind == AlertRuleKind.SCORE_THRESHOLD:
+        episodes, kind = _threshold_episodes(rule, ordered), "threshold"
+    elif rule.kind == AlertRuleKind.SCORE_RISE:
+        episodes, kind = _rise_episodes(rule, ordered), "rise"
+    else:
+        episodes, kind = _exploding_episodes(ordered), "exploding"
+    events: list[AlertEvent] = []
+    for episode in episodes:
+        if episode.start.calculated_at < rule.created_at and not episode.ongoing:
+            continue
+        if rule.kind == AlertRuleKind.SCORE_THRESHOLD:
+            message = f"📈 {product_name} trend score reached {episode.detail} (threshold {rule.threshold:g})"
+        elif rule.kind == AlertRuleKind.SCORE_RISE:
+            message = (
+                f"🚀 {product_name} trend score increased by {episode.detail} points "
+                f"within {rule.window_hours} h"
+            )
+        else:
+            message = f"💥 {product_name} is exploding (score {episode.detail})"
+        events.append(
+            AlertEvent(rule, product_id, f"{prefix}:{kind}:s{episode.start.id}", message)
+        )
+    return events

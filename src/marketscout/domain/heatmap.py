@@ -1,0 +1,69 @@
+"""Regional heat maps: where a product draws unusual interest, not where people simply are.
+
+As Google Trends normalises a term's searches by all searches in a region, each region's views
+gained by a product are divided by the views gained in that region by every product in the
+window (plus a small prior, so a region with almost no data does not swing to 100 on a handful of
+views). The strongest region of each product is 100, the others are relative to it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from marketscout.domain.model import GLOBAL_REGION, EngagementSnapshot
+from marketscout.domain.regions import CONTINENTS, continent_of
+from marketscout.domain.scoring import increment_series, views_gained
+
+# The prior, as a share of the mean activity of the regions that have any.
+PRIOR_SHARE = 0.05
+
+
+def heat_map(
+    snapshots: Sequence[EngagementSnapshot],
+    product_ids: Sequence[int],
+    *,
+    since: datetime | None,
+    until: datetime,
+    level: Literal["continent", "country"] = "continent",
+) -> dict[int, dict[str, float]]:
+    """Relative interest per region for each product; ``snapshots`` are those of every product.
+
+    Continent maps list all six continents (0 where there is no data); country maps list the
+    countries with data. A product without regional data gets all zeros (continents) or ``{}``.
+    """
+    per_series: dict[tuple[int, int, str], list[EngagementSnapshot]] = defaultdict(list)
+    for s in snapshots:
+        if s.region == GLOBAL_REGION or s.observed_at > until:
+            continue
+        per_series[(s.product_id, s.ad_id, s.region)].append(s)
+    start = since if since is not None else min((s.observed_at for s in snapshots), default=until)
+    gained: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    activity: dict[str, float] = defaultdict(float)
+    for (product_id, _ad, region), rows in per_series.items():
+        key = region if level == "country" else continent_of(region)
+        if key is None:
+            continue
+        amount = views_gained(increment_series(rows, until), start, until)
+        gained[product_id][key] += amount
+        activity[key] += amount
+    active = [v for v in activity.values() if v > 0]
+    prior = PRIOR_SHARE * (sum(active) / len(active)) if active else 1.0
+    result: dict[int, dict[str, float]] = {}
+    for product_id in product_ids:
+        interest = {region: amount / (activity[region] + prior) for region, amount in gained[product_id].items()}
+        peak = max(interest.values(), default=0.0)
+        if level == "continent":
+            scaled = dict.fromkeys(CONTINENTS, 0.0)
+        else:
+            scaled = {}
+        for region, value in interest.items():
+            scaled[region] = round(100.0 * value / peak, 1) if peak > 0 else 0.0
+        if peak > 0:
+            # Rounding must not take the strongest region below 100.
+            strongest = max(interest, key=lambda r: (interest[r], r))
+            scaled[strongest] = 100.0
+        result[product_id] = dict(sorted(scaled.items()))
+    return result

@@ -1,0 +1,250 @@
+"""The trend-scoring engine: one function for the API, the backtest and embedders.
+
+``score_item`` turns an item's cumulative engagement snapshots (any number of ads, platforms
+and regions) into a 0-100 score, a life-cycle status, the components behind the score, growth
+over standard windows, a short forecast and a confidence. Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
+
+DAY = timedelta(days=1)
+WINDOWS: tuple[tuple[str, timedelta], ...] = (("24h", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
+
+# Interactions (likes + comments + shares) per view that is ordinary on each platform.
+PLATFORM_ENGAGEMENT_NORM: Mapping[Platform, float] = {
+    Platform.TIKTOK: 0.08,
+    Platform.INSTAGRAM: 0.05,
+    Platform.FACEBOOK: 0.03,
+    Platform.YOUTUBE: 0.04,
+    Platform.TWITTER: 0.02,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoringParams:
+    growth_weight: float = 11.0
+    acceleration_weight: float = 10.0
+    surprise_weight: float = 3.0
+    breadth_weight: float = 3.0
+    quality_weight: float = 4.0
+    concentration_penalty: float = 12.0
+    horizon_days: int = 30
+    forecast_days: int = 7
+
+
+DEFAULT_PARAMS = ScoringParams()
+
+
+@dataclass(slots=True)
+class IncrementSeries:
+    """Per (ad, region): increments of the counters between consecutive readings."""
+
+    platform: Platform
+    region: str
+    ad_id: int
+    times: list[datetime]
+    views: list[int]
+    interactions: list[int]
+
+
+def increment_series(snapshots: Iterable[EngagementSnapshot], as_of: datetime) -> list[IncrementSeries]:
+    grouped: dict[tuple[int, str], list[EngagementSnapshot]] = defaultdict(list)
+    for s in snapshots:
+        if s.observed_at <= as_of:
+            grouped[(s.ad_id, s.region)].append(s)
+    series: list[IncrementSeries] = []
+    for (ad_id, region), rows in grouped.items():
+        rows.sort(key=lambda s: (s.observed_at, s.views))
+        times, views, inter = [], [], []
+        peak_views = peak_inter = 0
+        for row in rows:
+            total_inter = row.likes + row.comments + row.shares
+            # Counters that go down (corrections, deletions) never count as negative growth.
+            views.append(max(0, row.views - peak_views) if times else 0)
+            inter.append(max(0, total_inter - peak_inter) if times else 0)
+            times.append(row.observed_at)
+            peak_views, peak_inter = max(peak_views, row.views), max(peak_inter, total_inter)
+        series.append(IncrementSeries(rows[0].platform, region, ad_id, times, views, inter))
+    return series
+
+
+def views_gained(series: Sequence[IncrementSeries], start: datetime, end: datetime) -> float:
+    """Views gained in (start, end], spreading each increment evenly over its interval."""
+    total = 0.0
+    for s in series:
+        for i in range(1, len(s.times)):
+            a, b = s.times[i - 1], s.times[i]
+            if b <= start or a >= end or s.views[i] == 0:
+                continue
+            span = (b - a).total_seconds()
+            overlap = (min(b, end) - max(a, start)).total_seconds()
+            total += s.views[i] * (overlap / span if span > 0 else 1.0)
+    return total
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    return lo if x < lo else hi if x > hi else x
+
+
+def score_item(
+    snapshots: Sequence[EngagementSnapshot], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
+) -> TrendAssessment:
+    """Scores one item (a product, or a single ad) from its snapshots observed at or before ``as_of``."""
+    relevant = [s for s in snapshots if s.observed_at <= as_of]
+    if len(relevant) < 2:
+        return TrendAssessment(
+            score=0.0 if not relevant else 10.0,
+            status=TrendStatus.STEADY if not relevant else TrendStatus.EMERGING,
+            confidence=0.0 if not relevant else 0.05,
+            components={},
+            growth={label: 0.0 for label, _ in WINDOWS},
+            forecast=tuple(0.0 for _ in range(params.forecast_days)),
+            reasons=("not enough data yet" if relevant else "no engagement recorded",),
+        )
+    series = increment_series(relevant, as_of)
+    base_level = sum(_first_reading(relevant).values())
+
+    daily = [views_gained(series, as_of - (k + 1) * DAY, as_of - k * DAY) for k in range(params.horizon_days)]
+    growth: dict[str, float] = {}
+    for label, span in WINDOWS:
+        recent = views_gained(series, as_of - span, as_of)
+        before = views_gained(series, as_of - 2 * span, as_of - span)
+        growth[label] = (recent + 1.0) / (before + 1.0) - 1.0
+
+    level_now = base_level + sum(s_views for s in series for s_views in s.views)
+    v1 = daily[0]
+    v3 = sum(daily[:3]) / 3.0
+    v_prev3 = sum(daily[3:6]) / 3.0
+    # Relative growth per day: the increment against the size already reached.
+    relative = v1 / (level_now - v1 + 1.0)
+    relative_3d = v3 / (level_now - 3 * v3 + 1.0) if level_now > 3 * v3 else v3 / (level_now + 1.0)
+    growth_term = math.log1p(100.0 * max(relative, relative_3d * 0.9))
+    acceleration = math.log((v3 + 1.0) / (v_prev3 + 1.0))
+
+    history = sorted(daily[1:])
+    median = history[len(history) // 2] if history else 0.0
+    mad = sorted(abs(x - median) for x in history)[len(history) // 2] if history else 0.0
+    surprise = (v1 - median) / (1.4826 * mad + math.sqrt(median + 1.0) + 1.0)
+
+    recent_start = as_of - 3 * DAY
+    rising_ads: set[int] = set()
+    rising_regions: set[str] = set()
+    rising_platforms: set[Platform] = set()
+    ad_gain: dict[int, float] = defaultdict(float)
+    quality_num = quality_den = 0.0
+    norm_weighted = 0.0
+    for s in series:
+        recent = views_gained([s], recent_start, as_of)
+        before = views_gained([s], recent_start - 3 * DAY, recent_start)
+        ad_gain[s.ad_id] += recent
+        if recent > before and recent > 0:
+            rising_ads.add(s.ad_id)
+            rising_regions.add(s.region)
+            rising_platforms.add(s.platform)
+        for i in range(1, len(s.times)):
+            if s.times[i] > recent_start - 4 * DAY:
+                quality_num += s.interactions[i]
+                quality_den += s.views[i]
+                norm_weighted += s.views[i] * PLATFORM_ENGAGEMENT_NORM[s.platform]
+    breadth = (
+        (len(rising_platforms) - 1 if rising_platforms else 0) * 1.5
+        + (min(len(rising_regions), 8) - 1 if rising_regions else 0) * 0.5
+        + (min(len(rising_ads), 10) - 1 if rising_ads else 0) * 0.5
+    )
+    total_recent = sum(ad_gain.values())
+    top_share = max(ad_gain.values()) / total_recent if total_recent > 0 else 1.0
+    concentrated = len(ad_gain) > 1 and top_share > 0.8
+    quality = (
+        math.log((quality_num / quality_den + 1e-6) / (norm_weighted / quality_den + 1e-6))
+        if quality_den > 0
+        else 0.0
+    )
+
+    raw = (
+        params.growth_weight * growth_term
+        + params.acceleration_weight * _clip(acceleration, -1.5, 1.5)
+        + params.surprise_weight * _clip(surprise, -3.0, 5.0)
+        + params.breadth_weight * min(breadth, 6.0)
+        + params.quality_weight * _clip(quality, -1.0, 1.0)
+        - (params.concentration_penalty * (top_share - 0.8) / 0.2 if concentrated else 0.0)
+    )
+    score = round(100.0 / (1.0 + math.exp(-(raw - 40.0) / 12.0)), 2)
+
+    observations = len(relevant)
+    span_days = (max(s.observed_at for s in relevant) - min(s.observed_at for s in relevant)) / DAY
+    confidence = _clip((1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(span_days + 0.25) / 3.0)), 0, 1)
+
+    peak_day = max(range(len(daily)), key=lambda k: (daily[k], -k))
+    peak = daily[peak_day]
+    reasons: list[str] = []
+    if growth["7d"] < -0.3 and v3 < v_prev3:
+        status = TrendStatus.DECLINING
+        reasons.append(f"engagement down {abs(growth['7d']):.0%} on the previous week")
+    elif peak_day >= 2 and peak > 0 and v1 < 0.5 * peak:
+        status = TrendStatus.PEAKED
+        reasons.append(f"daily gains peaked {peak_day} days ago and are at {v1 / peak:.0%} of the peak")
+    elif score >= 70 and acceleration > 0:
+        status = TrendStatus.EXPLODING
+    elif score >= 45 or (growth["7d"] > 0.5 and confidence < 0.6):
+        status = TrendStatus.EMERGING
+    else:
+        status = TrendStatus.STEADY
+    if relative > 0.01:
+        reasons.append(f"+{relative:.1%} views in the last 24 h")
+    if acceleration > 0.2:
+        reasons.append(f"accelerating: last 3 days {math.exp(acceleration):.1f}x the 3 before")
+    if surprise > 3:
+        reasons.append(f"{surprise:.1f} deviations above its usual daily gain")
+    if len(rising_platforms) > 1 or len(rising_regions) > 2:
+        reasons.append(f"rising on {len(rising_platforms)} platforms in {len(rising_regions)} regions")
+    if concentrated:
+        reasons.append(f"one ad carries {top_share:.0%} of recent views")
+    if not reasons:
+        reasons.append("no unusual movement")
+
+    daily_rate = math.exp(_clip(acceleration, -1.5, 1.5) / 3.0)
+    forecast = tuple(
+        round(max(0.0, v3 * daily_rate ** min(k, 3) * (0.97**k)), 2) for k in range(1, params.forecast_days + 1)
+    )
+    components = {
+        "growth": round(growth_term, 4),
+        "acceleration": round(acceleration, 4),
+        "surprise": round(surprise, 4),
+        "breadth": round(breadth, 4),
+        "quality": round(quality, 4),
+        "concentration": round(top_share, 4),
+        "velocity_24h": round(v1, 2),
+    }
+    return TrendAssessment(
+        score=_clip(score, 0.0, 100.0),
+        status=status,
+        confidence=round(confidence, 4),
+        components=components,
+        growth={k: round(v, 4) for k, v in growth.items()},
+        forecast=forecast,
+        reasons=tuple(reasons),
+    )
+
+
+def _first_reading(snapshots: Sequence[EngagementSnapshot]) -> dict[tuple[int, str], int]:
+    first: dict[tuple[int, str], EngagementSnapshot] = {}
+    for s in snapshots:
+        key = (s.ad_id, s.region)
+        if key not in first or (s.observed_at, s.views) < (first[key].observed_at, first[key].views):
+            first[key] = s
+    return {k: v.views for k, v in first.items()}
+
+
+def score_many(
+    items: Mapping[int, Sequence[EngagementSnapshot]], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
+) -> dict[int, TrendAssessment]:
+    """Scores several items at the same moment."""
+    return {key: score_item(snapshots, as_of, params) for key, snapshots in items.items()}

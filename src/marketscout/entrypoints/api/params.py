@@ -1,0 +1,17 @@
+"""Query and path parameters shared by the handlers, with their constraints."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar.params import PathParameter, QueryParameter
+
+MAX_ID = 2**63 - 1
+
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="A positive integer id")]
+Skip = Annotated[int, QueryParameter(ge=0, le=2**31 - 1, description="How many items to skip")]
+Limit = Annotated[int, QueryParameter(ge=1, le=100, description="How many items at most (1-100)")]
+OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+NameQuery = Annotated[
+    str | None, QueryParameter(max_length=200, description="Name contains (case-insensitive)")
+]
