@@ -55,7 +55,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                raise AssertionError(f"the server exited: {process.stderr.read().decode() if process.stderr else ''}")
+                raise AssertionError(
+                    f"the server exited: {process.stderr.read().decode() if process.stderr else ''}"
+                )
             try:
                 if _get(f"{base}/ready")[0] == 200:
                     break

@@ -47,7 +47,9 @@ class FakeTokens(TokenIssuer):
         self._counter = itertools.count(1)
 
     def issue_access(self, user_id: int) -> IssuedAccessToken:
-        return IssuedAccessToken(token=f"access-{user_id}", expires_in=1800, token_id=str(next(self._counter)))
+        return IssuedAccessToken(
+            token=f"access-{user_id}", expires_in=1800, token_id=str(next(self._counter))
+        )
 
     def user_id_from_access(self, token: str) -> int:
         if not token.startswith("access-"):

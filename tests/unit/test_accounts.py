@@ -19,7 +19,9 @@ def uow() -> InMemoryUnitOfWork:
 
 async def test_sign_up_then_log_in(uow: InMemoryUnitOfWork) -> None:
     clock, hasher, tokens = FakeClock(), FakeHasher(), FakeTokens()
-    user = await accounts.sign_up(uow, hasher, clock, username="Zoe", email="zoe@example.com", password="long enough")
+    user = await accounts.sign_up(
+        uow, hasher, clock, username="Zoe", email="zoe@example.com", password="long enough"
+    )
     assert user.id == 1 and user.password_hash != "long enough"
     pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
     assert (await accounts.authenticate(uow, tokens, pair.access_token)).id == user.id
@@ -27,12 +29,18 @@ async def test_sign_up_then_log_in(uow: InMemoryUnitOfWork) -> None:
 
 async def test_duplicates_are_conflicts_case_insensitively(uow: InMemoryUnitOfWork) -> None:
     clock, hasher = FakeClock(), FakeHasher()
-    await accounts.sign_up(uow, hasher, clock, username="Zoe", email="zoe@example.com", password="long enough")
+    await accounts.sign_up(
+        uow, hasher, clock, username="Zoe", email="zoe@example.com", password="long enough"
+    )
     with pytest.raises(Conflict) as error:
-        await accounts.sign_up(uow, hasher, clock, username="ZOE", email="x@example.com", password="long enough")
+        await accounts.sign_up(
+            uow, hasher, clock, username="ZOE", email="x@example.com", password="long enough"
+        )
     assert error.value.field == "username"
     with pytest.raises(Conflict) as error:
-        await accounts.sign_up(uow, hasher, clock, username="Other", email="ZOE@example.com", password="long enough")
+        await accounts.sign_up(
+            uow, hasher, clock, username="Other", email="ZOE@example.com", password="long enough"
+        )
     assert error.value.field == "email"
 
 
@@ -49,7 +57,9 @@ async def test_invalid_accounts_name_the_field(
     uow: InMemoryUnitOfWork, username: str, email: str, password: str, field: str
 ) -> None:
     with pytest.raises(InvalidValue) as error:
-        await accounts.sign_up(uow, FakeHasher(), FakeClock(), username=username, email=email, password=password)
+        await accounts.sign_up(
+            uow, FakeHasher(), FakeClock(), username=username, email=email, password=password
+        )
     assert error.value.field == field
 
 
@@ -63,7 +73,9 @@ async def test_unknown_user_costs_a_dummy_check(uow: InMemoryUnitOfWork) -> None
 
 async def test_login_rehashes_when_parameters_change(uow: InMemoryUnitOfWork) -> None:
     clock = FakeClock()
-    await accounts.sign_up(uow, FakeHasher(1), clock, username="zoe", email="z@example.com", password="long enough")
+    await accounts.sign_up(
+        uow, FakeHasher(1), clock, username="zoe", email="z@example.com", password="long enough"
+    )
     await accounts.log_in(uow, FakeHasher(2), FakeTokens(), clock, username="zoe", password="long enough")
     async with uow:
         user = await uow.users.get_by_username("zoe")

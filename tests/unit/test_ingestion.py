@@ -20,9 +20,13 @@ NOW = START + timedelta(days=30)
 
 async def _world() -> tuple[InMemoryUnitOfWork, FakeClock, int]:
     uow, clock = InMemoryUnitOfWork(InMemoryStore()), FakeClock(NOW)
-    product = await catalog.create_product(uow, clock, catalog.NewProduct(name="Lamp", description="A lamp"), created_by=None)
+    product = await catalog.create_product(
+        uow, clock, catalog.NewProduct(name="Lamp", description="A lamp"), created_by=None
+    )
     ad = await catalog.create_ad(
-        uow, clock, catalog.NewAd(product_id=product.id, platform=Platform.TIKTOK, ad_content="x", external_id="e1")
+        uow,
+        clock,
+        catalog.NewAd(product_id=product.id, platform=Platform.TIKTOK, ad_content="x", external_id="e1"),
     )
     return uow, clock, ad.id
 
@@ -77,8 +81,12 @@ async def test_external_ids_resolve_and_unknown_ones_are_rejected() -> None:
         uow,
         clock,
         [
-            SnapshotInput(platform=Platform.TIKTOK, external_id="e1", region="us", observed_at=START, views=3),
-            SnapshotInput(platform=Platform.YOUTUBE, external_id="e1", region="US", observed_at=START, views=3),
+            SnapshotInput(
+                platform=Platform.TIKTOK, external_id="e1", region="us", observed_at=START, views=3
+            ),
+            SnapshotInput(
+                platform=Platform.YOUTUBE, external_id="e1", region="US", observed_at=START, views=3
+            ),
             SnapshotInput(region="US", observed_at=START, views=3),
         ],
     )

@@ -8,6 +8,8 @@ and correct; it is meant for tests, demos and embedding, not for scale.
 
 from __future__ import annotations
 
+import builtins
+
 import asyncio
 import dataclasses
 import itertools
@@ -194,14 +196,14 @@ class InMemoryProductRepository(_Repository, ProductRepository):
         rows = self._rows()
         return {pid: rows[pid] for pid in product_ids if pid in rows}
 
-    async def list(self, *, skip: int, limit: int, query: str | None = None) -> list[Product]:
+    async def list(self, *, skip: int, limit: int, query: str | None = None) -> builtins.list[Product]:
         products: Iterable[Product] = sorted(self._rows().values(), key=lambda p: p.id)
         if query:
             needle = query.casefold()
             products = (p for p in products if needle in p.name.casefold())
         return list(itertools.islice(products, skip, skip + limit))
 
-    async def all_ids(self) -> list[int]:
+    async def all_ids(self) -> builtins.list[int]:
         return sorted(self._rows())
 
 
@@ -237,7 +239,7 @@ class InMemoryAdRepository(_Repository, AdRepository):
         limit: int,
         product_id: int | None = None,
         platform: Platform | None = None,
-    ) -> list[Ad]:
+    ) -> builtins.list[Ad]:
         ads = (
             a
             for a in sorted(self._rows().values(), key=lambda a: a.id)
@@ -272,7 +274,9 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
             result[pid] = snaps
         return result
 
-    async def since(self, start: datetime, *, until: datetime | None = None) -> list[EngagementSnapshot]:
+    async def since(
+        self, start: datetime, *, until: datetime | None = None
+    ) -> builtins.list[EngagementSnapshot]:
         found = [
             s
             for per_product in self._rows().values()
@@ -291,7 +295,7 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
                     last[s.ad_id] = s.observed_at
         return last
 
-    async def products_with_engagement(self) -> list[int]:
+    async def products_with_engagement(self) -> builtins.list[int]:
         return sorted(pid for pid, snaps in self._rows().items() if snaps)
 
 
@@ -306,7 +310,7 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
         history = await self.history(product_id)
         return history[-1] if history else None
 
-    async def latest_all(self) -> list[TrendScore]:
+    async def latest_all(self) -> builtins.list[TrendScore]:
         latest: dict[int, TrendScore] = {}
         for score in self._rows().values():
             seen = latest.get(score.product_id)
@@ -314,7 +318,7 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
                 latest[score.product_id] = score
         return list(latest.values())
 
-    async def history(self, product_id: int, *, since: datetime | None = None) -> list[TrendScore]:
+    async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:
         found = [
             s
             for s in self._rows().values()
@@ -338,7 +342,7 @@ class InMemoryWatchlistRepository(_Repository, WatchlistRepository):
             None,
         )
 
-    async def list(self, user_id: int) -> list[WatchlistEntry]:
+    async def list(self, user_id: int) -> builtins.list[WatchlistEntry]:
         return sorted((e for e in self._rows().values() if e.user_id == user_id), key=lambda e: e.id)
 
     async def remove(self, user_id: int, product_id: int) -> bool:
@@ -356,10 +360,10 @@ class InMemoryAlertRuleRepository(_Repository, AlertRuleRepository):
         stored: AlertRule = self._insert(rule)
         return stored
 
-    async def list(self, user_id: int) -> list[AlertRule]:
+    async def list(self, user_id: int) -> builtins.list[AlertRule]:
         return sorted((r for r in self._rows().values() if r.user_id == user_id), key=lambda r: r.id)
 
-    async def list_all(self) -> list[AlertRule]:
+    async def list_all(self) -> builtins.list[AlertRule]:
         return sorted(self._rows().values(), key=lambda r: r.id)
 
     async def remove(self, user_id: int, rule_id: int) -> bool:
@@ -379,7 +383,9 @@ class InMemoryAlertRepository(_Repository, AlertRepository):
         stored: Alert = self._insert(alert)
         return stored
 
-    async def list(self, user_id: int, *, unread_only: bool = False, limit: int = 100) -> list[Alert]:
+    async def list(
+        self, user_id: int, *, unread_only: bool = False, limit: int = 100
+    ) -> builtins.list[Alert]:
         found = [a for a in self._rows().values() if a.user_id == user_id and not (unread_only and a.read_at)]
         found.sort(key=lambda a: (a.created_at, a.id), reverse=True)
         return found[:limit]

@@ -146,7 +146,5 @@ def evaluate_rule(
             )
         else:
             message = f"💥 {product_name} is exploding (score {episode.detail})"
-        events.append(
-            AlertEvent(rule, product_id, f"{prefix}:{kind}:s{episode.start.id}", message)
-        )
+        events.append(AlertEvent(rule, product_id, f"{prefix}:{kind}:s{episode.start.id}", message))
     return events

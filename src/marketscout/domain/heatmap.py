@@ -53,7 +53,9 @@ def heat_map(
     prior = PRIOR_SHARE * (sum(active) / len(active)) if active else 1.0
     result: dict[int, dict[str, float]] = {}
     for product_id in product_ids:
-        interest = {region: amount / (activity[region] + prior) for region, amount in gained[product_id].items()}
+        interest = {
+            region: amount / (activity[region] + prior) for region, amount in gained[product_id].items()
+        }
         peak = max(interest.values(), default=0.0)
         if level == "continent":
             scaled = dict.fromkeys(CONTINENTS, 0.0)

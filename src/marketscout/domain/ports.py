@@ -7,6 +7,8 @@ unit of work does.
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,11 +124,11 @@ class ProductRepository(Protocol):
 
     async def get_many(self, product_ids: Iterable[int]) -> dict[int, Product]: ...
 
-    async def list(self, *, skip: int, limit: int, query: str | None = None) -> list[Product]:
+    async def list(self, *, skip: int, limit: int, query: str | None = None) -> builtins.list[Product]:
         """Products by id; ``query`` matches names case-insensitively as a substring."""
         ...
 
-    async def all_ids(self) -> list[int]: ...
+    async def all_ids(self) -> builtins.list[int]: ...
 
 
 @runtime_checkable
@@ -150,7 +152,7 @@ class AdRepository(Protocol):
         limit: int,
         product_id: int | None = None,
         platform: Platform | None = None,
-    ) -> list[Ad]: ...
+    ) -> builtins.list[Ad]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,13 +175,15 @@ class EngagementStore(Protocol):
         """Each product's snapshots observed at or before ``until``, oldest first."""
         ...
 
-    async def since(self, start: datetime, *, until: datetime | None = None) -> list[EngagementSnapshot]:
+    async def since(
+        self, start: datetime, *, until: datetime | None = None
+    ) -> builtins.list[EngagementSnapshot]:
         """Every snapshot observed in [start, until], oldest first."""
         ...
 
     async def last_observed_at(self, ad_ids: Iterable[int]) -> dict[int, datetime]: ...
 
-    async def products_with_engagement(self) -> list[int]: ...
+    async def products_with_engagement(self) -> builtins.list[int]: ...
 
 
 @runtime_checkable
@@ -190,11 +194,11 @@ class ScoreRepository(Protocol):
 
     async def latest(self, product_id: int) -> TrendScore | None: ...
 
-    async def latest_all(self) -> list[TrendScore]:
+    async def latest_all(self) -> builtins.list[TrendScore]:
         """The latest score of every scored product."""
         ...
 
-    async def history(self, product_id: int, *, since: datetime | None = None) -> list[TrendScore]:
+    async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:
         """Oldest first."""
         ...
 
@@ -207,7 +211,7 @@ class WatchlistRepository(Protocol):
 
     async def get(self, user_id: int, product_id: int) -> WatchlistEntry | None: ...
 
-    async def list(self, user_id: int) -> list[WatchlistEntry]: ...
+    async def list(self, user_id: int) -> builtins.list[WatchlistEntry]: ...
 
     async def remove(self, user_id: int, product_id: int) -> bool: ...
 
@@ -218,9 +222,9 @@ class AlertRuleRepository(Protocol):
 
     async def add(self, rule: AlertRule) -> AlertRule: ...
 
-    async def list(self, user_id: int) -> list[AlertRule]: ...
+    async def list(self, user_id: int) -> builtins.list[AlertRule]: ...
 
-    async def list_all(self) -> list[AlertRule]: ...
+    async def list_all(self) -> builtins.list[AlertRule]: ...
 
     async def remove(self, user_id: int, rule_id: int) -> bool: ...
 
@@ -233,7 +237,9 @@ class AlertRepository(Protocol):
         """Stores the alert unless one with the same user and event key exists."""
         ...
 
-    async def list(self, user_id: int, *, unread_only: bool = False, limit: int = 100) -> list[Alert]:
+    async def list(
+        self, user_id: int, *, unread_only: bool = False, limit: int = 100
+    ) -> builtins.list[Alert]:
         """Newest first."""
         ...
 

@@ -130,13 +130,10 @@ def scan_viral_ads(
         lift = 1.0 - math.exp(-max(z, 0.0) / 4.0)
         score = round(100.0 * (0.5 * percentile + 0.5 * lift), 1)
         ratio = math.expm1(g.rate) / max(math.expm1(median), 1e-6)
-        reason = (
-            f"+{g.per_day:,.0f} views/day, {math.expm1(g.rate):.0%} a day; "
-            + (
-                f"{ratio:.1f}x the median {g.ad.platform} ad {scope}"
-                if median > 0
-                else f"while the median {g.ad.platform} ad {scope} is flat"
-            )
+        reason = f"+{g.per_day:,.0f} views/day, {math.expm1(g.rate):.0%} a day; " + (
+            f"{ratio:.1f}x the median {g.ad.platform} ad {scope}"
+            if median > 0
+            else f"while the median {g.ad.platform} ad {scope} is flat"
         )
         ranked.append(
             (

@@ -63,7 +63,9 @@ def increment_series(snapshots: Iterable[EngagementSnapshot], as_of: datetime) -
     series: list[IncrementSeries] = []
     for (ad_id, region), rows in grouped.items():
         rows.sort(key=lambda s: (s.observed_at, s.views))
-        times, views, inter = [], [], []
+        times: list[datetime] = []
+        views: list[int] = []
+        inter: list[int] = []
         peak_views = peak_inter = 0
         for row in rows:
             total_inter = row.likes + row.comments + row.shares
@@ -212,7 +214,8 @@ def score_item(
 
     daily_rate = math.exp(_clip(acceleration, -1.5, 1.5) / 3.0)
     forecast = tuple(
-        round(max(0.0, v3 * daily_rate ** min(k, 3) * (0.97**k)), 2) for k in range(1, params.forecast_days + 1)
+        round(max(0.0, v3 * daily_rate ** min(k, 3) * (0.97**k)), 2)
+        for k in range(1, params.forecast_days + 1)
     )
     components = {
         "growth": round(growth_term, 4),

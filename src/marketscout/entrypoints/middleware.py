@@ -9,7 +9,8 @@ import time
 import uuid
 from typing import Any
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("marketscout.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -69,16 +70,17 @@ class RequestContextMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = time.perf_counter()
         status = 500
         path = scope["path"]
+        http_scope: HTTPScope = scope
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -105,12 +107,12 @@ class RequestContextMiddleware:
         finally:
             access_log.info(
                 "%s %s %s",
-                scope["method"],
+                http_scope["method"],
                 path,
                 status,
                 extra={
                     "request_id": request_id,
-                    "method": scope["method"],
+                    "method": http_scope["method"],
                     "path": path,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),

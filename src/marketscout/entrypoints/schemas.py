@@ -39,13 +39,13 @@ class Output(msgspec.Struct, frozen=True, kw_only=True):
 # --- errors -------------------------------------------------------------------------
 
 
-class ErrorDetail(Output):
+class ErrorDetail(Output, frozen=True):
     field: str
     rule: str
     index: int | None = None
 
 
-class ErrorBody(Output):
+class ErrorBody(Output, frozen=True):
     """The one shape of every error answer."""
 
     status_code: int
@@ -57,13 +57,13 @@ class ErrorBody(Output):
 # --- accounts -----------------------------------------------------------------------
 
 
-class SignUpIn(Input):
+class SignUpIn(Input, frozen=True):
     username: Annotated[str, Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_]+$")]
     email: Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
     password: Annotated[str, Meta(min_length=8, max_length=128)]
 
 
-class UserOut(Output):
+class UserOut(Output, frozen=True):
     id: int
     username: str
     email: str
@@ -74,21 +74,21 @@ class UserOut(Output):
         return cls(id=user.id, username=user.username, email=user.email, created_at=user.created_at)
 
 
-class TokenOut(Output):
+class TokenOut(Output, frozen=True):
     access_token: str
     token_type: str
     expires_in: int
     refresh_token: str
 
 
-class RefreshIn(Input):
+class RefreshIn(Input, frozen=True):
     refresh_token: Annotated[str, Meta(min_length=1, max_length=512)]
 
 
 # --- products and ads ---------------------------------------------------------------
 
 
-class ProductIn(Input):
+class ProductIn(Input, frozen=True):
     name: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)]
     description: Annotated[str, Meta(min_length=1, max_length=1000, pattern=NonBlank)]
     category: Annotated[str, Meta(min_length=1, max_length=100, pattern=NonBlank)] | None = None
@@ -97,7 +97,7 @@ class ProductIn(Input):
     ] = []
 
 
-class ProductOut(Output):
+class ProductOut(Output, frozen=True):
     id: int
     name: str
     description: str
@@ -121,7 +121,7 @@ class ProductOut(Output):
         )
 
 
-class AdIn(Input):
+class AdIn(Input, frozen=True):
     product_id: Id
     platform: Platform
     ad_content: Annotated[str, Meta(min_length=1, max_length=2000, pattern=NonBlank)]
@@ -131,7 +131,7 @@ class AdIn(Input):
     first_seen_at: Annotated[datetime, Meta(tz=True)] | None = None
 
 
-class AdOut(Output):
+class AdOut(Output, frozen=True):
     id: int
     product_id: int
     platform: Platform
@@ -160,7 +160,7 @@ class AdOut(Output):
 # --- engagement ---------------------------------------------------------------------
 
 
-class EngagementIn(Input):
+class EngagementIn(Input, frozen=True):
     """One snapshot of an ad's cumulative counters in a region."""
 
     observed_at: Annotated[datetime, Meta(tz=True)]
@@ -174,13 +174,13 @@ class EngagementIn(Input):
     external_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
 
 
-class RejectedItem(Output):
+class RejectedItem(Output, frozen=True):
     index: int
     field: str
     rule: str
 
 
-class IngestOut(Output):
+class IngestOut(Output, frozen=True):
     received: int
     stored: int
     duplicates: int
@@ -190,7 +190,7 @@ class IngestOut(Output):
 # --- trend intelligence -------------------------------------------------------------
 
 
-class ScoreOut(Output):
+class ScoreOut(Output, frozen=True):
     product_id: int
     trend_score: Score
     status: TrendStatus
@@ -217,7 +217,7 @@ class ScoreOut(Output):
         )
 
 
-class TrendingProductOut(Output):
+class TrendingProductOut(Output, frozen=True):
     product: ProductOut
     current_score: Score
     status: TrendStatus
@@ -228,16 +228,16 @@ class TrendingProductOut(Output):
     reason: str
 
 
-class TrendingOut(Output):
+class TrendingOut(Output, frozen=True):
     trending_products: list[TrendingProductOut]
 
 
-class TrendHistoryOut(Output):
+class TrendHistoryOut(Output, frozen=True):
     product_id: int
     history: list[ScoreOut]
 
 
-class ViralAdOut(Output):
+class ViralAdOut(Output, frozen=True):
     ad_id: int
     product_id: int
     product_name: str
@@ -265,17 +265,17 @@ class ViralAdOut(Output):
         )
 
 
-class ScanOut(Output):
+class ScanOut(Output, frozen=True):
     viral_ads: list[ViralAdOut]
 
 
-class HeatMapProductOut(Output):
+class HeatMapProductOut(Output, frozen=True):
     product_id: int
     product_name: str
     regions: dict[str, float]
 
 
-class HeatMapOut(Output):
+class HeatMapOut(Output, frozen=True):
     heat_map: dict[str, dict[str, float]]
     products: list[HeatMapProductOut]
     level: Literal["continent", "country"]
@@ -286,11 +286,11 @@ class HeatMapOut(Output):
 # --- watchlists, rules, alerts ------------------------------------------------------
 
 
-class WatchIn(Input):
+class WatchIn(Input, frozen=True):
     product_id: Id
 
 
-class WatchlistOut(Output):
+class WatchlistOut(Output, frozen=True):
     id: int
     user_id: int
     product_id: int
@@ -303,14 +303,14 @@ class WatchlistOut(Output):
         )
 
 
-class AlertRuleIn(Input):
+class AlertRuleIn(Input, frozen=True):
     kind: AlertRuleKind
     product_id: Id | None = None
     threshold: Annotated[float, Meta(ge=0, le=100)] | None = None
     window_hours: Annotated[int, Meta(ge=1, le=720)] | None = None
 
 
-class AlertRuleOut(Output):
+class AlertRuleOut(Output, frozen=True):
     id: int
     kind: AlertRuleKind
     product_id: int | None
@@ -330,7 +330,7 @@ class AlertRuleOut(Output):
         )
 
 
-class AlertOut(Output):
+class AlertOut(Output, frozen=True):
     id: int
     rule_id: int
     product_id: int
@@ -352,18 +352,18 @@ class AlertOut(Output):
         )
 
 
-class CheckAlertsOut(Output):
+class CheckAlertsOut(Output, frozen=True):
     alerts: list[str]
     new_alerts: list[AlertOut]
 
 
-class MarkReadIn(Input):
+class MarkReadIn(Input, frozen=True):
     alert_ids: Annotated[list[Id], Meta(max_length=1000)] | None = None
 
 
-class MarkReadOut(Output):
+class MarkReadOut(Output, frozen=True):
     marked_read: int
 
 
-class HealthOut(Output):
+class HealthOut(Output, frozen=True):
     status: str

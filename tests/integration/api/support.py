@@ -49,7 +49,9 @@ def build_container(settings: Settings, clock: Clock) -> Container:
 Headers = dict[str, str]
 
 
-async def sign_up(client: AsyncTestClient[Litestar], username: str, password: str = "correct horse battery") -> Headers:
+async def sign_up(
+    client: AsyncTestClient[Litestar], username: str, password: str = "correct horse battery"
+) -> Headers:
     response = await client.post(
         "/signup", json={"username": username, "email": f"{username}@example.com", "password": password}
     )
@@ -59,8 +61,12 @@ async def sign_up(client: AsyncTestClient[Litestar], username: str, password: st
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-async def setup_ad(client: AsyncTestClient[Litestar], headers: dict[str, str], external_id: str = "tt-1") -> tuple[int, int]:
-    product = await client.post("/products", json={"name": "Mini Projector", "description": "HD"}, headers=headers)
+async def setup_ad(
+    client: AsyncTestClient[Litestar], headers: dict[str, str], external_id: str = "tt-1"
+) -> tuple[int, int]:
+    product = await client.post(
+        "/products", json={"name": "Mini Projector", "description": "HD"}, headers=headers
+    )
     ad = await client.post(
         "/ads",
         json={

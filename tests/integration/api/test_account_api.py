@@ -76,7 +76,9 @@ async def test_a_viral_ad_alerts_exactly_once(client: Client, make_user: MakeUse
         _, peer = await setup_ad(client, headers, external_id=f"peer-{i}")
         peers.append(peer)
     await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
-    assert (await client.post("/alert-rules", json={"kind": "new_viral_ad"}, headers=headers)).status_code == 201
+    assert (
+        await client.post("/alert-rules", json={"kind": "new_viral_ad"}, headers=headers)
+    ).status_code == 201
     batch = []
     for hours in range(96, -1, -12):
         batch.append(snap(ad_id, hours, int(1000 * 1.9 ** ((96 - hours) / 12))))
@@ -95,7 +97,7 @@ async def test_a_viral_ad_alerts_exactly_once(client: Client, make_user: MakeUse
 async def test_exports_are_csv_with_headers_and_no_formulas(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("exporter")
     product = await client.post(
-        "/products", json={"name": "=HYPERLINK(\"http://evil\")", "description": "+1 great"}, headers=headers
+        "/products", json={"name": '=HYPERLINK("http://evil")', "description": "+1 great"}, headers=headers
     )
     product_id = product.json()["id"]
     await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
@@ -106,7 +108,7 @@ async def test_exports_are_csv_with_headers_and_no_formulas(client: Client, make
     assert watchlist.headers["content-disposition"] == "attachment; filename=watchlist_export.csv"
     rows = list(csv.reader(io.StringIO(watchlist.text)))
     assert rows[0] == ["Product ID", "Product Name", "Description", "Added Date"]
-    assert rows[1][1] == "'=HYPERLINK(\"http://evil\")" and rows[1][2] == "'+1 great"
+    assert rows[1][1] == '\'=HYPERLINK("http://evil")' and rows[1][2] == "'+1 great"
     trends = await client.get("/export/trends", headers=headers)
     trend_rows = list(csv.reader(io.StringIO(trends.text)))
     assert trend_rows[0] == ["Product ID", "Product Name", "Trend Score", "Date"]

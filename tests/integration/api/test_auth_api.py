@@ -41,8 +41,12 @@ async def test_sign_up_returns_the_user_without_secrets(client: Client) -> None:
 async def test_duplicate_username_or_email_is_400_case_insensitively(
     client: Client, username: str, email: str
 ) -> None:
-    await client.post("/signup", json={"username": "ana", "email": "ana@example.com", "password": "a long passphrase"})
-    response = await client.post("/signup", json={"username": username, "email": email, "password": "another long one"})
+    await client.post(
+        "/signup", json={"username": "ana", "email": "ana@example.com", "password": "a long passphrase"}
+    )
+    response = await client.post(
+        "/signup", json={"username": username, "email": email, "password": "another long one"}
+    )
     assert response.status_code == 400
     _assert_error(response.json(), 400)
 
@@ -58,10 +62,15 @@ async def test_duplicate_username_or_email_is_400_case_insensitively(
         ({"username": "fine", "email": "a@example.com", "password": "x" * 129}, "password"),
         ({"username": "fine", "email": "a@example.com", "password": "password123"}, "password"),
         ({"username": "fine", "email": "a@example.com"}, "password"),
-        ({"username": "fine", "email": "a@example.com", "password": "a long passphrase", "admin": True}, "admin"),
+        (
+            {"username": "fine", "email": "a@example.com", "password": "a long passphrase", "admin": True},
+            "admin",
+        ),
     ],
 )
-async def test_invalid_sign_up_is_422_naming_the_field(client: Client, payload: dict[str, object], field: str) -> None:
+async def test_invalid_sign_up_is_422_naming_the_field(
+    client: Client, payload: dict[str, object], field: str
+) -> None:
     response = await client.post("/signup", json=payload)
     assert response.status_code == 422, response.text
     body = response.json()
@@ -77,8 +86,13 @@ async def test_login_gives_a_bearer_pair(client: Client) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 1800
-    claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"], audience="marketscout-api",
-                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+    claims = jwt.decode(
+        body["access_token"],
+        SECRET,
+        algorithms=["HS256"],
+        audience="marketscout-api",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
     assert {"sub", "exp", "iat", "iss", "aud", "jti"} <= set(claims)
 
 
@@ -93,7 +107,9 @@ async def test_wrong_password_and_unknown_user_answer_alike(client: Client) -> N
 
 async def test_refresh_rotates_and_a_replay_revokes_the_login(client: Client) -> None:
     await sign_up(client, "dan")
-    first = (await client.post("/token", data={"username": "dan", "password": "correct horse battery"})).json()
+    first = (
+        await client.post("/token", data={"username": "dan", "password": "correct horse battery"})
+    ).json()
     second = await client.post("/token/refresh", json={"refresh_token": first["refresh_token"]})
     assert second.status_code == 200
     rotated = second.json()
@@ -120,8 +136,13 @@ def _forge(claims: dict[str, object], header: dict[str, object]) -> str:
 async def test_every_bad_token_is_401(client: Client, clock: MovableClock) -> None:
     headers = await sign_up(client, "eve")
     good = headers["Authorization"].removeprefix("Bearer ")
-    claims = jwt.decode(good, SECRET, algorithms=["HS256"], audience="marketscout-api",
-                        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+    claims = jwt.decode(
+        good,
+        SECRET,
+        algorithms=["HS256"],
+        audience="marketscout-api",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
     header_b64, payload_b64, signature = good.split(".")
     tampered_claims = dict(claims, sub="999")
     tampered = ".".join([header_b64, jwt.encode(tampered_claims, SECRET).split(".")[1], signature])
@@ -134,7 +155,10 @@ async def test_every_bad_token_is_401(client: Client, clock: MovableClock) -> No
         "alg none": "Bearer " + _forge(claims, {"alg": "none", "typ": "JWT"}),
         "wrong audience": "Bearer " + jwt.encode(dict(claims, aud="someone-else"), SECRET, algorithm="HS256"),
         "wrong issuer": "Bearer " + jwt.encode(dict(claims, iss="evil"), SECRET, algorithm="HS256"),
-        "other key": "Bearer " + jwt.encode(claims, "another-secret-that-is-also-long-enough-for-hs512-0123456789abcdefg", algorithm="HS256"),
+        "other key": "Bearer "
+        + jwt.encode(
+            claims, "another-secret-that-is-also-long-enough-for-hs512-0123456789abcdefg", algorithm="HS256"
+        ),
         "HS512": "Bearer " + jwt.encode(claims, SECRET, algorithm="HS512"),
     }
     for name, value in candidates.items():

@@ -12,7 +12,9 @@ Client = AsyncTestClient[Litestar]
 MakeUser = Callable[[str], Awaitable[dict[str, str]]]
 
 
-async def _product(client: Client, headers: dict[str, str], name: str = "Wireless Earbuds") -> dict[str, object]:
+async def _product(
+    client: Client, headers: dict[str, str], name: str = "Wireless Earbuds"
+) -> dict[str, object]:
     response = await client.post(
         "/products", json={"name": name, "description": "Noise-cancelling earbuds"}, headers=headers
     )
@@ -25,7 +27,12 @@ async def test_products_create_get_list_search(client: Client, make_user: MakeUs
     headers = await make_user("seller")
     created = await client.post(
         "/products",
-        json={"name": "  LED Strip  ", "description": "RGB lights", "category": "Home", "keywords": ["LED", "led"]},
+        json={
+            "name": "  LED Strip  ",
+            "description": "RGB lights",
+            "category": "Home",
+            "keywords": ["LED", "led"],
+        },
         headers=headers,
     )
     assert created.status_code == 201
@@ -70,7 +77,7 @@ async def test_invalid_products_are_422(
     "params",
     [{"limit": 0}, {"limit": 101}, {"skip": -1}, {"limit": "many"}],
 )
-async def test_pagination_out_of_range_is_422(client: Client, params: dict[str, object]) -> None:
+async def test_pagination_out_of_range_is_422(client: Client, params: dict[str, int | str]) -> None:
     response = await client.get("/products", params=params)
     assert response.status_code == 422
     assert response.json()["details"]
@@ -87,16 +94,23 @@ async def test_ads_create_list_filter(client: Client, make_user: MakeUser) -> No
     product = await _product(client, headers)
     tiktok = await client.post(
         "/ads",
-        json={"product_id": product["id"], "platform": "TikTok", "ad_content": "Viral!", "external_id": "tt-1"},
+        json={
+            "product_id": product["id"],
+            "platform": "TikTok",
+            "ad_content": "Viral!",
+            "external_id": "tt-1",
+        },
         headers=headers,
     )
     assert tiktok.status_code == 201, tiktok.text
     await client.post(
-        "/ads", json={"product_id": product["id"], "platform": "YouTube", "ad_content": "Review"}, headers=headers
+        "/ads",
+        json={"product_id": product["id"], "platform": "YouTube", "ad_content": "Review"},
+        headers=headers,
     )
     only_tiktok = (await client.get("/ads", params={"platform": "TikTok"})).json()
     assert [a["external_id"] for a in only_tiktok] == ["tt-1"]
-    by_product = (await client.get("/ads", params={"product_id": product["id"]})).json()
+    by_product = (await client.get("/ads", params={"product_id": str(product["id"])})).json()
     assert len(by_product) == 2
 
 
@@ -108,12 +122,16 @@ async def test_ad_rules(client: Client, make_user: MakeUser) -> None:
     )
     assert bad_platform.status_code == 422
     assert "TikTok" in bad_platform.text and "Facebook" in bad_platform.text
-    unknown = await client.post("/ads", json={"product_id": 999, "platform": "TikTok", "ad_content": "x"}, headers=headers)
+    unknown = await client.post(
+        "/ads", json={"product_id": 999, "platform": "TikTok", "ad_content": "x"}, headers=headers
+    )
     assert unknown.status_code == 404
     first = {"product_id": product["id"], "platform": "TikTok", "ad_content": "x", "external_id": "dup"}
     assert (await client.post("/ads", json=first, headers=headers)).status_code == 201
     duplicate = await client.post("/ads", json=first, headers=headers)
     assert duplicate.status_code == 409
-    same_id_other_platform = await client.post("/ads", json=dict(first, platform="Instagram"), headers=headers)
+    same_id_other_platform = await client.post(
+        "/ads", json=dict(first, platform="Instagram"), headers=headers
+    )
     assert same_id_other_platform.status_code == 201
     assert len((await client.get("/ads")).json()) == 2

@@ -21,7 +21,9 @@ async def test_single_array_and_ndjson_are_accepted(client: Client, make_user: M
     one = await client.post("/engagement", json=snap(ad_id, 48, 100), headers=headers)
     assert one.status_code == 200, one.text
     assert one.json() == {"received": 1, "stored": 1, "duplicates": 0, "rejected": []}
-    many = await client.post("/engagement", json=[snap(ad_id, 24, 500), snap(ad_id, 12, 900)], headers=headers)
+    many = await client.post(
+        "/engagement", json=[snap(ad_id, 24, 500), snap(ad_id, 12, 900)], headers=headers
+    )
     assert many.json()["stored"] == 2
     lines = b"\n".join(msgspec.json.encode(snap(ad_id, h, v)) for h, v in [(6, 2000), (1, 5000)])
     ndjson = await client.post(
@@ -41,7 +43,9 @@ async def test_ingest_is_idempotent_and_counts_duplicates(client: Client, make_u
     assert (again["stored"], again["duplicates"]) == (0, 3)
 
 
-async def test_bad_items_are_rejected_by_index_and_good_ones_kept(client: Client, make_user: MakeUser) -> None:
+async def test_bad_items_are_rejected_by_index_and_good_ones_kept(
+    client: Client, make_user: MakeUser
+) -> None:
     headers = await make_user("ingester")
     _, ad_id = await setup_ad(client, headers)
     batch = [
@@ -68,7 +72,9 @@ async def test_bad_items_are_rejected_by_index_and_good_ones_kept(client: Client
     assert rejected[5]["field"] == "observed_at"
 
 
-async def test_all_or_nothing_stores_nothing_when_one_item_is_bad(client: Client, make_user: MakeUser) -> None:
+async def test_all_or_nothing_stores_nothing_when_one_item_is_bad(
+    client: Client, make_user: MakeUser
+) -> None:
     headers = await make_user("ingester")
     _, ad_id = await setup_ad(client, headers)
     batch = [snap(ad_id, 10, 100), {**snap(ad_id, 9, 100), "views": "lots"}]
@@ -82,13 +88,19 @@ async def test_all_or_nothing_stores_nothing_when_one_item_is_bad(client: Client
 async def test_ads_can_be_named_by_platform_and_external_id(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("ingester")
     await setup_ad(client, headers, external_id="ext-9")
-    item = {"platform": "TikTok", "external_id": "ext-9", "region": "de", "observed_at": NOW.isoformat(), "views": 5}
+    item = {
+        "platform": "TikTok",
+        "external_id": "ext-9",
+        "region": "de",
+        "observed_at": NOW.isoformat(),
+        "views": 5,
+    }
     body = (await client.post("/engagement", json=item, headers=headers)).json()
     assert body["stored"] == 1
     missing = {**item, "external_id": "nope"}
-    assert (await client.post("/engagement", json=missing, headers=headers)).json()["rejected"][0]["field"] == (
-        "external_id"
-    )
+    assert (await client.post("/engagement", json=missing, headers=headers)).json()["rejected"][0][
+        "field"
+    ] == ("external_id")
 
 
 async def test_body_problems(client: Client, make_user: MakeUser) -> None:
@@ -99,7 +111,9 @@ async def test_body_problems(client: Client, make_user: MakeUser) -> None:
     assert malformed.status_code == 422
     empty = await client.post("/engagement", json=[], headers=headers)
     assert empty.status_code == 422
-    wrong_type = await client.post("/engagement", content=b"a,b", headers={**headers, "Content-Type": "text/csv"})
+    wrong_type = await client.post(
+        "/engagement", content=b"a,b", headers={**headers, "Content-Type": "text/csv"}
+    )
     assert wrong_type.status_code == 415
     anonymous = await client.post("/engagement", json=[])
     assert anonymous.status_code == 401

@@ -19,7 +19,9 @@ async def test_unknown_route_and_method_use_the_error_shape(client: Client) -> N
 
 async def test_too_large_body_is_413(client: Client) -> None:
     response = await client.post(
-        "/products", content=b"{" + b" " * (17 * 1024 * 1024) + b"}", headers={"Content-Type": "application/json"}
+        "/products",
+        content=b"{" + b" " * (17 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert response.json()["status_code"] == 413
@@ -61,10 +63,26 @@ async def test_openapi_lists_every_endpoint_with_constraints(client: Client) -> 
     document = response.json()
     paths = set(document["paths"])
     expected = {
-        "/signup", "/token", "/token/refresh", "/products", "/products/{product_id}", "/ads", "/engagement",
-        "/scan-ads", "/heat-map", "/trending", "/calculate-score/{product_id}", "/trends/{product_id}",
-        "/watchlists", "/watchlists/{product_id}", "/check-alerts", "/alerts", "/alert-rules",
-        "/export/{data_type}", "/health", "/ready",
+        "/signup",
+        "/token",
+        "/token/refresh",
+        "/products",
+        "/products/{product_id}",
+        "/ads",
+        "/engagement",
+        "/scan-ads",
+        "/heat-map",
+        "/trending",
+        "/calculate-score/{product_id}",
+        "/trends/{product_id}",
+        "/watchlists",
+        "/watchlists/{product_id}",
+        "/check-alerts",
+        "/alerts",
+        "/alert-rules",
+        "/export/{data_type}",
+        "/health",
+        "/ready",
     }
     assert expected <= paths, expected - paths
     product_in = document["components"]["schemas"]["ProductIn"]["properties"]["name"]

@@ -85,7 +85,10 @@ async def test_heat_map_is_relative_and_peaks_at_100(client: Client, make_user: 
     headers = await make_user("analyst")
     ids = await _market(client, headers)
     body = (await client.get("/heat-map", params={"product_id": [ids["rising"], ids["flat"]]})).json()
-    assert set(body["heat_map"]) == {"Mini Projector (#%d)" % ids["rising"], "Mini Projector (#%d)" % ids["flat"]}
+    assert set(body["heat_map"]) == {
+        "Mini Projector (#%d)" % ids["rising"],
+        "Mini Projector (#%d)" % ids["flat"],
+    }
     by_id = {p["product_id"]: p["regions"] for p in body["products"]}
     rising = by_id[ids["rising"]]
     assert set(rising) == {"North America", "South America", "Europe", "Asia", "Africa", "Oceania"}
