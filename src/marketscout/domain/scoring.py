@@ -203,8 +203,10 @@ def score_item(
         reasons.append(f"+{relative:.1%} views in the last 24 h")
     if acceleration > 0.2:
         reasons.append(f"accelerating: last 3 days {math.exp(acceleration):.1f}x the 3 before")
-    if surprise > 3:
-        reasons.append(f"{surprise:.1f} deviations above its usual daily gain")
+    if surprise > 10:
+        reasons.append("daily gain far outside its usual range")
+    elif surprise > 3:
+        reasons.append(f"daily gain {surprise:.1f} deviations above its usual range")
     if len(rising_platforms) > 1 or len(rising_regions) > 2:
         reasons.append(f"rising on {len(rising_platforms)} platforms in {len(rising_regions)} regions")
     if concentrated:
