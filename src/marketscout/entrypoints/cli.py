@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from marketscout.entrypoints.cli_db import add_db_parser, run_db
+
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -80,13 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
     demo.set_defaults(handler=_demo)
 
-    try:
-        from marketscout.entrypoints.cli_db import add_db_parser, run_db
-
-        add_db_parser(commands)
-        commands.choices["db"].set_defaults(handler=run_db)
-    except ImportError:  # pragma: no cover - only while the SQL adapters are absent
-        pass
+    add_db_parser(commands)
+    commands.choices["db"].set_defaults(handler=run_db)
     try:
         from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backtest
 

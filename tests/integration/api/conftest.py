@@ -19,8 +19,9 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
-def settings() -> Settings:
-    return api_settings()
+def settings(database_url: str) -> Settings:
+    """Every API test runs on the in-memory store, SQLite and PostgreSQL."""
+    return api_settings(database_url=database_url)
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 (async) adapters: SQLite (embedded default) and PostgreSQL via psycopg 3."""

@@ -1,0 +1,724 @@
+"""SQL repositories: explicit mapping between rows and domain entities. They never commit."""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketscout.adapters.sql import tables as t
+from marketscout.domain.errors import Conflict, Unavailable
+from marketscout.domain.model import (
+    Ad,
+    Alert,
+    AlertRule,
+    AlertRuleKind,
+    EngagementSnapshot,
+    Platform,
+    Product,
+    RefreshToken,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+    User,
+    WatchlistEntry,
+)
+from marketscout.domain.ports import (
+    AdRepository,
+    AlertRepository,
+    AlertRuleRepository,
+    EngagementStore,
+    ProductRepository,
+    RefreshTokenRepository,
+    ScoreRepository,
+    StoreResult,
+    UserRepository,
+    WatchlistRepository,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound=type)
+
+# Unique constraints and the field a client should change.
+_CONFLICT_FIELDS = {
+    "username_key": "username",
+    "email_key": "email",
+    "uq_ads_platform_external_id": "external_id",
+    "uq_watchlist_entries_user_product": "product_id",
+}
+INSERT_CHUNK = 5_000
+
+
+def translate_error(error: SQLAlchemyError) -> Exception:
+    """Driver errors become domain errors; nothing of the driver reaches the HTTP layer."""
+    if isinstance(error, IntegrityError):
+        text = str(error.orig)
+        field = next((f for key, f in _CONFLICT_FIELDS.items() if key in text), None)
+        if field is None and "UNIQUE" in text.upper() and "external_id" in text:
+            field = "external_id"
+        return Conflict(f"{field or 'record'} already exists", field=field)
+    if isinstance(error, OperationalError | DBAPIError) and getattr(error, "connection_invalidated", True):
+        return Unavailable("the database is unavailable")
+    if isinstance(error, OperationalError):
+        return Unavailable("the database is unavailable")
+    return error
+
+
+def translating(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (SQLAlchemyError, OSError) as error:
+            if isinstance(error, OSError):
+                raise Unavailable("the database is unavailable") from error
+            raise translate_error(error) from error
+
+    return wrapper
+
+
+def translate_errors(cls: C) -> C:
+    """Wraps every public coroutine method of a repository class in :func:`translating`."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(member):
+            setattr(cls, name, translating(member))
+    return cls
+
+
+class _SqlRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _insert(self, table: t.Table, values: dict[str, Any]) -> int:
+        result = await self._session.execute(insert(table).values(**values).returning(table.c.id))
+        new_id: int = result.scalar_one()
+        return new_id
+
+
+def _user(row: Row[Any]) -> User:
+    return User(
+        id=row.id,
+        username=row.username,
+        email=row.email,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+    )
+
+
+@translate_errors
+class SqlUserRepository(_SqlRepository, UserRepository):
+    async def add(self, user: User) -> User:
+        taken = await self.username_or_email_taken(user.username, user.email)
+        if taken is not None:
+            raise Conflict(f"{taken} already registered", field=taken)
+        new_id = await self._insert(
+            t.users,
+            {
+                "username": user.username,
+                "username_key": user.username.casefold(),
+                "email": user.email,
+                "email_key": user.email.casefold(),
+                "password_hash": user.password_hash,
+                "created_at": user.created_at,
+            },
+        )
+        return User(
+            id=new_id,
+            username=user.username,
+            email=user.email,
+            password_hash=user.password_hash,
+            created_at=user.created_at,
+        )
+
+    async def get(self, user_id: int) -> User | None:
+        row = (await self._session.execute(select(t.users).where(t.users.c.id == user_id))).first()
+        return _user(row) if row else None
+
+    async def get_by_username(self, username: str) -> User | None:
+        query = select(t.users).where(t.users.c.username_key == username.casefold())
+        row = (await self._session.execute(query)).first()
+        return _user(row) if row else None
+
+    async def username_or_email_taken(self, username: str, email: str) -> str | None:
+        query = select(t.users.c.username_key, t.users.c.email_key).where(
+            (t.users.c.username_key == username.casefold()) | (t.users.c.email_key == email.casefold())
+        )
+        for row in await self._session.execute(query):
+            return "username" if row.username_key == username.casefold() else "email"
+        return None
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        await self._session.execute(
+            update(t.users).where(t.users.c.id == user_id).values(password_hash=password_hash)
+        )
+
+
+def _token(row: Row[Any]) -> RefreshToken:
+    return RefreshToken(
+        id=row.id,
+        digest=row.digest,
+        family_id=row.family_id,
+        user_id=row.user_id,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        used_at=row.used_at,
+        revoked=bool(row.revoked),
+    )
+
+
+@translate_errors
+class SqlRefreshTokenRepository(_SqlRepository, RefreshTokenRepository):
+    async def add(self, token: RefreshToken) -> RefreshToken:
+        new_id = await self._insert(
+            t.refresh_tokens,
+            {
+                "digest": token.digest,
+                "family_id": token.family_id,
+                "user_id": token.user_id,
+                "issued_at": token.issued_at,
+                "expires_at": token.expires_at,
+                "used_at": token.used_at,
+                "revoked": token.revoked,
+            },
+        )
+        return RefreshToken(
+            id=new_id,
+            digest=token.digest,
+            family_id=token.family_id,
+            user_id=token.user_id,
+            issued_at=token.issued_at,
+            expires_at=token.expires_at,
+            used_at=token.used_at,
+            revoked=token.revoked,
+        )
+
+    async def get_by_digest(self, digest: str) -> RefreshToken | None:
+        row = (
+            await self._session.execute(select(t.refresh_tokens).where(t.refresh_tokens.c.digest == digest))
+        ).first()
+        return _token(row) if row else None
+
+    async def mark_used(self, token_id: int, used_at: datetime) -> bool:
+        # One conditional UPDATE: of two concurrent refreshes with the same token, one wins.
+        result = await self._session.execute(
+            update(t.refresh_tokens)
+            .where(t.refresh_tokens.c.id == token_id, t.refresh_tokens.c.used_at.is_(None))
+            .values(used_at=used_at)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def revoke_family(self, family_id: str) -> None:
+        await self._session.execute(
+            update(t.refresh_tokens).where(t.refresh_tokens.c.family_id == family_id).values(revoked=True)
+        )
+
+
+def _product(row: Row[Any]) -> Product:
+    return Product(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        category=row.category,
+        keywords=tuple(row.keywords or ()),
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@translate_errors
+class SqlProductRepository(_SqlRepository, ProductRepository):
+    async def add(self, product: Product) -> Product:
+        new_id = await self._insert(
+            t.products,
+            {
+                "name": product.name,
+                "description": product.description,
+                "category": product.category,
+                "keywords": list(product.keywords),
+                "created_by": product.created_by,
+                "created_at": product.created_at,
+            },
+        )
+        return Product(
+            id=new_id,
+            name=product.name,
+            description=product.description,
+            category=product.category,
+            keywords=product.keywords,
+            created_by=product.created_by,
+            created_at=product.created_at,
+        )
+
+    async def get(self, product_id: int) -> Product | None:
+        row = (await self._session.execute(select(t.products).where(t.products.c.id == product_id))).first()
+        return _product(row) if row else None
+
+    async def get_many(self, product_ids: Iterable[int]) -> dict[int, Product]:
+        wanted = sorted(set(product_ids))
+        found: dict[int, Product] = {}
+        for start in range(0, len(wanted), INSERT_CHUNK):
+            query = select(t.products).where(t.products.c.id.in_(wanted[start : start + INSERT_CHUNK]))
+            for row in await self._session.execute(query):
+                found[row.id] = _product(row)
+        return found
+
+    async def list(self, *, skip: int, limit: int, query: str | None = None) -> builtins.list[Product]:
+        statement = select(t.products).order_by(t.products.c.id).offset(skip).limit(limit)
+        if query:
+            statement = statement.where(t.product_name_key.like(_like_pattern(query), escape="\\"))
+        return [_product(row) for row in await self._session.execute(statement)]
+
+    async def all_ids(self) -> builtins.list[int]:
+        return list(
+            (await self._session.execute(select(t.products.c.id).order_by(t.products.c.id))).scalars()
+        )
+
+
+def _ad(row: Row[Any]) -> Ad:
+    return Ad(
+        id=row.id,
+        product_id=row.product_id,
+        platform=Platform(row.platform),
+        ad_content=row.ad_content,
+        external_id=row.external_id,
+        url=row.url,
+        advertiser=row.advertiser,
+        first_seen_at=row.first_seen_at,
+        created_at=row.created_at,
+    )
+
+
+@translate_errors
+class SqlAdRepository(_SqlRepository, AdRepository):
+    async def add(self, ad: Ad) -> Ad:
+        if ad.external_id is not None and await self.get_by_external_id(ad.platform, ad.external_id):
+            raise Conflict(
+                f"an ad with external_id {ad.external_id!r} exists on {ad.platform}", "external_id"
+            )
+        values = {
+            "product_id": ad.product_id,
+            "platform": ad.platform.value,
+            "ad_content": ad.ad_content,
+            "external_id": ad.external_id,
+            "url": ad.url,
+            "advertiser": ad.advertiser,
+            "first_seen_at": ad.first_seen_at,
+            "created_at": ad.created_at,
+        }
+        new_id = await self._insert(t.ads, values)
+        return Ad(
+            id=new_id,
+            product_id=ad.product_id,
+            platform=ad.platform,
+            ad_content=ad.ad_content,
+            external_id=ad.external_id,
+            url=ad.url,
+            advertiser=ad.advertiser,
+            first_seen_at=ad.first_seen_at,
+            created_at=ad.created_at,
+        )
+
+    async def get(self, ad_id: int) -> Ad | None:
+        row = (await self._session.execute(select(t.ads).where(t.ads.c.id == ad_id))).first()
+        return _ad(row) if row else None
+
+    async def get_many(self, ad_ids: Iterable[int]) -> dict[int, Ad]:
+        wanted = sorted(set(ad_ids))
+        found: dict[int, Ad] = {}
+        for start in range(0, len(wanted), INSERT_CHUNK):
+            query = select(t.ads).where(t.ads.c.id.in_(wanted[start : start + INSERT_CHUNK]))
+            for row in await self._session.execute(query):
+                found[row.id] = _ad(row)
+        return found
+
+    async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None:
+        query = select(t.ads).where(t.ads.c.platform == platform.value, t.ads.c.external_id == external_id)
+        row = (await self._session.execute(query)).first()
+        return _ad(row) if row else None
+
+    async def list(
+        self,
+        *,
+        skip: int,
+        limit: int,
+        product_id: int | None = None,
+        platform: Platform | None = None,
+    ) -> builtins.list[Ad]:
+        statement = select(t.ads).order_by(t.ads.c.id).offset(skip).limit(limit)
+        if product_id is not None:
+            statement = statement.where(t.ads.c.product_id == product_id)
+        if platform is not None:
+            statement = statement.where(t.ads.c.platform == platform.value)
+        return [_ad(row) for row in await self._session.execute(statement)]
+
+
+def _snapshot(row: Row[Any]) -> EngagementSnapshot:
+    return EngagementSnapshot(
+        ad_id=row.ad_id,
+        product_id=row.product_id,
+        platform=Platform(row.platform),
+        region=row.region,
+        observed_at=row.observed_at,
+        views=row.views,
+        likes=row.likes,
+        comments=row.comments,
+        shares=row.shares,
+    )
+
+
+_SNAPSHOT_COLUMNS = (
+    t.engagement_snapshots.c.ad_id,
+    t.engagement_snapshots.c.product_id,
+    t.engagement_snapshots.c.platform,
+    t.engagement_snapshots.c.region,
+    t.engagement_snapshots.c.observed_at,
+    t.engagement_snapshots.c.views,
+    t.engagement_snapshots.c.likes,
+    t.engagement_snapshots.c.comments,
+    t.engagement_snapshots.c.shares,
+)
+_SNAPSHOT_ORDER = (
+    t.engagement_snapshots.c.observed_at,
+    t.engagement_snapshots.c.ad_id,
+    t.engagement_snapshots.c.region,
+)
+
+
+@translate_errors
+class SqlEngagementStore(_SqlRepository, EngagementStore):
+    async def add_many(self, snapshots: Sequence[EngagementSnapshot]) -> StoreResult:
+        if not snapshots:
+            return StoreResult(stored=0, duplicates=0)
+        dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
+        maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        stored = 0
+        for start in range(0, len(snapshots), INSERT_CHUNK):
+            chunk = snapshots[start : start + INSERT_CHUNK]
+            rows = [
+                {
+                    "ad_id": s.ad_id,
+                    "product_id": s.product_id,
+                    "platform": s.platform.value,
+                    "region": s.region,
+                    "observed_at": s.observed_at,
+                    "views": s.views,
+                    "likes": s.likes,
+                    "comments": s.comments,
+                    "shares": s.shares,
+                }
+                for s in chunk
+            ]
+            statement = (
+                maker(t.engagement_snapshots)
+                .on_conflict_do_nothing(index_elements=["ad_id", "region", "observed_at"])
+                .returning(t.engagement_snapshots.c.id)
+            )
+            result = await self._session.execute(statement, rows)
+            stored += len(result.all())
+        return StoreResult(stored=stored, duplicates=len(snapshots) - stored)
+
+    async def for_products(
+        self, product_ids: Iterable[int], *, until: datetime | None = None
+    ) -> dict[int, builtins.list[EngagementSnapshot]]:
+        wanted = sorted(set(product_ids))
+        result: dict[int, builtins.list[EngagementSnapshot]] = {pid: [] for pid in wanted}
+        for start in range(0, len(wanted), INSERT_CHUNK):
+            statement = (
+                select(*_SNAPSHOT_COLUMNS)
+                .where(t.engagement_snapshots.c.product_id.in_(wanted[start : start + INSERT_CHUNK]))
+                .order_by(*_SNAPSHOT_ORDER)
+            )
+            if until is not None:
+                statement = statement.where(t.engagement_snapshots.c.observed_at <= until)
+            for row in await self._session.execute(statement):
+                result[row.product_id].append(_snapshot(row))
+        return result
+
+    async def since(
+        self, start: datetime, *, until: datetime | None = None
+    ) -> builtins.list[EngagementSnapshot]:
+        statement = (
+            select(*_SNAPSHOT_COLUMNS)
+            .where(t.engagement_snapshots.c.observed_at >= start)
+            .order_by(*_SNAPSHOT_ORDER)
+        )
+        if until is not None:
+            statement = statement.where(t.engagement_snapshots.c.observed_at <= until)
+        return [_snapshot(row) for row in await self._session.execute(statement)]
+
+    async def last_observed_at(self, ad_ids: Iterable[int]) -> dict[int, datetime]:
+        wanted = sorted(set(ad_ids))
+        statement = (
+            select(t.engagement_snapshots.c.ad_id, func.max(t.engagement_snapshots.c.observed_at))
+            .where(t.engagement_snapshots.c.ad_id.in_(wanted))
+            .group_by(t.engagement_snapshots.c.ad_id)
+        )
+        column = t.UtcDateTime()
+        found: dict[int, datetime] = {}
+        for ad_id, last in await self._session.execute(statement):
+            value = (
+                column.process_result_value(last, self._session.bind.dialect) if self._session.bind else last
+            )
+            if value is not None:
+                found[ad_id] = value
+        return found
+
+    async def products_with_engagement(self) -> builtins.list[int]:
+        statement = (
+            select(t.engagement_snapshots.c.product_id)
+            .distinct()
+            .order_by(t.engagement_snapshots.c.product_id)
+        )
+        return list((await self._session.execute(statement)).scalars())
+
+
+def _score(row: Row[Any]) -> TrendScore:
+    return TrendScore(
+        id=row.id,
+        product_id=row.product_id,
+        calculated_at=row.calculated_at,
+        assessment=TrendAssessment(
+            score=row.score,
+            status=TrendStatus(row.status),
+            confidence=row.confidence,
+            components=dict(row.components),
+            growth=dict(row.growth),
+            forecast=tuple(row.forecast),
+            reasons=tuple(row.reasons),
+        ),
+    )
+
+
+@translate_errors
+class SqlScoreRepository(_SqlRepository, ScoreRepository):
+    async def add(self, score: TrendScore) -> TrendScore:
+        a = score.assessment
+        new_id = await self._insert(
+            t.trend_scores,
+            {
+                "product_id": score.product_id,
+                "calculated_at": score.calculated_at,
+                "score": a.score,
+                "status": a.status.value,
+                "confidence": a.confidence,
+                "components": dict(a.components),
+                "growth": dict(a.growth),
+                "forecast": list(a.forecast),
+                "reasons": list(a.reasons),
+            },
+        )
+        return TrendScore(
+            id=new_id, product_id=score.product_id, calculated_at=score.calculated_at, assessment=a
+        )
+
+    async def latest(self, product_id: int) -> TrendScore | None:
+        statement = (
+            select(t.trend_scores)
+            .where(t.trend_scores.c.product_id == product_id)
+            .order_by(t.trend_scores.c.calculated_at.desc(), t.trend_scores.c.id.desc())
+            .limit(1)
+        )
+        row = (await self._session.execute(statement)).first()
+        return _score(row) if row else None
+
+    async def latest_all(self) -> builtins.list[TrendScore]:
+        newest = (
+            select(func.max(t.trend_scores.c.id).label("id")).group_by(t.trend_scores.c.product_id).subquery()
+        )
+        statement = select(t.trend_scores).join(newest, t.trend_scores.c.id == newest.c.id)
+        return [_score(row) for row in await self._session.execute(statement)]
+
+    async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:
+        statement = (
+            select(t.trend_scores)
+            .where(t.trend_scores.c.product_id == product_id)
+            .order_by(t.trend_scores.c.calculated_at, t.trend_scores.c.id)
+        )
+        if since is not None:
+            statement = statement.where(t.trend_scores.c.calculated_at >= since)
+        return [_score(row) for row in await self._session.execute(statement)]
+
+
+def _entry(row: Row[Any]) -> WatchlistEntry:
+    return WatchlistEntry(
+        id=row.id, user_id=row.user_id, product_id=row.product_id, created_at=row.created_at
+    )
+
+
+@translate_errors
+class SqlWatchlistRepository(_SqlRepository, WatchlistRepository):
+    async def add(self, entry: WatchlistEntry) -> WatchlistEntry:
+        new_id = await self._insert(
+            t.watchlist_entries,
+            {"user_id": entry.user_id, "product_id": entry.product_id, "created_at": entry.created_at},
+        )
+        return WatchlistEntry(
+            id=new_id, user_id=entry.user_id, product_id=entry.product_id, created_at=entry.created_at
+        )
+
+    async def get(self, user_id: int, product_id: int) -> WatchlistEntry | None:
+        statement = select(t.watchlist_entries).where(
+            t.watchlist_entries.c.user_id == user_id, t.watchlist_entries.c.product_id == product_id
+        )
+        row = (await self._session.execute(statement)).first()
+        return _entry(row) if row else None
+
+    async def list(self, user_id: int) -> builtins.list[WatchlistEntry]:
+        statement = (
+            select(t.watchlist_entries)
+            .where(t.watchlist_entries.c.user_id == user_id)
+            .order_by(t.watchlist_entries.c.id)
+        )
+        return [_entry(row) for row in await self._session.execute(statement)]
+
+    async def remove(self, user_id: int, product_id: int) -> bool:
+        result = await self._session.execute(
+            t.watchlist_entries.delete().where(
+                t.watchlist_entries.c.user_id == user_id, t.watchlist_entries.c.product_id == product_id
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _rule(row: Row[Any]) -> AlertRule:
+    return AlertRule(
+        id=row.id,
+        user_id=row.user_id,
+        kind=AlertRuleKind(row.kind),
+        product_id=row.product_id,
+        threshold=row.threshold,
+        window_hours=row.window_hours,
+        created_at=row.created_at,
+    )
+
+
+@translate_errors
+class SqlAlertRuleRepository(_SqlRepository, AlertRuleRepository):
+    async def add(self, rule: AlertRule) -> AlertRule:
+        new_id = await self._insert(
+            t.alert_rules,
+            {
+                "user_id": rule.user_id,
+                "kind": rule.kind.value,
+                "product_id": rule.product_id,
+                "threshold": rule.threshold,
+                "window_hours": rule.window_hours,
+                "created_at": rule.created_at,
+            },
+        )
+        return AlertRule(
+            id=new_id,
+            user_id=rule.user_id,
+            kind=rule.kind,
+            product_id=rule.product_id,
+            threshold=rule.threshold,
+            window_hours=rule.window_hours,
+            created_at=rule.created_at,
+        )
+
+    async def list(self, user_id: int) -> builtins.list[AlertRule]:
+        statement = (
+            select(t.alert_rules).where(t.alert_rules.c.user_id == user_id).order_by(t.alert_rules.c.id)
+        )
+        return [_rule(row) for row in await self._session.execute(statement)]
+
+    async def list_all(self) -> builtins.list[AlertRule]:
+        return [
+            _rule(row)
+            for row in await self._session.execute(select(t.alert_rules).order_by(t.alert_rules.c.id))
+        ]
+
+    async def remove(self, user_id: int, rule_id: int) -> bool:
+        result = await self._session.execute(
+            t.alert_rules.delete().where(t.alert_rules.c.id == rule_id, t.alert_rules.c.user_id == user_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def _alert(row: Row[Any]) -> Alert:
+    return Alert(
+        id=row.id,
+        user_id=row.user_id,
+        rule_id=row.rule_id,
+        product_id=row.product_id,
+        kind=AlertRuleKind(row.kind),
+        event_key=row.event_key,
+        message=row.message,
+        created_at=row.created_at,
+        read_at=row.read_at,
+    )
+
+
+@translate_errors
+class SqlAlertRepository(_SqlRepository, AlertRepository):
+    async def add_if_new(self, alert: Alert) -> Alert | None:
+        dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
+        maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            maker(t.alerts)
+            .values(
+                user_id=alert.user_id,
+                rule_id=alert.rule_id,
+                product_id=alert.product_id,
+                kind=alert.kind.value,
+                event_key=alert.event_key,
+                message=alert.message,
+                created_at=alert.created_at,
+                read_at=alert.read_at,
+            )
+            .on_conflict_do_nothing(index_elements=["user_id", "event_key"])
+            .returning(t.alerts.c.id)
+        )
+        new_id = (await self._session.execute(statement)).scalar_one_or_none()
+        if new_id is None:
+            return None
+        return Alert(
+            id=new_id,
+            user_id=alert.user_id,
+            rule_id=alert.rule_id,
+            product_id=alert.product_id,
+            kind=alert.kind,
+            event_key=alert.event_key,
+            message=alert.message,
+            created_at=alert.created_at,
+            read_at=alert.read_at,
+        )
+
+    async def list(
+        self, user_id: int, *, unread_only: bool = False, limit: int = 100
+    ) -> builtins.list[Alert]:
+        statement = (
+            select(t.alerts)
+            .where(t.alerts.c.user_id == user_id)
+            .order_by(t.alerts.c.created_at.desc(), t.alerts.c.id.desc())
+            .limit(limit)
+        )
+        if unread_only:
+            statement = statement.where(t.alerts.c.read_at.is_(None))
+        return [_alert(row) for row in await self._session.execute(statement)]
+
+    async def mark_read(self, user_id: int, alert_ids: Iterable[int] | None, at: datetime) -> int:
+        condition = and_(t.alerts.c.user_id == user_id, t.alerts.c.read_at.is_(None))
+        if alert_ids is not None:
+            condition = and_(condition, t.alerts.c.id.in_(sorted(set(alert_ids))))
+        result = await self._session.execute(update(t.alerts).where(condition).values(read_at=at))
+        return int(getattr(result, "rowcount", 0))
+
+    async def event_keys(self, user_id: int) -> set[str]:
+        statement = select(t.alerts.c.event_key).where(t.alerts.c.user_id == user_id)
+        return set((await self._session.execute(statement)).scalars())

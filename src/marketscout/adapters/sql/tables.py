@@ -1,0 +1,193 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite has no 64-bit autoincrement type of its own; INTEGER PRIMARY KEY is already 64-bit.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always answers timezone-aware UTC (SQLite keeps naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError("expected a datetime")
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(50), nullable=False),
+    Column("username_key", String(50), nullable=False, unique=True),
+    Column("email", String(254), nullable=False),
+    Column("email_key", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("family_id", String(64), nullable=False, index=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime(), nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("description", String(1000), nullable=False),
+    Column("category", String(100), nullable=True),
+    Column("keywords", JSON, nullable=False),
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+ads = Table(
+    "ads",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("platform", String(20), nullable=False),
+    Column("ad_content", String(2000), nullable=False),
+    Column("external_id", String(200), nullable=True),
+    Column("url", String(2048), nullable=True),
+    Column("advertiser", String(200), nullable=True),
+    Column("first_seen_at", UtcDateTime(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("platform", "external_id", name="uq_ads_platform_external_id"),
+    Index("ix_ads_platform_id", "platform", "id"),
+)
+
+_COUNTERS = ("views", "likes", "comments", "shares")
+
+engagement_snapshots = Table(
+    "engagement_snapshots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("ad_id", Id, ForeignKey("ads.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(20), nullable=False),
+    Column("region", String(6), nullable=False),
+    Column("observed_at", UtcDateTime(), nullable=False),
+    *(Column(name, BigInteger, nullable=False) for name in _COUNTERS),
+    UniqueConstraint("ad_id", "region", "observed_at", name="uq_engagement_snapshots_key"),
+    *(CheckConstraint(f"{name} >= 0", name=f"{name}_not_negative") for name in _COUNTERS),
+    Index("ix_engagement_snapshots_product_observed", "product_id", "observed_at"),
+    Index("ix_engagement_snapshots_observed", "observed_at"),
+)
+
+trend_scores = Table(
+    "trend_scores",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("calculated_at", UtcDateTime(), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("confidence", Float, nullable=False),
+    Column("components", JSON, nullable=False),
+    Column("growth", JSON, nullable=False),
+    Column("forecast", JSON, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    CheckConstraint("score >= 0 AND score <= 100", name="score_range"),
+    CheckConstraint("confidence >= 0 AND confidence <= 1", name="confidence_range"),
+    Index("ix_trend_scores_product_calculated", "product_id", "calculated_at", "id"),
+)
+
+watchlist_entries = Table(
+    "watchlist_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("user_id", "product_id", name="uq_watchlist_entries_user_product"),
+)
+
+alert_rules = Table(
+    "alert_rules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(30), nullable=False),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("window_hours", Integer, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # No foreign key: alerts outlive deleted rules, and default rules (id 0) are not stored.
+    Column("rule_id", Id, nullable=False),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("event_key", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("read_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("user_id", "event_key", name="uq_alerts_user_event"),
+    Index("ix_alerts_user_created", "user_id", "created_at"),
+)
+
+product_name_key = func.lower(products.c.name)

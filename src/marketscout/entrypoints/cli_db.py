@@ -1,0 +1,39 @@
+"""``marketscout db upgrade|current``: schema migrations."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from marketscout.entrypoints.settings import Settings
+
+
+def add_db_parser(subparsers: Any) -> None:
+    db = subparsers.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+
+
+def run_db(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from marketscout.adapters.sql import migrate
+
+    url = args.database_url or os.environ.get("MARKETSCOUT_DATABASE_URL") or Settings().database_url
+    if url.startswith("memory:"):
+        print("marketscout: the in-memory store has no schema to migrate", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "upgrade":
+            migrate.upgrade(url)
+            print(f"{migrate.describe(url)}: at revision {migrate.current(url)} (head {migrate.head()})")
+        else:
+            revision = migrate.current(url)
+            state = "up to date" if revision == migrate.head() else f"behind head {migrate.head()}"
+            print(f"{migrate.describe(url)}: revision {revision or 'none'} ({state})")
+    except (SQLAlchemyError, OSError, ValueError) as error:
+        print(f"marketscout: cannot reach the database: {type(error).__name__}", file=sys.stderr)
+        return 1
+    return 0

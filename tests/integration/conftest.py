@@ -1,0 +1,34 @@
+"""Database fixtures shared by the integration tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from marketscout.adapters.sql import migrate
+from tests.databases import fresh_postgres_database, truncate_postgres
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each kind: the test runs once per backend."""
+    backend: str = request.param
+    if backend == "memory":
+        return "memory://"
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'marketscout.sqlite3'}"
+        migrate.upgrade(url)
+        return url
+    url = request.getfixturevalue("postgres_database")
+    truncate_postgres(url)
+    return url
