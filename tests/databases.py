@@ -56,4 +56,4 @@ def fresh_postgres_database() -> Iterator[str]:
 def truncate_postgres(url: str) -> None:
     names = ", ".join(table.name for table in metadata.sorted_tables)
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")  # type: ignore[arg-type]
+        connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(names)))

@@ -26,9 +26,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if backend == "memory":
         return "memory://"
     if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'marketscout.sqlite3'}"
-        migrate.upgrade(url)
-        return url
-    url = request.getfixturevalue("postgres_database")
-    truncate_postgres(url)
-    return url
+        sqlite_url = f"sqlite:///{tmp_path / 'marketscout.sqlite3'}"
+        migrate.upgrade(sqlite_url)
+        return sqlite_url
+    postgres_url: str = request.getfixturevalue("postgres_database")
+    truncate_postgres(postgres_url)
+    return postgres_url

@@ -80,8 +80,11 @@ def test_the_run_command_serves_the_api_with_demo_data(server: str) -> None:
     assert (status, health) == (200, {"status": "ok"})
     status, trending = _get(f"{server}/trending?limit=5")
     assert status == 200
-    assert isinstance(trending, dict) and len(trending["trending_products"]) == 5
+    assert isinstance(trending, dict)
+    assert len(trending["trending_products"]) == 5
     status, missing = _get(f"{server}/products/999999")
-    assert status == 404 and isinstance(missing, dict) and missing["status_code"] == 404
+    assert status == 404
+    assert isinstance(missing, dict)
+    assert missing["status_code"] == 404
     with urllib.request.urlopen(f"{server}/docs", timeout=5) as response:  # noqa: S310
         assert response.status == 200

@@ -22,7 +22,8 @@ async def test_sign_up_then_log_in(uow: InMemoryUnitOfWork) -> None:
     user = await accounts.sign_up(
         uow, hasher, clock, username="Zoe", email="zoe@example.com", password="long enough"
     )
-    assert user.id == 1 and user.password_hash != "long enough"
+    assert user.id == 1
+    assert user.password_hash != "long enough"
     pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
     assert (await accounts.authenticate(uow, tokens, pair.access_token)).id == user.id
 
@@ -79,7 +80,8 @@ async def test_login_rehashes_when_parameters_change(uow: InMemoryUnitOfWork) ->
     await accounts.log_in(uow, FakeHasher(2), FakeTokens(), clock, username="zoe", password="long enough")
     async with uow:
         user = await uow.users.get_by_username("zoe")
-    assert user is not None and user.password_hash.startswith("v2:")
+    assert user is not None
+    assert user.password_hash.startswith("v2:")
 
 
 async def test_refresh_rotation_and_replay_revokes_family(uow: InMemoryUnitOfWork) -> None:

@@ -8,9 +8,8 @@ and correct; it is meant for tests, demos and embedding, not for scale.
 
 from __future__ import annotations
 
-import builtins
-
 import asyncio
+import builtins
 import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence

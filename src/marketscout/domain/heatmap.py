@@ -57,10 +57,7 @@ def heat_map(
             region: amount / (activity[region] + prior) for region, amount in gained[product_id].items()
         }
         peak = max(interest.values(), default=0.0)
-        if level == "continent":
-            scaled = dict.fromkeys(CONTINENTS, 0.0)
-        else:
-            scaled = {}
+        scaled = dict.fromkeys(CONTINENTS, 0.0) if level == "continent" else {}
         for region, value in interest.items():
             scaled[region] = round(100.0 * value / peak, 1) if peak > 0 else 0.0
         if peak > 0:

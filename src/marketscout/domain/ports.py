@@ -8,7 +8,6 @@ unit of work does.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime

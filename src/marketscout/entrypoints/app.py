@@ -11,7 +11,6 @@ from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -27,6 +26,7 @@ from marketscout.entrypoints.api.errors import handle_domain_error, handle_http_
 from marketscout.entrypoints.api.intelligence import IntelligenceController
 from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.middleware import RequestContextMiddleware, configure_logging
+from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 
 logger = logging.getLogger("marketscout")
@@ -66,6 +66,20 @@ def create_app(container: Container | None = None) -> Litestar:
             yield
         finally:
             await release_store(container)
+            if limiter is not None:
+                await limiter.close()
+
+    limiter: RateLimiter | None = None
+    if settings.rate_limit_enabled:
+        tokens = container.token_issuer()
+
+        def identify_user(token: str) -> int | None:
+            try:
+                return tokens.user_id_from_access(token)
+            except DomainError:
+                return None
+
+        limiter = container.rate_limiter()
 
     openapi = OpenAPIConfig(
         title="MarketScout API",
@@ -84,7 +98,7 @@ def create_app(container: Container | None = None) -> Litestar:
         ),
         use_handler_docstrings=True,
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             ready,
@@ -104,7 +118,6 @@ def create_app(container: Container | None = None) -> Litestar:
             DomainError: handle_domain_error,
             Exception: handle_unexpected,
         },
-        middleware=[DefineMiddleware(RequestContextMiddleware)],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
@@ -118,3 +131,10 @@ def create_app(container: Container | None = None) -> Litestar:
         state=State({"container": container, "max_ingest_items": settings.max_ingest_items}),
         debug=False,
     )
+    # Litestar runs route middleware only for matched routes; wrapping the whole ASGI handler
+    # gives 404s and 405s the same request id, security headers and rate limits as the rest.
+    handler = app.asgi_handler
+    if limiter is not None:
+        handler = RateLimitMiddleware(handler, limiter, identify_user)  # identify_user is bound with limiter
+    app.asgi_handler = RequestContextMiddleware(handler)
+    return app

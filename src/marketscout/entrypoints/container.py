@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 from marketscout.adapters.clock import SystemClock
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.adapters.security import Argon2PasswordHasher, JwtTokenIssuer, generate_secret
+from marketscout.entrypoints.ratelimit import RateLimitConfig, RateLimiter
 from marketscout.entrypoints.settings import Settings
 
 logger = logging.getLogger("marketscout")
@@ -62,6 +63,18 @@ def _sql_health(engine: Any) -> Any:
     return SqlHealthProbe(engine)
 
 
+def build_rate_limiter(settings: Settings) -> RateLimiter:
+    return RateLimiter(
+        RateLimitConfig(
+            auth=settings.rate_limit_auth,
+            heavy=settings.rate_limit_heavy,
+            default=settings.rate_limit_default,
+            storage_url=settings.rate_limit_storage,
+            trusted_proxies=settings.trusted_proxies,
+        )
+    )
+
+
 class Container(containers.DeclarativeContainer):
     """Singletons for what is shared (settings, engine, hasher, issuer); a fresh unit of
     work per use."""
@@ -76,6 +89,7 @@ class Container(containers.DeclarativeContainer):
     )
     token_issuer = providers.Singleton(build_token_issuer, settings=settings, clock=clock)
 
+    rate_limiter = providers.Singleton(build_rate_limiter, settings)
     memory_store = providers.Singleton(InMemoryStore)
     sql_engine = providers.Singleton(_sql_engine, settings)
     sql_sessions = providers.Singleton(_sql_session_factory, sql_engine)

@@ -21,7 +21,8 @@ async def test_watchlist_add_twice_list_remove(client: Client, make_user: MakeUs
     first = await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
     assert first.status_code == 201
     again = await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
     listing = (await client.get("/watchlists", headers=headers)).json()
     assert [e["product_id"] for e in listing] == [product_id]
     assert (await client.delete(f"/watchlists/{product_id}", headers=headers)).status_code == 204
@@ -108,7 +109,8 @@ async def test_exports_are_csv_with_headers_and_no_formulas(client: Client, make
     assert watchlist.headers["content-disposition"] == "attachment; filename=watchlist_export.csv"
     rows = list(csv.reader(io.StringIO(watchlist.text)))
     assert rows[0] == ["Product ID", "Product Name", "Description", "Added Date"]
-    assert rows[1][1] == '\'=HYPERLINK("http://evil")' and rows[1][2] == "'+1 great"
+    assert rows[1][1] == '\'=HYPERLINK("http://evil")'
+    assert rows[1][2] == "'+1 great"
     trends = await client.get("/export/trends", headers=headers)
     trend_rows = list(csv.reader(io.StringIO(trends.text)))
     assert trend_rows[0] == ["Product ID", "Product Name", "Trend Score", "Date"]

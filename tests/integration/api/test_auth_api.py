@@ -19,7 +19,8 @@ PROTECTED = "/watchlists"
 
 def _assert_error(body: dict[str, object], status: int) -> None:
     assert body["status_code"] == status
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
 
 
 async def test_sign_up_returns_the_user_without_secrets(client: Client) -> None:
@@ -28,10 +29,12 @@ async def test_sign_up_returns_the_user_without_secrets(client: Client) -> None:
     )
     assert response.status_code == 201
     body = response.json()
-    assert body["username"] == "Ana_1" and body["email"] == "ana@example.com"
+    assert body["username"] == "Ana_1"
+    assert body["email"] == "ana@example.com"
     assert set(body) == {"id", "username", "email", "created_at"}
     assert body["created_at"].endswith("Z")
-    assert "passphrase" not in response.text and "argon2" not in response.text
+    assert "passphrase" not in response.text
+    assert "argon2" not in response.text
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,8 @@ async def test_login_gives_a_bearer_pair(client: Client) -> None:
     response = await client.post("/token", data={"username": "BOB", "password": "correct horse battery"})
     assert response.status_code == 200
     body = response.json()
-    assert body["token_type"] == "bearer" and body["expires_in"] == 1800
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 1800
     claims = jwt.decode(
         body["access_token"],
         SECRET,
@@ -143,7 +147,7 @@ async def test_every_bad_token_is_401(client: Client, clock: MovableClock) -> No
         audience="marketscout-api",
         options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
     )
-    header_b64, payload_b64, signature = good.split(".")
+    header_b64, _payload_b64, signature = good.split(".")
     tampered_claims = dict(claims, sub="999")
     tampered = ".".join([header_b64, jwt.encode(tampered_claims, SECRET).split(".")[1], signature])
     candidates = {

@@ -37,10 +37,13 @@ async def test_products_create_get_list_search(client: Client, make_user: MakeUs
     )
     assert created.status_code == 201
     body = created.json()
-    assert body["name"] == "LED Strip" and body["category"] == "Home" and body["keywords"] == ["led"]
+    assert body["name"] == "LED Strip"
+    assert body["category"] == "Home"
+    assert body["keywords"] == ["led"]
     await _product(client, headers, "Posture Corrector")
     got = await client.get(f"/products/{body['id']}")
-    assert got.status_code == 200 and got.json()["name"] == "LED Strip"
+    assert got.status_code == 200
+    assert got.json()["name"] == "LED Strip"
     listing = (await client.get("/products", params={"q": "led"})).json()
     assert [p["name"] for p in listing] == ["LED Strip"]
     page = (await client.get("/products", params={"skip": 1, "limit": 1})).json()
@@ -121,7 +124,8 @@ async def test_ad_rules(client: Client, make_user: MakeUser) -> None:
         "/ads", json={"product_id": product["id"], "platform": "tiktok", "ad_content": "x"}, headers=headers
     )
     assert bad_platform.status_code == 422
-    assert "TikTok" in bad_platform.text and "Facebook" in bad_platform.text
+    assert "TikTok" in bad_platform.text
+    assert "Facebook" in bad_platform.text
     unknown = await client.post(
         "/ads", json={"product_id": 999, "platform": "TikTok", "ad_content": "x"}, headers=headers
     )

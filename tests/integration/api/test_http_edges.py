@@ -11,7 +11,8 @@ Client = AsyncTestClient[Litestar]
 async def test_unknown_route_and_method_use_the_error_shape(client: Client) -> None:
     missing = await client.get("/no/such/thing")
     assert missing.status_code == 404
-    assert missing.json()["status_code"] == 404 and missing.json()["message"]
+    assert missing.json()["status_code"] == 404
+    assert missing.json()["message"]
     wrong_method = await client.put("/products")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["status_code"] == 405
@@ -29,7 +30,8 @@ async def test_too_large_body_is_413(client: Client) -> None:
 
 async def test_security_headers_and_request_id(client: Client) -> None:
     response = await client.get("/health")
-    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["referrer-policy"] == "no-referrer"
@@ -43,7 +45,8 @@ async def test_security_headers_and_request_id(client: Client) -> None:
 
 async def test_ready_answers_when_the_store_does(client: Client) -> None:
     response = await client.get("/ready")
-    assert response.status_code == 200 and response.json() == {"status": "ready"}
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready"}
 
 
 async def test_cors_allows_only_listed_origins(client: Client) -> None:
@@ -86,9 +89,11 @@ async def test_openapi_lists_every_endpoint_with_constraints(client: Client) -> 
     }
     assert expected <= paths, expected - paths
     product_in = document["components"]["schemas"]["ProductIn"]["properties"]["name"]
-    assert product_in["maxLength"] == 200 and product_in["minLength"] == 1
+    assert product_in["maxLength"] == 200
+    assert product_in["minLength"] == 1
     docs = await client.get("/docs")
-    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+    assert docs.status_code == 200
+    assert "text/html" in docs.headers["content-type"]
 
 
 async def test_injection_strings_are_stored_as_text(client: Client, make_user: object) -> None:

@@ -25,7 +25,8 @@ async def _market(client: Client, headers: dict[str, str]) -> dict[str, int]:
         batch.append(snap(rising_ad, hours, int(300 * 1.2**step), region="US"))
         batch.append(snap(flat_ad, hours, int(50_000 + 400 * step), region="US"))
     response = await client.post("/engagement", json=batch, headers=headers)
-    assert response.status_code == 200 and response.json()["stored"] == len(batch)
+    assert response.status_code == 200
+    assert response.json()["stored"] == len(batch)
     return {"rising": rising, "flat": flat, "idle": idle, "rising_ad": rising_ad, "flat_ad": flat_ad}
 
 
@@ -39,7 +40,8 @@ async def test_trending_ranks_scored_products_from_data(client: Client, make_use
     for item in ranked:
         assert 0 <= item["current_score"] <= 100
         assert item["status"] in {"emerging", "exploding", "steady", "peaked", "declining"}
-        assert item["reason"] and item["last_updated"].endswith("Z")
+        assert item["reason"]
+        assert item["last_updated"].endswith("Z")
     assert ranked[0]["current_score"] > ranked[1]["current_score"]
     one = (await client.get("/trending", params={"limit": 1})).json()["trending_products"]
     assert len(one) == 1
@@ -53,8 +55,10 @@ async def test_calculate_score_stores_history(client: Client, make_user: MakeUse
     response = await client.post(f"/calculate-score/{ids['rising']}", headers=headers)
     assert response.status_code == 200
     score = response.json()
-    assert score["product_id"] == ids["rising"] and 0 <= score["trend_score"] <= 100
-    assert {"24h", "7d"} <= set(score["growth"]) and score["components"]
+    assert score["product_id"] == ids["rising"]
+    assert 0 <= score["trend_score"] <= 100
+    assert {"24h", "7d"} <= set(score["growth"])
+    assert score["components"]
     after = (await client.get(f"/trends/{ids['rising']}")).json()["history"]
     assert len(after) == len(before) + 1
     stamps = [h["calculated_at"] for h in after]
@@ -75,7 +79,8 @@ async def test_scan_finds_the_fast_ad_not_the_big_one(client: Client, make_user:
     assert found[0]["ad_id"] == ids["rising_ad"]
     assert all(0 <= ad["engagement_score"] <= 100 for ad in found)
     assert ids["flat_ad"] not in [ad["ad_id"] for ad in found]
-    assert found[0]["product_name"] == "Mini Projector" and found[0]["platform"] == "TikTok"
+    assert found[0]["product_name"] == "Mini Projector"
+    assert found[0]["platform"] == "TikTok"
     none_on_youtube = (await client.get("/scan-ads", params={"platform": "YouTube"})).json()
     assert none_on_youtube == {"viral_ads": []}
     assert (await client.get("/scan-ads", params={"limit": 101})).status_code == 422
@@ -86,8 +91,8 @@ async def test_heat_map_is_relative_and_peaks_at_100(client: Client, make_user: 
     ids = await _market(client, headers)
     body = (await client.get("/heat-map", params={"product_id": [ids["rising"], ids["flat"]]})).json()
     assert set(body["heat_map"]) == {
-        "Mini Projector (#%d)" % ids["rising"],
-        "Mini Projector (#%d)" % ids["flat"],
+        f"Mini Projector (#{ids['rising']})",
+        f"Mini Projector (#{ids['flat']})",
     }
     by_id = {p["product_id"]: p["regions"] for p in body["products"]}
     rising = by_id[ids["rising"]]

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Row, and_, func, insert, select, update
+from sqlalchemy import Row, Table, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -99,7 +99,7 @@ class _SqlRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def _insert(self, table: t.Table, values: dict[str, Any]) -> int:
+    async def _insert(self, table: Table, values: dict[str, Any]) -> int:
         result = await self._session.execute(insert(table).values(**values).returning(table.c.id))
         new_id: int = result.scalar_one()
         return new_id
@@ -367,7 +367,7 @@ class SqlAdRepository(_SqlRepository, AdRepository):
         return [_ad(row) for row in await self._session.execute(statement)]
 
 
-def _snapshot(row: Row[Any]) -> EngagementSnapshot:
+def _snapshot(row: Any) -> EngagementSnapshot:
     return EngagementSnapshot(
         ad_id=row.ad_id,
         product_id=row.product_id,

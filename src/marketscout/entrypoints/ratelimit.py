@@ -1,0 +1,228 @@
+"""Rate limits per client IP and per user, by endpoint class, with a moving window.
+
+Storage is in-process memory by default (one process) or Redis (shared by every worker).
+If the storage fails (Redis down), requests are let through and a warning is logged: the
+limiter fails open, so an outage of the cache never becomes an outage of the API.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
+logger = logging.getLogger("marketscout.ratelimit")
+
+EndpointClass = Literal["auth", "heavy", "default"]
+EXEMPT_PATHS = frozenset({"/health", "/ready"})
+_AUTH_PATHS = frozenset({"/signup", "/token", "/token/refresh"})
+_SLASHES = re.compile(r"/{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    auth: str = "5/minute"
+    heavy: str = "10/minute"
+    default: str = "60/minute"
+    storage_url: str = "memory://"
+    trusted_proxies: tuple[str, ...] = field(default=())
+
+
+def classify(method: str, path: str) -> EndpointClass | None:
+    """The class of a request, from a normalised path so that case, doubled or trailing
+    slashes do not open a separate bucket. None for paths that are never limited."""
+    normal = _SLASHES.sub("/", path).rstrip("/").lower() or "/"
+    if normal in EXEMPT_PATHS:
+        return None
+    if method == "POST" and normal in _AUTH_PATHS:
+        return "auth"
+    if (method == "POST" and (normal.startswith("/calculate-score/") or normal == "/engagement")) or (
+        method == "GET" and normal.startswith("/export/")
+    ):
+        return "heavy"
+    return "default"
+
+
+def _storage_url(url: str) -> str:
+    if url.startswith("memory://"):
+        return "async+memory://"
+    if url.startswith(("redis://", "rediss://")):
+        return "async+" + url
+    raise ValueError("the rate-limit storage must be memory:// or redis://")
+
+
+class TrustedProxies:
+    """IP addresses and networks; an entry that is neither (a unix-socket peer name) matches literally."""
+
+    def __init__(self, entries: tuple[str, ...]) -> None:
+        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self._names: set[str] = set()
+        for entry in entries:
+            try:
+                self._networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                self._names.add(entry)
+
+    def __contains__(self, address: str) -> bool:
+        if address in self._names:
+            return True
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._networks)
+
+    def client_ip(self, peer: str, forwarded_for: str | None) -> str:
+        """The socket peer, unless it is a trusted proxy: then the right-most untrusted hop."""
+        if not forwarded_for or peer not in self:
+            return peer
+        for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
+            if hop not in self:
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    return peer
+        return peer
+
+
+class RateLimiter:
+    """Counts hits per key in a moving window."""
+
+    def __init__(self, config: RateLimitConfig) -> None:
+        self.config = config
+        self.items: dict[EndpointClass, RateLimitItem] = {
+            "auth": parse(config.auth),
+            "heavy": parse(config.heavy),
+            "default": parse(config.default),
+        }
+        url = _storage_url(config.storage_url)
+        options: dict[str, float | str | bool] = {}
+        if url.startswith("async+redis"):
+            # redis-py (already a dependency) instead of limits' default coredis client; short
+            # timeouts so that a Redis outage fails open quickly instead of stalling requests.
+            options = {"implementation": "redispy", "socket_timeout": 1, "socket_connect_timeout": 1}
+        storage = storage_from_string(url, **options)
+        if not isinstance(storage, Storage):
+            raise TypeError("expected an asynchronous rate-limit storage")
+        self._storage = storage
+        self._strategy = MovingWindowRateLimiter(self._storage)
+        self.proxies = TrustedProxies(config.trusted_proxies)
+
+    async def hit(self, endpoint: EndpointClass, keys: list[str]) -> tuple[bool, int, float] | None:
+        """(allowed, remaining, reset epoch) for the tightest key; None if storage failed."""
+        item = self.items[endpoint]
+        try:
+            results: list[tuple[bool, int, float]] = []
+            for key in keys:
+                allowed = await self._strategy.hit(item, endpoint, key)
+                stats = await self._strategy.get_window_stats(item, endpoint, key)
+                results.append((allowed, stats.remaining, stats.reset_time))
+        except Exception as error:
+            logger.warning(
+                "rate-limit storage unavailable, letting the request through: %s", type(error).__name__
+            )
+            return None
+        denied = [r for r in results if not r[0]]
+        # Report the key that decides: the one that refused (longest wait), else the tightest.
+        deciding = max(denied, key=lambda r: r[2]) if denied else min(results, key=lambda r: r[1])
+        return not denied, max(deciding[1], 0), deciding[2]
+
+    async def reset(self) -> None:
+        await self._storage.reset()
+
+    async def close(self) -> None:
+        """Closes the Redis connection pool, if any (memory storage has nothing to close)."""
+        bridge = getattr(self._storage, "bridge", None)
+        client = getattr(bridge, "storage", None)
+        if client is not None and hasattr(client, "aclose"):
+            try:
+                await client.aclose()
+            except Exception as error:  # closing a broken connection may fail too
+                logger.debug("closing the rate-limit storage failed: %s", type(error).__name__)
+
+
+class RateLimitMiddleware:
+    """ASGI middleware adding X-RateLimit-* to every answer and answering 429 past the limit."""
+
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter, identify_user: Callable[[str], int | None]
+    ) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.identify_user = identify_user
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        http: HTTPScope = scope
+        endpoint = classify(http["method"], http["path"])
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in http["headers"]}
+        client = http.get("client")
+        peer = client[0] if client else "unknown"
+        ip = self.limiter.proxies.client_ip(peer, headers.get("x-forwarded-for"))
+        keys = [f"ip:{ip}"]
+        authorization = headers.get("authorization", "")
+        if authorization.lower().startswith("bearer "):
+            user_id = self.identify_user(authorization[7:].strip())
+            if user_id is not None:
+                keys.append(f"user:{user_id}")
+        outcome = await self.limiter.hit(endpoint, keys)
+        if outcome is None:
+            await self.app(scope, receive, send)
+            return
+        allowed, remaining, reset = outcome
+        limit = self.limiter.items[endpoint]
+        extra = [
+            (b"x-ratelimit-limit", str(limit.amount).encode()),
+            (b"x-ratelimit-remaining", str(remaining).encode()),
+            (b"x-ratelimit-reset", str(math.ceil(reset)).encode()),
+        ]
+        if not allowed:
+            retry_after = max(1, math.ceil(reset - time.time()))
+            request_id = http.get("state", {}).get("request_id")
+            body = json.dumps(
+                {
+                    "status_code": 429,
+                    "message": f"Rate limit exceeded: {limit}",
+                    "details": [],
+                    "request_id": request_id,
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"retry-after", str(retry_after).encode()),
+                        *extra,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

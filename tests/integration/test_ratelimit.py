@@ -1,0 +1,149 @@
+"""Rate limits through the real app: headers, 429, moving window, keys, proxies, Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.ratelimit import classify
+from tests.databases import need
+from tests.integration.api.support import NOW, MovableClock, api_settings, build_container, sign_up
+
+Client = AsyncTestClient[Litestar]
+
+
+def _client(**overrides: object) -> Client:
+    settings = api_settings(rate_limit_enabled=True, **overrides)
+    return AsyncTestClient(app=create_app(build_container(settings, MovableClock(NOW))))
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[Client]:
+    async with _client(rate_limit_default="3/minute", rate_limit_auth="100/minute") as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("POST", "/token", "auth"),
+        ("POST", "/Token/", "auth"),
+        ("POST", "//signup", "auth"),
+        ("POST", "/calculate-score/1", "heavy"),
+        ("POST", "/CALCULATE-SCORE/1/", "heavy"),
+        ("POST", "/engagement", "heavy"),
+        ("GET", "/export/watchlist", "heavy"),
+        ("GET", "/Export/Trends/", "heavy"),
+        ("GET", "/products", "default"),
+        ("GET", "/health", None),
+    ],
+)
+def test_paths_are_classified_after_normalisation(method: str, path: str, expected: str | None) -> None:
+    assert classify(method, path) == expected
+
+
+async def test_headers_on_every_answer_and_429_after_the_limit(limited: Client) -> None:
+    seen = []
+    for _ in range(3):
+        response = await limited.get("/products")
+        assert response.status_code == 200
+        seen.append(int(response.headers["x-ratelimit-remaining"]))
+        assert response.headers["x-ratelimit-limit"] == "3"
+        assert int(response.headers["x-ratelimit-reset"]) >= int(time.time())
+    assert seen == [2, 1, 0]
+    refused = await limited.get("/products")
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    body = refused.json()
+    assert body["status_code"] == 429
+    assert "Rate limit" in body["message"]
+    assert refused.headers["x-ratelimit-remaining"] == "0"
+    missing = await limited.get("/no/such/page")
+    assert missing.status_code == 429, "unknown routes count too; no free probing"
+
+
+async def test_case_and_slash_variants_share_one_bucket() -> None:
+    async with _client(rate_limit_heavy="2/minute") as client:
+        headers = await sign_up(client, "heavyuser")
+        statuses = [
+            (await client.get(path, headers=headers)).status_code
+            for path in ("/export/watchlist", "/Export/watchlist", "/export/watchlist/")
+        ]
+        # Routes are case-sensitive (the variant is a 404) but every variant spends the same bucket.
+        assert statuses == [200, 404, 429]
+
+
+async def test_a_user_is_limited_across_addresses() -> None:
+    async with _client(rate_limit_heavy="2/minute", trusted_proxies=("127.0.0.1", "testclient")) as client:
+        headers = await sign_up(client, "roamer")
+        for index in range(2):
+            response = await client.get(
+                "/export/watchlist", headers={**headers, "X-Forwarded-For": f"203.0.113.{index}"}
+            )
+            assert response.status_code == 200
+        other_address = await client.get(
+            "/export/watchlist", headers={**headers, "X-Forwarded-For": "203.0.113.99"}
+        )
+        assert other_address.status_code == 429
+
+
+async def test_forwarded_for_is_ignored_from_untrusted_peers(limited: Client) -> None:
+    for index in range(3):
+        assert (
+            await limited.get("/products", headers={"X-Forwarded-For": f"198.51.100.{index}"})
+        ).status_code == 200
+    spoofed = await limited.get("/products", headers={"X-Forwarded-For": "198.51.100.200"})
+    assert spoofed.status_code == 429
+
+
+async def test_forwarded_for_is_honoured_from_a_trusted_proxy() -> None:
+    async with _client(
+        rate_limit_default="2/minute", trusted_proxies=("testclient", "127.0.0.0/8")
+    ) as client:
+        for _ in range(2):
+            assert (
+                await client.get("/products", headers={"X-Forwarded-For": "192.0.2.1"})
+            ).status_code == 200
+        assert (await client.get("/products", headers={"X-Forwarded-For": "192.0.2.1"})).status_code == 429
+        assert (await client.get("/products", headers={"X-Forwarded-For": "192.0.2.2"})).status_code == 200
+
+
+async def test_health_is_never_limited(limited: Client) -> None:
+    for _ in range(10):
+        assert (await limited.get("/health")).status_code == 200
+
+
+def _redis_up() -> bool:
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+async def test_limits_are_shared_through_redis() -> None:
+    if not _redis_up():
+        need("Redis is not reachable at 127.0.0.1:6379")
+    db_url = "redis://127.0.0.1:6379/15"
+    redis.Redis.from_url(db_url).flushdb()
+    async with (
+        _client(rate_limit_default="2/minute", rate_limit_storage=db_url) as first,
+        _client(rate_limit_default="2/minute", rate_limit_storage=db_url) as second,
+    ):
+        assert (await first.get("/products")).status_code == 200
+        assert (await second.get("/products")).status_code == 200
+        assert (await first.get("/products")).status_code == 429, "two apps, one shared window"
+    redis.Redis.from_url(db_url).flushdb()
+
+
+async def test_a_down_redis_fails_open_without_a_500() -> None:
+    async with _client(rate_limit_storage="redis://127.0.0.1:1/0") as client:
+        response = await asyncio.wait_for(client.get("/products"), timeout=15)
+        assert response.status_code == 200
+        assert "x-ratelimit-limit" not in response.headers
