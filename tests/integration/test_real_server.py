@@ -42,12 +42,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "MARKETSCOUT_DATABASE_URL": f"sqlite:///{database}",
         "MARKETSCOUT_RATE_LIMIT_ENABLED": "false",
     }
+    log_path = database.parent / "server.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         ["make", "--no-print-directory", "run", f"PORT={port}"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -73,6 +75,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        log.close()
 
 
 def test_the_run_command_serves_the_api_with_demo_data(server: str) -> None:

@@ -30,12 +30,17 @@ PLATFORM_ENGAGEMENT_NORM: Mapping[Platform, float] = {
 
 @dataclass(frozen=True, slots=True)
 class ScoringParams:
-    growth_weight: float = 11.0
-    acceleration_weight: float = 10.0
-    surprise_weight: float = 3.0
-    breadth_weight: float = 3.0
-    quality_weight: float = 4.0
-    concentration_penalty: float = 12.0
+    """The engine's few parameters; ``docs/scoring.md`` says why each has its value."""
+
+    # momentum = ln(relative growth per day) + reach_weight * ln(1 + views gained per day)
+    reach_weight: float = 0.1
+    # The logistic that maps momentum onto 0-100: centre (score 50) and scale.
+    centre: float = -2.5
+    scale: float = 1.0
+    acceleration_weight: float = 0.15
+    breadth_weight: float = 0.15
+    quality_weight: float = 0.1
+    concentration_penalty: float = 0.8
     horizon_days: int = 30
     forecast_days: int = 7
 
@@ -103,7 +108,8 @@ def score_item(
     relevant = [s for s in snapshots if s.observed_at <= as_of]
     if len(relevant) < 2:
         return TrendAssessment(
-            score=0.0 if not relevant else 10.0,
+            # One reading: nothing to compare it with. Neutral, with almost no confidence.
+            score=0.0 if not relevant else 50.0,
             status=TrendStatus.STEADY if not relevant else TrendStatus.EMERGING,
             confidence=0.0 if not relevant else 0.05,
             components={},
@@ -126,9 +132,10 @@ def score_item(
     v3 = sum(daily[:3]) / 3.0
     v_prev3 = sum(daily[3:6]) / 3.0
     # Relative growth per day: the increment against the size already reached.
-    relative = v1 / (level_now - v1 + 1.0)
-    relative_3d = v3 / (level_now - 3 * v3 + 1.0) if level_now > 3 * v3 else v3 / (level_now + 1.0)
-    growth_term = math.log1p(100.0 * max(relative, relative_3d * 0.9))
+    # Relative growth per day (log ratio of the level now to a day ago): what predicts the next
+    # days best on real data; the reach term adds how many people that growth already touches.
+    relative = math.log((level_now + 1.0) / (max(level_now - v1, 0.0) + 1.0))
+    momentum = math.log(max(relative, 1e-6)) + params.reach_weight * math.log1p(v1)
     acceleration = math.log((v3 + 1.0) / (v_prev3 + 1.0))
 
     history = sorted(daily[1:])
@@ -171,14 +178,13 @@ def score_item(
     )
 
     raw = (
-        params.growth_weight * growth_term
+        (momentum - params.centre) / params.scale
         + params.acceleration_weight * _clip(acceleration, -1.5, 1.5)
-        + params.surprise_weight * _clip(surprise, -3.0, 5.0)
         + params.breadth_weight * min(breadth, 6.0)
         + params.quality_weight * _clip(quality, -1.0, 1.0)
         - (params.concentration_penalty * (top_share - 0.8) / 0.2 if concentrated else 0.0)
     )
-    score = round(100.0 / (1.0 + math.exp(-(raw - 40.0) / 12.0)), 2)
+    score = round(100.0 / (1.0 + math.exp(-raw)), 2)
 
     observations = len(relevant)
     span_days = (max(s.observed_at for s in relevant) - min(s.observed_at for s in relevant)) / DAY
@@ -199,8 +205,8 @@ def score_item(
         status = TrendStatus.EMERGING
     else:
         status = TrendStatus.STEADY
-    if relative > 0.01:
-        reasons.append(f"+{relative:.1%} views in the last 24 h")
+    if relative > 0.005:
+        reasons.append(f"+{math.expm1(relative):.1%} views in the last 24 h ({v1:,.0f} views)")
     if acceleration > 0.2:
         reasons.append(f"accelerating: last 3 days {math.exp(acceleration):.1f}x the 3 before")
     if surprise > 10:
@@ -220,7 +226,8 @@ def score_item(
         for k in range(1, params.forecast_days + 1)
     )
     components = {
-        "growth": round(growth_term, 4),
+        "momentum": round(momentum, 4),
+        "relative_growth_per_day": round(relative, 4),
         "acceleration": round(acceleration, 4),
         "surprise": round(surprise, 4),
         "breadth": round(breadth, 4),

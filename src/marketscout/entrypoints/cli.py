@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backtest
 from marketscout.entrypoints.cli_db import add_db_parser, run_db
 
 
@@ -84,13 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_db_parser(commands)
     commands.choices["db"].set_defaults(handler=run_db)
-    try:
-        from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backtest
-
-        add_backtest_parser(commands)
-        commands.choices["backtest"].set_defaults(handler=run_backtest)
-    except ImportError:  # pragma: no cover
-        pass
+    add_backtest_parser(commands)
+    commands.choices["backtest"].set_defaults(handler=run_backtest)
     return parser
 
 

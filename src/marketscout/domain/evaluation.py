@@ -1,0 +1,401 @@
+"""Backtest protocols (``spec/evaluation.md``) and their metrics, as pure functions.
+
+E1 replays one country's trending list day by day and asks which videos grow most over the
+next ``H`` days; E2 asks which videos trending in country A will trend in B within 14 days;
+E3 streams tweet volumes through the burst detector and scores it with the NAB rules.
+Every method sees only rows dated up to the day it is judged on.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from marketscout.domain.burst import BurstDetector
+from marketscout.domain.model import EngagementSnapshot, Platform
+from marketscout.domain.scoring import score_item
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingRow:
+    """One video on one country's trending list on one day (cumulative counters)."""
+
+    video_id: str
+    country: str
+    day: date
+    views: int
+    likes: int = 0
+    comments: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledSeries:
+    name: str
+    times: tuple[datetime, ...]
+    values: tuple[float, ...]
+    windows: tuple[tuple[datetime, datetime], ...]
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def average_ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing the average of their ranks."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def roc_auc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
+    """Mann-Whitney AUC (ties count half); None when one class is empty."""
+    n_pos = sum(positive)
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = average_ranks(scores)
+    rank_sum = sum(r for r, p in zip(ranks, positive, strict=True) if p)
+    return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def precision_at_k(scores: Sequence[float], positive: Sequence[bool], k: int = 20) -> float:
+    """Share of positives among the k best-scored (ties broken by input order)."""
+    top = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+    return sum(positive[i] for i in top) / len(top) if top else 0.0
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    if len(xs) < 2:
+        return None
+    rx, ry = average_ranks(xs), average_ranks(ys)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    vx = sum((a - mx) ** 2 for a in rx)
+    vy = sum((b - my) ** 2 for b in ry)
+    return cov / math.sqrt(vx * vy) if vx > 0 and vy > 0 else None
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return round(statistics.fmean(kept), 4) if kept else None
+
+
+# ---------------------------------------------------------------- E1
+
+Scorer = Callable[[Sequence[TrendingRow], date], float]
+
+
+def _as_of(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _snapshots(rows: Sequence[TrendingRow], ad_id: int) -> list[EngagementSnapshot]:
+    return [
+        EngagementSnapshot(
+            ad_id=ad_id,
+            product_id=ad_id,
+            platform=Platform.YOUTUBE,
+            region=row.country,
+            observed_at=_as_of(row.day),
+            views=row.views,
+            likes=row.likes,
+            comments=row.comments,
+        )
+        for row in rows
+    ]
+
+
+def marketscout_scorer() -> Scorer:
+    """The product's own engine, the same ``score_item`` the API uses."""
+    ids: dict[tuple[str, str], int] = {}
+
+    def score(rows: Sequence[TrendingRow], day: date) -> float:
+        key = (rows[-1].country, rows[-1].video_id)
+        ad_id = ids.setdefault(key, len(ids) + 1)
+        return score_item(_snapshots(rows, ad_id), _as_of(day)).score
+
+    return score
+
+
+def popularity(rows: Sequence[TrendingRow], day: date) -> float:
+    return float(rows[-1].views)
+
+
+def absolute_gain(rows: Sequence[TrendingRow], day: date) -> float:
+    last, previous = rows[-1], rows[-2]
+    return (last.views - previous.views) / max((last.day - previous.day).days, 1)
+
+
+def relative_growth(rows: Sequence[TrendingRow], day: date) -> float:
+    last, previous = rows[-1], rows[-2]
+    return (math.log(last.views + 1) - math.log(previous.views + 1)) / max((last.day - previous.day).days, 1)
+
+
+E1_BASELINES: dict[str, Scorer] = {
+    "popularity": popularity,
+    "absolute_gain": absolute_gain,
+    "relative_growth": relative_growth,
+}
+
+
+def _by_video(rows: Iterable[TrendingRow]) -> dict[str, list[TrendingRow]]:
+    per_day: dict[tuple[str, date], TrendingRow] = {}
+    for row in rows:
+        key = (row.video_id, row.day)
+        if key not in per_day or row.views > per_day[key].views:
+            per_day[key] = row
+    videos: dict[str, list[TrendingRow]] = defaultdict(list)
+    for row in per_day.values():
+        videos[row.video_id].append(row)
+    for history in videos.values():
+        history.sort(key=lambda r: r.day)
+    return videos
+
+
+def top_share_positive(outcomes: Sequence[float], share: float = 0.1) -> list[bool]:
+    """Positive = in the top ``share`` of outcomes, ties included."""
+    ordered = sorted(outcomes, reverse=True)
+    cut = ordered[max(math.ceil(share * len(ordered)), 1) - 1]
+    return [g >= cut for g in outcomes]
+
+
+def run_e1(
+    rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horizon: int = 3
+) -> dict[str, dict[str, float | int | None]]:
+    """E1 on one country's rows: per method, AUC, precision@20 and Spearman averaged over days."""
+    videos = _by_video(rows)
+    days = sorted({r.day for history in videos.values() for r in history})
+    judged = days[1 : len(days) - horizon] if len(days) > horizon + 1 else []
+    per_method: dict[str, dict[str, list[float | None]]] = {
+        name: {"auc": [], "precision_at_20": [], "spearman": []} for name in methods
+    }
+    for day in judged:
+        candidates: list[tuple[list[TrendingRow], float]] = []
+        for history in videos.values():
+            upto = [r for r in history if r.day <= day]
+            if len(upto) < 2 or upto[-1].day != day:
+                continue
+            future = [r for r in history if day < r.day <= day + timedelta(days=horizon)]
+            g = math.log(future[-1].views + 1) - math.log(upto[-1].views + 1) if future else 0.0
+            candidates.append((upto, g))
+        if len(candidates) < 2:
+            continue
+        outcomes = [g for _, g in candidates]
+        positive = top_share_positive(outcomes)
+        for name, method in methods.items():
+            scores = [method(upto, day) for upto, _ in candidates]
+            per_method[name]["auc"].append(roc_auc(scores, positive))
+            per_method[name]["precision_at_20"].append(precision_at_k(scores, positive, 20))
+            per_method[name]["spearman"].append(spearman(scores, outcomes))
+    return {
+        name: {metric: _mean(values) for metric, values in metrics.items()} | {"days": len(metrics["auc"])}
+        for name, metrics in per_method.items()
+    }
+
+
+# ---------------------------------------------------------------- E2
+
+
+def run_e2(
+    rows_a: Iterable[TrendingRow],
+    rows_b: Iterable[TrendingRow],
+    methods: Mapping[str, Scorer],
+    *,
+    window: int = 14,
+) -> dict[str, dict[str, float | int | None]]:
+    """E2, A → B: which videos trending in A will trend in B within ``window`` days."""
+    videos_a = _by_video(rows_a)
+    first_in_b: dict[str, date] = {}
+    for row in rows_b:
+        if row.video_id not in first_in_b or row.day < first_in_b[row.video_id]:
+            first_in_b[row.video_id] = row.day
+    days_a = sorted({r.day for history in videos_a.values() for r in history})
+    last_b = max(first_in_b.values(), default=None)
+    if last_b is None:
+        return {
+            name: {"auc": None, "precision_at_20": None, "lead_time_days": None, "days": 0}
+            for name in methods
+        }
+    judged = [d for d in days_a if d + timedelta(days=window) <= last_b]
+    per_method: dict[str, dict[str, list[float | None]]] = {
+        name: {"auc": [], "precision_at_20": [], "lead": []} for name in methods
+    }
+    for day in judged:
+        candidates: list[tuple[list[TrendingRow], bool, int | None]] = []
+        for video, history in videos_a.items():
+            upto = [r for r in history if r.day <= day]
+            if not upto or upto[-1].day != day:
+                continue
+            seen_b = first_in_b.get(video)
+            if seen_b is not None and seen_b <= day:
+                continue
+            hit = seen_b is not None and seen_b <= day + timedelta(days=window)
+            candidates.append((upto, hit, (seen_b - day).days if hit and seen_b else None))
+        if len(candidates) < 2:
+            continue
+        positive = [hit for _, hit, _ in candidates]
+        for name, method in methods.items():
+            scores = [
+                method(upto, day) if len(upto) >= 2 else _single(name, method, upto, day)
+                for upto, _, _ in candidates
+            ]
+            per_method[name]["auc"].append(roc_auc(scores, positive))
+            per_method[name]["precision_at_20"].append(precision_at_k(scores, positive, 20))
+            top = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:20]
+            per_method[name]["lead"].extend(float(candidates[i][2] or 0) for i in top if candidates[i][1])
+    return {
+        name: {
+            "auc": _mean(m["auc"]),
+            "precision_at_20": _mean(m["precision_at_20"]),
+            "lead_time_days": statistics.median([v for v in m["lead"] if v is not None])
+            if m["lead"]
+            else None,
+            "days": len(m["auc"]),
+        }
+        for name, m in per_method.items()
+    }
+
+
+def _single(name: str, method: Scorer, rows: Sequence[TrendingRow], day: date) -> float:
+    """A video with one row so far: growth methods have no slope; give them a neutral value."""
+    if name == "popularity":
+        return method(rows, day)
+    if name == "marketscout":
+        return method(rows, day)
+    return 0.0
+
+
+def views_in_a(rows: Sequence[TrendingRow], day: date) -> float:
+    return float(rows[-1].views)
+
+
+E2_BASELINES: dict[str, Scorer] = {"views": views_in_a, "relative_growth": relative_growth}
+
+
+# ---------------------------------------------------------------- E3 (NAB)
+
+
+@dataclass(frozen=True, slots=True)
+class NabResult:
+    score: float
+    detected_windows: int
+    windows: int
+    false_positives: int
+    median_delay_minutes: float | None
+    days: float
+
+
+def scaled_sigmoid(y: float) -> float:
+    """NAB's weighting: 1 early in a window, 0 at its end, towards -1 after it (-1 past 3 widths)."""
+    if y > 3.0:
+        return -1.0
+    return 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
+
+
+PROBATIONARY_SHARE = 0.15
+
+
+def nab_score(
+    times: Sequence[datetime],
+    detections: Sequence[bool],
+    windows: Sequence[tuple[datetime, datetime]],
+    *,
+    a_tp: float = 1.0,
+    a_fp: float = 0.11,
+    a_fn: float = 1.0,
+) -> tuple[float, int, int, list[float]]:
+    """NAB standard-profile raw score: (raw, windows detected, false positives, delays in minutes).
+
+    As NAB's sweeper: detections in the first 15 % of the series (probation) are ignored; in a
+    window only the earliest detection counts, weighted ``a_tp * scaled_sigmoid(y)`` with ``y``
+    from -1 (window start) to 0 (window end); one outside every window costs
+    ``a_fp * scaled_sigmoid(distance after the previous window / its width)``, or the full
+    ``a_fp`` before any window; each missed window costs ``a_fn``.
+    """
+    spans = sorted((_nearest(times, a), _nearest(times, b)) for a, b in windows)
+    counted = [False] * len(spans)
+    probation = int(PROBATIONARY_SHARE * len(times))
+    raw = 0.0
+    delays: list[float] = []
+    false_positives = 0
+    for i, flagged in enumerate(detections):
+        if not flagged or i < probation:
+            continue
+        inside = next((k for k, (a, b) in enumerate(spans) if a <= i <= b), None)
+        if inside is not None:
+            if not counted[inside]:
+                counted[inside] = True
+                a, b = spans[inside]
+                raw += a_tp * scaled_sigmoid(-(b - i + 1) / (b - a + 1))
+                delays.append((times[i] - times[a]).total_seconds() / 60.0)
+            continue
+        false_positives += 1
+        before = [(a, b) for a, b in spans if b < i]
+        if before:
+            a, b = before[-1]
+            raw += a_fp * scaled_sigmoid(abs(b - i) / max(b - a, 1))
+        else:
+            raw -= a_fp
+    raw -= a_fn * counted.count(False)
+    return raw, counted.count(True), false_positives, delays
+
+
+def _nearest(times: Sequence[datetime], at: datetime) -> int:
+    lo, hi = 0, len(times) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if times[mid] < at:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def run_e3(
+    series: Sequence[LabelledSeries],
+    detector: Callable[[], Callable[[float], float]],
+    threshold: float,
+) -> NabResult:
+    """Streams each series through a fresh detector; normalises NAB's score over all series."""
+    raw_total = null_total = perfect_total = 0.0
+    detected = windows = false_positives = 0
+    delays: list[float] = []
+    days = 0.0
+    for one in series:
+        update = detector()
+        flags = [update(value) >= threshold for value in one.values]
+        raw, hit, fp, lag = nab_score(one.times, flags, one.windows)
+        raw_total += raw
+        null_total += -1.0 * len(one.windows)
+        perfect_total += len(one.windows) * scaled_sigmoid(-1.0)
+        detected += hit
+        windows += len(one.windows)
+        false_positives += fp
+        delays.extend(lag)
+        if one.times:
+            days += (one.times[-1] - one.times[0]).total_seconds() / 86400
+    span = perfect_total - null_total
+    score = 100.0 * (raw_total - null_total) / span if span else 0.0
+    return NabResult(
+        score=round(score, 2),
+        detected_windows=detected,
+        windows=windows,
+        false_positives=false_positives,
+        median_delay_minutes=statistics.median(delays) if delays else None,
+        days=round(days, 1),
+    )
+
+
+def burst_detector() -> Callable[[float], float]:
+    return BurstDetector().update

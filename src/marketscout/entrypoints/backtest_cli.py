@@ -1,0 +1,132 @@
+"""``marketscout backtest e1|e2|e3 --data PATH [--json]``: the protocols of spec/evaluation.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from marketscout.adapters.datasets import country_of, csv_files, read_nab, read_trending
+from marketscout.domain import evaluation
+from marketscout.domain.burst import DEFAULT_BURST_PARAMS
+
+# Chosen on the five development series of nab-twitter-volume, then fixed.
+E3_THRESHOLD = DEFAULT_BURST_PARAMS.alarm_level
+
+
+def add_backtest_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("backtest", help="measure the trend engine on real data")
+    parser.add_argument("task", choices=["e1", "e2", "e3"])
+    parser.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="E1: a country file or folder; E2: a folder with two country files (or use --data-b); "
+        "E3: a folder of NAB series with labels/combined_windows.json",
+    )
+    parser.add_argument("--data-b", type=Path, help="E2: the second country's file (B); --data is A")
+    parser.add_argument("--horizon", type=int, default=3, help="E1: days ahead (H)")
+    parser.add_argument("--threshold", type=float, default=E3_THRESHOLD, help="E3: detection threshold")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _skipped(skipped: list[tuple[str, int, str]]) -> dict[str, Any]:
+    return {
+        "count": len(skipped),
+        "first": [{"file": f, "line": line, "reason": reason} for f, line, reason in skipped[:20]],
+    }
+
+
+def _e1(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    skipped: list[tuple[str, int, str]] = []
+    for source in csv_files(args.data):
+        report = read_trending(source)
+        skipped.extend(report.skipped)
+        methods = {"marketscout": evaluation.marketscout_scorer(), **evaluation.E1_BASELINES}
+        results[country_of(source)] = evaluation.run_e1(report.rows, methods, horizon=args.horizon)
+    metrics = next(iter(results.values())) if len(results) == 1 else _average(results)
+    return {
+        "metrics": metrics,
+        "per_country": results,
+        "horizon": args.horizon,
+        "skipped_rows": _skipped(skipped),
+    }
+
+
+def _average(results: dict[str, Any]) -> dict[str, Any]:
+    methods = next(iter(results.values())).keys()
+    averaged: dict[str, Any] = {}
+    for method in methods:
+        keys = next(iter(results.values()))[method].keys()
+        averaged[method] = {}
+        for key in keys:
+            values = [r[method][key] for r in results.values() if r[method][key] is not None]
+            averaged[method][key] = round(sum(values) / len(values), 4) if values else None
+    return averaged
+
+
+def _e2(args: argparse.Namespace) -> dict[str, Any]:
+    if args.data_b is not None:
+        pairs = [(args.data, args.data_b)]
+    else:
+        files = csv_files(args.data)
+        if len(files) < 2:
+            raise SystemExit("E2 needs two country files: a folder with both, or --data A --data-b B")
+        pairs = [(files[0], files[1]), (files[1], files[0])]
+    per_pair: dict[str, Any] = {}
+    skipped: list[tuple[str, int, str]] = []
+    for a, b in pairs:
+        report_a, report_b = read_trending(a), read_trending(b)
+        skipped.extend(report_a.skipped + report_b.skipped)
+        methods = {"marketscout": evaluation.marketscout_scorer(), **evaluation.E2_BASELINES}
+        per_pair[f"{country_of(a)}->{country_of(b)}"] = evaluation.run_e2(
+            report_a.rows, report_b.rows, methods
+        )
+    metrics = next(iter(per_pair.values())) if len(per_pair) == 1 else _average(per_pair)
+    return {"metrics": metrics, "per_pair": per_pair, "skipped_rows": _skipped(skipped)}
+
+
+def _e3(args: argparse.Namespace) -> dict[str, Any]:
+    report = read_nab(args.data)
+    values = sum(len(s.values) for s in report.series)
+    started = time.perf_counter()
+    result = evaluation.run_e3(report.series, evaluation.burst_detector, args.threshold)
+    elapsed = time.perf_counter() - started
+    return {
+        "metrics": {
+            "marketscout": {
+                "nab_score": result.score,
+                "windows_detected": result.detected_windows,
+                "windows": result.windows,
+                "false_positives": result.false_positives,
+                "false_positives_per_day": round(result.false_positives / result.days, 3)
+                if result.days
+                else None,
+                "median_delay_minutes": result.median_delay_minutes,
+                "microseconds_per_value": round(1e6 * elapsed / max(values, 1), 2),
+            }
+        },
+        "threshold": args.threshold,
+        "series": [s.name for s in report.series],
+        "skipped_rows": _skipped(report.skipped),
+    }
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    if not args.data.exists():
+        print(f"marketscout: {args.data} does not exist")
+        return 2
+    outcome = {"e1": _e1, "e2": _e2, "e3": _e3}[args.task](args)
+    document = {"task": args.task, "data": str(args.data), **outcome}
+    if args.json:
+        print(json.dumps(document))
+        return 0
+    print(f"backtest {args.task} on {args.data}")
+    for method, metrics in document["metrics"].items():
+        shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
+        print(f"  {method:16} {shown}")
+    print(f"  skipped rows: {document['skipped_rows']['count']}")
+    return 0
