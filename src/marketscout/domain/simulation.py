@@ -215,6 +215,7 @@ def simulate_market(
                 lag = region_delay * rng.uniform(0.5, 1.5) if kind == "viral" else 0.0
                 base = rng.uniform(50, 500)
                 ratio = _ENGAGEMENT[platform] * rng.uniform(0.7, 1.3)
+                previous = 0
                 for k in range(steps + 1):
                     at = start + k * step
                     if at < first_seen:
@@ -223,7 +224,8 @@ def simulate_market(
                     level = _curve(kind, t - delay - lag, phase, peak_day, days) * size * local
                     if spike and region == "US" and t >= days - 2:
                         level += size * 0.8 * min(1.0, (t - (days - 2)) / 1.0)
-                    views = int(base + max(level, 0.0))
+                    # Cumulative counters: a curve that dips (seasonal swings) holds its level.
+                    views = previous = max(previous, int(base + max(level, 0.0)))
                     engaged = ratio * (0.1 if kind == "bot_burst" and t >= days - 1.5 else 1.0)
                     likes = int(views * engaged * 0.8)
                     snapshots.append(

@@ -1,0 +1,76 @@
+"""The backtest command on the real data sets of ../shared/data, and on broken files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from marketscout.adapters.datasets import read_trending
+from tests.databases import need
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("MARKETSCOUT_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def backtest(*args: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-m", "marketscout.entrypoints.cli", "backtest", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    document: dict[str, object] = json.loads(result.stdout)
+    return document
+
+
+@pytest.fixture
+def data() -> Path:
+    if not DATA.exists():
+        need(f"the shared data folder is not at {DATA}")
+    return DATA
+
+
+def test_e1_beats_every_baseline_on_the_development_file(data: Path) -> None:
+    document = backtest("e1", "--data", str(data / "youtube-trending-2017" / "US.csv"))
+    assert document["task"] == "e1"
+    metrics = document["metrics"]
+    assert isinstance(metrics, dict)
+    assert set(metrics) == {"marketscout", "popularity", "absolute_gain", "relative_growth"}
+    # The published baseline figures of evaluation.md, reproduced.
+    assert metrics["relative_growth"]["auc"] == pytest.approx(0.93, abs=0.005)
+    assert metrics["popularity"]["precision_at_20"] == pytest.approx(0.12, abs=0.005)
+    for baseline in ("popularity", "absolute_gain", "relative_growth"):
+        assert metrics["marketscout"]["auc"] > metrics[baseline]["auc"]
+        assert metrics["marketscout"]["precision_at_20"] > metrics[baseline]["precision_at_20"]
+
+
+def test_e3_reports_nab_figures(data: Path) -> None:
+    document = backtest("e3", "--data", str(data / "nab-twitter-volume"))
+    figures = document["metrics"]["marketscout"]  # type: ignore[index]
+    assert 0 <= figures["nab_score"] <= 100
+    assert figures["windows"] == 16
+    assert figures["microseconds_per_value"] < 1000
+
+
+def test_unparseable_rows_are_counted_with_line_numbers(tmp_path: Path) -> None:
+    broken = tmp_path / "US.csv"
+    broken.write_text(
+        "video_id,trending_date,title,category_id,views,likes,dislikes,comment_count\n"
+        "a1,17.14.11,One,1,100,1,0,1\n"
+        "#NAME?,17.14.11,Damaged,1,100,1,0,1\n"
+        "a1,17.15.11,One,1,lots,1,0,1\n"
+        "a1,17.16.11,One,1,300,1,0,1\n"
+        "a2,not a date,Two,1,5,1,0,1\n",
+        encoding="utf-8",
+    )
+    report = read_trending(broken)
+    assert len(report.rows) == 2
+    assert [line for _, line, _ in report.skipped] == [3, 4, 6]
+    document = backtest("e1", "--data", str(broken))
+    assert document["skipped_rows"]["count"] == 3  # type: ignore[index]

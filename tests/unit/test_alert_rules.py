@@ -1,0 +1,102 @@
+"""Alert rules: each event fires once, thresholds do not flap, rules validate their fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marketscout.domain.alert_rules import HYSTERESIS_POINTS, evaluate_rule, validate_rule
+from marketscout.domain.errors import InvalidValue
+from marketscout.domain.model import AlertRule, AlertRuleKind, TrendAssessment, TrendScore, TrendStatus
+
+START = datetime(2026, 2, 1, tzinfo=UTC)
+
+
+def history(scores: list[float], statuses: list[TrendStatus] | None = None) -> list[TrendScore]:
+    return [
+        TrendScore(
+            id=i + 1,
+            product_id=7,
+            calculated_at=START + timedelta(hours=6 * i),
+            assessment=TrendAssessment(
+                score=s, status=(statuses[i] if statuses else TrendStatus.STEADY), confidence=0.5
+            ),
+        )
+        for i, s in enumerate(scores)
+    ]
+
+
+def rule(kind: AlertRuleKind, threshold: float | None = None, window: int | None = None) -> AlertRule:
+    return AlertRule(id=3, user_id=1, kind=kind, threshold=threshold, window_hours=window, created_at=START)
+
+
+def keys(r: AlertRule, scores: list[TrendScore]) -> list[str]:
+    now = START + timedelta(days=365)
+    return [e.event_key for e in evaluate_rule(r, 7, "Lamp", scores, [], now)]
+
+
+def test_a_score_hovering_at_the_threshold_fires_once() -> None:
+    hovering = history([69, 71, 69.5, 70.5, 69, 72, 70])
+    assert len(keys(rule(AlertRuleKind.SCORE_THRESHOLD, 70), hovering)) == 1
+
+
+def test_the_threshold_rearms_after_a_real_fall() -> None:
+    scores = history([50, 75, 80, 70 - HYSTERESIS_POINTS - 1, 75])
+    assert len(keys(rule(AlertRuleKind.SCORE_THRESHOLD, 70), scores)) == 2
+
+
+def test_score_rise_within_the_window() -> None:
+    scores = history([20, 25, 40, 41, 42])
+    events = evaluate_rule(
+        rule(AlertRuleKind.SCORE_RISE, 15, 24), 7, "Lamp", scores, [], START + timedelta(days=9)
+    )
+    assert len(events) == 1
+    assert "increased by" in events[0].message
+
+
+def test_status_becomes_exploding() -> None:
+    statuses = [
+        TrendStatus.STEADY,
+        TrendStatus.EXPLODING,
+        TrendStatus.EXPLODING,
+        TrendStatus.PEAKED,
+        TrendStatus.EXPLODING,
+    ]
+    assert len(keys(rule(AlertRuleKind.STATUS_EXPLODING), history([10, 80, 85, 60, 90], statuses))) == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(scores=st.lists(st.floats(0, 100), min_size=1, max_size=30), threshold=st.floats(1, 100))
+def test_reevaluating_never_invents_new_events(scores: list[float], threshold: float) -> None:
+    full = history(scores)
+    r = rule(AlertRuleKind.SCORE_THRESHOLD, threshold)
+    whole = keys(r, full)
+    assert len(whole) == len(set(whole)), "one key per event"
+    assert keys(r, full) == whole, "the same history gives the same events"
+    seen: set[str] = set()
+    for end in range(1, len(full) + 1):
+        seen |= set(keys(r, full[:end]))
+    # Growing history only adds events; a key, once seen, names the same event.
+    assert set(whole) <= seen
+
+
+@pytest.mark.parametrize(
+    ("kind", "threshold", "window", "field"),
+    [
+        (AlertRuleKind.SCORE_RISE, None, 24, "threshold"),
+        (AlertRuleKind.SCORE_RISE, 10, None, "window_hours"),
+        (AlertRuleKind.SCORE_THRESHOLD, 0, None, "threshold"),
+        (AlertRuleKind.SCORE_THRESHOLD, 101, None, "threshold"),
+        (AlertRuleKind.STATUS_EXPLODING, 50, None, "threshold"),
+        (AlertRuleKind.NEW_VIRAL_AD, None, 5, "window_hours"),
+    ],
+)
+def test_rule_validation_names_the_field(
+    kind: AlertRuleKind, threshold: float | None, window: int | None, field: str
+) -> None:
+    with pytest.raises(InvalidValue) as error:
+        validate_rule(kind, threshold, window)
+    assert error.value.field == field

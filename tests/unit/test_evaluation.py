@@ -1,0 +1,81 @@
+"""Backtest metrics against small hand-computed cases, and the protocols on tiny data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from marketscout.domain import evaluation as ev
+from marketscout.domain.evaluation import TrendingRow
+
+
+def test_average_ranks_share_ties() -> None:
+    assert ev.average_ranks([10, 20, 20, 5]) == [2.0, 3.5, 3.5, 1.0]
+
+
+def test_auc_by_hand() -> None:
+    # Positives scored 0.9 and 0.4; negatives 0.5 and 0.1: 3 of 4 pairs ordered right.
+    assert ev.roc_auc([0.9, 0.4, 0.5, 0.1], [True, True, False, False]) == 0.75
+    assert ev.roc_auc([1, 1], [True, False]) == 0.5
+    assert ev.roc_auc([1, 2], [True, True]) is None
+
+
+def test_precision_at_k_by_hand() -> None:
+    assert ev.precision_at_k([5, 4, 3, 2, 1], [True, False, True, False, False], k=2) == 0.5
+    assert ev.precision_at_k([1, 2], [True, True], k=20) == 1.0
+
+
+def test_spearman_by_hand() -> None:
+    assert ev.spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert ev.spearman([1, 2, 3], [30, 20, 10]) == pytest.approx(-1.0)
+    assert ev.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)
+
+
+def test_top_share_includes_ties() -> None:
+    assert ev.top_share_positive([5, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0]) == [True, True] + [False] * 9
+
+
+def _rows(video: str, views: list[int], start: date = date(2017, 9, 1)) -> list[TrendingRow]:
+    return [TrendingRow(video, "US", start + timedelta(days=i), v) for i, v in enumerate(views)]
+
+
+def test_e1_protocol_on_a_tiny_list() -> None:
+    rows = _rows("fast", [10, 100, 1000, 10_000, 100_000]) + _rows("slow", [1000, 1100, 1200, 1300, 1400])
+    rows += _rows("big", [10**6, 10**6 + 10, 10**6 + 20, 10**6 + 30, 10**6 + 40])
+    result = ev.run_e1(rows, ev.E1_BASELINES | {"marketscout": ev.marketscout_scorer()}, horizon=2)
+    assert result["relative_growth"]["auc"] == 1.0
+    assert result["marketscout"]["auc"] == 1.0
+    assert result["popularity"]["auc"] == 0.0
+    assert result["marketscout"]["days"] == 2
+
+
+def test_nab_rewards_early_detection_and_charges_false_positives() -> None:
+    start = datetime(2015, 3, 1, tzinfo=UTC)
+    times = [start + timedelta(minutes=5 * i) for i in range(100)]
+    window = [(times[50], times[59])]
+    early = [i == 50 for i in range(100)]
+    late = [i == 59 for i in range(100)]
+    missed = [False] * 100
+    noisy = [i in (30, 50) for i in range(100)]
+    raw_early, hit, fp, _ = ev.nab_score(times, early, window)
+    raw_late, *_ = ev.nab_score(times, late, window)
+    raw_missed, missed_hits, _, _ = ev.nab_score(times, missed, window)
+    raw_noisy, _, noisy_fp, _ = ev.nab_score(times, noisy, window)
+    assert (hit, fp) == (1, 0)
+    assert raw_early == pytest.approx(ev.scaled_sigmoid(-1.0))
+    assert raw_late == pytest.approx(ev.scaled_sigmoid(-0.1))
+    assert raw_missed == -1.0 and missed_hits == 0
+    assert noisy_fp == 1 and raw_noisy == pytest.approx(raw_early - 0.11)
+    probation = [i == 5 for i in range(100)]
+    assert ev.nab_score(times, probation, window)[2] == 0, "the first 15 % is probation"
+
+
+def test_nab_normalisation_puts_null_at_0_and_perfect_at_100() -> None:
+    start = datetime(2015, 3, 1, tzinfo=UTC)
+    times = tuple(start + timedelta(minutes=5 * i) for i in range(200))
+    series = [
+        ev.LabelledSeries("s", times, tuple(float(i == 120) for i in range(200)), ((times[120], times[140]),))
+    ]
+    assert ev.run_e3(series, lambda: lambda value: 0.0, 0.5).score == 0.0
+    assert ev.run_e3(series, lambda: lambda value: value, 0.5).score == 100.0
