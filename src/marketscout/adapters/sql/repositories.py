@@ -6,14 +6,14 @@ import builtins
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Row, Table, and_, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from marketscout.adapters.sql import tables as t
 from marketscout.domain.errors import Conflict, Unavailable
@@ -399,38 +399,77 @@ _SNAPSHOT_ORDER = (
 )
 
 
+def _snapshot_row(s: EngagementSnapshot) -> tuple[Any, ...]:
+    return (
+        s.ad_id,
+        s.product_id,
+        s.platform.value,
+        s.region,
+        s.observed_at,
+        s.views,
+        s.likes,
+        s.comments,
+        s.shares,
+    )
+
+
+_COLUMN_LIST = "ad_id, product_id, platform, region, observed_at, views, likes, comments, shares"
+_CREATE_STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS engagement_staging (ad_id bigint, product_id bigint, "
+    "platform varchar(20), region varchar(6), observed_at timestamptz, views bigint, likes bigint, "
+    "comments bigint, shares bigint) ON COMMIT DELETE ROWS"
+)
+_COPY_STAGING = f"COPY engagement_staging ({_COLUMN_LIST}) FROM STDIN"
+_INSERT_FROM_STAGING = (
+    f"INSERT INTO engagement_snapshots ({_COLUMN_LIST}) "  # noqa: S608 - constant column list, no input
+    f"SELECT DISTINCT ON (ad_id, region, observed_at) {_COLUMN_LIST} FROM engagement_staging "
+    "ON CONFLICT (ad_id, region, observed_at) DO NOTHING"
+)
+_INSERT_SQLITE = (
+    f"INSERT OR IGNORE INTO engagement_snapshots ({_COLUMN_LIST}) "  # noqa: S608 - constant column list
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 @translate_errors
 class SqlEngagementStore(_SqlRepository, EngagementStore):
     async def add_many(self, snapshots: Sequence[EngagementSnapshot]) -> StoreResult:
+        """Idempotent bulk insert: COPY through a staging table on PostgreSQL, one batched
+        ``INSERT OR IGNORE`` on SQLite; duplicates of stored rows are counted, not errors."""
         if not snapshots:
             return StoreResult(stored=0, duplicates=0)
-        dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
-        maker = pg_insert if dialect == "postgresql" else sqlite_insert
-        stored = 0
-        for start in range(0, len(snapshots), INSERT_CHUNK):
-            chunk = snapshots[start : start + INSERT_CHUNK]
-            rows = [
-                {
-                    "ad_id": s.ad_id,
-                    "product_id": s.product_id,
-                    "platform": s.platform.value,
-                    "region": s.region,
-                    "observed_at": s.observed_at,
-                    "views": s.views,
-                    "likes": s.likes,
-                    "comments": s.comments,
-                    "shares": s.shares,
-                }
-                for s in chunk
-            ]
-            statement = (
-                maker(t.engagement_snapshots)
-                .on_conflict_do_nothing(index_elements=["ad_id", "region", "observed_at"])
-                .returning(t.engagement_snapshots.c.id)
-            )
-            result = await self._session.execute(statement, rows)
-            stored += len(result.all())
+        connection = await self._session.connection()
+        rows = [_snapshot_row(s) for s in snapshots]
+        if connection.dialect.name == "postgresql":
+            stored = await self._copy_postgres(connection, rows)
+        else:
+            stored = await self._insert_sqlite(connection, rows)
         return StoreResult(stored=stored, duplicates=len(snapshots) - stored)
+
+    @staticmethod
+    async def _copy_postgres(connection: AsyncConnection, rows: builtins.list[tuple[Any, ...]]) -> int:
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        async with driver.cursor() as cursor:
+            await cursor.execute(_CREATE_STAGING)
+            await cursor.execute("TRUNCATE engagement_staging")
+            # One tab-separated buffer: every value is an int, a fixed platform name, a validated
+            # region code or an ISO timestamp, so nothing needs COPY escaping.
+            text = "".join(
+                f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4].isoformat()}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8]}\n"
+                for r in rows
+            )
+            async with cursor.copy(_COPY_STAGING) as copy:
+                await copy.write(text.encode())
+            await cursor.execute(_INSERT_FROM_STAGING)
+            return int(cursor.rowcount)
+
+    @staticmethod
+    async def _insert_sqlite(connection: AsyncConnection, rows: builtins.list[tuple[Any, ...]]) -> int:
+        # The format SQLAlchemy's DateTime uses on SQLite, so values compare and collide as stored.
+        as_text = [(*r[:4], r[4].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), *r[5:]) for r in rows]
+        result = await connection.exec_driver_sql(_INSERT_SQLITE, as_text)
+        return int(result.rowcount)
 
     async def for_products(
         self, product_ids: Iterable[int], *, until: datetime | None = None

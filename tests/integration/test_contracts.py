@@ -1,0 +1,227 @@
+"""One contract per port, run against every adapter: in-memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from marketscout.adapters.sql.engine import create_engine, session_factory
+from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain.errors import Conflict
+from marketscout.domain.model import (
+    Ad,
+    Alert,
+    AlertRule,
+    AlertRuleKind,
+    EngagementSnapshot,
+    Platform,
+    Product,
+    RefreshToken,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+    User,
+    WatchlistEntry,
+)
+from marketscout.domain.ports import UnitOfWork
+
+T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+UowFactory = Callable[[], UnitOfWork]
+
+
+@pytest.fixture
+async def uow_factory(database_url: str) -> AsyncIterator[UowFactory]:
+    if database_url.startswith("memory"):
+        store = InMemoryStore()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    yield lambda: SqlUnitOfWork(sessions)
+    await engine.dispose()
+
+
+async def _seed(make: UowFactory) -> tuple[int, int, int]:
+    uow = make()
+    async with uow:
+        user = await uow.users.add(
+            User(username="Ana", email="ana@example.com", password_hash="h", created_at=T0)
+        )
+        product = await uow.products.add(
+            Product(name="Sunset Lamp", description="d", keywords=("lamp",), created_at=T0)
+        )
+        ad = await uow.ads.add(
+            Ad(
+                product_id=product.id,
+                platform=Platform.TIKTOK,
+                ad_content="x",
+                external_id="e1",
+                created_at=T0,
+            )
+        )
+        await uow.commit()
+    return user.id, product.id, ad.id
+
+
+def _snap(ad_id: int, product_id: int, hours: int, views: int, region: str = "US") -> EngagementSnapshot:
+    return EngagementSnapshot(
+        ad_id=ad_id,
+        product_id=product_id,
+        platform=Platform.TIKTOK,
+        region=region,
+        observed_at=T0 + timedelta(hours=hours),
+        views=views,
+        likes=1,
+    )
+
+
+async def test_unit_of_work_rolls_back_unless_committed(uow_factory: UowFactory) -> None:
+    uow = uow_factory()
+    with pytest.raises(RuntimeError):
+        async with uow:
+            await uow.products.add(Product(name="Ghost", description="d", created_at=T0))
+            raise RuntimeError("a use case failed half-way")
+    async with uow:
+        await uow.products.add(Product(name="Uncommitted", description="d", created_at=T0))
+    async with uow:
+        assert await uow.products.list(skip=0, limit=10) == []
+
+
+async def test_users_are_unique_case_insensitively(uow_factory: UowFactory) -> None:
+    await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        assert (await uow.users.get_by_username("ANA")) is not None
+        assert await uow.users.username_or_email_taken("ana", "x@example.com") == "username"
+        assert await uow.users.username_or_email_taken("bob", "ANA@EXAMPLE.COM") == "email"
+        with pytest.raises(Conflict):
+            await uow.users.add(User(username="aNa", email="z@example.com", password_hash="h", created_at=T0))
+
+
+async def test_products_and_ads(uow_factory: UowFactory) -> None:
+    _, product_id, ad_id = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        product = await uow.products.get(product_id)
+        assert product is not None
+        assert product.keywords == ("lamp",)
+        assert product.created_at == T0
+        assert [p.id for p in await uow.products.list(skip=0, limit=5, query="SUNSET")] == [product_id]
+        assert await uow.products.list(skip=0, limit=5, query="%") == []
+        assert await uow.ads.get_by_external_id(Platform.TIKTOK, "e1") is not None
+        assert await uow.ads.get_by_external_id(Platform.YOUTUBE, "e1") is None
+        with pytest.raises(Conflict):
+            await uow.ads.add(
+                Ad(
+                    product_id=product_id,
+                    platform=Platform.TIKTOK,
+                    ad_content="y",
+                    external_id="e1",
+                    created_at=T0,
+                )
+            )
+        assert [a.id for a in await uow.ads.list(skip=0, limit=5, platform=Platform.TIKTOK)] == [ad_id]
+
+
+async def test_engagement_is_idempotent_and_ordered(uow_factory: UowFactory) -> None:
+    _, product_id, ad_id = await _seed(uow_factory)
+    batch = [_snap(ad_id, product_id, h, v) for h, v in [(2, 300), (0, 100), (1, 50)]]
+    uow = uow_factory()
+    async with uow:
+        first = await uow.engagement.add_many(batch)
+        await uow.commit()
+    async with uow:
+        again = await uow.engagement.add_many([*batch, _snap(ad_id, product_id, 3, 400)])
+        await uow.commit()
+    assert (first.stored, first.duplicates) == (3, 0)
+    assert (again.stored, again.duplicates) == (1, 3)
+    async with uow:
+        stored = (await uow.engagement.for_products([product_id]))[product_id]
+        assert [s.views for s in stored] == [100, 50, 300, 400]
+        assert stored[0].observed_at == T0
+        until = (await uow.engagement.for_products([product_id], until=T0 + timedelta(hours=1)))[product_id]
+        assert len(until) == 2
+        assert len(await uow.engagement.since(T0 + timedelta(hours=2))) == 2
+        assert await uow.engagement.products_with_engagement() == [product_id]
+        assert await uow.engagement.last_observed_at([ad_id]) == {ad_id: T0 + timedelta(hours=3)}
+
+
+async def test_scores_history_and_latest(uow_factory: UowFactory) -> None:
+    _, product_id, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        for hours, value in [(0, 10.0), (2, 30.0), (1, 20.0)]:
+            await uow.scores.add(
+                TrendScore(
+                    product_id=product_id,
+                    calculated_at=T0 + timedelta(hours=hours),
+                    assessment=TrendAssessment(
+                        score=value,
+                        status=TrendStatus.EMERGING,
+                        confidence=0.5,
+                        components={"momentum": 1.5},
+                        growth={"24h": 0.1},
+                        forecast=(1.0, 2.0),
+                        reasons=("why",),
+                    ),
+                )
+            )
+        await uow.commit()
+    async with uow:
+        history = await uow.scores.history(product_id)
+        assert [s.score for s in history] == [10.0, 20.0, 30.0]
+        latest = await uow.scores.latest(product_id)
+        assert latest is not None
+        assert latest.score == 30.0
+        assert latest.assessment.components == {"momentum": 1.5}
+        assert latest.assessment.forecast == (1.0, 2.0)
+        assert [s.product_id for s in await uow.scores.latest_all()] == [product_id]
+
+
+async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> None:
+    user_id, product_id, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        await uow.watchlists.add(WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0))
+        with pytest.raises(Conflict):
+            await uow.watchlists.add(WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0))
+    async with uow:
+        await uow.watchlists.add(WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0))
+        rule = await uow.alert_rules.add(
+            AlertRule(user_id=user_id, kind=AlertRuleKind.SCORE_THRESHOLD, threshold=70, created_at=T0)
+        )
+        alert = Alert(
+            user_id=user_id,
+            rule_id=rule.id,
+            product_id=product_id,
+            kind=AlertRuleKind.SCORE_THRESHOLD,
+            event_key="k1",
+            message="m",
+            created_at=T0,
+        )
+        assert await uow.alerts.add_if_new(alert) is not None
+        assert await uow.alerts.add_if_new(alert) is None
+        token = await uow.refresh_tokens.add(
+            RefreshToken(
+                digest="d1", family_id="f", user_id=user_id, issued_at=T0, expires_at=T0 + timedelta(days=1)
+            )
+        )
+        await uow.commit()
+    async with uow:
+        assert len(await uow.watchlists.list(user_id)) == 1
+        assert await uow.alerts.event_keys(user_id) == {"k1"}
+        assert await uow.alerts.mark_read(user_id, None, T0) == 1
+        assert await uow.alerts.list(user_id, unread_only=True) == []
+        assert await uow.refresh_tokens.mark_used(token.id, T0) is True
+        assert await uow.refresh_tokens.mark_used(token.id, T0) is False
+        await uow.refresh_tokens.revoke_family("f")
+        revoked = await uow.refresh_tokens.get_by_digest("d1")
+        assert revoked is not None
+        assert revoked.revoked
+        assert await uow.alert_rules.remove(user_id + 1, rule.id) is False
+        assert await uow.alert_rules.remove(user_id, rule.id) is True
+        assert await uow.watchlists.remove(user_id, product_id) is True
+        await uow.commit()
