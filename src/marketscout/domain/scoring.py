@@ -58,6 +58,7 @@ class IncrementSeries:
     times: list[datetime]
     views: list[int]
     interactions: list[int]
+    epochs: list[float]
 
 
 def increment_series(snapshots: Iterable[EngagementSnapshot], as_of: datetime) -> list[IncrementSeries]:
@@ -71,15 +72,21 @@ def increment_series(snapshots: Iterable[EngagementSnapshot], as_of: datetime) -
         times: list[datetime] = []
         views: list[int] = []
         inter: list[int] = []
-        peak_views = peak_inter = 0
+        first = rows[0]
+        peak_views, peak_inter = first.views, first.likes + first.comments + first.shares
         for row in rows:
             total_inter = row.likes + row.comments + row.shares
-            # Counters that go down (corrections, deletions) never count as negative growth.
-            views.append(max(0, row.views - peak_views) if times else 0)
-            inter.append(max(0, total_inter - peak_inter) if times else 0)
+            # Counters that go down (corrections, deletions) never count as negative growth:
+            # only a rise above the highest reading so far is an increment.
+            views.append(row.views - peak_views if row.views > peak_views else 0)
+            inter.append(total_inter - peak_inter if total_inter > peak_inter else 0)
             times.append(row.observed_at)
-            peak_views, peak_inter = max(peak_views, row.views), max(peak_inter, total_inter)
-        series.append(IncrementSeries(rows[0].platform, region, ad_id, times, views, inter))
+            if row.views > peak_views:
+                peak_views = row.views
+            if total_inter > peak_inter:
+                peak_inter = total_inter
+        epochs = [t.timestamp() for t in times]
+        series.append(IncrementSeries(first.platform, region, ad_id, times, views, inter, epochs))
     return series
 
 
@@ -120,18 +127,69 @@ def score_item(
     series = increment_series(relevant, as_of)
     base_level = sum(_first_reading(relevant).values())
 
-    daily = [views_gained(series, as_of - (k + 1) * DAY, as_of - k * DAY) for k in range(params.horizon_days)]
-    growth: dict[str, float] = {}
-    for label, span in WINDOWS:
-        recent = views_gained(series, as_of - span, as_of)
-        before = views_gained(series, as_of - 2 * span, as_of - span)
-        growth[label] = (recent + 1.0) / (before + 1.0) - 1.0
+    # One pass over the increments: views gained per day before ``as_of`` (bucket 0 = the last
+    # 24 h), for the item and for each series' last six days.
+    span_days = 2 * max(params.horizon_days, 30)
+    daily_all = [0.0] * span_days
+    rising_ads: set[int] = set()
+    rising_regions: set[str] = set()
+    rising_platforms: set[Platform] = set()
+    ad_gain: dict[int, float] = defaultdict(float)
+    quality_num = quality_den = norm_weighted = 0.0
+    level_now = base_level
+    as_of_epoch = as_of.timestamp()
+    quality_since = as_of_epoch - 7 * 86400.0
+    for s in series:
+        own = [0.0] * 6
+        norm = PLATFORM_ENGAGEMENT_NORM[s.platform]
+        epochs, gains, interactions = s.epochs, s.views, s.interactions
+        for i in range(1, len(epochs)):
+            gained = gains[i]
+            level_now += gained
+            if epochs[i] > quality_since:
+                quality_num += interactions[i]
+                quality_den += gained
+                norm_weighted += gained * norm
+            if gained == 0:
+                continue
+            newer = (as_of_epoch - epochs[i]) / 86400.0
+            older = (as_of_epoch - epochs[i - 1]) / 86400.0
+            width = older - newer
+            first_bucket = int(newer)
+            if width <= 0:
+                if first_bucket < span_days:
+                    daily_all[first_bucket] += gained
+                    if first_bucket < 6:
+                        own[first_bucket] += gained
+                continue
+            last_bucket = math.ceil(older)
+            if last_bucket > span_days:
+                last_bucket = span_days
+            for k in range(first_bucket, last_bucket):
+                top = older if older < k + 1 else k + 1
+                bottom = newer if newer > k else k
+                share = gained * (top - bottom) / width
+                daily_all[k] += share
+                if k < 6:
+                    own[k] += share
+        recent, before = sum(own[:3]), sum(own[3:6])
+        ad_gain[s.ad_id] += recent
+        if recent > before and recent > 0:
+            rising_ads.add(s.ad_id)
+            rising_regions.add(s.region)
+            rising_platforms.add(s.platform)
 
-    level_now = base_level + sum(s_views for s in series for s_views in s.views)
+    daily = daily_all[: params.horizon_days]
+    growth: dict[str, float] = {}
+    for label, window in WINDOWS:
+        days = round(window / DAY)
+        recent_sum = sum(daily_all[:days])
+        before_sum = sum(daily_all[days : 2 * days])
+        growth[label] = (recent_sum + 1.0) / (before_sum + 1.0) - 1.0
+
     v1 = daily[0]
     v3 = sum(daily[:3]) / 3.0
     v_prev3 = sum(daily[3:6]) / 3.0
-    # Relative growth per day: the increment against the size already reached.
     # Relative growth per day (log ratio of the level now to a day ago): what predicts the next
     # days best on real data; the reach term adds how many people that growth already touches.
     relative = math.log((level_now + 1.0) / (max(level_now - v1, 0.0) + 1.0))
@@ -143,26 +201,6 @@ def score_item(
     mad = sorted(abs(x - median) for x in history)[len(history) // 2] if history else 0.0
     surprise = (v1 - median) / (1.4826 * mad + math.sqrt(median + 1.0) + 1.0)
 
-    recent_start = as_of - 3 * DAY
-    rising_ads: set[int] = set()
-    rising_regions: set[str] = set()
-    rising_platforms: set[Platform] = set()
-    ad_gain: dict[int, float] = defaultdict(float)
-    quality_num = quality_den = 0.0
-    norm_weighted = 0.0
-    for s in series:
-        recent = views_gained([s], recent_start, as_of)
-        before = views_gained([s], recent_start - 3 * DAY, recent_start)
-        ad_gain[s.ad_id] += recent
-        if recent > before and recent > 0:
-            rising_ads.add(s.ad_id)
-            rising_regions.add(s.region)
-            rising_platforms.add(s.platform)
-        for i in range(1, len(s.times)):
-            if s.times[i] > recent_start - 4 * DAY:
-                quality_num += s.interactions[i]
-                quality_den += s.views[i]
-                norm_weighted += s.views[i] * PLATFORM_ENGAGEMENT_NORM[s.platform]
     breadth = (
         (len(rising_platforms) - 1 if rising_platforms else 0) * 1.5
         + (min(len(rising_regions), 8) - 1 if rising_regions else 0) * 0.5
