@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
@@ -14,6 +15,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 
 from marketscout.domain.errors import DomainError
 from marketscout.domain.ports import HealthProbe
@@ -30,6 +32,7 @@ from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 
 logger = logging.getLogger("marketscout")
+STATIC = Path(__file__).with_name("static")
 
 
 @get("/health", tags=["operations"], summary="The process is up")
@@ -89,7 +92,15 @@ def create_app(container: Container | None = None) -> Litestar:
             "with the ErrorBody shape."
         ),
         path="/docs",
-        render_plugins=[SwaggerRenderPlugin(path="/")],
+        # Swagger UI is vendored (static/swagger-ui): /docs works without any CDN.
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url="/static/swagger-ui/swagger-ui-bundle.js",
+                css_url="/static/swagger-ui/swagger-ui.css",
+                standalone_preset_js_url="/static/swagger-ui/swagger-ui-standalone-preset.js",
+            )
+        ],
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
@@ -103,6 +114,7 @@ def create_app(container: Container | None = None) -> Litestar:
             health,
             ready,
             openapi_json,
+            create_static_files_router(path="/static", directories=[STATIC], include_in_schema=False),
             AuthController,
             ProductController,
             AdController,

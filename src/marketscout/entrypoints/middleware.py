@@ -16,11 +16,10 @@ access_log = logging.getLogger("marketscout.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Only the interactive API docs need an inline script (Swagger UI's start-up), and no CDN.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "img-src 'self' data: https://cdn.jsdelivr.net; font-src 'self' data: https://fonts.gstatic.com; "
-    "connect-src 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
 )
 HTML_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
