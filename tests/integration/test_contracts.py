@@ -212,6 +212,8 @@ async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> No
         await uow.commit()
     async with uow:
         assert len(await uow.watchlists.list(user_id)) == 1
+        assert await uow.watchlists.users_watching([product_id, 999]) == {user_id}
+        assert await uow.watchlists.users_watching([999]) == set()
         assert await uow.alerts.event_keys(user_id) == {"k1"}
         assert await uow.alerts.mark_read(user_id, None, T0) == 1
         assert await uow.alerts.list(user_id, unread_only=True) == []

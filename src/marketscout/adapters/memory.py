@@ -351,6 +351,10 @@ class InMemoryWatchlistRepository(_Repository, WatchlistRepository):
         del self._tx.write(self._name)[entry.id]
         return True
 
+    async def users_watching(self, product_ids: Iterable[int]) -> set[int]:
+        wanted = set(product_ids)
+        return {e.user_id for e in self._rows().values() if e.product_id in wanted}
+
 
 class InMemoryAlertRuleRepository(_Repository, AlertRuleRepository):
     _name = "alert_rules"

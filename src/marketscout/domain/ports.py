@@ -214,6 +214,10 @@ class WatchlistRepository(Protocol):
 
     async def remove(self, user_id: int, product_id: int) -> bool: ...
 
+    async def users_watching(self, product_ids: Iterable[int]) -> set[int]:
+        """The users with at least one of these products on their watchlist."""
+        ...
+
 
 @runtime_checkable
 class AlertRuleRepository(Protocol):

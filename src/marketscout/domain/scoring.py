@@ -225,8 +225,10 @@ def score_item(
     score = round(100.0 / (1.0 + math.exp(-raw)), 2)
 
     observations = len(relevant)
-    span_days = (max(s.observed_at for s in relevant) - min(s.observed_at for s in relevant)) / DAY
-    confidence = _clip((1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(span_days + 0.25) / 3.0)), 0, 1)
+    observed_days = (max(s.observed_at for s in relevant) - min(s.observed_at for s in relevant)) / DAY
+    confidence = _clip(
+        (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
+    )
 
     peak_day = max(range(len(daily)), key=lambda k: (daily[k], -k))
     peak = daily[peak_day]

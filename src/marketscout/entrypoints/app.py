@@ -15,7 +15,9 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 
 from marketscout.domain.errors import DomainError
 from marketscout.domain.ports import HealthProbe
@@ -30,9 +32,11 @@ from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.middleware import RequestContextMiddleware, configure_logging
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
+from marketscout.entrypoints.web.pages import DashboardController
 
 logger = logging.getLogger("marketscout")
 STATIC = Path(__file__).with_name("static")
+TEMPLATES = Path(__file__).parent / "web" / "templates"
 
 
 @get("/health", tags=["operations"], summary="The process is up")
@@ -123,7 +127,9 @@ def create_app(container: Container | None = None) -> Litestar:
             WatchlistController,
             AlertController,
             ExportController,
+            DashboardController,
         ],
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         dependencies=build_dependencies(container),
         exception_handlers={
             HTTPException: handle_http_exception,

@@ -633,6 +633,17 @@ class SqlWatchlistRepository(_SqlRepository, WatchlistRepository):
         )
         return bool(getattr(result, "rowcount", 0))
 
+    async def users_watching(self, product_ids: Iterable[int]) -> set[int]:
+        wanted = sorted(set(product_ids))
+        if not wanted:
+            return set()
+        statement = (
+            select(t.watchlist_entries.c.user_id)
+            .where(t.watchlist_entries.c.product_id.in_(wanted))
+            .distinct()
+        )
+        return set((await self._session.execute(statement)).scalars())
+
 
 def _rule(row: Row[Any]) -> AlertRule:
     return AlertRule(

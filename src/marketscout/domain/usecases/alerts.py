@@ -112,6 +112,9 @@ async def evaluate_alerts(
             for rule in await uow.alert_rules.list_all():
                 rules_by_user[rule.user_id].append(rule)
             users = set(rules_by_user)
+            if only_products is not None:
+                # Watchers without rules of their own are covered by the default rules.
+                users |= await uow.watchlists.users_watching(only_products)
         else:
             users = set(user_ids)
             rules_by_user = {uid: await uow.alert_rules.list(uid) for uid in users}

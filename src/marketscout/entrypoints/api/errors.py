@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Template
 
 from marketscout.domain.errors import (
     AuthenticationFailed,
@@ -49,13 +50,46 @@ _GENERIC = {
 _SAFE_MESSAGE = re.compile(r"^[\w\s.,:;'`$\[\]()<>=!?/-]{1,300}$")
 
 
+_PAGE_TITLES = {
+    403: "That form could not be accepted",
+    404: "Page not found",
+    429: "Too many requests",
+    500: "Something went wrong",
+    503: "The service is busy",
+}
+
+
+def _is_page(request: Request[Any, Any, Any] | None) -> bool:
+    """Dashboard pages answer errors as pages in the dashboard's look; the API as JSON."""
+    if request is None:
+        return False
+    path = request.url.path
+    return (path == "/" or path.startswith("/ui/")) and "text/html" in request.headers.get(
+        "accept", "text/html"
+    )
+
+
 def error_response(
     status_code: int,
     message: str,
     details: list[ErrorDetail] | None = None,
     headers: dict[str, str] | None = None,
     request: Request[Any, Any, Any] | None = None,
-) -> Response[ErrorBody]:
+) -> Response[Any]:
+    if _is_page(request):
+        return Template(
+            template_name="error.html",
+            context={
+                "status_code": status_code,
+                "title": _PAGE_TITLES.get(status_code, _GENERIC.get(status_code, "Error")),
+                "message": message,
+                "user": None,
+                "csrf": "",
+                "path": request.url.path if request else "",
+            },
+            status_code=status_code,
+            headers=headers or {},
+        )
     request_id = request.scope.get("state", {}).get("request_id") if request is not None else None
     all_headers = dict(headers or {})
     if status_code == 401:
@@ -96,7 +130,7 @@ def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
     return details
 
 
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, ValidationException):
         details = _validation_details(exc)
         if exc.detail and "malformed" in exc.detail.lower():
@@ -112,7 +146,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     return error_response(status, message, headers=headers, request=request)
 
 
-def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
+def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     if isinstance(exc, RejectedBatch):
         details = [ErrorDetail(field=f, rule=r, index=i) for i, f, r in exc.rejections]
         return error_response(422, exc.message, details, request=request)
@@ -133,6 +167,6 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
     return error_response(400, exc.message, request=request)
 
 
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, _GENERIC[500], request=request)

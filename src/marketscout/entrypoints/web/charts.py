@@ -1,0 +1,238 @@
+"""Small SVG charts and the continent map, rendered on the server (no script needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+WIDTH, HEIGHT = 1000, 500
+
+# Simplified continent outlines (longitude, latitude), enough to read as a world map.
+CONTINENT_OUTLINES: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
+    "North America": (
+        (
+            (-168, 66),
+            (-140, 70),
+            (-95, 72),
+            (-80, 65),
+            (-60, 55),
+            (-55, 47),
+            (-70, 43),
+            (-76, 35),
+            (-80, 25),
+            (-97, 26),
+            (-97, 20),
+            (-87, 15),
+            (-78, 8),
+            (-85, 10),
+            (-105, 20),
+            (-115, 30),
+            (-125, 40),
+            (-125, 50),
+            (-140, 60),
+            (-165, 55),
+        ),
+        (
+            (-55, 60),
+            (-45, 60),
+            (-20, 70),
+            (-20, 80),
+            (-60, 82),
+            (-70, 76),
+        ),
+    ),
+    "South America": (
+        (
+            (-80, 8),
+            (-60, 10),
+            (-50, 0),
+            (-35, -7),
+            (-40, -22),
+            (-48, -28),
+            (-58, -38),
+            (-65, -55),
+            (-72, -50),
+            (-72, -30),
+            (-70, -18),
+            (-81, -5),
+        ),
+    ),
+    "Europe": (
+        (
+            (-10, 36),
+            (-9, 43),
+            (-2, 44),
+            (-5, 48),
+            (2, 51),
+            (8, 54),
+            (5, 58),
+            (10, 63),
+            (20, 70),
+            (30, 70),
+            (40, 67),
+            (45, 55),
+            (40, 45),
+            (28, 41),
+            (26, 36),
+            (15, 38),
+            (12, 44),
+            (5, 43),
+        ),
+        (
+            (-10, 51),
+            (-6, 58),
+            (-3, 59),
+            (2, 53),
+            (-5, 50),
+        ),
+    ),
+    "Africa": (
+        (
+            (-17, 15),
+            (-17, 21),
+            (-10, 30),
+            (-5, 36),
+            (10, 37),
+            (20, 32),
+            (32, 31),
+            (35, 28),
+            (43, 12),
+            (51, 12),
+            (42, -2),
+            (40, -15),
+            (35, -25),
+            (20, -35),
+            (14, -22),
+            (12, -5),
+            (9, 4),
+            (-8, 4),
+            (-15, 10),
+        ),
+        (
+            (44, -25),
+            (50, -15),
+            (48, -25),
+        ),
+    ),
+    "Asia": (
+        (
+            (45, 55),
+            (40, 45),
+            (28, 41),
+            (35, 36),
+            (35, 30),
+            (43, 12),
+            (55, 22),
+            (60, 25),
+            (67, 25),
+            (73, 20),
+            (77, 8),
+            (80, 15),
+            (90, 22),
+            (98, 16),
+            (100, 2),
+            (105, 10),
+            (110, 20),
+            (122, 30),
+            (122, 40),
+            (130, 42),
+            (140, 50),
+            (142, 60),
+            (160, 62),
+            (180, 66),
+            (180, 70),
+            (140, 73),
+            (110, 77),
+            (80, 73),
+            (60, 70),
+            (50, 68),
+            (40, 67),
+        ),
+        (
+            (130, 31),
+            (135, 34),
+            (141, 41),
+            (145, 44),
+            (140, 36),
+        ),
+        (
+            (95, 5),
+            (105, -6),
+            (120, -9),
+            (140, -8),
+            (150, -6),
+            (130, 0),
+            (115, 4),
+        ),
+    ),
+    "Oceania": (
+        (
+            (114, -22),
+            (122, -18),
+            (131, -12),
+            (137, -12),
+            (142, -11),
+            (146, -19),
+            (153, -28),
+            (150, -37),
+            (141, -38),
+            (131, -31),
+            (115, -34),
+        ),
+        (
+            (172, -35),
+            (178, -38),
+            (174, -41),
+            (167, -46),
+            (170, -42),
+        ),
+    ),
+}
+LEGEND_STEPS = (0, 25, 50, 75, 100)
+
+
+def _point(lon: float, lat: float) -> str:
+    return f"{(lon + 180) / 360 * WIDTH:.1f},{(90 - lat) / 180 * HEIGHT:.1f}"
+
+
+def colour(value: float) -> str:
+    """From pale blue-grey (no interest) to deep red (the strongest region)."""
+    t = max(0.0, min(value, 100.0)) / 100.0
+    low, high = (226, 232, 240), (190, 30, 45)
+    r, g, b = (round(a + (b - a) * t) for a, b in zip(low, high, strict=True))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+@dataclass(frozen=True, slots=True)
+class MapShape:
+    name: str
+    value: float
+    colour: str
+    paths: tuple[str, ...]
+
+
+def continent_map(values: dict[str, float]) -> list[MapShape]:
+    return [
+        MapShape(
+            name=name,
+            value=values.get(name, 0.0),
+            colour=colour(values.get(name, 0.0)),
+            paths=tuple(
+                "M" + " L".join(_point(lon, lat) for lon, lat in outline) + " Z" for outline in outlines
+            ),
+        )
+        for name, outlines in CONTINENT_OUTLINES.items()
+    ]
+
+
+def polyline(values: Sequence[float], width: float, height: float, pad: float = 2.0) -> str:
+    """SVG polyline points for a series, scaled into the box."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low or 1.0
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    return " ".join(
+        f"{pad + i * step:.1f},{height - pad - (v - low) / span * (height - 2 * pad):.1f}"
+        for i, v in enumerate(values)
+    )

@@ -1,0 +1,574 @@
+"""Dashboard pages. Each handler calls the same use cases as the JSON API.
+
+Sessions: the access token of a normal login, kept in an HttpOnly, SameSite=Lax cookie (Secure
+over HTTPS); when it expires the next page sends the user to the login page with a message.
+CSRF: every form carries the value of an HttpOnly ``ms_csrf`` cookie (double submit, compared in
+constant time); a POST without it is refused with 403.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hmac
+import io
+import secrets
+from collections import defaultdict
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie, UploadFile
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
+from litestar.params import FromQuery, PathParameter
+from litestar.response import Redirect, Template
+
+from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
+from marketscout.domain.model import AlertRuleKind, Platform, TrendStatus, User
+from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
+from marketscout.domain.usecases import accounts, alerts, catalog, export, trends, watchlists
+from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
+from marketscout.domain.usecases.pipeline import ingest_and_refresh
+from marketscout.entrypoints.api.engagement import NDJSON, parse_items
+from marketscout.entrypoints.schemas import EngagementIn
+from marketscout.entrypoints.web.charts import LEGEND_STEPS, colour, continent_map, polyline
+
+SESSION_COOKIE = "ms_session"
+CSRF_COOKIE = "ms_csrf"
+PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+MAX_UPLOAD_ROWS = 50_000
+
+
+def _secure(request: Request[Any, Any, Any]) -> bool:
+    return request.url.scheme == "https"
+
+
+def csrf_token(request: Request[Any, Any, Any]) -> str:
+    """The request's CSRF value: the cookie's, or a new one the response will set."""
+    state = request.scope.setdefault("state", {})
+    token: str | None = state.get("csrf") or request.cookies.get(CSRF_COOKIE)
+    if not token:
+        token = secrets.token_urlsafe(32)
+    state["csrf"] = token
+    return token
+
+
+def _cookies(request: Request[Any, Any, Any]) -> list[Cookie]:
+    token = csrf_token(request)
+    if request.cookies.get(CSRF_COOKIE) == token:
+        return []
+    return [
+        Cookie(
+            key=CSRF_COOKIE, value=token, httponly=True, samesite="strict", secure=_secure(request), path="/"
+        )
+    ]
+
+
+async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The submitted form, once its CSRF token matches the cookie; 403 otherwise."""
+    form = await request.form()
+    sent = form.get("csrf_token")
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent, cookie):
+        raise HTTPException(
+            status_code=403, detail="The form has expired or did not come from this site; reload it"
+        )
+    return dict(form)
+
+
+async def current_user(request: Request[Any, Any, Any], uow: UnitOfWork, tokens: TokenIssuer) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        user = await accounts.authenticate(uow, tokens, token)
+    except AuthenticationFailed:
+        request.scope.setdefault("state", {})["session_expired"] = True
+        return None
+    request.scope.setdefault("state", {})["user_id"] = user.id
+    return user
+
+
+def page(request: Request[Any, Any, Any], name: str, user: User | None, **context: Any) -> Template:
+    context.update(user=user, csrf=csrf_token(request), path=request.url.path)
+    return Template(template_name=name, context=context, cookies=_cookies(request))
+
+
+def to_login(request: Request[Any, Any, Any], message: str) -> Redirect:
+    return Redirect(path=f"/ui/login?message={message}&next={request.url.path}", status_code=303)
+
+
+def _text(form: dict[str, Any], name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+class DashboardController(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def trending_page(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        status: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+    ) -> Template:
+        user = await current_user(request, uow, tokens)
+        chosen = status if status in {s.value for s in TrendStatus} else None
+        query = (q or "").strip()[:200] or None
+        items = await trends.trending(
+            uow, limit=100, status=TrendStatus(chosen) if chosen else None, query=query
+        )
+        rows = []
+        for item in items:
+            history = await trends.score_history(uow, item.product.id)
+            rows.append(
+                {
+                    "product": item.product,
+                    "score": item.score,
+                    "spark": polyline([s.score for s in history[-14:]], 100, 24),
+                }
+            )
+        return page(
+            request,
+            "trending.html",
+            user,
+            rows=rows,
+            status=chosen,
+            q=query or "",
+            statuses=[s.value for s in TrendStatus],
+        )
+
+    @get("/ui/products/{product_id:int}")
+    async def product_page(
+        self,
+        request: Request[Any, Any, Any],
+        product_id: PathId,
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> Template:
+        user = await current_user(request, uow, tokens)
+        product, score = await trends.product_with_score(uow, product_id)
+        history = await trends.score_history(uow, product_id)
+        ads = await catalog.list_ads(uow, skip=0, limit=100, product_id=product_id)
+        now = clock.now()
+        async with uow:
+            snapshots = (await uow.engagement.for_products([product_id], until=now))[product_id]
+        daily: dict[int, float] = defaultdict(float)
+        last_by_key: dict[tuple[int, str], int] = {}
+        ad_views: dict[int, int] = defaultdict(int)
+        for snap in snapshots:
+            key = (snap.ad_id, snap.region)
+            previous = last_by_key.get(key)
+            if previous is not None and snap.views > previous:
+                day = (now - snap.observed_at).days
+                if day < 21:
+                    daily[day] += snap.views - previous
+            last_by_key[key] = max(previous or 0, snap.views)
+        for (ad_id, _region), views in last_by_key.items():
+            ad_views[ad_id] += views
+        series = [daily.get(day, 0.0) for day in range(20, -1, -1)]
+        regions = await trends.regional_heat_map(uow, clock, product_ids=[product_id])
+        watched = False
+        if user is not None:
+            watched = any(
+                e.product_id == product_id for e in await watchlists.list_watchlist(uow, user_id=user.id)
+            )
+        return page(
+            request,
+            "product.html",
+            user,
+            product=product,
+            score=score,
+            history=history,
+            views_chart=polyline(series, 600, 160),
+            views_max=max(series, default=0),
+            views_days=series,
+            score_chart=polyline([s.score for s in history], 600, 120),
+            ads=ads,
+            ad_views=ad_views,
+            regions=regions[0].regions if regions else {},
+            watched=watched,
+        )
+
+    @get("/ui/heat-map")
+    async def heat_map_page(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+        product_id: FromQuery[int | None] = None,
+    ) -> Template:
+        user = await current_user(request, uow, tokens)
+        top = await trends.trending(uow, limit=20)
+        choices = [item.product for item in top]
+        chosen = product_id if product_id and 0 < product_id < 2**63 else (choices[0].id if choices else None)
+        rows = await trends.regional_heat_map(uow, clock, product_ids=[chosen]) if chosen else []
+        countries = (
+            await trends.regional_heat_map(uow, clock, product_ids=[chosen], level="country")
+            if chosen
+            else []
+        )
+        values = rows[0].regions if rows else {}
+        return page(
+            request,
+            "heatmap.html",
+            user,
+            choices=choices,
+            chosen=chosen,
+            shapes=continent_map(values),
+            values=values,
+            countries=sorted((countries[0].regions if countries else {}).items(), key=lambda kv: -kv[1]),
+            legend=[(step, colour(step)) for step in LEGEND_STEPS],
+            product=rows[0].product if rows else None,
+        )
+
+    @get("/ui/viral")
+    async def viral_page(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+        platform: FromQuery[str | None] = None,
+    ) -> Template:
+        user = await current_user(request, uow, tokens)
+        chosen = platform if platform in {p.value for p in Platform} else None
+        found = await trends.scan_ads(uow, clock, limit=50, platform=Platform(chosen) if chosen else None)
+        return page(
+            request, "viral.html", user, ads=found, platform=chosen, platforms=[p.value for p in Platform]
+        )
+
+    @get("/ui/watchlist")
+    async def watchlist_page(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+    ) -> Template | Redirect:
+        user = await current_user(request, uow, tokens)
+        if user is None:
+            return to_login(request, "expired" if request.scope["state"].get("session_expired") else "login")
+        entries = await watchlists.list_watchlist(uow, user_id=user.id)
+        async with uow:
+            products = await uow.products.get_many(e.product_id for e in entries)
+            latest = {e.product_id: await uow.scores.latest(e.product_id) for e in entries}
+        return page(
+            request,
+            "watchlist.html",
+            user,
+            entries=entries,
+            products=products,
+            latest=latest,
+            alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
+            rules=await alerts.list_rules(uow, user_id=user.id),
+            kinds=[k.value for k in AlertRuleKind],
+        )
+
+    @get("/ui/data")
+    async def data_page(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+    ) -> Template | Redirect:
+        user = await current_user(request, uow, tokens)
+        if user is None:
+            return to_login(request, "login")
+        products = await catalog.list_products(uow, skip=0, limit=100)
+        return page(
+            request, "data.html", user, products=products, platforms=[p.value for p in Platform], report=None
+        )
+
+    @get("/ui/login")
+    async def login_page(
+        self,
+        request: Request[Any, Any, Any],
+        message: FromQuery[str | None] = None,
+        next: FromQuery[str | None] = None,
+    ) -> Template:
+        texts = {"expired": "Your session has expired; please log in again.", "login": "Please log in first."}
+        return page(
+            request, "login.html", None, message=texts.get(message or "", ""), next=_safe_next(next), error=""
+        )
+
+    @post("/ui/login", status_code=200)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        hasher: NamedDependency[PasswordHasher],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> Response[Any]:
+        form = await check_csrf(request)
+        try:
+            pair = await accounts.log_in(
+                uow,
+                hasher,
+                tokens,
+                clock,
+                username=_text(form, "username")[:254],
+                password=_text(form, "password")[:1024],
+            )
+        except AuthenticationFailed as error:
+            template = page(
+                request,
+                "login.html",
+                None,
+                message="",
+                next=_safe_next(_text(form, "next")),
+                error=error.message,
+            )
+            template.status_code = 401
+            return template
+        response: Response[Any] = Redirect(path=_safe_next(_text(form, "next")), status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            pair.access_token,
+            max_age=pair.expires_in,
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+            path="/",
+        )
+        return response
+
+    @get("/ui/signup")
+    async def signup_page(self, request: Request[Any, Any, Any]) -> Template:
+        return page(request, "signup.html", None, error="", values={})
+
+    @post("/ui/signup", status_code=200)
+    async def signup(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        hasher: NamedDependency[PasswordHasher],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> Response[Any]:
+        form = await check_csrf(request)
+        username, email, password = (
+            _text(form, "username")[:60],
+            _text(form, "email")[:300],
+            _text(form, "password")[:200],
+        )
+        try:
+            await accounts.sign_up(uow, hasher, clock, username=username, email=email, password=password)
+            pair = await accounts.log_in(uow, hasher, tokens, clock, username=username, password=password)
+        except (InvalidValue, Conflict) as error:
+            template = page(
+                request,
+                "signup.html",
+                None,
+                error=error.message,
+                values={"username": username, "email": email},
+            )
+            template.status_code = 422 if isinstance(error, InvalidValue) else 400
+            return template
+        response: Response[Any] = Redirect(path="/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            pair.access_token,
+            max_age=pair.expires_in,
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+            path="/",
+        )
+        return response
+
+    @post("/ui/logout", status_code=303)
+    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+        await check_csrf(request)
+        response = Redirect(path="/ui/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @post("/ui/watchlist/{product_id:int}", status_code=303)
+    async def toggle_watch(
+        self,
+        request: Request[Any, Any, Any],
+        product_id: PathId,
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> Redirect:
+        form = await check_csrf(request)
+        user = await current_user(request, uow, tokens)
+        if user is None:
+            return to_login(request, "login")
+        if _text(form, "action") == "remove":
+            with contextlib.suppress(NotFound):  # already gone: the page shows the truth
+                await watchlists.unwatch(uow, user_id=user.id, product_id=product_id)
+        else:
+            await watchlists.watch(uow, clock, user_id=user.id, product_id=product_id)
+        return Redirect(path=f"/ui/products/{product_id}", status_code=303)
+
+    @post("/ui/alerts", status_code=303)
+    async def alert_actions(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> Redirect:
+        form = await check_csrf(request)
+        user = await current_user(request, uow, tokens)
+        if user is None:
+            return to_login(request, "login")
+        action = _text(form, "action")
+        try:
+            if action == "read-all":
+                await alerts.mark_alerts_read(uow, clock, user_id=user.id, alert_ids=None)
+            elif action == "check":
+                await alerts.check_alerts(uow, clock, user_id=user.id)
+            elif action == "delete-rule":
+                await alerts.delete_rule(uow, user_id=user.id, rule_id=int(_text(form, "rule_id") or 0))
+            elif action == "add-rule":
+                threshold = _text(form, "threshold").strip()
+                window = _text(form, "window_hours").strip()
+                await alerts.create_rule(
+                    uow,
+                    clock,
+                    user_id=user.id,
+                    kind=AlertRuleKind(_text(form, "kind")),
+                    threshold=float(threshold) if threshold else None,
+                    window_hours=int(window) if window else None,
+                )
+        except (DomainError, ValueError):
+            return Redirect(path="/ui/watchlist?error=rule", status_code=303)
+        return Redirect(path="/ui/watchlist", status_code=303)
+
+    @post("/ui/data", status_code=200)
+    async def data_actions(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> Template | Redirect:
+        form = await check_csrf(request)
+        user = await current_user(request, uow, tokens)
+        if user is None:
+            return to_login(request, "login")
+        action = _text(form, "action")
+        report: dict[str, Any] = {}
+        try:
+            if action == "product":
+                made = await catalog.create_product(
+                    uow,
+                    clock,
+                    catalog.NewProduct(
+                        name=_text(form, "name")[:300], description=_text(form, "description")[:1100]
+                    ),
+                    created_by=user.id,
+                )
+                report = {"message": f"Created product “{made.name}” (#{made.id})."}
+            elif action == "ad":
+                ad = await catalog.create_ad(
+                    uow,
+                    clock,
+                    catalog.NewAd(
+                        product_id=int(_text(form, "product_id") or 0),
+                        platform=Platform(_text(form, "platform")),
+                        ad_content=_text(form, "ad_content")[:2100],
+                        external_id=_text(form, "external_id")[:250] or None,
+                    ),
+                )
+                report = {"message": f"Created {ad.platform} ad #{ad.id}."}
+            elif action == "upload":
+                upload = form.get("file")
+                if not isinstance(upload, UploadFile):
+                    raise InvalidValue("file", "choose a CSV or NDJSON file")
+                raw = await upload.read()
+                items = parse_upload(upload.filename or "", raw)
+                result = await ingest_and_refresh(uow, clock, items)
+                report = {
+                    "message": f"{result.received} rows: {result.stored} stored, {result.duplicates} duplicates, "
+                    f"{len(result.rejected)} rejected.",
+                    "rejected": result.rejected,
+                }
+        except (DomainError, ValueError) as error:
+            report = {
+                "error": error.message
+                if isinstance(error, DomainError)
+                else "Check the values and try again."
+            }
+        products = await catalog.list_products(uow, skip=0, limit=100)
+        return page(
+            request,
+            "data.html",
+            user,
+            products=products,
+            platforms=[p.value for p in Platform],
+            report=report,
+        )
+
+    @get("/ui/export/{data_type:str}")
+    async def export_file(
+        self,
+        request: Request[Any, Any, Any],
+        data_type: Annotated[str, PathParameter(max_length=20)],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+    ) -> Response[str] | Redirect:
+        user = await current_user(request, uow, tokens)
+        if user is None:
+            return to_login(request, "login")
+        try:
+            body = await export.export_csv(uow, user_id=user.id, data_type=data_type)
+        except InvalidValue:
+            raise HTTPException(status_code=404, detail="No such export") from None
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename={data_type}_export.csv"},
+        )
+
+
+def _safe_next(value: str | None) -> str:
+    """Only local paths: never an open redirect."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value[:200]
+    return "/"
+
+
+def parse_upload(filename: str, raw: bytes) -> list[SnapshotInput | Rejection]:
+    """CSV (header row with the EngagementIn field names) or NDJSON, validated row by row."""
+    if filename.lower().endswith((".ndjson", ".jsonl", ".json")):
+        return parse_items(
+            raw, NDJSON if not filename.lower().endswith(".json") else "application/json", MAX_UPLOAD_ROWS
+        )
+    text = raw.decode("utf-8-sig", errors="replace")
+    reader = csv.DictReader(io.StringIO(text))
+    items: list[SnapshotInput | Rejection] = []
+    for index, row in enumerate(reader):
+        if index >= MAX_UPLOAD_ROWS:
+            raise InvalidValue("file", f"at most {MAX_UPLOAD_ROWS} rows per upload")
+        document = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
+        try:
+            parsed = msgspec.convert(document, EngagementIn, strict=False)
+        except msgspec.ValidationError as error:
+            message, _, where = str(error).partition(" - at `$")
+            items.append(Rejection(index, where.strip("`.[]") or "row", message))
+            continue
+        items.append(
+            SnapshotInput(
+                observed_at=parsed.observed_at,
+                region=parsed.region,
+                views=parsed.views,
+                likes=parsed.likes,
+                comments=parsed.comments,
+                shares=parsed.shares,
+                ad_id=parsed.ad_id,
+                platform=parsed.platform,
+                external_id=parsed.external_id,
+            )
+        )
+    return items

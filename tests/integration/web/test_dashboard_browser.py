@@ -1,0 +1,212 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.databases import need
+
+ROOT = Path(__file__).resolve().parents[3]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+WIDTHS = (375, 768, 1280)
+
+try:
+    from playwright.sync_api import Browser, Page, sync_playwright
+except ImportError:  # pragma: no cover - the dev extras install it
+    sync_playwright = None  # type: ignore[assignment]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if sync_playwright is None or not Path(CHROMIUM).exists():
+        need(f"the browser tests need the playwright package and Debian's chromium at {CHROMIUM}")
+    port = _free_port()
+    log = (tmp_path_factory.mktemp("web") / "server.log").open("wb")
+    env = {
+        **os.environ,
+        "MARKETSCOUT_DATABASE_URL": "memory://",
+        "MARKETSCOUT_RATE_LIMIT_ENABLED": "false",
+        "MARKETSCOUT_JWT_SECRET": "browser-test-secret-that-is-long-enough-0123456789",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "marketscout.entrypoints.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                with urllib.request.urlopen(f"{base}/ready", timeout=2) as answer:  # noqa: S310 - loopback
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            raise AssertionError("the server did not start")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server: str) -> Iterator[Browser]:
+    assert sync_playwright is not None
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=server, accept_downloads=True)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on("dialog", lambda dialog: errors.append(f"unexpected dialog: {dialog.message}"))
+    yield opened
+    context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+def sign_up(page: Page, username: str) -> None:
+    page.goto("/ui/signup")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("E-mail").fill(f"{username}@example.com")
+    page.get_by_label("Password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_url("**/")
+
+
+def test_trending_product_heatmap_and_viral_pages_with_screenshots(page: Page) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto("/")
+    rows = page.locator("table.data tbody tr")
+    assert rows.count() >= 10, "the demo market is scored and listed"
+    assert page.locator("svg.spark polyline").first.get_attribute("points")
+    first_product = page.locator("table.data tbody tr td a").first
+    name = first_product.inner_text()
+    first_product.click()
+    assert page.locator("h1").inner_text() == name
+    assert page.locator("#views-chart polyline").get_attribute("points")
+    product_url = page.url
+    page.goto("/ui/heat-map")
+    assert page.locator("svg.map path").count() >= 6
+    page.goto("/ui/viral")
+    assert page.locator("table.data tbody tr").count() >= 1
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        for label, url in (
+            ("trending", "/"),
+            ("product", product_url),
+            ("heatmap", "/ui/heat-map"),
+            ("viral", "/ui/viral"),
+        ):
+            page.goto(url)
+            page.screenshot(path=str(SCREENSHOTS / f"{label}-{width}.png"), full_page=True)
+
+
+def test_session_watchlist_upload_alert_export_and_escaping(page: Page, server: str) -> None:
+    sign_up(page, "browser_user")
+    page.reload()
+    assert "browser_user" in page.locator(".account").inner_text(), "the session survives a reload"
+
+    page.goto("/ui/data")
+    page.get_by_label("Name").fill("<script>alert(1)</script> Lamp")
+    page.get_by_label("Description").fill("A product whose name is hostile")
+    page.get_by_role("button", name="Create product").click()
+    created = page.locator(".report").inner_text()
+    product_id = int(re.search(r"#(\d+)", created).group(1))  # type: ignore[union-attr]
+    page.get_by_label("Product", exact=True).select_option(str(product_id))
+    page.get_by_label("Platform", exact=True).select_option("TikTok")
+    page.get_by_label("Content").fill("Look at this lamp")
+    page.get_by_role("button", name="Create ad").click()
+    ad_id = int(re.search(r"ad #(\d+)", page.locator(".report").inner_text()).group(1))  # type: ignore[union-attr]
+
+    page.goto(f"/ui/products/{product_id}")
+    assert page.locator("h1").inner_text() == "<script>alert(1)</script> Lamp"
+    page.get_by_role("button", name="Add to watchlist").click()
+    assert page.get_by_role("button", name="Remove from watchlist").is_visible()
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    lines = ["ad_id,observed_at,region,views,likes,comments,shares"]
+    for step in range(6):
+        at = (now - timedelta(hours=12 * (5 - step))).isoformat()
+        views = 1000 * 8**step
+        lines.append(f"{ad_id},{at},US,{views},{views // 10},{views // 100},{views // 200}")
+    lines.append(f"{ad_id},not-a-date,US,5,0,0,0")
+    upload = SCREENSHOTS.parent / "upload.csv"
+    upload.parent.mkdir(parents=True, exist_ok=True)
+    upload.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page.goto("/ui/data")
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload").click()
+    report = page.locator(".report").inner_text()
+    assert "6 stored" in report and "1 rejected" in report
+    assert page.locator(".report table tbody tr").count() == 1
+
+    page.goto("/ui/watchlist")
+    assert "Lamp" in page.locator("main").inner_text()
+    assert page.locator(".alerts li.unread").count() >= 1, "the viral ad raised an alert"
+    assert "viral ad" in page.locator(".alerts").inner_text()
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download watchlist (CSV)").click()
+    path = download_info.value.path()
+    assert (
+        path.read_text(encoding="utf-8").splitlines()[0] == "Product ID,Product Name,Description,Added Date"
+    )
+
+    refused = page.request.post(
+        f"{server}/ui/data", form={"action": "product", "name": "x", "description": "y"}
+    )
+    assert refused.status == 403
+
+    page.get_by_role("button", name="Log out").click()
+    page.goto("/ui/watchlist")
+    assert "/ui/login" in page.url
+
+
+def test_expired_session_returns_to_login_with_a_message(page: Page, browser: Browser, server: str) -> None:
+    page.context.add_cookies([{"name": "ms_session", "value": "expired.or.forged", "url": server}])
+    page.goto("/ui/watchlist")
+    assert "/ui/login" in page.url
+    assert "expired" in page.locator(".notice").inner_text()
