@@ -11,6 +11,7 @@ from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import Conflict
+from marketscout.domain.gains import window_gains
 from marketscout.domain.model import (
     Ad,
     Alert,
@@ -227,3 +228,53 @@ async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> No
         assert await uow.alert_rules.remove(user_id, rule.id) is True
         assert await uow.watchlists.remove(user_id, product_id) is True
         await uow.commit()
+
+
+async def test_window_gains_follow_the_domain_definition(uow_factory: UowFactory) -> None:
+    _, product_id, ad_id = await _seed(uow_factory)
+    readings = [
+        _snap(ad_id, product_id, -40 * 24, 5),  # beyond the lookback: ignored
+        _snap(ad_id, product_id, 0, 100),
+        _snap(ad_id, product_id, 10, 400),
+        _snap(ad_id, product_id, 20, 350),  # a correction: no negative growth
+        _snap(ad_id, product_id, 30, 900),
+        _snap(ad_id, product_id, 20, 70, region="FR"),  # starts inside the window
+        _snap(ad_id, product_id, 30, 170, region="FR"),
+        _snap(ad_id, product_id, 50, 10_000, region="DE"),  # after the window: ignored
+    ]
+    uow = uow_factory()
+    async with uow:
+        await uow.engagement.add_many(readings)
+        await uow.commit()
+    start, end = T0 + timedelta(hours=5), T0 + timedelta(hours=40)
+    async with uow:
+        gains = await uow.engagement.window_gains(start, end)
+        only = await uow.engagement.window_gains(start, end, product_ids=[product_id + 1])
+    assert only == []
+    assert gains == window_gains(readings, start, end)
+    by_region = {g.region: (g.base, g.gained) for g in gains}
+    assert by_region == {"US": (100, 800), "FR": (70, 100)}
+
+
+async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: UowFactory) -> None:
+    _, first, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        second = (await uow.products.add(Product(name="B", description="d", created_at=T0))).id
+        for product_id, hours, value, status in [
+            (first, 0, 90.0, TrendStatus.EXPLODING),
+            (first, 1, 40.0, TrendStatus.STEADY),
+            (second, 0, 60.0, TrendStatus.EMERGING),
+        ]:
+            await uow.scores.add(
+                TrendScore(
+                    product_id=product_id,
+                    calculated_at=T0 + timedelta(hours=hours),
+                    assessment=TrendAssessment(score=value, status=status, confidence=0.5),
+                )
+            )
+        await uow.commit()
+    async with uow:
+        assert [(s.product_id, s.score) for s in await uow.scores.top(10)] == [(second, 60.0), (first, 40.0)]
+        assert [s.product_id for s in await uow.scores.top(1)] == [second]
+        assert [s.product_id for s in await uow.scores.top(5, status=TrendStatus.STEADY)] == [first]

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from marketscout.domain.errors import Conflict
+from marketscout.domain.gains import LOOKBACK, window_gains
 from marketscout.domain.model import (
     Ad,
     Alert,
@@ -27,8 +28,10 @@ from marketscout.domain.model import (
     Product,
     RefreshToken,
     TrendScore,
+    TrendStatus,
     User,
     WatchlistEntry,
+    WindowGain,
 )
 from marketscout.domain.ports import (
     AdRepository,
@@ -294,6 +297,15 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
                     last[s.ad_id] = s.observed_at
         return last
 
+    async def window_gains(
+        self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
+    ) -> builtins.list[WindowGain]:
+        rows = self._rows()
+        chosen = rows.keys() if product_ids is None else [pid for pid in set(product_ids) if pid in rows]
+        earliest = start - LOOKBACK
+        snapshots = (s for pid in chosen for s in rows[pid].values() if earliest < s.observed_at <= end)
+        return window_gains(snapshots, start, end)
+
     async def products_with_engagement(self) -> builtins.list[int]:
         return sorted(pid for pid, snaps in self._rows().items() if snaps)
 
@@ -316,6 +328,11 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
             if seen is None or (score.calculated_at, score.id) > (seen.calculated_at, seen.id):
                 latest[score.product_id] = score
         return list(latest.values())
+
+    async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
+        latest = [s for s in await self.latest_all() if status is None or s.status == status]
+        latest.sort(key=lambda s: (-s.score, s.product_id))
+        return latest[:limit]
 
     async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:
         found = [

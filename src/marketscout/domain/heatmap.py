@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from marketscout.domain.model import GLOBAL_REGION, EngagementSnapshot
+from marketscout.domain.gains import window_gains
+from marketscout.domain.model import GLOBAL_REGION, EngagementSnapshot, WindowGain
 from marketscout.domain.regions import CONTINENTS, continent_of
-from marketscout.domain.scoring import increment_series, views_gained
 
 # The prior, as a share of the mean activity of the regions that have any.
 PRIOR_SHARE = 0.05
@@ -29,26 +29,32 @@ def heat_map(
     until: datetime,
     level: Literal["continent", "country"] = "continent",
 ) -> dict[int, dict[str, float]]:
-    """Relative interest per region for each product; ``snapshots`` are those of every product.
+    """Relative interest per region for each product, from the raw snapshots of every product."""
+    start = since if since is not None else min((s.observed_at for s in snapshots), default=until)
+    return heat_map_from_gains(window_gains(snapshots, start, until), product_ids, level=level)
+
+
+def heat_map_from_gains(
+    gains: Sequence[WindowGain],
+    product_ids: Sequence[int],
+    *,
+    level: Literal["continent", "country"] = "continent",
+) -> dict[int, dict[str, float]]:
+    """Relative interest per region from the window's gains of every product.
 
     Continent maps list all six continents (0 where there is no data); country maps list the
     countries with data. A product without regional data gets all zeros (continents) or ``{}``.
     """
-    per_series: dict[tuple[int, int, str], list[EngagementSnapshot]] = defaultdict(list)
-    for s in snapshots:
-        if s.region == GLOBAL_REGION or s.observed_at > until:
-            continue
-        per_series[(s.product_id, s.ad_id, s.region)].append(s)
-    start = since if since is not None else min((s.observed_at for s in snapshots), default=until)
     gained: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     activity: dict[str, float] = defaultdict(float)
-    for (product_id, _ad, region), rows in per_series.items():
-        key = region if level == "country" else continent_of(region)
+    for gain in gains:
+        if gain.region == GLOBAL_REGION:
+            continue
+        key = gain.region if level == "country" else continent_of(gain.region)
         if key is None:
             continue
-        amount = views_gained(increment_series(rows, until), start, until)
-        gained[product_id][key] += amount
-        activity[key] += amount
+        gained[gain.product_id][key] += gain.gained
+        activity[key] += gain.gained
     active = [v for v in activity.values() if v > 0]
     prior = PRIOR_SHARE * (sum(active) / len(active)) if active else 1.0
     result: dict[int, dict[str, float]] = {}

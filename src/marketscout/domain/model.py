@@ -205,3 +205,22 @@ class RefreshToken:
     expires_at: datetime
     used_at: datetime | None = None
     revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WindowGain:
+    """What one ad gained in one region over a window ``(start, end]`` (a read model).
+
+    ``base`` is the highest reading at or before ``start`` (the level the window grows from),
+    or, for a series that starts inside the window, its lowest reading there. ``gained`` is the
+    highest reading inside the window minus ``base``, never negative.
+    """
+
+    ad_id: int
+    product_id: int
+    platform: Platform
+    region: str
+    gained: int
+    base: int
+    first_seen: datetime
+    last_seen: datetime

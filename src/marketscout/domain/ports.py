@@ -23,8 +23,10 @@ from marketscout.domain.model import (
     Product,
     RefreshToken,
     TrendScore,
+    TrendStatus,
     User,
     WatchlistEntry,
+    WindowGain,
 )
 
 
@@ -182,6 +184,12 @@ class EngagementStore(Protocol):
 
     async def last_observed_at(self, ad_ids: Iterable[int]) -> dict[int, datetime]: ...
 
+    async def window_gains(
+        self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
+    ) -> builtins.list[WindowGain]:
+        """Views gained per (ad, region) in ``(start, end]``, as :func:`domain.gains.window_gains` defines."""
+        ...
+
     async def products_with_engagement(self) -> builtins.list[int]: ...
 
 
@@ -195,6 +203,10 @@ class ScoreRepository(Protocol):
 
     async def latest_all(self) -> builtins.list[TrendScore]:
         """The latest score of every scored product."""
+        ...
+
+    async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
+        """The latest scores, highest first (ties: lower product id first), at most ``limit``."""
         ...
 
     async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:

@@ -11,14 +11,15 @@ the compared ads, lifted by how far above the median it stands.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from marketscout.domain.model import Ad, EngagementSnapshot, Platform, ViralAd
-from marketscout.domain.scoring import increment_series, views_gained
+from marketscout.domain.gains import window_gains
+from marketscout.domain.model import Ad, EngagementSnapshot, Platform, ViralAd, WindowGain
 
 AGE_BUCKETS_DAYS: tuple[float, ...] = (3, 14, 60)
 MIN_PEERS = 5
@@ -50,31 +51,19 @@ def _age_bucket(age_days: float) -> int:
 
 
 def _growths(
-    ads: Mapping[int, Ad], snapshots: Sequence[EngagementSnapshot], as_of: datetime, window: timedelta
+    ads: Mapping[int, Ad], gains: Sequence[WindowGain], as_of: datetime, window: timedelta
 ) -> list[_AdGrowth]:
-    by_ad: dict[int, list[EngagementSnapshot]] = defaultdict(list)
-    for s in snapshots:
-        if s.observed_at <= as_of and s.ad_id in ads:
-            by_ad[s.ad_id].append(s)
+    per_ad: dict[int, list[WindowGain]] = defaultdict(list)
+    for gain in gains:
+        if gain.ad_id in ads:
+            per_ad[gain.ad_id].append(gain)
     start = as_of - window
     days = window / timedelta(days=1)
     found: list[_AdGrowth] = []
-    for ad_id, rows in by_ad.items():
-        series = increment_series(rows, as_of)
-        gained = views_gained(series, start, as_of)
-        before = [s for s in rows if s.observed_at <= start]
-        first_seen = min(s.observed_at for s in rows)
-        if before:
-            latest_before: dict[str, int] = {}
-            for s in sorted(before, key=lambda s: s.observed_at):
-                latest_before[s.region] = max(latest_before.get(s.region, 0), s.views)
-            base = float(sum(latest_before.values()))
-        else:
-            # A young ad: measure from its first reading in each region.
-            first: dict[str, int] = {}
-            for s in sorted(rows, key=lambda s: s.observed_at):
-                first.setdefault(s.region, s.views)
-            base = float(sum(first.values()))
+    for ad_id, parts in per_ad.items():
+        gained = float(sum(g.gained for g in parts))
+        base = float(sum(g.base for g in parts))
+        first_seen = min(g.first_seen for g in parts)
         observed_days = max(min(days, (as_of - max(first_seen, start)) / timedelta(days=1)), 0.25)
         per_day = gained / observed_days
         ad = ads[ad_id]
@@ -86,7 +75,7 @@ def _growths(
                 gained=gained,
                 per_day=per_day,
                 age_bucket=_age_bucket((as_of - born) / timedelta(days=1)),
-                detected_at=max(s.observed_at for s in rows),
+                detected_at=max(g.last_seen for g in parts),
             )
         )
     return found
@@ -101,24 +90,52 @@ def scan_viral_ads(
     window: timedelta = timedelta(days=7),
     limit: int = 20,
 ) -> list[ViralAd]:
-    """The ads growing unusually fast, strongest first (at most ``limit``)."""
-    growths = _growths(ads, snapshots, as_of, window)
+    """The ads growing unusually fast, strongest first (at most ``limit``), from raw snapshots."""
+    gains = window_gains([s for s in snapshots if s.observed_at <= as_of], as_of - window, as_of)
+    return scan_gains(ads, gains, product_names, as_of, window=window, limit=limit)
+
+
+def scan_gains(
+    ads: Mapping[int, Ad],
+    gains: Sequence[WindowGain],
+    product_names: Mapping[int, str],
+    as_of: datetime,
+    *,
+    window: timedelta = timedelta(days=7),
+    limit: int = 20,
+) -> list[ViralAd]:
+    """The scan on the window's gains per ad and region, as stores provide them."""
+    growths = _growths(ads, gains, as_of, window)
     by_bucket: dict[tuple[Platform, int], list[float]] = defaultdict(list)
     by_platform: dict[Platform, list[float]] = defaultdict(list)
     for g in growths:
         by_bucket[(g.ad.platform, g.age_bucket)].append(g.rate)
         by_platform[g.ad.platform].append(g.rate)
     everything = [g.rate for g in growths]
+    # Each peer group's statistics once (sorted rates, median, MAD): O(n log n) for the scan.
+    summaries: dict[tuple[str, object], tuple[list[float], float, float]] = {}
+
+    def summary(scope_key: tuple[str, object], rates: list[float]) -> tuple[list[float], float, float]:
+        if scope_key not in summaries:
+            ordered = sorted(rates)
+            median = _median(ordered)
+            summaries[scope_key] = (ordered, median, _median([abs(r - median) for r in ordered]))
+        return summaries[scope_key]
+
     ranked: list[tuple[float, ViralAd]] = []
     for g in growths:
         peers = by_bucket[(g.ad.platform, g.age_bucket)]
         scope = "of its age"
+        scope_key: tuple[str, object] = ("bucket", (g.ad.platform, g.age_bucket))
         if len(peers) < MIN_PEERS:
-            peers, scope = by_platform[g.ad.platform], "on the platform"
+            peers, scope, scope_key = (
+                by_platform[g.ad.platform],
+                "on the platform",
+                ("platform", g.ad.platform),
+            )
         if len(peers) < MIN_PEERS:
-            peers, scope = everything, "across platforms"
-        median = _median(peers)
-        mad = _median([abs(r - median) for r in peers])
+            peers, scope, scope_key = everything, "across platforms", ("all", None)
+        ordered, median, mad = summary(scope_key, peers)
         z = (g.rate - median) / (1.4826 * mad + 0.02)
         enough_peers = len(peers) >= MIN_PEERS
         qualifies = g.per_day >= MIN_VIEWS_PER_DAY and (
@@ -126,7 +143,7 @@ def scan_viral_ads(
         )
         if not qualifies:
             continue
-        percentile = sum(r <= g.rate for r in peers) / len(peers)
+        percentile = bisect.bisect_right(ordered, g.rate) / len(ordered)
         lift = 1.0 - math.exp(-max(z, 0.0) / 4.0)
         score = round(100.0 * (0.5 * percentile + 0.5 * lift), 1)
         ratio = math.expm1(g.rate) / max(math.expm1(median), 1e-6)

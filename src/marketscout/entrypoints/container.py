@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 from marketscout.adapters.clock import SystemClock
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.adapters.security import Argon2PasswordHasher, JwtTokenIssuer, generate_secret
+from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.ratelimit import RateLimitConfig, RateLimiter
 from marketscout.entrypoints.settings import Settings
 
@@ -90,6 +91,7 @@ class Container(containers.DeclarativeContainer):
     token_issuer = providers.Singleton(build_token_issuer, settings=settings, clock=clock)
 
     rate_limiter = providers.Singleton(build_rate_limiter, settings)
+    read_cache = providers.Singleton(ReadCache, ttl_seconds=settings.provided.read_cache_seconds)
     memory_store = providers.Singleton(InMemoryStore)
     sql_engine = providers.Singleton(_sql_engine, settings)
     sql_sessions = providers.Singleton(_sql_session_factory, sql_engine)

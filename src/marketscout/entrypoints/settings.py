@@ -59,6 +59,10 @@ class Settings:
     )
     max_body_bytes: int = field(default=16 * 1024 * 1024, metadata={"help": "largest request body, bytes"})
     max_ingest_items: int = field(default=100_000, metadata={"help": "most snapshots in one ingest request"})
+    read_cache_seconds: float = field(
+        default=30.0,
+        metadata={"help": "how long /trending, /heat-map and /scan-ads answers are cached (0: off)"},
+    )
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
     demo_data: bool = field(
         default=True, metadata={"help": "fill an empty database with the synthetic demo market at start"}
@@ -105,6 +109,11 @@ def _parse(name: str, kind: object, raw: str) -> object:
             return int(raw)
         except ValueError:
             raise SettingsError(f"{env_name} must be an integer") from None
+    if "float" in text:
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{env_name} must be a number") from None
     if "tuple" in text:
         return _split(raw)
     return raw or None if "None" in text else raw

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from marketscout.adapters.sql import migrate
 from marketscout.entrypoints.container import Container, store_kind
 
 logger = logging.getLogger("marketscout")
@@ -17,8 +18,6 @@ class StartupError(RuntimeError):
 async def prepare_store(container: Container) -> None:
     settings = container.settings()
     if store_kind(settings) == "sql":
-        from marketscout.adapters.sql import migrate
-
         url = settings.database_url
         if url.startswith("sqlite"):
             await asyncio.to_thread(migrate.upgrade, url)

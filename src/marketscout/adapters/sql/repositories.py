@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Row, Table, and_, func, insert, select, update
+from sqlalchemy import Row, Table, and_, case, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from marketscout.adapters.sql import tables as t
 from marketscout.domain.errors import Conflict, Unavailable
+from marketscout.domain.gains import LOOKBACK
 from marketscout.domain.model import (
     Ad,
     Alert,
@@ -31,6 +32,7 @@ from marketscout.domain.model import (
     TrendStatus,
     User,
     WatchlistEntry,
+    WindowGain,
 )
 from marketscout.domain.ports import (
     AdRepository,
@@ -517,6 +519,54 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 found[ad_id] = value
         return found
 
+    async def window_gains(
+        self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
+    ) -> builtins.list[WindowGain]:
+        """One aggregate query; the same definition as ``domain.gains.window_gains``."""
+        e = t.engagement_snapshots.c
+        inside = e.observed_at > start
+        statement = (
+            select(
+                e.ad_id,
+                e.region,
+                e.product_id,
+                e.platform,
+                func.max(case((~inside, e.views))).label("before"),
+                func.max(case((inside, e.views))).label("inside_max"),
+                func.min(case((inside, e.views))).label("inside_min"),
+                func.min(e.observed_at).label("first_seen"),
+                func.max(e.observed_at).label("last_seen"),
+            )
+            .where(e.observed_at > start - LOOKBACK, e.observed_at <= end)
+            .group_by(e.ad_id, e.region, e.product_id, e.platform)
+            .having(func.max(e.observed_at) > start)
+            .order_by(e.ad_id, e.region)
+        )
+        if product_ids is not None:
+            statement = statement.where(e.product_id.in_(sorted(set(product_ids))))
+        column = t.UtcDateTime()
+        dialect = (await self._session.connection()).dialect
+        found: builtins.list[WindowGain] = []
+        for row in await self._session.execute(statement):
+            base = row.before if row.before is not None else row.inside_min
+            first_seen = column.process_result_value(row.first_seen, dialect)
+            last_seen = column.process_result_value(row.last_seen, dialect)
+            if first_seen is None or last_seen is None:
+                continue
+            found.append(
+                WindowGain(
+                    ad_id=row.ad_id,
+                    product_id=row.product_id,
+                    platform=Platform(row.platform),
+                    region=row.region,
+                    gained=max(int(row.inside_max) - int(base), 0),
+                    base=int(base),
+                    first_seen=first_seen,
+                    last_seen=last_seen,
+                )
+            )
+        return found
+
     async def products_with_engagement(self) -> builtins.list[int]:
         statement = (
             select(t.engagement_snapshots.c.product_id)
@@ -580,6 +630,20 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             select(func.max(t.trend_scores.c.id).label("id")).group_by(t.trend_scores.c.product_id).subquery()
         )
         statement = select(t.trend_scores).join(newest, t.trend_scores.c.id == newest.c.id)
+        return [_score(row) for row in await self._session.execute(statement)]
+
+    async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
+        newest = (
+            select(func.max(t.trend_scores.c.id).label("id")).group_by(t.trend_scores.c.product_id).subquery()
+        )
+        statement = (
+            select(t.trend_scores)
+            .join(newest, t.trend_scores.c.id == newest.c.id)
+            .order_by(t.trend_scores.c.score.desc(), t.trend_scores.c.product_id)
+            .limit(limit)
+        )
+        if status is not None:
+            statement = statement.where(t.trend_scores.c.status == status.value)
         return [_score(row) for row in await self._session.execute(statement)]
 
     async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:

@@ -10,7 +10,7 @@ from marketscout.domain.alert_rules import evaluate_rule, validate_rule
 from marketscout.domain.errors import Conflict, NotFound
 from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, TrendScore, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.scan import scan_viral_ads
+from marketscout.domain.scan import scan_gains
 from marketscout.domain.usecases.trends import SCAN_WINDOW, rescore
 
 # How much score history a rule looks at. Longer than any rule window allowed.
@@ -135,15 +135,13 @@ async def evaluate_alerts(
         }
         viral_by_product: dict[int, list[ViralAd]] = defaultdict(list)
         if any(rule.kind == AlertRuleKind.NEW_VIRAL_AD for rule, _ in targets):
-            snapshots = [
-                s
-                for s in await uow.engagement.since(now - 2 * SCAN_WINDOW, until=now)
-                if s.product_id in wanted
-            ]
-            ads = await uow.ads.get_many({s.ad_id for s in snapshots})
+            # The same scan as /scan-ads: every ad is judged against all its peers.
+            gains = await uow.engagement.window_gains(now - SCAN_WINDOW, now)
+            ads = await uow.ads.get_many({g.ad_id for g in gains})
             names = {pid: p.name for pid, p in products.items()}
-            for viral in scan_viral_ads(ads, snapshots, names, now, window=SCAN_WINDOW, limit=len(ads)):
-                viral_by_product[viral.ad.product_id].append(viral)
+            for viral in scan_gains(ads, gains, names, now, window=SCAN_WINDOW, limit=len(ads)):
+                if viral.ad.product_id in wanted:
+                    viral_by_product[viral.ad.product_id].append(viral)
         for rule, pid in targets:
             product = products.get(pid)
             if product is None:

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from marketscout.domain.errors import InvalidValue, NotFound
-from marketscout.domain.heatmap import heat_map
+from marketscout.domain.heatmap import heat_map_from_gains
 from marketscout.domain.model import Platform, Product, TrendScore, TrendStatus, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.scan import scan_viral_ads
+from marketscout.domain.scan import scan_gains
 from marketscout.domain.scoring import score_many
 
 # A score is stored again when it changed this much, or when the last one is this old,
@@ -78,10 +78,13 @@ async def trending(
 ) -> list[TrendingItem]:
     """Distinct products, highest latest score first (ties: lower id first)."""
     async with uow:
-        latest = await uow.scores.latest_all()
-        if status is not None:
-            latest = [s for s in latest if s.status == status]
-        latest.sort(key=lambda s: (-s.score, s.product_id))
+        if query:
+            latest = await uow.scores.latest_all()
+            if status is not None:
+                latest = [s for s in latest if s.status == status]
+            latest.sort(key=lambda s: (-s.score, s.product_id))
+        else:
+            latest = await uow.scores.top(limit, status=status)
         products = await uow.products.get_many(s.product_id for s in latest)
     needle = query.strip().casefold() if query else None
     items = [
@@ -112,22 +115,20 @@ async def scan_ads(
 ) -> list[ViralAd]:
     now = clock.now()
     async with uow:
-        # Twice the window, so the scan sees the reading just before the window opens.
-        snapshots = await uow.engagement.since(now - 2 * window, until=now)
-        if product_id is not None:
-            snapshots = [s for s in snapshots if s.product_id == product_id]
-        ads = await uow.ads.get_many({s.ad_id for s in snapshots})
-        products = await uow.products.get_many({a.product_id for a in ads.values()})
-    found = scan_viral_ads(
+        # Every ad's gains, even when one product is asked for: ads are judged against their peers.
+        gains = await uow.engagement.window_gains(now - window, now)
+        candidates = {g.ad_id for g in gains if product_id is None or g.product_id == product_id}
+        ads = await uow.ads.get_many({g.ad_id for g in gains})
+        products = await uow.products.get_many({ads[a].product_id for a in candidates if a in ads})
+    found = scan_gains(
         ads,
-        snapshots,
+        gains,
         {pid: p.name for pid, p in products.items()},
         now,
         window=window,
-        limit=len(ads) if platform is not None else limit,
+        limit=len(ads),
     )
-    if platform is not None:
-        found = [v for v in found if v.ad.platform == platform]
+    found = [v for v in found if v.ad.id in candidates and (platform is None or v.ad.platform == platform)]
     return found[:limit]
 
 
@@ -159,13 +160,13 @@ async def regional_heat_map(
                 raise NotFound("product", missing[0])
             chosen = list(dict.fromkeys(product_ids))
         else:
-            latest = sorted(await uow.scores.latest_all(), key=lambda s: (-s.score, s.product_id))
-            chosen = [s.product_id for s in latest[:HEAT_MAP_DEFAULT_PRODUCTS]]
+            latest = await uow.scores.top(HEAT_MAP_DEFAULT_PRODUCTS)
+            chosen = [s.product_id for s in latest]
             if not chosen:
                 chosen = (await uow.engagement.products_with_engagement())[:HEAT_MAP_DEFAULT_PRODUCTS]
             products = await uow.products.get_many(chosen)
-        snapshots = await uow.engagement.since(start - HEAT_MAP_WINDOW, until=end)
-    maps = heat_map(snapshots, chosen, since=start, until=end, level=level)
+        gains = await uow.engagement.window_gains(start, end)
+    maps = heat_map_from_gains(gains, chosen, level=level)
     return [HeatMapRow(products[pid], maps.get(pid, {})) for pid in chosen if pid in products]
 
 

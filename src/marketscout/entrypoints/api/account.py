@@ -11,6 +11,7 @@ from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import alerts, export, watchlists
+from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.params import Limit, PathId
 from marketscout.entrypoints.schemas import (
     AlertOut,
@@ -58,11 +59,16 @@ class AlertController(Controller):
 
     @get("/check-alerts", summary="Evaluate the user's alert rules now")
     async def check_alerts(
-        self, uow: NamedDependency[UnitOfWork], clock: NamedDependency[Clock], user: NamedDependency[User]
+        self,
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        cache: NamedDependency[ReadCache],
+        user: NamedDependency[User],
     ) -> CheckAlertsOut:
         """Re-scores the products the user's rules cover, stores new alerts (each event once)
         and returns their messages."""
         found = await alerts.check_alerts(uow, clock, user_id=user.id)
+        cache.invalidate()  # checking re-scores the user's products
         return CheckAlertsOut(alerts=[a.message for a in found], new_alerts=[AlertOut.of(a) for a in found])
 
     @get("/alerts", summary="The user's alerts, newest first")

@@ -14,6 +14,7 @@ from marketscout.domain.errors import AuthenticationFailed
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.usecases.accounts import authenticate
+from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.container import Container
 
 
@@ -44,6 +45,10 @@ def build_dependencies(container: Container) -> dict[str, Provide]:
         tokens: TokenIssuer = container.token_issuer()
         return tokens
 
+    def provide_cache() -> ReadCache:
+        cache: ReadCache = container.read_cache()
+        return cache
+
     async def provide_user(request: Request[Any, Any, Any]) -> User:
         user = await authenticate(container.unit_of_work(), container.token_issuer(), bearer_token(request))
         request.scope.setdefault("state", {})["user_id"] = user.id
@@ -55,4 +60,5 @@ def build_dependencies(container: Container) -> dict[str, Provide]:
         "hasher": Provide(provide_hasher, sync_to_thread=False),
         "tokens": Provide(provide_tokens, sync_to_thread=False),
         "user": Provide(provide_user),
+        "cache": Provide(provide_cache, sync_to_thread=False),
     }

@@ -13,6 +13,7 @@ from litestar.params import FromQuery, QueryParameter
 from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import trends
+from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.params import NameQuery, OptionalId, PathId
 from marketscout.entrypoints.schemas import (
     HeatMapOut,
@@ -41,6 +42,50 @@ def _label(name: str, product_id: int, names: dict[str, int]) -> str:
     return name if names[name] == 1 else f"{name} (#{product_id})"
 
 
+async def _trending(uow: UnitOfWork, limit: int, status: TrendStatus | None, q: str | None) -> TrendingOut:
+    items = await trends.trending(uow, limit=limit, status=status, query=q)
+    return TrendingOut(
+        trending_products=[
+            TrendingProductOut(
+                product=ProductOut.of(item.product, item.score),
+                current_score=round(item.score.score, 1),
+                status=item.score.status,
+                last_updated=item.score.calculated_at,
+                growth=ScoreOut.of(item.score).growth,
+                components=ScoreOut.of(item.score).components,
+                confidence=round(item.score.assessment.confidence, 3),
+                reason=item.score.assessment.reason,
+            )
+            for item in items
+        ]
+    )
+
+
+async def _heat_map(
+    uow: UnitOfWork,
+    clock: Clock,
+    ids: list[int],
+    since: datetime | None,
+    until: datetime | None,
+    level: Literal["continent", "country"],
+) -> HeatMapOut:
+    end = until or clock.now()
+    rows = await trends.regional_heat_map(uow, clock, product_ids=ids, since=since, until=until, level=level)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.product.name] = counts.get(row.product.name, 0) + 1
+    return HeatMapOut(
+        heat_map={_label(r.product.name, r.product.id, counts): r.regions for r in rows},
+        products=[
+            HeatMapProductOut(product_id=r.product.id, product_name=r.product.name, regions=r.regions)
+            for r in rows
+        ],
+        level=level,
+        since=since or end - trends.HEAT_MAP_WINDOW,
+        until=end,
+    )
+
+
 class IntelligenceController(Controller):
     tags = ["trend intelligence"]
 
@@ -48,26 +93,14 @@ class IntelligenceController(Controller):
     async def trending(
         self,
         uow: NamedDependency[UnitOfWork],
+        cache: NamedDependency[ReadCache],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
         status: FromQuery[TrendStatus | None] = None,
         q: NameQuery = None,
     ) -> TrendingOut:
         """Distinct products, highest score first: exactly min(limit, products with a score) items."""
-        items = await trends.trending(uow, limit=limit, status=status, query=q)
-        return TrendingOut(
-            trending_products=[
-                TrendingProductOut(
-                    product=ProductOut.of(item.product, item.score),
-                    current_score=round(item.score.score, 1),
-                    status=item.score.status,
-                    last_updated=item.score.calculated_at,
-                    growth=ScoreOut.of(item.score).growth,
-                    components=ScoreOut.of(item.score).components,
-                    confidence=round(item.score.assessment.confidence, 3),
-                    reason=item.score.assessment.reason,
-                )
-                for item in items
-            ]
+        return await cache.get_or_compute(
+            ("trending", limit, status, q), lambda: _trending(uow, limit, status, q)
         )
 
     @post("/calculate-score/{product_id:int}", status_code=200, summary="Score a product now and store it")
@@ -76,9 +109,12 @@ class IntelligenceController(Controller):
         product_id: PathId,
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
+        cache: NamedDependency[ReadCache],
         user: NamedDependency[User],
     ) -> ScoreOut:
-        return ScoreOut.of(await trends.calculate_score(uow, clock, product_id))
+        score = await trends.calculate_score(uow, clock, product_id)
+        cache.invalidate()
+        return ScoreOut.of(score)
 
     @get("/trends/{product_id:int}", summary="A product's score history, oldest first")
     async def history(
@@ -92,18 +128,23 @@ class IntelligenceController(Controller):
         self,
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
+        cache: NamedDependency[ReadCache],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         product_id: OptionalId = None,
         platform: FromQuery[Platform | None] = None,
     ) -> ScanOut:
-        found = await trends.scan_ads(uow, clock, limit=limit, product_id=product_id, platform=platform)
-        return ScanOut(viral_ads=[ViralAdOut.of(v) for v in found])
+        async def compute() -> ScanOut:
+            found = await trends.scan_ads(uow, clock, limit=limit, product_id=product_id, platform=platform)
+            return ScanOut(viral_ads=[ViralAdOut.of(v) for v in found])
+
+        return await cache.get_or_compute(("scan", limit, product_id, platform), compute)
 
     @get("/heat-map", summary="Relative interest per region (100 = the product's strongest region)")
     async def heat_map(
         self,
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
+        cache: NamedDependency[ReadCache],
         product_id: Annotated[
             list[int] | None, QueryParameter(description="Repeatable; default: top products")
         ] = None,
@@ -117,21 +158,5 @@ class IntelligenceController(Controller):
             raise ValidationException(
                 extra=[{"key": "product_id", "message": "at most 50 ids, each a positive integer"}]
             )
-        end = until or clock.now()
-        rows = await trends.regional_heat_map(
-            uow, clock, product_ids=ids, since=since, until=until, level=level
-        )
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row.product.name] = counts.get(row.product.name, 0) + 1
-        start = since or end - trends.HEAT_MAP_WINDOW
-        return HeatMapOut(
-            heat_map={_label(r.product.name, r.product.id, counts): r.regions for r in rows},
-            products=[
-                HeatMapProductOut(product_id=r.product.id, product_name=r.product.name, regions=r.regions)
-                for r in rows
-            ],
-            level=level,
-            since=start,
-            until=end,
-        )
+        key = ("heat-map", tuple(ids), since, until, level)
+        return await cache.get_or_compute(key, lambda: _heat_map(uow, clock, ids, since, until, level))

@@ -1,0 +1,68 @@
+"""Views gained over a window, per ad and region: the read model the scan and heat map use.
+
+Stores compute it close to the data (the SQL adapter in one aggregate query); this function is
+the reference that the in-memory store uses and that the SQL adapter must agree with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from marketscout.domain.model import EngagementSnapshot, Platform, WindowGain
+
+# How far before the window a reading may be to count as the level the window starts from.
+LOOKBACK = timedelta(days=30)
+
+
+@dataclass(slots=True)
+class _Accumulator:
+    product_id: int
+    platform: Platform
+    first_seen: datetime
+    last_seen: datetime
+    before: int | None = None
+    inside_max: int | None = None
+    inside_min: int | None = None
+
+
+def window_gains(snapshots: Iterable[EngagementSnapshot], start: datetime, end: datetime) -> list[WindowGain]:
+    """Per (ad, region) with a reading in ``(start, end]``; readings older than
+    ``start - LOOKBACK`` are ignored."""
+    earliest = start - LOOKBACK
+    stats: dict[tuple[int, str], _Accumulator] = {}
+    for s in snapshots:
+        if s.observed_at > end or s.observed_at <= earliest:
+            continue
+        acc = stats.get((s.ad_id, s.region))
+        if acc is None:
+            acc = stats[(s.ad_id, s.region)] = _Accumulator(
+                s.product_id, s.platform, s.observed_at, s.observed_at
+            )
+        if s.observed_at <= start:
+            acc.before = s.views if acc.before is None else max(acc.before, s.views)
+        else:
+            acc.inside_max = s.views if acc.inside_max is None else max(acc.inside_max, s.views)
+            acc.inside_min = s.views if acc.inside_min is None else min(acc.inside_min, s.views)
+        acc.first_seen = min(acc.first_seen, s.observed_at)
+        acc.last_seen = max(acc.last_seen, s.observed_at)
+    found: list[WindowGain] = []
+    for (ad_id, region), acc in stats.items():
+        if acc.inside_max is None or acc.inside_min is None:
+            continue
+        base = acc.before if acc.before is not None else acc.inside_min
+        found.append(
+            WindowGain(
+                ad_id=ad_id,
+                product_id=acc.product_id,
+                platform=acc.platform,
+                region=region,
+                gained=max(acc.inside_max - base, 0),
+                base=base,
+                first_seen=acc.first_seen,
+                last_seen=acc.last_seen,
+            )
+        )
+    found.sort(key=lambda g: (g.ad_id, g.region))
+    return found
