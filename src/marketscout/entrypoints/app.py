@@ -26,7 +26,12 @@ from marketscout.entrypoints.api.auth import AuthController
 from marketscout.entrypoints.api.catalog import AdController, ProductController
 from marketscout.entrypoints.api.dependencies import build_dependencies
 from marketscout.entrypoints.api.engagement import EngagementController
-from marketscout.entrypoints.api.errors import handle_domain_error, handle_http_exception, handle_unexpected
+from marketscout.entrypoints.api.errors import (
+    handle_domain_error,
+    handle_http_exception,
+    handle_too_deep,
+    handle_unexpected,
+)
 from marketscout.entrypoints.api.intelligence import IntelligenceController
 from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.middleware import RequestContextMiddleware, configure_logging
@@ -134,6 +139,7 @@ def create_app(container: Container | None = None) -> Litestar:
         exception_handlers={
             HTTPException: handle_http_exception,
             DomainError: handle_domain_error,
+            RecursionError: handle_too_deep,
             Exception: handle_unexpected,
         },
         cors_config=CORSConfig(

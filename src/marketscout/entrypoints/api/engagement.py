@@ -39,12 +39,12 @@ def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotI
                 continue
             try:
                 documents.append(msgspec.json.decode(line))
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, RecursionError):
                 documents.append(msgspec.DecodeError("is not valid JSON"))
     else:
         try:
             body = msgspec.json.decode(raw)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             raise ValidationException(
                 extra=[{"key": "body", "message": "must be well-formed JSON"}]
             ) from None

@@ -167,6 +167,13 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
     return error_response(400, exc.message, request=request)
 
 
+def handle_too_deep(request: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """A body nested deeper than the decoder's recursion limit is bad input, not a crash."""
+    return error_response(
+        422, "Validation failed", [ErrorDetail(field="body", rule="is nested too deeply")], request=request
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, _GENERIC[500], request=request)
