@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -104,3 +107,19 @@ async def test_injection_strings_are_stored_as_text(client: Client, make_user: o
     assert created.status_code == 201
     listing = await client.get("/products", params={"q": "'); DROP"})
     assert [p["name"] for p in listing.json()] == [hostile]
+
+
+async def test_passwords_and_tokens_never_reach_the_logs(
+    client: Client, make_user: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert callable(make_user)
+    caplog.set_level(logging.DEBUG, logger="marketscout")
+    headers = await make_user("quiet_user")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    await client.get("/watchlists", headers=headers)
+    await client.post("/token", data={"username": "quiet_user", "password": "wrong but secret-ish"})
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "/watchlists" in logged, "requests are logged"
+    assert "correct horse battery" not in logged
+    assert "wrong but secret-ish" not in logged
+    assert token not in logged
