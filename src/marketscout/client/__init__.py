@@ -1,0 +1,454 @@
+"""A typed Python client for the MarketScout HTTP API, synchronous and asynchronous.
+
+It logs in with the OAuth2 password flow, refreshes the access token once when the server says
+it expired, waits and retries when rate limited (honouring ``Retry-After`` up to a cap), pages
+through lists, and raises :class:`MarketScoutError` carrying the API's error shape.
+
+    with MarketScoutClient("http://127.0.0.1:8000") as api:
+        api.log_in("ana", "a long passphrase")
+        for item in api.trending(limit=5):
+            print(item.product.name, item.current_score, item.status)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+__all__ = [
+    "Ad",
+    "AsyncMarketScoutClient",
+    "IngestReport",
+    "MarketScoutClient",
+    "MarketScoutError",
+    "Product",
+    "Score",
+    "TrendingProduct",
+    "ViralAd",
+    "WatchlistEntry",
+]
+
+T = TypeVar("T")
+PAGE_SIZE = 100
+
+
+class MarketScoutError(Exception):
+    """An error answer of the API: its status code, message and per-field details."""
+
+    def __init__(self, status_code: int, message: str, details: Sequence[Mapping[str, Any]] = ()) -> None:
+        super().__init__(f"{status_code}: {message}")
+        self.status_code = status_code
+        self.message = message
+        self.details = list(details)
+
+
+class Product(msgspec.Struct, kw_only=True):
+    id: int
+    name: str
+    description: str
+    created_at: datetime
+    category: str | None = None
+    keywords: list[str] = []
+    current_score: float | None = None
+    status: str | None = None
+
+
+class Ad(msgspec.Struct, kw_only=True):
+    id: int
+    product_id: int
+    platform: str
+    ad_content: str
+    created_at: datetime
+    external_id: str | None = None
+
+
+class Score(msgspec.Struct, kw_only=True):
+    product_id: int
+    trend_score: float
+    status: str
+    confidence: float
+    calculated_at: datetime
+    components: dict[str, float]
+    growth: dict[str, float]
+    forecast: list[float]
+    reason: str
+
+
+class TrendingProduct(msgspec.Struct, kw_only=True):
+    product: Product
+    current_score: float
+    status: str
+    last_updated: datetime
+    growth: dict[str, float]
+    reason: str
+
+
+class ViralAd(msgspec.Struct, kw_only=True):
+    ad_id: int
+    product_id: int
+    product_name: str
+    platform: str
+    content: str
+    engagement_score: float
+    detected_at: datetime
+    reason: str
+
+
+class IngestReport(msgspec.Struct, kw_only=True):
+    received: int
+    stored: int
+    duplicates: int
+    rejected: list[dict[str, Any]]
+
+
+class WatchlistEntry(msgspec.Struct, kw_only=True):
+    id: int
+    user_id: int
+    product_id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One API call, independent of how it is sent."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: Mapping[str, str] | None = None
+    auth: bool = True
+
+
+@dataclass(slots=True)
+class _Session:
+    """Tokens and the rules for answers, shared by the sync and async clients."""
+
+    max_retry_wait: float
+    max_retries: int
+    access_token: str | None = None
+    refresh_token: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, call: _Call) -> dict[str, str]:
+        headers = dict(self.extra)
+        if call.auth and self.access_token:
+            headers["Authorization"] = f"Bearer {self.access_token}"
+        return headers
+
+    def remember(self, tokens: Mapping[str, Any]) -> None:
+        self.access_token = str(tokens["access_token"])
+        self.refresh_token = str(tokens["refresh_token"])
+
+    def wait_for(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before retrying a 429, or None to give up."""
+        if response.status_code != 429 or attempt >= self.max_retries:
+            return None
+        try:
+            wait = float(response.headers.get("retry-after", "1"))
+        except ValueError:
+            wait = 1.0
+        return wait if wait <= self.max_retry_wait else None
+
+    def can_refresh(self, response: httpx.Response, call: _Call, refreshed: bool) -> bool:
+        return response.status_code == 401 and call.auth and not refreshed and self.refresh_token is not None
+
+
+def _raise_for_error(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    raise MarketScoutError(
+        response.status_code, str(body.get("message", response.reason_phrase)), body.get("details", [])
+    )
+
+
+def _decode(response: httpx.Response, kind: type[T]) -> T:
+    return msgspec.convert(response.json(), kind, strict=False)
+
+
+class _Calls:
+    """The API's calls, named once for both clients."""
+
+    @staticmethod
+    def sign_up(username: str, email: str, password: str) -> _Call:
+        return _Call(
+            "POST", "/signup", json={"username": username, "email": email, "password": password}, auth=False
+        )
+
+    @staticmethod
+    def log_in(username: str, password: str) -> _Call:
+        return _Call("POST", "/token", data={"username": username, "password": password}, auth=False)
+
+    @staticmethod
+    def products(skip: int, limit: int, query: str | None) -> _Call:
+        params: dict[str, Any] = {"skip": skip, "limit": limit}
+        if query:
+            params["q"] = query
+        return _Call("GET", "/products", params=params)
+
+    @staticmethod
+    def create_product(name: str, description: str, keywords: Sequence[str]) -> _Call:
+        return _Call(
+            "POST", "/products", json={"name": name, "description": description, "keywords": list(keywords)}
+        )
+
+    @staticmethod
+    def create_ad(product_id: int, platform: str, content: str, external_id: str | None) -> _Call:
+        body: dict[str, Any] = {"product_id": product_id, "platform": platform, "ad_content": content}
+        if external_id is not None:
+            body["external_id"] = external_id
+        return _Call("POST", "/ads", json=body)
+
+    @staticmethod
+    def ingest(snapshots: Sequence[Mapping[str, Any]], all_or_nothing: bool) -> _Call:
+        return _Call(
+            "POST",
+            "/engagement",
+            params={"all_or_nothing": str(all_or_nothing).lower()},
+            json=list(snapshots),
+        )
+
+    @staticmethod
+    def trending(limit: int) -> _Call:
+        return _Call("GET", "/trending", params={"limit": limit})
+
+    @staticmethod
+    def calculate_score(product_id: int) -> _Call:
+        return _Call("POST", f"/calculate-score/{product_id}")
+
+    @staticmethod
+    def scan_ads(limit: int) -> _Call:
+        return _Call("GET", "/scan-ads", params={"limit": limit})
+
+    @staticmethod
+    def heat_map(product_ids: Sequence[int]) -> _Call:
+        return _Call("GET", "/heat-map", params={"product_id": list(product_ids)} if product_ids else None)
+
+    @staticmethod
+    def watch(product_id: int) -> _Call:
+        return _Call("POST", "/watchlists", json={"product_id": product_id})
+
+    @staticmethod
+    def watchlist() -> _Call:
+        return _Call("GET", "/watchlists")
+
+    @staticmethod
+    def check_alerts() -> _Call:
+        return _Call("GET", "/check-alerts")
+
+    @staticmethod
+    def export(data_type: str) -> _Call:
+        return _Call("GET", f"/export/{data_type}")
+
+
+class MarketScoutClient:
+    """Synchronous client. Pass ``http`` to reuse or inject an ``httpx.Client``."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        timeout: float = 10.0,
+        max_retry_wait: float = 30.0,
+        max_retries: int = 3,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
+        self._owns_http = http is None
+        self._session = _Session(max_retry_wait=max_retry_wait, max_retries=max_retries)
+
+    def __enter__(self) -> MarketScoutClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def _send(self, call: _Call) -> httpx.Response:
+        refreshed = False
+        attempt = 0
+        while True:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                data=call.data,
+                headers=self._session.headers(call),
+            )
+            if self._session.can_refresh(response, call, refreshed):
+                refreshed = True
+                self._refresh()
+                continue
+            wait = self._session.wait_for(response, attempt)
+            if wait is None:
+                _raise_for_error(response)
+                return response
+            attempt += 1
+            time.sleep(wait)
+
+    def _refresh(self) -> None:
+        response = self._http.post("/token/refresh", json={"refresh_token": self._session.refresh_token})
+        _raise_for_error(response)
+        self._session.remember(response.json())
+
+    def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._send(_Calls.sign_up(username, email, password)).json()
+        return result
+
+    def log_in(self, username: str, password: str) -> None:
+        self._session.remember(self._send(_Calls.log_in(username, password)).json())
+
+    def products(self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None) -> list[Product]:
+        return _decode(self._send(_Calls.products(skip, limit, query)), list[Product])
+
+    def iter_products(self, *, query: str | None = None) -> Iterator[Product]:
+        skip = 0
+        while page := self.products(skip=skip, limit=PAGE_SIZE, query=query):
+            yield from page
+            skip += len(page)
+
+    def create_product(self, name: str, description: str, keywords: Sequence[str] = ()) -> Product:
+        return _decode(self._send(_Calls.create_product(name, description, keywords)), Product)
+
+    def create_ad(self, product_id: int, platform: str, content: str, external_id: str | None = None) -> Ad:
+        return _decode(self._send(_Calls.create_ad(product_id, platform, content, external_id)), Ad)
+
+    def ingest(self, snapshots: Sequence[Mapping[str, Any]], *, all_or_nothing: bool = False) -> IngestReport:
+        return _decode(self._send(_Calls.ingest(snapshots, all_or_nothing)), IngestReport)
+
+    def trending(self, limit: int = 10) -> list[TrendingProduct]:
+        response = self._send(_Calls.trending(limit))
+        return msgspec.convert(response.json()["trending_products"], list[TrendingProduct], strict=False)
+
+    def calculate_score(self, product_id: int) -> Score:
+        return _decode(self._send(_Calls.calculate_score(product_id)), Score)
+
+    def scan_ads(self, limit: int = 20) -> list[ViralAd]:
+        return msgspec.convert(
+            self._send(_Calls.scan_ads(limit)).json()["viral_ads"], list[ViralAd], strict=False
+        )
+
+    def heat_map(self, product_ids: Sequence[int] = ()) -> dict[str, dict[str, float]]:
+        result: dict[str, dict[str, float]] = self._send(_Calls.heat_map(product_ids)).json()["heat_map"]
+        return result
+
+    def watch(self, product_id: int) -> WatchlistEntry:
+        return _decode(self._send(_Calls.watch(product_id)), WatchlistEntry)
+
+    def watchlist(self) -> list[WatchlistEntry]:
+        return _decode(self._send(_Calls.watchlist()), list[WatchlistEntry])
+
+    def check_alerts(self) -> list[str]:
+        alerts: list[str] = self._send(_Calls.check_alerts()).json()["alerts"]
+        return alerts
+
+    def export(self, data_type: str) -> str:
+        return self._send(_Calls.export(data_type)).text
+
+
+class AsyncMarketScoutClient:
+    """Asynchronous client, the same calls as :class:`MarketScoutClient`."""
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        timeout: float = 10.0,
+        max_retry_wait: float = 30.0,
+        max_retries: int = 3,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
+        self._owns_http = http is None
+        self._session = _Session(max_retry_wait=max_retry_wait, max_retries=max_retries)
+
+    async def __aenter__(self) -> AsyncMarketScoutClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _send(self, call: _Call) -> httpx.Response:
+        refreshed = False
+        attempt = 0
+        while True:
+            response = await self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                data=call.data,
+                headers=self._session.headers(call),
+            )
+            if self._session.can_refresh(response, call, refreshed):
+                refreshed = True
+                await self._refresh()
+                continue
+            wait = self._session.wait_for(response, attempt)
+            if wait is None:
+                _raise_for_error(response)
+                return response
+            attempt += 1
+            await asyncio.sleep(wait)
+
+    async def _refresh(self) -> None:
+        response = await self._http.post(
+            "/token/refresh", json={"refresh_token": self._session.refresh_token}
+        )
+        _raise_for_error(response)
+        self._session.remember(response.json())
+
+    async def log_in(self, username: str, password: str) -> None:
+        self._session.remember((await self._send(_Calls.log_in(username, password))).json())
+
+    async def products(
+        self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None
+    ) -> list[Product]:
+        return _decode(await self._send(_Calls.products(skip, limit, query)), list[Product])
+
+    async def iter_products(self, *, query: str | None = None) -> AsyncIterator[Product]:
+        skip = 0
+        while page := await self.products(skip=skip, limit=PAGE_SIZE, query=query):
+            for product in page:
+                yield product
+            skip += len(page)
+
+    async def create_product(self, name: str, description: str, keywords: Sequence[str] = ()) -> Product:
+        return _decode(await self._send(_Calls.create_product(name, description, keywords)), Product)
+
+    async def ingest(
+        self, snapshots: Sequence[Mapping[str, Any]], *, all_or_nothing: bool = False
+    ) -> IngestReport:
+        return _decode(await self._send(_Calls.ingest(snapshots, all_or_nothing)), IngestReport)
+
+    async def trending(self, limit: int = 10) -> list[TrendingProduct]:
+        response = await self._send(_Calls.trending(limit))
+        return msgspec.convert(response.json()["trending_products"], list[TrendingProduct], strict=False)
+
+    async def scan_ads(self, limit: int = 20) -> list[ViralAd]:
+        response = await self._send(_Calls.scan_ads(limit))
+        return msgspec.convert(response.json()["viral_ads"], list[ViralAd], strict=False)
+
+    async def watchlist(self) -> list[WatchlistEntry]:
+        return _decode(await self._send(_Calls.watchlist()), list[WatchlistEntry])

@@ -1,0 +1,106 @@
+"""The Python client against the real application."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from marketscout.client import AsyncMarketScoutClient, MarketScoutClient, MarketScoutError
+from marketscout.entrypoints.app import create_app
+from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock(NOW)
+
+
+@pytest.fixture
+def api(clock: MovableClock) -> Iterator[MarketScoutClient]:
+    app = create_app(build_container(api_settings(), clock))
+    with TestClient(app=app) as http, MarketScoutClient(http=http) as client:
+        yield client
+
+
+def test_a_session_through_the_client(api: MarketScoutClient, clock: MovableClock) -> None:
+    api.sign_up("client_user", "client@example.com", "a long passphrase")
+    api.log_in("client_user", "a long passphrase")
+    product = api.create_product("Neck Fan", "Wearable fan", keywords=["fan"])
+    ad = api.create_ad(product.id, "TikTok", "Stay cool", external_id="nf-1")
+    snapshots = [
+        {
+            "ad_id": ad.id,
+            "region": "US",
+            "observed_at": (NOW - timedelta(hours=h)).isoformat(),
+            "views": 1000 * 2 ** (5 - h // 12),
+        }
+        for h in range(0, 72, 12)
+    ]
+    report = api.ingest(snapshots)
+    assert (report.stored, report.duplicates, report.rejected) == (6, 0, [])
+    assert api.ingest(snapshots).duplicates == 6
+    ranked = api.trending(5)
+    assert [t.product.id for t in ranked] == [product.id]
+    assert 0 <= api.calculate_score(product.id).trend_score <= 100
+    assert api.watch(product.id).product_id == product.id
+    assert [e.product_id for e in api.watchlist()] == [product.id]
+    assert api.export("watchlist").splitlines()[0] == "Product ID,Product Name,Description,Added Date"
+    assert set(next(iter(api.heat_map([product.id]).values()))) >= {"North America", "Europe"}
+
+    clock.advance(timedelta(minutes=45))  # the access token expired: the client refreshes once
+    assert [e.product_id for e in api.watchlist()] == [product.id]
+
+
+def test_errors_carry_the_api_shape(api: MarketScoutClient) -> None:
+    with pytest.raises(MarketScoutError) as error:
+        api.create_product("x", "y")
+    assert error.value.status_code == 401
+    api.sign_up("erring", "erring@example.com", "a long passphrase")
+    api.log_in("erring", "a long passphrase")
+    with pytest.raises(MarketScoutError) as invalid:
+        api.create_product("   ", "y")
+    assert invalid.value.status_code == 422
+    assert invalid.value.details[0]["field"] == "name"
+
+
+def test_pagination_walks_every_page(api: MarketScoutClient) -> None:
+    api.sign_up("pager", "pager@example.com", "a long passphrase")
+    api.log_in("pager", "a long passphrase")
+    for index in range(130):
+        api.create_product(f"Item {index}", "d")
+    names = [p.name for p in api.iter_products()]
+    assert len(names) == 130
+    assert len(set(names)) == 130
+
+
+def test_rate_limits_are_waited_for_or_reported(clock: MovableClock) -> None:
+    app = create_app(
+        build_container(api_settings(rate_limit_enabled=True, rate_limit_default="2/minute"), clock)
+    )
+    with TestClient(app=app) as http, MarketScoutClient(http=http, max_retry_wait=0.5) as client:
+        client.trending()
+        client.trending()
+        with pytest.raises(MarketScoutError) as error:
+            client.trending()
+    assert error.value.status_code == 429
+
+
+async def test_the_async_client(clock: MovableClock) -> None:
+    app = create_app(build_container(api_settings(), clock))
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scope more narrowly
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+        AsyncMarketScoutClient(http=http) as client,
+    ):
+        await http.post(
+            "/signup", json={"username": "asyncer", "email": "a@example.com", "password": "a long passphrase"}
+        )
+        await client.log_in("asyncer", "a long passphrase")
+        made = await client.create_product("Async Lamp", "d")
+        assert [p.id async for p in client.iter_products()] == [made.id]
+        assert await client.trending() == []
+        assert await client.watchlist() == []
