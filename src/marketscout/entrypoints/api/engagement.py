@@ -61,20 +61,22 @@ def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotI
         except msgspec.ValidationError as error:
             items.append(_rejection(index, error))
             continue
-        items.append(
-            SnapshotInput(
-                observed_at=parsed.observed_at,
-                region=parsed.region,
-                views=parsed.views,
-                likes=parsed.likes,
-                comments=parsed.comments,
-                shares=parsed.shares,
-                ad_id=parsed.ad_id,
-                platform=parsed.platform,
-                external_id=parsed.external_id,
-            )
-        )
+        items.append(to_snapshot_input(parsed))
     return items
+
+
+def to_snapshot_input(parsed: EngagementIn) -> SnapshotInput:
+    return SnapshotInput(
+        observed_at=parsed.observed_at,
+        region=parsed.region,
+        views=parsed.views,
+        likes=parsed.likes,
+        comments=parsed.comments,
+        shares=parsed.shares,
+        ad_id=parsed.ad_id,
+        platform=parsed.platform,
+        external_id=parsed.external_id,
+    )
 
 
 class EngagementController(Controller):

@@ -30,7 +30,7 @@ from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfW
 from marketscout.domain.usecases import accounts, alerts, catalog, export, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
-from marketscout.entrypoints.api.engagement import NDJSON, parse_items
+from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
 from marketscout.entrypoints.schemas import EngagementIn
 from marketscout.entrypoints.web.charts import LEGEND_STEPS, colour, continent_map, polyline
 
@@ -88,6 +88,22 @@ async def current_user(request: Request[Any, Any, Any], uow: UnitOfWork, tokens:
         return None
     request.scope.setdefault("state", {})["user_id"] = user.id
     return user
+
+
+def _with_session(
+    response: Response[Any], pair: accounts.TokenPair, request: Request[Any, Any, Any]
+) -> Response[Any]:
+    """The session cookie: the access token, HttpOnly, SameSite=Lax, Secure over HTTPS."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        pair.access_token,
+        max_age=pair.expires_in,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
+    return response
 
 
 def page(request: Request[Any, Any, Any], name: str, user: User | None, **context: Any) -> Template:
@@ -328,16 +344,7 @@ class DashboardController(Controller):
             template.status_code = 401
             return template
         response: Response[Any] = Redirect(path=_safe_next(_text(form, "next")), status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            pair.access_token,
-            max_age=pair.expires_in,
-            httponly=True,
-            samesite="lax",
-            secure=_secure(request),
-            path="/",
-        )
-        return response
+        return _with_session(response, pair, request)
 
     @get("/ui/signup")
     async def signup_page(self, request: Request[Any, Any, Any]) -> Template:
@@ -372,16 +379,7 @@ class DashboardController(Controller):
             template.status_code = 422 if isinstance(error, InvalidValue) else 400
             return template
         response: Response[Any] = Redirect(path="/", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            pair.access_token,
-            max_age=pair.expires_in,
-            httponly=True,
-            samesite="lax",
-            secure=_secure(request),
-            path="/",
-        )
-        return response
+        return _with_session(response, pair, request)
 
     @post("/ui/logout", status_code=303)
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
@@ -558,17 +556,5 @@ def parse_upload(filename: str, raw: bytes) -> list[SnapshotInput | Rejection]:
             message, _, where = str(error).partition(" - at `$")
             items.append(Rejection(index, where.strip("`.[]") or "row", message))
             continue
-        items.append(
-            SnapshotInput(
-                observed_at=parsed.observed_at,
-                region=parsed.region,
-                views=parsed.views,
-                likes=parsed.likes,
-                comments=parsed.comments,
-                shares=parsed.shares,
-                ad_id=parsed.ad_id,
-                platform=parsed.platform,
-                external_id=parsed.external_id,
-            )
-        )
+        items.append(to_snapshot_input(parsed))
     return items
