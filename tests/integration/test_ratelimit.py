@@ -147,3 +147,13 @@ async def test_a_down_redis_fails_open_without_a_500() -> None:
         response = await asyncio.wait_for(client.get("/products"), timeout=15)
         assert response.status_code == 200
         assert "x-ratelimit-limit" not in response.headers
+
+
+async def test_dashboard_pages_answer_429_as_a_page() -> None:
+    async with _client(rate_limit_default="1/minute") as client:
+        assert (await client.get("/ui/login", headers={"Accept": "text/html"})).status_code == 200
+        refused = await client.get("/ui/login", headers={"Accept": "text/html"})
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "Too many requests" in refused.text
+        assert refused.headers["retry-after"]

@@ -32,6 +32,21 @@ _AUTH_PATHS = frozenset({"/signup", "/token", "/token/refresh"})
 _SLASHES = re.compile(r"/{2,}")
 
 
+def _is_page(path: str, accept: str) -> bool:
+    return (path == "/" or path.startswith("/ui/")) and "text/html" in accept
+
+
+# The dashboard's look without a template engine: the limiter answers before the app runs.
+_TOO_MANY_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    '<title>Too many requests · MarketScout</title><link rel="stylesheet" href="/static/css/app.css"></head>'
+    '<body><header class="top"><a class="brand" href="/">MarketScout</a></header><main id="main">'
+    "<h1>Too many requests</h1><p>You are going a little fast. Try again in {seconds} seconds.</p>"
+    '<p><a href="/">Back to trending products</a></p></main></body></html>'
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
     auth: str = "5/minute"
@@ -197,6 +212,22 @@ class RateLimitMiddleware:
         if not allowed:
             retry_after = max(1, math.ceil(reset - time.time()))
             request_id = http.get("state", {}).get("request_id")
+            if _is_page(http["path"], headers.get("accept", "")):
+                page = _TOO_MANY_PAGE.format(seconds=retry_after).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 429,
+                        "headers": [
+                            (b"content-type", b"text/html; charset=utf-8"),
+                            (b"content-length", str(len(page)).encode()),
+                            (b"retry-after", str(retry_after).encode()),
+                            *extra,
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": page, "more_body": False})
+                return
             body = json.dumps(
                 {
                     "status_code": 429,

@@ -106,3 +106,16 @@ async def test_heat_map_is_relative_and_peaks_at_100(client: Client, make_user: 
     assert countries["FR"] == 100
     assert (await client.get("/heat-map", params={"product_id": 999})).status_code == 404
     assert (await client.get("/heat-map", params={"since": "2026-01-01T00:00:00"})).status_code == 422
+
+
+async def test_trending_filters_by_platform_and_region(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    in_france = (await client.get("/trending", params={"region": "fr"})).json()["trending_products"]
+    assert [item["product"]["id"] for item in in_france] == [ids["rising"]]
+    on_tiktok = (await client.get("/trending", params={"platform": "TikTok"})).json()["trending_products"]
+    assert {item["product"]["id"] for item in on_tiktok} == {ids["rising"], ids["flat"]}
+    assert (await client.get("/trending", params={"platform": "YouTube"})).json() == {"trending_products": []}
+    refused = await client.get("/trending", params={"region": "XX"})
+    assert refused.status_code == 422
+    assert refused.json()["details"][0]["field"] == "region"

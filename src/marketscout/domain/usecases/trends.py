@@ -69,28 +69,53 @@ class TrendingItem:
     score: TrendScore
 
 
+ACTIVITY_WINDOW = timedelta(days=30)
+
+
+async def active_products(
+    uow: UnitOfWork, clock: Clock, *, platform: Platform | None = None, region: str | None = None
+) -> set[int]:
+    """Products that gained engagement on the platform and/or in the region over the last 30 days."""
+    now = clock.now()
+    async with uow:
+        gains = await uow.engagement.window_gains(now - ACTIVITY_WINDOW, now)
+    return {
+        g.product_id
+        for g in gains
+        if g.gained > 0
+        and (platform is None or g.platform == platform)
+        and (region is None or g.region == region)
+    }
+
+
 async def trending(
     uow: UnitOfWork,
     *,
     limit: int,
     status: TrendStatus | None = None,
     query: str | None = None,
+    among: set[int] | None = None,
 ) -> list[TrendingItem]:
-    """Distinct products, highest latest score first (ties: lower id first)."""
+    """Distinct products, highest latest score first (ties: lower id first); ``among`` keeps
+    only those products (see :func:`active_products`)."""
     async with uow:
-        if query:
+        if query or among is not None:
             latest = await uow.scores.latest_all()
             if status is not None:
                 latest = [s for s in latest if s.status == status]
             latest.sort(key=lambda s: (-s.score, s.product_id))
         else:
             latest = await uow.scores.top(limit, status=status)
+        if among is not None:
+            latest = [s for s in latest if s.product_id in among]
         products = await uow.products.get_many(s.product_id for s in latest)
     needle = query.strip().casefold() if query else None
     items = [
         TrendingItem(products[s.product_id], s)
         for s in latest
-        if s.product_id in products and (needle is None or needle in products[s.product_id].name.casefold())
+        if s.product_id in products
+        and (needle is None or needle in products[s.product_id].name.casefold())
+        and (among is None or s.product_id in among)
     ]
     return items[:limit]
 

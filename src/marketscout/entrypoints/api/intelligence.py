@@ -12,6 +12,7 @@ from litestar.params import FromQuery, QueryParameter
 
 from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.regions import normalise_region
 from marketscout.domain.usecases import trends
 from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.params import NameQuery, OptionalId, PathId
@@ -42,8 +43,21 @@ def _label(name: str, product_id: int, names: dict[str, int]) -> str:
     return name if names[name] == 1 else f"{name} (#{product_id})"
 
 
-async def _trending(uow: UnitOfWork, limit: int, status: TrendStatus | None, q: str | None) -> TrendingOut:
-    items = await trends.trending(uow, limit=limit, status=status, query=q)
+async def _trending(
+    uow: UnitOfWork,
+    clock: Clock,
+    limit: int,
+    status: TrendStatus | None,
+    q: str | None,
+    platform: Platform | None,
+    region: str | None,
+) -> TrendingOut:
+    among = (
+        await trends.active_products(uow, clock, platform=platform, region=region)
+        if platform is not None or region is not None
+        else None
+    )
+    items = await trends.trending(uow, limit=limit, status=status, query=q, among=among)
     return TrendingOut(
         trending_products=[
             TrendingProductOut(
@@ -93,14 +107,22 @@ class IntelligenceController(Controller):
     async def trending(
         self,
         uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
         cache: NamedDependency[ReadCache],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
         status: FromQuery[TrendStatus | None] = None,
         q: NameQuery = None,
+        platform: FromQuery[Platform | None] = None,
+        region: Annotated[
+            str | None, QueryParameter(min_length=2, max_length=6, description="ISO country code or GLOBAL")
+        ] = None,
     ) -> TrendingOut:
-        """Distinct products, highest score first: exactly min(limit, products with a score) items."""
+        """Distinct products, highest score first: exactly min(limit, products with a score) items.
+        ``platform`` and ``region`` keep products with engagement there in the last 30 days."""
+        code = normalise_region(region) if region is not None else None
+        key = ("trending", limit, status, q, platform, code)
         return await cache.get_or_compute(
-            ("trending", limit, status, q), lambda: _trending(uow, limit, status, q)
+            key, lambda: _trending(uow, clock, limit, status, q, platform, code)
         )
 
     @post("/calculate-score/{product_id:int}", status_code=200, summary="Score a product now and store it")

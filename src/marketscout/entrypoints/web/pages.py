@@ -27,6 +27,7 @@ from litestar.response import Redirect, Template
 from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
 from marketscout.domain.model import AlertRuleKind, Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
+from marketscout.domain.regions import COUNTRY_CODES
 from marketscout.domain.usecases import accounts, alerts, catalog, export, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
@@ -129,14 +130,26 @@ class DashboardController(Controller):
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
         tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
         status: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
+        platform: FromQuery[str | None] = None,
+        region: FromQuery[str | None] = None,
     ) -> Template:
         user = await current_user(request, uow, tokens)
         chosen = status if status in {s.value for s in TrendStatus} else None
         query = (q or "").strip()[:200] or None
+        chosen_platform = Platform(platform) if platform in {p.value for p in Platform} else None
+        chosen_region = (region or "").strip().upper()[:6] or None
+        if chosen_region is not None and chosen_region not in COUNTRY_CODES | {"GLOBAL"}:
+            chosen_region = None
+        among = (
+            await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
+            if chosen_platform is not None or chosen_region is not None
+            else None
+        )
         items = await trends.trending(
-            uow, limit=100, status=TrendStatus(chosen) if chosen else None, query=query
+            uow, limit=100, status=TrendStatus(chosen) if chosen else None, query=query, among=among
         )
         rows = []
         for item in items:
@@ -156,6 +169,9 @@ class DashboardController(Controller):
             status=chosen,
             q=query or "",
             statuses=[s.value for s in TrendStatus],
+            platforms=[p.value for p in Platform],
+            platform=chosen_platform.value if chosen_platform else None,
+            region=chosen_region or "",
         )
 
     @get("/ui/products/{product_id:int}")
