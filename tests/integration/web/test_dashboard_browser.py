@@ -130,6 +130,7 @@ def test_trending_product_heatmap_and_viral_pages_with_screenshots(page: Page) -
     product_url = page.url
     page.goto("/ui/heat-map")
     assert page.locator("svg.map path").count() >= 6
+    assert page.locator("svg.map circle").count() >= 1, "countries with data are marked"
     page.goto("/ui/viral")
     assert page.locator("table.data tbody tr").count() >= 1
     for width in WIDTHS:

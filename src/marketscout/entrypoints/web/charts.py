@@ -190,6 +190,82 @@ CONTINENT_OUTLINES: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
 }
 LEGEND_STEPS = (0, 25, 50, 75, 100)
 
+# Approximate centres (longitude, latitude) of the countries most often seen in engagement data;
+# countries with data are drawn as circles on the continent map when a centre is known.
+COUNTRY_CENTRES: dict[str, tuple[float, float]] = {
+    "US": (-98, 39),
+    "CA": (-106, 56),
+    "MX": (-102, 23),
+    "BR": (-52, -10),
+    "AR": (-64, -34),
+    "CO": (-74, 4),
+    "CL": (-71, -35),
+    "PE": (-75, -10),
+    "GB": (-2, 54),
+    "IE": (-8, 53),
+    "FR": (2, 46),
+    "DE": (10, 51),
+    "ES": (-4, 40),
+    "PT": (-8, 39),
+    "IT": (12, 43),
+    "NL": (5, 52),
+    "BE": (4, 50),
+    "CH": (8, 47),
+    "AT": (14, 47),
+    "PL": (19, 52),
+    "SE": (15, 62),
+    "NO": (9, 61),
+    "FI": (26, 64),
+    "DK": (10, 56),
+    "RU": (90, 60),
+    "UA": (31, 49),
+    "TR": (35, 39),
+    "IL": (35, 31),
+    "SA": (45, 24),
+    "AE": (54, 24),
+    "EG": (30, 27),
+    "NG": (8, 9),
+    "KE": (38, 0),
+    "ZA": (24, -29),
+    "MA": (-7, 32),
+    "IN": (79, 22),
+    "PK": (70, 30),
+    "BD": (90, 24),
+    "CN": (104, 35),
+    "JP": (138, 36),
+    "KR": (128, 36),
+    "TW": (121, 24),
+    "HK": (114, 22),
+    "PH": (122, 12),
+    "VN": (106, 16),
+    "TH": (101, 15),
+    "MY": (102, 4),
+    "SG": (104, 1),
+    "ID": (113, -1),
+    "AU": (134, -25),
+    "NZ": (172, -41),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CountryMark:
+    code: str
+    value: float
+    colour: str
+    x: float
+    y: float
+
+
+def country_marks(values: dict[str, float]) -> list[CountryMark]:
+    marks = []
+    for code, value in sorted(values.items()):
+        centre = COUNTRY_CENTRES.get(code)
+        if centre is None:
+            continue
+        x, y = ((centre[0] + 180) / 360 * WIDTH, (90 - centre[1]) / 180 * HEIGHT)
+        marks.append(CountryMark(code=code, value=value, colour=colour(value), x=round(x, 1), y=round(y, 1)))
+    return marks
+
 
 def _point(lon: float, lat: float) -> str:
     return f"{(lon + 180) / 360 * WIDTH:.1f},{(90 - lat) / 180 * HEIGHT:.1f}"

@@ -33,7 +33,7 @@ from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
 from marketscout.entrypoints.schemas import EngagementIn
-from marketscout.entrypoints.web.charts import LEGEND_STEPS, colour, continent_map, polyline
+from marketscout.entrypoints.web.charts import LEGEND_STEPS, colour, continent_map, country_marks, polyline
 
 SESSION_COOKIE = "ms_session"
 CSRF_COOKIE = "ms_csrf"
@@ -256,6 +256,7 @@ class DashboardController(Controller):
             shapes=continent_map(values),
             values=values,
             countries=sorted((countries[0].regions if countries else {}).items(), key=lambda kv: -kv[1]),
+            marks=country_marks(countries[0].regions if countries else {}),
             legend=[(step, colour(step)) for step in LEGEND_STEPS],
             product=rows[0].product if rows else None,
         )
