@@ -6,6 +6,9 @@ document.addEventListener("submit", (event) => {
     return;
   }
   form.setAttribute("aria-busy", "true");
+  for (const progress of form.querySelectorAll("progress.busy")) {
+    progress.hidden = false;
+  }
   for (const button of form.querySelectorAll("button[type=submit]")) {
     button.disabled = true;
     button.dataset.label = button.textContent;
