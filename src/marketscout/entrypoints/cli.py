@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backtest
+from marketscout.entrypoints.cli_collect import add_collect_parser, run_collect
 from marketscout.entrypoints.cli_db import add_db_parser, run_db
 
 
@@ -85,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_db_parser(commands)
     commands.choices["db"].set_defaults(handler=run_db)
+    add_collect_parser(commands)
+    commands.choices["collect"].set_defaults(handler=run_collect)
     add_backtest_parser(commands)
     commands.choices["backtest"].set_defaults(handler=run_backtest)
     return parser

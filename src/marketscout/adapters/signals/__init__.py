@@ -1,0 +1,1 @@
+"""HTTP adapters that collect signals from outside sources."""

@@ -1,0 +1,174 @@
+"""Collection from a local HTTP feed: mapping, idempotency, bad records, retries, 429, circuit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from marketscout.adapters.clock import FixedClock
+from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from marketscout.adapters.signals.feed import HttpFeedSource
+from marketscout.adapters.signals.http import ResilientHttp, RetryPolicy
+from marketscout.adapters.sql import migrate
+from marketscout.domain.signals import SourceUnavailable
+from marketscout.domain.usecases import catalog
+from marketscout.domain.usecases.collection import collect
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+FAST = RetryPolicy(
+    attempts=3, base_delay=0.01, max_delay=1.0, timeout=2.0, failures_to_open=2, open_seconds=60
+)
+
+
+def records() -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for hours in (48, 24, 0):
+        rows.append(
+            {
+                "platform": "TikTok",
+                "external_id": "tt-9",
+                "content": "This sunset lamp is everywhere",
+                "observed_at": (NOW - timedelta(hours=hours)).isoformat(),
+                "region": "US",
+                "views": 1000 * (49 - hours),
+                "likes": 10,
+            }
+        )
+    rows.append(
+        {
+            "platform": "TikTok",
+            "external_id": "tt-10",
+            "content": "Unrelated cat video",
+            "observed_at": NOW.isoformat(),
+            "region": "US",
+            "views": 5,
+        }
+    )
+    rows.append(
+        {
+            "platform": "Myspace",
+            "external_id": "x",
+            "observed_at": NOW.isoformat(),
+            "region": "US",
+            "views": 1,
+        }
+    )
+    return rows
+
+
+class Feed(BaseHTTPRequestHandler):
+    calls: dict[str, int] = {}
+
+    def do_GET(self) -> None:
+        count = Feed.calls.get(self.path, 0) + 1
+        Feed.calls[self.path] = count
+        if self.path == "/down" or (self.path == "/flaky" and count <= 2):
+            self.send_response(503)
+            self.end_headers()
+            return
+        if self.path == "/limited" and count == 1:
+            self.send_response(429)
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            return
+        body = "\n".join(json.dumps(r) for r in records()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def feed_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def _world() -> tuple[InMemoryUnitOfWork, FixedClock, int]:
+    uow, clock = InMemoryUnitOfWork(InMemoryStore()), FixedClock(NOW)
+    product = await catalog.create_product(
+        uow, clock, catalog.NewProduct(name="Sunset Lamp", description="d"), created_by=None
+    )
+    return uow, clock, product.id
+
+
+async def test_collects_maps_and_is_idempotent(feed_url: str) -> None:
+    uow, clock, product_id = await _world()
+    http = ResilientHttp("feed", FAST)
+    source = HttpFeedSource("feed", f"{feed_url}/feed", "ndjson", http)
+    first = await collect(uow, clock, source, [("sunset lamp", product_id)])
+    again = await collect(uow, clock, source, [("sunset lamp", product_id)])
+    await http.aclose()
+    assert (first.fetched, first.stored, first.ads_created) == (4, 3, 1)
+    assert any("matches no product" in reason for reason in first.skipped)
+    assert any("Myspace" in reason or "record 4" in reason for reason in first.skipped)
+    assert (again.stored, again.duplicates, again.ads_created) == (0, 3, 0)
+    async with uow:
+        scored = await uow.scores.latest(product_id)
+    assert scored is not None, "collected engagement is scored like any other"
+
+
+async def test_retries_server_errors_and_honours_429(feed_url: str) -> None:
+    http = ResilientHttp("feed", FAST)
+    assert (await http.get(f"{feed_url}/flaky")).status_code == 200
+    assert (await http.get(f"{feed_url}/limited")).status_code == 200
+    await http.aclose()
+
+
+async def test_a_failing_source_opens_the_circuit(feed_url: str) -> None:
+    http = ResilientHttp("down", FAST)
+    for _ in range(2):
+        with pytest.raises(SourceUnavailable):
+            await http.get(f"{feed_url}/down")
+    calls = Feed.calls["/down"]
+    with pytest.raises(SourceUnavailable, match="paused"):
+        await http.get(f"{feed_url}/down")
+    assert Feed.calls["/down"] == calls, "an open circuit sends nothing"
+    await http.aclose()
+
+
+def test_the_collect_command_end_to_end(feed_url: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'collect.sqlite3'}"
+    migrate.upgrade(url)
+    create = (
+        "import asyncio;"
+        "from marketscout.adapters.clock import SystemClock;"
+        "from marketscout.adapters.sql.engine import create_engine, session_factory;"
+        "from marketscout.adapters.sql.uow import SqlUnitOfWork;"
+        "from marketscout.domain.usecases import catalog;"
+        f"e = create_engine({url!r});"
+        "asyncio.run(catalog.create_product(SqlUnitOfWork(session_factory(e)), SystemClock(),"
+        " catalog.NewProduct(name='Sunset Lamp', description='d'), created_by=None))"
+    )
+    subprocess.run([sys.executable, "-c", create], check=True, timeout=60)
+    command = [
+        sys.executable,
+        "-m",
+        "marketscout.entrypoints.cli",
+        "collect",
+        "--feed",
+        f"{feed_url}/feed",
+        "--keyword",
+        "sunset lamp=1",
+        "--database-url",
+        url,
+    ]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    assert "stored 3" in first.stdout and "new ads 1" in first.stdout
+    assert "stored 0, duplicates 3" in second.stdout
