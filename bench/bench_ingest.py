@@ -18,12 +18,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from marketscout.adapters.simulation import iter_bulk_snapshots
 from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql import tables as t
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.model import EngagementSnapshot, Platform
-from marketscout.domain.simulation import iter_bulk_snapshots
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 10_000

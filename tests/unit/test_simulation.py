@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from marketscout.domain.simulation import iter_bulk_snapshots, simulate_market
+from marketscout.adapters.simulation import iter_bulk_snapshots, simulate_market
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from collections import defaultdict
 from datetime import timedelta
 
 from marketscout.adapters.clock import FixedClock
+from marketscout.adapters.simulation import simulate_market
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.simulation import simulate_market
 from marketscout.domain.usecases import catalog
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput, ingest_engagement
 from marketscout.domain.usecases.trends import rescore
