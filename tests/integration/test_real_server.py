@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -91,3 +92,12 @@ def test_the_run_command_serves_the_api_with_demo_data(server: str) -> None:
     assert missing["status_code"] == 404
     with urllib.request.urlopen(f"{server}/docs", timeout=5) as response:  # noqa: S310
         assert response.status == 200
+
+
+def test_the_demo_command_loads_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
+    command = [sys.executable, "-m", "marketscout.entrypoints.cli", "demo", "--database-url", url]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
+    assert "synthetic" in first.stdout and "products" in first.stdout
+    assert "already loaded" in second.stdout

@@ -33,6 +33,12 @@ async def load_demo(container: Container, *, seed: int = 7) -> str:
         made: UnitOfWork = container.unit_of_work()
         return made
 
+    first_ad = market.ads[0]
+    probe = uow()
+    async with probe:
+        if await probe.ads.get_by_external_id(first_ad.platform, first_ad.external_id) is not None:
+            return f"the demo market of seed {seed} is already loaded; nothing added"
+
     product_ids: list[int] = []
     for product in market.products:
         created = await catalog.create_product(
