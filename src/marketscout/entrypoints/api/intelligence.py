@@ -15,6 +15,7 @@ from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import normalise_region
 from marketscout.domain.usecases import trends
 from marketscout.entrypoints.api.cache import ReadCache
+from marketscout.entrypoints.api.dependencies import Reads
 from marketscout.entrypoints.api.params import NameQuery, OptionalId, PathId
 from marketscout.entrypoints.schemas import (
     HeatMapOut,
@@ -106,9 +107,7 @@ class IntelligenceController(Controller):
     @get("/trending", summary="Products ranked by trend score")
     async def trending(
         self,
-        uow: NamedDependency[UnitOfWork],
-        clock: NamedDependency[Clock],
-        cache: NamedDependency[ReadCache],
+        reads: NamedDependency[Reads],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
         status: FromQuery[TrendStatus | None] = None,
         q: NameQuery = None,
@@ -121,8 +120,8 @@ class IntelligenceController(Controller):
         ``platform`` and ``region`` keep products with engagement there in the last 30 days."""
         code = normalise_region(region) if region is not None else None
         key = ("trending", limit, status, q, platform, code)
-        return await cache.get_or_compute(
-            key, lambda: _trending(uow, clock, limit, status, q, platform, code)
+        return await reads.cache.get_or_compute(
+            key, lambda: _trending(reads.uow, reads.clock, limit, status, q, platform, code)
         )
 
     @post("/calculate-score/{product_id:int}", status_code=200, summary="Score a product now and store it")
@@ -148,25 +147,23 @@ class IntelligenceController(Controller):
     @get("/scan-ads", summary="Ads growing unusually fast for their platform and age")
     async def scan_ads(
         self,
-        uow: NamedDependency[UnitOfWork],
-        clock: NamedDependency[Clock],
-        cache: NamedDependency[ReadCache],
+        reads: NamedDependency[Reads],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         product_id: OptionalId = None,
         platform: FromQuery[Platform | None] = None,
     ) -> ScanOut:
         async def compute() -> ScanOut:
-            found = await trends.scan_ads(uow, clock, limit=limit, product_id=product_id, platform=platform)
+            found = await trends.scan_ads(
+                reads.uow, reads.clock, limit=limit, product_id=product_id, platform=platform
+            )
             return ScanOut(viral_ads=[ViralAdOut.of(v) for v in found])
 
-        return await cache.get_or_compute(("scan", limit, product_id, platform), compute)
+        return await reads.cache.get_or_compute(("scan", limit, product_id, platform), compute)
 
     @get("/heat-map", summary="Relative interest per region (100 = the product's strongest region)")
     async def heat_map(
         self,
-        uow: NamedDependency[UnitOfWork],
-        clock: NamedDependency[Clock],
-        cache: NamedDependency[ReadCache],
+        reads: NamedDependency[Reads],
         product_id: Annotated[
             list[int] | None, QueryParameter(description="Repeatable; default: top products")
         ] = None,
@@ -181,4 +178,6 @@ class IntelligenceController(Controller):
                 extra=[{"key": "product_id", "message": "at most 50 ids, each a positive integer"}]
             )
         key = ("heat-map", tuple(ids), since, until, level)
-        return await cache.get_or_compute(key, lambda: _heat_map(uow, clock, ids, since, until, level))
+        return await reads.cache.get_or_compute(
+            key, lambda: _heat_map(reads.uow, reads.clock, ids, since, until, level)
+        )
