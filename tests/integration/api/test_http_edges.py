@@ -123,3 +123,11 @@ async def test_passwords_and_tokens_never_reach_the_logs(
     assert "correct horse battery" not in logged
     assert "wrong but secret-ish" not in logged
     assert token not in logged
+
+
+async def test_a_missing_body_is_named(client: Client, make_user: object) -> None:
+    assert callable(make_user)
+    headers = await make_user("bodiless")
+    response = await client.post("/products", headers=headers)
+    assert response.status_code == 422
+    assert response.json()["details"] == [{"field": "body", "rule": "is required", "index": None}]

@@ -116,6 +116,10 @@ def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
             continue
         rule = str(item.get("message", "is invalid"))
         field = _field_of(item.get("key"))
+        if rule.strip("'") in {field, "data"}:
+            # A missing body or parameter surfaces as its bare name from the decoder.
+            rule = "is required"
+            field = "body" if field == "data" else field
         # msgspec says "... - at `$.name`"; move the location into ``field``.
         match = re.search(r"at `\$\.?([^`]*)`", rule)
         if match:
