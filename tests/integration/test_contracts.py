@@ -145,6 +145,8 @@ async def test_engagement_is_idempotent_and_ordered(uow_factory: UowFactory) -> 
         assert stored[0].observed_at == T0
         until = (await uow.engagement.for_products([product_id], until=T0 + timedelta(hours=1)))[product_id]
         assert len(until) == 2
+        since = (await uow.engagement.for_products([product_id], since=T0 + timedelta(hours=2)))[product_id]
+        assert [s.views for s in since] == [300, 400]
         assert len(await uow.engagement.since(T0 + timedelta(hours=2))) == 2
         assert await uow.engagement.products_with_engagement() == [product_id]
         assert await uow.engagement.last_observed_at([ad_id]) == {ad_id: T0 + timedelta(hours=3)}

@@ -266,12 +266,16 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
         return StoreResult(stored=stored, duplicates=duplicates)
 
     async def for_products(
-        self, product_ids: Iterable[int], *, until: datetime | None = None
+        self, product_ids: Iterable[int], *, until: datetime | None = None, since: datetime | None = None
     ) -> dict[int, list[EngagementSnapshot]]:
         rows = self._rows()
         result: dict[int, list[EngagementSnapshot]] = {}
         for pid in product_ids:
-            snaps = [s for s in rows.get(pid, {}).values() if until is None or s.observed_at <= until]
+            snaps = [
+                s
+                for s in rows.get(pid, {}).values()
+                if (until is None or s.observed_at <= until) and (since is None or s.observed_at >= since)
+            ]
             snaps.sort(key=lambda s: (s.observed_at, s.ad_id, s.region))
             result[pid] = snaps
         return result

@@ -171,9 +171,9 @@ class EngagementStore(Protocol):
         ...
 
     async def for_products(
-        self, product_ids: Iterable[int], *, until: datetime | None = None
+        self, product_ids: Iterable[int], *, until: datetime | None = None, since: datetime | None = None
     ) -> dict[int, list[EngagementSnapshot]]:
-        """Each product's snapshots observed at or before ``until``, oldest first."""
+        """Each product's snapshots observed in [since, until] (either bound optional), oldest first."""
         ...
 
     async def since(

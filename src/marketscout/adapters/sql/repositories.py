@@ -474,7 +474,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         return int(result.rowcount)
 
     async def for_products(
-        self, product_ids: Iterable[int], *, until: datetime | None = None
+        self, product_ids: Iterable[int], *, until: datetime | None = None, since: datetime | None = None
     ) -> dict[int, builtins.list[EngagementSnapshot]]:
         wanted = sorted(set(product_ids))
         result: dict[int, builtins.list[EngagementSnapshot]] = {pid: [] for pid in wanted}
@@ -486,6 +486,8 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             )
             if until is not None:
                 statement = statement.where(t.engagement_snapshots.c.observed_at <= until)
+            if since is not None:
+                statement = statement.where(t.engagement_snapshots.c.observed_at >= since)
             for row in await self._session.execute(statement):
                 result[row.product_id].append(_snapshot(row))
         return result

@@ -19,6 +19,7 @@ from marketscout.domain.scoring import score_many
 SCORE_EPSILON = 0.05
 SCORE_REFRESH_AFTER = timedelta(hours=1)
 SCAN_WINDOW = timedelta(days=7)
+SCORING_HISTORY = timedelta(days=61)
 HEAT_MAP_WINDOW = timedelta(days=30)
 HEAT_MAP_DEFAULT_PRODUCTS = 10
 
@@ -41,7 +42,8 @@ async def rescore(
     wanted = sorted(set(product_ids))
     results: dict[int, TrendScore] = {}
     async with uow:
-        series = await uow.engagement.for_products(wanted, until=now)
+        # The engine looks back at most SCORING_HISTORY: reading more would only cost time.
+        series = await uow.engagement.for_products(wanted, until=now, since=now - SCORING_HISTORY)
         assessments = score_many(series, now)
         for product_id in wanted:
             fresh = TrendScore(product_id=product_id, calculated_at=now, assessment=assessments[product_id])
