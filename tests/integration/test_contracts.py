@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,9 @@ from marketscout.domain.model import (
     Alert,
     AlertRule,
     AlertRuleKind,
+    Channel,
+    Delivery,
+    DeliveryStatus,
     EngagementSnapshot,
     Platform,
     Product,
@@ -280,3 +284,79 @@ async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: 
         assert [(s.product_id, s.score) for s in await uow.scores.top(10)] == [(second, 60.0), (first, 40.0)]
         assert [s.product_id for s in await uow.scores.top(1)] == [second]
         assert [s.product_id for s in await uow.scores.top(5, status=TrendStatus.STEADY)] == [first]
+
+
+async def test_rule_channels_and_the_delivery_outbox(uow_factory: UowFactory) -> None:
+    user_id, product_id, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        rule = await uow.alert_rules.add(
+            AlertRule(
+                user_id=user_id,
+                kind=AlertRuleKind.NEW_VIRAL_AD,
+                created_at=T0,
+                channels=(Channel.WEBHOOK, Channel.EMAIL),
+                webhook_url="https://hooks.example/x",
+                webhook_secret="whsec_c2VjcmV0",
+            )
+        )
+        alert = await uow.alerts.add_if_new(
+            Alert(
+                user_id=user_id,
+                rule_id=rule.id,
+                product_id=product_id,
+                kind=rule.kind,
+                event_key="viral:1",
+                message="m",
+                created_at=T0,
+            )
+        )
+        assert alert is not None
+        webhook = Delivery(
+            alert_id=alert.id,
+            user_id=user_id,
+            channel=Channel.WEBHOOK,
+            target="https://hooks.example/x",
+            secret="whsec_c2VjcmV0",
+            next_attempt_at=T0,
+            created_at=T0,
+        )
+        first = await uow.deliveries.add(webhook)
+        assert first is not None
+        assert await uow.deliveries.add(webhook) is None  # one per alert and channel
+        later = await uow.deliveries.add(
+            Delivery(
+                alert_id=alert.id,
+                user_id=user_id,
+                channel=Channel.EMAIL,
+                target="ana@example.com",
+                next_attempt_at=T0 + timedelta(hours=1),
+                created_at=T0,
+            )
+        )
+        assert later is not None
+        await uow.commit()
+    async with uow:
+        stored_rule = (await uow.alert_rules.list(user_id))[0]
+        assert stored_rule.channels == (Channel.WEBHOOK, Channel.EMAIL)
+        assert stored_rule.webhook_url == "https://hooks.example/x"
+        assert stored_rule.webhook_secret == "whsec_c2VjcmV0"
+        assert await uow.alerts.get(alert.id) == alert
+        assert await uow.alerts.get(alert.id + 99) is None
+        assert [d.id for d in await uow.deliveries.due(T0, 10)] == [first.id]
+        claimed = await uow.deliveries.claim(first.id, T0)
+        assert claimed is not None
+        assert (claimed.status, claimed.attempts, claimed.claimed_at) == (DeliveryStatus.SENDING, 1, T0)
+        assert await uow.deliveries.claim(first.id, T0) is None  # the second claimer loses
+        assert await uow.deliveries.due(T0 + timedelta(hours=2), 10) == [later]
+        assert await uow.deliveries.stale(T0) == []
+        assert await uow.deliveries.stale(T0 + timedelta(minutes=1)) == [claimed]
+        await uow.deliveries.record(
+            dataclasses.replace(claimed, status=DeliveryStatus.DELIVERED, delivered_at=T0)
+        )
+        await uow.commit()
+    async with uow:
+        delivered = await uow.deliveries.list(user_id, status=DeliveryStatus.DELIVERED)
+        assert [(d.id, d.delivered_at, d.secret) for d in delivered] == [(first.id, T0, "whsec_c2VjcmV0")]
+        assert {d.id for d in await uow.deliveries.list(user_id)} == {first.id, later.id}
+        assert await uow.deliveries.list(user_id + 1) == []

@@ -23,6 +23,8 @@ from marketscout.domain.model import (
     Ad,
     Alert,
     AlertRule,
+    Delivery,
+    DeliveryStatus,
     EngagementSnapshot,
     Platform,
     Product,
@@ -37,6 +39,7 @@ from marketscout.domain.ports import (
     AdRepository,
     AlertRepository,
     AlertRuleRepository,
+    DeliveryRepository,
     EngagementStore,
     HealthProbe,
     ProductRepository,
@@ -59,6 +62,7 @@ _COLLECTIONS = (
     "watchlists",
     "alert_rules",
     "alerts",
+    "deliveries",
     "engagement",
 )
 
@@ -429,6 +433,68 @@ class InMemoryAlertRepository(_Repository, AlertRepository):
     async def event_keys(self, user_id: int) -> set[str]:
         return {a.event_key for a in self._rows().values() if a.user_id == user_id}
 
+    async def get(self, alert_id: int) -> Alert | None:
+        found: Alert | None = self._rows().get(alert_id)
+        return found
+
+
+class InMemoryDeliveryRepository(_Repository, DeliveryRepository):
+    _name = "deliveries"
+
+    async def add(self, delivery: Delivery) -> Delivery | None:
+        if any(
+            d.alert_id == delivery.alert_id and d.channel == delivery.channel for d in self._rows().values()
+        ):
+            return None
+        stored: Delivery = self._insert(delivery)
+        return stored
+
+    async def due(self, now: datetime, limit: int) -> builtins.list[Delivery]:
+        found = [
+            d
+            for d in self._rows().values()
+            if d.status == DeliveryStatus.PENDING and d.next_attempt_at <= now
+        ]
+        found.sort(key=lambda d: (d.next_attempt_at, d.id))
+        return found[:limit]
+
+    async def claim(self, delivery_id: int, now: datetime) -> Delivery | None:
+        found: Delivery | None = self._rows().get(delivery_id)
+        if found is None or found.status != DeliveryStatus.PENDING:
+            return None
+        claimed = dataclasses.replace(
+            found, status=DeliveryStatus.SENDING, attempts=found.attempts + 1, claimed_at=now
+        )
+        self._tx.write(self._name)[delivery_id] = claimed
+        return claimed
+
+    async def record(self, delivery: Delivery) -> None:
+        if delivery.id in self._rows():
+            self._tx.write(self._name)[delivery.id] = delivery
+
+    async def stale(self, claimed_before: datetime) -> builtins.list[Delivery]:
+        return sorted(
+            (
+                d
+                for d in self._rows().values()
+                if d.status == DeliveryStatus.SENDING
+                and d.claimed_at is not None
+                and d.claimed_at < claimed_before
+            ),
+            key=lambda d: d.id,
+        )
+
+    async def list(
+        self, user_id: int, *, status: DeliveryStatus | None = None, limit: int = 100
+    ) -> builtins.list[Delivery]:
+        found = [
+            d
+            for d in self._rows().values()
+            if d.user_id == user_id and (status is None or d.status == status)
+        ]
+        found.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+        return found[:limit]
+
 
 class InMemoryUnitOfWork(UnitOfWork):
     """A unit of work over an :class:`InMemoryStore`; one per use case."""
@@ -450,6 +516,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.watchlists = InMemoryWatchlistRepository(tx)
         self.alert_rules = InMemoryAlertRuleRepository(tx)
         self.alerts = InMemoryAlertRepository(tx)
+        self.deliveries = InMemoryDeliveryRepository(tx)
         return self
 
     async def __aexit__(
@@ -485,5 +552,6 @@ class InMemoryUnitOfWork(UnitOfWork):
             self.watchlists,
             self.alert_rules,
             self.alerts,
+            self.deliveries,
         ):
             repo._tx = tx

@@ -55,3 +55,11 @@ class RejectedBatch(DomainError):
     def __init__(self, rejections: list[tuple[int, str, str]]) -> None:
         super().__init__(f"{len(rejections)} item(s) rejected; nothing was stored")
         self.rejections = rejections
+
+
+class DeliveryFailed(DomainError):
+    """A notification could not be delivered. ``permanent`` failures are not retried."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -39,6 +39,20 @@ class AlertRuleKind(enum.StrEnum):
     NEW_VIRAL_AD = "new_viral_ad"
 
 
+class Channel(enum.StrEnum):
+    """Where an alert is delivered besides the user's alert centre."""
+
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+
+
+class DeliveryStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its (next) attempt
+    SENDING = "sending"  # claimed by a dispatcher; the attempt's outcome is not yet recorded
+    DELIVERED = "delivered"
+    DEAD = "dead"  # dead letter: the last attempt failed, or the outcome of one is unknown
+
+
 def _require_aware(name: str, value: datetime) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidValue(name, "must carry an explicit UTC offset")
@@ -178,6 +192,9 @@ class AlertRule:
     threshold: float | None = None
     window_hours: int | None = None
     created_at: datetime
+    channels: tuple[Channel, ...] = ()
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +208,30 @@ class Alert:
     message: str
     created_at: datetime
     read_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Delivery:
+    """One alert on its way through one channel (an outbox row).
+
+    There is at most one per alert and channel. A dispatcher claims it (``sending``)
+    before the attempt and records the outcome after, so no attempt is ever repeated
+    once it may have reached the receiver, even across restarts.
+    """
+
+    id: int = 0
+    alert_id: int
+    user_id: int
+    channel: Channel
+    target: str  # the webhook URL or the e-mail address
+    secret: str | None = None  # the webhook signing secret of the rule
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    next_attempt_at: datetime
+    claimed_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

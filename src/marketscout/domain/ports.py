@@ -18,6 +18,9 @@ from marketscout.domain.model import (
     Ad,
     Alert,
     AlertRule,
+    Channel,
+    Delivery,
+    DeliveryStatus,
     EngagementSnapshot,
     Platform,
     Product,
@@ -264,6 +267,64 @@ class AlertRepository(Protocol):
 
     async def event_keys(self, user_id: int) -> set[str]: ...
 
+    async def get(self, alert_id: int) -> Alert | None: ...
+
+
+@runtime_checkable
+class DeliveryRepository(Protocol):
+    """The notification outbox; ``(alert_id, channel)`` is unique."""
+
+    async def add(self, delivery: Delivery) -> Delivery | None:
+        """Stores the delivery unless the alert already has one for that channel."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> builtins.list[Delivery]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+        ...
+
+    async def claim(self, delivery_id: int, now: datetime) -> Delivery | None:
+        """Atomically moves a pending delivery to ``sending`` and counts the attempt;
+        None when another dispatcher got there first."""
+        ...
+
+    async def record(self, delivery: Delivery) -> None:
+        """Stores the outcome of an attempt (status, attempts, times, last error)."""
+        ...
+
+    async def stale(self, claimed_before: datetime) -> builtins.list[Delivery]:
+        """Deliveries left in ``sending`` since before the given time (a dispatcher died)."""
+        ...
+
+    async def list(
+        self, user_id: int, *, status: DeliveryStatus | None = None, limit: int = 100
+    ) -> builtins.list[Delivery]:
+        """Newest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notification:
+    """What a notifier sends: one alert, with the product's name."""
+
+    delivery_id: int
+    alert_id: int
+    user_id: int
+    product_id: int
+    product_name: str
+    kind: str
+    event_key: str
+    message: str
+    created_at: datetime
+
+
+@runtime_checkable
+class Notifier(Protocol):
+    """Sends notifications through one channel; raises ``DeliveryFailed`` when it cannot."""
+
+    channel: Channel
+
+    async def send(self, delivery: Delivery, notification: Notification) -> None: ...
+
 
 @runtime_checkable
 class UnitOfWork(Protocol):
@@ -278,6 +339,7 @@ class UnitOfWork(Protocol):
     watchlists: WatchlistRepository
     alert_rules: AlertRuleRepository
     alerts: AlertRepository
+    deliveries: DeliveryRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -71,12 +73,23 @@ def create_app(container: Container | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        from marketscout.entrypoints.notify import close_notifiers, dispatch_forever
         from marketscout.entrypoints.startup import prepare_store, release_store
 
         await prepare_store(container)
+        dispatcher = (
+            asyncio.create_task(dispatch_forever(container, settings.notify_interval), name="notify")
+            if settings.notify_interval > 0
+            else None
+        )
         try:
             yield
         finally:
+            if dispatcher is not None:
+                dispatcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dispatcher
+            await close_notifiers(container.notifiers())
             await release_store(container)
             if limiter is not None:
                 await limiter.close()

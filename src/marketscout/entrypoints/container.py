@@ -64,6 +64,12 @@ def _sql_health(engine: Any) -> Any:
     return SqlHealthProbe(engine)
 
 
+def _notifiers(settings: Settings, clock: SystemClock) -> Any:
+    from marketscout.entrypoints.notify import build_notifiers
+
+    return build_notifiers(settings, clock)
+
+
 def build_rate_limiter(settings: Settings) -> RateLimiter:
     return RateLimiter(
         RateLimitConfig(
@@ -91,6 +97,7 @@ class Container(containers.DeclarativeContainer):
     token_issuer = providers.Singleton(build_token_issuer, settings=settings, clock=clock)
 
     rate_limiter = providers.Singleton(build_rate_limiter, settings)
+    notifiers = providers.Singleton(_notifiers, settings, clock)
     read_cache = providers.Singleton(ReadCache, ttl_seconds=settings.provided.read_cache_seconds)
     memory_store = providers.Singleton(InMemoryStore)
     sql_engine = providers.Singleton(_sql_engine, settings)

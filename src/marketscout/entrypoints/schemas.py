@@ -13,6 +13,9 @@ from marketscout.domain.model import (
     Alert,
     AlertRule,
     AlertRuleKind,
+    Channel,
+    Delivery,
+    DeliveryStatus,
     Platform,
     Product,
     TrendScore,
@@ -308,6 +311,16 @@ class AlertRuleIn(Input, frozen=True):
     product_id: Id | None = None
     threshold: Annotated[float, Meta(ge=0, le=100)] | None = None
     window_hours: Annotated[int, Meta(ge=1, le=720)] | None = None
+    channels: Annotated[
+        list[Channel],
+        Meta(max_length=2, description="where alerts of this rule are delivered besides the alert centre"),
+    ] = []
+    webhook_url: (
+        Annotated[
+            str, Meta(min_length=1, max_length=2000, description="http(s) URL; needs the webhook channel")
+        ]
+        | None
+    ) = None
 
 
 class AlertRuleOut(Output, frozen=True):
@@ -317,9 +330,17 @@ class AlertRuleOut(Output, frozen=True):
     threshold: float | None
     window_hours: int | None
     created_at: datetime
+    channels: list[Channel]
+    webhook_url: str | None
+    webhook_secret: Annotated[
+        str | None,
+        Meta(
+            description="the signing secret of the rule's webhooks; only in the answer that creates the rule"
+        ),
+    ] = None
 
     @classmethod
-    def of(cls, rule: AlertRule) -> AlertRuleOut:
+    def of(cls, rule: AlertRule, *, with_secret: bool = False) -> AlertRuleOut:
         return cls(
             id=rule.id,
             kind=rule.kind,
@@ -327,6 +348,37 @@ class AlertRuleOut(Output, frozen=True):
             threshold=rule.threshold,
             window_hours=rule.window_hours,
             created_at=rule.created_at,
+            channels=list(rule.channels),
+            webhook_url=rule.webhook_url,
+            webhook_secret=rule.webhook_secret if with_secret else None,
+        )
+
+
+class DeliveryOut(Output, frozen=True):
+    id: int
+    alert_id: int
+    channel: Channel
+    target: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        return cls(
+            id=delivery.id,
+            alert_id=delivery.alert_id,
+            channel=delivery.channel,
+            target=delivery.target,
+            status=delivery.status,
+            attempts=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at if delivery.status == DeliveryStatus.PENDING else None,
+            delivered_at=delivery.delivered_at,
+            last_error=delivery.last_error,
+            created_at=delivery.created_at,
         )
 
 

@@ -67,6 +67,30 @@ class Settings:
     demo_data: bool = field(
         default=True, metadata={"help": "fill an empty database with the synthetic demo market at start"}
     )
+    notify_interval: float = field(
+        default=15.0,
+        metadata={"help": "seconds between the server's passes over the alert-delivery outbox (0: off)"},
+    )
+    notify_max_attempts: int = field(
+        default=6, metadata={"help": "attempts per webhook or e-mail before it becomes a dead letter"}
+    )
+    webhook_timeout: float = field(
+        default=10.0, metadata={"help": "seconds a webhook receiver has to answer"}
+    )
+    webhook_allow_private: bool = field(
+        default=False,
+        metadata={"help": "allow webhooks to loopback and private addresses (off: SSRF guard)"},
+    )
+    smtp_host: str | None = field(
+        default=None, metadata={"help": "mail server for e-mail alerts; unset: e-mail delivery is off"}
+    )
+    smtp_port: int = field(default=25, metadata={"help": "mail server port"})
+    smtp_security: str = field(default="none", metadata={"help": "none, starttls or tls"})
+    smtp_username: str | None = field(default=None, metadata={"help": "mail server login (optional)"})
+    smtp_password: str | None = field(default=None, metadata={"help": "mail server password (a secret)"})
+    smtp_sender: str = field(
+        default="marketscout@localhost", metadata={"help": "From address of alert e-mails"}
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +114,12 @@ class Settings:
             raise SettingsError("MARKETSCOUT_CORS_ORIGINS must list origins, not *")
         if self.access_token_ttl < 60 or self.refresh_token_ttl < self.access_token_ttl:
             raise SettingsError("token lifetimes must be >= 60 s, and refresh >= access")
+        if self.smtp_security not in {"none", "starttls", "tls"}:
+            raise SettingsError("MARKETSCOUT_SMTP_SECURITY must be none, starttls or tls")
+        if self.notify_interval < 0 or self.notify_max_attempts < 1 or self.webhook_timeout <= 0:
+            raise SettingsError(
+                "MARKETSCOUT_NOTIFY_INTERVAL must be >= 0, NOTIFY_MAX_ATTEMPTS >= 1, WEBHOOK_TIMEOUT > 0"
+            )
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError("MARKETSCOUT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 

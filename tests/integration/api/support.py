@@ -34,6 +34,7 @@ def api_settings(**overrides: object) -> Settings:
         "demo_data": False,
         "rate_limit_enabled": False,
         "log_level": "WARNING",
+        "notify_interval": 0,  # tests run the dispatcher themselves
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -23,6 +24,9 @@ from marketscout.domain.model import (
     Alert,
     AlertRule,
     AlertRuleKind,
+    Channel,
+    Delivery,
+    DeliveryStatus,
     EngagementSnapshot,
     Platform,
     Product,
@@ -38,6 +42,7 @@ from marketscout.domain.ports import (
     AdRepository,
     AlertRepository,
     AlertRuleRepository,
+    DeliveryRepository,
     EngagementStore,
     ProductRepository,
     RefreshTokenRepository,
@@ -104,6 +109,18 @@ class _SqlRepository:
     async def _insert(self, table: Table, values: dict[str, Any]) -> int:
         result = await self._session.execute(insert(table).values(**values).returning(table.c.id))
         new_id: int = result.scalar_one()
+        return new_id
+
+    async def _insert_unless_exists(
+        self, table: Table, values: dict[str, Any], unique: builtins.list[str]
+    ) -> int | None:
+        """Inserts unless a row with the same ``unique`` columns exists; the new id or None."""
+        dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
+        maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            maker(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+        )
+        new_id: int | None = (await self._session.execute(statement)).scalar_one_or_none()
         return new_id
 
 
@@ -720,6 +737,9 @@ def _rule(row: Row[Any]) -> AlertRule:
         threshold=row.threshold,
         window_hours=row.window_hours,
         created_at=row.created_at,
+        channels=tuple(Channel(name) for name in row.channels.split(",") if name),
+        webhook_url=row.webhook_url,
+        webhook_secret=row.webhook_secret,
     )
 
 
@@ -735,17 +755,12 @@ class SqlAlertRuleRepository(_SqlRepository, AlertRuleRepository):
                 "threshold": rule.threshold,
                 "window_hours": rule.window_hours,
                 "created_at": rule.created_at,
+                "channels": ",".join(c.value for c in rule.channels),
+                "webhook_url": rule.webhook_url,
+                "webhook_secret": rule.webhook_secret,
             },
         )
-        return AlertRule(
-            id=new_id,
-            user_id=rule.user_id,
-            kind=rule.kind,
-            product_id=rule.product_id,
-            threshold=rule.threshold,
-            window_hours=rule.window_hours,
-            created_at=rule.created_at,
-        )
+        return dataclasses.replace(rule, id=new_id)
 
     async def list(self, user_id: int) -> builtins.list[AlertRule]:
         statement = (
@@ -783,37 +798,25 @@ def _alert(row: Row[Any]) -> Alert:
 @translate_errors
 class SqlAlertRepository(_SqlRepository, AlertRepository):
     async def add_if_new(self, alert: Alert) -> Alert | None:
-        dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
-        maker = pg_insert if dialect == "postgresql" else sqlite_insert
-        statement = (
-            maker(t.alerts)
-            .values(
-                user_id=alert.user_id,
-                rule_id=alert.rule_id,
-                product_id=alert.product_id,
-                kind=alert.kind.value,
-                event_key=alert.event_key,
-                message=alert.message,
-                created_at=alert.created_at,
-                read_at=alert.read_at,
-            )
-            .on_conflict_do_nothing(index_elements=["user_id", "event_key"])
-            .returning(t.alerts.c.id)
+        new_id = await self._insert_unless_exists(
+            t.alerts,
+            {
+                "user_id": alert.user_id,
+                "rule_id": alert.rule_id,
+                "product_id": alert.product_id,
+                "kind": alert.kind.value,
+                "event_key": alert.event_key,
+                "message": alert.message,
+                "created_at": alert.created_at,
+                "read_at": alert.read_at,
+            },
+            ["user_id", "event_key"],
         )
-        new_id = (await self._session.execute(statement)).scalar_one_or_none()
-        if new_id is None:
-            return None
-        return Alert(
-            id=new_id,
-            user_id=alert.user_id,
-            rule_id=alert.rule_id,
-            product_id=alert.product_id,
-            kind=alert.kind,
-            event_key=alert.event_key,
-            message=alert.message,
-            created_at=alert.created_at,
-            read_at=alert.read_at,
-        )
+        return None if new_id is None else dataclasses.replace(alert, id=new_id)
+
+    async def get(self, alert_id: int) -> Alert | None:
+        row = (await self._session.execute(select(t.alerts).where(t.alerts.c.id == alert_id))).first()
+        return None if row is None else _alert(row)
 
     async def list(
         self, user_id: int, *, unread_only: bool = False, limit: int = 100
@@ -838,3 +841,104 @@ class SqlAlertRepository(_SqlRepository, AlertRepository):
     async def event_keys(self, user_id: int) -> set[str]:
         statement = select(t.alerts.c.event_key).where(t.alerts.c.user_id == user_id)
         return set((await self._session.execute(statement)).scalars())
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id,
+        alert_id=row.alert_id,
+        user_id=row.user_id,
+        channel=Channel(row.channel),
+        target=row.target,
+        secret=row.secret,
+        status=DeliveryStatus(row.status),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        claimed_at=row.claimed_at,
+        delivered_at=row.delivered_at,
+        last_error=row.last_error,
+        created_at=row.created_at,
+    )
+
+
+@translate_errors
+class SqlDeliveryRepository(_SqlRepository, DeliveryRepository):
+    async def add(self, delivery: Delivery) -> Delivery | None:
+        new_id = await self._insert_unless_exists(
+            t.deliveries,
+            {
+                "alert_id": delivery.alert_id,
+                "user_id": delivery.user_id,
+                "channel": delivery.channel.value,
+                "target": delivery.target,
+                "secret": delivery.secret,
+                "status": delivery.status.value,
+                "attempts": delivery.attempts,
+                "next_attempt_at": delivery.next_attempt_at,
+                "claimed_at": delivery.claimed_at,
+                "delivered_at": delivery.delivered_at,
+                "last_error": delivery.last_error,
+                "created_at": delivery.created_at,
+            },
+            ["alert_id", "channel"],
+        )
+        return None if new_id is None else dataclasses.replace(delivery, id=new_id)
+
+    async def due(self, now: datetime, limit: int) -> builtins.list[Delivery]:
+        d = t.deliveries.c
+        statement = (
+            select(t.deliveries)
+            .where(d.status == DeliveryStatus.PENDING.value, d.next_attempt_at <= now)
+            .order_by(d.next_attempt_at, d.id)
+            .limit(limit)
+        )
+        return [_delivery(row) for row in await self._session.execute(statement)]
+
+    async def claim(self, delivery_id: int, now: datetime) -> Delivery | None:
+        # One conditional UPDATE: of two dispatchers racing, exactly one changes the row.
+        d = t.deliveries.c
+        statement = (
+            t.deliveries.update()
+            .where(d.id == delivery_id, d.status == DeliveryStatus.PENDING.value)
+            .values(status=DeliveryStatus.SENDING.value, attempts=d.attempts + 1, claimed_at=now)
+            .returning(*t.deliveries.c)
+        )
+        row = (await self._session.execute(statement)).first()
+        return None if row is None else _delivery(row)
+
+    async def record(self, delivery: Delivery) -> None:
+        await self._session.execute(
+            t.deliveries.update()
+            .where(t.deliveries.c.id == delivery.id)
+            .values(
+                status=delivery.status.value,
+                attempts=delivery.attempts,
+                next_attempt_at=delivery.next_attempt_at,
+                claimed_at=delivery.claimed_at,
+                delivered_at=delivery.delivered_at,
+                last_error=delivery.last_error,
+            )
+        )
+
+    async def stale(self, claimed_before: datetime) -> builtins.list[Delivery]:
+        d = t.deliveries.c
+        statement = (
+            select(t.deliveries)
+            .where(d.status == DeliveryStatus.SENDING.value, d.claimed_at < claimed_before)
+            .order_by(d.id)
+        )
+        return [_delivery(row) for row in await self._session.execute(statement)]
+
+    async def list(
+        self, user_id: int, *, status: DeliveryStatus | None = None, limit: int = 100
+    ) -> builtins.list[Delivery]:
+        d = t.deliveries.c
+        statement = (
+            select(t.deliveries)
+            .where(d.user_id == user_id)
+            .order_by(d.created_at.desc(), d.id.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            statement = statement.where(d.status == status.value)
+        return [_delivery(row) for row in await self._session.execute(statement)]

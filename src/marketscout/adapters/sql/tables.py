@@ -171,6 +171,10 @@ alert_rules = Table(
     Column("threshold", Float, nullable=True),
     Column("window_hours", Integer, nullable=True),
     Column("created_at", UtcDateTime(), nullable=False),
+    # Comma-separated channel names ("webhook,email"); empty: the alert centre only.
+    Column("channels", String(40), nullable=False, server_default=""),
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret", String(100), nullable=True),
 )
 
 alerts = Table(
@@ -188,6 +192,29 @@ alerts = Table(
     Column("read_at", UtcDateTime(), nullable=True),
     UniqueConstraint("user_id", "event_key", name="uq_alerts_user_event"),
     Index("ix_alerts_user_created", "user_id", "created_at"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alert_id", Id, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("secret", String(100), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=True),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("alert_id", "channel", name="uq_deliveries_alert_channel"),
+    CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+    CheckConstraint("status IN ('pending', 'sending', 'delivered', 'dead')", name="status_known"),
+    Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    Index("ix_deliveries_user_created", "user_id", "created_at"),
 )
 
 product_name_key = func.lower(products.c.name)

@@ -15,6 +15,7 @@ from marketscout.adapters.sql.repositories import (
     SqlAdRepository,
     SqlAlertRepository,
     SqlAlertRuleRepository,
+    SqlDeliveryRepository,
     SqlEngagementStore,
     SqlProductRepository,
     SqlRefreshTokenRepository,
@@ -48,6 +49,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.watchlists = SqlWatchlistRepository(session)
         self.alert_rules = SqlAlertRuleRepository(session)
         self.alerts = SqlAlertRepository(session)
+        self.deliveries = SqlDeliveryRepository(session)
         return self
 
     async def __aexit__(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
 from marketscout.domain.alert_rules import evaluate_rule, validate_rule
-from marketscout.domain.errors import Conflict, NotFound
-from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, TrendScore, ViralAd
+from marketscout.domain.errors import Conflict, InvalidValue, NotFound
+from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, Channel, TrendScore, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.scan import scan_gains
+from marketscout.domain.usecases.notifications import deliveries_for, new_webhook_secret, validate_channels
 from marketscout.domain.usecases.trends import SCAN_WINDOW, rescore
 
 # How much score history a rule looks at. Longer than any rule window allowed.
@@ -42,8 +43,17 @@ async def create_rule(
     product_id: int | None = None,
     threshold: float | None = None,
     window_hours: int | None = None,
+    channels: Iterable[Channel] = (),
+    webhook_url: str | None = None,
+    available_channels: Collection[Channel] = tuple(Channel),
 ) -> AlertRule:
+    """Stores a rule. A rule delivering to a webhook gets a new signing secret, which the
+    caller shows the user once."""
     validate_rule(kind, threshold, window_hours)
+    chosen = validate_channels(channels, webhook_url)
+    for channel in chosen:
+        if channel not in available_channels:
+            raise InvalidValue("channels", f"{channel} delivery is not configured on this server")
     async with uow:
         if product_id is not None and await uow.products.get(product_id) is None:
             raise NotFound("product", product_id)
@@ -57,6 +67,9 @@ async def create_rule(
                 threshold=threshold,
                 window_hours=window_hours,
                 created_at=clock.now(),
+                channels=chosen,
+                webhook_url=webhook_url,
+                webhook_secret=new_webhook_secret() if webhook_url is not None else None,
             )
         )
         await uow.commit()
@@ -142,6 +155,7 @@ async def evaluate_alerts(
             for viral in scan_gains(ads, gains, names, now, window=SCAN_WINDOW, limit=len(ads)):
                 if viral.ad.product_id in wanted:
                     viral_by_product[viral.ad.product_id].append(viral)
+        emails: dict[int, str] = {}
         for rule, pid in targets:
             product = products.get(pid)
             if product is None:
@@ -158,8 +172,15 @@ async def evaluate_alerts(
                         created_at=now,
                     )
                 )
-                if stored is not None:
-                    new_alerts[rule.user_id].append(stored)
+                if stored is None:
+                    continue
+                new_alerts[rule.user_id].append(stored)
+                if rule.channels:
+                    if rule.user_id not in emails:
+                        user = await uow.users.get(rule.user_id)
+                        emails[rule.user_id] = user.email if user is not None else ""
+                    for delivery in deliveries_for(stored, rule, emails[rule.user_id], now):
+                        await uow.deliveries.add(delivery)
         await uow.commit()
     return dict(new_alerts)
 

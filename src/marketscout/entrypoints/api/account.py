@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, delete, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from marketscout.domain.errors import InvalidValue
-from marketscout.domain.model import User
+from marketscout.domain.model import DeliveryStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.usecases import alerts, export, watchlists
+from marketscout.domain.usecases import alerts, export, notifications, watchlists
 from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.params import Limit, PathId
+from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import (
     AlertOut,
     AlertRuleIn,
     AlertRuleOut,
     CheckAlertsOut,
+    DeliveryOut,
     MarkReadIn,
     MarkReadOut,
     WatchIn,
@@ -106,7 +109,10 @@ class AlertController(Controller):
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
         user: NamedDependency[User],
+        state: State,
     ) -> AlertRuleOut:
+        """A rule may deliver its alerts to a webhook and by e-mail (``channels``). The answer
+        carries the webhook signing secret; it is not shown again."""
         rule = await alerts.create_rule(
             uow,
             clock,
@@ -115,8 +121,23 @@ class AlertController(Controller):
             product_id=data.product_id,
             threshold=data.threshold,
             window_hours=data.window_hours,
+            channels=data.channels,
+            webhook_url=data.webhook_url,
+            available_channels=available_channels(state.container.settings()),
         )
-        return AlertRuleOut.of(rule)
+        return AlertRuleOut.of(rule, with_secret=True)
+
+    @get("/deliveries", summary="Where the user's alerts were sent: deliveries and dead letters")
+    async def list_deliveries(
+        self,
+        uow: NamedDependency[UnitOfWork],
+        user: NamedDependency[User],
+        limit: Limit = 100,
+        status: FromQuery[DeliveryStatus | None] = None,
+    ) -> list[DeliveryOut]:
+        """Newest first; ``status=dead`` lists the dead letters with their last error."""
+        found = await notifications.list_deliveries(uow, user_id=user.id, status=status, limit=limit)
+        return [DeliveryOut.of(d) for d in found]
 
     @delete("/alert-rules/{rule_id:int}", status_code=204, summary="Delete an alert rule")
     async def delete_rule(

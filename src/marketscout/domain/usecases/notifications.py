@@ -1,0 +1,195 @@
+"""Alert notifications: the outbox each new alert fills, and the dispatcher that empties it.
+
+Evaluating rules stores an alert and, in the same unit of work, one delivery per channel
+the rule asks for (the transactional-outbox pattern: an alert is never stored without its
+deliveries, nor the reverse). A dispatcher then works through due deliveries:
+
+1. it *claims* a delivery (``pending`` -> ``sending``, attempt counted) and commits;
+2. it sends, outside any transaction;
+3. it records the outcome: ``delivered``; ``pending`` again with a later attempt time
+   (exponential backoff) after a failure that may pass; ``dead`` (the dead letter) after a
+   permanent failure or the last attempt.
+
+A claim is atomic, so two dispatchers (two workers) never send the same delivery. A delivery
+found still ``sending`` after the lease (its dispatcher died between sending and recording)
+is never sent again: it becomes a dead letter saying the outcome is unknown. Together these
+make delivery *at most once per channel*, across retries and restarts; receivers that
+want to be sure can also de-duplicate on the delivery id each message carries.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from marketscout.domain.errors import DeliveryFailed, InvalidValue
+from marketscout.domain.model import Alert, AlertRule, Channel, Delivery, DeliveryStatus
+from marketscout.domain.ports import Clock, Notification, Notifier, UnitOfWork
+
+MAX_URL_LENGTH = 2000
+INTERRUPTED = "interrupted while sending: the outcome is unknown, so it is not sent again (at most once)"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long a failing delivery is retried."""
+
+    max_attempts: int = 6
+    base_delay: timedelta = timedelta(seconds=30)
+    max_delay: timedelta = timedelta(hours=1)
+    # A claim older than this is taken for a dispatcher that died mid-attempt.
+    sending_lease: timedelta = timedelta(minutes=10)
+
+    def next_attempt(self, attempts: int, now: datetime) -> datetime:
+        """After ``attempts`` failed attempts: base, 2x base, 4x base, ..., capped."""
+        delay: timedelta = min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1))
+        return now + delay
+
+
+def new_webhook_secret() -> str:
+    """A signing secret in the Standard Webhooks format (``whsec_`` + base64 of 24 bytes)."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def validate_channels(channels: Iterable[Channel], webhook_url: str | None) -> tuple[Channel, ...]:
+    """Raises InvalidValue naming the field when the delivery settings of a rule are wrong."""
+    chosen = tuple(channels)
+    if len(set(chosen)) != len(chosen):
+        raise InvalidValue("channels", "must not name a channel twice")
+    if webhook_url is None:
+        if Channel.WEBHOOK in chosen:
+            raise InvalidValue("webhook_url", "is required when channels include webhook")
+        return chosen
+    if Channel.WEBHOOK not in chosen:
+        raise InvalidValue("webhook_url", "applies only when channels include webhook")
+    if len(webhook_url) > MAX_URL_LENGTH:
+        raise InvalidValue("webhook_url", f"must be at most {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(webhook_url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as error:
+        raise InvalidValue("webhook_url", "must be an absolute http or https URL") from error
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidValue("webhook_url", "must be an absolute http or https URL")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidValue("webhook_url", "must not carry credentials")
+    return chosen
+
+
+def deliveries_for(alert: Alert, rule: AlertRule, email: str, now: datetime) -> list[Delivery]:
+    """The outbox rows a newly stored alert needs: one per channel its rule names."""
+    made = []
+    for channel in rule.channels:
+        target = rule.webhook_url if channel == Channel.WEBHOOK else email
+        if not target:
+            continue
+        made.append(
+            Delivery(
+                alert_id=alert.id,
+                user_id=alert.user_id,
+                channel=channel,
+                target=target,
+                secret=rule.webhook_secret if channel == Channel.WEBHOOK else None,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return made
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    delivered: int = 0
+    retrying: int = 0
+    dead: int = 0
+    interrupted: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"delivered {self.delivered}, retrying {self.retrying}, dead letters {self.dead}, "
+            f"interrupted {self.interrupted}"
+        )
+
+
+async def dispatch_notifications(
+    uow: UnitOfWork,
+    clock: Clock,
+    notifiers: Mapping[Channel, Notifier],
+    *,
+    policy: RetryPolicy | None = None,
+    limit: int = 100,
+) -> DispatchReport:
+    """One pass over the outbox: settle interrupted claims, then attempt what is due."""
+    policy = policy or RetryPolicy()
+    report = DispatchReport()
+    now = clock.now()
+    async with uow:
+        for stale in await uow.deliveries.stale(now - policy.sending_lease):
+            await uow.deliveries.record(replace(stale, status=DeliveryStatus.DEAD, last_error=INTERRUPTED))
+            report.interrupted += 1
+        due = await uow.deliveries.due(now, limit)
+        await uow.commit()
+    for candidate in due:
+        async with uow:
+            claimed = await uow.deliveries.claim(candidate.id, clock.now())
+            if claimed is None:
+                continue  # another dispatcher has it
+            alert = await uow.alerts.get(claimed.alert_id)
+            product = await uow.products.get(alert.product_id) if alert is not None else None
+            await uow.commit()
+        error: DeliveryFailed | None = None
+        notifier = notifiers.get(claimed.channel)
+        if alert is None:
+            error = DeliveryFailed("the alert no longer exists", permanent=True)
+        elif notifier is None:
+            error = DeliveryFailed(
+                f"{claimed.channel} delivery is not configured on this server", permanent=True
+            )
+        else:
+            notification = Notification(
+                delivery_id=claimed.id,
+                alert_id=alert.id,
+                user_id=alert.user_id,
+                product_id=alert.product_id,
+                product_name=product.name if product is not None else f"product {alert.product_id}",
+                kind=alert.kind.value,
+                event_key=alert.event_key,
+                message=alert.message,
+                created_at=alert.created_at,
+            )
+            try:
+                await notifier.send(claimed, notification)
+            except DeliveryFailed as failed:
+                error = failed
+        at = clock.now()
+        if error is None:
+            outcome = replace(claimed, status=DeliveryStatus.DELIVERED, delivered_at=at, last_error=None)
+            report.delivered += 1
+        elif error.permanent or claimed.attempts >= policy.max_attempts:
+            outcome = replace(claimed, status=DeliveryStatus.DEAD, last_error=error.message[:500])
+            report.dead += 1
+            report.errors.append(f"delivery {claimed.id} ({claimed.channel}): {error.message}")
+        else:
+            outcome = replace(
+                claimed,
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=policy.next_attempt(claimed.attempts, at),
+                last_error=error.message[:500],
+            )
+            report.retrying += 1
+        async with uow:
+            await uow.deliveries.record(outcome)
+            await uow.commit()
+    return report
+
+
+async def list_deliveries(
+    uow: UnitOfWork, *, user_id: int, status: DeliveryStatus | None = None, limit: int = 100
+) -> list[Delivery]:
+    async with uow:
+        return await uow.deliveries.list(user_id, status=status, limit=limit)

@@ -1,0 +1,125 @@
+"""Alerts delivered by signed webhook and e-mail: to local receivers, exactly once, on every store."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.notify import dispatch_once
+from marketscout.entrypoints.settings import Settings
+from tests.integration.api.support import MovableClock, build_container, setup_ad, sign_up, snap
+from tests.receivers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_alerts_reach_a_webhook_and_a_mailbox_exactly_once(
+    settings: Settings, clock: MovableClock, database_url: str
+) -> None:
+    receiver = WebhookReceiver(fail_first=1, now=lambda: clock.now().timestamp())
+    sink = SmtpSink(refuse_first=1)
+    with webhook_receiver(receiver), smtp_sink(sink):
+        configured = dataclasses.replace(
+            settings, smtp_host="127.0.0.1", smtp_port=sink.port, webhook_allow_private=True
+        )
+        container = build_container(configured, clock)
+        async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
+            headers = await sign_up(client, "hunter")
+            product_id, ad_id = await setup_ad(client, headers)
+            peers = [(await setup_ad(client, headers, external_id=f"peer-{i}"))[1] for i in range(6)]
+            rule = await client.post(
+                "/alert-rules",
+                json={
+                    "kind": "new_viral_ad",
+                    "product_id": product_id,
+                    "channels": ["webhook", "email"],
+                    "webhook_url": receiver.url,
+                },
+                headers=headers,
+            )
+            assert rule.status_code == 201, rule.text
+            receiver.secret = rule.json()["webhook_secret"]
+            assert receiver.secret.startswith("whsec_")
+            listed = (await client.get("/alert-rules", headers=headers)).json()
+            assert listed[0]["channels"] == ["webhook", "email"]
+            assert listed[0]["webhook_secret"] is None, "the secret is shown only once"
+
+            batch = []
+            for hours in range(96, -1, -12):
+                batch.append(snap(ad_id, hours, int(1000 * 1.9 ** ((96 - hours) / 12))))
+                batch.extend(snap(peer, hours, 1000 + (96 - hours) * 5) for peer in peers)
+            assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
+            alerts = (await client.get("/alerts", headers=headers)).json()
+            assert [a["kind"] for a in alerts] == ["new_viral_ad"]
+
+            first = await dispatch_once(container)  # both receivers fail on purpose once
+            assert (first.delivered, first.retrying) == (0, 2)
+            again = await dispatch_once(container)
+            assert again.delivered == 0, "nothing is retried before its backoff is over"
+            clock.advance(timedelta(minutes=1))
+            second = await dispatch_once(container)
+            assert (second.delivered, second.retrying, second.dead) == (2, 0, 0)
+
+            deliveries = (await client.get("/deliveries", headers=headers)).json()
+            assert sorted((d["channel"], d["status"], d["attempts"]) for d in deliveries) == [
+                ("email", "delivered", 2),
+                ("webhook", "delivered", 2),
+            ]
+            other = await sign_up(client, "someone_else")
+            assert (await client.get("/deliveries", headers=other)).json() == []
+            clock.advance(timedelta(hours=2))
+            assert (await dispatch_once(container)).delivered == 0
+
+        if not database_url.startswith("memory"):
+            # A restarted server over the same database sends nothing again.
+            restarted = build_container(configured, clock)
+            async with AsyncTestClient(app=create_app(restarted), base_url="http://127.0.0.1:8000"):
+                assert (await dispatch_once(restarted)).delivered == 0
+
+    assert len(receiver.requests) == 2
+    assert len(receiver.accepted) == 1
+    assert receiver.bad_signatures == 0
+    ids = {r["headers"]["webhook-id"] for r in receiver.requests}
+    assert len(ids) == 1, "a retry carries the same webhook-id, so receivers can de-duplicate"
+    body = receiver.accepted[0]["json"]
+    assert body["type"] == "alert.new_viral_ad"
+    assert body["alert"]["product_id"] == product_id
+    assert body["alert"]["id"] == alerts[0]["id"]
+    assert len(sink.messages) == 1
+    message = sink.messages[0]
+    assert message["To"] == "hunter@example.com"
+    assert "Mini Projector" in message["Subject"]
+    assert alerts[0]["message"] in message.get_content()
+    assert sink.envelopes == [("marketscout@localhost", ["hunter@example.com"])]
+
+
+async def test_rule_channels_are_validated(client: Client) -> None:
+    headers = await sign_up(client, "ruler")
+    cases = [
+        ({"kind": "new_viral_ad", "channels": ["webhook"]}, "webhook_url"),
+        ({"kind": "new_viral_ad", "webhook_url": "https://hooks.example/a"}, "webhook_url"),
+        (
+            {"kind": "new_viral_ad", "channels": ["webhook"], "webhook_url": "ftp://x.example/a"},
+            "webhook_url",
+        ),
+        (
+            {"kind": "new_viral_ad", "channels": ["webhook"], "webhook_url": "https://u:p@x.example/a"},
+            "webhook_url",
+        ),
+        (
+            {"kind": "new_viral_ad", "channels": ["webhook", "webhook"], "webhook_url": "https://x.example"},
+            "channels",
+        ),
+        ({"kind": "new_viral_ad", "channels": ["email"]}, "channels"),  # no mail server configured
+        ({"kind": "new_viral_ad", "channels": ["sms"]}, "channels"),
+    ]
+    for payload, field in cases:
+        response = await client.post("/alert-rules", json=payload, headers=headers)
+        assert response.status_code == 422, (payload, response.text)
+        assert field in response.text, (payload, response.text)
+    assert (await client.get("/alert-rules", headers=headers)).json() == []
+    assert (await client.get("/deliveries", params={"status": "lost"}, headers=headers)).status_code == 422

@@ -1,0 +1,191 @@
+"""The notifier adapters against local receivers: signatures, failures, and the SSRF guard."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from marketscout.adapters.clock import FixedClock
+from marketscout.adapters.notify.email import SmtpNotifier
+from marketscout.adapters.notify.webhook import WebhookNotifier, sign, verify
+from marketscout.adapters.sql import migrate
+from marketscout.adapters.sql.engine import create_engine, session_factory
+from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain.errors import DeliveryFailed
+from marketscout.domain.model import Channel, Delivery
+from marketscout.domain.ports import Notification
+from marketscout.entrypoints.cli import main
+from tests.outbox import seed_outbox
+from tests.receivers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
+
+NOW = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+NOTE = Notification(
+    delivery_id=7,
+    alert_id=3,
+    user_id=1,
+    product_id=5,
+    product_name="Sunset Lamp",
+    kind="status_exploding",
+    event_key="exploding:5:1",
+    message="Sunset Lamp is exploding (score 88)",
+    created_at=NOW,
+)
+
+
+def _delivery(target: str, channel: Channel = Channel.WEBHOOK) -> Delivery:
+    return Delivery(
+        id=7,
+        alert_id=3,
+        user_id=1,
+        channel=channel,
+        target=target,
+        secret=SECRET if channel == Channel.WEBHOOK else None,
+        next_attempt_at=NOW,
+        created_at=NOW,
+    )
+
+
+def test_signature_matches_the_standard_webhooks_example() -> None:
+    # The worked example of the Standard Webhooks specification (standard-webhooks/spec).
+    body = b'{"test": 2432232314}'
+    assert sign(SECRET, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body) == (
+        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
+
+
+def test_verify_refuses_tampering_wrong_secrets_and_old_timestamps() -> None:
+    body = b'{"a":1}'
+    ts = int(time.time())
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign(SECRET, "msg_1", ts, body),
+    }
+    assert verify(SECRET, headers, body, time.time())
+    assert not verify(SECRET, headers, b'{"a":2}', time.time())
+    assert not verify("whsec_" + "A" * 32, headers, body, time.time())
+    assert not verify(SECRET, {**headers, "webhook-id": "msg_2"}, body, time.time())
+    assert not verify(SECRET, headers, body, time.time() + 3600), "a replay an hour later is refused"
+    assert not verify(SECRET, {"webhook-id": "msg_1"}, body, time.time())
+
+
+async def test_webhook_is_signed_and_delivered() -> None:
+    receiver = WebhookReceiver(secret=SECRET, now=NOW.timestamp)
+    with webhook_receiver(receiver):
+        notifier = WebhookNotifier(FixedClock(NOW), allow_private=True)
+        await notifier.send(_delivery(receiver.url), NOTE)
+        await notifier.aclose()
+    assert len(receiver.accepted) == 1
+    sent = receiver.accepted[0]
+    assert sent["headers"]["webhook-id"] == "msg_7"
+    assert sent["headers"]["content-type"] == "application/json"
+    assert sent["json"]["alert"] == {
+        "id": 3,
+        "kind": "status_exploding",
+        "product_id": 5,
+        "product_name": "Sunset Lamp",
+        "message": "Sunset Lamp is exploding (score 88)",
+        "event_key": "exploding:5:1",
+        "created_at": NOW.isoformat(),
+    }
+
+
+@pytest.mark.parametrize(("status", "permanent"), [(500, False), (429, False), (404, False), (410, True)])
+async def test_a_failing_receiver_is_a_delivery_failure(status: int, permanent: bool) -> None:
+    receiver = WebhookReceiver(secret=SECRET, fail_first=1, fail_status=status)
+    with webhook_receiver(receiver):
+        notifier = WebhookNotifier(FixedClock(NOW), allow_private=True)
+        with pytest.raises(DeliveryFailed) as raised:
+            await notifier.send(_delivery(receiver.url), NOTE)
+        await notifier.aclose()
+    assert raised.value.permanent is permanent
+    assert str(status) in raised.value.message
+
+
+async def test_an_unreachable_receiver_is_retried_later() -> None:
+    notifier = WebhookNotifier(FixedClock(NOW), allow_private=True, timeout=2)
+    with pytest.raises(DeliveryFailed) as raised:
+        await notifier.send(_delivery("http://127.0.0.1:9/none"), NOTE)  # discard port: refused
+    await notifier.aclose()
+    assert raised.value.permanent is False
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/x",
+        "http://localhost/x",
+        "http://10.1.2.3/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+    ],
+)
+async def test_webhooks_to_internal_addresses_are_refused(url: str) -> None:
+    receiver = WebhookReceiver(secret=SECRET)
+    with webhook_receiver(receiver):
+        notifier = WebhookNotifier(FixedClock(NOW))  # the default: the SSRF guard is on
+        with pytest.raises(DeliveryFailed) as raised:
+            await notifier.send(_delivery(url.replace(":8000", f":{receiver.port}")), NOTE)
+        await notifier.aclose()
+    assert raised.value.permanent
+    assert "non-public" in raised.value.message
+    assert receiver.requests == []
+
+
+async def test_email_is_sent_through_smtp() -> None:
+    sink = SmtpSink()
+    with smtp_sink(sink):
+        notifier = SmtpNotifier("127.0.0.1", sink.port, "alerts@marketscout.example")
+        await notifier.send(_delivery("ana@example.com", Channel.EMAIL), NOTE)
+    [message] = sink.messages
+    assert message["From"] == "alerts@marketscout.example"
+    assert message["To"] == "ana@example.com"
+    assert message["Subject"] == "MarketScout alert: Sunset Lamp"
+    assert message["Message-ID"] == "<delivery-7.alert-3@marketscout.example>"
+    assert "Sunset Lamp is exploding (score 88)" in message.get_content()
+
+
+@pytest.mark.parametrize(("code", "permanent"), [(451, False), (554, True)])
+async def test_mail_server_refusals(code: int, permanent: bool) -> None:
+    sink = SmtpSink(refuse_first=1, refuse_code=code)
+    with smtp_sink(sink):
+        notifier = SmtpNotifier("127.0.0.1", sink.port, "alerts@marketscout.example")
+        with pytest.raises(DeliveryFailed) as raised:
+            await notifier.send(_delivery("ana@example.com", Channel.EMAIL), NOTE)
+    assert raised.value.permanent is permanent
+    assert sink.messages == []
+
+
+async def test_an_unreachable_mail_server_is_retried_later() -> None:
+    notifier = SmtpNotifier("127.0.0.1", 9, "alerts@marketscout.example", timeout=2)
+    with pytest.raises(DeliveryFailed) as raised:
+        await notifier.send(_delivery("ana@example.com", Channel.EMAIL), NOTE)
+    assert raised.value.permanent is False
+
+
+async def test_the_notify_command_delivers_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'n.sqlite3'}"
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    uow = SqlUnitOfWork(session_factory(engine))
+    receiver = WebhookReceiver(secret=SECRET)
+    with webhook_receiver(receiver):
+        await seed_outbox(uow, NOW, {Channel.WEBHOOK: receiver.url}, message="Sunset Lamp is exploding")
+        await engine.dispose()
+        monkeypatch.setenv("MARKETSCOUT_WEBHOOK_ALLOW_PRIVATE", "true")
+        monkeypatch.setenv("MARKETSCOUT_LOG_LEVEL", "WARNING")
+        await asyncio.to_thread(main, ["notify", "--database-url", url])
+        await asyncio.to_thread(main, ["notify", "--database-url", url])
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "delivered 1, retrying 0, dead letters 0, interrupted 0",
+        "delivered 0, retrying 0, dead letters 0, interrupted 0",
+    ]
+    assert [r["json"]["alert"]["message"] for r in receiver.accepted] == ["Sunset Lamp is exploding"]

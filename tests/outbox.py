@@ -1,0 +1,44 @@
+"""Seeding one alert with its deliveries, for the notification tests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from marketscout.domain.model import Alert, AlertRuleKind, Channel, Delivery, Product, User
+from marketscout.domain.ports import UnitOfWork
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+async def seed_outbox(
+    uow: UnitOfWork, at: datetime, targets: dict[Channel, str], *, message: str = "Lamp is exploding"
+) -> None:
+    """A user, a product named Lamp, one alert about it, and one delivery per channel."""
+    async with uow:
+        user = await uow.users.add(User(username="u", email="u@x.example", password_hash="h", created_at=at))
+        product = await uow.products.add(Product(name="Lamp", description="", created_at=at))
+        alert = await uow.alerts.add_if_new(
+            Alert(
+                user_id=user.id,
+                rule_id=1,
+                product_id=product.id,
+                kind=AlertRuleKind.STATUS_EXPLODING,
+                event_key="e",
+                message=message,
+                created_at=at,
+            )
+        )
+        assert alert is not None
+        for channel, target in targets.items():
+            await uow.deliveries.add(
+                Delivery(
+                    alert_id=alert.id,
+                    user_id=user.id,
+                    channel=channel,
+                    target=target,
+                    secret=SECRET if channel == Channel.WEBHOOK else None,
+                    next_attempt_at=at,
+                    created_at=at,
+                )
+            )
+        await uow.commit()

@@ -1,0 +1,179 @@
+"""The notification dispatcher: retries with backoff, dead letters, and at most one send per
+channel even with two dispatchers or a dispatcher that died mid-attempt."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from marketscout.domain.errors import DeliveryFailed, InvalidValue
+from marketscout.domain.model import Channel, Delivery, DeliveryStatus
+from marketscout.domain.ports import Notification, Notifier
+from marketscout.domain.usecases.notifications import (
+    INTERRUPTED,
+    RetryPolicy,
+    dispatch_notifications,
+    validate_channels,
+)
+from tests.outbox import seed_outbox
+from tests.unit.fakes import START, FakeClock
+
+
+class ScriptedNotifier(Notifier):
+    """Fails with the scripted errors first, then succeeds; records every attempt."""
+
+    def __init__(self, channel: Channel, failures: list[DeliveryFailed] | None = None) -> None:
+        self.channel = channel
+        self.failures = list(failures or [])
+        self.attempts: list[int] = []
+        self.sent: list[Notification] = []
+
+    async def send(self, delivery: Delivery, notification: Notification) -> None:
+        self.attempts.append(delivery.id)
+        await asyncio.sleep(0)  # let a concurrent dispatcher run in between
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(notification)
+
+
+async def _outbox(store: InMemoryStore, channels: tuple[Channel, ...] = (Channel.WEBHOOK,)) -> None:
+    targets = {Channel.WEBHOOK: "https://hooks.example/a", Channel.EMAIL: "u@x.example"}
+    await seed_outbox(InMemoryUnitOfWork(store), START, {c: targets[c] for c in channels})
+
+
+async def _deliveries(store: InMemoryStore) -> list[Delivery]:
+    uow = InMemoryUnitOfWork(store)
+    async with uow:
+        return await uow.deliveries.list(1)
+
+
+async def test_a_delivery_is_sent_once_with_the_alert_and_product() -> None:
+    store, clock = InMemoryStore(), FakeClock()
+    await _outbox(store)
+    notifier = ScriptedNotifier(Channel.WEBHOOK)
+    report = await dispatch_notifications(InMemoryUnitOfWork(store), clock, {Channel.WEBHOOK: notifier})
+    assert report.delivered == 1
+    assert [(n.product_name, n.message, n.kind) for n in notifier.sent] == [
+        ("Lamp", "Lamp is exploding", "status_exploding")
+    ]
+    clock.advance(timedelta(days=1))
+    await dispatch_notifications(InMemoryUnitOfWork(store), clock, {Channel.WEBHOOK: notifier})
+    assert len(notifier.attempts) == 1
+    [delivery] = await _deliveries(store)
+    assert (delivery.status, delivery.attempts, delivery.delivered_at) == (DeliveryStatus.DELIVERED, 1, START)
+
+
+async def test_failures_back_off_then_become_a_dead_letter() -> None:
+    store, clock = InMemoryStore(), FakeClock()
+    await _outbox(store)
+    notifier = ScriptedNotifier(Channel.WEBHOOK, [DeliveryFailed(f"503 #{i}") for i in range(10)])
+    policy = RetryPolicy(max_attempts=3, base_delay=timedelta(seconds=30))
+    notifiers = {Channel.WEBHOOK: notifier}
+    await dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers, policy=policy)
+    [pending] = await _deliveries(store)
+    assert (pending.status, pending.attempts, pending.last_error) == (DeliveryStatus.PENDING, 1, "503 #0")
+    assert pending.next_attempt_at == START + timedelta(seconds=30)
+    clock.advance(timedelta(seconds=29))
+    await dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers, policy=policy)
+    assert len(notifier.attempts) == 1, "not before its time"
+    clock.advance(timedelta(seconds=1))
+    await dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers, policy=policy)
+    [second] = await _deliveries(store)
+    assert second.next_attempt_at == clock.now() + timedelta(seconds=60), "the delay doubles"
+    clock.advance(timedelta(minutes=5))
+    report = await dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers, policy=policy)
+    assert report.dead == 1
+    [dead] = await _deliveries(store)
+    assert (dead.status, dead.attempts, dead.last_error) == (DeliveryStatus.DEAD, 3, "503 #2")
+    clock.advance(timedelta(days=1))
+    await dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers, policy=policy)
+    assert len(notifier.attempts) == 3, "a dead letter is never retried"
+
+
+async def test_a_permanent_failure_is_not_retried() -> None:
+    store, clock = InMemoryStore(), FakeClock()
+    await _outbox(store)
+    notifier = ScriptedNotifier(Channel.WEBHOOK, [DeliveryFailed("410 Gone", permanent=True)])
+    report = await dispatch_notifications(InMemoryUnitOfWork(store), clock, {Channel.WEBHOOK: notifier})
+    assert (report.dead, report.retrying) == (1, 0)
+    [dead] = await _deliveries(store)
+    assert dead.last_error == "410 Gone"
+
+
+async def test_an_unconfigured_channel_is_a_dead_letter_not_a_crash() -> None:
+    store, clock = InMemoryStore(), FakeClock()
+    await _outbox(store, (Channel.EMAIL,))
+    report = await dispatch_notifications(InMemoryUnitOfWork(store), clock, {})
+    assert report.dead == 1
+    [dead] = await _deliveries(store)
+    assert dead.last_error == "email delivery is not configured on this server"
+
+
+async def test_two_dispatchers_never_send_the_same_delivery() -> None:
+    store, clock = InMemoryStore(), FakeClock()
+    await _outbox(store, (Channel.WEBHOOK, Channel.EMAIL))
+    webhook, mail = ScriptedNotifier(Channel.WEBHOOK), ScriptedNotifier(Channel.EMAIL)
+    notifiers: dict[Channel, Notifier] = {Channel.WEBHOOK: webhook, Channel.EMAIL: mail}
+    reports = await asyncio.gather(
+        dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers),
+        dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers),
+    )
+    assert sum(r.delivered for r in reports) == 2
+    assert (len(webhook.attempts), len(mail.attempts)) == (1, 1)
+
+
+async def test_a_claim_left_by_a_dead_dispatcher_is_never_resent() -> None:
+    store, clock = InMemoryStore(), FakeClock()
+    await _outbox(store)
+    uow = InMemoryUnitOfWork(store)
+    async with uow:  # a dispatcher claims, maybe sends, and dies before recording
+        assert await uow.deliveries.claim(1, clock.now()) is not None
+        await uow.commit()
+    notifier = ScriptedNotifier(Channel.WEBHOOK)
+    policy = RetryPolicy(sending_lease=timedelta(minutes=10))
+    clock.advance(timedelta(minutes=9))
+    report = await dispatch_notifications(
+        InMemoryUnitOfWork(store), clock, {Channel.WEBHOOK: notifier}, policy=policy
+    )
+    assert report.interrupted == 0, "within the lease the claim may still be in flight"
+    clock.advance(timedelta(minutes=2))
+    report = await dispatch_notifications(
+        InMemoryUnitOfWork(store), clock, {Channel.WEBHOOK: notifier}, policy=policy
+    )
+    assert report.interrupted == 1
+    assert notifier.attempts == []
+    [dead] = await _deliveries(store)
+    assert (dead.status, dead.last_error) == (DeliveryStatus.DEAD, INTERRUPTED)
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    policy = RetryPolicy(base_delay=timedelta(seconds=30), max_delay=timedelta(minutes=5))
+    delays = [policy.next_attempt(n, START) - START for n in range(1, 7)]
+    assert delays == [timedelta(seconds=s) for s in (30, 60, 120, 240, 300, 300)]
+
+
+@pytest.mark.parametrize(
+    ("channels", "url", "field"),
+    [
+        ([Channel.WEBHOOK], None, "webhook_url"),
+        ([], "https://a.example", "webhook_url"),
+        ([Channel.EMAIL, Channel.EMAIL], None, "channels"),
+        ([Channel.WEBHOOK], "javascript:alert(1)", "webhook_url"),
+        ([Channel.WEBHOOK], "https://a.example:99999/x", "webhook_url"),
+        ([Channel.WEBHOOK], "https://" + "a" * 2000 + ".example", "webhook_url"),
+    ],
+)
+def test_delivery_settings_are_validated(channels: list[Channel], url: str | None, field: str) -> None:
+    with pytest.raises(InvalidValue) as raised:
+        validate_channels(channels, url)
+    assert raised.value.field == field
+
+
+def test_valid_delivery_settings_pass() -> None:
+    assert validate_channels([Channel.WEBHOOK, Channel.EMAIL], "https://hooks.example:8443/a?b=c") == (
+        Channel.WEBHOOK,
+        Channel.EMAIL,
+    )
