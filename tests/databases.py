@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,3 +59,19 @@ def truncate_postgres(url: str) -> None:
     names = ", ".join(table.name for table in metadata.sorted_tables)
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(names)))
+
+
+def create_product_in(url: str, name: str) -> None:
+    """Creates a product in a migrated database through the domain, in a separate process
+    (as another client of the same database would)."""
+    script = (
+        "import asyncio, sys;"
+        "from marketscout.adapters.clock import SystemClock;"
+        "from marketscout.adapters.sql.engine import create_engine, session_factory;"
+        "from marketscout.adapters.sql.uow import SqlUnitOfWork;"
+        "from marketscout.domain.usecases import catalog;"
+        "e = create_engine(sys.argv[1]);"
+        "asyncio.run(catalog.create_product(SqlUnitOfWork(session_factory(e)), SystemClock(),"
+        " catalog.NewProduct(name=sys.argv[2], description='d'), created_by=None))"
+    )
+    subprocess.run([sys.executable, "-c", script, url, name], check=True, timeout=60)

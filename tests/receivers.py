@@ -23,6 +23,19 @@ from typing import Any
 from marketscout.adapters.notify.webhook import verify
 
 
+@contextmanager
+def serve_in_thread(server: socketserver.BaseServer) -> Iterator[int]:
+    """Runs a socketserver on its own thread; yields its port; shuts it down after."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port: int = server.server_address[1]  # type: ignore[index,assignment]
+        yield port
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class WebhookReceiver:
     """Answers ``fail_first`` requests with ``fail_status``, then 200 to well-signed ones."""
@@ -67,15 +80,9 @@ def webhook_receiver(receiver: WebhookReceiver) -> Iterator[WebhookReceiver]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as port:
+        receiver.port = port
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -140,11 +147,6 @@ def smtp_sink(sink: SmtpSink) -> Iterator[SmtpSink]:
 
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    sink.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_in_thread(server) as port:
+        sink.port = port
         yield sink
-    finally:
-        server.shutdown()
-        server.server_close()

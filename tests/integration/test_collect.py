@@ -21,6 +21,7 @@ from marketscout.adapters.sql import migrate
 from marketscout.domain.signals import SourceUnavailable
 from marketscout.domain.usecases import catalog
 from marketscout.domain.usecases.collection import collect
+from tests.databases import create_product_in
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 FAST = RetryPolicy(
@@ -145,17 +146,7 @@ async def test_a_failing_source_opens_the_circuit(feed_url: str) -> None:
 def test_the_collect_command_end_to_end(feed_url: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'collect.sqlite3'}"
     migrate.upgrade(url)
-    create = (
-        "import asyncio;"
-        "from marketscout.adapters.clock import SystemClock;"
-        "from marketscout.adapters.sql.engine import create_engine, session_factory;"
-        "from marketscout.adapters.sql.uow import SqlUnitOfWork;"
-        "from marketscout.domain.usecases import catalog;"
-        f"e = create_engine({url!r});"
-        "asyncio.run(catalog.create_product(SqlUnitOfWork(session_factory(e)), SystemClock(),"
-        " catalog.NewProduct(name='Sunset Lamp', description='d'), created_by=None))"
-    )
-    subprocess.run([sys.executable, "-c", create], check=True, timeout=60)
+    create_product_in(url, "Sunset Lamp")
     command = [
         sys.executable,
         "-m",

@@ -31,6 +31,7 @@ class CollectedItem:
     url: str | None = None
     advertiser: str | None = None
     product_id: int | None = None
+    first_seen_at: datetime | None = None  # when the ad or post started (published, delivery start)
 
 
 @dataclass(slots=True)

@@ -67,6 +67,18 @@ class Settings:
     demo_data: bool = field(
         default=True, metadata={"help": "fill an empty database with the synthetic demo market at start"}
     )
+    sources_file: str | None = field(
+        default=None,
+        metadata={"help": "TOML file of the sources marketscout collect runs (see docs/collection.md)"},
+    )
+    youtube_api_key: str | None = field(default=None, metadata={"help": "YouTube Data API v3 key (a secret)"})
+    meta_access_token: str | None = field(
+        default=None, metadata={"help": "Meta Ad Library API access token (a secret)"}
+    )
+    tiktok_client_key: str | None = field(default=None, metadata={"help": "TikTok Research API client key"})
+    tiktok_client_secret: str | None = field(
+        default=None, metadata={"help": "TikTok Research API client secret (a secret)"}
+    )
     notify_interval: float = field(
         default=15.0,
         metadata={"help": "seconds between the server's passes over the alert-delivery outbox (0: off)"},

@@ -39,7 +39,10 @@ def _item(record: dict[str, Any]) -> CollectedItem:
         url=record.get("url") or None,
         advertiser=record.get("advertiser") or None,
         product_id=int(product) if product not in (None, "") else None,
-        **counters,
+        views=counters["views"],
+        likes=counters["likes"],
+        comments=counters["comments"],
+        shares=counters["shares"],
     )
 
 

@@ -68,13 +68,30 @@ class ResilientHttp:
         # Full jitter (AWS architecture blog): spreads retries of many collectors apart.
         return random.uniform(0, min(self.policy.max_delay, self.policy.base_delay * 2**attempt))  # noqa: S311
 
-    async def get(self, url: str, *, params: dict[str, str] | None = None) -> httpx.Response:
+    async def get(
+        self, url: str, *, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return await self.request("GET", url, params=params, headers=headers)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        json: object = None,
+        data: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Sends with retries; returns any answer below 500 except 429 (the caller reads 4xx)."""
         if not self.breaker.allow():
             raise SourceUnavailable(f"{self.name}: paused after repeated failures")
         last = "no attempt"
         for attempt in range(self.policy.attempts):
             try:
-                response = await self._client.get(url, params=params)
+                response = await self._client.request(
+                    method, url, params=params, headers=headers, json=json, data=data
+                )
             except httpx.HTTPError as error:
                 last = type(error).__name__
                 await asyncio.sleep(self._backoff(attempt))

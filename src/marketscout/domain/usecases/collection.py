@@ -60,7 +60,7 @@ async def collect(
                             external_id=item.external_id,
                             url=item.url,
                             advertiser=item.advertiser,
-                            first_seen_at=item.observed_at,
+                            first_seen_at=item.first_seen_at or item.observed_at,
                             created_at=clock.now(),
                         )
                     )
