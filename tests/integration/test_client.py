@@ -104,3 +104,42 @@ async def test_the_async_client(clock: MovableClock) -> None:
         assert [p.id async for p in client.iter_products()] == [made.id]
         assert await client.trending() == []
         assert await client.watchlist() == []
+        ad = await client.create_ad(made.id, "TikTok", "glow", external_id="as-1")
+        assert ad.product_id == made.id
+        assert (await client.watch(made.id)).product_id == made.id
+        rule = await client.create_alert_rule("score_threshold", product_id=made.id, threshold=80)
+        assert [r.id for r in await client.alert_rules()] == [rule.id]
+        assert await client.check_alerts() == []
+        assert await client.alerts(unread_only=True) == []
+        await client.delete_alert_rule(rule.id)
+        assert await client.alert_rules() == []
+        assert (await client.export("watchlist")).startswith("Product ID,")
+
+
+def test_alert_rules_alerts_and_deliveries_through_the_client(api: MarketScoutClient) -> None:
+    api.sign_up("ruler", "ruler@example.com", "a long passphrase")
+    api.log_in("ruler", "a long passphrase")
+    product = api.create_product("Glow Lamp", "d")
+    rule = api.create_alert_rule(
+        "status_exploding",
+        product_id=product.id,
+        channels=["webhook"],
+        webhook_url="https://hooks.example.com/marketscout",
+    )
+    assert rule.channels == ["webhook"]
+    assert rule.webhook_secret is not None and rule.webhook_secret.startswith("whsec_")
+    [listed] = api.alert_rules()
+    assert (listed.id, listed.webhook_url, listed.webhook_secret) == (
+        rule.id,
+        "https://hooks.example.com/marketscout",
+        None,
+    )
+    with pytest.raises(MarketScoutError) as refused:
+        api.create_alert_rule("status_exploding", channels=["webhook"])
+    assert refused.value.status_code == 422
+    assert refused.value.details[0]["field"] == "webhook_url"
+    assert api.alerts() == []
+    assert api.mark_alerts_read() == 0
+    assert api.deliveries(status="dead") == []
+    api.delete_alert_rule(rule.id)
+    assert api.alert_rules() == []

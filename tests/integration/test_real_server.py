@@ -12,9 +12,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from marketscout.client import MarketScoutClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,3 +104,47 @@ def test_the_demo_command_loads_once(tmp_path: Path) -> None:
     second = subprocess.run(command, capture_output=True, text=True, timeout=180, check=True)
     assert "synthetic" in first.stdout and "products" in first.stdout
     assert "already loaded" in second.stdout
+
+
+def test_the_cli_talks_to_a_remote_server(server: str, tmp_path: Path) -> None:
+    with MarketScoutClient(server) as client:
+        client.sign_up("remote_user", "remote@example.com", "a long passphrase")
+        client.log_in("remote_user", "a long passphrase")
+        product = client.create_product("Remote Lamp", "Uploaded from afar")
+        ad = client.create_ad(product.id, "TikTok", "glow", external_id="remote-1")
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        {
+            "ad_id": ad.id,
+            "region": "US",
+            "observed_at": (now - timedelta(hours=h)).isoformat(),
+            "views": 1000 * (4 - h),
+        }
+        for h in range(3)
+    ]
+    rows.append({"ad_id": ad.id, "region": "US", "observed_at": now.isoformat(), "views": -5})
+    upload = tmp_path / "snapshots.ndjson"
+    upload.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    env = {**os.environ, "MARKETSCOUT_PASSWORD": "a long passphrase"}
+    base = [sys.executable, "-m", "marketscout.entrypoints.cli", "remote", "--server", server]
+    account = [*base, "--username", "remote_user"]
+
+    def run(*command: str, environment: dict[str, str] = env) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=60, env=environment, check=False
+        )
+
+    first = run(*account, "ingest", str(upload))
+    assert first.returncode == 0, first.stderr
+    assert "received 4, stored 3, duplicates 0, rejected 1" in first.stdout
+    assert "row 4: views" in first.stdout
+    again = run(*account, "ingest", str(upload))
+    assert "received 4, stored 0, duplicates 3, rejected 1" in again.stdout
+    ranked = run(*base, "--json", "trending", "--limit", "3")
+    assert ranked.returncode == 0, ranked.stderr
+    assert len(json.loads(ranked.stdout)) == 3
+    assert run(*account, "alerts").returncode == 0
+    assert "Product ID,Product Name" in run(*account, "export", "watchlist").stdout
+    refused = run(*account, "alerts", environment={**env, "MARKETSCOUT_PASSWORD": "wrong password"})
+    assert refused.returncode == 1
+    assert "401" in refused.stderr and "Traceback" not in refused.stderr

@@ -115,6 +115,41 @@ class WatchlistEntry(msgspec.Struct, kw_only=True):
     created_at: datetime
 
 
+class AlertRule(msgspec.Struct, kw_only=True):
+    id: int
+    kind: str
+    product_id: int | None
+    threshold: float | None
+    window_hours: int | None
+    created_at: datetime
+    channels: list[str] = []
+    webhook_url: str | None = None
+    webhook_secret: str | None = None  # only when the rule was just created
+
+
+class Alert(msgspec.Struct, kw_only=True):
+    id: int
+    rule_id: int
+    product_id: int
+    kind: str
+    message: str
+    created_at: datetime
+    read: bool
+
+
+class Delivery(msgspec.Struct, kw_only=True):
+    id: int
+    alert_id: int
+    channel: str
+    target: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Call:
     """One API call, independent of how it is sent."""
@@ -253,6 +288,51 @@ class _Calls:
     def export(data_type: str) -> _Call:
         return _Call("GET", f"/export/{data_type}")
 
+    @staticmethod
+    def alert_rules() -> _Call:
+        return _Call("GET", "/alert-rules")
+
+    @staticmethod
+    def create_alert_rule(rule: Mapping[str, Any]) -> _Call:
+        return _Call("POST", "/alert-rules", json={k: v for k, v in rule.items() if v is not None})
+
+    @staticmethod
+    def delete_alert_rule(rule_id: int) -> _Call:
+        return _Call("DELETE", f"/alert-rules/{rule_id}")
+
+    @staticmethod
+    def alerts(unread_only: bool, limit: int) -> _Call:
+        return _Call("GET", "/alerts", params={"unread": str(unread_only).lower(), "limit": limit})
+
+    @staticmethod
+    def mark_alerts_read(alert_ids: Sequence[int] | None) -> _Call:
+        return _Call("POST", "/alerts/read", json={} if alert_ids is None else {"alert_ids": list(alert_ids)})
+
+    @staticmethod
+    def deliveries(status: str | None, limit: int) -> _Call:
+        params: dict[str, Any] = {"limit": limit}
+        if status:
+            params["status"] = status
+        return _Call("GET", "/deliveries", params=params)
+
+
+def _rule(
+    kind: str,
+    product_id: int | None,
+    threshold: float | None,
+    window_hours: int | None,
+    channels: Sequence[str],
+    webhook_url: str | None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "product_id": product_id,
+        "threshold": threshold,
+        "window_hours": window_hours,
+        "channels": list(channels) or None,
+        "webhook_url": webhook_url,
+    }
+
 
 class MarketScoutClient:
     """Synchronous client. Pass ``http`` to reuse or inject an ``httpx.Client``."""
@@ -362,6 +442,36 @@ class MarketScoutClient:
     def export(self, data_type: str) -> str:
         return self._send(_Calls.export(data_type)).text
 
+    def alert_rules(self) -> list[AlertRule]:
+        return _decode(self._send(_Calls.alert_rules()), list[AlertRule])
+
+    def create_alert_rule(
+        self,
+        kind: str,
+        *,
+        product_id: int | None = None,
+        threshold: float | None = None,
+        window_hours: int | None = None,
+        channels: Sequence[str] = (),
+        webhook_url: str | None = None,
+    ) -> AlertRule:
+        """The answer carries ``webhook_secret`` when the rule delivers to a webhook: keep it."""
+        rule = _rule(kind, product_id, threshold, window_hours, channels, webhook_url)
+        return _decode(self._send(_Calls.create_alert_rule(rule)), AlertRule)
+
+    def delete_alert_rule(self, rule_id: int) -> None:
+        self._send(_Calls.delete_alert_rule(rule_id))
+
+    def alerts(self, *, unread_only: bool = False, limit: int = PAGE_SIZE) -> list[Alert]:
+        return _decode(self._send(_Calls.alerts(unread_only, limit)), list[Alert])
+
+    def mark_alerts_read(self, alert_ids: Sequence[int] | None = None) -> int:
+        changed: int = self._send(_Calls.mark_alerts_read(alert_ids)).json()["marked_read"]
+        return changed
+
+    def deliveries(self, *, status: str | None = None, limit: int = PAGE_SIZE) -> list[Delivery]:
+        return _decode(self._send(_Calls.deliveries(status, limit)), list[Delivery])
+
 
 class AsyncMarketScoutClient:
     """Asynchronous client, the same calls as :class:`MarketScoutClient`."""
@@ -452,3 +562,60 @@ class AsyncMarketScoutClient:
 
     async def watchlist(self) -> list[WatchlistEntry]:
         return _decode(await self._send(_Calls.watchlist()), list[WatchlistEntry])
+
+    async def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
+        result: dict[str, Any] = (await self._send(_Calls.sign_up(username, email, password))).json()
+        return result
+
+    async def create_ad(
+        self, product_id: int, platform: str, content: str, external_id: str | None = None
+    ) -> Ad:
+        return _decode(await self._send(_Calls.create_ad(product_id, platform, content, external_id)), Ad)
+
+    async def calculate_score(self, product_id: int) -> Score:
+        return _decode(await self._send(_Calls.calculate_score(product_id)), Score)
+
+    async def heat_map(self, product_ids: Sequence[int] = ()) -> dict[str, dict[str, float]]:
+        result: dict[str, dict[str, float]] = (await self._send(_Calls.heat_map(product_ids))).json()[
+            "heat_map"
+        ]
+        return result
+
+    async def watch(self, product_id: int) -> WatchlistEntry:
+        return _decode(await self._send(_Calls.watch(product_id)), WatchlistEntry)
+
+    async def check_alerts(self) -> list[str]:
+        alerts: list[str] = (await self._send(_Calls.check_alerts())).json()["alerts"]
+        return alerts
+
+    async def export(self, data_type: str) -> str:
+        return (await self._send(_Calls.export(data_type))).text
+
+    async def alert_rules(self) -> list[AlertRule]:
+        return _decode(await self._send(_Calls.alert_rules()), list[AlertRule])
+
+    async def create_alert_rule(
+        self,
+        kind: str,
+        *,
+        product_id: int | None = None,
+        threshold: float | None = None,
+        window_hours: int | None = None,
+        channels: Sequence[str] = (),
+        webhook_url: str | None = None,
+    ) -> AlertRule:
+        rule = _rule(kind, product_id, threshold, window_hours, channels, webhook_url)
+        return _decode(await self._send(_Calls.create_alert_rule(rule)), AlertRule)
+
+    async def delete_alert_rule(self, rule_id: int) -> None:
+        await self._send(_Calls.delete_alert_rule(rule_id))
+
+    async def alerts(self, *, unread_only: bool = False, limit: int = PAGE_SIZE) -> list[Alert]:
+        return _decode(await self._send(_Calls.alerts(unread_only, limit)), list[Alert])
+
+    async def mark_alerts_read(self, alert_ids: Sequence[int] | None = None) -> int:
+        changed: int = (await self._send(_Calls.mark_alerts_read(alert_ids))).json()["marked_read"]
+        return changed
+
+    async def deliveries(self, *, status: str | None = None, limit: int = PAGE_SIZE) -> list[Delivery]:
+        return _decode(await self._send(_Calls.deliveries(status, limit)), list[Delivery])

@@ -1,0 +1,177 @@
+"""``marketscout remote``: use a MarketScout server elsewhere through the Python client.
+
+The server comes from ``--server`` or ``MARKETSCOUT_SERVER`` (default http://127.0.0.1:8000);
+commands that need an account log in with ``--username`` (or ``MARKETSCOUT_USERNAME``) and the
+password in ``MARKETSCOUT_PASSWORD``, or asked for on the terminal — never on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from marketscout.client import MarketScoutClient, MarketScoutError
+
+BATCH = 5000
+PUBLIC = {"trending", "scan-ads", "heat-map"}
+
+
+def add_remote_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("remote", help="talk to a MarketScout server through the Python client")
+    parser.add_argument("--server", default=os.environ.get("MARKETSCOUT_SERVER", "http://127.0.0.1:8000"))
+    parser.add_argument("--username", default=os.environ.get("MARKETSCOUT_USERNAME"))
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    commands = parser.add_subparsers(dest="remote_command", required=True)
+    trending = commands.add_parser("trending", help="products ranked by trend score")
+    trending.add_argument("--limit", type=int, default=10)
+    scan = commands.add_parser("scan-ads", help="the viral-ad scan, strongest first")
+    scan.add_argument("--limit", type=int, default=20)
+    heat = commands.add_parser("heat-map", help="relative interest per continent")
+    heat.add_argument("--product-id", type=int, action="append", default=[])
+    ingest = commands.add_parser("ingest", help="upload engagement snapshots from NDJSON or CSV")
+    ingest.add_argument("file", type=Path)
+    ingest.add_argument("--all-or-nothing", action="store_true", help="refuse a batch with any bad row")
+    alerts = commands.add_parser("alerts", help="your alerts, newest first")
+    alerts.add_argument("--unread", action="store_true")
+    deliveries = commands.add_parser("deliveries", help="where your alerts were sent (dead letters too)")
+    deliveries.add_argument("--status", choices=["pending", "sending", "delivered", "dead"])
+    export = commands.add_parser("export", help="download a CSV export")
+    export.add_argument("data_type", choices=["trends", "watchlist"])
+    parser.set_defaults(handler=run_remote)
+
+
+def _rows(path: Path) -> Iterator[dict[str, Any]]:
+    """Snapshots from NDJSON (one object a line) or CSV (a header row); the server validates."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        if path.suffix.lower() == ".csv":
+            for row in csv.DictReader(handle):
+                yield {k: int(v) if v.isdigit() else v for k, v in row.items() if k and v != ""}
+            return
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    raise SystemExit(f"marketscout: {path}:{number} is not JSON") from None
+
+
+def _print(args: argparse.Namespace, value: Any, text: Callable[[], list[str]]) -> None:
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(value), indent=2))
+    else:
+        print("\n".join(text()))
+
+
+def _ingest(client: MarketScoutClient, args: argparse.Namespace) -> None:
+    totals = {"received": 0, "stored": 0, "duplicates": 0, "rejected": 0}
+    batch: list[dict[str, Any]] = []
+    offset = 0
+
+    def send() -> None:
+        nonlocal offset
+        report = client.ingest(batch, all_or_nothing=args.all_or_nothing)
+        for key in ("received", "stored", "duplicates"):
+            totals[key] += getattr(report, key)
+        totals["rejected"] += len(report.rejected)
+        for rejection in report.rejected[:20]:
+            row = offset + int(rejection.get("index", 0)) + 1
+            print(f"  row {row}: {rejection.get('field')}: {rejection.get('rule')}")
+        offset += len(batch)
+        print(f"sent {offset} rows …", file=sys.stderr, flush=True)
+        batch.clear()
+
+    for row in _rows(args.file):
+        batch.append(row)
+        if len(batch) == BATCH:
+            send()
+    if batch:
+        send()
+    _print(args, totals, lambda: [", ".join(f"{k} {v}" for k, v in totals.items())])
+
+
+def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None) -> int:
+    own = client is None
+    client = client or MarketScoutClient(args.server)
+    command = args.remote_command
+    try:
+        if command not in PUBLIC:
+            if not args.username:
+                raise SystemExit("marketscout: this command needs --username (or MARKETSCOUT_USERNAME)")
+            password = os.environ.get("MARKETSCOUT_PASSWORD") or getpass.getpass(
+                f"password for {args.username}: "
+            )
+            client.log_in(args.username, password)
+        if command == "trending":
+            ranked = client.trending(args.limit)
+            _print(
+                args,
+                ranked,
+                lambda: [
+                    f"{t.current_score:5.1f}  {t.status:<9}  {t.product.name} (#{t.product.id}): {t.reason}"
+                    for t in ranked
+                ],
+            )
+        elif command == "scan-ads":
+            viral = client.scan_ads(args.limit)
+            _print(
+                args,
+                viral,
+                lambda: [
+                    f"{v.engagement_score:5.1f}  {v.platform:<9}  ad {v.ad_id} of {v.product_name}: {v.reason}"
+                    for v in viral
+                ],
+            )
+        elif command == "heat-map":
+            heat = client.heat_map(args.product_id)
+            _print(
+                args,
+                heat,
+                lambda: [
+                    f"{name}: " + ", ".join(f"{region} {value:g}" for region, value in regions.items())
+                    for name, regions in heat.items()
+                ],
+            )
+        elif command == "ingest":
+            _ingest(client, args)
+        elif command == "alerts":
+            found = client.alerts(unread_only=args.unread)
+            _print(
+                args,
+                found,
+                lambda: [
+                    f"{a.created_at:%Y-%m-%d %H:%M}  {'  ' if a.read else '* '}{a.message}" for a in found
+                ],
+            )
+        elif command == "deliveries":
+            sent = client.deliveries(status=args.status)
+            _print(
+                args,
+                sent,
+                lambda: [
+                    f"{d.created_at:%Y-%m-%d %H:%M}  {d.channel:<7}  {d.status:<9}  {d.attempts} attempt(s)  {d.target}"
+                    + (f"  ({d.last_error})" if d.last_error else "")
+                    for d in sent
+                ],
+            )
+        else:
+            sys.stdout.write(client.export(args.data_type))
+    except MarketScoutError as error:
+        print(f"marketscout: the server answered {error}", file=sys.stderr)
+        return 1
+    except httpx.HTTPError as error:
+        print(f"marketscout: cannot reach {args.server}: {type(error).__name__}", file=sys.stderr)
+        return 1
+    finally:
+        if own:
+            client.close()
+    return 0
