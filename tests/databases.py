@@ -39,8 +39,8 @@ def postgres_reachable() -> bool:
 
 
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new, migrated PostgreSQL database, dropped afterwards."""
+def fresh_postgres_database(revision: str = "head") -> Iterator[str]:
+    """A new PostgreSQL database migrated to ``revision``, dropped afterwards."""
     if not postgres_reachable():
         need(f"PostgreSQL is not reachable at {ADMIN_URL}")
     name = f"marketscout_test_{uuid.uuid4().hex[:12]}"
@@ -48,7 +48,7 @@ def fresh_postgres_database() -> Iterator[str]:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        migrate.upgrade(url)
+        migrate.upgrade(url, revision)
         yield url
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -360,3 +361,69 @@ async def test_rule_channels_and_the_delivery_outbox(uow_factory: UowFactory) ->
         assert [(d.id, d.delivered_at, d.secret) for d in delivered] == [(first.id, T0, "whsec_c2VjcmV0")]
         assert {d.id for d in await uow.deliveries.list(user_id)} == {first.id, later.id}
         assert await uow.deliveries.list(user_id + 1) == []
+
+
+async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowFactory) -> None:
+    """Weeks of readings at irregular times, sent out of order in overlapping batches, some
+    re-sent with other counters (ignored: the first stored reading stands), some counters going
+    down; windows at arbitrary, unaligned times. The store (rollups and raw edges on SQL) must
+    agree with the reference definition over the readings actually stored."""
+    _, product_id, first_ad = await _seed(uow_factory)
+    rng = random.Random(20261125)
+    uow = uow_factory()
+    async with uow:
+        ads = [first_ad]
+        for number in range(5):
+            ad = await uow.ads.add(
+                Ad(
+                    product_id=product_id,
+                    platform=Platform.YOUTUBE,
+                    ad_content="y",
+                    external_id=f"m{number}",
+                    created_at=T0,
+                )
+            )
+            ads.append(ad.id)
+        await uow.commit()
+    stored: dict[tuple[int, str, datetime], EngagementSnapshot] = {}
+    batches: list[list[EngagementSnapshot]] = []
+    for ad_id in ads:
+        for region in rng.sample(["US", "DE", "JP"], k=rng.randint(1, 3)):
+            views, moment = rng.randint(0, 500), T0 - timedelta(days=45)
+            series = []
+            while moment < T0 + timedelta(days=20):
+                moment += timedelta(minutes=rng.choice([7, 40, 60, 95, 300, 1440, 2900]))
+                views = max(0, views + rng.randint(-30, 400))  # sometimes a correction downwards
+                series.append(_snap(ad_id, product_id, 0, views, region=region))
+                series[-1] = dataclasses.replace(
+                    series[-1],
+                    platform=Platform.TIKTOK if ad_id == first_ad else Platform.YOUTUBE,
+                    observed_at=moment,
+                )
+            rng.shuffle(series)
+            batches.extend(series[i : i + 97] for i in range(0, len(series), 97))
+    rng.shuffle(batches)
+    for batch in batches:
+        resent = [
+            dataclasses.replace(s, views=s.views + 1_000_000) for s in rng.sample(batch, k=min(5, len(batch)))
+        ]
+        for reading in batch:
+            stored.setdefault((reading.ad_id, reading.region, reading.observed_at), reading)
+        async with uow:
+            await uow.engagement.add_many(batch)
+            await uow.engagement.add_many(resent)  # the same keys again: nothing changes
+            await uow.commit()
+    readings = list(stored.values())
+    windows = [(T0 + timedelta(hours=5), T0 + timedelta(hours=40))]
+    for _ in range(25):
+        start = T0 + timedelta(minutes=rng.randint(-30 * 1440, 15 * 1440))
+        windows.append(
+            (start, start + timedelta(minutes=rng.choice([30, 61, 1440, 7 * 1440, 30 * 1440 + 17])))
+        )
+    windows.append((T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=3)))  # aligned edges
+    async with uow:
+        for start, end in windows:
+            assert await uow.engagement.window_gains(start, end) == window_gains(readings, start, end), (
+                start,
+                end,
+            )

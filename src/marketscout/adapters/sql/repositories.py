@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Row, Table, and_, case, func, insert, select, update
+from sqlalchemy import Integer, Row, Table, and_, case, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from marketscout.adapters.sql import rollups
 from marketscout.adapters.sql import tables as t
 from marketscout.domain.errors import Conflict, Unavailable
 from marketscout.domain.gains import LOOKBACK
@@ -439,11 +440,7 @@ _CREATE_STAGING = (
     "comments bigint, shares bigint) ON COMMIT DELETE ROWS"
 )
 _COPY_STAGING = f"COPY engagement_staging ({_COLUMN_LIST}) FROM STDIN"
-_INSERT_FROM_STAGING = (
-    f"INSERT INTO engagement_snapshots ({_COLUMN_LIST}) "  # noqa: S608 - constant column list, no input
-    f"SELECT DISTINCT ON (ad_id, region, observed_at) {_COLUMN_LIST} FROM engagement_staging "
-    "ON CONFLICT (ad_id, region, observed_at) DO NOTHING"
-)
+_INSERT_AND_ROLL_UP = rollups.postgres_insert_and_roll_up(_COLUMN_LIST)
 _INSERT_SQLITE = (
     f"INSERT OR IGNORE INTO engagement_snapshots ({_COLUMN_LIST}) "  # noqa: S608 - constant column list
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -480,14 +477,22 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             )
             async with cursor.copy(_COPY_STAGING) as copy:
                 await copy.write(text.encode())
-            await cursor.execute(_INSERT_FROM_STAGING)
-            return int(cursor.rowcount)
+            await cursor.execute(_INSERT_AND_ROLL_UP)
+            counted = await cursor.fetchone()
+            return int(counted[0]) if counted else 0
 
     @staticmethod
     async def _insert_sqlite(connection: AsyncConnection, rows: builtins.list[tuple[Any, ...]]) -> int:
         # The format SQLAlchemy's DateTime uses on SQLite, so values compare and collide as stored.
         as_text = [(*r[:4], r[4].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), *r[5:]) for r in rows]
+        # Ids only grow, and SQLite has one writer at a time: this batch's rows are those above.
+        last_id = (
+            await connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM engagement_snapshots")
+        ).scalar()
         result = await connection.exec_driver_sql(_INSERT_SQLITE, as_text)
+        if result.rowcount:
+            for table, unit in rollups.TABLES:
+                await connection.exec_driver_sql(rollups.sqlite_roll_up(table, unit), (last_id,))
         return int(result.rowcount)
 
     async def for_products(
@@ -541,28 +546,29 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
     async def window_gains(
         self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
     ) -> builtins.list[WindowGain]:
-        """One aggregate query; the same definition as ``domain.gains.window_gains``."""
-        e = t.engagement_snapshots.c
-        inside = e.observed_at > start
+        """The same definition as ``domain.gains.window_gains``, read from the daily and hourly
+        rollups, with raw readings only for the partial hours at the window's edges."""
+        wanted = None if product_ids is None else sorted(set(product_ids))
+        pieces = rollups.tile(start - LOOKBACK, start, before=True) + rollups.tile(start, end, before=False)
+        parts = [self._piece(piece, wanted) for piece in pieces]
+        union = parts[0].union_all(*parts[1:]).subquery("pieces")
+        p = union.c
         statement = (
             select(
-                e.ad_id,
-                e.region,
-                e.product_id,
-                e.platform,
-                func.max(case((~inside, e.views))).label("before"),
-                func.max(case((inside, e.views))).label("inside_max"),
-                func.min(case((inside, e.views))).label("inside_min"),
-                func.min(e.observed_at).label("first_seen"),
-                func.max(e.observed_at).label("last_seen"),
+                p.ad_id,
+                p.region,
+                p.product_id,
+                p.platform,
+                func.max(case((p.before == 1, p.hi))).label("before"),
+                func.max(case((p.before == 0, p.hi))).label("inside_max"),
+                func.min(case((p.before == 0, p.lo))).label("inside_min"),
+                func.min(p.first_seen).label("first_seen"),
+                func.max(p.last_seen).label("last_seen"),
             )
-            .where(e.observed_at > start - LOOKBACK, e.observed_at <= end)
-            .group_by(e.ad_id, e.region, e.product_id, e.platform)
-            .having(func.max(e.observed_at) > start)
-            .order_by(e.ad_id, e.region)
+            .group_by(p.ad_id, p.region, p.product_id, p.platform)
+            .having(func.max(case((p.before == 0, 1))) == 1)
+            .order_by(p.ad_id, p.region)
         )
-        if product_ids is not None:
-            statement = statement.where(e.product_id.in_(sorted(set(product_ids))))
         column = t.UtcDateTime()
         dialect = (await self._session.connection()).dialect
         found: builtins.list[WindowGain] = []
@@ -585,6 +591,44 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 )
             )
         return found
+
+    @staticmethod
+    def _piece(piece: rollups.Piece, wanted: builtins.list[int] | None) -> Any:
+        flag = literal(1 if piece.before else 0, Integer).label("before")
+        if piece.source == "raw":
+            e = t.engagement_snapshots.c
+            if piece.closed:
+                bounds = and_(e.observed_at >= piece.lo, e.observed_at <= piece.hi)
+            else:
+                bounds = and_(e.observed_at > piece.lo, e.observed_at < piece.hi)
+            statement = select(
+                e.ad_id,
+                e.region,
+                e.product_id,
+                e.platform,
+                e.views.label("hi"),
+                e.views.label("lo"),
+                e.observed_at.label("first_seen"),
+                e.observed_at.label("last_seen"),
+                flag,
+            ).where(bounds)
+            column = e.product_id
+        else:
+            table = t.engagement_hourly if piece.source == "hour" else t.engagement_daily
+            r = table.c
+            statement = select(
+                r.ad_id,
+                r.region,
+                r.product_id,
+                r.platform,
+                r.max_views.label("hi"),
+                r.min_views.label("lo"),
+                r.first_seen,
+                r.last_seen,
+                flag,
+            ).where(r.bucket >= piece.lo, r.bucket < piece.hi)
+            column = r.product_id
+        return statement if wanted is None else statement.where(column.in_(wanted))
 
     async def products_with_engagement(self) -> builtins.list[int]:
         statement = (

@@ -133,6 +133,32 @@ engagement_snapshots = Table(
     Index("ix_engagement_snapshots_observed", "observed_at"),
 )
 
+
+def _rollup(name: str) -> Table:
+    """Per ad, region and time bucket: the highest and lowest reading of views and when the
+    first and last reading was taken. Kept at ingest from the rows actually stored; every
+    column is a max or a min, so applying the same rows twice changes nothing."""
+    return Table(
+        name,
+        metadata,
+        Column("ad_id", Id, ForeignKey("ads.id", ondelete="CASCADE"), primary_key=True),
+        Column("region", String(6), primary_key=True),
+        Column("bucket", UtcDateTime(), primary_key=True),
+        Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+        Column("platform", String(20), nullable=False),
+        Column("max_views", BigInteger, nullable=False),
+        Column("min_views", BigInteger, nullable=False),
+        Column("first_seen", UtcDateTime(), nullable=False),
+        Column("last_seen", UtcDateTime(), nullable=False),
+        CheckConstraint("min_views >= 0 AND max_views >= min_views", name="views_order"),
+        Index(f"ix_{name}_bucket", "bucket"),
+        Index(f"ix_{name}_product_bucket", "product_id", "bucket"),
+    )
+
+
+engagement_hourly = _rollup("engagement_hourly")
+engagement_daily = _rollup("engagement_daily")
+
 trend_scores = Table(
     "trend_scores",
     metadata,

@@ -1,0 +1,135 @@
+"""Hourly and daily rollups of engagement, kept at ingest, and how a window is read from them.
+
+A rollup row holds, per ad, region and bucket (a UTC hour or day), the highest and lowest
+``views`` reading and the times of the first and last reading. These are exactly the figures
+:func:`marketscout.domain.gains.window_gains` needs, and every one is a max or a min, so:
+
+- applying the same rows twice gives the same rollups (re-sent batches change nothing), and
+  rows may arrive in any order;
+- a counter that goes down never makes a negative gain: gains are ``max - base``, clamped.
+
+Only rows actually stored feed the rollups (on PostgreSQL through ``RETURNING`` of the insert,
+on SQLite through the ids the insert assigned), so a re-sent reading with other counters does
+not leak into them.
+
+A window ``(lo, hi]`` is tiled into pieces: raw readings for the partial hour at each edge,
+hourly buckets up to the first and from the last whole day, and daily buckets in between. A
+30-day window over hourly readings thus reads about 30 daily rows and at most ~48 hourly rows
+per ad and region, plus the raw rows of two partial hours, whatever the history holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+TABLES = (("engagement_hourly", "hour"), ("engagement_daily", "day"))
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Part of a window: ``source`` is ``raw``, ``hour`` or ``day``; buckets cover
+    ``[lo, hi)``; raw pieces cover ``lo < t < hi``, or ``lo <= t <= hi`` when ``closed``."""
+
+    source: str
+    lo: datetime
+    hi: datetime
+    before: bool
+    closed: bool = False
+
+
+def _floor(moment: datetime, unit: timedelta) -> datetime:
+    moment = moment.astimezone(UTC)
+    if unit == DAY:
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def tile(lo: datetime, hi: datetime, *, before: bool) -> list[Piece]:
+    """Pieces that together hold exactly the readings with ``lo < observed_at <= hi``."""
+    if hi <= lo:
+        return []
+    first_hour = _floor(lo, HOUR) + HOUR  # the first whole hour that excludes ``lo`` itself
+    last_hour = _floor(hi, HOUR)  # the bucket holding ``hi`` is partial (it holds later times)
+    if first_hour >= last_hour:
+        return [Piece("raw", lo, hi, before, closed=False), Piece("raw", hi, hi, before, closed=True)]
+    pieces = [Piece("raw", lo, first_hour, before)]
+    first_day = _floor(first_hour - timedelta(microseconds=1), DAY) + DAY
+    last_day = _floor(last_hour, DAY)
+    if first_day < last_day:
+        if first_hour < first_day:
+            pieces.append(Piece("hour", first_hour, first_day, before))
+        pieces.append(Piece("day", first_day, last_day, before))
+        if last_day < last_hour:
+            pieces.append(Piece("hour", last_day, last_hour, before))
+    else:
+        pieces.append(Piece("hour", first_hour, last_hour, before))
+    pieces.append(Piece("raw", last_hour, hi, before, closed=True))
+    return pieces
+
+
+def _bucket_postgres(unit: str, column: str) -> str:
+    return f"date_trunc('{unit}', {column}, 'UTC')"
+
+
+def _bucket_sqlite(unit: str, column: str) -> str:
+    # Timestamps are stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC) on SQLite.
+    if unit == "hour":
+        return f"substr({column}, 1, 13) || ':00:00.000000'"
+    return f"substr({column}, 1, 10) || ' 00:00:00.000000'"
+
+
+def _upsert(table: str, select: str, greatest: str, least: str) -> str:
+    return (
+        f"INSERT INTO {table} (ad_id, region, bucket, product_id, platform, max_views, min_views, "
+        f"first_seen, last_seen) {select} "
+        "ON CONFLICT (ad_id, region, bucket) DO UPDATE SET "
+        f"max_views = {greatest}({table}.max_views, excluded.max_views), "
+        f"min_views = {least}({table}.min_views, excluded.min_views), "
+        f"first_seen = {least}({table}.first_seen, excluded.first_seen), "
+        f"last_seen = {greatest}({table}.last_seen, excluded.last_seen)"
+    )
+
+
+def _aggregate(bucket: str, source: str, where: str = "") -> str:
+    return (
+        f"SELECT ad_id, region, {bucket}, product_id, platform, max(views), min(views), "  # noqa: S608 - constant names
+        f"min(observed_at), max(observed_at) FROM {source} {where} "
+        "GROUP BY 1, 2, 3, 4, 5"
+    )
+
+
+def postgres_insert_and_roll_up(columns: str) -> str:
+    """One statement: insert the staged rows, roll up the ones inserted, count them."""
+    parts = [
+        f"WITH inserted AS (INSERT INTO engagement_snapshots ({columns}) "  # noqa: S608 - constant names
+        f"SELECT DISTINCT ON (ad_id, region, observed_at) {columns} FROM engagement_staging "
+        "ON CONFLICT (ad_id, region, observed_at) DO NOTHING "
+        "RETURNING ad_id, region, observed_at, product_id, platform, views)"
+    ]
+    for table, unit in TABLES:
+        select = _aggregate(_bucket_postgres(unit, "observed_at"), "inserted")
+        parts.append(f", {table}_upsert AS ({_upsert(table, select, 'GREATEST', 'LEAST')})")
+    return "".join(parts) + " SELECT count(*) FROM inserted"  # noqa: S608 - constant names
+
+
+def sqlite_roll_up(table: str, unit: str) -> str:
+    """Rolls up the snapshots stored with an id above ``:after`` (this batch's rows)."""
+    select = _aggregate(_bucket_sqlite(unit, "observed_at"), "engagement_snapshots", "WHERE id > ?")
+    return _upsert(table, select, "max", "min")
+
+
+def backfill(dialect: str, table: str, unit: str) -> str:
+    """Rolls up every stored snapshot (the migration that introduces the rollups)."""
+    bucket = (
+        _bucket_postgres(unit, "observed_at")
+        if dialect == "postgresql"
+        else _bucket_sqlite(unit, "observed_at")
+    )
+    return _upsert(
+        table,
+        _aggregate(bucket, "engagement_snapshots"),
+        "GREATEST" if dialect == "postgresql" else "max",
+        "LEAST" if dialect == "postgresql" else "min",
+    )

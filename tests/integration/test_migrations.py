@@ -1,0 +1,118 @@
+"""Migrations: they build exactly the declared schema, and 0003 fills the rollups from what
+was stored before it, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, insert, pool
+
+from marketscout.adapters.sql import migrate
+from marketscout.adapters.sql import tables as t
+from marketscout.adapters.sql.engine import create_engine as create_async_engine
+from marketscout.adapters.sql.engine import session_factory, sync_url
+from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain.gains import window_gains
+from marketscout.domain.model import EngagementSnapshot, Platform
+from tests.databases import fresh_postgres_database
+
+T0 = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_at_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        migrate.upgrade(url, "0002")
+        yield url
+        return
+    with fresh_postgres_database("0002") as url:
+        yield url
+
+
+def _old_rows(url: str) -> list[EngagementSnapshot]:
+    """Writes, with plain SQL as the previous release did, a product, two ads and their readings."""
+    rng = random.Random(3)
+    readings: list[EngagementSnapshot] = []
+    for ad_id, platform in ((1, Platform.TIKTOK), (2, Platform.INSTAGRAM)):
+        views, moment = 0, T0 - timedelta(days=40)
+        while moment < T0:
+            moment += timedelta(minutes=rng.choice([13, 60, 300, 1440]))
+            views += rng.randint(-5, 200)
+            views = max(views, 0)
+            readings.append(
+                EngagementSnapshot(
+                    ad_id=ad_id, product_id=1, platform=platform, region="US", observed_at=moment, views=views
+                )
+            )
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(t.users).values(
+                id=1,
+                username="a",
+                username_key="a",
+                email="a@x.io",
+                email_key="a@x.io",
+                password_hash="h",
+                created_at=T0,
+            )
+        )
+        connection.execute(
+            insert(t.products).values(id=1, name="Lamp", description="", keywords=[], created_at=T0)
+        )
+        for ad_id, name in ((1, "TikTok"), (2, "Instagram")):
+            connection.execute(
+                insert(t.ads).values(id=ad_id, product_id=1, platform=name, ad_content="x", created_at=T0)
+            )
+        connection.execute(
+            insert(t.engagement_snapshots),
+            [
+                {
+                    "ad_id": r.ad_id,
+                    "product_id": r.product_id,
+                    "platform": r.platform.value,
+                    "region": r.region,
+                    "observed_at": r.observed_at,
+                    "views": r.views,
+                    "likes": 0,
+                    "comments": 0,
+                    "shares": 0,
+                }
+                for r in readings
+            ],
+        )
+    engine.dispose()
+    return readings
+
+
+async def test_upgrading_rolls_up_what_was_stored_before(database_at_0002: str) -> None:
+    readings = _old_rows(database_at_0002)
+    migrate.upgrade(database_at_0002)
+    assert migrate.current(database_at_0002) == migrate.head()
+    engine = create_async_engine(database_at_0002)
+    uow = SqlUnitOfWork(session_factory(engine))
+    try:
+        async with uow:
+            for days in (1, 7, 30):
+                start = T0 - timedelta(days=days, minutes=7)
+                assert await uow.engagement.window_gains(start, T0) == window_gains(readings, start, T0)
+    finally:
+        await engine.dispose()
+
+
+def test_the_migrations_build_exactly_the_declared_schema(database_at_0002: str) -> None:
+    migrate.upgrade(database_at_0002)
+    engine = create_engine(sync_url(database_at_0002), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), t.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
