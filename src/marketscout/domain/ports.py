@@ -208,6 +208,10 @@ class ScoreRepository(Protocol):
         """The latest score of every scored product."""
         ...
 
+    async def latest_many(self, product_ids: Iterable[int]) -> dict[int, TrendScore]:
+        """The latest score of each of these products that has one."""
+        ...
+
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
         """The latest scores, highest first (ties: lower product id first), at most ``limit``."""
         ...

@@ -48,6 +48,10 @@ async def test_products_create_get_list_search(client: Client, make_user: MakeUs
     assert [p["name"] for p in listing] == ["LED Strip"]
     page = (await client.get("/products", params={"skip": 1, "limit": 1})).json()
     assert [p["name"] for p in page] == ["Posture Corrector"]
+    assert (listing[0]["current_score"], listing[0]["status"]) == (None, None), "not scored yet"
+    scored = (await client.post(f"/calculate-score/{body['id']}", headers=headers)).json()
+    [listed] = (await client.get("/products", params={"q": "led"})).json()
+    assert (listed["current_score"], listed["status"]) == (round(scored["trend_score"], 1), scored["status"])
 
 
 async def test_creating_a_product_needs_a_token(client: Client) -> None:

@@ -695,6 +695,20 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
         statement = select(t.trend_scores).join(newest, t.trend_scores.c.id == newest.c.id)
         return [_score(row) for row in await self._session.execute(statement)]
 
+    async def latest_many(self, product_ids: Iterable[int]) -> dict[int, TrendScore]:
+        wanted = sorted(set(product_ids))
+        if not wanted:
+            return {}
+        s = t.trend_scores.c
+        rank = (
+            func.row_number()
+            .over(partition_by=s.product_id, order_by=(s.calculated_at.desc(), s.id.desc()))
+            .label("rank")
+        )
+        ranked = select(t.trend_scores, rank).where(s.product_id.in_(wanted)).subquery()
+        statement = select(ranked).where(ranked.c.rank == 1)
+        return {row.product_id: _score(row) for row in await self._session.execute(statement)}
+
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
         newest = (
             select(func.max(t.trend_scores.c.id).label("id")).group_by(t.trend_scores.c.product_id).subquery()

@@ -25,8 +25,9 @@ class ProductController(Controller):
         limit: Limit = 100,
         q: NameQuery = None,
     ) -> list[ProductOut]:
-        products = await catalog.list_products(uow, skip=skip, limit=limit, query=q)
-        return [ProductOut.of(p) for p in products]
+        """Each product carries its latest ``current_score`` and ``status`` (null until scored)."""
+        listed = await catalog.list_products_with_scores(uow, skip=skip, limit=limit, query=q)
+        return [ProductOut.of(product, score) for product, score in listed]
 
     @post("/", status_code=201, summary="Create a product")
     async def create_product(
