@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketscout.adapters.sql.engine import create_engine
-from marketscout.adapters.sql.uow import SqlHealthProbe
+from marketscout.adapters.sql.engine import create_engine, session_factory
+from marketscout.adapters.sql.uow import SqlHealthProbe, SqlUnitOfWork
+from marketscout.domain.gains import window_gains
 from marketscout.entrypoints.app import create_app
 from tests.databases import truncate_postgres
 from tests.faults import ThreadedProxy
@@ -74,3 +76,91 @@ async def test_a_closed_port_is_not_ready() -> None:
     assert await SqlHealthProbe(engine).ready() is False
     assert time.monotonic() - started < 5
     await engine.dispose()
+
+
+async def test_a_retrying_ingest_stream_loses_and_doubles_nothing_when_the_database_goes_away(
+    proxied: tuple[ThreadedProxy, str], postgres_database: str
+) -> None:
+    """A client sends 20 batches and retries each until it is answered 200, while the
+    connection to PostgreSQL is cut after the 7th batch and restored a second later. Afterwards
+    the stored snapshots are exactly those sent, once each, and the rollups agree with them."""
+    proxy, url = proxied
+    clock = MovableClock(NOW)
+    app = create_app(build_container(api_settings(database_url=url), clock))
+    sent: list[dict[str, object]] = []
+    statuses: list[int] = []
+    async with AsyncTestClient(app=app) as client:
+        headers = await sign_up(client, "streamer")
+        product = (
+            await client.post("/products", json={"name": "Stream Lamp", "description": "d"}, headers=headers)
+        ).json()
+        ads = [
+            (
+                await client.post(
+                    "/ads",
+                    json={
+                        "product_id": product["id"],
+                        "platform": "TikTok",
+                        "ad_content": "x",
+                        "external_id": f"s{i}",
+                    },
+                    headers=headers,
+                )
+            ).json()["id"]
+            for i in range(5)
+        ]
+        restored = asyncio.Event()
+
+        async def outage() -> None:
+            proxy.cut()
+            await asyncio.sleep(1.0)
+            proxy.restore()
+            restored.set()
+
+        cutter: asyncio.Task[None] | None = None
+        for number in range(20):
+            batch = [
+                {
+                    "ad_id": ad,
+                    "region": "US" if ad % 2 else "DE",
+                    "observed_at": (NOW - timedelta(hours=200 - number * 10 - step)).isoformat(),
+                    "views": 1000 + number * 500 + step * 40 + ad,
+                }
+                for ad in ads
+                for step in range(10)
+            ]
+            if number == 7:
+                cutter = asyncio.create_task(outage())
+                await asyncio.sleep(0.05)
+            for _attempt in range(100):
+                response = await client.post(
+                    "/engagement", json=batch, params={"all_or_nothing": True}, headers=headers
+                )
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    break
+                assert response.status_code in {401, 503}, response.text
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the batch never got through")
+            sent.extend(batch)
+        if cutter is not None:
+            await cutter
+        assert restored.is_set()
+    assert 503 in statuses, "the outage was seen by the client"
+    engine = create_engine(postgres_database)
+    uow = SqlUnitOfWork(session_factory(engine))
+    try:
+        async with uow:
+            stored = await uow.engagement.since(NOW - timedelta(days=30))
+            end = NOW
+            gains = await uow.engagement.window_gains(NOW - timedelta(days=7), end)
+    finally:
+        await engine.dispose()
+    keys = [(s.ad_id, s.region, s.observed_at) for s in stored]
+    expected = {(r["ad_id"], r["region"], datetime.fromisoformat(str(r["observed_at"]))) for r in sent}
+    assert len(keys) == len(set(keys)) == len(sent), "nothing lost, nothing twice"
+    assert set(keys) == expected
+    assert gains == window_gains(stored, NOW - timedelta(days=7), end), (
+        "the rollups hold exactly what was stored"
+    )
