@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -332,3 +333,51 @@ base_url = "{server.base}"
     assert second.stdout.count("new ads 0") == 3, "a second run creates no ad twice"
     for secret in (YOUTUBE_KEY, META_TOKEN, TIKTOK_SECRET):
         assert secret not in first.stdout + first.stderr + second.stdout + second.stderr
+
+
+def test_collect_runs_each_source_on_its_own_schedule(server: PlatformServer, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'schedule.sqlite3'}"
+    migrate.upgrade(url)
+    create_product_in(url, "Sunset Lamp")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        f"""
+[[sources]]
+name = "fast"
+kind = "tiktok_research"
+every = "1s"
+keywords = {{ "sunset lamp" = 1 }}
+base_url = "{server.base}"
+
+[[sources]]
+name = "slow"
+kind = "tiktok_research"
+every = "1h"
+keywords = {{ "sunset lamp" = 1 }}
+base_url = "{server.base}"
+""",
+        encoding="utf-8",
+    )
+    env = {
+        **os.environ,
+        "MARKETSCOUT_TIKTOK_CLIENT_KEY": TIKTOK_KEY,
+        "MARKETSCOUT_TIKTOK_CLIENT_SECRET": TIKTOK_SECRET,
+        "MARKETSCOUT_SOURCES_FILE": str(sources),
+        "MARKETSCOUT_LOG_LEVEL": "ERROR",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "marketscout.entrypoints.cli",
+        "collect",
+        "--runs",
+        "3",
+        "--database-url",
+        url,
+    ]
+    started = time.monotonic()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True, env=env)
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("fast:") for line in lines) == 3, done.stdout
+    assert sum(line.startswith("slow:") for line in lines) == 1, "not due again within the hour"
+    assert time.monotonic() - started >= 2, "the second and third runs waited for their interval"
