@@ -189,6 +189,21 @@ def test_session_watchlist_upload_alert_export_and_escaping(page: Page, server: 
     assert page.locator(".alerts li.unread").count() >= 1, "the viral ad raised an alert"
     assert "viral ad" in page.locator(".alerts").inner_text()
 
+    page.get_by_label("Rule", exact=True).select_option("status_exploding")
+    page.get_by_label("to a webhook").check()
+    page.get_by_label("Webhook URL (https://…)").fill("https://hooks.example.com/marketscout")
+    page.get_by_role("button", name="Add rule").click()
+    secret = page.locator("#new-secret code").inner_text()
+    assert secret.startswith("whsec_"), "the webhook secret is shown once, right after adding the rule"
+    assert "also by webhook (https://hooks.example.com/marketscout)" in page.locator("main").inner_text()
+    page.get_by_label("Rule", exact=True).select_option("status_exploding")
+    page.get_by_label("to a webhook").check()
+    page.get_by_role("button", name="Add rule").click()
+    assert "webhook_url: is required" in page.locator("#rule-error").inner_text(), "a refused rule says why"
+    page.goto("/ui/watchlist")
+    assert page.locator("#new-secret").count() == 0, "the secret is never shown again"
+    assert page.get_by_role("heading", name="Deliveries").is_visible()
+
     with page.expect_download() as download_info:
         page.get_by_role("link", name="Download watchlist (CSV)").click()
     path = download_info.value.path()

@@ -25,13 +25,14 @@ from litestar.params import FromQuery, PathParameter
 from litestar.response import Redirect, Template
 
 from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
-from marketscout.domain.model import AlertRuleKind, Platform, TrendStatus, User
+from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import COUNTRY_CODES
-from marketscout.domain.usecases import accounts, alerts, catalog, export, trends, watchlists
+from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
+from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import EngagementIn
 from marketscout.entrypoints.web.charts import LEGEND_STEPS, colour, continent_map, country_marks, polyline
 
@@ -107,9 +108,11 @@ def _with_session(
     return response
 
 
-def page(request: Request[Any, Any, Any], name: str, user: User | None, **context: Any) -> Template:
+def page(
+    request: Request[Any, Any, Any], name: str, user: User | None, *, status_code: int = 200, **context: Any
+) -> Template:
     context.update(user=user, csrf=csrf_token(request), path=request.url.path)
-    return Template(template_name=name, context=context, cookies=_cookies(request))
+    return Template(template_name=name, context=context, cookies=_cookies(request), status_code=status_code)
 
 
 def to_login(request: Request[Any, Any, Any], message: str) -> Redirect:
@@ -119,6 +122,35 @@ def to_login(request: Request[Any, Any, Any], message: str) -> Redirect:
 def _text(form: dict[str, Any], name: str) -> str:
     value = form.get(name, "")
     return value if isinstance(value, str) else ""
+
+
+async def _watchlist_page(
+    request: Request[Any, Any, Any],
+    uow: UnitOfWork,
+    user: User,
+    *,
+    error: str | None = None,
+    new_rule: AlertRule | None = None,
+) -> Template:
+    entries = await watchlists.list_watchlist(uow, user_id=user.id)
+    async with uow:
+        products = await uow.products.get_many(e.product_id for e in entries)
+        latest = await uow.scores.latest_many(e.product_id for e in entries)
+    return page(
+        request,
+        "watchlist.html",
+        user,
+        entries=entries,
+        products=products,
+        latest=latest,
+        alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
+        rules=await alerts.list_rules(uow, user_id=user.id),
+        deliveries=await notifications.list_deliveries(uow, user_id=user.id, limit=20),
+        kinds=[k.value for k in AlertRuleKind],
+        email_available=Channel.EMAIL in available_channels(request.app.state.container.settings()),
+        error=error,
+        new_rule=new_rule,
+    )
 
 
 class DashboardController(Controller):
@@ -287,21 +319,7 @@ class DashboardController(Controller):
         user = await current_user(request, uow, tokens)
         if user is None:
             return to_login(request, "expired" if request.scope["state"].get("session_expired") else "login")
-        entries = await watchlists.list_watchlist(uow, user_id=user.id)
-        async with uow:
-            products = await uow.products.get_many(e.product_id for e in entries)
-            latest = {e.product_id: await uow.scores.latest(e.product_id) for e in entries}
-        return page(
-            request,
-            "watchlist.html",
-            user,
-            entries=entries,
-            products=products,
-            latest=latest,
-            alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
-            rules=await alerts.list_rules(uow, user_id=user.id),
-            kinds=[k.value for k in AlertRuleKind],
-        )
+        return await _watchlist_page(request, uow, user)
 
     @get("/ui/data")
     async def data_page(
@@ -432,7 +450,7 @@ class DashboardController(Controller):
         uow: NamedDependency[UnitOfWork],
         tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
-    ) -> Redirect:
+    ) -> Template | Redirect:
         form = await check_csrf(request)
         user = await current_user(request, uow, tokens)
         if user is None:
@@ -446,19 +464,39 @@ class DashboardController(Controller):
             elif action == "delete-rule":
                 await alerts.delete_rule(uow, user_id=user.id, rule_id=int(_text(form, "rule_id") or 0))
             elif action == "add-rule":
-                threshold = _text(form, "threshold").strip()
-                window = _text(form, "window_hours").strip()
-                await alerts.create_rule(
-                    uow,
-                    clock,
-                    user_id=user.id,
-                    kind=AlertRuleKind(_text(form, "kind")),
-                    threshold=float(threshold) if threshold else None,
-                    window_hours=int(window) if window else None,
-                )
+                return await self._add_rule(request, uow, clock, user, form)
         except (DomainError, ValueError):
-            return Redirect(path="/ui/watchlist?error=rule", status_code=303)
+            return Redirect(path="/ui/watchlist", status_code=303)
         return Redirect(path="/ui/watchlist", status_code=303)
+
+    @staticmethod
+    async def _add_rule(
+        request: Request[Any, Any, Any], uow: UnitOfWork, clock: Clock, user: User, form: dict[str, Any]
+    ) -> Template:
+        """Creates the rule and shows the page again: with the webhook secret (shown once) on
+        success, or with what is wrong otherwise (the form page itself answers 200)."""
+        threshold = _text(form, "threshold").strip()
+        window = _text(form, "window_hours").strip()
+        url = _text(form, "webhook_url").strip()
+        channels = [c for c in Channel if _text(form, f"notify_{c.value}") == "on"]
+        try:
+            rule = await alerts.create_rule(
+                uow,
+                clock,
+                user_id=user.id,
+                kind=AlertRuleKind(_text(form, "kind")),
+                threshold=float(threshold) if threshold else None,
+                window_hours=int(window) if window else None,
+                channels=channels,
+                webhook_url=url or None,
+                available_channels=available_channels(request.app.state.container.settings()),
+            )
+        except DomainError as error:
+            return await _watchlist_page(request, uow, user, error=error.message)
+        except ValueError:
+            message = "threshold and window must be numbers, and the rule one of the listed kinds"
+            return await _watchlist_page(request, uow, user, error=message)
+        return await _watchlist_page(request, uow, user, new_rule=rule)
 
     @post("/ui/data", status_code=200)
     async def data_actions(
