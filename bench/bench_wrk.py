@@ -1,9 +1,16 @@
 """Throughput and tail latency with wrk (Debian) against the real server, and the ceiling: a
 minimal Litestar app answering a constant of the same size on the same server stack.
 
-    .venv/bin/python bench/bench_wrk.py [--seconds 10] [--connections 32]
+    .venv/bin/python bench/bench_wrk.py [--seconds 10] [--connections 32] [--database-url URL]
 
-Uses the in-memory store with the demo market (one uvicorn worker, uvloop and httptools).
+Uses the in-memory store with the demo market (one uvicorn worker, uvloop and httptools), or,
+with --database-url, a database filled beforehand, for example the PostgreSQL data set of the
+persistence issue (10,000 products, 200,000 ads, 1,000,000 snapshots):
+
+    createdb -h 127.0.0.1 -U postgres bench_1m
+    .venv/bin/python bench/bench_http.py --database-url postgresql://postgres@127.0.0.1/bench_1m \
+        --snapshots 1000000 --products 10000 --ads 200000 --requests 20
+    .venv/bin/python bench/bench_wrk.py --database-url postgresql://postgres@127.0.0.1/bench_1m
 """
 
 from __future__ import annotations
@@ -57,11 +64,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--database-url", default="memory://", help="a database filled beforehand")
     args = parser.parse_args()
     port = free_port()
     env = {
         **os.environ,
-        "MARKETSCOUT_DATABASE_URL": "memory://",
+        "MARKETSCOUT_DATABASE_URL": args.database_url,
+        "MARKETSCOUT_DEMO_DATA": "true" if args.database_url.startswith("memory") else "false",
         "MARKETSCOUT_RATE_LIMIT_ENABLED": "false",
         "MARKETSCOUT_LOG_LEVEL": "WARNING",
     }
