@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
+import httpx
+import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -164,3 +166,38 @@ async def test_a_retrying_ingest_stream_loses_and_doubles_nothing_when_the_datab
     assert gains == window_gains(stored, NOW - timedelta(days=7), end), (
         "the rollups hold exactly what was stored"
     )
+
+
+async def test_a_slow_database_answers_503_at_the_timeout_while_health_stays_fast(
+    postgres_database: str,
+) -> None:
+    """Another session holds a lock the listing needs: the request is cancelled at the statement
+    timeout and answers 503 in the error shape; /health answers at once meanwhile. (httpx's
+    ASGI transport runs requests concurrently on one event loop, as a server does.)"""
+    truncate_postgres(postgres_database)
+    container = build_container(
+        api_settings(database_url=postgres_database, db_statement_timeout_ms=800), MovableClock(NOW)
+    )
+    app = create_app(container)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scope more narrowly
+    async with app.lifespan(), httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        assert (await client.get("/products")).status_code == 200
+        with psycopg.connect(postgres_database) as locker:
+            locker.execute("LOCK TABLE products IN ACCESS EXCLUSIVE MODE")  # held until rollback
+            started = time.monotonic()
+            slow = asyncio.create_task(client.get("/products"))
+            await asyncio.sleep(0.2)
+            health_started = time.monotonic()
+            health = await client.get("/health")
+            health_took = time.monotonic() - health_started
+            assert not slow.done(), "the listing is still waiting for the lock"
+            listing = await asyncio.wait_for(slow, timeout=10)
+            took = time.monotonic() - started
+            locker.rollback()
+        assert health.status_code == 200
+        assert health_took < 0.3, health_took
+        assert listing.status_code == 503
+        assert listing.json()["status_code"] == 503
+        assert "canceling statement" not in listing.text, "the driver's message stays in the log"
+        assert 0.7 < took < 5, took
+        assert (await client.get("/products")).status_code == 200, "the next request is served"

@@ -43,7 +43,7 @@ def build_token_issuer(settings: Settings, clock: SystemClock) -> JwtTokenIssuer
 def _sql_engine(settings: Settings) -> Any:
     from marketscout.adapters.sql.engine import create_engine
 
-    return create_engine(settings.database_url)
+    return create_engine(settings.database_url, statement_timeout_ms=settings.db_statement_timeout_ms)
 
 
 def _sql_session_factory(engine: Any) -> Any:

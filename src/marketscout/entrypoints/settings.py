@@ -27,6 +27,10 @@ class Settings:
         default="sqlite:///./var/marketscout.sqlite3",
         metadata={"help": "sqlite:///PATH (embedded default), postgresql://USER@HOST/DB, or memory://"},
     )
+    db_statement_timeout_ms: int = field(
+        default=10_000,
+        metadata={"help": "PostgreSQL cancels a statement after this long; the request answers 503"},
+    )
     jwt_secret: str | None = field(
         default=None, metadata={"help": "HS256 signing key, >= 32 bytes; generated per process when unset"}
     )
@@ -126,6 +130,8 @@ class Settings:
             raise SettingsError("MARKETSCOUT_CORS_ORIGINS must list origins, not *")
         if self.access_token_ttl < 60 or self.refresh_token_ttl < self.access_token_ttl:
             raise SettingsError("token lifetimes must be >= 60 s, and refresh >= access")
+        if self.db_statement_timeout_ms < 100:
+            raise SettingsError("MARKETSCOUT_DB_STATEMENT_TIMEOUT_MS must be at least 100")
         if self.smtp_security not in {"none", "starttls", "tls"}:
             raise SettingsError("MARKETSCOUT_SMTP_SECURITY must be none, starttls or tls")
         if self.notify_interval < 0 or self.notify_max_attempts < 1 or self.webhook_timeout <= 0:

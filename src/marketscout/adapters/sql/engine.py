@@ -51,7 +51,11 @@ def set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, echo: bool = False, statement_timeout_ms: int = STATEMENT_TIMEOUT_MS
+) -> AsyncEngine:
+    """An engine; on PostgreSQL every statement is cancelled after ``statement_timeout_ms``
+    (the request then answers 503), and connecting gives up after 3 s."""
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:
@@ -68,7 +72,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            "options": f"-c statement_timeout={int(statement_timeout_ms)}",
         },
     )
 

@@ -548,12 +548,34 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
     ) -> builtins.list[WindowGain]:
         """The same definition as ``domain.gains.window_gains``, read from the daily and hourly
         rollups, with raw readings only for the partial hours at the window's edges."""
-        wanted = None if product_ids is None else sorted(set(product_ids))
+        statement = self.gains_statement(
+            start, end, None if product_ids is None else sorted(set(product_ids))
+        )
+        found: builtins.list[WindowGain] = []
+        for row in await self._session.execute(statement):
+            base = row.before if row.before is not None else row.inside_min
+            found.append(
+                WindowGain(
+                    ad_id=row.ad_id,
+                    product_id=row.product_id,
+                    platform=Platform(row.platform),
+                    region=row.region,
+                    gained=max(int(row.inside_max) - int(base), 0),
+                    base=int(base),
+                    first_seen=row.first_seen,
+                    last_seen=row.last_seen,
+                )
+            )
+        return found
+
+    @classmethod
+    def gains_statement(cls, start: datetime, end: datetime, wanted: builtins.list[int] | None) -> Any:
+        """The one aggregate query over the window's pieces (rollups and raw edges)."""
         pieces = rollups.tile(start - LOOKBACK, start, before=True) + rollups.tile(start, end, before=False)
-        parts = [self._piece(piece, wanted) for piece in pieces]
+        parts = [cls._piece(piece, wanted) for piece in pieces]
         union = parts[0].union_all(*parts[1:]).subquery("pieces")
         p = union.c
-        statement = (
+        return (
             select(
                 p.ad_id,
                 p.region,
@@ -569,28 +591,6 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             .having(func.max(case((p.before == 0, 1))) == 1)
             .order_by(p.ad_id, p.region)
         )
-        column = t.UtcDateTime()
-        dialect = (await self._session.connection()).dialect
-        found: builtins.list[WindowGain] = []
-        for row in await self._session.execute(statement):
-            base = row.before if row.before is not None else row.inside_min
-            first_seen = column.process_result_value(row.first_seen, dialect)
-            last_seen = column.process_result_value(row.last_seen, dialect)
-            if first_seen is None or last_seen is None:
-                continue
-            found.append(
-                WindowGain(
-                    ad_id=row.ad_id,
-                    product_id=row.product_id,
-                    platform=Platform(row.platform),
-                    region=row.region,
-                    gained=max(int(row.inside_max) - int(base), 0),
-                    base=int(base),
-                    first_seen=first_seen,
-                    last_seen=last_seen,
-                )
-            )
-        return found
 
     @staticmethod
     def _piece(piece: rollups.Piece, wanted: builtins.list[int] | None) -> Any:

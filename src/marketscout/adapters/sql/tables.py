@@ -141,18 +141,18 @@ def _rollup(name: str) -> Table:
     return Table(
         name,
         metadata,
-        Column("ad_id", Id, ForeignKey("ads.id", ondelete="CASCADE"), primary_key=True),
-        Column("region", String(6), primary_key=True),
+        # The bucket leads the key: windows read bucket ranges, and no other index is kept,
+        # so each ingested batch maintains one B-tree per rollup.
         Column("bucket", UtcDateTime(), primary_key=True),
-        Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+        Column("ad_id", Id, primary_key=True),  # derived data: no foreign-key checks at ingest
+        Column("region", String(6), primary_key=True),
+        Column("product_id", Id, nullable=False),
         Column("platform", String(20), nullable=False),
         Column("max_views", BigInteger, nullable=False),
         Column("min_views", BigInteger, nullable=False),
         Column("first_seen", UtcDateTime(), nullable=False),
         Column("last_seen", UtcDateTime(), nullable=False),
         CheckConstraint("min_views >= 0 AND max_views >= min_views", name="views_order"),
-        Index(f"ix_{name}_bucket", "bucket"),
-        Index(f"ix_{name}_product_bucket", "product_id", "bucket"),
     )
 
 

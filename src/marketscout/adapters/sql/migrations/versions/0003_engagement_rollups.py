@@ -22,9 +22,9 @@ depends_on = None
 def _create(name: str) -> None:
     op.create_table(
         name,
+        sa.Column("bucket", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
         sa.Column("ad_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("region", sa.String(length=6), nullable=False),
-        sa.Column("bucket", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
         sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("platform", sa.String(length=20), nullable=False),
         sa.Column("max_views", sa.BigInteger(), nullable=False),
@@ -32,15 +32,8 @@ def _create(name: str) -> None:
         sa.Column("first_seen", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
         sa.Column("last_seen", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("min_views >= 0 AND max_views >= min_views", name=op.f(f"ck_{name}_views_order")),
-        sa.ForeignKeyConstraint(["ad_id"], ["ads.id"], name=op.f(f"fk_{name}_ad_id_ads"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(
-            ["product_id"], ["products.id"], name=op.f(f"fk_{name}_product_id_products"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("ad_id", "region", "bucket", name=op.f(f"pk_{name}")),
+        sa.PrimaryKeyConstraint("bucket", "ad_id", "region", name=op.f(f"pk_{name}")),
     )
-    with op.batch_alter_table(name, schema=None) as batch_op:
-        batch_op.create_index(f"ix_{name}_bucket", ["bucket"], unique=False)
-        batch_op.create_index(f"ix_{name}_product_bucket", ["product_id", "bucket"], unique=False)
 
 
 def upgrade() -> None:
@@ -52,7 +45,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for name, _ in reversed(rollups.TABLES):
-        with op.batch_alter_table(name, schema=None) as batch_op:
-            batch_op.drop_index(f"ix_{name}_product_bucket")
-            batch_op.drop_index(f"ix_{name}_bucket")
         op.drop_table(name)
