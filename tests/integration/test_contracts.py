@@ -187,10 +187,10 @@ async def test_scores_history_and_latest(uow_factory: UowFactory) -> None:
         assert latest.assessment.components == {"momentum": 1.5}
         assert latest.assessment.forecast == (1.0, 2.0)
         assert [s.product_id for s in await uow.scores.latest_all()] == [product_id]
-        many = await uow.scores.latest_many([product_id, product_id + 50])
-        assert list(many) == [product_id]
-        assert many[product_id].score == 30.0
-        assert await uow.scores.latest_many([]) == {}
+        assert await uow.scores.latest_levels([product_id, product_id + 50]) == {
+            product_id: (30.0, latest.status)
+        }
+        assert await uow.scores.latest_levels([]) == {}
 
 
 async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> None:

@@ -208,8 +208,9 @@ class ScoreRepository(Protocol):
         """The latest score of every scored product."""
         ...
 
-    async def latest_many(self, product_ids: Iterable[int]) -> dict[int, TrendScore]:
-        """The latest score of each of these products that has one."""
+    async def latest_levels(self, product_ids: Iterable[int]) -> dict[int, tuple[float, TrendStatus]]:
+        """The latest score and status of each of these products that has one (no components:
+        what a listing shows)."""
         ...
 
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:

@@ -123,6 +123,20 @@ class ProductOut(Output, frozen=True):
             status=score.status if score else None,
         )
 
+    @classmethod
+    def listed(cls, product: Product, level: tuple[float, TrendStatus] | None) -> ProductOut:
+        """A listing's row: the latest score and status only."""
+        return cls(
+            id=product.id,
+            name=product.name,
+            description=product.description,
+            created_at=product.created_at,
+            category=product.category,
+            keywords=list(product.keywords),
+            current_score=round(level[0], 1) if level else None,
+            status=level[1] if level else None,
+        )
+
 
 class AdIn(Input, frozen=True):
     product_id: Id

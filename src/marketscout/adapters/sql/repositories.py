@@ -695,7 +695,7 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
         statement = select(t.trend_scores).join(newest, t.trend_scores.c.id == newest.c.id)
         return [_score(row) for row in await self._session.execute(statement)]
 
-    async def latest_many(self, product_ids: Iterable[int]) -> dict[int, TrendScore]:
+    async def latest_levels(self, product_ids: Iterable[int]) -> dict[int, tuple[float, TrendStatus]]:
         wanted = sorted(set(product_ids))
         if not wanted:
             return {}
@@ -705,9 +705,12 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             .over(partition_by=s.product_id, order_by=(s.calculated_at.desc(), s.id.desc()))
             .label("rank")
         )
-        ranked = select(t.trend_scores, rank).where(s.product_id.in_(wanted)).subquery()
-        statement = select(ranked).where(ranked.c.rank == 1)
-        return {row.product_id: _score(row) for row in await self._session.execute(statement)}
+        ranked = select(s.product_id, s.score, s.status, rank).where(s.product_id.in_(wanted)).subquery()
+        statement = select(ranked.c.product_id, ranked.c.score, ranked.c.status).where(ranked.c.rank == 1)
+        return {
+            row.product_id: (float(row.score), TrendStatus(row.status))
+            for row in await self._session.execute(statement)
+        }
 
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
         newest = (

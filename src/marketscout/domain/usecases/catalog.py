@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marketscout.domain.errors import InvalidValue, NotFound
-from marketscout.domain.model import Ad, Platform, Product, TrendScore
+from marketscout.domain.model import Ad, Platform, Product, TrendStatus
 from marketscout.domain.ports import Clock, UnitOfWork
 
 
@@ -60,12 +60,12 @@ async def list_products(uow: UnitOfWork, *, skip: int, limit: int, query: str | 
 
 async def list_products_with_scores(
     uow: UnitOfWork, *, skip: int, limit: int, query: str | None = None
-) -> list[tuple[Product, TrendScore | None]]:
-    """A page of products, each with its latest score (None until it is first scored)."""
+) -> list[tuple[Product, tuple[float, TrendStatus] | None]]:
+    """A page of products, each with its latest score and status (None until first scored)."""
     async with uow:
         products = await uow.products.list(skip=skip, limit=limit, query=query.strip() if query else None)
-        scores = await uow.scores.latest_many(p.id for p in products)
-    return [(product, scores.get(product.id)) for product in products]
+        levels = await uow.scores.latest_levels(p.id for p in products)
+    return [(product, levels.get(product.id)) for product in products]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

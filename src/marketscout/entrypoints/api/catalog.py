@@ -27,7 +27,7 @@ class ProductController(Controller):
     ) -> list[ProductOut]:
         """Each product carries its latest ``current_score`` and ``status`` (null until scored)."""
         listed = await catalog.list_products_with_scores(uow, skip=skip, limit=limit, query=q)
-        return [ProductOut.of(product, score) for product, score in listed]
+        return [ProductOut.listed(product, level) for product, level in listed]
 
     @post("/", status_code=201, summary="Create a product")
     async def create_product(

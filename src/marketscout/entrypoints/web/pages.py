@@ -135,14 +135,14 @@ async def _watchlist_page(
     entries = await watchlists.list_watchlist(uow, user_id=user.id)
     async with uow:
         products = await uow.products.get_many(e.product_id for e in entries)
-        latest = await uow.scores.latest_many(e.product_id for e in entries)
+        levels = await uow.scores.latest_levels(e.product_id for e in entries)
     return page(
         request,
         "watchlist.html",
         user,
         entries=entries,
         products=products,
-        latest=latest,
+        levels=levels,
         alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
         rules=await alerts.list_rules(uow, user_id=user.id),
         deliveries=await notifications.list_deliveries(uow, user_id=user.id, limit=20),
