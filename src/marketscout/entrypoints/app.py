@@ -173,5 +173,5 @@ def create_app(container: Container | None = None) -> Litestar:
     handler = app.asgi_handler
     if limiter is not None:
         handler = RateLimitMiddleware(handler, limiter, identify_user)  # identify_user is bound with limiter
-    app.asgi_handler = RequestContextMiddleware(handler)
+    app.asgi_handler = RequestContextMiddleware(handler, on_write=container.read_cache().invalidate)
     return app

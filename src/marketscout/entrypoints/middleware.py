@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from litestar.enums import ScopeType
@@ -62,11 +63,17 @@ def _csp_for(path: str, content_type: bytes) -> str:
     return API_CSP
 
 
-class RequestContextMiddleware:
-    """Gives every request an id, logs one line per answer, adds security headers."""
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class RequestContextMiddleware:
+    """Gives every request an id, logs one line per answer, adds security headers, and calls
+    ``on_write`` after every successful request that may have changed data (any method but
+    GET, HEAD and OPTIONS answered below 400): the per-process read cache is cleared there."""
+
+    def __init__(self, app: ASGIApp, on_write: Callable[[], None] | None = None) -> None:
         self.app = app
+        self.on_write = on_write
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -104,6 +111,8 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
+            if self.on_write is not None and status < 400 and http_scope["method"] not in _READ_METHODS:
+                self.on_write()
             access_log.info(
                 "%s %s %s",
                 http_scope["method"],

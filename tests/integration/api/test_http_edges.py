@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketscout.entrypoints.middleware import RequestContextMiddleware
+
 Client = AsyncTestClient[Litestar]
+MakeUser = Callable[[str], Awaitable[dict[str, str]]]
 
 
 async def test_unknown_route_and_method_use_the_error_shape(client: Client) -> None:
@@ -131,3 +136,34 @@ async def test_a_missing_body_is_named(client: Client, make_user: object) -> Non
     response = await client.post("/products", headers=headers)
     assert response.status_code == 422
     assert response.json()["details"] == [{"field": "body", "rule": "is required", "index": None}]
+
+
+async def test_only_successful_writes_clear_the_read_cache() -> None:
+    cleared: list[str] = []
+    answers = {"GET": 200, "POST": 201, "PUT": 422, "DELETE": 204, "HEAD": 200}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": answers[scope["method"]], "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def send(message: Any) -> None:
+        return None
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    middleware = RequestContextMiddleware(app, on_write=lambda: cleared.append("x"))
+    for method in answers:
+        scope = {"type": "http", "method": method, "path": "/products", "headers": []}
+        await middleware(scope, receive, send)  # type: ignore[arg-type]
+        answers_seen = len(cleared)
+        expected = {"GET": 0, "POST": 1, "PUT": 1, "DELETE": 2, "HEAD": 2}[method]
+        assert answers_seen == expected, method
+
+
+async def test_a_listing_never_hides_a_product_just_created(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("cacher")
+    assert (await client.get("/products")).json() == []  # now cached
+    created = await client.post("/products", json={"name": "Fresh Lamp", "description": "d"}, headers=headers)
+    assert created.status_code == 201
+    assert [p["name"] for p in (await client.get("/products")).json()] == ["Fresh Lamp"]

@@ -9,6 +9,7 @@ from litestar.params import FromQuery, JSONBody
 from marketscout.domain.model import Platform, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import catalog, trends
+from marketscout.entrypoints.api.dependencies import Reads
 from marketscout.entrypoints.api.params import Limit, NameQuery, OptionalId, PathId, Skip
 from marketscout.entrypoints.schemas import AdIn, AdOut, ProductIn, ProductOut
 
@@ -20,14 +21,19 @@ class ProductController(Controller):
     @get("/", summary="List products")
     async def list_products(
         self,
-        uow: NamedDependency[UnitOfWork],
+        reads: NamedDependency[Reads],
         skip: Skip = 0,
         limit: Limit = 100,
         q: NameQuery = None,
     ) -> list[ProductOut]:
-        """Each product carries its latest ``current_score`` and ``status`` (null until scored)."""
-        listed = await catalog.list_products_with_scores(uow, skip=skip, limit=limit, query=q)
-        return [ProductOut.listed(product, level) for product, level in listed]
+        """Each product carries its latest ``current_score`` and ``status`` (null until scored).
+        Answers come from the per-process read cache, cleared by every write in the process."""
+
+        async def compute() -> list[ProductOut]:
+            listed = await catalog.list_products_with_scores(reads.uow, skip=skip, limit=limit, query=q)
+            return [ProductOut.listed(product, level) for product, level in listed]
+
+        return await reads.cache.get_or_compute(("products", skip, limit, q), compute)
 
     @post("/", status_code=201, summary="Create a product")
     async def create_product(
