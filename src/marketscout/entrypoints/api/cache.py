@@ -1,7 +1,7 @@
-"""A small per-process cache for the expensive read answers (/trending, /heat-map, /scan-ads).
+"""A small per-process cache for the read answers (/products, /trending, /heat-map, /scan-ads).
 
 Safe because those answers depend only on stored engagement and scores (and the time, which a
-short TTL bounds): every write that changes them in this process (ingest, scoring, checks)
+short TTL bounds): every successful write request in this process (the request middleware)
 clears the cache, and other processes see changes within the TTL. Set the TTL to 0 to disable.
 """
 
