@@ -65,7 +65,9 @@ class Settings:
     max_ingest_items: int = field(default=100_000, metadata={"help": "most snapshots in one ingest request"})
     read_cache_seconds: float = field(
         default=30.0,
-        metadata={"help": "how long /products, /trending, /heat-map and /scan-ads answers are cached (0: off)"},
+        metadata={
+            "help": "how long /products, /trending, /heat-map and /scan-ads answers are cached (0: off)"
+        },
     )
     log_level: str = field(default="INFO", metadata={"help": "DEBUG, INFO, WARNING or ERROR"})
     demo_data: bool = field(
