@@ -112,16 +112,7 @@ class ProductOut(Output, frozen=True):
 
     @classmethod
     def of(cls, product: Product, score: TrendScore | None = None) -> ProductOut:
-        return cls(
-            id=product.id,
-            name=product.name,
-            description=product.description,
-            created_at=product.created_at,
-            category=product.category,
-            keywords=list(product.keywords),
-            current_score=round(score.score, 1) if score else None,
-            status=score.status if score else None,
-        )
+        return cls.listed(product, (score.score, score.status) if score else None)
 
     @classmethod
     def listed(cls, product: Product, level: tuple[float, TrendStatus] | None) -> ProductOut:
