@@ -68,8 +68,9 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class RequestContextMiddleware:
     """Gives every request an id, logs one line per answer, adds security headers, and calls
-    ``on_write`` after every successful request that may have changed data (any method but
-    GET, HEAD and OPTIONS answered below 400): the per-process read cache is cleared there."""
+    ``on_write`` for every successful request that may have changed data (any method but GET,
+    HEAD and OPTIONS answered below 400) as its answer starts — after the handler committed,
+    before the client can ask again: the per-process read cache is cleared there."""
 
     def __init__(self, app: ASGIApp, on_write: Callable[[], None] | None = None) -> None:
         self.app = app
@@ -87,11 +88,14 @@ class RequestContextMiddleware:
         status = 500
         path = scope["path"]
         http_scope: HTTPScope = scope
+        writes = self.on_write is not None and http_scope["method"] not in _READ_METHODS
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if writes and status < 400 and self.on_write is not None:
+                    self.on_write()
                 headers = list(message.get("headers", []))
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 present = {k.lower() for k, _ in headers}
@@ -111,8 +115,6 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            if self.on_write is not None and status < 400 and http_scope["method"] not in _READ_METHODS:
-                self.on_write()
             access_log.info(
                 "%s %s %s",
                 http_scope["method"],

@@ -71,7 +71,7 @@ class AlertController(Controller):
         """Re-scores the products the user's rules cover, stores new alerts (each event once)
         and returns their messages."""
         found = await alerts.check_alerts(uow, clock, user_id=user.id)
-        cache.invalidate()  # checking re-scores the user's products
+        cache.invalidate()  # a GET that re-scores: the middleware clears the cache only for writes
         return CheckAlertsOut(alerts=[a.message for a in found], new_alerts=[AlertOut.of(a) for a in found])
 
     @get("/alerts", summary="The user's alerts, newest first")

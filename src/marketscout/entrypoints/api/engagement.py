@@ -14,7 +14,6 @@ from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
-from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.schemas import EngagementIn, IngestOut, RejectedItem
 
 NDJSON = "application/x-ndjson"
@@ -99,7 +98,6 @@ class EngagementController(Controller):
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
-        cache: NamedDependency[ReadCache],
         user: NamedDependency[User],
         all_or_nothing: Annotated[
             bool, QueryParameter(description="Store nothing if any item is invalid")
@@ -113,8 +111,6 @@ class EngagementController(Controller):
         if not items:
             raise ValidationException(extra=[{"key": "body", "message": "must hold at least one snapshot"}])
         report = await ingest_and_refresh(uow, clock, items, all_or_nothing=all_or_nothing)
-        if report.stored:
-            cache.invalidate()
         return IngestOut(
             received=report.received,
             stored=report.stored,

@@ -14,7 +14,6 @@ from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import normalise_region
 from marketscout.domain.usecases import trends
-from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.dependencies import Reads
 from marketscout.entrypoints.api.params import NameQuery, OptionalId, PathId
 from marketscout.entrypoints.schemas import (
@@ -130,11 +129,9 @@ class IntelligenceController(Controller):
         product_id: PathId,
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
-        cache: NamedDependency[ReadCache],
         user: NamedDependency[User],
     ) -> ScoreOut:
-        score = await trends.calculate_score(uow, clock, product_id)
-        cache.invalidate()
+        score = await trends.calculate_score(uow, clock, product_id)  # the middleware clears the read cache
         return ScoreOut.of(score)
 
     @get("/trends/{product_id:int}", summary="A product's score history, oldest first")
