@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from marketscout.adapters.signals.feed import HttpFeedSource
 from marketscout.adapters.signals.http import ResilientHttp
 from marketscout.domain.signals import SignalSource, SourceUnavailable
 from marketscout.domain.usecases.collection import collect
-from marketscout.entrypoints.settings import Settings
+from marketscout.entrypoints.settings import Settings, command_settings
 from marketscout.entrypoints.sources import SourcesError, build_source, load_specs
 
 
@@ -63,10 +62,7 @@ class _Scheduled:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    overrides = {"MARKETSCOUT_DEMO_DATA": "false"}
-    if args.database_url:
-        overrides["MARKETSCOUT_DATABASE_URL"] = args.database_url
-    settings = Settings.from_env({**os.environ, **overrides})
+    settings = command_settings(args.database_url)
     sources_file = args.sources or settings.sources_file
     if not sources_file and not args.feed:
         raise SystemExit(

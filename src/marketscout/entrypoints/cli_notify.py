@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from typing import Any
 
 from dependency_injector import providers
 
 from marketscout.entrypoints.notify import close_notifiers, dispatch_forever, dispatch_once
-from marketscout.entrypoints.settings import Settings
+from marketscout.entrypoints.settings import command_settings
 
 
 def add_notify_parser(subparsers: Any) -> None:
@@ -25,10 +24,7 @@ def add_notify_parser(subparsers: Any) -> None:
 def run_notify(args: argparse.Namespace) -> int:
     """``marketscout notify``: for deployments that run delivery apart from the web workers
     (set ``MARKETSCOUT_NOTIFY_INTERVAL=0`` on those)."""
-    overrides = {"MARKETSCOUT_DEMO_DATA": "false"}
-    if args.database_url:
-        overrides["MARKETSCOUT_DATABASE_URL"] = args.database_url
-    settings = Settings.from_env({**os.environ, **overrides})  # the process environment is left alone
+    settings = command_settings(args.database_url)
 
     async def run() -> int:
         from marketscout.entrypoints.container import Container

@@ -144,6 +144,15 @@ class Settings:
             raise SettingsError("MARKETSCOUT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 
 
+def command_settings(database_url: str | None) -> Settings:
+    """Settings for a command that is not the server (collect, notify): the environment's, with
+    ``--database-url`` if given and never demo data; the process environment is left alone."""
+    overrides = {PREFIX + "DEMO_DATA": "false"}
+    if database_url:
+        overrides[PREFIX + "DATABASE_URL"] = database_url
+    return Settings.from_env({**os.environ, **overrides})
+
+
 def _parse(name: str, kind: object, raw: str) -> object:
     env_name = PREFIX + name.upper()
     text = str(kind)
