@@ -271,10 +271,28 @@ def test_a_missing_credential_names_its_setting() -> None:
         build_source(spec, ResilientHttp("x"), FixedClock(NOW), Settings())
 
 
-def test_collect_fills_a_fresh_instance_from_every_platform(server: PlatformServer, tmp_path: Path) -> None:
+def _fresh_instance(tmp_path: Path) -> str:
+    """A migrated SQLite database holding one product, Sunset Lamp (id 1)."""
     url = f"sqlite:///{tmp_path / 'collect.sqlite3'}"
     migrate.upgrade(url)
     create_product_in(url, "Sunset Lamp")
+    return url
+
+
+def _credentials() -> dict[str, str]:
+    """The environment of a collect run: every platform's credential, quiet logs."""
+    return {
+        **os.environ,
+        "MARKETSCOUT_YOUTUBE_API_KEY": YOUTUBE_KEY,
+        "MARKETSCOUT_META_ACCESS_TOKEN": META_TOKEN,
+        "MARKETSCOUT_TIKTOK_CLIENT_KEY": TIKTOK_KEY,
+        "MARKETSCOUT_TIKTOK_CLIENT_SECRET": TIKTOK_SECRET,
+        "MARKETSCOUT_LOG_LEVEL": "ERROR",
+    }
+
+
+def test_collect_fills_a_fresh_instance_from_every_platform(server: PlatformServer, tmp_path: Path) -> None:
+    url = _fresh_instance(tmp_path)
     sources = tmp_path / "sources.toml"
     sources.write_text(
         f"""
@@ -304,14 +322,7 @@ base_url = "{server.base}"
 """,
         encoding="utf-8",
     )
-    env = {
-        **os.environ,
-        "MARKETSCOUT_YOUTUBE_API_KEY": YOUTUBE_KEY,
-        "MARKETSCOUT_META_ACCESS_TOKEN": META_TOKEN,
-        "MARKETSCOUT_TIKTOK_CLIENT_KEY": TIKTOK_KEY,
-        "MARKETSCOUT_TIKTOK_CLIENT_SECRET": TIKTOK_SECRET,
-        "MARKETSCOUT_LOG_LEVEL": "ERROR",
-    }
+    env = _credentials()
     command = [
         sys.executable,
         "-m",
@@ -336,9 +347,7 @@ base_url = "{server.base}"
 
 
 def test_collect_runs_each_source_on_its_own_schedule(server: PlatformServer, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'schedule.sqlite3'}"
-    migrate.upgrade(url)
-    create_product_in(url, "Sunset Lamp")
+    url = _fresh_instance(tmp_path)
     sources = tmp_path / "sources.toml"
     sources.write_text(
         f"""
@@ -358,13 +367,7 @@ base_url = "{server.base}"
 """,
         encoding="utf-8",
     )
-    env = {
-        **os.environ,
-        "MARKETSCOUT_TIKTOK_CLIENT_KEY": TIKTOK_KEY,
-        "MARKETSCOUT_TIKTOK_CLIENT_SECRET": TIKTOK_SECRET,
-        "MARKETSCOUT_SOURCES_FILE": str(sources),
-        "MARKETSCOUT_LOG_LEVEL": "ERROR",
-    }
+    env = {**_credentials(), "MARKETSCOUT_SOURCES_FILE": str(sources)}
     command = [
         sys.executable,
         "-m",
