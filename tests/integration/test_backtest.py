@@ -50,6 +50,21 @@ def test_e1_beats_every_baseline_on_the_development_file(data: Path) -> None:
         assert metrics["marketscout"]["precision_at_20"] > metrics[baseline]["precision_at_20"]
 
 
+def test_e2_beats_both_baselines_and_reports_lead_time(data: Path) -> None:
+    document = backtest("e2", "--data", str(data / "youtube-trending-2017-18"))
+    metrics = document["metrics"]
+    assert isinstance(metrics, dict)
+    assert set(metrics) == {"marketscout", "views", "relative_growth"}
+    per_pair = document["per_pair"]
+    assert isinstance(per_pair, dict) and set(per_pair) == {"US->CA", "CA->US"}
+    for baseline in ("views", "relative_growth"):
+        assert metrics["marketscout"]["auc"] > metrics[baseline]["auc"]
+        assert metrics["marketscout"]["precision_at_20"] > metrics[baseline]["precision_at_20"]
+    # Views in A are defined for a video's first day on the list too: ranked like any other.
+    assert metrics["views"]["auc"] > 0.5
+    assert metrics["marketscout"]["lead_time_days"] >= 1
+
+
 def test_e3_reports_nab_figures(data: Path) -> None:
     document = backtest("e3", "--data", str(data / "nab-twitter-volume"))
     figures = document["metrics"]["marketscout"]  # type: ignore[index]

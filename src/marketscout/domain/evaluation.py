@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from marketscout.domain.burst import BurstDetector
 from marketscout.domain.model import EngagementSnapshot, Platform
 from marketscout.domain.scoring import score_item
+from marketscout.domain.spread import spread_score
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,12 +269,20 @@ def run_e2(
 
 
 def _single(name: str, method: Scorer, rows: Sequence[TrendingRow], day: date) -> float:
-    """A video with one row so far: growth methods have no slope; give them a neutral value."""
-    if name == "popularity":
-        return method(rows, day)
-    if name == "marketscout":
-        return method(rows, day)
-    return 0.0
+    """A video with one row so far: growth has no slope yet, so it gets the neutral 0 (no growth
+    measured); every other method is defined on one row and is asked as usual."""
+    if name == "relative_growth":
+        return 0.0
+    return method(rows, day)
+
+
+def spread_scorer(target: str) -> Scorer:
+    """The product's own ``spread_score`` towards country ``target`` (the API's function)."""
+
+    def score(rows: Sequence[TrendingRow], day: date) -> float:
+        return spread_score(_snapshots(rows, 1), target, _as_of(day)).score
+
+    return score
 
 
 def views_in_a(rows: Sequence[TrendingRow], day: date) -> float:

@@ -81,7 +81,8 @@ def _e2(args: argparse.Namespace) -> dict[str, Any]:
     for a, b in pairs:
         report_a, report_b = read_trending(a), read_trending(b)
         skipped.extend(report_a.skipped + report_b.skipped)
-        methods = {"marketscout": evaluation.marketscout_scorer(), **evaluation.E2_BASELINES}
+        target = country_of(b)
+        methods = {"marketscout": evaluation.spread_scorer(target), **evaluation.E2_BASELINES}
         per_pair[f"{country_of(a)}->{country_of(b)}"] = evaluation.run_e2(
             report_a.rows, report_b.rows, methods
         )

@@ -24,6 +24,7 @@ from marketscout.domain.model import (
     ViralAd,
     WatchlistEntry,
 )
+from marketscout.domain.usecases.trends import SpreadReport
 
 NonBlank = r"\S"
 Id = Annotated[int, Meta(ge=1, le=2**63 - 1, description="A positive integer id")]
@@ -222,6 +223,41 @@ class ScoreOut(Output, frozen=True):
             growth={k: round(v, 4) for k, v in a.growth.items()},
             forecast=[round(v, 1) for v in a.forecast],
             reason=a.reason,
+        )
+
+
+class SpreadTargetOut(Output, frozen=True):
+    region: str | None
+    spread_score: Score
+    reached: bool
+    views: int
+    age_days: float
+    reason: str
+
+
+class SpreadOut(Output, frozen=True):
+    product_id: int
+    calculated_at: datetime
+    reached_regions: list[str]
+    targets: list[SpreadTargetOut]
+
+    @classmethod
+    def of(cls, report: SpreadReport) -> SpreadOut:
+        return cls(
+            product_id=report.product_id,
+            calculated_at=report.calculated_at,
+            reached_regions=report.reached_regions,
+            targets=[
+                SpreadTargetOut(
+                    region=a.target,
+                    spread_score=round(a.score, 1),
+                    reached=a.reached,
+                    views=a.views,
+                    age_days=round(a.age_days, 2),
+                    reason=a.reason,
+                )
+                for a in report.targets
+            ],
         )
 
 

@@ -119,3 +119,33 @@ async def test_trending_filters_by_platform_and_region(client: Client, make_user
     refused = await client.get("/trending", params={"region": "XX"})
     assert refused.status_code == 422
     assert refused.json()["details"][0]["field"] == "region"
+
+
+async def test_spread_says_where_a_product_goes_next(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    fresh, fresh_ad = await setup_ad(client, headers, "fresh")
+    arrival = [snap(fresh_ad, 6, 400_000, region="GB"), snap(fresh_ad, 0, 900_000, region="GB")]
+    assert (await client.post("/engagement", json=arrival, headers=headers)).status_code == 200
+
+    body = (await client.get(f"/products/{ids['rising']}/spread", params={"region": ["DE", "fr"]})).json()
+    assert body["product_id"] == ids["rising"]
+    assert body["reached_regions"] == ["FR", "US"]
+    de, fr = body["targets"]
+    assert (de["region"], de["reached"]) == ("DE", False)
+    assert (fr["region"], fr["reached"], fr["spread_score"]) == ("FR", True, 100.0)
+    assert de["age_days"] == 10 and "past the window" in de["reason"]
+
+    new = (await client.get(f"/products/{fresh}/spread")).json()
+    assert new["reached_regions"] == ["GB"]
+    (anywhere,) = new["targets"]
+    assert anywhere["region"] is None and anywhere["views"] == 900_000
+    assert anywhere["spread_score"] > de["spread_score"], "a fresh arrival is likelier to cross"
+    assert "still fresh" in anywhere["reason"]
+
+    idle = (await client.get(f"/products/{ids['idle']}/spread")).json()
+    assert idle["reached_regions"] == [] and idle["targets"][0]["spread_score"] == 0
+
+    assert (await client.get("/products/999/spread")).status_code == 404
+    bad = await client.get(f"/products/{fresh}/spread", params={"region": "Atlantis"})
+    assert bad.status_code in (400, 422) and "region" in bad.text

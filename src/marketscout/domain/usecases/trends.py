@@ -13,6 +13,7 @@ from marketscout.domain.model import Platform, Product, TrendScore, TrendStatus,
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.scan import scan_gains
 from marketscout.domain.scoring import score_many
+from marketscout.domain.spread import SpreadAssessment, spread_score
 
 # A score is stored again when it changed this much, or when the last one is this old,
 # so that history stays readable however often scores are refreshed.
@@ -203,3 +204,29 @@ async def product_with_score(uow: UnitOfWork, product_id: int) -> tuple[Product,
         if product is None:
             raise NotFound("product", product_id)
         return product, await uow.scores.latest(product_id)
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadReport:
+    product_id: int
+    calculated_at: datetime
+    reached_regions: list[str]
+    targets: list[SpreadAssessment]
+
+
+async def spread(uow: UnitOfWork, clock: Clock, product_id: int, targets: Sequence[str]) -> SpreadReport:
+    """Where next: the regions a product has reached and its chance of reaching each target (or,
+    with no target, any region it has not reached yet), from its stored engagement."""
+    now = clock.now()
+    async with uow:
+        if await uow.products.get(product_id) is None:
+            raise NotFound("product", product_id)
+        series = await uow.engagement.for_products([product_id], until=now, since=now - SCORING_HISTORY)
+    snapshots = series.get(product_id, [])
+    wanted: list[str | None] = [*dict.fromkeys(targets)] or [None]
+    return SpreadReport(
+        product_id=product_id,
+        calculated_at=now,
+        reached_regions=sorted({s.region for s in snapshots}),
+        targets=[spread_score(snapshots, target, now) for target in wanted],
+    )

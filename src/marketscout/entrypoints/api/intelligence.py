@@ -22,6 +22,7 @@ from marketscout.entrypoints.schemas import (
     ProductOut,
     ScanOut,
     ScoreOut,
+    SpreadOut,
     TrendHistoryOut,
     TrendingOut,
     TrendingProductOut,
@@ -140,6 +141,28 @@ class IntelligenceController(Controller):
     ) -> TrendHistoryOut:
         scores = await trends.score_history(uow, product_id, since=require_aware("since", since))
         return TrendHistoryOut(product_id=product_id, history=[ScoreOut.of(s) for s in scores])
+
+    @get("/products/{product_id:int}/spread", summary="Where next: the chance a product reaches new regions")
+    async def spread(
+        self,
+        product_id: PathId,
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        region: Annotated[
+            list[str] | None,
+            QueryParameter(
+                description="Repeatable target region (ISO country code); default: any new region"
+            ),
+        ] = None,
+    ) -> SpreadOut:
+        """The regions the product has reached, and for each target its spread score (0-100,
+        100 = already there): fresh arrivals with a large reach cross most often
+        (``docs/scoring.md``, E2)."""
+        targets = region or []
+        if len(targets) > 50:
+            raise ValidationException(extra=[{"key": "region", "message": "at most 50 regions"}])
+        codes = [normalise_region(code) for code in targets]
+        return SpreadOut.of(await trends.spread(uow, clock, product_id, codes))
 
     @get("/scan-ads", summary="Ads growing unusually fast for their platform and age")
     async def scan_ads(
