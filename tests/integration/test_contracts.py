@@ -13,7 +13,7 @@ from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import Conflict
-from marketscout.domain.gains import window_gains
+from marketscout.domain.gains import regional_activity, window_gains
 from marketscout.domain.model import (
     Ad,
     Alert,
@@ -130,6 +130,21 @@ async def test_products_and_ads(uow_factory: UowFactory) -> None:
                 )
             )
         assert [a.id for a in await uow.ads.list(skip=0, limit=5, platform=Platform.TIKTOK)] == [ad_id]
+        dated = await uow.ads.add(
+            Ad(
+                product_id=product_id,
+                platform=Platform.YOUTUBE,
+                ad_content="z",
+                external_id="dated",
+                first_seen_at=T0 - timedelta(days=9),
+                created_at=T0,
+            )
+        )
+        assert set(await uow.ads.get_many([ad_id, dated.id, 10**9])) == {ad_id, dated.id}
+        # Only ads the platform dated, and only those asked for.
+        assert await uow.ads.first_seen_dates([ad_id, dated.id, 10**9]) == {dated.id: T0 - timedelta(days=9)}
+        assert await uow.ads.first_seen_dates([ad_id]) == {}
+        assert await uow.ads.first_seen_dates([]) == {}
 
 
 async def test_engagement_is_idempotent_and_ordered(uow_factory: UowFactory) -> None:
@@ -265,6 +280,8 @@ async def test_window_gains_follow_the_domain_definition(uow_factory: UowFactory
     assert gains == window_gains(readings, start, end)
     by_region = {g.region: (g.base, g.gained) for g in gains}
     assert by_region == {"US": (100, 800), "FR": (70, 100)}
+    async with uow:
+        assert await uow.engagement.regional_activity(start, end) == {"US": 800, "FR": 100}
 
 
 async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: UowFactory) -> None:
@@ -427,7 +444,6 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
     windows.append((T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=3)))  # aligned edges
     async with uow:
         for start, end in windows:
-            assert await uow.engagement.window_gains(start, end) == window_gains(readings, start, end), (
-                start,
-                end,
-            )
+            reference = window_gains(readings, start, end)
+            assert await uow.engagement.window_gains(start, end) == reference, (start, end)
+            assert await uow.engagement.regional_activity(start, end) == regional_activity(reference)

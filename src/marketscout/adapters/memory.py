@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from marketscout.domain.errors import Conflict
-from marketscout.domain.gains import LOOKBACK, window_gains
+from marketscout.domain.gains import LOOKBACK, regional_activity, window_gains
 from marketscout.domain.model import (
     Ad,
     Alert,
@@ -232,6 +232,10 @@ class InMemoryAdRepository(_Repository, AdRepository):
         rows = self._rows()
         return {aid: rows[aid] for aid in ad_ids if aid in rows}
 
+    async def first_seen_dates(self, ad_ids: Iterable[int]) -> dict[int, datetime]:
+        rows = self._rows()
+        return {aid: seen for aid in ad_ids if aid in rows and (seen := rows[aid].first_seen_at) is not None}
+
     async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None:
         return next(
             (a for a in self._rows().values() if a.platform == platform and a.external_id == external_id),
@@ -313,6 +317,9 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
         earliest = start - LOOKBACK
         snapshots = (s for pid in chosen for s in rows[pid].values() if earliest < s.observed_at <= end)
         return window_gains(snapshots, start, end)
+
+    async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
+        return regional_activity(await self.window_gains(start, end))
 
     async def products_with_engagement(self) -> builtins.list[int]:
         return sorted(pid for pid, snaps in self._rows().items() if snaps)

@@ -6,6 +6,7 @@ the reference that the in-memory store uses and that the SQL adapter must agree 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -66,3 +67,12 @@ def window_gains(snapshots: Iterable[EngagementSnapshot], start: datetime, end: 
         )
     found.sort(key=lambda g: (g.ad_id, g.region))
     return found
+
+
+def regional_activity(gains: Iterable[WindowGain]) -> dict[str, int]:
+    """Views gained in each region by every ad together: how active the region is (the heat
+    map's denominator). Stores may compute it without listing the gains."""
+    activity: dict[str, int] = defaultdict(int)
+    for gain in gains:
+        activity[gain.region] += gain.gained
+    return dict(activity)

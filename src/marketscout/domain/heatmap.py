@@ -9,11 +9,11 @@ views). The strongest region of each product is 100, the others are relative to 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
-from marketscout.domain.gains import window_gains
+from marketscout.domain.gains import regional_activity, window_gains
 from marketscout.domain.model import GLOBAL_REGION, EngagementSnapshot, WindowGain
 from marketscout.domain.regions import CONTINENTS, continent_of
 
@@ -45,16 +45,35 @@ def heat_map_from_gains(
     Continent maps list all six continents (0 where there is no data); country maps list the
     countries with data. A product without regional data gets all zeros (continents) or ``{}``.
     """
+    return heat_map_from_activity(gains, regional_activity(gains), product_ids, level=level)
+
+
+def heat_map_from_activity(
+    gains: Sequence[WindowGain],
+    activity_by_country: Mapping[str, int],
+    product_ids: Sequence[int],
+    *,
+    level: Literal["continent", "country"] = "continent",
+) -> dict[int, dict[str, float]]:
+    """The same map from the chosen products' gains alone and every region's activity
+    (:func:`domain.gains.regional_activity`), as stores can give both without listing the gains
+    of every ad in the market."""
+
+    def key_of(region: str) -> str | None:
+        if region == GLOBAL_REGION:
+            return None
+        return region if level == "country" else continent_of(region)
+
     gained: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    activity: dict[str, float] = defaultdict(float)
     for gain in gains:
-        if gain.region == GLOBAL_REGION:
-            continue
-        key = gain.region if level == "country" else continent_of(gain.region)
-        if key is None:
-            continue
-        gained[gain.product_id][key] += gain.gained
-        activity[key] += gain.gained
+        key = key_of(gain.region)
+        if key is not None:
+            gained[gain.product_id][key] += gain.gained
+    activity: dict[str, float] = defaultdict(float)
+    for region, amount in activity_by_country.items():
+        key = key_of(region)
+        if key is not None:
+            activity[key] += amount
     active = [v for v in activity.values() if v > 0]
     prior = PRIOR_SHARE * (sum(active) / len(active)) if active else 1.0
     result: dict[int, dict[str, float]] = {}

@@ -147,6 +147,10 @@ class AdRepository(Protocol):
 
     async def get_many(self, ad_ids: Iterable[int]) -> dict[int, Ad]: ...
 
+    async def first_seen_dates(self, ad_ids: Iterable[int]) -> dict[int, datetime]:
+        """``first_seen_at`` of those of the ads that have one (the scan's ages), nothing else."""
+        ...
+
     async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None: ...
 
     async def list(
@@ -191,6 +195,11 @@ class EngagementStore(Protocol):
         self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
     ) -> builtins.list[WindowGain]:
         """Views gained per (ad, region) in ``(start, end]``, as :func:`domain.gains.window_gains` defines."""
+        ...
+
+    async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Views gained per region in ``(start, end]`` by every ad, as
+        :func:`domain.gains.regional_activity` defines it (regions with a gain listed)."""
         ...
 
     async def products_with_engagement(self) -> builtins.list[int]: ...

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from marketscout.domain.gains import window_gains
 from marketscout.domain.model import Ad, EngagementSnapshot, Platform, ViralAd, WindowGain
@@ -31,12 +32,40 @@ MIN_VIEWS_PER_DAY = 100.0
 
 @dataclass(frozen=True, slots=True)
 class _AdGrowth:
-    ad: Ad
+    ad_id: int
+    product_id: int
+    platform: Platform
     rate: float
     gained: float
     per_day: float
     age_bucket: int
     detected_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScanHit:
+    """One ad the scan found, before the ad itself is looked up (see :func:`rank_gains`)."""
+
+    ad_id: int
+    product_id: int
+    platform: Platform
+    engagement_score: float
+    growth_rate: float
+    views_gained: int
+    detected_at: datetime
+    reason: str
+
+    def viral(self, ad: Ad, product_name: str) -> ViralAd:
+        """The hit as the scan shows it, once its ad is looked up."""
+        return ViralAd(
+            ad=ad,
+            product_name=product_name,
+            engagement_score=self.engagement_score,
+            growth_rate=self.growth_rate,
+            views_gained=self.views_gained,
+            detected_at=self.detected_at,
+            reason=self.reason,
+        )
 
 
 def _median(values: Sequence[float]) -> float:
@@ -47,35 +76,41 @@ def _median(values: Sequence[float]) -> float:
 
 
 def _age_bucket(age_days: float) -> int:
-    return sum(age_days >= edge for edge in AGE_BUCKETS_DAYS)
+    """How many of the bucket edges the age has reached (0 = younger than 3 days)."""
+    return bisect.bisect_right(AGE_BUCKETS_DAYS, age_days)
 
 
 def _growths(
-    ads: Mapping[int, Ad], gains: Sequence[WindowGain], as_of: datetime, window: timedelta
+    gains: Sequence[WindowGain], born: Mapping[int, datetime], as_of: datetime, window: timedelta
 ) -> list[_AdGrowth]:
-    per_ad: dict[int, list[WindowGain]] = defaultdict(list)
-    for gain in gains:
-        if gain.ad_id in ads:
-            per_ad[gain.ad_id].append(gain)
+    # Per ad: (product, platform, gained, base, first seen, last seen), summed over its regions.
+    per_ad: dict[int, list[Any]] = {}
+    for g in gains:
+        acc = per_ad.get(g.ad_id)
+        if acc is None:
+            per_ad[g.ad_id] = [g.product_id, g.platform, g.gained, g.base, g.first_seen, g.last_seen]
+        else:
+            acc[2] += g.gained
+            acc[3] += g.base
+            acc[4] = min(acc[4], g.first_seen)
+            acc[5] = max(acc[5], g.last_seen)
     start = as_of - window
-    days = window / timedelta(days=1)
+    day = timedelta(days=1)
+    days = window / day
     found: list[_AdGrowth] = []
-    for ad_id, parts in per_ad.items():
-        gained = float(sum(g.gained for g in parts))
-        base = float(sum(g.base for g in parts))
-        first_seen = min(g.first_seen for g in parts)
-        observed_days = max(min(days, (as_of - max(first_seen, start)) / timedelta(days=1)), 0.25)
+    for ad_id, (product_id, platform, gained, base, first_seen, last_seen) in per_ad.items():
+        observed_days = max(min(days, (as_of - max(first_seen, start)) / day), 0.25)
         per_day = gained / observed_days
-        ad = ads[ad_id]
-        born = ad.first_seen_at if ad.first_seen_at is not None else first_seen
         found.append(
             _AdGrowth(
-                ad=ad,
+                ad_id=ad_id,
+                product_id=product_id,
+                platform=platform,
                 rate=math.log1p(per_day / (base + 1.0)),
-                gained=gained,
+                gained=float(gained),
                 per_day=per_day,
-                age_bucket=_age_bucket((as_of - born) / timedelta(days=1)),
-                detected_at=max(g.last_seen for g in parts),
+                age_bucket=_age_bucket((as_of - born.get(ad_id, first_seen)) / day),
+                detected_at=last_seen,
             )
         )
     return found
@@ -104,13 +139,32 @@ def scan_gains(
     window: timedelta = timedelta(days=7),
     limit: int = 20,
 ) -> list[ViralAd]:
-    """The scan on the window's gains per ad and region, as stores provide them."""
-    growths = _growths(ads, gains, as_of, window)
+    """The scan on the window's gains per ad and region, for the ads given (others are left out)."""
+    known = [g for g in gains if g.ad_id in ads]
+    born = {a.id: a.first_seen_at for a in ads.values() if a.first_seen_at is not None}
+    hits = rank_gains(known, as_of, window=window, born=born)[:limit]
+    return [hit.viral(ads[hit.ad_id], product_names.get(hit.product_id, "")) for hit in hits]
+
+
+def rank_gains(
+    gains: Sequence[WindowGain],
+    as_of: datetime,
+    *,
+    window: timedelta = timedelta(days=7),
+    born: Mapping[int, datetime] | None = None,
+) -> list[ScanHit]:
+    """Every ad that qualifies, strongest first, judged against all the ads in ``gains``.
+
+    ``born`` gives an ad's first appearance where the platform told it (``Ad.first_seen_at``);
+    otherwise its age counts from its first reading in the window. Only the hits' ads need
+    looking up afterwards, which keeps the scan cheap on a large market.
+    """
+    growths = _growths(gains, born or {}, as_of, window)
     by_bucket: dict[tuple[Platform, int], list[float]] = defaultdict(list)
     by_platform: dict[Platform, list[float]] = defaultdict(list)
     for g in growths:
-        by_bucket[(g.ad.platform, g.age_bucket)].append(g.rate)
-        by_platform[g.ad.platform].append(g.rate)
+        by_bucket[(g.platform, g.age_bucket)].append(g.rate)
+        by_platform[g.platform].append(g.rate)
     everything = [g.rate for g in growths]
     # Each peer group's statistics once (sorted rates, median, MAD): O(n log n) for the scan.
     summaries: dict[tuple[str, object], tuple[list[float], float, float]] = {}
@@ -122,25 +176,21 @@ def scan_gains(
             summaries[scope_key] = (ordered, median, _median([abs(r - median) for r in ordered]))
         return summaries[scope_key]
 
-    ranked: list[tuple[float, ViralAd]] = []
+    ranked: list[tuple[float, ScanHit]] = []
     for g in growths:
-        peers = by_bucket[(g.ad.platform, g.age_bucket)]
+        if g.per_day < MIN_VIEWS_PER_DAY:
+            continue  # too small to matter, whatever its peers do
+        peers = by_bucket[(g.platform, g.age_bucket)]
         scope = "of its age"
-        scope_key: tuple[str, object] = ("bucket", (g.ad.platform, g.age_bucket))
+        scope_key: tuple[str, object] = ("bucket", (g.platform, g.age_bucket))
         if len(peers) < MIN_PEERS:
-            peers, scope, scope_key = (
-                by_platform[g.ad.platform],
-                "on the platform",
-                ("platform", g.ad.platform),
-            )
+            peers, scope, scope_key = by_platform[g.platform], "on the platform", ("platform", g.platform)
         if len(peers) < MIN_PEERS:
             peers, scope, scope_key = everything, "across platforms", ("all", None)
         ordered, median, mad = summary(scope_key, peers)
         z = (g.rate - median) / (1.4826 * mad + 0.02)
         enough_peers = len(peers) >= MIN_PEERS
-        qualifies = g.per_day >= MIN_VIEWS_PER_DAY and (
-            z >= Z_THRESHOLD if enough_peers else g.rate >= SOLO_RELATIVE_GROWTH and g.rate >= median
-        )
+        qualifies = z >= Z_THRESHOLD if enough_peers else g.rate >= SOLO_RELATIVE_GROWTH and g.rate >= median
         if not qualifies:
             continue
         percentile = bisect.bisect_right(ordered, g.rate) / len(ordered)
@@ -148,23 +198,20 @@ def scan_gains(
         score = round(100.0 * (0.5 * percentile + 0.5 * lift), 1)
         ratio = math.expm1(g.rate) / max(math.expm1(median), 1e-6)
         reason = f"+{g.per_day:,.0f} views/day, {math.expm1(g.rate):.0%} a day; " + (
-            f"{ratio:.1f}x the median {g.ad.platform} ad {scope}"
+            f"{ratio:.1f}x the median {g.platform} ad {scope}"
             if median > 0
-            else f"while the median {g.ad.platform} ad {scope} is flat"
+            else f"while the median {g.platform} ad {scope} is flat"
         )
-        ranked.append(
-            (
-                z if enough_peers else g.rate * 10,
-                ViralAd(
-                    ad=g.ad,
-                    product_name=product_names.get(g.ad.product_id, ""),
-                    engagement_score=min(score, 100.0),
-                    growth_rate=g.rate,
-                    views_gained=round(g.gained),
-                    detected_at=g.detected_at,
-                    reason=reason,
-                ),
-            )
+        hit = ScanHit(
+            ad_id=g.ad_id,
+            product_id=g.product_id,
+            platform=g.platform,
+            engagement_score=min(score, 100.0),
+            growth_rate=g.rate,
+            views_gained=round(g.gained),
+            detected_at=g.detected_at,
+            reason=reason,
         )
-    ranked.sort(key=lambda item: (-item[1].engagement_score, -item[0], item[1].ad.id))
-    return [viral for _, viral in ranked[:limit]]
+        ranked.append((z if enough_peers else g.rate * 10, hit))
+    ranked.sort(key=lambda item: (-item[1].engagement_score, -item[0], item[1].ad_id))
+    return [hit for _, hit in ranked]

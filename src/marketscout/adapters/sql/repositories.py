@@ -10,7 +10,23 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Integer, Row, Table, and_, case, func, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    Row,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -106,6 +122,17 @@ def translate_errors(cls: C) -> C:
 class _SqlRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    def _id_batches(self, column: Column[Any], ids: Iterable[int]) -> builtins.list[Any]:
+        """Conditions ``column`` in ``ids``: one ``= ANY(array)`` on PostgreSQL (one bound value,
+        however many ids: a long IN list costs more to build and plan than to run), chunks of IN
+        lists on SQLite."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            return [column == any_(bindparam(None, wanted, type_=ARRAY(BigInteger)))]
+        return [column.in_(wanted[i : i + INSERT_CHUNK]) for i in range(0, len(wanted), INSERT_CHUNK)]
 
     async def _insert(self, table: Table, values: dict[str, Any]) -> int:
         result = await self._session.execute(insert(table).values(**values).returning(table.c.id))
@@ -289,11 +316,9 @@ class SqlProductRepository(_SqlRepository, ProductRepository):
         return _product(row) if row else None
 
     async def get_many(self, product_ids: Iterable[int]) -> dict[int, Product]:
-        wanted = sorted(set(product_ids))
         found: dict[int, Product] = {}
-        for start in range(0, len(wanted), INSERT_CHUNK):
-            query = select(t.products).where(t.products.c.id.in_(wanted[start : start + INSERT_CHUNK]))
-            for row in await self._session.execute(query):
+        for condition in self._id_batches(t.products.c.id, product_ids):
+            for row in await self._session.execute(select(t.products).where(condition)):
                 found[row.id] = _product(row)
         return found
 
@@ -358,12 +383,19 @@ class SqlAdRepository(_SqlRepository, AdRepository):
         return _ad(row) if row else None
 
     async def get_many(self, ad_ids: Iterable[int]) -> dict[int, Ad]:
-        wanted = sorted(set(ad_ids))
         found: dict[int, Ad] = {}
-        for start in range(0, len(wanted), INSERT_CHUNK):
-            query = select(t.ads).where(t.ads.c.id.in_(wanted[start : start + INSERT_CHUNK]))
-            for row in await self._session.execute(query):
+        for condition in self._id_batches(t.ads.c.id, ad_ids):
+            for row in await self._session.execute(select(t.ads).where(condition)):
                 found[row.id] = _ad(row)
+        return found
+
+    async def first_seen_dates(self, ad_ids: Iterable[int]) -> dict[int, datetime]:
+        a = t.ads.c
+        found: dict[int, datetime] = {}
+        for condition in self._id_batches(a.id, ad_ids):
+            query = select(a.id, a.first_seen_at).where(condition, a.first_seen_at.is_not(None))
+            for row in await self._session.execute(query):
+                found[row.id] = row.first_seen_at
         return found
 
     async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None:
@@ -567,6 +599,14 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 )
             )
         return found
+
+    async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Summed in the database: only one row per region comes back."""
+        g = self.gains_statement(start, end, None).order_by(None).subquery("gains")
+        base = func.coalesce(g.c.before, g.c.inside_min)
+        gained = case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
+        statement = select(g.c.region, func.sum(gained).label("gained")).group_by(g.c.region)
+        return {row.region: int(row.gained) for row in await self._session.execute(statement)}
 
     @classmethod
     def gains_statement(cls, start: datetime, end: datetime, wanted: builtins.list[int] | None) -> Any:

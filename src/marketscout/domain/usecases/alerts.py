@@ -10,7 +10,7 @@ from marketscout.domain.alert_rules import evaluate_rule, validate_rule
 from marketscout.domain.errors import Conflict, InvalidValue, NotFound
 from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, Channel, TrendScore, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.scan import scan_gains
+from marketscout.domain.scan import rank_gains
 from marketscout.domain.usecases.notifications import deliveries_for, new_webhook_secret, validate_channels
 from marketscout.domain.usecases.trends import SCAN_WINDOW, rescore
 
@@ -150,11 +150,16 @@ async def evaluate_alerts(
         if any(rule.kind == AlertRuleKind.NEW_VIRAL_AD for rule, _ in targets):
             # The same scan as /scan-ads: every ad is judged against all its peers.
             gains = await uow.engagement.window_gains(now - SCAN_WINDOW, now)
-            ads = await uow.ads.get_many({g.ad_id for g in gains})
-            names = {pid: p.name for pid, p in products.items()}
-            for viral in scan_gains(ads, gains, names, now, window=SCAN_WINDOW, limit=len(ads)):
-                if viral.ad.product_id in wanted:
-                    viral_by_product[viral.ad.product_id].append(viral)
+            born = await uow.ads.first_seen_dates({g.ad_id for g in gains})
+            hits = [
+                h for h in rank_gains(gains, now, window=SCAN_WINDOW, born=born) if h.product_id in wanted
+            ]
+            ads = await uow.ads.get_many(h.ad_id for h in hits)
+            for hit in hits:
+                if hit.ad_id in ads:
+                    viral_by_product[hit.product_id].append(
+                        hit.viral(ads[hit.ad_id], products[hit.product_id].name)
+                    )
         emails: dict[int, str] = {}
         for rule, pid in targets:
             product = products.get(pid)

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from marketscout.domain.errors import InvalidValue, NotFound
-from marketscout.domain.heatmap import heat_map_from_gains
+from marketscout.domain.heatmap import heat_map_from_activity
 from marketscout.domain.model import Platform, Product, TrendScore, TrendStatus, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.scan import scan_gains
+from marketscout.domain.scan import rank_gains
 from marketscout.domain.scoring import score_many
 from marketscout.domain.spread import SpreadAssessment, spread_score
 
@@ -145,19 +145,21 @@ async def scan_ads(
     async with uow:
         # Every ad's gains, even when one product is asked for: ads are judged against their peers.
         gains = await uow.engagement.window_gains(now - window, now)
-        candidates = {g.ad_id for g in gains if product_id is None or g.product_id == product_id}
-        ads = await uow.ads.get_many({g.ad_id for g in gains})
-        products = await uow.products.get_many({ads[a].product_id for a in candidates if a in ads})
-    found = scan_gains(
-        ads,
-        gains,
-        {pid: p.name for pid, p in products.items()},
-        now,
-        window=window,
-        limit=len(ads),
-    )
-    found = [v for v in found if v.ad.id in candidates and (platform is None or v.ad.platform == platform)]
-    return found[:limit]
+        born = await uow.ads.first_seen_dates({g.ad_id for g in gains})
+        hits = [
+            hit
+            for hit in rank_gains(gains, now, window=window, born=born)
+            if (product_id is None or hit.product_id == product_id)
+            and (platform is None or hit.platform == platform)
+        ]
+        # Only the ads shown are looked up.
+        ads = await uow.ads.get_many(hit.ad_id for hit in hits[:limit])
+        names = await uow.products.get_many({hit.product_id for hit in hits[:limit]})
+    return [
+        hit.viral(ads[hit.ad_id], names[hit.product_id].name if hit.product_id in names else "")
+        for hit in hits[:limit]
+        if hit.ad_id in ads
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,8 +195,10 @@ async def regional_heat_map(
             if not chosen:
                 chosen = (await uow.engagement.products_with_engagement())[:HEAT_MAP_DEFAULT_PRODUCTS]
             products = await uow.products.get_many(chosen)
-        gains = await uow.engagement.window_gains(start, end)
-    maps = heat_map_from_gains(gains, chosen, level=level)
+        # The chosen products' gains, and every region's activity summed by the store.
+        gains = await uow.engagement.window_gains(start, end, product_ids=chosen)
+        activity = await uow.engagement.regional_activity(start, end)
+    maps = heat_map_from_activity(gains, activity, chosen, level=level)
     return [HeatMapRow(products[pid], maps.get(pid, {})) for pid in chosen if pid in products]
 
 
