@@ -1,37 +1,173 @@
-"""The streaming burst detector."""
+"""The streaming burst detector: what it must and must not flag, and its contract."""
 
 from __future__ import annotations
 
 import math
+import random
+import time
+from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marketscout.domain.burst import BurstDetector
+from marketscout.domain.burst import DEFAULT_BURST_PARAMS, BurstDetector, BurstParams
+
+ALARM = DEFAULT_BURST_PARAMS.alarm_level
+DAY = 288  # 5-minute values
+# Small windows so that short generated streams get past the warm-up and into the refractory logic.
+SMALL = BurstParams(smoothing=3, history=60, warmup=20, refractory=10)
+
+counts = st.one_of(
+    st.floats(min_value=0, max_value=1e7),
+    st.floats(min_value=0, max_value=1.7e308),
+    st.floats(min_value=-10, max_value=0),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
+)
 
 
-@settings(max_examples=50, deadline=None)
-@given(values=st.lists(st.floats(min_value=0, max_value=1e7), min_size=1, max_size=600))
-def test_likelihood_is_always_in_unit_interval(values: list[float]) -> None:
-    detector = BurstDetector()
-    for value in values:
-        likelihood = detector.update(value)
+def _feed(detector: BurstDetector, values: list[float]) -> list[float]:
+    return [detector.update(v) for v in values]
+
+
+def _calm(days: float, level: float = 50.0) -> list[float]:
+    """A quiet, slightly uneven series with no burst in it."""
+    return [level + (i % 7) for i in range(int(days * DAY))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(counts, min_size=1, max_size=400), small=st.booleans())
+def test_likelihood_is_always_in_unit_interval(values: list[float], small: bool) -> None:
+    detector = BurstDetector(SMALL if small else DEFAULT_BURST_PARAMS)
+    for likelihood in _feed(detector, values):
         assert 0.0 <= likelihood <= 1.0
         assert not math.isnan(likelihood)
 
 
-def test_a_sustained_burst_is_flagged_and_calm_is_not() -> None:
+@settings(max_examples=60, deadline=None)
+@given(
+    prefix=st.lists(st.floats(min_value=0, max_value=1e5), min_size=1, max_size=150),
+    first=st.lists(st.floats(min_value=0, max_value=1e5), max_size=30),
+    second=st.lists(st.floats(min_value=0, max_value=1e5), max_size=30),
+)
+def test_the_output_for_a_prefix_does_not_depend_on_later_values(
+    prefix: list[float], first: list[float], second: list[float]
+) -> None:
+    a = _feed(BurstDetector(SMALL), prefix + first)
+    b = _feed(BurstDetector(SMALL), prefix + second)
+    assert a[: len(prefix)] == b[: len(prefix)]
+
+
+def test_nothing_is_reported_during_the_warm_up() -> None:
     detector = BurstDetector()
-    calm = [100 + (i % 7) * 3 for i in range(1500)]
-    calm_peak = max(detector.update(v) for v in calm)
-    burst = [detector.update(v) for v in [2000] * 12]
-    assert calm_peak < 0.99
-    assert max(burst) >= 0.99
+    outputs = _feed(detector, [10.0] * 100 + [10_000.0] * 100)
+    assert outputs == [0.0] * 200
 
 
-def test_depends_only_on_the_past() -> None:
-    first, second = BurstDetector(), BurstDetector()
-    prefix = [float(100 + i % 13) for i in range(400)]
-    a = [first.update(v) for v in [*prefix, 5.0]]
-    b = [second.update(v) for v in [*prefix, 5.0, 99999.0]]
-    assert a == b[: len(a)]
+@pytest.mark.parametrize("level", [0.0, 3.0, 100.0, 1e6])
+def test_a_flat_series_never_alarms(level: float) -> None:
+    outputs = _feed(BurstDetector(), [level] * (3 * DAY))
+    assert max(outputs) < ALARM
+
+
+def test_a_sustained_jump_alarms_at_once() -> None:
+    detector = BurstDetector()
+    calm = _feed(detector, _calm(3))
+    burst = _feed(detector, [1000.0] * 12)
+    assert max(calm) < ALARM
+    first = next(i for i, likelihood in enumerate(burst) if likelihood >= ALARM)
+    assert first <= DEFAULT_BURST_PARAMS.smoothing, "seen within the smoothing window"
+
+
+def test_a_daily_cycle_and_quiet_weekends_are_not_bursts() -> None:
+    # Ten-fold swing between night and day, weekends at 40 %, Gaussian noise: three weeks.
+    rng = random.Random(7)
+    detector = BurstDetector()
+    outputs = []
+    for t in range(21 * DAY):
+        weekend = (t // DAY) % 7 in (5, 6)
+        level = (5 + 45 * (1 + math.sin(2 * math.pi * t / DAY)) / 2) * (0.4 if weekend else 1.0)
+        outputs.append(detector.update(max(rng.gauss(level, math.sqrt(level)), 0.0)))
+    assert max(outputs) < ALARM
+    # ... while the same cycle with a five-fold burst at the daily peak is flagged.
+    peak = 21 * DAY + DAY // 4
+    for t in range(21 * DAY, peak):
+        detector.update(5 + 45 * (1 + math.sin(2 * math.pi * t / DAY)) / 2)
+    assert max(detector.update(250.0) for _ in range(6)) >= ALARM
+
+
+def test_noise_alone_rarely_alarms() -> None:
+    # Poisson(10) counts for four weeks: alarms are the rare extremes, at most one every few days.
+    rng = random.Random(1)
+
+    def poisson(lam: float) -> int:
+        limit, k, product = math.exp(-lam), 0, rng.random()
+        while product >= limit:
+            k += 1
+            product *= rng.random()
+        return k
+
+    outputs = _feed(BurstDetector(), [float(poisson(10.0)) for _ in range(28 * DAY)])
+    assert sum(likelihood >= ALARM for likelihood in outputs) <= 7
+
+
+def test_after_an_alarm_it_stays_quiet_for_the_refractory_period_then_rearms() -> None:
+    detector = BurstDetector()
+    _feed(detector, _calm(5))
+    first = _feed(detector, [1000.0] * 6)
+    assert first[0] >= ALARM
+    assert max(first[1:]) < ALARM, "one burst is one alarm"
+    between = _feed(detector, _calm(100 / DAY) + [1000.0] * 6)
+    assert max(between) < ALARM, "a second burst within the refractory day is not a new alarm"
+    _feed(detector, _calm((DEFAULT_BURST_PARAMS.refractory - 100) / DAY))
+    again = _feed(detector, [1000.0] * 6)
+    assert again[0] >= ALARM, "after the refractory day a new burst alarms again"
+
+
+def test_the_refractory_cap_follows_the_alarm_level() -> None:
+    params = replace(DEFAULT_BURST_PARAMS, alarm_level=0.95)
+    detector = BurstDetector(params)
+    _feed(detector, _calm(3))
+    outputs = _feed(detector, [1000.0] * 6)
+    assert outputs[0] >= 0.95
+    assert max(outputs[1:]) < 0.95
+
+
+def test_a_burst_still_going_on_alarms_again_once_the_refractory_period_is_over() -> None:
+    # The burst's own values join the history but stay a small share of it, above its 99 %.
+    detector = BurstDetector(replace(DEFAULT_BURST_PARAMS, refractory=12))
+    _feed(detector, _calm(5))
+    outputs = _feed(detector, [1000.0] * 14)
+    assert outputs[0] >= ALARM and max(outputs[1:13]) < ALARM and outputs[13] >= ALARM
+
+
+def test_missing_values_are_skipped() -> None:
+    plain, gappy = BurstDetector(), BurstDetector()
+    values = _calm(2) + [1000.0] * 3
+    with_gaps = [v for value in values for v in (value, math.nan)]
+    outputs = _feed(gappy, with_gaps)
+    assert outputs[::2] == _feed(plain, values)
+    assert set(outputs[1::2]) == {0.0}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        BurstParams(smoothing=0),
+        BurstParams(history=0),
+        BurstParams(warmup=0),
+        BurstParams(pseudo_count=0.0),
+        BurstParams(upper_quantile=1.0),
+    ],
+)
+def test_invalid_parameters_are_refused(params: BurstParams) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        BurstDetector(params)
+
+
+def test_each_update_is_cheap() -> None:
+    detector = BurstDetector()
+    values = _calm(20)
+    started = time.perf_counter()
+    _feed(detector, values)
+    assert (time.perf_counter() - started) / len(values) < 1e-4, "well under a millisecond per value"

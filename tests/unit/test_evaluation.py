@@ -63,12 +63,54 @@ def test_nab_rewards_early_detection_and_charges_false_positives() -> None:
     raw_missed, missed_hits, _, _ = ev.nab_score(times, missed, window)
     raw_noisy, _, noisy_fp, _ = ev.nab_score(times, noisy, window)
     assert (hit, fp) == (1, 0)
-    assert raw_early == pytest.approx(ev.scaled_sigmoid(-1.0))
-    assert raw_late == pytest.approx(ev.scaled_sigmoid(-0.1))
+    assert raw_early == pytest.approx(1.0), "the earliest detection is worth exactly a_tp"
+    assert raw_late == pytest.approx(ev.scaled_sigmoid(-0.1) / ev.scaled_sigmoid(-1.0))
     assert raw_missed == -1.0 and missed_hits == 0
     assert noisy_fp == 1 and raw_noisy == pytest.approx(raw_early - 0.11)
     probation = [i == 5 for i in range(100)]
     assert ev.nab_score(times, probation, window)[2] == 0, "the first 15 % is probation"
+
+
+def test_nab_score_matches_numentas_sweeper_on_a_mixed_case() -> None:
+    # Expected value computed with numenta/NAB nab/sweeper.py (Sweeper.scoreDataSet, standard
+    # profile, threshold 0.5) on the same series: one FP before any window (-0.11), the earliest
+    # of two detections in the first window, an FP just after it (cheap) and one far after it,
+    # a detection in the second window, an FP after it, the third window missed (-1), and a
+    # detection in the probationary period (ignored).
+    start = datetime(2015, 3, 1, tzinfo=UTC)
+    times = [start + timedelta(minutes=5 * i) for i in range(1000)]
+    windows = [(times[300], times[339]), (times[600], times[659]), (times[900], times[939])]
+    flagged = {100, 200, 310, 335, 345, 500, 620, 700}
+    raw, hits, fps, delays = ev.nab_score(times, [i in flagged for i in range(1000)], windows)
+    assert raw == pytest.approx(0.5470031190579099, abs=1e-12)
+    assert (hits, fps, delays) == (2, 4, [50.0, 100.0])
+
+
+def test_nab_probation_is_15_percent_capped_at_750_values() -> None:
+    # NAB's sweeper: min(floor(0.15 * rows), 0.15 * 5000). On a 10 000-value series a detection at
+    # value 800 is scored (15 % would be 1 500).
+    assert ev.probationary_length(200) == 30
+    assert ev.probationary_length(10_000) == 750
+    start = datetime(2015, 3, 1, tzinfo=UTC)
+    times = [start + timedelta(minutes=5 * i) for i in range(10_000)]
+    window = [(times[800], times[1199])]
+    raw, hits, fps, _ = ev.nab_score(times, [i == 800 for i in range(10_000)], window)
+    assert raw == pytest.approx(1.0)
+    assert (hits, fps) == (1, 0)
+    assert ev.nab_score(times, [i == 700 for i in range(10_000)], window)[0] == -1.0
+
+
+def test_a_window_inside_the_probationary_period_is_not_scored() -> None:
+    start = datetime(2015, 3, 1, tzinfo=UTC)
+    times = tuple(start + timedelta(minutes=5 * i) for i in range(1000))
+    early, late = (times[10], times[50]), (times[500], times[540])
+    raw, hits, _, _ = ev.nab_score(times, [False] * 1000, [early, late])
+    assert (raw, hits) == (-1.0, 0), "only the window after probation counts as missed"
+    assert ev.scored_windows(times, [early, late]) == 1
+    # NAB's runner normalises with null = the scored windows missed and perfect = every labelled
+    # window caught: (1 - (-1)) / (2 - (-1)).
+    series = [ev.LabelledSeries("s", times, tuple(float(i == 500) for i in range(1000)), (early, late))]
+    assert ev.run_e3(series, lambda: lambda value: value, 0.5).score == pytest.approx(66.67)
 
 
 def test_nab_normalisation_puts_null_at_0_and_perfect_at_100() -> None:

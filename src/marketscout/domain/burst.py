@@ -1,101 +1,130 @@
 """A streaming burst detector: feed one count at a time, get an anomaly likelihood in [0, 1].
 
-Two stages, in the spirit of Numenta's anomaly likelihood:
+A burst is a tweet rate well above what the recent past counts as a *high* rate:
 
-1. *Surprise*: how far the new value (on a log scale, since counts burst multiplicatively)
-   stands above an exponentially weighted baseline of recent values, in units of their
-   exponentially weighted deviation.
-2. *Likelihood*: whether the average surprise of the last few values is unusual compared with
-   the distribution of surprise over a long history, as a normal tail probability. A single odd
-   value does not fire; a sustained rise does.
+1. *Rate*: the mean of the last few counts (``smoothing``: 15 minutes of 5-minute counts), on a
+   log scale since counts burst multiplicatively, with a pseudo-count that damps the noise of
+   sparse series (a series of 0-3 tweets per interval should not burst on a 5).
+2. *Reference*: the distribution of that rate over a sliding history of two weeks, kept as a
+   sorted list so that its median and upper quantile (99 %) are exact and robust. The daily
+   cycle and the weekday/weekend rhythm are inside the history, so the usual daily peak sits at
+   or below the upper quantile and is not a burst; a previous burst lifts that quantile only if
+   it lasted over 1 % of the history (3.4 hours). A rate joins the history once it has left the
+   current smoothing window, so a burst is never its own reference.
+3. *Likelihood*: the probability that a rate of the history is below the current one, with an
+   exponential upper tail through the median and the upper quantile,
+   ``1 - 0.5 * exp(-(rate - median) / beta)`` with ``beta = (q_upper - median) / ln(0.5 / (1 -
+   upper))``: 0.5 at the median, 0.99 at the 99 % quantile, towards 1 above (0 well below the
+   median).
 
-After it reports a burst the detector stays quiet for a refractory period, since one burst is
-one event. Every update is O(1) in time and memory; it depends only on values already seen.
+The detector raises an alarm when the likelihood reaches ``alarm_level``; then it stays quiet
+for a refractory day (one burst is one event): its output is capped below the alarm level. The
+refractory period is tied to ``alarm_level``, so a threshold is varied by changing
+``alarm_level``, not by reading the same output at another level. Each update is bounded work
+(a bisection and one insertion/deletion in a list of fixed length, a few microseconds) and
+depends only on values already seen; non-finite values are skipped. The defaults assume one
+value every 5 minutes.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
 
+_MIN_SPREAD = 0.1  # log units: with a near-constant history, a 10 % rise is the scale of a burst
+_MAX_COUNT = 1e12  # larger counts are clipped, so that sums and logs stay finite
+
 
 @dataclass(frozen=True, slots=True)
 class BurstParams:
-    baseline_alpha: float = 0.005
-    short_window: int = 6
-    long_alpha: float = 0.0005
-    warmup: int = 300
-    alarm_level: float = 0.99
+    smoothing: int = 3  # values averaged into the rate: 15 minutes of 5-minute counts
+    pseudo_count: float = 2.0  # added to the mean count before the log
+    history: int = 14 * 288  # two weeks of 5-minute values form the reference distribution
+    upper_quantile: float = 0.99  # the "usual high" of the history
+    warmup: int = 288  # a day of history before any likelihood is reported
+    # The one fixed threshold (also the backtest's default): rarer than 1 rate in 500 of the
+    # history, i.e. about 0.41 of the median-to-q99 distance above the 99 % quantile.
+    alarm_level: float = 0.998
     refractory: int = 288  # one day of 5-minute values
 
 
 DEFAULT_BURST_PARAMS = BurstParams()
 
 
-def _normal_tail(z: float) -> float:
-    """P(Z > z) for a standard normal."""
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
-
-
 class BurstDetector:
     """Online; ``update`` returns the likelihood that the stream is in a burst right now."""
 
     __slots__ = (
-        "_count",
-        "_long_mean",
-        "_long_var",
-        "_mean",
+        "_cap",
+        "_history",
         "_params",
+        "_pending",
         "_quiet",
         "_recent",
-        "_recent_sum",
-        "_var",
+        "_sorted",
+        "_tail",
     )
 
     def __init__(self, params: BurstParams = DEFAULT_BURST_PARAMS) -> None:
+        if min(params.smoothing, params.history, params.warmup) < 1 or params.pseudo_count <= 0:
+            raise ValueError("smoothing, history, warmup and pseudo_count must be positive")
+        if not 0.5 < params.upper_quantile < 1:
+            raise ValueError("upper_quantile must be in (0.5, 1)")
         self._params = params
-        self._count = 0
-        self._mean = 0.0
-        self._var = 0.0
-        self._recent: deque[float] = deque(maxlen=params.short_window)
-        self._recent_sum = 0.0
-        self._long_mean = 0.0
-        self._long_var = 1.0
+        self._recent: deque[float] = deque(maxlen=params.smoothing)
+        self._pending: deque[float] = deque()
+        self._history: deque[float] = deque()
+        self._sorted: list[float] = []
         self._quiet = 0
+        # an exponential tail through the median and the upper quantile: rate = median + spread
+        # means a tail probability of 1 - upper_quantile
+        self._tail = math.log(0.5 / (1.0 - params.upper_quantile))
+        # while quiet after an alarm the output stays below the alarm level
+        self._cap = min(params.upper_quantile, math.nextafter(params.alarm_level, 0.0))
 
     def update(self, value: float) -> float:
+        if not math.isfinite(value):
+            return 0.0
         p = self._params
-        x = math.log1p(max(value, 0.0))
-        self._count += 1
-        if self._count == 1:
-            self._mean = x
+        self._recent.append(min(max(value, 0.0), _MAX_COUNT))
+        rate = math.log(p.pseudo_count + sum(self._recent) / len(self._recent))
+
+        self._pending.append(rate)
+        if len(self._pending) > p.smoothing:
+            self._remember(self._pending.popleft())
+        if len(self._sorted) < p.warmup:
             return 0.0
-        deviation = x - self._mean
-        spread = math.sqrt(self._var) + 0.1
-        surprise = max(deviation / spread, 0.0)
-        # The baseline learns slowly from surprising values, so a burst does not become normal at once.
-        weight = p.baseline_alpha / (1.0 + surprise)
-        self._mean += weight * deviation
-        self._var = (1 - weight) * (self._var + weight * deviation * deviation)
 
-        if len(self._recent) == self._recent.maxlen:
-            self._recent_sum -= self._recent[0]
-        self._recent.append(surprise)
-        self._recent_sum += surprise
-        short = self._recent_sum / len(self._recent)
-
-        z = (short - self._long_mean) / math.sqrt(self._long_var + 1e-9)
-        delta = surprise - self._long_mean
-        self._long_mean += p.long_alpha * delta
-        self._long_var = (1 - p.long_alpha) * (self._long_var + p.long_alpha * delta * delta)
-
-        if self._count < p.warmup:
-            return 0.0
-        likelihood = 1.0 - _normal_tail(z)
+        likelihood = self._likelihood(rate)
         if self._quiet > 0:
             self._quiet -= 1
-            return min(likelihood, p.alarm_level * 0.5)
+            return min(likelihood, self._cap)
         if likelihood >= p.alarm_level:
             self._quiet = p.refractory
         return likelihood
+
+    def _remember(self, rate: float) -> None:
+        self._history.append(rate)
+        bisect.insort(self._sorted, rate)
+        if len(self._history) > self._params.history:
+            old = self._history.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
+
+    def _quantile(self, q: float) -> float:
+        ordered = self._sorted
+        position = q * (len(ordered) - 1)
+        i = int(position)
+        if i + 1 >= len(ordered):
+            return ordered[-1]
+        share = position - i
+        return ordered[i] * (1.0 - share) + ordered[i + 1] * share
+
+    def _likelihood(self, rate: float) -> float:
+        median = self._quantile(0.5)
+        spread = max(self._quantile(self._params.upper_quantile) - median, _MIN_SPREAD)
+        distance = (rate - median) / spread * self._tail
+        if distance <= -math.log(2.0):
+            return 0.0
+        return min(max(1.0 - 0.5 * math.exp(-distance), 0.0), 1.0)

@@ -313,6 +313,12 @@ def scaled_sigmoid(y: float) -> float:
 
 
 PROBATIONARY_SHARE = 0.15
+PROBATIONARY_CAP = 0.15 * 5000  # NAB's sweeper: min(floor(15 % of the rows), 750)
+
+
+def probationary_length(rows: int) -> int:
+    """Rows at the start of a series where NAB ignores detections (``Sweeper._getProbationaryLength``)."""
+    return int(min(math.floor(PROBATIONARY_SHARE * rows), PROBATIONARY_CAP))
 
 
 def nab_score(
@@ -326,15 +332,18 @@ def nab_score(
 ) -> tuple[float, int, int, list[float]]:
     """NAB standard-profile raw score: (raw, windows detected, false positives, delays in minutes).
 
-    As NAB's sweeper: detections in the first 15 % of the series (probation) are ignored; in a
-    window only the earliest detection counts, weighted ``a_tp * scaled_sigmoid(y)`` with ``y``
-    from -1 (window start) to 0 (window end); one outside every window costs
-    ``a_fp * scaled_sigmoid(distance after the previous window / its width)``, or the full
-    ``a_fp`` before any window; each missed window costs ``a_fn``.
+    As NAB's sweeper: detections in the probationary period (the first 15 % of the series, at
+    most 750 values) are ignored, and a window lying wholly inside it is not scored; in a window
+    only the earliest detection counts, weighted ``a_tp * scaled_sigmoid(y) / scaled_sigmoid(-1)``
+    with ``y`` from -1 (window start, worth exactly ``a_tp``) to 0 (window end); one outside every
+    window costs ``a_fp * scaled_sigmoid(distance after the previous window / its width)``, or
+    the full ``a_fp`` before any window; each missed window costs ``a_fn``.
     """
     spans = sorted((_nearest(times, a), _nearest(times, b)) for a, b in windows)
+    probation = probationary_length(len(times))
     counted = [False] * len(spans)
-    probation = int(PROBATIONARY_SHARE * len(times))
+    scored = [b >= probation for _, b in spans]
+    best_tp = scaled_sigmoid(-1.0)
     raw = 0.0
     delays: list[float] = []
     false_positives = 0
@@ -346,7 +355,7 @@ def nab_score(
             if not counted[inside]:
                 counted[inside] = True
                 a, b = spans[inside]
-                raw += a_tp * scaled_sigmoid(-(b - i + 1) / (b - a + 1))
+                raw += a_tp * scaled_sigmoid(-(b - i + 1) / (b - a + 1)) / best_tp
                 delays.append((times[i] - times[a]).total_seconds() / 60.0)
             continue
         false_positives += 1
@@ -356,8 +365,15 @@ def nab_score(
             raw += a_fp * scaled_sigmoid(abs(b - i) / max(b - a, 1))
         else:
             raw -= a_fp
-    raw -= a_fn * counted.count(False)
+    missed = sum(1 for hit, live in zip(counted, scored, strict=True) if live and not hit)
+    raw -= a_fn * missed
     return raw, counted.count(True), false_positives, delays
+
+
+def scored_windows(times: Sequence[datetime], windows: Sequence[tuple[datetime, datetime]]) -> int:
+    """Windows that end after the probationary period, the only ones NAB scores."""
+    probation = probationary_length(len(times))
+    return sum(1 for _, b in windows if _nearest(times, b) >= probation)
 
 
 def _nearest(times: Sequence[datetime], at: datetime) -> int:
@@ -386,8 +402,10 @@ def run_e3(
         flags = [update(value) >= threshold for value in one.values]
         raw, hit, fp, lag = nab_score(one.times, flags, one.windows)
         raw_total += raw
-        null_total += -1.0 * len(one.windows)
-        perfect_total += len(one.windows) * scaled_sigmoid(-1.0)
+        # As NAB's runner: the null detector (no detection) misses every scored window; the
+        # perfect score is a_tp = 1 for every labelled window.
+        null_total += -1.0 * scored_windows(one.times, one.windows)
+        perfect_total += 1.0 * len(one.windows)
         detected += hit
         windows += len(one.windows)
         false_positives += fp

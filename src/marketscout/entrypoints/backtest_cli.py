@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 from marketscout.adapters.datasets import country_of, csv_files, read_nab, read_trending
 from marketscout.domain import evaluation
-from marketscout.domain.burst import DEFAULT_BURST_PARAMS
+from marketscout.domain.burst import DEFAULT_BURST_PARAMS, BurstDetector
 
 # Chosen on the five development series of nab-twitter-volume, then fixed.
 E3_THRESHOLD = DEFAULT_BURST_PARAMS.alarm_level
@@ -94,7 +95,10 @@ def _e3(args: argparse.Namespace) -> dict[str, Any]:
     report = read_nab(args.data)
     values = sum(len(s.values) for s in report.series)
     started = time.perf_counter()
-    result = evaluation.run_e3(report.series, evaluation.burst_detector, args.threshold)
+    # The detector's refractory period follows its alarm level, so a threshold is tried by
+    # setting that level, not by reading the default detector's output at another value.
+    params = dataclasses.replace(DEFAULT_BURST_PARAMS, alarm_level=args.threshold)
+    result = evaluation.run_e3(report.series, lambda: BurstDetector(params).update, args.threshold)
     elapsed = time.perf_counter() - started
     return {
         "metrics": {
