@@ -37,6 +37,7 @@ from marketscout.entrypoints.api.errors import (
 from marketscout.entrypoints.api.intelligence import IntelligenceController
 from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.middleware import RequestContextMiddleware, configure_logging
+from marketscout.entrypoints.openapi import StrictQuery, document_errors
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.web.pages import DashboardController
@@ -163,11 +164,13 @@ def create_app(container: Container | None = None) -> Litestar:
             expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"],
         ),
         openapi_config=openapi,
+        before_request=StrictQuery(),
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         state=State({"container": container, "max_ingest_items": settings.max_ingest_items}),
         debug=False,
     )
+    document_errors(app)
     # Litestar runs route middleware only for matched routes; wrapping the whole ASGI handler
     # gives 404s and 405s the same request id, security headers and rate limits as the rest.
     handler = app.asgi_handler

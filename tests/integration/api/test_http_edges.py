@@ -167,3 +167,40 @@ async def test_a_listing_never_hides_a_product_just_created(client: Client, make
     created = await client.post("/products", json={"name": "Fresh Lamp", "description": "d"}, headers=headers)
     assert created.status_code == 201
     assert [p["name"] for p in (await client.get("/products")).json()] == ["Fresh Lamp"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "rule"),
+    [
+        ("/ads?product_id=1.0", "product_id", "must be a whole number"),
+        ("/ads?skip=1&skip=2", "skip", "must be given at most once"),
+        ("/ads?platform=null", "platform", "must be one of the documented values, not null"),
+        ("/heat-map?level=null", "level", "must be one of the documented values, not null"),
+        (
+            "/heat-map?until=0.5",
+            "until",
+            "must be an RFC 3339 time with a UTC offset, e.g. 2025-07-12T00:00:00Z",
+        ),
+        (
+            "/trends/1?since=2025-07-12T00:00:00",
+            "since",
+            "must be an RFC 3339 time with a UTC offset, e.g. 2025-07-12T00:00:00Z",
+        ),
+    ],
+)
+async def test_query_strings_are_held_to_the_documented_schema(
+    client: Client, query: str, field: str, rule: str
+) -> None:
+    """The query parser is lenient where the OpenAPI document is not; the document wins."""
+    answer = await client.get(query)
+    assert answer.status_code == 422
+    assert answer.json()["details"] == [{"field": field, "rule": rule, "index": None}]
+
+
+async def test_documented_repeats_and_plain_strings_still_pass(client: Client) -> None:
+    assert (await client.get("/products", params={"q": "null"})).status_code == 200
+    assert (
+        await client.get("/ads", params={"skip": "3", "limit": "5", "platform": "TikTok"})
+    ).status_code == 200
+    answer = await client.get("/heat-map?product_id=998&product_id=999")
+    assert answer.status_code == 404, "repeatable, so it reaches the handler"

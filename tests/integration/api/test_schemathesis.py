@@ -1,4 +1,9 @@
-"""Schemathesis against the app's own /openapi.json, in process: no input produces a 5xx."""
+"""Schemathesis against the app's own /openapi.json, in process.
+
+Valid and invalid inputs alike: no 5xx; every status code, content type and body an operation
+answers is the one its schema documents (errors in the one ErrorBody shape); and every request
+that breaks a documented constraint (a type, a bound, a format, a required field) is refused.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,39 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from marketscout.entrypoints.app import create_app
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
 
 app = create_app(build_container(api_settings(), MovableClock(NOW)))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+# /health and /ready take no input at all: there is nothing invalid to send them.
+with_input = schemathesis.openapi.from_asgi(
+    "/openapi.json", app, config=schemathesis.config.SchemathesisConfig()
+).exclude(path_regex=r"^/(health|ready)$")
+with_input.config.generation.update(modes=[schemathesis.GenerationMode.NEGATIVE])
+
+CONFORMANCE = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-def test_no_server_errors(case: schemathesis.Case[Any]) -> None:
-    case.call_and_validate(checks=[not_a_server_error])
+def test_answers_match_the_documented_schema(case: schemathesis.Case[Any]) -> None:
+    case.call_and_validate(checks=CONFORMANCE)
+
+
+@with_input.parametrize()
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+def test_input_that_breaks_a_documented_constraint_is_refused(case: schemathesis.Case[Any]) -> None:
+    case.call_and_validate(checks=[negative_data_rejection, *CONFORMANCE])

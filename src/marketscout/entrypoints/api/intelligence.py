@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -15,7 +16,7 @@ from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import normalise_region
 from marketscout.domain.usecases import trends
 from marketscout.entrypoints.api.dependencies import Reads
-from marketscout.entrypoints.api.params import NameQuery, OptionalId, PathId
+from marketscout.entrypoints.api.params import Instant, NameQuery, OptionalId, PathId
 from marketscout.entrypoints.schemas import (
     HeatMapOut,
     HeatMapProductOut,
@@ -29,14 +30,27 @@ from marketscout.entrypoints.schemas import (
     ViralAdOut,
 )
 
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})")
 
-def require_aware(field: str, value: datetime | None) -> datetime | None:
-    """Query datetimes must carry an offset; a naive one is ambiguous."""
-    if value is not None and value.utcoffset() is None:
+
+def parse_instant(field: str, value: str | None) -> datetime | None:
+    """A query instant: RFC 3339 with a UTC offset (a naive time, or a bare number, is ambiguous)."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if not RFC3339.fullmatch(text):
+            raise ValueError(text)
+        return datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
         raise ValidationException(
-            extra=[{"key": field, "message": "must carry a UTC offset, e.g. 2025-07-12T00:00:00Z"}]
-        )
-    return value
+            extra=[
+                {
+                    "key": field,
+                    "message": "must be an RFC 3339 time with a UTC offset, e.g. 2025-07-12T00:00:00Z",
+                }
+            ]
+        ) from None
 
 
 def _label(name: str, product_id: int, names: dict[str, int]) -> str:
@@ -137,9 +151,9 @@ class IntelligenceController(Controller):
 
     @get("/trends/{product_id:int}", summary="A product's score history, oldest first")
     async def history(
-        self, product_id: PathId, uow: NamedDependency[UnitOfWork], since: FromQuery[datetime | None] = None
+        self, product_id: PathId, uow: NamedDependency[UnitOfWork], since: Instant = None
     ) -> TrendHistoryOut:
-        scores = await trends.score_history(uow, product_id, since=require_aware("since", since))
+        scores = await trends.score_history(uow, product_id, since=parse_instant("since", since))
         return TrendHistoryOut(product_id=product_id, history=[ScoreOut.of(s) for s in scores])
 
     @get("/products/{product_id:int}/spread", summary="Where next: the chance a product reaches new regions")
@@ -187,17 +201,17 @@ class IntelligenceController(Controller):
         product_id: Annotated[
             list[int] | None, QueryParameter(description="Repeatable; default: top products")
         ] = None,
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
+        since: Instant = None,
+        until: Instant = None,
         level: FromQuery[Literal["continent", "country"]] = "continent",
     ) -> HeatMapOut:
-        since, until = require_aware("since", since), require_aware("until", until)
+        start, end = parse_instant("since", since), parse_instant("until", until)
         ids = product_id or []
         if len(ids) > 50 or any(not 1 <= pid <= 2**63 - 1 for pid in ids):
             raise ValidationException(
                 extra=[{"key": "product_id", "message": "at most 50 ids, each a positive integer"}]
             )
-        key = ("heat-map", tuple(ids), since, until, level)
+        key = ("heat-map", tuple(ids), start, end, level)
         return await reads.cache.get_or_compute(
-            key, lambda: _heat_map(reads.uow, reads.clock, ids, since, until, level)
+            key, lambda: _heat_map(reads.uow, reads.clock, ids, start, end, level)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from litestar.openapi.spec.enums import OpenAPIFormat
 from litestar.params import PathParameter, QueryParameter
 
 MAX_ID = 2**63 - 1
@@ -14,4 +15,12 @@ Limit = Annotated[int, QueryParameter(ge=1, le=100, description="How many items 
 OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 NameQuery = Annotated[
     str | None, QueryParameter(max_length=200, description="Name contains (case-insensitive)")
+]
+Instant = Annotated[
+    str | None,
+    QueryParameter(
+        format=OpenAPIFormat.DATE_TIME,
+        max_length=40,
+        description="RFC 3339 with a UTC offset, e.g. 2025-07-12T00:00:00Z",
+    ),
 ]

@@ -1,0 +1,160 @@
+"""The error answers each operation can give, written into the generated OpenAPI document.
+
+Litestar documents a handler's success answer and a generic 400. Every error here answers with
+``ErrorBody``, and which errors an operation can give follows from what it is: a body or query to
+validate (422, 400 for unparseable JSON, 413 for an oversized body), an id in the path (404), a
+signed-in user (401, and the bearer scheme), a write that may collide (409), and, for every
+operation, rate limits (429) and an unavailable database (503). Schemathesis checks the answers
+against this document (``tests/integration/api/test_schemathesis.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.exceptions import ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference
+from litestar.routes import HTTPRoute
+
+ERRORS = {
+    "400": "The body is not valid JSON, or the request is malformed",
+    "401": "Not signed in: the bearer token is missing, expired or invalid",
+    "404": "No such resource (or not yours)",
+    "409": "Conflicts with what is stored (a duplicate, or a limit reached)",
+    "413": "The body is larger than the server accepts",
+    "415": "The body's content type is not accepted",
+    "422": "A field breaks a rule; ``details`` names each field and its rule",
+    "429": "Too many requests; Retry-After says when to try again",
+    "503": "The database is unavailable or too slow; try again shortly",
+}
+# The routes that answer 409: a duplicate or a per-user limit.
+CONFLICTS = {("POST", "/signup"), ("POST", "/ads"), ("POST", "/watchlists"), ("POST", "/alert-rules")}
+# Routes that name a product or rule in their query or body: 404 when it does not exist.
+REFERENCES = {("POST", "/ads"), ("POST", "/watchlists"), ("POST", "/alert-rules"), ("GET", "/heat-map")}
+# Routes that check credentials themselves (a wrong password or refresh token: 401).
+CREDENTIALS = {("POST", "/token"), ("POST", "/token/refresh")}
+# Routes that never touch the database.
+NO_DATABASE = {("GET", "/health")}
+
+
+def _needs_user(handler: HTTPRouteHandler) -> bool:
+    return "user" in handler.parsed_fn_signature.parameters
+
+
+def document_errors(app: Litestar) -> None:
+    """Adds the error answers and the bearer requirement to every operation of ``app``'s schema."""
+    schema = app.openapi_schema
+    signed_in: set[tuple[str, str]] = set()
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                if _needs_user(handler):
+                    signed_in.update((method, route.path_format) for method in handler.http_methods)
+    error = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/ErrorBody"))
+    for path, item in (schema.paths or {}).items():
+        for method in ("get", "post", "put", "patch", "delete"):
+            operation: Operation | None = getattr(item, method, None)
+            if operation is None:
+                continue
+            key = (method.upper(), path)
+            codes = {"429"}
+            if key not in NO_DATABASE:
+                codes.add("503")
+            if operation.parameters or operation.request_body or method in ("post", "put", "patch"):
+                codes |= {"400", "422"}
+            if method in ("post", "put", "patch"):
+                codes |= {"413", "415"}
+            if "{" in path or key in REFERENCES:
+                codes.add("404")
+            if key in CREDENTIALS:
+                codes.add("401")
+            if key in signed_in:
+                codes.add("401")
+                operation.security = [{"BearerToken": []}]
+            if key in CONFLICTS:
+                codes.add("409")
+            responses = dict(operation.responses or {})
+            for code in sorted(codes):
+                responses[code] = OpenAPIResponse(
+                    description=ERRORS[code], content={"application/json": error}
+                )
+            operation.responses = responses
+
+
+_INTEGER = re.compile(r"-?\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class _QueryRule:
+    repeatable: bool
+    integer: bool
+    plain_string: bool
+
+
+def _kinds(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in schema.get("oneOf", [schema]) if s.get("type") != "null"]
+
+
+def _query_rules(app: Litestar) -> dict[tuple[str, str], dict[str, _QueryRule]]:
+    document = app.openapi_schema.to_schema()
+    rules: dict[tuple[str, str], dict[str, _QueryRule]] = {}
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            found: dict[str, _QueryRule] = {}
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") != "query":
+                    continue
+                kinds = _kinds(parameter.get("schema", {}))
+                repeatable = any(k.get("type") == "array" for k in kinds)
+                scalars = [k.get("items", {}) if k.get("type") == "array" else k for k in kinds]
+                found[parameter["name"]] = _QueryRule(
+                    repeatable=repeatable,
+                    integer=all(k.get("type") == "integer" for k in scalars),
+                    plain_string=all(k.get("type") == "string" and "enum" not in k for k in scalars),
+                )
+            rules[(method.upper(), path)] = found
+    return rules
+
+
+class StrictQuery:
+    """Holds query strings to what the OpenAPI document says, where the parser is lenient:
+    a scalar given twice, ``1.0`` for an integer, the word ``null`` for a number or a choice."""
+
+    def __init__(self) -> None:
+        self._rules: dict[tuple[str, str], dict[str, _QueryRule]] | None = None
+        self._paths: dict[int, str] = {}
+
+    def _setup(self, app: Litestar) -> dict[tuple[str, str], dict[str, _QueryRule]]:
+        if self._rules is None:
+            for route in app.routes:
+                if isinstance(route, HTTPRoute):
+                    for handler in route.route_handlers:
+                        self._paths[id(handler)] = route.path_format
+            self._rules = _query_rules(app)
+        return self._rules
+
+    async def __call__(self, request: Request[Any, Any, Any]) -> None:
+        rules = self._setup(request.app)
+        path = self._paths.get(id(request.route_handler))
+        documented = rules.get((request.method, path)) if path is not None else None
+        if not documented:
+            return
+        problems: list[dict[str, str]] = []
+        for name, values in request.query_params.dict().items():
+            rule = documented.get(name)
+            if rule is None:
+                continue
+            if len(values) > 1 and not rule.repeatable:
+                problems.append({"key": name, "message": "must be given at most once"})
+            elif rule.integer and not all(_INTEGER.fullmatch(v) for v in values):
+                problems.append({"key": name, "message": "must be a whole number"})
+            elif not rule.plain_string and "null" in values:
+                problems.append({"key": name, "message": "must be one of the documented values, not null"})
+        if problems:
+            raise ValidationException(extra=problems)
