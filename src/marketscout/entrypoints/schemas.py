@@ -350,7 +350,7 @@ class WatchlistOut(Output, frozen=True):
 class AlertRuleIn(Input, frozen=True):
     kind: AlertRuleKind
     product_id: Id | None = None
-    threshold: Annotated[float, Meta(ge=0, le=100)] | None = None
+    threshold: Annotated[float, Meta(gt=0, le=100)] | None = None
     window_hours: Annotated[int, Meta(ge=1, le=720)] | None = None
     channels: Annotated[
         list[Channel],

@@ -1,5 +1,6 @@
 """A Hypothesis state machine drives the API and checks it against a simple model: nothing is
-lost or duplicated, each user only sees their own watchlist, ingestion is idempotent."""
+lost or duplicated, each user only sees their own watchlist, rules and alerts, ingestion is
+idempotent, and an alert fires once per event (asking again raises nothing new)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, precondition, rule
 from litestar.testing import TestClient
 
 from marketscout.entrypoints.app import create_app
@@ -17,6 +18,7 @@ from tests.integration.api.support import NOW, MovableClock, api_settings, build
 class ApiMachine(RuleBasedStateMachine):
     users = Bundle("users")
     products = Bundle("products")
+    rule_ids = Bundle("rule_ids")
 
     def __init__(self) -> None:
         super().__init__()
@@ -27,6 +29,8 @@ class ApiMachine(RuleBasedStateMachine):
         self.headers: dict[str, dict[str, str]] = {}
         self.snapshots: set[tuple[int, int]] = set()
         self.ads: dict[int, int] = {}
+        self.user_rules: dict[str, set[int]] = {}
+        self.alerts_seen: dict[str, set[int]] = {}
 
     def teardown(self) -> None:
         self.client.__exit__(None, None, None)
@@ -46,6 +50,8 @@ class ApiMachine(RuleBasedStateMachine):
         ]
         self.headers[name] = {"Authorization": f"Bearer {token}"}
         self.watch[name] = set()
+        self.user_rules[name] = set()
+        self.alerts_seen[name] = set()
         return name
 
     @rule(target=users, n=st.integers(1, 10**6))
@@ -96,6 +102,66 @@ class ApiMachine(RuleBasedStateMachine):
         assert (body["stored"], body["duplicates"]) == (expected_stored, 2 - expected_stored)
         self.snapshots.add(key)
 
+    @rule(target=rule_ids, user=users, product=products, threshold=st.sampled_from([1, 10, 50, 90]))
+    def add_rule(self, user: str, product: int, threshold: int) -> tuple[str, int]:
+        answer = self.client.post(
+            "/alert-rules",
+            json={"kind": "score_threshold", "product_id": product, "threshold": threshold},
+            headers=self.headers[user],
+        )
+        assert answer.status_code == 201, answer.text
+        rule_id: int = answer.json()["id"]
+        assert all(rule_id not in ids for ids in self.user_rules.values()), "ids are never reused"
+        self.user_rules[user].add(rule_id)
+        return user, rule_id
+
+    @precondition(lambda self: bool(self.snapshots))
+    @rule(target=rule_ids, user=users, pick=st.integers(0, 10**6))
+    def rule_on_an_active_product(self, user: str, pick: int) -> tuple[str, int]:
+        """Every product with engagement has a score above 1: a rule at 1 fires exactly once."""
+        active = sorted(
+            {product for product, ad in self.ads.items() if any(a == ad for a, _ in self.snapshots)}
+        )
+        product = active[pick % len(active)]
+        owner, rule_id = self.add_rule(user, product, 1)
+        first = self.client.get("/check-alerts", headers=self.headers[user]).json()["new_alerts"]
+        listed = self.client.get("/alerts", params={"limit": 100}, headers=self.headers[user]).json()
+        fired = [a for a in listed if a["rule_id"] == rule_id]
+        assert len(fired) == 1 and fired[0]["product_id"] == product, (first, listed)
+        again = self.client.get("/check-alerts", headers=self.headers[user]).json()["new_alerts"]
+        assert again == []
+        return owner, rule_id
+
+    @rule(user=users, target_rule=rule_ids)
+    def delete_rule(self, user: str, target_rule: tuple[str, int]) -> None:
+        owner, rule_id = target_rule
+        answer = self.client.delete(f"/alert-rules/{rule_id}", headers=self.headers[user])
+        mine = owner == user and rule_id in self.user_rules[user]
+        assert answer.status_code == (204 if mine else 404), "another user's rule is not found"
+        self.user_rules[user].discard(rule_id)
+
+    @rule(user=users)
+    def check_alerts_twice(self, user: str) -> None:
+        first = self.client.get("/check-alerts", headers=self.headers[user])
+        assert first.status_code == 200
+        again = self.client.get("/check-alerts", headers=self.headers[user]).json()
+        assert again["new_alerts"] == [], "nothing changed, so nothing fires again"
+
+    @invariant()
+    def each_user_sees_exactly_their_rules_and_alerts(self) -> None:
+        for user, expected in self.user_rules.items():
+            listed = self.client.get("/alert-rules", headers=self.headers[user]).json()
+            assert {r["id"] for r in listed} == expected
+            alerts = self.client.get("/alerts", params={"limit": 100}, headers=self.headers[user]).json()
+            ids = [a["id"] for a in alerts]
+            assert len(ids) == len(set(ids))
+            assert self.alerts_seen[user] <= set(ids), "an alert once listed stays listed"
+            self.alerts_seen[user] = set(ids)
+            others = set().union(*(r for u, r in self.user_rules.items() if u != user))
+            assert not {a["rule_id"] for a in alerts} & others, "never another user's rule's alert"
+            events = [(a["rule_id"], a["product_id"], a["message"]) for a in alerts]
+            assert len(events) == len(set(events)), "each event alerts once"
+
     @invariant()
     def each_user_sees_exactly_their_watchlist(self) -> None:
         for user, expected in self.watch.items():
@@ -107,5 +173,5 @@ class ApiMachine(RuleBasedStateMachine):
 
 TestApiStateMachine = ApiMachine.TestCase
 TestApiStateMachine.settings = settings(
-    max_examples=15, stateful_step_count=12, deadline=None, suppress_health_check=list(HealthCheck)
+    max_examples=25, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
 )
