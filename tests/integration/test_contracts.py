@@ -206,6 +206,26 @@ async def test_scores_history_and_latest(uow_factory: UowFactory) -> None:
             product_id: (30.0, latest.status)
         }
         assert await uow.scores.latest_levels([]) == {}
+        assert await uow.scores.latest_many([product_id, product_id + 50]) == {product_id: latest}
+        assert await uow.scores.latest_many([]) == {}
+        # Many at once: stored in order, with ids, and the newest of them is the latest.
+        later = [
+            dataclasses.replace(
+                latest,
+                id=0,
+                calculated_at=T0 + timedelta(hours=h),
+                assessment=dataclasses.replace(latest.assessment, score=v),
+            )
+            for h, v in [(5, 55.0), (3, 33.0)]
+        ]
+        stored = await uow.scores.add_many(later)
+        assert [s.score for s in stored] == [55.0, 33.0]
+        assert len({s.id for s in stored} | {latest.id}) == 3 and all(s.id > 0 for s in stored)
+        assert await uow.scores.add_many([]) == []
+        await uow.commit()
+    async with uow:
+        assert (await uow.scores.latest_many([product_id]))[product_id] == stored[0]
+        assert [s.score for s in await uow.scores.history(product_id)] == [10.0, 20.0, 30.0, 33.0, 55.0]
 
 
 async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> None:

@@ -336,6 +336,13 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
         history = await self.history(product_id)
         return history[-1] if history else None
 
+    async def add_many(self, scores: Sequence[TrendScore]) -> builtins.list[TrendScore]:
+        return [await self.add(score) for score in scores]
+
+    async def latest_many(self, product_ids: Iterable[int]) -> dict[int, TrendScore]:
+        wanted = set(product_ids)
+        return {s.product_id: s for s in await self.latest_all() if s.product_id in wanted}
+
     async def latest_all(self) -> builtins.list[TrendScore]:
         latest: dict[int, TrendScore] = {}
         for score in self._rows().values():

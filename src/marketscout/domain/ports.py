@@ -211,7 +211,15 @@ class ScoreRepository(Protocol):
 
     async def add(self, score: TrendScore) -> TrendScore: ...
 
+    async def add_many(self, scores: Sequence[TrendScore]) -> builtins.list[TrendScore]:
+        """Stores the scores in one round trip; the stored ones (with ids), in the same order."""
+        ...
+
     async def latest(self, product_id: int) -> TrendScore | None: ...
+
+    async def latest_many(self, product_ids: Iterable[int]) -> dict[int, TrendScore]:
+        """The latest score of each of these products that has one (as ``latest`` would give)."""
+        ...
 
     async def latest_all(self) -> builtins.list[TrendScore]:
         """The latest score of every scored product."""

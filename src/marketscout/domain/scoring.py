@@ -59,6 +59,7 @@ class IncrementSeries:
     views: list[int]
     interactions: list[int]
     epochs: list[float]
+    first_views: int = 0  # the first reading's views: the level the series starts from
 
 
 def increment_series(snapshots: Iterable[EngagementSnapshot], as_of: datetime) -> list[IncrementSeries]:
@@ -86,7 +87,9 @@ def increment_series(snapshots: Iterable[EngagementSnapshot], as_of: datetime) -
             if total_inter > peak_inter:
                 peak_inter = total_inter
         epochs = [t.timestamp() for t in times]
-        series.append(IncrementSeries(first.platform, region, ad_id, times, views, inter, epochs))
+        series.append(
+            IncrementSeries(first.platform, region, ad_id, times, views, inter, epochs, first.views)
+        )
     return series
 
 
@@ -125,7 +128,7 @@ def score_item(
             reasons=("not enough data yet" if relevant else "no engagement recorded",),
         )
     series = increment_series(relevant, as_of)
-    base_level = sum(_first_reading(relevant).values())
+    base_level = sum(s.first_views for s in series)
 
     # One pass over the increments: views gained per day before ``as_of`` (bucket 0 = the last
     # 24 h), for the item and for each series' last six days.
@@ -225,7 +228,7 @@ def score_item(
     score = round(100.0 / (1.0 + math.exp(-raw)), 2)
 
     observations = len(relevant)
-    observed_days = (max(s.observed_at for s in relevant) - min(s.observed_at for s in relevant)) / DAY
+    observed_days = (max(s.epochs[-1] for s in series) - min(s.epochs[0] for s in series)) / 86400.0
     confidence = _clip(
         (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
     )
@@ -284,15 +287,6 @@ def score_item(
         forecast=forecast,
         reasons=tuple(reasons),
     )
-
-
-def _first_reading(snapshots: Sequence[EngagementSnapshot]) -> dict[tuple[int, str], int]:
-    first: dict[tuple[int, str], EngagementSnapshot] = {}
-    for s in snapshots:
-        key = (s.ad_id, s.region)
-        if key not in first or (s.observed_at, s.views) < (first[key].observed_at, first[key].views):
-            first[key] = s
-    return {k: v.views for k, v in first.items()}
 
 
 def score_many(

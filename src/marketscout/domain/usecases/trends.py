@@ -46,16 +46,19 @@ async def rescore(
         # The engine looks back at most SCORING_HISTORY: reading more would only cost time.
         series = await uow.engagement.for_products(wanted, until=now, since=now - SCORING_HISTORY)
         assessments = score_many(series, now)
+        previous = await uow.scores.latest_many(wanted)
+        changed: list[TrendScore] = []
         for product_id in wanted:
             fresh = TrendScore(product_id=product_id, calculated_at=now, assessment=assessments[product_id])
-            previous = await uow.scores.latest(product_id)
-            if force or _worth_storing(previous, fresh):
-                fresh = await uow.scores.add(fresh)
-            elif previous is not None:
-                fresh = previous
-            results[product_id] = fresh
+            before = previous.get(product_id)
+            if force or _worth_storing(before, fresh):
+                changed.append(fresh)
+            elif before is not None:
+                results[product_id] = before
+        for stored in await uow.scores.add_many(changed):
+            results[stored.product_id] = stored
         await uow.commit()
-    return results
+    return {product_id: results[product_id] for product_id in wanted}
 
 
 async def calculate_score(uow: UnitOfWork, clock: Clock, product_id: int) -> TrendScore:
