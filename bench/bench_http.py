@@ -71,10 +71,21 @@ async def measure(base: str, path: str, requests: int, concurrency: int) -> list
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Resident memory of a process and its descendants (granian serves from a worker process
+    under a small supervisor)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        pending.extend(int(child) for child in children)
+    return total
 
 
 def main() -> int:
@@ -133,7 +144,7 @@ def main() -> int:
                 f"{path:22} median {1000 * statistics.median(timings):8.1f} ms   p99 {1000 * p99:8.1f} ms"
                 f"   ~{throughput:,.0f} req/s at concurrency {args.concurrency}"
             )
-        print(f"server resident memory: {rss_mb(server.pid):.0f} MB")
+        print(f"server resident memory (supervisor and worker): {rss_mb(server.pid):.0f} MB")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -2,6 +2,11 @@
 minimal Litestar app answering a constant of the same size on the same server stack.
 
     .venv/bin/python bench/bench_wrk.py [--seconds 10] [--connections 32] [--database-url URL]
+        [--server uvicorn|granian]
+
+``--server granian`` runs the same app (and the same minimal app) under granian (Rust HTTP,
+uvloop) instead of uvicorn, for the side-by-side choice of server; granian is not a dependency of
+the project: `.venv/bin/pip install granian` first.
 
 Uses the in-memory store with the demo market (one uvicorn worker, uvloop and httptools), or,
 with --database-url, a database filled beforehand, for example the PostgreSQL data set of the
@@ -25,6 +30,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_http import rss_mb
 
 PATHS = ("/health", "/products?limit=100", "/trending", "/heat-map", "/scan-ads")
 
@@ -60,11 +68,23 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, str]:
     return rate, p99
 
 
+def serve_command(server: str, target: str, port: int, *, factory: bool) -> list[str]:
+    """One worker of either server, on 127.0.0.1, quiet."""
+    if server == "granian":
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--log-level", "warning"]
+        return [*command, "--factory", target] if factory else [*command, target]
+    command = [sys.executable, "-m", "uvicorn", target, "--port", str(port), "--log-level", "warning"]
+    command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--no-server-header"]
+    return [*command, "--factory"] if factory else command
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database-url", default="memory://", help="a database filled beforehand")
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     args = parser.parse_args()
     port = free_port()
     env = {
@@ -75,7 +95,7 @@ def main() -> int:
         "MARKETSCOUT_LOG_LEVEL": "WARNING",
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "marketscout.entrypoints.cli", "serve", "--port", str(port)],
+        serve_command(args.server, "marketscout.entrypoints.app:create_app", port, factory=True),
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -90,21 +110,13 @@ def main() -> int:
                 sizes[path] = len(answer.read())
             rate, p99 = wrk(base + path, args.seconds, args.connections)
             print(f"{path:22} {rate:9,.0f} req/s   p99 {p99:>8}   ({sizes[path]:,} bytes)")
+        print(f"server resident memory after the runs (supervisor and worker): {rss_mb(server.pid):.0f} MB")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     ceiling_port = free_port()
     minimal = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "minimal_app:app",
-            "--port",
-            str(ceiling_port),
-            "--log-level",
-            "warning",
-        ],
+        serve_command(args.server, "minimal_app:app", ceiling_port, factory=False),
         cwd=Path(__file__).parent,
         env={**os.environ, "BENCH_BODY_BYTES": str(sizes["/trending"])},
         stdout=subprocess.DEVNULL,
