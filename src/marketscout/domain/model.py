@@ -110,10 +110,12 @@ class EngagementSnapshot:
     shares: int = 0
 
     def __post_init__(self) -> None:
-        _require_aware("observed_at", self.observed_at)
-        for name in ("views", "likes", "comments", "shares"):
-            if getattr(self, name) < 0:
-                raise InvalidValue(name, "must be greater than or equal to 0")
+        # Spelled out rather than looped: stores build millions of these when they re-score.
+        if self.observed_at.utcoffset() is None:
+            raise InvalidValue("observed_at", "must carry an explicit UTC offset")
+        if self.views < 0 or self.likes < 0 or self.comments < 0 or self.shares < 0:
+            name = next(n for n in ("views", "likes", "comments", "shares") if getattr(self, n) < 0)
+            raise InvalidValue(name, "must be greater than or equal to 0")
 
     @property
     def key(self) -> tuple[int, str, datetime]:
