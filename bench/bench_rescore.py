@@ -1,6 +1,7 @@
 """Re-scoring through the store: read each product's recent snapshots, score, store what changed.
 
-Times ``rescore`` (the use case every ingest runs for the products it touched) over every product
+Times ``rescore`` (the use case every ingest runs for the products it touched; it reads one point
+per ad, region and hour from the hourly rollup) over every product
 of a database filled by ``bench/bench_http.py``, in chunks as the ingest path sees them, with
 the split between reading, scoring and storing. ``--force`` stores every score (as a first run
 does); without it only scores that moved are stored.
@@ -41,8 +42,8 @@ async def run(url: str, chunk: int, force: bool) -> None:
     for start in range(0, len(ids), chunk):
         began = time.perf_counter()
         async with uow:
-            series = await uow.engagement.for_products(
-                ids[start : start + chunk], until=now, since=now - SCORING_HISTORY
+            series = await uow.engagement.scoring_points(
+                ids[start : start + chunk], since=now - SCORING_HISTORY, until=now
             )
         read = time.perf_counter()
         score_many(series, now)
@@ -51,7 +52,7 @@ async def run(url: str, chunk: int, force: bool) -> None:
         snapshots += sum(len(v) for v in series.values())
     await engine.dispose()
     print(
-        f"re-scored {len(ids):,} products ({snapshots:,} snapshots) in {total:.2f} s "
+        f"re-scored {len(ids):,} products ({snapshots:,} hourly points) in {total:.2f} s "
         f"= {len(ids) / total:,.0f} products/s; of which reading ~{reading:.2f} s, scoring ~{scoring:.2f} s, "
         f"storing and the rest ~{max(total - reading - scoring, 0):.2f} s"
     )

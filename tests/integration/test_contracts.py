@@ -33,6 +33,7 @@ from marketscout.domain.model import (
     WatchlistEntry,
 )
 from marketscout.domain.ports import UnitOfWork
+from marketscout.domain.scoring import hourly_points
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 UowFactory = Callable[[], UnitOfWork]
@@ -440,6 +441,9 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
                     series[-1],
                     platform=Platform.TIKTOK if ad_id == first_ad else Platform.YOUTUBE,
                     observed_at=moment,
+                    likes=rng.randint(0, views // 10 + 1),
+                    comments=rng.randint(0, 20),
+                    shares=rng.randint(0, 5),
                 )
             rng.shuffle(series)
             batches.extend(series[i : i + 97] for i in range(0, len(series), 97))
@@ -467,3 +471,15 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
             reference = window_gains(readings, start, end)
             assert await uow.engagement.window_gains(start, end) == reference, (start, end)
             assert await uow.engagement.regional_activity(start, end) == regional_activity(reference)
+        # What re-scoring reads: the hourly points, from the rollups on SQL.
+        for since, until in [
+            (T0 - timedelta(days=61), T0 + timedelta(days=20)),
+            (T0 + timedelta(minutes=17), T0 + timedelta(days=3, minutes=5)),
+        ]:
+            points = await uow.engagement.scoring_points(
+                [product_id, product_id + 1], since=since, until=until
+            )
+            assert points == {
+                product_id: hourly_points(readings, since=since, until=until),
+                product_id + 1: [],
+            }, (since, until)

@@ -1,5 +1,5 @@
-"""Migrations: they build exactly the declared schema, and 0003 fills the rollups from what
-was stored before it, on SQLite and PostgreSQL."""
+"""Migrations: they build exactly the declared schema, and 0003 and 0004 fill the rollups
+(views, then interactions) from what was stored before them, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from marketscout.adapters.sql.engine import session_factory, sync_url
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.gains import window_gains
 from marketscout.domain.model import EngagementSnapshot, Platform
+from marketscout.domain.scoring import hourly_points
 from tests.databases import fresh_postgres_database
 
 T0 = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
@@ -48,7 +49,14 @@ def _old_rows(url: str) -> list[EngagementSnapshot]:
             views = max(views, 0)
             readings.append(
                 EngagementSnapshot(
-                    ad_id=ad_id, product_id=1, platform=platform, region="US", observed_at=moment, views=views
+                    ad_id=ad_id,
+                    product_id=1,
+                    platform=platform,
+                    region="US",
+                    observed_at=moment,
+                    views=views,
+                    likes=rng.randint(0, 50),
+                    comments=rng.randint(0, 9),
                 )
             )
     engine = create_engine(sync_url(url), poolclass=pool.NullPool)
@@ -81,8 +89,8 @@ def _old_rows(url: str) -> list[EngagementSnapshot]:
                     "region": r.region,
                     "observed_at": r.observed_at,
                     "views": r.views,
-                    "likes": 0,
-                    "comments": 0,
+                    "likes": r.likes,
+                    "comments": r.comments,
                     "shares": 0,
                 }
                 for r in readings
@@ -103,6 +111,10 @@ async def test_upgrading_rolls_up_what_was_stored_before(database_at_0002: str) 
             for days in (1, 7, 30):
                 start = T0 - timedelta(days=days, minutes=7)
                 assert await uow.engagement.window_gains(start, T0) == window_gains(readings, start, T0)
+            # 0004 filled in the interactions: what re-scoring reads agrees with the readings.
+            since = T0 - timedelta(days=61)
+            points = await uow.engagement.scoring_points([1], since=since, until=T0)
+            assert points == {1: hourly_points(readings, since=since, until=T0)}
     finally:
         await engine.dispose()
 

@@ -50,6 +50,7 @@ from marketscout.domain.ports import (
     UserRepository,
     WatchlistRepository,
 )
+from marketscout.domain.scoring import hourly_points
 
 SnapshotKey = tuple[int, str, datetime]
 
@@ -317,6 +318,15 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
         earliest = start - LOOKBACK
         snapshots = (s for pid in chosen for s in rows[pid].values() if earliest < s.observed_at <= end)
         return window_gains(snapshots, start, end)
+
+    async def scoring_points(
+        self, product_ids: Iterable[int], *, since: datetime, until: datetime
+    ) -> dict[int, builtins.list[EngagementSnapshot]]:
+        rows = self._rows()
+        return {
+            pid: hourly_points(rows.get(pid, {}).values(), since=since, until=until)
+            for pid in sorted(set(product_ids))
+        }
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
         return regional_activity(await self.window_gains(start, end))

@@ -183,6 +183,13 @@ class EngagementStore(Protocol):
         """Each product's snapshots observed in [since, until] (either bound optional), oldest first."""
         ...
 
+    async def scoring_points(
+        self, product_ids: Iterable[int], *, since: datetime, until: datetime
+    ) -> dict[int, builtins.list[EngagementSnapshot]]:
+        """Each product's readings compacted per ad, region and hour, as
+        :func:`domain.scoring.hourly_points` defines them (what re-scoring reads)."""
+        ...
+
     async def since(
         self, start: datetime, *, until: datetime | None = None
     ) -> builtins.list[EngagementSnapshot]:

@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
@@ -287,6 +287,36 @@ def score_item(
         forecast=forecast,
         reasons=tuple(reasons),
     )
+
+
+def hourly_points(
+    snapshots: Iterable[EngagementSnapshot], *, since: datetime, until: datetime
+) -> list[EngagementSnapshot]:
+    """What re-scoring reads: one reading per ad, region and UTC hour, for the hours that start
+    in ``[floor(since), until]``: the hour's last reading time, its highest views and its highest
+    interactions (as ``likes``). The stores keep these hours as rollups at ingest, so re-scoring
+    does not read every raw reading again; the engine's daily buckets lose nothing by it.
+    Ordered by time, then ad and region."""
+    first_hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours: dict[tuple[int, str, datetime], list[EngagementSnapshot]] = defaultdict(list)
+    for s in snapshots:
+        hour = s.observed_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        if first_hour <= hour <= until:
+            hours[(s.ad_id, s.region, hour)].append(s)
+    points = [
+        EngagementSnapshot(
+            ad_id=ad_id,
+            product_id=rows[0].product_id,
+            platform=rows[0].platform,
+            region=region,
+            observed_at=max(r.observed_at for r in rows),
+            views=max(r.views for r in rows),
+            likes=max(r.likes + r.comments + r.shares for r in rows),
+        )
+        for (ad_id, region, _), rows in hours.items()
+    ]
+    points.sort(key=lambda p: (p.observed_at, p.ad_id, p.region))
+    return points
 
 
 def score_many(

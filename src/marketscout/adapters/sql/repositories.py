@@ -549,6 +549,29 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 result[snapshot.product_id].append(snapshot)
         return result
 
+    async def scoring_points(
+        self, product_ids: Iterable[int], *, since: datetime, until: datetime
+    ) -> dict[int, builtins.list[EngagementSnapshot]]:
+        """Read from the hourly rollup (indexed by product and hour), not the raw readings: a
+        point carries the hour's interactions as ``likes`` (the engine only uses their sum)."""
+        h = t.engagement_hourly.c
+        first_hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        wanted = sorted(set(product_ids))
+        result: dict[int, builtins.list[EngagementSnapshot]] = {pid: [] for pid in wanted}
+        none = literal(0, BigInteger)
+        # In the order of _SNAPSHOT_COLUMNS, so that _snapshot reads them.
+        columns = (h.ad_id, h.product_id, h.platform, h.region, h.last_seen, h.max_views, h.max_interactions)
+        for condition in self._id_batches(h.product_id, wanted):
+            statement = (
+                select(*columns, none, none)
+                .where(condition, h.bucket >= first_hour, h.bucket <= until)
+                .order_by(h.last_seen, h.ad_id, h.region)
+            )
+            for row in await self._session.execute(statement):
+                snapshot = _snapshot(row)
+                result[snapshot.product_id].append(snapshot)
+        return result
+
     async def since(
         self, start: datetime, *, until: datetime | None = None
     ) -> builtins.list[EngagementSnapshot]:

@@ -1,8 +1,9 @@
 """Hourly and daily rollups of engagement, kept at ingest, and how a window is read from them.
 
 A rollup row holds, per ad, region and bucket (a UTC hour or day), the highest and lowest
-``views`` reading and the times of the first and last reading. These are exactly the figures
-:func:`marketscout.domain.gains.window_gains` needs, and every one is a max or a min, so:
+``views`` reading, the highest interactions (likes + comments + shares) and the times of the
+first and last reading. These are exactly the figures :func:`marketscout.domain.gains.window_gains`
+and :func:`marketscout.domain.scoring.hourly_points` need, and every one is a max or a min, so:
 
 - applying the same rows twice gives the same rollups (re-sent batches change nothing), and
   rows may arrive in any order;
@@ -80,24 +81,36 @@ def _bucket_sqlite(unit: str, column: str) -> str:
     return f"substr({column}, 1, 10) || ' 00:00:00.000000'"
 
 
-def _upsert(table: str, select: str, greatest: str, least: str) -> str:
+def _upsert(table: str, select: str, greatest: str, least: str, *, interactions: bool = True) -> str:
+    """``interactions=False`` is the shape of migration 0003, before ``max_interactions``."""
+    extra_column = ", max_interactions" if interactions else ""
+    extra_update = (
+        f", max_interactions = {greatest}({table}.max_interactions, excluded.max_interactions)"
+        if interactions
+        else ""
+    )
     return (
         f"INSERT INTO {table} (ad_id, region, bucket, product_id, platform, max_views, min_views, "
-        f"first_seen, last_seen) {select} "
+        f"first_seen, last_seen{extra_column}) {select} "
         "ON CONFLICT (ad_id, region, bucket) DO UPDATE SET "
         f"max_views = {greatest}({table}.max_views, excluded.max_views), "
         f"min_views = {least}({table}.min_views, excluded.min_views), "
         f"first_seen = {least}({table}.first_seen, excluded.first_seen), "
-        f"last_seen = {greatest}({table}.last_seen, excluded.last_seen)"
+        f"last_seen = {greatest}({table}.last_seen, excluded.last_seen){extra_update}"
     )
 
 
-def _aggregate(bucket: str, source: str, where: str = "") -> str:
+def _aggregate(bucket: str, source: str, where: str = "", *, interactions: str | None = None) -> str:
+    """``interactions``: the expression of a row's interactions, or None to leave them out."""
+    extra = f", max({interactions})" if interactions is not None else ""
     return (
         f"SELECT ad_id, region, {bucket}, product_id, platform, max(views), min(views), "  # noqa: S608 - constant names
-        f"min(observed_at), max(observed_at) FROM {source} {where} "
+        f"min(observed_at), max(observed_at){extra} FROM {source} {where} "
         "GROUP BY 1, 2, 3, 4, 5"
     )
+
+
+_INTERACTIONS = "likes + comments + shares"
 
 
 def postgres_insert_and_roll_up(columns: str) -> str:
@@ -106,22 +119,28 @@ def postgres_insert_and_roll_up(columns: str) -> str:
         f"WITH inserted AS (INSERT INTO engagement_snapshots ({columns}) "  # noqa: S608 - constant names
         f"SELECT DISTINCT ON (ad_id, region, observed_at) {columns} FROM engagement_staging "
         "ON CONFLICT (ad_id, region, observed_at) DO NOTHING "
-        "RETURNING ad_id, region, observed_at, product_id, platform, views)"
+        f"RETURNING ad_id, region, observed_at, product_id, platform, views, {_INTERACTIONS} AS interactions)"
     ]
     for table, unit in TABLES:
-        select = _aggregate(_bucket_postgres(unit, "observed_at"), "inserted")
+        select = _aggregate(_bucket_postgres(unit, "observed_at"), "inserted", interactions="interactions")
         parts.append(f", {table}_upsert AS ({_upsert(table, select, 'GREATEST', 'LEAST')})")
     return "".join(parts) + " SELECT count(*) FROM inserted"  # noqa: S608 - constant names
 
 
 def sqlite_roll_up(table: str, unit: str) -> str:
     """Rolls up the snapshots stored with an id above ``:after`` (this batch's rows)."""
-    select = _aggregate(_bucket_sqlite(unit, "observed_at"), "engagement_snapshots", "WHERE id > ?")
+    select = _aggregate(
+        _bucket_sqlite(unit, "observed_at"),
+        "engagement_snapshots",
+        "WHERE id > ?",
+        interactions=_INTERACTIONS,
+    )
     return _upsert(table, select, "max", "min")
 
 
-def backfill(dialect: str, table: str, unit: str) -> str:
-    """Rolls up every stored snapshot (the migration that introduces the rollups)."""
+def backfill(dialect: str, table: str, unit: str, *, interactions: bool = True) -> str:
+    """Rolls up every stored snapshot (the migrations that introduce the rollups and their
+    columns); ``interactions=False`` is the shape of migration 0003."""
     bucket = (
         _bucket_postgres(unit, "observed_at")
         if dialect == "postgresql"
@@ -129,7 +148,8 @@ def backfill(dialect: str, table: str, unit: str) -> str:
     )
     return _upsert(
         table,
-        _aggregate(bucket, "engagement_snapshots"),
+        _aggregate(bucket, "engagement_snapshots", interactions=_INTERACTIONS if interactions else None),
         "GREATEST" if dialect == "postgresql" else "max",
         "LEAST" if dialect == "postgresql" else "min",
+        interactions=interactions,
     )

@@ -134,15 +134,15 @@ engagement_snapshots = Table(
 )
 
 
-def _rollup(name: str) -> Table:
-    """Per ad, region and time bucket: the highest and lowest reading of views and when the
-    first and last reading was taken. Kept at ingest from the rows actually stored; every
-    column is a max or a min, so applying the same rows twice changes nothing."""
+def _rollup(name: str, *indexes: Index) -> Table:
+    """Per ad, region and time bucket: the highest and lowest reading of views, the highest of
+    interactions (likes + comments + shares) and when the first and last reading was taken. Kept
+    at ingest from the rows actually stored; every column is a max or a min, so applying the same
+    rows twice changes nothing."""
     return Table(
         name,
         metadata,
-        # The bucket leads the key: windows read bucket ranges, and no other index is kept,
-        # so each ingested batch maintains one B-tree per rollup.
+        # The bucket leads the key: windows read bucket ranges across all ads.
         Column("bucket", UtcDateTime(), primary_key=True),
         Column("ad_id", Id, primary_key=True),  # derived data: no foreign-key checks at ingest
         Column("region", String(6), primary_key=True),
@@ -152,11 +152,16 @@ def _rollup(name: str) -> Table:
         Column("min_views", BigInteger, nullable=False),
         Column("first_seen", UtcDateTime(), nullable=False),
         Column("last_seen", UtcDateTime(), nullable=False),
+        Column("max_interactions", BigInteger, nullable=False, server_default="0"),
         CheckConstraint("min_views >= 0 AND max_views >= min_views", name="views_order"),
+        *indexes,
     )
 
 
-engagement_hourly = _rollup("engagement_hourly")
+# Re-scoring reads a few products' hours: the hourly rollup is also indexed by product.
+engagement_hourly = _rollup(
+    "engagement_hourly", Index("ix_engagement_hourly_product_bucket", "product_id", "bucket")
+)
 engagement_daily = _rollup("engagement_daily")
 
 trend_scores = Table(

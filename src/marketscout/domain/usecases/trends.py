@@ -43,8 +43,9 @@ async def rescore(
     wanted = sorted(set(product_ids))
     results: dict[int, TrendScore] = {}
     async with uow:
-        # The engine looks back at most SCORING_HISTORY: reading more would only cost time.
-        series = await uow.engagement.for_products(wanted, until=now, since=now - SCORING_HISTORY)
+        # The engine looks back at most SCORING_HISTORY, and reads one point per ad, region and
+        # hour (the stores' hourly rollups) rather than every raw reading.
+        series = await uow.engagement.scoring_points(wanted, since=now - SCORING_HISTORY, until=now)
         assessments = score_many(series, now)
         previous = await uow.scores.latest_many(wanted)
         changed: list[TrendScore] = []

@@ -40,7 +40,7 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     for name, unit in rollups.TABLES:
         _create(name)
-        op.execute(rollups.backfill(dialect, name, unit))
+        op.execute(rollups.backfill(dialect, name, unit, interactions=False))
 
 
 def downgrade() -> None:
