@@ -6,7 +6,7 @@ median and p99 latency with a bounded number of requests at a fixed concurrency,
 resident memory afterwards.
 
     .venv/bin/python bench/bench_http.py [--snapshots 100000] [--products 1000] [--ads 20000]
-        [--requests 200] [--concurrency 8] [--database-url URL]
+        [--requests 200] [--concurrency 8] [--database-url URL] [--no-fill]
 """
 
 from __future__ import annotations
@@ -96,20 +96,24 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--no-fill", action="store_true", help="measure a database filled by an earlier run as it is"
+    )
     args = parser.parse_args()
     folder = tempfile.mkdtemp()
     url = args.database_url or f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
     migrate.upgrade(url)
-    asyncio.run(seed(url, args.products, args.ads))
-    import bench_ingest
+    if not args.no_fill:
+        asyncio.run(seed(url, args.products, args.ads))
+        import bench_ingest
 
-    # Recent data, so the read windows (7 to 30 days) cover it.
-    bench_ingest.START = datetime.now(UTC) - timedelta(hours=args.snapshots // args.ads + 2)
-    rate = asyncio.run(ingest(url, args.products, args.ads, args.snapshots))
-    scoring = asyncio.run(score_all(url, args.products))
-    print(
-        f"loaded {args.snapshots:,} snapshots ({rate:,.0f}/s), scored {args.products:,} products in {scoring:.1f} s"
-    )
+        # Recent data, so the read windows (7 to 30 days) cover it.
+        bench_ingest.START = datetime.now(UTC) - timedelta(hours=args.snapshots // args.ads + 2)
+        rate = asyncio.run(ingest(url, args.products, args.ads, args.snapshots))
+        scoring = asyncio.run(score_all(url, args.products))
+        print(
+            f"loaded {args.snapshots:,} snapshots ({rate:,.0f}/s), scored {args.products:,} products in {scoring:.1f} s"
+        )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
