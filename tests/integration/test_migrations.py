@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, insert, pool
+from sqlalchemy import create_engine, insert, pool, text
 
 from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql import tables as t
@@ -125,6 +125,15 @@ def test_the_migrations_build_exactly_the_declared_schema(database_at_0002: str)
     try:
         with engine.connect() as connection:
             differences = compare_metadata(MigrationContext.configure(connection), t.metadata)
+            if connection.dialect.name == "postgresql":
+                # Storage parameters, which autogenerate does not compare.
+                for table in (t.engagement_hourly, t.engagement_daily):
+                    options = connection.execute(
+                        text("SELECT coalesce(reloptions, '{}') FROM pg_class WHERE relname = :name"),
+                        {"name": table.name},
+                    ).scalar_one()
+                    wanted = table.dialect_options["postgresql"]["with"]["fillfactor"]
+                    assert (f"fillfactor={wanted}" in options) == (wanted != 100), (table.name, options)
     finally:
         engine.dispose()
     assert differences == []

@@ -134,7 +134,7 @@ engagement_snapshots = Table(
 )
 
 
-def _rollup(name: str, *indexes: Index) -> Table:
+def _rollup(name: str, *indexes: Index, fillfactor: int = 100) -> Table:
     """Per ad, region and time bucket: the highest and lowest reading of views, the highest of
     interactions (likes + comments + shares) and when the first and last reading was taken. Kept
     at ingest from the rows actually stored; every column is a max or a min, so applying the same
@@ -155,6 +155,7 @@ def _rollup(name: str, *indexes: Index) -> Table:
         Column("max_interactions", BigInteger, nullable=False, server_default="0"),
         CheckConstraint("min_views >= 0 AND max_views >= min_views", name="views_order"),
         *indexes,
+        postgresql_with={"fillfactor": fillfactor},
     )
 
 
@@ -162,7 +163,9 @@ def _rollup(name: str, *indexes: Index) -> Table:
 engagement_hourly = _rollup(
     "engagement_hourly", Index("ix_engagement_hourly_product_bucket", "product_id", "bucket")
 )
-engagement_daily = _rollup("engagement_daily")
+# Each ingested hour rewrites the day's row of every active ad: half of each page is left free so
+# that PostgreSQL updates in place (migration 0005).
+engagement_daily = _rollup("engagement_daily", fillfactor=50)
 
 trend_scores = Table(
     "trend_scores",
