@@ -55,7 +55,8 @@ async def ingest_by_time(url: str, count: int) -> float:
     for hour in range(max(1, count // ADS)):
         batch = []
         for ad in range(ADS):
-            views[ad] = int(views[ad] * growth[ad]) + rng.randint(0, 50)
+            # Capped: 2,000 hours of up to 2 % an hour would overflow a 64-bit counter.
+            views[ad] = min(int(views[ad] * growth[ad]) + rng.randint(0, 50), 10**12)
             batch.append(
                 EngagementSnapshot(
                     ad_id=ad + 1,
