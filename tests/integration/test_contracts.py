@@ -13,7 +13,7 @@ from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import Conflict
-from marketscout.domain.gains import regional_activity, window_gains
+from marketscout.domain.gains import ad_gains, regional_activity, window_gains
 from marketscout.domain.model import (
     Ad,
     Alert,
@@ -303,6 +303,12 @@ async def test_window_gains_follow_the_domain_definition(uow_factory: UowFactory
     assert by_region == {"US": (100, 800), "FR": (70, 100)}
     async with uow:
         assert await uow.engagement.regional_activity(start, end) == {"US": 800, "FR": 100}
+        per_ad = await uow.engagement.ad_gains(start, end)
+    # One row per ad: its regions summed, its earliest and latest reading in the window.
+    assert [(g.ad_id, g.base, g.gained, g.first_seen, g.last_seen) for g in per_ad] == [
+        (ad_id, 170, 900, T0, T0 + timedelta(hours=30))
+    ]
+    assert per_ad == ad_gains(gains)
 
 
 async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: UowFactory) -> None:
@@ -471,6 +477,7 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
             reference = window_gains(readings, start, end)
             assert await uow.engagement.window_gains(start, end) == reference, (start, end)
             assert await uow.engagement.regional_activity(start, end) == regional_activity(reference)
+            assert await uow.engagement.ad_gains(start, end) == ad_gains(reference), (start, end)
         # What re-scoring reads: the hourly points, from the rollups on SQL.
         for since, until in [
             (T0 - timedelta(days=61), T0 + timedelta(days=20)),

@@ -18,9 +18,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from marketscout.domain.errors import Conflict
-from marketscout.domain.gains import LOOKBACK, regional_activity, window_gains
+from marketscout.domain.gains import LOOKBACK, ad_gains, regional_activity, window_gains
 from marketscout.domain.model import (
     Ad,
+    AdGain,
     Alert,
     AlertRule,
     Delivery,
@@ -330,6 +331,9 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
         return regional_activity(await self.window_gains(start, end))
+
+    async def ad_gains(self, start: datetime, end: datetime) -> builtins.list[AdGain]:
+        return ad_gains(await self.window_gains(start, end))
 
     async def products_with_engagement(self) -> builtins.list[int]:
         return sorted(pid for pid, snaps in self._rows().items() if snaps)

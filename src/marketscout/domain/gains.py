@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from marketscout.domain.model import EngagementSnapshot, Platform, WindowGain
+from marketscout.domain.model import AdGain, EngagementSnapshot, Platform, WindowGain
 
 # How far before the window a reading may be to count as the level the window starts from.
 LOOKBACK = timedelta(days=30)
@@ -76,3 +76,30 @@ def regional_activity(gains: Iterable[WindowGain]) -> dict[str, int]:
     for gain in gains:
         activity[gain.region] += gain.gained
     return dict(activity)
+
+
+def ad_gains(gains: Iterable[WindowGain]) -> list[AdGain]:
+    """Each ad's gains summed over its regions (what the viral-ad scan ranks), by ad id.
+    Stores may compute it without listing the per-region gains."""
+    per_ad: dict[int, AdGain] = {}
+    for g in gains:
+        seen = per_ad.get(g.ad_id)
+        if seen is None:
+            per_ad[g.ad_id] = AdGain(
+                ad_id=g.ad_id,
+                product_id=g.product_id,
+                platform=g.platform,
+                gained=g.gained,
+                base=g.base,
+                first_seen=g.first_seen,
+                last_seen=g.last_seen,
+            )
+        else:
+            per_ad[g.ad_id] = replace(
+                seen,
+                gained=seen.gained + g.gained,
+                base=seen.base + g.base,
+                first_seen=min(seen.first_seen, g.first_seen),
+                last_seen=max(seen.last_seen, g.last_seen),
+            )
+    return [per_ad[ad_id] for ad_id in sorted(per_ad)]

@@ -267,3 +267,17 @@ class WindowGain:
     base: int
     first_seen: datetime
     last_seen: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdGain:
+    """What one ad gained over a window in all its regions together (a read model): the sums of
+    its :class:`WindowGain` ``gained`` and ``base``, its earliest and latest reading."""
+
+    ad_id: int
+    product_id: int
+    platform: Platform
+    gained: int
+    base: int
+    first_seen: datetime
+    last_seen: datetime

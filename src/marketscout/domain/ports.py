@@ -16,6 +16,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from marketscout.domain.model import (
     Ad,
+    AdGain,
     Alert,
     AlertRule,
     Channel,
@@ -202,6 +203,11 @@ class EngagementStore(Protocol):
         self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
     ) -> builtins.list[WindowGain]:
         """Views gained per (ad, region) in ``(start, end]``, as :func:`domain.gains.window_gains` defines."""
+        ...
+
+    async def ad_gains(self, start: datetime, end: datetime) -> builtins.list[AdGain]:
+        """Views gained per ad in ``(start, end]`` by every ad, as :func:`domain.gains.ad_gains`
+        defines it from the window's gains (ordered by ad id)."""
         ...
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:

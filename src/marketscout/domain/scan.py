@@ -17,10 +17,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from marketscout.domain.gains import window_gains
-from marketscout.domain.model import Ad, EngagementSnapshot, Platform, ViralAd, WindowGain
+from marketscout.domain.gains import ad_gains, window_gains
+from marketscout.domain.model import Ad, AdGain, EngagementSnapshot, Platform, ViralAd, WindowGain
 
 AGE_BUCKETS_DAYS: tuple[float, ...] = (3, 14, 60)
 MIN_PEERS = 5
@@ -81,36 +80,32 @@ def _age_bucket(age_days: float) -> int:
 
 
 def _growths(
-    gains: Sequence[WindowGain], born: Mapping[int, datetime], as_of: datetime, window: timedelta
+    gains: Sequence[AdGain], born: Mapping[int, datetime], as_of: datetime, window: timedelta
 ) -> list[_AdGrowth]:
-    # Per ad: (product, platform, gained, base, first seen, last seen), summed over its regions.
-    per_ad: dict[int, list[Any]] = {}
-    for g in gains:
-        acc = per_ad.get(g.ad_id)
-        if acc is None:
-            per_ad[g.ad_id] = [g.product_id, g.platform, g.gained, g.base, g.first_seen, g.last_seen]
-        else:
-            acc[2] += g.gained
-            acc[3] += g.base
-            acc[4] = min(acc[4], g.first_seen)
-            acc[5] = max(acc[5], g.last_seen)
-    start = as_of - window
-    day = timedelta(days=1)
-    days = window / day
+    # Seconds since the epoch: the scan runs over every ad of the market, so no timedelta
+    # arithmetic per ad.
+    end = as_of.timestamp()
+    start = end - window.total_seconds()
+    window_days = window / timedelta(days=1)
     found: list[_AdGrowth] = []
-    for ad_id, (product_id, platform, gained, base, first_seen, last_seen) in per_ad.items():
-        observed_days = max(min(days, (as_of - max(first_seen, start)) / day), 0.25)
-        per_day = gained / observed_days
+    for g in gains:
+        first_seen = g.first_seen.timestamp()
+        observed_days = (end - (first_seen if first_seen > start else start)) / 86400.0
+        observed_days = max(min(window_days, observed_days), 0.25)
+        per_day = g.gained / observed_days
+        birth = born.get(g.ad_id)
         found.append(
             _AdGrowth(
-                ad_id=ad_id,
-                product_id=product_id,
-                platform=platform,
-                rate=math.log1p(per_day / (base + 1.0)),
-                gained=float(gained),
+                ad_id=g.ad_id,
+                product_id=g.product_id,
+                platform=g.platform,
+                rate=math.log1p(per_day / (g.base + 1.0)),
+                gained=float(g.gained),
                 per_day=per_day,
-                age_bucket=_age_bucket((as_of - born.get(ad_id, first_seen)) / day),
-                detected_at=last_seen,
+                age_bucket=_age_bucket(
+                    (end - (first_seen if birth is None else birth.timestamp())) / 86400.0
+                ),
+                detected_at=g.last_seen,
             )
         )
     return found
@@ -140,20 +135,21 @@ def scan_gains(
     limit: int = 20,
 ) -> list[ViralAd]:
     """The scan on the window's gains per ad and region, for the ads given (others are left out)."""
-    known = [g for g in gains if g.ad_id in ads]
+    known = ad_gains(g for g in gains if g.ad_id in ads)
     born = {a.id: a.first_seen_at for a in ads.values() if a.first_seen_at is not None}
     hits = rank_gains(known, as_of, window=window, born=born)[:limit]
     return [hit.viral(ads[hit.ad_id], product_names.get(hit.product_id, "")) for hit in hits]
 
 
 def rank_gains(
-    gains: Sequence[WindowGain],
+    gains: Sequence[AdGain],
     as_of: datetime,
     *,
     window: timedelta = timedelta(days=7),
     born: Mapping[int, datetime] | None = None,
 ) -> list[ScanHit]:
-    """Every ad that qualifies, strongest first, judged against all the ads in ``gains``.
+    """Every ad that qualifies, strongest first, judged against all the ads in ``gains`` (one
+    per ad: :func:`domain.gains.ad_gains`).
 
     ``born`` gives an ad's first appearance where the platform told it (``Ad.first_seen_at``);
     otherwise its age counts from its first reading in the window. Only the hits' ads need

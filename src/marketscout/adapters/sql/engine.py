@@ -72,7 +72,9 @@ def create_engine(
         pool_timeout=CONNECT_TIMEOUT_SECONDS,
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            "options": f"-c statement_timeout={int(statement_timeout_ms)}",
+            # Sessions in UTC: psycopg then answers timestamps in ``datetime.UTC`` itself, which
+            # the adapters keep as they are instead of converting every value read.
+            "options": f"-c statement_timeout={int(statement_timeout_ms)} -c TimeZone=UTC",
         },
     )
 

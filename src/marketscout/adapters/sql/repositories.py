@@ -38,6 +38,7 @@ from marketscout.domain.errors import Conflict, Unavailable
 from marketscout.domain.gains import LOOKBACK
 from marketscout.domain.model import (
     Ad,
+    AdGain,
     Alert,
     AlertRule,
     AlertRuleKind,
@@ -633,6 +634,40 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         gained = case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
         statement = select(g.c.region, func.sum(gained).label("gained")).group_by(g.c.region)
         return {row.region: int(row.gained) for row in await self._session.execute(statement)}
+
+    async def ad_gains(self, start: datetime, end: datetime) -> builtins.list[AdGain]:
+        """Summed per ad in the database: one row per ad, not one per ad and region."""
+        g = self.gains_statement(start, end, None).order_by(None).subquery("gains")
+        base = func.coalesce(g.c.before, g.c.inside_min)
+        gained = case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
+        statement = (
+            select(
+                g.c.ad_id,
+                g.c.product_id,
+                g.c.platform,
+                func.sum(gained).label("gained"),
+                func.sum(base).label("base"),
+                func.min(g.c.first_seen).label("first_seen"),
+                func.max(g.c.last_seen).label("last_seen"),
+            )
+            .group_by(g.c.ad_id, g.c.product_id, g.c.platform)
+            .order_by(g.c.ad_id)
+        )
+        platforms = {p.value: p for p in Platform}
+        return [
+            AdGain(
+                ad_id=ad_id,
+                product_id=product_id,
+                platform=platforms[platform],
+                gained=int(gained),
+                base=int(base),
+                first_seen=first_seen,
+                last_seen=last_seen,
+            )
+            for ad_id, product_id, platform, gained, base, first_seen, last_seen in await self._session.execute(
+                statement
+            )
+        ]
 
     @classmethod
     def gains_statement(cls, start: datetime, end: datetime, wanted: builtins.list[int] | None) -> Any:

@@ -149,7 +149,7 @@ async def evaluate_alerts(
         viral_by_product: dict[int, list[ViralAd]] = defaultdict(list)
         if any(rule.kind == AlertRuleKind.NEW_VIRAL_AD for rule, _ in targets):
             # The same scan as /scan-ads: every ad is judged against all its peers.
-            gains = await uow.engagement.window_gains(now - SCAN_WINDOW, now)
+            gains = await uow.engagement.ad_gains(now - SCAN_WINDOW, now)
             born = await uow.ads.first_seen_dates({g.ad_id for g in gains})
             hits = [
                 h for h in rank_gains(gains, now, window=SCAN_WINDOW, born=born) if h.product_id in wanted

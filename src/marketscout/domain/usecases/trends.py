@@ -148,7 +148,7 @@ async def scan_ads(
     now = clock.now()
     async with uow:
         # Every ad's gains, even when one product is asked for: ads are judged against their peers.
-        gains = await uow.engagement.window_gains(now - window, now)
+        gains = await uow.engagement.ad_gains(now - window, now)
         born = await uow.ads.first_seen_dates({g.ad_id for g in gains})
         hits = [
             hit
