@@ -32,7 +32,7 @@ from marketscout.domain.model import (
     User,
     WatchlistEntry,
 )
-from marketscout.domain.ports import UnitOfWork
+from marketscout.domain.ports import StoreResult, UnitOfWork
 from marketscout.domain.scoring import hourly_points
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
@@ -309,6 +309,34 @@ async def test_window_gains_follow_the_domain_definition(uow_factory: UowFactory
         (ad_id, 170, 900, T0, T0 + timedelta(hours=30))
     ]
     assert per_ad == ad_gains(gains)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+async def test_sql_stores_refuse_a_snapshot_that_is_not_its_ads(uow_factory: UowFactory) -> None:
+    """The database itself holds each snapshot to its ad's product and platform (one composite
+    foreign key), so a bug in a caller cannot file engagement under the wrong product; a batch
+    with such a row stores nothing."""
+    _, product_id, ad_id = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        other = await uow.products.add(Product(name="Other", description="d", created_at=T0))
+        await uow.commit()
+    good = _snap(ad_id, product_id, -48, 10)  # another day: no rollup row shared with the bad ones
+    wrong = [
+        _snap(ad_id, other.id, 1, 20),  # another product
+        dataclasses.replace(_snap(ad_id, product_id, 2, 30), platform=Platform.YOUTUBE),  # another platform
+        _snap(ad_id + 1000, product_id, 3, 40),  # no such ad
+    ]
+    for bad in wrong:
+        with pytest.raises(Conflict) as caught:
+            async with uow:
+                await uow.engagement.add_many([good, bad])
+                await uow.commit()
+        assert "does not match a stored record" in str(caught.value)
+    async with uow:
+        assert await uow.engagement.for_products([product_id, other.id]) == {product_id: [], other.id: []}
+        assert await uow.engagement.add_many([good]) == StoreResult(stored=1, duplicates=0)
+        await uow.commit()
 
 
 async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: UowFactory) -> None:

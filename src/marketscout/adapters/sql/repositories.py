@@ -6,10 +6,12 @@ import builtins
 import dataclasses
 import functools
 import inspect
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
+import psycopg
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -84,17 +86,24 @@ _CONFLICT_FIELDS = {
 INSERT_CHUNK = 5_000
 
 
-def translate_error(error: SQLAlchemyError) -> Exception:
-    """Driver errors become domain errors; nothing of the driver reaches the HTTP layer."""
-    if isinstance(error, IntegrityError):
-        text = str(error.orig)
+def translate_error(error: SQLAlchemyError | psycopg.Error) -> Exception:
+    """Driver errors become domain errors; nothing of the driver reaches the HTTP layer. Bulk
+    ingest talks to psycopg directly (COPY), so its own errors are translated as well."""
+    if isinstance(error, IntegrityError | psycopg.IntegrityError):
+        text = str(error.orig if isinstance(error, IntegrityError) else error)
+        if "foreign key" in text.lower():
+            # E.g. a snapshot whose ad is gone, or whose product or platform is not its ad's.
+            # PostgreSQL names the constraint (and so the column); SQLite does not.
+            named = re.search(r'foreign key constraint "fk_[a-z_]+?_([a-z]+_id)_[a-z]+"', text)
+            field = named.group(1) if named else None
+            return Conflict(f"{field or 'a reference'} does not match a stored record", field=field)
         field = next((f for key, f in _CONFLICT_FIELDS.items() if key in text), None)
         if field is None and "UNIQUE" in text.upper() and "external_id" in text:
             field = "external_id"
         return Conflict(f"{field or 'record'} already exists", field=field)
     if isinstance(error, OperationalError | DBAPIError) and getattr(error, "connection_invalidated", True):
         return Unavailable("the database is unavailable")
-    if isinstance(error, OperationalError):
+    if isinstance(error, OperationalError | psycopg.OperationalError):
         return Unavailable("the database is unavailable")
     return error
 
@@ -104,7 +113,7 @@ def translating(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
-        except (SQLAlchemyError, OSError) as error:
+        except (SQLAlchemyError, psycopg.Error, OSError) as error:
             if isinstance(error, OSError):
                 raise Unavailable("the database is unavailable") from error
             raise translate_error(error) from error

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -113,6 +114,8 @@ ads = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("platform", "external_id", name="uq_ads_platform_external_id"),
     Index("ix_ads_platform_id", "platform", "id"),
+    # What a snapshot's foreign key refers to: the ad with its product and platform.
+    Index("uq_ads_id_product_platform", "id", "product_id", "platform", unique=True),
 )
 
 _COUNTERS = ("views", "likes", "comments", "shares")
@@ -121,12 +124,20 @@ engagement_snapshots = Table(
     "engagement_snapshots",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("ad_id", Id, ForeignKey("ads.id", ondelete="CASCADE"), nullable=False),
-    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), nullable=False),
+    Column("ad_id", Id, nullable=False),
+    Column("product_id", Id, nullable=False),
     Column("platform", String(20), nullable=False),
     Column("region", String(6), nullable=False),
     Column("observed_at", UtcDateTime(), nullable=False),
     *(Column(name, BigInteger, nullable=False) for name in _COUNTERS),
+    # The ad, with the product and platform copied from it (the rollups are keyed by them): one
+    # key checks all three, one lookup per ingested row (migration 0006).
+    ForeignKeyConstraint(
+        ["ad_id", "product_id", "platform"],
+        ["ads.id", "ads.product_id", "ads.platform"],
+        ondelete="CASCADE",
+        name="fk_engagement_snapshots_ad_id_ads",
+    ),
     UniqueConstraint("ad_id", "region", "observed_at", name="uq_engagement_snapshots_key"),
     *(CheckConstraint(f"{name} >= 0", name=f"{name}_not_negative") for name in _COUNTERS),
     Index("ix_engagement_snapshots_product_observed", "product_id", "observed_at"),
