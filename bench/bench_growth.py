@@ -110,9 +110,11 @@ async def reads(url: str, snapshots: int) -> tuple[float, float, float, int]:
         .group_by(e.ad_id, e.region, e.product_id, e.platform)
         .having(func.max(e.observed_at) > start)
     )
-    rolled = SqlEngagementStore.gains_statement(start, end, None)
     async with uow:
         session = uow._session
+        # The statement the store runs, with its probe for a complete last day.
+        complete = await uow.engagement._day_complete(end)  # type: ignore[attr-defined]
+        rolled = SqlEngagementStore.gains_statement(start, end, None, day_complete=complete)
 
         async def rows(statement: object) -> list[object]:
             return list(await session.execute(statement))  # type: ignore[call-overload]

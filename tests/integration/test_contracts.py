@@ -500,6 +500,11 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
             (start, start + timedelta(minutes=rng.choice([30, 61, 1440, 7 * 1440, 30 * 1440 + 17])))
         )
     windows.append((T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=3)))  # aligned edges
+    # Windows that end at or just before the latest reading: nothing stored later in that day
+    # (its daily rollup then stands for the day's readings up to the end) or something is.
+    latest = max(r.observed_at for r in readings)
+    for end in (latest, latest + timedelta(minutes=5), latest - timedelta(minutes=1)):
+        windows.append((end - timedelta(days=7, minutes=13), end))
     async with uow:
         for start, end in windows:
             reference = window_gains(readings, start, end)

@@ -8,7 +8,7 @@ import functools
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
@@ -617,7 +617,10 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         """The same definition as ``domain.gains.window_gains``, read from the daily and hourly
         rollups, with raw readings only for the partial hours at the window's edges."""
         statement = self.gains_statement(
-            start, end, None if product_ids is None else sorted(set(product_ids))
+            start,
+            end,
+            None if product_ids is None else sorted(set(product_ids)),
+            day_complete=await self._day_complete(end),
         )
         found: builtins.list[WindowGain] = []
         for row in await self._session.execute(statement):
@@ -638,7 +641,8 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
         """Summed in the database: only one row per region comes back."""
-        g = self.gains_statement(start, end, None).order_by(None).subquery("gains")
+        complete = await self._day_complete(end)
+        g = self.gains_statement(start, end, None, day_complete=complete).order_by(None).subquery("gains")
         base = func.coalesce(g.c.before, g.c.inside_min)
         gained = case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
         statement = select(g.c.region, func.sum(gained).label("gained")).group_by(g.c.region)
@@ -646,7 +650,8 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
 
     async def ad_gains(self, start: datetime, end: datetime) -> builtins.list[AdGain]:
         """Summed per ad in the database: one row per ad, not one per ad and region."""
-        g = self.gains_statement(start, end, None).order_by(None).subquery("gains")
+        complete = await self._day_complete(end)
+        g = self.gains_statement(start, end, None, day_complete=complete).order_by(None).subquery("gains")
         base = func.coalesce(g.c.before, g.c.inside_min)
         gained = case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
         statement = (
@@ -678,10 +683,23 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             )
         ]
 
+    async def _day_complete(self, end: datetime) -> bool:
+        """Whether nothing is stored after ``end`` in its UTC day (one probe of the time index):
+        then that day's rollup holds exactly the day's readings up to ``end``."""
+        observed = t.engagement_snapshots.c.observed_at
+        day_end = end.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        later = select(literal(1)).where(observed > end, observed < day_end).limit(1)
+        return (await self._session.execute(later)).first() is None
+
     @classmethod
-    def gains_statement(cls, start: datetime, end: datetime, wanted: builtins.list[int] | None) -> Any:
-        """The one aggregate query over the window's pieces (rollups and raw edges)."""
-        pieces = rollups.tile(start - LOOKBACK, start, before=True) + rollups.tile(start, end, before=False)
+    def gains_statement(
+        cls, start: datetime, end: datetime, wanted: builtins.list[int] | None, *, day_complete: bool = False
+    ) -> Any:
+        """The one aggregate query over the window's pieces (rollups and raw edges);
+        ``day_complete``: see :func:`rollups.tile`."""
+        pieces = rollups.tile(start - LOOKBACK, start, before=True) + rollups.tile(
+            start, end, before=False, day_complete=day_complete
+        )
         parts = [cls._piece(piece, wanted) for piece in pieces]
         union = parts[0].union_all(*parts[1:]).subquery("pieces")
         p = union.c

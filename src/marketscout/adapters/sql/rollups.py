@@ -16,7 +16,9 @@ not leak into them.
 A window ``(lo, hi]`` is tiled into pieces: raw readings for the partial hour at each edge,
 hourly buckets up to the first and from the last whole day, and daily buckets in between. A
 30-day window over hourly readings thus reads about 30 daily rows and at most ~48 hourly rows
-per ad and region, plus the raw rows of two partial hours, whatever the history holds.
+per ad and region, plus the raw rows of two partial hours, whatever the history holds. When
+nothing is stored after ``hi`` in its day (a window that ends now), the last day is read from its
+daily bucket as well: about 31 daily rows and at most ~24 hourly rows per ad and region.
 """
 
 from __future__ import annotations
@@ -47,8 +49,13 @@ def _floor(moment: datetime, unit: timedelta) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def tile(lo: datetime, hi: datetime, *, before: bool) -> list[Piece]:
-    """Pieces that together hold exactly the readings with ``lo < observed_at <= hi``."""
+def tile(lo: datetime, hi: datetime, *, before: bool, day_complete: bool = False) -> list[Piece]:
+    """Pieces that together hold exactly the readings with ``lo < observed_at <= hi``.
+
+    ``day_complete`` says that no reading is stored after ``hi`` in ``hi``'s UTC day (the usual
+    case for a window that ends now): that day's bucket then holds exactly the readings from the
+    day's start to ``hi``, and is read instead of its hours and the raw readings of the last one.
+    """
     if hi <= lo:
         return []
     first_hour = _floor(lo, HOUR) + HOUR  # the first whole hour that excludes ``lo`` itself
@@ -61,6 +68,9 @@ def tile(lo: datetime, hi: datetime, *, before: bool) -> list[Piece]:
     if first_day < last_day:
         if first_hour < first_day:
             pieces.append(Piece("hour", first_hour, first_day, before))
+        if day_complete:
+            pieces.append(Piece("day", first_day, last_day + DAY, before))
+            return pieces
         pieces.append(Piece("day", first_day, last_day, before))
         if last_day < last_hour:
             pieces.append(Piece("hour", last_day, last_hour, before))
