@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
@@ -46,6 +47,10 @@ class ScoringParams:
 
 
 DEFAULT_PARAMS = ScoringParams()
+# A series' readings in time order (the lower reading first at equal times).
+_READING_ORDER = attrgetter("observed_at", "views")
+# The forecast's decay of 3 % a day, k days ahead (computed once).
+_DECAY = [0.97**k for k in range(64)]
 
 
 @dataclass(slots=True)
@@ -69,7 +74,7 @@ def increment_series(snapshots: Iterable[EngagementSnapshot], as_of: datetime) -
             grouped[(s.ad_id, s.region)].append(s)
     series: list[IncrementSeries] = []
     for (ad_id, region), rows in grouped.items():
-        rows.sort(key=lambda s: (s.observed_at, s.views))
+        rows.sort(key=_READING_ORDER)
         times: list[datetime] = []
         views: list[int] = []
         inter: list[int] = []
@@ -233,8 +238,8 @@ def score_item(
         (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
     )
 
-    peak_day = max(range(len(daily)), key=lambda k: (daily[k], -k))
-    peak = daily[peak_day]
+    peak = max(daily)
+    peak_day = daily.index(peak)  # the most recent day of the highest gain
     reasons: list[str] = []
     if growth["7d"] < -0.3 and v3 < v_prev3:
         status = TrendStatus.DECLINING
@@ -264,8 +269,12 @@ def score_item(
         reasons.append("no unusual movement")
 
     daily_rate = math.exp(_clip(acceleration, -1.5, 1.5) / 3.0)
+    bent = (1.0, daily_rate, daily_rate**2, daily_rate**3)
+    decay = (
+        _DECAY if params.forecast_days < len(_DECAY) else [0.97**k for k in range(params.forecast_days + 1)]
+    )
     forecast = tuple(
-        round(max(0.0, v3 * daily_rate ** min(k, 3) * (0.97**k)), 2)
+        round(max(0.0, v3 * bent[k if k < 3 else 3] * decay[k]), 2)
         for k in range(1, params.forecast_days + 1)
     )
     components = {
