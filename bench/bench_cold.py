@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import pstats
 import statistics
 import sys
@@ -25,6 +26,7 @@ from marketscout.adapters.clock import FixedClock
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.usecases import catalog, trends
+from marketscout.entrypoints.settings import Settings, tune_gc
 
 
 def cases(uow: SqlUnitOfWork, clock: FixedClock) -> dict[str, Callable[[], Awaitable[object]]]:
@@ -70,6 +72,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile")
     args = parser.parse_args()
+    # As the server does at start (MARKETSCOUT_GC_THRESHOLD; 0 measures Python's default).
+    threshold = Settings.from_env().gc_threshold
+    tune_gc(threshold)
+    print(f"garbage-collector threshold: {gc.get_threshold()[0]:,}")
     asyncio.run(run(args.database_url, args.repeat, args.profile))
     print(f"command: {' '.join(['python', *sys.argv])}")
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import sys
 import time
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.scoring import score_many
 from marketscout.domain.usecases.trends import SCORING_HISTORY, rescore
+from marketscout.entrypoints.settings import Settings, tune_gc
 
 
 async def run(url: str, chunk: int, force: bool) -> None:
@@ -64,6 +66,10 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=500)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
+    # As the server does at start (MARKETSCOUT_GC_THRESHOLD; 0 measures Python's default).
+    threshold = Settings.from_env().gc_threshold
+    tune_gc(threshold)
+    print(f"garbage-collector threshold: {gc.get_threshold()[0]:,}")
     asyncio.run(run(args.database_url, args.chunk, args.force))
     print(f"command: {' '.join(['python', *sys.argv])}")
     return 0

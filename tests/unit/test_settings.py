@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from marketscout.entrypoints.settings import PREFIX, Settings, SettingsError
+from marketscout.entrypoints.settings import PREFIX, Settings, SettingsError, tune_gc
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -42,6 +44,7 @@ def test_values_are_parsed_from_the_environment() -> None:
         ("ACCESS_TOKEN_TTL", "soon", "integer"),
         ("DEMO_DATA", "maybe", "true or false"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL"),
+        ("GC_THRESHOLD", "-1", "GC_THRESHOLD"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str, fragment: str) -> None:
@@ -53,3 +56,20 @@ def test_readme_lists_every_setting() -> None:
     text = README.read_text(encoding="utf-8")
     for field in dataclasses.fields(Settings):
         assert f"`{PREFIX}{field.name.upper()}`" in text, field.name
+
+
+@pytest.fixture
+def collector_thresholds() -> Iterator[tuple[int, int, int]]:
+    """The process's collector thresholds, put back after the test."""
+    before = gc.get_threshold()
+    yield before
+    gc.set_threshold(*before)
+
+
+def test_the_collector_threshold_is_set_and_zero_leaves_it(
+    collector_thresholds: tuple[int, int, int],
+) -> None:
+    tune_gc(0)
+    assert gc.get_threshold() == collector_thresholds
+    tune_gc(Settings.from_env({"MARKETSCOUT_GC_THRESHOLD": "12345"}).gc_threshold)
+    assert gc.get_threshold() == (12345, *collector_thresholds[1:])

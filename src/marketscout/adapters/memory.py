@@ -51,7 +51,7 @@ from marketscout.domain.ports import (
     UserRepository,
     WatchlistRepository,
 )
-from marketscout.domain.scoring import hourly_points
+from marketscout.domain.scoring import ScoringPoint, hourly_points
 
 SnapshotKey = tuple[int, str, datetime]
 
@@ -322,7 +322,7 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
 
     async def scoring_points(
         self, product_ids: Iterable[int], *, since: datetime, until: datetime
-    ) -> dict[int, builtins.list[EngagementSnapshot]]:
+    ) -> dict[int, builtins.list[ScoringPoint]]:
         rows = self._rows()
         return {
             pid: hourly_points(rows.get(pid, {}).values(), since=since, until=until)

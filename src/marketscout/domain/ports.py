@@ -32,6 +32,7 @@ from marketscout.domain.model import (
     WatchlistEntry,
     WindowGain,
 )
+from marketscout.domain.scoring import ScoringPoint
 
 
 @runtime_checkable
@@ -186,7 +187,7 @@ class EngagementStore(Protocol):
 
     async def scoring_points(
         self, product_ids: Iterable[int], *, since: datetime, until: datetime
-    ) -> dict[int, builtins.list[EngagementSnapshot]]:
+    ) -> dict[int, builtins.list[ScoringPoint]]:
         """Each product's readings compacted per ad, region and hour, as
         :func:`domain.scoring.hourly_points` defines them (what re-scoring reads)."""
         ...

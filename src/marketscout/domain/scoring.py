@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
+from typing import NamedTuple, Protocol
 
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
@@ -53,6 +54,45 @@ _READING_ORDER = attrgetter("observed_at", "views")
 _DECAY = [0.97**k for k in range(64)]
 
 
+class Reading(Protocol):
+    """What the engine reads of a reading: an :class:`EngagementSnapshot`, or a
+    :class:`ScoringPoint` that a store read back for re-scoring."""
+
+    @property
+    def ad_id(self) -> int: ...
+    @property
+    def platform(self) -> Platform: ...
+    @property
+    def region(self) -> str: ...
+    @property
+    def observed_at(self) -> datetime: ...
+    @property
+    def views(self) -> int: ...
+    @property
+    def likes(self) -> int: ...
+    @property
+    def comments(self) -> int: ...
+    @property
+    def shares(self) -> int: ...
+
+
+class ScoringPoint(NamedTuple):
+    """One ad's reading in one region and UTC hour, as re-scoring reads it back from a store
+    (:func:`hourly_points`): the hour's last reading time, its highest views and its highest
+    interactions, carried as ``likes``. A plain tuple: stores build a million of these to re-score,
+    from rows that were validated when they were stored."""
+
+    ad_id: int
+    product_id: int
+    platform: Platform
+    region: str
+    observed_at: datetime
+    views: int
+    likes: int
+    comments: int = 0
+    shares: int = 0
+
+
 @dataclass(slots=True)
 class IncrementSeries:
     """Per (ad, region): increments of the counters between consecutive readings."""
@@ -67,8 +107,8 @@ class IncrementSeries:
     first_views: int = 0  # the first reading's views: the level the series starts from
 
 
-def increment_series(snapshots: Iterable[EngagementSnapshot], as_of: datetime) -> list[IncrementSeries]:
-    grouped: dict[tuple[int, str], list[EngagementSnapshot]] = defaultdict(list)
+def increment_series(snapshots: Iterable[Reading], as_of: datetime) -> list[IncrementSeries]:
+    grouped: dict[tuple[int, str], list[Reading]] = defaultdict(list)
     for s in snapshots:
         if s.observed_at <= as_of:
             grouped[(s.ad_id, s.region)].append(s)
@@ -117,7 +157,7 @@ def _clip(x: float, lo: float, hi: float) -> float:
 
 
 def score_item(
-    snapshots: Sequence[EngagementSnapshot], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
+    snapshots: Sequence[Reading], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
 ) -> TrendAssessment:
     """Scores one item (a product, or a single ad) from its snapshots observed at or before ``as_of``."""
     relevant = [s for s in snapshots if s.observed_at <= as_of]
@@ -300,8 +340,8 @@ def score_item(
 
 def hourly_points(
     snapshots: Iterable[EngagementSnapshot], *, since: datetime, until: datetime
-) -> list[EngagementSnapshot]:
-    """What re-scoring reads: one reading per ad, region and UTC hour, for the hours that start
+) -> list[ScoringPoint]:
+    """What re-scoring reads: one point per ad, region and UTC hour, for the hours that start
     in ``[floor(since), until]``: the hour's last reading time, its highest views and its highest
     interactions (as ``likes``). The stores keep these hours as rollups at ingest, so re-scoring
     does not read every raw reading again; the engine's daily buckets lose nothing by it.
@@ -313,14 +353,14 @@ def hourly_points(
         if first_hour <= hour <= until:
             hours[(s.ad_id, s.region, hour)].append(s)
     points = [
-        EngagementSnapshot(
-            ad_id=ad_id,
-            product_id=rows[0].product_id,
-            platform=rows[0].platform,
-            region=region,
-            observed_at=max(r.observed_at for r in rows),
-            views=max(r.views for r in rows),
-            likes=max(r.likes + r.comments + r.shares for r in rows),
+        ScoringPoint(
+            ad_id,
+            rows[0].product_id,
+            rows[0].platform,
+            region,
+            max(r.observed_at for r in rows),
+            max(r.views for r in rows),
+            max(r.likes + r.comments + r.shares for r in rows),
         )
         for (ad_id, region, _), rows in hours.items()
     ]
@@ -329,7 +369,7 @@ def hourly_points(
 
 
 def score_many(
-    items: Mapping[int, Sequence[EngagementSnapshot]], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
+    items: Mapping[int, Sequence[Reading]], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
 ) -> dict[int, TrendAssessment]:
     """Scores several items at the same moment."""
     return {key: score_item(snapshots, as_of, params) for key, snapshots in items.items()}

@@ -40,6 +40,7 @@ from marketscout.entrypoints.middleware import RequestContextMiddleware, configu
 from marketscout.entrypoints.openapi import StrictQuery, document_errors
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
+from marketscout.entrypoints.settings import tune_gc
 from marketscout.entrypoints.web.pages import DashboardController
 
 logger = logging.getLogger("marketscout")
@@ -77,6 +78,7 @@ def create_app(container: Container | None = None) -> Litestar:
         from marketscout.entrypoints.notify import close_notifiers, dispatch_forever
         from marketscout.entrypoints.startup import prepare_store, release_store
 
+        tune_gc(settings.gc_threshold)
         await prepare_store(container)
         dispatcher = (
             asyncio.create_task(dispatch_forever(container, settings.notify_interval), name="notify")
