@@ -20,15 +20,11 @@ import random
 import statistics
 import sys
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
 from sqlalchemy import case, func, select
 
-from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql import tables as t
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.repositories import SqlEngagementStore
@@ -37,7 +33,7 @@ from marketscout.domain.gains import LOOKBACK
 from marketscout.domain.model import EngagementSnapshot, Platform
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_ingest import START, ingest, seed
+from bench_ingest import START, dated_command, ingest, scratch_database, seed, vacuum_analyze
 
 PRODUCTS, ADS, REPEATS = 2_000, 10_000, 5
 
@@ -140,32 +136,19 @@ def main() -> int:
         f"{'ad-regions':>11}"
     )
     for size in (int(s) for s in args.sizes.split(",")):
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.postgres, autocommit=True) as connection:
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
-        try:
-            migrate.upgrade(url)
+        with scratch_database(args.postgres) as url:
             asyncio.run(seed(url, PRODUCTS, ADS))
             if args.order == "time":
                 rate = asyncio.run(ingest_by_time(url, size))
             else:
                 rate = asyncio.run(ingest(url, PRODUCTS, ADS, size))
-            with psycopg.connect(url, autocommit=True) as connection:
-                connection.execute("VACUUM ANALYZE")
+            vacuum_analyze(url)
             call, rolled, raw, found = asyncio.run(reads(url, size))
             print(
                 f"{size:>12,} {rate:>10,.0f} {call:>8,.0f} ms {rolled:>9,.0f} ms {raw:>10,.0f} ms {found:>11,}",
                 flush=True,
             )
-        finally:
-            with psycopg.connect(args.postgres, autocommit=True) as connection:
-                connection.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-    print(
-        f"date: {datetime.now(UTC):%Y-%m-%d}; command: {' '.join([sys.executable.split('/')[-1], *sys.argv])}"
-    )
+    print(dated_command())
     return 0
 
 

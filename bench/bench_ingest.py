@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +31,35 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 10_000
 
 
+@contextlib.contextmanager
+def scratch_database(admin_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database migrated to the head, dropped afterwards; yields its URL."""
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def vacuum_analyze(url: str) -> None:
+    """Fresh planner statistics, as autovacuum would give a database that has settled."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
+
+
+def dated_command() -> str:
+    return (
+        f"date: {datetime.now(UTC):%Y-%m-%d}; command: {' '.join([sys.executable.split('/')[-1], *sys.argv])}"
+    )
+
+
 async def seed(url: str, products: int, ads: int) -> None:
     engine = create_engine(url)
     async with engine.begin() as connection:
@@ -39,6 +70,8 @@ async def seed(url: str, products: int, ads: int) -> None:
                 for i in range(products)
             ],
         )
+        if not ads:
+            return
         await connection.execute(
             t.ads.insert(),
             [

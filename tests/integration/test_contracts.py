@@ -363,6 +363,60 @@ async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: 
         assert [s.product_id for s in await uow.scores.top(5, status=TrendStatus.STEADY)] == [first]
 
 
+async def test_the_latest_score_is_the_newest_moment_whatever_the_order_stored(
+    uow_factory: UowFactory,
+) -> None:
+    """Scores stored late for an earlier moment, in one batch or in several, never replace a
+    newer one; every read of the latest (one, many, levels, all, top) agrees; the history
+    keeps everything."""
+    _, first, _ = await _seed(uow_factory)
+
+    def at(product_id: int, hours: int, value: float, status: TrendStatus) -> TrendScore:
+        return TrendScore(
+            product_id=product_id,
+            calculated_at=T0 + timedelta(hours=hours),
+            assessment=TrendAssessment(score=value, status=status, confidence=0.5),
+        )
+
+    uow = uow_factory()
+    async with uow:
+        second = (await uow.products.add(Product(name="B", description="d", created_at=T0))).id
+        await uow.scores.add_many(
+            [at(first, 2, 30.0, TrendStatus.STEADY), at(first, 1, 95.0, TrendStatus.EXPLODING)]
+        )
+        await uow.scores.add(at(second, 5, 50.0, TrendStatus.EMERGING))
+        await uow.commit()
+    async with uow:
+        await uow.scores.add(at(first, 0, 99.0, TrendStatus.EXPLODING))  # late, for an earlier moment
+        await uow.commit()
+
+    async def latest_reads() -> list[object]:
+        async with uow:
+            one = await uow.scores.latest(first)
+            return [
+                None if one is None else one.score,
+                {pid: s.score for pid, s in (await uow.scores.latest_many([first, second])).items()},
+                await uow.scores.latest_levels([first, second, second + 1]),
+                sorted((s.product_id, s.score) for s in await uow.scores.latest_all()),
+                [(s.product_id, s.score) for s in await uow.scores.top(10)],
+            ]
+
+    assert await latest_reads() == [
+        30.0,
+        {first: 30.0, second: 50.0},
+        {first: (30.0, TrendStatus.STEADY), second: (50.0, TrendStatus.EMERGING)},
+        [(first, 30.0), (second, 50.0)],
+        [(second, 50.0), (first, 30.0)],
+    ]
+    async with uow:
+        assert [s.score for s in await uow.scores.history(first)] == [99.0, 95.0, 30.0]
+        await uow.scores.add(at(first, 3, 70.0, TrendStatus.EMERGING))  # newer: it takes over
+        await uow.commit()
+    reads = await latest_reads()
+    assert reads[0] == 70.0
+    assert reads[4] == [(first, 70.0), (second, 50.0)]
+
+
 async def test_rule_channels_and_the_delivery_outbox(uow_factory: UowFactory) -> None:
     user_id, product_id, _ = await _seed(uow_factory)
     uow = uow_factory()

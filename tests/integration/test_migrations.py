@@ -96,6 +96,24 @@ def _old_rows(url: str) -> list[EngagementSnapshot]:
                 for r in readings
             ],
         )
+        # Three scores of the product, the last stored for the earliest moment.
+        connection.execute(
+            insert(t.trend_scores),
+            [
+                {
+                    "product_id": 1,
+                    "calculated_at": T0 - timedelta(hours=hours),
+                    "score": score,
+                    "status": "steady",
+                    "confidence": 0.5,
+                    "components": {},
+                    "growth": {},
+                    "forecast": [],
+                    "reasons": [],
+                }
+                for hours, score in ((2, 20.0), (1, 40.0), (3, 80.0))
+            ],
+        )
     engine.dispose()
     return readings
 
@@ -115,6 +133,8 @@ async def test_upgrading_rolls_up_what_was_stored_before(database_at_0002: str) 
             since = T0 - timedelta(days=61)
             points = await uow.engagement.scoring_points([1], since=since, until=T0)
             assert points == {1: hourly_points(readings, since=since, until=T0)}
+            # 0007 found each product's latest score: the newest moment, not the last stored.
+            assert [(s.product_id, s.score) for s in await uow.scores.top(5)] == [(1, 40.0)]
     finally:
         await engine.dispose()
 

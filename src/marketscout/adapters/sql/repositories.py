@@ -25,6 +25,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -833,9 +834,12 @@ def _score_values(score: TrendScore) -> dict[str, Any]:
 
 @translate_errors
 class SqlScoreRepository(_SqlRepository, ScoreRepository):
+    """Every score is kept (a product's history); ``trend_scores_latest`` holds each product's
+    latest one, updated in the same statement batch, so reads of the latest scores do not grow
+    with the history."""
+
     async def add(self, score: TrendScore) -> TrendScore:
-        new_id = await self._insert(t.trend_scores, _score_values(score))
-        return dataclasses.replace(score, id=new_id)
+        return (await self.add_many([score]))[0]
 
     async def add_many(self, scores: Sequence[TrendScore]) -> builtins.list[TrendScore]:
         if not scores:
@@ -843,70 +847,84 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
         # One INSERT … RETURNING over many rows (SQLAlchemy's insertmanyvalues), ids in order.
         statement = insert(t.trend_scores).returning(t.trend_scores.c.id, sort_by_parameter_order=True)
         result = await self._session.execute(statement, [_score_values(score) for score in scores])
-        ids = result.scalars().all()
-        return [dataclasses.replace(score, id=new_id) for score, new_id in zip(scores, ids, strict=True)]
+        stored = [
+            dataclasses.replace(score, id=new_id)
+            for score, new_id in zip(scores, result.scalars().all(), strict=True)
+        ]
+        await self._keep_latest(stored)
+        return stored
+
+    async def _keep_latest(self, stored: builtins.list[TrendScore]) -> None:
+        newest: dict[int, TrendScore] = {}
+        for score in stored:  # the latest of this batch per product: calculated_at, then id
+            seen = newest.get(score.product_id)
+            if seen is None or (score.calculated_at, score.id or 0) > (seen.calculated_at, seen.id or 0):
+                newest[score.product_id] = score
+        rows = [
+            {
+                "product_id": score.product_id,
+                "score_id": score.id,
+                "calculated_at": score.calculated_at,
+                "score": score.assessment.score,
+                "status": score.assessment.status.value,
+            }
+            for score in newest.values()
+        ]
+        latest = t.trend_scores_latest
+        dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
+        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(latest)
+        excluded = upsert.excluded
+        # Only a newer score replaces the one kept: writers that commit out of order, or a score
+        # stored late for an earlier moment, leave the latest in place.
+        newer = or_(
+            excluded.calculated_at > latest.c.calculated_at,
+            and_(excluded.calculated_at == latest.c.calculated_at, excluded.score_id > latest.c.score_id),
+        )
+        statement = upsert.on_conflict_do_update(
+            index_elements=[latest.c.product_id],
+            set_={
+                "score_id": excluded.score_id,
+                "calculated_at": excluded.calculated_at,
+                "score": excluded.score,
+                "status": excluded.status,
+            },
+            where=newer,
+        )
+        await self._session.execute(statement, rows)
+
+    def _latest_rows(self) -> Any:
+        """The stored rows of the latest scores."""
+        return select(t.trend_scores).join(
+            t.trend_scores_latest, t.trend_scores_latest.c.score_id == t.trend_scores.c.id
+        )
 
     async def latest_many(self, product_ids: Iterable[int]) -> dict[int, TrendScore]:
-        s = t.trend_scores.c
         found: dict[int, TrendScore] = {}
-        for condition in self._id_batches(s.product_id, product_ids):
-            rank = (
-                func.row_number()
-                .over(partition_by=s.product_id, order_by=(s.calculated_at.desc(), s.id.desc()))
-                .label("rank")
-            )
-            ranked = select(t.trend_scores, rank).where(condition).subquery()
-            statement = select(*(ranked.c[c.name] for c in t.trend_scores.c)).where(ranked.c.rank == 1)
-            for row in await self._session.execute(statement):
+        for condition in self._id_batches(t.trend_scores_latest.c.product_id, product_ids):
+            for row in await self._session.execute(self._latest_rows().where(condition)):
                 found[row.product_id] = _score(row)
         return found
 
     async def latest(self, product_id: int) -> TrendScore | None:
-        statement = (
-            select(t.trend_scores)
-            .where(t.trend_scores.c.product_id == product_id)
-            .order_by(t.trend_scores.c.calculated_at.desc(), t.trend_scores.c.id.desc())
-            .limit(1)
-        )
-        row = (await self._session.execute(statement)).first()
-        return _score(row) if row else None
+        return (await self.latest_many([product_id])).get(product_id)
 
     async def latest_all(self) -> builtins.list[TrendScore]:
-        newest = (
-            select(func.max(t.trend_scores.c.id).label("id")).group_by(t.trend_scores.c.product_id).subquery()
-        )
-        statement = select(t.trend_scores).join(newest, t.trend_scores.c.id == newest.c.id)
-        return [_score(row) for row in await self._session.execute(statement)]
+        return [_score(row) for row in await self._session.execute(self._latest_rows())]
 
     async def latest_levels(self, product_ids: Iterable[int]) -> dict[int, tuple[float, TrendStatus]]:
-        wanted = sorted(set(product_ids))
-        if not wanted:
-            return {}
-        s = t.trend_scores.c
-        rank = (
-            func.row_number()
-            .over(partition_by=s.product_id, order_by=(s.calculated_at.desc(), s.id.desc()))
-            .label("rank")
-        )
-        ranked = select(s.product_id, s.score, s.status, rank).where(s.product_id.in_(wanted)).subquery()
-        statement = select(ranked.c.product_id, ranked.c.score, ranked.c.status).where(ranked.c.rank == 1)
-        return {
-            row.product_id: (float(row.score), TrendStatus(row.status))
-            for row in await self._session.execute(statement)
-        }
+        latest = t.trend_scores_latest.c
+        found: dict[int, tuple[float, TrendStatus]] = {}
+        for condition in self._id_batches(latest.product_id, product_ids):
+            statement = select(latest.product_id, latest.score, latest.status).where(condition)
+            for product_id, score, status in await self._session.execute(statement):
+                found[product_id] = (float(score), TrendStatus(status))
+        return found
 
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
-        newest = (
-            select(func.max(t.trend_scores.c.id).label("id")).group_by(t.trend_scores.c.product_id).subquery()
-        )
-        statement = (
-            select(t.trend_scores)
-            .join(newest, t.trend_scores.c.id == newest.c.id)
-            .order_by(t.trend_scores.c.score.desc(), t.trend_scores.c.product_id)
-            .limit(limit)
-        )
+        latest = t.trend_scores_latest.c
+        statement = self._latest_rows().order_by(latest.score.desc(), latest.product_id).limit(limit)
         if status is not None:
-            statement = statement.where(t.trend_scores.c.status == status.value)
+            statement = statement.where(latest.status == status.value)
         return [_score(row) for row in await self._session.execute(statement)]
 
     async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:

@@ -196,6 +196,20 @@ trend_scores = Table(
     Index("ix_trend_scores_product_calculated", "product_id", "calculated_at", "id"),
 )
 
+# Each product's latest score (the greatest calculated_at, then id), kept with every score
+# stored: /trending, the heat map and the catalogue read it without scanning the history,
+# which grows with every ingest (migration 0007).
+trend_scores_latest = Table(
+    "trend_scores_latest",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
+    Column("score_id", Id, ForeignKey("trend_scores.id", ondelete="CASCADE"), nullable=False),
+    Column("calculated_at", UtcDateTime(), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("status", String(20), nullable=False),
+    Index("ix_trend_scores_latest_score", "score", "product_id"),
+)
+
 watchlist_entries = Table(
     "watchlist_entries",
     metadata,
