@@ -868,7 +868,8 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
                 "score": score.assessment.score,
                 "status": score.assessment.status.value,
             }
-            for score in newest.values()
+            # In product order, so that concurrent writers lock the rows in the same order.
+            for score in sorted(newest.values(), key=lambda kept: kept.product_id)
         ]
         latest = t.trend_scores_latest
         dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
