@@ -146,6 +146,12 @@ async def test_products_and_ads(uow_factory: UowFactory) -> None:
         assert await uow.ads.first_seen_dates([ad_id, dated.id, 10**9]) == {dated.id: T0 - timedelta(days=9)}
         assert await uow.ads.first_seen_dates([ad_id]) == {}
         assert await uow.ads.first_seen_dates([]) == {}
+        # What ingest copies from each ad that exists: its product and platform.
+        assert await uow.ads.owners([ad_id, dated.id, 10**9]) == {
+            ad_id: (product_id, Platform.TIKTOK),
+            dated.id: (product_id, Platform.YOUTUBE),
+        }
+        assert await uow.ads.owners([]) == {}
 
 
 async def test_engagement_is_idempotent_and_ordered(uow_factory: UowFactory) -> None:

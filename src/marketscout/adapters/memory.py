@@ -238,6 +238,10 @@ class InMemoryAdRepository(_Repository, AdRepository):
         rows = self._rows()
         return {aid: seen for aid in ad_ids if aid in rows and (seen := rows[aid].first_seen_at) is not None}
 
+    async def owners(self, ad_ids: Iterable[int]) -> dict[int, tuple[int, Platform]]:
+        rows = self._rows()
+        return {aid: (rows[aid].product_id, rows[aid].platform) for aid in ad_ids if aid in rows}
+
     async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None:
         return next(
             (a for a in self._rows().values() if a.platform == platform and a.external_id == external_id),

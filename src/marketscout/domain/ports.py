@@ -153,6 +153,11 @@ class AdRepository(Protocol):
         """``first_seen_at`` of those of the ads that have one (the scan's ages), nothing else."""
         ...
 
+    async def owners(self, ad_ids: Iterable[int]) -> dict[int, tuple[int, Platform]]:
+        """The product and platform of each of the ads that exist (what a snapshot copies from
+        its ad at ingest), nothing else."""
+        ...
+
     async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None: ...
 
     async def list(

@@ -410,6 +410,16 @@ class SqlAdRepository(_SqlRepository, AdRepository):
                 found[row.id] = row.first_seen_at
         return found
 
+    async def owners(self, ad_ids: Iterable[int]) -> dict[int, tuple[int, Platform]]:
+        a = t.ads.c
+        found: dict[int, tuple[int, Platform]] = {}
+        for condition in self._id_batches(a.id, ad_ids):
+            for ad_id, product_id, platform in await self._session.execute(
+                select(a.id, a.product_id, a.platform).where(condition)
+            ):
+                found[ad_id] = (product_id, _PLATFORMS[platform])
+        return found
+
     async def get_by_external_id(self, platform: Platform, external_id: str) -> Ad | None:
         query = select(t.ads).where(t.ads.c.platform == platform.value, t.ads.c.external_id == external_id)
         row = (await self._session.execute(query)).first()

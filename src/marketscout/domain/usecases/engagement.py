@@ -70,7 +70,8 @@ async def ingest_engagement(
     report = IngestReport(received=len(items))
     latest_allowed = clock.now() + FUTURE_TOLERANCE
     async with uow:
-        ads_by_id: dict[int, Ad] = await uow.ads.get_many(
+        # Only what a snapshot copies from its ad: its product and platform.
+        owners = await uow.ads.owners(
             {i.ad_id for i in items if isinstance(i, SnapshotInput) and i.ad_id is not None}
         )
         ads_by_external: dict[tuple[Platform, str], Ad | None] = {}
@@ -82,23 +83,25 @@ async def ingest_engagement(
             try:
                 external = _external_key(item)
                 if external is None:
-                    ad = ads_by_id.get(item.ad_id or 0)
-                    if ad is None:
+                    owner = owners.get(item.ad_id or 0)
+                    if owner is None or item.ad_id is None:
                         raise InvalidValue("ad_id", f"no ad {item.ad_id} is known; create it first")
+                    ad_id, (product_id, platform) = item.ad_id, owner
                 else:
                     if external not in ads_by_external:
                         ads_by_external[external] = await uow.ads.get_by_external_id(*external)
                     ad = ads_by_external[external]
-                    if ad is None:
+                    if ad is None or ad.id is None:
                         raise InvalidValue("external_id", f"no {external[0]} ad {external[1]!r} is known")
+                    ad_id, product_id, platform = ad.id, ad.product_id, ad.platform
                 observed_at = item.observed_at.astimezone(UTC)
                 if observed_at > latest_allowed:
                     raise InvalidValue("observed_at", "must not be in the future")
                 snapshots.append(
                     EngagementSnapshot(
-                        ad_id=ad.id,
-                        product_id=ad.product_id,
-                        platform=ad.platform,
+                        ad_id=ad_id,
+                        product_id=product_id,
+                        platform=platform,
                         region=normalise_region(item.region),
                         observed_at=observed_at,
                         views=item.views,

@@ -29,32 +29,34 @@ def _rejection(index: int, error: msgspec.ValidationError | msgspec.DecodeError)
     return Rejection(index, field, rule[:300])
 
 
+_ITEM = msgspec.json.Decoder(EngagementIn)
+
+
 def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotInput | Rejection]:
     """Parses each item on its own, so one bad item does not lose the good ones."""
-    documents: list[Any] = []
     if content_type == NDJSON:
-        for line in raw.splitlines():
-            if not line.strip():
-                continue
+        # Each line decoded straight into its schema: one pass, no intermediate dict.
+        lines = [line for line in raw.splitlines() if line.strip()]
+        if len(lines) > max_items:
+            raise HTTPException(status_code=413, detail=f"At most {max_items} snapshots per request")
+        parsed_lines: list[SnapshotInput | Rejection] = []
+        for index, line in enumerate(lines):
             try:
-                documents.append(msgspec.json.decode(line))
+                parsed_lines.append(to_snapshot_input(_ITEM.decode(line)))
+            except msgspec.ValidationError as error:
+                parsed_lines.append(_rejection(index, error))
             except (msgspec.DecodeError, RecursionError):
-                documents.append(msgspec.DecodeError("is not valid JSON"))
-    else:
-        try:
-            body = msgspec.json.decode(raw)
-        except (msgspec.DecodeError, RecursionError):
-            raise ValidationException(
-                extra=[{"key": "body", "message": "must be well-formed JSON"}]
-            ) from None
-        documents = body if isinstance(body, list) else [body]
+                parsed_lines.append(Rejection(index, "item", "is not valid JSON"))
+        return parsed_lines
+    try:
+        body = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        raise ValidationException(extra=[{"key": "body", "message": "must be well-formed JSON"}]) from None
+    documents: list[Any] = body if isinstance(body, list) else [body]
     if len(documents) > max_items:
         raise HTTPException(status_code=413, detail=f"At most {max_items} snapshots per request")
     items: list[SnapshotInput | Rejection] = []
     for index, document in enumerate(documents):
-        if isinstance(document, msgspec.DecodeError):
-            items.append(Rejection(index, "item", "is not valid JSON"))
-            continue
         try:
             parsed = msgspec.convert(document, EngagementIn)
         except msgspec.ValidationError as error:
