@@ -18,10 +18,12 @@ from sqlalchemy import (
     Integer,
     Row,
     Table,
+    Text,
     and_,
     any_,
     bindparam,
     case,
+    cast,
     func,
     insert,
     literal,
@@ -143,7 +145,10 @@ class _SqlRepository:
         if not wanted:
             return []
         if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
-            return [column == any_(bindparam(None, wanted, type_=ARRAY(BigInteger)))]
+            # Sent as the text of an array literal, cast in the query: psycopg's list adapter
+            # costs about a microsecond an element in Python (0.16 s for the scan's 200,000 ads).
+            literal_text = "{" + ",".join(map(str, map(int, wanted))) + "}"  # int(): digits only
+            return [column == any_(cast(bindparam(None, literal_text, type_=Text), ARRAY(BigInteger)))]
         return [column.in_(wanted[i : i + INSERT_CHUNK]) for i in range(0, len(wanted), INSERT_CHUNK)]
 
     async def _insert(self, table: Table, values: dict[str, Any]) -> int:
