@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -52,6 +52,10 @@ class CircuitBreaker:
             self.opened_at = time.monotonic()
 
 
+# Retry jitter only (nothing the product computes depends on it), from the OS's generator.
+_JITTER = secrets.SystemRandom()
+
+
 class ResilientHttp:
     def __init__(
         self, name: str, policy: RetryPolicy | None = None, client: httpx.AsyncClient | None = None
@@ -66,7 +70,7 @@ class ResilientHttp:
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter (AWS architecture blog): spreads retries of many collectors apart.
-        return random.uniform(0, min(self.policy.max_delay, self.policy.base_delay * 2**attempt))  # noqa: S311
+        return _JITTER.uniform(0, min(self.policy.max_delay, self.policy.base_delay * 2**attempt))
 
     async def get(
         self, url: str, *, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
