@@ -687,21 +687,23 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             )
         return found
 
-    async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
-        """Summed in the database: only one row per region comes back."""
+    async def _every_gain(self, start: datetime, end: datetime) -> tuple[Any, Any, Any]:
+        """Every ad's gains per region over the window, as a subquery to sum up further, with
+        the expressions of each row's base and gain (as ``window_gains`` computes them)."""
         complete = await self._day_complete(end)
         g = self.gains_statement(start, end, None, day_complete=complete).order_by(None).subquery("gains")
         base = func.coalesce(g.c.before, g.c.inside_min)
-        gained = case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
+        return g, base, case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
+
+    async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Summed in the database: only one row per region comes back."""
+        g, _, gained = await self._every_gain(start, end)
         statement = select(g.c.region, func.sum(gained).label("gained")).group_by(g.c.region)
         return {row.region: int(row.gained) for row in await self._session.execute(statement)}
 
     async def ad_gains(self, start: datetime, end: datetime) -> builtins.list[AdGain]:
         """Summed per ad in the database: one row per ad, not one per ad and region."""
-        complete = await self._day_complete(end)
-        g = self.gains_statement(start, end, None, day_complete=complete).order_by(None).subquery("gains")
-        base = func.coalesce(g.c.before, g.c.inside_min)
-        gained = case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
+        g, base, gained = await self._every_gain(start, end)
         statement = (
             select(
                 g.c.ad_id,
@@ -715,12 +717,11 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             .group_by(g.c.ad_id, g.c.product_id, g.c.platform)
             .order_by(g.c.ad_id)
         )
-        platforms = {p.value: p for p in Platform}
         return [
             AdGain(
                 ad_id=ad_id,
                 product_id=product_id,
-                platform=platforms[platform],
+                platform=_PLATFORMS[platform],
                 gained=int(gained),
                 base=int(base),
                 first_seen=first_seen,
