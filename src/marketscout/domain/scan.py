@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from marketscout.domain.gains import ad_gains, window_gains
 from marketscout.domain.model import Ad, AdGain, EngagementSnapshot, Platform, ViralAd, WindowGain
@@ -29,8 +30,9 @@ SOLO_RELATIVE_GROWTH = math.log1p(0.2)
 MIN_VIEWS_PER_DAY = 100.0
 
 
-@dataclass(frozen=True, slots=True)
-class _AdGrowth:
+class _AdGrowth(NamedTuple):
+    """One ad's growth over the window; a tuple: the scan builds one for every ad of the market."""
+
     ad_id: int
     product_id: int
     platform: Platform
