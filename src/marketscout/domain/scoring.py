@@ -7,6 +7,7 @@ over standard windows, a short forecast and a confidence. Pure and deterministic
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,8 +51,12 @@ class ScoringParams:
 DEFAULT_PARAMS = ScoringParams()
 # A series' readings in time order (the lower reading first at equal times).
 _READING_ORDER = attrgetter("observed_at", "views")
-# The forecast's decay of 3 % a day, k days ahead (computed once).
-_DECAY = [0.97**k for k in range(64)]
+
+
+@functools.cache
+def _decay(days: int) -> tuple[float, ...]:
+    """The forecast's decay of 3 % a day, k days ahead, for k up to ``days`` (computed once)."""
+    return tuple(0.97**k for k in range(days + 1))
 
 
 class Reading(Protocol):
@@ -310,9 +315,7 @@ def score_item(
 
     daily_rate = math.exp(_clip(acceleration, -1.5, 1.5) / 3.0)
     bent = (1.0, daily_rate, daily_rate**2, daily_rate**3)
-    decay = (
-        _DECAY if params.forecast_days < len(_DECAY) else [0.97**k for k in range(params.forecast_days + 1)]
-    )
+    decay = _decay(params.forecast_days)
     forecast = tuple(
         round(max(0.0, v3 * bent[k if k < 3 else 3] * decay[k]), 2)
         for k in range(1, params.forecast_days + 1)

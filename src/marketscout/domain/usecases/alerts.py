@@ -10,9 +10,8 @@ from marketscout.domain.alert_rules import evaluate_rule, validate_rule
 from marketscout.domain.errors import Conflict, InvalidValue, NotFound
 from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, Channel, TrendScore, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.scan import rank_gains
 from marketscout.domain.usecases.notifications import deliveries_for, new_webhook_secret, validate_channels
-from marketscout.domain.usecases.trends import SCAN_WINDOW, rescore
+from marketscout.domain.usecases.trends import rescore, scan_hits
 
 # How much score history a rule looks at. Longer than any rule window allowed.
 HISTORY_WINDOW = timedelta(days=31)
@@ -149,11 +148,7 @@ async def evaluate_alerts(
         viral_by_product: dict[int, list[ViralAd]] = defaultdict(list)
         if any(rule.kind == AlertRuleKind.NEW_VIRAL_AD for rule, _ in targets):
             # The same scan as /scan-ads: every ad is judged against all its peers.
-            gains = await uow.engagement.ad_gains(now - SCAN_WINDOW, now)
-            born = await uow.ads.first_seen_dates({g.ad_id for g in gains})
-            hits = [
-                h for h in rank_gains(gains, now, window=SCAN_WINDOW, born=born) if h.product_id in wanted
-            ]
+            hits = [h for h in await scan_hits(uow, now) if h.product_id in wanted]
             ads = await uow.ads.get_many(h.ad_id for h in hits)
             for hit in hits:
                 if hit.ad_id in ads:

@@ -11,7 +11,7 @@ from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.heatmap import heat_map_from_activity
 from marketscout.domain.model import Platform, Product, TrendScore, TrendStatus, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.scan import rank_gains
+from marketscout.domain.scan import ScanHit, rank_gains
 from marketscout.domain.scoring import score_many
 from marketscout.domain.spread import SpreadAssessment, spread_score
 
@@ -136,6 +136,14 @@ async def score_history(
         return await uow.scores.history(product_id, since=since)
 
 
+async def scan_hits(uow: UnitOfWork, now: datetime, window: timedelta = SCAN_WINDOW) -> list[ScanHit]:
+    """Every ad the scan finds, strongest first, inside an open unit of work: every ad's gains,
+    even when one product is wanted, because ads are judged against their peers."""
+    gains = await uow.engagement.ad_gains(now - window, now)
+    born = await uow.ads.first_seen_dates({g.ad_id for g in gains})
+    return rank_gains(gains, now, window=window, born=born)
+
+
 async def scan_ads(
     uow: UnitOfWork,
     clock: Clock,
@@ -147,12 +155,9 @@ async def scan_ads(
 ) -> list[ViralAd]:
     now = clock.now()
     async with uow:
-        # Every ad's gains, even when one product is asked for: ads are judged against their peers.
-        gains = await uow.engagement.ad_gains(now - window, now)
-        born = await uow.ads.first_seen_dates({g.ad_id for g in gains})
         hits = [
             hit
-            for hit in rank_gains(gains, now, window=window, born=born)
+            for hit in await scan_hits(uow, now, window)
             if (product_id is None or hit.product_id == product_id)
             and (platform is None or hit.platform == platform)
         ]
