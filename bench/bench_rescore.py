@@ -8,6 +8,9 @@ does); without it only scores that moved are stored.
 
     .venv/bin/python bench/bench_rescore.py --database-url postgresql://postgres@127.0.0.1/bench_1m
         [--chunk 500] [--force]
+
+The issue's shape (100,000 products with 30 daily readings each, one ad per product) is made by
+``--fill 100000``, into a fresh database migrated to the head (``--database-url`` names it).
 """
 
 from __future__ import annotations
@@ -15,16 +18,74 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import random
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from marketscout.adapters.clock import FixedClock
+from marketscout.adapters.sql import tables as t
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain.model import EngagementSnapshot, Platform
 from marketscout.domain.scoring import score_many
 from marketscout.domain.usecases.trends import SCORING_HISTORY, rescore
 from marketscout.entrypoints.settings import Settings, tune_gc
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_ingest import vacuum_analyze
+
+
+async def fill(url: str, products: int, days: int, now: datetime) -> None:
+    """``products`` products with one ad each and one reading a day for ``days`` days up to ``now``,
+    growing at a steady rate per product (as in ``bench_scoring.py``), through the store."""
+    engine = create_engine(url)
+    platforms = list(Platform)
+    async with engine.begin() as connection:
+        await connection.execute(
+            t.products.insert(),
+            [
+                {"name": f"P{i}", "description": "d", "keywords": [], "created_at": now}
+                for i in range(products)
+            ],
+        )
+        await connection.execute(
+            t.ads.insert(),
+            [
+                {
+                    "product_id": i + 1,
+                    "platform": platforms[i % 5].value,
+                    "ad_content": "x",
+                    "created_at": now,
+                }
+                for i in range(products)
+            ],
+        )
+    uow = SqlUnitOfWork(session_factory(engine))
+    rng = random.Random(1)
+    batch: list[EngagementSnapshot] = []
+    for item in range(products):
+        views, growth = rng.randint(100, 10_000), rng.uniform(1.0, 1.2)
+        for day in range(days):
+            views = int(views * growth) + rng.randint(0, 100)
+            batch.append(
+                EngagementSnapshot(
+                    ad_id=item + 1,
+                    product_id=item + 1,
+                    platform=platforms[item % 5],
+                    region=("US", "GB", "DE", "FR", "JP")[item % 5],
+                    observed_at=now - timedelta(days=days - 1 - day, minutes=1),
+                    views=views,
+                    likes=views // 20,
+                )
+            )
+        if len(batch) >= 10_000 or item == products - 1:
+            async with uow:
+                await uow.engagement.add_many(batch)
+                await uow.commit()
+            batch = []
+    await engine.dispose()
 
 
 async def run(url: str, chunk: int, force: bool) -> None:
@@ -65,7 +126,14 @@ def main() -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--chunk", type=int, default=500)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--fill", type=int, default=0, help="first fill an empty database: products")
+    parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
+    if args.fill:
+        started = time.perf_counter()
+        asyncio.run(fill(args.database_url, args.fill, args.days, datetime.now(UTC)))
+        vacuum_analyze(args.database_url)
+        print(f"filled {args.fill:,} products x {args.days} days in {time.perf_counter() - started:.0f} s")
     # As the server does at start (MARKETSCOUT_GC_THRESHOLD; 0 measures Python's default).
     threshold = Settings.from_env().gc_threshold
     tune_gc(threshold)

@@ -26,6 +26,7 @@ from marketscout.domain.model import (
     Platform,
     Product,
     RefreshToken,
+    ScoreLevel,
     TrendAssessment,
     TrendScore,
     TrendStatus,
@@ -210,7 +211,7 @@ async def test_scores_history_and_latest(uow_factory: UowFactory) -> None:
         assert latest.assessment.forecast == (1.0, 2.0)
         assert [s.product_id for s in await uow.scores.latest_all()] == [product_id]
         assert await uow.scores.latest_levels([product_id, product_id + 50]) == {
-            product_id: (30.0, latest.status)
+            product_id: ScoreLevel(30.0, latest.status, latest.calculated_at)
         }
         assert await uow.scores.latest_levels([]) == {}
         assert await uow.scores.latest_many([product_id, product_id + 50]) == {product_id: latest}
@@ -369,6 +370,37 @@ async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: 
         assert [s.product_id for s in await uow.scores.top(5, status=TrendStatus.STEADY)] == [first]
 
 
+async def test_scores_keep_any_text_and_number_exactly(uow_factory: UowFactory) -> None:
+    """What the engine writes comes back as it was, whatever characters the reasons hold
+    (PostgreSQL stores scores with COPY, whose text format escapes tabs, newlines and
+    backslashes) and whatever the floats."""
+    _, product_id, _ = await _seed(uow_factory)
+    reasons = ("tab\there", 'quote " and \\ backslash \\N', "new\nline\r", "naïve — ü ✓", "")
+    assessment = TrendAssessment(
+        score=33.333333333333336,
+        status=TrendStatus.PEAKED,
+        confidence=1e-06,
+        components={"momentum": -0.1, "tiny": 5e-324, "big": 1.7976931348623157e308, "zero": 0.0},
+        growth={"24h": -1.0, "7d": 12345.678},
+        forecast=(0.0, 0.1, 2.5),
+        reasons=reasons,
+    )
+    uow = uow_factory()
+    async with uow:
+        stored = await uow.scores.add_many(
+            [
+                TrendScore(
+                    product_id=product_id, calculated_at=T0 + timedelta(microseconds=7), assessment=assessment
+                )
+            ]
+        )
+        await uow.commit()
+    async with uow:
+        latest = await uow.scores.latest(product_id)
+    assert latest == stored[0]
+    assert latest.assessment == assessment and latest.calculated_at == T0 + timedelta(microseconds=7)
+
+
 async def test_the_latest_score_is_the_newest_moment_whatever_the_order_stored(
     uow_factory: UowFactory,
 ) -> None:
@@ -410,7 +442,10 @@ async def test_the_latest_score_is_the_newest_moment_whatever_the_order_stored(
     assert await latest_reads() == [
         30.0,
         {first: 30.0, second: 50.0},
-        {first: (30.0, TrendStatus.STEADY), second: (50.0, TrendStatus.EMERGING)},
+        {
+            first: ScoreLevel(30.0, TrendStatus.STEADY, T0 + timedelta(hours=2)),
+            second: ScoreLevel(50.0, TrendStatus.EMERGING, T0 + timedelta(hours=5)),
+        },
         [(first, 30.0), (second, 50.0)],
         [(second, 50.0), (first, 30.0)],
     ]

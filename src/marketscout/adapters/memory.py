@@ -30,6 +30,7 @@ from marketscout.domain.model import (
     Platform,
     Product,
     RefreshToken,
+    ScoreLevel,
     TrendScore,
     TrendStatus,
     User,
@@ -369,9 +370,13 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
                 latest[score.product_id] = score
         return list(latest.values())
 
-    async def latest_levels(self, product_ids: Iterable[int]) -> dict[int, tuple[float, TrendStatus]]:
+    async def latest_levels(self, product_ids: Iterable[int]) -> dict[int, ScoreLevel]:
         wanted = set(product_ids)
-        return {s.product_id: (s.score, s.status) for s in await self.latest_all() if s.product_id in wanted}
+        return {
+            s.product_id: ScoreLevel(s.score, s.status, s.calculated_at)
+            for s in await self.latest_all()
+            if s.product_id in wanted
+        }
 
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
         latest = [s for s in await self.latest_all() if status is None or s.status == status]

@@ -10,6 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from marketscout.domain.errors import InvalidValue
 
@@ -156,6 +157,15 @@ class TrendScore:
     @property
     def status(self) -> TrendStatus:
         return self.assessment.status
+
+
+class ScoreLevel(NamedTuple):
+    """A product's latest score without its components: what a listing shows, and what
+    re-scoring compares a fresh score with."""
+
+    score: float
+    status: TrendStatus
+    calculated_at: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,7 @@ from marketscout.domain.model import (
     Platform,
     Product,
     RefreshToken,
+    ScoreLevel,
     TrendScore,
     TrendStatus,
     User,
@@ -244,9 +245,9 @@ class ScoreRepository(Protocol):
         """The latest score of every scored product."""
         ...
 
-    async def latest_levels(self, product_ids: Iterable[int]) -> dict[int, tuple[float, TrendStatus]]:
-        """The latest score and status of each of these products that has one (no components:
-        what a listing shows)."""
+    async def latest_levels(self, product_ids: Iterable[int]) -> dict[int, ScoreLevel]:
+        """The latest score, status and time of each of these products that has one (no
+        components: what a listing shows and re-scoring compares with)."""
         ...
 
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:

@@ -18,6 +18,7 @@ from marketscout.domain.model import (
     DeliveryStatus,
     Platform,
     Product,
+    ScoreLevel,
     TrendScore,
     TrendStatus,
     User,
@@ -113,10 +114,12 @@ class ProductOut(Output, frozen=True):
 
     @classmethod
     def of(cls, product: Product, score: TrendScore | None = None) -> ProductOut:
-        return cls.listed(product, (score.score, score.status) if score else None)
+        return cls.listed(
+            product, ScoreLevel(score.score, score.status, score.calculated_at) if score else None
+        )
 
     @classmethod
-    def listed(cls, product: Product, level: tuple[float, TrendStatus] | None) -> ProductOut:
+    def listed(cls, product: Product, level: ScoreLevel | None) -> ProductOut:
         """A listing's row: the latest score and status only."""
         return cls(
             id=product.id,
@@ -125,8 +128,8 @@ class ProductOut(Output, frozen=True):
             created_at=product.created_at,
             category=product.category,
             keywords=list(product.keywords),
-            current_score=round(level[0], 1) if level else None,
-            status=level[1] if level else None,
+            current_score=round(level.score, 1) if level else None,
+            status=level.status if level else None,
         )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marketscout.domain.errors import InvalidValue, NotFound
-from marketscout.domain.model import Ad, Platform, Product, TrendStatus
+from marketscout.domain.model import Ad, Platform, Product, ScoreLevel
 from marketscout.domain.ports import Clock, UnitOfWork
 
 
@@ -60,7 +60,7 @@ async def list_products(uow: UnitOfWork, *, skip: int, limit: int, query: str | 
 
 async def list_products_with_scores(
     uow: UnitOfWork, *, skip: int, limit: int, query: str | None = None
-) -> list[tuple[Product, tuple[float, TrendStatus] | None]]:
+) -> list[tuple[Product, ScoreLevel | None]]:
     """A page of products, each with its latest score and status (None until first scored)."""
     async with uow:
         products = await uow.products.list(skip=skip, limit=limit, query=query.strip() if query else None)

@@ -9,7 +9,7 @@ from typing import Literal
 
 from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.heatmap import heat_map_from_activity
-from marketscout.domain.model import Platform, Product, TrendScore, TrendStatus, ViralAd
+from marketscout.domain.model import Platform, Product, ScoreLevel, TrendScore, TrendStatus, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.scan import ScanHit, rank_gains
 from marketscout.domain.scoring import score_many
@@ -25,7 +25,7 @@ HEAT_MAP_WINDOW = timedelta(days=30)
 HEAT_MAP_DEFAULT_PRODUCTS = 10
 
 
-def _worth_storing(previous: TrendScore | None, fresh: TrendScore) -> bool:
+def _worth_storing(previous: ScoreLevel | None, fresh: TrendScore) -> bool:
     if previous is None:
         return True
     return (
@@ -38,28 +38,28 @@ def _worth_storing(previous: TrendScore | None, fresh: TrendScore) -> bool:
 async def rescore(
     uow: UnitOfWork, clock: Clock, product_ids: Iterable[int], *, force: bool = False
 ) -> dict[int, TrendScore]:
-    """Scores the products from their stored engagement and stores what changed."""
+    """Scores the products from their stored engagement and stores the scores that moved (every
+    one with ``force``); returns those it stored, by product."""
     now = clock.now()
     wanted = sorted(set(product_ids))
-    results: dict[int, TrendScore] = {}
     async with uow:
         # The engine looks back at most SCORING_HISTORY, and reads one point per ad, region and
         # hour (the stores' hourly rollups) rather than every raw reading.
         series = await uow.engagement.scoring_points(wanted, since=now - SCORING_HISTORY, until=now)
         assessments = score_many(series, now)
-        previous = await uow.scores.latest_many(wanted)
-        changed: list[TrendScore] = []
-        for product_id in wanted:
-            fresh = TrendScore(product_id=product_id, calculated_at=now, assessment=assessments[product_id])
-            before = previous.get(product_id)
-            if force or _worth_storing(before, fresh):
-                changed.append(fresh)
-            elif before is not None:
-                results[product_id] = before
-        for stored in await uow.scores.add_many(changed):
-            results[stored.product_id] = stored
+        # Only the latest score, status and time are compared: not the stored components.
+        previous = {} if force else await uow.scores.latest_levels(wanted)
+        changed = [
+            fresh
+            for fresh in (
+                TrendScore(product_id=product_id, calculated_at=now, assessment=assessments[product_id])
+                for product_id in wanted
+            )
+            if force or _worth_storing(previous.get(fresh.product_id), fresh)
+        ]
+        stored = await uow.scores.add_many(changed)
         await uow.commit()
-    return {product_id: results[product_id] for product_id in wanted}
+    return {score.product_id: score for score in stored}
 
 
 async def calculate_score(uow: UnitOfWork, clock: Clock, product_id: int) -> TrendScore:
