@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 from collections.abc import AsyncIterator, Callable
@@ -534,6 +535,53 @@ async def test_rule_channels_and_the_delivery_outbox(uow_factory: UowFactory) ->
         assert await uow.deliveries.list(user_id + 1) == []
 
 
+async def test_scoring_points_stream_each_product_once_in_id_order(uow_factory: UowFactory) -> None:
+    """Several products whose readings interleave in time, over ads and regions: each product
+    with readings comes once, in id order, with the points the domain defines; a caller that
+    stops early leaves the unit of work usable."""
+    _, first, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    readings: list[EngagementSnapshot] = []
+    async with uow:
+        products = [first]
+        for name in ("B", "C", "D"):
+            products.append((await uow.products.add(Product(name=name, description="d", created_at=T0))).id)
+        for index, product_id in enumerate(products[:3]):  # the last product has no readings
+            for platform in (Platform.TIKTOK, Platform.YOUTUBE):
+                ad = await uow.ads.add(
+                    Ad(product_id=product_id, platform=platform, ad_content="x", created_at=T0)
+                )
+                for step in range(400):
+                    readings.append(
+                        dataclasses.replace(
+                            _snap(ad.id, product_id, 0, 10 * step + index, region=("US", "DE")[step % 2]),
+                            platform=platform,
+                            observed_at=T0 + timedelta(minutes=37 * step + 11 * index),
+                        )
+                    )
+        await uow.engagement.add_many(readings)
+        await uow.commit()
+    since, until = T0 - timedelta(hours=1), T0 + timedelta(days=12)
+    expected = [
+        (pid, hourly_points([r for r in readings if r.product_id == pid], since=since, until=until))
+        for pid in sorted(products[:3])
+    ]
+    async with uow:
+        streamed = [
+            item async for item in uow.engagement.scoring_points(reversed(products), since=since, until=until)
+        ]
+        assert streamed == expected
+        assert len({p.ad_id for _, points in streamed for p in points}) == 6
+        assert sum(len(points) for _, points in streamed) > 2_000  # more than one fetch of the stream
+        async with contextlib.aclosing(
+            uow.engagement.scoring_points(products, since=since, until=until)
+        ) as stream:
+            async for _ in stream:
+                break
+        assert (await uow.scores.latest_levels(products)) == {}  # the connection is free again
+        assert [item async for item in uow.engagement.scoring_points([], since=since, until=until)] == []
+
+
 async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowFactory) -> None:
     """Weeks of readings at irregular times, sent out of order in overlapping batches, some
     re-sent with other counters (ignored: the first stored reading stands), some counters going
@@ -611,10 +659,11 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
             (T0 - timedelta(days=61), T0 + timedelta(days=20)),
             (T0 + timedelta(minutes=17), T0 + timedelta(days=3, minutes=5)),
         ]:
-            points = await uow.engagement.scoring_points(
-                [product_id, product_id + 1], since=since, until=until
-            )
-            assert points == {
-                product_id: hourly_points(readings, since=since, until=until),
-                product_id + 1: [],
-            }, (since, until)
+            points = [
+                item
+                async for item in uow.engagement.scoring_points(
+                    [product_id + 1, product_id, product_id], since=since, until=until
+                )
+            ]
+            # Only products with readings, each once, in id order.
+            assert points == [(product_id, hourly_points(readings, since=since, until=until))], (since, until)

@@ -12,7 +12,7 @@ import asyncio
 import builtins
 import dataclasses
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -327,12 +327,12 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
 
     async def scoring_points(
         self, product_ids: Iterable[int], *, since: datetime, until: datetime
-    ) -> dict[int, builtins.list[ScoringPoint]]:
+    ) -> AsyncGenerator[tuple[int, builtins.list[ScoringPoint]], None]:
         rows = self._rows()
-        return {
-            pid: hourly_points(rows.get(pid, {}).values(), since=since, until=until)
-            for pid in sorted(set(product_ids))
-        }
+        for pid in sorted(set(product_ids)):
+            points = hourly_points(rows.get(pid, {}).values(), since=since, until=until)
+            if points:
+                yield pid, points
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
         return regional_activity(await self.window_gains(start, end))

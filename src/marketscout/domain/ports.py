@@ -8,7 +8,7 @@ unit of work does.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -191,11 +191,14 @@ class EngagementStore(Protocol):
         """Each product's snapshots observed in [since, until] (either bound optional), oldest first."""
         ...
 
-    async def scoring_points(
+    def scoring_points(
         self, product_ids: Iterable[int], *, since: datetime, until: datetime
-    ) -> dict[int, builtins.list[ScoringPoint]]:
-        """Each product's readings compacted per ad, region and hour, as
-        :func:`domain.scoring.hourly_points` defines them (what re-scoring reads)."""
+    ) -> AsyncGenerator[tuple[int, builtins.list[ScoringPoint]], None]:
+        """Each of these products that has readings in the window, in id order, with its
+        readings compacted per ad, region and hour as :func:`domain.scoring.hourly_points`
+        defines them (what re-scoring reads). A stream: a store may send the next products
+        while the caller scores the last, and the unit of work runs nothing else until the
+        iteration ends."""
         ...
 
     async def since(

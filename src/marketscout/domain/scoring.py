@@ -7,13 +7,14 @@ over standard windows, a short forecast and a confidence. Pure and deterministic
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
@@ -51,6 +52,7 @@ class ScoringParams:
 DEFAULT_PARAMS = ScoringParams()
 # A series' readings in time order (the lower reading first at equal times).
 _READING_ORDER = attrgetter("observed_at", "views")
+_GROUP_ORDER = itemgetter(0)
 
 
 @functools.cache
@@ -118,25 +120,32 @@ def increment_series(snapshots: Iterable[Reading], as_of: datetime) -> list[Incr
         if s.observed_at <= as_of:
             grouped[(s.ad_id, s.region)].append(s)
     series: list[IncrementSeries] = []
-    for (ad_id, region), rows in grouped.items():
+    # In (ad, region) order, whatever the order of the readings: the sums below then do not
+    # depend on it, to the last bit.
+    for (ad_id, region), rows in sorted(grouped.items(), key=_GROUP_ORDER):
         rows.sort(key=_READING_ORDER)
-        times: list[datetime] = []
+        times = [row.observed_at for row in rows]
+        epochs = [t.timestamp() for t in times]
         views: list[int] = []
         inter: list[int] = []
+        add_views, add_inter = views.append, inter.append
         first = rows[0]
         peak_views, peak_inter = first.views, first.likes + first.comments + first.shares
         for row in rows:
-            total_inter = row.likes + row.comments + row.shares
             # Counters that go down (corrections, deletions) never count as negative growth:
             # only a rise above the highest reading so far is an increment.
-            views.append(row.views - peak_views if row.views > peak_views else 0)
-            inter.append(total_inter - peak_inter if total_inter > peak_inter else 0)
-            times.append(row.observed_at)
-            if row.views > peak_views:
-                peak_views = row.views
+            seen = row.views
+            if seen > peak_views:
+                add_views(seen - peak_views)
+                peak_views = seen
+            else:
+                add_views(0)
+            total_inter = row.likes + row.comments + row.shares
             if total_inter > peak_inter:
+                add_inter(total_inter - peak_inter)
                 peak_inter = total_inter
-        epochs = [t.timestamp() for t in times]
+            else:
+                add_inter(0)
         series.append(
             IncrementSeries(first.platform, region, ad_id, times, views, inter, epochs, first.views)
         )
@@ -194,19 +203,23 @@ def score_item(
     quality_since = as_of_epoch - 7 * 86400.0
     for s in series:
         own = [0.0] * 6
-        norm = PLATFORM_ENGAGEMENT_NORM[s.platform]
-        epochs, gains, interactions = s.epochs, s.views, s.interactions
-        for i in range(1, len(epochs)):
+        epochs, gains = s.epochs, s.views
+        # A series' first increment is always 0 (nothing before it), and its readings are in
+        # time order: the last week's increments are a tail of the lists.
+        level_now += sum(gains)
+        recent_from = max(bisect.bisect_right(epochs, quality_since), 1)
+        week_gain = sum(gains[recent_from:])
+        quality_num += sum(s.interactions[recent_from:])
+        quality_den += week_gain
+        norm_weighted += week_gain * PLATFORM_ENGAGEMENT_NORM[s.platform]
+        # Days before ``as_of`` of each reading.
+        ages = [(as_of_epoch - e) / 86400.0 for e in epochs]
+        for i in range(1, len(ages)):
             gained = gains[i]
-            level_now += gained
-            if epochs[i] > quality_since:
-                quality_num += interactions[i]
-                quality_den += gained
-                norm_weighted += gained * norm
             if gained == 0:
                 continue
-            newer = (as_of_epoch - epochs[i]) / 86400.0
-            older = (as_of_epoch - epochs[i - 1]) / 86400.0
+            newer = ages[i]
+            older = ages[i - 1]
             width = older - newer
             first_bucket = int(newer)
             if width <= 0:
@@ -214,6 +227,13 @@ def score_item(
                     daily_all[first_bucket] += gained
                     if first_bucket < 6:
                         own[first_bucket] += gained
+                continue
+            if older <= first_bucket + 1:  # within one day's bucket
+                if first_bucket < span_days:
+                    share = gained * (older - newer) / width
+                    daily_all[first_bucket] += share
+                    if first_bucket < 6:
+                        own[first_bucket] += share
                 continue
             last_bucket = math.ceil(older)
             if last_bucket > span_days:
@@ -251,7 +271,7 @@ def score_item(
 
     history = sorted(daily[1:])
     median = history[len(history) // 2] if history else 0.0
-    mad = sorted(abs(x - median) for x in history)[len(history) // 2] if history else 0.0
+    mad = sorted([abs(x - median) for x in history])[len(history) // 2] if history else 0.0
     surprise = (v1 - median) / (1.4826 * mad + math.sqrt(median + 1.0) + 1.0)
 
     breadth = (
@@ -348,14 +368,14 @@ def hourly_points(
     in ``[floor(since), until]``: the hour's last reading time, its highest views and its highest
     interactions (as ``likes``). The stores keep these hours as rollups at ingest, so re-scoring
     does not read every raw reading again; the engine's daily buckets lose nothing by it.
-    Ordered by time, then ad and region."""
+    Ordered by hour, then ad and region."""
     first_hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     hours: dict[tuple[int, str, datetime], list[EngagementSnapshot]] = defaultdict(list)
     for s in snapshots:
         hour = s.observed_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         if first_hour <= hour <= until:
             hours[(s.ad_id, s.region, hour)].append(s)
-    points = [
+    return [
         ScoringPoint(
             ad_id,
             rows[0].product_id,
@@ -365,10 +385,10 @@ def hourly_points(
             max(r.views for r in rows),
             max(r.likes + r.comments + r.shares for r in rows),
         )
-        for (ad_id, region, _), rows in hours.items()
+        for (ad_id, region, _), rows in sorted(
+            hours.items(), key=lambda item: (item[0][2], item[0][0], item[0][1])
+        )
     ]
-    points.sort(key=lambda p: (p.observed_at, p.ad_id, p.region))
-    return points
 
 
 def score_many(

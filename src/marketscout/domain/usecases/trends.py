@@ -12,7 +12,7 @@ from marketscout.domain.heatmap import heat_map_from_activity
 from marketscout.domain.model import Platform, Product, ScoreLevel, TrendScore, TrendStatus, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.scan import ScanHit, rank_gains
-from marketscout.domain.scoring import score_many
+from marketscout.domain.scoring import score_item
 from marketscout.domain.spread import SpreadAssessment, spread_score
 
 # A score is stored again when it changed this much, or when the last one is this old,
@@ -45,14 +45,22 @@ async def rescore(
     async with uow:
         # The engine looks back at most SCORING_HISTORY, and reads one point per ad, region and
         # hour (the stores' hourly rollups) rather than every raw reading.
-        series = await uow.engagement.scoring_points(wanted, since=now - SCORING_HISTORY, until=now)
-        assessments = score_many(series, now)
+        # The store streams the points product by product, and each is scored as it arrives.
+        assessments = {}
+        async for product_id, points in uow.engagement.scoring_points(
+            wanted, since=now - SCORING_HISTORY, until=now
+        ):
+            assessments[product_id] = score_item(points, now)
         # Only the latest score, status and time are compared: not the stored components.
         previous = {} if force else await uow.scores.latest_levels(wanted)
         changed = [
             fresh
             for fresh in (
-                TrendScore(product_id=product_id, calculated_at=now, assessment=assessments[product_id])
+                TrendScore(
+                    product_id=product_id,
+                    calculated_at=now,
+                    assessment=assessments.get(product_id) or score_item((), now),
+                )
                 for product_id in wanted
             )
             if force or _worth_storing(previous.get(fresh.product_id), fresh)
