@@ -7,7 +7,7 @@ the split between reading, scoring and storing. ``--force`` stores every score (
 does); without it only scores that moved are stored.
 
     .venv/bin/python bench/bench_rescore.py --database-url postgresql://postgres@127.0.0.1/bench_1m
-        [--chunk 500] [--force]
+        [--chunk 500] [--force] [--touched N]
 
 The issue's shape (100,000 products with 30 daily readings each, one ad per product) is made by
 ``--fill 100000``, into a fresh database migrated to the head (``--database-url`` names it).
@@ -67,12 +67,17 @@ async def fill(url: str, products: int, days: int, now: datetime) -> None:
     await engine.dispose()
 
 
-async def run(url: str, chunk: int, force: bool) -> None:
+async def run(url: str, chunk: int, force: bool, touched: int) -> None:
     engine = create_engine(url)
     uow = SqlUnitOfWork(session_factory(engine))
     clock = FixedClock(datetime.now(UTC))
     async with uow:
         ids = await uow.products.all_ids()
+    if touched:
+        # What an ingest batch that touched ``touched`` products re-scores: only those, spread
+        # over the catalogue, in one call as the ingest path makes it.
+        ids = ids[:: max(1, len(ids) // touched)][:touched]
+        chunk = len(ids)
     started = time.perf_counter()
     for start in range(0, len(ids), chunk):
         await rescore(uow, clock, ids[start : start + chunk], force=force)
@@ -109,6 +114,9 @@ def main() -> int:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--chunk", type=int, default=500)
     parser.add_argument("--force", action="store_true")
+    parser.add_argument(
+        "--touched", type=int, default=0, help="re-score only this many products, in one call"
+    )
     parser.add_argument("--fill", type=int, default=0, help="first fill an empty database: products")
     parser.add_argument("--days", type=int, default=30)
     args = parser.parse_args()
@@ -121,7 +129,7 @@ def main() -> int:
     threshold = Settings.from_env().gc_threshold
     tune_gc(threshold)
     print(f"garbage-collector threshold: {gc.get_threshold()[0]:,}")
-    asyncio.run(run(args.database_url, args.chunk, args.force))
+    asyncio.run(run(args.database_url, args.chunk, args.force, args.touched))
     print(f"command: {' '.join(['python', *sys.argv])}")
     return 0
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from marketscout.adapters.sql import repositories
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import Conflict
@@ -535,10 +536,13 @@ async def test_rule_channels_and_the_delivery_outbox(uow_factory: UowFactory) ->
         assert await uow.deliveries.list(user_id + 1) == []
 
 
-async def test_scoring_points_stream_each_product_once_in_id_order(uow_factory: UowFactory) -> None:
+async def test_scoring_points_stream_each_product_once_in_id_order(
+    uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Several products whose readings interleave in time, over ads and regions: each product
-    with readings comes once, in id order, with the points the domain defines; a caller that
-    stops early leaves the unit of work usable."""
+    with readings comes once, in id order, with the points the domain defines, across the
+    slices a store reads them in; a caller that stops early leaves the unit of work usable."""
+    monkeypatch.setattr(repositories, "SCORING_READ_PRODUCTS", 2)
     _, first, _ = await _seed(uow_factory)
     uow = uow_factory()
     readings: list[EngagementSnapshot] = []

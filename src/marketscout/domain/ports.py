@@ -196,9 +196,9 @@ class EngagementStore(Protocol):
     ) -> AsyncGenerator[tuple[int, builtins.list[ScoringPoint]], None]:
         """Each of these products that has readings in the window, in id order, with its
         readings compacted per ad, region and hour as :func:`domain.scoring.hourly_points`
-        defines them (what re-scoring reads). A stream: a store may send the next products
-        while the caller scores the last, and the unit of work runs nothing else until the
-        iteration ends."""
+        defines them (what re-scoring reads). A stream, so that the caller scores each
+        product as it comes and a store need hold only a slice of the products' points at a
+        time; the unit of work runs nothing else until the iteration ends."""
         ...
 
     async def since(

@@ -91,6 +91,8 @@ _CONFLICT_FIELDS = {
     "uq_watchlist_entries_user_product": "product_id",
 }
 INSERT_CHUNK = 5_000
+# Products per statement when re-scoring reads its points (30,000 rows at 30 points a product).
+SCORING_READ_PRODUCTS = 1_000
 
 
 def translate_error(error: SQLAlchemyError | psycopg.Error) -> Exception:
@@ -653,18 +655,19 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         """The hourly rollup's rows of these products, in product, hour, ad and region order."""
         connection = await self._session.connection()
         if connection.dialect.name == "postgresql":
-            # Re-scoring reads about a million points at 1M snapshots: streamed straight from
-            # psycopg (sessions run in UTC, so timestamps need no conversion), so that the server
-            # reads the next products while the caller scores the last, and not through
-            # SQLAlchemy's result processing, which took about twice as long as the fetch itself.
+            # Straight from psycopg (sessions run in UTC, so timestamps need no conversion), not
+            # through SQLAlchemy's result processing, which took about twice as long as the fetch
+            # itself; a slice of the products per statement, each fetched whole before the
+            # caller scores its products, so no statement stays open while the caller works and
+            # only one slice's rows are in memory at a time.
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             async with driver.cursor() as cursor:
-                rows = cursor.stream(
-                    _SCORING_POINTS_POSTGRES, (_id_array(wanted), first_hour, until), size=1000
-                )
-                async for row in rows:
-                    yield row
+                for start in range(0, len(wanted), SCORING_READ_PRODUCTS):
+                    ids = _id_array(wanted[start : start + SCORING_READ_PRODUCTS])
+                    await cursor.execute(_SCORING_POINTS_POSTGRES, (ids, first_hour, until))
+                    for row in await cursor.fetchall():
+                        yield row
             return
         h = t.engagement_hourly.c
         for condition in self._id_batches(h.product_id, wanted):  # batches in id order

@@ -45,7 +45,7 @@ async def rescore(
     async with uow:
         # The engine looks back at most SCORING_HISTORY, and reads one point per ad, region and
         # hour (the stores' hourly rollups) rather than every raw reading.
-        # The store streams the points product by product, and each is scored as it arrives.
+        # The store streams the points product by product, and each is scored as it comes.
         assessments = {}
         async for product_id, points in uow.engagement.scoring_points(
             wanted, since=now - SCORING_HISTORY, until=now
