@@ -659,10 +659,11 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             # through SQLAlchemy's result processing, which took about twice as long as the fetch
             # itself; a slice of the products per statement, each fetched whole before the
             # caller scores its products, so no statement stays open while the caller works and
-            # only one slice's rows are in memory at a time.
+            # only one slice's rows are in memory at a time. Binary rows: integers and times
+            # decode faster than from text (5-7 % of re-scoring).
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
-            async with driver.cursor() as cursor:
+            async with driver.cursor(binary=True) as cursor:
                 for start in range(0, len(wanted), SCORING_READ_PRODUCTS):
                     ids = _id_array(wanted[start : start + SCORING_READ_PRODUCTS])
                     await cursor.execute(_SCORING_POINTS_POSTGRES, (ids, first_hour, until))
