@@ -372,6 +372,41 @@ async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: 
         assert [s.product_id for s in await uow.scores.top(5, status=TrendStatus.STEADY)] == [first]
 
 
+async def test_stale_scores_are_the_oldest_latest_ones_above_the_floor(uow_factory: UowFactory) -> None:
+    """Only each product's latest score counts; the floor (0, steady) is never stale."""
+    _, first, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        ids = [first] + [
+            (await uow.products.add(Product(name=f"P{i}", description="d", created_at=T0))).id
+            for i in range(4)
+        ]
+
+        def at(product_id: int, hours: int, value: float, status: TrendStatus) -> TrendScore:
+            return TrendScore(
+                product_id=product_id,
+                calculated_at=T0 + timedelta(hours=hours),
+                assessment=TrendAssessment(score=value, status=status, confidence=0.5),
+            )
+
+        await uow.scores.add_many(
+            [
+                at(ids[0], 5, 40.0, TrendStatus.EMERGING),
+                at(ids[1], 1, 80.0, TrendStatus.EXPLODING),
+                at(ids[1], 9, 30.0, TrendStatus.PEAKED),  # its latest is recent
+                at(ids[2], 2, 0.0, TrendStatus.STEADY),  # the floor
+                at(ids[3], 3, 0.0, TrendStatus.DECLINING),
+                at(ids[4], 3, 10.0, TrendStatus.STEADY),
+            ]
+        )
+        await uow.commit()
+    async with uow:
+        assert await uow.scores.stale(T0 + timedelta(hours=8), 10) == [ids[3], ids[4], ids[0]]
+        assert await uow.scores.stale(T0 + timedelta(hours=8), 2) == [ids[3], ids[4]]
+        assert await uow.scores.stale(T0 + timedelta(hours=3), 10) == []
+        assert await uow.scores.stale(T0 + timedelta(hours=10), 10) == [ids[3], ids[4], ids[0], ids[1]]
+
+
 async def test_scores_keep_any_text_and_number_exactly(uow_factory: UowFactory) -> None:
     """What the engine writes comes back as it was, whatever characters the reasons hold
     (PostgreSQL stores scores with COPY, whose text format escapes tabs, newlines and

@@ -378,6 +378,15 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
             if s.product_id in wanted
         }
 
+    async def stale(self, before: datetime, limit: int) -> builtins.list[int]:
+        found = [
+            s
+            for s in await self.latest_all()
+            if s.calculated_at < before and not (s.score == 0 and s.status == TrendStatus.STEADY)
+        ]
+        found.sort(key=lambda s: (s.calculated_at, s.product_id))
+        return [s.product_id for s in found[:limit]]
+
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
         latest = [s for s in await self.latest_all() if status is None or s.status == status]
         latest.sort(key=lambda s: (-s.score, s.product_id))

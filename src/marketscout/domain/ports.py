@@ -253,6 +253,12 @@ class ScoreRepository(Protocol):
         components: what a listing shows and re-scoring compares with)."""
         ...
 
+    async def stale(self, before: datetime, limit: int) -> builtins.list[int]:
+        """Products whose latest score was calculated before ``before`` and is not the floor
+        (score 0, steady), which time alone cannot change: oldest first (ties: lower id first),
+        at most ``limit``."""
+        ...
+
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
         """The latest scores, highest first (ties: lower product id first), at most ``limit``."""
         ...

@@ -76,6 +76,7 @@ def create_app(container: Container | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         from marketscout.entrypoints.notify import close_notifiers, dispatch_forever
+        from marketscout.entrypoints.refresh import refresh_forever
         from marketscout.entrypoints.startup import prepare_store, release_store
 
         tune_gc(settings.gc_threshold)
@@ -85,13 +86,19 @@ def create_app(container: Container | None = None) -> Litestar:
             if settings.notify_interval > 0
             else None
         )
+        refresher = (
+            asyncio.create_task(refresh_forever(container, settings.score_refresh_interval), name="refresh")
+            if settings.score_refresh_interval > 0
+            else None
+        )
         try:
             yield
         finally:
-            if dispatcher is not None:
-                dispatcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await dispatcher
+            for task in (dispatcher, refresher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await close_notifiers(container.notifiers())
             await release_store(container)
             if limiter is not None:

@@ -97,6 +97,13 @@ class Settings:
         default=15.0,
         metadata={"help": "seconds between the server's passes over the alert-delivery outbox (0: off)"},
     )
+    score_refresh_interval: float = field(
+        default=600.0,
+        metadata={
+            "help": "seconds between the server's passes that refresh scores older than 6 h that time alone "
+            "can still change, as when engagement stops arriving (0: off)"
+        },
+    )
     notify_max_attempts: int = field(
         default=6, metadata={"help": "attempts per webhook or e-mail before it becomes a dead letter"}
     )
@@ -150,6 +157,8 @@ class Settings:
             raise SettingsError(
                 "MARKETSCOUT_NOTIFY_INTERVAL must be >= 0, NOTIFY_MAX_ATTEMPTS >= 1, WEBHOOK_TIMEOUT > 0"
             )
+        if self.score_refresh_interval < 0:
+            raise SettingsError("MARKETSCOUT_SCORE_REFRESH_INTERVAL must be >= 0")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError("MARKETSCOUT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
 

@@ -35,6 +35,7 @@ def api_settings(**overrides: object) -> Settings:
         "rate_limit_enabled": False,
         "log_level": "WARNING",
         "notify_interval": 0,  # tests run the dispatcher themselves
+        "score_refresh_interval": 0,  # and the refresh of stale scores
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -1052,6 +1052,19 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
                 found[product_id] = ScoreLevel(float(score), statuses[status], calculated_at)
         return found
 
+    async def stale(self, before: datetime, limit: int) -> builtins.list[int]:
+        latest = t.trend_scores_latest.c
+        statement = (
+            select(latest.product_id)
+            .where(
+                latest.calculated_at < before,
+                or_(latest.score != 0, latest.status != TrendStatus.STEADY.value),
+            )
+            .order_by(latest.calculated_at, latest.product_id)
+            .limit(limit)
+        )
+        return list((await self._session.execute(statement)).scalars())
+
     async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
         latest = t.trend_scores_latest.c
         statement = self._latest_rows().order_by(latest.score.desc(), latest.product_id).limit(limit)

@@ -1,8 +1,10 @@
-"""What happens when engagement arrives: store it, re-score what changed, alert."""
+"""What happens when engagement arrives: store it, re-score what changed, alert; and what
+happens when it stops arriving: scores that time alone can still change are refreshed."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases.alerts import evaluate_alerts
@@ -25,3 +27,24 @@ async def ingest_and_refresh(
         await rescore(uow, clock, report.product_ids)
         await evaluate_alerts(uow, clock, product_ids=report.product_ids)
     return report
+
+
+# A score that time alone can still change is refreshed once it is this old: without new
+# engagement, a product's status moves on a scale of days (peaked, declining, then steady).
+SCORE_STALE_AFTER = timedelta(hours=6)
+
+
+async def refresh_stale_scores(uow: UnitOfWork, clock: Clock, *, limit: int) -> list[int]:
+    """Re-scores the products whose latest score is older than :data:`SCORE_STALE_AFTER` and
+    not yet the floor (0, steady), oldest first and at most ``limit``, then evaluates the alert
+    rules that cover them; returns those products.
+
+    Ingest re-scores what it touched; a product whose engagement stopped arriving would keep
+    its last score and status (``exploding``, say) for good. Refreshed, its score falls and its
+    status moves on until it reaches the floor, where time changes nothing and it drops out."""
+    async with uow:
+        stale = await uow.scores.stale(clock.now() - SCORE_STALE_AFTER, limit)
+    if stale:
+        await rescore(uow, clock, stale)
+        await evaluate_alerts(uow, clock, product_ids=stale)
+    return stale
