@@ -140,6 +140,13 @@ def test_the_cli_talks_to_a_remote_server(server: str, tmp_path: Path) -> None:
     assert "row 4: views" in first.stdout
     again = run(*account, "ingest", str(upload))
     assert "received 4, stored 0, duplicates 3, rejected 1" in again.stdout
+    batched = run(*account, "ingest", "--batch", "3", str(upload))  # two requests
+    assert batched.returncode == 0, batched.stderr
+    assert batched.stderr.count("sent ") == 2
+    assert "received 4, stored 0, duplicates 3, rejected 1" in batched.stdout
+    assert "row 4: views" in batched.stdout, "rows are numbered across requests"
+    zero = run(*account, "ingest", "--batch", "0", str(upload))
+    assert zero.returncode == 2 and "must be at least 1" in zero.stderr
     ranked = run(*base, "--json", "trending", "--limit", "3")
     assert ranked.returncode == 0, ranked.stderr
     assert len(json.loads(ranked.stdout)) == 3
