@@ -90,24 +90,24 @@ def _growths(
     start = end - window.total_seconds()
     window_days = window / timedelta(days=1)
     found: list[_AdGrowth] = []
+    add, log1p, edges, bucket_of = found.append, math.log1p, AGE_BUCKETS_DAYS, bisect.bisect_right
     for g in gains:
         first_seen = g.first_seen.timestamp()
         observed_days = (end - (first_seen if first_seen > start else start)) / 86400.0
         observed_days = max(min(window_days, observed_days), 0.25)
         per_day = g.gained / observed_days
         birth = born.get(g.ad_id)
-        found.append(
+        age_days = (end - (first_seen if birth is None else birth.timestamp())) / 86400.0
+        add(
             _AdGrowth(
-                ad_id=g.ad_id,
-                product_id=g.product_id,
-                platform=g.platform,
-                rate=math.log1p(per_day / (g.base + 1.0)),
-                gained=float(g.gained),
-                per_day=per_day,
-                age_bucket=_age_bucket(
-                    (end - (first_seen if birth is None else birth.timestamp())) / 86400.0
-                ),
-                detected_at=g.last_seen,
+                g.ad_id,
+                g.product_id,
+                g.platform,
+                log1p(per_day / (g.base + 1.0)),
+                float(g.gained),
+                per_day,
+                bucket_of(edges, age_days),  # as _age_bucket
+                g.last_seen,
             )
         )
     return found
@@ -160,32 +160,36 @@ def rank_gains(
     growths = _growths(gains, born or {}, as_of, window)
     by_bucket: dict[tuple[Platform, int], list[float]] = defaultdict(list)
     by_platform: dict[Platform, list[float]] = defaultdict(list)
+    # Each ad's two peer groups, found once (hashing a platform member costs a Python call).
+    groups: list[tuple[list[float], list[float]]] = []
     for g in growths:
-        by_bucket[(g.platform, g.age_bucket)].append(g.rate)
-        by_platform[g.platform].append(g.rate)
+        bucket, platform = by_bucket[(g.platform, g.age_bucket)], by_platform[g.platform]
+        bucket.append(g.rate)
+        platform.append(g.rate)
+        groups.append((bucket, platform))
     everything = [g.rate for g in growths]
     # Each peer group's statistics once (sorted rates, median, MAD): O(n log n) for the scan.
-    summaries: dict[tuple[str, object], tuple[list[float], float, float]] = {}
+    # Keyed by the group's list itself (its identity): the groups live as long as the scan.
+    summaries: dict[int, tuple[list[float], float, float]] = {}
 
-    def summary(scope_key: tuple[str, object], rates: list[float]) -> tuple[list[float], float, float]:
-        if scope_key not in summaries:
+    def summary(rates: list[float]) -> tuple[list[float], float, float]:
+        known = summaries.get(id(rates))
+        if known is None:
             ordered = sorted(rates)
             median = _median(ordered)
-            summaries[scope_key] = (ordered, median, _median([abs(r - median) for r in ordered]))
-        return summaries[scope_key]
+            known = summaries[id(rates)] = (ordered, median, _median([abs(r - median) for r in ordered]))
+        return known
 
     ranked: list[tuple[float, ScanHit]] = []
-    for g in growths:
+    for g, (peers, platform_peers) in zip(growths, groups, strict=True):
         if g.per_day < MIN_VIEWS_PER_DAY:
             continue  # too small to matter, whatever its peers do
-        peers = by_bucket[(g.platform, g.age_bucket)]
         scope = "of its age"
-        scope_key: tuple[str, object] = ("bucket", (g.platform, g.age_bucket))
         if len(peers) < MIN_PEERS:
-            peers, scope, scope_key = by_platform[g.platform], "on the platform", ("platform", g.platform)
+            peers, scope = platform_peers, "on the platform"
         if len(peers) < MIN_PEERS:
-            peers, scope, scope_key = everything, "across platforms", ("all", None)
-        ordered, median, mad = summary(scope_key, peers)
+            peers, scope = everything, "across platforms"
+        ordered, median, mad = summary(peers)
         z = (g.rate - median) / (1.4826 * mad + 0.02)
         enough_peers = len(peers) >= MIN_PEERS
         qualifies = z >= Z_THRESHOLD if enough_peers else g.rate >= SOLO_RELATIVE_GROWTH and g.rate >= median

@@ -188,6 +188,22 @@ class _SqlRepository:
             return [column == any_(cast(bindparam(None, literal_text, type_=Text), ARRAY(BigInteger)))]
         return [column.in_(wanted[i : i + INSERT_CHUNK]) for i in range(0, len(wanted), INSERT_CHUNK)]
 
+    async def _rows(self, statement: Any) -> builtins.list[Any]:
+        """The statement's rows as plain tuples. On PostgreSQL the compiled statement runs
+        straight on psycopg (binary rows; sessions run in UTC, so timestamps come back in UTC),
+        without SQLAlchemy's per-row result processing: for the reads that return a row for every
+        ad of the market. Sums come back as they are (``numeric``: a ``Decimal``)."""
+        connection = await self._session.connection()
+        if connection.dialect.name != "postgresql":
+            return builtins.list((await self._session.execute(statement)).all())
+        compiled = statement.compile(dialect=connection.dialect)
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        async with driver.cursor(binary=True) as cursor:
+            await cursor.execute(compiled.string, compiled.params)
+            rows: builtins.list[Any] = await cursor.fetchall()
+        return rows
+
     async def _insert(self, table: Table, values: dict[str, Any]) -> int:
         result = await self._session.execute(insert(table).values(**values).returning(table.c.id))
         new_id: int = result.scalar_one()
@@ -779,7 +795,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 first_seen=first_seen,
                 last_seen=last_seen,
             )
-            for ad_id, product_id, platform, gained, base, first_seen, last_seen in await self._session.execute(
+            for ad_id, product_id, platform, gained, base, first_seen, last_seen in await self._rows(
                 statement
             )
         ]

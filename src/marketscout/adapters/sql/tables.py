@@ -60,6 +60,8 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError("expected a datetime")
+        if value.tzinfo is UTC:  # PostgreSQL sessions run in UTC: the usual case, as it is
+            return value
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
