@@ -21,6 +21,7 @@ from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessme
 
 DAY = timedelta(days=1)
 WINDOWS: tuple[tuple[str, timedelta], ...] = (("24h", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
+_WINDOW_DAYS = tuple((label, round(window / DAY)) for label, window in WINDOWS)
 
 # Interactions (likes + comments + shares) per view that is ordinary on each platform.
 PLATFORM_ENGAGEMENT_NORM: Mapping[Platform, float] = {
@@ -254,8 +255,7 @@ def score_item(
 
     daily = daily_all[: params.horizon_days]
     growth: dict[str, float] = {}
-    for label, window in WINDOWS:
-        days = round(window / DAY)
+    for label, days in _WINDOW_DAYS:
         recent_sum = sum(daily_all[:days])
         before_sum = sum(daily_all[days : 2 * days])
         growth[label] = (recent_sum + 1.0) / (before_sum + 1.0) - 1.0
