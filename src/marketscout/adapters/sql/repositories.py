@@ -582,25 +582,26 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         if not snapshots:
             return StoreResult(stored=0, duplicates=0)
         connection = await self._session.connection()
-        rows = [_snapshot_row(s) for s in snapshots]
         if connection.dialect.name == "postgresql":
-            stored = await self._copy_postgres(connection, rows)
+            stored = await self._copy_postgres(connection, snapshots)
         else:
-            stored = await self._insert_sqlite(connection, rows)
+            stored = await self._insert_sqlite(connection, [_snapshot_row(s) for s in snapshots])
         return StoreResult(stored=stored, duplicates=len(snapshots) - stored)
 
     @staticmethod
-    async def _copy_postgres(connection: AsyncConnection, rows: builtins.list[tuple[Any, ...]]) -> int:
+    async def _copy_postgres(connection: AsyncConnection, snapshots: Sequence[EngagementSnapshot]) -> int:
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
         async with driver.cursor() as cursor:
             await cursor.execute(_CREATE_STAGING)
             await cursor.execute("TRUNCATE engagement_staging")
-            # One tab-separated buffer: every value is an int, a fixed platform name, a validated
-            # region code or an ISO timestamp, so nothing needs COPY escaping.
+            # One tab-separated buffer, straight from the snapshots: every value is an int, a fixed
+            # platform name (a str enum formats as its value), a validated region code or an ISO
+            # timestamp, so nothing needs COPY escaping.
             text = "".join(
-                f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3]}\t{r[4].isoformat()}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8]}\n"
-                for r in rows
+                f"{s.ad_id}\t{s.product_id}\t{s.platform}\t{s.region}\t{s.observed_at.isoformat()}\t"
+                f"{s.views}\t{s.likes}\t{s.comments}\t{s.shares}\n"
+                for s in snapshots
             )
             async with cursor.copy(_COPY_STAGING) as copy:
                 await copy.write(text.encode())
