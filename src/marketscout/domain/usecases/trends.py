@@ -51,6 +51,7 @@ async def rescore(
             wanted, since=now - SCORING_HISTORY, until=now
         ):
             assessments[product_id] = score_item(points, now)
+        no_readings = score_item((), now)  # a product with nothing in the window
         # Only the latest score, status and time are compared: not the stored components.
         previous = {} if force else await uow.scores.latest_levels(wanted)
         changed = [
@@ -59,7 +60,7 @@ async def rescore(
                 TrendScore(
                     product_id=product_id,
                     calculated_at=now,
-                    assessment=assessments.get(product_id) or score_item((), now),
+                    assessment=assessments.get(product_id, no_readings),
                 )
                 for product_id in wanted
             )
