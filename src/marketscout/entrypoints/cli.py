@@ -12,6 +12,7 @@ from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backte
 from marketscout.entrypoints.cli_collect import add_collect_parser, run_collect
 from marketscout.entrypoints.cli_db import add_db_parser, run_db
 from marketscout.entrypoints.cli_notify import add_notify_parser
+from marketscout.entrypoints.cli_refresh import add_refresh_parser
 from marketscout.entrypoints.cli_remote import add_remote_parser
 
 APP_FACTORY = "marketscout.entrypoints.app:create_app"
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_collect_parser(commands)
     commands.choices["collect"].set_defaults(handler=run_collect)
     add_notify_parser(commands)
+    add_refresh_parser(commands)
     add_remote_parser(commands)
     add_backtest_parser(commands)
     commands.choices["backtest"].set_defaults(handler=run_backtest)
