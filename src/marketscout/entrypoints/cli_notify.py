@@ -6,8 +6,6 @@ import argparse
 import asyncio
 from typing import Any
 
-from dependency_injector import providers
-
 from marketscout.entrypoints.notify import close_notifiers, dispatch_forever, dispatch_once
 from marketscout.entrypoints.settings import command_settings
 
@@ -27,22 +25,18 @@ def run_notify(args: argparse.Namespace) -> int:
     settings = command_settings(args.database_url)
 
     async def run() -> int:
-        from marketscout.entrypoints.container import Container
-        from marketscout.entrypoints.startup import prepare_store, release_store
+        from marketscout.entrypoints.startup import command_container
 
-        container = Container()
-        container.settings.override(providers.Object(settings))
-        await prepare_store(container)
-        try:
-            if args.watch > 0:
-                await dispatch_forever(container, args.watch)
-            report = await dispatch_once(container)
-            print(report.summary())
-            for error in report.errors:
-                print(f"  dead letter: {error}")
-            return 0
-        finally:
-            await close_notifiers(container.notifiers())
-            await release_store(container)
+        async with command_container(settings) as container:
+            try:
+                if args.watch > 0:
+                    await dispatch_forever(container, args.watch)
+                report = await dispatch_once(container)
+                print(report.summary())
+                for error in report.errors:
+                    print(f"  dead letter: {error}")
+                return 0
+            finally:
+                await close_notifiers(container.notifiers())
 
     return asyncio.run(run())

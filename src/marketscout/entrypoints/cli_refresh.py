@@ -6,8 +6,6 @@ import argparse
 import asyncio
 from typing import Any
 
-from dependency_injector import providers
-
 from marketscout.entrypoints.refresh import REFRESH_BATCH, refresh_forever, refresh_once
 from marketscout.entrypoints.settings import command_settings
 
@@ -29,13 +27,9 @@ def run_refresh(args: argparse.Namespace) -> int:
     settings = command_settings(args.database_url)
 
     async def run() -> int:
-        from marketscout.entrypoints.container import Container
-        from marketscout.entrypoints.startup import prepare_store, release_store
+        from marketscout.entrypoints.startup import command_container
 
-        container = Container()
-        container.settings.override(providers.Object(settings))
-        await prepare_store(container)
-        try:
+        async with command_container(settings) as container:
             if args.watch > 0:
                 await refresh_forever(container, args.watch)
             total = 0
@@ -46,7 +40,5 @@ def run_refresh(args: argparse.Namespace) -> int:
                     break
             print(f"refreshed {total} stale scores")
             return 0
-        finally:
-            await release_store(container)
 
     return asyncio.run(run())

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from dependency_injector import providers
 
 from marketscout.adapters.sql import migrate
 from marketscout.entrypoints.container import Container, store_kind
+from marketscout.entrypoints.settings import Settings
 
 logger = logging.getLogger("marketscout")
 
@@ -38,3 +43,16 @@ async def prepare_store(container: Container) -> None:
 async def release_store(container: Container) -> None:
     if store_kind(container.settings()) == "sql":
         await container.sql_engine().dispose()
+
+
+@asynccontextmanager
+async def command_container(settings: Settings) -> AsyncIterator[Container]:
+    """The container of a command that is not the server (notify, refresh): its store prepared
+    as the server's is, and released afterwards."""
+    container = Container()
+    container.settings.override(providers.Object(settings))
+    await prepare_store(container)
+    try:
+        yield container
+    finally:
+        await release_store(container)
