@@ -504,13 +504,6 @@ _PLATFORMS = {p.value: p for p in Platform}
 _STATUSES = {s.value: s for s in TrendStatus}
 
 
-_SCORING_POINTS_POSTGRES = (
-    "SELECT ad_id, product_id, platform, region, last_seen, max_views, max_interactions "
-    "FROM engagement_hourly WHERE product_id = ANY(%s::bigint[]) AND bucket >= %s AND bucket <= %s "
-    "ORDER BY product_id, bucket, ad_id, region"
-)
-
-
 def _snapshot(row: Any) -> EngagementSnapshot:
     # Unpacked by position (the order of _SNAPSHOT_COLUMNS): reading a million snapshots to
     # re-score, attribute access by name on each row was a third of the time.
@@ -670,35 +663,28 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
     async def _hourly_rows(
         self, wanted: builtins.list[int], first_hour: datetime, until: datetime
     ) -> AsyncGenerator[Any, None]:
-        """The hourly rollup's rows of these products, in product, hour, ad and region order."""
-        connection = await self._session.connection()
-        if connection.dialect.name == "postgresql":
-            # Straight from psycopg (sessions run in UTC, so timestamps need no conversion), not
-            # through SQLAlchemy's result processing, which took about twice as long as the fetch
-            # itself; a slice of the products per statement, each fetched whole before the
-            # caller scores its products, so no statement stays open while the caller works and
-            # only one slice's rows are in memory at a time. Binary rows: integers and times
-            # decode faster than from text (5-7 % of re-scoring).
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            async with driver.cursor(binary=True) as cursor:
-                for start in range(0, len(wanted), SCORING_READ_PRODUCTS):
-                    ids = _id_array(wanted[start : start + SCORING_READ_PRODUCTS])
-                    await cursor.execute(_SCORING_POINTS_POSTGRES, (ids, first_hour, until))
-                    for row in await cursor.fetchall():
-                        yield row
-            return
+        """The hourly rollup's rows of these products, in product, hour, ad and region order: a
+        slice of the products per statement, each fetched whole (through :meth:`_rows`: on
+        PostgreSQL straight from psycopg) before the caller scores its products, so no statement
+        stays open while the caller works and only one slice's rows are in memory at a time."""
         h = t.engagement_hourly.c
-        for condition in self._id_batches(h.product_id, wanted):  # batches in id order
-            statement = (
-                select(
-                    h.ad_id, h.product_id, h.platform, h.region, h.last_seen, h.max_views, h.max_interactions
+        for start in range(0, len(wanted), SCORING_READ_PRODUCTS):
+            for condition in self._id_batches(h.product_id, wanted[start : start + SCORING_READ_PRODUCTS]):
+                statement = (
+                    select(
+                        h.ad_id,
+                        h.product_id,
+                        h.platform,
+                        h.region,
+                        h.last_seen,
+                        h.max_views,
+                        h.max_interactions,
+                    )
+                    .where(condition, h.bucket >= first_hour, h.bucket <= until)
+                    .order_by(h.product_id, h.bucket, h.ad_id, h.region)
                 )
-                .where(condition, h.bucket >= first_hour, h.bucket <= until)
-                .order_by(h.product_id, h.bucket, h.ad_id, h.region)
-            )
-            for row in await self._session.execute(statement):
-                yield row
+                for row in await self._rows(statement):
+                    yield row
 
     async def since(
         self, start: datetime, *, until: datetime | None = None
