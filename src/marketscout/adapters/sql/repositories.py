@@ -909,17 +909,6 @@ _COPY_SCORES = (
     "COPY trend_scores (id, product_id, calculated_at, score, status, confidence, components, growth, "
     "forecast, reasons) FROM STDIN"
 )
-# The newest of the batch per product (then the highest id), in product order so that concurrent
-# writers lock the rows in the same order; only a newer score replaces the one kept.
-_KEEP_LATEST_POSTGRES = (
-    "INSERT INTO trend_scores_latest AS latest (product_id, score_id, calculated_at, score, status) "
-    "SELECT DISTINCT ON (product_id) product_id, id, calculated_at, score, status FROM trend_scores "
-    "WHERE id = ANY(%s::bigint[]) ORDER BY product_id, calculated_at DESC, id DESC "
-    "ON CONFLICT (product_id) DO UPDATE SET score_id = excluded.score_id, "
-    "calculated_at = excluded.calculated_at, score = excluded.score, status = excluded.status "
-    "WHERE excluded.calculated_at > latest.calculated_at "
-    "OR (excluded.calculated_at = latest.calculated_at AND excluded.score_id > latest.score_id)"
-)
 
 
 @translate_errors
@@ -936,25 +925,25 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             return []
         connection = await self._session.connection()
         if connection.dialect.name == "postgresql":
-            return await self._copy_postgres(connection, scores)
-        # One INSERT … RETURNING over many rows (SQLAlchemy's insertmanyvalues), ids in order.
-        statement = insert(t.trend_scores).returning(t.trend_scores.c.id, sort_by_parameter_order=True)
-        result = await self._session.execute(statement, [_score_values(score) for score in scores])
-        stored = [
-            dataclasses.replace(score, id=new_id)
-            for score, new_id in zip(scores, result.scalars().all(), strict=True)
-        ]
-        await self._keep_latest(stored)
+            stored = await self._copy_postgres(connection, scores)
+        else:
+            # One INSERT … RETURNING over many rows (SQLAlchemy's insertmanyvalues), ids in order.
+            statement = insert(t.trend_scores).returning(t.trend_scores.c.id, sort_by_parameter_order=True)
+            result = await self._session.execute(statement, [_score_values(score) for score in scores])
+            stored = [
+                dataclasses.replace(score, id=new_id)
+                for score, new_id in zip(scores, result.scalars().all(), strict=True)
+            ]
+        await self._keep_latest([score.id for score in stored])
         return stored
 
     @staticmethod
     async def _copy_postgres(
         connection: AsyncConnection, scores: Sequence[TrendScore]
     ) -> builtins.list[TrendScore]:
-        """Ids drawn from the table's sequence, the rows sent with one COPY, and the latest
-        scores updated from them in one statement: re-scoring stores up to 100,000 scores, and
-        a multi-row INSERT of that size cost about 0.3 ms a score (psycopg parses every long
-        statement's text again)."""
+        """Ids drawn from the table's sequence and the rows sent with one COPY: re-scoring stores
+        up to 100,000 scores, and a multi-row INSERT of that size cost about 0.3 ms a score
+        (psycopg parses every long statement's text again)."""
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
         encode = msgspec.json.encode
@@ -983,47 +972,51 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
                 )
             async with cursor.copy(_COPY_SCORES) as copy:
                 await copy.write(b"\n".join(lines) + b"\n")
-            await cursor.execute(_KEEP_LATEST_POSTGRES, (_id_array(ids),))
         return stored
 
-    async def _keep_latest(self, stored: builtins.list[TrendScore]) -> None:
-        newest: dict[int, TrendScore] = {}
-        for score in stored:  # the latest of this batch per product: calculated_at, then id
-            seen = newest.get(score.product_id)
-            if seen is None or (score.calculated_at, score.id or 0) > (seen.calculated_at, seen.id or 0):
-                newest[score.product_id] = score
-        rows = [
-            {
-                "product_id": score.product_id,
-                "score_id": score.id,
-                "calculated_at": score.calculated_at,
-                "score": score.assessment.score,
-                "status": score.assessment.status.value,
-            }
-            # In product order, so that concurrent writers lock the rows in the same order.
-            for score in sorted(newest.values(), key=lambda kept: kept.product_id)
-        ]
-        latest = t.trend_scores_latest
+    async def _keep_latest(self, score_ids: builtins.list[int]) -> None:
+        """Updates ``trend_scores_latest`` from these stored scores, in one statement per id batch:
+        the newest of them per product (calculated_at, then id), in product order so that
+        concurrent writers lock the rows in the same order; only a newer score replaces the one
+        kept, so writers that commit out of order, or a score stored late for an earlier moment,
+        leave the latest in place."""
+        s, latest = t.trend_scores.c, t.trend_scores_latest
         dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
-        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(latest)
-        excluded = upsert.excluded
-        # Only a newer score replaces the one kept: writers that commit out of order, or a score
-        # stored late for an earlier moment, leave the latest in place.
-        newer = or_(
-            excluded.calculated_at > latest.c.calculated_at,
-            and_(excluded.calculated_at == latest.c.calculated_at, excluded.score_id > latest.c.score_id),
-        )
-        statement = upsert.on_conflict_do_update(
-            index_elements=[latest.c.product_id],
-            set_={
-                "score_id": excluded.score_id,
-                "calculated_at": excluded.calculated_at,
-                "score": excluded.score,
-                "status": excluded.status,
-            },
-            where=newer,
-        )
-        await self._session.execute(statement, rows)
+        for condition in self._id_batches(s.id, score_ids):
+            rank = func.row_number().over(
+                partition_by=s.product_id, order_by=(s.calculated_at.desc(), s.id.desc())
+            )
+            ranked = select(s.product_id, s.id, s.calculated_at, s.score, s.status, rank.label("rank")).where(
+                condition
+            )
+            newest = ranked.subquery("ranked")
+            upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(latest).from_select(
+                ["product_id", "score_id", "calculated_at", "score", "status"],
+                select(
+                    newest.c.product_id, newest.c.id, newest.c.calculated_at, newest.c.score, newest.c.status
+                )
+                .where(newest.c.rank == 1)
+                .order_by(newest.c.product_id),
+            )
+            excluded = upsert.excluded
+            await self._session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[latest.c.product_id],
+                    set_={
+                        "score_id": excluded.score_id,
+                        "calculated_at": excluded.calculated_at,
+                        "score": excluded.score,
+                        "status": excluded.status,
+                    },
+                    where=or_(
+                        excluded.calculated_at > latest.c.calculated_at,
+                        and_(
+                            excluded.calculated_at == latest.c.calculated_at,
+                            excluded.score_id > latest.c.score_id,
+                        ),
+                    ),
+                )
+            )
 
     def _latest_rows(self) -> Any:
         """The stored rows of the latest scores."""
