@@ -191,8 +191,8 @@ class _SqlRepository:
     async def _rows(self, statement: Any) -> builtins.list[Any]:
         """The statement's rows as plain tuples. On PostgreSQL the compiled statement runs
         straight on psycopg (binary rows; sessions run in UTC, so timestamps come back in UTC),
-        without SQLAlchemy's per-row result processing: for the reads that return a row for every
-        ad of the market. Sums come back as they are (``numeric``: a ``Decimal``). For statements
+        without SQLAlchemy's per-row result processing: for the reads of a row per ad of the market
+        and of re-scoring's points. Sums come back as they are (``numeric``: a ``Decimal``). For statements
         without expanding ``IN`` lists (ids go as one array: :meth:`_id_batches`)."""
         connection = await self._session.connection()
         if connection.dialect.name != "postgresql":
