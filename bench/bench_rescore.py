@@ -2,12 +2,13 @@
 
 Times ``rescore`` (the use case every ingest runs for the products it touched; it reads one point
 per ad, region and hour from the hourly rollup) over every product
-of a database filled by ``bench/bench_http.py``, in chunks as the ingest path sees them, with
+of a database filled by ``bench/bench_http.py``, in one call as an ingest batch that touched them
+all makes it (``--chunk N``: calls of N products), with
 the split between reading, scoring and storing. ``--force`` stores every score (as a first run
 does); without it only scores that moved are stored.
 
     .venv/bin/python bench/bench_rescore.py --database-url postgresql://postgres@127.0.0.1/bench_1m
-        [--chunk 500] [--force] [--touched N]
+        [--chunk N] [--force] [--touched N]
 
 The issue's shape (100,000 products with 30 daily readings each, one ad per product) is made by
 ``--fill 100000``, into a fresh database migrated to the head (``--database-url`` names it).
@@ -28,7 +29,7 @@ from marketscout.adapters.clock import FixedClock
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.model import EngagementSnapshot, Platform
-from marketscout.domain.scoring import score_many
+from marketscout.domain.scoring import score_series
 from marketscout.domain.usecases.trends import SCORING_HISTORY, rescore
 from marketscout.entrypoints.settings import Settings, tune_gc
 
@@ -73,6 +74,7 @@ async def run(url: str, chunk: int, force: bool, touched: int) -> None:
     clock = FixedClock(datetime.now(UTC))
     async with uow:
         ids = await uow.products.all_ids()
+    chunk = chunk or len(ids)
     if touched:
         # What an ingest batch that touched ``touched`` products re-scores: only those, spread
         # over the catalogue, in one call as the ingest path makes it.
@@ -82,7 +84,7 @@ async def run(url: str, chunk: int, force: bool, touched: int) -> None:
     for start in range(0, len(ids), chunk):
         await rescore(uow, clock, ids[start : start + chunk], force=force)
     total = time.perf_counter() - started
-    # Each part alone, on the same chunks: reading the points (re-scoring overlaps it with
+    # Each part alone, on the same chunks: reading the series (re-scoring overlaps it with
     # scoring: the store streams them), and scoring them.
     reading = scoring = 0.0
     points = 0
@@ -92,15 +94,16 @@ async def run(url: str, chunk: int, force: bool, touched: int) -> None:
         async with uow:
             series = {
                 product_id: found
-                async for product_id, found in uow.engagement.scoring_points(
+                async for product_id, found in uow.engagement.scoring_series(
                     ids[start : start + chunk], since=now - SCORING_HISTORY, until=now
                 )
             }
         read = time.perf_counter()
-        score_many(series, now)
+        for found in series.values():
+            score_series(found, now)
         reading += read - began
         scoring += time.perf_counter() - read
-        points += sum(len(v) for v in series.values())
+        points += sum(len(s.epochs) for v in series.values() for s in v)
     await engine.dispose()
     print(
         f"re-scored {len(ids):,} products ({points:,} hourly points) in {total:.2f} s "
@@ -112,7 +115,7 @@ async def run(url: str, chunk: int, force: bool, touched: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database-url", required=True)
-    parser.add_argument("--chunk", type=int, default=500)
+    parser.add_argument("--chunk", type=int, default=0, help="products per call (default: all in one)")
     parser.add_argument("--force", action="store_true")
     parser.add_argument(
         "--touched", type=int, default=0, help="re-score only this many products, in one call"

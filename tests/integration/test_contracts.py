@@ -36,7 +36,7 @@ from marketscout.domain.model import (
     WatchlistEntry,
 )
 from marketscout.domain.ports import StoreResult, UnitOfWork
-from marketscout.domain.scoring import hourly_points
+from marketscout.domain.scoring import hourly_series
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 UowFactory = Callable[[], UnitOfWork]
@@ -571,7 +571,7 @@ async def test_rule_channels_and_the_delivery_outbox(uow_factory: UowFactory) ->
         assert await uow.deliveries.list(user_id + 1) == []
 
 
-async def test_scoring_points_stream_each_product_once_in_id_order(
+async def test_scoring_series_stream_each_product_once_in_id_order(
     uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Several products whose readings interleave in time, over ads and regions: each product
@@ -602,23 +602,23 @@ async def test_scoring_points_stream_each_product_once_in_id_order(
         await uow.commit()
     since, until = T0 - timedelta(hours=1), T0 + timedelta(days=12)
     expected = [
-        (pid, hourly_points([r for r in readings if r.product_id == pid], since=since, until=until))
+        (pid, hourly_series([r for r in readings if r.product_id == pid], since=since, until=until))
         for pid in sorted(products[:3])
     ]
     async with uow:
         streamed = [
-            item async for item in uow.engagement.scoring_points(reversed(products), since=since, until=until)
+            item async for item in uow.engagement.scoring_series(reversed(products), since=since, until=until)
         ]
         assert streamed == expected
-        assert len({p.ad_id for _, points in streamed for p in points}) == 6
-        assert sum(len(points) for _, points in streamed) > 2_000  # more than one fetch of the stream
+        assert len({s.ad_id for _, series in streamed for s in series}) == 6
+        assert sum(len(s.epochs) for _, series in streamed for s in series) > 2_000
         async with contextlib.aclosing(
-            uow.engagement.scoring_points(products, since=since, until=until)
+            uow.engagement.scoring_series(products, since=since, until=until)
         ) as stream:
             async for _ in stream:
                 break
         assert (await uow.scores.latest_levels(products)) == {}  # the connection is free again
-        assert [item async for item in uow.engagement.scoring_points([], since=since, until=until)] == []
+        assert [item async for item in uow.engagement.scoring_series([], since=since, until=until)] == []
 
 
 async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowFactory) -> None:
@@ -650,7 +650,11 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
             views, moment = rng.randint(0, 500), T0 - timedelta(days=45)
             series = []
             while moment < T0 + timedelta(days=20):
-                moment += timedelta(minutes=rng.choice([7, 40, 60, 95, 300, 1440, 2900]))
+                # Times to the microsecond: re-scoring's reading times must agree to the last bit.
+                moment += timedelta(
+                    minutes=rng.choice([7, 40, 60, 95, 300, 1440, 2900]),
+                    microseconds=rng.randint(0, 59_999_999),
+                )
                 views = max(0, views + rng.randint(-30, 400))  # sometimes a correction downwards
                 series.append(_snap(ad_id, product_id, 0, views, region=region))
                 series[-1] = dataclasses.replace(
@@ -700,9 +704,9 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
         ]:
             points = [
                 item
-                async for item in uow.engagement.scoring_points(
+                async for item in uow.engagement.scoring_series(
                     [product_id + 1, product_id, product_id], since=since, until=until
                 )
             ]
             # Only products with readings, each once, in id order.
-            assert points == [(product_id, hourly_points(readings, since=since, until=until))], (since, until)
+            assert points == [(product_id, hourly_series(readings, since=since, until=until))], (since, until)

@@ -20,7 +20,7 @@ from marketscout.adapters.sql.engine import session_factory, sync_url
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.gains import window_gains
 from marketscout.domain.model import EngagementSnapshot, Platform
-from marketscout.domain.scoring import hourly_points
+from marketscout.domain.scoring import hourly_series
 from tests.databases import fresh_postgres_database
 
 T0 = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
@@ -131,8 +131,8 @@ async def test_upgrading_rolls_up_what_was_stored_before(database_at_0002: str) 
                 assert await uow.engagement.window_gains(start, T0) == window_gains(readings, start, T0)
             # 0004 filled in the interactions: what re-scoring reads agrees with the readings.
             since = T0 - timedelta(days=61)
-            points = [item async for item in uow.engagement.scoring_points([1], since=since, until=T0)]
-            assert points == [(1, hourly_points(readings, since=since, until=T0))]
+            points = [item async for item in uow.engagement.scoring_series([1], since=since, until=T0)]
+            assert points == [(1, hourly_series(readings, since=since, until=T0))]
             # 0007 found each product's latest score: the newest moment, not the last stored.
             assert [(s.product_id, s.score) for s in await uow.scores.top(5)] == [(1, 40.0)]
     finally:

@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendStatus
-from marketscout.domain.scoring import score_item, score_many
+from marketscout.domain.scoring import (
+    ReadingSeries,
+    hourly_series,
+    reading_series,
+    score_item,
+    score_many,
+    score_series,
+)
 
 AS_OF = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -117,3 +124,67 @@ def test_one_ad_carrying_everything_is_penalised() -> None:
 def test_score_many_matches_score_item() -> None:
     items = {1: series([10, 20, 40]), 2: series([5, 5, 6])}
     assert score_many(items, AS_OF) == {k: score_item(v, AS_OF) for k, v in items.items()}
+
+
+@settings(max_examples=60, deadline=None)
+@given(views=cumulative, seed=st.integers(0, 1000), cut=st.integers(-3, 3))
+def test_the_core_on_grouped_series_is_the_engine_on_raw_readings(
+    views: list[int], seed: int, cut: int
+) -> None:
+    """What re-scoring hands the core (series grouped per ad and region, in any order, with
+    readings after ``as_of`` still in them) scores exactly as the raw readings do."""
+    readings = series(views) + series(
+        [v // 3 for v in views], ad_id=2, region="DE", platform=Platform.YOUTUBE
+    )
+    as_of = AS_OF + timedelta(days=cut)
+    grouped = reading_series(readings)  # every reading, the later ones too
+    random.Random(seed).shuffle(grouped)
+    assert score_series(grouped, as_of) == score_item(readings, as_of)
+
+
+def test_reading_series_groups_per_ad_and_region_in_time_order() -> None:
+    readings = series([5, 9], ad_id=2, region="FR") + series([1, 3, 2], ad_id=1)
+    random.Random(3).shuffle(readings)
+    first, second = reading_series(readings)
+    day = 86400.0
+    assert first == ReadingSeries(
+        1,
+        Platform.TIKTOK,
+        "US",
+        [AS_OF.timestamp() - 2 * day, AS_OF.timestamp() - day, AS_OF.timestamp()],
+        [1, 3, 2],
+        [0, 0, 0],
+    )
+    assert (second.ad_id, second.region, second.views) == (2, "FR", [5, 9])
+    assert reading_series(readings, AS_OF - timedelta(days=1))[0].views == [1, 3]
+
+
+def test_hourly_series_keep_each_hour_s_last_time_and_highest_counters() -> None:
+    base = AS_OF.replace(hour=10)
+    readings = [
+        EngagementSnapshot(
+            ad_id=1,
+            product_id=1,
+            platform=Platform.TIKTOK,
+            region="US",
+            observed_at=base + timedelta(minutes=minute),
+            views=views,
+            likes=likes,
+            comments=1,
+        )
+        for minute, views, likes in [(5, 100, 9), (50, 90, 12), (20, 120, 3), (65, 130, 1), (190, 500, 0)]
+    ]
+    found = hourly_series(readings, since=base + timedelta(minutes=30), until=base + timedelta(hours=2))
+    # The 10:00 hour (since is floored to it) and the 11:00 hour; the 13:00 hour is after until.
+    assert found == [
+        ReadingSeries(
+            1,
+            Platform.TIKTOK,
+            "US",
+            [(base + timedelta(minutes=50)).timestamp(), (base + timedelta(minutes=65)).timestamp()],
+            [120, 130],
+            [13, 2],
+        )
+    ]
+    assert hourly_series(readings, since=base + timedelta(hours=5), until=base + timedelta(hours=6)) == []
+    assert score_series([], AS_OF) == score_item([], AS_OF)

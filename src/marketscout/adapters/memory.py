@@ -52,7 +52,7 @@ from marketscout.domain.ports import (
     UserRepository,
     WatchlistRepository,
 )
-from marketscout.domain.scoring import ScoringPoint, hourly_points
+from marketscout.domain.scoring import ReadingSeries, hourly_series
 
 SnapshotKey = tuple[int, str, datetime]
 
@@ -325,14 +325,14 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
         snapshots = (s for pid in chosen for s in rows[pid].values() if earliest < s.observed_at <= end)
         return window_gains(snapshots, start, end)
 
-    async def scoring_points(
+    async def scoring_series(
         self, product_ids: Iterable[int], *, since: datetime, until: datetime
-    ) -> AsyncGenerator[tuple[int, builtins.list[ScoringPoint]], None]:
+    ) -> AsyncGenerator[tuple[int, builtins.list[ReadingSeries]], None]:
         rows = self._rows()
         for pid in sorted(set(product_ids)):
-            points = hourly_points(rows.get(pid, {}).values(), since=since, until=until)
-            if points:
-                yield pid, points
+            series = hourly_series(rows.get(pid, {}).values(), since=since, until=until)
+            if series:
+                yield pid, series
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
         return regional_activity(await self.window_gains(start, end))

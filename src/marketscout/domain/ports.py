@@ -33,7 +33,7 @@ from marketscout.domain.model import (
     WatchlistEntry,
     WindowGain,
 )
-from marketscout.domain.scoring import ScoringPoint
+from marketscout.domain.scoring import ReadingSeries
 
 
 @runtime_checkable
@@ -191,14 +191,14 @@ class EngagementStore(Protocol):
         """Each product's snapshots observed in [since, until] (either bound optional), oldest first."""
         ...
 
-    def scoring_points(
+    def scoring_series(
         self, product_ids: Iterable[int], *, since: datetime, until: datetime
-    ) -> AsyncGenerator[tuple[int, builtins.list[ScoringPoint]], None]:
+    ) -> AsyncGenerator[tuple[int, builtins.list[ReadingSeries]], None]:
         """Each of these products that has readings in the window, in id order, with its
-        readings compacted per ad, region and hour as :func:`domain.scoring.hourly_points`
-        defines them (what re-scoring reads). A stream, so that the caller scores each
-        product as it comes and a store need hold only a slice of the products' points at a
-        time; the unit of work runs nothing else until the iteration ends."""
+        readings compacted per ad, region and hour and grouped per ad and region, as
+        :func:`domain.scoring.hourly_series` defines them (what re-scoring reads). A stream, so
+        that the caller scores each product as it comes and a store need hold only a slice of
+        the products at a time; the unit of work runs nothing else until the iteration ends."""
         ...
 
     async def since(

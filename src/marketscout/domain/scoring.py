@@ -53,7 +53,6 @@ class ScoringParams:
 DEFAULT_PARAMS = ScoringParams()
 # A series' readings in time order (the lower reading first at equal times).
 _READING_ORDER = attrgetter("observed_at", "views")
-_GROUP_ORDER = itemgetter(0)
 
 
 @functools.cache
@@ -84,87 +83,78 @@ class Reading(Protocol):
     def shares(self) -> int: ...
 
 
-class ScoringPoint(NamedTuple):
-    """One ad's reading in one region and UTC hour, as re-scoring reads it back from a store
-    (:func:`hourly_points`): the hour's last reading time, its highest views and its highest
-    interactions, carried as ``likes``. A plain tuple: stores build a million of these to re-score,
-    from rows that were validated when they were stored."""
+class ReadingSeries(NamedTuple):
+    """One ad's readings in one region, in time order: what the engine scores. The counters are
+    cumulative; ``interactions`` is likes + comments + shares. :func:`reading_series` groups
+    raw readings into these; a store hands them to re-scoring already grouped
+    (:func:`hourly_series`), as parallel lists rather than an object per reading."""
 
     ad_id: int
-    product_id: int
     platform: Platform
     region: str
-    observed_at: datetime
-    views: int
-    likes: int
-    comments: int = 0
-    shares: int = 0
-
-
-@dataclass(slots=True)
-class IncrementSeries:
-    """Per (ad, region): increments of the counters between consecutive readings."""
-
-    platform: Platform
-    region: str
-    ad_id: int
-    times: list[datetime]
+    epochs: list[float]  # POSIX seconds of each reading
     views: list[int]
     interactions: list[int]
-    epochs: list[float]
-    first_views: int = 0  # the first reading's views: the level the series starts from
 
 
-def increment_series(snapshots: Iterable[Reading], as_of: datetime) -> list[IncrementSeries]:
+# Series in (ad, region) order and readings in time order (the lower reading first at equal
+# times), whatever order they arrive in: the sums below then do not depend on it, to the last bit.
+_SERIES_ORDER = itemgetter(0, 2)
+_KEY_ORDER = itemgetter(0)
+
+
+def reading_series(readings: Iterable[Reading], as_of: datetime | None = None) -> list[ReadingSeries]:
+    """The readings (observed at or before ``as_of``, when given) grouped per ad and region."""
     grouped: dict[tuple[int, str], list[Reading]] = defaultdict(list)
-    for s in snapshots:
-        if s.observed_at <= as_of:
-            grouped[(s.ad_id, s.region)].append(s)
-    series: list[IncrementSeries] = []
-    # In (ad, region) order, whatever the order of the readings: the sums below then do not
-    # depend on it, to the last bit.
-    for (ad_id, region), rows in sorted(grouped.items(), key=_GROUP_ORDER):
+    for r in readings:
+        if as_of is None or r.observed_at <= as_of:
+            grouped[(r.ad_id, r.region)].append(r)
+    series: list[ReadingSeries] = []
+    for (ad_id, region), rows in sorted(grouped.items(), key=_KEY_ORDER):
         rows.sort(key=_READING_ORDER)
-        times = [row.observed_at for row in rows]
-        epochs = [t.timestamp() for t in times]
-        views: list[int] = []
-        inter: list[int] = []
-        add_views, add_inter = views.append, inter.append
-        first = rows[0]
-        peak_views, peak_inter = first.views, first.likes + first.comments + first.shares
-        for row in rows:
-            # Counters that go down (corrections, deletions) never count as negative growth:
-            # only a rise above the highest reading so far is an increment.
-            seen = row.views
-            if seen > peak_views:
-                add_views(seen - peak_views)
-                peak_views = seen
-            else:
-                add_views(0)
-            total_inter = row.likes + row.comments + row.shares
-            if total_inter > peak_inter:
-                add_inter(total_inter - peak_inter)
-                peak_inter = total_inter
-            else:
-                add_inter(0)
         series.append(
-            IncrementSeries(first.platform, region, ad_id, times, views, inter, epochs, first.views)
+            ReadingSeries(
+                ad_id,
+                rows[0].platform,
+                region,
+                [row.observed_at.timestamp() for row in rows],
+                [row.views for row in rows],
+                [row.likes + row.comments + row.shares for row in rows],
+            )
         )
     return series
 
 
-def views_gained(series: Sequence[IncrementSeries], start: datetime, end: datetime) -> float:
-    """Views gained in (start, end], spreading each increment evenly over its interval."""
-    total = 0.0
-    for s in series:
-        for i in range(1, len(s.times)):
-            a, b = s.times[i - 1], s.times[i]
-            if b <= start or a >= end or s.views[i] == 0:
-                continue
-            span = (b - a).total_seconds()
-            overlap = (min(b, end) - max(a, start)).total_seconds()
-            total += s.views[i] * (overlap / span if span > 0 else 1.0)
-    return total
+def hourly_series(
+    snapshots: Iterable[EngagementSnapshot], *, since: datetime, until: datetime
+) -> list[ReadingSeries]:
+    """What re-scoring reads: for the hours that start in ``[floor(since), until]``, one reading
+    per ad, region and UTC hour: the hour's last reading time, its highest views and its
+    highest interactions. The stores keep these hours as rollups at ingest, so re-scoring does
+    not read every raw reading again; the engine's daily buckets lose nothing by it. Series in
+    (ad, region) order, hours in order."""
+    first_hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hours: dict[tuple[int, str], dict[datetime, list[EngagementSnapshot]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for s in snapshots:
+        hour = s.observed_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        if first_hour <= hour <= until:
+            hours[(s.ad_id, s.region)][hour].append(s)
+    series: list[ReadingSeries] = []
+    for (ad_id, region), by_hour in sorted(hours.items(), key=_KEY_ORDER):
+        ordered = [by_hour[hour] for hour in sorted(by_hour)]
+        series.append(
+            ReadingSeries(
+                ad_id,
+                ordered[0][0].platform,
+                region,
+                [max(r.observed_at for r in rows).timestamp() for rows in ordered],
+                [max(r.views for r in rows) for rows in ordered],
+                [max(r.likes + r.comments + r.shares for r in rows) for rows in ordered],
+            )
+        )
+    return series
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
@@ -172,26 +162,46 @@ def _clip(x: float, lo: float, hi: float) -> float:
 
 
 def score_item(
-    snapshots: Sequence[Reading], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
+    snapshots: Iterable[Reading], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
 ) -> TrendAssessment:
     """Scores one item (a product, or a single ad) from its snapshots observed at or before ``as_of``."""
-    relevant = [s for s in snapshots if s.observed_at <= as_of]
-    if len(relevant) < 2:
+    return score_series(reading_series(snapshots, as_of), as_of, params)
+
+
+def score_series(
+    series: Iterable[ReadingSeries], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
+) -> TrendAssessment:
+    """Scores one item from its readings grouped per ad and region (:func:`reading_series`);
+    readings after ``as_of`` are left out. :func:`score_item` is this on raw readings."""
+    as_of_epoch = as_of.timestamp()
+    kept: list[ReadingSeries] = []
+    observations = 0
+    for s in series:
+        cut = bisect.bisect_right(s.epochs, as_of_epoch)
+        if cut < len(s.epochs):
+            if not cut:
+                continue
+            s = s._replace(epochs=s.epochs[:cut], views=s.views[:cut], interactions=s.interactions[:cut])
+        kept.append(s)
+        observations += cut
+    if observations < 2:
         return TrendAssessment(
             # One reading: nothing to compare it with. Neutral, with almost no confidence.
-            score=0.0 if not relevant else 50.0,
-            status=TrendStatus.STEADY if not relevant else TrendStatus.EMERGING,
-            confidence=0.0 if not relevant else 0.05,
+            score=0.0 if not observations else 50.0,
+            status=TrendStatus.STEADY if not observations else TrendStatus.EMERGING,
+            confidence=0.0 if not observations else 0.05,
             components={},
             growth={label: 0.0 for label, _ in WINDOWS},
             forecast=tuple(0.0 for _ in range(params.forecast_days)),
-            reasons=("not enough data yet" if relevant else "no engagement recorded",),
+            reasons=("not enough data yet" if observations else "no engagement recorded",),
         )
-    series = increment_series(relevant, as_of)
-    base_level = sum(s.first_views for s in series)
+    if len(kept) > 1:
+        kept.sort(key=_SERIES_ORDER)
 
-    # One pass over the increments: views gained per day before ``as_of`` (bucket 0 = the last
-    # 24 h), for the item and for each series' last six days.
+    # One pass over each series' increments (only a rise above the highest reading so far counts:
+    # counters that go down, by corrections or deletions, never count as negative growth): views
+    # gained per day before ``as_of`` (bucket 0 = the last 24 h), for the item and for each
+    # series' last six days.
     span_days = 2 * max(params.horizon_days, 30)
     daily_all = [0.0] * span_days
     rising_ads: set[int] = set()
@@ -199,28 +209,30 @@ def score_item(
     rising_platforms: set[Platform] = set()
     ad_gain: dict[int, float] = defaultdict(float)
     quality_num = quality_den = norm_weighted = 0.0
-    level_now = base_level
-    as_of_epoch = as_of.timestamp()
+    level_now = 0
     quality_since = as_of_epoch - 7 * 86400.0
-    for s in series:
+    for ad_id, platform, region, epochs, views, interactions in kept:
         own = [0.0] * 6
-        epochs, gains = s.epochs, s.views
-        # A series' first increment is always 0 (nothing before it), and its readings are in
-        # time order: the last week's increments are a tail of the lists.
-        level_now += sum(gains)
+        # The level now is the highest reading; what was gained from a reading on is the
+        # highest reading less the highest before it. The last week's gains: from the first
+        # reading after ``quality_since`` (never the first reading: nothing before it).
+        top = max(views)
+        level_now += top
         recent_from = max(bisect.bisect_right(epochs, quality_since), 1)
-        week_gain = sum(gains[recent_from:])
-        quality_num += sum(s.interactions[recent_from:])
+        week_gain = top - max(views[:recent_from])
+        quality_num += max(interactions) - max(interactions[:recent_from])
         quality_den += week_gain
-        norm_weighted += week_gain * PLATFORM_ENGAGEMENT_NORM[s.platform]
-        # Days before ``as_of`` of each reading.
-        ages = [(as_of_epoch - e) / 86400.0 for e in epochs]
-        for i in range(1, len(ages)):
-            gained = gains[i]
-            if gained == 0:
+        norm_weighted += week_gain * PLATFORM_ENGAGEMENT_NORM[platform]
+        highest = views[0]
+        # Days before ``as_of`` of the previous reading and of this one.
+        older = (as_of_epoch - epochs[0]) / 86400.0
+        for epoch, seen in zip(epochs[1:], views[1:], strict=True):
+            newer = (as_of_epoch - epoch) / 86400.0
+            if seen <= highest:
+                older = newer
                 continue
-            newer = ages[i]
-            older = ages[i - 1]
+            gained = seen - highest
+            highest = seen
             width = older - newer
             first_bucket = int(newer)
             if width <= 0:
@@ -228,30 +240,42 @@ def score_item(
                     daily_all[first_bucket] += gained
                     if first_bucket < 6:
                         own[first_bucket] += gained
-                continue
-            if older <= first_bucket + 1:  # within one day's bucket
+            elif older <= first_bucket + 1:  # within one day's bucket
                 if first_bucket < span_days:
                     share = gained * (older - newer) / width
                     daily_all[first_bucket] += share
                     if first_bucket < 6:
                         own[first_bucket] += share
-                continue
-            last_bucket = math.ceil(older)
-            if last_bucket > span_days:
-                last_bucket = span_days
-            for k in range(first_bucket, last_bucket):
-                top = older if older < k + 1 else k + 1
-                bottom = newer if newer > k else k
-                share = gained * (top - bottom) / width
-                daily_all[k] += share
-                if k < 6:
-                    own[k] += share
+            elif older <= first_bucket + 2:  # across one day's boundary: the common case
+                split = first_bucket + 1
+                if first_bucket < span_days:
+                    share = gained * (split - newer) / width
+                    daily_all[first_bucket] += share
+                    if first_bucket < 6:
+                        own[first_bucket] += share
+                if split < span_days:
+                    share = gained * (older - split) / width
+                    daily_all[split] += share
+                    if split < 6:
+                        own[split] += share
+            else:
+                last_bucket = math.ceil(older)
+                if last_bucket > span_days:
+                    last_bucket = span_days
+                for k in range(first_bucket, last_bucket):
+                    top_age = older if older < k + 1 else k + 1
+                    bottom = newer if newer > k else k
+                    share = gained * (top_age - bottom) / width
+                    daily_all[k] += share
+                    if k < 6:
+                        own[k] += share
+            older = newer
         recent, before = sum(own[:3]), sum(own[3:6])
-        ad_gain[s.ad_id] += recent
+        ad_gain[ad_id] += recent
         if recent > before and recent > 0:
-            rising_ads.add(s.ad_id)
-            rising_regions.add(s.region)
-            rising_platforms.add(s.platform)
+            rising_ads.add(ad_id)
+            rising_regions.add(region)
+            rising_platforms.add(platform)
 
     daily = daily_all[: params.horizon_days]
     growth: dict[str, float] = {}
@@ -297,8 +321,7 @@ def score_item(
     )
     score = round(100.0 / (1.0 + math.exp(-raw)), 2)
 
-    observations = len(relevant)
-    observed_days = (max(s.epochs[-1] for s in series) - min(s.epochs[0] for s in series)) / 86400.0
+    observed_days = (max(s.epochs[-1] for s in kept) - min(s.epochs[0] for s in kept)) / 86400.0
     confidence = _clip(
         (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
     )
@@ -337,8 +360,10 @@ def score_item(
     bent = (1.0, daily_rate, daily_rate**2, daily_rate**3)
     decay = _decay(params.forecast_days)
     forecast = tuple(
-        round(max(0.0, v3 * bent[k if k < 3 else 3] * decay[k]), 2)
-        for k in range(1, params.forecast_days + 1)
+        [
+            round(max(0.0, v3 * bent[k if k < 3 else 3] * decay[k]), 2)
+            for k in range(1, params.forecast_days + 1)
+        ]
     )
     components = {
         "momentum": round(momentum, 4),
@@ -359,36 +384,6 @@ def score_item(
         forecast=forecast,
         reasons=tuple(reasons),
     )
-
-
-def hourly_points(
-    snapshots: Iterable[EngagementSnapshot], *, since: datetime, until: datetime
-) -> list[ScoringPoint]:
-    """What re-scoring reads: one point per ad, region and UTC hour, for the hours that start
-    in ``[floor(since), until]``: the hour's last reading time, its highest views and its highest
-    interactions (as ``likes``). The stores keep these hours as rollups at ingest, so re-scoring
-    does not read every raw reading again; the engine's daily buckets lose nothing by it.
-    Ordered by hour, then ad and region."""
-    first_hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    hours: dict[tuple[int, str, datetime], list[EngagementSnapshot]] = defaultdict(list)
-    for s in snapshots:
-        hour = s.observed_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        if first_hour <= hour <= until:
-            hours[(s.ad_id, s.region, hour)].append(s)
-    return [
-        ScoringPoint(
-            ad_id,
-            rows[0].product_id,
-            rows[0].platform,
-            region,
-            max(r.observed_at for r in rows),
-            max(r.views for r in rows),
-            max(r.likes + r.comments + r.shares for r in rows),
-        )
-        for (ad_id, region, _), rows in sorted(
-            hours.items(), key=lambda item: (item[0][2], item[0][0], item[0][1])
-        )
-    ]
 
 
 def score_many(

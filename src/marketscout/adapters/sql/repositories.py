@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import contextlib
 import dataclasses
@@ -17,6 +18,7 @@ import psycopg
 from sqlalchemy import (
     BigInteger,
     Column,
+    Double,
     Integer,
     Row,
     Table,
@@ -26,6 +28,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    extract,
     func,
     insert,
     literal,
@@ -33,7 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -77,7 +80,7 @@ from marketscout.domain.ports import (
     UserRepository,
     WatchlistRepository,
 )
-from marketscout.domain.scoring import ScoringPoint
+from marketscout.domain.scoring import ReadingSeries
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -152,6 +155,17 @@ def translating_stream(
     return wrapper
 
 
+async def _fetch_raw(connection: AsyncConnection, statement: Any) -> builtins.list[Any]:
+    """A PostgreSQL statement's rows straight from psycopg, as binary rows."""
+    compiled = statement.compile(dialect=connection.dialect)
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    async with driver.cursor(binary=True) as cursor:
+        await cursor.execute(compiled.string, compiled.params)
+        rows: builtins.list[Any] = await cursor.fetchall()
+    return rows
+
+
 def translate_errors(cls: C) -> C:
     """Wraps every public coroutine method of a repository class in :func:`translating`, and
     every public asynchronous generator (a stream of rows) in :func:`translating_stream`."""
@@ -197,13 +211,31 @@ class _SqlRepository:
         connection = await self._session.connection()
         if connection.dialect.name != "postgresql":
             return builtins.list((await self._session.execute(statement)).all())
-        compiled = statement.compile(dialect=connection.dialect)
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        async with driver.cursor(binary=True) as cursor:
-            await cursor.execute(compiled.string, compiled.params)
-            rows: builtins.list[Any] = await cursor.fetchall()
-        return rows
+        return await _fetch_raw(connection, statement)
+
+    async def _each_rows(self, statements: Sequence[Any]) -> AsyncGenerator[builtins.list[Any], None]:
+        """Each statement's rows (:meth:`_rows`), in order. On PostgreSQL the next statement is
+        already sent while the caller works on this one's rows, so the database reads the next
+        slice on its own core meanwhile; a caller that stops early waits for the statement in
+        flight, so the connection is free again when the iteration ends."""
+        connection = await self._session.connection()
+        if connection.dialect.name != "postgresql":
+            for statement in statements:
+                yield await self._rows(statement)
+            return
+        pending: asyncio.Future[builtins.list[Any]] | None = None
+        try:
+            for index, statement in enumerate(statements):
+                rows = await (pending or _fetch_raw(connection, statement))
+                pending = None
+                if index + 1 < len(statements):
+                    pending = asyncio.ensure_future(_fetch_raw(connection, statements[index + 1]))
+                    await asyncio.sleep(0)  # the task sends its statement
+                yield rows
+        finally:
+            if pending is not None:
+                with contextlib.suppress(*_DRIVER_ERRORS):
+                    await pending
 
     async def _insert(self, table: Table, values: dict[str, Any]) -> int:
         result = await self._session.execute(insert(table).values(**values).returning(table.c.id))
@@ -632,59 +664,84 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 result[snapshot.product_id].append(snapshot)
         return result
 
-    async def scoring_points(
+    async def scoring_series(
         self, product_ids: Iterable[int], *, since: datetime, until: datetime
-    ) -> AsyncGenerator[tuple[int, builtins.list[ScoringPoint]], None]:
-        """Read from the hourly rollup (indexed by product and hour), not the raw readings: a
-        point carries the hour's interactions as ``likes`` (the engine only uses their sum)."""
+    ) -> AsyncGenerator[tuple[int, builtins.list[ReadingSeries]], None]:
+        """Read from the hourly rollup (indexed by product and hour), not the raw readings."""
         first_hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         wanted = sorted(set(product_ids))
         if not wanted:
             return
         platforms = _PLATFORMS
         current = 0
-        points: builtins.list[ScoringPoint] = []
-        async with contextlib.aclosing(self._hourly_rows(wanted, first_hour, until)) as rows:
-            async for ad_id, product_id, platform, region, last_seen, views, interactions in rows:
+        found: builtins.list[ReadingSeries] = []
+        async with contextlib.aclosing(self._hourly_series_rows(wanted, first_hour, until)) as rows:
+            async for product_id, ad_id, region, platform, epochs, views, interactions in rows:
                 if product_id != current:
-                    if points:
-                        yield current, points
-                    current, points = product_id, []
-                if last_seen.tzinfo is not UTC:  # an engine made without the UTC session option
-                    last_seen = last_seen.astimezone(UTC)
-                points.append(
-                    ScoringPoint(
-                        ad_id, product_id, platforms[platform], region, last_seen, views, interactions
-                    )
-                )
-        if points:
-            yield current, points
+                    if found:
+                        yield current, found
+                    current, found = product_id, []
+                found.append(ReadingSeries(ad_id, platforms[platform], region, epochs, views, interactions))
+        if found:
+            yield current, found
 
-    async def _hourly_rows(
+    async def _hourly_series_rows(
         self, wanted: builtins.list[int], first_hour: datetime, until: datetime
-    ) -> AsyncGenerator[Any, None]:
-        """The hourly rollup's rows of these products, in product, hour, ad and region order: a
-        slice of the products per statement, each fetched whole (through :meth:`_rows`: on
-        PostgreSQL straight from psycopg) before the caller scores its products, so no statement
-        stays open while the caller works and only one slice's rows are in memory at a time."""
+    ) -> AsyncGenerator[tuple[Any, ...], None]:
+        """A row per product, ad and region of the hourly rollup: ``(product_id, ad_id, region,
+        platform, [epoch seconds], [views], [interactions])``, the lists in hour order, rows in
+        product, ad and region order; a slice of the products per statement (:meth:`_each_rows`).
+        On PostgreSQL the database groups the hours into arrays, so a product's month of hours
+        comes back as one row of three arrays that psycopg builds in C; elsewhere the hours
+        come one row each and are grouped here."""
         h = t.engagement_hourly.c
+        postgres = (await self._session.connection()).dialect.name == "postgresql"
+        series_key = (h.product_id, h.ad_id, h.region, h.platform)
+        counters = (h.last_seen, h.max_views, h.max_interactions)
+        statements = []
         for start in range(0, len(wanted), SCORING_READ_PRODUCTS):
             for condition in self._id_batches(h.product_id, wanted[start : start + SCORING_READ_PRODUCTS]):
-                statement = (
-                    select(
-                        h.ad_id,
-                        h.product_id,
-                        h.platform,
-                        h.region,
-                        h.last_seen,
-                        h.max_views,
-                        h.max_interactions,
+                window = select().where(condition, h.bucket >= first_hour, h.bucket <= until)
+                if postgres:
+                    epoch_seconds = cast(extract("epoch", h.last_seen), Double)
+                    statement = (
+                        window.add_columns(
+                            *series_key,
+                            *(
+                                func.array_agg(aggregate_order_by(column, h.bucket))
+                                for column in (epoch_seconds, *counters[1:])
+                            ),
+                        )
+                        .group_by(*series_key)
+                        # Regions in code-point order, as the domain sorts them, whatever the
+                        # database's collation.
+                        .order_by(h.product_id, h.ad_id, h.region.collate("C"))
                     )
-                    .where(condition, h.bucket >= first_hour, h.bucket <= until)
-                    .order_by(h.product_id, h.bucket, h.ad_id, h.region)
-                )
-                for row in await self._rows(statement):
-                    yield row
+                else:
+                    statement = window.add_columns(*series_key, *counters).order_by(
+                        h.product_id, h.ad_id, h.region, h.bucket
+                    )
+                statements.append(statement)
+        async with contextlib.aclosing(self._each_rows(statements)) as slices:
+            async for rows in slices:
+                if postgres:
+                    for row in rows:
+                        yield row
+                    continue
+                key: tuple[Any, ...] = ()
+                epochs: builtins.list[float] = []
+                views: builtins.list[int] = []
+                interactions: builtins.list[int] = []
+                for product_id, ad_id, region, platform, last_seen, max_views, max_interactions in rows:
+                    if (product_id, ad_id, region) != key[:3]:
+                        if key:
+                            yield (*key, epochs, views, interactions)
+                        key, epochs, views, interactions = (product_id, ad_id, region, platform), [], [], []
+                    epochs.append(last_seen.timestamp())
+                    views.append(max_views)
+                    interactions.append(max_interactions)
+                if key:
+                    yield (*key, epochs, views, interactions)
 
     async def since(
         self, start: datetime, *, until: datetime | None = None

@@ -12,7 +12,7 @@ from marketscout.domain.heatmap import heat_map_from_activity
 from marketscout.domain.model import Platform, Product, ScoreLevel, TrendScore, TrendStatus, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.scan import ScanHit, rank_gains
-from marketscout.domain.scoring import score_item
+from marketscout.domain.scoring import score_series
 from marketscout.domain.spread import SpreadAssessment, spread_score
 
 # A score is stored again when it changed this much, or when the last one is this old,
@@ -45,13 +45,14 @@ async def rescore(
     async with uow:
         # The engine looks back at most SCORING_HISTORY, and reads one point per ad, region and
         # hour (the stores' hourly rollups) rather than every raw reading.
-        # The store streams the points product by product, and each is scored as it comes.
+        # The store streams them product by product, grouped per ad and region, and each
+        # product is scored as it comes.
         assessments = {}
-        async for product_id, points in uow.engagement.scoring_points(
+        async for product_id, series in uow.engagement.scoring_series(
             wanted, since=now - SCORING_HISTORY, until=now
         ):
-            assessments[product_id] = score_item(points, now)
-        no_readings = score_item((), now)  # a product with nothing in the window
+            assessments[product_id] = score_series(series, now)
+        no_readings = score_series((), now)  # a product with nothing in the window
         # Only the latest score, status and time are compared: not the stored components.
         previous = {} if force else await uow.scores.latest_levels(wanted)
         changed = [
