@@ -28,7 +28,6 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
-    extract,
     func,
     insert,
     literal,
@@ -703,7 +702,9 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             for condition in self._id_batches(h.product_id, wanted[start : start + SCORING_READ_PRODUCTS]):
                 window = select().where(condition, h.bucket >= first_hour, h.bucket <= until)
                 if postgres:
-                    epoch_seconds = cast(extract("epoch", h.last_seen), Double)
+                    # date_part, not extract: extract goes through numeric, about 12 % of
+                    # the statement's time; both are the correctly rounded epoch seconds.
+                    epoch_seconds = func.date_part("epoch", h.last_seen, type_=Double)
                     statement = (
                         window.add_columns(
                             *series_key,
