@@ -407,10 +407,13 @@ async def test_stale_scores_are_the_oldest_latest_ones_above_the_floor(uow_facto
         assert await uow.scores.stale(T0 + timedelta(hours=10), 10) == [ids[3], ids[4], ids[0], ids[1]]
 
 
-async def test_scores_keep_any_text_and_number_exactly(uow_factory: UowFactory) -> None:
+async def test_scores_keep_any_text_and_number_exactly(
+    uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What the engine writes comes back as it was, whatever characters the reasons hold
     (PostgreSQL stores scores with COPY, whose text format escapes tabs, newlines and
-    backslashes) and whatever the floats."""
+    backslashes, sent a part at a time) and whatever the floats."""
+    monkeypatch.setattr(repositories, "COPY_PART", 2)
     _, product_id, _ = await _seed(uow_factory)
     reasons = ("tab\there", 'quote " and \\ backslash \\N', "new\nline\r", "naïve — ü ✓", "")
     assessment = TrendAssessment(
@@ -427,15 +430,20 @@ async def test_scores_keep_any_text_and_number_exactly(uow_factory: UowFactory) 
         stored = await uow.scores.add_many(
             [
                 TrendScore(
-                    product_id=product_id, calculated_at=T0 + timedelta(microseconds=7), assessment=assessment
+                    product_id=product_id,
+                    calculated_at=T0 + timedelta(microseconds=micros),
+                    assessment=dataclasses.replace(assessment, reasons=reasons[7 - micros :]),
                 )
+                for micros in (7, 6, 5, 4, 3)  # three parts of a COPY
             ]
         )
         await uow.commit()
     async with uow:
         latest = await uow.scores.latest(product_id)
+        history = await uow.scores.history(product_id)
     assert latest == stored[0]
     assert latest.assessment == assessment and latest.calculated_at == T0 + timedelta(microseconds=7)
+    assert sorted(history, key=lambda score: score.id) == stored
 
 
 async def test_the_latest_score_is_the_newest_moment_whatever_the_order_stored(

@@ -95,6 +95,8 @@ _CONFLICT_FIELDS = {
 INSERT_CHUNK = 5_000
 # Products per statement when re-scoring reads its points (30,000 rows at 30 points a product).
 SCORING_READ_PRODUCTS = 1_000
+# Rows per write of a COPY.
+COPY_PART = 5_000
 
 
 def translate_error(error: SQLAlchemyError | psycopg.Error) -> Exception:
@@ -1011,25 +1013,28 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             stored = [
                 dataclasses.replace(score, id=new_id) for score, new_id in zip(scores, ids, strict=True)
             ]
-            lines: builtins.list[bytes] = []
-            for score in stored:
-                a = score.assessment
-                # Numbers, a fixed status name, an ISO timestamp and compact JSON, whose only
-                # character COPY's text format treats specially is the backslash of its escapes.
-                lines.append(
-                    b"\t".join(
-                        (
-                            f"{score.id}\t{score.product_id}\t{score.calculated_at.isoformat()}\t"
-                            f"{a.score!r}\t{a.status.value}\t{a.confidence!r}".encode(),
-                            encode(a.components).replace(b"\\", b"\\\\"),
-                            encode(a.growth).replace(b"\\", b"\\\\"),
-                            encode(a.forecast).replace(b"\\", b"\\\\"),
-                            encode(a.reasons).replace(b"\\", b"\\\\"),
-                        )
-                    )
-                )
             async with cursor.copy(_COPY_SCORES) as copy:
-                await copy.write(b"\n".join(lines) + b"\n")
+                # Sent a part at a time: the database takes in one part while the next is built.
+                for start in range(0, len(stored), COPY_PART):
+                    lines: builtins.list[bytes] = []
+                    for score in stored[start : start + COPY_PART]:
+                        a = score.assessment
+                        # Numbers, a fixed status name, an ISO timestamp and compact JSON, whose
+                        # only character COPY's text format treats specially is the backslash of
+                        # its escapes.
+                        lines.append(
+                            b"\t".join(
+                                (
+                                    f"{score.id}\t{score.product_id}\t{score.calculated_at.isoformat()}\t"
+                                    f"{a.score!r}\t{a.status.value}\t{a.confidence!r}".encode(),
+                                    encode(a.components).replace(b"\\", b"\\\\"),
+                                    encode(a.growth).replace(b"\\", b"\\\\"),
+                                    encode(a.forecast).replace(b"\\", b"\\\\"),
+                                    encode(a.reasons).replace(b"\\", b"\\\\"),
+                                )
+                            )
+                        )
+                    await copy.write(b"\n".join(lines) + b"\n")
         return stored
 
     async def _keep_latest(self, score_ids: builtins.list[int]) -> None:
