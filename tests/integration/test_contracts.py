@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import random
@@ -718,3 +719,49 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
             ]
             # Only products with readings, each once, in id order.
             assert points == [(product_id, hourly_series(readings, since=since, until=until))], (since, until)
+
+
+async def test_concurrent_batches_over_the_same_hours_all_land_once(uow_factory: UowFactory) -> None:
+    """Collectors send at once: eight batches in eight units of work, overlapping each other
+    and in shuffled orders, over the same ads, regions and hours. Every batch lands (no
+    deadlock between the rollup upserts: each takes its rows in key order), every reading is
+    stored once, and the rollups agree with the readings."""
+    _, product_id, first_ad = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        ads = [first_ad] + [
+            (
+                await uow.ads.add(
+                    Ad(product_id=product_id, platform=Platform.TIKTOK, ad_content="c", created_at=T0)
+                )
+            ).id
+            for _ in range(11)
+        ]
+        await uow.commit()
+    readings = [
+        dataclasses.replace(
+            _snap(ad_id, product_id, 0, 1_000 * ad_id + 7 * step, region=region),
+            observed_at=T0 + timedelta(minutes=20 * step),
+        )
+        for ad_id in ads
+        for region in ("US", "DE")
+        for step in range(72)
+    ]
+    rng = random.Random(20261130)
+    batches = [rng.sample(readings, k=rng.randint(len(readings) // 8, len(readings) // 2)) for _ in range(8)]
+
+    async def send(batch: list[EngagementSnapshot]) -> int:
+        writer = uow_factory()
+        async with writer:
+            result = await writer.engagement.add_many(batch)
+            await writer.commit()
+        return result.stored
+
+    stored = await asyncio.gather(*(send(batch) for batch in batches))
+    landed = {s.key for batch in batches for s in batch}
+    assert sum(stored) == len(landed)
+    async with uow:
+        kept = (await uow.engagement.for_products([product_id]))[product_id]
+        assert sorted(s.key for s in kept) == sorted(landed)
+        end = T0 + timedelta(days=1)
+        assert await uow.engagement.window_gains(T0, end) == window_gains(kept, T0, end)

@@ -116,7 +116,9 @@ def _aggregate(bucket: str, source: str, where: str = "", *, interactions: str |
     return (
         f"SELECT ad_id, region, {bucket}, product_id, platform, max(views), min(views), "  # noqa: S608 - constant names
         f"min(observed_at), max(observed_at){extra} FROM {source} {where} "
-        "GROUP BY 1, 2, 3, 4, 5"
+        # In key order: writers that roll up the same hours at once take their rows in the
+        # same order, so they wait for each other instead of deadlocking.
+        "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3"
     )
 
 
