@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -114,6 +115,13 @@ async def test_the_async_client(clock: MovableClock) -> None:
         await client.delete_alert_rule(rule.id)
         assert await client.alert_rules() == []
         assert (await client.export("watchlist")).startswith("Product ID,")
+
+        # Calls at once after the access token expired: one refresh for all of them (a refresh
+        # token is good for one refresh; replaying it would revoke the login).
+        clock.advance(timedelta(minutes=45))
+        watched = await asyncio.gather(*(client.watchlist() for _ in range(4)))
+        assert [[e.product_id for e in entries] for entries in watched] == [[made.id]] * 4
+        assert [e.product_id for e in await client.watchlist()] == [made.id]
 
 
 def test_alert_rules_alerts_and_deliveries_through_the_client(api: MarketScoutClient) -> None:

@@ -145,6 +145,30 @@ def test_the_cli_talks_to_a_remote_server(server: str, tmp_path: Path) -> None:
     assert batched.stderr.count("sent ") == 2
     assert "received 4, stored 0, duplicates 3, rejected 1" in batched.stdout
     assert "row 4: views" in batched.stdout, "rows are numbered across requests"
+    # One row a request, three requests at once: answers are reported in the file's order.
+    spread = tmp_path / "spread.ndjson"
+    spread.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "ad_id": ad.id,
+                    "region": "DE",
+                    "observed_at": (now - timedelta(hours=10 + h)).isoformat(),
+                    "views": -1 if h in (1, 4) else 100 * (6 - h),
+                }
+            )
+            for h in range(6)
+        ),
+        encoding="utf-8",
+    )
+    parallel = run(*account, "ingest", "--batch", "1", "--in-flight", "3", str(spread))
+    assert parallel.returncode == 0, parallel.stderr
+    assert [line.split(" rows")[0] for line in parallel.stderr.splitlines() if line.startswith("sent ")] == [
+        f"sent {n}" for n in range(1, 7)
+    ]
+    rejected = [line.split(":")[0].strip() for line in parallel.stdout.splitlines() if "views" in line]
+    assert rejected == ["row 2", "row 5"]
+    assert "received 6, stored 4, duplicates 0, rejected 2" in parallel.stdout
     zero = run(*account, "ingest", "--batch", "0", str(upload))
     assert zero.returncode == 2 and "must be at least 1" in zero.stderr
     ranked = run(*base, "--json", "trending", "--limit", "3")

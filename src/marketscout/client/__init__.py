@@ -13,6 +13,7 @@ through lists, and raises :class:`MarketScoutError` carrying the API's error sha
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -349,6 +350,7 @@ class MarketScoutClient:
         self._http = http or httpx.Client(base_url=base_url, timeout=timeout)
         self._owns_http = http is None
         self._session = _Session(max_retry_wait=max_retry_wait, max_retries=max_retries)
+        self._refreshing = threading.Lock()
 
     def __enter__(self) -> MarketScoutClient:
         return self
@@ -364,6 +366,7 @@ class MarketScoutClient:
         refreshed = False
         attempt = 0
         while True:
+            sent_with = self._session.access_token
             response = self._http.request(
                 call.method,
                 call.path,
@@ -374,7 +377,7 @@ class MarketScoutClient:
             )
             if self._session.can_refresh(response, call, refreshed):
                 refreshed = True
-                self._refresh()
+                self._refresh(sent_with)
                 continue
             wait = self._session.wait_for(response, attempt)
             if wait is None:
@@ -383,10 +386,15 @@ class MarketScoutClient:
             attempt += 1
             time.sleep(wait)
 
-    def _refresh(self) -> None:
-        response = self._http.post("/token/refresh", json={"refresh_token": self._session.refresh_token})
-        _raise_for_error(response)
-        self._session.remember(response.json())
+    def _refresh(self, expired: str | None) -> None:
+        """Once for all the calls that found ``expired`` expired (calls may run in several
+        threads): a refresh token is good for one refresh."""
+        with self._refreshing:
+            if self._session.access_token != expired:
+                return
+            response = self._http.post("/token/refresh", json={"refresh_token": self._session.refresh_token})
+            _raise_for_error(response)
+            self._session.remember(response.json())
 
     def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
         result: dict[str, Any] = self._send(_Calls.sign_up(username, email, password)).json()
@@ -488,6 +496,7 @@ class AsyncMarketScoutClient:
         self._http = http or httpx.AsyncClient(base_url=base_url, timeout=timeout)
         self._owns_http = http is None
         self._session = _Session(max_retry_wait=max_retry_wait, max_retries=max_retries)
+        self._refreshing = asyncio.Lock()
 
     async def __aenter__(self) -> AsyncMarketScoutClient:
         return self
@@ -503,6 +512,7 @@ class AsyncMarketScoutClient:
         refreshed = False
         attempt = 0
         while True:
+            sent_with = self._session.access_token
             response = await self._http.request(
                 call.method,
                 call.path,
@@ -513,7 +523,7 @@ class AsyncMarketScoutClient:
             )
             if self._session.can_refresh(response, call, refreshed):
                 refreshed = True
-                await self._refresh()
+                await self._refresh(sent_with)
                 continue
             wait = self._session.wait_for(response, attempt)
             if wait is None:
@@ -522,12 +532,16 @@ class AsyncMarketScoutClient:
             attempt += 1
             await asyncio.sleep(wait)
 
-    async def _refresh(self) -> None:
-        response = await self._http.post(
-            "/token/refresh", json={"refresh_token": self._session.refresh_token}
-        )
-        _raise_for_error(response)
-        self._session.remember(response.json())
+    async def _refresh(self, expired: str | None) -> None:
+        """Once for all the calls that found ``expired`` expired (see the sync client)."""
+        async with self._refreshing:
+            if self._session.access_token != expired:
+                return
+            response = await self._http.post(
+                "/token/refresh", json={"refresh_token": self._session.refresh_token}
+            )
+            _raise_for_error(response)
+            self._session.remember(response.json())
 
     async def log_in(self, username: str, password: str) -> None:
         self._session.remember((await self._send(_Calls.log_in(username, password))).json())
