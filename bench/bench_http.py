@@ -70,16 +70,16 @@ async def measure(base: str, path: str, requests: int, concurrency: int) -> list
     return timings
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
     """Resident memory of a process and its descendants (granian serves from a worker process
-    under a small supervisor)."""
+    under a small supervisor); ``field="VmHWM"`` gives each one's peak instead."""
     total = 0.0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     total += int(line.split()[1]) / 1024
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:

@@ -22,12 +22,16 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import psycopg
 from psycopg import sql
 
 from marketscout.adapters.sql import migrate
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_http import rss_mb
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -120,6 +124,10 @@ def main() -> int:
         print(
             f"API (NDJSON, batches of {args.batch:,}, {args.concurrency} in flight, scoring included): "
             f"{api_rate:,.0f} snapshots/s ({stored:,} stored)"
+        )
+        print(
+            f"server resident memory: peak {rss_mb(server.pid, 'VmHWM'):.0f} MB, "
+            f"after the requests {rss_mb(server.pid):.0f} MB"
         )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
