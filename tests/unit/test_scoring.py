@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -138,8 +139,26 @@ def test_the_core_on_grouped_series_is_the_engine_on_raw_readings(
     )
     as_of = AS_OF + timedelta(days=cut)
     grouped = reading_series(readings)  # every reading, the later ones too
-    random.Random(seed).shuffle(grouped)
+    shuffle = random.Random(seed).shuffle
+    shuffle(grouped)
     assert score_series(grouped, as_of) == score_item(readings, as_of)
+    # An embedder's series in any order within: put in time order, the same score.
+    mixed = []
+    for s in grouped:
+        rows = list(zip(s.epochs, s.views, s.interactions, strict=True))
+        shuffle(rows)
+        mixed.append(
+            s._replace(
+                epochs=[r[0] for r in rows], views=[r[1] for r in rows], interactions=[r[2] for r in rows]
+            )
+        )
+    assert score_series(mixed, as_of) == score_item(readings, as_of)
+
+
+def test_a_series_with_lists_of_different_lengths_is_refused() -> None:
+    broken = ReadingSeries(1, Platform.TIKTOK, "US", [1.0, 2.0], [5], [0, 0])
+    with pytest.raises(ValueError, match="differ in length"):
+        score_series([broken], AS_OF)
 
 
 def test_reading_series_groups_per_ad_and_region_in_time_order() -> None:

@@ -168,15 +168,29 @@ def score_item(
     return score_series(reading_series(snapshots, as_of), as_of, params)
 
 
+def _in_time_order(s: ReadingSeries) -> ReadingSeries:
+    """The series' readings by time, the lower reading first at equal times (as
+    :func:`reading_series` orders them)."""
+    rows = sorted(zip(s.epochs, s.views, s.interactions, strict=True), key=itemgetter(0, 1))
+    return s._replace(
+        epochs=[row[0] for row in rows], views=[row[1] for row in rows], interactions=[row[2] for row in rows]
+    )
+
+
 def score_series(
     series: Iterable[ReadingSeries], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
 ) -> TrendAssessment:
     """Scores one item from its readings grouped per ad and region (:func:`reading_series`);
-    readings after ``as_of`` are left out. :func:`score_item` is this on raw readings."""
+    readings after ``as_of`` are left out. :func:`score_item` is this on raw readings. A
+    series whose readings are not in time order is put in order first."""
     as_of_epoch = as_of.timestamp()
     kept: list[ReadingSeries] = []
     observations = 0
     for s in series:
+        if len(s.epochs) != len(s.views) or len(s.epochs) != len(s.interactions):
+            raise ValueError(f"ad {s.ad_id} in {s.region}: the series' lists differ in length")
+        if s.epochs != sorted(s.epochs):
+            s = _in_time_order(s)
         cut = bisect.bisect_right(s.epochs, as_of_epoch)
         if cut < len(s.epochs):
             if not cut:
