@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from marketscout.domain.model import AdGain, EngagementSnapshot, Platform, WindowGain
@@ -95,8 +95,7 @@ def ad_gains(gains: Iterable[WindowGain]) -> list[AdGain]:
                 last_seen=g.last_seen,
             )
         else:
-            per_ad[g.ad_id] = replace(
-                seen,
+            per_ad[g.ad_id] = seen._replace(
                 gained=seen.gained + g.gained,
                 base=seen.base + g.base,
                 first_seen=min(seen.first_seen, g.first_seen),

@@ -279,10 +279,10 @@ class WindowGain:
     last_seen: datetime
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AdGain:
+class AdGain(NamedTuple):
     """What one ad gained over a window in all its regions together (a read model): the sums of
-    its :class:`WindowGain` ``gained`` and ``base``, its earliest and latest reading."""
+    its :class:`WindowGain` ``gained`` and ``base``, its earliest and latest reading. A plain
+    tuple: the viral-ad scan reads one per ad of the market."""
 
     ad_id: int
     product_id: int

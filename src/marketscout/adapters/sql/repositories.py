@@ -97,6 +97,8 @@ INSERT_CHUNK = 5_000
 SCORING_READ_PRODUCTS = 1_000
 # Rows per write of a COPY.
 COPY_PART = 5_000
+# From this many ids on, a lookup reads the whole (filtered) table rather than each id.
+WHOLE_TABLE_IDS = 10_000
 
 
 def translate_error(error: SQLAlchemyError | psycopg.Error) -> Exception:
@@ -495,11 +497,16 @@ class SqlAdRepository(_SqlRepository, AdRepository):
 
     async def first_seen_dates(self, ad_ids: Iterable[int]) -> dict[int, datetime]:
         a = t.ads.c
+        wanted = set(ad_ids)
+        known = select(a.id, a.first_seen_at).where(a.first_seen_at.is_not(None))
+        if len(wanted) >= WHOLE_TABLE_IDS:
+            # The scan asks for every ad of the market: one pass over the ads that have a date
+            # (12 ms for 200,000 ads) beats looking each id up (135 ms).
+            return {ad_id: seen for ad_id, seen in await self._session.execute(known) if ad_id in wanted}
         found: dict[int, datetime] = {}
-        for condition in self._id_batches(a.id, ad_ids):
-            query = select(a.id, a.first_seen_at).where(condition, a.first_seen_at.is_not(None))
-            for row in await self._session.execute(query):
-                found[row.id] = row.first_seen_at
+        for condition in self._id_batches(a.id, wanted):
+            for ad_id, seen in await self._session.execute(known.where(condition)):
+                found[ad_id] = seen
         return found
 
     async def owners(self, ad_ids: Iterable[int]) -> dict[int, tuple[int, Platform]]:
@@ -825,24 +832,19 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 g.c.ad_id,
                 g.c.product_id,
                 g.c.platform,
-                func.sum(gained).label("gained"),
-                func.sum(base).label("base"),
+                # As bigint: a sum of bigints is numeric, which psycopg makes a Decimal; the
+                # scan reads a row per ad of the market.
+                cast(func.sum(gained), BigInteger).label("gained"),
+                cast(func.sum(base), BigInteger).label("base"),
                 func.min(g.c.first_seen).label("first_seen"),
                 func.max(g.c.last_seen).label("last_seen"),
             )
             .group_by(g.c.ad_id, g.c.product_id, g.c.platform)
             .order_by(g.c.ad_id)
         )
+        platforms = _PLATFORMS
         return [
-            AdGain(
-                ad_id=ad_id,
-                product_id=product_id,
-                platform=_PLATFORMS[platform],
-                gained=int(gained),
-                base=int(base),
-                first_seen=first_seen,
-                last_seen=last_seen,
-            )
+            AdGain(ad_id, product_id, platforms[platform], gained, base, first_seen, last_seen)
             for ad_id, product_id, platform, gained, base, first_seen, last_seen in await self._rows(
                 statement
             )
