@@ -62,8 +62,8 @@ def _decay(days: int) -> tuple[float, ...]:
 
 
 class Reading(Protocol):
-    """What the engine reads of a reading: an :class:`EngagementSnapshot`, or a
-    :class:`ScoringPoint` that a store read back for re-scoring."""
+    """What :func:`reading_series` reads of a raw reading (an :class:`EngagementSnapshot`, or
+    any object with these attributes)."""
 
     @property
     def ad_id(self) -> int: ...

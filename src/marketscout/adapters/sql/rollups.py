@@ -3,7 +3,7 @@
 A rollup row holds, per ad, region and bucket (a UTC hour or day), the highest and lowest
 ``views`` reading, the highest interactions (likes + comments + shares) and the times of the
 first and last reading. These are exactly the figures :func:`marketscout.domain.gains.window_gains`
-and :func:`marketscout.domain.scoring.hourly_points` need, and every one is a max or a min, so:
+and :func:`marketscout.domain.scoring.hourly_series` need, and every one is a max or a min, so:
 
 - applying the same rows twice gives the same rollups (re-sent batches change nothing), and
   rows may arrive in any order;
