@@ -48,6 +48,21 @@ def test_e1_beats_every_baseline_on_the_development_file(data: Path) -> None:
     for baseline in ("popularity", "absolute_gain", "relative_growth"):
         assert metrics["marketscout"]["auc"] > metrics[baseline]["auc"]
         assert metrics["marketscout"]["precision_at_20"] > metrics[baseline]["precision_at_20"]
+    # The margins day by day, with how sure they are: the averages' differences, inside their
+    # intervals; clear of popularity and absolute gain, narrow over relative growth.
+    margins = document["margins"]
+    assert isinstance(margins, dict)
+    for baseline in ("popularity", "absolute_gain", "relative_growth"):
+        for metric in ("auc", "precision_at_20"):
+            margin = margins[baseline][metric]
+            low, high = margin["interval_95"]
+            assert margin["days"] == 36
+            assert low <= margin["difference"] <= high
+            assert margin["difference"] == pytest.approx(
+                metrics["marketscout"][metric] - metrics[baseline][metric], abs=1e-3
+            )
+    assert margins["absolute_gain"]["auc"]["interval_95"][0] > 0.1
+    assert margins["relative_growth"]["auc"]["interval_95"][1] < 0.05
 
 
 def test_e2_beats_both_baselines_and_reports_lead_time(data: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marketscout.domain import evaluation as ev
 from marketscout.domain.evaluation import TrendingRow
@@ -121,3 +123,27 @@ def test_nab_normalisation_puts_null_at_0_and_perfect_at_100() -> None:
     ]
     assert ev.run_e3(series, lambda: lambda value: 0.0, 0.5).score == 0.0
     assert ev.run_e3(series, lambda: lambda value: value, 0.5).score == 100.0
+
+
+def test_paired_difference_by_hand() -> None:
+    """Day-by-day gaps of 0.1 every day: no spread, so the interval is the point."""
+    steady = ev.paired_difference([0.9, 0.8, 0.7], [0.8, 0.7, 0.6])
+    assert steady is not None
+    assert (steady.difference, steady.low, steady.high, steady.days) == (0.1, 0.1, 0.1, 3)
+    # Days a method could not be judged on are left out of both.
+    assert ev.paired_difference([0.5, None, 0.7], [0.4, 0.9, None]) == ev.Difference(0.1, 0.1, 0.1, 1)
+    assert ev.paired_difference([None], [0.3]) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=40))
+def test_paired_difference_interval_holds_the_mean_and_is_repeatable(
+    pairs: list[tuple[float, float]],
+) -> None:
+    ours, theirs = [a for a, _ in pairs], [b for _, b in pairs]
+    found = ev.paired_difference(ours, theirs, resamples=400)
+    assert found is not None
+    gaps = [a - b for a, b in pairs]
+    assert min(gaps) - 1e-4 <= found.low <= found.high <= max(gaps) + 1e-4
+    assert found.low - 1e-4 <= found.difference <= found.high + 1e-4
+    assert found == ev.paired_difference(ours, theirs, resamples=400)

@@ -9,6 +9,7 @@ Every method sees only rows dated up to the day it is judged on.
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -171,16 +172,32 @@ def top_share_positive(outcomes: Sequence[float], share: float = 0.1) -> list[bo
     return [g >= cut for g in outcomes]
 
 
+E1_METRICS = ("auc", "precision_at_20", "spearman")
+DailyMetrics = dict[str, dict[str, list[float | None]]]
+
+
 def run_e1(
     rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horizon: int = 3
 ) -> dict[str, dict[str, float | int | None]]:
     """E1 on one country's rows: per method, AUC, precision@20 and Spearman averaged over days."""
+    return average_days(e1_days(rows, methods, horizon=horizon))
+
+
+def average_days(daily: DailyMetrics) -> dict[str, dict[str, float | int | None]]:
+    """Each method's metrics averaged over the judged days, and how many days were judged."""
+    return {
+        name: {metric: _mean(values) for metric, values in metrics.items()} | {"days": len(metrics["auc"])}
+        for name, metrics in daily.items()
+    }
+
+
+def e1_days(rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horizon: int = 3) -> DailyMetrics:
+    """E1 on one country's rows: per method, each judged day's AUC, precision@20 and Spearman
+    (the same days for every method, so methods compare day by day)."""
     videos = _by_video(rows)
     days = sorted({r.day for history in videos.values() for r in history})
     judged = days[1 : len(days) - horizon] if len(days) > horizon + 1 else []
-    per_method: dict[str, dict[str, list[float | None]]] = {
-        name: {"auc": [], "precision_at_20": [], "spearman": []} for name in methods
-    }
+    per_method: DailyMetrics = {name: {metric: [] for metric in E1_METRICS} for name in methods}
     for day in judged:
         candidates: list[tuple[list[TrendingRow], float]] = []
         for history in videos.values():
@@ -199,10 +216,39 @@ def run_e1(
             per_method[name]["auc"].append(roc_auc(scores, positive))
             per_method[name]["precision_at_20"].append(precision_at_k(scores, positive, 20))
             per_method[name]["spearman"].append(spearman(scores, outcomes))
-    return {
-        name: {metric: _mean(values) for metric, values in metrics.items()} | {"days": len(metrics["auc"])}
-        for name, metrics in per_method.items()
-    }
+    return per_method
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One method's metric minus another's, averaged over the days both were judged on, with a
+    95 % interval from a paired bootstrap over those days."""
+
+    difference: float
+    low: float
+    high: float
+    days: int
+
+
+def paired_difference(
+    ours: Sequence[float | None], theirs: Sequence[float | None], *, resamples: int = 2000, seed: int = 0
+) -> Difference | None:
+    """How far ``ours`` is above ``theirs`` day by day, and how sure: the days are resampled
+    with replacement (a seeded generator: the same data give the same interval), and the
+    interval is the 2.5th to 97.5th percentile of the resampled mean differences. Days where
+    either value is undefined are left out; None when no day is left."""
+    gaps = [a - b for a, b in zip(ours, theirs, strict=True) if a is not None and b is not None]
+    if not gaps:
+        return None
+    draw = random.Random(seed).choices  # noqa: S311 - a seeded resampler for a statistic, not a secret
+    n = len(gaps)
+    means = sorted(statistics.fmean(draw(gaps, k=n)) for _ in range(resamples))
+    return Difference(
+        difference=round(statistics.fmean(gaps), 4),
+        low=round(means[int(0.025 * (resamples - 1))], 4),
+        high=round(means[int(0.975 * (resamples - 1))], 4),
+        days=n,
+    )
 
 
 # ---------------------------------------------------------------- E2
