@@ -8,13 +8,16 @@ import dataclasses
 import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from marketscout.adapters.clock import FixedClock
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.adapters.sql import repositories
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain import scoring
 from marketscout.domain.errors import Conflict
 from marketscout.domain.gains import ad_gains, regional_activity, window_gains
 from marketscout.domain.model import (
@@ -38,6 +41,7 @@ from marketscout.domain.model import (
 )
 from marketscout.domain.ports import StoreResult, UnitOfWork
 from marketscout.domain.scoring import hourly_series
+from marketscout.domain.usecases import trends
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 UowFactory = Callable[[], UnitOfWork]
@@ -769,3 +773,46 @@ async def test_concurrent_batches_over_the_same_hours_all_land_once(uow_factory:
         assert sorted(s.key for s in kept) == sorted(landed)
         end = T0 + timedelta(days=1)
         assert await uow.engagement.window_gains(T0, end) == window_gains(kept, T0, end)
+
+
+async def test_a_rescore_that_fails_midway_leaves_nothing_in_flight(
+    uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine fails on the second product while the store has the next slice's statement
+    in flight: the error comes out, nothing is stored, and the same unit of work serves the
+    next use case at once."""
+    monkeypatch.setattr(repositories, "SCORING_READ_PRODUCTS", 1)
+    _, product_id, ad_id = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        products = [product_id]
+        for name in ("B", "C"):
+            product = await uow.products.add(Product(name=name, description="d", created_at=T0))
+            ad = await uow.ads.add(
+                Ad(product_id=product.id, platform=Platform.TIKTOK, ad_content="c", created_at=T0)
+            )
+            products.append(product.id)
+            await uow.engagement.add_many([_snap(ad.id, product.id, h, 100 * (h + 1)) for h in range(3)])
+        await uow.engagement.add_many([_snap(ad_id, product_id, h, 100 * (h + 1)) for h in range(3)])
+        await uow.commit()
+    calls = 0
+    real = scoring.score_series
+
+    def failing(series: Any, as_of: datetime) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("the engine failed")
+        return real(series, as_of)
+
+    monkeypatch.setattr(trends, "score_series", failing)
+    clock = FixedClock(T0 + timedelta(hours=5))
+    with pytest.raises(RuntimeError, match="the engine failed"):
+        await trends.rescore(uow, clock, products)
+    monkeypatch.setattr(trends, "score_series", real)
+    stored = await trends.rescore(uow, clock, products)
+    assert sorted(stored) == sorted(products)
+    async with uow:
+        assert {p: level.score for p, level in (await uow.scores.latest_levels(products)).items()} == {
+            p: score.score for p, score in stored.items()
+        }

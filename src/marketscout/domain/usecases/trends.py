@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,11 +48,14 @@ async def rescore(
         # hour (the stores' hourly rollups) rather than every raw reading.
         # The store streams them product by product, grouped per ad and region, and each
         # product is scored as it comes.
+        # Closed here whatever happens, so the store's stream (and a statement it has in flight)
+        # ends inside this unit of work.
         assessments = {}
-        async for product_id, series in uow.engagement.scoring_series(
-            wanted, since=now - SCORING_HISTORY, until=now
-        ):
-            assessments[product_id] = score_series(series, now)
+        async with contextlib.aclosing(
+            uow.engagement.scoring_series(wanted, since=now - SCORING_HISTORY, until=now)
+        ) as stream:
+            async for product_id, series in stream:
+                assessments[product_id] = score_series(series, now)
         no_readings = score_series((), now)  # a product with nothing in the window
         # Only the latest score, status and time are compared: not the stored components.
         previous = {} if force else await uow.scores.latest_levels(wanted)
