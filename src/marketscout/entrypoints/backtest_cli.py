@@ -67,7 +67,7 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
 
 def _margins(pooled: evaluation.DailyMetrics) -> dict[str, Any]:
     """MarketScout minus each baseline on AUC and precision@20, day by day, with a 95 %
-    interval (paired bootstrap over the judged days): whether a margin is more than noise."""
+    interval over the judged days (a paired t interval): whether a margin is more than noise."""
     margins: dict[str, Any] = {}
     for baseline in evaluation.E1_BASELINES:
         margins[baseline] = {}
@@ -78,7 +78,7 @@ def _margins(pooled: evaluation.DailyMetrics) -> dict[str, Any]:
                 if found is None
                 else {
                     "difference": found.difference,
-                    "interval_95": [found.low, found.high],
+                    "interval_95": None if found.low is None else [found.low, found.high],
                     "days": found.days,
                 }
             )
@@ -163,7 +163,12 @@ def run_backtest(args: argparse.Namespace) -> int:
         print(f"  {method:16} {shown}")
     for baseline, margins in document.get("margins", {}).items():
         shown = ", ".join(
-            f"{metric} {m['difference']:+.4f} [{m['interval_95'][0]:+.4f}, {m['interval_95'][1]:+.4f}]"
+            f"{metric} {m['difference']:+.4f} "
+            + (
+                f"[{m['interval_95'][0]:+.4f}, {m['interval_95'][1]:+.4f}]"
+                if m["interval_95"] is not None
+                else "(one day: no interval)"
+            )
             for metric, m in margins.items()
             if m is not None
         )
