@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from marketscout.domain.errors import InvalidValue, RejectedBatch
 from marketscout.domain.model import Ad, EngagementSnapshot, Platform
@@ -15,9 +16,9 @@ from marketscout.domain.regions import normalise_region
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SnapshotInput:
-    """One item of an ingest batch, as the edge parsed it."""
+class SnapshotInput(NamedTuple):
+    """One item of an ingest batch, as the edge parsed it (a plain tuple: a batch holds up to
+    100,000 of them)."""
 
     observed_at: datetime
     region: str
