@@ -154,7 +154,7 @@ async def test_products_and_ads(uow_factory: UowFactory) -> None:
         assert await uow.ads.first_seen_dates([ad_id, dated.id, 10**9]) == {dated.id: T0 - timedelta(days=9)}
         assert await uow.ads.first_seen_dates([ad_id]) == {}
         assert await uow.ads.first_seen_dates([]) == {}
-        with pytest.MonkeyPatch.context() as patch:  # asked for many ads: one pass over the table
+        with pytest.MonkeyPatch.context() as patch:  # asked for many ads: every dated ad read
             patch.setattr(repositories, "WHOLE_TABLE_IDS", 2)
             assert await uow.ads.first_seen_dates([ad_id, 10**9]) == {}
             assert await uow.ads.first_seen_dates([ad_id, dated.id]) == {dated.id: T0 - timedelta(days=9)}

@@ -97,7 +97,7 @@ INSERT_CHUNK = 5_000
 SCORING_READ_PRODUCTS = 1_000
 # Rows per write of a COPY.
 COPY_PART = 5_000
-# From this many ids on, a lookup reads the whole (filtered) table rather than each id.
+# From this many ids on, a look-up of the ads' dates reads every dated ad instead.
 WHOLE_TABLE_IDS = 10_000
 
 
@@ -498,14 +498,16 @@ class SqlAdRepository(_SqlRepository, AdRepository):
     async def first_seen_dates(self, ad_ids: Iterable[int]) -> dict[int, datetime]:
         a = t.ads.c
         wanted = set(ad_ids)
-        known = select(a.id, a.first_seen_at).where(a.first_seen_at.is_not(None))
+        # Both reads go through the index of the dated ads (ix_ads_dated): their cost follows how
+        # many ads a platform dated, however many ads the market holds.
+        dated = select(a.id, a.first_seen_at).where(a.first_seen_at.is_not(None))
         if len(wanted) >= WHOLE_TABLE_IDS:
-            # The scan asks for every ad of the market: one pass over the ads that have a date
-            # (12 ms for 200,000 ads) beats looking each id up (135 ms).
-            return {ad_id: seen for ad_id, seen in await self._session.execute(known) if ad_id in wanted}
+            # The scan asks for every active ad: reading the dated ones beats sending each id
+            # (200,000 ids: about 0.2 s to send and look up; the dated ads here: none, 0.01 ms).
+            return {ad_id: seen for ad_id, seen in await self._session.execute(dated) if ad_id in wanted}
         found: dict[int, datetime] = {}
         for condition in self._id_batches(a.id, wanted):
-            for ad_id, seen in await self._session.execute(known.where(condition)):
+            for ad_id, seen in await self._session.execute(dated.where(condition)):
                 found[ad_id] = seen
         return found
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -118,6 +119,14 @@ ads = Table(
     Index("ix_ads_platform_id", "platform", "id"),
     # What a snapshot's foreign key refers to: the ad with its product and platform.
     Index("uq_ads_id_product_platform", "id", "product_id", "platform", unique=True),
+    # Only the ads a platform dated: the scan looks up the dates of every active ad, and most
+    # ads have none (200,000 look-ups: 135 ms through the primary key, 46 ms through this).
+    Index(
+        "ix_ads_dated",
+        "id",
+        postgresql_where=text("first_seen_at IS NOT NULL"),
+        sqlite_where=text("first_seen_at IS NOT NULL"),
+    ),
 )
 
 _COUNTERS = ("views", "likes", "comments", "shares")
