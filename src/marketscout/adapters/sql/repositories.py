@@ -35,7 +35,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
@@ -715,19 +715,30 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 if postgres:
                     # date_part, not extract: extract goes through numeric, about 12 % of
                     # the statement's time; both are the correctly rounded epoch seconds.
-                    epoch_seconds = func.date_part("epoch", h.last_seen, type_=Double)
+                    epoch_seconds = func.date_part("epoch", h.last_seen, type_=Double).label("epoch")
+                    # The rows sorted once, by series and hour, in a subquery whose order the
+                    # aggregates take (PostgreSQL's documentation gives this form, "supplying
+                    # the input values from a sorted subquery"): an aggregate's own ORDER BY
+                    # sorts each group again, once per array (PostgreSQL 15 does not reuse the
+                    # input's order), about half the statement's time. The contract tests
+                    # check the hour order; the engine would order a series itself anyway.
+                    hours = (
+                        window.add_columns(*series_key, epoch_seconds, *counters[1:])
+                        .order_by(*series_key, h.bucket)
+                        .subquery("hours")
+                    )
                     statement = (
-                        window.add_columns(
-                            *series_key,
+                        select(
+                            *(hours.c[column.name] for column in series_key),
                             *(
-                                func.array_agg(aggregate_order_by(column, h.bucket))
-                                for column in (epoch_seconds, *counters[1:])
+                                func.array_agg(hours.c[name])
+                                for name in ("epoch", "max_views", "max_interactions")
                             ),
                         )
-                        .group_by(*series_key)
+                        .group_by(*(hours.c[column.name] for column in series_key))
                         # Regions in code-point order, as the domain sorts them, whatever the
-                        # database's collation.
-                        .order_by(h.product_id, h.ad_id, h.region.collate("C"))
+                        # database's collation (a sort of the output rows only).
+                        .order_by(hours.c.product_id, hours.c.ad_id, hours.c.region.collate("C"))
                     )
                 else:
                     statement = window.add_columns(*series_key, *counters).order_by(
