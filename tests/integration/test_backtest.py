@@ -65,6 +65,25 @@ def test_e1_beats_every_baseline_on_the_development_file(data: Path) -> None:
     assert margins["relative_growth"]["auc"]["interval_95"][1] < 0.05
 
 
+def test_e1_on_a_folder_counts_every_judged_day(data: Path) -> None:
+    """A folder of countries: the metrics average the countries that have judged days, and
+    ``days`` is how many days were judged in all (the 2020 files span five days: one judged
+    day per country that has all five), the same days the margins are computed on."""
+    document = backtest("e1", "--data", str(data / "youtube-trending-2020"))
+    per_country = document["per_country"]
+    assert isinstance(per_country, dict) and len(per_country) == 7
+    judged = sum(country["marketscout"]["days"] for country in per_country.values())
+    assert judged == 5
+    metrics = document["metrics"]
+    margins = document["margins"]
+    assert isinstance(metrics, dict) and isinstance(margins, dict)
+    for method in ("marketscout", "popularity", "absolute_gain", "relative_growth"):
+        assert metrics[method]["days"] == judged
+    assert margins["relative_growth"]["auc"]["days"] == judged
+    with_days = [c["marketscout"]["auc"] for c in per_country.values() if c["marketscout"]["days"]]
+    assert metrics["marketscout"]["auc"] == pytest.approx(sum(with_days) / len(with_days), abs=1e-4)
+
+
 def test_e2_beats_both_baselines_and_reports_lead_time(data: Path) -> None:
     document = backtest("e2", "--data", str(data / "youtube-trending-2017-18"))
     metrics = document["metrics"]
@@ -72,6 +91,7 @@ def test_e2_beats_both_baselines_and_reports_lead_time(data: Path) -> None:
     assert set(metrics) == {"marketscout", "views", "relative_growth"}
     per_pair = document["per_pair"]
     assert isinstance(per_pair, dict) and set(per_pair) == {"US->CA", "CA->US"}
+    assert metrics["marketscout"]["days"] == sum(pair["marketscout"]["days"] for pair in per_pair.values())
     for baseline in ("views", "relative_growth"):
         assert metrics["marketscout"]["auc"] > metrics[baseline]["auc"]
         assert metrics["marketscout"]["precision_at_20"] > metrics[baseline]["precision_at_20"]

@@ -86,6 +86,8 @@ def _margins(pooled: evaluation.DailyMetrics) -> dict[str, Any]:
 
 
 def _average(results: dict[str, Any]) -> dict[str, Any]:
+    """Several countries' (or pairs') figures in one: each metric averaged over those that have
+    it, and the judged days added up (not averaged: a country without a judged day adds none)."""
     methods = next(iter(results.values())).keys()
     averaged: dict[str, Any] = {}
     for method in methods:
@@ -93,7 +95,10 @@ def _average(results: dict[str, Any]) -> dict[str, Any]:
         averaged[method] = {}
         for key in keys:
             values = [r[method][key] for r in results.values() if r[method][key] is not None]
-            averaged[method][key] = round(sum(values) / len(values), 4) if values else None
+            if key == "days":
+                averaged[method][key] = int(sum(values))
+            else:
+                averaged[method][key] = round(sum(values) / len(values), 4) if values else None
     return averaged
 
 
