@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 
 from marketscout.adapters.clock import FixedClock
@@ -357,6 +358,74 @@ async def test_sql_stores_refuse_a_snapshot_that_is_not_its_ads(uow_factory: Uow
         await uow.commit()
 
 
+def _assessment(score: float) -> TrendAssessment:
+    return TrendAssessment(
+        score=score,
+        status=TrendStatus.STEADY,
+        confidence=0.5,
+        components={"momentum": score / 10},
+        growth={"24h": 0.0},
+        forecast=(1.0,),
+        reasons=("r",),
+    )
+
+
+async def test_scores_stored_as_they_come_land_in_parts(
+    uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scores handed over one by one (as re-scoring makes them), more than a part's worth: all
+    stored, in the order given, with ids, each product's latest the newest of its scores (one
+    product scored in two parts); a failed write (a product that is not stored, on the stores
+    that check references) fails the call with the store's error, nothing lands, and the unit
+    of work serves the next call."""
+    monkeypatch.setattr(repositories, "STORE_PART", 3)
+    _, first, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        products = [first]
+        for number in range(6):
+            products.append(
+                (await uow.products.add(Product(name=f"P{number}", description="d", created_at=T0))).id
+            )
+        await uow.commit()
+    wanted = [
+        TrendScore(product_id=p, calculated_at=T0 + timedelta(hours=1), assessment=_assessment(10.0 + i))
+        for i, p in enumerate(products)
+    ] + [TrendScore(product_id=first, calculated_at=T0 + timedelta(hours=2), assessment=_assessment(99.0))]
+
+    async def one_by_one(scores: list[TrendScore]) -> AsyncIterator[TrendScore]:
+        for score in scores:
+            await asyncio.sleep(0)
+            yield score
+
+    async with uow:
+        stored = await uow.scores.add_stream(one_by_one(wanted))
+        await uow.commit()
+    assert [dataclasses.replace(s, id=0) for s in stored] == wanted
+    assert len({s.id for s in stored}) == len(wanted) and all(s.id for s in stored)
+    async with uow:
+        latest = await uow.scores.latest_levels(products)
+        assert {p: level.score for p, level in latest.items()} == {
+            **{p: 10.0 + i for i, p in enumerate(products)},
+            first: 99.0,
+        }
+        assert [s.score for s in await uow.scores.history(first)] == [10.0, 99.0]
+        assert await uow.scores.add_stream(one_by_one([])) == []
+    if isinstance(uow, InMemoryUnitOfWork):
+        return  # the in-memory store does not check references
+    gone = products[-1] + 1_000
+    broken = [dataclasses.replace(s, calculated_at=T0 + timedelta(hours=3)) for s in wanted[:4]]
+    broken.insert(1, dataclasses.replace(broken[0], product_id=gone))
+    async with uow:
+        with pytest.raises(Conflict):
+            await uow.scores.add_stream(one_by_one(broken))
+    async with uow:
+        assert {p: level.score for p, level in (await uow.scores.latest_levels(products)).items()} == {
+            p: level.score for p, level in latest.items()
+        }
+        assert len(await uow.scores.history(first)) == 2
+
+
 async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: UowFactory) -> None:
     _, first, _ = await _seed(uow_factory)
     uow = uow_factory()
@@ -638,6 +707,53 @@ async def test_scoring_series_stream_each_product_once_in_id_order(
         assert [item async for item in uow.engagement.scoring_series([], since=since, until=until)] == []
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_rescore_whose_write_fails_midway_stores_nothing(
+    database_url: str, uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A product deleted by another client while its score is being made: the write of its
+    score fails (on PostgreSQL, while the engine scores the next product and the store reads
+    the one after), the error comes out as the store's, nothing of the call is stored, and the
+    same unit of work re-scores the remaining products at once."""
+    monkeypatch.setattr(repositories, "SCORING_READ_PRODUCTS", 1)
+    monkeypatch.setattr(repositories, "STORE_PART", 1)
+    _, product_id, ad_id = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        products = [product_id]
+        for name in ("B", "C", "D", "E", "F"):
+            product = await uow.products.add(Product(name=name, description="d", created_at=T0))
+            ad = await uow.ads.add(
+                Ad(product_id=product.id, platform=Platform.TIKTOK, ad_content="c", created_at=T0)
+            )
+            products.append(product.id)
+            await uow.engagement.add_many([_snap(ad.id, product.id, h, 100 * (h + 1)) for h in range(3)])
+        await uow.engagement.add_many([_snap(ad_id, product_id, h, 100 * (h + 1)) for h in range(3)])
+        await uow.commit()
+    gone = products[2]
+    calls = 0
+    real = scoring.score_series
+
+    def deleting(series: Any, as_of: datetime) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the first product is being scored: another client deletes the third
+            with psycopg.connect(database_url, autocommit=True) as other:
+                other.execute("DELETE FROM products WHERE id = %s", (gone,))
+        return real(series, as_of)
+
+    monkeypatch.setattr(trends, "score_series", deleting)
+    clock = FixedClock(T0 + timedelta(hours=5))
+    with pytest.raises(Conflict):
+        await trends.rescore(uow, clock, products)
+    async with uow:
+        assert await uow.scores.latest_levels(products) == {}
+    monkeypatch.setattr(trends, "score_series", real)
+    remaining = [p for p in products if p != gone]
+    stored = await trends.rescore(uow, clock, remaining)
+    assert sorted(stored) == remaining
+
+
 async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowFactory) -> None:
     """Weeks of readings at irregular times, sent out of order in overlapping batches, some
     re-sent with other counters (ignored: the first stored reading stands), some counters going
@@ -779,9 +895,10 @@ async def test_a_rescore_that_fails_midway_leaves_nothing_in_flight(
     uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The engine fails on the second product while the store has the next slice's statement
-    in flight: the error comes out, nothing is stored, and the same unit of work serves the
-    next use case at once."""
+    and the first score's write in flight: the error comes out, nothing is stored, and the same
+    unit of work serves the next use case at once."""
     monkeypatch.setattr(repositories, "SCORING_READ_PRODUCTS", 1)
+    monkeypatch.setattr(repositories, "STORE_PART", 1)
     _, product_id, ad_id = await _seed(uow_factory)
     uow = uow_factory()
     async with uow:

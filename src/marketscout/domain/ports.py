@@ -8,7 +8,7 @@ unit of work does.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -198,7 +198,8 @@ class EngagementStore(Protocol):
         readings compacted per ad, region and hour and grouped per ad and region, as
         :func:`domain.scoring.hourly_series` defines them (what re-scoring reads). A stream, so
         that the caller scores each product as it comes and a store need hold only a slice of
-        the products at a time; the unit of work runs nothing else until the iteration ends."""
+        the products at a time; until the iteration ends the unit of work runs nothing else but
+        the writes of :meth:`ScoreRepository.add_stream` fed from it (re-scoring)."""
         ...
 
     async def since(
@@ -237,6 +238,13 @@ class ScoreRepository(Protocol):
     async def add_many(self, scores: Sequence[TrendScore]) -> builtins.list[TrendScore]:
         """Stores the scores in one round trip; the stored ones (with ids), in the same order."""
         ...
+
+    async def add_stream(self, scores: AsyncIterable[TrendScore]) -> builtins.list[TrendScore]:
+        """Stores the scores as they come (re-scoring's engine makes them one by one), so that a
+        store may write some while the next are computed; the stored ones (with ids), in the same
+        order. Here: all of them, then :meth:`add_many`. Give them in product order: concurrent
+        writers then take the products' rows in the same order."""
+        return await self.add_many([score async for score in scores])
 
     async def latest(self, product_id: int) -> TrendScore | None: ...
 

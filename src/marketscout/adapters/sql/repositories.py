@@ -9,7 +9,7 @@ import dataclasses
 import functools
 import inspect
 import re
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -97,6 +97,18 @@ INSERT_CHUNK = 5_000
 SCORING_READ_PRODUCTS = 1_000
 # Rows per write of a COPY.
 COPY_PART = 5_000
+# Scores per write when scores are stored as they come (add_stream): one part is written while
+# the next is computed.
+STORE_PART = 2_000
+
+# Rows a stream of re-scoring's series hands out between two turns of the event loop, so that
+# the next slice's statement (and other requests) move on while the caller computes; while a
+# write of add_stream is in flight, every WRITING_TURN rows (a write takes a few dozen turns:
+# its COPY goes out 128 kB at a time as the database takes it in).
+STREAM_TURN = 64
+WRITING_TURN = 2
+# Set in a session's ``info`` while add_stream has a write in flight on its connection.
+_WRITING = "marketscout.store_writing"
 # From this many ids on, a look-up of the ads' dates reads every dated ad instead.
 WHOLE_TABLE_IDS = 10_000
 
@@ -748,8 +760,11 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         async with contextlib.aclosing(self._each_rows(statements)) as slices:
             async for rows in slices:
                 if postgres:
-                    for row in rows:
+                    info = self._session.info
+                    for index, row in enumerate(rows, 1):
                         yield row
+                        if not index % (WRITING_TURN if info.get(_WRITING) else STREAM_TURN):
+                            await asyncio.sleep(0)  # statements in flight move on
                     continue
                 key: tuple[Any, ...] = ()
                 epochs: builtins.list[float] = []
@@ -1000,7 +1015,8 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             return []
         connection = await self._session.connection()
         if connection.dialect.name == "postgresql":
-            stored = await self._copy_postgres(connection, scores)
+            driver = (await connection.get_raw_connection()).driver_connection
+            stored = await self._copy_postgres(driver, scores)
         else:
             # One INSERT … RETURNING over many rows (SQLAlchemy's insertmanyvalues), ids in order.
             statement = insert(t.trend_scores).returning(t.trend_scores.c.id, sort_by_parameter_order=True)
@@ -1013,20 +1029,23 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
         return stored
 
     @staticmethod
-    async def _copy_postgres(
-        connection: AsyncConnection, scores: Sequence[TrendScore]
-    ) -> builtins.list[TrendScore]:
-        """Ids drawn from the table's sequence and the rows sent with one COPY: re-scoring stores
-        up to 100,000 scores, and a multi-row INSERT of that size cost about 0.3 ms a score
-        (psycopg parses every long statement's text again)."""
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
+    async def _copy_postgres(driver: Any, scores: Sequence[TrendScore]) -> builtins.list[TrendScore]:
+        """Ids drawn from the table's sequence and the rows sent with one COPY, on the psycopg
+        connection: re-scoring stores up to 100,000 scores, and a multi-row INSERT of that size
+        cost about 0.3 ms a score (psycopg parses every long statement's text again)."""
         encode = msgspec.json.encode
         async with driver.cursor() as cursor:
             await cursor.execute(_NEXT_SCORE_IDS, (len(scores),))
             ids = sorted(row[0] for row in await cursor.fetchall())
+            # Made directly: dataclasses.replace costs several times as much, a score at a time.
             stored = [
-                dataclasses.replace(score, id=new_id) for score, new_id in zip(scores, ids, strict=True)
+                TrendScore(
+                    id=new_id,
+                    product_id=score.product_id,
+                    calculated_at=score.calculated_at,
+                    assessment=score.assessment,
+                )
+                for score, new_id in zip(scores, ids, strict=True)
             ]
             async with cursor.copy(_COPY_SCORES) as copy:
                 # Sent a part at a time: the database takes in one part while the next is built.
@@ -1052,7 +1071,7 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
                     await copy.write(b"\n".join(lines) + b"\n")
         return stored
 
-    async def _keep_latest(self, score_ids: builtins.list[int]) -> None:
+    def _keep_latest_statements(self, score_ids: builtins.list[int]) -> builtins.list[Any]:
         """Updates ``trend_scores_latest`` from these stored scores, in one statement per id batch:
         the newest of them per product (calculated_at, then id), in product order so that
         concurrent writers lock the rows in the same order; only a newer score replaces the one
@@ -1060,6 +1079,7 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
         leave the latest in place."""
         s, latest = t.trend_scores.c, t.trend_scores_latest
         dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
+        statements = []
         for condition in self._id_batches(s.id, score_ids):
             rank = func.row_number().over(
                 partition_by=s.product_id, order_by=(s.calculated_at.desc(), s.id.desc())
@@ -1077,7 +1097,7 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
                 .order_by(newest.c.product_id),
             )
             excluded = upsert.excluded
-            await self._session.execute(
+            statements.append(
                 upsert.on_conflict_do_update(
                     index_elements=[latest.c.product_id],
                     set_={
@@ -1095,6 +1115,58 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
                     ),
                 )
             )
+        return statements
+
+    async def _keep_latest(self, score_ids: builtins.list[int]) -> None:
+        for statement in self._keep_latest_statements(score_ids):
+            await self._session.execute(statement)
+
+    async def add_stream(self, scores: AsyncIterable[TrendScore]) -> builtins.list[TrendScore]:
+        """On PostgreSQL the scores are written a part at a time (:data:`STORE_PART`) while the
+        caller computes the next part: each part's write (its COPY, then the latest scores) runs
+        as a task on the transaction's connection, and moves on whenever the caller lets the
+        event loop turn (re-scoring's stream does every :data:`STREAM_TURN` rows). Only one
+        write is in flight; a failed write fails the call. Elsewhere, all at once."""
+        connection = await self._session.connection()
+        if connection.dialect.name != "postgresql":
+            return await super().add_stream(scores)
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        dialect = connection.dialect
+        stored: builtins.list[TrendScore] = []
+        writing: asyncio.Future[builtins.list[TrendScore]] | None = None
+
+        async def write(part: builtins.list[TrendScore]) -> builtins.list[TrendScore]:
+            self._session.info[_WRITING] = True
+            try:
+                written = await self._copy_postgres(driver, part)
+                for statement in self._keep_latest_statements([score.id for score in written]):
+                    compiled = statement.compile(dialect=dialect)
+                    async with driver.cursor() as cursor:
+                        await cursor.execute(compiled.string, compiled.params)
+            finally:
+                self._session.info[_WRITING] = False
+            return written
+
+        part: builtins.list[TrendScore] = []
+        try:
+            async for score in scores:
+                part.append(score)
+                if len(part) >= STORE_PART:
+                    if writing is not None:
+                        stored.extend(await writing)
+                    writing = asyncio.ensure_future(write(part))
+                    part = []
+            if writing is not None:
+                stored.extend(await writing)
+                writing = None
+            if part:
+                stored.extend(await write(part))
+        finally:
+            # Whatever happened, no write outlives the call: the connection is free again.
+            if writing is not None:
+                with contextlib.suppress(*_DRIVER_ERRORS):
+                    await writing
+        return stored
 
     def _latest_rows(self) -> Any:
         """The stored rows of the latest scores."""

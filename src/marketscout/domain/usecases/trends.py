@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -44,34 +44,43 @@ async def rescore(
     now = clock.now()
     wanted = sorted(set(product_ids))
     async with uow:
-        # The engine looks back at most SCORING_HISTORY, and reads one point per ad, region and
-        # hour (the stores' hourly rollups) rather than every raw reading.
-        # The store streams them product by product, grouped per ad and region, and each
-        # product is scored as it comes.
-        # Closed here whatever happens, so the store's stream (and a statement it has in flight)
-        # ends inside this unit of work.
-        assessments = {}
-        async with contextlib.aclosing(
-            uow.engagement.scoring_series(wanted, since=now - SCORING_HISTORY, until=now)
-        ) as stream:
-            async for product_id, series in stream:
-                assessments[product_id] = score_series(series, now)
-        no_readings = score_series((), now)  # a product with nothing in the window
         # Only the latest score, status and time are compared: not the stored components.
         previous = {} if force else await uow.scores.latest_levels(wanted)
-        changed = [
-            fresh
-            for fresh in (
-                TrendScore(
-                    product_id=product_id,
-                    calculated_at=now,
-                    assessment=assessments.get(product_id, no_readings),
-                )
-                for product_id in wanted
-            )
-            if force or _worth_storing(previous.get(fresh.product_id), fresh)
-        ]
-        stored = await uow.scores.add_many(changed)
+
+        async def fresh_scores() -> AsyncGenerator[TrendScore, None]:
+            """Each product's new score that is worth storing, in product order, as it is
+            computed: the store may write some while the engine computes the next."""
+            # The engine looks back at most SCORING_HISTORY, and reads one point per ad, region
+            # and hour (the stores' hourly rollups) rather than every raw reading. The store
+            # streams them product by product, grouped per ad and region, in product order;
+            # the products without readings in the window (scored as such) keep their place.
+            # Closed here whatever happens, so the store's stream (and a statement it has in
+            # flight) ends inside this unit of work.
+            no_readings = score_series((), now)
+            pending = iter(wanted)
+            async with contextlib.aclosing(
+                uow.engagement.scoring_series(wanted, since=now - SCORING_HISTORY, until=now)
+            ) as stream:
+                async for product_id, series in stream:
+                    for quiet in pending:
+                        if quiet == product_id:
+                            break
+                        fresh = TrendScore(product_id=quiet, calculated_at=now, assessment=no_readings)
+                        if force or _worth_storing(previous.get(quiet), fresh):
+                            yield fresh
+                    fresh = TrendScore(
+                        product_id=product_id, calculated_at=now, assessment=score_series(series, now)
+                    )
+                    if force or _worth_storing(previous.get(product_id), fresh):
+                        yield fresh
+            for quiet in pending:
+                fresh = TrendScore(product_id=quiet, calculated_at=now, assessment=no_readings)
+                if force or _worth_storing(previous.get(quiet), fresh):
+                    yield fresh
+
+        # Closed here too, so that a store failing midway ends the stream inside this unit of work.
+        async with contextlib.aclosing(fresh_scores()) as scores:
+            stored = await uow.scores.add_stream(scores)
         await uow.commit()
     return {score.product_id: score for score in stored}
 
