@@ -94,6 +94,24 @@ def _snap(ad_id: int, product_id: int, hours: int, views: int, region: str = "US
     )
 
 
+async def _products_with_readings(make: UowFactory, count: int) -> list[int]:
+    """``count`` products (the first from :func:`_seed`), each with an ad and three hourly readings."""
+    _, product_id, ad_id = await _seed(make)
+    uow = make()
+    async with uow:
+        products = [product_id]
+        for number in range(1, count):
+            product = await uow.products.add(Product(name=f"P{number}", description="d", created_at=T0))
+            ad = await uow.ads.add(
+                Ad(product_id=product.id, platform=Platform.TIKTOK, ad_content="c", created_at=T0)
+            )
+            products.append(product.id)
+            await uow.engagement.add_many([_snap(ad.id, product.id, h, 100 * (h + 1)) for h in range(3)])
+        await uow.engagement.add_many([_snap(ad_id, product_id, h, 100 * (h + 1)) for h in range(3)])
+        await uow.commit()
+    return products
+
+
 async def test_unit_of_work_rolls_back_unless_committed(uow_factory: UowFactory) -> None:
     uow = uow_factory()
     with pytest.raises(RuntimeError):
@@ -717,19 +735,8 @@ async def test_a_rescore_whose_write_fails_midway_stores_nothing(
     same unit of work re-scores the remaining products at once."""
     monkeypatch.setattr(repositories, "SCORING_READ_PRODUCTS", 1)
     monkeypatch.setattr(repositories, "STORE_PART", 1)
-    _, product_id, ad_id = await _seed(uow_factory)
     uow = uow_factory()
-    async with uow:
-        products = [product_id]
-        for name in ("B", "C", "D", "E", "F"):
-            product = await uow.products.add(Product(name=name, description="d", created_at=T0))
-            ad = await uow.ads.add(
-                Ad(product_id=product.id, platform=Platform.TIKTOK, ad_content="c", created_at=T0)
-            )
-            products.append(product.id)
-            await uow.engagement.add_many([_snap(ad.id, product.id, h, 100 * (h + 1)) for h in range(3)])
-        await uow.engagement.add_many([_snap(ad_id, product_id, h, 100 * (h + 1)) for h in range(3)])
-        await uow.commit()
+    products = await _products_with_readings(uow_factory, 6)
     gone = products[2]
     calls = 0
     real = scoring.score_series
@@ -899,19 +906,8 @@ async def test_a_rescore_that_fails_midway_leaves_nothing_in_flight(
     unit of work serves the next use case at once."""
     monkeypatch.setattr(repositories, "SCORING_READ_PRODUCTS", 1)
     monkeypatch.setattr(repositories, "STORE_PART", 1)
-    _, product_id, ad_id = await _seed(uow_factory)
     uow = uow_factory()
-    async with uow:
-        products = [product_id]
-        for name in ("B", "C"):
-            product = await uow.products.add(Product(name=name, description="d", created_at=T0))
-            ad = await uow.ads.add(
-                Ad(product_id=product.id, platform=Platform.TIKTOK, ad_content="c", created_at=T0)
-            )
-            products.append(product.id)
-            await uow.engagement.add_many([_snap(ad.id, product.id, h, 100 * (h + 1)) for h in range(3)])
-        await uow.engagement.add_many([_snap(ad_id, product_id, h, 100 * (h + 1)) for h in range(3)])
-        await uow.commit()
+    products = await _products_with_readings(uow_factory, 3)
     calls = 0
     real = scoring.score_series
 
