@@ -199,6 +199,14 @@ def translate_errors(cls: C) -> C:
     return cls
 
 
+def _in_id_array(column: Any, name: str | None = None, ids: Iterable[int] | None = None) -> Any:
+    """PostgreSQL's ``column = ANY(array)`` with the array as one bound text value (see
+    :func:`_id_array`): given ``ids``, or left for each execution to give under ``name`` (a
+    statement compiled once and run for many slices)."""
+    value = _id_array(ids) if ids is not None else None
+    return column == any_(cast(bindparam(name, value, type_=Text), ARRAY(BigInteger)))
+
+
 def _id_array(ids: Iterable[int]) -> str:
     """The text of a PostgreSQL array literal of ``ids``, to cast to ``bigint[]`` in the query:
     psycopg's list adapter costs about a microsecond an element in Python (0.16 s for the
@@ -218,8 +226,7 @@ class _SqlRepository:
         if not wanted:
             return []
         if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
-            literal_text = _id_array(wanted)
-            return [column == any_(cast(bindparam(None, literal_text, type_=Text), ARRAY(BigInteger)))]
+            return [_in_id_array(column, ids=wanted)]
         return [column.in_(wanted[i : i + INSERT_CHUNK]) for i in range(0, len(wanted), INSERT_CHUNK)]
 
     async def _rows(self, statement: Any) -> builtins.list[Any]:
@@ -730,7 +737,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         if postgres:
             # One statement for every slice, compiled once (compiling cost about 3 ms a slice);
             # each slice gives its products as an array literal (see _id_batches).
-            wanted_here = h.product_id == any_(cast(bindparam("wanted", type_=Text), ARRAY(BigInteger)))
+            wanted_here = _in_id_array(h.product_id, "wanted")
             # date_part, not extract: extract goes through numeric, about 12 % of the
             # statement's time; both are the correctly rounded epoch seconds.
             epoch_seconds = func.date_part("epoch", h.last_seen, type_=Double).label("epoch")
@@ -1133,38 +1140,24 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             await self._session.execute(self._keep_latest_statement(condition))
 
     async def add_stream(self, scores: AsyncIterable[TrendScore]) -> builtins.list[TrendScore]:
-        """On PostgreSQL the scores are written a part at a time (:data:`STORE_PART`) while the
-        caller computes the next part: each part's write (its COPY, then the latest scores) runs
-        as a task on the transaction's connection, and moves on whenever the caller lets the
-        event loop turn (re-scoring's stream does every :data:`STREAM_TURN` rows). Only one
-        write is in flight; a failed write fails the call. Elsewhere, all at once."""
+        """On PostgreSQL, from :data:`STORE_PART` scores on, they are written a part at a time
+        while the caller computes the next part: each part's write (its COPY, then the latest
+        scores) runs as a task on the transaction's connection, and moves on whenever the caller
+        lets the event loop turn (re-scoring's stream does every :data:`STREAM_TURN` rows, every
+        :data:`WRITING_TURN` while a write is in flight). One write in flight; a failed write
+        fails the call. Fewer scores, and other databases: all at once (:meth:`add_many`)."""
         connection = await self._session.connection()
         if connection.dialect.name != "postgresql":
             return await super().add_stream(scores)
-        driver: Any = (await connection.get_raw_connection()).driver_connection
-        # Compiled once for every part; each part gives its scores' ids as an array literal.
-        keep_latest = self._keep_latest_statement(
-            t.trend_scores.c.id == any_(cast(bindparam("score_ids", type_=Text), ARRAY(BigInteger)))
-        ).compile(dialect=connection.dialect)
         stored: builtins.list[TrendScore] = []
+        write: Callable[[builtins.list[TrendScore]], Awaitable[builtins.list[TrendScore]]] | None = None
         writing: asyncio.Future[builtins.list[TrendScore]] | None = None
-
-        async def write(part: builtins.list[TrendScore]) -> builtins.list[TrendScore]:
-            self._session.info[_WRITING] = True
-            try:
-                written = await self._copy_postgres(driver, part)
-                ids = _id_array(score.id for score in written)
-                async with driver.cursor() as cursor:
-                    await cursor.execute(keep_latest.string, keep_latest.construct_params({"score_ids": ids}))
-            finally:
-                self._session.info[_WRITING] = False
-            return written
-
         part: builtins.list[TrendScore] = []
         try:
             async for score in scores:
                 part.append(score)
                 if len(part) >= STORE_PART:
+                    write = write or await self._part_writer(connection)
                     if writing is not None:
                         stored.extend(await writing)
                     writing = asyncio.ensure_future(write(part))
@@ -1172,14 +1165,37 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             if writing is not None:
                 stored.extend(await writing)
                 writing = None
-            if part:
-                stored.extend(await write(part))
+            stored.extend(await self.add_many(part))
         finally:
             # Whatever happened, no write outlives the call: the connection is free again.
             if writing is not None:
                 with contextlib.suppress(*_DRIVER_ERRORS):
                     await writing
         return stored
+
+    async def _part_writer(
+        self, connection: AsyncConnection
+    ) -> Callable[[builtins.list[TrendScore]], Awaitable[builtins.list[TrendScore]]]:
+        """What writes one part of :meth:`add_stream` on the psycopg connection, its latest-score
+        statement compiled once for every part (each gives its scores' ids)."""
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        keep_latest = self._keep_latest_statement(_in_id_array(t.trend_scores.c.id, "score_ids")).compile(
+            dialect=connection.dialect
+        )
+        info = self._session.info
+
+        async def write(part: builtins.list[TrendScore]) -> builtins.list[TrendScore]:
+            info[_WRITING] = True
+            try:
+                written = await self._copy_postgres(driver, part)
+                ids = _id_array(score.id for score in written)
+                async with driver.cursor() as cursor:
+                    await cursor.execute(keep_latest.string, keep_latest.construct_params({"score_ids": ids}))
+            finally:
+                info[_WRITING] = False
+            return written
+
+        return write
 
     def _latest_rows(self) -> Any:
         """The stored rows of the latest scores."""
