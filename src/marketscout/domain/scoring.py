@@ -308,8 +308,12 @@ def score_series(
     acceleration = math.log((v3 + 1.0) / (v_prev3 + 1.0))
 
     history = sorted(daily[1:])
-    median = history[len(history) // 2] if history else 0.0
-    mad = sorted([abs(x - median) for x in history])[len(history) // 2] if history else 0.0
+    middle = len(history) // 2
+    median = history[middle] if history else 0.0
+    # The deviations |x - median| of the sorted history as two ascending runs (below the median
+    # read backwards, then from it on), which sorted() merges in one pass.
+    below = [median - x for x in reversed(history[:middle])]
+    mad = sorted(below + [x - median for x in history[middle:]])[middle] if history else 0.0
     surprise = (v1 - median) / (1.4826 * mad + math.sqrt(median + 1.0) + 1.0)
 
     breadth = (
@@ -335,7 +339,10 @@ def score_series(
     )
     score = round(100.0 / (1.0 + math.exp(-raw)), 2)
 
-    observed_days = (max(s.epochs[-1] for s in kept) - min(s.epochs[0] for s in kept)) / 86400.0
+    if len(kept) == 1:
+        observed_days = (kept[0].epochs[-1] - kept[0].epochs[0]) / 86400.0
+    else:
+        observed_days = (max(s.epochs[-1] for s in kept) - min(s.epochs[0] for s in kept)) / 86400.0
     confidence = _clip(
         (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
     )
@@ -373,11 +380,11 @@ def score_series(
     daily_rate = math.exp(_clip(acceleration, -1.5, 1.5) / 3.0)
     bent = (1.0, daily_rate, daily_rate**2, daily_rate**3)
     decay = _decay(params.forecast_days)
-    forecast = tuple(
-        [
-            round(max(0.0, v3 * bent[k if k < 3 else 3] * decay[k]), 2)
-            for k in range(1, params.forecast_days + 1)
-        ]
+    # Gains only rise, so v3 >= 0: nothing to forecast from none.
+    forecast = (
+        tuple([round(v3 * bent[k if k < 3 else 3] * decay[k], 2) for k in range(1, params.forecast_days + 1)])
+        if v3 > 0
+        else (0.0,) * params.forecast_days
     )
     components = {
         "momentum": round(momentum, 4),
