@@ -10,7 +10,15 @@ from typing import Literal
 
 from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.heatmap import heat_map_from_activity
-from marketscout.domain.model import Platform, Product, ScoreLevel, TrendScore, TrendStatus, ViralAd
+from marketscout.domain.model import (
+    Platform,
+    Product,
+    ScoreLevel,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+    ViralAd,
+)
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.scan import ScanHit, rank_gains
 from marketscout.domain.scoring import score_series
@@ -57,6 +65,11 @@ async def rescore(
             # Closed here whatever happens, so the store's stream (and a statement it has in
             # flight) ends inside this unit of work.
             no_readings = score_series((), now)
+
+            def worth(product_id: int, assessment: TrendAssessment) -> TrendScore | None:
+                fresh = TrendScore(product_id=product_id, calculated_at=now, assessment=assessment)
+                return fresh if force or _worth_storing(previous.get(product_id), fresh) else None
+
             pending = iter(wanted)
             async with contextlib.aclosing(
                 uow.engagement.scoring_series(wanted, since=now - SCORING_HISTORY, until=now)
@@ -65,17 +78,12 @@ async def rescore(
                     for quiet in pending:
                         if quiet == product_id:
                             break
-                        fresh = TrendScore(product_id=quiet, calculated_at=now, assessment=no_readings)
-                        if force or _worth_storing(previous.get(quiet), fresh):
+                        if (fresh := worth(quiet, no_readings)) is not None:
                             yield fresh
-                    fresh = TrendScore(
-                        product_id=product_id, calculated_at=now, assessment=score_series(series, now)
-                    )
-                    if force or _worth_storing(previous.get(product_id), fresh):
+                    if (fresh := worth(product_id, score_series(series, now))) is not None:
                         yield fresh
             for quiet in pending:
-                fresh = TrendScore(product_id=quiet, calculated_at=now, assessment=no_readings)
-                if force or _worth_storing(previous.get(quiet), fresh):
+                if (fresh := worth(quiet, no_readings)) is not None:
                     yield fresh
 
         # Closed here too, so that a store failing midway ends the stream inside this unit of work.
