@@ -108,6 +108,24 @@ def test_e3_reports_nab_figures(data: Path) -> None:
     assert figures["microseconds_per_value"] < 1000
 
 
+def test_a_file_that_begins_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Mirrors of the 2017 edition (GBvideos.csv, for one) begin with a UTF-8 byte-order mark:
+    the first column is still ``video_id``, so no row is lost."""
+    marked = tmp_path / "GBvideos.csv"
+    marked.write_bytes(
+        "\ufeffvideo_id,title,channel_title,category_id,tags,views,likes,dislikes,comment_total,"
+        "thumbnail_link,date\n"
+        "a1,Caf\u00e9,C,1,t,100,1,0,1,x,13.09\n"
+        "a1,Caf\u00e9,C,1,t,250,2,0,1,x,14.09\n".encode()
+    )
+    report = read_trending(marked)
+    assert report.skipped == []
+    assert [(row.video_id, row.country, row.views) for row in report.rows] == [
+        ("a1", "GB", 100),
+        ("a1", "GB", 250),
+    ]
+
+
 def test_unparseable_rows_are_counted_with_line_numbers(tmp_path: Path) -> None:
     broken = tmp_path / "US.csv"
     broken.write_text(

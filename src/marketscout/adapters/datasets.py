@@ -73,7 +73,9 @@ def read_trending(path: Path, report: ReadReport | None = None) -> ReadReport:
     report = report or ReadReport()
     for source in csv_files(path):
         country = country_of(source)
-        with source.open(encoding="utf-8", errors="replace", newline="") as handle:
+        # utf-8-sig: files saved by spreadsheets and some mirrors of these data sets begin with a
+        # byte-order mark, which would otherwise become part of the first column's name.
+        with source.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
             reader = csv.DictReader(handle)
             columns = set(reader.fieldnames or ())
             if "view_count" in columns:
