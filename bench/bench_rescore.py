@@ -11,7 +11,9 @@ does); without it only scores that moved are stored.
         [--chunk N] [--force] [--touched N]
 
 The issue's shape (100,000 products with 30 daily readings each, one ad per product) is made by
-``--fill 100000``, into a fresh database migrated to the head (``--database-url`` names it).
+``--fill 100000``, into a fresh database migrated to the head (``--database-url`` names it);
+``--days 61 --every-hours 1`` fills a long hourly history instead (what collectors polling every
+hour leave after two months).
 """
 
 from __future__ import annotations
@@ -37,17 +39,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_ingest import seed, vacuum_analyze
 
 
-async def fill(url: str, products: int, days: int, now: datetime) -> None:
-    """``products`` products with one ad each and one reading a day for ``days`` days up to
-    ``now``, growing at a steady rate per product (as in ``bench_scoring.py``), through the store."""
+async def fill(url: str, products: int, days: int, now: datetime, every_hours: int = 24) -> None:
+    """``products`` products with one ad each and one reading every ``every_hours`` hours (a
+    day by default) for ``days`` days up to ``now``, growing at a steady rate per product (as in
+    ``bench_scoring.py``), through the store."""
     await seed(url, products, products)  # ad i belongs to product i
     engine = create_engine(url)
     uow = SqlUnitOfWork(session_factory(engine))
     rng = random.Random(1)
     batch: list[EngagementSnapshot] = []
     for item in range(products):
-        views, growth = rng.randint(100, 10_000), rng.uniform(1.0, 1.2)
-        for day in range(days):
+        views, growth = rng.randint(100, 10_000), rng.uniform(1.0, 1.2) ** (every_hours / 24)
+        readings = days * 24 // every_hours
+        for step in range(readings):
             views = int(views * growth) + rng.randint(0, 100)
             batch.append(
                 EngagementSnapshot(
@@ -55,7 +59,7 @@ async def fill(url: str, products: int, days: int, now: datetime) -> None:
                     product_id=item + 1,
                     platform=Platform.TIKTOK,
                     region=("US", "GB", "DE", "FR", "JP")[item % 5],
-                    observed_at=now - timedelta(days=days - 1 - day, minutes=1),
+                    observed_at=now - timedelta(hours=(readings - 1 - step) * every_hours, minutes=1),
                     views=views,
                     likes=views // 20,
                 )
@@ -122,10 +126,13 @@ def main() -> int:
     )
     parser.add_argument("--fill", type=int, default=0, help="first fill an empty database: products")
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument(
+        "--every-hours", type=int, default=24, help="with --fill: hours between a product's readings"
+    )
     args = parser.parse_args()
     if args.fill:
         started = time.perf_counter()
-        asyncio.run(fill(args.database_url, args.fill, args.days, datetime.now(UTC)))
+        asyncio.run(fill(args.database_url, args.fill, args.days, datetime.now(UTC), args.every_hours))
         vacuum_analyze(args.database_url)
         print(f"filled {args.fill:,} products x {args.days} days in {time.perf_counter() - started:.0f} s")
     # As the server does at start (MARKETSCOUT_GC_THRESHOLD; 0 measures Python's default).
