@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from marketscout.domain.gains import ad_gains, window_gains
 from marketscout.domain.model import Ad, AdGain, EngagementSnapshot, Platform, ViralAd, WindowGain
@@ -28,19 +27,6 @@ Z_THRESHOLD = 2.5
 # Without enough peers: at least 20 % relative growth a day and 100 views a day.
 SOLO_RELATIVE_GROWTH = math.log1p(0.2)
 MIN_VIEWS_PER_DAY = 100.0
-
-
-class _AdGrowth(NamedTuple):
-    """One ad's growth over the window; a tuple: the scan builds one for every ad of the market."""
-
-    ad_id: int
-    product_id: int
-    platform: Platform
-    rate: float
-    gained: float
-    per_day: float
-    age_bucket: int
-    detected_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,38 +65,6 @@ def _median(values: Sequence[float]) -> float:
 def _age_bucket(age_days: float) -> int:
     """How many of the bucket edges the age has reached (0 = younger than 3 days)."""
     return bisect.bisect_right(AGE_BUCKETS_DAYS, age_days)
-
-
-def _growths(
-    gains: Sequence[AdGain], born: Mapping[int, datetime], as_of: datetime, window: timedelta
-) -> list[_AdGrowth]:
-    # Seconds since the epoch: the scan runs over every ad of the market, so no timedelta
-    # arithmetic per ad.
-    end = as_of.timestamp()
-    start = end - window.total_seconds()
-    window_days = window / timedelta(days=1)
-    found: list[_AdGrowth] = []
-    add, log1p, edges, bucket_of = found.append, math.log1p, AGE_BUCKETS_DAYS, bisect.bisect_right
-    for g in gains:
-        first_seen = g.first_seen.timestamp()
-        observed_days = (end - (first_seen if first_seen > start else start)) / 86400.0
-        observed_days = max(min(window_days, observed_days), 0.25)
-        per_day = g.gained / observed_days
-        birth = born.get(g.ad_id)
-        age_days = (end - (first_seen if birth is None else birth.timestamp())) / 86400.0
-        add(
-            _AdGrowth(
-                g.ad_id,
-                g.product_id,
-                g.platform,
-                log1p(per_day / (g.base + 1.0)),
-                float(g.gained),
-                per_day,
-                bucket_of(edges, age_days),  # as _age_bucket
-                g.last_seen,
-            )
-        )
-    return found
 
 
 def scan_viral_ads(
@@ -157,19 +111,39 @@ def rank_gains(
     otherwise its age counts from its first reading in the window. Only the hits' ads need
     looking up afterwards, which keeps the scan cheap on a large market.
     """
-    growths = _growths(gains, born or {}, as_of, window)
+    born = born or {}
+    # Seconds since the epoch: the scan runs over every ad of the market, so no timedelta
+    # arithmetic per ad; and each ad's figures go into parallel lists (no object per ad): only
+    # the ads that qualify become hits.
+    end = as_of.timestamp()
+    start = end - window.total_seconds()
+    window_days = window / timedelta(days=1)
+    rates: list[float] = []
+    per_days: list[float] = []
+    groups: list[tuple[Platform, int]] = []
+    log1p, edges, bucket_of = math.log1p, AGE_BUCKETS_DAYS, bisect.bisect_right
+    for g in gains:
+        first_seen = g.first_seen.timestamp()
+        observed_days = (end - (first_seen if first_seen > start else start)) / 86400.0
+        # Within [0.25 day, the window] (comparisons, not min and max: a call each per ad).
+        if not observed_days < window_days:
+            observed_days = window_days
+        if 0.25 > observed_days:
+            observed_days = 0.25
+        per_day = g.gained / observed_days
+        birth = born.get(g.ad_id)
+        age_days = (end - (first_seen if birth is None else birth.timestamp())) / 86400.0
+        rates.append(log1p(per_day / (g.base + 1.0)))
+        per_days.append(per_day)
+        groups.append((g.platform, bucket_of(edges, age_days)))  # as _age_bucket
     by_bucket: dict[tuple[Platform, int], list[float]] = defaultdict(list)
     by_platform: dict[Platform, list[float]] = defaultdict(list)
-    # Each ad's two peer groups, found once (hashing a platform member costs a Python call).
-    groups: list[tuple[list[float], list[float]]] = []
-    for g in growths:
-        bucket, platform = by_bucket[(g.platform, g.age_bucket)], by_platform[g.platform]
-        bucket.append(g.rate)
-        platform.append(g.rate)
-        groups.append((bucket, platform))
-    everything = [g.rate for g in growths]
-    # Each peer group's statistics once (sorted rates, median, MAD): O(n log n) for the scan.
-    # Keyed by the group's list itself (its identity): the groups live as long as the scan.
+    for rate, group in zip(rates, groups, strict=True):
+        by_bucket[group].append(rate)
+        by_platform[group[0]].append(rate)
+    # Each group's peers, once: the ads of its platform and age bucket, else of its platform,
+    # else all, whichever first has MIN_PEERS; and their statistics (sorted rates, median, MAD):
+    # O(n log n) for the scan.
     summaries: dict[int, tuple[list[float], float, float]] = {}
 
     def summary(rates: list[float]) -> tuple[list[float], float, float]:
@@ -180,26 +154,31 @@ def rank_gains(
             known = summaries[id(rates)] = (ordered, median, _median([abs(r - median) for r in ordered]))
         return known
 
-    ranked: list[tuple[float, ScanHit]] = []
-    for g, (peers, platform_peers) in zip(growths, groups, strict=True):
-        if g.per_day < MIN_VIEWS_PER_DAY:
-            continue  # too small to matter, whatever its peers do
+    peers_of: dict[tuple[Platform, int], tuple[list[float], float, float, str, bool]] = {}
+    for group, peers in by_bucket.items():
         scope = "of its age"
         if len(peers) < MIN_PEERS:
-            peers, scope = platform_peers, "on the platform"
+            peers, scope = by_platform[group[0]], "on the platform"
         if len(peers) < MIN_PEERS:
-            peers, scope = everything, "across platforms"
-        ordered, median, mad = summary(peers)
-        z = (g.rate - median) / (1.4826 * mad + 0.02)
-        enough_peers = len(peers) >= MIN_PEERS
-        qualifies = z >= Z_THRESHOLD if enough_peers else g.rate >= SOLO_RELATIVE_GROWTH and g.rate >= median
+            peers, scope = rates, "across platforms"
+        peers_of[group] = (*summary(peers), scope, len(peers) >= MIN_PEERS)
+
+    ranked: list[tuple[float, ScanHit]] = []
+    for g, rate, per_day, group in zip(gains, rates, per_days, groups, strict=True):
+        if per_day < MIN_VIEWS_PER_DAY:
+            continue  # too small to matter, whatever its peers do
+        ordered, median, mad, scope, enough_peers = peers_of[group]
+        if rate < median:
+            continue  # below its peers' median: it qualifies neither way
+        z = (rate - median) / (1.4826 * mad + 0.02)
+        qualifies = z >= Z_THRESHOLD if enough_peers else rate >= SOLO_RELATIVE_GROWTH
         if not qualifies:
             continue
-        percentile = bisect.bisect_right(ordered, g.rate) / len(ordered)
+        percentile = bisect.bisect_right(ordered, rate) / len(ordered)
         lift = 1.0 - math.exp(-max(z, 0.0) / 4.0)
         score = round(100.0 * (0.5 * percentile + 0.5 * lift), 1)
-        ratio = math.expm1(g.rate) / max(math.expm1(median), 1e-6)
-        reason = f"+{g.per_day:,.0f} views/day, {math.expm1(g.rate):.0%} a day; " + (
+        ratio = math.expm1(rate) / max(math.expm1(median), 1e-6)
+        reason = f"+{per_day:,.0f} views/day, {math.expm1(rate):.0%} a day; " + (
             f"{ratio:.1f}x the median {g.platform} ad {scope}"
             if median > 0
             else f"while the median {g.platform} ad {scope} is flat"
@@ -209,11 +188,11 @@ def rank_gains(
             product_id=g.product_id,
             platform=g.platform,
             engagement_score=min(score, 100.0),
-            growth_rate=g.rate,
-            views_gained=round(g.gained),
-            detected_at=g.detected_at,
+            growth_rate=rate,
+            views_gained=round(float(g.gained)),
+            detected_at=g.last_seen,
             reason=reason,
         )
-        ranked.append((z if enough_peers else g.rate * 10, hit))
+        ranked.append((z if enough_peers else rate * 10, hit))
     ranked.sort(key=lambda item: (-item[1].engagement_score, -item[0], item[1].ad_id))
     return [hit for _, hit in ranked]
