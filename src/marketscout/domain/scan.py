@@ -62,11 +62,6 @@ def _median(values: Sequence[float]) -> float:
     return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def _age_bucket(age_days: float) -> int:
-    """How many of the bucket edges the age has reached (0 = younger than 3 days)."""
-    return bisect.bisect_right(AGE_BUCKETS_DAYS, age_days)
-
-
 def scan_viral_ads(
     ads: Mapping[int, Ad],
     snapshots: Sequence[EngagementSnapshot],
@@ -135,7 +130,8 @@ def rank_gains(
         age_days = (end - (first_seen if birth is None else birth.timestamp())) / 86400.0
         rates.append(log1p(per_day / (g.base + 1.0)))
         per_days.append(per_day)
-        groups.append((g.platform, bucket_of(edges, age_days)))  # as _age_bucket
+        # The age bucket: how many of the edges the age has reached (0 = younger than 3 days).
+        groups.append((g.platform, bucket_of(edges, age_days)))
     by_bucket: dict[tuple[Platform, int], list[float]] = defaultdict(list)
     by_platform: dict[Platform, list[float]] = defaultdict(list)
     for rate, group in zip(rates, groups, strict=True):
