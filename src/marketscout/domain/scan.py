@@ -123,7 +123,7 @@ def rank_gains(
         # Within [0.25 day, the window] (comparisons, not min and max: a call each per ad).
         if not observed_days < window_days:
             observed_days = window_days
-        if 0.25 > observed_days:
+        if observed_days < 0.25:
             observed_days = 0.25
         per_day = g.gained / observed_days
         birth = born.get(g.ad_id)
