@@ -141,6 +141,20 @@ def test_a_burst_still_going_on_alarms_again_once_the_refractory_period_is_over(
     assert outputs[0] >= ALARM and max(outputs[1:13]) < ALARM and outputs[13] >= ALARM
 
 
+def test_a_long_burst_does_not_hide_the_next_one() -> None:
+    """A burst of six hours is over 1 % of the two weeks of reference: were its rates taken in
+    as they are, the reference's 99 % quantile would sit at the burst's level for two weeks and
+    the same burst again, a day and a half later, would not alarm (as on the NAB UPS series).
+    They join the reference capped at the alarm level."""
+    detector = BurstDetector()
+    _feed(detector, _calm(5))
+    first = _feed(detector, [1000.0] * 72)
+    assert first[0] >= ALARM
+    _feed(detector, _calm(1.5))
+    again = _feed(detector, [1000.0] * 6)
+    assert max(again) >= ALARM
+
+
 def test_missing_values_are_skipped() -> None:
     plain, gappy = BurstDetector(), BurstDetector()
     values = _calm(2) + [1000.0] * 3

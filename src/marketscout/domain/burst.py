@@ -8,9 +8,11 @@ A burst is a tweet rate well above what the recent past counts as a *high* rate:
 2. *Reference*: the distribution of that rate over a sliding history of two weeks, kept as a
    sorted list so that its median and upper quantile (99 %) are exact and robust. The daily
    cycle and the weekday/weekend rhythm are inside the history, so the usual daily peak sits at
-   or below the upper quantile and is not a burst; a previous burst lifts that quantile only if
-   it lasted over 1 % of the history (3.4 hours). A rate joins the history once it has left the
-   current smoothing window, so a burst is never its own reference.
+   or below the upper quantile and is not a burst. A rate joins the history once it has left the
+   current smoothing window, so a burst is never its own reference, and capped at the rate that
+   was then at the alarm level (winsorized): a burst that lasts hours does not lift the upper
+   quantile to its own level and hide the next burst for two weeks, while a lasting change of
+   level still moves the reference up, step by step.
 3. *Likelihood*: the probability that a rate of the history is below the current one, with an
    exponential upper tail through the median and the upper quantile,
    ``1 - 0.5 * exp(-(rate - median) / beta)`` with ``beta = (q_upper - median) / ln(0.5 / (1 -
@@ -57,7 +59,9 @@ class BurstDetector:
     """Online; ``update`` returns the likelihood that the stream is in a burst right now."""
 
     __slots__ = (
+        "_alarm_distance",
         "_cap",
+        "_ceiling",
         "_history",
         "_params",
         "_pending",
@@ -83,6 +87,10 @@ class BurstDetector:
         self._tail = math.log(0.5 / (1.0 - params.upper_quantile))
         # while quiet after an alarm the output stays below the alarm level
         self._cap = min(params.upper_quantile, math.nextafter(params.alarm_level, 0.0))
+        # The rate at the alarm level, from the reference as it stood at the last likelihood
+        # (none before the warm-up ends): what a rate joining the reference is capped at.
+        self._alarm_distance = -math.log(2.0 * (1.0 - params.alarm_level))
+        self._ceiling = math.inf
 
     def update(self, value: float) -> float:
         if not math.isfinite(value):
@@ -93,7 +101,9 @@ class BurstDetector:
 
         self._pending.append(rate)
         if len(self._pending) > p.smoothing:
-            self._remember(self._pending.popleft())
+            # A burst's rates join the reference at most at the alarm level (winsorized), so
+            # that one burst does not lift the reference's upper quantile and hide the next.
+            self._remember(min(self._pending.popleft(), self._ceiling))
         if len(self._sorted) < p.warmup:
             return 0.0
 
@@ -124,6 +134,7 @@ class BurstDetector:
     def _likelihood(self, rate: float) -> float:
         median = self._quantile(0.5)
         spread = max(self._quantile(self._params.upper_quantile) - median, _MIN_SPREAD)
+        self._ceiling = median + spread * self._alarm_distance / self._tail
         distance = (rate - median) / spread * self._tail
         if distance <= -math.log(2.0):
             return 0.0
