@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from dataclasses import replace
 
 import pytest
@@ -177,11 +176,3 @@ def test_missing_values_are_skipped() -> None:
 def test_invalid_parameters_are_refused(params: BurstParams) -> None:
     with pytest.raises(ValueError, match="must be"):
         BurstDetector(params)
-
-
-def test_each_update_is_cheap() -> None:
-    detector = BurstDetector()
-    values = _calm(20)
-    started = time.perf_counter()
-    _feed(detector, values)
-    assert (time.perf_counter() - started) / len(values) < 1e-4, "well under a millisecond per value"
