@@ -66,7 +66,13 @@ async def seed(url: str, products: int, ads: int) -> None:
         await connection.execute(
             t.products.insert(),
             [
-                {"name": f"P{i}", "description": "d", "keywords": [], "created_at": START}
+                {
+                    "name": f"P{i}",
+                    "name_key": f"p{i}",
+                    "description": "d",
+                    "keywords": [],
+                    "created_at": START,
+                }
                 for i in range(products)
             ],
         )

@@ -135,6 +135,29 @@ async def test_users_are_unique_case_insensitively(uow_factory: UowFactory) -> N
             await uow.users.add(User(username="aNa", email="z@example.com", password_hash="h", created_at=T0))
 
 
+async def test_name_search_folds_case_beyond_ascii(uow_factory: UowFactory) -> None:
+    """Search folds case as Python's str.casefold does, on every store: capitals outside ASCII
+    (SQLite's lower() folds only ASCII) and foldings that change the length (ß is ss)."""
+    uow = uow_factory()
+    async with uow:
+        ids = [
+            (await uow.products.add(Product(name=name, description="", created_at=T0))).id
+            for name in ("Ünicode 🚀 製品", "Große Lampe", "ΣΟΦΙΑ mug")
+        ]
+        await uow.commit()
+    async with uow:
+        for query, expected in (
+            ("Ünicode", [ids[0]]),
+            ("üNICODE", [ids[0]]),
+            ("製品", [ids[0]]),
+            ("GROSSE", [ids[1]]),
+            ("große", [ids[1]]),
+            ("σοφια", [ids[2]]),
+            ("e", [ids[0], ids[1]]),
+        ):
+            assert [p.id for p in await uow.products.list(skip=0, limit=5, query=query)] == expected, query
+
+
 async def test_products_and_ads(uow_factory: UowFactory) -> None:
     _, product_id, ad_id = await _seed(uow_factory)
     uow = uow_factory()

@@ -73,7 +73,7 @@ def _old_rows(url: str) -> list[EngagementSnapshot]:
             )
         )
         connection.execute(
-            insert(t.products).values(id=1, name="Lamp", description="", keywords=[], created_at=T0)
+            insert(t.products).values(id=1, name="Große Lampe", description="", keywords=[], created_at=T0)
         )
         for ad_id, name in ((1, "TikTok"), (2, "Instagram")):
             connection.execute(
@@ -135,6 +135,8 @@ async def test_upgrading_rolls_up_what_was_stored_before(database_at_0002: str) 
             assert points == [(1, hourly_series(readings, since=since, until=T0))]
             # 0007 found each product's latest score: the newest moment, not the last stored.
             assert [(s.product_id, s.score) for s in await uow.scores.top(5)] == [(1, 40.0)]
+            # 0009 folded the names stored before it: search finds them as it finds new ones.
+            assert [p.id for p in await uow.products.list(skip=0, limit=5, query="GROSSE")] == [1]
     finally:
         await engine.dispose()
 

@@ -424,6 +424,7 @@ class SqlProductRepository(_SqlRepository, ProductRepository):
             t.products,
             {
                 "name": product.name,
+                "name_key": product.name.casefold(),
                 "description": product.description,
                 "category": product.category,
                 "keywords": list(product.keywords),

@@ -23,7 +23,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.types import TypeDecorator
@@ -96,6 +95,8 @@ products = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
+    # The name case-folded (str.casefold), written with it: what name search compares.
+    Column("name_key", Text, nullable=False, server_default=""),
     Column("description", String(1000), nullable=False),
     Column("category", String(100), nullable=True),
     Column("keywords", JSON, nullable=False),
@@ -287,4 +288,4 @@ deliveries = Table(
     Index("ix_deliveries_user_created", "user_id", "created_at"),
 )
 
-product_name_key = func.lower(products.c.name)
+product_name_key = products.c.name_key
