@@ -100,3 +100,43 @@ def test_rule_validation_names_the_field(
     with pytest.raises(InvalidValue) as error:
         validate_rule(kind, threshold, window)
     assert error.value.field == field
+
+
+def test_messages_date_an_old_crossing_and_give_the_score_now() -> None:
+    """An episode that began days ago is reported with its date and the score now, never
+    with the old score alone as if it were current."""
+    scores = history([40, 59.3, 70, 84.8, 96.8])  # 6-hourly from START
+    now = START + timedelta(days=3)
+    threshold = evaluate_rule(rule(AlertRuleKind.SCORE_THRESHOLD, 50), 7, "Lamp", scores, [], now)
+    assert [e.message for e in threshold] == [
+        "📈 Lamp trend score crossed 50 on 2026-02-01 06:00 UTC (59.3); now 96.8"
+    ]
+    statuses = [TrendStatus.STEADY, TrendStatus.STEADY, TrendStatus.STEADY] + [TrendStatus.EXPLODING] * 2
+    exploding = evaluate_rule(
+        rule(AlertRuleKind.STATUS_EXPLODING),
+        7,
+        "Lamp",
+        history([40, 59.3, 70, 84.8, 96.8], statuses),
+        [],
+        now,
+    )
+    assert [e.message for e in exploding] == [
+        "💥 Lamp has been exploding since 2026-02-01 18:00 UTC (score 84.8); now 96.8"
+    ]
+
+
+def test_a_crossing_at_the_latest_score_reads_as_current() -> None:
+    scores = history([40, 59.3])
+    events = evaluate_rule(
+        rule(AlertRuleKind.SCORE_THRESHOLD, 50), 7, "Lamp", scores, [], START + timedelta(days=1)
+    )
+    assert [e.message for e in events] == [
+        "📈 Lamp trend score reached 59.3 (threshold 50) on 2026-02-01 06:00 UTC"
+    ]
+
+
+def test_the_message_never_changes_the_event_key() -> None:
+    r = rule(AlertRuleKind.SCORE_THRESHOLD, 50)
+    early = keys(r, history([40, 59.3]))
+    later = keys(r, history([40, 59.3, 70, 96.8]))
+    assert early == later

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import AlertRule, AlertRuleKind, TrendScore, TrendStatus, ViralAd
@@ -137,14 +137,33 @@ def evaluate_rule(
     for episode in episodes:
         if episode.start.calculated_at < rule.created_at and not episode.ongoing:
             continue
-        if rule.kind == AlertRuleKind.SCORE_THRESHOLD:
-            message = f"📈 {product_name} trend score reached {episode.detail} (threshold {rule.threshold:g})"
-        elif rule.kind == AlertRuleKind.SCORE_RISE:
-            message = (
-                f"🚀 {product_name} trend score increased by {episode.detail} points "
-                f"within {rule.window_hours} h"
-            )
-        else:
-            message = f"💥 {product_name} is exploding (score {episode.detail})"
+        message = _message(rule, product_name, episode, ordered[-1])
         events.append(AlertEvent(rule, product_id, f"{prefix}:{kind}:s{episode.start.id}", message))
     return events
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _message(rule: AlertRule, product_name: str, episode: _Episode, latest: TrendScore) -> str:
+    """What is true now: when the episode began, what it was then, and the score now (when
+    a later score exists), so an alert about an old crossing never reads as current."""
+    start = episode.start
+    when = _when(start.calculated_at)
+    current = start.id == latest.id
+    now = "" if current else f"; now {latest.score:.1f}"
+    if rule.kind == AlertRuleKind.SCORE_THRESHOLD:
+        if current:
+            return f"📈 {product_name} trend score reached {episode.detail} (threshold {rule.threshold:g}) on {when}"
+        return f"📈 {product_name} trend score crossed {rule.threshold:g} on {when} ({episode.detail}){now}"
+    if rule.kind == AlertRuleKind.SCORE_RISE:
+        return (
+            f"🚀 {product_name} trend score increased by {episode.detail} points within "
+            f"{rule.window_hours} h on {when} (to {start.score:.1f}){now}"
+        )
+    if current:
+        return f"💥 {product_name} is exploding (score {episode.detail}) as of {when}"
+    if episode.ongoing:
+        return f"💥 {product_name} has been exploding since {when} (score {episode.detail}){now}"
+    return f"💥 {product_name} was exploding on {when} (score {episode.detail}){now}"
