@@ -177,3 +177,41 @@ def test_valid_delivery_settings_pass() -> None:
         Channel.WEBHOOK,
         Channel.EMAIL,
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest",  # cloud metadata
+        "http://127.0.0.1:9/x",
+        "http://[::1]/x",
+        "http://localhost/x",
+        "http://LocalHost./x",
+        "http://api.localhost/x",
+        "http://0x7f000001/x",  # 127.0.0.1 written as one hexadecimal number
+        "http://2130706433/x",  # the same as one decimal number
+        "http://0177.0.0.1/x",  # octal
+        "http://127.1/x",
+        "http://10.0.0.7/x",
+        "http://192.168.1.1./x",
+        "http://[::ffff:127.0.0.1]/x",
+        "http://[fe80::1]/x",
+        "http://0.0.0.0/x",
+    ],
+)
+def test_webhooks_to_literal_private_addresses_are_refused_at_creation(url: str) -> None:
+    with pytest.raises(InvalidValue) as raised:
+        validate_channels([Channel.WEBHOOK], url)
+    assert raised.value.field == "webhook_url"
+    assert "public" in raised.value.rule
+    # A local setup that allows private receivers may name them.
+    assert validate_channels([Channel.WEBHOOK], url, allow_private=True) == (Channel.WEBHOOK,)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://hooks.example/x", "http://8.8.8.8/x", "http://[2606:4700::1111]/x", "http://0x.example/x"],
+)
+def test_public_or_named_webhook_hosts_pass_without_a_lookup(url: str) -> None:
+    """Names other than localhost are checked when sending (DNS can change), not here."""
+    assert validate_channels([Channel.WEBHOOK], url) == (Channel.WEBHOOK,)

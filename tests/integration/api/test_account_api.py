@@ -118,3 +118,19 @@ async def test_exports_are_csv_with_headers_and_no_formulas(client: Client, make
     unknown = await client.get("/export/passwords", headers=headers)
     assert unknown.status_code == 400
     assert (await client.get("/export/watchlist")).status_code == 401
+
+
+async def test_private_webhook_targets_are_refused_at_creation(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("hooker")
+    for url in [
+        "http://169.254.169.254/latest",
+        "http://127.0.0.1:9/x",
+        "http://[::1]/x",
+        "http://localhost/x",
+        "http://0x7f000001/x",
+    ]:
+        payload = {"kind": "status_exploding", "channels": ["webhook"], "webhook_url": url}
+        response = await client.post("/alert-rules", json=payload, headers=headers)
+        assert response.status_code == 422, (url, response.text)
+        assert [d["field"] for d in response.json()["details"]] == ["webhook_url"], url
+    assert (await client.get("/alert-rules", headers=headers)).json() == []

@@ -29,6 +29,7 @@ import httpx
 from marketscout.domain.errors import DeliveryFailed
 from marketscout.domain.model import Channel, Delivery
 from marketscout.domain.ports import Clock, Notification, Notifier
+from marketscout.domain.usecases.notifications import is_public_address
 
 TOLERANCE_SECONDS = 300
 
@@ -100,7 +101,9 @@ class WebhookNotifier(Notifier):
 
     async def _refuse_private(self, url: str) -> None:
         # Server-side request forgery guard: a user's URL must not reach the server's own
-        # network (loopback, private ranges, link-local cloud metadata) unless allowed.
+        # network (loopback, private ranges, link-local cloud metadata) unless allowed. Rule
+        # creation refuses literal addresses and localhost; names are checked here, at each
+        # attempt, because DNS can change.
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -110,7 +113,7 @@ class WebhookNotifier(Notifier):
             raise DeliveryFailed(f"cannot resolve {host}: {error.strerror or error}") from error
         for info in infos:
             address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
+            if not is_public_address(address):
                 raise DeliveryFailed(
                     f"refused: {host} resolves to the non-public address {address}", permanent=True
                 )

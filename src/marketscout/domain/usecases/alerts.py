@@ -45,11 +45,12 @@ async def create_rule(
     channels: Iterable[Channel] = (),
     webhook_url: str | None = None,
     available_channels: Collection[Channel] = tuple(Channel),
+    allow_private_webhooks: bool = False,
 ) -> AlertRule:
     """Stores a rule. A rule delivering to a webhook gets a new signing secret, which the
     caller shows the user once."""
     validate_rule(kind, threshold, window_hours)
-    chosen = validate_channels(channels, webhook_url)
+    chosen = validate_channels(channels, webhook_url, allow_private=allow_private_webhooks)
     for channel in chosen:
         if channel not in available_channels:
             raise InvalidValue("channels", f"{channel} delivery is not configured on this server")

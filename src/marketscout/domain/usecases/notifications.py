@@ -20,6 +20,7 @@ want to be sure can also de-duplicate on the delivery id each message carries.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -55,8 +56,74 @@ def new_webhook_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
-def validate_channels(channels: Iterable[Channel], webhook_url: str | None) -> tuple[Channel, ...]:
-    """Raises InvalidValue naming the field when the delivery settings of a rule are wrong."""
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def is_public_address(address: IpAddress) -> bool:
+    """Whether a webhook may be sent to this address: globally routable, so not loopback, a
+    private range, link-local (cloud metadata) or reserved, nor one of those inside IPv6."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped.is_global
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF).is_global
+    return address.is_global
+
+
+def _ipv4_number(part: str) -> int | None:
+    # One part of an IPv4 address as URL parsers and inet_aton read it: 0x hex, 0 octal, decimal.
+    base = 10
+    if part[:2] in ("0x", "0X"):
+        part, base = part[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        part, base = part[1:], 8
+    if part == "" and base == 16:
+        return 0
+    try:
+        return int(part, base) if part.isalnum() and part.isascii() else None
+    except ValueError:
+        return None
+
+
+def literal_address(host: str) -> IpAddress | None:
+    """The address a URL's host names without any lookup (``127.0.0.1``, ``::1``, and the
+    forms ``0x7f000001``, ``2130706433``, ``0177.0.0.1``, ``127.1`` that clients accept too);
+    None for a name that only DNS can answer."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    parts = host.split(".")
+    if len(parts) > 1 and parts[-1] == "":
+        parts.pop()
+    numbers = [_ipv4_number(part) for part in parts]
+    if not 1 <= len(numbers) <= 4 or any(n is None for n in numbers):
+        return None
+    values = [n for n in numbers if n is not None]
+    last_max = 256 ** (5 - len(values))
+    if any(v > 255 for v in values[:-1]) or values[-1] >= last_max:
+        return None
+    value = values[-1]
+    for index, part in enumerate(values[:-1]):
+        value += part << (8 * (3 - index))
+    return ipaddress.IPv4Address(value)
+
+
+def is_local_name(host: str) -> bool:
+    """``localhost`` and the names under it (RFC 6761), which always mean this machine."""
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def validate_channels(
+    channels: Iterable[Channel], webhook_url: str | None, *, allow_private: bool = False
+) -> tuple[Channel, ...]:
+    """Raises InvalidValue naming the field when the delivery settings of a rule are wrong.
+
+    A webhook URL naming this machine or a non-public address literally is refused here
+    (unless ``allow_private``); names are resolved and checked again at every delivery,
+    since DNS can change."""
     chosen = tuple(channels)
     if len(set(chosen)) != len(chosen):
         raise InvalidValue("channels", "must not name a channel twice")
@@ -77,6 +144,13 @@ def validate_channels(channels: Iterable[Channel], webhook_url: str | None) -> t
         raise InvalidValue("webhook_url", "must be an absolute http or https URL")
     if parts.username is not None or parts.password is not None:
         raise InvalidValue("webhook_url", "must not carry credentials")
+    if not allow_private:
+        host = parts.hostname
+        address = literal_address(host)
+        if is_local_name(host) or (address is not None and not is_public_address(address)):
+            raise InvalidValue(
+                "webhook_url", "must name a public host (not this machine or a private network)"
+            )
     return chosen
 
 

@@ -113,6 +113,7 @@ class AlertController(Controller):
     ) -> AlertRuleOut:
         """A rule may deliver its alerts to a webhook and by e-mail (``channels``). The answer
         carries the webhook signing secret; it is not shown again."""
+        settings = state.container.settings()
         rule = await alerts.create_rule(
             uow,
             clock,
@@ -123,7 +124,8 @@ class AlertController(Controller):
             window_hours=data.window_hours,
             channels=data.channels,
             webhook_url=data.webhook_url,
-            available_channels=available_channels(state.container.settings()),
+            available_channels=available_channels(settings),
+            allow_private_webhooks=settings.webhook_allow_private,
         )
         return AlertRuleOut.of(rule, with_secret=True)
 

@@ -479,6 +479,7 @@ class DashboardController(Controller):
         window = _text(form, "window_hours").strip()
         url = _text(form, "webhook_url").strip()
         channels = [c for c in Channel if _text(form, f"notify_{c.value}") == "on"]
+        settings = request.app.state.container.settings()
         try:
             rule = await alerts.create_rule(
                 uow,
@@ -489,7 +490,8 @@ class DashboardController(Controller):
                 window_hours=int(window) if window else None,
                 channels=channels,
                 webhook_url=url or None,
-                available_channels=available_channels(request.app.state.container.settings()),
+                available_channels=available_channels(settings),
+                allow_private_webhooks=settings.webhook_allow_private,
             )
         except DomainError as error:
             return await _watchlist_page(request, uow, user, error=error.message)
