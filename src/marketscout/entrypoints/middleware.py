@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from litestar.enums import ScopeType
@@ -15,6 +16,8 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("marketscout.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The id of the request being answered, for every log line written while answering it.
+_current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # Only the interactive API docs need an inline script (Swagger UI's start-up), and no CDN.
@@ -46,9 +49,21 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class RequestIdFilter(logging.Filter):
+    """Stamps each record written while a request is answered with that request's id, so the
+    traceback of a 500 names it as the access line does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = _current_request_id.get()
+        if request_id is not None and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger("marketscout")
     root.handlers = [handler]
     root.setLevel(level.upper())
@@ -84,6 +99,7 @@ class RequestContextMiddleware:
         request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        context = _current_request_id.set(request_id)
         started = time.perf_counter()
         status = 500
         path = scope["path"]
@@ -129,3 +145,4 @@ class RequestContextMiddleware:
                     "user_id": state.get("user_id"),
                 },
             )
+            _current_request_id.reset(context)
