@@ -952,3 +952,73 @@ async def test_a_rescore_that_fails_midway_leaves_nothing_in_flight(
         assert {p: level.score for p, level in (await uow.scores.latest_levels(products)).items()} == {
             p: score.score for p, score in stored.items()
         }
+
+
+async def test_every_user_list_pages_with_skip_and_limit(uow_factory: UowFactory) -> None:
+    """Watchlists, rules, alerts and deliveries page the same way as products, on every store:
+    ``skip`` then ``limit``, in each list's own order, filters applied first."""
+    user_id, first_product, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        products = [first_product]
+        for number in range(1, 7):
+            products.append(
+                (await uow.products.add(Product(name=f"P{number}", description="d", created_at=T0))).id
+            )
+        for product_id in products:
+            await uow.watchlists.add(WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0))
+            rule = await uow.alert_rules.add(
+                AlertRule(
+                    user_id=user_id,
+                    kind=AlertRuleKind.SCORE_THRESHOLD,
+                    product_id=product_id,
+                    threshold=70,
+                    created_at=T0,
+                )
+            )
+            alert = await uow.alerts.add_if_new(
+                Alert(
+                    user_id=user_id,
+                    rule_id=rule.id,
+                    product_id=product_id,
+                    kind=rule.kind,
+                    event_key=f"k{product_id}",
+                    message="m",
+                    created_at=T0 + timedelta(minutes=product_id % 3),  # not in id order
+                )
+            )
+            assert alert is not None
+            await uow.deliveries.add(
+                Delivery(
+                    alert_id=alert.id,
+                    user_id=user_id,
+                    channel=Channel.EMAIL,
+                    target="ana@example.com",
+                    status=DeliveryStatus.DEAD if product_id % 2 else DeliveryStatus.PENDING,
+                    next_attempt_at=T0,
+                    created_at=T0 + timedelta(minutes=product_id % 3),
+                )
+            )
+        await uow.commit()
+    async with uow:
+        watched = await uow.watchlists.list(user_id)
+        rules = await uow.alert_rules.list(user_id)
+        alerts = await uow.alerts.list(user_id)
+        deliveries = await uow.deliveries.list(user_id)
+        dead = await uow.deliveries.list(user_id, status=DeliveryStatus.DEAD)
+        assert len(watched) == len(rules) == len(alerts) == len(deliveries) == 7
+        assert [a.created_at for a in alerts] == sorted((a.created_at for a in alerts), reverse=True)
+        assert await uow.watchlists.list(user_id, skip=2, limit=3) == watched[2:5]
+        assert await uow.alert_rules.list(user_id, skip=2, limit=3) == rules[2:5]
+        assert await uow.alerts.list(user_id, skip=2, limit=3) == alerts[2:5]
+        assert await uow.deliveries.list(user_id, skip=2, limit=3) == deliveries[2:5]
+        assert await uow.deliveries.list(user_id, status=DeliveryStatus.DEAD, skip=1, limit=2) == dead[1:3]
+        assert await uow.alerts.mark_read(user_id, [alerts[0].id], T0) == 1
+        assert await uow.alerts.list(user_id, unread_only=True, skip=1, limit=2) == alerts[2:4]
+        for listed in (
+            await uow.watchlists.list(user_id, skip=7, limit=5),
+            await uow.alert_rules.list(user_id, skip=7, limit=5),
+            await uow.alerts.list(user_id, skip=7, limit=5),
+            await uow.deliveries.list(user_id, skip=7, limit=5),
+        ):
+            assert listed == []

@@ -416,8 +416,11 @@ class InMemoryWatchlistRepository(_Repository, WatchlistRepository):
             None,
         )
 
-    async def list(self, user_id: int) -> builtins.list[WatchlistEntry]:
-        return sorted((e for e in self._rows().values() if e.user_id == user_id), key=lambda e: e.id)
+    async def list(
+        self, user_id: int, *, skip: int = 0, limit: int | None = None
+    ) -> builtins.list[WatchlistEntry]:
+        found = sorted((e for e in self._rows().values() if e.user_id == user_id), key=lambda e: e.id)
+        return found[skip : None if limit is None else skip + limit]
 
     async def remove(self, user_id: int, product_id: int) -> bool:
         entry = await self.get(user_id, product_id)
@@ -438,8 +441,11 @@ class InMemoryAlertRuleRepository(_Repository, AlertRuleRepository):
         stored: AlertRule = self._insert(rule)
         return stored
 
-    async def list(self, user_id: int) -> builtins.list[AlertRule]:
-        return sorted((r for r in self._rows().values() if r.user_id == user_id), key=lambda r: r.id)
+    async def list(
+        self, user_id: int, *, skip: int = 0, limit: int | None = None
+    ) -> builtins.list[AlertRule]:
+        found = sorted((r for r in self._rows().values() if r.user_id == user_id), key=lambda r: r.id)
+        return found[skip : None if limit is None else skip + limit]
 
     async def list_all(self) -> builtins.list[AlertRule]:
         return sorted(self._rows().values(), key=lambda r: r.id)
@@ -462,11 +468,11 @@ class InMemoryAlertRepository(_Repository, AlertRepository):
         return stored
 
     async def list(
-        self, user_id: int, *, unread_only: bool = False, limit: int = 100
+        self, user_id: int, *, unread_only: bool = False, skip: int = 0, limit: int = 100
     ) -> builtins.list[Alert]:
         found = [a for a in self._rows().values() if a.user_id == user_id and not (unread_only and a.read_at)]
         found.sort(key=lambda a: (a.created_at, a.id), reverse=True)
-        return found[:limit]
+        return found[skip : skip + limit]
 
     async def mark_read(self, user_id: int, alert_ids: Iterable[int] | None, at: datetime) -> int:
         wanted = None if alert_ids is None else set(alert_ids)
@@ -535,7 +541,7 @@ class InMemoryDeliveryRepository(_Repository, DeliveryRepository):
         )
 
     async def list(
-        self, user_id: int, *, status: DeliveryStatus | None = None, limit: int = 100
+        self, user_id: int, *, status: DeliveryStatus | None = None, skip: int = 0, limit: int = 100
     ) -> builtins.list[Delivery]:
         found = [
             d
@@ -543,7 +549,7 @@ class InMemoryDeliveryRepository(_Repository, DeliveryRepository):
             if d.user_id == user_id and (status is None or d.status == status)
         ]
         found.sort(key=lambda d: (d.created_at, d.id), reverse=True)
-        return found[:limit]
+        return found[skip : skip + limit]
 
 
 class InMemoryUnitOfWork(UnitOfWork):

@@ -278,8 +278,8 @@ class _Calls:
         return _Call("POST", "/watchlists", json={"product_id": product_id})
 
     @staticmethod
-    def watchlist() -> _Call:
-        return _Call("GET", "/watchlists")
+    def watchlist(skip: int, limit: int) -> _Call:
+        return _Call("GET", "/watchlists", params={"skip": skip, "limit": limit})
 
     @staticmethod
     def check_alerts() -> _Call:
@@ -290,8 +290,8 @@ class _Calls:
         return _Call("GET", f"/export/{data_type}")
 
     @staticmethod
-    def alert_rules() -> _Call:
-        return _Call("GET", "/alert-rules")
+    def alert_rules(skip: int, limit: int) -> _Call:
+        return _Call("GET", "/alert-rules", params={"skip": skip, "limit": limit})
 
     @staticmethod
     def create_alert_rule(rule: Mapping[str, Any]) -> _Call:
@@ -302,16 +302,17 @@ class _Calls:
         return _Call("DELETE", f"/alert-rules/{rule_id}")
 
     @staticmethod
-    def alerts(unread_only: bool, limit: int) -> _Call:
-        return _Call("GET", "/alerts", params={"unread": str(unread_only).lower(), "limit": limit})
+    def alerts(unread_only: bool, skip: int, limit: int) -> _Call:
+        params = {"unread": str(unread_only).lower(), "skip": skip, "limit": limit}
+        return _Call("GET", "/alerts", params=params)
 
     @staticmethod
     def mark_alerts_read(alert_ids: Sequence[int] | None) -> _Call:
         return _Call("POST", "/alerts/read", json={} if alert_ids is None else {"alert_ids": list(alert_ids)})
 
     @staticmethod
-    def deliveries(status: str | None, limit: int) -> _Call:
-        params: dict[str, Any] = {"limit": limit}
+    def deliveries(status: str | None, skip: int, limit: int) -> _Call:
+        params: dict[str, Any] = {"skip": skip, "limit": limit}
         if status:
             params["status"] = status
         return _Call("GET", "/deliveries", params=params)
@@ -441,7 +442,11 @@ class MarketScoutClient:
         return _decode(self._send(_Calls.watch(product_id)), WatchlistEntry)
 
     def watchlist(self) -> list[WatchlistEntry]:
-        return _decode(self._send(_Calls.watchlist()), list[WatchlistEntry])
+        """The whole watchlist, fetched a page at a time."""
+        entries: list[WatchlistEntry] = []
+        while page := _decode(self._send(_Calls.watchlist(len(entries), PAGE_SIZE)), list[WatchlistEntry]):
+            entries.extend(page)
+        return entries
 
     def check_alerts(self) -> list[str]:
         alerts: list[str] = self._send(_Calls.check_alerts()).json()["alerts"]
@@ -451,7 +456,11 @@ class MarketScoutClient:
         return self._send(_Calls.export(data_type)).text
 
     def alert_rules(self) -> list[AlertRule]:
-        return _decode(self._send(_Calls.alert_rules()), list[AlertRule])
+        """All the user's rules, fetched a page at a time."""
+        rules: list[AlertRule] = []
+        while page := _decode(self._send(_Calls.alert_rules(len(rules), PAGE_SIZE)), list[AlertRule]):
+            rules.extend(page)
+        return rules
 
     def create_alert_rule(
         self,
@@ -470,15 +479,17 @@ class MarketScoutClient:
     def delete_alert_rule(self, rule_id: int) -> None:
         self._send(_Calls.delete_alert_rule(rule_id))
 
-    def alerts(self, *, unread_only: bool = False, limit: int = PAGE_SIZE) -> list[Alert]:
-        return _decode(self._send(_Calls.alerts(unread_only, limit)), list[Alert])
+    def alerts(self, *, unread_only: bool = False, skip: int = 0, limit: int = PAGE_SIZE) -> list[Alert]:
+        return _decode(self._send(_Calls.alerts(unread_only, skip, limit)), list[Alert])
 
     def mark_alerts_read(self, alert_ids: Sequence[int] | None = None) -> int:
         changed: int = self._send(_Calls.mark_alerts_read(alert_ids)).json()["marked_read"]
         return changed
 
-    def deliveries(self, *, status: str | None = None, limit: int = PAGE_SIZE) -> list[Delivery]:
-        return _decode(self._send(_Calls.deliveries(status, limit)), list[Delivery])
+    def deliveries(
+        self, *, status: str | None = None, skip: int = 0, limit: int = PAGE_SIZE
+    ) -> list[Delivery]:
+        return _decode(self._send(_Calls.deliveries(status, skip, limit)), list[Delivery])
 
 
 class AsyncMarketScoutClient:
@@ -575,7 +586,13 @@ class AsyncMarketScoutClient:
         return msgspec.convert(response.json()["viral_ads"], list[ViralAd], strict=False)
 
     async def watchlist(self) -> list[WatchlistEntry]:
-        return _decode(await self._send(_Calls.watchlist()), list[WatchlistEntry])
+        """The whole watchlist, fetched a page at a time."""
+        entries: list[WatchlistEntry] = []
+        while page := _decode(
+            await self._send(_Calls.watchlist(len(entries), PAGE_SIZE)), list[WatchlistEntry]
+        ):
+            entries.extend(page)
+        return entries
 
     async def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
         result: dict[str, Any] = (await self._send(_Calls.sign_up(username, email, password))).json()
@@ -606,7 +623,11 @@ class AsyncMarketScoutClient:
         return (await self._send(_Calls.export(data_type))).text
 
     async def alert_rules(self) -> list[AlertRule]:
-        return _decode(await self._send(_Calls.alert_rules()), list[AlertRule])
+        """All the user's rules, fetched a page at a time."""
+        rules: list[AlertRule] = []
+        while page := _decode(await self._send(_Calls.alert_rules(len(rules), PAGE_SIZE)), list[AlertRule]):
+            rules.extend(page)
+        return rules
 
     async def create_alert_rule(
         self,
@@ -624,12 +645,16 @@ class AsyncMarketScoutClient:
     async def delete_alert_rule(self, rule_id: int) -> None:
         await self._send(_Calls.delete_alert_rule(rule_id))
 
-    async def alerts(self, *, unread_only: bool = False, limit: int = PAGE_SIZE) -> list[Alert]:
-        return _decode(await self._send(_Calls.alerts(unread_only, limit)), list[Alert])
+    async def alerts(
+        self, *, unread_only: bool = False, skip: int = 0, limit: int = PAGE_SIZE
+    ) -> list[Alert]:
+        return _decode(await self._send(_Calls.alerts(unread_only, skip, limit)), list[Alert])
 
     async def mark_alerts_read(self, alert_ids: Sequence[int] | None = None) -> int:
         changed: int = (await self._send(_Calls.mark_alerts_read(alert_ids))).json()["marked_read"]
         return changed
 
-    async def deliveries(self, *, status: str | None = None, limit: int = PAGE_SIZE) -> list[Delivery]:
-        return _decode(await self._send(_Calls.deliveries(status, limit)), list[Delivery])
+    async def deliveries(
+        self, *, status: str | None = None, skip: int = 0, limit: int = PAGE_SIZE
+    ) -> list[Delivery]:
+        return _decode(await self._send(_Calls.deliveries(status, skip, limit)), list[Delivery])

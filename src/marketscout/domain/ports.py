@@ -284,7 +284,11 @@ class WatchlistRepository(Protocol):
 
     async def get(self, user_id: int, product_id: int) -> WatchlistEntry | None: ...
 
-    async def list(self, user_id: int) -> builtins.list[WatchlistEntry]: ...
+    async def list(
+        self, user_id: int, *, skip: int = 0, limit: int | None = None
+    ) -> builtins.list[WatchlistEntry]:
+        """Oldest first; ``skip`` entries passed over, then at most ``limit`` (all when None)."""
+        ...
 
     async def remove(self, user_id: int, product_id: int) -> bool: ...
 
@@ -299,7 +303,11 @@ class AlertRuleRepository(Protocol):
 
     async def add(self, rule: AlertRule) -> AlertRule: ...
 
-    async def list(self, user_id: int) -> builtins.list[AlertRule]: ...
+    async def list(
+        self, user_id: int, *, skip: int = 0, limit: int | None = None
+    ) -> builtins.list[AlertRule]:
+        """Oldest first; ``skip`` rules passed over, then at most ``limit`` (all when None)."""
+        ...
 
     async def list_all(self) -> builtins.list[AlertRule]: ...
 
@@ -315,9 +323,9 @@ class AlertRepository(Protocol):
         ...
 
     async def list(
-        self, user_id: int, *, unread_only: bool = False, limit: int = 100
+        self, user_id: int, *, unread_only: bool = False, skip: int = 0, limit: int = 100
     ) -> builtins.list[Alert]:
-        """Newest first."""
+        """Newest first; ``skip`` alerts passed over, then at most ``limit``."""
         ...
 
     async def mark_read(self, user_id: int, alert_ids: Iterable[int] | None, at: datetime) -> int:
@@ -355,9 +363,9 @@ class DeliveryRepository(Protocol):
         ...
 
     async def list(
-        self, user_id: int, *, status: DeliveryStatus | None = None, limit: int = 100
+        self, user_id: int, *, status: DeliveryStatus | None = None, skip: int = 0, limit: int = 100
     ) -> builtins.list[Delivery]:
-        """Newest first."""
+        """Newest first; ``skip`` deliveries passed over, then at most ``limit``."""
         ...
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.integration.api.support import setup_ad, snap
+from marketscout.domain.model import Alert, AlertRuleKind, Channel, Delivery
+from tests.integration.api.support import NOW, setup_ad, snap
 
 Client = AsyncTestClient[Litestar]
 MakeUser = Callable[[str], Awaitable[dict[str, str]]]
@@ -134,3 +136,60 @@ async def test_private_webhook_targets_are_refused_at_creation(client: Client, m
         assert response.status_code == 422, (url, response.text)
         assert [d["field"] for d in response.json()["details"]] == ["webhook_url"], url
     assert (await client.get("/alert-rules", headers=headers)).json() == []
+
+
+async def test_every_user_list_takes_skip_and_limit(client: Client, make_user: MakeUser) -> None:
+    """/watchlists, /alert-rules, /alerts and /deliveries page like /products (skip, limit 1-100)."""
+    headers = await make_user("pager")
+    product_ids = []
+    for number in range(7):
+        product = await client.post(
+            "/products", json={"name": f"Lamp {number}", "description": "d"}, headers=headers
+        )
+        product_ids.append(product.json()["id"])
+        await client.post("/watchlists", json={"product_id": product.json()["id"]}, headers=headers)
+        rule = {"kind": "score_threshold", "threshold": 10 + number}
+        assert (await client.post("/alert-rules", json=rule, headers=headers)).status_code == 201
+    user_id = (await client.get("/watchlists", headers=headers)).json()[0]["user_id"]
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        for number, product_id in enumerate(product_ids):
+            alert = await uow.alerts.add_if_new(
+                Alert(
+                    user_id=user_id,
+                    rule_id=0,
+                    product_id=product_id,
+                    kind=AlertRuleKind.NEW_VIRAL_AD,
+                    event_key=f"seeded:{number}",
+                    message=f"alert {number}",
+                    created_at=NOW + timedelta(minutes=number),
+                )
+            )
+            assert alert is not None
+            await uow.deliveries.add(
+                Delivery(
+                    alert_id=alert.id,
+                    user_id=user_id,
+                    channel=Channel.EMAIL,
+                    target="pager@example.com",
+                    next_attempt_at=NOW,
+                    created_at=NOW + timedelta(minutes=number),
+                )
+            )
+        await uow.commit()
+    for path in ("/watchlists", "/alert-rules", "/alerts", "/deliveries"):
+        everything = (await client.get(path, headers=headers)).json()
+        assert len(everything) == 7, path
+        page = await client.get(path, params={"skip": 5, "limit": 5}, headers=headers)
+        assert page.status_code == 200, path
+        assert page.json() == everything[5:], path
+        assert (await client.get(path, params={"limit": 1}, headers=headers)).json() == everything[:1], path
+        assert (await client.get(path, params={"skip": 2, "limit": 3}, headers=headers)).json() == everything[
+            2:5
+        ], path
+        for bad in ({"limit": 0}, {"limit": 101}, {"skip": -1}, {"limit": "x"}):
+            refused = await client.get(path, params=bad, headers=headers)
+            assert refused.status_code == 422, (path, bad)
+            assert [d["field"] for d in refused.json()["details"]] == [next(iter(bad))], (path, bad)
+    newest = (await client.get("/alerts", params={"limit": 5, "skip": 5}, headers=headers)).json()
+    assert [a["message"] for a in newest] == ["alert 1", "alert 0"]

@@ -1284,11 +1284,15 @@ class SqlWatchlistRepository(_SqlRepository, WatchlistRepository):
         row = (await self._session.execute(statement)).first()
         return _entry(row) if row else None
 
-    async def list(self, user_id: int) -> builtins.list[WatchlistEntry]:
+    async def list(
+        self, user_id: int, *, skip: int = 0, limit: int | None = None
+    ) -> builtins.list[WatchlistEntry]:
         statement = (
             select(t.watchlist_entries)
             .where(t.watchlist_entries.c.user_id == user_id)
             .order_by(t.watchlist_entries.c.id)
+            .offset(skip)
+            .limit(limit)
         )
         return [_entry(row) for row in await self._session.execute(statement)]
 
@@ -1346,9 +1350,15 @@ class SqlAlertRuleRepository(_SqlRepository, AlertRuleRepository):
         )
         return dataclasses.replace(rule, id=new_id)
 
-    async def list(self, user_id: int) -> builtins.list[AlertRule]:
+    async def list(
+        self, user_id: int, *, skip: int = 0, limit: int | None = None
+    ) -> builtins.list[AlertRule]:
         statement = (
-            select(t.alert_rules).where(t.alert_rules.c.user_id == user_id).order_by(t.alert_rules.c.id)
+            select(t.alert_rules)
+            .where(t.alert_rules.c.user_id == user_id)
+            .order_by(t.alert_rules.c.id)
+            .offset(skip)
+            .limit(limit)
         )
         return [_rule(row) for row in await self._session.execute(statement)]
 
@@ -1403,12 +1413,13 @@ class SqlAlertRepository(_SqlRepository, AlertRepository):
         return None if row is None else _alert(row)
 
     async def list(
-        self, user_id: int, *, unread_only: bool = False, limit: int = 100
+        self, user_id: int, *, unread_only: bool = False, skip: int = 0, limit: int = 100
     ) -> builtins.list[Alert]:
         statement = (
             select(t.alerts)
             .where(t.alerts.c.user_id == user_id)
             .order_by(t.alerts.c.created_at.desc(), t.alerts.c.id.desc())
+            .offset(skip)
             .limit(limit)
         )
         if unread_only:
@@ -1514,13 +1525,14 @@ class SqlDeliveryRepository(_SqlRepository, DeliveryRepository):
         return [_delivery(row) for row in await self._session.execute(statement)]
 
     async def list(
-        self, user_id: int, *, status: DeliveryStatus | None = None, limit: int = 100
+        self, user_id: int, *, status: DeliveryStatus | None = None, skip: int = 0, limit: int = 100
     ) -> builtins.list[Delivery]:
         d = t.deliveries.c
         statement = (
             select(t.deliveries)
             .where(d.user_id == user_id)
             .order_by(d.created_at.desc(), d.id.desc())
+            .offset(skip)
             .limit(limit)
         )
         if status is not None:

@@ -76,9 +76,11 @@ async def create_rule(
     return rule
 
 
-async def list_rules(uow: UnitOfWork, *, user_id: int) -> list[AlertRule]:
+async def list_rules(
+    uow: UnitOfWork, *, user_id: int, skip: int = 0, limit: int | None = None
+) -> list[AlertRule]:
     async with uow:
-        return await uow.alert_rules.list(user_id)
+        return await uow.alert_rules.list(user_id, skip=skip, limit=limit)
 
 
 async def delete_rule(uow: UnitOfWork, *, user_id: int, rule_id: int) -> None:
@@ -89,10 +91,10 @@ async def delete_rule(uow: UnitOfWork, *, user_id: int, rule_id: int) -> None:
 
 
 async def list_alerts(
-    uow: UnitOfWork, *, user_id: int, unread_only: bool = False, limit: int = 100
+    uow: UnitOfWork, *, user_id: int, unread_only: bool = False, skip: int = 0, limit: int = 100
 ) -> list[Alert]:
     async with uow:
-        return await uow.alerts.list(user_id, unread_only=unread_only, limit=limit)
+        return await uow.alerts.list(user_id, unread_only=unread_only, skip=skip, limit=limit)
 
 
 async def mark_alerts_read(

@@ -263,7 +263,12 @@ async def dispatch_notifications(
 
 
 async def list_deliveries(
-    uow: UnitOfWork, *, user_id: int, status: DeliveryStatus | None = None, limit: int = 100
+    uow: UnitOfWork,
+    *,
+    user_id: int,
+    status: DeliveryStatus | None = None,
+    skip: int = 0,
+    limit: int = 100,
 ) -> list[Delivery]:
     async with uow:
-        return await uow.deliveries.list(user_id, status=status, limit=limit)
+        return await uow.deliveries.list(user_id, status=status, skip=skip, limit=limit)

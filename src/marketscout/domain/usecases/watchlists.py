@@ -30,9 +30,11 @@ async def watch(uow: UnitOfWork, clock: Clock, *, user_id: int, product_id: int)
     return WatchResult(entry, created=True)
 
 
-async def list_watchlist(uow: UnitOfWork, *, user_id: int) -> list[WatchlistEntry]:
+async def list_watchlist(
+    uow: UnitOfWork, *, user_id: int, skip: int = 0, limit: int | None = None
+) -> list[WatchlistEntry]:
     async with uow:
-        return await uow.watchlists.list(user_id)
+        return await uow.watchlists.list(user_id, skip=skip, limit=limit)
 
 
 async def unwatch(uow: UnitOfWork, *, user_id: int, product_id: int) -> None:

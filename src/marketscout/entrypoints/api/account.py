@@ -13,7 +13,7 @@ from marketscout.domain.model import DeliveryStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import alerts, export, notifications, watchlists
 from marketscout.entrypoints.api.cache import ReadCache
-from marketscout.entrypoints.api.params import Limit, PathId
+from marketscout.entrypoints.api.params import Limit, PathId, Skip
 from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import (
     AlertOut,
@@ -34,9 +34,15 @@ class WatchlistController(Controller):
 
     @get("/", summary="The user's watchlist")
     async def list_watchlist(
-        self, uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
+        self,
+        uow: NamedDependency[UnitOfWork],
+        user: NamedDependency[User],
+        skip: Skip = 0,
+        limit: Limit = 100,
     ) -> list[WatchlistOut]:
-        return [WatchlistOut.of(e) for e in await watchlists.list_watchlist(uow, user_id=user.id)]
+        """Oldest first."""
+        found = await watchlists.list_watchlist(uow, user_id=user.id, skip=skip, limit=limit)
+        return [WatchlistOut.of(e) for e in found]
 
     @post("/", status_code=201, summary="Add a product to the watchlist")
     async def watch(
@@ -80,9 +86,10 @@ class AlertController(Controller):
         uow: NamedDependency[UnitOfWork],
         user: NamedDependency[User],
         unread: FromQuery[bool] = False,
+        skip: Skip = 0,
         limit: Limit = 100,
     ) -> list[AlertOut]:
-        found = await alerts.list_alerts(uow, user_id=user.id, unread_only=unread, limit=limit)
+        found = await alerts.list_alerts(uow, user_id=user.id, unread_only=unread, skip=skip, limit=limit)
         return [AlertOut.of(a) for a in found]
 
     @post("/alerts/read", status_code=200, summary="Mark alerts read (all when alert_ids is omitted)")
@@ -98,9 +105,15 @@ class AlertController(Controller):
 
     @get("/alert-rules", summary="The user's alert rules")
     async def list_rules(
-        self, uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
+        self,
+        uow: NamedDependency[UnitOfWork],
+        user: NamedDependency[User],
+        skip: Skip = 0,
+        limit: Limit = 100,
     ) -> list[AlertRuleOut]:
-        return [AlertRuleOut.of(r) for r in await alerts.list_rules(uow, user_id=user.id)]
+        """Oldest first."""
+        found = await alerts.list_rules(uow, user_id=user.id, skip=skip, limit=limit)
+        return [AlertRuleOut.of(r) for r in found]
 
     @post("/alert-rules", status_code=201, summary="Create an alert rule")
     async def create_rule(
@@ -134,11 +147,14 @@ class AlertController(Controller):
         self,
         uow: NamedDependency[UnitOfWork],
         user: NamedDependency[User],
+        skip: Skip = 0,
         limit: Limit = 100,
         status: FromQuery[DeliveryStatus | None] = None,
     ) -> list[DeliveryOut]:
         """Newest first; ``status=dead`` lists the dead letters with their last error."""
-        found = await notifications.list_deliveries(uow, user_id=user.id, status=status, limit=limit)
+        found = await notifications.list_deliveries(
+            uow, user_id=user.id, status=status, skip=skip, limit=limit
+        )
         return [DeliveryOut.of(d) for d in found]
 
     @delete("/alert-rules/{rule_id:int}", status_code=204, summary="Delete an alert rule")
