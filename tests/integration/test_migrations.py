@@ -159,3 +159,81 @@ def test_the_migrations_build_exactly_the_declared_schema(database_at_0002: str)
     finally:
         engine.dispose()
     assert differences == []
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_at_0008(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        migrate.upgrade(url, "0008")
+        yield url
+        return
+    with fresh_postgres_database("0008") as url:
+        yield url
+
+
+def test_stored_alert_keys_name_the_condition_after_0009(database_at_0008: str) -> None:
+    """An event alerted before the upgrade keeps its alert and is not alerted again after it."""
+    engine = create_engine(sync_url(database_at_0008), poolclass=pool.NullPool)
+    legacy = {
+        1: ("r0:p1:viral:ad5", "p1:viral:ad5"),
+        2: ("r0:p1:rise:s3", "p1:rise10.0/24h:s3"),
+        3: ("r7:p1:threshold:s4", "p1:threshold50.0:s4"),
+        4: ("r7:p1:exploding:s4", "p1:exploding:s4"),
+        5: ("r99:p1:threshold:s4", "r99:p1:threshold:s4"),  # its rule is gone: left as it was
+        6: ("r8:p1:threshold:s4", "r8:p1:threshold:s4"),  # a duplicate rule's: the first keeps it
+        7: ("r9:p1:rise:s6", "p1:rise12.5/48h:s6"),
+    }
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(t.users).values(
+                    id=1,
+                    username="a",
+                    username_key="a",
+                    email="a@x.com",
+                    email_key="a@x.com",
+                    password_hash="h",
+                    created_at=T0,
+                )
+            )
+            connection.execute(
+                insert(t.products).values(id=1, name="Lamp", description="d", keywords=[], created_at=T0)
+            )
+            for rule_id, kind, threshold, window in (
+                (7, "score_threshold", 50.0, None),
+                (8, "score_threshold", 50.0, None),
+                (9, "score_rise", 12.5, 48),
+            ):
+                connection.execute(
+                    insert(t.alert_rules).values(
+                        id=rule_id,
+                        user_id=1,
+                        kind=kind,
+                        threshold=threshold,
+                        window_hours=window,
+                        created_at=T0,
+                        channels="",
+                    )
+                )
+            for alert_id, (old, _) in legacy.items():
+                connection.execute(
+                    insert(t.alerts).values(
+                        id=alert_id,
+                        user_id=1,
+                        rule_id=int(old[1 : old.index(":")]),
+                        product_id=1,
+                        kind="new_viral_ad",
+                        event_key=old,
+                        message="m",
+                        created_at=T0,
+                    )
+                )
+        migrate.upgrade(database_at_0008)
+        with engine.connect() as connection:
+            keys = {
+                row.id: row.event_key for row in connection.execute(text("SELECT id, event_key FROM alerts"))
+            }
+    finally:
+        engine.dispose()
+    assert keys == {alert_id: new for alert_id, (_, new) in legacy.items()}

@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from marketscout.domain.alert_rules import HYSTERESIS_POINTS, evaluate_rule, validate_rule
 from marketscout.domain.errors import InvalidValue
-from marketscout.domain.model import AlertRule, AlertRuleKind, TrendAssessment, TrendScore, TrendStatus
+from marketscout.domain.model import (
+    Ad,
+    AlertRule,
+    AlertRuleKind,
+    Platform,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+    ViralAd,
+)
 
 START = datetime(2026, 2, 1, tzinfo=UTC)
 
@@ -29,8 +38,12 @@ def history(scores: list[float], statuses: list[TrendStatus] | None = None) -> l
     ]
 
 
-def rule(kind: AlertRuleKind, threshold: float | None = None, window: int | None = None) -> AlertRule:
-    return AlertRule(id=3, user_id=1, kind=kind, threshold=threshold, window_hours=window, created_at=START)
+def rule(
+    kind: AlertRuleKind, threshold: float | None = None, window: int | None = None, rule_id: int = 3
+) -> AlertRule:
+    return AlertRule(
+        id=rule_id, user_id=1, kind=kind, threshold=threshold, window_hours=window, created_at=START
+    )
 
 
 def keys(r: AlertRule, scores: list[TrendScore]) -> list[str]:
@@ -140,3 +153,83 @@ def test_the_message_never_changes_the_event_key() -> None:
     early = keys(r, history([40, 59.3]))
     later = keys(r, history([40, 59.3, 70, 96.8]))
     assert early == later
+
+
+KINDS = st.sampled_from(
+    [
+        (AlertRuleKind.SCORE_THRESHOLD, 50.0, None),
+        (AlertRuleKind.SCORE_RISE, 10.0, 24),
+        (AlertRuleKind.STATUS_EXPLODING, None, None),
+        (AlertRuleKind.NEW_VIRAL_AD, None, None),
+    ]
+)
+
+
+def viral(ad_ids: list[int]) -> list[ViralAd]:
+    return [
+        ViralAd(
+            ad=Ad(id=i, product_id=7, platform=Platform.TIKTOK, ad_content="c", created_at=START),
+            product_name="Lamp",
+            engagement_score=90,
+            growth_rate=2.0,
+            views_gained=1000,
+            detected_at=START,
+            reason="fast",
+        )
+        for i in ad_ids
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    kind=KINDS,
+    scores=st.lists(st.floats(0, 100), min_size=1, max_size=20),
+    exploding=st.lists(st.booleans(), min_size=20, max_size=20),
+    ads=st.lists(st.integers(1, 50), unique=True, max_size=5),
+    ids=st.tuples(st.integers(0, 1000), st.integers(0, 1000)),
+)
+def test_an_event_has_one_key_whichever_rule_of_that_condition_finds_it(
+    kind: tuple[AlertRuleKind, float | None, int | None],
+    scores: list[float],
+    exploding: list[bool],
+    ads: list[int],
+    ids: tuple[int, int],
+) -> None:
+    """The default rule (id 0) and any explicit rule of the same kind and parameters, or two
+    identical rules, name each event with the same key, so the alert store keeps it once."""
+    statuses = [TrendStatus.EXPLODING if e else TrendStatus.STEADY for e in exploding[: len(scores)]]
+    full = history(scores, statuses)
+    now = START + timedelta(days=30)
+    first, second = (rule(kind[0], kind[1], kind[2], rule_id=i) for i in ids)
+    one = [e.event_key for e in evaluate_rule(first, 7, "Lamp", full, viral(ads), now)]
+    other = [e.event_key for e in evaluate_rule(second, 7, "Lamp", full, viral(ads), now)]
+    assert one == other
+    assert len(one) == len(set(one))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    scores=st.lists(st.floats(0, 100), min_size=1, max_size=20),
+    thresholds=st.tuples(st.floats(1, 100), st.floats(1, 100)),
+)
+def test_different_conditions_are_different_events(
+    scores: list[float], thresholds: tuple[float, float]
+) -> None:
+    """A threshold of 50 and one of 80 ask different questions: their events never share a key,
+    nor do the events of one product and another."""
+    low, high = thresholds
+    if low == high:
+        return
+    full = history(scores)
+    now = START + timedelta(days=30)
+    first = {
+        e.event_key for e in evaluate_rule(rule(AlertRuleKind.SCORE_THRESHOLD, low), 7, "L", full, [], now)
+    }
+    second = {
+        e.event_key for e in evaluate_rule(rule(AlertRuleKind.SCORE_THRESHOLD, high), 7, "L", full, [], now)
+    }
+    elsewhere = {
+        e.event_key for e in evaluate_rule(rule(AlertRuleKind.SCORE_THRESHOLD, low), 8, "L", full, [], now)
+    }
+    assert not first & second
+    assert not first & elsewhere

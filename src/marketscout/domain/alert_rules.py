@@ -3,9 +3,12 @@
 An *episode* is a stretch of history during which a rule's condition holds; it starts when the
 condition first holds while the rule is armed, and the rule re-arms only once the condition has
 clearly stopped holding (hysteresis), so a score hovering at a threshold does not flap. Each
-episode has one stable event key (the rule, the product and the score that started it), so
-evaluating the same history again never yields a new event; the alert store keeps one alert
-per key. Episodes that started before the rule existed are reported only while still ongoing.
+episode has one stable event key (the product, the rule's condition and the score that started
+it), so evaluating the same history again never yields a new event; the alert store keeps one
+alert per user and key. The key names the condition (kind and parameters), not the rule's id:
+a default rule, an explicit rule of the same kind and parameters, and a rule for the whole
+watchlist overlapping one for a single product all find the same events, which alert once.
+Episodes that started before the rule existed are reported only while still ongoing.
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def evaluate_rule(
 ) -> list[AlertEvent]:
     """The events of one rule on one product. ``history`` is the product's scores, oldest first."""
     ordered = sorted((s for s in history if s.calculated_at <= now), key=lambda s: (s.calculated_at, s.id))
-    prefix = f"r{rule.id}:p{product_id}"
+    prefix = f"p{product_id}"
     if rule.kind == AlertRuleKind.NEW_VIRAL_AD:
         return [
             AlertEvent(
@@ -128,18 +131,27 @@ def evaluate_rule(
             for viral in sorted(viral_ads, key=lambda v: v.ad.id)
         ]
     if rule.kind == AlertRuleKind.SCORE_THRESHOLD:
-        episodes, kind = _threshold_episodes(rule, ordered), "threshold"
+        episodes, condition = _threshold_episodes(rule, ordered), f"threshold{_exact(rule.threshold)}"
     elif rule.kind == AlertRuleKind.SCORE_RISE:
-        episodes, kind = _rise_episodes(rule, ordered), "rise"
+        episodes, condition = (
+            _rise_episodes(rule, ordered),
+            f"rise{_exact(rule.threshold)}/{rule.window_hours}h",
+        )
     else:
-        episodes, kind = _exploding_episodes(ordered), "exploding"
+        episodes, condition = _exploding_episodes(ordered), "exploding"
     events: list[AlertEvent] = []
     for episode in episodes:
         if episode.start.calculated_at < rule.created_at and not episode.ongoing:
             continue
         message = _message(rule, product_name, episode, ordered[-1])
-        events.append(AlertEvent(rule, product_id, f"{prefix}:{kind}:s{episode.start.id}", message))
+        events.append(AlertEvent(rule, product_id, f"{prefix}:{condition}:s{episode.start.id}", message))
     return events
+
+
+def _exact(number: float | None) -> str:
+    # Exact and the same whether the store gave back 50 or 50.0: two rules share events only
+    # when their parameters are equal.
+    return repr(float(number or 0.0))
 
 
 def _when(moment: datetime) -> str:

@@ -193,3 +193,50 @@ async def test_every_user_list_takes_skip_and_limit(client: Client, make_user: M
             assert [d["field"] for d in refused.json()["details"]] == [next(iter(bad))], (path, bad)
     newest = (await client.get("/alerts", params={"limit": 5, "skip": 5}, headers=headers)).json()
     assert [a["message"] for a in newest] == ["alert 1", "alert 0"]
+
+
+async def test_an_identical_rule_is_refused_with_409(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("twice")
+    product_id, _ = await setup_ad(client, headers)
+    rule = {"kind": "score_threshold", "threshold": 50, "product_id": product_id}
+    first = await client.post("/alert-rules", json=rule, headers=headers)
+    assert first.status_code == 201
+    again = await client.post("/alert-rules", json={**rule, "threshold": 50.0}, headers=headers)
+    assert again.status_code == 409, again.text
+    assert again.json()["status_code"] == 409
+    assert f"id {first.json()['id']}" in again.json()["message"]
+    other_threshold = await client.post("/alert-rules", json={**rule, "threshold": 60}, headers=headers)
+    whole_watchlist = await client.post(
+        "/alert-rules", json={"kind": "score_threshold", "threshold": 50}, headers=headers
+    )
+    assert (other_threshold.status_code, whole_watchlist.status_code) == (201, 201)
+    assert len((await client.get("/alert-rules", headers=headers)).json()) == 3
+    someone_else = await make_user("someone")
+    assert (await client.post("/alert-rules", json=rule, headers=someone_else)).status_code == 201
+
+
+async def test_a_viral_ad_alerted_by_default_does_not_alert_again_under_an_explicit_rule(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("defaulted")
+    product_id, ad_id = await setup_ad(client, headers)
+    peers = [(await setup_ad(client, headers, external_id=f"peer-{i}"))[1] for i in range(6)]
+    await client.post("/watchlists", json={"product_id": product_id}, headers=headers)
+    batch = []
+    for hours in range(96, -1, -12):
+        batch.append(snap(ad_id, hours, int(1000 * 1.9 ** ((96 - hours) / 12))))
+        batch.extend(snap(peer, hours, 1000 + (96 - hours) * 5) for peer in peers)
+    assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
+    viral = [a for a in (await client.get("/alerts", headers=headers)).json() if a["kind"] == "new_viral_ad"]
+    assert [a["rule_id"] for a in viral] == [0], "alerted under the default rule"
+    explicit = await client.post(
+        "/alert-rules", json={"kind": "new_viral_ad", "product_id": product_id}, headers=headers
+    )
+    assert explicit.status_code == 201
+    assert (await client.get("/check-alerts", headers=headers)).json()["alerts"] == []
+    assert (await client.delete(f"/alert-rules/{explicit.json()['id']}", headers=headers)).status_code == 204
+    assert (await client.get("/check-alerts", headers=headers)).json()["alerts"] == [], (
+        "and back to the defaults"
+    )
+    after = [a for a in (await client.get("/alerts", headers=headers)).json() if a["kind"] == "new_viral_ad"]
+    assert after == viral

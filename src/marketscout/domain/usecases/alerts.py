@@ -48,7 +48,8 @@ async def create_rule(
     allow_private_webhooks: bool = False,
 ) -> AlertRule:
     """Stores a rule. A rule delivering to a webhook gets a new signing secret, which the
-    caller shows the user once."""
+    caller shows the user once. A rule identical to one the user has (same kind, product,
+    threshold and window) is a Conflict."""
     validate_rule(kind, threshold, window_hours)
     chosen = validate_channels(channels, webhook_url, allow_private=allow_private_webhooks)
     for channel in chosen:
@@ -57,7 +58,20 @@ async def create_rule(
     async with uow:
         if product_id is not None and await uow.products.get(product_id) is None:
             raise NotFound("product", product_id)
-        if len(await uow.alert_rules.list(user_id)) >= MAX_RULES_PER_USER:
+        existing = await uow.alert_rules.list(user_id)
+        for other in existing:
+            if (other.kind, other.product_id, other.threshold, other.window_hours) == (
+                kind,
+                product_id,
+                threshold,
+                window_hours,
+            ):
+                # It would find exactly the same events, which alert once anyway.
+                raise Conflict(
+                    f"an identical alert rule exists (id {other.id}); delete it first to change "
+                    "how its alerts are delivered"
+                )
+        if len(existing) >= MAX_RULES_PER_USER:
             raise Conflict(f"at most {MAX_RULES_PER_USER} alert rules per user")
         rule = await uow.alert_rules.add(
             AlertRule(
