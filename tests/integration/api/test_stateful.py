@@ -30,6 +30,8 @@ class ApiMachine(RuleBasedStateMachine):
         self.snapshots: set[tuple[int, int]] = set()
         self.ads: dict[int, int] = {}
         self.user_rules: dict[str, set[int]] = {}
+        # Every rule id a user ever had per condition (product, threshold): one event, one alert.
+        self.conditions: dict[tuple[str, int, int], set[int]] = {}
         self.alerts_seen: dict[str, set[int]] = {}
 
     def teardown(self) -> None:
@@ -109,16 +111,24 @@ class ApiMachine(RuleBasedStateMachine):
             json={"kind": "score_threshold", "product_id": product, "threshold": threshold},
             headers=self.headers[user],
         )
+        ever = self.conditions.setdefault((user, product, threshold), set())
+        existing = ever & self.user_rules[user]
+        if existing:
+            assert answer.status_code == 409, "an identical rule is refused"
+            assert f"id {min(existing)}" in answer.json()["message"]
+            return user, min(existing)
         assert answer.status_code == 201, answer.text
         rule_id: int = answer.json()["id"]
         assert all(rule_id not in ids for ids in self.user_rules.values()), "ids are never reused"
         self.user_rules[user].add(rule_id)
+        ever.add(rule_id)
         return user, rule_id
 
     @precondition(lambda self: bool(self.snapshots))
     @rule(target=rule_ids, user=users, pick=st.integers(0, 10**6))
     def rule_on_an_active_product(self, user: str, pick: int) -> tuple[str, int]:
-        """Every product with engagement has a score above 1: a rule at 1 fires exactly once."""
+        """Every product with engagement has a score above 1: a rule at 1 fires exactly once, and
+        never again under a later rule of the same condition."""
         active = sorted(
             {product for product, ad in self.ads.items() if any(a == ad for a, _ in self.snapshots)}
         )
@@ -126,7 +136,7 @@ class ApiMachine(RuleBasedStateMachine):
         owner, rule_id = self.add_rule(user, product, 1)
         first = self.client.get("/check-alerts", headers=self.headers[user]).json()["new_alerts"]
         listed = self.client.get("/alerts", params={"limit": 100}, headers=self.headers[user]).json()
-        fired = [a for a in listed if a["rule_id"] == rule_id]
+        fired = [a for a in listed if a["rule_id"] in self.conditions[(user, product, 1)]]
         assert len(fired) == 1 and fired[0]["product_id"] == product, (first, listed)
         again = self.client.get("/check-alerts", headers=self.headers[user]).json()["new_alerts"]
         assert again == []
