@@ -162,19 +162,19 @@ def test_the_migrations_build_exactly_the_declared_schema(database_at_0002: str)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_at_0008(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_at_0009(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        migrate.upgrade(url, "0008")
+        migrate.upgrade(url, "0009")
         yield url
         return
-    with fresh_postgres_database("0008") as url:
+    with fresh_postgres_database("0009") as url:
         yield url
 
 
-def test_stored_alert_keys_name_the_condition_after_0009(database_at_0008: str) -> None:
+def test_stored_alert_keys_name_the_condition_after_0010(database_at_0009: str) -> None:
     """An event alerted before the upgrade keeps its alert and is not alerted again after it."""
-    engine = create_engine(sync_url(database_at_0008), poolclass=pool.NullPool)
+    engine = create_engine(sync_url(database_at_0009), poolclass=pool.NullPool)
     legacy = {
         1: ("r0:p1:viral:ad5", "p1:viral:ad5"),
         2: ("r0:p1:rise:s3", "p1:rise10.0/24h:s3"),
@@ -229,7 +229,7 @@ def test_stored_alert_keys_name_the_condition_after_0009(database_at_0008: str) 
                         created_at=T0,
                     )
                 )
-        migrate.upgrade(database_at_0008)
+        migrate.upgrade(database_at_0009)
         with engine.connect() as connection:
             keys = {
                 row.id: row.event_key for row in connection.execute(text("SELECT id, event_key FROM alerts"))

@@ -6,9 +6,9 @@ the same events, which alert once. Stored keys are rewritten so that an event al
 the upgrade is not alerted again. A key whose rule was deleted (threshold or rise: its
 parameters are gone) or whose new form is already stored is left as it was.
 
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-01 09:00:00.000000
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-30 22:10:00.000000
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import re
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
