@@ -371,6 +371,47 @@ async def test_window_gains_follow_the_domain_definition(uow_factory: UowFactory
     assert per_ad == ad_gains(gains)
 
 
+async def test_window_gains_of_counters_corrected_downwards(uow_factory: UowFactory) -> None:
+    """Gained = the rise of the running maximum within the window, on every store: a counter
+    that drops (a platform's correction) never counts as growth, whether it drops inside the
+    window after a reading before it, with no reading before it (the first reading inside is the
+    level it starts from, not the lowest), or across the window's start."""
+    _, product_id, ad_id = await _seed(uow_factory)
+
+    def at(minutes: int, views: int, region: str) -> EngagementSnapshot:
+        return dataclasses.replace(
+            _snap(ad_id, product_id, 0, views, region=region), observed_at=T0 + timedelta(minutes=minutes)
+        )
+
+    readings = [
+        # No reading before the window: read from raw edges, hourly and daily rollups alike.
+        *(at(m, v, "US") for m, v in [(70, 100_000), (75, 100_050), (3 * 1440 + 10, 100_100)]),
+        *(at(m, v, "US") for m, v in [(3 * 1440 + 20, 100), (5 * 1440 + 601, 150)]),
+        # A drop inside the window after readings before it.
+        *(at(m, v, "DE") for m, v in [(-1440, 1_000), (90, 1_100), (2 * 1440, 50), (4 * 1440, 1_150)]),
+        # A drop across the window's start.
+        *(at(m, v, "FR") for m, v in [(-60, 5_000), (3 * 1440, 10), (5 * 1440, 20)]),
+        # The first reading inside the window is also its lowest, then a drop and a new high.
+        *(
+            at(m, v, "JP")
+            for m, v in [(1440 + 5, 40), (1440 + 30, 900), (2 * 1440, 300), (2 * 1440 + 1, 950)]
+        ),
+    ]
+    uow = uow_factory()
+    async with uow:
+        await uow.engagement.add_many(readings[::-1])
+        await uow.commit()
+    expected = {"US": (100_000, 100), "DE": (1_000, 150), "FR": (5_000, 0), "JP": (40, 910)}
+    start = T0 + timedelta(minutes=30)
+    for end in (T0 + timedelta(days=5, hours=12), T0 + timedelta(days=6)):
+        reference = window_gains(readings, start, end)
+        assert {g.region: (g.base, g.gained) for g in reference} == expected
+        async with uow:
+            assert await uow.engagement.window_gains(start, end) == reference
+            assert await uow.engagement.regional_activity(start, end) == regional_activity(reference)
+            assert await uow.engagement.ad_gains(start, end) == ad_gains(reference)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 async def test_sql_stores_refuse_a_snapshot_that_is_not_its_ads(uow_factory: UowFactory) -> None:
     """The database itself holds each snapshot to its ad's product and platform (one composite

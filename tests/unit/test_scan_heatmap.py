@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from marketscout.domain.gains import window_gains
 from marketscout.domain.heatmap import heat_map
 from marketscout.domain.model import Ad, EngagementSnapshot, Platform
 from marketscout.domain.regions import CONTINENTS
@@ -106,3 +107,54 @@ def test_strongest_region_is_exactly_100_and_order_does_not_matter(
     assert all(0 <= v <= 100 for v in values)
     if any(region != "GLOBAL" for region, _ in data):
         assert max(values) == 100.0
+
+
+def _at(
+    ad_id: int, hours_ago: float, views: int, region: str = "US", product_id: int = 1
+) -> EngagementSnapshot:
+    return EngagementSnapshot(
+        ad_id=ad_id,
+        product_id=product_id,
+        platform=Platform.YOUTUBE,
+        region=region,
+        observed_at=NOW - timedelta(hours=hours_ago),
+        views=views,
+    )
+
+
+def test_a_counter_corrected_downwards_never_counts_as_growth() -> None:
+    """Gained in a window = the rise of the running maximum within it, as the engine counts it:
+    a drop adds nothing and what follows counts only above the highest reading so far."""
+    start = NOW - timedelta(days=7)
+    # No reading before the window: the first reading inside it is the level it starts from
+    # (not the lowest one, which made the corrected counter look like a 100,000-view gain).
+    new_ad = [_at(1, 30, 100_000), _at(1, 20, 100_050), _at(1, 10, 100_100), _at(1, 5, 100), _at(1, 1, 150)]
+    # A drop inside the window after a reading before it; a drop across the window's start.
+    inside = [_at(2, 8 * 24, 1_000), _at(2, 30, 1_100), _at(2, 20, 50), _at(2, 10, 1_150)]
+    across = [_at(3, 8 * 24, 5_000), _at(3, 30, 10), _at(3, 1, 20)]
+    gains = {g.ad_id: (g.base, g.gained) for g in window_gains(new_ad + inside + across, start, NOW)}
+    assert gains == {1: (100_000, 100), 2: (1_000, 150), 3: (5_000, 0)}
+    assert gains == {
+        g.ad_id: (g.base, g.gained)
+        for g in window_gains(list(reversed(new_ad + inside + across)), start, NOW)
+    }
+
+
+def test_a_corrected_counter_is_not_a_viral_ad() -> None:
+    ads = {i: ad(i, platform=Platform.YOUTUBE) for i in range(1, 8)}
+    peers = [_at(i, h, 10_000 + 300 * (30 - h)) for i in range(2, 8) for h in (30, 20, 10, 5, 1)]
+    corrected = [
+        _at(1, 30, 100_000),
+        _at(1, 20, 100_050),
+        _at(1, 10, 100_100),
+        _at(1, 5, 100),
+        _at(1, 1, 150),
+    ]
+    assert [v.ad.id for v in scan_viral_ads(ads, peers + corrected, {}, NOW)] == []
+    # The heat map: product 1 really grows in France only; its US counter was corrected.
+    others = [_at(9, 30, 1_000, "FR"), _at(9, 1, 2_000, "FR")]
+    others += [_at(10, 30, 10_000, "US", 2), _at(10, 1, 60_000, "US", 2)]
+    others += [_at(11, 30, 1_000, "FR", 2), _at(11, 1, 2_000, "FR", 2)]
+    maps = heat_map(corrected + others, [1], since=NOW - timedelta(days=7), until=NOW, level="country")
+    assert maps[1]["FR"] == 100.0
+    assert maps[1]["US"] < 1.0

@@ -1,5 +1,17 @@
 """Views gained over a window, per ad and region: the read model the scan and heat map use.
 
+Gained within a window ``(start, end]`` is the rise of the running maximum of the views counter
+within it, as the trend engine counts growth (a counter that goes down adds nothing, and the next
+rise counts only above the highest reading so far):
+
+- ``base``, the level the window starts from: the highest reading in the look-back before the
+  window (``(start - LOOKBACK, start]``); when there is none, the *first* reading inside the
+  window (by time; never the lowest one, which would turn a downward correction into growth);
+- ``gained = max(0, highest reading inside the window - base)``.
+
+So a drop inside the window, a drop across its start and a drop with nothing before it all gain
+nothing; only a rise above ``base`` and every earlier reading of the window counts.
+
 Stores compute it close to the data (the SQL adapter in one aggregate query); this function is
 the reference that the in-memory store uses and that the SQL adapter must agree with.
 """
@@ -25,7 +37,8 @@ class _Accumulator:
     last_seen: datetime
     before: int | None = None
     inside_max: int | None = None
-    inside_min: int | None = None
+    first_inside: datetime | None = None  # the first reading inside the window, and its views
+    first_views: int = 0
 
 
 def window_gains(snapshots: Iterable[EngagementSnapshot], start: datetime, end: datetime) -> list[WindowGain]:
@@ -45,14 +58,15 @@ def window_gains(snapshots: Iterable[EngagementSnapshot], start: datetime, end: 
             acc.before = s.views if acc.before is None else max(acc.before, s.views)
         else:
             acc.inside_max = s.views if acc.inside_max is None else max(acc.inside_max, s.views)
-            acc.inside_min = s.views if acc.inside_min is None else min(acc.inside_min, s.views)
+            if acc.first_inside is None or s.observed_at < acc.first_inside:
+                acc.first_inside, acc.first_views = s.observed_at, s.views
         acc.first_seen = min(acc.first_seen, s.observed_at)
         acc.last_seen = max(acc.last_seen, s.observed_at)
     found: list[WindowGain] = []
     for (ad_id, region), acc in stats.items():
-        if acc.inside_max is None or acc.inside_min is None:
+        if acc.inside_max is None:
             continue
-        base = acc.before if acc.before is not None else acc.inside_min
+        base = acc.before if acc.before is not None else acc.first_views
         found.append(
             WindowGain(
                 ad_id=ad_id,

@@ -86,6 +86,32 @@ async def test_scan_finds_the_fast_ad_not_the_big_one(client: Client, make_user:
     assert (await client.get("/scan-ads", params={"limit": 101})).status_code == 422
 
 
+async def test_a_counter_corrected_downwards_is_not_a_viral_ad(client: Client, make_user: MakeUser) -> None:
+    """The platform corrects a new ad's counter from 100,100 down to 100: the scan counts the
+    rise of the highest reading (100 views), never the fall, so the ad is nowhere near viral."""
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    product = await client.post("/products", json={"name": "Desk Fan", "description": "d"}, headers=headers)
+    ad = await client.post(
+        "/ads",
+        json={
+            "product_id": product.json()["id"],
+            "platform": "YouTube",
+            "ad_content": "c",
+            "external_id": "yt",
+        },
+        headers=headers,
+    )
+    ad_id = ad.json()["id"]
+    readings = [
+        snap(ad_id, h, v) for h, v in [(30, 100_000), (20, 100_050), (10, 100_100), (5, 100), (1, 150)]
+    ]
+    assert (await client.post("/engagement", json=readings, headers=headers)).status_code == 200
+    found = (await client.get("/scan-ads")).json()["viral_ads"]
+    assert [item["ad_id"] for item in found] == [ids["rising_ad"]]
+    assert (await client.get("/scan-ads", params={"platform": "YouTube"})).json() == {"viral_ads": []}
+
+
 async def test_heat_map_is_relative_and_peaks_at_100(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("analyst")
     ids = await _market(client, headers)

@@ -848,15 +848,14 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         )
         found: builtins.list[WindowGain] = []
         for row in await self._session.execute(statement):
-            base = row.before if row.before is not None else row.inside_min
             found.append(
                 WindowGain(
                     ad_id=row.ad_id,
                     product_id=row.product_id,
                     platform=Platform(row.platform),
                     region=row.region,
-                    gained=max(int(row.inside_max) - int(base), 0),
-                    base=int(base),
+                    gained=max(int(row.inside_max) - int(row.base), 0),
+                    base=int(row.base),
                     first_seen=row.first_seen,
                     last_seen=row.last_seen,
                 )
@@ -867,9 +866,15 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         """Every ad's gains per region over the window, as a subquery to sum up further, with
         the expressions of each row's base and gain (as ``window_gains`` computes them)."""
         complete = await self._day_complete(end)
-        g = self.gains_statement(start, end, None, day_complete=complete).order_by(None).subquery("gains")
-        base = func.coalesce(g.c.before, g.c.inside_min)
-        return g, base, case((g.c.inside_max > base, g.c.inside_max - base), else_=0)
+        # OFFSET 0 keeps the subquery whole: each row's base (a lookup for the ad-regions with
+        # nothing before the window) is computed once, however often the sums refer to it.
+        g = (
+            self.gains_statement(start, end, None, day_complete=complete)
+            .order_by(None)
+            .offset(0)
+            .subquery("gains")
+        )
+        return g, g.c.base, case((g.c.inside_max > g.c.base, g.c.inside_max - g.c.base), else_=0)
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
         """Summed in the database: only one row per region comes back."""
@@ -915,15 +920,19 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
     def gains_statement(
         cls, start: datetime, end: datetime, wanted: builtins.list[int] | None, *, day_complete: bool = False
     ) -> Any:
-        """The one aggregate query over the window's pieces (rollups and raw edges);
-        ``day_complete``: see :func:`rollups.tile`."""
+        """The one aggregate query over the window's pieces (rollups and raw edges), then each
+        ad and region's ``base`` as ``domain.gains.window_gains`` defines it: the highest reading
+        before the window, or else the views of the first reading inside it, looked up by its
+        key (``first_seen`` is then that reading's exact time; one probe of the unique index,
+        only for the ad-regions with nothing before the window). ``day_complete``: see
+        :func:`rollups.tile`."""
         pieces = rollups.tile(start - LOOKBACK, start, before=True) + rollups.tile(
             start, end, before=False, day_complete=day_complete
         )
         parts = [cls._piece(piece, wanted) for piece in pieces]
         union = parts[0].union_all(*parts[1:]).subquery("pieces")
         p = union.c
-        return (
+        grouped = (
             select(
                 p.ad_id,
                 p.region,
@@ -931,14 +940,30 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 p.platform,
                 func.max(case((p.before == 1, p.hi))).label("before"),
                 func.max(case((p.before == 0, p.hi))).label("inside_max"),
-                func.min(case((p.before == 0, p.lo))).label("inside_min"),
                 func.min(p.first_seen).label("first_seen"),
                 func.max(p.last_seen).label("last_seen"),
             )
             .group_by(p.ad_id, p.region, p.product_id, p.platform)
             .having(func.max(case((p.before == 0, 1))) == 1)
-            .order_by(p.ad_id, p.region)
+            .subquery("grouped")
         )
+        g, e = grouped.c, t.engagement_snapshots.c
+        first_views = (
+            select(e.views)
+            .where(e.ad_id == g.ad_id, e.region == g.region, e.observed_at == g.first_seen)
+            .scalar_subquery()
+        )
+        return select(
+            g.ad_id,
+            g.region,
+            g.product_id,
+            g.platform,
+            # COALESCE evaluates the lookup only where nothing came before the window.
+            func.coalesce(g.before, first_views).label("base"),
+            g.inside_max,
+            g.first_seen,
+            g.last_seen,
+        ).order_by(g.ad_id, g.region)
 
     @staticmethod
     def _piece(piece: rollups.Piece, wanted: builtins.list[int] | None) -> Any:
