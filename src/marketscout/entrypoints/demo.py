@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from datetime import timedelta
 
@@ -68,9 +69,12 @@ async def load_demo(container: Container, *, seed: int = 7) -> str:
             ),
         )
         ad_ids.append(made_ad.id)
+    # Day ``d`` holds the readings of ``(start + d days, start + d + 1 days]`` (day 0 also the one
+    # at ``start``): a reading taken exactly at a day's end is in that day's score, and each
+    # day-end, up to ``end``, is scored once, after every reading up to it.
     by_day: dict[int, list[SnapshotInput | Rejection]] = defaultdict(list)
     for snap in market.snapshots:
-        day = int((snap.observed_at - start) / timedelta(days=1))
+        day = max(math.ceil((snap.observed_at - start) / timedelta(days=1)) - 1, 0)
         by_day[day].append(
             SnapshotInput(
                 ad_id=ad_ids[snap.ad_index],
@@ -83,8 +87,8 @@ async def load_demo(container: Container, *, seed: int = 7) -> str:
             )
         )
     stored = 0
-    for day in range(DEMO_DAYS + 1):
-        clock.set(min(start + timedelta(days=day + 1), end))
+    for day in range(DEMO_DAYS):
+        clock.set(start + timedelta(days=day + 1))
         report = await ingest_engagement(uow(), clock, by_day.get(day, []))
         stored += report.stored
         if day >= DEMO_DAYS - SCORED_DAYS:
