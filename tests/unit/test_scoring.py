@@ -103,7 +103,9 @@ def test_a_breakout_outscores_a_flat_product_and_explains_itself() -> None:
 
 def test_counter_decreases_are_not_negative_growth() -> None:
     corrected = score_item(series([1000, 2000, 1500, 2500]), AS_OF)
-    assert corrected.growth["24h"] >= -1
+    # The day before gained nothing (the correction): no relative change to report, not -100 %.
+    assert corrected.growth["24h"] is None
+    assert corrected.growth["7d"] is None  # and the readings span 3 days, not 14
     assert corrected.components["velocity_24h"] >= 0
 
 
@@ -207,3 +209,19 @@ def test_hourly_series_keep_each_hour_s_last_time_and_highest_counters() -> None
     ]
     assert hourly_series(readings, since=base + timedelta(hours=5), until=base + timedelta(hours=6)) == []
     assert score_series([], AS_OF) == score_item([], AS_OF)
+
+
+def test_growth_is_the_relative_change_or_none_without_an_earlier_window() -> None:
+    # 40 days of readings, 100 views a day for the first 33 days, then 300 a day.
+    views = [1_000 + 100 * min(d, 33) + 300 * max(d - 33, 0) for d in range(40)]
+    growth = score_item(series(views), AS_OF).growth
+    assert growth["24h"] == 0.0  # 300 views against 300 the day before
+    assert growth["7d"] == pytest.approx((6 * 300 + 100) / 700 - 1, abs=1e-4)
+    # The readings do not reach back to the start of the 30 days before the last 30.
+    assert growth["30d"] is None
+    # Nothing gained in the week before: no relative change to report (it used to be about the
+    # week's raw view count, 1,800 here), while the status still reads the recent rise.
+    flat_then_up = [5_000] * 14 + [5_000 + 300 * d for d in range(1, 8)]
+    rising = score_item(series(flat_then_up), AS_OF)
+    assert rising.growth == {"24h": 0.0, "7d": None, "30d": None}
+    assert score_item(series([5_000]), AS_OF).growth == {"24h": None, "7d": None, "30d": None}

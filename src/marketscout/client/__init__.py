@@ -77,7 +77,7 @@ class Score(msgspec.Struct, kw_only=True):
     confidence: float
     calculated_at: datetime
     components: dict[str, float]
-    growth: dict[str, float]
+    growth: dict[str, float | None]  # None: no earlier window to compare with
     forecast: list[float]
     reason: str
 
@@ -87,7 +87,7 @@ class TrendingProduct(msgspec.Struct, kw_only=True):
     current_score: float
     status: str
     last_updated: datetime
-    growth: dict[str, float]
+    growth: dict[str, float | None]  # None: no earlier window to compare with
     reason: str
 
 

@@ -132,7 +132,7 @@ class TrendAssessment:
     status: TrendStatus
     confidence: float
     components: Mapping[str, float] = field(default_factory=dict)
-    growth: Mapping[str, float] = field(default_factory=dict)
+    growth: Mapping[str, float | None] = field(default_factory=dict)
     forecast: tuple[float, ...] = ()
     reasons: tuple[str, ...] = ()
 

@@ -205,7 +205,7 @@ def score_series(
             status=TrendStatus.STEADY if not observations else TrendStatus.EMERGING,
             confidence=0.0 if not observations else 0.05,
             components={},
-            growth={label: 0.0 for label, _ in WINDOWS},
+            growth=dict.fromkeys(label for label, _ in WINDOWS),  # nothing to compare
             forecast=tuple(0.0 for _ in range(params.forecast_days)),
             reasons=("not enough data yet" if observations else "no engagement recorded",),
         )
@@ -292,11 +292,18 @@ def score_series(
             rising_platforms.add(platform)
 
     daily = daily_all[: params.horizon_days]
+    # The status reads the smoothed ratio; what is reported is the relative change itself, or
+    # None where there is no earlier window to compare with: the readings do not reach back to
+    # its start, or it gained nothing (the ratio would then be about the raw view count).
     growth: dict[str, float] = {}
+    reported: dict[str, float | None] = {}
+    first_epoch = min(s.epochs[0] for s in kept)
     for label, days in _WINDOW_DAYS:
         recent_sum = sum(daily_all[:days])
         before_sum = sum(daily_all[days : 2 * days])
         growth[label] = (recent_sum + 1.0) / (before_sum + 1.0) - 1.0
+        observed = first_epoch <= as_of_epoch - 2 * days * 86400.0
+        reported[label] = round(recent_sum / before_sum - 1.0, 4) if observed and before_sum > 0 else None
 
     v1 = daily[0]
     v3 = sum(daily[:3]) / 3.0
@@ -401,7 +408,7 @@ def score_series(
         status=status,
         confidence=round(confidence, 4),
         components=components,
-        growth={k: round(v, 4) for k, v in growth.items()},
+        growth=reported,
         forecast=forecast,
         reasons=tuple(reasons),
     )

@@ -31,6 +31,17 @@ NonBlank = r"\S"
 Id = Annotated[int, Meta(ge=1, le=2**63 - 1, description="A positive integer id")]
 Score = Annotated[float, Meta(ge=0, le=100)]
 Counter = Annotated[int, Meta(ge=0, le=2**63 - 1)]
+Growth = Annotated[
+    dict[str, float | None],
+    Meta(
+        description=(
+            "Per standard window (24h, 7d, 30d): the relative change of views gained in the window "
+            "against the window before it (0.5 = half as many again, -0.2 = a fifth fewer); null "
+            "when there is no earlier window to compare with (the readings do not reach back to "
+            "its start, or it gained nothing)"
+        )
+    ),
+]
 
 
 class Input(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -209,7 +220,7 @@ class ScoreOut(Output, frozen=True):
     confidence: float
     calculated_at: datetime
     components: dict[str, float]
-    growth: dict[str, float]
+    growth: Growth
     forecast: list[float]
     reason: str
 
@@ -223,7 +234,7 @@ class ScoreOut(Output, frozen=True):
             confidence=round(a.confidence, 3),
             calculated_at=score.calculated_at,
             components={k: round(v, 4) for k, v in a.components.items()},
-            growth={k: round(v, 4) for k, v in a.growth.items()},
+            growth={k: None if v is None else round(v, 4) for k, v in a.growth.items()},
             forecast=[round(v, 1) for v in a.forecast],
             reason=a.reason,
         )
@@ -269,7 +280,7 @@ class TrendingProductOut(Output, frozen=True):
     current_score: Score
     status: TrendStatus
     last_updated: datetime
-    growth: dict[str, float]
+    growth: Growth
     components: dict[str, float]
     confidence: float
     reason: str

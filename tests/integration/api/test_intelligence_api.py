@@ -58,6 +58,7 @@ async def test_calculate_score_stores_history(client: Client, make_user: MakeUse
     assert score["product_id"] == ids["rising"]
     assert 0 <= score["trend_score"] <= 100
     assert {"24h", "7d"} <= set(score["growth"])
+    assert score["growth"]["30d"] is None, "10 days of readings: no earlier 30 days to compare with"
     assert score["components"]
     after = (await client.get(f"/trends/{ids['rising']}")).json()["history"]
     assert len(after) == len(before) + 1
