@@ -542,7 +542,12 @@ class DashboardController(Controller):
                 if not isinstance(upload, UploadFile):
                     raise InvalidValue("file", "choose a CSV or NDJSON file")
                 raw = await upload.read()
-                items = parse_upload(upload.filename or "", raw)
+                try:
+                    items = parse_upload(upload.filename or "", raw)
+                except HTTPException as error:  # the JSON parser's 400/413, shown on this page
+                    raise InvalidValue("file", _upload_problem(error)) from None
+                if not items:
+                    raise InvalidValue("file", "the file has no rows")
                 result = await ingest_and_refresh(uow, clock, items)
                 report = {
                     "message": f"{result.received} rows: {result.stored} stored, {result.duplicates} duplicates, "
@@ -594,16 +599,33 @@ def _safe_next(value: str | None) -> str:
     return "/"
 
 
+def _upload_problem(error: HTTPException) -> str:
+    if error.status_code == 413:
+        return str(error.detail)
+    return "is not well-formed JSON (or NDJSON: one JSON object per line)"
+
+
 def parse_upload(filename: str, raw: bytes) -> list[SnapshotInput | Rejection]:
     """CSV (header row with the EngagementIn field names) or NDJSON, validated row by row."""
     if filename.lower().endswith((".ndjson", ".jsonl", ".json")):
         return parse_items(
             raw, NDJSON if not filename.lower().endswith(".json") else "application/json", MAX_UPLOAD_ROWS
         )
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise InvalidValue("file", f"is not a text CSV file (binary data on line {line})")
     text = raw.decode("utf-8-sig", errors="replace")
-    reader = csv.DictReader(io.StringIO(text))
+    # newline="": lines may end in \r\n, \n or a bare \r (Excel's "CSV (Macintosh)").
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     items: list[SnapshotInput | Rejection] = []
-    for index, row in enumerate(reader):
+    rows = enumerate(reader)
+    while True:
+        try:
+            index, row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            raise InvalidValue("file", f"is not readable as CSV on line {reader.line_num}: {error}") from None
         if index >= MAX_UPLOAD_ROWS:
             raise InvalidValue("file", f"at most {MAX_UPLOAD_ROWS} rows per upload")
         document = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
