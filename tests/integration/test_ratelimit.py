@@ -36,6 +36,9 @@ async def limited() -> AsyncIterator[Client]:
         ("POST", "/token", "auth"),
         ("POST", "/Token/", "auth"),
         ("POST", "//signup", "auth"),
+        ("POST", "/ui/login", "auth"),
+        ("POST", "/UI/Signup/", "auth"),
+        ("GET", "/ui/login", "default"),
         ("POST", "/calculate-score/1", "heavy"),
         ("POST", "/CALCULATE-SCORE/1/", "heavy"),
         ("POST", "/engagement", "heavy"),
@@ -157,3 +160,27 @@ async def test_dashboard_pages_answer_429_as_a_page() -> None:
         assert refused.headers["content-type"].startswith("text/html")
         assert "Too many requests" in refused.text
         assert refused.headers["retry-after"]
+
+
+async def test_dashboard_login_shares_the_api_login_budget() -> None:
+    """Five guesses a minute per address, whether through POST /token or the dashboard's form."""
+    async with _client(rate_limit_auth="5/minute") as client:
+        page = await client.get("/ui/login", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        csrf = client.cookies.get("ms_csrf")
+        assert csrf
+        answers = []
+        for attempt in range(6):
+            if attempt % 2:
+                response = await client.post("/token", data={"username": "someone", "password": "wrong"})
+            else:
+                response = await client.post(
+                    "/ui/login",
+                    data={"csrf_token": csrf, "username": "someone", "password": "wrong"},
+                    headers={"Accept": "text/html"},
+                )
+            answers.append((response.status_code, response.headers["x-ratelimit-limit"]))
+        assert answers[:5] == [(401, "5")] * 5
+        assert answers[5] == (429, "5"), "the sixth guess is refused, whichever door it uses"
+        signup = await client.post("/ui/signup", data={"csrf_token": csrf}, headers={"Accept": "text/html"})
+        assert signup.status_code == 429

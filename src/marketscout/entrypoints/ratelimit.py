@@ -28,7 +28,9 @@ logger = logging.getLogger("marketscout.ratelimit")
 
 EndpointClass = Literal["auth", "heavy", "default"]
 EXEMPT_PATHS = frozenset({"/health", "/ready"})
-_AUTH_PATHS = frozenset({"/signup", "/token", "/token/refresh"})
+# The dashboard's log-in and sign-up POSTs share the API's budget and key (class "auth", per IP):
+# alternating between them does not double the guesses.
+_AUTH_PATHS = frozenset({"/signup", "/token", "/token/refresh", "/ui/login", "/ui/signup"})
 _SLASHES = re.compile(r"/{2,}")
 
 
