@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from litestar import Litestar
@@ -83,3 +84,63 @@ async def test_malformed_json_upload_gets_a_message(client: Client) -> None:
     await signed_up(client)
     text = await upload(client, "broken.json", b"[{")
     assert 'class="error"' in text and "JSON" in text
+
+
+def login_redirect(response: object) -> dict[str, list[str]]:
+    location = response.headers["location"]  # type: ignore[attr-defined]
+    parts = urlsplit(location)
+    assert parts.path == "/ui/login", location
+    return parse_qs(parts.query)
+
+
+async def test_a_form_sent_after_the_session_lapsed_returns_to_the_page_that_held_it(client: Client) -> None:
+    token = await csrf(client)
+    client.cookies.set("ms_session", "expired.or.forged")
+    sent = await client.post(
+        "/ui/alerts",
+        data={"csrf_token": token, "action": "add-rule", "kind": "score_threshold", "threshold": "55"},
+        headers={**HTML, "Referer": "http://127.0.0.1:8000/ui/watchlist?tab=rules"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    assert login_redirect(sent) == {"message": ["expired"], "next": ["/ui/watchlist?tab=rules"]}
+    page = await client.get(sent.headers["location"], headers=HTML)
+    assert "Your session has expired" in page.text
+    assert 'name="next" value="/ui/watchlist?tab=rules"' in page.text
+
+
+@pytest.mark.parametrize(
+    ("path", "referer", "back"),
+    [
+        ("/ui/alerts", None, "/ui/watchlist"),
+        ("/ui/alerts", "https://evil.example/ui/data", "/ui/watchlist"),
+        ("/ui/watchlist/6", None, "/ui/products/6"),
+        ("/ui/data", None, "/ui/data"),
+        ("/ui/logout", None, "/"),
+    ],
+)
+async def test_next_is_always_a_page_that_answers_get(
+    client: Client, path: str, referer: str | None, back: str
+) -> None:
+    token = await csrf(client)
+    client.cookies.set("ms_session", "expired.or.forged")
+    headers = {**HTML, **({"Referer": referer} if referer else {})}
+    sent = await client.post(path, data={"csrf_token": token}, headers=headers, follow_redirects=False)
+    if path == "/ui/logout":
+        assert sent.headers["location"] == "/ui/login"
+        page = await client.get("/ui/login?next=/ui/logout", headers=HTML)
+    else:
+        assert login_redirect(sent)["next"] == [back]
+        page = await client.get(f"/ui/login?next={path}", headers=HTML)
+    assert f'name="next" value="{back}"' in page.text
+    assert (await client.get(back, headers=HTML)).status_code != 405
+
+
+async def test_private_pages_are_never_stored(client: Client) -> None:
+    await signed_up(client)
+    for path in ("/ui/watchlist", "/ui/data", "/ui/export/watchlist", "/"):
+        response = await client.get(path, headers=HTML)
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store", path
+    await client.post("/ui/logout", data={"csrf_token": await csrf(client)}, headers=HTML)
+    assert "no-store" not in (await client.get("/", headers=HTML)).headers.get("cache-control", "")

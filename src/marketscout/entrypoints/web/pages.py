@@ -12,9 +12,11 @@ import contextlib
 import csv
 import hmac
 import io
+import re
 import secrets
 from collections import defaultdict
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -38,6 +40,7 @@ from marketscout.entrypoints.web.charts import LEGEND_STEPS, colour, continent_m
 
 SESSION_COOKIE = "ms_session"
 CSRF_COOKIE = "ms_csrf"
+SESSION_GRACE = 12 * 3600
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
 
@@ -95,11 +98,12 @@ async def current_user(request: Request[Any, Any, Any], uow: UnitOfWork, tokens:
 def _with_session(
     response: Response[Any], pair: accounts.TokenPair, request: Request[Any, Any, Any]
 ) -> Response[Any]:
-    """The session cookie: the access token, HttpOnly, SameSite=Lax, Secure over HTTPS."""
+    """The session cookie: the access token, HttpOnly, SameSite=Lax, Secure over HTTPS. It outlives
+    the token by SESSION_GRACE so that the next request can tell "expired" from "never logged in"."""
     response.set_cookie(
         SESSION_COOKIE,
         pair.access_token,
-        max_age=pair.expires_in,
+        max_age=pair.expires_in + SESSION_GRACE,
         httponly=True,
         samesite="lax",
         secure=_secure(request),
@@ -108,15 +112,43 @@ def _with_session(
     return response
 
 
+PRIVATE = {"Cache-Control": "no-store"}
+
+
 def page(
     request: Request[Any, Any, Any], name: str, user: User | None, *, status_code: int = 200, **context: Any
 ) -> Template:
+    """A rendered page; one shown to a logged-in user is never stored (Back after log-out
+    must not show it again)."""
     context.update(user=user, csrf=csrf_token(request), path=request.url.path)
-    return Template(template_name=name, context=context, cookies=_cookies(request), status_code=status_code)
+    return Template(
+        template_name=name,
+        context=context,
+        cookies=_cookies(request),
+        status_code=status_code,
+        headers=PRIVATE if user is not None else None,
+    )
 
 
-def to_login(request: Request[Any, Any, Any], message: str) -> Redirect:
-    return Redirect(path=f"/ui/login?message={message}&next={request.url.path}", status_code=303)
+def _same_origin_page(request: Request[Any, Any, Any]) -> str | None:
+    """The path (and query) of the page that sent the request, if it is one of ours."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if not referer.netloc or referer.netloc != request.url.netloc or referer.scheme not in {"http", "https"}:
+        return None
+    return urlunsplit(("", "", referer.path or "/", referer.query, ""))
+
+
+def to_login(request: Request[Any, Any, Any]) -> Redirect:
+    """To the login page, which comes back afterwards to a page the user can GET: this one, or
+    for a form's POST the page that held the form (a POST path would answer 405)."""
+    state = request.scope.setdefault("state", {})
+    message = "expired" if state.get("session_expired") else "login"
+    if request.method == "GET":
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        back = _same_origin_page(request) or request.url.path
+    query = urlencode({"message": message, "next": _safe_next(back)})
+    return Redirect(path=f"/ui/login?{query}", status_code=303)
 
 
 def _text(form: dict[str, Any], name: str) -> str:
@@ -318,7 +350,7 @@ class DashboardController(Controller):
     ) -> Template | Redirect:
         user = await current_user(request, uow, tokens)
         if user is None:
-            return to_login(request, "expired" if request.scope["state"].get("session_expired") else "login")
+            return to_login(request)
         return await _watchlist_page(request, uow, user)
 
     @get("/ui/data")
@@ -330,7 +362,7 @@ class DashboardController(Controller):
     ) -> Template | Redirect:
         user = await current_user(request, uow, tokens)
         if user is None:
-            return to_login(request, "login")
+            return to_login(request)
         products = await catalog.list_products(uow, skip=0, limit=100)
         return page(
             request, "data.html", user, products=products, platforms=[p.value for p in Platform], report=None
@@ -435,7 +467,7 @@ class DashboardController(Controller):
         form = await check_csrf(request)
         user = await current_user(request, uow, tokens)
         if user is None:
-            return to_login(request, "login")
+            return to_login(request)
         if _text(form, "action") == "remove":
             with contextlib.suppress(NotFound):  # already gone: the page shows the truth
                 await watchlists.unwatch(uow, user_id=user.id, product_id=product_id)
@@ -454,7 +486,7 @@ class DashboardController(Controller):
         form = await check_csrf(request)
         user = await current_user(request, uow, tokens)
         if user is None:
-            return to_login(request, "login")
+            return to_login(request)
         action = _text(form, "action")
         try:
             if action == "read-all":
@@ -511,7 +543,7 @@ class DashboardController(Controller):
         form = await check_csrf(request)
         user = await current_user(request, uow, tokens)
         if user is None:
-            return to_login(request, "login")
+            return to_login(request)
         action = _text(form, "action")
         report: dict[str, Any] = {}
         try:
@@ -580,7 +612,7 @@ class DashboardController(Controller):
     ) -> Response[str] | Redirect:
         user = await current_user(request, uow, tokens)
         if user is None:
-            return to_login(request, "login")
+            return to_login(request)
         try:
             body = await export.export_csv(uow, user_id=user.id, data_type=data_type)
         except InvalidValue:
@@ -588,15 +620,26 @@ class DashboardController(Controller):
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f"attachment; filename={data_type}_export.csv"},
+            headers={"Content-Disposition": f"attachment; filename={data_type}_export.csv", **PRIVATE},
         )
 
 
+_FORM_TARGET = re.compile(r"^/ui/watchlist/(\d+)/?$")
+
+
 def _safe_next(value: str | None) -> str:
-    """Only local paths: never an open redirect."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value[:200]
-    return "/"
+    """Only local paths that answer GET: never an open redirect, never a form's POST-only path
+    (that one becomes the page the form is on)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    path = urlsplit(value).path
+    if path.rstrip("/") == "/ui/alerts":
+        return "/ui/watchlist"
+    if path.rstrip("/") == "/ui/logout":
+        return "/"
+    if found := _FORM_TARGET.match(path):
+        return f"/ui/products/{found.group(1)}"
+    return value[:500]
 
 
 def _upload_problem(error: HTTPException) -> str:
