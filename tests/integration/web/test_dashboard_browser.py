@@ -226,3 +226,22 @@ def test_expired_session_returns_to_login_with_a_message(page: Page, browser: Br
     page.goto("/ui/watchlist")
     assert "/ui/login" in page.url
     assert "expired" in page.locator(".notice").inner_text()
+
+
+def test_a_link_from_another_site_keeps_the_forms_of_other_tabs_working(page: Page, server: str) -> None:
+    sign_up(page, "tabs_user")
+    page.goto("/ui/data")
+    mail = f'<a id="open" href="{server}/ui/watchlist" target="_blank">See the alert</a>'
+    page.context.route(
+        "http://mail.example/**", lambda route: route.fulfill(content_type="text/html", body=mail)
+    )
+    inbox = page.context.new_page()
+    inbox.goto("http://mail.example/inbox")
+    with page.context.expect_page() as opened:
+        inbox.click("#open")
+    opened.value.wait_for_load_state()
+    assert "/ui/watchlist" in opened.value.url
+    page.get_by_label("Name").fill("Lamp from the first tab")
+    page.get_by_label("Description").fill("Its form was open before the link")
+    page.get_by_role("button", name="Create product").click()
+    assert "Created product" in page.locator(".report").inner_text(), "the open form's token still holds"

@@ -3,7 +3,9 @@
 Sessions: the access token of a normal login, kept in an HttpOnly, SameSite=Lax cookie (Secure
 over HTTPS); when it expires the next page sends the user to the login page with a message.
 CSRF: every form carries the value of an HttpOnly ``ms_csrf`` cookie (double submit, compared in
-constant time); a POST without it is refused with 403.
+constant time); a POST without it is refused with 403. The cookie is SameSite=Lax, like the session:
+a link followed from another site (an alert e-mail) sends it, so the server does not replace it and
+forms open in other tabs keep working; a cross-site POST never carries it.
 """
 
 from __future__ import annotations
@@ -64,9 +66,7 @@ def _cookies(request: Request[Any, Any, Any]) -> list[Cookie]:
     if request.cookies.get(CSRF_COOKIE) == token:
         return []
     return [
-        Cookie(
-            key=CSRF_COOKIE, value=token, httponly=True, samesite="strict", secure=_secure(request), path="/"
-        )
+        Cookie(key=CSRF_COOKIE, value=token, httponly=True, samesite="lax", secure=_secure(request), path="/")
     ]
 
 
