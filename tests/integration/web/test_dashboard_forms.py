@@ -144,3 +144,65 @@ async def test_private_pages_are_never_stored(client: Client) -> None:
         assert response.headers["cache-control"] == "no-store", path
     await client.post("/ui/logout", data={"csrf_token": await csrf(client)}, headers=HTML)
     assert "no-store" not in (await client.get("/", headers=HTML)).headers.get("cache-control", "")
+
+
+async def test_adding_a_rule_redirects_so_a_reload_does_not_add_it_twice(client: Client) -> None:
+    await signed_up(client)
+    form = {
+        "csrf_token": await csrf(client),
+        "action": "add-rule",
+        "kind": "status_exploding",
+        "notify_webhook": "on",
+        "webhook_url": "https://hooks.example.com/in",
+    }
+    sent = await client.post("/ui/alerts", data=form, headers=HTML, follow_redirects=False)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/ui/watchlist"
+    shown = await client.get("/ui/watchlist", headers=HTML)
+    assert 'id="new-secret"' in shown.text and "whsec_" in shown.text, "the secret is shown once"
+    reloaded = await client.get("/ui/watchlist", headers=HTML)
+    assert 'id="new-secret"' not in reloaded.text
+    assert reloaded.text.count("hooks.example.com/in") == 1, "one rule"
+
+
+async def test_a_refused_rule_shows_the_form_again_with_the_typed_values(client: Client) -> None:
+    await signed_up(client)
+    form = {
+        "csrf_token": await csrf(client),
+        "action": "add-rule",
+        "kind": "score_rise",
+        "threshold": "ten",
+        "window_hours": "12",
+        "notify_webhook": "on",
+        "webhook_url": "https://hooks.example.com/typed",
+    }
+    sent = await client.post("/ui/alerts", data=form, headers=HTML, follow_redirects=False)
+    assert sent.status_code == 200
+    assert 'id="rule-error"' in sent.text
+    assert '<option value="score_rise" selected>' in sent.text
+    assert 'value="ten"' in sent.text and 'value="12"' in sent.text
+    assert 'name="notify_webhook" checked' in sent.text
+    assert 'value="https://hooks.example.com/typed"' in sent.text
+
+
+async def test_creating_a_product_or_ad_redirects_with_the_message(client: Client) -> None:
+    await signed_up(client)
+    form = {"csrf_token": await csrf(client), "action": "product", "name": "Reload Lamp", "description": "d"}
+    sent = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/ui/data"
+    shown = await client.get("/ui/data", headers=HTML)
+    assert "Created product “Reload Lamp”" in shown.text
+    assert "Created product" not in (await client.get("/ui/data", headers=HTML)).text
+    product_id = (await client.get("/products")).json()
+    assert [p["name"] for p in product_id] == ["Reload Lamp"]
+    ad = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product_id": str(product_id[0]["id"]),
+        "platform": "TikTok",
+        "ad_content": "look",
+    }
+    sent = await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)
+    assert sent.status_code == 303
+    assert "Created TikTok ad #" in (await client.get("/ui/data", headers=HTML)).text

@@ -18,7 +18,7 @@ import re
 import secrets
 from collections import defaultdict
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -43,6 +43,7 @@ from marketscout.entrypoints.web.charts import LEGEND_STEPS, colour, continent_m
 SESSION_COOKIE = "ms_session"
 CSRF_COOKIE = "ms_csrf"
 SESSION_GRACE = 12 * 3600
+FLASH_COOKIE = "ms_flash"
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
 
@@ -151,6 +152,31 @@ def to_login(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(path=f"/ui/login?{query}", status_code=303)
 
 
+def flash_redirect(request: Request[Any, Any, Any], path: str, note: str) -> Redirect:
+    """POST-redirect-GET: the outcome travels in a one-shot cookie the next page reads and
+    clears, so reloading that page never sends the form again."""
+    response = Redirect(path=path, status_code=303)
+    response.set_cookie(
+        FLASH_COOKIE,
+        quote(note),
+        max_age=300,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/ui",
+    )
+    return response
+
+
+def take_flash(request: Request[Any, Any, Any], template: Template, kind: str) -> list[str]:
+    """The parts of a pending flash of this kind (cleared on the way out), else []."""
+    kind_, _, rest = unquote(request.cookies.get(FLASH_COOKIE, "")).partition(":")
+    if kind_ != kind:
+        return []
+    template.delete_cookie(FLASH_COOKIE, path="/ui")
+    return rest.split(":")
+
+
 def _text(form: dict[str, Any], name: str) -> str:
     value = form.get(name, "")
     return value if isinstance(value, str) else ""
@@ -162,13 +188,14 @@ async def _watchlist_page(
     user: User,
     *,
     error: str | None = None,
-    new_rule: AlertRule | None = None,
+    values: dict[str, Any] | None = None,
 ) -> Template:
     entries = await watchlists.list_watchlist(uow, user_id=user.id)
     async with uow:
         products = await uow.products.get_many(e.product_id for e in entries)
         levels = await uow.scores.latest_levels(e.product_id for e in entries)
-    return page(
+    rules = await alerts.list_rules(uow, user_id=user.id)
+    template = page(
         request,
         "watchlist.html",
         user,
@@ -176,13 +203,17 @@ async def _watchlist_page(
         products=products,
         levels=levels,
         alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
-        rules=await alerts.list_rules(uow, user_id=user.id),
+        rules=rules,
         deliveries=await notifications.list_deliveries(uow, user_id=user.id, limit=20),
         kinds=[k.value for k in AlertRuleKind],
         email_available=Channel.EMAIL in available_channels(request.app.state.container.settings()),
         error=error,
-        new_rule=new_rule,
+        values=values or {},
     )
+    added = take_flash(request, template, "rule") if error is None else []
+    new_rule: AlertRule | None = next((r for r in rules if added and str(r.id) == added[0]), None)
+    template.context["new_rule"] = new_rule
+    return template
 
 
 class DashboardController(Controller):
@@ -364,9 +395,11 @@ class DashboardController(Controller):
         if user is None:
             return to_login(request)
         products = await catalog.list_products(uow, skip=0, limit=100)
-        return page(
+        template = page(
             request, "data.html", user, products=products, platforms=[p.value for p in Platform], report=None
         )
+        template.context["report"] = await _data_flash(request, template, uow)
+        return template
 
     @get("/ui/login")
     async def login_page(
@@ -504,9 +537,9 @@ class DashboardController(Controller):
     @staticmethod
     async def _add_rule(
         request: Request[Any, Any, Any], uow: UnitOfWork, clock: Clock, user: User, form: dict[str, Any]
-    ) -> Template:
-        """Creates the rule and shows the page again: with the webhook secret (shown once) on
-        success, or with what is wrong otherwise (the form page itself answers 200)."""
+    ) -> Template | Redirect:
+        """Creates the rule and redirects to the page, which shows the webhook secret once; or
+        shows the form again with what is wrong and the values typed (the form page answers 200)."""
         threshold = _text(form, "threshold").strip()
         window = _text(form, "window_hours").strip()
         url = _text(form, "webhook_url").strip()
@@ -525,12 +558,21 @@ class DashboardController(Controller):
                 available_channels=available_channels(settings),
                 allow_private_webhooks=settings.webhook_allow_private,
             )
-        except DomainError as error:
-            return await _watchlist_page(request, uow, user, error=error.message)
-        except ValueError:
-            message = "threshold and window must be numbers, and the rule one of the listed kinds"
-            return await _watchlist_page(request, uow, user, error=message)
-        return await _watchlist_page(request, uow, user, new_rule=rule)
+        except (DomainError, ValueError) as error:
+            message = (
+                error.message
+                if isinstance(error, DomainError)
+                else "threshold and window must be numbers, and the rule one of the listed kinds"
+            )
+            typed = {
+                "kind": _text(form, "kind"),
+                "threshold": threshold,
+                "window_hours": window,
+                "webhook_url": url,
+                **{f"notify_{c.value}": True for c in channels},
+            }
+            return await _watchlist_page(request, uow, user, error=message, values=typed)
+        return flash_redirect(request, "/ui/watchlist", f"rule:{rule.id}")
 
     @post("/ui/data", status_code=200)
     async def data_actions(
@@ -556,8 +598,8 @@ class DashboardController(Controller):
                     ),
                     created_by=user.id,
                 )
-                report = {"message": f"Created product “{made.name}” (#{made.id})."}
-            elif action == "ad":
+                return flash_redirect(request, "/ui/data", f"product:{made.id}")
+            if action == "ad":
                 ad = await catalog.create_ad(
                     uow,
                     clock,
@@ -568,8 +610,8 @@ class DashboardController(Controller):
                         external_id=_text(form, "external_id")[:250] or None,
                     ),
                 )
-                report = {"message": f"Created {ad.platform} ad #{ad.id}."}
-            elif action == "upload":
+                return flash_redirect(request, "/ui/data", f"ad:{ad.id}:{ad.platform}")
+            if action == "upload":
                 upload = form.get("file")
                 if not isinstance(upload, UploadFile):
                     raise InvalidValue("file", "choose a CSV or NDJSON file")
@@ -625,6 +667,19 @@ class DashboardController(Controller):
 
 
 _FORM_TARGET = re.compile(r"^/ui/watchlist/(\d+)/?$")
+
+
+async def _data_flash(
+    request: Request[Any, Any, Any], template: Template, uow: UnitOfWork
+) -> dict[str, Any] | None:
+    """The report of the Data page's last successful form (product or ad created)."""
+    if made := take_flash(request, template, "product"):
+        with contextlib.suppress(NotFound, ValueError):
+            product = await catalog.get_product(uow, int(made[0]))
+            return {"message": f"Created product “{product.name}” (#{product.id})."}
+    elif (made := take_flash(request, template, "ad")) and len(made) == 2 and made[0].isdigit():
+        return {"message": f"Created {made[1]} ad #{made[0]}."}
+    return None
 
 
 def _safe_next(value: str | None) -> str:
