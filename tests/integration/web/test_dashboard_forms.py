@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -206,3 +207,18 @@ async def test_creating_a_product_or_ad_redirects_with_the_message(client: Clien
     sent = await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)
     assert sent.status_code == 303
     assert "Created TikTok ad #" in (await client.get("/ui/data", headers=HTML)).text
+
+
+async def test_the_heat_map_selects_the_product_it_draws(client: Client) -> None:
+    await signed_up(client)
+    for name in ("First Lamp", "Second Lamp"):
+        form = {"csrf_token": await csrf(client), "action": "product", "name": name, "description": "d"}
+        await client.post("/ui/data", data=form, headers=HTML)
+    ids = [p["id"] for p in (await client.get("/products")).json()]
+    chosen = ids[-1]
+    page = (await client.get(f"/ui/heat-map?product_id={chosen}", headers=HTML)).text
+    selected = re.findall(r'<option value="(\d+)" selected>', page)
+    assert selected == [str(chosen)], "not among the trending products, yet selected"
+    assert "Interest in <strong>Second Lamp</strong>" in page
+    product = (await client.get(f"/ui/products/{chosen}", headers=HTML)).text
+    assert f'href="/ui/heat-map?product_id={chosen}"' in product

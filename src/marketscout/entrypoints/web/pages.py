@@ -332,9 +332,14 @@ class DashboardController(Controller):
         product_id: FromQuery[int | None] = None,
     ) -> Template:
         user = await current_user(request, uow, tokens)
-        top = await trends.trending(uow, limit=20)
-        choices = [item.product for item in top]
-        chosen = product_id if product_id and 0 < product_id < 2**63 else (choices[0].id if choices else None)
+        choices = [item.product for item in await trends.trending(uow, limit=20)]
+        asked = None
+        if product_id and 0 < product_id < 2**63:
+            with contextlib.suppress(NotFound):
+                asked = await catalog.get_product(uow, product_id)
+        if asked is not None and all(p.id != asked.id for p in choices):
+            choices.insert(0, asked)  # the product shown is always the one selected
+        chosen = asked.id if asked is not None else (choices[0].id if choices else None)
         rows = await trends.regional_heat_map(uow, clock, product_ids=[chosen]) if chosen else []
         countries = (
             await trends.regional_heat_map(uow, clock, product_ids=[chosen], level="country")
