@@ -222,3 +222,16 @@ async def test_the_heat_map_selects_the_product_it_draws(client: Client) -> None
     assert "Interest in <strong>Second Lamp</strong>" in page
     product = (await client.get(f"/ui/products/{chosen}", headers=HTML)).text
     assert f'href="/ui/heat-map?product_id={chosen}"' in product
+
+
+async def test_product_charts_have_axes_labels_and_a_description(client: Client) -> None:
+    await signed_up(client)
+    form = {"csrf_token": await csrf(client), "action": "product", "name": "Chart Lamp", "description": "d"}
+    await client.post("/ui/data", data=form, headers=HTML)
+    product_id = (await client.get("/products")).json()[0]["id"]
+    page = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    for chart in ("views-chart", "score-chart"):
+        assert f'aria-labelledby="{chart}-title"' in page
+        assert f'<title id="{chart}-title">' in page
+    assert 'class="y-max" x="52.0" y="16.0" text-anchor="end">100</text>' in page, "scores: 0 to 100"
+    assert "Views gained per day, Feb 10 to Mar 02" in page

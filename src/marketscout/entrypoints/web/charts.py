@@ -301,14 +301,79 @@ def continent_map(values: dict[str, float]) -> list[MapShape]:
     ]
 
 
-def polyline(values: Sequence[float], width: float, height: float, pad: float = 2.0) -> str:
-    """SVG polyline points for a series, scaled into the box."""
+def polyline(
+    values: Sequence[float],
+    width: float,
+    height: float,
+    pad: float = 2.0,
+    *,
+    low: float = 0.0,
+    high: float | None = None,
+    left: float = 0.0,
+    top: float = 0.0,
+) -> str:
+    """SVG polyline points for a series on a fixed scale, ``low`` (default 0) to ``high``
+    (default the series' maximum; scores use 100), in the box at (left, top). Values are never
+    stretched between their own min and max: a small change stays small, a constant series
+    stays at its level."""
     if not values:
         return ""
-    low, high = min(values), max(values)
-    span = high - low or 1.0
+    ceiling = max(values) if high is None else high
+    span = ceiling - low if ceiling > low else 1.0
     step = (width - 2 * pad) / max(len(values) - 1, 1)
+    inner = height - 2 * pad
     return " ".join(
-        f"{pad + i * step:.1f},{height - pad - (v - low) / span * (height - 2 * pad):.1f}"
+        f"{left + pad + i * step:.1f},{top + height - pad - (min(max(v, low), low + span) - low) / span * inner:.1f}"
         for i, v in enumerate(values)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LineChart:
+    """A line chart with its y range and first/last dates labelled (drawn by the template)."""
+
+    points: str
+    width: float
+    height: float
+    left: float
+    top: float
+    bottom: float
+    low_label: str
+    high_label: str
+    first_label: str
+    last_label: str
+    description: str
+
+
+def line_chart(
+    values: Sequence[float],
+    *,
+    what: str,
+    first: str,
+    last: str,
+    width: float = 600,
+    height: float = 160,
+    high: float | None = None,
+) -> LineChart:
+    """``values`` from 0 to ``high`` (scores: 100), or to the series' maximum when None."""
+    left, top, bottom_margin = 56.0, 8.0, 20.0
+    ceiling = high if high is not None else max(values, default=0.0)
+    plot_height = height - top - bottom_margin
+    points = polyline(values, width - left - 4, plot_height, low=0.0, high=ceiling, left=left, top=top)
+    low_label, high_label = "0", f"{ceiling:,.0f}"
+    description = f"{what}, {first} to {last}, on a scale from {low_label} to {high_label}" + (
+        f"; from {values[0]:,.1f} to {values[-1]:,.1f}" if values else "; no data"
+    )
+    return LineChart(
+        points=points,
+        width=width,
+        height=height,
+        left=left,
+        top=top,
+        bottom=height - bottom_margin,
+        low_label=low_label,
+        high_label=high_label,
+        first_label=first,
+        last_label=last,
+        description=description,
     )

@@ -17,6 +17,7 @@ import io
 import re
 import secrets
 from collections import defaultdict
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -38,7 +39,14 @@ from marketscout.domain.usecases.pipeline import ingest_and_refresh
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
 from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import EngagementIn
-from marketscout.entrypoints.web.charts import LEGEND_STEPS, colour, continent_map, country_marks, polyline
+from marketscout.entrypoints.web.charts import (
+    LEGEND_STEPS,
+    colour,
+    continent_map,
+    country_marks,
+    line_chart,
+    polyline,
+)
 
 SESSION_COOKIE = "ms_session"
 CSRF_COOKIE = "ms_csrf"
@@ -253,7 +261,7 @@ class DashboardController(Controller):
                 {
                     "product": item.product,
                     "score": item.score,
-                    "spark": polyline([s.score for s in history[-14:]], 100, 24),
+                    "spark": polyline([s.score for s in history[-14:]], 100, 24, high=100.0),
                 }
             )
         return page(
@@ -312,10 +320,22 @@ class DashboardController(Controller):
             product=product,
             score=score,
             history=history,
-            views_chart=polyline(series, 600, 160),
+            views_chart=line_chart(
+                series,
+                what="Views gained per day",
+                first=f"{(now - timedelta(days=20)):%b %d}",
+                last=f"{now:%b %d}",
+            ),
             views_max=max(series, default=0),
             views_days=series,
-            score_chart=polyline([s.score for s in history], 600, 120),
+            score_chart=line_chart(
+                [s.score for s in history],
+                what="Trend score (0 to 100)",
+                first=f"{history[0].calculated_at:%b %d}" if history else "",
+                last=f"{history[-1].calculated_at:%b %d}" if history else "",
+                height=140,
+                high=100.0,
+            ),
             ads=ads,
             ad_views=ad_views,
             regions=regions[0].regions if regions else {},

@@ -1,0 +1,29 @@
+"""The dashboard's SVG line charts: fixed scales, so the shape tells the truth."""
+
+from __future__ import annotations
+
+from marketscout.entrypoints.web.charts import line_chart, polyline
+
+
+def _ys(points: str) -> list[float]:
+    return [float(pair.split(",")[1]) for pair in points.split()]
+
+
+def test_a_small_score_change_is_drawn_small_on_the_0_to_100_scale() -> None:
+    ys = _ys(polyline([2.5, 0.5], 600, 120, pad=0, high=100.0))
+    assert round(abs(ys[0] - ys[1]), 6) == 2.4, "2 points of 100 on a 120-px box"
+    assert min(ys) > 110, "both near the bottom, not a full-height crash"
+
+
+def test_a_constant_series_sits_at_its_level_not_at_zero() -> None:
+    assert _ys(polyline([40.0, 40.0, 40.0], 100, 24, pad=0, high=100.0)) == [14.4, 14.4, 14.4]
+    assert _ys(polyline([7.0, 7.0], 100, 24, pad=0)) == [0.0, 0.0], "0 to the maximum: at the top"
+
+
+def test_the_chart_labels_its_range_and_dates() -> None:
+    chart = line_chart([2.5, 0.5], what="Trend score", first="Mar 01", last="Mar 02", high=100.0)
+    assert (chart.low_label, chart.high_label) == ("0", "100")
+    assert (chart.first_label, chart.last_label) == ("Mar 01", "Mar 02")
+    assert chart.description == "Trend score, Mar 01 to Mar 02, on a scale from 0 to 100; from 2.5 to 0.5"
+    views = line_chart([0.0, 10.0, 4000.0], what="Views", first="a", last="b")
+    assert views.high_label == "4,000"
