@@ -131,6 +131,8 @@ def create_app(container: Container | None = None) -> Litestar:
                 js_url="/static/swagger-ui/swagger-ui-bundle.js",
                 css_url="/static/swagger-ui/swagger-ui.css",
                 standalone_preset_js_url="/static/swagger-ui/swagger-ui-standalone-preset.js",
+                # Litestar's default favicon is on cdn.jsdelivr.net, which the CSP (rightly) blocks.
+                favicon="<link rel='icon' type='image/svg+xml' href='/static/favicon.svg'>",
             )
         ],
         components=Components(

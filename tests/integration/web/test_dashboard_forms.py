@@ -235,3 +235,10 @@ async def test_product_charts_have_axes_labels_and_a_description(client: Client)
         assert f'<title id="{chart}-title">' in page
     assert 'class="y-max" x="52.0" y="16.0" text-anchor="end">100</text>' in page, "scores: 0 to 100"
     assert "Views gained per day, Feb 10 to Mar 02" in page
+
+
+async def test_the_api_docs_load_nothing_from_another_host(client: Client) -> None:
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert "/static/favicon.svg" in docs.text
+    assert not re.findall(r"""(?:href|src)=['"]?(?:https?:)?//""", docs.text), "no CDN"
