@@ -242,3 +242,23 @@ async def test_the_api_docs_load_nothing_from_another_host(client: Client) -> No
     assert docs.status_code == 200
     assert "/static/favicon.svg" in docs.text
     assert not re.findall(r"""(?:href|src)=['"]?(?:https?:)?//""", docs.text), "no CDN"
+
+
+async def test_a_refused_product_or_ad_keeps_what_was_typed(client: Client) -> None:
+    await signed_up(client)
+    form = {"csrf_token": await csrf(client), "action": "product", "name": "Typed Lamp", "description": ""}
+    refused = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 200 and 'class="error"' in refused.text
+    assert 'value="Typed Lamp"' in refused.text
+    ad = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product_id": "999",
+        "platform": "YouTube",
+        "ad_content": "typed words",
+        "external_id": "yt-typed",
+    }
+    refused = await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 200 and 'class="error"' in refused.text
+    assert "<option selected>YouTube</option>" in refused.text
+    assert ">typed words</textarea>" in refused.text and 'value="yt-typed"' in refused.text

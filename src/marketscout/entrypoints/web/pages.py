@@ -52,6 +52,7 @@ SESSION_COOKIE = "ms_session"
 CSRF_COOKIE = "ms_csrf"
 SESSION_GRACE = 12 * 3600
 FLASH_COOKIE = "ms_flash"
+_DATA_FIELDS = ("action", "name", "description", "product_id", "platform", "ad_content", "external_id")
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
 
@@ -421,7 +422,13 @@ class DashboardController(Controller):
             return to_login(request)
         products = await catalog.list_products(uow, skip=0, limit=100)
         template = page(
-            request, "data.html", user, products=products, platforms=[p.value for p in Platform], report=None
+            request,
+            "data.html",
+            user,
+            products=products,
+            platforms=[p.value for p in Platform],
+            report=None,
+            values={},
         )
         template.context["report"] = await _data_flash(request, template, uow)
         return template
@@ -667,6 +674,8 @@ class DashboardController(Controller):
             products=products,
             platforms=[p.value for p in Platform],
             report=report,
+            # a refused form comes back with what was typed
+            values={k: _text(form, k) for k in _DATA_FIELDS} if "error" in report else {},
         )
 
     @get("/ui/export/{data_type:str}")
