@@ -42,6 +42,7 @@ Growth = Annotated[
         )
     ),
 ]
+INSTANT = "RFC 3339 with a UTC offset, between 1970 and 2100, not in the future (5 minutes' grace)"
 
 
 class Input(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -151,7 +152,7 @@ class AdIn(Input, frozen=True):
     external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
     url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+$")] | None = None
     advertiser: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
-    first_seen_at: Annotated[datetime, Meta(tz=True)] | None = None
+    first_seen_at: Annotated[datetime, Meta(tz=True, description=INSTANT)] | None = None
 
 
 class AdOut(Output, frozen=True):
@@ -186,7 +187,7 @@ class AdOut(Output, frozen=True):
 class EngagementIn(Input, frozen=True):
     """One snapshot of an ad's cumulative counters in a region."""
 
-    observed_at: Annotated[datetime, Meta(tz=True)]
+    observed_at: Annotated[datetime, Meta(tz=True, description=INSTANT)]
     region: Annotated[str, Meta(min_length=2, max_length=6, description="ISO 3166-1 alpha-2 code or GLOBAL")]
     views: Counter
     likes: Counter = 0

@@ -143,3 +143,30 @@ async def test_ad_rules(client: Client, make_user: MakeUser) -> None:
     )
     assert same_id_other_platform.status_code == 201
     assert len((await client.get("/ads")).json()) == 2
+
+
+@pytest.mark.parametrize(
+    ("first_seen_at", "rule"),
+    [
+        ("0001-01-01T00:00:00+14:00", "1970"),
+        ("9999-12-31T23:59:59-14:00", "1970"),
+        ("2099-01-01T00:00:00Z", "future"),
+    ],
+)
+async def test_an_ad_first_seen_out_of_range_or_in_the_future_is_422(
+    client: Client, make_user: MakeUser, first_seen_at: str, rule: str
+) -> None:
+    headers = await make_user("seller")
+    product = await _product(client, headers)
+    ad = {
+        "product_id": product["id"],
+        "platform": "TikTok",
+        "ad_content": "x",
+        "first_seen_at": first_seen_at,
+    }
+    response = await client.post("/ads", json=ad, headers=headers)
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["details"]
+    assert detail["field"] == "first_seen_at"
+    assert rule in detail["rule"]
+    assert (await client.get("/ads")).json() == []

@@ -117,3 +117,24 @@ async def test_body_problems(client: Client, make_user: MakeUser) -> None:
     assert wrong_type.status_code == 415
     anonymous = await client.post("/engagement", json=[])
     assert anonymous.status_code == 401
+
+
+async def test_an_instant_out_of_range_is_one_rejected_item(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers)
+    good = [snap(ad_id, hours, 100 * hours) for hours in range(1, 6)]
+    for instant in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1969-12-31T23:59:59Z"):
+        odd = {"ad_id": ad_id, "observed_at": instant, "region": "US", "views": 1}
+        for content, content_type in (
+            (msgspec.json.encode([*good, odd]), "application/json"),
+            (b"\n".join(msgspec.json.encode(item) for item in [*good, odd]), "application/x-ndjson"),
+        ):
+            response = await client.post(
+                "/engagement", content=content, headers={**headers, "Content-Type": content_type}
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["stored"] + body["duplicates"] == 5
+            [rejected] = body["rejected"]
+            assert (rejected["index"], rejected["field"]) == (5, "observed_at")
+            assert "1970" in rejected["rule"]

@@ -176,3 +176,20 @@ async def test_spread_says_where_a_product_goes_next(client: Client, make_user: 
     assert (await client.get("/products/999/spread")).status_code == 404
     bad = await client.get(f"/products/{fresh}/spread", params={"region": "Atlantis"})
     assert bad.status_code in (400, 422) and "region" in bad.text
+
+
+async def test_query_instants_out_of_range_are_422_naming_the_field(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("analyst")
+    product_id, _ = await setup_ad(client, headers)
+    for path in ("/heat-map", f"/trends/{product_id}"):
+        for field in ("since", "until"):
+            if path != "/heat-map" and field == "until":
+                continue
+            for instant in ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+                response = await client.get(path, params={field: instant, "product_id": product_id})
+                assert response.status_code == 422, (path, field, instant, response.text)
+                [detail] = response.json()["details"]
+                assert detail["field"] == field
+                assert "1970" in detail["rule"]

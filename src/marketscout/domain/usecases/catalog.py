@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marketscout.domain.errors import InvalidValue, NotFound
+from marketscout.domain.instants import past_instant
 from marketscout.domain.model import Ad, Platform, Product, ScoreLevel
 from marketscout.domain.ports import Clock, UnitOfWork
 
@@ -80,7 +81,9 @@ class NewAd:
 
 
 async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
-    """Creates an ad; an unknown product is NotFound (404), a duplicate external id Conflict (409)."""
+    """Creates an ad; an unknown product is NotFound (404), a duplicate external id Conflict (409).
+    ``first_seen_at`` follows the rule of an engagement reading's time: 1970..2100, not in the future."""
+    now = clock.now()
     ad = Ad(
         product_id=new.product_id,
         platform=new.platform,
@@ -88,8 +91,10 @@ async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
         external_id=_text("external_id", new.external_id, 200) if new.external_id is not None else None,
         url=new.url,
         advertiser=_text("advertiser", new.advertiser, 200) if new.advertiser is not None else None,
-        first_seen_at=new.first_seen_at,
-        created_at=clock.now(),
+        first_seen_at=past_instant("first_seen_at", new.first_seen_at, now)
+        if new.first_seen_at is not None
+        else None,
+        created_at=now,
     )
     async with uow:
         if await uow.products.get(new.product_id) is None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import NamedTuple
 
 from marketscout.domain.errors import InvalidValue, RejectedBatch
+from marketscout.domain.instants import past_instant
 from marketscout.domain.model import Ad, EngagementSnapshot, Platform
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import normalise_region
-
-# Clocks drift; a snapshot a little ahead of ours is plausible, one an hour ahead is not.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class SnapshotInput(NamedTuple):
@@ -69,7 +67,7 @@ async def ingest_engagement(
     :class:`RejectedBatch`.
     """
     report = IngestReport(received=len(items))
-    latest_allowed = clock.now() + FUTURE_TOLERANCE
+    now = clock.now()
     async with uow:
         # Only what a snapshot copies from its ad: its product and platform.
         owners = await uow.ads.owners(
@@ -95,9 +93,7 @@ async def ingest_engagement(
                     if ad is None or ad.id is None:
                         raise InvalidValue("external_id", f"no {external[0]} ad {external[1]!r} is known")
                     ad_id, product_id, platform = ad.id, ad.product_id, ad.platform
-                observed_at = item.observed_at.astimezone(UTC)
-                if observed_at > latest_allowed:
-                    raise InvalidValue("observed_at", "must not be in the future")
+                observed_at = past_instant("observed_at", item.observed_at, now)
                 snapshots.append(
                     EngagementSnapshot(
                         ad_id=ad_id,

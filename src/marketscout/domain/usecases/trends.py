@@ -10,6 +10,7 @@ from typing import Literal
 
 from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.heatmap import heat_map_from_activity
+from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import (
     Platform,
     Product,
@@ -161,10 +162,11 @@ async def trending(
 async def score_history(
     uow: UnitOfWork, product_id: int, *, since: datetime | None = None
 ) -> list[TrendScore]:
+    start = utc_instant("since", since) if since is not None else None
     async with uow:
         if await uow.products.get(product_id) is None:
             raise NotFound("product", product_id)
-        return await uow.scores.history(product_id, since=since)
+        return await uow.scores.history(product_id, since=start)
 
 
 async def scan_hits(uow: UnitOfWork, now: datetime, window: timedelta = SCAN_WINDOW) -> list[ScanHit]:
@@ -218,8 +220,8 @@ async def regional_heat_map(
     level: Literal["continent", "country"] = "continent",
 ) -> list[HeatMapRow]:
     """Relative interest per region; by default for the top products by score."""
-    end = until or clock.now()
-    start = since or end - HEAT_MAP_WINDOW
+    end = utc_instant("until", until) if until is not None else clock.now()
+    start = utc_instant("since", since) if since is not None else end - HEAT_MAP_WINDOW
     if start >= end:
         raise InvalidValue("since", "must be before until")
     async with uow:

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.params import FromQuery, QueryParameter
 
+from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import normalise_region
@@ -34,14 +35,15 @@ RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[
 
 
 def parse_instant(field: str, value: str | None) -> datetime | None:
-    """A query instant: RFC 3339 with a UTC offset (a naive time, or a bare number, is ambiguous)."""
+    """A query instant: RFC 3339 with a UTC offset (a naive time, or a bare number, is ambiguous),
+    between 1970 and 2100 (``domain.instants``: outside, a window back from it cannot be counted)."""
     if value is None:
         return None
     text = value.strip()
     try:
         if not RFC3339.fullmatch(text):
             raise ValueError(text)
-        return datetime.fromisoformat(text.replace("z", "Z"))
+        return utc_instant(field, datetime.fromisoformat(text.replace("z", "Z")))
     except ValueError:
         raise ValidationException(
             extra=[

@@ -21,6 +21,6 @@ Instant = Annotated[
     QueryParameter(
         format=OpenAPIFormat.DATE_TIME,
         max_length=40,
-        description="RFC 3339 with a UTC offset, e.g. 2025-07-12T00:00:00Z",
+        description="RFC 3339 with a UTC offset, e.g. 2025-07-12T00:00:00Z; between 1970 and 2100",
     ),
 ]
