@@ -25,8 +25,9 @@ from marketscout.domain.errors import DomainError
 from marketscout.domain.ports import HealthProbe
 from marketscout.entrypoints.api.account import AlertController, ExportController, WatchlistController
 from marketscout.entrypoints.api.auth import AuthController
+from marketscout.entrypoints.api.bodies import RequestChecks
 from marketscout.entrypoints.api.catalog import AdController, ProductController
-from marketscout.entrypoints.api.dependencies import build_dependencies
+from marketscout.entrypoints.api.dependencies import authenticate_request, build_dependencies
 from marketscout.entrypoints.api.engagement import EngagementController
 from marketscout.entrypoints.api.errors import (
     handle_domain_error,
@@ -37,7 +38,7 @@ from marketscout.entrypoints.api.errors import (
 from marketscout.entrypoints.api.intelligence import IntelligenceController
 from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.middleware import RequestContextMiddleware, configure_logging
-from marketscout.entrypoints.openapi import StrictQuery, document_errors
+from marketscout.entrypoints.openapi import document_errors
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.settings import tune_gc
@@ -175,7 +176,7 @@ def create_app(container: Container | None = None) -> Litestar:
             expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"],
         ),
         openapi_config=openapi,
-        before_request=StrictQuery(),
+        before_request=RequestChecks(lambda request: authenticate_request(container, request)),
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
         state=State({"container": container, "max_ingest_items": settings.max_ingest_items}),

@@ -41,7 +41,8 @@ CREDENTIALS = {("POST", "/token"), ("POST", "/token/refresh")}
 NO_DATABASE = {("GET", "/health")}
 
 
-def _needs_user(handler: HTTPRouteHandler) -> bool:
+def needs_user(handler: HTTPRouteHandler) -> bool:
+    """Whether the handler takes the signed-in ``user``."""
     return "user" in handler.parsed_fn_signature.parameters
 
 
@@ -52,7 +53,7 @@ def document_errors(app: Litestar) -> None:
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for handler in route.route_handlers:
-                if _needs_user(handler):
+                if needs_user(handler):
                     signed_in.update((method, route.path_format) for method in handler.http_methods)
     error = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/ErrorBody"))
     for path, item in (schema.paths or {}).items():

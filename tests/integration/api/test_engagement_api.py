@@ -138,3 +138,21 @@ async def test_an_instant_out_of_range_is_one_rejected_item(client: Client, make
             [rejected] = body["rejected"]
             assert (rejected["index"], rejected["field"]) == (5, "observed_at")
             assert "1970" in rejected["rule"]
+
+
+async def test_missing_and_unknown_fields_of_an_item_are_named(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers)
+    without_time = {"ad_id": ad_id, "region": "US", "views": 1}
+    extra = {**snap(ad_id, 1, 10), "colour": "red"}
+    for content, content_type in (
+        (msgspec.json.encode([without_time, extra]), "application/json"),
+        (msgspec.json.encode(without_time) + b"\n" + msgspec.json.encode(extra), "application/x-ndjson"),
+    ):
+        response = await client.post(
+            "/engagement", content=content, headers={**headers, "Content-Type": content_type}
+        )
+        assert response.json()["rejected"] == [
+            {"index": 0, "field": "observed_at", "rule": "is required"},
+            {"index": 1, "field": "colour", "rule": "is not a known field"},
+        ]

@@ -26,11 +26,12 @@ async def test_unknown_route_and_method_use_the_error_shape(client: Client) -> N
     assert wrong_method.json()["status_code"] == 405
 
 
-async def test_too_large_body_is_413(client: Client) -> None:
+async def test_too_large_body_is_413(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("bulky")
     response = await client.post(
         "/products",
         content=b"{" + b" " * (17 * 1024 * 1024) + b"}",
-        headers={"Content-Type": "application/json"},
+        headers={**headers, "Content-Type": "application/json"},
     )
     assert response.status_code == 413
     assert response.json()["status_code"] == 413
@@ -204,3 +205,111 @@ async def test_documented_repeats_and_plain_strings_still_pass(client: Client) -
     ).status_code == 200
     answer = await client.get("/heat-map?product_id=998&product_id=999")
     assert answer.status_code == 404, "repeatable, so it reaches the handler"
+
+
+# Every route that takes a JSON body, with a body that is valid but for one thing.
+JSON_POSTS = {
+    "/signup": b'{"username":"\xff","email":"a@b.co","password":"correct horse battery"}',
+    "/token/refresh": b'{"refresh_token":"\xff"}',
+    "/products": b'{"name":"\xff","description":"y"}',
+    "/ads": b'{"product_id":1,"platform":"TikTok","ad_content":"\xff"}',
+    "/watchlists": b'{"product_id":1,"x":"\xff"}',
+    "/alert-rules": b'{"kind":"\xff"}',
+    "/alerts/read": b'{"alert_ids":[],"x":"\xff"}',
+    "/engagement": b'{"ad_id":1,"region":"\xff","observed_at":"2026-03-01T00:00:00Z","views":1}',
+}
+OPEN = {"/signup", "/token/refresh"}
+
+
+async def test_a_body_that_is_not_utf8_is_400(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("latin1")
+    for path, body in JSON_POSTS.items():
+        response = await client.post(
+            path, content=body, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["details"] == [{"field": "body", "rule": "must be valid UTF-8", "index": None}]
+
+
+async def test_a_protected_route_answers_401_before_reading_the_body(client: Client) -> None:
+    for path, body in JSON_POSTS.items():
+        if path in OPEN:
+            continue
+        for content in (body, b'{"name":', b"{" + b" " * (17 * 1024 * 1024) + b"}"):
+            response = await client.post(path, content=content, headers={"Content-Type": "application/json"})
+            assert response.status_code == 401, (path, response.text[:200])
+            assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_json_routes_refuse_other_content_types_with_415(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("typist")
+    product = b'{"name":"Lamp","description":"A lamp"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None):
+        sent = {**headers, "Content-Type": content_type} if content_type else headers
+        for path in JSON_POSTS:
+            response = await client.post(path, content=product, headers=sent)
+            assert response.status_code == 415, (path, content_type, response.text)
+            assert response.json()["status_code"] == 415
+    for content_type in ("application/json", "application/json; charset=utf-8", "Application/JSON"):
+        accepted = await client.post(
+            "/products", content=product, headers={**headers, "Content-Type": content_type}
+        )
+        assert accepted.status_code == 201, (content_type, accepted.text)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "rule"),
+    [
+        ("/watchlists", {"product_id": "1"}, "product_id", "expected an integer, got a string"),
+        (
+            "/ads",
+            {"product_id": "1", "platform": "TikTok", "ad_content": "x"},
+            "product_id",
+            "expected an integer, got a string",
+        ),
+        (
+            "/ads",
+            {"product_id": 1.0, "platform": "TikTok", "ad_content": "x"},
+            "product_id",
+            "expected an integer, got a number",
+        ),
+        (
+            "/alert-rules",
+            {"kind": "score_threshold", "threshold": "50"},
+            "threshold",
+            "expected a number or null, got a string",
+        ),
+        ("/alerts/read", {"alert_ids": ["1"]}, "alert_ids[0]", "expected an integer, got a string"),
+        (
+            "/products",
+            {"name": "x", "description": "y", "keywords": "a"},
+            "keywords",
+            "expected an array, got a string",
+        ),
+    ],
+)
+async def test_json_bodies_are_strict_about_types(
+    client: Client, make_user: MakeUser, path: str, body: dict[str, Any], field: str, rule: str
+) -> None:
+    headers = await make_user("strict")
+    await client.post("/products", json={"name": "Lamp", "description": "A lamp"}, headers=headers)
+    response = await client.post(path, json=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["details"] == [{"field": field, "rule": rule, "index": None}]
+
+
+async def test_missing_and_unknown_fields_are_named(client: Client) -> None:
+    missing = await client.post("/signup", json={"username": "named", "email": "named@example.com"})
+    assert missing.status_code == 422
+    assert missing.json()["details"] == [{"field": "password", "rule": "is required", "index": None}]
+    unknown = await client.post(
+        "/signup",
+        json={
+            "username": "named",
+            "email": "named@example.com",
+            "password": "correct horse battery",
+            "admin": 1,
+        },
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["details"] == [{"field": "admin", "rule": "is not a known field", "index": None}]

@@ -29,6 +29,18 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     return token.strip()
 
 
+async def authenticate_request(container: Container, request: Request[Any, Any, Any]) -> User:
+    """The signed-in user, found once per request: the app's request checks look first, before the
+    body is read, and the handler's ``user`` takes what they found."""
+    state = request.scope.setdefault("state", {})
+    found = state.get("user")
+    if isinstance(found, User):
+        return found
+    user = await authenticate(container.unit_of_work(), container.token_issuer(), bearer_token(request))
+    state["user"], state["user_id"] = user, user.id
+    return user
+
+
 @dataclass(frozen=True, slots=True)
 class Reads:
     """What the cached read endpoints need, as one dependency: Litestar resolves several
@@ -64,9 +76,7 @@ def build_dependencies(container: Container) -> dict[str, Provide]:
         return Reads(uow=container.unit_of_work(), clock=container.clock(), cache=container.read_cache())
 
     async def provide_user(request: Request[Any, Any, Any]) -> User:
-        user = await authenticate(container.unit_of_work(), container.token_issuer(), bearer_token(request))
-        request.scope.setdefault("state", {})["user_id"] = user.id
-        return user
+        return await authenticate_request(container, request)
 
     return {
         "uow": Provide(provide_uow, sync_to_thread=False),

@@ -14,19 +14,15 @@ from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
+from marketscout.entrypoints.api.bodies import NOT_UTF8, describe, is_json, media_type, unsupported
 from marketscout.entrypoints.schemas import EngagementIn, IngestOut, RejectedItem
 
 NDJSON = "application/x-ndjson"
-_MESSAGE_LOCATION = " - at `$"
 
 
-def _rejection(index: int, error: msgspec.ValidationError | msgspec.DecodeError) -> Rejection:
-    text = str(error)
-    field, rule = "item", text
-    if _MESSAGE_LOCATION in text:
-        rule, _, where = text.partition(_MESSAGE_LOCATION)
-        field = where.strip("`.[]") or "item"
-    return Rejection(index, field, rule[:300])
+def _rejection(index: int, error: msgspec.ValidationError) -> Rejection:
+    field, rule = describe(error)
+    return Rejection(index, "item" if field == "body" else field, rule)
 
 
 _ITEM = msgspec.json.Decoder(EngagementIn)
@@ -45,11 +41,15 @@ def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotI
                 parsed_lines.append(to_snapshot_input(_ITEM.decode(line)))
             except msgspec.ValidationError as error:
                 parsed_lines.append(_rejection(index, error))
+            except UnicodeDecodeError:
+                parsed_lines.append(Rejection(index, "item", "is not valid UTF-8"))
             except (msgspec.DecodeError, RecursionError):
                 parsed_lines.append(Rejection(index, "item", "is not valid JSON"))
         return parsed_lines
     try:
         body = msgspec.json.decode(raw)
+    except UnicodeDecodeError:
+        raise NOT_UTF8 from None
     except (msgspec.DecodeError, RecursionError):
         raise ValidationException(extra=[{"key": "body", "message": "must be well-formed JSON"}]) from None
     documents: list[Any] = body if isinstance(body, list) else [body]
@@ -105,11 +105,12 @@ class EngagementController(Controller):
             bool, QueryParameter(description="Store nothing if any item is invalid")
         ] = False,
     ) -> IngestOut:
-        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if content_type not in {"application/json", NDJSON}:
-            raise HTTPException(status_code=415, detail="Use application/json or application/x-ndjson")
+        raw = await request.body()
+        content_type = media_type(request)
+        if raw and content_type != NDJSON and not is_json(content_type):
+            raise unsupported("application/json or application/x-ndjson")
         max_items: int = request.app.state.max_ingest_items
-        items = parse_items(await request.body(), content_type, max_items)
+        items = parse_items(raw, content_type, max_items)
         if not items:
             raise ValidationException(extra=[{"key": "body", "message": "must hold at least one snapshot"}])
         report = await ingest_and_refresh(uow, clock, items, all_or_nothing=all_or_nothing)

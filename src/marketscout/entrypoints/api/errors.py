@@ -147,7 +147,14 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}}
     if status >= 500:
         logger.error("http error %s on %s %s", status, request.method, request.url.path)
-    return error_response(status, message, headers=headers, request=request)
+    # Our own client errors name the field and the rule in ``extra``, as validation errors do.
+    extra = exc.extra if isinstance(exc.extra, list) and status < 500 else []
+    details = [
+        ErrorDetail(field=str(item["key"]), rule=str(item["message"]))
+        for item in extra
+        if isinstance(item, dict) and "key" in item and "message" in item
+    ]
+    return error_response(status, message, details, headers=headers, request=request)
 
 
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
