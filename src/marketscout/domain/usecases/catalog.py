@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marketscout.domain.errors import InvalidValue, NotFound
-from marketscout.domain.instants import past_instant
+from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import Ad, Platform, Product, ScoreLevel
 from marketscout.domain.ports import Clock, UnitOfWork
 
@@ -82,7 +82,8 @@ class NewAd:
 
 async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
     """Creates an ad; an unknown product is NotFound (404), a duplicate external id Conflict (409).
-    ``first_seen_at`` follows the rule of an engagement reading's time: 1970..2100, not in the future."""
+    ``first_seen_at`` lies in 1970..2100 (``domain.instants``). It may be ahead of ``clock``: the demo
+    replays a market whose ads appear as its clock runs; the HTTP API refuses a future one."""
     now = clock.now()
     ad = Ad(
         product_id=new.product_id,
@@ -91,7 +92,7 @@ async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
         external_id=_text("external_id", new.external_id, 200) if new.external_id is not None else None,
         url=new.url,
         advertiser=_text("advertiser", new.advertiser, 200) if new.advertiser is not None else None,
-        first_seen_at=past_instant("first_seen_at", new.first_seen_at, now)
+        first_seen_at=utc_instant("first_seen_at", new.first_seen_at)
         if new.first_seen_at is not None
         else None,
         created_at=now,

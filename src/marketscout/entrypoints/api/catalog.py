@@ -6,6 +6,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
+from marketscout.domain.instants import past_instant
 from marketscout.domain.model import Platform, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import catalog, trends
@@ -86,7 +87,11 @@ class AdController(Controller):
         clock: NamedDependency[Clock],
         user: NamedDependency[User],
     ) -> AdOut:
-        """404 for an unknown product_id; 409 for a duplicate external_id on the platform."""
+        """404 for an unknown product_id; 409 for a duplicate external_id on the platform;
+        422 for a ``first_seen_at`` outside 1970..2100 or in the future (five minutes' grace, as
+        the engagement ingest allows)."""
+        if data.first_seen_at is not None:
+            past_instant("first_seen_at", data.first_seen_at, clock.now())
         ad = await catalog.create_ad(
             uow,
             clock,
