@@ -107,13 +107,14 @@ async def test_exports_are_csv_with_headers_and_no_formulas(client: Client, make
     await client.post(f"/calculate-score/{product_id}", headers=headers)
     watchlist = await client.get("/export/watchlist", headers=headers)
     assert watchlist.status_code == 200
-    assert watchlist.headers["content-type"].startswith("text/csv")
+    assert watchlist.headers["content-type"] == "text/csv; charset=utf-8"
     assert watchlist.headers["content-disposition"] == "attachment; filename=watchlist_export.csv"
     rows = list(csv.reader(io.StringIO(watchlist.text)))
     assert rows[0] == ["Product ID", "Product Name", "Description", "Added Date"]
     assert rows[1][1] == '\'=HYPERLINK("http://evil")'
     assert rows[1][2] == "'+1 great"
     trends = await client.get("/export/trends", headers=headers)
+    assert trends.headers["content-type"] == "text/csv; charset=utf-8"
     trend_rows = list(csv.reader(io.StringIO(trends.text)))
     assert trend_rows[0] == ["Product ID", "Product Name", "Trend Score", "Date"]
     assert len(trend_rows) == 2

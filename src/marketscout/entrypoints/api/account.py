@@ -178,6 +178,6 @@ class ExportController(Controller):
             raise HTTPException(status_code=400, detail=f"Unknown export type; {error.rule}") from None
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
             headers={"Content-Disposition": f"attachment; filename={data_type}_export.csv"},
         )

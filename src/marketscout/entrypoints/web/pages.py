@@ -695,7 +695,7 @@ class DashboardController(Controller):
             raise HTTPException(status_code=404, detail="No such export") from None
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
             headers={"Content-Disposition": f"attachment; filename={data_type}_export.csv", **PRIVATE},
         )
 
