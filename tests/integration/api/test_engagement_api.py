@@ -156,3 +156,34 @@ async def test_missing_and_unknown_fields_of_an_item_are_named(client: Client, m
             {"index": 0, "field": "observed_at", "rule": "is required"},
             {"index": 1, "field": "colour", "rule": "is not a known field"},
         ]
+
+
+async def test_an_item_naming_two_different_ads_is_rejected(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("ingester")
+    product_id, tiktok = await setup_ad(client, headers, external_id="tt-1")
+    facebook = await client.post(
+        "/ads",
+        json={"product_id": product_id, "platform": "Facebook", "ad_content": "x", "external_id": "ext-1"},
+        headers=headers,
+    )
+    facebook_id = facebook.json()["id"]
+    batch = [
+        {**snap(tiktok, 5, 10), "platform": "Facebook", "external_id": "ext-1"},  # two ads
+        {**snap(tiktok, 4, 10), "platform": "Facebook"},  # the ad is on TikTok
+        {**snap(tiktok, 3, 10), "external_id": "ext-1"},  # TikTok has no ext-1
+        {**snap(facebook_id, 2, 10), "external_id": "tt-1"},  # Facebook has no tt-1
+        {**snap(tiktok, 2, 10), "platform": "TikTok", "external_id": "tt-1"},  # all agree
+        {**snap(facebook_id, 1, 10), "platform": "Facebook", "external_id": "ext-1"},
+        snap(tiktok, 1, 10),
+    ]
+    response = await client.post("/engagement", json=batch, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["stored"] == 3
+    assert [(r["index"], r["field"]) for r in body["rejected"]] == [
+        (0, "platform"),
+        (1, "platform"),
+        (2, "external_id"),
+        (3, "external_id"),
+    ]
+    assert all(f"ad {tiktok}" in r["rule"] or f"ad {facebook_id}" in r["rule"] for r in body["rejected"])

@@ -53,6 +53,25 @@ def _external_key(item: SnapshotInput) -> tuple[Platform, str] | None:
     raise InvalidValue("ad_id", "give ad_id, or platform and external_id")
 
 
+def _check_same_ad(item: SnapshotInput, platform: Platform, named: Ad | None) -> None:
+    """An item that names its ad by id and also by platform or external id must name one ad."""
+    if item.platform is not None and item.platform != platform:
+        raise InvalidValue("platform", f"ad {item.ad_id} is a {platform} ad, not {item.platform}")
+    if item.external_id is not None and (named is None or named.id != item.ad_id):
+        raise InvalidValue(
+            "external_id", f"{platform} {item.external_id!r} is not ad {item.ad_id}; name one ad"
+        )
+
+
+async def _by_external(
+    uow: UnitOfWork, found: dict[tuple[Platform, str], Ad | None], key: tuple[Platform, str]
+) -> Ad | None:
+    """The ad a platform's id names, looked up once per batch."""
+    if key not in found:
+        found[key] = await uow.ads.get_by_external_id(*key)
+    return found[key]
+
+
 async def ingest_engagement(
     uow: UnitOfWork,
     clock: Clock,
@@ -86,10 +105,13 @@ async def ingest_engagement(
                     if owner is None or item.ad_id is None:
                         raise InvalidValue("ad_id", f"no ad {item.ad_id} is known; create it first")
                     ad_id, (product_id, platform) = item.ad_id, owner
+                    if item.platform is not None or item.external_id is not None:
+                        named = None
+                        if item.external_id is not None:
+                            named = await _by_external(uow, ads_by_external, (platform, item.external_id))
+                        _check_same_ad(item, platform, named)
                 else:
-                    if external not in ads_by_external:
-                        ads_by_external[external] = await uow.ads.get_by_external_id(*external)
-                    ad = ads_by_external[external]
+                    ad = await _by_external(uow, ads_by_external, external)
                     if ad is None or ad.id is None:
                         raise InvalidValue("external_id", f"no {external[0]} ad {external[1]!r} is known")
                     ad_id, product_id, platform = ad.id, ad.product_id, ad.platform
