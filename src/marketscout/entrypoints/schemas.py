@@ -27,7 +27,14 @@ from marketscout.domain.model import (
 )
 from marketscout.domain.usecases.trends import SpreadReport
 
-NonBlank = r"\S"
+# Text is not blank and holds no control characters (PostgreSQL cannot even store NUL);
+# descriptions and ad texts may break lines and hold tabs.
+NonBlank = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+Lines = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+TEXT_RULES = {
+    NonBlank: "must not be blank or hold control characters",
+    Lines: "must not be blank or hold control characters other than tabs and line breaks",
+}
 Id = Annotated[int, Meta(ge=1, le=2**63 - 1, description="A positive integer id")]
 Score = Annotated[float, Meta(ge=0, le=100)]
 Counter = Annotated[int, Meta(ge=0, le=2**63 - 1)]
@@ -76,7 +83,14 @@ class ErrorBody(Output, frozen=True):
 
 class SignUpIn(Input, frozen=True):
     username: Annotated[str, Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_]+$")]
-    email: Annotated[str, Meta(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    email: Annotated[
+        str,
+        Meta(
+            min_length=3,
+            max_length=254,
+            pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
+        ),
+    ]
     password: Annotated[str, Meta(min_length=8, max_length=128)]
 
 
@@ -107,7 +121,7 @@ class RefreshIn(Input, frozen=True):
 
 class ProductIn(Input, frozen=True):
     name: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)]
-    description: Annotated[str, Meta(min_length=1, max_length=1000, pattern=NonBlank)]
+    description: Annotated[str, Meta(min_length=1, max_length=1000, pattern=Lines)]
     category: Annotated[str, Meta(min_length=1, max_length=100, pattern=NonBlank)] | None = None
     keywords: Annotated[
         list[Annotated[str, Meta(min_length=1, max_length=100, pattern=NonBlank)]], Meta(max_length=50)
@@ -148,9 +162,9 @@ class ProductOut(Output, frozen=True):
 class AdIn(Input, frozen=True):
     product_id: Id
     platform: Platform
-    ad_content: Annotated[str, Meta(min_length=1, max_length=2000, pattern=NonBlank)]
+    ad_content: Annotated[str, Meta(min_length=1, max_length=2000, pattern=Lines)]
     external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
-    url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+$")] | None = None
+    url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")] | None = None
     advertiser: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
     first_seen_at: Annotated[datetime, Meta(tz=True, description=INSTANT)] | None = None
 
@@ -195,7 +209,7 @@ class EngagementIn(Input, frozen=True):
     shares: Counter = 0
     ad_id: Id | None = None
     platform: Platform | None = None
-    external_id: Annotated[str, Meta(min_length=1, max_length=200)] | None = None
+    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
 
 
 class RejectedItem(Output, frozen=True):

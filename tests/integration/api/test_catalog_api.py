@@ -170,3 +170,47 @@ async def test_an_ad_first_seen_out_of_range_or_in_the_future_is_422(
     assert detail["field"] == "first_seen_at"
     assert rule in detail["rule"]
     assert (await client.get("/ads")).json() == []
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value"),
+    [
+        ("/products", "name", "x\u0000y"),
+        ("/products", "name", "tab\tinside"),
+        ("/products", "description", "nul\u0000"),
+        ("/products", "category", "bell\u0007"),
+        ("/products", "keywords", ["ok", "esc\u001b"]),
+        ("/ads", "ad_content", "x\u0000"),
+        ("/ads", "external_id", "e\u0000"),
+        ("/ads", "advertiser", "a\u007f"),
+        ("/ads", "url", "https://example.com/\u0000"),
+    ],
+)
+async def test_control_characters_in_text_are_422(
+    client: Client, make_user: MakeUser, path: str, field: str, value: object
+) -> None:
+    headers = await make_user("seller")
+    product = await _product(client, headers)
+    bodies: dict[str, dict[str, object]] = {
+        "/products": {"name": "Lamp", "description": "A lamp"},
+        "/ads": {"product_id": product["id"], "platform": "TikTok", "ad_content": "x"},
+    }
+    response = await client.post(path, json={**bodies[path], field: value}, headers=headers)
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["details"]
+    assert detail["field"].startswith(field)
+    assert "control characters" in detail["rule"] or "http" in detail["rule"]
+
+
+async def test_multi_line_text_and_a_name_search_with_control_characters(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("seller")
+    lines = await client.post(
+        "/products", json={"name": "Lamp", "description": "Line one\nLine two\tand a tab"}, headers=headers
+    )
+    assert lines.status_code == 201, lines.text
+    for needle in ("\u0000", "a\u0001"):
+        search = await client.get("/products", params={"q": needle})
+        assert search.status_code == 422, search.text
+        assert search.json()["details"][0]["field"] == "q"

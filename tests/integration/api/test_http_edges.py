@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketscout.entrypoints.middleware import RequestContextMiddleware
+from tests.integration.api.support import setup_ad
 
 Client = AsyncTestClient[Litestar]
 MakeUser = Callable[[str], Awaitable[dict[str, str]]]
@@ -313,3 +314,41 @@ async def test_missing_and_unknown_fields_are_named(client: Client) -> None:
     )
     assert unknown.status_code == 422
     assert unknown.json()["details"] == [{"field": "admin", "rule": "is not a known field", "index": None}]
+
+
+async def test_nul_characters_are_refused_everywhere_text_reaches_the_store(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("nul_user")
+    _, ad_id = await setup_ad(client, headers)
+    nul = "a\u0000b"
+    answers = [
+        await client.post(
+            "/signup", json={"username": "nul_two", "email": f"{nul}@x.io", "password": "long enough pw"}
+        ),
+        await client.post("/token", data={"username": nul, "password": nul}),
+        await client.post("/token/refresh", json={"refresh_token": nul}),
+        await client.get("/products", params={"q": nul}),
+        await client.get("/trending", params={"q": nul}),
+        await client.post(
+            "/engagement",
+            json={
+                "platform": "TikTok",
+                "external_id": nul,
+                "region": "US",
+                "observed_at": "2026-03-01T00:00:00Z",
+                "views": 1,
+            },
+            headers=headers,
+        ),
+        await client.post(
+            "/engagement",
+            json={"ad_id": ad_id, "region": nul, "observed_at": "2026-03-01T00:00:00Z", "views": 1},
+            headers=headers,
+        ),
+    ]
+    assert [a.status_code for a in answers][:5] == [422, 422, 401, 422, 422], [a.text for a in answers]
+    for answer in answers[5:]:
+        assert answer.status_code == 200
+        assert answer.json()["stored"] == 0
+        assert answer.json()["rejected"][0]["field"] in {"external_id", "region"}

@@ -14,6 +14,7 @@ from msgspec import Meta
 from marketscout.domain.errors import Conflict
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.usecases import accounts
+from marketscout.entrypoints.api.params import NO_CONTROL
 from marketscout.entrypoints.schemas import ErrorBody, RefreshIn, SignUpIn, TokenOut, UserOut
 
 ERRORS = {"description": "The error shape", "model": ErrorBody}
@@ -22,7 +23,7 @@ ERRORS = {"description": "The error shape", "model": ErrorBody}
 class TokenForm(msgspec.Struct, kw_only=True):
     """OAuth2 password grant form; other OAuth2 fields (grant_type, scope, client_id) are ignored."""
 
-    username: Annotated[str, Meta(min_length=1, max_length=254)]
+    username: Annotated[str, Meta(min_length=1, max_length=254, pattern=NO_CONTROL)]
     password: Annotated[str, Meta(min_length=1, max_length=1024)]
 
 

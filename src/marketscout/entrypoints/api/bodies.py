@@ -22,12 +22,20 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
 from marketscout.domain.model import User
+from marketscout.entrypoints.api.params import NO_CONTROL
 from marketscout.entrypoints.openapi import StrictQuery, needs_user
+from marketscout.entrypoints.schemas import TEXT_RULES
 
 _LOCATION = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 _EXPECTED = re.compile(r"^Expected `(?P<wanted>[^`]+)`, got `(?P<got>[^`]+)`$")
+_PATTERN = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$")
+# msgspec and Litestar quote a pattern with its backslashes doubled.
+_TEXT_RULES = {
+    pattern.replace("\\", "\\\\"): meaning
+    for pattern, meaning in {**TEXT_RULES, NO_CONTROL: "must not hold control characters"}.items()
+}
 _KINDS = {
     "int": "an integer",
     "float": "a number",
@@ -58,7 +66,14 @@ def describe(error: msgspec.ValidationError) -> tuple[str, str]:
         return _join(path, named.group("name")), "is not a known field"
     if expected := _EXPECTED.match(rule):
         rule = f"expected {_kind(expected.group('wanted'))}, got {_kind(expected.group('got'))}"
-    return path or "body", rule[:300]
+    return path or "body", readable(rule)
+
+
+def readable(rule: str) -> str:
+    """A rule in words: the text patterns by what they mean rather than their regex."""
+    if (pattern := _PATTERN.match(rule)) and (meaning := _TEXT_RULES.get(pattern.group("pattern"))):
+        return meaning
+    return rule[:300]
 
 
 def _join(path: str, name: str) -> str:

@@ -21,6 +21,7 @@ from marketscout.domain.errors import (
     Unavailable,
 )
 from marketscout.domain.model import AlertRuleKind, Platform, TrendStatus
+from marketscout.entrypoints.api.bodies import readable
 from marketscout.entrypoints.schemas import ErrorBody, ErrorDetail
 
 logger = logging.getLogger("marketscout.http")
@@ -125,6 +126,7 @@ def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
         if match:
             field = match.group(1) or field
             rule = rule[: match.start()].rstrip(" -")
+        rule = readable(rule)
         if rule.startswith("Invalid enum value") and field.split(".")[-1] in _ALLOWED:
             rule = f"must be one of: {_ALLOWED[field.split('.')[-1]]}"
         details.append(ErrorDetail(field=field, rule=rule[:300]))
