@@ -124,6 +124,62 @@ def test_one_ad_carrying_everything_is_penalised() -> None:
     assert score_item(spread, AS_OF).score > score_item(lone, AS_OF).score
 
 
+def test_history_before_tracking_began_is_unknown_not_zero() -> None:
+    # Tracking starts on an ad that already has 100,000 views and gains 2,000 a day: the days
+    # before tracking are unknown, so it is not accelerating (it was, counted as days of zero).
+    seen_late = score_item(series([100_000 + 2_000 * i for i in range(3)]), AS_OF)
+    assert seen_late.components["acceleration"] == 0.0
+    assert seen_late.status != TrendStatus.EXPLODING
+    # A new ad (first seen with fewer views than it has gained since) is known to be new.
+    new = score_item(series([100, 5_000, 40_000]), AS_OF)
+    assert new.components["acceleration"] > 0.5
+
+
+def test_one_ad_in_one_region_rising_alone_is_not_exploding() -> None:
+    flat = [50_000 + 500 * i for i in range(10)]
+    spike = [50_000 + 500 * i for i in range(7)] + [100_000, 250_000, 600_000]
+    readings = series(spike, ad_id=1) + series(flat, ad_id=2) + series(flat, ad_id=1, region="GB")
+    lone = score_item(readings, AS_OF)
+    assert lone.score >= 70
+    assert lone.status == TrendStatus.EMERGING
+    assert "only one ad in one region is rising" in lone.reasons
+    # The same rise on two series is a product taking off.
+    both = series(spike, ad_id=1) + series(spike, ad_id=2) + series(flat, ad_id=1, region="GB")
+    assert score_item(both, AS_OF).status == TrendStatus.EXPLODING
+
+
+def test_bot_like_engagement_is_not_exploding() -> None:
+    views = [1000 * 2**i for i in range(10)]
+    bots = [
+        EngagementSnapshot(
+            ad_id=1,
+            product_id=1,
+            platform=Platform.TIKTOK,
+            region="US",
+            observed_at=AS_OF - timedelta(days=9 - i),
+            views=v,
+            likes=v // 1000,  # a tenth of a percent: TikTok's norm is 8 %
+        )
+        for i, v in enumerate(views)
+    ]
+    assessment = score_item(bots, AS_OF)
+    assert assessment.score >= 70
+    assert assessment.status == TrendStatus.EMERGING
+    assert any("far below the platform's norm" in r for r in assessment.reasons)
+    assert score_item(series(views), AS_OF).status == TrendStatus.EXPLODING
+
+
+def test_a_weekly_swing_is_not_exploding() -> None:
+    # Gains that swing with the week (low four days, high three), the same height each week,
+    # seen on the third high day: high score, accelerating, and no more than a week ago.
+    daily = [1_000 if day % 7 < 4 else 20_000 for day in range(28)]
+    swing = score_item(series([10_000 + sum(daily[: i + 1]) for i in range(len(daily))]), AS_OF)
+    assert swing.score >= 70
+    assert swing.components["acceleration"] > 1
+    assert swing.status == TrendStatus.EMERGING
+    assert "no more than the same days a week ago: a weekly swing" in swing.reasons
+
+
 def test_score_many_matches_score_item() -> None:
     items = {1: series([10, 20, 40]), 2: series([5, 5, 6])}
     assert score_many(items, AS_OF) == {k: score_item(v, AS_OF) for k, v in items.items()}

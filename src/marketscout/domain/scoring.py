@@ -51,6 +51,12 @@ class ScoringParams:
 
 
 DEFAULT_PARAMS = ScoringParams()
+# Rising: gains a tenth above those of the days compared with. Accelerating (for the status):
+# the last three days' gains that much above the three before.
+RISE_MARGIN = 1.1
+ACCELERATING = math.log(RISE_MARGIN)
+# Engagement per view below a third of the platform's norm: bot-like views, never "exploding".
+BOT_LIKE_QUALITY = math.log(1 / 3)
 # A series' readings in time order (the lower reading first at equal times).
 _READING_ORDER = attrgetter("observed_at", "views")
 
@@ -219,6 +225,7 @@ def score_series(
     span_days = 2 * max(params.horizon_days, 30)
     daily_all = [0.0] * span_days
     rising_ads: set[int] = set()
+    rising_series = 0
     rising_regions: set[str] = set()
     rising_platforms: set[Platform] = set()
     ad_gain: dict[int, float] = defaultdict(float)
@@ -286,7 +293,15 @@ def score_series(
             older = newer
         recent, before = sum(own[:3]), sum(own[3:6])
         ad_gain[ad_id] += recent
-        if recent > before and recent > 0:
+        # Rising: the last three days' gains a tenth above the three before, where those were
+        # observed (unobserved days are not days without gains), or where the ad is new: first
+        # seen with fewer views than it has gained since.
+        if (
+            recent > RISE_MARGIN * before
+            and recent > 0
+            and (epochs[0] <= as_of_epoch - 6 * 86400.0 or views[0] < top - views[0])
+        ):
+            rising_series += 1
             rising_ads.add(ad_id)
             rising_regions.add(region)
             rising_platforms.add(platform)
@@ -312,7 +327,15 @@ def score_series(
     # days best on real data; the reach term adds how many people that growth already touches.
     relative = math.log((level_now + 1.0) / (max(level_now - v1, 0.0) + 1.0))
     momentum = math.log(max(relative, 1e-6)) + params.reach_weight * math.log1p(v1)
-    acceleration = math.log((v3 + 1.0) / (v_prev3 + 1.0))
+    # Acceleration likewise only where the three days before were observed, or the item is new
+    # (first seen with fewer views than it has gained since): an item that starts being tracked
+    # with a history of its own has no known days before, not days without gains.
+    first_level = sum(s.views[0] for s in kept)
+    acceleration = (
+        math.log((v3 + 1.0) / (v_prev3 + 1.0))
+        if first_epoch <= as_of_epoch - 6 * 86400.0 or first_level < level_now - first_level
+        else 0.0
+    )
 
     history = sorted(daily[1:])
     middle = len(history) // 2
@@ -354,6 +377,8 @@ def score_series(
         (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
     )
 
+    # The same three days a week earlier, where observed: a weekly swing is not an explosion.
+    week_ago = sum(daily[7:10]) / 3.0 if first_epoch <= as_of_epoch - 10 * 86400.0 else None
     peak = max(daily)
     peak_day = daily.index(peak)  # the most recent day of the highest gain
     reasons: list[str] = []
@@ -363,8 +388,20 @@ def score_series(
     elif peak_day >= 2 and peak > 0 and v1 < 0.5 * peak:
         status = TrendStatus.PEAKED
         reasons.append(f"daily gains peaked {peak_day} days ago and are at {v1 / peak:.0%} of the peak")
-    elif score >= 70 and acceleration > 0:
-        status = TrendStatus.EXPLODING
+    elif score >= 70 and acceleration > ACCELERATING:
+        # Exploding, unless what rises is one series among several (one ad in one region),
+        # engagement far below the platform's norm (bot-like views), or the same as a week ago.
+        if len(kept) > 1 and rising_series < 2:
+            status = TrendStatus.EMERGING
+            reasons.append("only one ad in one region is rising")
+        elif quality < BOT_LIKE_QUALITY:
+            status = TrendStatus.EMERGING
+            reasons.append("likes, comments and shares per view far below the platform's norm")
+        elif week_ago is not None and v3 <= RISE_MARGIN * week_ago:
+            status = TrendStatus.EMERGING
+            reasons.append("no more than the same days a week ago: a weekly swing")
+        else:
+            status = TrendStatus.EXPLODING
     elif score >= 45 or (growth["7d"] > 0.5 and confidence < 0.6):
         status = TrendStatus.EMERGING
     else:
