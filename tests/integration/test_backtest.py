@@ -109,6 +109,32 @@ def test_e3_reports_nab_figures(data: Path) -> None:
     assert figures["microseconds_per_value"] > 0  # reported; its speed is a benchmark's business
 
 
+def test_lead_times_on_the_simulator_need_no_data() -> None:
+    document = backtest("lead", "--seeds", "1")
+    assert document["task"] == "lead"
+    assert document["data"] == "synthetic simulator, seeds 1..1"
+    metrics = document["metrics"]
+    assert isinstance(metrics, dict)
+    found = metrics["marketscout"]
+    assert found["flagged_before_peak"] == found["viral_products"] > 0
+    assert found["min_lead_days"] <= found["lead_time_days"] <= found["max_lead_days"]
+    decoys = document["decoys"]
+    assert isinstance(decoys, dict)
+    assert decoys["one_ad_spike"] == {"flagged": 0, "products": 6, "share_of_moments": 0.0}
+
+
+def test_the_data_tasks_need_data() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "marketscout.entrypoints.cli", "backtest", "e1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "backtest e1 needs --data PATH" in result.stdout
+
+
 def test_a_file_that_begins_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     """Mirrors of the 2017 edition (GBvideos.csv, for one) begin with a UTF-8 byte-order mark:
     the first column is still ``video_id``, so no row is lost."""

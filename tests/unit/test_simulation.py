@@ -1,11 +1,13 @@
-"""The synthetic market simulator is deterministic and its viral products do peak."""
+"""The synthetic market simulator is deterministic and its viral products do peak; replayed
+moment by moment, the engine calls them exploding days before their peak, and its decoys not."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from marketscout.adapters.simulation import iter_bulk_snapshots, simulate_market
+from marketscout.adapters.simulation import iter_bulk_snapshots, replay_items, simulate_market
+from marketscout.domain.evaluation import lead_times
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -46,3 +48,33 @@ def test_bulk_rows_are_cheap_and_bounded() -> None:
     rows = list(iter_bulk_snapshots(1, ads=10, snapshots=95, start=START))
     assert len(rows) == 90  # 9 per ad
     assert all(0 <= r[3] <= 10**12 for r in rows)
+
+
+def test_viral_products_are_flagged_days_before_their_peak_and_decoys_are_not() -> None:
+    # A 40-day market scored every 12 hours from day 2, each moment from the readings up to it.
+    market = simulate_market(1, start=START, days=40, products=24)
+    moments = [START + timedelta(hours=12 * k) for k in range(4, 81)]
+    found = lead_times(replay_items(market), moments)
+    # Every viral product that peaked within the 40 days was called exploding before its peak,
+    # by a median of more than three days.
+    assert len(found.lead_days) >= 5
+    assert found.flagged_before_peak == len(found.lead_days)
+    assert found.median_lead_days is not None and found.median_lead_days > 3
+    # Decoys: a product tracked from the middle of its life, a declining one, one ad spiking
+    # alone in one region, and bot-like views are never called exploding; a seasonal product
+    # on some moments while its weekly swing grows (docs/scoring.md: lead times).
+    assert set(found.decoys) == {"steady", "seasonal", "declining", "one_ad_spike", "bot_burst"}
+    for kind in ("steady", "declining", "one_ad_spike", "bot_burst"):
+        assert found.decoys[kind][0] == 0, kind
+    assert found.decoys["seasonal"][2] < 0.15
+
+
+def test_product_series_hold_every_reading_of_the_market() -> None:
+    market = simulate_market(2, start=START, days=5, products=8)
+    items = replay_items(market)
+    assert [item.kind for item in items] == [p.kind for p in market.products]
+    assert sum(len(s.epochs) for item in items for s in item.series) == len(market.snapshots)
+    for item in items:
+        for s in item.series:
+            assert s.epochs == sorted(s.epochs)
+            assert s.views == sorted(s.views)  # cumulative counters

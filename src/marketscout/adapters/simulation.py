@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from marketscout.domain.evaluation import ReplayItem
 from marketscout.domain.model import Platform
+from marketscout.domain.scoring import ReadingSeries
 
 KINDS = ("viral", "viral", "viral", "steady", "seasonal", "declining", "one_ad_spike", "bot_burst")
 _PLATFORM_DELAY_DAYS = {
@@ -262,3 +264,35 @@ def iter_bulk_snapshots(
             views = min(int(views * growth) + rng.randint(0, 50), 10**12)
             yield (ad_index, region, start + k * step, views, views // 20, views // 200, views // 400)
             produced += 1
+
+
+def product_series(market: SimulatedMarket) -> list[list[ReadingSeries]]:
+    """Each product's readings grouped per ad and region, as the engine scores them (ad ids are
+    the ad's index + 1); products in the market's order."""
+    grouped: list[dict[tuple[int, str], list[SimulatedSnapshot]]] = [{} for _ in market.products]
+    for snap in market.snapshots:
+        grouped[market.ads[snap.ad_index].product_index].setdefault((snap.ad_index, snap.region), []).append(
+            snap
+        )
+    return [
+        [
+            ReadingSeries(
+                ad_index + 1,
+                market.ads[ad_index].platform,
+                region,
+                [s.observed_at.timestamp() for s in rows],
+                [s.views for s in rows],
+                [s.likes + s.comments + s.shares for s in rows],
+            )
+            for (ad_index, region), rows in sorted(groups.items())
+        ]
+        for groups in grouped
+    ]
+
+
+def replay_items(market: SimulatedMarket) -> list[ReplayItem]:
+    """The market's products as items to replay for lead times: kind, peak and series."""
+    return [
+        ReplayItem(kind=product.kind, peak_at=product.peak_at, series=series)
+        for product, series in zip(market.products, product_series(market), strict=True)
+    ]

@@ -3,6 +3,8 @@
 E1 replays one country's trending list day by day and asks which videos grow most over the
 next ``H`` days; E2 asks which videos trending in country A will trend in B within 14 days;
 E3 streams tweet volumes through the burst detector and scores it with the NAB rules.
+Lead times replay a market whose peaks are known (the synthetic simulator's) and ask how many
+days before its peak each product is called exploding, and how often a decoy is.
 Every method sees only rows dated up to the day it is judged on.
 """
 
@@ -16,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from marketscout.domain.burst import BurstDetector
-from marketscout.domain.model import EngagementSnapshot, Platform
-from marketscout.domain.scoring import score_item
+from marketscout.domain.model import EngagementSnapshot, Platform, TrendStatus
+from marketscout.domain.scoring import ReadingSeries, score_item, score_series
 from marketscout.domain.spread import spread_score
 
 
@@ -483,3 +485,65 @@ def run_e3(
 
 def burst_detector() -> Callable[[float], float]:
     return BurstDetector().update
+
+
+# --- Lead time on a market with known peaks (the synthetic simulator's) ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayItem:
+    """An item of a market whose course is known: its kind (``viral`` or a decoy's), the moment
+    its daily gains peak (``None`` for decoys) and its readings grouped per ad and region."""
+
+    kind: str
+    peak_at: datetime | None
+    series: Sequence[ReadingSeries]
+
+
+@dataclass(frozen=True, slots=True)
+class LeadTimes:
+    """How early the engine called each viral item ``exploding``, replaying the market moment
+    by moment (each moment scored from the readings up to it only), and how often it called a
+    decoy so."""
+
+    # Days from the first moment flagged to the peak, per viral item that peaked before the
+    # replay's end (negative: flagged after the peak; None: never flagged up to the peak).
+    lead_days: tuple[float | None, ...]
+    # Per decoy kind: items flagged at least once, items, and the share of (item, moment) pairs
+    # flagged.
+    decoys: Mapping[str, tuple[int, int, float]]
+
+    @property
+    def flagged_before_peak(self) -> int:
+        return sum(1 for lead in self.lead_days if lead is not None and lead > 0)
+
+    @property
+    def median_lead_days(self) -> float | None:
+        found = [lead for lead in self.lead_days if lead is not None]
+        return statistics.median(found) if found else None
+
+
+def lead_times(items: Iterable[ReplayItem], moments: Sequence[datetime]) -> LeadTimes:
+    """Each item scored at every moment (``score_series`` leaves out what came after it); a
+    viral item counts if its peak falls inside the moments replayed."""
+    leads: list[float | None] = []
+    decoys: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # flagged items, items, flags
+    for item in items:
+        flags = [score_series(item.series, moment).status is TrendStatus.EXPLODING for moment in moments]
+        if item.kind == "viral":
+            if item.peak_at is None or item.peak_at > moments[-1]:
+                continue
+            first = next((m for m, flagged in zip(moments, flags, strict=True) if flagged), None)
+            leads.append(None if first is None else (item.peak_at - first) / timedelta(days=1))
+        else:
+            counts = decoys[item.kind]
+            counts[0] += any(flags)
+            counts[1] += 1
+            counts[2] += sum(flags)
+    return LeadTimes(
+        lead_days=tuple(leads),
+        decoys={
+            kind: (flagged, count, round(flags / (count * len(moments)), 4))
+            for kind, (flagged, count, flags) in sorted(decoys.items())
+        },
+    )

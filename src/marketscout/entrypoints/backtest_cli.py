@@ -1,4 +1,5 @@
-"""``marketscout backtest e1|e2|e3 --data PATH [--json]``: the protocols of spec/evaluation.md."""
+"""``marketscout backtest e1|e2|e3 --data PATH [--json]``: the protocols of spec/evaluation.md;
+``marketscout backtest lead [--seeds N] [--json]``: lead times on the synthetic simulator."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import argparse
 import dataclasses
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from marketscout.adapters.datasets import country_of, csv_files, read_nab, read_trending
+from marketscout.adapters.simulation import replay_items, simulate_market
 from marketscout.domain import evaluation
 from marketscout.domain.burst import DEFAULT_BURST_PARAMS, BurstDetector
 
@@ -19,17 +22,18 @@ E3_THRESHOLD = DEFAULT_BURST_PARAMS.alarm_level
 
 def add_backtest_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("backtest", help="measure the trend engine on real data")
-    parser.add_argument("task", choices=["e1", "e2", "e3"])
+    parser.add_argument("task", choices=["e1", "e2", "e3", "lead"])
     parser.add_argument(
         "--data",
-        required=True,
         type=Path,
         help="E1: a country file or folder; E2: a folder with two country files (or use --data-b); "
-        "E3: a folder of NAB series with labels/combined_windows.json",
+        "E3: a folder of NAB series with labels/combined_windows.json (lead needs none: it "
+        "replays the synthetic simulator, whose peaks are known)",
     )
     parser.add_argument("--data-b", type=Path, help="E2: the second country's file (B); --data is A")
     parser.add_argument("--horizon", type=int, default=3, help="E1: days ahead (H)")
     parser.add_argument("--threshold", type=float, default=E3_THRESHOLD, help="E3: detection threshold")
+    parser.add_argument("--seeds", type=int, default=5, help="lead: simulated markets (seeds 1..N)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -153,16 +157,61 @@ def _e3(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+# The lead-time replay: markets of this many days and products, scored every 12 hours from
+# the second day on (the simulator's viral products peak between day 31 and day 46).
+LEAD_DAYS = 40
+LEAD_PRODUCTS = 48
+LEAD_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _lead(args: argparse.Namespace) -> dict[str, Any]:
+    items = [
+        item
+        for seed in range(1, args.seeds + 1)
+        for item in replay_items(
+            simulate_market(seed, start=LEAD_START, days=LEAD_DAYS, products=LEAD_PRODUCTS)
+        )
+    ]
+    moments = [LEAD_START + timedelta(hours=12 * k) for k in range(4, 2 * LEAD_DAYS + 1)]
+    found = evaluation.lead_times(items, moments)
+    leads = [lead for lead in found.lead_days if lead is not None]
+    return {
+        "metrics": {
+            "marketscout": {
+                "viral_products": len(found.lead_days),
+                "flagged_before_peak": found.flagged_before_peak,
+                "lead_time_days": None
+                if found.median_lead_days is None
+                else round(found.median_lead_days, 2),
+                "min_lead_days": round(min(leads), 2) if leads else None,
+                "max_lead_days": round(max(leads), 2) if leads else None,
+            }
+        },
+        "decoys": {
+            kind: {"flagged": flagged, "products": count, "share_of_moments": share}
+            for kind, (flagged, count, share) in found.decoys.items()
+        },
+        "markets": {"seeds": args.seeds, "days": LEAD_DAYS, "products": LEAD_PRODUCTS, "every_hours": 12},
+    }
+
+
 def run_backtest(args: argparse.Namespace) -> int:
-    if not args.data.exists():
+    if args.task == "lead":
+        data = f"synthetic simulator, seeds 1..{args.seeds}"
+    elif args.data is None:
+        print(f"marketscout: backtest {args.task} needs --data PATH")
+        return 2
+    elif not args.data.exists():
         print(f"marketscout: {args.data} does not exist")
         return 2
-    outcome = {"e1": _e1, "e2": _e2, "e3": _e3}[args.task](args)
-    document = {"task": args.task, "data": str(args.data), **outcome}
+    else:
+        data = str(args.data)
+    outcome = {"e1": _e1, "e2": _e2, "e3": _e3, "lead": _lead}[args.task](args)
+    document = {"task": args.task, "data": data, **outcome}
     if args.json:
         print(json.dumps(document))
         return 0
-    print(f"backtest {args.task} on {args.data}")
+    print(f"backtest {args.task} on {data}")
     for method, metrics in document["metrics"].items():
         shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
         print(f"  {method:16} {shown}")
@@ -178,5 +227,11 @@ def run_backtest(args: argparse.Namespace) -> int:
             if m is not None
         )
         print(f"  marketscout - {baseline}: {shown} (95 % interval over judged days)")
-    print(f"  skipped rows: {document['skipped_rows']['count']}")
+    for kind, decoy in document.get("decoys", {}).items():
+        print(
+            f"  decoy {kind:13} flagged exploding: {decoy['flagged']} of {decoy['products']} products, "
+            f"{decoy['share_of_moments']:.1%} of moments"
+        )
+    if "skipped_rows" in document:
+        print(f"  skipped rows: {document['skipped_rows']['count']}")
     return 0
