@@ -262,3 +262,26 @@ async def test_a_refused_product_or_ad_keeps_what_was_typed(client: Client) -> N
     assert refused.status_code == 200 and 'class="error"' in refused.text
     assert "<option selected>YouTube</option>" in refused.text
     assert ">typed words</textarea>" in refused.text and 'value="yt-typed"' in refused.text
+
+
+async def _create_product(client: Client, name: str) -> int:
+    form = {"csrf_token": await csrf(client), "action": "product", "name": name, "description": "d"}
+    sent = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    found = [p["id"] for p in (await client.get("/products")).json() if p["name"] == name]
+    assert len(found) == 1
+    return int(found[0])
+
+
+async def test_a_new_product_is_linked_from_the_message_and_found_by_a_search(client: Client) -> None:
+    await signed_up(client)
+    product_id = await _create_product(client, "Café 🚀 Ünïcödé")
+    shown = (await client.get("/ui/data", headers=HTML)).text
+    assert f'<a href="/ui/products/{product_id}">' in shown, "the success message links to the product"
+    for needle in ("Caf", "caf", "ÜNÏ"):
+        found = (await client.get("/", params={"q": needle}, headers=HTML)).text
+        assert "No scored products match" not in found
+        assert "Not scored yet:" in found
+        assert f'href="/ui/products/{product_id}">Café 🚀 Ünïcödé</a>' in found
+    other = (await client.get("/", params={"q": "nothing like it"}, headers=HTML)).text
+    assert "No scored products match" in other and "Not scored yet" not in other

@@ -30,7 +30,7 @@ from litestar.params import FromQuery, PathParameter
 from litestar.response import Redirect, Template
 
 from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
-from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, TrendStatus, User
+from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import COUNTRY_CODES
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
@@ -255,6 +255,18 @@ class DashboardController(Controller):
         items = await trends.trending(
             uow, limit=100, status=TrendStatus(chosen) if chosen else None, query=query, among=among
         )
+        unscored: list[Product] = []
+        if query is not None and chosen is None:
+            # a search also names the products it matches that have no score yet (newly created)
+            scored = {item.product.id for item in items}
+            unscored = [
+                p
+                for p in await catalog.list_products(uow, skip=0, limit=50, query=query)
+                if p.id not in scored and (among is None or p.id in among)
+            ]
+            async with uow:
+                levels = await uow.scores.latest_levels(p.id for p in unscored)
+            unscored = [p for p in unscored if p.id not in levels][:20]
         rows = []
         for item in items:
             history = await trends.score_history(uow, item.product.id)
@@ -270,6 +282,7 @@ class DashboardController(Controller):
             "trending.html",
             user,
             rows=rows,
+            unscored=unscored,
             status=chosen,
             q=query or "",
             statuses=[s.value for s in TrendStatus],
@@ -710,7 +723,10 @@ async def _data_flash(
     if made := take_flash(request, template, "product"):
         with contextlib.suppress(NotFound, ValueError):
             product = await catalog.get_product(uow, int(made[0]))
-            return {"message": f"Created product “{product.name}” (#{product.id})."}
+            return {
+                "message": f"Created product “{product.name}” (#{product.id}).",
+                "link": (f"/ui/products/{product.id}", "Open its page"),
+            }
     elif (made := take_flash(request, template, "ad")) and len(made) == 2 and made[0].isdigit():
         return {"message": f"Created {made[1]} ad #{made[0]}."}
     return None
