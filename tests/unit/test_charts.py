@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketscout.entrypoints.web.charts import line_chart, polyline
+from marketscout.entrypoints.web.charts import component_rows, growth_text, line_chart, polyline
 
 
 def _ys(points: str) -> list[float]:
@@ -27,3 +27,20 @@ def test_the_chart_labels_its_range_and_dates() -> None:
     assert chart.description == "Trend score, Mar 01 to Mar 02, on a scale from 0 to 100; from 2.5 to 0.5"
     views = line_chart([0.0, 10.0, 4000.0], what="Views", first="a", last="b")
     assert views.high_label == "4,000"
+
+
+def test_growth_reads_the_same_everywhere_never_minus_zero_and_capped() -> None:
+    assert growth_text(None) == "n/a"
+    assert growth_text(-0.001) == "0%", "never -0%"
+    assert growth_text(0.004) == "0%"
+    assert growth_text(0.5) == "+50%"
+    assert growth_text(-0.2) == "-20%"
+    assert growth_text(92743.0) == "over +999%", "the product page showed +9274300%"
+
+
+def test_components_have_readable_names_units_and_separators() -> None:
+    rows = dict(component_rows({"velocity_24h": 27213.0, "concentration": 0.8512, "mystery_thing": 1234.5}))
+    assert rows["views gained in 24 h"] == "27,213"
+    assert rows["share of recent views from the top ad"] == "85%"
+    assert rows["mystery thing"] == "1,234"
+    assert all("e+" not in value for value in rows.values())

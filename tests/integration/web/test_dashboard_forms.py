@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -285,3 +286,39 @@ async def test_a_new_product_is_linked_from_the_message_and_found_by_a_search(cl
         assert f'href="/ui/products/{product_id}">Café 🚀 Ünïcödé</a>' in found
     other = (await client.get("/", params={"q": "nothing like it"}, headers=HTML)).text
     assert "No scored products match" in other and "Not scored yet" not in other
+
+
+async def _scored_product(client: Client, name: str, views: list[int]) -> int:
+    """A product with one TikTok ad and a reading a day (oldest first) ending at NOW."""
+    product_id = await _create_product(client, name)
+    ad = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product_id": str(product_id),
+        "platform": "TikTok",
+        "ad_content": "look",
+    }
+    assert (await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)).status_code == 303
+    ad_id = re.findall(r"Created TikTok ad #(\d+)", (await client.get("/ui/data", headers=HTML)).text)[0]
+    rows = [HEADER] + [
+        f"{ad_id},{(NOW - timedelta(days=len(views) - 1 - day)).isoformat()},US,{count},0,0,0"
+        for day, count in enumerate(views)
+    ]
+    assert f"{len(views)} stored" in await upload(client, "views.csv", "\n".join(rows).encode())
+    return product_id
+
+
+async def test_growth_columns_say_what_they_measure_and_the_product_page_reads_the_same(
+    client: Client,
+) -> None:
+    await signed_up(client)
+    product_id = await _scored_product(client, "Growth Lamp", [1000, 2000, 3000, 30000, 4000_000])
+    listed = (await client.get("/", headers=HTML)).text
+    assert ">24 h</th>" not in listed
+    assert 'title="Views gained in the last day, as a change on the views gained in the day before' in listed
+    assert ">Daily gains vs day before</th>" in listed
+    assert "over +999%" in listed
+    product = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    assert ">Daily gains vs day before</dt><dd>over +999%</dd>" in product, "capped as in the list"
+    assert "<dt>views gained in 24 h</dt><dd>3,970,000</dd>" in product
+    assert "e+" not in product

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 WIDTH, HEIGHT = 1000, 500
@@ -377,3 +378,68 @@ def line_chart(
         last_label=last,
         description=description,
     )
+
+
+# What the growth of a window measures (the API's ``growth``): views gained in the window
+# against the window before; the headers and tooltips of the list and the product page.
+GROWTH_LABELS = {
+    "24h": ("Daily gains vs day before", "day"),
+    "7d": ("Weekly gains vs week before", "week"),
+    "30d": ("30-day gains vs 30 days before", "30 days"),
+}
+
+
+def growth_label(window: str) -> str:
+    return GROWTH_LABELS.get(window, (f"Gains in {window} vs the {window} before", ""))[0]
+
+
+def growth_title(window: str) -> str:
+    span = GROWTH_LABELS.get(window, ("", window))[1] or window
+    return (
+        f"Views gained in the last {span}, as a change on the views gained in the {span} before "
+        "(+50% = half as many again); n/a when there is no earlier window to compare with"
+    )
+
+
+def growth_text(value: float | None) -> str:
+    """A growth for people: a whole percentage, never "-0%", capped at "over +999%"."""
+    if value is None:
+        return "n/a"
+    if value > 9.99:
+        return "over +999%"
+    percent = round(100 * value)
+    return "0%" if percent == 0 else f"{percent:+d}%"
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:,.0f}%"
+
+
+def _times(value: float) -> str:
+    return f"{value:,.2f}×"
+
+
+# The score's components (docs/scoring.md): a name a seller can read and a formatter with the unit.
+_COMPONENTS: dict[str, tuple[str, Callable[[float], str]]] = {
+    "velocity_24h": ("views gained in 24 h", lambda v: f"{v:,.0f}"),
+    "relative_growth_per_day": ("rise of total views in 24 h", lambda v: growth_text(math.expm1(v))),
+    "acceleration": ("last 3 days' gains vs the 3 before", lambda v: _times(math.exp(v))),
+    "momentum": ("momentum (log scale)", _number),
+    "surprise": ("last day's gain, deviations above its usual range", _number),
+    "breadth": ("breadth (rising platforms, regions and ads)", _number),
+    "quality": ("engagement quality vs the platform norm (log ratio)", _number),
+    "concentration": ("share of recent views from the top ad", _percent),
+}
+
+
+def component_rows(components: Mapping[str, float]) -> list[tuple[str, str]]:
+    """(readable name, formatted value) for each component, in the order given."""
+    rows = []
+    for key, value in components.items():
+        name, shown = _COMPONENTS.get(key, (key.replace("_", " "), _number))
+        rows.append((name, shown(value)))
+    return rows

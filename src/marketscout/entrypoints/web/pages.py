@@ -42,8 +42,12 @@ from marketscout.entrypoints.schemas import EngagementIn
 from marketscout.entrypoints.web.charts import (
     LEGEND_STEPS,
     colour,
+    component_rows,
     continent_map,
     country_marks,
+    growth_label,
+    growth_text,
+    growth_title,
     line_chart,
     polyline,
 )
@@ -55,6 +59,7 @@ FLASH_COOKIE = "ms_flash"
 _DATA_FIELDS = ("action", "name", "description", "product_id", "platform", "ad_content", "external_id")
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
+_LIST_WINDOWS = ("24h", "7d")  # the growth columns of the Trending list
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -275,6 +280,7 @@ class DashboardController(Controller):
                     "product": item.product,
                     "score": item.score,
                     "spark": polyline([s.score for s in history[-14:]], 100, 24, high=100.0),
+                    "growth": [growth_text(item.score.assessment.growth.get(w)) for w in _LIST_WINDOWS],
                 }
             )
         return page(
@@ -283,6 +289,7 @@ class DashboardController(Controller):
             user,
             rows=rows,
             unscored=unscored,
+            windows=[(growth_label(w), growth_title(w)) for w in _LIST_WINDOWS],
             status=chosen,
             q=query or "",
             statuses=[s.value for s in TrendStatus],
@@ -334,6 +341,12 @@ class DashboardController(Controller):
             product=product,
             score=score,
             history=history,
+            components=component_rows(score.assessment.components) if score else [],
+            growth=[
+                (growth_label(w), growth_title(w), growth_text(g)) for w, g in score.assessment.growth.items()
+            ]
+            if score
+            else [],
             views_chart=line_chart(
                 series,
                 what="Views gained per day",
