@@ -43,6 +43,7 @@ from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.settings import tune_gc
 from marketscout.entrypoints.web.pages import DashboardController
+from marketscout.entrypoints.web.session import PageUserMiddleware
 
 logger = logging.getLogger("marketscout")
 STATIC = Path(__file__).with_name("static")
@@ -186,6 +187,9 @@ def create_app(container: Container | None = None) -> Litestar:
     # Litestar runs route middleware only for matched routes; wrapping the whole ASGI handler
     # gives 404s and 405s the same request id, security headers and rate limits as the rest.
     handler = app.asgi_handler
+    # Error pages show who is signed in: the user is looked up before the app runs (inside the
+    # rate limiter, so a refused request costs no query).
+    handler = PageUserMiddleware(handler, container.token_issuer(), container.unit_of_work)
     if limiter is not None:
         handler = RateLimitMiddleware(handler, limiter, identify_user)  # identify_user is bound with limiter
     app.asgi_handler = RequestContextMiddleware(handler, on_write=container.read_cache().invalidate)

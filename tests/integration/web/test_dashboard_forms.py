@@ -322,3 +322,33 @@ async def test_growth_columns_say_what_they_measure_and_the_product_page_reads_t
     assert ">Daily gains vs day before</dt><dd>over +999%</dd>" in product, "capped as in the list"
     assert "<dt>views gained in 24 h</dt><dd>3,970,000</dd>" in product
     assert "e+" not in product
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/ui/no-such-page", 404),
+        ("GET", "/ui/products/999", 404),
+        ("GET", "/ui/products/0", 422),
+        ("POST", "/ui/alerts", 403),
+    ],
+)
+async def test_error_pages_show_the_signed_in_state(
+    client: Client, method: str, path: str, status: int
+) -> None:
+    await signed_up(client, "err_user")
+    answer = await client.request(
+        method, path, headers=HTML, data={"csrf_token": "wrong"} if method == "POST" else None
+    )
+    assert answer.status_code == status
+    assert "Signed in as <strong>err_user</strong>" in answer.text
+    assert "Sign up</a>" not in answer.text
+    assert f'name="csrf_token" value="{client.cookies.get("ms_csrf")}"' in answer.text, "Log out works"
+
+
+async def test_an_invalid_id_in_a_page_path_says_what_was_wrong(client: Client) -> None:
+    for path in ("/ui/products/0", "/ui/products/-3", f"/ui/products/{2**63}"):
+        answer = await client.get(path, headers=HTML)
+        assert answer.status_code in {404, 422}
+        if answer.status_code == 422:
+            assert "product id must be a positive integer" in answer.text, path

@@ -23,6 +23,7 @@ from marketscout.domain.errors import (
 from marketscout.domain.model import AlertRuleKind, Platform, TrendStatus
 from marketscout.entrypoints.api.bodies import readable
 from marketscout.entrypoints.schemas import ErrorBody, ErrorDetail
+from marketscout.entrypoints.web.session import csrf_cookies, csrf_token, page_user
 
 logger = logging.getLogger("marketscout.http")
 
@@ -77,19 +78,22 @@ def error_response(
     headers: dict[str, str] | None = None,
     request: Request[Any, Any, Any] | None = None,
 ) -> Response[Any]:
-    if _is_page(request):
+    if request is not None and _is_page(request):
+        user = page_user(request)
         return Template(
             template_name="error.html",
             context={
                 "status_code": status_code,
                 "title": _PAGE_TITLES.get(status_code, _GENERIC.get(status_code, "Error")),
                 "message": message,
-                "user": None,
-                "csrf": "",
-                "path": request.url.path if request else "",
+                "problems": [_page_problem(d) for d in details or []],
+                "user": user,
+                "csrf": csrf_token(request),
+                "path": request.url.path,
             },
             status_code=status_code,
-            headers=headers or {},
+            headers={**(headers or {}), **({"Cache-Control": "no-store"} if user is not None else {})},
+            cookies=csrf_cookies(request),
         )
     request_id = request.scope.get("state", {}).get("request_id") if request is not None else None
     all_headers = dict(headers or {})
@@ -101,6 +105,13 @@ def error_response(
         media_type=MediaType.JSON,
         headers=all_headers,
     )
+
+
+def _page_problem(detail: ErrorDetail) -> str:
+    """A refused value in words for a page: an id in the path is a positive whole number."""
+    if detail.field.endswith("_id") and detail.field.replace("_", "").isalnum():
+        return f"{detail.field.replace('_', ' ')} must be a positive integer"
+    return f"{detail.field}: {detail.rule}"
 
 
 def _field_of(key: str | None) -> str:

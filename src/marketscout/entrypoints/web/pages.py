@@ -15,7 +15,6 @@ import csv
 import hmac
 import io
 import re
-import secrets
 from collections import defaultdict
 from datetime import timedelta
 from typing import Annotated, Any
@@ -23,7 +22,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie, UploadFile
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, PathParameter
@@ -51,38 +50,21 @@ from marketscout.entrypoints.web.charts import (
     line_chart,
     polyline,
 )
+from marketscout.entrypoints.web.session import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    csrf_cookies,
+    csrf_token,
+    page_user,
+    secure,
+)
 
-SESSION_COOKIE = "ms_session"
-CSRF_COOKIE = "ms_csrf"
 SESSION_GRACE = 12 * 3600
 FLASH_COOKIE = "ms_flash"
 _DATA_FIELDS = ("action", "name", "description", "product_id", "platform", "ad_content", "external_id")
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
 _LIST_WINDOWS = ("24h", "7d")  # the growth columns of the Trending list
-
-
-def _secure(request: Request[Any, Any, Any]) -> bool:
-    return request.url.scheme == "https"
-
-
-def csrf_token(request: Request[Any, Any, Any]) -> str:
-    """The request's CSRF value: the cookie's, or a new one the response will set."""
-    state = request.scope.setdefault("state", {})
-    token: str | None = state.get("csrf") or request.cookies.get(CSRF_COOKIE)
-    if not token:
-        token = secrets.token_urlsafe(32)
-    state["csrf"] = token
-    return token
-
-
-def _cookies(request: Request[Any, Any, Any]) -> list[Cookie]:
-    token = csrf_token(request)
-    if request.cookies.get(CSRF_COOKIE) == token:
-        return []
-    return [
-        Cookie(key=CSRF_COOKIE, value=token, httponly=True, samesite="lax", secure=_secure(request), path="/")
-    ]
 
 
 async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -101,6 +83,9 @@ async def current_user(request: Request[Any, Any, Any], uow: UnitOfWork, tokens:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
+    if (known := page_user(request)) is not None:  # looked up by PageUserMiddleware
+        request.scope.setdefault("state", {})["user_id"] = known.id
+        return known
     try:
         user = await accounts.authenticate(uow, tokens, token)
     except AuthenticationFailed:
@@ -121,7 +106,7 @@ def _with_session(
         max_age=pair.expires_in + SESSION_GRACE,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=secure(request),
         path="/",
     )
     return response
@@ -139,7 +124,7 @@ def page(
     return Template(
         template_name=name,
         context=context,
-        cookies=_cookies(request),
+        cookies=csrf_cookies(request),
         status_code=status_code,
         headers=PRIVATE if user is not None else None,
     )
@@ -176,7 +161,7 @@ def flash_redirect(request: Request[Any, Any, Any], path: str, note: str) -> Red
         max_age=300,
         httponly=True,
         samesite="lax",
-        secure=_secure(request),
+        secure=secure(request),
         path="/ui",
     )
     return response
