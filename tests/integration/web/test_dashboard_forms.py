@@ -352,3 +352,34 @@ async def test_an_invalid_id_in_a_page_path_says_what_was_wrong(client: Client) 
         assert answer.status_code in {404, 422}
         if answer.status_code == 422:
             assert "product id must be a positive integer" in answer.text, path
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ({"region": "ZZ"}, "region"),
+        ({"status": "booming"}, "status"),
+        ({"platform": "MySpace"}, "platform"),
+    ],
+)
+async def test_an_invalid_filter_is_named_with_what_is_accepted(
+    client: Client, query: dict[str, str], named: str
+) -> None:
+    page = (await client.get("/", params=query, headers=HTML)).text
+    value = next(iter(query.values()))
+    assert 'class="error"' in page
+    problem = re.findall(r'<p class="error" role="alert">(.*?)</p>', page, re.S)[0]
+    assert named in problem.lower() and value in problem
+    accepted = {"region": "country code", "status": "emerging", "platform": "TikTok"}[named]
+    assert accepted in problem
+    if named == "region":
+        assert 'value="ZZ"' in page, "the field keeps what was typed"
+
+
+async def test_a_continent_filters_trending_by_its_countries(client: Client) -> None:
+    await signed_up(client)
+    product_id = await _scored_product(client, "Continent Lamp", [100, 200, 400, 800])
+    for region, listed in (("North America", True), ("north america", True), ("Europe", False), ("US", True)):
+        page = (await client.get("/", params={"region": region}, headers=HTML)).text
+        assert 'class="error"' not in page, region
+        assert (f'href="/ui/products/{product_id}">Continent Lamp</a>' in page) is listed, region
