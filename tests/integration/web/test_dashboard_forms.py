@@ -220,17 +220,14 @@ async def test_the_heat_map_selects_the_product_it_draws(client: Client) -> None
     page = (await client.get(f"/ui/heat-map?product_id={chosen}", headers=HTML)).text
     selected = re.findall(r'<option value="(\d+)" selected>', page)
     assert selected == [str(chosen)], "not among the trending products, yet selected"
-    assert "Interest in <strong>Second Lamp</strong>" in page
-    product = (await client.get(f"/ui/products/{chosen}", headers=HTML)).text
-    assert f'href="/ui/heat-map?product_id={chosen}"' in product
+    assert "No engagement recorded yet for <strong>Second Lamp</strong>" in page
 
 
 async def test_product_charts_have_axes_labels_and_a_description(client: Client) -> None:
     await signed_up(client)
-    form = {"csrf_token": await csrf(client), "action": "product", "name": "Chart Lamp", "description": "d"}
-    await client.post("/ui/data", data=form, headers=HTML)
-    product_id = (await client.get("/products")).json()[0]["id"]
+    product_id = await _scored_product(client, "Chart Lamp", [100, 200, 400, 800])
     page = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    assert f'href="/ui/heat-map?product_id={product_id}"' in page
     for chart in ("views-chart", "score-chart"):
         assert f'aria-labelledby="{chart}-title"' in page
         assert f'<title id="{chart}-title">' in page
@@ -383,3 +380,21 @@ async def test_a_continent_filters_trending_by_its_countries(client: Client) -> 
         page = (await client.get("/", params={"region": region}, headers=HTML)).text
         assert 'class="error"' not in page, region
         assert (f'href="/ui/products/{product_id}">Continent Lamp</a>' in page) is listed, region
+
+
+async def test_a_product_without_data_shows_empty_states_not_zeros(client: Client) -> None:
+    await signed_up(client)
+    product_id = await _create_product(client, "Quiet Lamp")
+    product = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    assert "Peak day: 0 views" not in product
+    assert 'id="views-chart"' not in product and 'id="score-chart"' not in product, "no flat lines"
+    assert "No engagement recorded yet" in product
+    assert '<td class="num">0.0</td>' not in product
+    heat = (await client.get(f"/ui/heat-map?product_id={product_id}", headers=HTML)).text
+    assert "Interest in <strong>Quiet Lamp</strong>" not in heat
+    assert "No engagement recorded yet for <strong>Quiet Lamp</strong>" in heat
+    assert '<td class="num">0.0</td>' not in heat and 'class="map"' not in heat
+    busy_id = await _scored_product(client, "Busy Lamp", [100, 200, 400, 800])
+    busy = (await client.get(f"/ui/products/{busy_id}", headers=HTML)).text
+    assert 'id="views-chart"' in busy and "Peak day:" in busy and "No engagement recorded yet" not in busy
+    assert 'class="map"' in (await client.get(f"/ui/heat-map?product_id={busy_id}", headers=HTML)).text
