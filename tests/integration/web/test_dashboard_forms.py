@@ -398,3 +398,37 @@ async def test_a_product_without_data_shows_empty_states_not_zeros(client: Clien
     busy = (await client.get(f"/ui/products/{busy_id}", headers=HTML)).text
     assert 'id="views-chart"' in busy and "Peak day:" in busy and "No engagement recorded yet" not in busy
     assert 'class="map"' in (await client.get(f"/ui/heat-map?product_id={busy_id}", headers=HTML)).text
+
+
+async def test_a_watched_product_can_be_removed_from_the_watchlist_page(client: Client) -> None:
+    await signed_up(client)
+    product_id = await _create_product(client, "Watched Lamp")
+    watch = {"csrf_token": await csrf(client), "action": "add"}
+    assert (
+        await client.post(f"/ui/watchlist/{product_id}", data=watch, follow_redirects=False)
+    ).status_code == 303
+    page = (await client.get("/ui/watchlist", headers=HTML)).text
+    form = re.findall(rf'<form method="post" action="/ui/watchlist/{product_id}".*?</form>', page, re.S)
+    assert form and 'name="action" value="remove"' in form[0] and "Remove" in form[0]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form[0]))
+    sent = await client.post(f"/ui/watchlist/{product_id}", data=fields, headers=HTML, follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"] == "/ui/watchlist"
+    after = (await client.get("/ui/watchlist", headers=HTML)).text
+    assert f'Removed “<a href="/ui/products/{product_id}">Watched Lamp</a>” from your watchlist' in after
+    assert "Products you watch" not in after
+    assert "Add to watchlist" in (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+
+
+async def test_rule_kinds_have_readable_names(client: Client) -> None:
+    await signed_up(client)
+    rule = {
+        "csrf_token": await csrf(client),
+        "action": "add-rule",
+        "kind": "score_rise",
+        "threshold": "5",
+        "window_hours": "24",
+    }
+    assert (await client.post("/ui/alerts", data=rule, follow_redirects=False)).status_code == 303
+    page = (await client.get("/ui/watchlist", headers=HTML)).text
+    assert '<option value="score_rise">Score rises by a number of points</option>' in page
+    assert "<li>Score rises by a number of points · threshold 5.0" in page

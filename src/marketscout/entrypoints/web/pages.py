@@ -64,6 +64,12 @@ FLASH_COOKIE = "ms_flash"
 _DATA_FIELDS = ("action", "name", "description", "product_id", "platform", "ad_content", "external_id")
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
+RULE_KIND_NAMES = {
+    AlertRuleKind.SCORE_RISE: "Score rises by a number of points",
+    AlertRuleKind.SCORE_THRESHOLD: "Score reaches a level",
+    AlertRuleKind.STATUS_EXPLODING: "Status becomes exploding",
+    AlertRuleKind.NEW_VIRAL_AD: "A new viral ad appears",
+}
 _LIST_WINDOWS = ("24h", "7d")  # the growth columns of the Trending list
 
 
@@ -204,11 +210,15 @@ async def _watchlist_page(
         alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
         rules=rules,
         deliveries=await notifications.list_deliveries(uow, user_id=user.id, limit=20),
-        kinds=[k.value for k in AlertRuleKind],
+        kinds=[(k.value, RULE_KIND_NAMES[k]) for k in AlertRuleKind],
+        kind_names={k.value: name for k, name in RULE_KIND_NAMES.items()},
         email_available=Channel.EMAIL in available_channels(request.app.state.container.settings()),
         error=error,
         values=values or {},
     )
+    if error is None and (removed := take_flash(request, template, "unwatched")) and removed[0].isdigit():
+        with contextlib.suppress(NotFound):
+            template.context["removed"] = await catalog.get_product(uow, int(removed[0]))
     added = take_flash(request, template, "rule") if error is None else []
     new_rule: AlertRule | None = next((r for r in rules if added and str(r.id) == added[0]), None)
     template.context["new_rule"] = new_rule
@@ -571,6 +581,8 @@ class DashboardController(Controller):
         if _text(form, "action") == "remove":
             with contextlib.suppress(NotFound):  # already gone: the page shows the truth
                 await watchlists.unwatch(uow, user_id=user.id, product_id=product_id)
+            if _text(form, "back") == "watchlist":
+                return flash_redirect(request, "/ui/watchlist", f"unwatched:{product_id}")
         else:
             await watchlists.watch(uow, clock, user_id=user.id, product_id=product_id)
         return Redirect(path=f"/ui/products/{product_id}", status_code=303)
