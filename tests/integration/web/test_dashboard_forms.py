@@ -432,3 +432,31 @@ async def test_rule_kinds_have_readable_names(client: Client) -> None:
     page = (await client.get("/ui/watchlist", headers=HTML)).text
     assert '<option value="score_rise">Score rises by a number of points</option>' in page
     assert "<li>Score rises by a number of points · threshold 5.0" in page
+
+
+async def test_sign_up_names_every_wrong_field_at_once(client: Client) -> None:
+    form = {"csrf_token": await csrf(client), "username": "", "email": "", "password": ""}
+    refused = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 422
+    for field in ("username", "email", "password"):
+        assert re.search(rf'<p class="error" id="{field}-error"[^>]*>{field}: ', refused.text), field
+        assert f'aria-describedby="{field}-error"' in refused.text
+    partly = {"csrf_token": await csrf(client), "username": "fine_name", "email": "x", "password": "short"}
+    refused = await client.post("/ui/signup", data=partly, headers=HTML, follow_redirects=False)
+    assert 'id="username-error"' not in refused.text and 'value="fine_name"' in refused.text
+    assert 'id="email-error"' in refused.text and 'id="password-error"' in refused.text
+
+
+async def test_a_wrong_password_at_login_keeps_the_username(client: Client) -> None:
+    await signed_up(client, "keeps_me")
+    client.cookies.delete("ms_session")
+    form = {
+        "csrf_token": await csrf(client),
+        "username": "keeps_me",
+        "password": "not the passphrase",
+        "next": "/",
+    }
+    refused = await client.post("/ui/login", data=form, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 401
+    assert 'name="username" value="keeps_me"' in refused.text
+    assert "Incorrect username or password" in refused.text

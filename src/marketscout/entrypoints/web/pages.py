@@ -30,6 +30,7 @@ from litestar.response import Redirect, Template
 
 from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
 from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
+from marketscout.domain.passwords import check_password
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, COUNTRY_CODES, continent_of
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
@@ -487,7 +488,13 @@ class DashboardController(Controller):
     ) -> Template:
         texts = {"expired": "Your session has expired; please log in again.", "login": "Please log in first."}
         return page(
-            request, "login.html", None, message=texts.get(message or "", ""), next=_safe_next(next), error=""
+            request,
+            "login.html",
+            None,
+            message=texts.get(message or "", ""),
+            next=_safe_next(next),
+            error="",
+            username="",
         )
 
     @post("/ui/login", status_code=200)
@@ -517,6 +524,7 @@ class DashboardController(Controller):
                 message="",
                 next=_safe_next(_text(form, "next")),
                 error=error.message,
+                username=_text(form, "username")[:254],
             )
             template.status_code = 401
             return template
@@ -525,7 +533,7 @@ class DashboardController(Controller):
 
     @get("/ui/signup")
     async def signup_page(self, request: Request[Any, Any, Any]) -> Template:
-        return page(request, "signup.html", None, error="", values={})
+        return page(request, "signup.html", None, errors={}, values={})
 
     @post("/ui/signup", status_code=200)
     async def signup(
@@ -542,18 +550,34 @@ class DashboardController(Controller):
             _text(form, "email")[:300],
             _text(form, "password")[:200],
         )
-        try:
-            await accounts.sign_up(uow, hasher, clock, username=username, email=email, password=password)
-            pair = await accounts.log_in(uow, hasher, tokens, clock, username=username, password=password)
-        except (InvalidValue, Conflict) as error:
+        # every field's problem at once, not only the first one the use case meets
+        problems: dict[str, str] = {}
+        for field, check in (
+            ("username", lambda: accounts.validate_username(username)),
+            ("email", lambda: accounts.validate_email(email)),
+            ("password", lambda: check_password(password)),
+        ):
+            try:
+                check()
+            except InvalidValue as error:
+                problems[field] = error.message
+        status = 422
+        if not problems:
+            try:
+                await accounts.sign_up(uow, hasher, clock, username=username, email=email, password=password)
+                pair = await accounts.log_in(uow, hasher, tokens, clock, username=username, password=password)
+            except (InvalidValue, Conflict) as error:
+                problems[error.field or "form"] = error.message
+                status = 422 if isinstance(error, InvalidValue) else 400
+        if problems:
             template = page(
                 request,
                 "signup.html",
                 None,
-                error=error.message,
+                errors=problems,
                 values={"username": username, "email": email},
             )
-            template.status_code = 422 if isinstance(error, InvalidValue) else 400
+            template.status_code = status
             return template
         response: Response[Any] = Redirect(path="/", status_code=303)
         return _with_session(response, pair, request)
