@@ -412,6 +412,62 @@ async def test_window_gains_of_counters_corrected_downwards(uow_factory: UowFact
             assert await uow.engagement.ad_gains(start, end) == ad_gains(reference)
 
 
+async def test_window_gains_start_from_the_first_reading_whatever_order_it_arrives_in(
+    uow_factory: UowFactory,
+) -> None:
+    """With nothing before the window, the level it starts from is the first reading inside it
+    by time, not the first to arrive: a reading earlier than those stored in its hour or day
+    (what the SQL rollups keep) arriving in a later batch becomes the first; a reading re-sent
+    at the same time with other counters changes nothing (the stored one stands, as for the
+    domain, which keeps the first of equal times)."""
+    _, product_id, ad_id = await _seed(uow_factory)
+    day = T0.replace(hour=0)
+
+    def at(moment: datetime, views: int, region: str) -> EngagementSnapshot:
+        return dataclasses.replace(_snap(ad_id, product_id, 0, views, region=region), observed_at=moment)
+
+    hour = day + timedelta(hours=14)  # T0's day: hourly rollups, or its daily one
+    later_day = day + timedelta(days=2)  # a whole day inside every window below
+    batches = [
+        [
+            at(hour + timedelta(minutes=10), 500, "US"),
+            at(later_day + timedelta(hours=3), 1_000, "DE"),
+            at(day + timedelta(days=1, hours=10), 300, "JP"),
+        ],
+        [
+            at(hour + timedelta(minutes=5), 700, "US"),  # earlier in the same hour, arriving later
+            at(later_day + timedelta(hours=1, minutes=30), 2_000, "DE"),  # earlier in the same day
+            at(day + timedelta(days=1, hours=10), 5_000, "JP"),  # the same time again: ignored
+            at(day + timedelta(days=1, hours=9), 400, "JP"),
+        ],
+        [
+            at(hour + timedelta(minutes=20), 600, "US"),
+            at(hour + timedelta(minutes=40), 800, "US"),
+            at(later_day + timedelta(hours=9), 2_100, "DE"),
+            at(day + timedelta(days=1, hours=9), 9_000, "JP"),  # the first reading again: ignored
+            at(day + timedelta(days=1, hours=11), 450, "JP"),
+        ],
+    ]
+    uow = uow_factory()
+    stored: dict[tuple[int, str, datetime], EngagementSnapshot] = {}
+    for batch in batches:
+        for reading in batch:
+            stored.setdefault((reading.ad_id, reading.region, reading.observed_at), reading)
+        async with uow:
+            await uow.engagement.add_many(batch)
+            await uow.commit()
+    readings = list(stored.values())
+    expected = {"US": (700, 100), "DE": (2_000, 100), "JP": (400, 50)}
+    for start in (T0 + timedelta(minutes=30), T0 - timedelta(days=1)):
+        for end in (day + timedelta(days=3, hours=5), day + timedelta(days=4)):
+            reference = window_gains(readings, start, end)
+            assert {g.region: (g.base, g.gained) for g in reference} == expected
+            async with uow:
+                assert await uow.engagement.window_gains(start, end) == reference, (start, end)
+                assert await uow.engagement.regional_activity(start, end) == regional_activity(reference)
+                assert await uow.engagement.ad_gains(start, end) == ad_gains(reference)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 async def test_sql_stores_refuse_a_snapshot_that_is_not_its_ads(uow_factory: UowFactory) -> None:
     """The database itself holds each snapshot to its ad's product and platform (one composite
@@ -960,6 +1016,9 @@ async def test_concurrent_batches_over_the_same_hours_all_land_once(uow_factory:
         assert sorted(s.key for s in kept) == sorted(landed)
         end = T0 + timedelta(days=1)
         assert await uow.engagement.window_gains(T0, end) == window_gains(kept, T0, end)
+        # Nothing before this one: it starts from the first reading, whichever batch brought it.
+        start = T0 - timedelta(minutes=1)
+        assert await uow.engagement.window_gains(start, end) == window_gains(kept, start, end)
 
 
 async def test_a_rescore_that_fails_midway_leaves_nothing_in_flight(

@@ -1,5 +1,6 @@
-"""Migrations: they build exactly the declared schema, and 0003 and 0004 fill the rollups
-(views, then interactions) from what was stored before them, on SQLite and PostgreSQL."""
+"""Migrations: they build exactly the declared schema, and 0003, 0004 and 0011 fill the rollups
+(views, interactions, then the first reading's views) from what was stored before them, on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -126,7 +127,9 @@ async def test_upgrading_rolls_up_what_was_stored_before(database_at_0002: str) 
     uow = SqlUnitOfWork(session_factory(engine))
     try:
         async with uow:
-            for days in (1, 7, 30):
+            # 45 days: nothing before the window, so it starts from the first reading inside, whose
+            # views 0011 filled in from the snapshots.
+            for days in (1, 7, 30, 45):
                 start = T0 - timedelta(days=days, minutes=7)
                 assert await uow.engagement.window_gains(start, T0) == window_gains(readings, start, T0)
             # 0004 filled in the interactions: what re-scoring reads agrees with the readings.

@@ -40,6 +40,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from marketscout.adapters.sql import rollups
 from marketscout.adapters.sql import tables as t
@@ -634,6 +636,21 @@ _INSERT_SQLITE = (
 )
 
 
+class _FirstViews(FunctionElement[int]):
+    """An aggregate: the ``views`` of the group's row with the least ``time``
+    (:func:`rollups.first_views`, per dialect)."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "first_views"
+
+
+@compiles(_FirstViews)
+def _compile_first_views(element: _FirstViews, compiler: Any, **kw: Any) -> str:
+    time, views = (compiler.process(clause, **kw) for clause in element.clauses)
+    return rollups.first_views(compiler.dialect.name, time, views)
+
+
 @translate_errors
 class SqlEngagementStore(_SqlRepository, EngagementStore):
     async def add_many(self, snapshots: Sequence[EngagementSnapshot]) -> StoreResult:
@@ -866,14 +883,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         """Every ad's gains per region over the window, as a subquery to sum up further, with
         the expressions of each row's base and gain (as ``window_gains`` computes them)."""
         complete = await self._day_complete(end)
-        # OFFSET 0 keeps the subquery whole: each row's base (a lookup for the ad-regions with
-        # nothing before the window) is computed once, however often the sums refer to it.
-        g = (
-            self.gains_statement(start, end, None, day_complete=complete)
-            .order_by(None)
-            .offset(0)
-            .subquery("gains")
-        )
+        g = self.gains_statement(start, end, None, day_complete=complete).order_by(None).subquery("gains")
         return g, g.c.base, case((g.c.inside_max > g.c.base, g.c.inside_max - g.c.base), else_=0)
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
@@ -920,50 +930,36 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
     def gains_statement(
         cls, start: datetime, end: datetime, wanted: builtins.list[int] | None, *, day_complete: bool = False
     ) -> Any:
-        """The one aggregate query over the window's pieces (rollups and raw edges), then each
+        """The one aggregate query over the window's pieces (rollups and raw edges), with each
         ad and region's ``base`` as ``domain.gains.window_gains`` defines it: the highest reading
-        before the window, or else the views of the first reading inside it, looked up by its
-        key (``first_seen`` is then that reading's exact time; one probe of the unique index,
-        only for the ad-regions with nothing before the window). ``day_complete``: see
-        :func:`rollups.tile`."""
+        before the window, or else the views of the first reading inside it (the ``first_views``
+        of the piece with the earliest ``first_seen``: rollup rows keep their first reading's
+        views, raw readings are their own). ``day_complete``: see :func:`rollups.tile`."""
         pieces = rollups.tile(start - LOOKBACK, start, before=True) + rollups.tile(
             start, end, before=False, day_complete=day_complete
         )
         parts = [cls._piece(piece, wanted) for piece in pieces]
         union = parts[0].union_all(*parts[1:]).subquery("pieces")
         p = union.c
-        grouped = (
+        return (
             select(
                 p.ad_id,
                 p.region,
                 p.product_id,
                 p.platform,
-                func.max(case((p.before == 1, p.hi))).label("before"),
+                # The first views of the earliest piece of all: with nothing before the window,
+                # the first reading inside it.
+                func.coalesce(
+                    func.max(case((p.before == 1, p.hi))), _FirstViews(p.first_seen, p.first_views)
+                ).label("base"),
                 func.max(case((p.before == 0, p.hi))).label("inside_max"),
                 func.min(p.first_seen).label("first_seen"),
                 func.max(p.last_seen).label("last_seen"),
             )
             .group_by(p.ad_id, p.region, p.product_id, p.platform)
             .having(func.max(case((p.before == 0, 1))) == 1)
-            .subquery("grouped")
+            .order_by(p.ad_id, p.region)
         )
-        g, e = grouped.c, t.engagement_snapshots.c
-        first_views = (
-            select(e.views)
-            .where(e.ad_id == g.ad_id, e.region == g.region, e.observed_at == g.first_seen)
-            .scalar_subquery()
-        )
-        return select(
-            g.ad_id,
-            g.region,
-            g.product_id,
-            g.platform,
-            # COALESCE evaluates the lookup only where nothing came before the window.
-            func.coalesce(g.before, first_views).label("base"),
-            g.inside_max,
-            g.first_seen,
-            g.last_seen,
-        ).order_by(g.ad_id, g.region)
 
     @staticmethod
     def _piece(piece: rollups.Piece, wanted: builtins.list[int] | None) -> Any:
@@ -983,6 +979,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 e.views.label("lo"),
                 e.observed_at.label("first_seen"),
                 e.observed_at.label("last_seen"),
+                e.views.label("first_views"),
                 flag,
             ).where(bounds)
             column = e.product_id
@@ -998,6 +995,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 r.min_views.label("lo"),
                 r.first_seen,
                 r.last_seen,
+                r.first_views,
                 flag,
             ).where(r.bucket >= piece.lo, r.bucket < piece.hi)
             column = r.product_id

@@ -1,9 +1,11 @@
 """Hourly and daily rollups of engagement, kept at ingest, and how a window is read from them.
 
 A rollup row holds, per ad, region and bucket (a UTC hour or day), the highest and lowest
-``views`` reading, the highest interactions (likes + comments + shares) and the times of the
-first and last reading. These are exactly the figures :func:`marketscout.domain.gains.window_gains`
-and :func:`marketscout.domain.scoring.hourly_series` need, and every one is a max or a min, so:
+``views`` reading, the highest interactions (likes + comments + shares), the times of the
+first and last reading and the views of the first one. These are exactly the figures
+:func:`marketscout.domain.gains.window_gains` and :func:`marketscout.domain.scoring.hourly_series`
+need, and every one is a max or a min, or the views at the min time (taken from whichever reading
+is earlier), so:
 
 - applying the same rows twice gives the same rollups (re-sent batches change nothing), and
   rows may arrive in any order;
@@ -91,17 +93,27 @@ def _bucket_sqlite(unit: str, column: str) -> str:
     return f"substr({column}, 1, 10) || ' 00:00:00.000000'"
 
 
-def _upsert(table: str, select: str, greatest: str, least: str, *, interactions: bool = True) -> str:
-    """``interactions=False`` is the shape of migration 0003, before ``max_interactions``."""
-    extra_column = ", max_interactions" if interactions else ""
+def _upsert(
+    table: str, select: str, greatest: str, least: str, *, interactions: bool = True, first_views: bool = True
+) -> str:
+    """``interactions=False`` is the shape of migration 0003, before ``max_interactions``;
+    ``first_views=False`` the shape before migration 0011."""
+    extra_columns = (", max_interactions" if interactions else "") + (", first_views" if first_views else "")
     extra_update = (
         f", max_interactions = {greatest}({table}.max_interactions, excluded.max_interactions)"
         if interactions
         else ""
     )
+    if first_views:
+        # The views of whichever reading is earlier; SET reads the row as it was, and the time
+        # decides, so rows may arrive in any order. Equal times are the same stored reading.
+        extra_update += (
+            f", first_views = CASE WHEN excluded.first_seen < {table}.first_seen "
+            f"THEN excluded.first_views ELSE {table}.first_views END"
+        )
     return (
         f"INSERT INTO {table} (ad_id, region, bucket, product_id, platform, max_views, min_views, "
-        f"first_seen, last_seen{extra_column}) {select} "
+        f"first_seen, last_seen{extra_columns}) {select} "
         "ON CONFLICT (ad_id, region, bucket) DO UPDATE SET "
         f"max_views = {greatest}({table}.max_views, excluded.max_views), "
         f"min_views = {least}({table}.min_views, excluded.min_views), "
@@ -110,9 +122,26 @@ def _upsert(table: str, select: str, greatest: str, least: str, *, interactions:
     )
 
 
-def _aggregate(bucket: str, source: str, where: str = "", *, interactions: str | None = None) -> str:
-    """``interactions``: the expression of a row's interactions, or None to leave them out."""
+def first_views(dialect: str, time: str, views: str) -> str:
+    """An aggregate: the ``views`` of the row with the least ``time`` in the group (the times of
+    a group are distinct: one reading per ad, region and time, and pieces of a window are
+    disjoint)."""
+    if dialect == "postgresql":
+        # An ordered aggregate: the planner groups by sorting, which measured faster here than a
+        # min over (time, views) arrays, whose times have to become numeric first.
+        return f"(array_agg({views} ORDER BY {time}))[1]"
+    # SQLite stores times as fixed-width text ('YYYY-MM-DD HH:MM:SS.ffffff', 26 characters), so
+    # the least time followed by its views is the least of the two concatenated.
+    return f"CAST(substr(min({time} || {views}), 27) AS INTEGER)"
+
+
+def _aggregate(
+    bucket: str, source: str, where: str = "", *, interactions: str | None = None, first: str | None = None
+) -> str:
+    """``interactions``: the expression of a row's interactions, or None to leave them out;
+    ``first``: the expression of the first reading's views (:func:`first_views`), or None."""
     extra = f", max({interactions})" if interactions is not None else ""
+    extra += f", {first}" if first is not None else ""
     return (
         f"SELECT ad_id, region, {bucket}, product_id, platform, max(views), min(views), "  # noqa: S608 - constant names
         f"min(observed_at), max(observed_at){extra} FROM {source} {where} "
@@ -134,7 +163,12 @@ def postgres_insert_and_roll_up(columns: str) -> str:
         f"RETURNING ad_id, region, observed_at, product_id, platform, views, {_INTERACTIONS} AS interactions)"
     ]
     for table, unit in TABLES:
-        select = _aggregate(_bucket_postgres(unit, "observed_at"), "inserted", interactions="interactions")
+        select = _aggregate(
+            _bucket_postgres(unit, "observed_at"),
+            "inserted",
+            interactions="interactions",
+            first=first_views("postgresql", "observed_at", "views"),
+        )
         parts.append(f", {table}_upsert AS ({_upsert(table, select, 'GREATEST', 'LEAST')})")
     return "".join(parts) + " SELECT count(*) FROM inserted"  # noqa: S608 - constant names
 
@@ -146,22 +180,42 @@ def sqlite_roll_up(table: str, unit: str) -> str:
         "engagement_snapshots",
         "WHERE id > ?",
         interactions=_INTERACTIONS,
+        first=first_views("sqlite", "observed_at", "views"),
     )
     return _upsert(table, select, "max", "min")
 
 
-def backfill(dialect: str, table: str, unit: str, *, interactions: bool = True) -> str:
+def backfill(dialect: str, table: str, unit: str, *, interactions: bool = True, first: bool = True) -> str:
     """Rolls up every stored snapshot (the migrations that introduce the rollups and their
-    columns); ``interactions=False`` is the shape of migration 0003."""
+    columns); ``interactions=False`` is the shape of migration 0003, ``first=False`` the shape
+    before migration 0011."""
     bucket = (
         _bucket_postgres(unit, "observed_at")
         if dialect == "postgresql"
         else _bucket_sqlite(unit, "observed_at")
     )
+    select = _aggregate(
+        bucket,
+        "engagement_snapshots",
+        interactions=_INTERACTIONS if interactions else None,
+        first=first_views(dialect, "observed_at", "views") if first else None,
+    )
     return _upsert(
         table,
-        _aggregate(bucket, "engagement_snapshots", interactions=_INTERACTIONS if interactions else None),
+        select,
         "GREATEST" if dialect == "postgresql" else "max",
         "LEAST" if dialect == "postgresql" else "min",
         interactions=interactions,
+        first_views=first,
+    )
+
+
+def fill_first_views(table: str) -> str:
+    """Migration 0011: each stored rollup row's ``first_views``, the views of the reading at its
+    ``first_seen`` (one probe of the snapshots' unique key per row; a row whose readings are
+    gone keeps its lowest views, as windows read it before)."""
+    return (
+        f"UPDATE {table} SET first_views = coalesce((SELECT s.views FROM engagement_snapshots s "  # noqa: S608 - constant names
+        f"WHERE s.ad_id = {table}.ad_id AND s.region = {table}.region "
+        f"AND s.observed_at = {table}.first_seen), {table}.min_views)"
     )

@@ -159,9 +159,10 @@ engagement_snapshots = Table(
 
 def _rollup(name: str, *indexes: Index, fillfactor: int = 100) -> Table:
     """Per ad, region and time bucket: the highest and lowest reading of views, the highest of
-    interactions (likes + comments + shares) and when the first and last reading was taken. Kept
-    at ingest from the rows actually stored; every column is a max or a min, so applying the same
-    rows twice changes nothing."""
+    interactions (likes + comments + shares), when the first and last reading was taken and the
+    views of the first one. Kept at ingest from the rows actually stored; every column is a max or
+    a min, or the views of the min time, so applying the same rows twice, or in any order,
+    changes nothing."""
     return Table(
         name,
         metadata,
@@ -176,6 +177,8 @@ def _rollup(name: str, *indexes: Index, fillfactor: int = 100) -> Table:
         Column("first_seen", UtcDateTime(), nullable=False),
         Column("last_seen", UtcDateTime(), nullable=False),
         Column("max_interactions", BigInteger, nullable=False, server_default="0"),
+        # The views of the reading at first_seen (migration 0011; every upsert sets it).
+        Column("first_views", BigInteger, nullable=False, server_default="0"),
         CheckConstraint("min_views >= 0 AND max_views >= min_views", name="views_order"),
         *indexes,
         postgresql_with={"fillfactor": fillfactor},

@@ -40,7 +40,7 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     for name, unit in rollups.TABLES:
         _create(name)
-        op.execute(rollups.backfill(dialect, name, unit, interactions=False))
+        op.execute(rollups.backfill(dialect, name, unit, interactions=False, first=False))
 
 
 def downgrade() -> None:

@@ -27,7 +27,7 @@ def upgrade() -> None:
             )
         # Every stored snapshot again: views are unchanged (maxima and minima of the same rows),
         # interactions are filled in.
-        op.execute(rollups.backfill(dialect, name, unit))
+        op.execute(rollups.backfill(dialect, name, unit, first=False))
     op.create_index("ix_engagement_hourly_product_bucket", "engagement_hourly", ["product_id", "bucket"])
 
 
