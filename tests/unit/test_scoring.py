@@ -180,6 +180,22 @@ def test_a_weekly_swing_is_not_exploding() -> None:
     assert "no more than the same days a week ago: a weekly swing" in swing.reasons
 
 
+def test_the_declining_reason_says_the_reported_growth() -> None:
+    # Under two weeks: no whole week before the last to compare with, so no figure said either.
+    daily = [0] + [9000] * 6 + [6000] * 4 + [3000] * 3
+    short = score_item(series([sum(daily[: i + 1]) for i in range(len(daily))]), AS_OF)
+    assert short.status == TrendStatus.DECLINING
+    assert short.growth["7d"] is None
+    assert "engagement down on the previous week" in short.reasons
+    # Three weeks: the figure said is the growth reported.
+    daily = [5000] * 7 + [10000] * 7 + [6000] * 4 + [3000] * 3
+    long = score_item(series([sum(daily[: i + 1]) for i in range(len(daily))]), AS_OF)
+    assert long.status == TrendStatus.DECLINING
+    down = long.growth["7d"]
+    assert down is not None
+    assert f"engagement down {abs(down):.0%} on the previous week" in long.reasons
+
+
 def test_score_many_matches_score_item() -> None:
     items = {1: series([10, 20, 40]), 2: series([5, 5, 6])}
     assert score_many(items, AS_OF) == {k: score_item(v, AS_OF) for k, v in items.items()}

@@ -231,6 +231,9 @@ def score_series(
     ad_gain: dict[int, float] = defaultdict(float)
     quality_num = quality_den = norm_weighted = 0.0
     level_now = 0
+    # The earliest reading time and the first readings' views, of all series together.
+    first_epoch = math.inf
+    first_level = 0
     quality_since = as_of_epoch - 7 * 86400.0
     for ad_id, platform, region, epochs, views, interactions in kept:
         own = [0.0] * 6
@@ -239,6 +242,9 @@ def score_series(
         # reading after ``quality_since`` (never the first reading: nothing before it).
         top = max(views)
         level_now += top
+        first_level += views[0]
+        if epochs[0] < first_epoch:
+            first_epoch = epochs[0]
         recent_from = max(bisect.bisect_right(epochs, quality_since), 1)
         week_gain = top - max(views[:recent_from])
         quality_num += max(interactions) - max(interactions[:recent_from])
@@ -307,18 +313,17 @@ def score_series(
             rising_platforms.add(platform)
 
     daily = daily_all[: params.horizon_days]
-    # The status reads the smoothed ratio; what is reported is the relative change itself, or
-    # None where there is no earlier window to compare with: the readings do not reach back to
-    # its start, or it gained nothing (the ratio would then be about the raw view count).
-    growth: dict[str, float] = {}
+    # What is reported is the relative change itself, or None where there is no earlier window
+    # to compare with: the readings do not reach back to its start, or it gained nothing (the
+    # ratio would then be about the raw view count). The status reads the week's smoothed
+    # ratio, defined on any data.
     reported: dict[str, float | None] = {}
-    first_epoch = min(s.epochs[0] for s in kept)
     for label, days in _WINDOW_DAYS:
         recent_sum = sum(daily_all[:days])
         before_sum = sum(daily_all[days : 2 * days])
-        growth[label] = (recent_sum + 1.0) / (before_sum + 1.0) - 1.0
         observed = first_epoch <= as_of_epoch - 2 * days * 86400.0
         reported[label] = round(recent_sum / before_sum - 1.0, 4) if observed and before_sum > 0 else None
+    week = (sum(daily_all[:7]) + 1.0) / (sum(daily_all[7:14]) + 1.0) - 1.0
 
     v1 = daily[0]
     v3 = sum(daily[:3]) / 3.0
@@ -330,7 +335,6 @@ def score_series(
     # Acceleration likewise only where the three days before were observed, or the item is new
     # (first seen with fewer views than it has gained since): an item that starts being tracked
     # with a history of its own has no known days before, not days without gains.
-    first_level = sum(s.views[0] for s in kept)
     acceleration = (
         math.log((v3 + 1.0) / (v_prev3 + 1.0))
         if first_epoch <= as_of_epoch - 6 * 86400.0 or first_level < level_now - first_level
@@ -372,7 +376,7 @@ def score_series(
     if len(kept) == 1:
         observed_days = (kept[0].epochs[-1] - kept[0].epochs[0]) / 86400.0
     else:
-        observed_days = (max(s.epochs[-1] for s in kept) - min(s.epochs[0] for s in kept)) / 86400.0
+        observed_days = (max(s.epochs[-1] for s in kept) - first_epoch) / 86400.0
     confidence = _clip(
         (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
     )
@@ -382,9 +386,15 @@ def score_series(
     peak = max(daily)
     peak_day = daily.index(peak)  # the most recent day of the highest gain
     reasons: list[str] = []
-    if growth["7d"] < -0.3 and v3 < v_prev3:
+    if week < -0.3 and v3 < v_prev3:
         status = TrendStatus.DECLINING
-        reasons.append(f"engagement down {abs(growth['7d']):.0%} on the previous week")
+        # The figure said is the one reported as growth (none without a week before to compare).
+        down = reported["7d"]
+        reasons.append(
+            "engagement down on the previous week"
+            if down is None
+            else f"engagement down {abs(down):.0%} on the previous week"
+        )
     elif peak_day >= 2 and peak > 0 and v1 < 0.5 * peak:
         status = TrendStatus.PEAKED
         reasons.append(f"daily gains peaked {peak_day} days ago and are at {v1 / peak:.0%} of the peak")
@@ -402,7 +412,7 @@ def score_series(
             reasons.append("no more than the same days a week ago: a weekly swing")
         else:
             status = TrendStatus.EXPLODING
-    elif score >= 45 or (growth["7d"] > 0.5 and confidence < 0.6):
+    elif score >= 45 or (week > 0.5 and confidence < 0.6):
         status = TrendStatus.EMERGING
     else:
         status = TrendStatus.STEADY

@@ -28,9 +28,11 @@ from marketscout.domain.model import (
 from marketscout.domain.usecases.trends import SpreadReport
 
 # Text is not blank and holds no control characters (PostgreSQL cannot even store NUL);
-# descriptions and ad texts may break lines and hold tabs.
-NonBlank = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
-Lines = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# descriptions and ad texts may break lines and hold tabs. The leading run takes only blanks, so
+# the first other character is the one the middle class matches: linear time on any input (a
+# leading run of any character backtracked, 15-17 ms on 2,000 characters ending in NUL).
+NonBlank = r"^[^\S\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+Lines = r"^[^\S\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 TEXT_RULES = {
     NonBlank: "must not be blank or hold control characters",
     Lines: "must not be blank or hold control characters other than tabs and line breaks",

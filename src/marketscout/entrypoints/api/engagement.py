@@ -14,7 +14,7 @@ from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
-from marketscout.entrypoints.api.bodies import NOT_UTF8, describe, is_json, media_type, unsupported
+from marketscout.entrypoints.api.bodies import NOT_JSON, NOT_UTF8, describe, is_json, media_type, unsupported
 from marketscout.entrypoints.schemas import EngagementIn, IngestOut, RejectedItem
 
 NDJSON = "application/x-ndjson"
@@ -51,7 +51,7 @@ def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotI
     except UnicodeDecodeError:
         raise NOT_UTF8 from None
     except (msgspec.DecodeError, RecursionError):
-        raise ValidationException(extra=[{"key": "body", "message": "must be well-formed JSON"}]) from None
+        raise NOT_JSON from None
     documents: list[Any] = body if isinstance(body, list) else [body]
     if len(documents) > max_items:
         raise HTTPException(status_code=413, detail=f"At most {max_items} snapshots per request")
