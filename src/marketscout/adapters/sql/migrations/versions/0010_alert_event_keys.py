@@ -69,5 +69,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # The old keys cannot be rebuilt (which rule found an event is kept in rule_id, but an event
-    # found by several rules was stored once); the new keys work with the old code as they are.
+    # found by several rules was stored once). The new keys stay; older code, which builds keys
+    # of the old form, then alerts the events still going on once more (docs/operations.md).
     pass
