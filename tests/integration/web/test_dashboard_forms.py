@@ -343,6 +343,19 @@ async def test_error_pages_show_the_signed_in_state(
     assert f'name="csrf_token" value="{client.cookies.get("ms_csrf")}"' in answer.text, "Log out works"
 
 
+async def test_a_session_beside_a_cookie_the_standard_library_refuses_is_still_recognised(
+    client: Client,
+) -> None:
+    await signed_up(client, "odd_cookie")
+    session = client.cookies.get("ms_session")
+    client.cookies.clear()
+    # Another app on the host set a cookie whose value http.cookies cannot parse (a space).
+    headers = {**HTML, "Cookie": f"other=a b; ms_session={session}"}
+    for path in ("/", "/ui/no-such-page"):
+        answer = await client.get(path, headers=headers)
+        assert "Signed in as <strong>odd_cookie</strong>" in answer.text, path
+
+
 async def test_an_invalid_id_in_a_page_path_says_what_was_wrong(client: Client) -> None:
     for path in ("/ui/products/0", "/ui/products/-3", f"/ui/products/{2**63}"):
         answer = await client.get(path, headers=HTML)

@@ -56,7 +56,7 @@ from marketscout.entrypoints.web.session import (
     SESSION_COOKIE,
     csrf_cookies,
     csrf_token,
-    page_user,
+    page_session,
     secure,
 )
 
@@ -86,20 +86,20 @@ async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return dict(form)
 
 
-async def current_user(request: Request[Any, Any, Any], uow: UnitOfWork, tokens: TokenIssuer) -> User | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+def current_user(request: Request[Any, Any, Any]) -> User | None:
+    """The signed-in user, as :class:`PageUserMiddleware` found it (the token is checked once per
+    request); a refused token marks the session expired, a store that is down fails the page."""
+    state = request.scope.setdefault("state", {})
+    outcome = page_session(request)
+    if isinstance(outcome, User):
+        state["user_id"] = outcome.id
+        return outcome
+    if isinstance(outcome, AuthenticationFailed):
+        state["session_expired"] = True
         return None
-    if (known := page_user(request)) is not None:  # looked up by PageUserMiddleware
-        request.scope.setdefault("state", {})["user_id"] = known.id
-        return known
-    try:
-        user = await accounts.authenticate(uow, tokens, token)
-    except AuthenticationFailed:
-        request.scope.setdefault("state", {})["session_expired"] = True
-        return None
-    request.scope.setdefault("state", {})["user_id"] = user.id
-    return user
+    if outcome is not None:
+        raise outcome
+    return None
 
 
 def _with_session(
@@ -234,14 +234,13 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
         status: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         platform: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
     ) -> Template:
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         problems: list[str] = []
         chosen = status if status in {s.value for s in TrendStatus} else None
         if status and chosen is None:
@@ -324,10 +323,9 @@ class DashboardController(Controller):
         request: Request[Any, Any, Any],
         product_id: PathId,
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
     ) -> Template:
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         product, score = await trends.product_with_score(uow, product_id)
         history = await trends.score_history(uow, product_id)
         ads = await catalog.list_ads(uow, skip=0, limit=100, product_id=product_id)
@@ -394,11 +392,10 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
         product_id: FromQuery[int | None] = None,
     ) -> Template:
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         choices = [item.product for item in await trends.trending(uow, limit=20)]
         asked = None
         if product_id and 0 < product_id < 2**63:
@@ -433,11 +430,10 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
         platform: FromQuery[str | None] = None,
     ) -> Template:
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         chosen = platform if platform in {p.value for p in Platform} else None
         found = await trends.scan_ads(uow, clock, limit=50, platform=Platform(chosen) if chosen else None)
         return page(
@@ -449,9 +445,8 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
     ) -> Template | Redirect:
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         if user is None:
             return to_login(request)
         return await _watchlist_page(request, uow, user)
@@ -461,9 +456,8 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
     ) -> Template | Redirect:
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         if user is None:
             return to_login(request)
         products = await catalog.list_products(uow, skip=0, limit=100)
@@ -595,11 +589,10 @@ class DashboardController(Controller):
         request: Request[Any, Any, Any],
         product_id: PathId,
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
     ) -> Redirect:
         form = await check_csrf(request)
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         if user is None:
             return to_login(request)
         if _text(form, "action") == "remove":
@@ -616,11 +609,10 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
     ) -> Template | Redirect:
         form = await check_csrf(request)
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         if user is None:
             return to_login(request)
         action = _text(form, "action")
@@ -682,11 +674,10 @@ class DashboardController(Controller):
         self,
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
     ) -> Template | Redirect:
         form = await check_csrf(request)
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         if user is None:
             return to_login(request)
         action = _text(form, "action")
@@ -755,9 +746,8 @@ class DashboardController(Controller):
         request: Request[Any, Any, Any],
         data_type: Annotated[str, PathParameter(max_length=20)],
         uow: NamedDependency[UnitOfWork],
-        tokens: NamedDependency[TokenIssuer],
     ) -> Response[str] | Redirect:
-        user = await current_user(request, uow, tokens)
+        user = current_user(request)
         if user is None:
             return to_login(request)
         try:

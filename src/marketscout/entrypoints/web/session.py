@@ -8,21 +8,23 @@ resolves the session's user first, so that every page the server renders shows w
 from __future__ import annotations
 
 import secrets
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from marketscout.domain.errors import DomainError
 from marketscout.domain.model import User
-from marketscout.domain.ports import TokenIssuer, UnitOfWork
+from marketscout.domain.ports import TokenIssuer
+from marketscout.domain.usecases import accounts
+from marketscout.domain.usecases.accounts import UnitOfWorkFactory
 
 SESSION_COOKIE = "ms_session"
 CSRF_COOKIE = "ms_csrf"
-PAGE_USER = "page_user"
+PAGE_SESSION = "page_session"
 
 
 def is_page_path(path: str) -> bool:
@@ -55,48 +57,37 @@ def csrf_cookies(request: Request[Any, Any, Any]) -> list[Cookie]:
 
 def page_user(request: Request[Any, Any, Any]) -> User | None:
     """The signed-in user :class:`PageUserMiddleware` found for this page request, if any."""
-    user = request.scope.get("state", {}).get(PAGE_USER)
-    return user if isinstance(user, User) else None
+    outcome = page_session(request)
+    return outcome if isinstance(outcome, User) else None
+
+
+def page_session(request: Request[Any, Any, Any]) -> User | DomainError | None:
+    """What :class:`PageUserMiddleware` made of this page request's session cookie: the user,
+    the error that refused it (``AuthenticationFailed`` for an expired or forged token or a
+    deleted user; ``Unavailable`` for a store that is down), or None for no session cookie."""
+    outcome = request.scope.get("state", {}).get(PAGE_SESSION)
+    return outcome if isinstance(outcome, User | DomainError) else None
 
 
 class PageUserMiddleware:
-    """For page requests with a session cookie, looks the user up once and keeps it in the
-    request's state (``page_user``); a token that is invalid or expired, or a store that is down,
-    leaves it unset (the page handlers then tell "expired" from "never logged in")."""
+    """For page requests with a session cookie, authenticates it once and keeps the outcome in
+    the request's state (``page_session``): the user, or the error that refused the token. Error
+    pages show the user; page handlers also tell "expired" from "never logged in" from it."""
 
-    def __init__(self, app: ASGIApp, tokens: TokenIssuer, unit_of_work: Any) -> None:
+    def __init__(self, app: ASGIApp, tokens: TokenIssuer, unit_of_work: UnitOfWorkFactory) -> None:
         self.app = app
         self.tokens = tokens
         self.unit_of_work = unit_of_work  # a factory: a new UnitOfWork per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and is_page_path(scope["path"]):
-            token = _session_token(scope)
+            # Litestar's own parser, so that the middleware sees the cookie a handler would.
+            token = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(SESSION_COOKIE)
             if token:
-                user = await self._user(token)
-                if user is not None:
-                    scope.setdefault("state", {})[PAGE_USER] = user
+                outcome: User | DomainError
+                try:
+                    outcome = await accounts.authenticate(self.unit_of_work(), self.tokens, token)
+                except DomainError as error:
+                    outcome = error
+                scope.setdefault("state", {})[PAGE_SESSION] = outcome
         await self.app(scope, receive, send)
-
-    async def _user(self, token: str) -> User | None:
-        try:
-            user_id = self.tokens.user_id_from_access(token)
-            uow: UnitOfWork = self.unit_of_work()
-            async with uow:
-                return await uow.users.get(user_id)
-        except DomainError:
-            return None
-
-
-def _session_token(scope: Scope) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except CookieError:  # a malformed cookie header is no session
-                return None
-            morsel = jar.get(SESSION_COOKIE)
-            if morsel is not None and morsel.value:
-                return morsel.value
-    return None
