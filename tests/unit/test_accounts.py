@@ -105,3 +105,24 @@ async def test_expired_refresh_token_is_refused(uow: InMemoryUnitOfWork) -> None
     clock.advance(timedelta(seconds=tokens.refresh_lifetime_seconds + 1))
     with pytest.raises(AuthenticationFailed):
         await accounts.refresh_tokens(uow, tokens, clock, refresh_token=pair.refresh_token)
+
+
+async def test_sign_up_refuses_the_first_of_the_problems_a_form_lists_at_once(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    problems = accounts.sign_up_problems("a!", "not-an-email", "short")
+    assert [(p.field, p.rule) for p in problems] == [
+        ("username", "must be 3-50 characters of letters, digits and underscore"),
+        ("email", "must be a valid e-mail address"),
+        ("password", "must be at least 8 characters"),
+    ]
+    with pytest.raises(InvalidValue) as error:
+        await accounts.sign_up(
+            uow, FakeHasher(), FakeClock(), username="a!", email="not-an-email", password="short"
+        )
+    assert (error.value.field, error.value.rule) == ("username", problems[0].rule)
+    assert accounts.sign_up_problems("fine", " zoe@example.com ", "long enough") == []
+    user = await accounts.sign_up(
+        uow, FakeHasher(), FakeClock(), username="fine", email=" zoe@example.com ", password="long enough"
+    )
+    assert user.email == "zoe@example.com"

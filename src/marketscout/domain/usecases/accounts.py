@@ -42,19 +42,40 @@ def validate_username(username: str) -> str:
     return username
 
 
+def normalise_email(email: str) -> str:
+    return email.strip()
+
+
 def validate_email(email: str) -> str:
-    email = email.strip()
+    email = normalise_email(email)
     if len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email):
         raise InvalidValue("email", "must be a valid e-mail address")
     return email
 
 
+def sign_up_problems(username: str, email: str, password: str) -> list[InvalidValue]:
+    """Every rule a sign-up breaks, one per field, in the order :func:`sign_up` checks them
+    (it refuses the first); empty when the values may be stored. A form shows them all at once."""
+    checks: tuple[Callable[[], object], ...] = (
+        lambda: validate_username(username),
+        lambda: validate_email(email),
+        lambda: check_password(password),
+    )
+    problems: list[InvalidValue] = []
+    for check in checks:
+        try:
+            check()
+        except InvalidValue as error:
+            problems.append(error)
+    return problems
+
+
 async def sign_up(
     uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, *, username: str, email: str, password: str
 ) -> User:
-    username = validate_username(username)
-    email = validate_email(email)
-    check_password(password)
+    if problems := sign_up_problems(username, email, password):
+        raise problems[0]
+    email = normalise_email(email)
     password_hash = await hasher.hash(password)
     async with uow:
         taken = await uow.users.username_or_email_taken(username, email)

@@ -30,7 +30,6 @@ from litestar.response import Redirect, Template
 
 from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
 from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
-from marketscout.domain.passwords import check_password
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, COUNTRY_CODES, continent_of
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
@@ -545,16 +544,9 @@ class DashboardController(Controller):
             _text(form, "password")[:200],
         )
         # every field's problem at once, not only the first one the use case meets
-        problems: dict[str, str] = {}
-        for field, check in (
-            ("username", lambda: accounts.validate_username(username)),
-            ("email", lambda: accounts.validate_email(email)),
-            ("password", lambda: check_password(password)),
-        ):
-            try:
-                check()
-            except InvalidValue as error:
-                problems[field] = error.message
+        problems = {
+            error.field: error.message for error in accounts.sign_up_problems(username, email, password)
+        }
         status = 422
         if not problems:
             try:
