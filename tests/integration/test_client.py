@@ -151,3 +151,45 @@ def test_alert_rules_alerts_and_deliveries_through_the_client(api: MarketScoutCl
     assert api.deliveries(status="dead") == []
     api.delete_alert_rule(rule.id)
     assert api.alert_rules() == []
+
+
+def test_a_list_shorter_than_a_page_takes_one_request(clock: MovableClock) -> None:
+    app = create_app(build_container(api_settings(), clock))
+    sent: list[str] = []
+    with TestClient(app=app) as http, MarketScoutClient(http=http) as client:
+        client.sign_up("counter", "counter@example.com", "a long passphrase")
+        client.log_in("counter", "a long passphrase")
+        made = [client.create_product(f"Item {index}", "d") for index in range(101)]
+        client.watch(made[0].id)
+        client.create_alert_rule("status_exploding", product_id=made[0].id)
+        http.event_hooks["request"].append(lambda request: sent.append(request.url.path))
+        assert len(list(client.iter_products())) == 101
+        assert sent == ["/products", "/products"], "a full page, then a short one"
+        sent.clear()
+        assert [e.product_id for e in client.watchlist()] == [made[0].id]
+        assert [r.product_id for r in client.alert_rules()] == [made[0].id]
+        assert sent == ["/watchlists", "/alert-rules"]
+
+
+async def test_a_list_shorter_than_a_page_takes_one_request_async(clock: MovableClock) -> None:
+    app = create_app(build_container(api_settings(), clock))
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scope more narrowly
+    sent: list[str] = []
+
+    async def note(request: httpx.Request) -> None:
+        sent.append(request.url.path)
+
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+        AsyncMarketScoutClient(http=http) as client,
+    ):
+        await client.sign_up("counter", "counter@example.com", "a long passphrase")
+        await client.log_in("counter", "a long passphrase")
+        made = await client.create_product("Async Item", "d")
+        await client.watch(made.id)
+        await client.create_alert_rule("status_exploding", product_id=made.id)
+        http.event_hooks["request"].append(note)
+        assert [p.id async for p in client.iter_products()] == [made.id]
+        assert [e.product_id for e in await client.watchlist()] == [made.id]
+        assert [r.product_id for r in await client.alert_rules()] == [made.id]
+        assert sent == ["/products", "/watchlists", "/alert-rules"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -397,6 +397,17 @@ class MarketScoutClient:
             _raise_for_error(response)
             self._session.remember(response.json())
 
+    def _all_pages(self, call: Callable[[int, int], _Call], kind: type[list[T]]) -> Iterator[T]:
+        """Every item of a list the API pages with ``skip`` and ``limit``; a page shorter than
+        PAGE_SIZE is the last (no request for an empty page after it)."""
+        skip = 0
+        while True:
+            page = _decode(self._send(call(skip, PAGE_SIZE)), kind)
+            yield from page
+            if len(page) < PAGE_SIZE:
+                return
+            skip += len(page)
+
     def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
         result: dict[str, Any] = self._send(_Calls.sign_up(username, email, password)).json()
         return result
@@ -408,10 +419,7 @@ class MarketScoutClient:
         return _decode(self._send(_Calls.products(skip, limit, query)), list[Product])
 
     def iter_products(self, *, query: str | None = None) -> Iterator[Product]:
-        skip = 0
-        while page := self.products(skip=skip, limit=PAGE_SIZE, query=query):
-            yield from page
-            skip += len(page)
+        return self._all_pages(lambda skip, limit: _Calls.products(skip, limit, query), list[Product])
 
     def create_product(self, name: str, description: str, keywords: Sequence[str] = ()) -> Product:
         return _decode(self._send(_Calls.create_product(name, description, keywords)), Product)
@@ -443,10 +451,7 @@ class MarketScoutClient:
 
     def watchlist(self) -> list[WatchlistEntry]:
         """The whole watchlist, fetched a page at a time."""
-        entries: list[WatchlistEntry] = []
-        while page := _decode(self._send(_Calls.watchlist(len(entries), PAGE_SIZE)), list[WatchlistEntry]):
-            entries.extend(page)
-        return entries
+        return list(self._all_pages(_Calls.watchlist, list[WatchlistEntry]))
 
     def check_alerts(self) -> list[str]:
         alerts: list[str] = self._send(_Calls.check_alerts()).json()["alerts"]
@@ -457,10 +462,7 @@ class MarketScoutClient:
 
     def alert_rules(self) -> list[AlertRule]:
         """All the user's rules, fetched a page at a time."""
-        rules: list[AlertRule] = []
-        while page := _decode(self._send(_Calls.alert_rules(len(rules), PAGE_SIZE)), list[AlertRule]):
-            rules.extend(page)
-        return rules
+        return list(self._all_pages(_Calls.alert_rules, list[AlertRule]))
 
     def create_alert_rule(
         self,
@@ -554,6 +556,18 @@ class AsyncMarketScoutClient:
             _raise_for_error(response)
             self._session.remember(response.json())
 
+    async def _all_pages(self, call: Callable[[int, int], _Call], kind: type[list[T]]) -> AsyncIterator[T]:
+        """Every item of a list the API pages with ``skip`` and ``limit``; a page shorter than
+        PAGE_SIZE is the last (no request for an empty page after it)."""
+        skip = 0
+        while True:
+            page = _decode(await self._send(call(skip, PAGE_SIZE)), kind)
+            for item in page:
+                yield item
+            if len(page) < PAGE_SIZE:
+                return
+            skip += len(page)
+
     async def log_in(self, username: str, password: str) -> None:
         self._session.remember((await self._send(_Calls.log_in(username, password))).json())
 
@@ -562,12 +576,8 @@ class AsyncMarketScoutClient:
     ) -> list[Product]:
         return _decode(await self._send(_Calls.products(skip, limit, query)), list[Product])
 
-    async def iter_products(self, *, query: str | None = None) -> AsyncIterator[Product]:
-        skip = 0
-        while page := await self.products(skip=skip, limit=PAGE_SIZE, query=query):
-            for product in page:
-                yield product
-            skip += len(page)
+    def iter_products(self, *, query: str | None = None) -> AsyncIterator[Product]:
+        return self._all_pages(lambda skip, limit: _Calls.products(skip, limit, query), list[Product])
 
     async def create_product(self, name: str, description: str, keywords: Sequence[str] = ()) -> Product:
         return _decode(await self._send(_Calls.create_product(name, description, keywords)), Product)
@@ -587,12 +597,7 @@ class AsyncMarketScoutClient:
 
     async def watchlist(self) -> list[WatchlistEntry]:
         """The whole watchlist, fetched a page at a time."""
-        entries: list[WatchlistEntry] = []
-        while page := _decode(
-            await self._send(_Calls.watchlist(len(entries), PAGE_SIZE)), list[WatchlistEntry]
-        ):
-            entries.extend(page)
-        return entries
+        return [entry async for entry in self._all_pages(_Calls.watchlist, list[WatchlistEntry])]
 
     async def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
         result: dict[str, Any] = (await self._send(_Calls.sign_up(username, email, password))).json()
@@ -624,10 +629,7 @@ class AsyncMarketScoutClient:
 
     async def alert_rules(self) -> list[AlertRule]:
         """All the user's rules, fetched a page at a time."""
-        rules: list[AlertRule] = []
-        while page := _decode(await self._send(_Calls.alert_rules(len(rules), PAGE_SIZE)), list[AlertRule]):
-            rules.extend(page)
-        return rules
+        return [rule async for rule in self._all_pages(_Calls.alert_rules, list[AlertRule])]
 
     async def create_alert_rule(
         self,
