@@ -48,6 +48,25 @@ async def test_trending_ranks_scored_products_from_data(client: Client, make_use
     assert (await client.get("/trending", params={"limit": 0})).status_code == 422
 
 
+async def test_trending_can_leave_out_scores_on_too_little_data(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    # A product seen twice, a day apart, tripling: a high score on almost no data.
+    thin, thin_ad = await setup_ad(client, headers, "thin")
+    batch = [snap(thin_ad, 24, 1000), snap(thin_ad, 0, 3000)]
+    assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
+    everything = (await client.get("/trending")).json()["trending_products"]
+    listed = {item["product"]["id"]: item["confidence"] for item in everything}
+    assert listed[thin] < 0.1
+    assert listed[ids["rising"]] > 0.9
+    sure = (await client.get("/trending", params={"min_confidence": 0.5})).json()["trending_products"]
+    assert [item["product"]["id"] for item in sure] == [ids["rising"], ids["flat"]]
+    assert all(item["confidence"] >= 0.5 for item in sure)
+    refused = await client.get("/trending", params={"min_confidence": 2})
+    assert refused.status_code == 422
+    assert refused.json()["details"][0]["field"] == "min_confidence"
+
+
 async def test_calculate_score_stores_history(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("analyst")
     ids = await _market(client, headers)

@@ -134,14 +134,18 @@ async def trending(
     status: TrendStatus | None = None,
     query: str | None = None,
     among: set[int] | None = None,
+    min_confidence: float | None = None,
 ) -> list[TrendingItem]:
     """Distinct products, highest latest score first (ties: lower id first); ``among`` keeps
-    only those products (see :func:`active_products`)."""
+    only those products (see :func:`active_products`); ``min_confidence`` only those whose
+    latest score has at least that confidence (a score on a day or two of data is no ranking)."""
     async with uow:
-        if query or among is not None:
+        if query or among is not None or min_confidence is not None:
             latest = await uow.scores.latest_all()
             if status is not None:
                 latest = [s for s in latest if s.status == status]
+            if min_confidence is not None:
+                latest = [s for s in latest if s.assessment.confidence >= min_confidence]
             latest.sort(key=lambda s: (-s.score, s.product_id))
         else:
             latest = await uow.scores.top(limit, status=status)

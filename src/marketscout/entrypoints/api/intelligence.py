@@ -68,13 +68,16 @@ async def _trending(
     q: str | None,
     platform: Platform | None,
     region: str | None,
+    min_confidence: float | None = None,
 ) -> TrendingOut:
     among = (
         await trends.active_products(uow, clock, platform=platform, region=region)
         if platform is not None or region is not None
         else None
     )
-    items = await trends.trending(uow, limit=limit, status=status, query=q, among=among)
+    items = await trends.trending(
+        uow, limit=limit, status=status, query=q, among=among, min_confidence=min_confidence
+    )
     return TrendingOut(
         trending_products=[
             TrendingProductOut(
@@ -131,13 +134,25 @@ class IntelligenceController(Controller):
         region: Annotated[
             str | None, QueryParameter(min_length=2, max_length=6, description="ISO country code or GLOBAL")
         ] = None,
+        min_confidence: Annotated[
+            float | None,
+            QueryParameter(
+                ge=0,
+                le=1,
+                description="Only products whose latest score has at least this confidence (0-1; "
+                "it grows with the readings and the days they span: about 0.45 after a week of daily "
+                "readings, 0.9 after a month)",
+            ),
+        ] = None,
     ) -> TrendingOut:
         """Distinct products, highest score first: exactly min(limit, products with a score) items.
-        ``platform`` and ``region`` keep products with engagement there in the last 30 days."""
+        ``platform`` and ``region`` keep products with engagement there in the last 30 days;
+        ``min_confidence`` keeps those whose latest score is at least that confident."""
         code = normalise_region(region) if region is not None else None
-        key = ("trending", limit, status, q, platform, code)
+        key = ("trending", limit, status, q, platform, code, min_confidence)
         return await reads.cache.get_or_compute(
-            key, lambda: _trending(reads.uow, reads.clock, limit, status, q, platform, code)
+            key,
+            lambda: _trending(reads.uow, reads.clock, limit, status, q, platform, code, min_confidence),
         )
 
     @post("/calculate-score/{product_id:int}", status_code=200, summary="Score a product now and store it")
