@@ -167,6 +167,29 @@ async def test_trending_filters_by_platform_and_region(client: Client, make_user
     assert refused.json()["details"][0]["field"] == "region"
 
 
+async def test_trending_filters_by_a_continent_as_the_dashboard_does(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    for continent, listed in (
+        ("Europe", {ids["rising"]}),
+        ("europe", {ids["rising"]}),
+        ("North  America", {ids["rising"], ids["flat"]}),
+        ("Asia", set()),
+    ):
+        answer = await client.get("/trending", params={"region": continent})
+        assert answer.status_code == 200, continent
+        assert {item["product"]["id"] for item in answer.json()["trending_products"]} == listed, continent
+    both = await client.get("/trending", params={"region": "Europe", "platform": "YouTube"})
+    assert both.json() == {"trending_products": []}
+    refused = await client.get("/trending", params={"region": "Atlantis"})
+    assert refused.status_code == 422
+    detail = refused.json()["details"][0]
+    assert detail["field"] == "region"
+    assert "country code" in detail["message"] and "North America" in detail["message"]
+
+
 async def test_spread_says_where_a_product_goes_next(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("analyst")
     ids = await _market(client, headers)
