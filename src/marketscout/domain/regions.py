@@ -293,3 +293,28 @@ def normalise_region(value: str) -> str:
 def continent_of(region: str) -> str | None:
     """The continent of a country code; None for ``GLOBAL`` and unmapped territories."""
     return CONTINENT_OF.get(region)
+
+
+_CONTINENT_NAMES = {name.casefold(): name for name in CONTINENTS}
+AREA_RULE = (
+    "must be an ISO 3166-1 alpha-2 country code (such as US or DE), GLOBAL, "
+    f"or a continent ({', '.join(CONTINENTS)})"
+)
+
+
+def normalise_area(value: str) -> str:
+    """The canonical form of a region filter: a country code or ``GLOBAL`` as
+    :func:`normalise_region` gives it, or a continent's name as :data:`CONTINENTS` spells it
+    (any case and spacing)."""
+    if continent := _CONTINENT_NAMES.get(" ".join(value.split()).casefold()):
+        return continent
+    try:
+        return normalise_region(value)
+    except InvalidValue:
+        raise InvalidValue("region", AREA_RULE) from None
+
+
+def in_area(region: str, area: str) -> bool:
+    """Whether a stored region lies in a canonical area: the country itself, or a country of
+    the continent."""
+    return region == area or continent_of(region) == area

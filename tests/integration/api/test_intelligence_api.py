@@ -187,7 +187,7 @@ async def test_trending_filters_by_a_continent_as_the_dashboard_does(
     assert refused.status_code == 422
     detail = refused.json()["details"][0]
     assert detail["field"] == "region"
-    assert "country code" in detail["message"] and "North America" in detail["message"]
+    assert "country code" in detail["rule"] and "North America" in detail["rule"]
 
 
 async def test_spread_says_where_a_product_goes_next(client: Client, make_user: MakeUser) -> None:

@@ -21,6 +21,7 @@ from marketscout.domain.model import (
     ViralAd,
 )
 from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.regions import in_area, normalise_area
 from marketscout.domain.scan import ScanHit, rank_gains
 from marketscout.domain.scoring import score_series
 from marketscout.domain.spread import SpreadAssessment, spread_score
@@ -114,7 +115,9 @@ ACTIVITY_WINDOW = timedelta(days=30)
 async def active_products(
     uow: UnitOfWork, clock: Clock, *, platform: Platform | None = None, region: str | None = None
 ) -> set[int]:
-    """Products that gained engagement on the platform and/or in the region over the last 30 days."""
+    """Products that gained engagement on the platform and/or in the region over the last 30 days;
+    the region is a country code, ``GLOBAL`` or a continent (see :func:`normalise_area`)."""
+    area = normalise_area(region) if region is not None else None
     now = clock.now()
     async with uow:
         gains = await uow.engagement.window_gains(now - ACTIVITY_WINDOW, now)
@@ -123,7 +126,7 @@ async def active_products(
         for g in gains
         if g.gained > 0
         and (platform is None or g.platform == platform)
-        and (region is None or g.region == region)
+        and (area is None or in_area(g.region, area))
     }
 
 

@@ -14,7 +14,7 @@ from litestar.params import FromQuery, QueryParameter
 from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.regions import normalise_region
+from marketscout.domain.regions import CONTINENTS, normalise_area, normalise_region
 from marketscout.domain.usecases import trends
 from marketscout.entrypoints.api.dependencies import Reads
 from marketscout.entrypoints.api.params import Instant, NameQuery, OptionalId, PathId
@@ -132,7 +132,12 @@ class IntelligenceController(Controller):
         q: NameQuery = None,
         platform: FromQuery[Platform | None] = None,
         region: Annotated[
-            str | None, QueryParameter(min_length=2, max_length=6, description="ISO country code or GLOBAL")
+            str | None,
+            QueryParameter(
+                min_length=2,
+                max_length=40,
+                description="ISO country code, GLOBAL, or a continent (" + ", ".join(CONTINENTS) + ")",
+            ),
         ] = None,
         min_confidence: Annotated[
             float | None,
@@ -146,9 +151,10 @@ class IntelligenceController(Controller):
         ] = None,
     ) -> TrendingOut:
         """Distinct products, highest score first: exactly min(limit, products with a score) items.
-        ``platform`` and ``region`` keep products with engagement there in the last 30 days;
-        ``min_confidence`` keeps those whose latest score is at least that confident."""
-        code = normalise_region(region) if region is not None else None
+        ``platform`` and ``region`` keep products with engagement there in the last 30 days (a
+        continent: in any of its countries); ``min_confidence`` keeps those whose latest score is
+        at least that confident."""
+        code = normalise_area(region) if region is not None else None
         key = ("trending", limit, status, q, platform, code, min_confidence)
         return await reads.cache.get_or_compute(
             key,

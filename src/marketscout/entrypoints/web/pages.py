@@ -31,7 +31,7 @@ from litestar.response import Redirect, Template
 from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
 from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
-from marketscout.domain.regions import CONTINENTS, COUNTRY_CODES, continent_of
+from marketscout.domain.regions import CONTINENTS, normalise_area
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
@@ -255,24 +255,17 @@ class DashboardController(Controller):
                 "showing every platform."
             )
         typed_region = (region or "").strip()[:40]
-        chosen_region = typed_region.upper() or None
-        continent = _CONTINENTS.get(typed_region.casefold())
-        if continent is not None:
-            chosen_region = None
-        elif chosen_region is not None and chosen_region not in COUNTRY_CODES | {"GLOBAL"}:
-            problems.append(
-                f"Region “{typed_region}” is neither a country code (ISO 3166-1 alpha-2, such as US or DE, "
-                f"or GLOBAL) nor a continent ({', '.join(CONTINENTS)}); showing every region."
-            )
-            chosen_region = None
-        if continent is not None:
-            among: set[int] | None = await _active_in_continent(uow, clock, continent, chosen_platform)
-        else:
-            among = (
-                await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
-                if chosen_platform is not None or chosen_region is not None
-                else None
-            )
+        chosen_region: str | None = None
+        if typed_region:
+            try:
+                chosen_region = normalise_area(typed_region)
+            except InvalidValue as error:
+                problems.append(f"Region “{typed_region}” {error.rule}; showing every region.")
+        among = (
+            await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
+            if chosen_platform is not None or chosen_region is not None
+            else None
+        )
         items = await trends.trending(
             uow, limit=100, status=TrendStatus(chosen) if chosen else None, query=query, among=among
         )
@@ -311,7 +304,7 @@ class DashboardController(Controller):
             statuses=[s.value for s in TrendStatus],
             platforms=[p.value for p in Platform],
             platform=chosen_platform.value if chosen_platform else None,
-            region=continent or chosen_region or typed_region,
+            region=chosen_region or typed_region,
             problems=problems,
             continents=CONTINENTS,
         )
@@ -751,26 +744,6 @@ class DashboardController(Controller):
             media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
             headers={"Content-Disposition": f"attachment; filename={data_type}_export.csv", **PRIVATE},
         )
-
-
-_CONTINENTS = {name.casefold(): name for name in CONTINENTS}
-
-
-async def _active_in_continent(
-    uow: UnitOfWork, clock: Clock, continent: str, platform: Platform | None
-) -> set[int]:
-    """Products that gained engagement in a country of the continent (and on the platform) over
-    the window :func:`trends.active_products` looks at: the heat map's continents as a filter."""
-    now = clock.now()
-    async with uow:
-        gains = await uow.engagement.window_gains(now - trends.ACTIVITY_WINDOW, now)
-    return {
-        g.product_id
-        for g in gains
-        if g.gained > 0
-        and continent_of(g.region) == continent
-        and (platform is None or g.platform == platform)
-    }
 
 
 _FORM_TARGET = re.compile(r"^/ui/watchlist/(\d+)/?$")
