@@ -225,6 +225,30 @@ async def _watchlist_page(
     return template
 
 
+async def _data_page(
+    request: Request[Any, Any, Any],
+    uow: UnitOfWork,
+    user: User,
+    *,
+    report: dict[str, Any] | None = None,
+    values: dict[str, str] | None = None,
+) -> Template:
+    """The Data page: with a form's ``report``, or else the report of the form that redirected here."""
+    products = await catalog.list_products(uow, skip=0, limit=100)
+    template = page(
+        request,
+        "data.html",
+        user,
+        products=products,
+        platforms=[p.value for p in Platform],
+        report=report,
+        values=values or {},
+    )
+    if report is None:
+        template.context["report"] = await _data_flash(request, template, uow)
+    return template
+
+
 class DashboardController(Controller):
     include_in_schema = False
 
@@ -452,18 +476,7 @@ class DashboardController(Controller):
         user = current_user(request)
         if user is None:
             return to_login(request)
-        products = await catalog.list_products(uow, skip=0, limit=100)
-        template = page(
-            request,
-            "data.html",
-            user,
-            products=products,
-            platforms=[p.value for p in Platform],
-            report=None,
-            values={},
-        )
-        template.context["report"] = await _data_flash(request, template, uow)
-        return template
+        return await _data_page(request, uow, user)
 
     @get("/ui/login")
     async def login_page(
@@ -713,17 +726,9 @@ class DashboardController(Controller):
                 if isinstance(error, DomainError)
                 else "Check the values and try again."
             }
-        products = await catalog.list_products(uow, skip=0, limit=100)
-        return page(
-            request,
-            "data.html",
-            user,
-            products=products,
-            platforms=[p.value for p in Platform],
-            report=report,
-            # a refused form comes back with what was typed
-            values={k: _text(form, k) for k in _DATA_FIELDS} if "error" in report else {},
-        )
+        # a refused form comes back with what was typed
+        typed = {k: _text(form, k) for k in _DATA_FIELDS} if "error" in report else {}
+        return await _data_page(request, uow, user, report=report, values=typed)
 
     @get("/ui/export/{data_type:str}")
     async def export_file(
