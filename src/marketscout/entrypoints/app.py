@@ -42,7 +42,7 @@ from marketscout.entrypoints.openapi import document_errors
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.settings import tune_gc
-from marketscout.entrypoints.web.pages import DashboardController
+from marketscout.entrypoints.web.pages import DashboardController, register_filters
 from marketscout.entrypoints.web.session import PageUserMiddleware
 
 logger = logging.getLogger("marketscout")
@@ -161,7 +161,9 @@ def create_app(container: Container | None = None) -> Litestar:
             ExportController,
             DashboardController,
         ],
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=register_filters
+        ),
         dependencies=build_dependencies(container),
         exception_handlers={
             HTTPException: handle_http_exception,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -12,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
 
 Client = AsyncTestClient[Litestar]
@@ -473,3 +475,20 @@ async def test_a_wrong_password_at_login_keeps_the_username(client: Client) -> N
     assert refused.status_code == 401
     assert 'name="username" value="keeps_me"' in refused.text
     assert "Incorrect username or password" in refused.text
+
+
+async def test_times_say_they_are_utc(client: Client) -> None:
+    await signed_up(client)
+    product_id = await _create_product(client, "Timed Lamp")
+    watch = {"csrf_token": await csrf(client), "action": "add"}
+    await client.post(f"/ui/watchlist/{product_id}", data=watch, follow_redirects=False)
+    page = (await client.get("/ui/watchlist", headers=HTML)).text
+    assert f'<time datetime="{NOW.isoformat()}">{NOW:%Y-%m-%d %H:%M} UTC</time>' in page
+    product = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    assert "(last 21 days, UTC)" in product
+
+
+def test_every_template_prints_times_through_the_utc_filter() -> None:
+    templates = Path(pages.__file__).with_name("templates")
+    for template in templates.glob("*.html"):
+        assert "strftime" not in template.read_text(encoding="utf-8"), template.name

@@ -16,7 +16,7 @@ import hmac
 import io
 import re
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -26,7 +26,9 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromQuery, PathParameter
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
 from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
@@ -71,6 +73,18 @@ RULE_KIND_NAMES = {
     AlertRuleKind.NEW_VIRAL_AD: "A new viral ad appears",
 }
 _LIST_WINDOWS = ("24h", "7d")  # the growth columns of the Trending list
+
+
+def utc_time(value: datetime) -> Markup:
+    """Every time the dashboard prints, as ``2026-11-30 21:00 UTC`` in a ``<time>`` element
+    (the template filter ``utc``); a naive value is taken to be UTC already."""
+    at = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return Markup('<time datetime="{}">{} UTC</time>').format(at.isoformat(), f"{at:%Y-%m-%d %H:%M}")
+
+
+def register_filters(engine: JinjaTemplateEngine) -> None:
+    """The dashboard's own template filters (TemplateConfig's engine_callback)."""
+    engine.engine.filters["utc"] = utc_time
 
 
 async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, Any]:
