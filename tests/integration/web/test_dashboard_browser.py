@@ -245,3 +245,25 @@ def test_a_link_from_another_site_keeps_the_forms_of_other_tabs_working(page: Pa
     page.get_by_label("Description").fill("Its form was open before the link")
     page.get_by_role("button", name="Create product").click()
     assert "Created product" in page.locator(".report").inner_text(), "the open form's token still holds"
+
+
+@pytest.mark.parametrize("url", ["/", "/ui/viral"])
+def test_on_a_phone_each_row_is_a_card_whose_cells_say_what_they_are(page: Page, url: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(url)
+    cells = page.locator("table.data tbody tr").first.locator("td")
+    assert cells.count() >= 5
+    for index in range(cells.count()):
+        cell = cells.nth(index)
+        label = cell.get_attribute("data-label")
+        assert label, f"cell {index} has a label"
+        shown = cell.evaluate("td => getComputedStyle(td, '::before').content")
+        assert shown == f'"{label}"', f"cell {index} shows its label, not {shown}"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+        "no sideways page scroll"
+    )
+    assert page.locator("table.data").evaluate("t => t.scrollWidth <= t.clientWidth"), (
+        "no sideways table scroll"
+    )
+    caption = page.locator("table.data caption")
+    assert caption.evaluate("c => c.scrollWidth <= c.clientWidth"), "the caption wraps"
