@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -492,3 +493,55 @@ def test_every_template_prints_times_through_the_utc_filter() -> None:
     templates = Path(pages.__file__).with_name("templates")
     for template in templates.glob("*.html"):
         assert "strftime" not in template.read_text(encoding="utf-8"), template.name
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        (
+            "999,not-a-date,US,5,0,0,0",
+            "observed_at must be a date and time with a time zone, like 2026-11-30T21:00:00Z",
+        ),
+        ("999,2026-03-01T10:00:00,US,5,0,0,0", "observed_at must be a date and time with a time zone, like"),
+        ("999,2026-03-01T10:00:00Z,US,-5,0,0,0", "views must be a whole number of at least 0"),
+        ("999,2026-03-01T10:00:00Z,US,many,0,0,0", "views must be a whole number"),
+        ("999,2026-03-01T10:00:00Z,US,,0,0,0", "views is missing"),
+        ("999,2026-03-01T10:00:00Z,U,5,0,0,0", "region must be a country code such as US, or GLOBAL"),
+        ("999,2026-03-01T10:00:00Z,US,5,0,0,0", "ad_id: no ad 999 is known; create it first"),
+    ],
+)
+async def test_a_rejected_row_is_named_by_its_line_and_said_in_words(
+    client: Client, row: str, problem: str
+) -> None:
+    await signed_up(client)
+    good = "999,2026-03-01T09:00:00Z,US,1,0,0,0"
+    text = html.unescape(await upload(client, "rows.csv", f"{HEADER}\n{good}\n{row}\n".encode()))
+    assert '<th scope="col">Line</th>' in text
+    assert re.search(rf"<td>3</td><td>{re.escape(problem)}", text), text[text.find("Rejected") :][:600]
+    assert "Expected `" not in text and "RFC3339" not in text
+
+
+async def test_an_unknown_column_is_named_with_the_columns_that_are_read(client: Client) -> None:
+    await signed_up(client)
+    text = html.unescape(
+        await upload(
+            client, "rows.csv", f"{HEADER},colour\n999,2026-03-01T10:00:00Z,US,5,0,0,0,red\n".encode()
+        )
+    )
+    assert re.search(r"<td>2</td><td>colour is not a column MarketScout reads \(it reads ad_id", text)
+
+
+async def test_a_semicolon_separated_file_is_told_to_use_commas(client: Client) -> None:
+    await signed_up(client)
+    text = html.unescape(
+        await upload(client, "excel.csv", b"ad_id;observed_at;region;views\n5;2026-11-30T21:00:00Z;US;100\n")
+    )
+    assert "the file's columns are separated by semicolons: use commas" in text
+    assert "unknown field" not in text
+
+
+async def test_ndjson_rejections_count_lines_of_the_file_blank_ones_too(client: Client) -> None:
+    await signed_up(client)
+    raw = b'{"ad_id":999,"observed_at":"2026-03-01T10:00:00Z","region":"US","views":1}\n\n{"ad_id":999,"observed_at":"2026-03-01T10:00:00Z","region":"US","views":-1}\n'
+    text = html.unescape(await upload(client, "rows.ndjson", raw))
+    assert "<td>3</td><td>views must be a whole number of at least 0</td>" in text
