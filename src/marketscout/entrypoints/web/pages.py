@@ -37,6 +37,7 @@ from marketscout.domain.regions import CONTINENTS, normalise_area
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
+from marketscout.entrypoints.api.bodies import describe
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
 from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import EngagementIn
@@ -723,7 +724,7 @@ class DashboardController(Controller):
                     raise InvalidValue("file", "choose a CSV or NDJSON file")
                 raw = await upload.read()
                 try:
-                    items = parse_upload(upload.filename or "", raw)
+                    items, lines = parse_upload(upload.filename or "", raw)
                 except HTTPException as error:  # the JSON parser's 400/413, shown on this page
                     raise InvalidValue("file", _upload_problem(error)) from None
                 if not items:
@@ -732,7 +733,14 @@ class DashboardController(Controller):
                 report = {
                     "message": f"{result.received} rows: {result.stored} stored, {result.duplicates} duplicates, "
                     f"{len(result.rejected)} rejected.",
-                    "rejected": result.rejected,
+                    "where": "Line" if lines is not None else "Item",
+                    "rejected": [
+                        (
+                            lines[r.index] if lines is not None else r.index + 1,
+                            seller_words(r.field, r.reason),
+                        )
+                        for r in result.rejected
+                    ],
                 }
         except (DomainError, ValueError) as error:
             report = {
@@ -805,12 +813,44 @@ def _upload_problem(error: HTTPException) -> str:
     return "is not well-formed JSON (or NDJSON: one JSON object per line)"
 
 
-def parse_upload(filename: str, raw: bytes) -> list[SnapshotInput | Rejection]:
-    """CSV (header row with the EngagementIn field names) or NDJSON, validated row by row."""
-    if filename.lower().endswith((".ndjson", ".jsonl", ".json")):
-        return parse_items(
-            raw, NDJSON if not filename.lower().endswith(".json") else "application/json", MAX_UPLOAD_ROWS
-        )
+_COLUMNS = "ad_id (or platform and external_id), observed_at, region, views, likes, comments and shares"
+_EXAMPLE_TIME = "2026-11-30T21:00:00Z"
+_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+_AT_LEAST = re.compile(r"^Expected `int` >= (?P<n>\d+)$")
+_AT_MOST = re.compile(r"^Expected `int` <= (?P<n>\d+)$")
+
+
+def seller_words(field: str, rule: str) -> str:
+    """A rejected row's problem as a sentence a seller reads: the common parser rules in words
+    (``views must be a whole number of at least 0``), the use cases' own rules after the field."""
+    if rule == "is required":
+        return f"{field} is missing"
+    if rule == "is not a known field":
+        return f"{field} is not a column MarketScout reads (it reads {_COLUMNS})"
+    if found := _AT_LEAST.match(rule):
+        return f"{field} must be a whole number of at least {found.group('n')}"
+    if _AT_MOST.match(rule):
+        return f"{field} is too large a number"
+    if rule.startswith("expected an integer"):
+        return f"{field} must be a whole number"
+    if "datetime" in rule:
+        return f"{field} must be a date and time with a time zone, like {_EXAMPLE_TIME}"
+    if field == "region" and "length" in rule:
+        return "region must be a country code such as US, or GLOBAL"
+    if field == "platform" and rule.startswith("Invalid enum value"):
+        return f"platform must be one of {', '.join(p.value for p in Platform)}"
+    return f"{field}: {rule}"
+
+
+def parse_upload(filename: str, raw: bytes) -> tuple[list[SnapshotInput | Rejection], list[int] | None]:
+    """CSV (header row with the EngagementIn field names) or NDJSON, validated row by row; with each
+    item's line in the file (None for a JSON array, whose items are counted instead)."""
+    name = filename.lower()
+    if name.endswith(".json"):
+        return parse_items(raw, "application/json", MAX_UPLOAD_ROWS), None
+    if name.endswith((".ndjson", ".jsonl")):
+        lines = [number for number, line in enumerate(raw.splitlines(), start=1) if line.strip()]
+        return parse_items(raw, NDJSON, MAX_UPLOAD_ROWS), lines
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise InvalidValue("file", f"is not a text CSV file (binary data on line {line})")
@@ -818,6 +858,7 @@ def parse_upload(filename: str, raw: bytes) -> list[SnapshotInput | Rejection]:
     # newline="": lines may end in \r\n, \n or a bare \r (Excel's "CSV (Macintosh)").
     reader = csv.DictReader(io.StringIO(text, newline=""))
     items: list[SnapshotInput | Rejection] = []
+    lines = []
     rows = enumerate(reader)
     while True:
         try:
@@ -826,14 +867,19 @@ def parse_upload(filename: str, raw: bytes) -> list[SnapshotInput | Rejection]:
             break
         except csv.Error as error:
             raise InvalidValue("file", f"is not readable as CSV on line {reader.line_num}: {error}") from None
+        if index == 0 and len(header := reader.fieldnames or []) == 1:
+            for separator, called in _SEPARATORS.items():
+                if separator in header[0]:
+                    raise InvalidValue("file", f"the file's columns are separated by {called}: use commas")
         if index >= MAX_UPLOAD_ROWS:
             raise InvalidValue("file", f"at most {MAX_UPLOAD_ROWS} rows per upload")
+        lines.append(reader.line_num)
         document = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
         try:
             parsed = msgspec.convert(document, EngagementIn, strict=False)
         except msgspec.ValidationError as error:
-            message, _, where = str(error).partition(" - at `$")
-            items.append(Rejection(index, where.strip("`.[]") or "row", message))
+            field, rule = describe(error)
+            items.append(Rejection(index, "row" if field == "body" else field, rule))
             continue
         items.append(to_snapshot_input(parsed))
-    return items
+    return items, lines
