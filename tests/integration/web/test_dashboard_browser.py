@@ -247,12 +247,10 @@ def test_a_link_from_another_site_keeps_the_forms_of_other_tabs_working(page: Pa
     assert "Created product" in page.locator(".report").inner_text(), "the open form's token still holds"
 
 
-@pytest.mark.parametrize("url", ["/", "/ui/viral"])
-def test_on_a_phone_each_row_is_a_card_whose_cells_say_what_they_are(page: Page, url: str) -> None:
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(url)
-    cells = page.locator("table.data tbody tr").first.locator("td")
-    assert cells.count() >= 5
+def assert_cards_fit_a_phone(page: Page) -> None:
+    """Every cell of every table.cards on the page shows its column name and nothing scrolls sideways."""
+    cells = page.locator("table.cards tbody td")
+    assert cells.count() >= 2
     for index in range(cells.count()):
         cell = cells.nth(index)
         label = cell.get_attribute("data-label")
@@ -262,8 +260,38 @@ def test_on_a_phone_each_row_is_a_card_whose_cells_say_what_they_are(page: Page,
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
         "no sideways page scroll"
     )
-    assert page.locator("table.data").evaluate("t => t.scrollWidth <= t.clientWidth"), (
-        "no sideways table scroll"
+    tables = page.locator("table.cards")
+    for index in range(tables.count()):
+        table = tables.nth(index)
+        assert table.evaluate("t => t.scrollWidth <= t.clientWidth"), f"no sideways scroll in table {index}"
+        caption = table.locator("caption")
+        assert caption.evaluate("c => c.scrollWidth <= c.clientWidth"), f"the caption of table {index} wraps"
+
+
+@pytest.mark.parametrize("url", ["/", "/ui/viral"])
+def test_on_a_phone_each_row_is_a_card_whose_cells_say_what_they_are(page: Page, url: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(url)
+    assert page.locator("table.data tbody tr").first.locator("td").count() >= 5
+    assert_cards_fit_a_phone(page)
+
+
+def test_on_a_phone_the_watchlist_a_products_ads_and_rejected_rows_are_cards(page: Page) -> None:
+    sign_up(page, "phone_user")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/ui/viral")
+    page.locator("table.data tbody tr td a").first.click()
+    assert page.locator("table.cards tbody tr").count() >= 1, "the product's ads are listed"
+    assert_cards_fit_a_phone(page)
+    page.get_by_role("button", name="Add to watchlist").click()
+    page.goto("/ui/watchlist")
+    assert page.locator("table.cards tbody tr").count() == 1, "the watched product is listed"
+    assert_cards_fit_a_phone(page)
+    page.goto("/ui/data")
+    csv = "ad_id,observed_at,region,views,likes,comments,shares\n1,not-a-date,US,5,0,0,0\n"
+    page.get_by_label("File").set_input_files(
+        {"name": "rows.csv", "mimeType": "text/csv", "buffer": csv.encode()}
     )
-    caption = page.locator("table.data caption")
-    assert caption.evaluate("c => c.scrollWidth <= c.clientWidth"), "the caption wraps"
+    page.get_by_role("button", name="Upload").click()
+    assert page.locator(".report table.cards tbody tr").count() == 1, "the rejected row is listed"
+    assert_cards_fit_a_phone(page)

@@ -517,7 +517,9 @@ async def test_a_rejected_row_is_named_by_its_line_and_said_in_words(
     good = "999,2026-03-01T09:00:00Z,US,1,0,0,0"
     text = html.unescape(await upload(client, "rows.csv", f"{HEADER}\n{good}\n{row}\n".encode()))
     assert '<th scope="col">Line</th>' in text
-    assert re.search(rf"<td>3</td><td>{re.escape(problem)}", text), text[text.find("Rejected") :][:600]
+    assert re.search(rf'<td data-label="Line">3</td><td data-label="Problem">{re.escape(problem)}', text), (
+        text[text.find("Rejected") :][:600]
+    )
     assert "Expected `" not in text and "RFC3339" not in text
 
 
@@ -528,7 +530,10 @@ async def test_an_unknown_column_is_named_with_the_columns_that_are_read(client:
             client, "rows.csv", f"{HEADER},colour\n999,2026-03-01T10:00:00Z,US,5,0,0,0,red\n".encode()
         )
     )
-    assert re.search(r"<td>2</td><td>colour is not a column MarketScout reads \(it reads ad_id", text)
+    assert re.search(
+        r'<td data-label="Line">2</td><td data-label="Problem">colour is not a column MarketScout reads \(it reads ad_id',
+        text,
+    )
 
 
 async def test_a_semicolon_separated_file_is_told_to_use_commas(client: Client) -> None:
@@ -544,4 +549,7 @@ async def test_ndjson_rejections_count_lines_of_the_file_blank_ones_too(client: 
     await signed_up(client)
     raw = b'{"ad_id":999,"observed_at":"2026-03-01T10:00:00Z","region":"US","views":1}\n\n{"ad_id":999,"observed_at":"2026-03-01T10:00:00Z","region":"US","views":-1}\n'
     text = html.unescape(await upload(client, "rows.ndjson", raw))
-    assert "<td>3</td><td>views must be a whole number of at least 0</td>" in text
+    assert (
+        '<td data-label="Line">3</td><td data-label="Problem">views must be a whole number of at least 0</td>'
+        in text
+    )
