@@ -17,14 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("MARKETSCOUT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def backtest(*args: str) -> dict[str, object]:
+def backtest(*args: str, code: int = 0) -> dict[str, object]:
+    """The command's JSON; ``code`` is the exit status expected (1: it measured nothing)."""
     result = subprocess.run(
         [sys.executable, "-m", "marketscout.entrypoints.cli", "backtest", *args, "--json"],
         capture_output=True,
         text=True,
         timeout=300,
-        check=True,
+        check=False,
     )
+    assert result.returncode == code, result.stderr
     document: dict[str, object] = json.loads(result.stdout)
     return document
 
@@ -167,5 +169,134 @@ def test_unparseable_rows_are_counted_with_line_numbers(tmp_path: Path) -> None:
     report = read_trending(broken)
     assert len(report.rows) == 2
     assert [line for _, line, _ in report.skipped] == [3, 4, 6]
-    document = backtest("e1", "--data", str(broken))
+    document = backtest("e1", "--data", str(broken), code=1)  # three days: none judged
     assert document["skipped_rows"]["count"] == 3  # type: ignore[index]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "marketscout.entrypoints.cli", "backtest", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_folder_without_csv_files_is_refused_in_words(tmp_path: Path) -> None:
+    for task in ("e1", "e2", "e3"):
+        result = run_cli(task, "--data", str(tmp_path))
+        assert result.returncode == 2, (task, result.stderr)
+        assert f"{tmp_path} holds no .csv file" in result.stdout
+        assert "Traceback" not in result.stderr
+
+
+def test_a_run_that_judges_nothing_says_why_and_fails(tmp_path: Path) -> None:
+    """Two trending days judge no day (the first is skipped, the last H have no future): the
+    figures are all empty, so the run says so and exits 1 instead of printing None as a result."""
+    short = tmp_path / "US.csv"
+    short.write_text(
+        "video_id,trending_date,title,category_id,views\na1,17.14.11,One,1,100\na1,17.15.11,One,1,300\n",
+        encoding="utf-8",
+    )
+    result = run_cli("e1", "--data", str(short))
+    assert result.returncode == 1
+    assert "no day could be judged" in result.stdout
+    assert "2 trending days" in result.stdout
+    assert "auc=None" not in result.stdout
+    as_json = run_cli("e1", "--data", str(short), "--json")
+    assert as_json.returncode == 1
+    document = json.loads(as_json.stdout)
+    assert document["metrics"]["marketscout"]["days"] == 0
+    assert "no day could be judged" in document["problem"]
+
+
+def test_the_text_output_names_each_skipped_line(tmp_path: Path) -> None:
+    broken = tmp_path / "US.csv"
+    broken.write_text(
+        "video_id,trending_date,title,category_id,views\n"
+        "a1,17.14.11,One,1,100\n"
+        "#NAME?,17.14.11,Damaged,1,100\n"
+        "a1,17.15.11,One,1,lots\n",
+        encoding="utf-8",
+    )
+    result = run_cli("e1", "--data", str(broken))
+    assert "skipped rows: 2" in result.stdout
+    assert "US.csv line 3: video id missing or damaged by a spreadsheet" in result.stdout
+    assert "US.csv line 4: " in result.stdout
+
+
+def test_e3_without_labelled_windows_has_no_score(tmp_path: Path) -> None:
+    """NAB's score is normalised by the labelled windows: with none it is undefined, not 0."""
+    series = tmp_path / "Twitter_volume_X.csv"
+    series.write_text(
+        "timestamp,value\n" + "".join(f"2015-03-01 00:{m:02d}:00,{m % 7}\n" for m in range(0, 60, 5)),
+        encoding="utf-8",
+    )
+    result = run_cli("e3", "--data", str(tmp_path), "--json")
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["metrics"]["marketscout"]["nab_score"] is None
+    assert "no labelled anomaly window" in document["problem"]
+    assert "labels/combined_windows.json" in document["problem"]
+
+
+def test_e3_reads_broken_series_and_labels_without_crashing(tmp_path: Path) -> None:
+    (tmp_path / "Twitter_volume_X.csv").write_bytes(
+        b"timestamp,value\n2015-03-01 00:00:00,5\n\xff\xfe,7\n2015-03-01 00:10:00,6\n"
+    )
+    (tmp_path / "US.csv").write_text("video_id,trending_date,views\na1,17.14.11,100\n", encoding="utf-8")
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "combined_windows.json").write_text("{not json", encoding="utf-8")
+    result = run_cli("e3", "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "combined_windows.json is not a NAB labels file" in result.stdout
+    (labels / "combined_windows.json").write_text('{"realTweets/Twitter_volume_X.csv": []}', encoding="utf-8")
+    result = run_cli("e3", "--data", str(tmp_path), "--json")
+    assert "Traceback" not in result.stderr
+    skipped = json.loads(result.stdout)["skipped_rows"]
+    assert {"file": "Twitter_volume_X.csv", "line": 3, "reason": "not UTF-8 text"} in skipped["first"]
+    assert {
+        "file": "US.csv",
+        "line": 1,
+        "reason": "unknown header: not a NAB series (timestamp,value)",
+    } in skipped["first"]
+
+
+def test_options_out_of_range_are_refused(tmp_path: Path) -> None:
+    for args, said in (
+        (("e1", "--horizon", "0"), "--horizon: must be a whole number from 1 to 30"),
+        (("e1", "--horizon", "-3"), "--horizon: must be a whole number from 1 to 30"),
+        (("lead", "--seeds", "0"), "--seeds: must be a whole number from 1 to 50"),
+        (("e3", "--threshold", "7"), "--threshold: must be a number from 0.5 to below 1"),
+        (("e3", "--threshold", "nan"), "--threshold: must be a number from 0.5 to below 1"),
+    ):
+        result = run_cli(*args, "--data", str(tmp_path))
+        assert result.returncode == 2, args
+        assert said in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_output_cut_short_by_a_closed_pipe_is_not_an_error(data: Path) -> None:
+    """``marketscout backtest ... | head -1``: the reader leaves early; no traceback."""
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "marketscout.entrypoints.cli",
+            "backtest",
+            "e3",
+            "--data",
+            str(data / "nab-twitter-volume"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # nobody reads: the first write meets a closed pipe
+        errors = process.stderr.read().decode()
+        process.wait(timeout=120)
+    assert "Traceback" not in errors
+    assert "BrokenPipeError" not in errors

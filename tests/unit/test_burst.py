@@ -171,6 +171,9 @@ def test_missing_values_are_skipped() -> None:
         BurstParams(warmup=0),
         BurstParams(pseudo_count=0.0),
         BurstParams(upper_quantile=1.0),
+        BurstParams(alarm_level=1.0),
+        BurstParams(alarm_level=0.3),
+        BurstParams(alarm_level=math.nan),
     ],
 )
 def test_invalid_parameters_are_refused(params: BurstParams) -> None:
