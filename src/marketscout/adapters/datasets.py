@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -53,13 +54,18 @@ def _date_iso(text: str) -> date:
     return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date()
 
 
-def _number(value: str | None) -> int:
+def _number(record: dict[str, str], column: str) -> int:
+    """A counter of the row: a blank or missing one is 0; anything but a count is refused."""
+    value = record.get(column)
     if value is None or not value.strip():
         return 0
-    number = int(float(value))
-    if number < 0:
-        raise ValueError("negative counter")
-    return number
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{column} is not a number: {value.strip()[:40]!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{column} is not a count of at least 0: {value.strip()[:40]!r}")
+    return int(number)
 
 
 def csv_files(path: Path) -> list[Path]:
@@ -110,9 +116,9 @@ def read_trending(path: Path, report: ReadReport | None = None) -> ReadReport:
                             video_id=video,
                             country=country,
                             day=day_of(record[date_col] or ""),
-                            views=_number(record.get(views_col)),
-                            likes=_number(record.get("likes")),
-                            comments=_number(record.get(comments_col)),
+                            views=_number(record, views_col),
+                            likes=_number(record, "likes"),
+                            comments=_number(record, comments_col),
                         )
                     )
                 except (ValueError, KeyError, TypeError, AttributeError) as error:
@@ -138,28 +144,78 @@ def _find_labels(path: Path) -> Path | None:
     return None
 
 
+class DataProblem(ValueError):
+    """A file the backtest cannot use at all (not a row it can skip): said in words, never a
+    traceback."""
+
+
+_NAB_HEADER = ["timestamp", "value"]
+
+
+def _nab_windows(labels: Path) -> dict[str, list[tuple[datetime, datetime]]]:
+    """combined_windows.json: ``{"<folder>/<series>.csv": [["start", "end"], ...], ...}``."""
+    try:
+        found = json.loads(labels.read_bytes())
+        if not isinstance(found, dict):
+            raise ValueError("the top level is not an object of series")
+        return {
+            str(name): [(_nab_time(start), _nab_time(end)) for start, end in spans]
+            for name, spans in found.items()
+        }
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as error:
+        raise DataProblem(
+            f"{labels} is not a NAB labels file ({error}): it maps each series' path to its "
+            'windows, as {"realTweets/Twitter_volume_AAPL.csv": [["2015-03-01 00:00:00", '
+            '"2015-03-02 00:00:00"]]}'
+        ) from None
+
+
 def read_nab(path: Path, labels: Path | None = None) -> NabReport:
-    """NAB series (``timestamp,value``) with the labelled anomaly windows of combined_windows.json."""
+    """NAB series (``timestamp,value``) with the labelled anomaly windows of combined_windows.json.
+    A file without that header is skipped whole (line 1); a line that is not UTF-8 or does not
+    parse is skipped with its number; a labels file that cannot be read is a :class:`DataProblem`."""
     report = NabReport()
     labels = labels or _find_labels(path)
-    windows: dict[str, list[list[str]]] = json.loads(labels.read_text()) if labels else {}
+    windows = _nab_windows(labels) if labels else {}
     for source in csv_files(path):
         times: list[datetime] = []
         values: list[float] = []
-        with source.open(encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
-            next(reader, None)
-            for line, record in enumerate(reader, start=2):
+        with source.open("rb") as handle:
+            for line, raw in enumerate(handle, start=1):
                 try:
-                    times.append(_nab_time(record[0]))
-                    values.append(float(record[1]))
+                    text = raw.decode("utf-8-sig" if line == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    report.skipped.append((source.name, line, "not UTF-8 text"))
+                    continue
+                record = next(csv.reader([text]), [])
+                if line == 1:
+                    if [column.strip().lower() for column in record] != _NAB_HEADER:
+                        report.skipped.append(
+                            (source.name, 1, "unknown header: not a NAB series (timestamp,value)")
+                        )
+                        break
+                    continue
+                if not record:
+                    continue  # a blank line
+                try:
+                    moment, value = _nab_time(record[0]), float(record[1])
+                    if not math.isfinite(value):
+                        raise ValueError(f"not a finite count: {record[1]!r}")
                 except (ValueError, IndexError) as error:
                     report.skipped.append((source.name, line, str(error) or "unparseable row"))
-        key = next((k for k in windows if k.endswith(source.name)), None)
-        spans = [(_nab_time(a), _nab_time(b)) for a, b in windows.get(key, [])] if key else []
-        report.series.append(
-            LabelledSeries(name=source.name, times=tuple(times), values=tuple(values), windows=tuple(spans))
-        )
+                    continue
+                times.append(moment)
+                values.append(value)
+            else:
+                key = next((k for k in windows if k == source.name or k.endswith("/" + source.name)), None)
+                report.series.append(
+                    LabelledSeries(
+                        name=source.name,
+                        times=tuple(times),
+                        values=tuple(values),
+                        windows=tuple(windows[key]) if key else (),
+                    )
+                )
     return report
 
 

@@ -76,6 +76,8 @@ class BurstDetector:
             raise ValueError("smoothing, history, warmup and pseudo_count must be positive")
         if not 0.5 < params.upper_quantile < 1:
             raise ValueError("upper_quantile must be in (0.5, 1)")
+        if not 0.5 <= params.alarm_level < 1:
+            raise ValueError("alarm_level must be in [0.5, 1): a likelihood never reaches 1")
         self._params = params
         self._recent: deque[float] = deque(maxlen=params.smoothing)
         self._pending: deque[float] = deque()

@@ -356,7 +356,7 @@ E2_BASELINES: dict[str, Scorer] = {"views": views_in_a, "relative_growth": relat
 
 @dataclass(frozen=True, slots=True)
 class NabResult:
-    score: float
+    score: float | None  # None without a labelled window: NAB's normalisation is then undefined
     detected_windows: int
     windows: int
     false_positives: int
@@ -472,9 +472,8 @@ def run_e3(
         if one.times:
             days += (one.times[-1] - one.times[0]).total_seconds() / 86400
     span = perfect_total - null_total
-    score = 100.0 * (raw_total - null_total) / span if span else 0.0
     return NabResult(
-        score=round(score, 2),
+        score=round(100.0 * (raw_total - null_total) / span, 2) if span else None,
         detected_windows=detected,
         windows=windows,
         false_positives=false_positives,

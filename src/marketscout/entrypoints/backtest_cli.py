@@ -6,18 +6,51 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from marketscout.adapters.datasets import country_of, csv_files, read_nab, read_trending
+from marketscout.adapters.datasets import (
+    DataProblem,
+    ReadReport,
+    country_of,
+    csv_files,
+    read_nab,
+    read_trending,
+)
 from marketscout.adapters.simulation import replay_items, simulate_market
 from marketscout.domain import evaluation
 from marketscout.domain.burst import DEFAULT_BURST_PARAMS, BurstDetector
 
 # Chosen on the five development series of nab-twitter-volume, then fixed.
 E3_THRESHOLD = DEFAULT_BURST_PARAMS.alarm_level
+
+
+def _whole_number(option: str, low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            number = low - 1
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{option}: must be a whole number from {low} to {high}")
+        return number
+
+    return parse
+
+
+def _threshold(text: str) -> float:
+    """The detector's alarm level: a likelihood, from its median (0.5) to below 1."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not 0.5 <= number < 1:
+        raise argparse.ArgumentTypeError("--threshold: must be a number from 0.5 to below 1")
+    return number
 
 
 def add_backtest_parser(subparsers: Any) -> None:
@@ -31,9 +64,21 @@ def add_backtest_parser(subparsers: Any) -> None:
         "replays the synthetic simulator, whose peaks are known)",
     )
     parser.add_argument("--data-b", type=Path, help="E2: the second country's file (B); --data is A")
-    parser.add_argument("--horizon", type=int, default=3, help="E1: days ahead (H)")
-    parser.add_argument("--threshold", type=float, default=E3_THRESHOLD, help="E3: detection threshold")
-    parser.add_argument("--seeds", type=int, default=5, help="lead: simulated markets (seeds 1..N)")
+    parser.add_argument(
+        "--horizon", type=_whole_number("--horizon", 1, 30), default=3, help="E1: days ahead (H), 1-30"
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_threshold,
+        default=E3_THRESHOLD,
+        help="E3: detection threshold, a likelihood from 0.5 to below 1",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=_whole_number("--seeds", 1, 50),
+        default=5,
+        help="lead: simulated markets (seeds 1..N), 1-50",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -50,17 +95,29 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
     # Every judged day of every country, per method and metric: the units the product's margin
     # over each baseline is resampled on.
     pooled: evaluation.DailyMetrics = {}
+    most_days = 0
     for source in csv_files(args.data):
         report = read_trending(source)
         skipped.extend(report.skipped)
+        most_days = max(most_days, len({row.day for row in report.rows}))
         methods = {"marketscout": evaluation.marketscout_scorer(), **evaluation.E1_BASELINES}
         daily = evaluation.e1_days(report.rows, methods, horizon=args.horizon)
         results[country_of(source)] = evaluation.average_days(daily)
-        for method, metrics in daily.items():
-            for metric, values in metrics.items():
+        for method, by_metric in daily.items():
+            for metric, values in by_metric.items():
                 pooled.setdefault(method, {}).setdefault(metric, []).extend(values)
     metrics = next(iter(results.values())) if len(results) == 1 else _average(results)
+    problem = None
+    if not most_days:
+        problem = "no day could be judged: no row of the data could be read (see the skipped rows)"
+    elif not metrics["marketscout"]["days"]:
+        problem = (
+            f"no day could be judged: a judged day needs a day before it and {args.horizon} after it "
+            f"(--horizon), and the data holds at most {most_days} trending "
+            f"{'day' if most_days == 1 else 'days'} in one country"
+        )
     return {
+        "problem": problem,
         "metrics": metrics,
         "margins": _margins(pooled),
         "per_country": results,
@@ -116,16 +173,25 @@ def _e2(args: argparse.Namespace) -> dict[str, Any]:
         pairs = [(files[0], files[1]), (files[1], files[0])]
     per_pair: dict[str, Any] = {}
     skipped: list[tuple[str, int, str]] = []
+    reports: dict[Path, ReadReport] = {}
+    for path in sorted({path for pair in pairs for path in pair}):
+        reports[path] = read_trending(path)
+        skipped.extend(reports[path].skipped)
     for a, b in pairs:
-        report_a, report_b = read_trending(a), read_trending(b)
-        skipped.extend(report_a.skipped + report_b.skipped)
+        report_a, report_b = reports[a], reports[b]
         target = country_of(b)
         methods = {"marketscout": evaluation.spread_scorer(target), **evaluation.E2_BASELINES}
         per_pair[f"{country_of(a)}->{country_of(b)}"] = evaluation.run_e2(
             report_a.rows, report_b.rows, methods
         )
     metrics = next(iter(per_pair.values())) if len(per_pair) == 1 else _average(per_pair)
-    return {"metrics": metrics, "per_pair": per_pair, "skipped_rows": _skipped(skipped)}
+    problem = (
+        None
+        if metrics["marketscout"]["days"]
+        else "no day could be judged: E2 needs two countries' trending files over the same days, "
+        "with videos that trend in the first before the second"
+    )
+    return {"problem": problem, "metrics": metrics, "per_pair": per_pair, "skipped_rows": _skipped(skipped)}
 
 
 def _e3(args: argparse.Namespace) -> dict[str, Any]:
@@ -137,7 +203,16 @@ def _e3(args: argparse.Namespace) -> dict[str, Any]:
     params = dataclasses.replace(DEFAULT_BURST_PARAMS, alarm_level=args.threshold)
     result = evaluation.run_e3(report.series, lambda: BurstDetector(params).update, args.threshold)
     elapsed = time.perf_counter() - started
+    problem = None
+    if not report.series:
+        problem = "no NAB series could be read: each file needs the header timestamp,value"
+    elif not result.windows:
+        problem = (
+            "no labelled anomaly window for these series, so no NAB score: put NAB's "
+            "labels/combined_windows.json beside them or in their folder"
+        )
     return {
+        "problem": problem,
         "metrics": {
             "marketscout": {
                 "nab_score": result.score,
@@ -204,14 +279,30 @@ def run_backtest(args: argparse.Namespace) -> int:
     elif not args.data.exists():
         print(f"marketscout: {args.data} does not exist")
         return 2
+    elif args.data.is_dir() and not csv_files(args.data):
+        print(f"marketscout: {args.data} holds no .csv file")
+        return 2
+    elif args.task == "e2" and args.data_b is not None and not args.data_b.is_file():
+        print(f"marketscout: {args.data_b} is not a file")
+        return 2
     else:
         data = str(args.data)
-    outcome = {"e1": _e1, "e2": _e2, "e3": _e3, "lead": _lead}[args.task](args)
+    try:
+        outcome = {"e1": _e1, "e2": _e2, "e3": _e3, "lead": _lead}[args.task](args)
+    except DataProblem as unusable:
+        print(f"marketscout: {unusable}")
+        return 2
+    # "problem" says why a run measured nothing (null when it measured what it should).
     document = {"task": args.task, "data": data, **outcome}
+    problem = document.get("problem")
     if args.json:
         print(json.dumps(document))
-        return 0
+        return 0 if problem is None else 1
     print(f"backtest {args.task} on {data}")
+    if problem is not None:
+        print(f"  {problem}")
+        _print_skipped(document)
+        return 1
     for method, metrics in document["metrics"].items():
         shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
         print(f"  {method:16} {shown}")
@@ -226,12 +317,27 @@ def run_backtest(args: argparse.Namespace) -> int:
             for metric, m in margins.items()
             if m is not None
         )
-        print(f"  marketscout - {baseline}: {shown} (95 % interval over judged days)")
+        if shown:
+            print(f"  marketscout - {baseline}: {shown} (95 % interval over judged days)")
     for kind, decoy in document.get("decoys", {}).items():
         print(
             f"  decoy {kind:13} flagged exploding: {decoy['flagged']} of {decoy['products']} products, "
             f"{decoy['share_of_moments']:.1%} of moments"
         )
-    if "skipped_rows" in document:
-        print(f"  skipped rows: {document['skipped_rows']['count']}")
+    _print_skipped(document)
     return 0
+
+
+SHOWN_SKIPS = 10
+
+
+def _print_skipped(document: dict[str, Any]) -> None:
+    """How many rows were skipped, and the first few by file and line (--json lists 20)."""
+    if "skipped_rows" not in document:
+        return
+    count = document["skipped_rows"]["count"]
+    print(f"  skipped rows: {count}")
+    for row in document["skipped_rows"]["first"][:SHOWN_SKIPS]:
+        print(f"    {row['file']} line {row['line']}: {row['reason']}")
+    if count > SHOWN_SKIPS:
+        print(f"    ... and {count - SHOWN_SKIPS} more (--json lists the first 20)")
