@@ -67,6 +67,18 @@ def test_e1_beats_every_baseline_on_the_development_file(data: Path) -> None:
     assert margins["relative_growth"]["auc"]["interval_95"][1] < 0.05
 
 
+def test_e1_measures_the_forecast_against_the_last_pace(data: Path) -> None:
+    """The engine's forecast of the views gained over the next 1-3 days, on the development
+    file: off by less than keeping the last day's pace, and within a factor of two more often."""
+    document = backtest("e1", "--data", str(data / "youtube-trending-2017" / "US.csv"))
+    forecast = document["forecast"]
+    assert isinstance(forecast, dict)
+    ours, naive = forecast["marketscout"], forecast["last_pace"]
+    assert ours["forecasts"] == naive["forecasts"] > 5000
+    assert ours["forecast_log_error"] < naive["forecast_log_error"] - 0.2
+    assert ours["forecast_within_2x"] > naive["forecast_within_2x"] + 0.2
+
+
 def test_e1_on_a_folder_counts_every_judged_day(data: Path) -> None:
     """A folder of countries: the metrics average the countries that have judged days, and
     ``days`` is how many days were judged in all (the 2020 files span five days: one judged

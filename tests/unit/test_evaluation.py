@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -40,6 +41,29 @@ def test_top_share_includes_ties() -> None:
 
 def _rows(video: str, views: list[int], start: date = date(2017, 9, 1)) -> list[TrendingRow]:
     return [TrendingRow(video, "US", start + timedelta(days=i), v) for i, v in enumerate(views)]
+
+
+def test_forecast_errors_by_hand() -> None:
+    """Each candidate of each judged day, for each k with a row k days later: |ln(1 + the first
+    k days forecast) - ln(1 + views gained by then)|; a video that left the list is not judged."""
+    rows = _rows("a", [100, 200, 300, 400, 500]) + _rows("left", [10, 20])
+    rows += [TrendingRow("gap", "US", date(2017, 9, day), views) for day, views in ((1, 0), (2, 10), (4, 40))]
+    errors = ev.e1_forecast_errors(rows, {"fifty": lambda rows, day: [50.0] * 7}, horizon=2)
+    # Judged days: 2 and 3 September (not the first, not the last two). On the 2nd, "a" gains
+    # 100 and 200 by the 3rd and 4th, "gap" 30 by the 4th; on the 3rd, "a" 100 and 200.
+    one, two = abs(math.log(51) - math.log(101)), abs(math.log(101) - math.log(201))
+    expected = [one, two, abs(math.log(101) - math.log(31)), one, two]
+    assert sorted(errors["fifty"]) == pytest.approx(sorted(expected))
+    figures = ev.forecast_metrics(errors["fifty"])
+    assert figures["forecasts"] == 5
+    assert figures["forecast_log_error"] == pytest.approx(sum(expected) / 5, abs=1e-4)
+    assert figures["forecast_within_2x"] == 0.8  # all but the gap's (100 against 30)
+    assert ev.forecast_metrics([]) == {"forecast_log_error": None, "forecast_within_2x": None, "forecasts": 0}
+
+
+def test_the_naive_forecast_keeps_the_last_pace() -> None:
+    rows = [TrendingRow("a", "US", date(2017, 9, 1), 100), TrendingRow("a", "US", date(2017, 9, 3), 500)]
+    assert list(ev.last_pace(rows, date(2017, 9, 3))) == [200.0] * 7
 
 
 def test_e1_protocol_on_a_tiny_list() -> None:

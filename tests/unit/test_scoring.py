@@ -101,6 +101,19 @@ def test_a_breakout_outscores_a_flat_product_and_explains_itself() -> None:
     assert len(rising.forecast) == 7
 
 
+def test_the_forecast_is_the_last_days_gain_falling_by_the_measured_ratio() -> None:
+    """docs/scoring.md (Forecast): on real trending data a day's gain is about 0.6 of the day
+    before's, accelerating or not; the forecast follows that from the last day's gain (it used
+    to start from the three days' mean and bend it by the acceleration, off by twice as much)."""
+    steady = score_item(series([1000 * i for i in range(1, 11)]), AS_OF)  # 1,000 views a day
+    assert steady.forecast == (600.0, 360.0, 216.0, 129.6, 77.76, 46.66, 27.99)
+    rising = score_item(series([1000 * 2**i for i in range(10)]), AS_OF)
+    assert rising.forecast[0] == pytest.approx(0.6 * (1000 * 2**9 - 1000 * 2**8))
+    assert rising.forecast[1] == pytest.approx(0.36 * (1000 * 2**9 - 1000 * 2**8))
+    quiet = score_item(series([5000, 6000, 7000, 7000]), AS_OF)  # nothing gained in the last day
+    assert quiet.forecast == (0.0,) * 7
+
+
 def test_counter_decreases_are_not_negative_growth() -> None:
     corrected = score_item(series([1000, 2000, 1500, 2500]), AS_OF)
     # The day before gained nothing (the correction): no relative change to report, not -100 %.
