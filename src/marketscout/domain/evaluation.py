@@ -1,7 +1,8 @@
 """Backtest protocols (``spec/evaluation.md``) and their metrics, as pure functions.
 
 E1 replays one country's trending list day by day and asks which videos grow most over the
-next ``H`` days; E2 asks which videos trending in country A will trend in B within 14 days;
+next ``H`` days (and, on the same days, how far the engine's forecast is from the views they
+gain); E2 asks which videos trending in country A will trend in B within 14 days;
 E3 streams tweet volumes through the burst detector and scores it with the NAB rules.
 Lead times replay a market whose peaks are known (the synthetic simulator's) and ask how many
 days before its peak each product is called exploding, and how often a decoy is.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -192,22 +193,34 @@ def average_days(daily: DailyMetrics) -> dict[str, dict[str, float | int | None]
     }
 
 
-def e1_days(rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horizon: int = 3) -> DailyMetrics:
-    """E1 on one country's rows: per method, each judged day's AUC, precision@20 and Spearman
-    (the same days for every method, so methods compare day by day)."""
-    videos = _by_video(rows)
+def _e1_candidates(
+    videos: Mapping[str, list[TrendingRow]], horizon: int
+) -> Iterator[tuple[date, list[tuple[list[TrendingRow], list[TrendingRow]]]]]:
+    """E1's judged days (every day but the first and the last ``horizon``), each with its
+    candidates (a row on the day, at least two up to it): their rows up to the day, and their
+    rows of the next ``horizon`` days (empty when the video left the list)."""
     days = sorted({r.day for history in videos.values() for r in history})
     judged = days[1 : len(days) - horizon] if len(days) > horizon + 1 else []
-    per_method: DailyMetrics = {name: {metric: [] for metric in E1_METRICS} for name in methods}
     for day in judged:
-        candidates: list[tuple[list[TrendingRow], float]] = []
+        found: list[tuple[list[TrendingRow], list[TrendingRow]]] = []
         for history in videos.values():
             upto = [r for r in history if r.day <= day]
             if len(upto) < 2 or upto[-1].day != day:
                 continue
-            future = [r for r in history if day < r.day <= day + timedelta(days=horizon)]
-            g = math.log(future[-1].views + 1) - math.log(upto[-1].views + 1) if future else 0.0
-            candidates.append((upto, g))
+            found.append((upto, [r for r in history if day < r.day <= day + timedelta(days=horizon)]))
+        yield day, found
+
+
+def e1_days(rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horizon: int = 3) -> DailyMetrics:
+    """E1 on one country's rows: per method, each judged day's AUC, precision@20 and Spearman
+    (the same days for every method, so methods compare day by day)."""
+    videos = _by_video(rows)
+    per_method: DailyMetrics = {name: {metric: [] for metric in E1_METRICS} for name in methods}
+    for day, found in _e1_candidates(videos, horizon):
+        candidates = [
+            (upto, math.log(future[-1].views + 1) - math.log(upto[-1].views + 1) if future else 0.0)
+            for upto, future in found
+        ]
         if len(candidates) < 2:
             continue
         outcomes = [g for _, g in candidates]
@@ -218,6 +231,65 @@ def e1_days(rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horiz
             per_method[name]["precision_at_20"].append(precision_at_k(scores, positive, 20))
             per_method[name]["spearman"].append(spearman(scores, outcomes))
     return per_method
+
+
+Forecaster = Callable[[Sequence[TrendingRow], date], Sequence[float]]
+
+
+def marketscout_forecaster() -> Forecaster:
+    """The engine's forecast (views gained on each day ahead), the same ``score_item`` as the API's."""
+    ids: dict[tuple[str, str], int] = {}
+
+    def forecast(rows: Sequence[TrendingRow], day: date) -> Sequence[float]:
+        ad_id = ids.setdefault((rows[-1].country, rows[-1].video_id), len(ids) + 1)
+        return score_item(_snapshots(rows, ad_id), _as_of(day)).forecast
+
+    return forecast
+
+
+def last_pace(rows: Sequence[TrendingRow], day: date) -> Sequence[float]:
+    """The naive forecast: the last interval's views gained per day, on every day ahead."""
+    last, previous = rows[-1], rows[-2]
+    pace = max(last.views - previous.views, 0) / max((last.day - previous.day).days, 1)
+    return [float(pace)] * 7
+
+
+FORECAST_BASELINES: dict[str, Forecaster] = {"last_pace": last_pace}
+
+
+def e1_forecast_errors(
+    rows: Iterable[TrendingRow], forecasters: Mapping[str, Forecaster], *, horizon: int = 3
+) -> dict[str, list[float]]:
+    """How far each forecaster is from the views a video gains over the next 1..``horizon``
+    days, on E1's candidates and days, wherever a row ``k`` days later shows what was gained
+    (``views(d + k) - views(d)``, at least 0) and the forecast reaches that far: the absolute
+    difference of ``ln(1 + gained)`` and ``ln(1 + the sum of the first k days forecast)``, one
+    per candidate, day and ``k`` (0 is exact; 0.69 is off by a factor of two)."""
+    errors: dict[str, list[float]] = {name: [] for name in forecasters}
+    for day, found in _e1_candidates(_by_video(rows), horizon):
+        for upto, future in found:
+            gained = {(r.day - day).days: max(r.views - upto[-1].views, 0) for r in future}
+            if not gained:
+                continue
+            for name, forecaster in forecasters.items():
+                ahead = forecaster(upto, day)
+                for k, actual in gained.items():
+                    if k <= len(ahead):
+                        errors[name].append(abs(math.log1p(sum(ahead[:k])) - math.log1p(actual)))
+    return errors
+
+
+def forecast_metrics(errors: Sequence[float]) -> dict[str, float | int | None]:
+    """The mean of the errors of :func:`e1_forecast_errors`, the share within a factor of two
+    (an error of at most ln 2), and how many forecasts were judged."""
+    return {
+        "forecast_log_error": round(statistics.fmean(errors), 4) if errors else None,
+        "forecast_within_2x": round(sum(e <= _LN2 for e in errors) / len(errors), 4) if errors else None,
+        "forecasts": len(errors),
+    }
+
+
+_LN2 = math.log(2.0)
 
 
 @dataclass(frozen=True, slots=True)

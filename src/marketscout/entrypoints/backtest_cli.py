@@ -95,6 +95,8 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
     # Every judged day of every country, per method and metric: the units the product's margin
     # over each baseline is resampled on.
     pooled: evaluation.DailyMetrics = {}
+    # Every forecast's error, of every country: the forecast figures are over all of them.
+    forecast_errors: dict[str, list[float]] = {}
     most_days = 0
     for source in csv_files(args.data):
         report = read_trending(source)
@@ -103,6 +105,11 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
         methods = {"marketscout": evaluation.marketscout_scorer(), **evaluation.E1_BASELINES}
         daily = evaluation.e1_days(report.rows, methods, horizon=args.horizon)
         results[country_of(source)] = evaluation.average_days(daily)
+        forecasters = {"marketscout": evaluation.marketscout_forecaster(), **evaluation.FORECAST_BASELINES}
+        for method, errors in evaluation.e1_forecast_errors(
+            report.rows, forecasters, horizon=args.horizon
+        ).items():
+            forecast_errors.setdefault(method, []).extend(errors)
         for method, by_metric in daily.items():
             for metric, values in by_metric.items():
                 pooled.setdefault(method, {}).setdefault(metric, []).extend(values)
@@ -120,6 +127,10 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
         "problem": problem,
         "metrics": metrics,
         "margins": _margins(pooled),
+        # The engine's forecast of the views gained over the next 1..H days (not ranked: measured).
+        "forecast": {
+            method: evaluation.forecast_metrics(errors) for method, errors in forecast_errors.items()
+        },
         "per_country": results,
         "horizon": args.horizon,
         "skipped_rows": _skipped(skipped),
@@ -319,6 +330,13 @@ def run_backtest(args: argparse.Namespace) -> int:
         )
         if shown:
             print(f"  marketscout - {baseline}: {shown} (95 % interval over judged days)")
+    for method, figures in document.get("forecast", {}).items():
+        if figures["forecasts"]:
+            print(
+                f"  forecast {method:12} mean |ln error| {figures['forecast_log_error']:.3f}, "
+                f"within 2x {figures['forecast_within_2x']:.1%} of {figures['forecasts']:,} forecasts "
+                f"(views gained 1-{args.horizon} days ahead)"
+            )
     for kind, decoy in document.get("decoys", {}).items():
         print(
             f"  decoy {kind:13} flagged exploding: {decoy['flagged']} of {decoy['products']} products, "
