@@ -398,6 +398,30 @@ async def test_a_continent_filters_trending_by_its_countries(client: Client) -> 
         assert (f'href="/ui/products/{product_id}">Continent Lamp</a>' in page) is listed, region
 
 
+async def test_the_product_page_shows_the_forecast_with_how_often_it_was_right(client: Client) -> None:
+    """The score's forecast (views expected on each of the next 7 days), dated from when it was
+    computed, with what the backtest measured of it; none where nothing was gained lately."""
+    await signed_up(client)
+    product_id = await _scored_product(client, "Forecast Lamp", [100, 200, 400, 800])  # +400 last day
+    page = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    section = page.split('id="forecast-h"', 1)[1].split("</section>", 1)[0]
+    rows = re.findall(r'<th scope="row">([A-Z][a-z]{2} \d{2})</th><td class="num">([\d,]+)</td>', section)
+    assert rows == [
+        ("Mar 03", "240"),
+        ("Mar 04", "144"),
+        ("Mar 05", "86"),
+        ("Mar 06", "52"),
+        ("Mar 07", "31"),
+        ("Mar 08", "19"),
+        ("Mar 09", "11"),
+    ]
+    assert "within a factor of two" in section and "docs/scoring.md" not in section
+    flat_id = await _scored_product(client, "Flat Lamp", [500, 500, 500])
+    flat = (await client.get(f"/ui/products/{flat_id}", headers=HTML)).text
+    assert "Nothing gained in the last day, so no gains are forecast." in flat
+    assert '<th scope="row">Mar 03</th>' not in flat
+
+
 async def test_a_product_without_data_shows_empty_states_not_zeros(client: Client) -> None:
     await signed_up(client)
     product_id = await _create_product(client, "Quiet Lamp")
