@@ -404,6 +404,13 @@ class DashboardController(Controller):
             ),
             views_max=max(series, default=0),
             views_days=series,
+            # The score's forecast: views expected on each day after it was computed.
+            forecast=[
+                (f"{score.calculated_at + timedelta(days=k):%b %d}", f"{value:,.0f}")
+                for k, value in enumerate(score.assessment.forecast, start=1)
+            ]
+            if score and any(score.assessment.forecast)
+            else [],
             score_chart=line_chart(
                 [s.score for s in history],
                 what="Trend score (0 to 100)",
