@@ -79,6 +79,20 @@ def test_e1_measures_the_forecast_against_the_last_pace(data: Path) -> None:
     assert ours["forecast_within_2x"] > naive["forecast_within_2x"] + 0.2
 
 
+def test_e1_measures_the_viral_ad_scan_against_naive_picks(data: Path) -> None:
+    """The scan on each judged day's list (every video an ad): its hits keep growing into E1's
+    top 10 % far more often than chance, and more often than as many videos with the most views
+    gained (what a list sorted by views shows)."""
+    document = backtest("e1", "--data", str(data / "youtube-trending-2017" / "US.csv"))
+    scan = document["scan"]
+    assert isinstance(scan, dict)
+    ours = scan["marketscout"]
+    assert ours["days"] == 36 and ours["hits_per_day"] >= 5
+    assert ours["precision"] > 4 * scan["base_rate"]
+    assert ours["precision"] > scan["most_views_gained"]["precision"] + 0.1
+    assert 0 < scan["relative_growth"]["precision"] <= 1
+
+
 def test_e1_on_a_folder_counts_every_judged_day(data: Path) -> None:
     """A folder of countries: the metrics average the countries that have judged days, and
     ``days`` is how many days were judged in all (the 2020 files span five days: one judged

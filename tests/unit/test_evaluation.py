@@ -61,6 +61,24 @@ def test_forecast_errors_by_hand() -> None:
     assert ev.forecast_metrics([]) == {"forecast_log_error": None, "forecast_within_2x": None, "forecasts": 0}
 
 
+def test_the_scan_backtest_by_hand() -> None:
+    """Seven big videos gaining 1 % a day and a small one tripling daily: on each judged day the
+    scan's one hit is the small one, the day's only positive; the video with the most views
+    gained is a big one until the small one gains more (on the third judged day)."""
+    rows = [r for i in range(7) for r in _rows(f"big{i}", [round(1_000_000 * 1.01**d) for d in range(6)])]
+    rows += _rows("small", [1000 * 3**d for d in range(6)])
+    daily = ev.e1_scan(rows, horizon=2)
+    assert daily["hits"] == [1.0, 1.0, 1.0]
+    assert daily["marketscout"] == [1.0, 1.0, 1.0]
+    assert daily["relative_growth"] == [1.0, 1.0, 1.0]
+    assert daily["most_views_gained"] == [0.0, 0.0, 1.0]
+    assert daily["base_rate"] == [0.125] * 3
+    figures = ev.scan_metrics(daily)
+    assert figures["marketscout"] == {"precision": 1.0, "hits_per_day": 1.0, "days": 3, "days_with_hits": 3}
+    assert figures["most_views_gained"] == {"precision": 0.3333}
+    assert figures["base_rate"] == 0.125
+
+
 def test_the_naive_forecast_keeps_the_last_pace() -> None:
     rows = [TrendingRow("a", "US", date(2017, 9, 1), 100), TrendingRow("a", "US", date(2017, 9, 3), 500)]
     assert list(ev.last_pace(rows, date(2017, 9, 3))) == [200.0] * 7

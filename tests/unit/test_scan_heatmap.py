@@ -49,6 +49,17 @@ def test_the_outlier_among_peers_is_found_first_with_a_reason() -> None:
     assert 50 < found[0].engagement_score <= 100
 
 
+def test_the_scan_judges_the_last_day_not_a_burst_earlier_in_the_week() -> None:
+    """docs/scoring.md (the viral-ad scan, measured): growth over the last day predicts the next
+    days' growth; a week's average keeps an ad that burst days ago and has been flat since."""
+    ads = {i: ad(i) for i in range(1, 10)}
+    snapshots = [s for i in range(1, 8) for s in readings(i, [1000 + 50 * d for d in range(8)])]
+    snapshots += readings(8, [1000, 1000, 30_000, 30_050, 30_100, 30_150, 30_200, 30_250])  # burst 5 days ago
+    snapshots += readings(9, [1000, 1050, 1100, 1150, 1200, 1250, 1300, 9000])  # growing today
+    found = scan_viral_ads(ads, snapshots, {1: "Lamp"}, NOW)
+    assert [v.ad.id for v in found] == [9]
+
+
 def test_a_quiet_market_has_no_viral_ads() -> None:
     ads = {i: ad(i) for i in range(1, 7)}
     snapshots = [s for i in range(1, 7) for s in readings(i, [1000 + 10 * d for d in range(8)])]
