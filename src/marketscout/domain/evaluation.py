@@ -17,9 +17,12 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from marketscout.domain.burst import BurstDetector
+from marketscout.domain.gains import ad_gains, window_gains
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendStatus
+from marketscout.domain.scan import SCAN_WINDOW, rank_gains
 from marketscout.domain.scoring import ReadingSeries, score_item, score_series
 from marketscout.domain.spread import spread_score
 
@@ -290,6 +293,64 @@ def forecast_metrics(errors: Sequence[float]) -> dict[str, float | int | None]:
 
 
 _LN2 = math.log(2.0)
+
+
+SCAN_BASELINES = ("most_views_gained", "relative_growth")
+
+
+def e1_scan(rows: Iterable[TrendingRow], *, horizon: int = 3) -> dict[str, list[float]]:
+    """The viral-ad scan on E1's days: each judged day, the day's candidates are the market (a
+    video is an ad on YouTube, its rows up to the day its readings) and the scan
+    (:func:`marketscout.domain.scan.rank_gains`, the API's) picks its hits. Per day: the share
+    of hits that are E1 positives (in the top 10 % of the next ``horizon`` days' growth), the
+    same share for as many videos picked by the most views gained in the scan's window and by
+    relative growth, the share of positives among all candidates (``base_rate``) and the number
+    of hits (``hits``). Days without a hit give no shares."""
+    daily: dict[str, list[float]] = {
+        name: [] for name in ("marketscout", *SCAN_BASELINES, "base_rate", "hits")
+    }
+    for day, found in _e1_candidates(_by_video(rows), horizon):
+        if len(found) < 2:
+            continue
+        as_of = _as_of(day)
+        snapshots: list[EngagementSnapshot] = []
+        outcome: dict[int, float] = {}
+        growth: dict[int, float] = {}
+        for ad_id, (upto, future) in enumerate(found, start=1):
+            snapshots.extend(_snapshots(upto, ad_id))
+            outcome[ad_id] = math.log(future[-1].views + 1) - math.log(upto[-1].views + 1) if future else 0.0
+            growth[ad_id] = relative_growth(upto, day)
+        positive = dict(zip(outcome, top_share_positive(list(outcome.values())), strict=True))
+        gains = ad_gains(window_gains(snapshots, as_of - SCAN_WINDOW, as_of))
+        hits = [hit.ad_id for hit in rank_gains(gains, as_of, window=SCAN_WINDOW)]
+        daily["base_rate"].append(sum(positive.values()) / len(positive))
+        daily["hits"].append(float(len(hits)))
+        if not hits:
+            continue
+        picks = {
+            "marketscout": hits,
+            "most_views_gained": [g.ad_id for g in sorted(gains, key=lambda g: (-g.gained, g.ad_id))],
+            "relative_growth": sorted(growth, key=lambda ad_id: (-growth[ad_id], ad_id)),
+        }
+        for name, picked in picks.items():
+            daily[name].append(sum(positive[ad_id] for ad_id in picked[: len(hits)]) / len(hits))
+    return daily
+
+
+def scan_metrics(daily: Mapping[str, Sequence[float]]) -> dict[str, Any]:
+    """:func:`e1_scan`'s days in figures: each method's precision averaged over the days with a
+    hit, the scan's hits per judged day, and the base rate."""
+    days = len(daily["hits"])
+    return {
+        "marketscout": {
+            "precision": _mean(daily["marketscout"]),
+            "hits_per_day": round(statistics.fmean(daily["hits"]), 2) if days else None,
+            "days": days,
+            "days_with_hits": len(daily["marketscout"]),
+        },
+        **{name: {"precision": _mean(daily[name])} for name in SCAN_BASELINES},
+        "base_rate": _mean(daily["base_rate"]),
+    }
 
 
 @dataclass(frozen=True, slots=True)

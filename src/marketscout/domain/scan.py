@@ -1,6 +1,7 @@
 """The viral-ad scan: ads whose engagement grows unusually fast for their platform and age.
 
-Each ad's growth over the window is measured as relative growth per day,
+Each ad's growth over the window (the last day, :data:`SCAN_WINDOW`) is measured as relative
+growth per day,
 ``ln(1 + views gained per day / (views at the window start + 1))``, so a big old ad does not
 win by size. It is compared with its peers (same platform and age bucket; the platform, then
 everything, when the bucket is too small) by a robust z-score (median and MAD). An ad
@@ -21,6 +22,10 @@ from datetime import datetime, timedelta
 from marketscout.domain.gains import ad_gains, window_gains
 from marketscout.domain.model import Ad, AdGain, EngagementSnapshot, Platform, ViralAd, WindowGain
 
+# The growth the scan judges: over the last day. Measured on real data (docs/scoring.md, the
+# viral-ad scan): a day's growth picks the ads that keep growing far more often than a week's
+# average, which keeps an ad that burst days ago and has been flat since.
+SCAN_WINDOW = timedelta(days=1)
 AGE_BUCKETS_DAYS: tuple[float, ...] = (3, 14, 60)
 MIN_PEERS = 5
 Z_THRESHOLD = 2.5
@@ -68,7 +73,7 @@ def scan_viral_ads(
     product_names: Mapping[int, str],
     as_of: datetime,
     *,
-    window: timedelta = timedelta(days=7),
+    window: timedelta = SCAN_WINDOW,
     limit: int = 20,
 ) -> list[ViralAd]:
     """The ads growing unusually fast, strongest first (at most ``limit``), from raw snapshots."""
@@ -82,7 +87,7 @@ def scan_gains(
     product_names: Mapping[int, str],
     as_of: datetime,
     *,
-    window: timedelta = timedelta(days=7),
+    window: timedelta = SCAN_WINDOW,
     limit: int = 20,
 ) -> list[ViralAd]:
     """The scan on the window's gains per ad and region, for the ads given (others are left out)."""
@@ -96,7 +101,7 @@ def rank_gains(
     gains: Sequence[AdGain],
     as_of: datetime,
     *,
-    window: timedelta = timedelta(days=7),
+    window: timedelta = SCAN_WINDOW,
     born: Mapping[int, datetime] | None = None,
 ) -> list[ScanHit]:
     """Every ad that qualifies, strongest first, judged against all the ads in ``gains`` (one

@@ -97,6 +97,7 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
     pooled: evaluation.DailyMetrics = {}
     # Every forecast's error, of every country: the forecast figures are over all of them.
     forecast_errors: dict[str, list[float]] = {}
+    scan_days: dict[str, list[float]] = {}
     most_days = 0
     for source in csv_files(args.data):
         report = read_trending(source)
@@ -110,6 +111,8 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
             report.rows, forecasters, horizon=args.horizon
         ).items():
             forecast_errors.setdefault(method, []).extend(errors)
+        for name, shares in evaluation.e1_scan(report.rows, horizon=args.horizon).items():
+            scan_days.setdefault(name, []).extend(shares)
         for method, by_metric in daily.items():
             for metric, values in by_metric.items():
                 pooled.setdefault(method, {}).setdefault(metric, []).extend(values)
@@ -131,6 +134,8 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
         "forecast": {
             method: evaluation.forecast_metrics(errors) for method, errors in forecast_errors.items()
         },
+        # The viral-ad scan on each judged day's list: how often its hits grow into the top 10 %.
+        "scan": evaluation.scan_metrics(scan_days) if scan_days else None,
         "per_country": results,
         "horizon": args.horizon,
         "skipped_rows": _skipped(skipped),
@@ -337,6 +342,14 @@ def run_backtest(args: argparse.Namespace) -> int:
                 f"within 2x {figures['forecast_within_2x']:.1%} of {figures['forecasts']:,} forecasts "
                 f"(views gained 1-{args.horizon} days ahead)"
             )
+    scan = document.get("scan")
+    if scan and scan["marketscout"]["precision"] is not None:
+        print(
+            f"  scan: {scan['marketscout']['precision']:.1%} of its hits ({scan['marketscout']['hits_per_day']} "
+            f"a day) grew into the top 10 %; as many by most views gained "
+            f"{scan['most_views_gained']['precision']:.1%}, by relative growth "
+            f"{scan['relative_growth']['precision']:.1%}; all candidates {scan['base_rate']:.1%}"
+        )
     for kind, decoy in document.get("decoys", {}).items():
         print(
             f"  decoy {kind:13} flagged exploding: {decoy['flagged']} of {decoy['products']} products, "

@@ -22,7 +22,7 @@ from marketscout.domain.model import (
 )
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import in_area, normalise_area
-from marketscout.domain.scan import ScanHit, rank_gains
+from marketscout.domain.scan import SCAN_WINDOW, ScanHit, rank_gains
 from marketscout.domain.scoring import score_series
 from marketscout.domain.spread import SpreadAssessment, spread_score
 
@@ -30,7 +30,6 @@ from marketscout.domain.spread import SpreadAssessment, spread_score
 # so that history stays readable however often scores are refreshed.
 SCORE_EPSILON = 0.05
 SCORE_REFRESH_AFTER = timedelta(hours=1)
-SCAN_WINDOW = timedelta(days=7)
 SCORING_HISTORY = timedelta(days=61)
 HEAT_MAP_WINDOW = timedelta(days=30)
 HEAT_MAP_DEFAULT_PRODUCTS = 10

@@ -209,6 +209,9 @@ class IntelligenceController(Controller):
         product_id: OptionalId = None,
         platform: FromQuery[Platform | None] = None,
     ) -> ScanOut:
+        """Ads whose views grew unusually fast over the last 24 hours for their platform and age,
+        strongest first (``docs/scoring.md``, the viral-ad scan); empty when none qualify."""
+
         async def compute() -> ScanOut:
             found = await trends.scan_ads(
                 reads.uow, reads.clock, limit=limit, product_id=product_id, platform=platform
