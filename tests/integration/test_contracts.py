@@ -951,6 +951,27 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
     latest = max(r.observed_at for r in readings)
     for end in (latest, latest + timedelta(minutes=5), latest - timedelta(minutes=1)):
         windows.append((end - timedelta(days=7, minutes=13), end))
+    # Windows that start before the first reading of their day (nothing stored earlier that day:
+    # the day's rollup then stands for the window's part of it), and just after it.
+    first_of_day: dict[datetime, datetime] = {}
+    for r in readings:
+        day = r.observed_at.replace(hour=0, minute=0, second=0, microsecond=0)
+        first_of_day[day] = min(first_of_day.get(day, r.observed_at), r.observed_at)
+    late_starts = sorted(first for day, first in first_of_day.items() if first - day > timedelta(hours=2))
+    assert late_starts, "the data has days whose first reading is late"
+    for first in late_starts[:3]:
+        day = first.replace(hour=0, minute=0, second=0, microsecond=0)
+        fresh = day + (first - day) / 2
+        for start in (fresh, first + timedelta(microseconds=1)):
+            for length in (
+                timedelta(minutes=30),
+                timedelta(days=1),
+                timedelta(days=1, hours=2),
+                timedelta(days=7),
+            ):
+                windows.append((start, start + length))
+        windows.append((fresh, day + timedelta(days=1)))  # ends exactly at the next midnight
+        windows.append((fresh, day + timedelta(days=1, minutes=30)))  # ends in the next day's first hour
     async with uow:
         for start, end in windows:
             reference = window_gains(readings, start, end)

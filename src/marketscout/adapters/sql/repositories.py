@@ -862,6 +862,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             end,
             None if product_ids is None else sorted(set(product_ids)),
             day_complete=await self._day_complete(end),
+            day_fresh=await self._day_fresh(start),
         )
         found: builtins.list[WindowGain] = []
         for row in await self._session.execute(statement):
@@ -882,8 +883,12 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
     async def _every_gain(self, start: datetime, end: datetime) -> tuple[Any, Any, Any]:
         """Every ad's gains per region over the window, as a subquery to sum up further, with
         the expressions of each row's base and gain (as ``window_gains`` computes them)."""
-        complete = await self._day_complete(end)
-        g = self.gains_statement(start, end, None, day_complete=complete).order_by(None).subquery("gains")
+        complete, fresh = await self._day_complete(end), await self._day_fresh(start)
+        g = (
+            self.gains_statement(start, end, None, day_complete=complete, day_fresh=fresh)
+            .order_by(None)
+            .subquery("gains")
+        )
         return g, g.c.base, case((g.c.inside_max > g.c.base, g.c.inside_max - g.c.base), else_=0)
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
@@ -926,17 +931,32 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         later = select(literal(1)).where(observed > end, observed < day_end).limit(1)
         return (await self._session.execute(later)).first() is None
 
+    async def _day_fresh(self, start: datetime) -> bool:
+        """Whether nothing is stored at or before ``start`` in its UTC day (one probe of the time
+        index): then that day's rollup holds exactly the day's readings after ``start``."""
+        observed = t.engagement_snapshots.c.observed_at
+        day_start = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        earlier = select(literal(1)).where(observed >= day_start, observed <= start).limit(1)
+        return (await self._session.execute(earlier)).first() is None
+
     @classmethod
     def gains_statement(
-        cls, start: datetime, end: datetime, wanted: builtins.list[int] | None, *, day_complete: bool = False
+        cls,
+        start: datetime,
+        end: datetime,
+        wanted: builtins.list[int] | None,
+        *,
+        day_complete: bool = False,
+        day_fresh: bool = False,
     ) -> Any:
         """The one aggregate query over the window's pieces (rollups and raw edges), with each
         ad and region's ``base`` as ``domain.gains.window_gains`` defines it: the highest reading
         before the window, or else the views of the first reading inside it (the ``first_views``
         of the piece with the earliest ``first_seen``: rollup rows keep their first reading's
-        views, raw readings are their own). ``day_complete``: see :func:`rollups.tile`."""
+        views, raw readings are their own). ``day_complete`` and ``day_fresh``: see
+        :func:`rollups.tile`."""
         pieces = rollups.tile(start - LOOKBACK, start, before=True) + rollups.tile(
-            start, end, before=False, day_complete=day_complete
+            start, end, before=False, day_complete=day_complete, day_fresh=day_fresh
         )
         parts = [cls._piece(piece, wanted) for piece in pieces]
         union = parts[0].union_all(*parts[1:]).subquery("pieces")

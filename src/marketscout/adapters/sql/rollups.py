@@ -20,7 +20,8 @@ hourly buckets up to the first and from the last whole day, and daily buckets in
 30-day window over hourly readings thus reads about 30 daily rows and at most ~48 hourly rows
 per ad and region, plus the raw rows of two partial hours, whatever the history holds. When
 nothing is stored after ``hi`` in its day (a window that ends now), the last day is read from its
-daily bucket as well: about 31 daily rows and at most ~24 hourly rows per ad and region.
+daily bucket as well: about 31 daily rows and at most ~24 hourly rows per ad and region; and when
+nothing is stored at or before ``lo`` in its day, the first day is too.
 """
 
 from __future__ import annotations
@@ -51,15 +52,31 @@ def _floor(moment: datetime, unit: timedelta) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
-def tile(lo: datetime, hi: datetime, *, before: bool, day_complete: bool = False) -> list[Piece]:
+def tile(
+    lo: datetime, hi: datetime, *, before: bool, day_complete: bool = False, day_fresh: bool = False
+) -> list[Piece]:
     """Pieces that together hold exactly the readings with ``lo < observed_at <= hi``.
 
     ``day_complete`` says that no reading is stored after ``hi`` in ``hi``'s UTC day (the usual
     case for a window that ends now): that day's bucket then holds exactly the readings from the
     day's start to ``hi``, and is read instead of its hours and the raw readings of the last one.
+    ``day_fresh`` says that no reading is stored at or before ``lo`` in ``lo``'s UTC day (a short
+    window that starts before the day's first reading, such as the scan's last 24 hours over
+    readings that began later that day): when the window runs past that day, its bucket then
+    holds exactly the window's readings of the day, and is read instead of its hours and the raw
+    readings of the first one.
     """
     if hi <= lo:
         return []
+    first_day_start = _floor(lo, DAY)
+    if day_fresh and first_day_start + DAY <= hi:
+        # The rest starts at the next midnight, which belongs to the rest (a day bucket covers
+        # [day, day + 1)): tiled from a microsecond before it (times are kept to the microsecond,
+        # so its first raw piece holds nothing before that midnight).
+        rest = tile(
+            first_day_start + DAY - timedelta(microseconds=1), hi, before=before, day_complete=day_complete
+        )
+        return [Piece("day", first_day_start, first_day_start + DAY, before), *rest]
     first_hour = _floor(lo, HOUR) + HOUR  # the first whole hour that excludes ``lo`` itself
     last_hour = _floor(hi, HOUR)  # the bucket holding ``hi`` is partial (it holds later times)
     if first_hour >= last_hour:
