@@ -21,7 +21,7 @@ from typing import Any
 
 from marketscout.domain.burst import BurstDetector
 from marketscout.domain.gains import ad_gains, window_gains
-from marketscout.domain.model import EngagementSnapshot, Platform, TrendStatus
+from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 from marketscout.domain.scan import SCAN_WINDOW, rank_gains
 from marketscout.domain.scoring import ReadingSeries, score_item, score_series
 from marketscout.domain.spread import spread_score
@@ -123,16 +123,32 @@ def _snapshots(rows: Sequence[TrendingRow], ad_id: int) -> list[EngagementSnapsh
     ]
 
 
+class MarketScoutEngine:
+    """The product's own engine on trending rows, the same ``score_item`` the API uses: its
+    score ranks E1's candidates and its forecast is measured on the same candidates, so each
+    video's assessment of a day is computed once for both."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str], int] = {}
+        self._assessed: dict[tuple[int, date], TrendAssessment] = {}
+
+    def assess(self, rows: Sequence[TrendingRow], day: date) -> TrendAssessment:
+        ad_id = self._ids.setdefault((rows[-1].country, rows[-1].video_id), len(self._ids) + 1)
+        found = self._assessed.get((ad_id, day))
+        if found is None:
+            found = self._assessed[(ad_id, day)] = score_item(_snapshots(rows, ad_id), _as_of(day))
+        return found
+
+    def score(self, rows: Sequence[TrendingRow], day: date) -> float:
+        return self.assess(rows, day).score
+
+    def forecast(self, rows: Sequence[TrendingRow], day: date) -> Sequence[float]:
+        return self.assess(rows, day).forecast
+
+
 def marketscout_scorer() -> Scorer:
-    """The product's own engine, the same ``score_item`` the API uses."""
-    ids: dict[tuple[str, str], int] = {}
-
-    def score(rows: Sequence[TrendingRow], day: date) -> float:
-        key = (rows[-1].country, rows[-1].video_id)
-        ad_id = ids.setdefault(key, len(ids) + 1)
-        return score_item(_snapshots(rows, ad_id), _as_of(day)).score
-
-    return score
+    """The product's own engine as an E1 scorer."""
+    return MarketScoutEngine().score
 
 
 def popularity(rows: Sequence[TrendingRow], day: date) -> float:
@@ -237,17 +253,6 @@ def e1_days(rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horiz
 
 
 Forecaster = Callable[[Sequence[TrendingRow], date], Sequence[float]]
-
-
-def marketscout_forecaster() -> Forecaster:
-    """The engine's forecast (views gained on each day ahead), the same ``score_item`` as the API's."""
-    ids: dict[tuple[str, str], int] = {}
-
-    def forecast(rows: Sequence[TrendingRow], day: date) -> Sequence[float]:
-        ad_id = ids.setdefault((rows[-1].country, rows[-1].video_id), len(ids) + 1)
-        return score_item(_snapshots(rows, ad_id), _as_of(day)).forecast
-
-    return forecast
 
 
 def last_pace(rows: Sequence[TrendingRow], day: date) -> Sequence[float]:

@@ -103,10 +103,11 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
         report = read_trending(source)
         skipped.extend(report.skipped)
         most_days = max(most_days, len({row.day for row in report.rows}))
-        methods = {"marketscout": evaluation.marketscout_scorer(), **evaluation.E1_BASELINES}
+        engine = evaluation.MarketScoutEngine()  # one assessment per video and day, for both uses
+        methods = {"marketscout": engine.score, **evaluation.E1_BASELINES}
         daily = evaluation.e1_days(report.rows, methods, horizon=args.horizon)
         results[country_of(source)] = evaluation.average_days(daily)
-        forecasters = {"marketscout": evaluation.marketscout_forecaster(), **evaluation.FORECAST_BASELINES}
+        forecasters = {"marketscout": engine.forecast, **evaluation.FORECAST_BASELINES}
         for method, errors in evaluation.e1_forecast_errors(
             report.rows, forecasters, horizon=args.horizon
         ).items():
