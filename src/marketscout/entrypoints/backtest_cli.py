@@ -341,7 +341,7 @@ def run_backtest(args: argparse.Namespace) -> int:
             print(
                 f"  forecast {method:12} mean |ln error| {figures['forecast_log_error']:.3f}, "
                 f"within 2x {figures['forecast_within_2x']:.1%} of {figures['forecasts']:,} forecasts "
-                f"(views gained 1-{args.horizon} days ahead)"
+                f"(views gained 1-{min(args.horizon, 7)} days ahead: the forecast covers 7)"
             )
     scan = document.get("scan")
     if scan and scan["marketscout"]["precision"] is not None:
