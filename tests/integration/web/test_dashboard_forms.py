@@ -422,6 +422,15 @@ async def test_the_product_page_shows_the_forecast_with_how_often_it_was_right(c
     assert '<th scope="row">Mar 03</th>' not in flat
 
 
+async def test_the_viral_page_says_what_the_scan_judges_and_how_often_it_was_right(client: Client) -> None:
+    await signed_up(client)
+    await _scored_product(client, "Viral Lamp", [100, 200, 400, 800])  # +400 views, doubling
+    page = (await client.get("/ui/viral", headers=HTML)).text
+    assert ">Viral Lamp</a>" in page
+    assert "views over the last 24 hours against ads of the same platform and age" in page
+    assert "38 to 56 % of the ads this scan picked grew into the top tenth" in page
+
+
 async def test_a_product_without_data_shows_empty_states_not_zeros(client: Client) -> None:
     await signed_up(client)
     product_id = await _create_product(client, "Quiet Lamp")
