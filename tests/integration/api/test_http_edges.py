@@ -101,6 +101,11 @@ async def test_openapi_lists_every_endpoint_with_constraints(client: Client) -> 
     product_in = document["components"]["schemas"]["ProductIn"]["properties"]["name"]
     assert product_in["maxLength"] == 200
     assert product_in["minLength"] == 1
+    # What a score's numbers mean is in the document, where clients read it.
+    score = document["components"]["schemas"]["ScoreOut"]["properties"]
+    assert "relative change of views gained" in score["growth"]["description"]
+    assert "views expected on each of the next 7 days" in score["forecast"]["description"]
+    assert "last 24 hours" in document["paths"]["/scan-ads"]["get"]["description"]
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "text/html" in docs.headers["content-type"]
