@@ -326,3 +326,33 @@ def test_output_cut_short_by_a_closed_pipe_is_not_an_error(data: Path) -> None:
         process.wait(timeout=120)
     assert "Traceback" not in errors
     assert "BrokenPipeError" not in errors
+
+
+def test_e3_takes_the_labels_file_from_anywhere(tmp_path: Path) -> None:
+    """NAB keeps its labels apart from the series (labels/combined_windows.json at the top of its
+    repository): --labels names that file wherever it is."""
+    series = tmp_path / "series" / "Twitter_volume_X.csv"
+    series.parent.mkdir()
+    series.write_text(
+        "timestamp,value\n"
+        + "".join(
+            f"2015-03-01 {h:02d}:{m:02d}:00,{5 + (h * 60 + m) % 7}\n"
+            for h in range(12)
+            for m in range(0, 60, 5)
+        ),
+        encoding="utf-8",
+    )
+    labels = tmp_path / "elsewhere.json"
+    labels.write_text(
+        '{"realTweets/Twitter_volume_X.csv": [["2015-03-01 08:00:00", "2015-03-01 10:00:00"]]}',
+        encoding="utf-8",
+    )
+    without = run_cli("e3", "--data", str(series.parent), "--json")
+    assert without.returncode == 1 and json.loads(without.stdout)["metrics"]["marketscout"]["windows"] == 0
+    found = run_cli("e3", "--data", str(series.parent), "--labels", str(labels), "--json")
+    assert found.returncode == 0, found.stdout
+    figures = json.loads(found.stdout)["metrics"]["marketscout"]
+    assert figures["windows"] == 1 and figures["nab_score"] is not None
+    missing = run_cli("e3", "--data", str(series.parent), "--labels", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2
+    assert "nope.json does not exist" in missing.stdout
