@@ -65,6 +65,12 @@ def add_backtest_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--data-b", type=Path, help="E2: the second country's file (B); --data is A")
     parser.add_argument(
+        "--labels",
+        type=Path,
+        help="E3: NAB's combined_windows.json (default: labels/combined_windows.json beside the "
+        "series or in their folder)",
+    )
+    parser.add_argument(
         "--horizon", type=_whole_number("--horizon", 1, 30), default=3, help="E1: days ahead (H), 1-30"
     )
     parser.add_argument(
@@ -212,7 +218,7 @@ def _e2(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _e3(args: argparse.Namespace) -> dict[str, Any]:
-    report = read_nab(args.data)
+    report = read_nab(args.data, args.labels)
     values = sum(len(s.values) for s in report.series)
     started = time.perf_counter()
     # The detector's refractory period follows its alarm level, so a threshold is tried by
@@ -225,8 +231,8 @@ def _e3(args: argparse.Namespace) -> dict[str, Any]:
         problem = "no NAB series could be read: each file needs the header timestamp,value"
     elif not result.windows:
         problem = (
-            "no labelled anomaly window for these series, so no NAB score: put NAB's "
-            "labels/combined_windows.json beside them or in their folder"
+            "no labelled anomaly window for these series, so no NAB score: name NAB's labels "
+            "file with --labels, or put labels/combined_windows.json beside the series"
         )
     return {
         "problem": problem,
@@ -301,6 +307,9 @@ def run_backtest(args: argparse.Namespace) -> int:
         return 2
     elif args.task == "e2" and args.data_b is not None and not args.data_b.is_file():
         print(f"marketscout: {args.data_b} is not a file")
+        return 2
+    elif args.task == "e3" and args.labels is not None and not args.labels.is_file():
+        print(f"marketscout: {args.labels} does not exist")
         return 2
     else:
         data = str(args.data)
