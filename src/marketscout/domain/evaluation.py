@@ -230,16 +230,19 @@ def _e1_candidates(
         yield day, found
 
 
+def _outcome(upto: Sequence[TrendingRow], future: Sequence[TrendingRow]) -> float:
+    """E1's outcome of a candidate: ``ln(views at its latest row of the next H days + 1) -
+    ln(views on the day + 1)``, 0 when it left the list."""
+    return math.log(future[-1].views + 1) - math.log(upto[-1].views + 1) if future else 0.0
+
+
 def e1_days(rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horizon: int = 3) -> DailyMetrics:
     """E1 on one country's rows: per method, each judged day's AUC, precision@20 and Spearman
     (the same days for every method, so methods compare day by day)."""
     videos = _by_video(rows)
     per_method: DailyMetrics = {name: {metric: [] for metric in E1_METRICS} for name in methods}
     for day, found in _e1_candidates(videos, horizon):
-        candidates = [
-            (upto, math.log(future[-1].views + 1) - math.log(upto[-1].views + 1) if future else 0.0)
-            for upto, future in found
-        ]
+        candidates = [(upto, _outcome(upto, future)) for upto, future in found]
         if len(candidates) < 2:
             continue
         outcomes = [g for _, g in candidates]
@@ -323,7 +326,7 @@ def e1_scan(rows: Iterable[TrendingRow], *, horizon: int = 3) -> dict[str, list[
         growth: dict[int, float] = {}
         for ad_id, (upto, future) in enumerate(found, start=1):
             snapshots.extend(_snapshots(upto, ad_id))
-            outcome[ad_id] = math.log(future[-1].views + 1) - math.log(upto[-1].views + 1) if future else 0.0
+            outcome[ad_id] = _outcome(upto, future)
             growth[ad_id] = relative_growth(upto, day)
         positive = dict(zip(outcome, top_share_positive(list(outcome.values())), strict=True))
         gains = ad_gains(window_gains(snapshots, as_of - SCAN_WINDOW, as_of))
