@@ -193,6 +193,22 @@ def test_a_weekly_swing_is_not_exploding() -> None:
     assert "no more than the same days a week ago: a weekly swing" in swing.reasons
 
 
+def test_a_week_no_busier_than_the_one_before_is_not_exploding() -> None:
+    # Twelve days: five at 5,000 views a day, then a week of four quiet days (1,000) and three
+    # busy ones (10,000). The last three days are twice the same days a week before, but the
+    # week as a whole gained no more a day than the five days before it: a swing, not a rise.
+    daily = [5_000] * 5 + [1_000] * 4 + [10_000] * 3
+    swing = score_item(series([10_000 + sum(daily[:i]) for i in range(len(daily) + 1)]), AS_OF)
+    assert swing.score >= 70
+    assert swing.components["acceleration"] > 1
+    assert swing.status == TrendStatus.EMERGING
+    assert "this week gained no more than the week before: a swing, not a rise" in swing.reasons
+    # The same last week after quieter days (1,000 a day) is a rise: exploding.
+    daily = [1_000] * 5 + [1_000] * 4 + [10_000] * 3
+    rise = score_item(series([10_000 + sum(daily[:i]) for i in range(len(daily) + 1)]), AS_OF)
+    assert rise.status == TrendStatus.EXPLODING
+
+
 def test_the_declining_reason_says_the_reported_growth() -> None:
     # Under two weeks: no whole week before the last to compare with, so no figure said either.
     daily = [0] + [9000] * 6 + [6000] * 4 + [3000] * 3

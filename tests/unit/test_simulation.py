@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from marketscout.adapters.simulation import iter_bulk_snapshots, replay_items, simulate_market
 from marketscout.domain.evaluation import lead_times
+from marketscout.domain.model import TrendStatus
+from marketscout.domain.scoring import score_series
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -62,11 +64,18 @@ def test_viral_products_are_flagged_days_before_their_peak_and_decoys_are_not() 
     assert found.median_lead_days is not None and found.median_lead_days > 3
     # Decoys: a product tracked from the middle of its life, a declining one, one ad spiking
     # alone in one region, and bot-like views are never called exploding; a seasonal product
-    # on some moments while its weekly swing grows (docs/scoring.md: lead times).
+    # only in its first ten days, before three days of the week before its last are known
+    # (docs/scoring.md: lead times).
     assert set(found.decoys) == {"steady", "seasonal", "declining", "one_ad_spike", "bot_burst"}
     for kind in ("steady", "declining", "one_ad_spike", "bot_burst"):
         assert found.decoys[kind][0] == 0, kind
-    assert found.decoys["seasonal"][2] < 0.15
+    assert found.decoys["seasonal"][2] < 0.07
+    for item in replay_items(market):
+        if item.kind == "seasonal":
+            tracked = datetime.fromtimestamp(min(s.epochs[0] for s in item.series), UTC)
+            for moment in moments:
+                if moment >= tracked + timedelta(days=10):
+                    assert score_series(item.series, moment).status != TrendStatus.EXPLODING, moment
 
 
 def test_product_series_hold_every_reading_of_the_market() -> None:
