@@ -386,6 +386,9 @@ def score_series(
 
     # The same three days a week earlier, where observed: a weekly swing is not an explosion.
     week_ago = sum(daily[7:10]) / 3.0 if first_epoch <= as_of_epoch - 10 * 86400.0 else None
+    # The week before's gains per day, over the days of it observed (at least three).
+    before_days = min((as_of_epoch - first_epoch) / 86400.0 - 7.0, 7.0)
+    week_before = sum(daily_all[7:14]) / before_days if before_days >= 3.0 else None
     peak = max(daily)
     peak_day = daily.index(peak)  # the most recent day of the highest gain
     reasons: list[str] = []
@@ -403,7 +406,8 @@ def score_series(
         reasons.append(f"daily gains peaked {peak_day} days ago and are at {v1 / peak:.0%} of the peak")
     elif score >= 70 and acceleration > ACCELERATING:
         # Exploding, unless what rises is one series among several (one ad in one region),
-        # engagement far below the platform's norm (bot-like views), or the same as a week ago.
+        # engagement far below the platform's norm (bot-like views), or the same as a week ago
+        # (the same days, or the whole week).
         if len(kept) > 1 and rising_series < 2:
             status = TrendStatus.EMERGING
             reasons.append("only one ad in one region is rising")
@@ -413,6 +417,11 @@ def score_series(
         elif week_ago is not None and v3 <= RISE_MARGIN * week_ago:
             status = TrendStatus.EMERGING
             reasons.append("no more than the same days a week ago: a weekly swing")
+        elif week_before is not None and sum(daily_all[:7]) / 7.0 <= RISE_MARGIN * week_before:
+            # The week gained no more a day than a tenth above the week before: the last days
+            # rose within a week that did not, a swing (a seasonal product's peak days).
+            status = TrendStatus.EMERGING
+            reasons.append("this week gained no more than the week before: a swing, not a rise")
         else:
             status = TrendStatus.EXPLODING
     elif score >= 45 or (week > 0.5 and confidence < 0.6):
