@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -180,6 +181,30 @@ def test_bot_like_engagement_is_not_exploding() -> None:
     assert assessment.status == TrendStatus.EMERGING
     assert any("far below the platform's norm" in r for r in assessment.reasons)
     assert score_item(series(views), AS_OF).status == TrendStatus.EXPLODING
+
+
+def test_readings_without_any_interactions_are_not_judged_bot_like() -> None:
+    # A source that reports views only (YouTube's Canadian trending file of 2017-18 has no
+    # likes or comments): interactions never recorded are unknown, not a bot's zero.
+    views = [1000 * 2**i for i in range(10)]
+    views_only = [
+        EngagementSnapshot(
+            ad_id=1,
+            product_id=1,
+            platform=Platform.YOUTUBE,
+            region="CA",
+            observed_at=AS_OF - timedelta(days=9 - i),
+            views=v,
+        )
+        for i, v in enumerate(views)
+    ]
+    assessment = score_item(views_only, AS_OF)
+    assert assessment.components["quality"] == 0.0
+    assert assessment.status == TrendStatus.EXPLODING
+    assert "no likes, comments or shares recorded: engagement quality not judged" in assessment.reasons
+    # One like among them is a count: far below the norm, so bot-like as before.
+    counted = [*views_only[:-1], dataclasses.replace(views_only[-1], likes=1)]
+    assert score_item(counted, AS_OF).status == TrendStatus.EMERGING
 
 
 def test_a_weekly_swing_is_not_exploding() -> None:
