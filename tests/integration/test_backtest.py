@@ -93,6 +93,22 @@ def test_e1_measures_the_viral_ad_scan_against_naive_picks(data: Path) -> None:
     assert 0 < scan["relative_growth"]["precision"] <= 1
 
 
+def test_e1_measures_what_each_status_says(data: Path) -> None:
+    """The engine's status on every candidate of every judged day, on the development file:
+    a video called exploding grows into the day's top 10 % several times as often as any
+    candidate; one called peaked or declining far less often."""
+    document = backtest("e1", "--data", str(data / "youtube-trending-2017" / "US.csv"))
+    status = document["status"]
+    assert isinstance(status, dict)
+    statuses, base = status["statuses"], status["base_rate"]
+    assert set(statuses) == {"emerging", "exploding", "steady", "peaked", "declining"}
+    assert sum(s["candidates"] for s in statuses.values()) == 5176  # E1's candidates over 36 days
+    assert 0.09 < base < 0.12
+    assert statuses["exploding"]["candidates"] > 100
+    assert statuses["exploding"]["positive_share"] > 3 * base
+    assert statuses["peaked"]["positive_share"] < base / 4
+
+
 def test_e1_on_a_folder_counts_every_judged_day(data: Path) -> None:
     """A folder of countries: the metrics average the countries that have judged days, and
     ``days`` is how many days were judged in all (the 2020 files span five days: one judged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from marketscout.domain import evaluation as ev
 from marketscout.domain.evaluation import TrendingRow
+from marketscout.domain.model import TrendAssessment, TrendStatus
 
 
 def test_average_ranks_share_ties() -> None:
@@ -77,6 +79,32 @@ def test_the_scan_backtest_by_hand() -> None:
     assert figures["marketscout"] == {"precision": 1.0, "hits_per_day": 1.0, "days": 3, "days_with_hits": 3}
     assert figures["most_views_gained"] == {"precision": 0.3333}
     assert figures["base_rate"] == 0.125
+
+
+def test_the_status_backtest_by_hand() -> None:
+    """Each judged day's candidates counted by the status the assessor gives them, with how
+    many were E1 positives (the day's top 10 % of growth, ties included)."""
+    rows = _rows("fast", [10, 100, 1000, 10_000]) + _rows("slow", [1000, 1100, 1200, 1300])
+    rows += _rows("flat", [500, 500, 500, 500]) + _rows("new", [0, 0, 5, 10], start=date(2017, 9, 1))
+
+    def assess(rows: Sequence[TrendingRow], day: date) -> TrendAssessment:
+        exploding = rows[-1].video_id in ("fast", "new")
+        return TrendAssessment(
+            score=0.0, status=TrendStatus.EXPLODING if exploding else TrendStatus.STEADY, confidence=0.0
+        )
+
+    counts = ev.e1_statuses(rows, assess, horizon=1)
+    # Judged days: 2 and 3 September (not the first, not the last). Each day "fast" grows most
+    # (x10) and is the one positive; "new" gains too, less.
+    assert counts["exploding"] == [4, 2]
+    assert counts["steady"] == [4, 0]
+    assert counts["peaked"] == [0, 0]
+    figures = ev.status_metrics(counts)
+    assert figures["base_rate"] == 0.25
+    assert figures["statuses"]["exploding"] == {"candidates": 4, "share": 0.5, "positive_share": 0.5}
+    assert figures["statuses"]["steady"] == {"candidates": 4, "share": 0.5, "positive_share": 0.0}
+    assert figures["statuses"]["declining"] == {"candidates": 0, "share": 0.0, "positive_share": None}
+    assert ev.status_metrics({}) == {"statuses": {}, "base_rate": None}
 
 
 def test_the_naive_forecast_keeps_the_last_pace() -> None:
