@@ -233,6 +233,7 @@ def score_series(
     rising_platforms: set[Platform] = set()
     ad_gain: dict[int, float] = defaultdict(float)
     quality_num = quality_den = norm_weighted = 0.0
+    most_interactions = 0
     level_now = 0
     # The earliest reading time and the first readings' views, of all series together.
     first_epoch = math.inf
@@ -250,7 +251,10 @@ def score_series(
             first_epoch = epochs[0]
         recent_from = max(bisect.bisect_right(epochs, quality_since), 1)
         week_gain = top - max(views[:recent_from])
-        quality_num += max(interactions) - max(interactions[:recent_from])
+        top_interactions = max(interactions)
+        if top_interactions > most_interactions:
+            most_interactions = top_interactions
+        quality_num += top_interactions - max(interactions[:recent_from])
         quality_den += week_gain
         norm_weighted += week_gain * PLATFORM_ENGAGEMENT_NORM[platform]
         highest = views[0]
@@ -361,9 +365,11 @@ def score_series(
     total_recent = sum(ad_gain.values())
     top_share = max(ad_gain.values()) / total_recent if total_recent > 0 else 1.0
     concentrated = len(ad_gain) > 1 and top_share > 0.8
+    # Interactions never recorded on any reading are unknown (a source that reports views
+    # only), not a bot's zero: the quality term is then neutral and no guard reads it.
     quality = (
         math.log((quality_num / quality_den + 1e-6) / (norm_weighted / quality_den + 1e-6))
-        if quality_den > 0
+        if quality_den > 0 and most_interactions
         else 0.0
     )
 
@@ -440,6 +446,8 @@ def score_series(
         reasons.append(f"rising on {len(rising_platforms)} platforms in {len(rising_regions)} regions")
     if concentrated:
         reasons.append(f"one ad carries {top_share:.0%} of recent views")
+    if not most_interactions and quality_den > 0:
+        reasons.append("no likes, comments or shares recorded: engagement quality not judged")
     if not reasons:
         reasons.append("no unusual movement")
 
