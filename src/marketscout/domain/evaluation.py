@@ -255,6 +255,45 @@ def e1_days(rows: Iterable[TrendingRow], methods: Mapping[str, Scorer], *, horiz
     return per_method
 
 
+Assessor = Callable[[Sequence[TrendingRow], date], TrendAssessment]
+
+
+def e1_statuses(rows: Iterable[TrendingRow], assess: Assessor, *, horizon: int = 3) -> dict[str, list[int]]:
+    """What the engine's status says, on E1's candidates and days: per status, how many
+    candidates were given it and how many of those were E1 positives (in the day's top 10 %
+    of growth over the next ``horizon`` days), as ``[candidates, positives]``; every status
+    listed, those never given with ``[0, 0]``."""
+    counts: dict[str, list[int]] = {status.value: [0, 0] for status in TrendStatus}
+    for day, found in _e1_candidates(_by_video(rows), horizon):
+        if len(found) < 2:
+            continue
+        positive = top_share_positive([_outcome(upto, future) for upto, future in found])
+        for (upto, _), is_positive in zip(found, positive, strict=True):
+            entry = counts[assess(upto, day).status.value]
+            entry[0] += 1
+            entry[1] += is_positive
+    return counts
+
+
+def status_metrics(counts: Mapping[str, Sequence[int]]) -> dict[str, Any]:
+    """:func:`e1_statuses`' counts in figures: per status, its candidates, their share of all
+    candidates and the share of them that were positives; and the positives' share of all
+    candidates (``base_rate``), what a status is worth against."""
+    total = sum(candidates for candidates, _ in counts.values())
+    positives = sum(hits for _, hits in counts.values())
+    return {
+        "statuses": {
+            status: {
+                "candidates": candidates,
+                "share": round(candidates / total, 4) if total else None,
+                "positive_share": round(hits / candidates, 4) if candidates else None,
+            }
+            for status, (candidates, hits) in counts.items()
+        },
+        "base_rate": round(positives / total, 4) if total else None,
+    }
+
+
 Forecaster = Callable[[Sequence[TrendingRow], date], Sequence[float]]
 
 

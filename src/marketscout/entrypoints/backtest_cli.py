@@ -104,6 +104,7 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
     # Every forecast's error, of every country: the forecast figures are over all of them.
     forecast_errors: dict[str, list[float]] = {}
     scan_days: dict[str, list[float]] = {}
+    status_counts: dict[str, list[int]] = {}
     most_days = 0
     for source in csv_files(args.data):
         report = read_trending(source)
@@ -118,6 +119,12 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
             report.rows, forecasters, horizon=args.horizon
         ).items():
             forecast_errors.setdefault(method, []).extend(errors)
+        for status, (candidates, hits) in evaluation.e1_statuses(
+            report.rows, engine.assess, horizon=args.horizon
+        ).items():
+            counted = status_counts.setdefault(status, [0, 0])
+            counted[0] += candidates
+            counted[1] += hits
         for name, shares in evaluation.e1_scan(report.rows, horizon=args.horizon).items():
             scan_days.setdefault(name, []).extend(shares)
         for method, by_metric in daily.items():
@@ -143,6 +150,10 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
         },
         # The viral-ad scan on each judged day's list: how often its hits grow into the top 10 %.
         "scan": evaluation.scan_metrics(scan_days) if scan_days else None,
+        # The engine's status on the same candidates: how often each grew into the top 10 %.
+        "status": evaluation.status_metrics(status_counts)
+        if any(c for c, _ in status_counts.values())
+        else None,
         "per_country": results,
         "horizon": args.horizon,
         "skipped_rows": _skipped(skipped),
@@ -359,6 +370,17 @@ def run_backtest(args: argparse.Namespace) -> int:
             f"a day) grew into the top 10 %; as many by most views gained "
             f"{scan['most_views_gained']['precision']:.1%}, by relative growth "
             f"{scan['relative_growth']['precision']:.1%}; all candidates {scan['base_rate']:.1%}"
+        )
+    status = document.get("status")
+    if status:
+        shown = "; ".join(
+            f"{name} {figures['candidates']:,} ({figures['share']:.0%}), {figures['positive_share']:.1%}"
+            for name, figures in status["statuses"].items()
+            if figures["candidates"]
+        )
+        print(
+            f"  status (candidates, then the share of them in the top 10 %): {shown}; "
+            f"all candidates {status['base_rate']:.1%}"
         )
     for kind, decoy in document.get("decoys", {}).items():
         print(
