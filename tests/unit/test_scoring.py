@@ -183,9 +183,10 @@ def test_bot_like_engagement_is_not_exploding() -> None:
     assert score_item(series(views), AS_OF).status == TrendStatus.EXPLODING
 
 
-def test_readings_without_any_interactions_are_not_judged_bot_like() -> None:
+def test_readings_without_any_interactions_are_not_judged_bot_like_nor_exploding() -> None:
     # A source that reports views only (YouTube's Canadian trending file of 2017-18 has no
-    # likes or comments): interactions never recorded are unknown, not a bot's zero.
+    # likes or comments): interactions never recorded are unknown, not a bot's zero, so the
+    # score's quality term is neutral; but views alone are not enough to call it exploding.
     views = [1000 * 2**i for i in range(10)]
     views_only = [
         EngagementSnapshot(
@@ -200,8 +201,12 @@ def test_readings_without_any_interactions_are_not_judged_bot_like() -> None:
     ]
     assessment = score_item(views_only, AS_OF)
     assert assessment.components["quality"] == 0.0
-    assert assessment.status == TrendStatus.EXPLODING
-    assert "no likes, comments or shares recorded: engagement quality not judged" in assessment.reasons
+    assert assessment.score >= 70
+    assert assessment.status == TrendStatus.EMERGING
+    assert "no likes, comments or shares recorded: not called exploding on views alone" in assessment.reasons
+    # Not exploding, the reason says what was not judged.
+    flat = score_item([dataclasses.replace(s, views=1000 + i) for i, s in enumerate(views_only)], AS_OF)
+    assert "no likes, comments or shares recorded: engagement quality not judged" in flat.reasons
     # One like among them is a count: far below the norm, so bot-like as before.
     counted = [*views_only[:-1], dataclasses.replace(views_only[-1], likes=1)]
     assert score_item(counted, AS_OF).status == TrendStatus.EMERGING

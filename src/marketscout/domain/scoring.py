@@ -60,6 +60,8 @@ RISE_MARGIN = 1.1
 ACCELERATING = math.log(RISE_MARGIN)
 # Engagement per view below a third of the platform's norm: bot-like views, never "exploding".
 BOT_LIKE_QUALITY = math.log(1 / 3)
+# Why an item whose readings record no like, comment or share is never exploding.
+VIEWS_ALONE = "no likes, comments or shares recorded: not called exploding on views alone"
 # A series' readings in time order (the lower reading first at equal times).
 _READING_ORDER = attrgetter("observed_at", "views")
 
@@ -366,7 +368,7 @@ def score_series(
     top_share = max(ad_gain.values()) / total_recent if total_recent > 0 else 1.0
     concentrated = len(ad_gain) > 1 and top_share > 0.8
     # Interactions never recorded on any reading are unknown (a source that reports views
-    # only), not a bot's zero: the quality term is then neutral and no guard reads it.
+    # only), not a bot's zero: the quality term is then neutral (the status still asks for them).
     quality = (
         math.log((quality_num / quality_den + 1e-6) / (norm_weighted / quality_den + 1e-6))
         if quality_den > 0 and most_interactions
@@ -420,6 +422,11 @@ def score_series(
         elif quality < BOT_LIKE_QUALITY:
             status = TrendStatus.EMERGING
             reasons.append("likes, comments and shares per view far below the platform's norm")
+        elif not most_interactions:
+            # Views alone: the guard above cannot be read (a source that reports views only,
+            # or views nobody engages with), so they are not enough to call it exploding.
+            status = TrendStatus.EMERGING
+            reasons.append(VIEWS_ALONE)
         elif week_ago is not None and v3 <= RISE_MARGIN * week_ago:
             status = TrendStatus.EMERGING
             reasons.append("no more than the same days a week ago: a weekly swing")
@@ -446,7 +453,7 @@ def score_series(
         reasons.append(f"rising on {len(rising_platforms)} platforms in {len(rising_regions)} regions")
     if concentrated:
         reasons.append(f"one ad carries {top_share:.0%} of recent views")
-    if not most_interactions and quality_den > 0:
+    if not most_interactions and quality_den > 0 and VIEWS_ALONE not in reasons:
         reasons.append("no likes, comments or shares recorded: engagement quality not judged")
     if not reasons:
         reasons.append("no unusual movement")
