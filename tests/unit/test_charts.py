@@ -44,3 +44,19 @@ def test_components_have_readable_names_units_and_separators() -> None:
     assert rows["share of recent views from the top ad"] == "85%"
     assert rows["mystery thing"] == "1,234"
     assert all("e+" not in value for value in rows.values())
+
+
+def test_the_surprise_reads_as_the_reasons_say_it_capped() -> None:
+    # A product quiet for weeks that gains 43,236 views in a day stands 21,618 "deviations"
+    # above a range of zero: shown as the reasons say it, not as a count nobody can read.
+    rows = dict(component_rows({"surprise": 21618.0}))
+    assert rows["last day's gain against its usual range"] == "far above (over 10 deviations)"
+    assert (
+        dict(component_rows({"surprise": 4.26}))["last day's gain against its usual range"]
+        == "4.3 deviations above"
+    )
+    assert (
+        dict(component_rows({"surprise": -1.5}))["last day's gain against its usual range"]
+        == "1.5 deviations below"
+    )
+    assert dict(component_rows({"surprise": 0.0}))["last day's gain against its usual range"] == "within it"
