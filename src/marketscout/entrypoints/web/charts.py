@@ -419,6 +419,16 @@ def _percent(value: float) -> str:
     return f"{100 * value:,.0f}%"
 
 
+def _deviations(value: float) -> str:
+    """The surprise as the reasons say it: past 10, "far above" (a quiet history's range is
+    near zero, so the count grows with the day's gain rather than saying how unusual it is)."""
+    if value > 10:
+        return "far above (over 10 deviations)"
+    if abs(value) < 0.05:
+        return "within it"
+    return f"{abs(value):.1f} deviations {'above' if value > 0 else 'below'}"
+
+
 def _times(value: float) -> str:
     return f"{value:,.2f}×"
 
@@ -429,7 +439,7 @@ _COMPONENTS: dict[str, tuple[str, Callable[[float], str]]] = {
     "relative_growth_per_day": ("rise of total views in 24 h", lambda v: growth_text(math.expm1(v))),
     "acceleration": ("last 3 days' gains vs the 3 before", lambda v: _times(math.exp(v))),
     "momentum": ("momentum (log scale)", _number),
-    "surprise": ("last day's gain, deviations above its usual range", _number),
+    "surprise": ("last day's gain against its usual range", _deviations),
     "breadth": ("breadth (rising platforms, regions and ads)", _number),
     "quality": ("engagement quality vs the platform norm (log ratio)", _number),
     "concentration": ("share of recent views from the top ad", _percent),
