@@ -212,6 +212,24 @@ def test_readings_without_any_interactions_are_not_judged_bot_like_nor_exploding
     assert score_item(counted, AS_OF).status == TrendStatus.EMERGING
 
 
+def test_a_spike_that_is_over_is_peaked_the_next_day() -> None:
+    # Quiet for two weeks (100 views a day), 50,000 in one day, then 300: the spike is over a day
+    # later (it showed as steady, with "accelerating 50x" among its reasons).
+    daily = [100] * 14 + [50_000, 300]
+    spike = score_item(series([1000 + sum(daily[: i + 1]) for i in range(len(daily))]), AS_OF)
+    assert spike.status == TrendStatus.PEAKED
+    assert "daily gains peaked 1 day ago and are at 1% of the peak" in spike.reasons
+    # A day after the best day, a fall by half is not yet a peak (it may be a dip).
+    daily = [100] * 14 + [50_000, 25_000]
+    dip = score_item(series([1000 + sum(daily[: i + 1]) for i in range(len(daily))]), AS_OF)
+    assert dip.status != TrendStatus.PEAKED
+    # Two days after it, as before: below half of it is peaked.
+    daily = [100] * 14 + [50_000, 20_000, 20_000]
+    later = score_item(series([1000 + sum(daily[: i + 1]) for i in range(len(daily))]), AS_OF)
+    assert later.status == TrendStatus.PEAKED
+    assert "daily gains peaked 2 days ago and are at 40% of the peak" in later.reasons
+
+
 def test_a_weekly_swing_is_not_exploding() -> None:
     # Gains that swing with the week (low four days, high three), the same height each week,
     # seen on the third high day: high score, accelerating, and no more than a week ago.
