@@ -60,6 +60,9 @@ RISE_MARGIN = 1.1
 ACCELERATING = math.log(RISE_MARGIN)
 # Engagement per view below a third of the platform's norm: bot-like views, never "exploding".
 BOT_LIKE_QUALITY = math.log(1 / 3)
+# Peaked a day ago: only when the last day's gain fell below this share of the day before's
+# (a spike that is over); a smaller fall a day after the best day is not yet a peak.
+COLLAPSED = 0.1
 # Why an item whose readings record no like, comment or share is never exploding.
 VIEWS_ALONE = "no likes, comments or shares recorded: not called exploding on views alone"
 # A series' readings in time order (the lower reading first at equal times).
@@ -409,9 +412,12 @@ def score_series(
             if down is None
             else f"engagement down {abs(down):.0%} on the previous week"
         )
-    elif peak_day >= 2 and peak > 0 and v1 < 0.5 * peak:
+    elif peak > 0 and (peak_day >= 2 and v1 < 0.5 * peak or peak_day == 1 and v1 < COLLAPSED * peak):
         status = TrendStatus.PEAKED
-        reasons.append(f"daily gains peaked {peak_day} days ago and are at {v1 / peak:.0%} of the peak")
+        reasons.append(
+            f"daily gains peaked {peak_day} {'day' if peak_day == 1 else 'days'} ago "
+            f"and are at {v1 / peak:.0%} of the peak"
+        )
     elif score >= 70 and acceleration > ACCELERATING:
         # Exploding, unless what rises is one series among several (one ad in one region),
         # engagement far below the platform's norm (bot-like views), or the same as a week ago
