@@ -412,7 +412,7 @@ def score_series(
             if down is None
             else f"engagement down {abs(down):.0%} on the previous week"
         )
-    elif peak > 0 and (peak_day >= 2 and v1 < 0.5 * peak or peak_day == 1 and v1 < COLLAPSED * peak):
+    elif peak > 0 and ((peak_day >= 2 and v1 < 0.5 * peak) or (peak_day == 1 and v1 < COLLAPSED * peak)):
         status = TrendStatus.PEAKED
         reasons.append(
             f"daily gains peaked {peak_day} {'day' if peak_day == 1 else 'days'} ago "
