@@ -19,6 +19,8 @@ def test_defaults_are_safe_and_local() -> None:
     assert settings.database_url.startswith("sqlite:///")
     assert settings.jwt_secret is None
     assert "*" not in settings.cors_origins
+    assert settings.signup_open is True, "the contract's open sign-up, unless the operator closes it"
+    assert Settings.from_env({"MARKETSCOUT_SIGNUP_OPEN": "false"}).signup_open is False
 
 
 def test_values_are_parsed_from_the_environment() -> None:

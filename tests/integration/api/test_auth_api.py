@@ -11,7 +11,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.integration.api.support import SECRET, MovableClock, sign_up
+from marketscout.domain.usecases import accounts
+from marketscout.entrypoints.app import create_app
+from tests.integration.api.support import SECRET, MovableClock, api_settings, build_container, sign_up
 
 Client = AsyncTestClient[Litestar]
 PROTECTED = "/watchlists"
@@ -174,3 +176,31 @@ async def test_every_bad_token_is_401(client: Client, clock: MovableClock) -> No
     clock.advance(timedelta(minutes=31))
     expired = await client.get(PROTECTED, headers=headers)
     assert expired.status_code == 401
+
+
+async def test_a_closed_sign_up_is_403_and_accounts_still_log_in(clock: MovableClock) -> None:
+    """``MARKETSCOUT_SIGNUP_OPEN=false``: an instance open to the public takes no new accounts
+    through the API; those its operator adds (``marketscout users add``) log in as before."""
+    container = build_container(api_settings(signup_open=False), clock)
+    passphrase = "a long enough passphrase"
+    async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
+        answer = await client.post(
+            "/signup", json={"username": "newcomer", "email": "new@example.com", "password": passphrase}
+        )
+        assert answer.status_code == 403
+        _assert_error(answer.json(), 403)
+        assert (
+            answer.json()["message"] == "sign-up is closed on this instance: ask its operator for an account"
+        )
+        refused = await client.post("/token", data={"username": "newcomer", "password": passphrase})
+        assert refused.status_code == 401, "the refused sign-up stored nothing"
+        await accounts.sign_up(
+            container.unit_of_work(),
+            container.password_hasher(),
+            clock,
+            username="added_by_operator",
+            email="op@example.com",
+            password=passphrase,
+        )
+        token = await client.post("/token", data={"username": "added_by_operator", "password": passphrase})
+        assert token.status_code == 200, token.text

@@ -586,3 +586,24 @@ async def test_ndjson_rejections_count_lines_of_the_file_blank_ones_too(client: 
         '<td data-label="Line">3</td><td data-label="Problem">views must be a whole number of at least 0</td>'
         in text
     )
+
+
+async def test_a_closed_sign_up_says_so_and_offers_no_link() -> None:
+    app = create_app(build_container(api_settings(signup_open=False), MovableClock(NOW)))
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as client:
+        login = await client.get("/ui/login", headers=HTML)
+        assert 'href="/ui/signup"' not in login.text, "neither the menu nor the login page links to it"
+        shown = await client.get("/ui/signup", headers=HTML)
+        assert shown.status_code == 403
+        assert "Sign-up is closed on this instance" in shown.text
+        assert "<form" not in shown.text.split("<main", 1)[-1]
+        form = {
+            "csrf_token": await csrf(client),
+            "username": "newcomer",
+            "email": "new@example.com",
+            "password": "a long enough passphrase",
+        }
+        posted = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+        assert posted.status_code == 403
+        assert "Sign-up is closed on this instance" in posted.text
+        assert not client.cookies.get("ms_session"), "no session was opened"

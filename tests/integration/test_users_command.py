@@ -1,0 +1,63 @@
+"""``marketscout users add``: the operator's way to add an account, as on an instance whose
+sign-up is closed (``MARKETSCOUT_SIGNUP_OPEN=false``)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+
+from marketscout.adapters.security import Argon2PasswordHasher
+from marketscout.adapters.sql import migrate
+from marketscout.adapters.sql.engine import create_engine, session_factory
+from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.entrypoints.cli import main
+
+PASSPHRASE = "a long enough passphrase"
+
+
+def _add(url: str, monkeypatch: pytest.MonkeyPatch, *args: str, password: str = PASSPHRASE) -> int:
+    monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+    return main(["users", "add", *args, "--password-stdin", "--database-url", url])
+
+
+def test_an_added_account_logs_in_with_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+    assert _add(url, monkeypatch, "shop_owner", "--email", "Owner@Example.com") == 0
+    assert "added user shop_owner" in capsys.readouterr().out
+
+    async def check() -> None:
+        engine = create_engine(url)
+        try:
+            async with SqlUnitOfWork(session_factory(engine)) as uow:
+                user = await uow.users.get_by_username("shop_owner")
+            assert user is not None
+            assert user.email == "owner@example.com"
+            assert await Argon2PasswordHasher().verify(user.password_hash, PASSPHRASE)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
+
+
+def test_bad_or_taken_accounts_are_refused_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+    # Every broken rule is named, as the sign-up form names them; nothing is stored.
+    assert _add(url, monkeypatch, "x", "--email", "not-an-address", password="short") == 2
+    err = capsys.readouterr().err
+    assert "username:" in err and "email:" in err and "password:" in err
+    assert _add(url, monkeypatch, "shop_owner", "--email", "o@example.com") == 0
+    capsys.readouterr()
+    assert _add(url, monkeypatch, "SHOP_OWNER", "--email", "other@example.com") == 1
+    assert "username already registered" in capsys.readouterr().err
+    # No password on standard input: refused, not an empty password.
+    assert _add(url, monkeypatch, "second", "--email", "s@example.com", password="") == 2
+    assert "password" in capsys.readouterr().err
