@@ -37,7 +37,7 @@ def test_an_added_account_logs_in_with_its_password(
             async with SqlUnitOfWork(session_factory(engine)) as uow:
                 user = await uow.users.get_by_username("shop_owner")
             assert user is not None
-            assert user.email == "owner@example.com"
+            assert user.email == "Owner@Example.com", "stored as given, as sign-up stores it"
             assert await Argon2PasswordHasher().verify(user.password_hash, PASSPHRASE)
         finally:
             await engine.dispose()

@@ -14,6 +14,7 @@ from marketscout.entrypoints.cli_db import add_db_parser, run_db
 from marketscout.entrypoints.cli_notify import add_notify_parser
 from marketscout.entrypoints.cli_refresh import add_refresh_parser
 from marketscout.entrypoints.cli_remote import add_remote_parser
+from marketscout.entrypoints.cli_users import add_users_parser
 
 APP_FACTORY = "marketscout.entrypoints.app:create_app"
 
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_notify_parser(commands)
     add_refresh_parser(commands)
     add_remote_parser(commands)
+    add_users_parser(commands)
     add_backtest_parser(commands)
     commands.choices["backtest"].set_defaults(handler=run_backtest)
     return parser

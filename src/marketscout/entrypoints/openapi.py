@@ -23,6 +23,7 @@ from litestar.routes import HTTPRoute
 ERRORS = {
     "400": "The body is not valid JSON, or the request is malformed",
     "401": "Not signed in: the bearer token is missing, expired or invalid",
+    "403": "Refused by the instance's settings: sign-up is closed (MARKETSCOUT_SIGNUP_OPEN=false)",
     "404": "No such resource (or not yours)",
     "409": "Conflicts with what is stored (a duplicate, or a limit reached)",
     "413": "The body is larger than the server accepts",
@@ -37,6 +38,8 @@ CONFLICTS = {("POST", "/signup"), ("POST", "/ads"), ("POST", "/watchlists"), ("P
 REFERENCES = {("POST", "/ads"), ("POST", "/watchlists"), ("POST", "/alert-rules"), ("GET", "/heat-map")}
 # Routes that check credentials themselves (a wrong password or refresh token: 401).
 CREDENTIALS = {("POST", "/token"), ("POST", "/token/refresh")}
+# Routes an operator's setting can close (403).
+CLOSABLE = {("POST", "/signup")}
 # Routes that never touch the database.
 NO_DATABASE = {("GET", "/health")}
 
@@ -78,6 +81,8 @@ def document_errors(app: Litestar) -> None:
                 operation.security = [{"BearerToken": []}]
             if key in CONFLICTS:
                 codes.add("409")
+            if key in CLOSABLE:
+                codes.add("403")
             responses = dict(operation.responses or {})
             for code in sorted(codes):
                 responses[code] = OpenAPIResponse(

@@ -48,6 +48,13 @@ class Settings:
         default=("http://127.0.0.1:8000", "http://localhost:8000"),
         metadata={"help": "comma-separated origins allowed by CORS (never *)"},
     )
+    signup_open: bool = field(
+        default=True,
+        metadata={
+            "help": "false: POST /signup and the dashboard's sign-up answer 403; the operator adds "
+            "accounts with marketscout users add"
+        },
+    )
     rate_limit_enabled: bool = field(default=True, metadata={"help": "turn rate limiting on or off"})
     rate_limit_auth: str = field(
         default="5/minute", metadata={"help": "limit for sign-up and token endpoints"}

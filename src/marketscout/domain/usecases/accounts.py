@@ -70,6 +70,10 @@ def sign_up_problems(username: str, email: str, password: str) -> list[InvalidVa
     return problems
 
 
+# What a closed sign-up answers (the operator's setting; the operator adds accounts instead).
+SIGN_UP_CLOSED = "sign-up is closed on this instance: ask its operator for an account"
+
+
 async def sign_up(
     uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, *, username: str, email: str, password: str
 ) -> User:

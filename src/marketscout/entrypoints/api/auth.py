@@ -6,12 +6,13 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import JSONBody, URLEncodedBody
 from msgspec import Meta
 
-from marketscout.domain.errors import Conflict
+from marketscout.domain.errors import Conflict, Forbidden
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.api.params import NO_CONTROL
@@ -46,8 +47,12 @@ class AuthController(Controller):
         uow: NamedDependency[UnitOfWork],
         hasher: NamedDependency[PasswordHasher],
         clock: NamedDependency[Clock],
+        state: State,
     ) -> UserOut:
-        """400 when the username or e-mail is taken (case-insensitively); 422 for an invalid field."""
+        """400 when the username or e-mail is taken (case-insensitively); 422 for an invalid field;
+        403 when the operator closed sign-up (``MARKETSCOUT_SIGNUP_OPEN=false``)."""
+        if not state.container.settings().signup_open:
+            raise Forbidden(accounts.SIGN_UP_CLOSED)
         try:
             user = await accounts.sign_up(
                 uow, hasher, clock, username=data.username, email=data.email, password=data.password

@@ -141,7 +141,12 @@ def page(
 ) -> Template:
     """A rendered page; one shown to a logged-in user is never stored (Back after log-out
     must not show it again)."""
-    context.update(user=user, csrf=csrf_token(request), path=request.url.path)
+    context.update(
+        user=user,
+        csrf=csrf_token(request),
+        path=request.url.path,
+        signup_open=request.app.state.container.settings().signup_open,
+    )
     return Template(
         template_name=name,
         context=context,
@@ -554,7 +559,8 @@ class DashboardController(Controller):
 
     @get("/ui/signup")
     async def signup_page(self, request: Request[Any, Any, Any]) -> Template:
-        return page(request, "signup.html", None, errors={}, values={})
+        status = 200 if request.app.state.container.settings().signup_open else 403
+        return page(request, "signup.html", None, status_code=status, errors={}, values={})
 
     @post("/ui/signup", status_code=200)
     async def signup(
@@ -566,6 +572,8 @@ class DashboardController(Controller):
         clock: NamedDependency[Clock],
     ) -> Response[Any]:
         form = await check_csrf(request)
+        if not request.app.state.container.settings().signup_open:
+            return page(request, "signup.html", None, status_code=403, errors={}, values={})
         username, email, password = (
             _text(form, "username")[:60],
             _text(form, "email")[:300],

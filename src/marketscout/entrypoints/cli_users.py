@@ -1,0 +1,78 @@
+"""``marketscout users add``: the operator adds an account (the way in on an instance whose
+sign-up is closed, ``MARKETSCOUT_SIGNUP_OPEN=false``), by the sign-up's own rules."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from typing import Any
+
+from marketscout.domain.errors import Conflict
+from marketscout.domain.usecases import accounts
+from marketscout.entrypoints.settings import command_settings
+
+
+def add_users_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("users", help="accounts: add one (as when sign-up is closed)")
+    commands = parser.add_subparsers(dest="users_command", required=True)
+    add = commands.add_parser("add", help="add an account by the sign-up's rules")
+    add.add_argument("username", help="3-50 letters, digits or _")
+    add.add_argument("--email", required=True, help="the account's e-mail address")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (otherwise it is asked for)",
+    )
+    add.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    add.set_defaults(handler=run_users_add)
+
+
+def _password(from_stdin: bool) -> str | None:
+    """The password: standard input's first line, or typed twice at a terminal; None when
+    neither is possible or the two typed differ."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        return None
+    first = getpass.getpass("Password: ")
+    return first if getpass.getpass("Password again: ") == first else None
+
+
+def run_users_add(args: argparse.Namespace) -> int:
+    password = _password(args.password_stdin)
+    if password is None:
+        print(
+            "marketscout: password: type it at a terminal (twice, the same), or give it on standard "
+            "input with --password-stdin",
+            file=sys.stderr,
+        )
+        return 2
+    # Every rule the account breaks, named, before anything is opened or stored.
+    if problems := accounts.sign_up_problems(args.username, args.email, password):
+        for problem in problems:
+            print(f"marketscout: {problem.message}", file=sys.stderr)
+        return 2
+    settings = command_settings(args.database_url)
+
+    async def run() -> int:
+        from marketscout.entrypoints.startup import command_container
+
+        async with command_container(settings) as container:
+            try:
+                user = await accounts.sign_up(
+                    container.unit_of_work(),
+                    container.password_hasher(),
+                    container.clock(),
+                    username=args.username,
+                    email=args.email,
+                    password=password,
+                )
+            except Conflict as error:
+                print(f"marketscout: {error.message}", file=sys.stderr)
+                return 1
+        print(f"added user {user.username} (id {user.id})")
+        return 0
+
+    return asyncio.run(run())
