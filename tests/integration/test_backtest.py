@@ -144,6 +144,30 @@ def test_e2_beats_both_baselines_and_reports_lead_time(data: Path) -> None:
     assert metrics["marketscout"]["lead_time_days"] >= 1
 
 
+def test_e2_on_a_folder_of_countries_runs_every_ordered_pair(data: Path) -> None:
+    """The seven 2020 countries: every ordered pair (42), not the first two files; their
+    five days leave no day with 14 days after it, so ``--window`` sets the days a video has to
+    reach B, and the figures average the pairs that judged a day."""
+    folder = str(data / "youtube-trending-2020")
+    document = backtest("e2", "--data", folder, "--window", "2")
+    per_pair = document["per_pair"]
+    assert isinstance(per_pair, dict)
+    assert len(per_pair) == 42 and "US->GB" in per_pair and "GB->US" in per_pair
+    assert document["window"] == 2
+    metrics = document["metrics"]
+    assert isinstance(metrics, dict)
+    judged = sum(pair["marketscout"]["days"] for pair in per_pair.values())
+    assert metrics["marketscout"]["days"] == judged > 42
+    # With the protocol's 14 days nothing in five days can be judged: said, exit 1.
+    assert "no day could be judged" in str(backtest("e2", "--data", folder, code=1)["problem"])
+
+
+def test_e2_window_out_of_range_is_refused(data: Path) -> None:
+    result = run_cli("e2", "--data", str(data / "youtube-trending-2017-18"), "--window", "0")
+    assert result.returncode == 2
+    assert "--window" in result.stderr and "1 to 30" in result.stderr
+
+
 def test_e3_reports_nab_figures(data: Path) -> None:
     document = backtest("e3", "--data", str(data / "nab-twitter-volume"))
     figures = document["metrics"]["marketscout"]  # type: ignore[index]
