@@ -107,6 +107,22 @@ def test_the_status_backtest_by_hand() -> None:
     assert ev.status_metrics({}) == {"statuses": {}, "base_rate": None}
 
 
+def test_e2_judges_only_days_with_a_video_that_crossed() -> None:
+    """E2 by hand, A -> B with a 2-day window. On 1 and 2 September "hit" reaches B within two
+    days (on the 3rd), "miss" does not: judged, the hit ranked first by views, 2 and 1 days
+    ahead. On the 3rd and 4th the candidates ("miss", and "late", new in A) never reach B:
+    nothing to rank, so not judged (they counted, with precision@20 0 for every method)."""
+    a = _rows("hit", [1000, 5000, 9000, 9500]) + _rows("miss", [10, 20, 30, 40])
+    a += _rows("late", [7, 8], start=date(2017, 9, 3))
+    b = [TrendingRow("hit", "CA", date(2017, 9, 3), 9000)]
+    b += [TrendingRow("newcomer", "CA", date(2017, 9, 6), 1)]  # B's list goes on to the 6th
+    result = ev.run_e2(a, b, {"views": ev.views_in_a}, window=2)
+    assert result["views"]["days"] == 2
+    assert result["views"]["auc"] == 1.0
+    assert result["views"]["precision_at_20"] == 0.5  # one positive among two candidates a day
+    assert result["views"]["lead_time_days"] == 1.5
+
+
 def test_the_naive_forecast_keeps_the_last_pace() -> None:
     rows = [TrendingRow("a", "US", date(2017, 9, 1), 100), TrendingRow("a", "US", date(2017, 9, 3), 500)]
     assert list(ev.last_pace(rows, date(2017, 9, 3))) == [200.0] * 7
