@@ -157,7 +157,7 @@ def test_e2_on_a_folder_of_countries_runs_every_ordered_pair(data: Path) -> None
     metrics = document["metrics"]
     assert isinstance(metrics, dict)
     judged = sum(pair["marketscout"]["days"] for pair in per_pair.values())
-    assert metrics["marketscout"]["days"] == judged > 42
+    assert metrics["marketscout"]["days"] == judged >= 30  # 37: days on which some video crossed
     # With the protocol's 14 days nothing in five days can be judged: said, exit 1.
     assert "no day could be judged" in str(backtest("e2", "--data", folder, code=1)["problem"])
 

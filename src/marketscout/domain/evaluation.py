@@ -482,9 +482,11 @@ def run_e2(
                 continue
             hit = seen_b is not None and seen_b <= day + timedelta(days=window)
             candidates.append((upto, hit, (seen_b - day).days if hit and seen_b else None))
-        if len(candidates) < 2:
-            continue
         positive = [hit for _, hit, _ in candidates]
+        # A day on which no candidate reaches B ranks nothing: AUC is undefined, and precision@20
+        # would be 0 for every method, diluting the days that tell methods apart.
+        if len(candidates) < 2 or not any(positive):
+            continue
         for name, method in methods.items():
             scores = [
                 method(upto, day) if len(upto) >= 2 else _single(name, method, upto, day)

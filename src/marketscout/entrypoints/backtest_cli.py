@@ -59,7 +59,8 @@ def add_backtest_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--data",
         type=Path,
-        help="E1: a country file or folder; E2: a folder with two country files (or use --data-b); "
+        help="E1: a country file or folder; E2: a folder of country files, every ordered pair of "
+        "them (or one file and --data-b); "
         "E3: a folder of NAB series with labels/combined_windows.json (lead needs none: it "
         "replays the synthetic simulator, whose peaks are known)",
     )
@@ -72,6 +73,12 @@ def add_backtest_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--horizon", type=_whole_number("--horizon", 1, 30), default=3, help="E1: days ahead (H), 1-30"
+    )
+    parser.add_argument(
+        "--window",
+        type=_whole_number("--window", 1, 30),
+        default=14,
+        help="E2: days a video has to reach B to count (the protocol's 14), 1-30",
     )
     parser.add_argument(
         "--threshold",
@@ -204,7 +211,8 @@ def _e2(args: argparse.Namespace) -> dict[str, Any]:
         files = csv_files(args.data)
         if len(files) < 2:
             raise SystemExit("E2 needs two country files: a folder with both, or --data A --data-b B")
-        pairs = [(files[0], files[1]), (files[1], files[0])]
+        # Every ordered pair: where each country's videos go next, and where they come from.
+        pairs = [(a, b) for a in files for b in files if a != b]
     per_pair: dict[str, Any] = {}
     skipped: list[tuple[str, int, str]] = []
     reports: dict[Path, ReadReport] = {}
@@ -216,16 +224,23 @@ def _e2(args: argparse.Namespace) -> dict[str, Any]:
         target = country_of(b)
         methods = {"marketscout": evaluation.spread_scorer(target), **evaluation.E2_BASELINES}
         per_pair[f"{country_of(a)}->{country_of(b)}"] = evaluation.run_e2(
-            report_a.rows, report_b.rows, methods
+            report_a.rows, report_b.rows, methods, window=args.window
         )
     metrics = next(iter(per_pair.values())) if len(per_pair) == 1 else _average(per_pair)
     problem = (
         None
         if metrics["marketscout"]["days"]
         else "no day could be judged: E2 needs two countries' trending files over the same days, "
-        "with videos that trend in the first before the second"
+        f"and a day of A with {args.window} days of B after it (--window) on which a video "
+        "trending in A goes on to trend in B"
     )
-    return {"problem": problem, "metrics": metrics, "per_pair": per_pair, "skipped_rows": _skipped(skipped)}
+    return {
+        "problem": problem,
+        "metrics": metrics,
+        "per_pair": per_pair,
+        "window": args.window,
+        "skipped_rows": _skipped(skipped),
+    }
 
 
 def _e3(args: argparse.Namespace) -> dict[str, Any]:
