@@ -335,7 +335,8 @@ def score_series(
         before_sum = sum(daily_all[days : 2 * days])
         observed = first_epoch <= as_of_epoch - 2 * days * 86400.0
         reported[label] = round(recent_sum / before_sum - 1.0, 4) if observed and before_sum > 0 else None
-    week = (sum(daily_all[:7]) + 1.0) / (sum(daily_all[7:14]) + 1.0) - 1.0
+    last_week, week_before_sum = sum(daily_all[:7]), sum(daily_all[7:14])
+    week = (last_week + 1.0) / (week_before_sum + 1.0) - 1.0
 
     v1 = daily[0]
     v3 = sum(daily[:3]) / 3.0
@@ -399,7 +400,7 @@ def score_series(
     week_ago = sum(daily[7:10]) / 3.0 if first_epoch <= as_of_epoch - 10 * 86400.0 else None
     # The week before's gains per day, over the days of it observed (at least three).
     before_days = min((as_of_epoch - first_epoch) / 86400.0 - 7.0, 7.0)
-    week_before = sum(daily_all[7:14]) / before_days if before_days >= 3.0 else None
+    week_before = week_before_sum / before_days if before_days >= 3.0 else None
     peak = max(daily)
     peak_day = daily.index(peak)  # the most recent day of the highest gain
     reasons: list[str] = []
@@ -436,7 +437,7 @@ def score_series(
         elif week_ago is not None and v3 <= RISE_MARGIN * week_ago:
             status = TrendStatus.EMERGING
             reasons.append("no more than the same days a week ago: a weekly swing")
-        elif week_before is not None and sum(daily_all[:7]) / 7.0 <= RISE_MARGIN * week_before:
+        elif week_before is not None and last_week / 7.0 <= RISE_MARGIN * week_before:
             # The week gained no more a day than a tenth above the week before: the last days
             # rose within a week that did not, a swing (a seasonal product's peak days).
             status = TrendStatus.EMERGING

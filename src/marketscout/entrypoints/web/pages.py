@@ -136,6 +136,11 @@ def _with_session(
 PRIVATE = {"Cache-Control": "no-store"}
 
 
+def _signup_open(request: Request[Any, Any, Any]) -> bool:
+    """Whether the operator left sign-up open (``MARKETSCOUT_SIGNUP_OPEN``)."""
+    return bool(request.app.state.container.settings().signup_open)
+
+
 def page(
     request: Request[Any, Any, Any], name: str, user: User | None, *, status_code: int = 200, **context: Any
 ) -> Template:
@@ -145,7 +150,7 @@ def page(
         user=user,
         csrf=csrf_token(request),
         path=request.url.path,
-        signup_open=request.app.state.container.settings().signup_open,
+        signup_open=_signup_open(request),
     )
     return Template(
         template_name=name,
@@ -559,7 +564,7 @@ class DashboardController(Controller):
 
     @get("/ui/signup")
     async def signup_page(self, request: Request[Any, Any, Any]) -> Template:
-        status = 200 if request.app.state.container.settings().signup_open else 403
+        status = 200 if _signup_open(request) else 403
         return page(request, "signup.html", None, status_code=status, errors={}, values={})
 
     @post("/ui/signup", status_code=200)
@@ -572,7 +577,7 @@ class DashboardController(Controller):
         clock: NamedDependency[Clock],
     ) -> Response[Any]:
         form = await check_csrf(request)
-        if not request.app.state.container.settings().signup_open:
+        if not _signup_open(request):
             return page(request, "signup.html", None, status_code=403, errors={}, values={})
         username, email, password = (
             _text(form, "username")[:60],
