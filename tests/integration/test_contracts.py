@@ -337,6 +337,34 @@ async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> No
         await uow.commit()
 
 
+async def test_a_rule_is_replaced_in_place_only_by_its_owner(uow_factory: UowFactory) -> None:
+    user_id, product_id, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        rule = await uow.alert_rules.add(
+            AlertRule(user_id=user_id, kind=AlertRuleKind.SCORE_THRESHOLD, threshold=70, created_at=T0)
+        )
+        await uow.commit()
+    changed = dataclasses.replace(
+        rule,
+        kind=AlertRuleKind.SCORE_RISE,
+        product_id=product_id,
+        threshold=15,
+        window_hours=48,
+        channels=(Channel.WEBHOOK,),
+        webhook_url="https://hooks.example.com/in",
+        webhook_secret="whsec_x",
+    )
+    async with uow:
+        assert await uow.alert_rules.replace(dataclasses.replace(changed, user_id=user_id + 1)) is False
+        assert await uow.alert_rules.replace(dataclasses.replace(changed, id=rule.id + 100)) is False
+        assert await uow.alert_rules.replace(changed) is True
+        await uow.commit()
+    async with uow:
+        assert await uow.alert_rules.list(user_id) == [changed]
+        assert await uow.alert_rules.list(user_id + 1) == []
+
+
 async def test_window_gains_follow_the_domain_definition(uow_factory: UowFactory) -> None:
     _, product_id, ad_id = await _seed(uow_factory)
     readings = [

@@ -241,3 +241,99 @@ async def test_a_viral_ad_alerted_by_default_does_not_alert_again_under_an_expli
     )
     after = [a for a in (await client.get("/alerts", headers=headers)).json() if a["kind"] == "new_viral_ad"]
     assert after == viral
+
+
+async def test_a_rule_is_changed_in_place_keeping_its_secret_while_its_url_stays(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("editor")
+    product_id, _ = await setup_ad(client, headers)
+    hook = {"channels": ["webhook"], "webhook_url": "https://hooks.example.com/a"}
+    made = await client.post(
+        "/alert-rules", json={"kind": "score_threshold", "threshold": 70, **hook}, headers=headers
+    )
+    assert made.status_code == 201
+    rule = made.json()
+    secret = rule["webhook_secret"]
+    # A new threshold and a product; the same URL: the same id and secret (not shown again).
+    changed = await client.put(
+        f"/alert-rules/{rule['id']}",
+        json={"kind": "score_threshold", "threshold": 80, "product_id": product_id, **hook},
+        headers=headers,
+    )
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["id"], body["created_at"], body["threshold"], body["product_id"]) == (
+        rule["id"],
+        rule["created_at"],
+        80,
+        product_id,
+    )
+    assert body["webhook_secret"] is None, "the secret is shown only when it is new"
+    listed = (await client.get("/alert-rules", headers=headers)).json()
+    assert [(r["id"], r["threshold"]) for r in listed] == [(rule["id"], 80)]
+    # A new URL: a new secret, shown once.
+    moved = await client.put(
+        f"/alert-rules/{rule['id']}",
+        json={
+            "kind": "score_threshold",
+            "threshold": 80,
+            "channels": ["webhook"],
+            "webhook_url": "https://hooks.example.com/b",
+        },
+        headers=headers,
+    )
+    assert moved.status_code == 200
+    assert moved.json()["webhook_secret"] not in (None, secret)
+    # No webhook any more.
+    plain = await client.put(f"/alert-rules/{rule['id']}", json={"kind": "status_exploding"}, headers=headers)
+    assert plain.status_code == 200
+    assert (plain.json()["kind"], plain.json()["webhook_url"], plain.json()["channels"]) == (
+        "status_exploding",
+        None,
+        [],
+    )
+
+
+async def test_changing_a_rule_refuses_what_creating_one_refuses(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("careful")
+    first = (
+        await client.post("/alert-rules", json={"kind": "score_threshold", "threshold": 50}, headers=headers)
+    ).json()
+    second = (
+        await client.post("/alert-rules", json={"kind": "score_threshold", "threshold": 60}, headers=headers)
+    ).json()
+    # Identical to another of the user's rules: 409 naming it; identical to itself: fine.
+    same_as_first = await client.put(
+        f"/alert-rules/{second['id']}", json={"kind": "score_threshold", "threshold": 50}, headers=headers
+    )
+    assert same_as_first.status_code == 409
+    assert f"id {first['id']}" in same_as_first.json()["message"]
+    unchanged = await client.put(
+        f"/alert-rules/{second['id']}", json={"kind": "score_threshold", "threshold": 60}, headers=headers
+    )
+    assert unchanged.status_code == 200
+    # A field breaking a rule: 422 naming it, the rule as it was.
+    bad = await client.put(f"/alert-rules/{second['id']}", json={"kind": "score_rise"}, headers=headers)
+    assert bad.status_code == 422
+    assert "threshold" in bad.text
+    unknown_product = await client.put(
+        f"/alert-rules/{second['id']}",
+        json={"kind": "score_threshold", "threshold": 60, "product_id": 999_999},
+        headers=headers,
+    )
+    assert unknown_product.status_code == 404
+    listed = (await client.get("/alert-rules", headers=headers)).json()
+    assert [(r["id"], r["threshold"], r["product_id"]) for r in listed] == [
+        (first["id"], 50, None),
+        (second["id"], 60, None),
+    ]
+    # Someone else's rule, or none: 404, and theirs unchanged.
+    other = await make_user("other_editor")
+    assert (
+        await client.put(f"/alert-rules/{first['id']}", json={"kind": "status_exploding"}, headers=other)
+    ).status_code == 404
+    assert (
+        await client.put("/alert-rules/999999", json={"kind": "status_exploding"}, headers=headers)
+    ).status_code == 404
+    assert (await client.get("/alert-rules", headers=headers)).json() == listed

@@ -170,6 +170,48 @@ async def test_adding_a_rule_redirects_so_a_reload_does_not_add_it_twice(client:
     assert reloaded.text.count("hooks.example.com/in") == 1, "one rule"
 
 
+async def test_a_rule_is_edited_from_its_own_form(client: Client) -> None:
+    await signed_up(client)
+    form = {
+        "csrf_token": await csrf(client),
+        "action": "add-rule",
+        "kind": "score_threshold",
+        "threshold": "70",
+    }
+    assert (
+        await client.post("/ui/alerts", data=form, headers=HTML, follow_redirects=False)
+    ).status_code == 303
+    listed = await client.get("/ui/watchlist", headers=HTML)
+    found = re.search(r'href="/ui/watchlist\?edit=(\d+)#rule-form"', listed.text)
+    assert found, "each rule has an Edit link"
+    rule_id = found.group(1)
+    editing = await client.get(f"/ui/watchlist?edit={rule_id}", headers=HTML)
+    assert 'value="replace-rule"' in editing.text and f'name="rule_id" value="{rule_id}"' in editing.text
+    assert 'value="70.0"' in editing.text, "the form holds the rule's values"
+    assert "Save rule" in editing.text
+    saved = await client.post(
+        "/ui/alerts",
+        data={**form, "action": "replace-rule", "rule_id": rule_id, "threshold": "85"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    shown = await client.get("/ui/watchlist", headers=HTML)
+    assert "Rule saved." in shown.text
+    assert "threshold 85.0" in shown.text and "threshold 70.0" not in shown.text
+    assert shown.text.count("?edit=") == 1, "still one rule"
+    # An edit that breaks a rule shows the edit form again with the typed values.
+    refused = await client.post(
+        "/ui/alerts",
+        data={**form, "action": "replace-rule", "rule_id": rule_id, "threshold": "500"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 200
+    assert 'id="rule-error"' in refused.text and 'value="500"' in refused.text
+    assert 'value="replace-rule"' in refused.text
+
+
 async def test_a_refused_rule_shows_the_form_again_with_the_typed_values(client: Client) -> None:
     await signed_up(client)
     form = {
