@@ -457,6 +457,13 @@ class InMemoryAlertRuleRepository(_Repository, AlertRuleRepository):
         del self._tx.write(self._name)[rule_id]
         return True
 
+    async def replace(self, rule: AlertRule) -> bool:
+        stored: AlertRule | None = self._rows().get(rule.id)
+        if stored is None or stored.user_id != rule.user_id:
+            return False
+        self._tx.write(self._name)[rule.id] = rule
+        return True
+
 
 class InMemoryAlertRepository(_Repository, AlertRepository):
     _name = "alerts"

@@ -313,6 +313,10 @@ class AlertRuleRepository(Protocol):
 
     async def remove(self, user_id: int, rule_id: int) -> bool: ...
 
+    async def replace(self, rule: AlertRule) -> bool:
+        """Stores ``rule`` over the rule of the same id and user; False when there is none."""
+        ...
+
 
 @runtime_checkable
 class AlertRepository(Protocol):

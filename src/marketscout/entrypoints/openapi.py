@@ -33,7 +33,13 @@ ERRORS = {
     "503": "The database is unavailable or too slow; try again shortly",
 }
 # The routes that answer 409: a duplicate or a per-user limit.
-CONFLICTS = {("POST", "/signup"), ("POST", "/ads"), ("POST", "/watchlists"), ("POST", "/alert-rules")}
+CONFLICTS = {
+    ("POST", "/signup"),
+    ("POST", "/ads"),
+    ("POST", "/watchlists"),
+    ("POST", "/alert-rules"),
+    ("PUT", "/alert-rules/{rule_id}"),
+}
 # Routes that name a product or rule in their query or body: 404 when it does not exist.
 REFERENCES = {("POST", "/ads"), ("POST", "/watchlists"), ("POST", "/alert-rules"), ("GET", "/heat-map")}
 # Routes that check credentials themselves (a wrong password or refresh token: 401).

@@ -1376,22 +1376,31 @@ def _rule(row: Row[Any]) -> AlertRule:
 
 @translate_errors
 class SqlAlertRuleRepository(_SqlRepository, AlertRuleRepository):
+    @staticmethod
+    def _values(rule: AlertRule) -> dict[str, Any]:
+        return {
+            "user_id": rule.user_id,
+            "kind": rule.kind.value,
+            "product_id": rule.product_id,
+            "threshold": rule.threshold,
+            "window_hours": rule.window_hours,
+            "created_at": rule.created_at,
+            "channels": ",".join(c.value for c in rule.channels),
+            "webhook_url": rule.webhook_url,
+            "webhook_secret": rule.webhook_secret,
+        }
+
     async def add(self, rule: AlertRule) -> AlertRule:
-        new_id = await self._insert(
-            t.alert_rules,
-            {
-                "user_id": rule.user_id,
-                "kind": rule.kind.value,
-                "product_id": rule.product_id,
-                "threshold": rule.threshold,
-                "window_hours": rule.window_hours,
-                "created_at": rule.created_at,
-                "channels": ",".join(c.value for c in rule.channels),
-                "webhook_url": rule.webhook_url,
-                "webhook_secret": rule.webhook_secret,
-            },
-        )
+        new_id = await self._insert(t.alert_rules, self._values(rule))
         return dataclasses.replace(rule, id=new_id)
+
+    async def replace(self, rule: AlertRule) -> bool:
+        result = await self._session.execute(
+            t.alert_rules.update()
+            .where(t.alert_rules.c.id == rule.id, t.alert_rules.c.user_id == rule.user_id)
+            .values(self._values(rule))
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def list(
         self, user_id: int, *, skip: int = 0, limit: int | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
@@ -33,6 +34,38 @@ def default_rules(user_id: int, created_at: datetime) -> list[AlertRule]:
     ]
 
 
+def _checked_channels(
+    kind: AlertRuleKind,
+    threshold: float | None,
+    window_hours: int | None,
+    channels: Iterable[Channel],
+    webhook_url: str | None,
+    available_channels: Collection[Channel],
+    allow_private_webhooks: bool,
+) -> tuple[Channel, ...]:
+    """What a rule asks and where it delivers, checked: the channels chosen."""
+    validate_rule(kind, threshold, window_hours)
+    chosen = validate_channels(channels, webhook_url, allow_private=allow_private_webhooks)
+    for channel in chosen:
+        if channel not in available_channels:
+            raise InvalidValue("channels", f"{channel} delivery is not configured on this server")
+    return chosen
+
+
+def _identical(rule: AlertRule, others: Iterable[AlertRule]) -> AlertRule | None:
+    """Another rule that asks exactly the same (kind, product, threshold, window): it would find
+    the same events, which alert once anyway."""
+    question = (rule.kind, rule.product_id, rule.threshold, rule.window_hours)
+    return next(
+        (
+            o
+            for o in others
+            if o.id != rule.id and (o.kind, o.product_id, o.threshold, o.window_hours) == question
+        ),
+        None,
+    )
+
+
 async def create_rule(
     uow: UnitOfWork,
     clock: Clock,
@@ -50,44 +83,86 @@ async def create_rule(
     """Stores a rule. A rule delivering to a webhook gets a new signing secret, which the
     caller shows the user once. A rule identical to one the user has (same kind, product,
     threshold and window) is a Conflict."""
-    validate_rule(kind, threshold, window_hours)
-    chosen = validate_channels(channels, webhook_url, allow_private=allow_private_webhooks)
-    for channel in chosen:
-        if channel not in available_channels:
-            raise InvalidValue("channels", f"{channel} delivery is not configured on this server")
+    chosen = _checked_channels(
+        kind, threshold, window_hours, channels, webhook_url, available_channels, allow_private_webhooks
+    )
+    rule = AlertRule(
+        user_id=user_id,
+        kind=kind,
+        product_id=product_id,
+        threshold=threshold,
+        window_hours=window_hours,
+        created_at=clock.now(),
+        channels=chosen,
+        webhook_url=webhook_url,
+        webhook_secret=new_webhook_secret() if webhook_url is not None else None,
+    )
     async with uow:
         if product_id is not None and await uow.products.get(product_id) is None:
             raise NotFound("product", product_id)
         existing = await uow.alert_rules.list(user_id)
-        for other in existing:
-            if (other.kind, other.product_id, other.threshold, other.window_hours) == (
-                kind,
-                product_id,
-                threshold,
-                window_hours,
-            ):
-                # It would find exactly the same events, which alert once anyway.
-                raise Conflict(
-                    f"an identical alert rule exists (id {other.id}); delete it first to change "
-                    "how its alerts are delivered"
-                )
+        if (other := _identical(rule, existing)) is not None:
+            raise Conflict(
+                f"an identical alert rule exists (id {other.id}); change that one to change how its "
+                "alerts are delivered"
+            )
         if len(existing) >= MAX_RULES_PER_USER:
             raise Conflict(f"at most {MAX_RULES_PER_USER} alert rules per user")
-        rule = await uow.alert_rules.add(
-            AlertRule(
-                user_id=user_id,
-                kind=kind,
-                product_id=product_id,
-                threshold=threshold,
-                window_hours=window_hours,
-                created_at=clock.now(),
-                channels=chosen,
-                webhook_url=webhook_url,
-                webhook_secret=new_webhook_secret() if webhook_url is not None else None,
-            )
-        )
+        rule = await uow.alert_rules.add(rule)
         await uow.commit()
     return rule
+
+
+async def replace_rule(
+    uow: UnitOfWork,
+    *,
+    user_id: int,
+    rule_id: int,
+    kind: AlertRuleKind,
+    product_id: int | None = None,
+    threshold: float | None = None,
+    window_hours: int | None = None,
+    channels: Iterable[Channel] = (),
+    webhook_url: str | None = None,
+    available_channels: Collection[Channel] = tuple(Channel),
+    allow_private_webhooks: bool = False,
+) -> tuple[AlertRule, bool]:
+    """Changes one of the user's rules in place: its id, creation time and the alerts it raised
+    stay; what it asks and where it delivers are replaced, by the rules of :func:`create_rule`.
+    The webhook signing secret stays while the URL does; a new URL gets a new secret, no URL
+    none. Returns the rule and whether its secret is new (to be shown once)."""
+    chosen = _checked_channels(
+        kind, threshold, window_hours, channels, webhook_url, available_channels, allow_private_webhooks
+    )
+    async with uow:
+        existing = await uow.alert_rules.list(user_id)
+        current = next((r for r in existing if r.id == rule_id), None)
+        if current is None:
+            raise NotFound("alert rule", rule_id)
+        if product_id is not None and await uow.products.get(product_id) is None:
+            raise NotFound("product", product_id)
+        same_url = webhook_url is not None and webhook_url == current.webhook_url
+        rule = dataclasses.replace(
+            current,
+            kind=kind,
+            product_id=product_id,
+            threshold=threshold,
+            window_hours=window_hours,
+            channels=chosen,
+            webhook_url=webhook_url,
+            webhook_secret=(
+                current.webhook_secret
+                if same_url
+                else new_webhook_secret()
+                if webhook_url is not None
+                else None
+            ),
+        )
+        if (other := _identical(rule, existing)) is not None:
+            raise Conflict(f"an identical alert rule exists (id {other.id})")
+        await uow.alert_rules.replace(rule)
+        await uow.commit()
+    return rule, webhook_url is not None and not same_url
 
 
 async def list_rules(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
@@ -141,6 +141,35 @@ class AlertController(Controller):
             allow_private_webhooks=settings.webhook_allow_private,
         )
         return AlertRuleOut.of(rule, with_secret=True)
+
+    @put("/alert-rules/{rule_id:int}", status_code=200, summary="Change an alert rule")
+    async def replace_rule(
+        self,
+        rule_id: PathId,
+        data: JSONBody[AlertRuleIn],
+        uow: NamedDependency[UnitOfWork],
+        user: NamedDependency[User],
+        state: State,
+    ) -> AlertRuleOut:
+        """The rule's new definition, whole (as for creating one); its id, creation time and
+        the alerts it raised stay. The webhook signing secret stays while ``webhook_url`` does
+        and is not shown again; a new URL gets a new secret, in this answer only. 404 for a rule
+        that is not the user's; 409 when identical to another of their rules."""
+        settings = state.container.settings()
+        rule, new_secret = await alerts.replace_rule(
+            uow,
+            user_id=user.id,
+            rule_id=rule_id,
+            kind=data.kind,
+            product_id=data.product_id,
+            threshold=data.threshold,
+            window_hours=data.window_hours,
+            channels=data.channels,
+            webhook_url=data.webhook_url,
+            available_channels=available_channels(settings),
+            allow_private_webhooks=settings.webhook_allow_private,
+        )
+        return AlertRuleOut.of(rule, with_secret=new_secret)
 
     @get("/deliveries", summary="Where the user's alerts were sent: deliveries and dead letters")
     async def list_deliveries(

@@ -219,12 +219,16 @@ async def _watchlist_page(
     *,
     error: str | None = None,
     values: dict[str, Any] | None = None,
+    editing: int | None = None,
 ) -> Template:
     entries = await watchlists.list_watchlist(uow, user_id=user.id)
     async with uow:
         products = await uow.products.get_many(e.product_id for e in entries)
         levels = await uow.scores.latest_levels(e.product_id for e in entries)
     rules = await alerts.list_rules(uow, user_id=user.id)
+    edited = next((r for r in rules if r.id == editing), None)
+    if edited is not None and values is None:
+        values = _rule_values(edited)
     template = page(
         request,
         "watchlist.html",
@@ -240,14 +244,33 @@ async def _watchlist_page(
         email_available=Channel.EMAIL in available_channels(request.app.state.container.settings()),
         error=error,
         values=values or {},
+        editing=edited.id if edited is not None else None,
     )
     if error is None and (removed := take_flash(request, template, "unwatched")) and removed[0].isdigit():
         with contextlib.suppress(NotFound):
             template.context["removed"] = await catalog.get_product(uow, int(removed[0]))
     added = take_flash(request, template, "rule") if error is None else []
-    new_rule: AlertRule | None = next((r for r in rules if added and str(r.id) == added[0]), None)
-    template.context["new_rule"] = new_rule
+    saved = take_flash(request, template, "saved") if error is None and not added else []
+    shown = added or saved
+    new_rule: AlertRule | None = next((r for r in rules if shown and str(r.id) == shown[0]), None)
+    template.context.update(
+        new_rule=new_rule,
+        saved=bool(saved),
+        # The secret once: when the rule was added, or saved with a new webhook URL.
+        show_secret=bool(added) or saved[1:] == ["secret"],
+    )
     return template
+
+
+def _rule_values(rule: AlertRule) -> dict[str, Any]:
+    """The rule's definition as the rule form's fields."""
+    return {
+        "kind": rule.kind.value,
+        "threshold": "" if rule.threshold is None else str(rule.threshold),
+        "window_hours": "" if rule.window_hours is None else str(rule.window_hours),
+        "webhook_url": rule.webhook_url or "",
+        **{f"notify_{c.value}": True for c in rule.channels},
+    }
 
 
 async def _data_page(
@@ -497,7 +520,9 @@ class DashboardController(Controller):
         user = current_user(request)
         if user is None:
             return to_login(request)
-        return await _watchlist_page(request, uow, user)
+        # ?edit=N: the rule form holds rule N's definition, to change it (ignored unless a number).
+        edit = request.query_params.get("edit", "")
+        return await _watchlist_page(request, uow, user, editing=int(edit) if edit.isdigit() else None)
 
     @get("/ui/data")
     async def data_page(
@@ -657,35 +682,51 @@ class DashboardController(Controller):
             elif action == "delete-rule":
                 await alerts.delete_rule(uow, user_id=user.id, rule_id=int(_text(form, "rule_id") or 0))
             elif action == "add-rule":
-                return await self._add_rule(request, uow, clock, user, form)
+                return await self._save_rule(request, uow, clock, user, form)
+            elif action == "replace-rule":
+                rule_id = _text(form, "rule_id")
+                return await self._save_rule(
+                    request, uow, clock, user, form, rule_id=int(rule_id) if rule_id.isdigit() else 0
+                )
         except (DomainError, ValueError):
             return Redirect(path="/ui/watchlist", status_code=303)
         return Redirect(path="/ui/watchlist", status_code=303)
 
     @staticmethod
-    async def _add_rule(
-        request: Request[Any, Any, Any], uow: UnitOfWork, clock: Clock, user: User, form: dict[str, Any]
+    async def _save_rule(
+        request: Request[Any, Any, Any],
+        uow: UnitOfWork,
+        clock: Clock,
+        user: User,
+        form: dict[str, Any],
+        *,
+        rule_id: int | None = None,
     ) -> Template | Redirect:
-        """Creates the rule and redirects to the page, which shows the webhook secret once; or
-        shows the form again with what is wrong and the values typed (the form page answers 200)."""
+        """Creates the rule (or, with ``rule_id``, changes that one) and redirects to the page,
+        which shows a new webhook secret once; or shows the form again with what is wrong and
+        the values typed (the form page answers 200)."""
         threshold = _text(form, "threshold").strip()
         window = _text(form, "window_hours").strip()
         url = _text(form, "webhook_url").strip()
         channels = [c for c in Channel if _text(form, f"notify_{c.value}") == "on"]
         settings = request.app.state.container.settings()
         try:
-            rule = await alerts.create_rule(
-                uow,
-                clock,
-                user_id=user.id,
-                kind=AlertRuleKind(_text(form, "kind")),
-                threshold=float(threshold) if threshold else None,
-                window_hours=int(window) if window else None,
-                channels=channels,
-                webhook_url=url or None,
-                available_channels=available_channels(settings),
-                allow_private_webhooks=settings.webhook_allow_private,
-            )
+            definition: dict[str, Any] = {
+                "user_id": user.id,
+                "kind": AlertRuleKind(_text(form, "kind")),
+                "threshold": float(threshold) if threshold else None,
+                "window_hours": int(window) if window else None,
+                "channels": channels,
+                "webhook_url": url or None,
+                "available_channels": available_channels(settings),
+                "allow_private_webhooks": settings.webhook_allow_private,
+            }
+            if rule_id is None:
+                rule = await alerts.create_rule(uow, clock, **definition)
+                note = f"rule:{rule.id}"
+            else:
+                rule, new_secret = await alerts.replace_rule(uow, rule_id=rule_id, **definition)
+                note = f"saved:{rule.id}" + (":secret" if new_secret else "")
         except (DomainError, ValueError) as error:
             message = (
                 error.message
@@ -699,8 +740,8 @@ class DashboardController(Controller):
                 "webhook_url": url,
                 **{f"notify_{c.value}": True for c in channels},
             }
-            return await _watchlist_page(request, uow, user, error=message, values=typed)
-        return flash_redirect(request, "/ui/watchlist", f"rule:{rule.id}")
+            return await _watchlist_page(request, uow, user, error=message, values=typed, editing=rule_id)
+        return flash_redirect(request, "/ui/watchlist", note)
 
     @post("/ui/data", status_code=200)
     async def data_actions(
