@@ -61,3 +61,27 @@ def test_bad_or_taken_accounts_are_refused_in_words(
     # No password on standard input: refused, not an empty password.
     assert _add(url, monkeypatch, "second", "--email", "s@example.com", password="") == 2
     assert "password" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", [["refresh"], ["notify"], ["users", "add", "someone", "--email", "s@example.com"]]
+)
+@pytest.mark.parametrize("where", ["file in the way", "no such postgres database"])
+def test_a_database_that_cannot_be_opened_is_said_in_words(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    where: str,
+) -> None:
+    if where == "file in the way":
+        (tmp_path / "plain-file").write_text("not a folder")
+        url = f"sqlite:///{tmp_path / 'plain-file' / 'x.sqlite3'}"
+    else:  # refused the same way whether PostgreSQL runs here or not
+        url = "postgresql://postgres@127.0.0.1:5432/marketscout_no_such_database"
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSPHRASE + "\n"))
+    extra = ["--password-stdin"] if command[0] == "users" else []
+    assert main([*command, *extra, "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("marketscout: the database cannot be opened: ")
+    assert "Traceback" not in err and len(err.splitlines()) == 1
