@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,3 +87,26 @@ def test_a_database_that_cannot_be_opened_is_said_in_words(
     err = capsys.readouterr().err
     assert err.startswith("marketscout: the database cannot be opened: ")
     assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_the_server_says_so_too_before_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "plain-file").write_text("not a folder")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "marketscout.entrypoints.cli",
+            "serve",
+            "--port",
+            "0",
+            "--database-url",
+            f"sqlite:///{tmp_path / 'plain-file' / 'x.sqlite3'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("marketscout: the database cannot be opened: "), result.stderr
+    assert "Traceback" not in result.stderr
