@@ -15,6 +15,7 @@ from marketscout.entrypoints.cli_notify import add_notify_parser
 from marketscout.entrypoints.cli_refresh import add_refresh_parser
 from marketscout.entrypoints.cli_remote import add_remote_parser
 from marketscout.entrypoints.cli_users import add_users_parser
+from marketscout.entrypoints.settings import StartupError
 
 APP_FACTORY = "marketscout.entrypoints.app:create_app"
 
@@ -27,10 +28,15 @@ def _serve(args: argparse.Namespace) -> int:
     from marketscout.entrypoints.settings import Settings, SettingsError
 
     try:
-        Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as error:
         print(f"marketscout: {error}", file=sys.stderr)
         return 2
+    from marketscout.entrypoints.startup import check_store
+
+    # A store that cannot be opened is said in words here (main prints it), not as the ASGI
+    # server's traceback of the failed start.
+    asyncio.run(check_store(settings))
     if args.server == "granian":
         # Measured side by side (docs/performance.md): 11-29 % more requests a second than
         # uvicorn and a lower p99, but a supervisor process besides the worker (about 40 MB more
@@ -141,6 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
+    except StartupError as error:
+        # The store cannot be opened or is not ready: what to do, in one line.
+        print(f"marketscout: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader left early (``marketscout backtest ... | head``): not an error of ours. What
         # is left to print goes nowhere, so Python's own flush at exit does not fail again.

@@ -22,6 +22,11 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+class StartupError(RuntimeError):
+    """The server or a command cannot start (its store cannot be opened or is not ready); the
+    message says what to do."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     database_url: str = field(

@@ -3,35 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from dependency_injector import providers
+from sqlalchemy.exc import DBAPIError
 
 from marketscout.adapters.sql import migrate
 from marketscout.entrypoints.container import Container, store_kind
-from marketscout.entrypoints.settings import Settings
+from marketscout.entrypoints.settings import Settings, StartupError
 
 logger = logging.getLogger("marketscout")
 
-
-class StartupError(RuntimeError):
-    """The server cannot start; the message says what to do."""
+__all__ = ["StartupError", "check_store", "command_container", "prepare_store", "release_store"]
 
 
 async def prepare_store(container: Container) -> None:
     settings = container.settings()
     if store_kind(settings) == "sql":
         url = settings.database_url
-        if url.startswith("sqlite"):
-            await asyncio.to_thread(migrate.upgrade, url)
-            logger.info("SQLite database at %s is migrated to %s", migrate.describe(url), migrate.head())
-        elif not await asyncio.to_thread(migrate.is_up_to_date, url):
-            raise StartupError(
-                "The PostgreSQL schema is not up to date; run: marketscout db upgrade "
-                "(with the same MARKETSCOUT_DATABASE_URL)"
-            )
+        try:
+            if url.startswith("sqlite"):
+                await asyncio.to_thread(migrate.upgrade, url)
+                logger.info("SQLite database at %s is migrated to %s", migrate.describe(url), migrate.head())
+            elif not await asyncio.to_thread(migrate.is_up_to_date, url):
+                raise StartupError(
+                    "The PostgreSQL schema is not up to date; run: marketscout db upgrade "
+                    "(with the same MARKETSCOUT_DATABASE_URL)"
+                )
+        except (DBAPIError, OSError) as error:
+            # PostgreSQL refused the connection, or SQLite's file cannot be made: in words, the
+            # driver's first line.
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            raise StartupError(f"the database cannot be opened: {reason}") from error
     else:
         logger.info("Using the in-memory store: data lasts as long as this process")
     if settings.demo_data:
@@ -56,3 +62,10 @@ async def command_container(settings: Settings) -> AsyncIterator[Container]:
         yield container
     finally:
         await release_store(container)
+
+
+async def check_store(settings: Settings) -> None:
+    """Opens the store as the server will and closes it again (no demo data), so that a store
+    that cannot be opened is said before the server starts (:class:`StartupError`)."""
+    async with command_container(dataclasses.replace(settings, demo_data=False)):
+        pass
