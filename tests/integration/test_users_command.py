@@ -66,7 +66,8 @@ def test_bad_or_taken_accounts_are_refused_in_words(
 
 
 @pytest.mark.parametrize(
-    "command", [["refresh"], ["notify"], ["users", "add", "someone", "--email", "s@example.com"]]
+    "command",
+    [["refresh"], ["notify"], ["db", "upgrade"], ["users", "add", "someone", "--email", "s@example.com"]],
 )
 @pytest.mark.parametrize("where", ["file in the way", "no such postgres database"])
 def test_a_database_that_cannot_be_opened_is_said_in_words(

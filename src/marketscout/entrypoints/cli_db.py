@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from marketscout.entrypoints.settings import Settings
+from marketscout.entrypoints.settings import Settings, database_problem
 
 
 def add_db_parser(subparsers: Any) -> None:
@@ -34,6 +34,6 @@ def run_db(args: argparse.Namespace) -> int:
             state = "up to date" if revision == migrate.head() else f"behind head {migrate.head()}"
             print(f"{migrate.describe(url)}: revision {revision or 'none'} ({state})")
     except (SQLAlchemyError, OSError, ValueError) as error:
-        print(f"marketscout: cannot reach the database: {type(error).__name__}", file=sys.stderr)
+        print(f"marketscout: {database_problem(error)}", file=sys.stderr)
         return 1
     return 0

@@ -27,6 +27,13 @@ class StartupError(RuntimeError):
     message says what to do."""
 
 
+def database_problem(error: BaseException) -> str:
+    """Why the database cannot be opened, in one line: the driver's first (PostgreSQL's or
+    SQLite's words, which carry no password), not SQLAlchemy's wrapping of it."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return f"the database cannot be opened: {text.splitlines()[0] if text else type(error).__name__}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     database_url: str = field(

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from marketscout.adapters.sql import migrate
 from marketscout.entrypoints.container import Container, store_kind
-from marketscout.entrypoints.settings import Settings, StartupError
+from marketscout.entrypoints.settings import Settings, StartupError, database_problem
 
 logger = logging.getLogger("marketscout")
 
@@ -34,10 +34,8 @@ async def prepare_store(container: Container) -> None:
                     "(with the same MARKETSCOUT_DATABASE_URL)"
                 )
         except (DBAPIError, OSError) as error:
-            # PostgreSQL refused the connection, or SQLite's file cannot be made: in words, the
-            # driver's first line.
-            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            raise StartupError(f"the database cannot be opened: {reason}") from error
+            # PostgreSQL refused the connection, or SQLite's file cannot be made.
+            raise StartupError(database_problem(error)) from error
     else:
         logger.info("Using the in-memory store: data lasts as long as this process")
     if settings.demo_data:
