@@ -34,22 +34,28 @@ def default_rules(user_id: int, created_at: datetime) -> list[AlertRule]:
     ]
 
 
-def _checked_channels(
-    kind: AlertRuleKind,
-    threshold: float | None,
-    window_hours: int | None,
-    channels: Iterable[Channel],
-    webhook_url: str | None,
-    available_channels: Collection[Channel],
-    allow_private_webhooks: bool,
-) -> tuple[Channel, ...]:
-    """What a rule asks and where it delivers, checked: the channels chosen."""
-    validate_rule(kind, threshold, window_hours)
-    chosen = validate_channels(channels, webhook_url, allow_private=allow_private_webhooks)
-    for channel in chosen:
-        if channel not in available_channels:
-            raise InvalidValue("channels", f"{channel} delivery is not configured on this server")
-    return chosen
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RuleDefinition:
+    """What a rule asks (kind, product, threshold, window) and where it delivers: what creating a
+    rule takes and changing one replaces."""
+
+    kind: AlertRuleKind
+    product_id: int | None = None
+    threshold: float | None = None
+    window_hours: int | None = None
+    channels: tuple[Channel, ...] = ()
+    webhook_url: str | None = None
+
+    def checked_channels(
+        self, available_channels: Collection[Channel], allow_private_webhooks: bool
+    ) -> tuple[Channel, ...]:
+        """The definition checked by the rules of its kind and of delivery: the channels chosen."""
+        validate_rule(self.kind, self.threshold, self.window_hours)
+        chosen = validate_channels(self.channels, self.webhook_url, allow_private=allow_private_webhooks)
+        for channel in chosen:
+            if channel not in available_channels:
+                raise InvalidValue("channels", f"{channel} delivery is not configured on this server")
+        return chosen
 
 
 def _identical(rule: AlertRule, others: Iterable[AlertRule]) -> AlertRule | None:
@@ -71,35 +77,28 @@ async def create_rule(
     clock: Clock,
     *,
     user_id: int,
-    kind: AlertRuleKind,
-    product_id: int | None = None,
-    threshold: float | None = None,
-    window_hours: int | None = None,
-    channels: Iterable[Channel] = (),
-    webhook_url: str | None = None,
+    definition: RuleDefinition,
     available_channels: Collection[Channel] = tuple(Channel),
     allow_private_webhooks: bool = False,
 ) -> AlertRule:
     """Stores a rule. A rule delivering to a webhook gets a new signing secret, which the
     caller shows the user once. A rule identical to one the user has (same kind, product,
     threshold and window) is a Conflict."""
-    chosen = _checked_channels(
-        kind, threshold, window_hours, channels, webhook_url, available_channels, allow_private_webhooks
-    )
+    d = definition
     rule = AlertRule(
         user_id=user_id,
-        kind=kind,
-        product_id=product_id,
-        threshold=threshold,
-        window_hours=window_hours,
+        kind=d.kind,
+        product_id=d.product_id,
+        threshold=d.threshold,
+        window_hours=d.window_hours,
         created_at=clock.now(),
-        channels=chosen,
-        webhook_url=webhook_url,
-        webhook_secret=new_webhook_secret() if webhook_url is not None else None,
+        channels=d.checked_channels(available_channels, allow_private_webhooks),
+        webhook_url=d.webhook_url,
+        webhook_secret=new_webhook_secret() if d.webhook_url is not None else None,
     )
     async with uow:
-        if product_id is not None and await uow.products.get(product_id) is None:
-            raise NotFound("product", product_id)
+        if d.product_id is not None and await uow.products.get(d.product_id) is None:
+            raise NotFound("product", d.product_id)
         existing = await uow.alert_rules.list(user_id)
         if (other := _identical(rule, existing)) is not None:
             raise Conflict(
@@ -118,12 +117,7 @@ async def replace_rule(
     *,
     user_id: int,
     rule_id: int,
-    kind: AlertRuleKind,
-    product_id: int | None = None,
-    threshold: float | None = None,
-    window_hours: int | None = None,
-    channels: Iterable[Channel] = (),
-    webhook_url: str | None = None,
+    definition: RuleDefinition,
     available_channels: Collection[Channel] = tuple(Channel),
     allow_private_webhooks: bool = False,
 ) -> tuple[AlertRule, bool]:
@@ -131,38 +125,35 @@ async def replace_rule(
     stay; what it asks and where it delivers are replaced, by the rules of :func:`create_rule`.
     The webhook signing secret stays while the URL does; a new URL gets a new secret, no URL
     none. Returns the rule and whether its secret is new (to be shown once)."""
-    chosen = _checked_channels(
-        kind, threshold, window_hours, channels, webhook_url, available_channels, allow_private_webhooks
-    )
+    d = definition
+    chosen = d.checked_channels(available_channels, allow_private_webhooks)
     async with uow:
         existing = await uow.alert_rules.list(user_id)
         current = next((r for r in existing if r.id == rule_id), None)
         if current is None:
             raise NotFound("alert rule", rule_id)
-        if product_id is not None and await uow.products.get(product_id) is None:
-            raise NotFound("product", product_id)
-        same_url = webhook_url is not None and webhook_url == current.webhook_url
+        if d.product_id is not None and await uow.products.get(d.product_id) is None:
+            raise NotFound("product", d.product_id)
+        new_secret = d.webhook_url is not None and d.webhook_url != current.webhook_url
         rule = dataclasses.replace(
             current,
-            kind=kind,
-            product_id=product_id,
-            threshold=threshold,
-            window_hours=window_hours,
+            kind=d.kind,
+            product_id=d.product_id,
+            threshold=d.threshold,
+            window_hours=d.window_hours,
             channels=chosen,
-            webhook_url=webhook_url,
-            webhook_secret=(
-                current.webhook_secret
-                if same_url
-                else new_webhook_secret()
-                if webhook_url is not None
-                else None
-            ),
+            webhook_url=d.webhook_url,
+            webhook_secret=new_webhook_secret()
+            if new_secret
+            else current.webhook_secret
+            if d.webhook_url
+            else None,
         )
         if (other := _identical(rule, existing)) is not None:
             raise Conflict(f"an identical alert rule exists (id {other.id})")
         await uow.alert_rules.replace(rule)
         await uow.commit()
-    return rule, webhook_url is not None and not same_url
+    return rule, new_secret
 
 
 async def list_rules(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
@@ -30,21 +28,15 @@ from marketscout.entrypoints.schemas import (
 )
 
 
-def _rule_definition(data: AlertRuleIn, user: User, state: State) -> dict[str, Any]:
-    """What creating and changing a rule both take: the body's definition, the user, and what
-    this server can deliver."""
-    settings = state.container.settings()
-    return {
-        "user_id": user.id,
-        "kind": data.kind,
-        "product_id": data.product_id,
-        "threshold": data.threshold,
-        "window_hours": data.window_hours,
-        "channels": data.channels,
-        "webhook_url": data.webhook_url,
-        "available_channels": available_channels(settings),
-        "allow_private_webhooks": settings.webhook_allow_private,
-    }
+def _definition(data: AlertRuleIn) -> alerts.RuleDefinition:
+    return alerts.RuleDefinition(
+        kind=data.kind,
+        product_id=data.product_id,
+        threshold=data.threshold,
+        window_hours=data.window_hours,
+        channels=tuple(data.channels),
+        webhook_url=data.webhook_url,
+    )
 
 
 class WatchlistController(Controller):
@@ -145,7 +137,15 @@ class AlertController(Controller):
     ) -> AlertRuleOut:
         """A rule may deliver its alerts to a webhook and by e-mail (``channels``). The answer
         carries the webhook signing secret; it is not shown again."""
-        rule = await alerts.create_rule(uow, clock, **_rule_definition(data, user, state))
+        settings = state.container.settings()
+        rule = await alerts.create_rule(
+            uow,
+            clock,
+            user_id=user.id,
+            definition=_definition(data),
+            available_channels=available_channels(settings),
+            allow_private_webhooks=settings.webhook_allow_private,
+        )
         return AlertRuleOut.of(rule, with_secret=True)
 
     @put("/alert-rules/{rule_id:int}", status_code=200, summary="Change an alert rule")
@@ -161,8 +161,14 @@ class AlertController(Controller):
         the alerts it raised stay. The webhook signing secret stays while ``webhook_url`` does
         and is not shown again; a new URL gets a new secret, in this answer only. 404 for a rule
         that is not the user's; 409 when identical to another of their rules."""
+        settings = state.container.settings()
         rule, new_secret = await alerts.replace_rule(
-            uow, rule_id=rule_id, **_rule_definition(data, user, state)
+            uow,
+            user_id=user.id,
+            rule_id=rule_id,
+            definition=_definition(data),
+            available_channels=available_channels(settings),
+            allow_private_webhooks=settings.webhook_allow_private,
         )
         return AlertRuleOut.of(rule, with_secret=new_secret)
 

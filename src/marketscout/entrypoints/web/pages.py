@@ -711,21 +711,33 @@ class DashboardController(Controller):
         channels = [c for c in Channel if _text(form, f"notify_{c.value}") == "on"]
         settings = request.app.state.container.settings()
         try:
-            definition: dict[str, Any] = {
-                "user_id": user.id,
-                "kind": AlertRuleKind(_text(form, "kind")),
-                "threshold": float(threshold) if threshold else None,
-                "window_hours": int(window) if window else None,
-                "channels": channels,
-                "webhook_url": url or None,
-                "available_channels": available_channels(settings),
-                "allow_private_webhooks": settings.webhook_allow_private,
-            }
+            definition = alerts.RuleDefinition(
+                kind=AlertRuleKind(_text(form, "kind")),
+                threshold=float(threshold) if threshold else None,
+                window_hours=int(window) if window else None,
+                channels=tuple(channels),
+                webhook_url=url or None,
+            )
+            available, private = available_channels(settings), settings.webhook_allow_private
             if rule_id is None:
-                rule = await alerts.create_rule(uow, clock, **definition)
+                rule = await alerts.create_rule(
+                    uow,
+                    clock,
+                    user_id=user.id,
+                    definition=definition,
+                    available_channels=available,
+                    allow_private_webhooks=private,
+                )
                 note = f"rule:{rule.id}"
             else:
-                rule, new_secret = await alerts.replace_rule(uow, rule_id=rule_id, **definition)
+                rule, new_secret = await alerts.replace_rule(
+                    uow,
+                    user_id=user.id,
+                    rule_id=rule_id,
+                    definition=definition,
+                    available_channels=available,
+                    allow_private_webhooks=private,
+                )
                 note = f"saved:{rule.id}" + (":secret" if new_secret else "")
         except (DomainError, ValueError) as error:
             message = (
