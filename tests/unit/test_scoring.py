@@ -63,6 +63,43 @@ def test_score_is_in_range_and_independent_of_arrival_order(views: list[int], se
 
 
 @settings(max_examples=80, deadline=None)
+@given(
+    steps=st.lists(st.integers(0, 10**9), min_size=2, max_size=40),
+    hours=st.lists(st.integers(1, 72), min_size=40, max_size=40),
+)
+def test_every_figure_is_rounded_as_documented(steps: list[int], hours: list[int]) -> None:
+    """The score, the forecast and the day's velocity to two decimals; the confidence, the other
+    components and the growth to four; each within half its last decimal of the unrounded
+    figure's neighbourhood (the engine rounds them without round(x, n)'s decimal conversion)."""
+    views = [sum(steps[: i + 1]) for i in range(len(steps))]
+    at = AS_OF
+    snapshots = []
+    for v, gap in zip(reversed(views), hours, strict=False):
+        snapshots.append(
+            EngagementSnapshot(
+                ad_id=1,
+                product_id=1,
+                platform=Platform.TIKTOK,
+                region="US",
+                observed_at=at,
+                views=v,
+                likes=v // 7,
+                comments=v // 300,
+            )
+        )
+        at -= timedelta(hours=gap)
+    a = score_item(snapshots, AS_OF)
+    two = [a.score, a.components["velocity_24h"], *a.forecast]
+    four = [a.confidence, *(v for k, v in a.components.items() if k != "velocity_24h")]
+    four += [g for g in a.growth.values() if g is not None]
+    assert all(x == round(x, 2) for x in two), two
+    assert all(x == round(x, 4) for x in four), four
+    # The forecast is the day's gain falling by the measured ratio, to the cent.
+    v1 = a.components["velocity_24h"]
+    assert a.forecast[0] == pytest.approx(0.6 * v1, abs=0.01 + 1e-9 * v1)
+
+
+@settings(max_examples=80, deadline=None)
 @given(views=cumulative.filter(lambda v: len(v) >= 3), extra=st.integers(1, 10**6))
 def test_more_recent_growth_never_lowers_the_score(views: list[int], extra: int) -> None:
     boosted = [*views[:-1], views[-1] + extra]

@@ -71,8 +71,9 @@ _READING_ORDER = attrgetter("observed_at", "views")
 
 @functools.cache
 def _forecast_powers(ratio: float, days: int) -> tuple[float, ...]:
-    """``ratio ** k`` for the days 1..``days`` ahead (computed once per ratio)."""
-    return tuple(ratio**k for k in range(1, days + 1))
+    """``100 * ratio ** k`` for the days 1..``days`` ahead (computed once per ratio): the day's
+    factor in hundredths, so that ``round(gain * factor) / 100`` is the forecast to the cent."""
+    return tuple(100.0 * ratio**k for k in range(1, days + 1))
 
 
 class Reading(Protocol):
@@ -169,6 +170,15 @@ def hourly_series(
             )
         )
     return series
+
+
+def _rounded(x: float, scale: float) -> float:
+    """``x`` to the nearest 1/``scale`` (100.0: two decimals), for a finite ``x``: what
+    ``round(x, digits)`` gives, at a quarter of its cost (it converts to decimal digits and
+    back), except where ``x * scale`` lies within its own rounding error of a half (measured on
+    50,000 varied items: the last cent of 4 forecasts above 10^10 views a day) and that a small
+    negative ``x`` gives 0.0, not -0.0. The engine rounds about twenty figures an item."""
+    return round(x * scale) / scale
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
@@ -334,7 +344,12 @@ def score_series(
         recent_sum = sum(daily_all[:days])
         before_sum = sum(daily_all[days : 2 * days])
         observed = first_epoch <= as_of_epoch - 2 * days * 86400.0
-        reported[label] = round(recent_sum / before_sum - 1.0, 4) if observed and before_sum > 0 else None
+        if observed and before_sum > 0:
+            change = recent_sum / before_sum - 1.0
+            # Finite unless the window before gained a vanishing share of a reading (overflow).
+            reported[label] = _rounded(change, 1e4) if change != math.inf else change
+        else:
+            reported[label] = None
     last_week, week_before_sum = sum(daily_all[:7]), sum(daily_all[7:14])
     week = (last_week + 1.0) / (week_before_sum + 1.0) - 1.0
 
@@ -386,7 +401,7 @@ def score_series(
         + params.quality_weight * _clip(quality, -1.0, 1.0)
         - (params.concentration_penalty * (top_share - 0.8) / 0.2 if concentrated else 0.0)
     )
-    score = round(100.0 / (1.0 + math.exp(-raw)), 2)
+    score = _rounded(100.0 / (1.0 + math.exp(-raw)), 100.0)
 
     if len(kept) == 1:
         observed_days = (kept[0].epochs[-1] - kept[0].epochs[0]) / 86400.0
@@ -471,7 +486,7 @@ def score_series(
     forecast = (
         tuple(
             [
-                round(v1 * power, 2)
+                round(v1 * power) / 100.0
                 for power in _forecast_powers(params.forecast_daily_ratio, params.forecast_days)
             ]
         )
@@ -479,19 +494,19 @@ def score_series(
         else (0.0,) * params.forecast_days
     )
     components = {
-        "momentum": round(momentum, 4),
-        "relative_growth_per_day": round(relative, 4),
-        "acceleration": round(acceleration, 4),
-        "surprise": round(surprise, 4),
-        "breadth": round(breadth, 4),
-        "quality": round(quality, 4),
-        "concentration": round(top_share, 4),
-        "velocity_24h": round(v1, 2),
+        "momentum": _rounded(momentum, 1e4),
+        "relative_growth_per_day": _rounded(relative, 1e4),
+        "acceleration": _rounded(acceleration, 1e4),
+        "surprise": _rounded(surprise, 1e4),
+        "breadth": _rounded(breadth, 1e4),
+        "quality": _rounded(quality, 1e4),
+        "concentration": _rounded(top_share, 1e4),
+        "velocity_24h": _rounded(v1, 100.0),
     }
     return TrendAssessment(
         score=_clip(score, 0.0, 100.0),
         status=status,
-        confidence=round(confidence, 4),
+        confidence=_rounded(confidence, 1e4),
         components=components,
         growth=reported,
         forecast=forecast,
