@@ -1171,3 +1171,117 @@ async def test_every_user_list_pages_with_skip_and_limit(uow_factory: UowFactory
             await uow.deliveries.list(user_id, skip=7, limit=5),
         ):
             assert listed == []
+
+
+async def test_an_accounts_readings_are_counted_and_removed_as_if_never_sent(
+    uow_factory: UowFactory,
+) -> None:
+    """Each stored reading remembers the account that sent it (none for the operator's own
+    collectors). An account's readings, from a time on or all of them, can be counted and
+    removed; the store then answers every read (readings, window gains, re-scoring's points)
+    as if they had never been stored, though they shared hours and days with the readings kept;
+    and a removal not committed removes nothing."""
+    user_a, product_id, first_ad = await _seed(uow_factory)
+    rng = random.Random(20261201)
+    uow = uow_factory()
+    async with uow:
+        user_b = (
+            await uow.users.add(User(username="Bo", email="bo@example.com", password_hash="h", created_at=T0))
+        ).id
+        other = await uow.products.add(Product(name="Other", description="d", created_at=T0))
+        other_ad = (
+            await uow.ads.add(
+                Ad(product_id=other.id, platform=Platform.TIKTOK, ad_content="o", created_at=T0)
+            )
+        ).id
+        await uow.commit()
+    senders: dict[tuple[int, str, datetime], int | None] = {}
+    stored: dict[tuple[int, str, datetime], EngagementSnapshot] = {}
+    for ad_id, owner in ((first_ad, product_id), (other_ad, other.id)):
+        for region in ("US", "DE"):
+            views, moment = rng.randint(0, 500), T0 - timedelta(days=20)
+            while moment < T0 + timedelta(days=3):
+                moment += timedelta(minutes=rng.choice([13, 40, 95, 300, 1440]), seconds=rng.randint(0, 59))
+                views += rng.randint(0, 400)
+                if ad_id == other_ad and rng.random() < 0.5:
+                    continue
+                reading = dataclasses.replace(
+                    _snap(ad_id, owner, 0, views, region=region),
+                    observed_at=moment,
+                    likes=views // 9,
+                    comments=rng.randint(0, 9),
+                )
+                # Everyone's readings mixed within the same hours and days.
+                sender = rng.choice([user_a, user_a, user_b, None])
+                async with uow:
+                    await uow.engagement.add_many([reading], sender=sender)
+                    # The same reading again from someone else: a duplicate, the first stands.
+                    await uow.engagement.add_many(
+                        [dataclasses.replace(reading, views=views + 9)], sender=user_b
+                    )
+                    await uow.commit()
+                stored[reading.key] = reading
+                senders[reading.key] = sender
+    cut = T0 - timedelta(days=4, hours=5)
+    of_a = [k for k, s in senders.items() if s == user_a]
+    of_a_since = [k for k in of_a if k[2] >= cut]
+    assert of_a_since and len(of_a_since) < len(of_a)
+    async with uow:
+        everything = await uow.engagement.sent_by(user_a)
+        assert everything.readings == len(of_a)
+        assert everything.product_ids == {stored[k].product_id for k in of_a}
+        assert (await uow.engagement.sent_by(user_a, since=cut)).readings == len(of_a_since)
+        assert (await uow.engagement.sent_by(user_b + 100)).readings == 0
+        activity = {a.sender: a for a in await uow.engagement.senders()}
+        assert set(activity) == {user_a, user_b}, "the operator's own readings have no sender"
+        assert activity[user_a].readings == len(of_a)
+        assert activity[user_a].products == len(everything.product_ids)
+        assert activity[user_a].first_observed == min(k[2] for k in of_a)
+        assert activity[user_a].last_observed == max(k[2] for k in of_a)
+        # Not committed: nothing is removed.
+        assert (await uow.engagement.remove_sent_by(user_a, since=cut)).readings == len(of_a_since)
+    async with uow:
+        assert (await uow.engagement.sent_by(user_a)).readings == len(of_a)
+        removed = await uow.engagement.remove_sent_by(user_a, since=cut)
+        await uow.commit()
+    assert removed.readings == len(of_a_since)
+    assert removed.product_ids == {stored[k].product_id for k in of_a_since}
+    kept = [r for k, r in stored.items() if k not in set(of_a_since)]
+    async with uow:
+        assert (await uow.engagement.sent_by(user_a)).readings == len(of_a) - len(of_a_since)
+        assert (await uow.engagement.sent_by(user_a, since=cut)).readings == 0
+        assert (await uow.engagement.remove_sent_by(user_a, since=cut)).readings == 0
+        found = await uow.engagement.for_products([product_id, other.id])
+        assert sorted(s.key for v in found.values() for s in v) == sorted(r.key for r in kept)
+        for start, end in [
+            (T0 - timedelta(days=30), T0 + timedelta(days=5)),
+            (cut - timedelta(hours=3), cut + timedelta(days=1, minutes=7)),
+            (T0 - timedelta(days=1, minutes=13), T0 + timedelta(days=3)),
+            (T0.replace(hour=0), T0.replace(hour=0) + timedelta(days=2)),
+        ]:
+            reference = window_gains(kept, start, end)
+            assert await uow.engagement.window_gains(start, end) == reference, (start, end)
+            assert await uow.engagement.ad_gains(start, end) == ad_gains(reference)
+            assert await uow.engagement.regional_activity(start, end) == regional_activity(reference)
+        since, until = T0 - timedelta(days=61), T0 + timedelta(days=5)
+        points = [
+            item
+            async for item in uow.engagement.scoring_series([product_id, other.id], since=since, until=until)
+        ]
+        expected = [
+            (pid, hourly_series([r for r in kept if r.product_id == pid], since=since, until=until))
+            for pid in sorted({product_id, other.id})
+            if any(r.product_id == pid for r in kept)
+        ]
+        assert points == expected
+        # Everything else of the account goes too.
+        rest = await uow.engagement.remove_sent_by(user_a)
+        await uow.commit()
+    assert rest.readings == len(of_a) - len(of_a_since)
+    async with uow:
+        assert {a.sender for a in await uow.engagement.senders()} == {user_b}
+        left = [r for k, r in stored.items() if senders[k] != user_a]
+        end = T0 + timedelta(days=5)
+        assert await uow.engagement.window_gains(T0 - timedelta(days=30), end) == window_gains(
+            left, T0 - timedelta(days=30), end
+        )
