@@ -47,6 +47,8 @@ from marketscout.domain.ports import (
     ProductRepository,
     RefreshTokenRepository,
     ScoreRepository,
+    SenderActivity,
+    SentReadings,
     StoreResult,
     UnitOfWork,
     UserRepository,
@@ -67,6 +69,7 @@ _COLLECTIONS = (
     "alerts",
     "deliveries",
     "engagement",
+    "senders",
 )
 
 
@@ -89,7 +92,7 @@ class _Transaction:
         self._store = store
         self._written: dict[str, dict[Any, Any]] = {}
         self._sequences = dict(store.sequences)
-        self._copied_products: set[int] = set()
+        self._copied_products: dict[str, set[int]] = {}
 
     def read(self, name: str) -> dict[Any, Any]:
         return self._written.get(name, self._store.collections[name])
@@ -100,12 +103,23 @@ class _Transaction:
         return self._written[name]
 
     def product_snapshots_for_write(self, product_id: int) -> dict[SnapshotKey, EngagementSnapshot]:
-        # Engagement is nested per product; copy only the products this unit touches.
-        outer = self.write("engagement")
-        if product_id not in self._copied_products:
+        inner: dict[SnapshotKey, EngagementSnapshot] = self._per_product_for_write("engagement", product_id)
+        return inner
+
+    def product_senders_for_write(self, product_id: int) -> dict[SnapshotKey, int]:
+        """Who sent each of the product's stored readings that has a sender."""
+        inner: dict[SnapshotKey, int] = self._per_product_for_write("senders", product_id)
+        return inner
+
+    def _per_product_for_write(self, name: str, product_id: int) -> dict[Any, Any]:
+        # Engagement and its senders are nested per product; copy only the products this unit
+        # touches.
+        outer = self.write(name)
+        copied = self._copied_products.setdefault(name, set())
+        if product_id not in copied:
             outer[product_id] = dict(outer.get(product_id, {}))
-            self._copied_products.add(product_id)
-        inner: dict[SnapshotKey, EngagementSnapshot] = outer[product_id]
+            copied.add(product_id)
+        inner: dict[Any, Any] = outer[product_id]
         return inner
 
     def next_id(self, name: str) -> int:
@@ -116,7 +130,7 @@ class _Transaction:
         self._store.collections.update(self._written)
         self._store.sequences.update(self._sequences)
         self._written = {}
-        self._copied_products = set()
+        self._copied_products = {}
 
 
 class _Repository:
@@ -269,7 +283,9 @@ class InMemoryAdRepository(_Repository, AdRepository):
 class InMemoryEngagementStore(_Repository, EngagementStore):
     _name = "engagement"
 
-    async def add_many(self, snapshots: Sequence[EngagementSnapshot]) -> StoreResult:
+    async def add_many(
+        self, snapshots: Sequence[EngagementSnapshot], *, sender: int | None = None
+    ) -> StoreResult:
         stored = duplicates = 0
         for snapshot in snapshots:
             current = self._rows().get(snapshot.product_id, {})
@@ -277,8 +293,48 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
                 duplicates += 1
                 continue
             self._tx.product_snapshots_for_write(snapshot.product_id)[snapshot.key] = snapshot
+            if sender is not None:
+                self._tx.product_senders_for_write(snapshot.product_id)[snapshot.key] = sender
             stored += 1
         return StoreResult(stored=stored, duplicates=duplicates)
+
+    def _sent(self, sender: int, since: datetime | None) -> dict[int, builtins.list[SnapshotKey]]:
+        """The keys of the readings ``sender`` sent (observed at or after ``since``), per product."""
+        found: dict[int, builtins.list[SnapshotKey]] = {}
+        for product_id, senders in self._tx.read("senders").items():
+            keys = [k for k, who in senders.items() if who == sender and (since is None or k[2] >= since)]
+            if keys:
+                found[product_id] = keys
+        return found
+
+    async def sent_by(self, sender: int, *, since: datetime | None = None) -> SentReadings:
+        found = self._sent(sender, since)
+        return SentReadings(sum(map(len, found.values())), frozenset(found))
+
+    async def remove_sent_by(self, sender: int, *, since: datetime | None = None) -> SentReadings:
+        found = self._sent(sender, since)
+        for product_id, keys in found.items():
+            readings = self._tx.product_snapshots_for_write(product_id)
+            senders = self._tx.product_senders_for_write(product_id)
+            for key in keys:
+                del readings[key], senders[key]
+        return SentReadings(sum(map(len, found.values())), frozenset(found))
+
+    async def senders(self) -> builtins.list[SenderActivity]:
+        readings: dict[int, int] = {}
+        products: dict[int, set[int]] = {}
+        first: dict[int, datetime] = {}
+        last: dict[int, datetime] = {}
+        for product_id, senders in self._tx.read("senders").items():
+            for (_, _, observed_at), who in senders.items():
+                readings[who] = readings.get(who, 0) + 1
+                products.setdefault(who, set()).add(product_id)
+                first[who] = min(first.get(who, observed_at), observed_at)
+                last[who] = max(last.get(who, observed_at), observed_at)
+        return [
+            SenderActivity(who, readings[who], len(products[who]), first[who], last[who])
+            for who in sorted(readings)
+        ]
 
     async def for_products(
         self, product_ids: Iterable[int], *, until: datetime | None = None, since: datetime | None = None

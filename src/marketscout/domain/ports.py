@@ -177,12 +177,52 @@ class StoreResult:
     duplicates: int
 
 
+@dataclass(frozen=True, slots=True)
+class SentReadings:
+    """Stored readings one account sent (all, or those observed from a time on): how many, and
+    the products they are of."""
+
+    readings: int
+    product_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class SenderActivity:
+    """What one account has sent that is stored: its readings, their products, and the
+    earliest and latest times they were observed at."""
+
+    sender: int
+    readings: int
+    products: int
+    first_observed: datetime
+    last_observed: datetime
+
+
 @runtime_checkable
 class EngagementStore(Protocol):
-    """Engagement snapshots, idempotent on (ad, region, observed_at)."""
+    """Engagement snapshots, idempotent on (ad, region, observed_at). Each stored snapshot
+    remembers the account that sent it (``sender``, a user id; None for the operator's own
+    collectors and commands), so that an operator can remove one account's readings."""
 
-    async def add_many(self, snapshots: Sequence[EngagementSnapshot]) -> StoreResult:
-        """Stores the snapshots not already stored; duplicates are counted, not errors."""
+    async def add_many(
+        self, snapshots: Sequence[EngagementSnapshot], *, sender: int | None = None
+    ) -> StoreResult:
+        """Stores the snapshots not already stored, as sent by ``sender``; duplicates are
+        counted, not errors (the reading stored first stands, whoever sent it)."""
+        ...
+
+    async def sent_by(self, sender: int, *, since: datetime | None = None) -> SentReadings:
+        """The stored readings ``sender`` sent, those observed at or after ``since`` when given."""
+        ...
+
+    async def remove_sent_by(self, sender: int, *, since: datetime | None = None) -> SentReadings:
+        """Removes what :meth:`sent_by` counts; every read then answers as if those readings had
+        never been stored (the rollups of the hours and days they were in are made again from
+        the readings kept). Returns what was removed."""
+        ...
+
+    async def senders(self) -> builtins.list[SenderActivity]:
+        """Every account with stored readings, by id."""
         ...
 
     async def for_products(

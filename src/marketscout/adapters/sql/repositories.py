@@ -28,11 +28,13 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    delete,
     func,
     insert,
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -77,6 +79,8 @@ from marketscout.domain.ports import (
     ProductRepository,
     RefreshTokenRepository,
     ScoreRepository,
+    SenderActivity,
+    SentReadings,
     StoreResult,
     UserRepository,
     WatchlistRepository,
@@ -631,8 +635,8 @@ _CREATE_STAGING = (
 _COPY_STAGING = f"COPY engagement_staging ({_COLUMN_LIST}) FROM STDIN"
 _INSERT_AND_ROLL_UP = rollups.postgres_insert_and_roll_up(_COLUMN_LIST)
 _INSERT_SQLITE = (
-    f"INSERT OR IGNORE INTO engagement_snapshots ({_COLUMN_LIST}) "  # noqa: S608 - constant column list
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT OR IGNORE INTO engagement_snapshots ({_COLUMN_LIST}, sender_id) "  # noqa: S608 - constant column list
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -653,20 +657,87 @@ def _compile_first_views(element: _FirstViews, compiler: Any, **kw: Any) -> str:
 
 @translate_errors
 class SqlEngagementStore(_SqlRepository, EngagementStore):
-    async def add_many(self, snapshots: Sequence[EngagementSnapshot]) -> StoreResult:
+    async def add_many(
+        self, snapshots: Sequence[EngagementSnapshot], *, sender: int | None = None
+    ) -> StoreResult:
         """Idempotent bulk insert: COPY through a staging table on PostgreSQL, one batched
         ``INSERT OR IGNORE`` on SQLite; duplicates of stored rows are counted, not errors."""
         if not snapshots:
             return StoreResult(stored=0, duplicates=0)
         connection = await self._session.connection()
         if connection.dialect.name == "postgresql":
-            stored = await self._copy_postgres(connection, snapshots)
+            stored = await self._copy_postgres(connection, snapshots, sender)
         else:
-            stored = await self._insert_sqlite(connection, [_snapshot_row(s) for s in snapshots])
+            stored = await self._insert_sqlite(connection, [_snapshot_row(s) for s in snapshots], sender)
         return StoreResult(stored=stored, duplicates=len(snapshots) - stored)
 
+    def _sent_condition(self, sender: int, since: datetime | None) -> Any:
+        s = t.engagement_snapshots.c
+        condition = s.sender_id == sender
+        return condition if since is None else and_(condition, s.observed_at >= since)
+
+    async def _sent_per_product(self, sender: int, since: datetime | None) -> dict[int, int]:
+        s = t.engagement_snapshots.c
+        statement = (
+            select(s.product_id, func.count())
+            .where(self._sent_condition(sender, since))
+            .group_by(s.product_id)
+        )
+        return {row[0]: row[1] for row in await self._session.execute(statement)}
+
+    async def sent_by(self, sender: int, *, since: datetime | None = None) -> SentReadings:
+        """A scan of the readings (no index on the sender: it would cost every ingest; this is an
+        operator's rare question)."""
+        counts = await self._sent_per_product(sender, since)
+        return SentReadings(sum(counts.values()), frozenset(counts))
+
+    async def remove_sent_by(self, sender: int, *, since: datetime | None = None) -> SentReadings:
+        """The days the readings lie in are noted first, the readings deleted, then those days'
+        rollups made again from the readings kept (:func:`rollups.roll_up_removed_days`)."""
+        counts = await self._sent_per_product(sender, since)
+        if not counts:
+            return SentReadings(0, frozenset())
+        connection = await self._session.connection()
+        dialect = connection.dialect.name
+        parameters: dict[str, Any] = {"sender": sender}
+        where = "sender_id = :sender"
+        binds: builtins.list[Any] = [bindparam("sender", type_=t.Id)]
+        if since is not None:
+            where += " AND observed_at >= :since"
+            parameters["since"] = since
+            binds.append(bindparam("since", type_=t.UtcDateTime()))
+        *setup, fill = rollups.removed_days(dialect, where)
+        for statement in setup:
+            await self._session.execute(text(statement))
+        await self._session.execute(text(fill).bindparams(*binds), parameters)
+        await self._session.execute(delete(t.engagement_snapshots).where(self._sent_condition(sender, since)))
+        for statement in rollups.roll_up_removed_days(dialect):
+            await self._session.execute(text(statement))
+        return SentReadings(sum(counts.values()), frozenset(counts))
+
+    async def senders(self) -> builtins.list[SenderActivity]:
+        s = t.engagement_snapshots.c
+        statement = (
+            select(
+                s.sender_id,
+                func.count(),
+                func.count(s.product_id.distinct()),
+                func.min(s.observed_at),
+                func.max(s.observed_at),
+            )
+            .where(s.sender_id.is_not(None))
+            .group_by(s.sender_id)
+            .order_by(s.sender_id)
+        )
+        return [
+            SenderActivity(sender, readings, products, first, last)
+            for sender, readings, products, first, last in await self._session.execute(statement)
+        ]
+
     @staticmethod
-    async def _copy_postgres(connection: AsyncConnection, snapshots: Sequence[EngagementSnapshot]) -> int:
+    async def _copy_postgres(
+        connection: AsyncConnection, snapshots: Sequence[EngagementSnapshot], sender: int | None
+    ) -> int:
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
         async with driver.cursor() as cursor:
@@ -682,14 +753,18 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             )
             async with cursor.copy(_COPY_STAGING) as copy:
                 await copy.write(text.encode())
-            await cursor.execute(_INSERT_AND_ROLL_UP)
+            await cursor.execute(_INSERT_AND_ROLL_UP, {"sender": sender})
             counted = await cursor.fetchone()
             return int(counted[0]) if counted else 0
 
     @staticmethod
-    async def _insert_sqlite(connection: AsyncConnection, rows: builtins.list[tuple[Any, ...]]) -> int:
+    async def _insert_sqlite(
+        connection: AsyncConnection, rows: builtins.list[tuple[Any, ...]], sender: int | None
+    ) -> int:
         # The format SQLAlchemy's DateTime uses on SQLite, so values compare and collide as stored.
-        as_text = [(*r[:4], r[4].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), *r[5:]) for r in rows]
+        as_text = [
+            (*r[:4], r[4].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), *r[5:], sender) for r in rows
+        ]
         # Ids only grow, and SQLite has one writer at a time: this batch's rows are those above.
         last_id = (
             await connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM engagement_snapshots")

@@ -172,10 +172,11 @@ _INTERACTIONS = "likes + comments + shares"
 
 
 def postgres_insert_and_roll_up(columns: str) -> str:
-    """One statement: insert the staged rows, roll up the ones inserted, count them."""
+    """One statement: insert the staged rows as sent by the account its ``%(sender)s``
+    parameter gives (psycopg's style; NULL for none), roll up the ones inserted, count them."""
     parts = [
-        f"WITH inserted AS (INSERT INTO engagement_snapshots ({columns}) "  # noqa: S608 - constant names
-        f"SELECT DISTINCT ON (ad_id, region, observed_at) {columns} FROM engagement_staging "
+        f"WITH inserted AS (INSERT INTO engagement_snapshots ({columns}, sender_id) "  # noqa: S608 - constant names
+        f"SELECT DISTINCT ON (ad_id, region, observed_at) {columns}, %(sender)s::bigint FROM engagement_staging "
         "ON CONFLICT (ad_id, region, observed_at) DO NOTHING "
         f"RETURNING ad_id, region, observed_at, product_id, platform, views, {_INTERACTIONS} AS interactions)"
     ]
@@ -236,3 +237,67 @@ def fill_first_views(table: str) -> str:
         f"WHERE s.ad_id = {table}.ad_id AND s.region = {table}.region "
         f"AND s.observed_at = {table}.first_seen), {table}.min_views)"
     )
+
+
+# Removing readings (an account's: ``marketscout readings remove``). Every rollup figure is a
+# maximum, a minimum or the first reading's views, none of which can be taken back one reading at
+# a time: the hours and days the removed readings lay in are made again from the readings kept.
+# ``removed_days`` holds, per ad and region, each UTC day ``[day_lo, day_hi)`` with a reading to
+# remove; it is filled before the readings go, and the rollup rows within those days are
+# deleted and made again after.
+_REMOVED_DAYS = {
+    "postgresql": (
+        "CREATE TEMP TABLE IF NOT EXISTS removed_days (ad_id bigint, region varchar(6), "
+        "day_lo timestamptz, day_hi timestamptz) ON COMMIT DELETE ROWS"
+    ),
+    "sqlite": "CREATE TEMP TABLE IF NOT EXISTS removed_days (ad_id INTEGER, region VARCHAR(6), day_lo TEXT, day_hi TEXT)",
+}
+
+
+def _day_bounds(dialect: str, column: str) -> tuple[str, str]:
+    """The start of the UTC day of ``column`` and of the day after."""
+    if dialect == "postgresql":
+        day = _bucket_postgres("day", column)
+        return day, f"{day} + interval '24 hours'"  # hours, not a day: no time zone's days
+    return _bucket_sqlite("day", column), f"date(substr({column}, 1, 10), '+1 day') || ' 00:00:00.000000'"
+
+
+def removed_days(dialect: str, where: str) -> list[str]:
+    """Statements that fill ``removed_days`` with the days of the readings ``where`` selects (a
+    condition on ``engagement_snapshots``); run them before those readings are deleted."""
+    day, next_day = _day_bounds(dialect, "observed_at")
+    return [
+        _REMOVED_DAYS[dialect],
+        "DELETE FROM removed_days",
+        f"INSERT INTO removed_days (ad_id, region, day_lo, day_hi) "  # noqa: S608 - constant names
+        f"SELECT DISTINCT ad_id, region, {day}, {next_day} FROM engagement_snapshots WHERE {where}",
+    ]
+
+
+def roll_up_removed_days(dialect: str) -> list[str]:
+    """Statements that make the rollups of the days in ``removed_days`` again from the readings
+    kept; run them after the readings are deleted."""
+    postgres = dialect == "postgresql"
+    kept = (
+        "(SELECT s.ad_id, s.region, s.observed_at, s.product_id, s.platform, s.views, s.likes, "
+        "s.comments, s.shares FROM engagement_snapshots s JOIN removed_days d ON s.ad_id = d.ad_id "
+        "AND s.region = d.region AND s.observed_at >= d.day_lo AND s.observed_at < d.day_hi) AS kept"
+    )
+    statements = []
+    for table, unit in TABLES:
+        statements.append(
+            f"DELETE FROM {table} WHERE EXISTS (SELECT 1 FROM removed_days d "  # noqa: S608 - constant names
+            f"WHERE d.ad_id = {table}.ad_id AND d.region = {table}.region "
+            f"AND {table}.bucket >= d.day_lo AND {table}.bucket < d.day_hi)"
+        )
+        select = _aggregate(
+            _bucket_postgres(unit, "observed_at") if postgres else _bucket_sqlite(unit, "observed_at"),
+            kept,
+            "WHERE 1 = 1",  # SQLite reads an ON CONFLICT after a bare FROM as a join's ON
+            interactions=_INTERACTIONS,
+            first=first_views(dialect, "observed_at", "views"),
+        )
+        statements.append(
+            _upsert(table, select, "GREATEST" if postgres else "max", "LEAST" if postgres else "min")
+        )
+    return statements

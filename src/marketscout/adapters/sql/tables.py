@@ -142,6 +142,10 @@ engagement_snapshots = Table(
     Column("region", String(6), nullable=False),
     Column("observed_at", UtcDateTime(), nullable=False),
     *(Column(name, BigInteger, nullable=False) for name in _COUNTERS),
+    # The account that sent the reading (a user id; NULL for the operator's own collectors and
+    # commands), so that an operator can remove one account's readings (migration 0012). No
+    # foreign key: accounts are never deleted, and a key would cost a lookup per stored reading.
+    Column("sender_id", Id, nullable=True),
     # The ad, with the product and platform copied from it (the rollups are keyed by them): one
     # key checks all three, one lookup per ingested row (migration 0006).
     ForeignKeyConstraint(
