@@ -191,3 +191,27 @@ async def test_an_item_naming_two_different_ads_is_rejected(client: Client, make
         (3, "external_id"),
     ]
     assert all(f"ad {tiktok}" in r["rule"] or f"ad {facebook_id}" in r["rule"] for r in body["rejected"])
+
+
+async def test_each_stored_reading_records_the_account_that_sent_it(
+    client: Client, make_user: MakeUser
+) -> None:
+    """What an operator needs to remove one account's readings: the API stores the sender of
+    each reading it stores (a duplicate stays the first sender's)."""
+    first, second = await make_user("collector_one"), await make_user("collector_two")
+    _, ad_id = await setup_ad(client, first)
+    sent = [snap(ad_id, hours, 100 + hours) for hours in (30, 20, 10)]
+    assert (await client.post("/engagement", json=sent, headers=first)).json()["stored"] == 3
+    again = [*sent[:1], snap(ad_id, 5, 999), snap(ad_id, 4, 1_000, region="DE")]
+    assert (await client.post("/engagement", json=again, headers=second)).json()["stored"] == 2
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        one = await uow.users.get_by_username("collector_one")
+        two = await uow.users.get_by_username("collector_two")
+        assert one is not None and two is not None
+        assert (await uow.engagement.sent_by(one.id)).readings == 3
+        assert (await uow.engagement.sent_by(two.id)).readings == 2
+        assert [(a.sender, a.readings, a.products) for a in await uow.engagement.senders()] == [
+            (one.id, 3, 1),
+            (two.id, 2, 1),
+        ]

@@ -1,0 +1,136 @@
+"""``marketscout readings``: the operator sees which accounts sent readings and removes one
+account's, after which its products are re-scored from the readings kept."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from marketscout.adapters.clock import FixedClock
+from marketscout.adapters.sql import migrate
+from marketscout.adapters.sql.engine import create_engine, session_factory
+from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain.model import Ad, EngagementSnapshot, Platform, Product, TrendStatus, User
+from marketscout.domain.scoring import score_item
+from marketscout.domain.usecases.engagement import SnapshotInput
+from marketscout.domain.usecases.pipeline import ingest_and_refresh
+from marketscout.entrypoints.cli import main
+
+
+async def _market(url: str, now: datetime) -> tuple[int, int, list[EngagementSnapshot]]:
+    """A product an honest collector has followed for two weeks (steady growth), and a burst of
+    readings another account sent about it in three regions over the last day, through the same
+    ingest path the API takes; the product's id and the honest readings."""
+    engine = create_engine(url)
+    uow = SqlUnitOfWork(session_factory(engine))
+    async with uow:
+        honest = await uow.users.add(
+            User(username="honest", email="h@example.com", password_hash="x", created_at=now)
+        )
+        faker = await uow.users.add(
+            User(username="faker", email="f@example.com", password_hash="x", created_at=now)
+        )
+        product = await uow.products.add(Product(name="Lamp", description="d", created_at=now))
+        ad = await uow.ads.add(
+            Ad(product_id=product.id, platform=Platform.TIKTOK, ad_content="x", created_at=now)
+        )
+        await uow.commit()
+    clock = FixedClock(now)
+    steady = [
+        SnapshotInput(
+            observed_at=now - timedelta(days=14 - day, minutes=5),
+            region="US",
+            views=10_000 + 800 * day,
+            likes=(10_000 + 800 * day) // 15,
+            ad_id=ad.id,
+        )
+        for day in range(15)
+    ]
+    burst = [
+        SnapshotInput(
+            observed_at=now - timedelta(hours=hours),
+            region=region,
+            views=views,
+            likes=views // 12,
+            ad_id=ad.id,
+        )
+        for region in ("DE", "FR", "GB")
+        for hours, views in ((23, 1_000), (12, 90_000), (1, 2_500_000))
+    ]
+    await ingest_and_refresh(uow, clock, steady, sender=honest.id)
+    await ingest_and_refresh(uow, clock, burst, sender=faker.id)
+    async with uow:
+        kept = (await uow.engagement.for_products([product.id]))[product.id]
+        latest = await uow.scores.latest(product.id)
+    await engine.dispose()
+    assert latest is not None and latest.status == TrendStatus.EXPLODING, "the burst made it exploding"
+    return product.id, faker.id, [s for s in kept if s.region == "US"]
+
+
+async def test_an_accounts_readings_are_removed_and_its_products_rescored_without_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    migrate.upgrade(url)
+    now = datetime.now(UTC)
+    product_id, faker_id, honest_readings = await _market(url, now)
+
+    assert await asyncio.to_thread(main, ["readings", "senders", "--database-url", url]) == 0
+    listing = capsys.readouterr().out
+    assert "honest" in listing and "faker" in listing
+    faker_line = next(line for line in listing.splitlines() if "faker" in line)
+    assert " 9 " in f" {faker_line} ", "nine readings, of one product"
+
+    # A dry run says what would go and removes nothing.
+    dry = ["readings", "remove", "--user", "faker", "--dry-run", "--database-url", url]
+    assert await asyncio.to_thread(main, dry) == 0
+    assert "faker sent 9 stored readings of 1 product; nothing removed (dry run)" in capsys.readouterr().out
+
+    # From a time on: only the readings observed since then.
+    since = (now - timedelta(hours=6)).isoformat()
+    part = ["readings", "remove", "--user", "faker", "--since", since, "--database-url", url]
+    assert await asyncio.to_thread(main, part) == 0
+    assert "removed 3 readings faker sent, of 1 product; re-scored 1 product" in capsys.readouterr().out
+
+    assert (
+        await asyncio.to_thread(main, ["readings", "remove", "--user", "faker", "--database-url", url]) == 0
+    )
+    assert "removed 6 readings faker sent, of 1 product; re-scored 1 product" in capsys.readouterr().out
+
+    engine = create_engine(url)
+    uow = SqlUnitOfWork(session_factory(engine))
+    async with uow:
+        kept = (await uow.engagement.for_products([product_id]))[product_id]
+        latest = await uow.scores.latest(product_id)
+        assert (await uow.engagement.sent_by(faker_id)).readings == 0
+    await engine.dispose()
+    assert sorted(s.key for s in kept) == sorted(s.key for s in honest_readings), (
+        "the honest readings all stay"
+    )
+    # The product's latest score is the engine's on the readings kept, at the moment it was made.
+    assert latest is not None and latest.calculated_at > now
+    reference = score_item(honest_readings, latest.calculated_at)
+    assert (latest.score, latest.status) == (reference.score, reference.status)
+    assert latest.status != TrendStatus.EXPLODING
+
+    # Nothing left of that account: said, and nothing re-scored.
+    assert (
+        await asyncio.to_thread(main, ["readings", "remove", "--user", "faker", "--database-url", url]) == 0
+    )
+    assert "removed 0 readings faker sent, of 0 products; re-scored 0 products" in capsys.readouterr().out
+
+
+def test_an_unknown_account_or_a_time_without_offset_is_refused_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    migrate.upgrade(url)
+    assert main(["readings", "remove", "--user", "nobody", "--database-url", url]) == 1
+    assert "marketscout: no user 'nobody'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["readings", "remove", "--user", "x", "--since", "2026-11-30T10:00:00", "--database-url", url])
+    assert exit_.value.code == 2
+    assert "--since: give the time with its offset" in capsys.readouterr().err
