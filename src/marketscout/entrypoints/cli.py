@@ -12,6 +12,7 @@ from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backte
 from marketscout.entrypoints.cli_collect import add_collect_parser, run_collect
 from marketscout.entrypoints.cli_db import add_db_parser, run_db
 from marketscout.entrypoints.cli_notify import add_notify_parser
+from marketscout.entrypoints.cli_readings import add_readings_parser
 from marketscout.entrypoints.cli_refresh import add_refresh_parser
 from marketscout.entrypoints.cli_remote import add_remote_parser
 from marketscout.entrypoints.cli_users import add_users_parser
@@ -138,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_refresh_parser(commands)
     add_remote_parser(commands)
     add_users_parser(commands)
+    add_readings_parser(commands)
     add_backtest_parser(commands)
     commands.choices["backtest"].set_defaults(handler=run_backtest)
     return parser

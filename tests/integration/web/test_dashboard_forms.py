@@ -649,3 +649,13 @@ async def test_a_closed_sign_up_says_so_and_offers_no_link() -> None:
         assert posted.status_code == 403
         assert "Sign-up is closed on this instance" in posted.text
         assert not client.cookies.get("ms_session"), "no session was opened"
+
+
+async def test_an_upload_records_the_account_that_sent_its_readings(client: Client) -> None:
+    await signed_up(client, "uploader")
+    await _scored_product(client, "Sent Lamp", [10, 20, 30])
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        user = await uow.users.get_by_username("uploader")
+        assert user is not None and user.id is not None
+        assert (await uow.engagement.sent_by(user.id)).readings == 3

@@ -78,8 +78,10 @@ async def ingest_engagement(
     items: Sequence[SnapshotInput | Rejection],
     *,
     all_or_nothing: bool = False,
+    sender: int | None = None,
 ) -> IngestReport:
-    """Stores the valid snapshots of a batch.
+    """Stores the valid snapshots of a batch, as sent by the account ``sender`` (a user id; None
+    for the operator's own collectors and commands).
 
     Items the edge could not parse arrive as :class:`Rejection` and are reported with
     the rest. With ``all_or_nothing`` any rejection stores nothing and raises
@@ -137,7 +139,7 @@ async def ingest_engagement(
         unique: dict[tuple[int, str, datetime], EngagementSnapshot] = {}
         for snapshot in snapshots:
             unique.setdefault(snapshot.key, snapshot)
-        result = await uow.engagement.add_many(list(unique.values()))
+        result = await uow.engagement.add_many(list(unique.values()), sender=sender)
         await uow.commit()
     report.stored = result.stored
     report.duplicates = result.duplicates + (len(snapshots) - len(unique))

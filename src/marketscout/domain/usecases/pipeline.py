@@ -3,7 +3,7 @@ happens when it stops arriving: scores that time alone can still change are refr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 from marketscout.domain.ports import Clock, UnitOfWork
@@ -18,15 +18,23 @@ async def ingest_and_refresh(
     items: Sequence[SnapshotInput | Rejection],
     *,
     all_or_nothing: bool = False,
+    sender: int | None = None,
 ) -> IngestReport:
-    """Ingests a batch, then re-scores the products it touched and evaluates the alert
-    rules that cover them. Each step is its own unit of work: stored engagement stays
-    stored even if scoring later fails, and scoring can be re-run at any time."""
-    report = await ingest_engagement(uow, clock, items, all_or_nothing=all_or_nothing)
+    """Ingests a batch (as sent by the account ``sender``), then re-scores the products it
+    touched and evaluates the alert rules that cover them. Each step is its own unit of work:
+    stored engagement stays stored even if scoring later fails, and scoring can be re-run at
+    any time."""
+    report = await ingest_engagement(uow, clock, items, all_or_nothing=all_or_nothing, sender=sender)
     if report.stored:
-        await rescore(uow, clock, report.product_ids)
-        await evaluate_alerts(uow, clock, product_ids=report.product_ids)
+        await rescore_and_alert(uow, clock, report.product_ids)
     return report
+
+
+async def rescore_and_alert(uow: UnitOfWork, clock: Clock, product_ids: Collection[int]) -> None:
+    """What follows any change to stored engagement: the products' scores, then the alert rules
+    that cover them."""
+    await rescore(uow, clock, product_ids)
+    await evaluate_alerts(uow, clock, product_ids=product_ids)
 
 
 # A score that time alone can still change is refreshed once it is this old: without new
@@ -45,6 +53,5 @@ async def refresh_stale_scores(uow: UnitOfWork, clock: Clock, *, limit: int) -> 
     async with uow:
         stale = await uow.scores.stale(clock.now() - SCORE_STALE_AFTER, limit)
     if stale:
-        await rescore(uow, clock, stale)
-        await evaluate_alerts(uow, clock, product_ids=stale)
+        await rescore_and_alert(uow, clock, stale)
     return stale

@@ -113,7 +113,7 @@ class EngagementController(Controller):
         items = parse_items(raw, content_type, max_items)
         if not items:
             raise ValidationException(extra=[{"key": "body", "message": "must hold at least one snapshot"}])
-        report = await ingest_and_refresh(uow, clock, items, all_or_nothing=all_or_nothing)
+        report = await ingest_and_refresh(uow, clock, items, all_or_nothing=all_or_nothing, sender=user.id)
         return IngestOut(
             received=report.received,
             stored=report.stored,

@@ -802,7 +802,7 @@ class DashboardController(Controller):
                     raise InvalidValue("file", _upload_problem(error)) from None
                 if not items:
                     raise InvalidValue("file", "the file has no rows")
-                result = await ingest_and_refresh(uow, clock, items)
+                result = await ingest_and_refresh(uow, clock, items, sender=user.id)
                 report = {
                     "message": f"{result.received} rows: {result.stored} stored, {result.duplicates} duplicates, "
                     f"{len(result.rejected)} rejected.",

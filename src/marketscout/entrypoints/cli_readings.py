@@ -1,0 +1,121 @@
+"""``marketscout readings``: which accounts sent the stored readings, and removing one
+account's readings (a faked trend, a broken collector), after which the products they were of
+are re-scored from the readings kept. The operator's tool: the API lets no account remove
+another's readings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+from typing import Any
+
+from marketscout.domain.errors import NotFound
+from marketscout.domain.usecases import moderation
+from marketscout.entrypoints.settings import command_settings
+
+
+def _instant(raw: str) -> datetime:
+    """An ISO 8601 time with its offset (``2026-11-30T18:00:00Z``): a time without one could be
+    any of a day's worth of instants."""
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {raw!r}") from None
+    if moment.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"give the time with its offset, as 2026-11-30T18:00:00Z or +01:00 (got {raw!r})"
+        )
+    return moment
+
+
+def add_readings_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "readings", help="the accounts that sent readings; remove one account's readings"
+    )
+    commands = parser.add_subparsers(dest="readings_command", required=True)
+    senders = commands.add_parser("senders", help="every account with stored readings, and what it sent")
+    senders.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    senders.set_defaults(handler=run_senders)
+    remove = commands.add_parser(
+        "remove", help="remove one account's readings and re-score the products they were of"
+    )
+    remove.add_argument("--user", required=True, help="the account's username")
+    remove.add_argument(
+        "--since",
+        type=_instant,
+        help="only the readings observed at or after this time (ISO 8601 with offset)",
+    )
+    remove.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
+    remove.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    remove.set_defaults(handler=run_remove)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def run_senders(args: argparse.Namespace) -> int:
+    settings = command_settings(args.database_url)
+
+    async def run() -> int:
+        from marketscout.entrypoints.startup import command_container
+
+        async with command_container(settings) as container:
+            senders = await moderation.reading_senders(container.unit_of_work())
+        if not senders:
+            print("no stored reading was sent by an account (the operator's own collectors send as nobody)")
+            return 0
+        rows = [("account", "id", "readings", "products", "first observed", "last observed")]
+        for sender in senders:
+            a = sender.activity
+            name = sender.user.username if sender.user is not None else "(unknown)"
+            rows.append(
+                (
+                    name,
+                    str(a.sender),
+                    f"{a.readings:,}",
+                    f"{a.products:,}",
+                    a.first_observed.isoformat(timespec="seconds"),
+                    a.last_observed.isoformat(timespec="seconds"),
+                )
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        return 0
+
+    return asyncio.run(run())
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    settings = command_settings(args.database_url)
+
+    async def run() -> int:
+        from marketscout.entrypoints.startup import command_container
+
+        async with command_container(settings) as container:
+            uow, since = container.unit_of_work(), args.since
+            try:
+                if args.dry_run:
+                    user, sent = await moderation.readings_sent_by(uow, args.user, since=since)
+                    print(
+                        f"{user.username} sent {_plural(sent.readings, 'stored reading')} of "
+                        f"{_plural(len(sent.product_ids), 'product')}; nothing removed (dry run)"
+                    )
+                    return 0
+                user, removed = await moderation.remove_readings_sent_by(
+                    uow, container.clock(), args.user, since=since
+                )
+            except NotFound:
+                print(f"marketscout: no user {args.user!r}", file=sys.stderr)
+                return 1
+        products = len(removed.product_ids)
+        print(
+            f"removed {_plural(removed.readings, 'reading')} {user.username} sent, of "
+            f"{_plural(products, 'product')}; re-scored {_plural(products, 'product')}"
+        )
+        return 0
+
+    return asyncio.run(run())
