@@ -267,6 +267,36 @@ def test_a_spike_that_is_over_is_peaked_the_next_day() -> None:
     assert "daily gains peaked 2 days ago and are at 40% of the peak" in later.reasons
 
 
+def test_a_peaked_items_reasons_speak_of_the_rise_as_over() -> None:
+    """A spike that is over is not "accelerating" nor "rising": its reasons say the days with the
+    peak gained so much more than the days before, and where that rise reached, in the past."""
+    daily = [100] * 14 + [50_000, 300]
+    readings = [
+        snapshot
+        for ad_id, region, platform in ((1, "US", Platform.TIKTOK), (2, "FR", Platform.YOUTUBE))
+        for snapshot in series(
+            [1000 + sum(daily[: i + 1]) for i in range(len(daily))],
+            ad_id=ad_id,
+            region=region,
+            platform=platform,
+        )
+    ]
+    spike = score_item(readings, AS_OF)
+    assert spike.status == TrendStatus.PEAKED
+    said = "; ".join(spike.reasons)
+    assert "accelerating" not in said and "rising on" not in said, said
+    assert any(
+        r.startswith("the 3 days with the peak gained") and r.endswith("x the 3 before")
+        for r in spike.reasons
+    )
+    assert "the rise reached 2 platforms in 2 regions" in spike.reasons
+    # While it rises, the same figures are said as they were.
+    rising = score_item([r for r in readings if r.observed_at < AS_OF], AS_OF - timedelta(days=1))
+    assert rising.status != TrendStatus.PEAKED
+    assert any(r.startswith("accelerating: last 3 days") for r in rising.reasons)
+    assert "rising on 2 platforms in 2 regions" in rising.reasons
+
+
 def test_a_weekly_swing_is_not_exploding() -> None:
     # Gains that swing with the week (low four days, high three), the same height each week,
     # seen on the third high day: high score, accelerating, and no more than a week ago.
