@@ -290,6 +290,11 @@ def test_a_peaked_items_reasons_speak_of_the_rise_as_over() -> None:
         for r in spike.reasons
     )
     assert "the rise reached 2 platforms in 2 regions" in spike.reasons
+    # Peaked a week ago and rising again since: the rise is said, below the peak.
+    daily = [100] * 7 + [50_000] + [100] * 5 + [200, 600, 1500]
+    again = score_item(series([1000 + sum(daily[: i + 1]) for i in range(len(daily))]), AS_OF)
+    assert again.status == TrendStatus.PEAKED
+    assert any(r.endswith("x the 3 before, still below the peak") for r in again.reasons), again.reasons
     # While it rises, the same figures are said as they were.
     rising = score_item([r for r in readings if r.observed_at < AS_OF], AS_OF - timedelta(days=1))
     assert rising.status != TrendStatus.PEAKED

@@ -465,14 +465,29 @@ def score_series(
         status = TrendStatus.STEADY
     if relative > 0.005:
         reasons.append(f"+{math.expm1(relative):.1%} views in the last 24 h ({v1:,.0f} views)")
+    # Peaked within the last three days, the same figures describe a rise that is over; peaked
+    # earlier, a rise since stays below the peak (declining needs the last three days below the
+    # three before, so it never accelerates).
+    peaked = status == TrendStatus.PEAKED
+    over = peaked and peak_day <= 2
     if acceleration > 0.2:
-        reasons.append(f"accelerating: last 3 days {math.exp(acceleration):.1f}x the 3 before")
+        ratio = math.exp(acceleration)
+        reasons.append(
+            f"the 3 days with the peak gained {ratio:.1f}x the 3 before"
+            if over
+            else f"last 3 days {ratio:.1f}x the 3 before, still below the peak"
+            if peaked
+            else f"accelerating: last 3 days {ratio:.1f}x the 3 before"
+        )
     if surprise > 10:
         reasons.append("daily gain far outside its usual range")
     elif surprise > 3:
         reasons.append(f"daily gain {surprise:.1f} deviations above its usual range")
     if len(rising_platforms) > 1 or len(rising_regions) > 2:
-        reasons.append(f"rising on {len(rising_platforms)} platforms in {len(rising_regions)} regions")
+        reasons.append(
+            f"{'the rise reached' if over else 'rising again on' if peaked else 'rising on'} "
+            f"{len(rising_platforms)} platforms in {len(rising_regions)} regions"
+        )
     if concentrated:
         reasons.append(f"one ad carries {top_share:.0%} of recent views")
     if not most_interactions and quality_den > 0 and VIEWS_ALONE not in reasons:
