@@ -44,6 +44,9 @@ async def limited() -> AsyncIterator[Client]:
         ("POST", "/engagement", "heavy"),
         ("GET", "/export/watchlist", "heavy"),
         ("GET", "/Export/Trends/", "heavy"),
+        ("POST", "/ui/data/upload", "heavy"),
+        ("GET", "/ui/export/watchlist", "heavy"),
+        ("POST", "/ui/data", "default"),
         ("GET", "/products", "default"),
         ("GET", "/health", None),
     ],
@@ -184,3 +187,39 @@ async def test_dashboard_login_shares_the_api_login_budget() -> None:
         assert answers[5] == (429, "5"), "the sixth guess is refused, whichever door it uses"
         signup = await client.post("/ui/signup", data={"csrf_token": csrf}, headers={"Accept": "text/html"})
         assert signup.status_code == 429
+
+
+async def test_dashboard_uploads_and_exports_spend_the_signed_in_users_heavy_budget() -> None:
+    """The dashboard's upload and export are the API's ingest and export by other doors: the
+    same heavy class, counted for the signed-in user (the session cookie's token) as for a
+    bearer, so that neither another door nor another address gives more."""
+    async with _client(rate_limit_heavy="2/minute", trusted_proxies=("127.0.0.1", "testclient")) as client:
+        page = await client.get("/ui/signup", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        csrf = client.cookies.get("ms_csrf")
+        form = {
+            "csrf_token": csrf,
+            "username": "dash_user",
+            "email": "d@example.com",
+            "password": "a long enough passphrase",
+        }
+        signed = await client.post(
+            "/ui/signup", data=form, headers={"Accept": "text/html"}, follow_redirects=False
+        )
+        assert signed.status_code == 303 and client.cookies.get("ms_session")
+        token = await client.post(
+            "/token", data={"username": "dash_user", "password": "a long enough passphrase"}
+        )
+        bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        first = await client.get("/export/watchlist", headers={**bearer, "X-Forwarded-For": "203.0.113.1"})
+        assert first.status_code == 200
+        second = await client.get("/ui/export/watchlist", headers={"X-Forwarded-For": "203.0.113.2"})
+        assert second.status_code == 200 and second.headers["x-ratelimit-limit"] == "2"
+        third = await client.post(
+            "/ui/data/upload",
+            data={"csrf_token": csrf},
+            files={"file": ("r.csv", b"ad_id,observed_at,region,views\n", "text/csv")},
+            headers={"Accept": "text/html", "X-Forwarded-For": "203.0.113.3"},
+        )
+        assert third.status_code == 429, "the user's third heavy request, by a third door and address"
+        assert "Too many requests" in third.text

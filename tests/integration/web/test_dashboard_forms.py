@@ -50,8 +50,8 @@ async def signed_up(client: Client, username: str = "web_user") -> Client:
 
 async def upload(client: Client, name: str, raw: bytes) -> str:
     response = await client.post(
-        "/ui/data",
-        data={"csrf_token": await csrf(client), "action": "upload"},
+        "/ui/data/upload",
+        data={"csrf_token": await csrf(client)},
         files={"file": (name, raw, "text/csv")},
         headers=HTML,
     )
@@ -659,3 +659,31 @@ async def test_an_upload_records_the_account_that_sent_its_readings(client: Clie
         user = await uow.users.get_by_username("uploader")
         assert user is not None and user.id is not None
         assert (await uow.engagement.sent_by(user.id)).readings == 3
+
+
+async def test_an_upload_goes_through_its_own_door_only(client: Client) -> None:
+    """Uploads are rate-limited as ingests (heavy); the Data page's other forms (products, ads)
+    are not: an upload posted to their door stores nothing."""
+    await signed_up(client, "door_user")
+    product_id = await _create_product(client, "Door Lamp")
+    ad = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product_id": str(product_id),
+        "platform": "TikTok",
+        "ad_content": "x",
+    }
+    await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)
+    ad_id = re.findall(r"Created TikTok ad #(\d+)", (await client.get("/ui/data", headers=HTML)).text)[0]
+    raw = f"{HEADER}\n{ad_id},{NOW.isoformat()},US,5,0,0,0\n".encode()
+    response = await client.post(
+        "/ui/data",
+        data={"csrf_token": await csrf(client), "action": "upload"},
+        files={"file": ("r.csv", raw, "text/csv")},
+        headers=HTML,
+    )
+    assert response.status_code == 200 and 'class="error"' in response.text
+    assert "stored" not in response.text
+    assert "1 rows: 1 stored" in await upload(client, "r.csv", raw)
+    page = (await client.get("/ui/data", headers=HTML)).text
+    assert 'action="/ui/data/upload"' in page
