@@ -15,14 +15,17 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+
+from marketscout.entrypoints.web.session import SESSION_COOKIE, is_page_path
 
 logger = logging.getLogger("marketscout.ratelimit")
 
@@ -66,9 +69,12 @@ def classify(method: str, path: str) -> EndpointClass | None:
         return None
     if method == "POST" and normal in _AUTH_PATHS:
         return "auth"
-    if (method == "POST" and (normal.startswith("/calculate-score/") or normal == "/engagement")) or (
-        method == "GET" and normal.startswith("/export/")
-    ):
+    # Ingest, scoring on demand and exports, whichever door: the dashboard's upload and export
+    # are the API's by another route.
+    if (
+        method == "POST"
+        and (normal.startswith("/calculate-score/") or normal in {"/engagement", "/ui/data/upload"})
+    ) or (method == "GET" and normal.startswith(("/export/", "/ui/export/"))):
         return "heavy"
     return "default"
 
@@ -195,9 +201,14 @@ class RateLimitMiddleware:
         peer = client[0] if client else "unknown"
         ip = self.limiter.proxies.client_ip(peer, headers.get("x-forwarded-for"))
         keys = [f"ip:{ip}"]
+        # The user's own key too: the bearer's, or on the dashboard's pages the session cookie's
+        # (the same access token), so that the API and the dashboard spend one budget per user.
         authorization = headers.get("authorization", "")
-        if authorization.lower().startswith("bearer "):
-            user_id = self.identify_user(authorization[7:].strip())
+        token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+        if token is None and is_page_path(http["path"]):
+            token = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(SESSION_COOKIE)
+        if token:
+            user_id = self.identify_user(token)
             if user_id is not None:
                 keys.append(f"user:{user_id}")
         outcome = await self.limiter.hit(endpoint, keys)

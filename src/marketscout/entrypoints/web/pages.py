@@ -791,30 +791,10 @@ class DashboardController(Controller):
                     ),
                 )
                 return flash_redirect(request, "/ui/data", f"ad:{ad.id}:{ad.platform}")
-            if action == "upload":
-                upload = form.get("file")
-                if not isinstance(upload, UploadFile):
-                    raise InvalidValue("file", "choose a CSV or NDJSON file")
-                raw = await upload.read()
-                try:
-                    items, lines = parse_upload(upload.filename or "", raw)
-                except HTTPException as error:  # the JSON parser's 400/413, shown on this page
-                    raise InvalidValue("file", _upload_problem(error)) from None
-                if not items:
-                    raise InvalidValue("file", "the file has no rows")
-                result = await ingest_and_refresh(uow, clock, items, sender=user.id)
-                report = {
-                    "message": f"{result.received} rows: {result.stored} stored, {result.duplicates} duplicates, "
-                    f"{len(result.rejected)} rejected.",
-                    "where": "Line" if lines is not None else "Item",
-                    "rejected": [
-                        (
-                            lines[r.index] if lines is not None else r.index + 1,
-                            seller_words(r.field, r.reason),
-                        )
-                        for r in result.rejected
-                    ],
-                }
+            # Uploads have their own door (POST /ui/data/upload), limited as the API's ingest.
+            raise InvalidValue(
+                "action", "this form makes products and ads; upload files with the upload form"
+            )
         except (DomainError, ValueError) as error:
             report = {
                 "error": error.message
@@ -824,6 +804,48 @@ class DashboardController(Controller):
         # a refused form comes back with what was typed
         typed = {k: _text(form, k) for k in _DATA_FIELDS} if "error" in report else {}
         return await _data_page(request, uow, user, report=report, values=typed)
+
+    @post("/ui/data/upload", status_code=200)
+    async def upload_readings(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+    ) -> Template | Redirect:
+        """The Data page's upload: a CSV or NDJSON file of readings, ingested as POST /engagement
+        ingests (and rate-limited as it is), each row's outcome reported on the page."""
+        form = await check_csrf(request)
+        user = current_user(request)
+        if user is None:
+            return to_login(request)
+        report: dict[str, Any]
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InvalidValue("file", "choose a CSV or NDJSON file")
+            raw = await upload.read()
+            try:
+                items, lines = parse_upload(upload.filename or "", raw)
+            except HTTPException as error:  # the JSON parser's 400/413, shown on this page
+                raise InvalidValue("file", _upload_problem(error)) from None
+            if not items:
+                raise InvalidValue("file", "the file has no rows")
+            result = await ingest_and_refresh(uow, clock, items, sender=user.id)
+            report = {
+                "message": f"{result.received} rows: {result.stored} stored, {result.duplicates} duplicates, "
+                f"{len(result.rejected)} rejected.",
+                "where": "Line" if lines is not None else "Item",
+                "rejected": [
+                    (
+                        lines[r.index] if lines is not None else r.index + 1,
+                        seller_words(r.field, r.reason),
+                    )
+                    for r in result.rejected
+                ],
+            }
+        except DomainError as error:
+            report = {"error": error.message}
+        return await _data_page(request, uow, user, report=report, values={})
 
     @get("/ui/export/{data_type:str}")
     async def export_file(
@@ -875,6 +897,8 @@ def _safe_next(value: str | None) -> str:
         return "/ui/watchlist"
     if path.rstrip("/") == "/ui/logout":
         return "/"
+    if path.rstrip("/") == "/ui/data/upload":
+        return "/ui/data"
     if found := _FORM_TARGET.match(path):
         return f"/ui/products/{found.group(1)}"
     return value[:500]
