@@ -843,8 +843,10 @@ class DashboardController(Controller):
                     for r in result.rejected
                 ],
             }
-        except DomainError as error:
-            report = {"error": error.message}
+        except (DomainError, ValueError) as error:
+            report = {
+                "error": error.message if isinstance(error, DomainError) else "Check the file and try again."
+            }
         return await _data_page(request, uow, user, report=report, values={})
 
     @get("/ui/export/{data_type:str}")
