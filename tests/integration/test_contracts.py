@@ -1285,3 +1285,21 @@ async def test_an_accounts_readings_are_counted_and_removed_as_if_never_sent(
         assert await uow.engagement.window_gains(T0 - timedelta(days=30), end) == window_gains(
             left, T0 - timedelta(days=30), end
         )
+
+
+async def test_an_account_is_disabled_and_enabled_in_place(uow_factory: UowFactory) -> None:
+    user_id, _, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        await uow.users.set_disabled(user_id, T0 + timedelta(hours=1))
+        await uow.commit()
+    async with uow:
+        found = await uow.users.get(user_id)
+        named = await uow.users.get_by_username("ana")
+        assert found is not None and found.disabled_at == T0 + timedelta(hours=1)
+        assert named == found
+        await uow.users.set_disabled(user_id, None)
+        await uow.commit()
+    async with uow:
+        found = await uow.users.get(user_id)
+        assert found is not None and found.disabled_at is None

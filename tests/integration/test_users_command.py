@@ -10,12 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 from marketscout.adapters.security import Argon2PasswordHasher
 from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.cli import main
+from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
 
 PASSPHRASE = "a long enough passphrase"
 
@@ -111,3 +114,33 @@ def test_the_server_says_so_too_before_it_starts(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("marketscout: the database cannot be opened: "), result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_disabled_account_is_refused_by_the_api_until_enabled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+    assert _add(url, monkeypatch, "spammer", "--email", "s@example.com") == 0
+    settings = api_settings(database_url=url)
+    app = create_app(build_container(settings, MovableClock(NOW)))
+
+    async def calls() -> tuple[int, int]:
+        async with AsyncTestClient(app=app) as client:
+            token = await client.post("/token", data={"username": "spammer", "password": PASSPHRASE})
+            if token.status_code != 200:
+                return token.status_code, token.status_code
+            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            made = await client.post("/products", json={"name": "X", "description": "d"}, headers=bearer)
+            return token.status_code, made.status_code
+
+    assert asyncio.run(calls()) == (200, 201)
+    capsys.readouterr()
+    assert main(["users", "disable", "spammer", "--database-url", url]) == 0
+    assert "disabled user spammer" in capsys.readouterr().out
+    assert asyncio.run(calls()) == (401, 401)
+    assert main(["users", "enable", "spammer", "--database-url", url]) == 0
+    assert "enabled user spammer" in capsys.readouterr().out
+    assert asyncio.run(calls()) == (200, 201)
+    assert main(["users", "disable", "nobody", "--database-url", url]) == 1
+    assert "no user 'nobody'" in capsys.readouterr().err

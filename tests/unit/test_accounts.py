@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidValue
+from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidValue, NotFound
 from marketscout.domain.usecases import accounts
 from tests.unit.fakes import FakeClock, FakeHasher, FakeTokens
 
@@ -126,3 +126,37 @@ async def test_sign_up_refuses_the_first_of_the_problems_a_form_lists_at_once(
         uow, FakeHasher(), FakeClock(), username="fine", email=" zoe@example.com ", password="long enough"
     )
     assert user.email == "zoe@example.com"
+
+
+async def test_a_disabled_account_cannot_log_in_refresh_or_use_its_tokens_until_enabled(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    """The operator's answer to an abusive account (with removing its readings): disabled, it
+    can no longer log in, refresh or use an access token it holds; a wrong password still gets
+    the one message for every failure (being disabled is said only to who knows the password);
+    enabled again, everything works."""
+    clock, hasher, tokens = FakeClock(), FakeHasher(), FakeTokens()
+    await accounts.sign_up(uow, hasher, clock, username="zoe", email="z@example.com", password="long enough")
+    pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    disabled = await accounts.set_disabled(uow, clock, "ZOE", disabled=True)
+    assert disabled.disabled_at == clock.now()
+    with pytest.raises(AuthenticationFailed) as error:
+        await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    assert error.value.message == accounts.DISABLED
+    with pytest.raises(AuthenticationFailed) as error:
+        await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="wrong password")
+    assert error.value.message == accounts.INVALID_CREDENTIALS
+    with pytest.raises(AuthenticationFailed) as error:
+        await accounts.authenticate(uow, tokens, pair.access_token)
+    assert error.value.message == accounts.DISABLED
+    with pytest.raises(AuthenticationFailed):
+        await accounts.refresh_tokens(uow, tokens, clock, refresh_token=pair.refresh_token)
+    # Disabling twice keeps the first time; an unknown name is said.
+    clock.advance(timedelta(hours=1))
+    assert (await accounts.set_disabled(uow, clock, "zoe", disabled=True)).disabled_at == disabled.disabled_at
+    with pytest.raises(NotFound):
+        await accounts.set_disabled(uow, clock, "nobody", disabled=True)
+    enabled = await accounts.set_disabled(uow, clock, "zoe", disabled=False)
+    assert enabled.disabled_at is None
+    again = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    assert (await accounts.authenticate(uow, tokens, again.access_token)).username == "zoe"
