@@ -179,6 +179,10 @@ class InMemoryUserRepository(_Repository, UserRepository):
         rows = self._tx.write(self._name)
         rows[user_id] = dataclasses.replace(rows[user_id], password_hash=password_hash)
 
+    async def set_disabled(self, user_id: int, disabled_at: datetime | None) -> None:
+        rows = self._tx.write(self._name)
+        rows[user_id] = dataclasses.replace(rows[user_id], disabled_at=disabled_at)
+
 
 class InMemoryRefreshTokenRepository(_Repository, RefreshTokenRepository):
     _name = "refresh_tokens"

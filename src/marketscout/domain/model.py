@@ -66,6 +66,9 @@ class User:
     email: str
     password_hash: str
     created_at: datetime
+    # Set by the operator (``marketscout users disable``): the account can no longer log in,
+    # refresh or use its tokens until enabled again.
+    disabled_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -105,6 +105,10 @@ class UserRepository(Protocol):
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
 
+    async def set_disabled(self, user_id: int, disabled_at: datetime | None) -> None:
+        """Disables the account from that time (None: enables it)."""
+        ...
+
 
 @runtime_checkable
 class RefreshTokenRepository(Protocol):

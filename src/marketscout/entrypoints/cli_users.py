@@ -1,5 +1,6 @@
-"""``marketscout users add``: the operator adds an account (the way in on an instance whose
-sign-up is closed, ``MARKETSCOUT_SIGNUP_OPEN=false``), by the sign-up's own rules."""
+"""``marketscout users``: the operator adds an account (the way in on an instance whose sign-up
+is closed, ``MARKETSCOUT_SIGNUP_OPEN=false``), by the sign-up's own rules; and disables an
+account (an abusive one: it can no longer log in nor use its tokens) or enables it again."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import getpass
 import sys
 from typing import Any
 
-from marketscout.domain.errors import Conflict
+from marketscout.domain.errors import Conflict, NotFound
 from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.settings import command_settings
 
 
 def add_users_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("users", help="accounts: add one (as when sign-up is closed)")
+    parser = subparsers.add_parser(
+        "users", help="accounts: add one (as when sign-up is closed), disable or enable one"
+    )
     commands = parser.add_subparsers(dest="users_command", required=True)
     add = commands.add_parser("add", help="add an account by the sign-up's rules")
     add.add_argument("username", help="3-50 letters, digits or _")
@@ -27,6 +30,14 @@ def add_users_parser(subparsers: Any) -> None:
     )
     add.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
     add.set_defaults(handler=run_users_add)
+    for name, disabled, what in (
+        ("disable", True, "stop an account logging in and using its tokens (its readings stay)"),
+        ("enable", False, "let a disabled account log in again"),
+    ):
+        command = commands.add_parser(name, help=what)
+        command.add_argument("username")
+        command.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+        command.set_defaults(handler=run_users_disable, disabled=disabled)
 
 
 def _password(from_stdin: bool) -> str | None:
@@ -73,6 +84,33 @@ def run_users_add(args: argparse.Namespace) -> int:
                 print(f"marketscout: {error.message}", file=sys.stderr)
                 return 1
         print(f"added user {user.username} (id {user.id})")
+        return 0
+
+    return asyncio.run(run())
+
+
+def run_users_disable(args: argparse.Namespace) -> int:
+    settings = command_settings(args.database_url)
+
+    async def run() -> int:
+        from marketscout.entrypoints.startup import command_container
+
+        async with command_container(settings) as container:
+            try:
+                user = await accounts.set_disabled(
+                    container.unit_of_work(), container.clock(), args.username, disabled=args.disabled
+                )
+            except NotFound:
+                print(f"marketscout: no user {args.username!r}", file=sys.stderr)
+                return 1
+        if user.disabled_at is None:
+            print(f"enabled user {user.username} (id {user.id})")
+        else:
+            print(
+                f"disabled user {user.username} (id {user.id}) since {user.disabled_at.isoformat(timespec='seconds')}: "
+                "it can no longer log in nor use its tokens; its readings stay "
+                f"(marketscout readings remove --user {user.username})"
+            )
         return 0
 
     return asyncio.run(run())

@@ -13,6 +13,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
@@ -688,3 +689,20 @@ async def test_an_upload_goes_through_its_own_door_only(client: Client) -> None:
     assert "1 rows: 1 stored" in await upload(client, "r.csv", raw)
     page = (await client.get("/ui/data", headers=HTML)).text
     assert 'action="/ui/data/upload"' in page
+
+
+async def test_a_disabled_account_is_signed_out_and_told_why_when_it_logs_in(client: Client) -> None:
+    await signed_up(client, "soon_disabled")
+    assert (await client.get("/ui/watchlist", headers=HTML)).status_code == 200
+    container = client.app.state.container
+    await accounts.set_disabled(container.unit_of_work(), container.clock(), "soon_disabled", disabled=True)
+    page = await client.get("/ui/watchlist", headers=HTML)
+    assert "Your session has expired" in page.text, "its session no longer works"
+    form = {
+        "csrf_token": await csrf(client),
+        "username": "soon_disabled",
+        "password": "a long enough passphrase",
+    }
+    refused = await client.post("/ui/login", data=form, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 401
+    assert "This account is disabled: ask the instance" in refused.text

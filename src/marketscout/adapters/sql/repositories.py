@@ -295,6 +295,7 @@ def _user(row: Row[Any]) -> User:
         email=row.email,
         password_hash=row.password_hash,
         created_at=row.created_at,
+        disabled_at=row.disabled_at,
     )
 
 
@@ -313,15 +314,10 @@ class SqlUserRepository(_SqlRepository, UserRepository):
                 "email_key": user.email.casefold(),
                 "password_hash": user.password_hash,
                 "created_at": user.created_at,
+                "disabled_at": user.disabled_at,
             },
         )
-        return User(
-            id=new_id,
-            username=user.username,
-            email=user.email,
-            password_hash=user.password_hash,
-            created_at=user.created_at,
-        )
+        return dataclasses.replace(user, id=new_id)
 
     async def get(self, user_id: int) -> User | None:
         row = (await self._session.execute(select(t.users).where(t.users.c.id == user_id))).first()
@@ -343,6 +339,11 @@ class SqlUserRepository(_SqlRepository, UserRepository):
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         await self._session.execute(
             update(t.users).where(t.users.c.id == user_id).values(password_hash=password_hash)
+        )
+
+    async def set_disabled(self, user_id: int, disabled_at: datetime | None) -> None:
+        await self._session.execute(
+            update(t.users).where(t.users.c.id == user_id).values(disabled_at=disabled_at)
         )
 
 

@@ -75,6 +75,8 @@ users = Table(
     Column("email_key", String(254), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+    # When the operator disabled the account (migration 0013); NULL while it is enabled.
+    Column("disabled_at", UtcDateTime(), nullable=True),
 )
 
 refresh_tokens = Table(

@@ -1,7 +1,9 @@
-"""Sign-up, login, token refresh with rotation, and authentication."""
+"""Sign-up, login, token refresh with rotation, authentication, and the operator disabling or
+enabling an account."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import uuid
@@ -9,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidValue
+from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidValue, NotFound
 from marketscout.domain.model import RefreshToken, User
 from marketscout.domain.passwords import check_password
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
@@ -21,6 +23,7 @@ USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_]{3,50}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 EMAIL_MAX_LENGTH = 254
 INVALID_CREDENTIALS = "Incorrect username or password"
+DISABLED = "This account is disabled: ask the instance's operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,9 @@ async def log_in(
             raise AuthenticationFailed(INVALID_CREDENTIALS)
         if not await hasher.verify(user.password_hash, password):
             raise AuthenticationFailed(INVALID_CREDENTIALS)
+        if user.disabled_at is not None:
+            # Said only to who knows the password: anyone else gets the one message above.
+            raise AuthenticationFailed(DISABLED)
         if hasher.needs_rehash(user.password_hash):
             await uow.users.set_password_hash(user.id, await hasher.hash(password))
         pair = await _issue_pair(uow, tokens, clock, user.id, uuid.uuid4().hex)
@@ -149,6 +155,8 @@ async def refresh_tokens(
         user = await uow.users.get(stored.user_id)
         if user is None:
             raise AuthenticationFailed("Invalid or expired refresh token")
+        if user.disabled_at is not None:
+            raise AuthenticationFailed(DISABLED)
         pair = await _issue_pair(uow, tokens, clock, user.id, stored.family_id)
         await uow.commit()
     return pair
@@ -161,4 +169,21 @@ async def authenticate(uow: UnitOfWork, tokens: TokenIssuer, token: str) -> User
         user = await uow.users.get(user_id)
     if user is None:
         raise AuthenticationFailed("Invalid token")
+    if user.disabled_at is not None:
+        raise AuthenticationFailed(DISABLED)
     return user
+
+
+async def set_disabled(uow: UnitOfWork, clock: Clock, username: str, *, disabled: bool) -> User:
+    """The operator disables the account (from now; one already disabled keeps its time) or
+    enables it again; the account as it now is. Its readings stay: removing them is
+    :func:`marketscout.domain.usecases.moderation.remove_readings_sent_by`."""
+    async with uow:
+        user = await uow.users.get_by_username(username)
+        if user is None:
+            raise NotFound("user", username)
+        disabled_at = (user.disabled_at or clock.now()) if disabled else None
+        if disabled_at != user.disabled_at:
+            await uow.users.set_disabled(user.id, disabled_at)
+            await uow.commit()
+    return dataclasses.replace(user, disabled_at=disabled_at)
