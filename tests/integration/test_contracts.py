@@ -1303,3 +1303,26 @@ async def test_an_account_is_disabled_and_enabled_in_place(uow_factory: UowFacto
     async with uow:
         found = await uow.users.get(user_id)
         assert found is not None and found.disabled_at is None
+        # Every login of the account revoked at once (another user's stays).
+        other = await uow.users.add(
+            User(username="Bo", email="bo@example.com", password_hash="h", created_at=T0)
+        )
+        for owner, family in ((user_id, "f1"), (user_id, "f2"), (other.id, "f3")):
+            await uow.refresh_tokens.add(
+                RefreshToken(
+                    digest=f"d-{family}",
+                    family_id=family,
+                    user_id=owner,
+                    issued_at=T0,
+                    expires_at=T0 + timedelta(days=1),
+                )
+            )
+        await uow.refresh_tokens.revoke_user(user_id)
+        await uow.commit()
+    async with uow:
+        states = {f: (await uow.refresh_tokens.get_by_digest(f"d-{f}")) for f in ("f1", "f2", "f3")}
+        assert {f: token.revoked for f, token in states.items() if token is not None} == {
+            "f1": True,
+            "f2": True,
+            "f3": False,
+        }

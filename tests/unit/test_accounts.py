@@ -138,6 +138,7 @@ async def test_a_disabled_account_cannot_log_in_refresh_or_use_its_tokens_until_
     clock, hasher, tokens = FakeClock(), FakeHasher(), FakeTokens()
     await accounts.sign_up(uow, hasher, clock, username="zoe", email="z@example.com", password="long enough")
     pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    kept_aside = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
     disabled = await accounts.set_disabled(uow, clock, "ZOE", disabled=True)
     assert disabled.disabled_at == clock.now()
     with pytest.raises(AuthenticationFailed) as error:
@@ -158,5 +159,10 @@ async def test_a_disabled_account_cannot_log_in_refresh_or_use_its_tokens_until_
         await accounts.set_disabled(uow, clock, "nobody", disabled=True)
     enabled = await accounts.set_disabled(uow, clock, "zoe", disabled=False)
     assert enabled.disabled_at is None
+    # Its logins from before were revoked with it (a compromised account comes back only by a
+    # new log-in); a new one works.
+    with pytest.raises(AuthenticationFailed):
+        await accounts.refresh_tokens(uow, tokens, clock, refresh_token=kept_aside.refresh_token)
     again = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
     assert (await accounts.authenticate(uow, tokens, again.access_token)).username == "zoe"
+    assert await accounts.refresh_tokens(uow, tokens, clock, refresh_token=again.refresh_token)
