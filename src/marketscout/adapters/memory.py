@@ -207,6 +207,12 @@ class InMemoryRefreshTokenRepository(_Repository, RefreshTokenRepository):
             if token.family_id == family_id:
                 rows[token_id] = dataclasses.replace(token, revoked=True)
 
+    async def revoke_user(self, user_id: int) -> None:
+        rows = self._tx.write(self._name)
+        for token_id, token in list(rows.items()):
+            if token.user_id == user_id:
+                rows[token_id] = dataclasses.replace(token, revoked=True)
+
 
 class InMemoryProductRepository(_Repository, ProductRepository):
     _name = "products"

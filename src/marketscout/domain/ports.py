@@ -124,6 +124,10 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_family(self, family_id: str) -> None: ...
 
+    async def revoke_user(self, user_id: int) -> None:
+        """Revokes every refresh token of the user (every login it has)."""
+        ...
+
 
 @runtime_checkable
 class ProductRepository(Protocol):

@@ -406,6 +406,11 @@ class SqlRefreshTokenRepository(_SqlRepository, RefreshTokenRepository):
             update(t.refresh_tokens).where(t.refresh_tokens.c.family_id == family_id).values(revoked=True)
         )
 
+    async def revoke_user(self, user_id: int) -> None:
+        await self._session.execute(
+            update(t.refresh_tokens).where(t.refresh_tokens.c.user_id == user_id).values(revoked=True)
+        )
+
 
 def _product(row: Row[Any]) -> Product:
     return Product(

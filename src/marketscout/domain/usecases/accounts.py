@@ -175,8 +175,8 @@ async def authenticate(uow: UnitOfWork, tokens: TokenIssuer, token: str) -> User
 
 
 async def set_disabled(uow: UnitOfWork, clock: Clock, username: str, *, disabled: bool) -> User:
-    """The operator disables the account (from now; one already disabled keeps its time) or
-    enables it again; the account as it now is. Its readings stay: removing them is
+    """The operator disables the account (from now; one already disabled keeps its time; every
+    login it has is revoked) or enables it again; the account as it now is. Its readings stay: removing them is
     :func:`marketscout.domain.usecases.moderation.remove_readings_sent_by`."""
     async with uow:
         user = await uow.users.get_by_username(username)
@@ -185,5 +185,8 @@ async def set_disabled(uow: UnitOfWork, clock: Clock, username: str, *, disabled
         disabled_at = (user.disabled_at or clock.now()) if disabled else None
         if disabled_at != user.disabled_at:
             await uow.users.set_disabled(user.id, disabled_at)
+            if disabled:
+                # Its logins end with it: enabled again, it comes back only by a new log-in.
+                await uow.refresh_tokens.revoke_user(user.id)
             await uow.commit()
     return dataclasses.replace(user, disabled_at=disabled_at)
