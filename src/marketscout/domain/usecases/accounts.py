@@ -176,8 +176,8 @@ async def authenticate(uow: UnitOfWork, tokens: TokenIssuer, token: str) -> User
 
 async def set_disabled(uow: UnitOfWork, clock: Clock, username: str, *, disabled: bool) -> User:
     """The operator disables the account (from now; one already disabled keeps its time; every
-    login it has is revoked) or enables it again; the account as it now is. Its readings stay: removing them is
-    :func:`marketscout.domain.usecases.moderation.remove_readings_sent_by`."""
+    login it has is revoked) or enables it again; the account as it now is. Its readings stay:
+    removing them is :func:`marketscout.domain.usecases.moderation.remove_readings_sent_by`."""
     async with uow:
         user = await uow.users.get_by_username(username)
         if user is None:
