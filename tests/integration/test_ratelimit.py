@@ -47,6 +47,8 @@ async def limited() -> AsyncIterator[Client]:
         ("POST", "/ui/data/upload", "heavy"),
         ("GET", "/ui/export/watchlist", "heavy"),
         ("POST", "/ui/data", "default"),
+        ("POST", "/me/password", "auth"),
+        ("POST", "/ui/account/password", "auth"),
         ("GET", "/products", "default"),
         ("GET", "/health", None),
     ],

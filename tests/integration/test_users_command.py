@@ -144,3 +144,29 @@ def test_a_disabled_account_is_refused_by_the_api_until_enabled(
     assert asyncio.run(calls()) == (200, 201)
     assert main(["users", "disable", "nobody", "--database-url", url]) == 1
     assert "no user 'nobody'" in capsys.readouterr().err
+
+
+def test_the_operator_sets_a_forgotten_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+    assert _add(url, monkeypatch, "forgetful", "--email", "f@example.com") == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("remembered at last\n"))
+    assert main(["users", "password", "forgetful", "--password-stdin", "--database-url", url]) == 0
+    assert "set the password of forgetful" in capsys.readouterr().out
+
+    async def check() -> None:
+        engine = create_engine(url)
+        try:
+            async with SqlUnitOfWork(session_factory(engine)) as uow:
+                user = await uow.users.get_by_username("forgetful")
+            assert user is not None
+            assert await Argon2PasswordHasher().verify(user.password_hash, "remembered at last")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "password", "forgetful", "--password-stdin", "--database-url", url]) == 2
+    assert "password:" in capsys.readouterr().err

@@ -166,3 +166,37 @@ async def test_a_disabled_account_cannot_log_in_refresh_or_use_its_tokens_until_
     again = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
     assert (await accounts.authenticate(uow, tokens, again.access_token)).username == "zoe"
     assert await accounts.refresh_tokens(uow, tokens, clock, refresh_token=again.refresh_token)
+
+
+async def test_a_password_is_changed_with_the_current_one_and_ends_every_login(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    clock, hasher, tokens = FakeClock(), FakeHasher(), FakeTokens()
+    user = await accounts.sign_up(
+        uow, hasher, clock, username="zoe", email="z@example.com", password="long enough"
+    )
+    pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    with pytest.raises(InvalidValue) as error:
+        await accounts.change_password(uow, hasher, user.id, current="not it", new="quite different")
+    assert error.value.field == "current_password"
+    for new, rule in (
+        ("short", "at least 8"),
+        ("password123", "common"),
+        ("long enough", "current password"),
+    ):
+        with pytest.raises(InvalidValue) as error:
+            await accounts.change_password(uow, hasher, user.id, current="long enough", new=new)
+        assert error.value.field == "new_password" and rule in error.value.rule
+    await accounts.change_password(uow, hasher, user.id, current="long enough", new="quite different")
+    with pytest.raises(AuthenticationFailed):
+        await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    assert await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="quite different")
+    with pytest.raises(AuthenticationFailed):
+        await accounts.refresh_tokens(uow, tokens, clock, refresh_token=pair.refresh_token)
+    # The operator sets one without the current (a forgotten password), by the same rules.
+    await accounts.reset_password(uow, hasher, "ZOE", "set by the operator")
+    assert await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="set by the operator")
+    with pytest.raises(InvalidValue):
+        await accounts.reset_password(uow, hasher, "zoe", "short")
+    with pytest.raises(NotFound):
+        await accounts.reset_password(uow, hasher, "nobody", "set by the operator")

@@ -204,3 +204,44 @@ async def test_a_closed_sign_up_is_403_and_accounts_still_log_in(clock: MovableC
         )
         token = await client.post("/token", data={"username": "added_by_operator", "password": passphrase})
         assert token.status_code == 200, token.text
+
+
+async def test_a_user_changes_their_password_and_their_other_logins_end(client: Client) -> None:
+    """POST /me/password: the current password, then the new one by the sign-up's rules; 204,
+    the old password stops working, the account's other logins (refresh tokens) end; a wrong
+    current password or a new one that breaks a rule is a 422 naming the field."""
+    headers = await sign_up(client, "erin")
+    other = (
+        await client.post("/token", data={"username": "erin", "password": "correct horse battery"})
+    ).json()
+    wrong = await client.post(
+        "/me/password",
+        json={"current_password": "not it at all", "new_password": "a fresh passphrase"},
+        headers=headers,
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["details"][0]["field"] == "current_password"
+    weak = await client.post(
+        "/me/password",
+        json={"current_password": "correct horse battery", "new_password": "password123"},
+        headers=headers,
+    )
+    assert weak.status_code == 422
+    assert weak.json()["details"][0]["field"] == "new_password"
+    assert "common" in weak.json()["details"][0]["rule"]
+    changed = await client.post(
+        "/me/password",
+        json={"current_password": "correct horse battery", "new_password": "a fresh passphrase"},
+        headers=headers,
+    )
+    assert changed.status_code == 204, changed.text
+    old = await client.post("/token", data={"username": "erin", "password": "correct horse battery"})
+    assert old.status_code == 401
+    new = await client.post("/token", data={"username": "erin", "password": "a fresh passphrase"})
+    assert new.status_code == 200
+    ended = await client.post("/token/refresh", json={"refresh_token": other["refresh_token"]})
+    assert ended.status_code == 401, "the other login ended with the change"
+    anonymous = await client.post(
+        "/me/password", json={"current_password": "a fresh passphrase", "new_password": "another passphrase"}
+    )
+    assert anonymous.status_code == 401

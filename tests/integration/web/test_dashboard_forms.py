@@ -706,3 +706,26 @@ async def test_a_disabled_account_is_signed_out_and_told_why_when_it_logs_in(cli
     refused = await client.post("/ui/login", data=form, headers=HTML, follow_redirects=False)
     assert refused.status_code == 401
     assert "This account is disabled: ask the instance" in refused.text
+
+
+async def test_the_account_page_changes_the_password(client: Client) -> None:
+    await signed_up(client, "changer")
+    page = await client.get("/ui/account", headers=HTML)
+    assert page.status_code == 200 and 'action="/ui/account/password"' in page.text
+    assert 'href="/ui/account"' in page.text, "the signed-in name links to the account page"
+    form = {
+        "csrf_token": await csrf(client),
+        "current_password": "wrong one here",
+        "new_password": "brand new passphrase",
+    }
+    refused = await client.post("/ui/account/password", data=form, headers=HTML)
+    assert refused.status_code == 200 and 'class="error"' in refused.text
+    assert "current_password" not in refused.text and "current password" in refused.text.lower()
+    form["current_password"] = "a long enough passphrase"
+    done = await client.post("/ui/account/password", data=form, headers=HTML, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/ui/account"
+    assert "Password changed" in (await client.get("/ui/account", headers=HTML)).text
+    login = {"csrf_token": await csrf(client), "username": "changer", "password": "brand new passphrase"}
+    assert (
+        await client.post("/ui/login", data=login, headers=HTML, follow_redirects=False)
+    ).status_code == 303
