@@ -1,6 +1,7 @@
 """``marketscout users``: the operator adds an account (the way in on an instance whose sign-up
 is closed, ``MARKETSCOUT_SIGNUP_OPEN=false``), by the sign-up's own rules; and disables an
-account (an abusive one: it can no longer log in nor use its tokens) or enables it again."""
+account (an abusive one: it can no longer log in nor use its tokens) or enables it again; and
+sets the password of an account whose user forgot it."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import getpass
 import sys
 from typing import Any
 
-from marketscout.domain.errors import Conflict, NotFound
+from marketscout.domain.errors import Conflict, InvalidValue, NotFound
 from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.settings import command_settings
 
 
 def add_users_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "users", help="accounts: add one (as when sign-up is closed), disable or enable one"
+        "users", help="accounts: add one (as when sign-up is closed), set a password, disable or enable one"
     )
     commands = parser.add_subparsers(dest="users_command", required=True)
     add = commands.add_parser("add", help="add an account by the sign-up's rules")
@@ -30,6 +31,17 @@ def add_users_parser(subparsers: Any) -> None:
     )
     add.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
     add.set_defaults(handler=run_users_add)
+    password = commands.add_parser(
+        "password", help="set an account's password (its user forgot it); its logins end"
+    )
+    password.add_argument("username")
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (otherwise it is asked for)",
+    )
+    password.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    password.set_defaults(handler=run_users_password)
     for name, disabled, what in (
         ("disable", True, "stop an account logging in and using its tokens (its readings stay)"),
         ("enable", False, "let a disabled account log in again"),
@@ -111,6 +123,37 @@ def run_users_disable(args: argparse.Namespace) -> int:
                 "it can no longer log in nor use its tokens; its readings stay "
                 f"(marketscout readings remove --user {user.username})"
             )
+        return 0
+
+    return asyncio.run(run())
+
+
+def run_users_password(args: argparse.Namespace) -> int:
+    password = _password(args.password_stdin)
+    if password is None:
+        print(
+            "marketscout: password: type it at a terminal (twice, the same), or give it on standard "
+            "input with --password-stdin",
+            file=sys.stderr,
+        )
+        return 2
+    settings = command_settings(args.database_url)
+
+    async def run() -> int:
+        from marketscout.entrypoints.startup import command_container
+
+        async with command_container(settings) as container:
+            try:
+                user = await accounts.reset_password(
+                    container.unit_of_work(), container.password_hasher(), args.username, password
+                )
+            except InvalidValue as error:
+                print(f"marketscout: {error.message}", file=sys.stderr)
+                return 2
+            except NotFound:
+                print(f"marketscout: no user {args.username!r}", file=sys.stderr)
+                return 1
+        print(f"set the password of {user.username} (id {user.id}); every login it had has ended")
         return 0
 
     return asyncio.run(run())

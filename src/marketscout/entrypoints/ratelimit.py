@@ -32,8 +32,11 @@ logger = logging.getLogger("marketscout.ratelimit")
 EndpointClass = Literal["auth", "heavy", "default"]
 EXEMPT_PATHS = frozenset({"/health", "/ready"})
 # The dashboard's log-in and sign-up POSTs share the API's budget and key (class "auth", per IP):
-# alternating between them does not double the guesses.
-_AUTH_PATHS = frozenset({"/signup", "/token", "/token/refresh", "/ui/login", "/ui/signup"})
+# alternating between them does not double the guesses. Changing a password takes the current
+# one, so it is a guess too.
+_AUTH_PATHS = frozenset(
+    {"/signup", "/token", "/token/refresh", "/ui/login", "/ui/signup", "/me/password", "/ui/account/password"}
+)
 _SLASHES = re.compile(r"/{2,}")
 
 

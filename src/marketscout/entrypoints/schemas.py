@@ -128,6 +128,11 @@ class RefreshIn(Input, frozen=True):
     refresh_token: Annotated[str, Meta(min_length=1, max_length=512)]
 
 
+class PasswordChangeIn(Input, frozen=True):
+    current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    new_password: Annotated[str, Meta(min_length=8, max_length=128)]
+
+
 # --- products and ads ---------------------------------------------------------------
 
 

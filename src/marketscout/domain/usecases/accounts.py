@@ -1,5 +1,5 @@
-"""Sign-up, login, token refresh with rotation, authentication, and the operator disabling or
-enabling an account."""
+"""Sign-up, login, token refresh with rotation, authentication, changing a password, and the
+operator disabling or enabling an account or setting its password."""
 
 from __future__ import annotations
 
@@ -190,3 +190,44 @@ async def set_disabled(uow: UnitOfWork, clock: Clock, username: str, *, disabled
                 await uow.refresh_tokens.revoke_user(user.id)
             await uow.commit()
     return dataclasses.replace(user, disabled_at=disabled_at)
+
+
+def _new_password(password: str, field: str) -> None:
+    """The sign-up's password rules, said of ``field``."""
+    try:
+        check_password(password)
+    except InvalidValue as error:
+        raise InvalidValue(field, error.rule) from None
+
+
+async def change_password(
+    uow: UnitOfWork, hasher: PasswordHasher, user_id: int, *, current: str, new: str
+) -> None:
+    """The user sets a new password, giving the current one; every login of the account ends
+    (its refresh tokens are revoked; access tokens run out within their lifetime)."""
+    async with uow:
+        user = await uow.users.get(user_id)
+        if user is None:
+            raise AuthenticationFailed("Invalid token")
+        if not await hasher.verify(user.password_hash, current):
+            raise InvalidValue("current_password", "is not the account's current password")
+        _new_password(new, "new_password")
+        if new == current:
+            raise InvalidValue("new_password", "is the current password; choose another")
+        await uow.users.set_password_hash(user.id, await hasher.hash(new))
+        await uow.refresh_tokens.revoke_user(user.id)
+        await uow.commit()
+
+
+async def reset_password(uow: UnitOfWork, hasher: PasswordHasher, username: str, new: str) -> User:
+    """The operator sets the password of an account whose user forgot it, by the sign-up's
+    rules; every login of the account ends."""
+    _new_password(new, "password")
+    async with uow:
+        user = await uow.users.get_by_username(username)
+        if user is None:
+            raise NotFound("user", username)
+        await uow.users.set_password_hash(user.id, await hasher.hash(new))
+        await uow.refresh_tokens.revoke_user(user.id)
+        await uow.commit()
+    return user

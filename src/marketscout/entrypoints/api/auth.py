@@ -13,10 +13,18 @@ from litestar.params import JSONBody, URLEncodedBody
 from msgspec import Meta
 
 from marketscout.domain.errors import Conflict, Forbidden
+from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.api.params import NO_CONTROL
-from marketscout.entrypoints.schemas import ErrorBody, RefreshIn, SignUpIn, TokenOut, UserOut
+from marketscout.entrypoints.schemas import (
+    ErrorBody,
+    PasswordChangeIn,
+    RefreshIn,
+    SignUpIn,
+    TokenOut,
+    UserOut,
+)
 
 ERRORS = {"description": "The error shape", "model": ErrorBody}
 
@@ -87,3 +95,19 @@ class AuthController(Controller):
         """The used refresh token stops working; replaying it revokes the whole login."""
         pair = await accounts.refresh_tokens(uow, tokens, clock, refresh_token=data.refresh_token)
         return _pair(pair)
+
+    @post("/me/password", status_code=204, summary="Change the account's password")
+    async def change_password(
+        self,
+        data: JSONBody[PasswordChangeIn],
+        uow: NamedDependency[UnitOfWork],
+        hasher: NamedDependency[PasswordHasher],
+        user: NamedDependency[User],
+    ) -> None:
+        """The current password, then the new one by the sign-up's rules: 422 naming
+        ``current_password`` when it is not the account's, or ``new_password`` and the rule it
+        breaks. Every login of the account ends (refresh tokens revoked; access tokens run out
+        within their lifetime). Rate-limited with log-in."""
+        await accounts.change_password(
+            uow, hasher, user.id, current=data.current_password, new=data.new_password
+        )

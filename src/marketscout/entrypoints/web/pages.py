@@ -535,6 +535,38 @@ class DashboardController(Controller):
             return to_login(request)
         return await _data_page(request, uow, user)
 
+    @get("/ui/account")
+    async def account_page(self, request: Request[Any, Any, Any]) -> Template | Redirect:
+        user = current_user(request)
+        if user is None:
+            return to_login(request)
+        return _account_page(request, user)
+
+    @post("/ui/account/password", status_code=200)
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        hasher: NamedDependency[PasswordHasher],
+    ) -> Template | Redirect:
+        """As POST /me/password; the page says what was wrong in words."""
+        form = await check_csrf(request)
+        user = current_user(request)
+        if user is None:
+            return to_login(request)
+        try:
+            await accounts.change_password(
+                uow,
+                hasher,
+                user.id,
+                current=_text(form, "current_password")[:1024],
+                new=_text(form, "new_password")[:1024],
+            )
+        except InvalidValue as error:
+            field = {"current_password": "The current password", "new_password": "The new password"}
+            return _account_page(request, user, error=f"{field.get(error.field, error.field)} {error.rule}.")
+        return flash_redirect(request, "/ui/account", "password")
+
     @get("/ui/login")
     async def login_page(
         self,
@@ -889,6 +921,13 @@ async def _data_flash(
     return None
 
 
+def _account_page(request: Request[Any, Any, Any], user: User, *, error: str = "") -> Template:
+    template = page(request, "account.html", user, error=error, message="")
+    if not error and take_flash(request, template, "password"):
+        template.context["message"] = "Password changed. Every other place you were logged in is logged out."
+    return template
+
+
 def _safe_next(value: str | None) -> str:
     """Only local paths that answer GET: never an open redirect, never a form's POST-only path
     (that one becomes the page the form is on)."""
@@ -901,6 +940,8 @@ def _safe_next(value: str | None) -> str:
         return "/"
     if path.rstrip("/") == "/ui/data/upload":
         return "/ui/data"
+    if path.rstrip("/") == "/ui/account/password":
+        return "/ui/account"
     if found := _FORM_TARGET.match(path):
         return f"/ui/products/{found.group(1)}"
     return value[:500]
