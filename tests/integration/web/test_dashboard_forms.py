@@ -720,7 +720,7 @@ async def test_the_account_page_changes_the_password(client: Client) -> None:
     }
     refused = await client.post("/ui/account/password", data=form, headers=HTML)
     assert refused.status_code == 200 and 'class="error"' in refused.text
-    assert 'role="alert">The current password is not the account' in refused.text, "said in words"
+    assert 'role="alert">The current password is wrong.<' in refused.text, "said in words"
     form["current_password"] = "a long enough passphrase"
     done = await client.post("/ui/account/password", data=form, headers=HTML, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/ui/account"

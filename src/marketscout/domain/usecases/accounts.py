@@ -210,7 +210,7 @@ async def change_password(
         if user is None:
             raise AuthenticationFailed("Invalid token")
         if not await hasher.verify(user.password_hash, current):
-            raise InvalidValue("current_password", "is not the account's current password")
+            raise InvalidValue("current_password", "is wrong")
         _new_password(new, "new_password")
         if new == current:
             raise InvalidValue("new_password", "is the current password; choose another")
