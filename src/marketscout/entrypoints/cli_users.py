@@ -63,14 +63,18 @@ def _password(from_stdin: bool) -> str | None:
     return first if getpass.getpass("Password again: ") == first else None
 
 
+def _say_how_to_give_a_password() -> None:
+    print(
+        "marketscout: password: type it at a terminal (twice, the same), or give it on standard "
+        "input with --password-stdin",
+        file=sys.stderr,
+    )
+
+
 def run_users_add(args: argparse.Namespace) -> int:
     password = _password(args.password_stdin)
     if password is None:
-        print(
-            "marketscout: password: type it at a terminal (twice, the same), or give it on standard "
-            "input with --password-stdin",
-            file=sys.stderr,
-        )
+        _say_how_to_give_a_password()
         return 2
     # Every rule the account breaks, named, before anything is opened or stored.
     if problems := accounts.sign_up_problems(args.username, args.email, password):
@@ -131,11 +135,7 @@ def run_users_disable(args: argparse.Namespace) -> int:
 def run_users_password(args: argparse.Namespace) -> int:
     password = _password(args.password_stdin)
     if password is None:
-        print(
-            "marketscout: password: type it at a terminal (twice, the same), or give it on standard "
-            "input with --password-stdin",
-            file=sys.stderr,
-        )
+        _say_how_to_give_a_password()
         return 2
     settings = command_settings(args.database_url)
 
