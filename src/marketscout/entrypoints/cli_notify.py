@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marketscout.entrypoints.notify import close_notifiers, dispatch_forever, dispatch_once
-from marketscout.entrypoints.settings import command_settings
+from marketscout.entrypoints.settings import run_command
+
+if TYPE_CHECKING:
+    from marketscout.entrypoints.container import Container
 
 
 def add_notify_parser(subparsers: Any) -> None:
@@ -22,21 +24,17 @@ def add_notify_parser(subparsers: Any) -> None:
 def run_notify(args: argparse.Namespace) -> int:
     """``marketscout notify``: for deployments that run delivery apart from the web workers
     (set ``MARKETSCOUT_NOTIFY_INTERVAL=0`` on those)."""
-    settings = command_settings(args.database_url)
 
-    async def run() -> int:
-        from marketscout.entrypoints.startup import command_container
+    async def work(container: Container) -> int:
+        try:
+            if args.watch > 0:
+                await dispatch_forever(container, args.watch)
+            report = await dispatch_once(container)
+            print(report.summary())
+            for error in report.errors:
+                print(f"  dead letter: {error}")
+            return 0
+        finally:
+            await close_notifiers(container.notifiers())
 
-        async with command_container(settings) as container:
-            try:
-                if args.watch > 0:
-                    await dispatch_forever(container, args.watch)
-                report = await dispatch_once(container)
-                print(report.summary())
-                for error in report.errors:
-                    print(f"  dead letter: {error}")
-                return 0
-            finally:
-                await close_notifiers(container.notifiers())
-
-    return asyncio.run(run())
+    return run_command(args.database_url, work)

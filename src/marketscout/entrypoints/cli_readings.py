@@ -6,14 +6,16 @@ another's readings."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marketscout.domain.errors import NotFound
 from marketscout.domain.usecases import moderation
-from marketscout.entrypoints.settings import command_settings
+from marketscout.entrypoints.settings import run_command
+
+if TYPE_CHECKING:
+    from marketscout.entrypoints.container import Container
 
 
 def _instant(raw: str) -> datetime:
@@ -57,13 +59,8 @@ def _plural(count: int, word: str) -> str:
 
 
 def run_senders(args: argparse.Namespace) -> int:
-    settings = command_settings(args.database_url)
-
-    async def run() -> int:
-        from marketscout.entrypoints.startup import command_container
-
-        async with command_container(settings) as container:
-            senders = await moderation.reading_senders(container.unit_of_work())
+    async def work(container: Container) -> int:
+        senders = await moderation.reading_senders(container.unit_of_work())
         if not senders:
             print("no stored reading was sent by an account (the operator's own collectors send as nobody)")
             return 0
@@ -86,31 +83,26 @@ def run_senders(args: argparse.Namespace) -> int:
             print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
         return 0
 
-    return asyncio.run(run())
+    return run_command(args.database_url, work)
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    settings = command_settings(args.database_url)
-
-    async def run() -> int:
-        from marketscout.entrypoints.startup import command_container
-
-        async with command_container(settings) as container:
-            uow, since = container.unit_of_work(), args.since
-            try:
-                if args.dry_run:
-                    user, sent = await moderation.readings_sent_by(uow, args.user, since=since)
-                    print(
-                        f"{user.username} sent {_plural(sent.readings, 'stored reading')} of "
-                        f"{_plural(len(sent.product_ids), 'product')}; nothing removed (dry run)"
-                    )
-                    return 0
-                user, removed = await moderation.remove_readings_sent_by(
-                    uow, container.clock(), args.user, since=since
+    async def work(container: Container) -> int:
+        uow, since = container.unit_of_work(), args.since
+        try:
+            if args.dry_run:
+                user, sent = await moderation.readings_sent_by(uow, args.user, since=since)
+                print(
+                    f"{user.username} sent {_plural(sent.readings, 'stored reading')} of "
+                    f"{_plural(len(sent.product_ids), 'product')}; nothing removed (dry run)"
                 )
-            except NotFound:
-                print(f"marketscout: no user {args.user!r}", file=sys.stderr)
-                return 1
+                return 0
+            user, removed = await moderation.remove_readings_sent_by(
+                uow, container.clock(), args.user, since=since
+            )
+        except NotFound:
+            print(f"marketscout: no user {args.user!r}", file=sys.stderr)
+            return 1
         products = len(removed.product_ids)
         print(
             f"removed {_plural(removed.readings, 'reading')} {user.username} sent, of "
@@ -118,4 +110,4 @@ def run_remove(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return asyncio.run(run())
+    return run_command(args.database_url, work)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marketscout.entrypoints.refresh import REFRESH_BATCH, refresh_forever, refresh_once
-from marketscout.entrypoints.settings import command_settings
+from marketscout.entrypoints.settings import run_command
+
+if TYPE_CHECKING:
+    from marketscout.entrypoints.container import Container
 
 
 def add_refresh_parser(subparsers: Any) -> None:
@@ -24,21 +26,17 @@ def run_refresh(args: argparse.Namespace) -> int:
     """``marketscout refresh``: for deployments that refresh scores apart from the web workers
     (set ``MARKETSCOUT_SCORE_REFRESH_INTERVAL=0`` on those). Without ``--watch``, passes until no
     stale score is left."""
-    settings = command_settings(args.database_url)
 
-    async def run() -> int:
-        from marketscout.entrypoints.startup import command_container
+    async def work(container: Container) -> int:
+        if args.watch > 0:
+            await refresh_forever(container, args.watch)
+        total = 0
+        while True:
+            refreshed = await refresh_once(container)
+            total += len(refreshed)
+            if len(refreshed) < REFRESH_BATCH:
+                break
+        print(f"refreshed {total} stale scores")
+        return 0
 
-        async with command_container(settings) as container:
-            if args.watch > 0:
-                await refresh_forever(container, args.watch)
-            total = 0
-            while True:
-                refreshed = await refresh_once(container)
-                total += len(refreshed)
-                if len(refreshed) < REFRESH_BATCH:
-                    break
-            print(f"refreshed {total} stale scores")
-            return 0
-
-    return asyncio.run(run())
+    return run_command(args.database_url, work)

@@ -6,14 +6,16 @@ sets the password of an account whose user forgot it."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marketscout.domain.errors import Conflict, InvalidValue, NotFound
 from marketscout.domain.usecases import accounts
-from marketscout.entrypoints.settings import command_settings
+from marketscout.entrypoints.settings import run_command
+
+if TYPE_CHECKING:
+    from marketscout.entrypoints.container import Container
 
 
 def add_users_parser(subparsers: Any) -> None:
@@ -81,44 +83,35 @@ def run_users_add(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"marketscout: {problem.message}", file=sys.stderr)
         return 2
-    settings = command_settings(args.database_url)
 
-    async def run() -> int:
-        from marketscout.entrypoints.startup import command_container
-
-        async with command_container(settings) as container:
-            try:
-                user = await accounts.sign_up(
-                    container.unit_of_work(),
-                    container.password_hasher(),
-                    container.clock(),
-                    username=args.username,
-                    email=args.email,
-                    password=password,
-                )
-            except Conflict as error:
-                print(f"marketscout: {error.message}", file=sys.stderr)
-                return 1
+    async def work(container: Container) -> int:
+        try:
+            user = await accounts.sign_up(
+                container.unit_of_work(),
+                container.password_hasher(),
+                container.clock(),
+                username=args.username,
+                email=args.email,
+                password=password,
+            )
+        except Conflict as error:
+            print(f"marketscout: {error.message}", file=sys.stderr)
+            return 1
         print(f"added user {user.username} (id {user.id})")
         return 0
 
-    return asyncio.run(run())
+    return run_command(args.database_url, work)
 
 
 def run_users_disable(args: argparse.Namespace) -> int:
-    settings = command_settings(args.database_url)
-
-    async def run() -> int:
-        from marketscout.entrypoints.startup import command_container
-
-        async with command_container(settings) as container:
-            try:
-                user = await accounts.set_disabled(
-                    container.unit_of_work(), container.clock(), args.username, disabled=args.disabled
-                )
-            except NotFound:
-                print(f"marketscout: no user {args.username!r}", file=sys.stderr)
-                return 1
+    async def work(container: Container) -> int:
+        try:
+            user = await accounts.set_disabled(
+                container.unit_of_work(), container.clock(), args.username, disabled=args.disabled
+            )
+        except NotFound:
+            print(f"marketscout: no user {args.username!r}", file=sys.stderr)
+            return 1
         if user.disabled_at is None:
             print(f"enabled user {user.username} (id {user.id})")
         else:
@@ -129,7 +122,7 @@ def run_users_disable(args: argparse.Namespace) -> int:
             )
         return 0
 
-    return asyncio.run(run())
+    return run_command(args.database_url, work)
 
 
 def run_users_password(args: argparse.Namespace) -> int:
@@ -137,23 +130,19 @@ def run_users_password(args: argparse.Namespace) -> int:
     if password is None:
         _say_how_to_give_a_password()
         return 2
-    settings = command_settings(args.database_url)
 
-    async def run() -> int:
-        from marketscout.entrypoints.startup import command_container
-
-        async with command_container(settings) as container:
-            try:
-                user = await accounts.reset_password(
-                    container.unit_of_work(), container.password_hasher(), args.username, password
-                )
-            except InvalidValue as error:
-                print(f"marketscout: {error.message}", file=sys.stderr)
-                return 2
-            except NotFound:
-                print(f"marketscout: no user {args.username!r}", file=sys.stderr)
-                return 1
+    async def work(container: Container) -> int:
+        try:
+            user = await accounts.reset_password(
+                container.unit_of_work(), container.password_hasher(), args.username, password
+            )
+        except InvalidValue as error:
+            print(f"marketscout: {error.message}", file=sys.stderr)
+            return 2
+        except NotFound:
+            print(f"marketscout: no user {args.username!r}", file=sys.stderr)
+            return 1
         print(f"set the password of {user.username} (id {user.id}); every login it had has ended")
         return 0
 
-    return asyncio.run(run())
+    return run_command(args.database_url, work)

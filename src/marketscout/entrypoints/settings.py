@@ -5,11 +5,16 @@ Every variable is named ``MARKETSCOUT_<FIELD>`` (upper case). The README lists t
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import gc
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from marketscout.entrypoints.container import Container
 
 PREFIX = "MARKETSCOUT_"
 
@@ -189,6 +194,22 @@ def command_settings(database_url: str | None) -> Settings:
     if database_url:
         overrides[PREFIX + "DATABASE_URL"] = database_url
     return Settings.from_env({**os.environ, **overrides})
+
+
+def run_command(database_url: str | None, work: Callable[[Container], Awaitable[int]]) -> int:
+    """What a command that is not the server does with the store: :func:`command_settings`, a
+    container whose store is prepared as the server's (and released afterwards, whatever
+    happens), and ``work`` on it; ``work``'s exit code."""
+    settings = command_settings(database_url)
+
+    async def run() -> int:
+        # Imported when a command runs, not when the command line is parsed (the store's modules).
+        from marketscout.entrypoints.startup import command_container
+
+        async with command_container(settings) as container:
+            return await work(container)
+
+    return asyncio.run(run())
 
 
 def _parse(name: str, kind: object, raw: str) -> object:
