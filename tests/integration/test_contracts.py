@@ -1326,3 +1326,21 @@ async def test_an_account_is_disabled_and_enabled_in_place(uow_factory: UowFacto
             "f2": True,
             "f3": False,
         }
+
+
+async def test_accounts_are_listed_by_id_a_page_at_a_time(uow_factory: UowFactory) -> None:
+    uow = uow_factory()
+    async with uow:
+        made = [
+            await uow.users.add(
+                User(username=f"user{n}", email=f"u{n}@example.com", password_hash="h", created_at=T0)
+            )
+            for n in range(5)
+        ]
+        await uow.users.set_disabled(made[3].id, T0)
+        await uow.commit()
+    async with uow:
+        first = await uow.users.list(skip=0, limit=3)
+        rest = await uow.users.list(skip=3, limit=3)
+    assert [u.username for u in first + rest] == [f"user{n}" for n in range(5)]
+    assert [u.disabled_at for u in rest] == [T0, None]

@@ -170,3 +170,23 @@ def test_the_operator_sets_a_forgotten_password(
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "password", "forgetful", "--password-stdin", "--database-url", url]) == 2
     assert "password:" in capsys.readouterr().err
+
+
+def test_the_operator_lists_the_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+    assert main(["users", "list", "--database-url", url]) == 0
+    assert "no accounts yet" in capsys.readouterr().out
+    for name in ("first_one", "second_one"):
+        assert _add(url, monkeypatch, name, "--email", f"{name}@example.com") == 0
+    assert main(["users", "disable", "second_one", "--database-url", url]) == 0
+    capsys.readouterr()
+    assert main(["users", "list", "--database-url", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "account", "e-mail", "created", "disabled"]
+    assert lines[1].split()[:3] == ["1", "first_one", "first_one@example.com"] and len(lines[1].split()) == 4
+    assert (
+        lines[2].split()[:3] == ["2", "second_one", "second_one@example.com"] and len(lines[2].split()) == 5
+    )
