@@ -183,6 +183,9 @@ class InMemoryUserRepository(_Repository, UserRepository):
         rows = self._tx.write(self._name)
         rows[user_id] = dataclasses.replace(rows[user_id], disabled_at=disabled_at)
 
+    async def list(self, *, skip: int, limit: int) -> builtins.list[User]:
+        return [self._rows()[key] for key in sorted(self._rows())][skip : skip + limit]
+
 
 class InMemoryRefreshTokenRepository(_Repository, RefreshTokenRepository):
     _name = "refresh_tokens"

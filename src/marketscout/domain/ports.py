@@ -109,6 +109,10 @@ class UserRepository(Protocol):
         """Disables the account from that time (None: enables it)."""
         ...
 
+    async def list(self, *, skip: int, limit: int) -> builtins.list[User]:
+        """Accounts by id, ``limit`` of them after the first ``skip``."""
+        ...
+
 
 @runtime_checkable
 class RefreshTokenRepository(Protocol):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from marketscout.domain.errors import NotFound
 from marketscout.domain.usecases import moderation
+from marketscout.entrypoints.cli_table import print_table
 from marketscout.entrypoints.settings import run_command
 
 if TYPE_CHECKING:
@@ -78,9 +79,7 @@ def run_senders(args: argparse.Namespace) -> int:
                     a.last_observed.isoformat(timespec="seconds"),
                 )
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        print_table(rows)
         return 0
 
     return run_command(args.database_url, work)

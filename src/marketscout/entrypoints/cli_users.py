@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from marketscout.domain.errors import Conflict, InvalidValue, NotFound
 from marketscout.domain.usecases import accounts
+from marketscout.entrypoints.cli_table import print_table
 from marketscout.entrypoints.settings import run_command
 
 if TYPE_CHECKING:
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
 
 def add_users_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "users", help="accounts: add one (as when sign-up is closed), set a password, disable or enable one"
+        "users",
+        help="accounts: list them, add one (as when sign-up is closed), set a password, disable or enable one",
     )
     commands = parser.add_subparsers(dest="users_command", required=True)
     add = commands.add_parser("add", help="add an account by the sign-up's rules")
@@ -33,6 +35,9 @@ def add_users_parser(subparsers: Any) -> None:
     )
     add.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
     add.set_defaults(handler=run_users_add)
+    listing = commands.add_parser("list", help="every account: id, name, e-mail, created, disabled")
+    listing.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    listing.set_defaults(handler=run_users_list)
     password = commands.add_parser(
         "password", help="set an account's password (its user forgot it); its logins end"
     )
@@ -143,6 +148,29 @@ def run_users_password(args: argparse.Namespace) -> int:
             print(f"marketscout: no user {args.username!r}", file=sys.stderr)
             return 1
         print(f"set the password of {user.username} (id {user.id}); every login it had has ended")
+        return 0
+
+    return run_command(args.database_url, work)
+
+
+# Accounts are read a page at a time (each query bounded).
+_LIST_PAGE = 1000
+
+
+def run_users_list(args: argparse.Namespace) -> int:
+    async def work(container: Container) -> int:
+        rows: list[tuple[str, ...]] = [("id", "account", "e-mail", "created", "disabled")]
+        skip = 0
+        while page := await accounts.list_accounts(container.unit_of_work(), skip=skip, limit=_LIST_PAGE):
+            for user in page:
+                disabled = user.disabled_at.isoformat(timespec="seconds") if user.disabled_at else ""
+                created = user.created_at.isoformat(timespec="seconds")
+                rows.append((str(user.id), user.username, user.email, created, disabled))
+            skip += len(page)
+        if len(rows) == 1:
+            print("no accounts yet")
+            return 0
+        print_table(rows)
         return 0
 
     return run_command(args.database_url, work)

@@ -346,6 +346,10 @@ class SqlUserRepository(_SqlRepository, UserRepository):
             update(t.users).where(t.users.c.id == user_id).values(disabled_at=disabled_at)
         )
 
+    async def list(self, *, skip: int, limit: int) -> builtins.list[User]:
+        statement = select(t.users).order_by(t.users.c.id).offset(skip).limit(limit)
+        return [_user(row) for row in await self._session.execute(statement)]
+
 
 def _token(row: Row[Any]) -> RefreshToken:
     return RefreshToken(

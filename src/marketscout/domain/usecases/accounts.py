@@ -231,3 +231,9 @@ async def reset_password(uow: UnitOfWork, hasher: PasswordHasher, username: str,
         await uow.refresh_tokens.revoke_user(user.id)
         await uow.commit()
     return user
+
+
+async def list_accounts(uow: UnitOfWork, *, skip: int = 0, limit: int = 1000) -> list[User]:
+    """The accounts by id (the operator's list), ``limit`` of them after the first ``skip``."""
+    async with uow:
+        return await uow.users.list(skip=skip, limit=limit)

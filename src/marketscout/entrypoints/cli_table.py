@@ -1,0 +1,12 @@
+"""What the operator's commands print: plain tables, columns aligned by their widest cell."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """The rows (the first one the header) with each column as wide as its widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
