@@ -83,6 +83,15 @@ async def test_an_accounts_readings_are_removed_and_its_products_rescored_withou
     assert "honest" in listing and "faker" in listing
     faker_line = next(line for line in listing.splitlines() if "faker" in line)
     assert " 9 " in f" {faker_line} ", "nine readings, of one product"
+    assert listing.splitlines()[0].split()[-1] == "disabled"
+    # A disabled sender is marked as such (the operator's other lever).
+    assert await asyncio.to_thread(main, ["users", "disable", "faker", "--database-url", url]) == 0
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["readings", "senders", "--database-url", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    faker_cells = next(line for line in lines if line.startswith("faker")).split()
+    honest_cells = next(line for line in lines if line.startswith("honest")).split()
+    assert len(faker_cells) == len(honest_cells) + 1 and faker_cells[-1].startswith(str(now.year))
 
     # A dry run says what would go and removes nothing.
     dry = ["readings", "remove", "--user", "faker", "--dry-run", "--database-url", url]
