@@ -65,7 +65,7 @@ def run_senders(args: argparse.Namespace) -> int:
         if not senders:
             print("no stored reading was sent by an account (the operator's own collectors send as nobody)")
             return 0
-        rows = [("account", "id", "readings", "products", "first observed", "last observed")]
+        rows = [("account", "id", "readings", "products", "first observed", "last observed", "disabled")]
         for sender in senders:
             a = sender.activity
             name = sender.user.username if sender.user is not None else "(unknown)"
@@ -77,6 +77,9 @@ def run_senders(args: argparse.Namespace) -> int:
                     f"{a.products:,}",
                     a.first_observed.isoformat(timespec="seconds"),
                     a.last_observed.isoformat(timespec="seconds"),
+                    sender.user.disabled_at.isoformat(timespec="seconds")
+                    if sender.user is not None and sender.user.disabled_at is not None
+                    else "",
                 )
             )
         print_table(rows)
