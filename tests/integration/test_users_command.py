@@ -16,6 +16,7 @@ from marketscout.adapters.security import Argon2PasswordHasher
 from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain.errors import Unavailable
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.cli import main
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
@@ -190,3 +191,21 @@ def test_the_operator_lists_the_accounts(
     assert (
         lines[2].split()[:3] == ["2", "second_one", "second_one@example.com"] and len(lines[2].split()) == 5
     )
+
+
+def test_a_store_failing_mid_command_is_said_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The store opened, then a statement fails (the database went away, a statement ran past
+    its timeout): the command says what the store said, in one line, and exits 1 (a traceback
+    before)."""
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+
+    async def failing(*args: object, **kwargs: object) -> list[int]:
+        raise Unavailable("the database is unavailable; try again shortly")
+
+    monkeypatch.setattr("marketscout.entrypoints.cli_refresh.refresh_once", failing)
+    assert main(["refresh", "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "marketscout: the database is unavailable; try again shortly"
