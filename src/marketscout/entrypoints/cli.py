@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from marketscout.domain.errors import DomainError
 from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backtest
 from marketscout.entrypoints.cli_collect import add_collect_parser, run_collect
 from marketscout.entrypoints.cli_db import add_db_parser, run_db
@@ -152,6 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as error:
         # The store cannot be opened or is not ready: what to do, in one line.
         print(f"marketscout: {error}", file=sys.stderr)
+        return 1
+    except DomainError as error:
+        # What a command did not handle itself: the store failing once opened (the database went
+        # away, a statement past its timeout), said in the store's words.
+        print(f"marketscout: {error.message}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader left early (``marketscout backtest ... | head``): not an error of ours. What

@@ -196,11 +196,21 @@ def command_settings(database_url: str | None) -> Settings:
     return Settings.from_env({**os.environ, **overrides})
 
 
-def run_command(database_url: str | None, work: Callable[[Container], Awaitable[int]]) -> int:
+def run_command(
+    database_url: str | None,
+    work: Callable[[Container], Awaitable[int]],
+    *,
+    statement_timeout_ms: int | None = None,
+) -> int:
     """What a command that is not the server does with the store: :func:`command_settings`, a
     container whose store is prepared as the server's (and released afterwards, whatever
-    happens), and ``work`` on it; ``work``'s exit code."""
+    happens), and ``work`` on it; ``work``'s exit code. ``statement_timeout_ms``: a longer limit
+    on PostgreSQL statements than the server's, for an operator's bulk work."""
     settings = command_settings(database_url)
+    if statement_timeout_ms is not None:
+        settings = dataclasses.replace(
+            settings, db_statement_timeout_ms=max(settings.db_statement_timeout_ms, statement_timeout_ms)
+        )
 
     async def run() -> int:
         # Imported when a command runs, not when the command line is parsed (the store's modules).
