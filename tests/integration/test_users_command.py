@@ -17,6 +17,7 @@ from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import Unavailable
+from marketscout.domain.model import User
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.cli import main
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
@@ -29,6 +30,22 @@ def _add(url: str, monkeypatch: pytest.MonkeyPatch, *args: str, password: str = 
     return main(["users", "add", *args, "--password-stdin", "--database-url", url])
 
 
+def _stored_user(url: str, username: str) -> User:
+    """The account as the store holds it."""
+
+    async def read() -> User | None:
+        engine = create_engine(url)
+        try:
+            async with SqlUnitOfWork(session_factory(engine)) as uow:
+                return await uow.users.get_by_username(username)
+        finally:
+            await engine.dispose()
+
+    user = asyncio.run(read())
+    assert user is not None
+    return user
+
+
 def test_an_added_account_logs_in_with_its_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -37,18 +54,9 @@ def test_an_added_account_logs_in_with_its_password(
     assert _add(url, monkeypatch, "shop_owner", "--email", "Owner@Example.com") == 0
     assert "added user shop_owner" in capsys.readouterr().out
 
-    async def check() -> None:
-        engine = create_engine(url)
-        try:
-            async with SqlUnitOfWork(session_factory(engine)) as uow:
-                user = await uow.users.get_by_username("shop_owner")
-            assert user is not None
-            assert user.email == "Owner@Example.com", "stored as given, as sign-up stores it"
-            assert await Argon2PasswordHasher().verify(user.password_hash, PASSPHRASE)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(check())
+    user = _stored_user(url, "shop_owner")
+    assert user.email == "Owner@Example.com", "stored as given, as sign-up stores it"
+    assert asyncio.run(Argon2PasswordHasher().verify(user.password_hash, PASSPHRASE))
 
 
 def test_bad_or_taken_accounts_are_refused_in_words(
@@ -157,17 +165,8 @@ def test_the_operator_sets_a_forgotten_password(
     assert main(["users", "password", "forgetful", "--password-stdin", "--database-url", url]) == 0
     assert "set the password of forgetful" in capsys.readouterr().out
 
-    async def check() -> None:
-        engine = create_engine(url)
-        try:
-            async with SqlUnitOfWork(session_factory(engine)) as uow:
-                user = await uow.users.get_by_username("forgetful")
-            assert user is not None
-            assert await Argon2PasswordHasher().verify(user.password_hash, "remembered at last")
-        finally:
-            await engine.dispose()
-
-    asyncio.run(check())
+    user = _stored_user(url, "forgetful")
+    assert asyncio.run(Argon2PasswordHasher().verify(user.password_hash, "remembered at last"))
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "password", "forgetful", "--password-stdin", "--database-url", url]) == 2
     assert "password:" in capsys.readouterr().err

@@ -214,9 +214,7 @@ async def change_password(
         _new_password(new, "new_password")
         if new == current:
             raise InvalidValue("new_password", "is the current password; choose another")
-        await uow.users.set_password_hash(user.id, await hasher.hash(new))
-        await uow.refresh_tokens.revoke_user(user.id)
-        await uow.commit()
+        await _set_password(uow, hasher, user.id, new)
 
 
 async def reset_password(uow: UnitOfWork, hasher: PasswordHasher, username: str, new: str) -> User:
@@ -227,10 +225,15 @@ async def reset_password(uow: UnitOfWork, hasher: PasswordHasher, username: str,
         user = await uow.users.get_by_username(username)
         if user is None:
             raise NotFound("user", username)
-        await uow.users.set_password_hash(user.id, await hasher.hash(new))
-        await uow.refresh_tokens.revoke_user(user.id)
-        await uow.commit()
+        await _set_password(uow, hasher, user.id, new)
     return user
+
+
+async def _set_password(uow: UnitOfWork, hasher: PasswordHasher, user_id: int, new: str) -> None:
+    """Stores the new password's hash and ends every login of the account, committed."""
+    await uow.users.set_password_hash(user_id, await hasher.hash(new))
+    await uow.refresh_tokens.revoke_user(user_id)
+    await uow.commit()
 
 
 async def list_accounts(uow: UnitOfWork, *, skip: int = 0, limit: int = 1000) -> list[User]:
