@@ -446,3 +446,102 @@ def test_growth_is_the_relative_change_or_none_without_an_earlier_window() -> No
     rising = score_item(series(flat_then_up), AS_OF)
     assert rising.growth == {"24h": 0.0, "7d": None, "30d": None}
     assert score_item(series([5_000]), AS_OF).growth == {"24h": None, "7d": None, "30d": None}
+
+
+def _reference_daily_gains(readings: list[tuple[float, int]], as_of: float, days: int) -> list[float]:
+    """Views gained on each day before ``as_of`` (day 0 = the last 24 hours), reading by reading:
+    each rise above the highest reading so far spread evenly over the interval since the reading
+    before (all of it on the reading's day when both share a time), a day counting the readings
+    at its older edge."""
+    gains = [0.0] * days
+    highest = readings[0][1]
+    older = readings[0][0]
+    for at, seen in readings[1:]:
+        gained, highest = max(seen - highest, 0), max(seen, highest)
+        if gained:
+            if at == older:
+                day = int((as_of - at) // 86400)
+                if day < days:
+                    gains[day] += gained
+            else:
+                for day in range(days):
+                    newer_edge, older_edge = as_of - day * 86400.0, as_of - (day + 1) * 86400.0
+                    overlap = min(at, newer_edge) - max(older, older_edge)
+                    if overlap > 0:
+                        gains[day] += gained * overlap / (at - older)
+        older = at
+    return gains
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(st.integers(0, 4 * 24 * 60), st.integers(-1_000, 10**6)), min_size=2, max_size=60
+    ),
+    start=st.integers(0, 10**9),
+    offset=st.integers(0, 24 * 60),
+)
+def test_the_daily_gains_are_the_rises_spread_over_their_intervals(
+    steps: list[tuple[int, int]], start: int, offset: int
+) -> None:
+    """Readings minutes to days apart (some at the same time, some corrected downwards), the
+    newest ``offset`` minutes before ``as_of``: the last day's gain, and the 7-day and 30-day
+    growth, are what spreading each rise over its interval gives (the engine reads the running
+    maximum at the days' edges instead of reading by reading)."""
+    readings: list[tuple[float, int]] = []
+    at, views = AS_OF.timestamp() - offset * 60, start
+    for gap, change in reversed(steps):
+        readings.append((at, max(views, 0)))
+        at, views = at - gap * 60, views - change
+    readings.reverse()
+    as_of = AS_OF.timestamp()
+    daily = _reference_daily_gains(readings, as_of, 60)
+    level = max(v for _, v in readings)
+    a = score_series(
+        [
+            ReadingSeries(
+                1,
+                Platform.TIKTOK,
+                "US",
+                [t for t, _ in readings],
+                [v for _, v in readings],
+                [0] * len(readings),
+            )
+        ],
+        AS_OF,
+    )
+    # Within the engine's rounding and the last bits of the level the gains are read from.
+    slack = 1e-9 * level
+    assert a.components["velocity_24h"] == pytest.approx(daily[0], abs=0.01 + slack)
+    for label, days in (("7d", 7), ("30d", 30)):
+        recent, before = sum(daily[:days]), sum(daily[days : 2 * days])
+        observed = readings[0][0] <= as_of - 2 * days * 86400.0
+        if observed and before > 1:
+            expected = recent / before - 1
+            assert a.growth[label] == pytest.approx(
+                expected, abs=1e-4 + 4 * slack * (1 + abs(expected)) / before
+            )
+        elif not observed or before == 0:
+            assert a.growth[label] is None
+
+
+def test_days_sharing_one_spread_gain_tie() -> None:
+    """A gain spread over days without readings gives each of them the same share: the last
+    three days are not "less than the three before", and the peak is the most recent of them
+    (read at the days' edges, those shares differ in their last bits)."""
+    day = 86400.0
+    as_of = AS_OF.timestamp()
+    # Read 12.9, 9.9 and 6.9 days ago, then now: the last 6.9 days share one gain evenly.
+    epochs = [as_of - 12.869 * day, as_of - 9.869 * day, as_of - 6.869 * day, as_of]
+    views = [3_185_159, 3_503_264, 4_139_474, 4_176_720]
+    spread = score_series(
+        [ReadingSeries(1, Platform.TIKTOK, "DE", epochs, views, [v // 25 for v in views])], AS_OF
+    )
+    assert spread.status != TrendStatus.DECLINING
+    # Read 6.8 days ago and 0.8 days ago: days 1 to 5 share the gain, the most recent of them
+    # is a day old, and today's share of it (a fifth of a day's) is not a spike that is over.
+    epochs, views = [as_of - 6.757 * day, as_of - 0.757 * day], [6_539_916, 6_993_706]
+    gap = score_series(
+        [ReadingSeries(1, Platform.TIKTOK, "DE", epochs, views, [v // 25 for v in views])], AS_OF
+    )
+    assert gap.status != TrendStatus.PEAKED

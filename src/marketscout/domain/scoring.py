@@ -7,13 +7,14 @@ over standard windows, a short forecast and a confidence. Pure and deterministic
 
 from __future__ import annotations
 
-import bisect
 import functools
 import math
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
@@ -63,6 +64,11 @@ BOT_LIKE_QUALITY = math.log(1 / 3)
 # Peaked a day ago: only when the last day's gain fell below this share of the day before's
 # (a spike that is over); a smaller fall a day after the best day is not yet a peak.
 COLLAPSED = 0.1
+# Days' gains within this share of each other are equal: a gain spread over days without
+# readings gives each day the same share, up to the last bits of the curve read at the days'
+# edges (the last three days are not "less than the three before", the peak is the most recent
+# of them).
+TIE = 1e-9
 # Why an item whose readings record no like, comment or share is never exploding.
 VIEWS_ALONE = "no likes, comments or shares recorded: not called exploding on views alone"
 # A series' readings in time order (the lower reading first at equal times).
@@ -215,7 +221,7 @@ def score_series(
             raise ValueError(f"ad {s.ad_id} in {s.region}: the series' lists differ in length")
         if s.epochs != sorted(s.epochs):
             s = _in_time_order(s)
-        cut = bisect.bisect_right(s.epochs, as_of_epoch)
+        cut = bisect_right(s.epochs, as_of_epoch)
         if cut < len(s.epochs):
             if not cut:
                 continue
@@ -236,10 +242,10 @@ def score_series(
     if len(kept) > 1:
         kept.sort(key=_SERIES_ORDER)
 
-    # One pass over each series' increments (only a rise above the highest reading so far counts:
-    # counters that go down, by corrections or deletions, never count as negative growth): views
-    # gained per day before ``as_of`` (bucket 0 = the last 24 h), for the item and for each
-    # series' last six days.
+    # Each series' increments (only a rise above the highest reading so far counts: counters
+    # that go down, by corrections or deletions, never count as negative growth): views gained
+    # per day before ``as_of`` (bucket 0 = the last 24 h), for the item and for each series'
+    # last six days.
     span_days = 2 * max(params.horizon_days, 30)
     daily_all = [0.0] * span_days
     rising_ads: set[int] = set()
@@ -255,71 +261,63 @@ def score_series(
     first_level = 0
     quality_since = as_of_epoch - 7 * 86400.0
     for ad_id, platform, region, epochs, views, interactions in kept:
-        own = [0.0] * 6
-        # The level now is the highest reading; what was gained from a reading on is the
-        # highest reading less the highest before it. The last week's gains: from the first
-        # reading after ``quality_since`` (never the first reading: nothing before it).
-        top = max(views)
+        # The views counter read as a curve: its running maximum (a counter that goes down
+        # adds nothing until it passes its highest reading again), rising evenly between
+        # consecutive readings (an increment spread over the interval it covers) and stepping
+        # where readings share a time. A day's gain is the curve's rise within the day, read at
+        # the day's edges, so the work follows the days a series spans, not its readings (a
+        # series read every hour has 24 readings a day and the same days). A counter that
+        # never goes down is its own running maximum.
+        highest = views if views == sorted(views) else list(accumulate(views, max))
+        # The level now is the highest reading. The last week's gains: from the first reading
+        # after ``quality_since`` on (never the first reading: nothing before it).
+        top = highest[-1]
         level_now += top
         first_level += views[0]
         if epochs[0] < first_epoch:
             first_epoch = epochs[0]
-        recent_from = max(bisect.bisect_right(epochs, quality_since), 1)
-        week_gain = top - max(views[:recent_from])
-        top_interactions = max(interactions)
+        recent_from = max(bisect_right(epochs, quality_since), 1)
+        week_gain = top - highest[recent_from - 1]
+        before_week = max(interactions[:recent_from])
+        in_week = max(interactions[recent_from:], default=before_week)
+        top_interactions = in_week if in_week > before_week else before_week
         if top_interactions > most_interactions:
             most_interactions = top_interactions
-        quality_num += top_interactions - max(interactions[:recent_from])
+        quality_num += top_interactions - before_week
         quality_den += week_gain
         norm_weighted += week_gain * PLATFORM_ENGAGEMENT_NORM[platform]
-        highest = views[0]
-        # Days before ``as_of`` of the previous reading and of this one.
-        older = (as_of_epoch - epochs[0]) / 86400.0
-        for epoch, seen in zip(epochs[1:], views[1:], strict=True):
-            newer = (as_of_epoch - epoch) / 86400.0
-            if seen <= highest:
-                older = newer
-                continue
-            gained = seen - highest
-            highest = seen
-            width = older - newer
-            first_bucket = int(newer)
-            if width <= 0:
-                if first_bucket < span_days:
-                    daily_all[first_bucket] += gained
-                    if first_bucket < 6:
-                        own[first_bucket] += gained
-            elif older <= first_bucket + 1:  # within one day's bucket
-                if first_bucket < span_days:
-                    share = gained * (older - newer) / width
-                    daily_all[first_bucket] += share
-                    if first_bucket < 6:
-                        own[first_bucket] += share
-            elif older <= first_bucket + 2:  # across one day's boundary: the common case
-                split = first_bucket + 1
-                if first_bucket < span_days:
-                    share = gained * (split - newer) / width
-                    daily_all[first_bucket] += share
-                    if first_bucket < 6:
-                        own[first_bucket] += share
-                if split < span_days:
-                    share = gained * (older - split) / width
-                    daily_all[split] += share
-                    if split < 6:
-                        own[split] += share
-            else:
-                last_bucket = math.ceil(older)
-                if last_bucket > span_days:
-                    last_bucket = span_days
-                for k in range(first_bucket, last_bucket):
-                    top_age = older if older < k + 1 else k + 1
-                    bottom = newer if newer > k else k
-                    share = gained * (top_age - bottom) / width
-                    daily_all[k] += share
-                    if k < 6:
-                        own[k] += share
-            older = newer
-        recent, before = sum(own[:3]), sum(own[3:6])
+        first_views = views[0]
+        newest = epochs[-1]
+        # The day of the newest reading: the newer edge of day k is as_of less k days, and a
+        # reading exactly on an edge belongs to the older day (the curve at an edge counts it).
+        k = int((as_of_epoch - newest) / 86400.0)
+        if as_of_epoch - k * 86400.0 < newest:
+            k -= 1
+        elif as_of_epoch - (k + 1) * 86400.0 >= newest:
+            k += 1
+        # The curve at the newer edges of days 0 to 6 (for the series' last six days), then
+        # at each older edge until the first reading or the horizon.
+        edges: list[float] = [top] * 7
+        upper: float = top  # the curve at the day's newer edge
+        i = len(epochs)
+        while k < span_days:
+            edge = as_of_epoch - (k + 1) * 86400.0
+            i = bisect_right(epochs, edge, 0, i)
+            if i:
+                lo, low = epochs[i - 1], highest[i - 1]
+                lower = low + (highest[i] - low) * (edge - lo) / (epochs[i] - lo)
+            else:  # the day reaches back past the first reading
+                lower = first_views
+            daily_all[k] += upper - lower
+            upper = lower
+            k += 1
+            if k < 7:
+                edges[k] = lower
+            if not i:
+                break
+        if k < 7:
+            edges[k:] = [upper] * (7 - k)
+        recent, before = top - edges[3], edges[3] - edges[6]
         ad_gain[ad_id] += recent
         # Rising: the last three days' gains a tenth above the three before, where those were
         # observed (unobserved days are not days without gains), or where the ad is new: first
@@ -417,9 +415,15 @@ def score_series(
     before_days = min((as_of_epoch - first_epoch) / 86400.0 - 7.0, 7.0)
     week_before = week_before_sum / before_days if before_days >= 3.0 else None
     peak = max(daily)
-    peak_day = daily.index(peak)  # the most recent day of the highest gain
+    # The most recent day of the highest gain (a tie: see TIE).
+    peak_day = daily.index(peak)
+    level_with_peak = peak * (1.0 - TIE)
+    for day in range(peak_day):
+        if daily[day] >= level_with_peak:
+            peak_day = day
+            break
     reasons: list[str] = []
-    if week < -0.3 and v3 < v_prev3:
+    if week < -0.3 and v3 < v_prev3 * (1.0 - TIE):
         status = TrendStatus.DECLINING
         # The figure said is the one reported as growth (none without a week before to compare).
         down = reported["7d"]
