@@ -978,7 +978,9 @@ async def test_window_gains_match_the_definition_on_messy_data(uow_factory: UowF
     # (its daily rollup then stands for the day's readings up to the end) or something is.
     latest = max(r.observed_at for r in readings)
     for end in (latest, latest + timedelta(minutes=5), latest - timedelta(minutes=1)):
+        # A week, and the scan's last 24 hours (one midnight inside, no whole day).
         windows.append((end - timedelta(days=7, minutes=13), end))
+        windows.append((end - timedelta(days=1), end))
     # Windows that start before the first reading of their day (nothing stored earlier that day:
     # the day's rollup then stands for the window's part of it), and just after it.
     first_of_day: dict[datetime, datetime] = {}

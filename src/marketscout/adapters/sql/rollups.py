@@ -84,7 +84,10 @@ def tile(
     pieces = [Piece("raw", lo, first_hour, before)]
     first_day = _floor(first_hour - timedelta(microseconds=1), DAY) + DAY
     last_day = _floor(last_hour, DAY)
-    if first_day < last_day:
+    # With ``day_complete``, the last day's bucket stands for its hours even when no whole day
+    # lies between (the scan's last 24 hours: one rollup row a day instead of the hours since
+    # midnight).
+    if first_day < last_day or (day_complete and first_day == last_day):
         if first_hour < first_day:
             pieces.append(Piece("hour", first_hour, first_day, before))
         if day_complete:
