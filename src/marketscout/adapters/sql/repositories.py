@@ -662,7 +662,7 @@ class _FirstViews(FunctionElement[int]):
 @compiles(_FirstViews)
 def _compile_first_views(element: _FirstViews, compiler: Any, **kw: Any) -> str:
     time, views = (compiler.process(clause, **kw) for clause in element.clauses)
-    return rollups.first_views(compiler.dialect.name, time, views)
+    return rollups.first_views(compiler.dialect.name, time, views, hashable=True)
 
 
 @translate_errors

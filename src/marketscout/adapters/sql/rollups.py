@@ -142,13 +142,22 @@ def _upsert(
     )
 
 
-def first_views(dialect: str, time: str, views: str) -> str:
+def first_views(dialect: str, time: str, views: str, *, hashable: bool = False) -> str:
     """An aggregate: the ``views`` of the row with the least ``time`` in the group (the times of
     a group are distinct: one reading per ad, region and time, and pieces of a window are
-    disjoint)."""
+    disjoint). ``hashable``: on PostgreSQL, a form the planner may compute by hashing (and in
+    parallel), for a query that groups millions of rows without needing them sorted."""
     if dialect == "postgresql":
-        # An ordered aggregate: the planner groups by sorting, which measured faster here than a
-        # min over (time, views) arrays, whose times have to become numeric first.
+        if hashable:
+            # The least (epoch seconds, views) pair of doubles. Distinct microseconds stay
+            # distinct and in order as doubles until the year 2242 (date_part rounds correctly),
+            # and counts are exact below 2^53 (9 x 10^15; above, the nearest double). Grouping
+            # window pieces by hashing instead of sorting them (the ordered aggregate below
+            # forces a sort): the cold scan over 24 hours on the 10M bench read 5.8 million
+            # rollup rows, a quarter less time.
+            return f"CAST((min(ARRAY[date_part('epoch', {time}), CAST({views} AS DOUBLE PRECISION)]))[2] AS BIGINT)"
+        # An ordered aggregate: the planner groups by sorting, which the ingest's roll-up does
+        # anyway (its rows are taken in key order).
         return f"(array_agg({views} ORDER BY {time}))[1]"
     # SQLite stores times as fixed-width text ('YYYY-MM-DD HH:MM:SS.ffffff', 26 characters), so
     # the least time followed by its views is the least of the two concatenated.
