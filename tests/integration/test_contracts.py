@@ -873,6 +873,59 @@ async def test_scoring_series_stream_each_product_once_in_id_order(
         assert [item async for item in uow.engagement.scoring_series([], since=since, until=until)] == []
 
 
+async def test_scoring_series_sees_the_unit_of_works_own_readings(uow_factory: UowFactory) -> None:
+    """Readings added in the unit of work and not yet committed are what its stream reads
+    (a store may read on a connection of its own only where the transaction wrote nothing)."""
+    _, product_id, ad_id = await _seed(uow_factory)
+    readings = [
+        dataclasses.replace(_snap(ad_id, product_id, 0, 100 * step), observed_at=T0 + timedelta(hours=step))
+        for step in range(30)
+    ]
+    since, until = T0 - timedelta(hours=1), T0 + timedelta(days=2)
+    uow = uow_factory()
+    async with uow:
+        await uow.engagement.add_many(readings)
+        streamed = [
+            item async for item in uow.engagement.scoring_series([product_id], since=since, until=until)
+        ]
+        assert streamed == [(product_id, hourly_series(readings, since=since, until=until))]
+    async with uow:  # rolled back: nothing was stored
+        assert [
+            item async for item in uow.engagement.scoring_series([product_id], since=since, until=until)
+        ] == []
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_scoring_streams_closed_early_give_their_connections_back(
+    database_url: str, uow_factory: UowFactory
+) -> None:
+    """More streams stopped after their first product than the pool holds connections (20):
+    none keeps one, whichever connection it reads on."""
+    _, product_id, ad_id = await _seed(uow_factory)
+    uow = uow_factory()
+    since, until = T0 - timedelta(hours=1), T0 + timedelta(days=2)
+    async with uow:
+        await uow.engagement.add_many(
+            [
+                dataclasses.replace(
+                    _snap(ad_id, product_id, 0, 10 * step), observed_at=T0 + timedelta(hours=step)
+                )
+                for step in range(5)
+            ]
+        )
+        await uow.commit()
+    for _ in range(25):
+        async with uow, contextlib.aclosing(
+            uow.engagement.scoring_series([product_id], since=since, until=until)
+        ) as stream:
+            async for _ in stream:
+                break
+    async with uow:
+        assert [
+            pid async for pid, _ in uow.engagement.scoring_series([product_id], since=since, until=until)
+        ] == [product_id]
+
+
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_rescore_whose_write_fails_midway_stores_nothing(
     database_url: str, uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
