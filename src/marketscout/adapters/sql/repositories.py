@@ -41,7 +41,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -246,12 +246,15 @@ class _SqlRepository:
             return builtins.list((await self._session.execute(statement)).all())
         return await _fetch_raw(connection, statement)
 
-    async def _each_rows(self, statements: Sequence[Any]) -> AsyncGenerator[builtins.list[Any], None]:
-        """Each statement's rows (:meth:`_rows`), in order. On PostgreSQL the next statement is
-        already sent while the caller works on this one's rows, so the database reads the next
-        slice on its own core meanwhile; a caller that stops early waits for the statement in
-        flight, so the connection is free again when the iteration ends."""
-        connection = await self._session.connection()
+    async def _each_rows(
+        self, statements: Sequence[Any], connection: AsyncConnection | None = None
+    ) -> AsyncGenerator[builtins.list[Any], None]:
+        """Each statement's rows (:meth:`_rows`), in order, on the unit of work's connection or
+        the one given. On PostgreSQL the next statement is already sent while the caller works
+        on this one's rows, so the database reads the next slice on its own core meanwhile; a
+        caller that stops early waits for the statement in flight, so the connection is free
+        again when the iteration ends."""
+        connection = connection or await self._session.connection()
         if connection.dialect.name != "postgresql":
             for statement in statements:
                 yield await self._rows(statement)
@@ -829,7 +832,8 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         platform, [epoch seconds], [views], [interactions])``, the lists in hour order, rows in
         product, ad and region order; a slice of the products per statement (:meth:`_each_rows`).
         On PostgreSQL the database groups the hours into arrays, so a product's month of hours
-        comes back as one row of three arrays that psycopg builds in C; elsewhere the hours
+        comes back as one row of three arrays that psycopg builds in C, read on a connection of
+        its own where the transaction has written nothing (:meth:`_reader`); elsewhere the hours
         come one row each and are grouped here."""
         h = t.engagement_hourly.c
         connection = await self._session.connection()
@@ -884,7 +888,9 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                         .where(condition, h.bucket >= first_hour, h.bucket <= until)
                         .order_by(h.product_id, h.ad_id, h.region, h.bucket)
                     )
-        async with contextlib.aclosing(self._each_rows(statements)) as slices:
+        async with contextlib.AsyncExitStack() as stack:
+            reader = await self._reader(stack) if postgres else None
+            slices = await stack.enter_async_context(contextlib.aclosing(self._each_rows(statements, reader)))
             async for rows in slices:
                 if postgres:
                     info = self._session.info
@@ -907,6 +913,20 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                     interactions.append(max_interactions)
                 if key:
                     yield (*key, epochs, views, interactions)
+
+    async def _reader(self, stack: contextlib.AsyncExitStack) -> AsyncConnection | None:
+        """A connection of its own for a long read on PostgreSQL, given back when ``stack``
+        closes, where the unit of work's transaction has written nothing yet (PostgreSQL has
+        given it no transaction id): the read then sees the same committed data, and runs while
+        the transaction's connection stores what the caller makes of it (re-scoring's scores).
+        None where the transaction has written: its own readings are only visible to itself."""
+        written = await self._session.execute(text("SELECT pg_current_xact_id_if_assigned()"))
+        if written.scalar() is not None:
+            return None
+        bind = self._session.bind
+        if not isinstance(bind, AsyncEngine):
+            return None
+        return await stack.enter_async_context(bind.connect())
 
     async def since(
         self, start: datetime, *, until: datetime | None = None
