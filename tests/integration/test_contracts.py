@@ -915,9 +915,12 @@ async def test_scoring_streams_closed_early_give_their_connections_back(
         )
         await uow.commit()
     for _ in range(25):
-        async with uow, contextlib.aclosing(
-            uow.engagement.scoring_series([product_id], since=since, until=until)
-        ) as stream:
+        async with (
+            uow,
+            contextlib.aclosing(
+                uow.engagement.scoring_series([product_id], since=since, until=until)
+            ) as stream,
+        ):
             async for _ in stream:
                 break
     async with uow:
