@@ -536,6 +536,45 @@ def _assessment(score: float) -> TrendAssessment:
     )
 
 
+async def test_pruning_scores_keeps_each_products_latest_and_everything_newer(
+    uow_factory: UowFactory,
+) -> None:
+    """Scores calculated before the moment go, except each product's latest, whatever its age
+    (what listings, alerts and re-scoring read); a dry run counts them and removes nothing."""
+    _, first, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        second = (await uow.products.add(Product(name="B", description="d", created_at=T0))).id
+        # ``first``: scored every 10 days from T0; ``second``: once, long ago.
+        for days in (0, 10, 20, 30, 40):
+            await uow.scores.add(
+                TrendScore(
+                    product_id=first, calculated_at=T0 + timedelta(days=days), assessment=_assessment(days)
+                )
+            )
+        await uow.scores.add(TrendScore(product_id=second, calculated_at=T0, assessment=_assessment(7.0)))
+        await uow.commit()
+    cut = T0 + timedelta(days=25)
+    async with uow:
+        assert await uow.scores.prune(cut, dry_run=True) == 3
+        await uow.commit()
+    async with uow:
+        assert len(await uow.scores.history(first)) == 5
+        assert await uow.scores.prune(cut) == 3
+        await uow.commit()
+    async with uow:
+        assert [s.score for s in await uow.scores.history(first)] == [30.0, 40.0]
+        assert [s.score for s in await uow.scores.history(second)] == [7.0]  # its latest, kept
+        latest = await uow.scores.latest_many([first, second])
+        assert {pid: s.score for pid, s in latest.items()} == {first: 40.0, second: 7.0}
+        assert await uow.scores.prune(cut) == 0
+        # Later than every score: only the latest of each product stays.
+        assert await uow.scores.prune(T0 + timedelta(days=400)) == 1
+        await uow.commit()
+    async with uow:
+        assert [s.score for s in await uow.scores.history(first)] == [40.0]
+
+
 async def test_scores_stored_as_they_come_land_in_parts(
     uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
