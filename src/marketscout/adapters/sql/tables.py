@@ -224,7 +224,9 @@ trend_scores_latest = Table(
     "trend_scores_latest",
     metadata,
     Column("product_id", Id, ForeignKey("products.id", ondelete="CASCADE"), primary_key=True),
-    Column("score_id", Id, ForeignKey("trend_scores.id", ondelete="CASCADE"), nullable=False),
+    # The score's id in the history: written with it by the store, never a foreign key
+    # (migration 0014: its cascade cost a scan of this table per score pruned).
+    Column("score_id", Id, nullable=False),
     Column("calculated_at", UtcDateTime(), nullable=False),
     Column("score", Float, nullable=False),
     Column("status", String(20), nullable=False),
