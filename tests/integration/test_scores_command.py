@@ -17,7 +17,7 @@ from marketscout.entrypoints.cli import main
 
 
 async def _history(url: str, now: datetime) -> int:
-    """A product scored once a day for 90 days, up to a day ago; its id."""
+    """A product scored once a day for 90 days, up to half a day ago; its id."""
     engine = create_engine(url)
     uow = SqlUnitOfWork(session_factory(engine))
     async with uow:
@@ -26,7 +26,7 @@ async def _history(url: str, now: datetime) -> int:
             await uow.scores.add(
                 TrendScore(
                     product_id=product.id,
-                    calculated_at=now - timedelta(days=days),
+                    calculated_at=now - timedelta(days=days) + timedelta(hours=12),
                     assessment=TrendAssessment(score=float(days), status=TrendStatus.STEADY, confidence=0.5),
                 )
             )
@@ -75,5 +75,7 @@ def test_a_window_shorter_than_what_alert_rules_read_is_refused_in_words(
     assert main(["scores", "prune", "--older-than", "7", "--database-url", url]) == 1
     err = capsys.readouterr().err
     assert "at least 31 days" in err and "alert rules" in err and "Traceback" not in err
-    assert main(["scores", "prune", "--older-than", "many", "--database-url", url]) == 2
-    assert "invalid" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:
+        main(["scores", "prune", "--older-than", "many", "--database-url", url])
+    assert refused.value.code == 2
+    assert "--older-than: invalid int value: 'many'" in capsys.readouterr().err

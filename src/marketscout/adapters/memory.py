@@ -469,6 +469,15 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
         ]
         return sorted(found, key=lambda s: (s.calculated_at, s.id))
 
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> int:
+        latest = {s.id for s in await self.latest_all()}
+        gone = [s.id for s in self._rows().values() if s.calculated_at < before and s.id not in latest]
+        if not dry_run:
+            rows = self._tx.write(self._name)
+            for score_id in gone:
+                del rows[score_id]
+        return len(gone)
+
 
 class InMemoryWatchlistRepository(_Repository, WatchlistRepository):
     _name = "watchlists"

@@ -327,6 +327,12 @@ class ScoreRepository(Protocol):
         """Oldest first."""
         ...
 
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Removes the scores calculated before ``before``, except each product's latest (kept
+        whatever its age: what listings, alert rules and re-scoring read); how many it removed
+        (with ``dry_run``, how many it would remove, removing nothing)."""
+        ...
+
 
 @runtime_checkable
 class WatchlistRepository(Protocol):

@@ -16,6 +16,7 @@ from marketscout.entrypoints.cli_notify import add_notify_parser
 from marketscout.entrypoints.cli_readings import add_readings_parser
 from marketscout.entrypoints.cli_refresh import add_refresh_parser
 from marketscout.entrypoints.cli_remote import add_remote_parser
+from marketscout.entrypoints.cli_scores import add_scores_parser
 from marketscout.entrypoints.cli_users import add_users_parser
 from marketscout.entrypoints.settings import StartupError
 
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_remote_parser(commands)
     add_users_parser(commands)
     add_readings_parser(commands)
+    add_scores_parser(commands)
     add_backtest_parser(commands)
     commands.choices["backtest"].set_defaults(handler=run_backtest)
     return parser

@@ -1407,6 +1407,20 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             statement = statement.where(t.trend_scores.c.calculated_at >= since)
         return [_score(row) for row in await self._session.execute(statement)]
 
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> int:
+        """One statement; the latest scores are those ``trend_scores_latest`` points at."""
+        s, latest = t.trend_scores.c, t.trend_scores_latest.c
+        condition = and_(
+            s.calculated_at < before, ~select(latest.score_id).where(latest.score_id == s.id).exists()
+        )
+        if dry_run:
+            counted = await self._session.execute(
+                select(func.count()).select_from(t.trend_scores).where(condition)
+            )
+            return int(counted.scalar_one())
+        removed = await self._session.execute(delete(t.trend_scores).where(condition))
+        return int(getattr(removed, "rowcount", 0))
+
 
 def _entry(row: Row[Any]) -> WatchlistEntry:
     return WatchlistEntry(
