@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from marketscout.domain.errors import NotFound
 from marketscout.domain.usecases import moderation
-from marketscout.entrypoints.cli_table import print_table
+from marketscout.entrypoints.cli_table import plural, print_table
 from marketscout.entrypoints.settings import run_command
 
 if TYPE_CHECKING:
@@ -53,10 +53,6 @@ def add_readings_parser(subparsers: Any) -> None:
     remove.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
     remove.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
     remove.set_defaults(handler=run_remove)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def run_senders(args: argparse.Namespace) -> int:
@@ -101,8 +97,8 @@ def run_remove(args: argparse.Namespace) -> int:
             if args.dry_run:
                 user, sent = await moderation.readings_sent_by(uow, args.user, since=since)
                 print(
-                    f"{user.username} sent {_plural(sent.readings, 'stored reading')} of "
-                    f"{_plural(len(sent.product_ids), 'product')}; nothing removed (dry run)"
+                    f"{user.username} sent {plural(sent.readings, 'stored reading')} of "
+                    f"{plural(len(sent.product_ids), 'product')}; nothing removed (dry run)"
                 )
                 return 0
             user, removed = await moderation.remove_readings_sent_by(
@@ -113,8 +109,8 @@ def run_remove(args: argparse.Namespace) -> int:
             return 1
         products = len(removed.product_ids)
         print(
-            f"removed {_plural(removed.readings, 'reading')} {user.username} sent, of "
-            f"{_plural(products, 'product')}; re-scored {_plural(products, 'product')}"
+            f"removed {plural(removed.readings, 'reading')} {user.username} sent, of "
+            f"{plural(products, 'product')}; re-scored {plural(products, 'product')}"
         )
         return 0
 

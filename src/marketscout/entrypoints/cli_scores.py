@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.usecases.retention import prune_score_history
+from marketscout.entrypoints.cli_table import plural
 from marketscout.entrypoints.settings import run_command
 
 if TYPE_CHECKING:
@@ -35,10 +36,6 @@ def add_scores_parser(subparsers: Any) -> None:
     prune.set_defaults(handler=run_prune)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
 def run_prune(args: argparse.Namespace) -> int:
     days: int = args.older_than
 
@@ -50,7 +47,7 @@ def run_prune(args: argparse.Namespace) -> int:
         except InvalidValue as error:
             print(f"marketscout: --older-than {error.rule}", file=sys.stderr)
             return 1
-        scores = f"{_plural(count, 'stored score')} calculated more than {_plural(days, 'day')} ago"
+        scores = f"{plural(count, 'stored score')} calculated more than {plural(days, 'day')} ago"
         if args.dry_run:
             print(f"{scores} would be removed (each product's latest kept); nothing removed (dry run)")
         else:

@@ -1,4 +1,5 @@
-"""What the operator's commands print: plain tables, columns aligned by their widest cell."""
+"""What the operator's commands print: plain tables, columns aligned by their widest cell, and
+counts with their noun."""
 
 from __future__ import annotations
 
@@ -10,3 +11,8 @@ def print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def plural(count: int, word: str) -> str:
+    """``1 reading``, ``1,046,685 readings``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
