@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from marketscout.domain.errors import NotFound
 from marketscout.domain.usecases import moderation
 from marketscout.entrypoints.cli_table import plural, print_table
-from marketscout.entrypoints.settings import run_command
+from marketscout.entrypoints.settings import BULK_STATEMENT_TIMEOUT_MS, run_command
 
 if TYPE_CHECKING:
     from marketscout.entrypoints.container import Container
@@ -84,12 +84,6 @@ def run_senders(args: argparse.Namespace) -> int:
     return run_command(args.database_url, work)
 
 
-# Removing a large account's readings deletes and rolls up again millions of rows in a statement
-# (1 million readings of 33,333 products: 16 s in all on PostgreSQL, re-scoring included): more
-# than the server's 10 s limit per statement is allowed, within reason.
-REMOVAL_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
-
-
 def run_remove(args: argparse.Namespace) -> int:
     async def work(container: Container) -> int:
         uow, since = container.unit_of_work(), args.since
@@ -114,4 +108,4 @@ def run_remove(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return run_command(args.database_url, work, statement_timeout_ms=REMOVAL_STATEMENT_TIMEOUT_MS)
+    return run_command(args.database_url, work, statement_timeout_ms=BULK_STATEMENT_TIMEOUT_MS)

@@ -12,14 +12,10 @@ from typing import TYPE_CHECKING, Any
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.usecases.retention import prune_score_history
 from marketscout.entrypoints.cli_table import plural
-from marketscout.entrypoints.settings import run_command
+from marketscout.entrypoints.settings import BULK_STATEMENT_TIMEOUT_MS, run_command
 
 if TYPE_CHECKING:
     from marketscout.entrypoints.container import Container
-
-# Removing years of scores is one DELETE of millions of rows: more than the server's 10 s limit
-# per statement is allowed, within reason (as for readings remove).
-PRUNE_STATEMENT_TIMEOUT_MS = 30 * 60 * 1000
 
 
 def add_scores_parser(subparsers: Any) -> None:
@@ -54,4 +50,4 @@ def run_prune(args: argparse.Namespace) -> int:
             print(f"removed {scores} (each product's latest kept)")
         return 0
 
-    return run_command(args.database_url, work, statement_timeout_ms=PRUNE_STATEMENT_TIMEOUT_MS)
+    return run_command(args.database_url, work, statement_timeout_ms=BULK_STATEMENT_TIMEOUT_MS)
