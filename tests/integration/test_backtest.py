@@ -345,6 +345,48 @@ def test_options_out_of_range_are_refused(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
 
 
+def test_e1_runs_with_scoring_parameters_set_and_says_which(data: Path) -> None:
+    """``--set NAME=VALUE`` runs the same protocol with one of the engine's parameters changed
+    (what docs/scoring.md's "tried and not kept" figures come from): the product's figures move,
+    the baselines' do not, and the document records every parameter it ran with."""
+    path = str(data / "youtube-trending-2020" / "US.csv")
+    plain = backtest("e1", "--data", path)
+    changed = backtest("e1", "--data", path, "--set", "reach_weight=0", "--set", "quality_weight=0.3")
+    assert plain["params"]["reach_weight"] == 0.1
+    assert changed["params"]["reach_weight"] == 0.0
+    assert changed["params"]["quality_weight"] == 0.3
+    assert changed["params"]["forecast_days"] == plain["params"]["forecast_days"] == 7
+    assert changed["params_set"] == {"reach_weight": 0.0, "quality_weight": 0.3}
+    assert plain["params_set"] == {}
+    for baseline in ("popularity", "absolute_gain", "relative_growth"):
+        assert changed["metrics"][baseline] == plain["metrics"][baseline]
+    assert changed["metrics"]["marketscout"]["auc"] != plain["metrics"]["marketscout"]["auc"]
+    text = run_cli("e1", "--data", path, "--set", "reach_weight=0")
+    assert text.returncode == 0, text.stderr
+    assert "scoring parameters set: reach_weight=0.0 (default 0.1)" in text.stdout
+
+
+def test_scoring_parameters_that_cannot_be_run_are_refused(data: Path) -> None:
+    path = str(data / "youtube-trending-2020" / "US.csv")
+    for args, said in (
+        (("e1", "--set", "reach"), "--set reach: must be NAME=VALUE"),
+        (
+            ("e1", "--set", "speed=2"),
+            "--set speed=2: no such scoring parameter (one of: reach_weight, centre,",
+        ),
+        (("e1", "--set", "reach_weight=much"), "--set reach_weight=much: reach_weight: must be a number"),
+        (("e1", "--set", "horizon_days=2.5"), "--set horizon_days=2.5: horizon_days: must be a whole number"),
+        (("e1", "--set", "scale=0"), "--set scale=0: scale: must be a number above 0"),
+        (("e1", "--set", "scale=2", "--set", "scale=3"), "--set scale: given twice"),
+        (("e2", "--set", "scale=2"), "--set: only e1 and lead score trends"),
+        (("e3", "--set", "scale=2"), "--set: only e1 and lead score trends"),
+    ):
+        result = run_cli(*args, "--data", path)
+        assert result.returncode == 2, args
+        assert said in result.stderr + result.stdout, (args, result.stderr, result.stdout)
+        assert "Traceback" not in result.stderr
+
+
 def test_output_cut_short_by_a_closed_pipe_is_not_an_error(data: Path) -> None:
     """``marketscout backtest ... | head -1``: the reader leaves early; no traceback."""
     with subprocess.Popen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -10,9 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendStatus
 from marketscout.domain.scoring import (
+    DEFAULT_PARAMS,
     ReadingSeries,
+    ScoringParams,
     hourly_series,
     reading_series,
     score_item,
@@ -545,3 +549,35 @@ def test_days_sharing_one_spread_gain_tie() -> None:
         [ReadingSeries(1, Platform.TIKTOK, "DE", epochs, views, [v // 25 for v in views])], AS_OF
     )
     assert gap.status != TrendStatus.PEAKED
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("scale", 0.0, "must be a number above 0"),
+        ("scale", math.inf, "must be a number above 0"),
+        ("reach_weight", math.nan, "must be a finite number"),
+        ("centre", -math.inf, "must be a finite number"),
+        ("horizon_days", 13, "must be a whole number from 14 to 365"),
+        ("forecast_days", 0, "must be a whole number from 1 to 30"),
+        ("forecast_daily_ratio", 1.5, "must be a number from 0 to 1"),
+        ("forecast_daily_ratio", -0.1, "must be a number from 0 to 1"),
+    ],
+)
+def test_parameters_out_of_their_range_are_refused_naming_the_field(
+    field: str, value: float, rule: str
+) -> None:
+    """An embedding service (or ``backtest --set``) that sets a parameter the engine cannot run
+    with hears which one and why, when it builds the parameters, not as a crash in scoring."""
+    with pytest.raises(InvalidValue) as refused:
+        dataclasses.replace(DEFAULT_PARAMS, **{field: value})
+    assert (refused.value.field, refused.value.rule) == (field, rule)
+
+
+def test_parameters_within_their_range_change_the_score() -> None:
+    """Negative weights are allowed (a term may be tried against the data in both directions)."""
+    views = [1000 * 2**k for k in range(8)]
+    plain = score_item(series(views), AS_OF)
+    no_reach = score_item(series(views), AS_OF, ScoringParams(reach_weight=-0.05, forecast_daily_ratio=0.0))
+    assert no_reach.score < plain.score
+    assert set(no_reach.forecast) == {0.0}
