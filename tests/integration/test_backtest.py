@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -350,8 +351,11 @@ def test_e1_runs_with_scoring_parameters_set_and_says_which(data: Path) -> None:
     (what docs/scoring.md's "tried and not kept" figures come from): the product's figures move,
     the baselines' do not, and the document records every parameter it ran with."""
     path = str(data / "youtube-trending-2020" / "US.csv")
-    plain = backtest("e1", "--data", path)
-    changed = backtest("e1", "--data", path, "--set", "reach_weight=0", "--set", "quality_weight=0.3")
+    plain = cast(dict[str, Any], backtest("e1", "--data", path))
+    changed = cast(
+        dict[str, Any],
+        backtest("e1", "--data", path, "--set", "reach_weight=0", "--set", "quality_weight=0.3"),
+    )
     assert plain["params"]["reach_weight"] == 0.1
     assert changed["params"]["reach_weight"] == 0.0
     assert changed["params"]["quality_weight"] == 0.3
@@ -364,6 +368,14 @@ def test_e1_runs_with_scoring_parameters_set_and_says_which(data: Path) -> None:
     text = run_cli("e1", "--data", path, "--set", "reach_weight=0")
     assert text.returncode == 0, text.stderr
     assert "scoring parameters set: reach_weight=0.0 (default 0.1)" in text.stdout
+
+
+def test_lead_runs_with_scoring_parameters_set() -> None:
+    """The simulator's lead times move with the engine's parameters (its status reads the score)."""
+    plain = cast(dict[str, Any], backtest("lead", "--seeds", "1"))
+    changed = cast(dict[str, Any], backtest("lead", "--seeds", "1", "--set", "reach_weight=0"))
+    assert changed["params_set"] == {"reach_weight": 0.0}
+    assert changed["metrics"]["marketscout"] != plain["metrics"]["marketscout"]
 
 
 def test_scoring_parameters_that_cannot_be_run_are_refused(data: Path) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -569,8 +570,9 @@ def test_parameters_out_of_their_range_are_refused_naming_the_field(
 ) -> None:
     """An embedding service (or ``backtest --set``) that sets a parameter the engine cannot run
     with hears which one and why, when it builds the parameters, not as a crash in scoring."""
+    change: dict[str, Any] = {field: value}
     with pytest.raises(InvalidValue) as refused:
-        dataclasses.replace(DEFAULT_PARAMS, **{field: value})
+        dataclasses.replace(DEFAULT_PARAMS, **change)
     assert (refused.value.field, refused.value.rule) == (field, rule)
 
 

@@ -23,7 +23,7 @@ from marketscout.domain.burst import BurstDetector
 from marketscout.domain.gains import ad_gains, window_gains
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 from marketscout.domain.scan import SCAN_WINDOW, rank_gains
-from marketscout.domain.scoring import ReadingSeries, score_item, score_series
+from marketscout.domain.scoring import DEFAULT_PARAMS, ReadingSeries, ScoringParams, score_item, score_series
 from marketscout.domain.spread import spread_score
 
 
@@ -128,7 +128,8 @@ class MarketScoutEngine:
     score ranks E1's candidates and its forecast is measured on the same candidates, so each
     video's assessment of a day is computed once for both."""
 
-    def __init__(self) -> None:
+    def __init__(self, params: ScoringParams = DEFAULT_PARAMS) -> None:
+        self._params = params
         self._ids: dict[tuple[str, str], int] = {}
         self._assessed: dict[tuple[int, date], TrendAssessment] = {}
 
@@ -136,7 +137,9 @@ class MarketScoutEngine:
         ad_id = self._ids.setdefault((rows[-1].country, rows[-1].video_id), len(self._ids) + 1)
         found = self._assessed.get((ad_id, day))
         if found is None:
-            found = self._assessed[(ad_id, day)] = score_item(_snapshots(rows, ad_id), _as_of(day))
+            found = self._assessed[(ad_id, day)] = score_item(
+                _snapshots(rows, ad_id), _as_of(day), self._params
+            )
         return found
 
     def score(self, rows: Sequence[TrendingRow], day: date) -> float:
@@ -704,13 +707,17 @@ class LeadTimes:
         return statistics.median(found) if found else None
 
 
-def lead_times(items: Iterable[ReplayItem], moments: Sequence[datetime]) -> LeadTimes:
+def lead_times(
+    items: Iterable[ReplayItem], moments: Sequence[datetime], params: ScoringParams = DEFAULT_PARAMS
+) -> LeadTimes:
     """Each item scored at every moment (``score_series`` leaves out what came after it); a
     viral item counts if its peak falls inside the moments replayed."""
     leads: list[float | None] = []
     decoys: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # flagged items, items, flags
     for item in items:
-        flags = [score_series(item.series, moment).status is TrendStatus.EXPLODING for moment in moments]
+        flags = [
+            score_series(item.series, moment, params).status is TrendStatus.EXPLODING for moment in moments
+        ]
         if item.kind == "viral":
             if item.peak_at is None or item.peak_at > moments[-1]:
                 continue

@@ -18,6 +18,7 @@ from itertools import accumulate
 from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
+from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
 DAY = timedelta(days=1)
@@ -52,6 +53,32 @@ class ScoringParams:
     # The forecast: the last day's gain, multiplied by this each day ahead (measured on real
     # data: trending items' daily gains fall by about 40 % a day, accelerating or not).
     forecast_daily_ratio: float = 0.6
+
+    def __post_init__(self) -> None:
+        """Refuse, naming the field, what the engine cannot run with (an embedding service or
+        ``backtest --set`` hears it here, not as a crash in scoring). Weights may be negative:
+        a term is tried against the data in both directions."""
+        weights = ("reach_weight", "centre", "acceleration_weight", "breadth_weight", "quality_weight")
+        for name in (*weights, "concentration_penalty"):
+            if not _finite(getattr(self, name)):
+                raise InvalidValue(name, "must be a finite number")
+        if not (_finite(self.scale) and self.scale > 0):
+            raise InvalidValue("scale", "must be a number above 0")
+        # Two weeks at least: the status compares the last week with the one before.
+        if not _whole(self.horizon_days, 14, 365):
+            raise InvalidValue("horizon_days", "must be a whole number from 14 to 365")
+        if not _whole(self.forecast_days, 1, 30):
+            raise InvalidValue("forecast_days", "must be a whole number from 1 to 30")
+        if not (_finite(self.forecast_daily_ratio) and 0 <= self.forecast_daily_ratio <= 1):
+            raise InvalidValue("forecast_daily_ratio", "must be a number from 0 to 1")
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 DEFAULT_PARAMS = ScoringParams()

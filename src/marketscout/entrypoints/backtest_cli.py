@@ -24,6 +24,8 @@ from marketscout.adapters.datasets import (
 from marketscout.adapters.simulation import replay_items, simulate_market
 from marketscout.domain import evaluation
 from marketscout.domain.burst import DEFAULT_BURST_PARAMS, BurstDetector
+from marketscout.domain.errors import InvalidValue
+from marketscout.domain.scoring import DEFAULT_PARAMS, ScoringParams
 
 # Chosen on the five development series of nab-twitter-volume, then fixed.
 E3_THRESHOLD = DEFAULT_BURST_PARAMS.alarm_level
@@ -51,6 +53,55 @@ def _threshold(text: str) -> float:
     if not 0.5 <= number < 1:
         raise argparse.ArgumentTypeError("--threshold: must be a number from 0.5 to below 1")
     return number
+
+
+SCORING_PARAMETERS = tuple(field.name for field in dataclasses.fields(ScoringParams))
+
+
+def _scoring_setting(text: str) -> tuple[str, int | float]:
+    """``NAME=VALUE``: one of the engine's parameters (:class:`ScoringParams`) and a value it
+    can run with, checked on its own here (a value twice: when the run starts)."""
+    name, equals, value = text.partition("=")
+    name = name.strip()
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(
+            f"--set {text}: must be NAME=VALUE, NAME one of the scoring parameters"
+        )
+    if name not in SCORING_PARAMETERS:
+        raise argparse.ArgumentTypeError(
+            f"--set {text}: no such scoring parameter (one of: {', '.join(SCORING_PARAMETERS)})"
+        )
+    try:
+        parsed = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--set {text}: {name}: must be a number") from None
+    # A whole-number parameter takes "14" or "14.0"; "2.5" reaches the check below as 2.5.
+    number: int | float = (
+        int(parsed) if isinstance(getattr(DEFAULT_PARAMS, name), int) and parsed.is_integer() else parsed
+    )
+    try:
+        _with(DEFAULT_PARAMS, {name: number})
+    except InvalidValue as refused:
+        raise argparse.ArgumentTypeError(f"--set {text}: {refused.message}") from None
+    return name, number
+
+
+def _scoring_params(settings: list[tuple[str, int | float]]) -> tuple[ScoringParams, dict[str, int | float]]:
+    """The engine's parameters with ``--set``'s changes, and those changes. Raises
+    :class:`InvalidValue` for a parameter set twice (which one would count is not obvious)."""
+    changed: dict[str, int | float] = {}
+    for name, value in settings:
+        if name in changed:
+            raise InvalidValue(name, "given twice")
+        changed[name] = value
+    return _with(DEFAULT_PARAMS, changed), changed
+
+
+def _with(params: ScoringParams, changes: dict[str, int | float]) -> ScoringParams:
+    """``params`` with some fields changed, checked by :class:`ScoringParams` itself (its
+    fields are each ``int`` or ``float``; which one is checked there)."""
+    fields: dict[str, Any] = changes
+    return dataclasses.replace(params, **fields)
 
 
 def add_backtest_parser(subparsers: Any) -> None:
@@ -92,6 +143,16 @@ def add_backtest_parser(subparsers: Any) -> None:
         default=5,
         help="lead: simulated markets (seeds 1..N), 1-50",
     )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        metavar="NAME=VALUE",
+        type=_scoring_setting,
+        action="append",
+        default=[],
+        help="e1 and lead: run with one of the engine's scoring parameters changed (repeatable; "
+        f"one of {', '.join(SCORING_PARAMETERS)}); the document records every parameter run with",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -117,7 +178,8 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
         report = read_trending(source)
         skipped.extend(report.skipped)
         most_days = max(most_days, len({row.day for row in report.rows}))
-        engine = evaluation.MarketScoutEngine()  # one assessment per video and day, for both uses
+        # One assessment per video and day, for every use.
+        engine = evaluation.MarketScoutEngine(args.params)
         methods = {"marketscout": engine.score, **evaluation.E1_BASELINES}
         daily = evaluation.e1_days(report.rows, methods, horizon=args.horizon)
         results[country_of(source)] = evaluation.average_days(daily)
@@ -297,7 +359,7 @@ def _lead(args: argparse.Namespace) -> dict[str, Any]:
         )
     ]
     moments = [LEAD_START + timedelta(hours=12 * k) for k in range(4, 2 * LEAD_DAYS + 1)]
-    found = evaluation.lead_times(items, moments)
+    found = evaluation.lead_times(items, moments, args.params)
     leads = [lead for lead in found.lead_days if lead is not None]
     return {
         "metrics": {
@@ -339,6 +401,16 @@ def run_backtest(args: argparse.Namespace) -> int:
         return 2
     else:
         data = str(args.data)
+    if args.settings and args.task not in ("e1", "lead"):
+        print(
+            "marketscout: --set: only e1 and lead score trends (E2 ranks by spread, E3 runs the burst detector)"
+        )
+        return 2
+    try:
+        args.params, changed = _scoring_params(args.settings)
+    except InvalidValue as refused:
+        print(f"marketscout: --set {refused.field}: {refused.rule}")
+        return 2
     try:
         outcome = {"e1": _e1, "e2": _e2, "e3": _e3, "lead": _lead}[args.task](args)
     except DataProblem as unusable:
@@ -346,6 +418,10 @@ def run_backtest(args: argparse.Namespace) -> int:
         return 2
     # "problem" says why a run measured nothing (null when it measured what it should).
     document = {"task": args.task, "data": data, **outcome}
+    if args.task in ("e1", "lead"):
+        # Every parameter the trend engine ran with, and those --set changed.
+        document["params"] = dataclasses.asdict(args.params)
+        document["params_set"] = changed
     problem = document.get("problem")
     if args.json:
         print(json.dumps(document))
@@ -355,6 +431,11 @@ def run_backtest(args: argparse.Namespace) -> int:
         print(f"  {problem}")
         _print_skipped(document)
         return 1
+    if changed:
+        shown = ", ".join(
+            f"{name}={value!r} (default {getattr(DEFAULT_PARAMS, name)!r})" for name, value in changed.items()
+        )
+        print(f"  scoring parameters set: {shown}")
     for method, metrics in document["metrics"].items():
         shown = ", ".join(f"{k}={v}" for k, v in metrics.items())
         print(f"  {method:16} {shown}")
