@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any, cast
 import pytest
 
 from marketscout.adapters.datasets import read_trending
+from marketscout.domain.scoring import DEFAULT_PARAMS
 from tests.databases import need
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -356,7 +358,7 @@ def test_e1_runs_with_scoring_parameters_set_and_says_which(data: Path) -> None:
         dict[str, Any],
         backtest("e1", "--data", path, "--set", "reach_weight=0", "--set", "quality_weight=0.3"),
     )
-    assert plain["params"]["reach_weight"] == 0.1
+    assert plain["params"] == dataclasses.asdict(DEFAULT_PARAMS)
     assert changed["params"]["reach_weight"] == 0.0
     assert changed["params"]["quality_weight"] == 0.3
     assert changed["params"]["forecast_days"] == plain["params"]["forecast_days"] == 7
@@ -367,7 +369,9 @@ def test_e1_runs_with_scoring_parameters_set_and_says_which(data: Path) -> None:
     assert changed["metrics"]["marketscout"]["auc"] != plain["metrics"]["marketscout"]["auc"]
     text = run_cli("e1", "--data", path, "--set", "reach_weight=0")
     assert text.returncode == 0, text.stderr
-    assert "scoring parameters set: reach_weight=0.0 (default 0.1)" in text.stdout
+    assert (
+        f"scoring parameters set: reach_weight=0.0 (default {DEFAULT_PARAMS.reach_weight!r})" in text.stdout
+    )
 
 
 def test_lead_runs_with_scoring_parameters_set() -> None:
