@@ -62,8 +62,8 @@ class ScoringParams:
         """Refuse, naming the field, what the engine cannot run with (an embedding service or
         ``backtest --set`` hears it here, not as a crash in scoring). Weights may be negative:
         a term is tried against the data in both directions."""
-        weights = ("reach_weight", "centre", "acceleration_weight", "breadth_weight", "quality_weight")
-        for name in (*weights, "concentration_penalty"):
+        weights = ("reach_weight", "acceleration_weight", "breadth_weight", "quality_weight")
+        for name in (*weights, "concentration_penalty", "centre"):
             if not _finite(getattr(self, name)):
                 raise InvalidValue(name, "must be a finite number")
         if not (_finite(self.scale) and self.scale > 0):
