@@ -575,6 +575,56 @@ async def test_pruning_scores_keeps_each_products_latest_and_everything_newer(
         assert [s.score for s in await uow.scores.history(first)] == [40.0]
 
 
+async def test_pruning_readings_removes_those_before_the_moment_and_changes_no_read_after_it(
+    uow_factory: UowFactory,
+) -> None:
+    """Readings observed before the moment go (a dry run counts them and removes nothing); every
+    read of the last 61 days that re-scoring, the scan and the heat map make answers as before,
+    readings sent by an account included."""
+    user_id, product_id, ad_id = await _seed(uow_factory)
+    readings = [
+        _snap(ad_id, product_id, hours, 1_000 + 37 * (hours + 24 * 80) + (5 if region == "FR" else 0), region)
+        for hours in range(-24 * 80, 1, 6)
+        for region in ("US", "FR")
+    ]
+    uow = uow_factory()
+    async with uow:
+        await uow.engagement.add_many(readings[0::2])  # the US readings: the operator's
+        await uow.engagement.add_many(readings[1::2], sender=user_id)  # FR: an account's
+        await uow.commit()
+    cut = T0 - timedelta(days=62, hours=12)  # midnight, 62 days before T0's day
+    since = T0 - timedelta(days=61)
+
+    async def reads() -> tuple[object, ...]:
+        return (
+            await uow.engagement.for_products([product_id], since=since),
+            [item async for item in uow.engagement.scoring_series([product_id], since=since, until=T0)],
+            await uow.engagement.window_gains(T0 - timedelta(days=30), T0),
+            await uow.engagement.ad_gains(T0 - timedelta(days=1), T0),
+            await uow.engagement.regional_activity(T0 - timedelta(days=30), T0),
+            await uow.engagement.sent_by(user_id, since=since),
+        )
+
+    older = sum(r.observed_at < cut for r in readings)
+    assert older == 2 * 70
+    async with uow:
+        before = await reads()
+        assert await uow.engagement.prune(cut, dry_run=True) == older
+        await uow.commit()
+    async with uow:
+        assert len((await uow.engagement.for_products([product_id]))[product_id]) == len(readings)
+        assert await uow.engagement.prune(cut) == older
+        await uow.commit()
+    async with uow:
+        kept = (await uow.engagement.for_products([product_id]))[product_id]
+        assert sorted(kept, key=lambda r: (r.observed_at, r.region)) == sorted(
+            (r for r in readings if r.observed_at >= cut), key=lambda r: (r.observed_at, r.region)
+        )
+        assert await reads() == before
+        assert (await uow.engagement.sent_by(user_id)).readings == len(readings) // 2 - older // 2
+        assert await uow.engagement.prune(cut) == 0
+
+
 async def test_scores_stored_as_they_come_land_in_parts(
     uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,7 @@ from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.model import Ad, EngagementSnapshot, Platform, Product, TrendStatus, User
-from marketscout.domain.scoring import score_item
+from marketscout.domain.scoring import ReadingSeries, score_item
 from marketscout.domain.usecases.engagement import SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
 from marketscout.entrypoints.cli import main
@@ -143,3 +143,106 @@ def test_an_unknown_account_or_a_time_without_offset_is_refused_in_words(
         main(["readings", "remove", "--user", "x", "--since", "2026-11-30T10:00:00", "--database-url", url])
     assert exit_.value.code == 2
     assert "--since: give the time with its offset" in capsys.readouterr().err
+
+
+async def _history(url: str, now: datetime) -> tuple[int, list[EngagementSnapshot]]:
+    """A product followed every 6 hours for 100 days, in two regions; its id and readings."""
+    engine = create_engine(url)
+    uow = SqlUnitOfWork(session_factory(engine))
+    async with uow:
+        product = await uow.products.add(Product(name="Lamp", description="d", created_at=now))
+        ad = await uow.ads.add(
+            Ad(product_id=product.id, platform=Platform.TIKTOK, ad_content="x", created_at=now)
+        )
+        readings = [
+            EngagementSnapshot(
+                ad_id=ad.id,
+                product_id=product.id,
+                platform=Platform.TIKTOK,
+                region=region,
+                observed_at=now - timedelta(hours=6 * steps),
+                views=1_000_000 - 900 * steps - (7 if region == "DE" else 0),
+                likes=10_000,
+            )
+            for steps in range(400)
+            for region in ("US", "DE")
+        ]
+        await uow.engagement.add_many(readings)
+        await uow.commit()
+    await engine.dispose()
+    return product.id, readings
+
+
+async def _reads(
+    url: str, product_id: int, now: datetime
+) -> tuple[list[tuple[int, list[ReadingSeries]]], dict[str, int], tuple[int, int, int]]:
+    """What re-scoring and the long heat-map window read, and the rollup rows kept."""
+    engine = create_engine(url)
+    uow = SqlUnitOfWork(session_factory(engine))
+    midnight = datetime.combine((now - timedelta(days=90)).date(), datetime.min.time(), tzinfo=UTC)
+    async with uow:
+        series = [
+            s
+            async for s in uow.engagement.scoring_series(
+                [product_id], since=now - timedelta(days=61), until=now
+            )
+        ]
+        activity = await uow.engagement.regional_activity(midnight, now)
+    async with engine.connect() as connection:
+        counts = [
+            (await connection.exec_driver_sql(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+            for table in ("engagement_snapshots", "engagement_hourly", "engagement_daily")
+        ]
+    await engine.dispose()
+    raw, hourly, daily = (int(count) for count in counts)
+    return series, activity, (raw, hourly, daily)
+
+
+async def test_readings_older_than_the_days_given_are_pruned_and_nothing_read_since_moves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The raw readings and their hours go from midnight (UTC) 62 days ago back; what
+    re-scoring reads (61 days) is untouched, and the days' totals stay, so a heat map over 90
+    days still counts the days pruned."""
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    migrate.upgrade(url)
+    now = datetime.now(UTC)
+    product_id, readings = await _history(url, now)
+    cutoff = datetime.combine((now - timedelta(days=62)).date(), datetime.min.time(), tzinfo=UTC)
+    older = sum(r.observed_at < cutoff for r in readings)
+    series, activity, (raw, hourly, daily) = await _reads(url, product_id, now)
+    assert raw == len(readings) and older > 100
+
+    dry = ["readings", "prune", "--older-than", "62", "--dry-run", "--database-url", url]
+    assert await asyncio.to_thread(main, dry) == 0
+    out = capsys.readouterr().out
+    assert f"{older:,} readings observed before {cutoff:%Y-%m-%d} 00:00 UTC would be removed" in out
+    assert "nothing removed (dry run)" in out
+    assert (await _reads(url, product_id, now))[2] == (raw, hourly, daily)
+
+    prune = ["readings", "prune", "--older-than", "62", "--database-url", url]
+    assert await asyncio.to_thread(main, prune) == 0
+    assert (
+        f"removed {older:,} readings observed before {cutoff:%Y-%m-%d} 00:00 UTC" in capsys.readouterr().out
+    )
+    after_series, after_activity, (after_raw, after_hourly, after_daily) = await _reads(url, product_id, now)
+    assert after_series == series
+    assert after_activity == activity
+    assert after_raw == raw - older
+    assert after_hourly < hourly and after_daily == daily
+
+    assert await asyncio.to_thread(main, prune) == 0
+    assert "removed 0 readings" in capsys.readouterr().out
+
+
+def test_a_retention_shorter_than_what_scoring_reads_is_refused_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    migrate.upgrade(url)
+    assert main(["readings", "prune", "--older-than", "61", "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert "at least 62 days" in err and "61 days" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as refused:
+        main(["readings", "prune", "--older-than", "soon", "--database-url", url])
+    assert refused.value.code == 2
