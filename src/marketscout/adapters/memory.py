@@ -333,6 +333,22 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
                 del readings[key], senders[key]
         return SentReadings(sum(map(len, found.values())), frozenset(found))
 
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> int:
+        gone = {
+            product_id: [key for key, snapshot in readings.items() if snapshot.observed_at < before]
+            for product_id, readings in self._rows().items()
+        }
+        if not dry_run:
+            for product_id, keys in gone.items():
+                if not keys:
+                    continue
+                readings = self._tx.product_snapshots_for_write(product_id)
+                senders = self._tx.product_senders_for_write(product_id)
+                for key in keys:
+                    del readings[key]
+                    senders.pop(key, None)
+        return sum(map(len, gone.values()))
+
     async def senders(self) -> builtins.list[SenderActivity]:
         readings: dict[int, int] = {}
         products: dict[int, set[int]] = {}

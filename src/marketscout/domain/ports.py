@@ -237,6 +237,14 @@ class EngagementStore(Protocol):
         """Every account with stored readings, by id."""
         ...
 
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Removes the readings observed before ``before`` (with ``dry_run``, removes nothing),
+        and what the store keeps of them hour by hour; returns how many readings. Every read of
+        what was observed at or after ``before`` answers as it did. A store that keeps each
+        day's totals (SQL) keeps them, and answers windows reaching further back from them; the
+        in-memory store, which keeps none, no longer counts those readings."""
+        ...
+
     async def for_products(
         self, product_ids: Iterable[int], *, until: datetime | None = None, since: datetime | None = None
     ) -> dict[int, list[EngagementSnapshot]]:

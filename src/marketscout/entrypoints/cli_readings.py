@@ -1,17 +1,19 @@
 """``marketscout readings``: which accounts sent the stored readings, and removing one
 account's readings (a faked trend, a broken collector), after which the products they were of
 are re-scored from the readings kept. The operator's tool: the API lets no account remove
-another's readings."""
+another's readings. ``readings prune`` bounds the raw readings (the largest table) to the last
+days, each day's totals kept."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from marketscout.domain.errors import NotFound
+from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.usecases import moderation
+from marketscout.domain.usecases.retention import READINGS_KEPT_AT_LEAST, prune_readings
 from marketscout.entrypoints.cli_table import plural, print_table
 from marketscout.entrypoints.settings import BULK_STATEMENT_TIMEOUT_MS, run_command
 
@@ -53,6 +55,20 @@ def add_readings_parser(subparsers: Any) -> None:
     remove.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
     remove.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
     remove.set_defaults(handler=run_remove)
+    prune = commands.add_parser(
+        "prune",
+        help="remove the raw readings older than some days (whole UTC days; each day's totals kept)",
+    )
+    prune.add_argument(
+        "--older-than",
+        type=int,
+        required=True,
+        metavar="DAYS",
+        help=f"days of raw readings to keep (at least {READINGS_KEPT_AT_LEAST.days}: re-scoring reads them)",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="say how many would go; remove nothing")
+    prune.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    prune.set_defaults(handler=run_prune)
 
 
 def run_senders(args: argparse.Namespace) -> int:
@@ -106,6 +122,27 @@ def run_remove(args: argparse.Namespace) -> int:
             f"removed {plural(removed.readings, 'reading')} {user.username} sent, of "
             f"{plural(products, 'product')}; re-scored {plural(products, 'product')}"
         )
+        return 0
+
+    return run_command(args.database_url, work, statement_timeout_ms=BULK_STATEMENT_TIMEOUT_MS)
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    days: int = args.older_than
+
+    async def work(container: Container) -> int:
+        try:
+            pruned = await prune_readings(
+                container.unit_of_work(), container.clock(), timedelta(days=days), dry_run=args.dry_run
+            )
+        except InvalidValue as error:
+            print(f"marketscout: --older-than {error.rule}", file=sys.stderr)
+            return 1
+        readings = f"{plural(pruned.count, 'reading')} observed before {pruned.before:%Y-%m-%d %H:%M} UTC"
+        if args.dry_run:
+            print(f"{readings} would be removed, each day's totals kept; nothing removed (dry run)")
+        else:
+            print(f"removed {readings}; each day's totals kept (the heat map's and charts' long windows)")
         return 0
 
     return run_command(args.database_url, work, statement_timeout_ms=BULK_STATEMENT_TIMEOUT_MS)

@@ -728,6 +728,21 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
             await self._session.execute(text(statement))
         return SentReadings(sum(counts.values()), frozenset(counts))
 
+    async def prune(self, before: datetime, *, dry_run: bool = False) -> int:
+        """Two statements: the raw readings, then the hours that lie wholly before ``before``
+        (an hour that holds a kept reading stays whole); the days' rollups are kept."""
+        observed = t.engagement_snapshots.c.observed_at
+        if dry_run:
+            counted = await self._session.execute(
+                select(func.count()).select_from(t.engagement_snapshots).where(observed < before)
+            )
+            return int(counted.scalar_one())
+        removed = await self._session.execute(delete(t.engagement_snapshots).where(observed < before))
+        await self._session.execute(
+            delete(t.engagement_hourly).where(t.engagement_hourly.c.bucket <= before - timedelta(hours=1))
+        )
+        return int(getattr(removed, "rowcount", 0))
+
     async def senders(self) -> builtins.list[SenderActivity]:
         s = t.engagement_snapshots.c
         statement = (
