@@ -142,7 +142,7 @@ def run_prune(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(f"{readings} would be removed, each day's totals kept; nothing removed (dry run)")
         else:
-            print(f"removed {readings}; each day's totals kept (the heat map's and charts' long windows)")
+            print(f"removed {readings}; each day's totals kept (what a heat map over those days reads)")
         return 0
 
     return run_command(args.database_url, work, statement_timeout_ms=BULK_STATEMENT_TIMEOUT_MS)
