@@ -367,6 +367,32 @@ async def test_growth_columns_say_what_they_measure_and_the_product_page_reads_t
     assert "e+" not in product
 
 
+async def test_an_ad_without_a_reading_in_what_scoring_reads_shows_no_views_not_zero(client: Client) -> None:
+    """The product page's views per ad come from each ad's last reading in the 61 days the engine
+    reads (what `readings prune` always keeps): an ad read only before that shows a dash, never
+    a count of 0, and the page reads no older readings."""
+    await signed_up(client)
+    product_id = await _scored_product(client, "Two Ads Lamp", [1_000, 2_000, 4_000])
+    ad = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product_id": str(product_id),
+        "platform": "YouTube",
+        "ad_content": "old one",
+    }
+    assert (await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)).status_code == 303
+    old_ad = re.findall(r"Created YouTube ad #(\d+)", (await client.get("/ui/data", headers=HTML)).text)[0]
+    rows = [HEADER] + [
+        f"{old_ad},{(NOW - timedelta(days=days)).isoformat()},US,{views},0,0,0"
+        for days, views in ((70, 500), (65, 900))
+    ]
+    assert "2 stored" in await upload(client, "old.csv", "\n".join(rows).encode())
+    product = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    cells = re.findall(r'<td class="num" data-label="Views"([^>]*)>([^<]*)</td>', product)
+    assert [text for _, text in cells] == ["4,000", "—"]
+    assert "no reading in the last 61 days" in cells[1][0]
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [
