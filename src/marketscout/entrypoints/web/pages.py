@@ -394,8 +394,12 @@ class DashboardController(Controller):
         history = await trends.score_history(uow, product_id)
         ads = await catalog.list_ads(uow, skip=0, limit=100, product_id=product_id)
         now = clock.now()
+        # The readings the engine scores from (what `readings prune` always keeps): the chart's
+        # 21 days, and each ad's last views within them.
         async with uow:
-            snapshots = (await uow.engagement.for_products([product_id], until=now))[product_id]
+            snapshots = (
+                await uow.engagement.for_products([product_id], until=now, since=now - trends.SCORING_HISTORY)
+            )[product_id]
         daily: dict[int, float] = defaultdict(float)
         last_by_key: dict[tuple[int, str], int] = {}
         ad_views: dict[int, int] = defaultdict(int)
@@ -454,6 +458,7 @@ class DashboardController(Controller):
             ),
             ads=ads,
             ad_views=ad_views,
+            ad_views_days=trends.SCORING_HISTORY.days,
             regions=regions[0].regions if regions else {},
             watched=watched,
         )
