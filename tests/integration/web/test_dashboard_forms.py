@@ -331,18 +331,26 @@ async def test_a_new_product_is_linked_from_the_message_and_found_by_a_search(cl
     assert "No scored products match" in other and "Not scored yet" not in other
 
 
-async def _scored_product(client: Client, name: str, views: list[int]) -> int:
-    """A product with one TikTok ad and a reading a day (oldest first) ending at NOW."""
-    product_id = await _create_product(client, name)
+async def _ad(client: Client, product_id: int, platform: str, content: str) -> str:
+    """An ad of the product, created through the data page; its id."""
     ad = {
         "csrf_token": await csrf(client),
         "action": "ad",
         "product_id": str(product_id),
-        "platform": "TikTok",
-        "ad_content": "look",
+        "platform": platform,
+        "ad_content": content,
     }
     assert (await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)).status_code == 303
-    ad_id = re.findall(r"Created TikTok ad #(\d+)", (await client.get("/ui/data", headers=HTML)).text)[0]
+    found: str = re.findall(
+        rf"Created {platform} ad #(\d+)", (await client.get("/ui/data", headers=HTML)).text
+    )[0]
+    return found
+
+
+async def _scored_product(client: Client, name: str, views: list[int]) -> int:
+    """A product with one TikTok ad and a reading a day (oldest first) ending at NOW."""
+    product_id = await _create_product(client, name)
+    ad_id = await _ad(client, product_id, "TikTok", "look")
     rows = [HEADER] + [
         f"{ad_id},{(NOW - timedelta(days=len(views) - 1 - day)).isoformat()},US,{count},0,0,0"
         for day, count in enumerate(views)
@@ -373,15 +381,7 @@ async def test_an_ad_without_a_reading_in_what_scoring_reads_shows_no_views_not_
     a count of 0, and the page reads no older readings."""
     await signed_up(client)
     product_id = await _scored_product(client, "Two Ads Lamp", [1_000, 2_000, 4_000])
-    ad = {
-        "csrf_token": await csrf(client),
-        "action": "ad",
-        "product_id": str(product_id),
-        "platform": "YouTube",
-        "ad_content": "old one",
-    }
-    assert (await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)).status_code == 303
-    old_ad = re.findall(r"Created YouTube ad #(\d+)", (await client.get("/ui/data", headers=HTML)).text)[0]
+    old_ad = await _ad(client, product_id, "YouTube", "old one")
     rows = [HEADER] + [
         f"{old_ad},{(NOW - timedelta(days=days)).isoformat()},US,{views},0,0,0"
         for days, views in ((70, 500), (65, 900))
@@ -693,15 +693,7 @@ async def test_an_upload_goes_through_its_own_door_only(client: Client) -> None:
     are not: an upload posted to their door stores nothing."""
     await signed_up(client, "door_user")
     product_id = await _create_product(client, "Door Lamp")
-    ad = {
-        "csrf_token": await csrf(client),
-        "action": "ad",
-        "product_id": str(product_id),
-        "platform": "TikTok",
-        "ad_content": "x",
-    }
-    await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)
-    ad_id = re.findall(r"Created TikTok ad #(\d+)", (await client.get("/ui/data", headers=HTML)).text)[0]
+    ad_id = await _ad(client, product_id, "TikTok", "x")
     raw = f"{HEADER}\n{ad_id},{NOW.isoformat()},US,5,0,0,0\n".encode()
     response = await client.post(
         "/ui/data",
