@@ -48,7 +48,7 @@ async def prune_readings(
     uow: UnitOfWork, clock: Clock, older_than: timedelta, *, dry_run: bool = False
 ) -> PrunedReadings:
     """Removes the raw readings observed before midnight (UTC) of the day ``older_than`` ago,
-    and their hours; each day's totals stay (the heat map's and the charts' long windows read
+    and their hours; each day's totals stay (a heat map over those days reads
     them). Whole days, so that remaking a day's rollups from the readings kept (removing one
     account's readings) never meets a day half pruned. Re-scoring reads the last
     :data:`~marketscout.domain.usecases.trends.SCORING_HISTORY` of readings, so fewer than
