@@ -11,9 +11,10 @@ import sys
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from marketscout.domain.errors import InvalidValue, NotFound
+from marketscout.domain.errors import NotFound
 from marketscout.domain.usecases import moderation
-from marketscout.domain.usecases.retention import READINGS_KEPT_AT_LEAST, prune_readings
+from marketscout.domain.usecases.retention import READINGS_KEPT_AT_LEAST, PrunedReadings, prune_readings
+from marketscout.entrypoints import cli_prune
 from marketscout.entrypoints.cli_table import plural, print_table
 from marketscout.entrypoints.settings import BULK_STATEMENT_TIMEOUT_MS, run_command
 
@@ -55,20 +56,12 @@ def add_readings_parser(subparsers: Any) -> None:
     remove.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
     remove.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
     remove.set_defaults(handler=run_remove)
-    prune = commands.add_parser(
-        "prune",
+    cli_prune.add_prune_command(
+        commands,
         help="remove the raw readings older than some days (whole UTC days; each day's totals kept)",
+        keep=f"days of raw readings to keep (at least {READINGS_KEPT_AT_LEAST.days}: re-scoring reads them)",
+        handler=run_prune,
     )
-    prune.add_argument(
-        "--older-than",
-        type=int,
-        required=True,
-        metavar="DAYS",
-        help=f"days of raw readings to keep (at least {READINGS_KEPT_AT_LEAST.days}: re-scoring reads them)",
-    )
-    prune.add_argument("--dry-run", action="store_true", help="say how many would go; remove nothing")
-    prune.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
-    prune.set_defaults(handler=run_prune)
 
 
 def run_senders(args: argparse.Namespace) -> int:
@@ -128,21 +121,13 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
-    days: int = args.older_than
+    async def prune(container: Container, older_than: timedelta, dry_run: bool) -> PrunedReadings:
+        return await prune_readings(container.unit_of_work(), container.clock(), older_than, dry_run=dry_run)
 
-    async def work(container: Container) -> int:
-        try:
-            pruned = await prune_readings(
-                container.unit_of_work(), container.clock(), timedelta(days=days), dry_run=args.dry_run
-            )
-        except InvalidValue as error:
-            print(f"marketscout: --older-than {error.rule}", file=sys.stderr)
-            return 1
+    def say(pruned: PrunedReadings, dry_run: bool) -> str:
         readings = f"{plural(pruned.count, 'reading')} observed before {pruned.before:%Y-%m-%d %H:%M} UTC"
-        if args.dry_run:
-            print(f"{readings} would be removed, each day's totals kept; nothing removed (dry run)")
-        else:
-            print(f"removed {readings}; each day's totals kept (what a heat map over those days reads)")
-        return 0
+        if dry_run:
+            return f"{readings} would be removed, each day's totals kept; nothing removed (dry run)"
+        return f"removed {readings}; each day's totals kept (what a heat map over those days reads)"
 
-    return run_command(args.database_url, work, statement_timeout_ms=BULK_STATEMENT_TIMEOUT_MS)
+    return cli_prune.run_prune(args, prune, say)
