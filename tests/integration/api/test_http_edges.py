@@ -15,6 +15,7 @@ from tests.integration.api.support import setup_ad
 
 Client = AsyncTestClient[Litestar]
 MakeUser = Callable[[str], Awaitable[dict[str, str]]]
+DIGITS = "in the digits 0-9 without sign, spaces or leading zeros"
 
 
 async def test_unknown_route_and_method_use_the_error_shape(client: Client) -> None:
@@ -357,3 +358,35 @@ async def test_nul_characters_are_refused_everywhere_text_reaches_the_store(
         assert answer.status_code == 200
         assert answer.json()["stored"] == 0
         assert answer.json()["rejected"][0]["field"] in {"external_id", "region"}
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["1%0A", "%201", "1%20", "+1", "01", "1_0", "%D9%A1", "%EF%BC%91", "abc", "1.5", "0", "9" * 20],
+)
+async def test_an_id_in_the_path_is_plain_digits_or_a_422_naming_it(
+    client: Client, make_user: MakeUser, written: str
+) -> None:
+    headers = await make_user("path_ids")
+    for n in range(10):
+        await client.post("/products", json={"name": f"P{n}", "description": "d"}, headers=headers)
+    rule = await client.post("/alert-rules", json={"kind": "status_exploding"}, headers=headers)
+    assert rule.json()["id"] == 1
+
+    for method, path in [
+        ("GET", f"/products/{written}"),
+        ("GET", f"/trends/{written}"),
+        ("POST", f"/calculate-score/{written}"),
+        ("DELETE", f"/alert-rules/{written}"),
+    ]:
+        answer = await client.request(method, path, headers=headers)
+        assert answer.status_code == 422, (method, path, answer.text)
+        field = "rule_id" if "alert-rules" in path else "product_id"
+        assert answer.json()["details"] == [
+            {"field": field, "rule": f"must be a positive integer up to 2^63 - 1, {DIGITS}", "index": None}
+        ]
+    # "1%0A" once deleted rule 1 and "1_0" read product 10: nothing was acted on.
+    assert [r["id"] for r in (await client.get("/alert-rules", headers=headers)).json()] == [1]
+    page = await client.get(f"/ui/products/{written}", headers={"Accept": "text/html"})
+    assert page.status_code == 422
+    assert "product id must be a positive integer" in page.text
