@@ -23,6 +23,7 @@ from litestar.handlers import HTTPRouteHandler
 
 from marketscout.domain.model import User
 from marketscout.entrypoints.api.params import NO_CONTROL
+from marketscout.entrypoints.api.path_ids import badly_written_id, refused
 from marketscout.entrypoints.openapi import StrictQuery, needs_user
 from marketscout.entrypoints.schemas import TEXT_RULES
 
@@ -115,12 +116,21 @@ def _json_body_type(handler: HTTPRouteHandler) -> Any:
 
 
 class RequestChecks:
-    """The app's ``before_request``: who is asking, then the query, then the body's type and shape."""
+    """The app's ``before_request``: who is asking, then the ids in the path, then the query, then
+    the body's type and shape."""
 
     def __init__(self, authenticate: Callable[[Request[Any, Any, Any]], Awaitable[User]]) -> None:
         self._authenticate = authenticate
         self._query = StrictQuery()
         self._decoders: dict[int, msgspec.json.Decoder[Any] | None] = {}
+        self._typed_paths: dict[str, str] | None = None
+
+    def _badly_written_id(self, request: Request[Any, Any, Any]) -> str | None:
+        # Routing leaves the matched route's path without its types (``/products/{product_id}``).
+        if self._typed_paths is None:
+            self._typed_paths = {route.path_format: route.path for route in request.app.routes}
+        template = self._typed_paths.get(request.scope.get("path_template", ""), "")
+        return badly_written_id(template, request.scope["path"]) if ":int}" in template else None
 
     def _decoder(self, handler: HTTPRouteHandler) -> msgspec.json.Decoder[Any] | None:
         key = id(handler)
@@ -133,6 +143,8 @@ class RequestChecks:
         handler = request.route_handler
         if needs_user(handler):
             await self._authenticate(request)
+        if name := self._badly_written_id(request):
+            raise refused(name)
         await self._query(request)
         decoder = self._decoder(handler)
         if decoder is None:

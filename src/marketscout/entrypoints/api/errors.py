@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.response import Template
 
 from marketscout.domain.errors import (
@@ -22,6 +22,7 @@ from marketscout.domain.errors import (
 )
 from marketscout.domain.model import AlertRuleKind, Platform, TrendStatus
 from marketscout.entrypoints.api.bodies import readable
+from marketscout.entrypoints.api.path_ids import first_badly_written_id, refused
 from marketscout.entrypoints.schemas import ErrorBody, ErrorDetail
 from marketscout.entrypoints.web.session import csrf_cookies, csrf_token, page_user
 
@@ -148,6 +149,11 @@ def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotFoundException) and isinstance(exc.__cause__, ValueError):
+        # Routing could not read an id in the path (``/products/abc``): name it, as for ``0``.
+        routes = (route.path for route in request.app.routes)
+        if name := first_badly_written_id(routes, request.scope["path"]):
+            exc = refused(name)
     if isinstance(exc, ValidationException):
         details = _validation_details(exc)
         if exc.detail and "malformed" in exc.detail.lower():
