@@ -27,12 +27,21 @@ from marketscout.domain.model import (
 )
 from marketscout.domain.usecases.trends import SpreadReport
 
-# Text is not blank and holds no control characters (PostgreSQL cannot even store NUL);
-# descriptions and ad texts may break lines and hold tabs. The leading run takes only blanks, so
-# the first other character is the one the middle class matches: linear time on any input (a
-# leading run of any character backtracked, 15-17 ms on 2,000 characters ending in NUL).
-NonBlank = r"^[^\S\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
-Lines = r"^[^\S\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Text is not blank and holds no control characters (C0, DEL and C1; PostgreSQL cannot even store
+# NUL); one-line text no line or paragraph separator either, and text of only blanks and
+# zero-width characters is blank. Descriptions and ad texts may break lines and hold tabs. The
+# leading run takes only blanks, so the first other character is the one the middle class
+# matches: linear time on any input (a leading run of any character backtracked, 15-17 ms on 2,000
+# characters ending in NUL).
+_ZERO_WIDTH = r"\u200b-\u200d\u2060\ufeff"
+NonBlank = (
+    rf"^(?:[^\S\x00-\x1f\x7f-\x9f\u2028\u2029]|[{_ZERO_WIDTH}])*"
+    rf"[^\s\x00-\x1f\x7f-\x9f{_ZERO_WIDTH}][^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+)
+Lines = (
+    rf"^(?:[^\S\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|[{_ZERO_WIDTH}])*"
+    rf"[^\s\x00-\x1f\x7f-\x9f{_ZERO_WIDTH}][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+)
 TEXT_RULES = {
     NonBlank: "must not be blank or hold control characters",
     Lines: "must not be blank or hold control characters other than tabs and line breaks",
@@ -100,7 +109,7 @@ class SignUpIn(Input, frozen=True):
         Meta(
             min_length=3,
             max_length=254,
-            pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$",
+            pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$",
         ),
     ]
     password: Annotated[str, Meta(min_length=8, max_length=128)]
@@ -181,7 +190,7 @@ class AdIn(Input, frozen=True):
     platform: Platform
     ad_content: Annotated[str, Meta(min_length=1, max_length=2000, pattern=Lines)]
     external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
-    url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")] | None = None
+    url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$")] | None = None
     advertiser: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
     first_seen_at: Annotated[datetime, Meta(tz=True, description=INSTANT)] | None = None
 

@@ -9,6 +9,9 @@ from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import Ad, Platform, Product, ScoreLevel
 from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.text import web_url
+
+MAX_AD_URL_LENGTH = 2048
 
 
 def _text(field: str, value: str, max_length: int, *, min_length: int = 1) -> str:
@@ -85,6 +88,8 @@ async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
     ``first_seen_at`` lies in 1970..2100 (``domain.instants``). It may be ahead of ``clock``: the demo
     replays a market whose ads appear as its clock runs; the HTTP API refuses a future one."""
     now = clock.now()
+    if new.url is not None:
+        web_url("url", new.url, MAX_AD_URL_LENGTH)
     ad = Ad(
         product_id=new.product_id,
         platform=new.platform,

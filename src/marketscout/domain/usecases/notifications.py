@@ -25,11 +25,11 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from marketscout.domain.errors import DeliveryFailed, InvalidValue
 from marketscout.domain.model import Alert, AlertRule, Channel, Delivery, DeliveryStatus
 from marketscout.domain.ports import Clock, Notification, Notifier, UnitOfWork
+from marketscout.domain.text import web_url
 
 MAX_URL_LENGTH = 2000
 INTERRUPTED = "interrupted while sending: the outcome is unknown, so it is not sent again (at most once)"
@@ -133,19 +133,11 @@ def validate_channels(
         return chosen
     if Channel.WEBHOOK not in chosen:
         raise InvalidValue("webhook_url", "applies only when channels include webhook")
-    if len(webhook_url) > MAX_URL_LENGTH:
-        raise InvalidValue("webhook_url", f"must be at most {MAX_URL_LENGTH} characters")
-    try:
-        parts = urlsplit(webhook_url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as error:
-        raise InvalidValue("webhook_url", "must be an absolute http or https URL") from error
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidValue("webhook_url", "must be an absolute http or https URL")
+    parts = web_url("webhook_url", webhook_url, MAX_URL_LENGTH)
     if parts.username is not None or parts.password is not None:
         raise InvalidValue("webhook_url", "must not carry credentials")
     if not allow_private:
-        host = parts.hostname
+        host = parts.hostname or ""  # web_url has made sure there is one
         address = literal_address(host)
         if is_local_name(host) or (address is not None and not is_public_address(address)):
             raise InvalidValue(

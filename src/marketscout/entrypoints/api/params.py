@@ -13,7 +13,7 @@ PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="A positive i
 Skip = Annotated[int, QueryParameter(ge=0, le=2**31 - 1, description="How many items to skip")]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="How many items at most (1-100)")]
 OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
-NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
 NameQuery = Annotated[
     str | None,
     QueryParameter(max_length=200, pattern=NO_CONTROL, description="Name contains (case-insensitive)"),
