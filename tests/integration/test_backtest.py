@@ -209,6 +209,14 @@ def test_lead_times_on_the_simulator_need_no_data() -> None:
     decoys = document["decoys"]
     assert isinstance(decoys, dict)
     assert decoys["one_ad_spike"] == {"flagged": 0, "products": 6, "share_of_moments": 0.0}
+    # The ranking a user sees: the kinds' shares of the top 10 places, and how often a product
+    # in the week before its peak scores above each kind of decoy.
+    top = document["top_10"]
+    assert isinstance(top, dict)
+    assert set(top) == {"viral", *decoys} and abs(sum(top.values()) - 1) < 1e-3
+    above = document["rising_above_decoys"]
+    assert isinstance(above, dict)
+    assert set(above) == set(decoys) and all(0.5 < share <= 1 for share in above.values())
 
 
 def test_the_data_tasks_need_data() -> None:

@@ -237,3 +237,15 @@ def test_paired_difference_interval_is_centred_on_the_mean(pairs: list[tuple[flo
     assert found is not None and found.low is not None and found.high is not None
     assert found.low - 1e-4 <= found.difference <= found.high + 1e-4
     assert abs((found.high - found.difference) - (found.difference - found.low)) <= 2e-4
+
+
+def test_top_places_share_a_tie_and_rising_above_counts_pairs_by_hand() -> None:
+    # One market at one moment, three places: 90 (viral) and 80 (seasonal) take one each; the
+    # third is shared by the three tied at 70 (a viral, two steady), a third each.
+    scored = [(90.0, "viral"), (80.0, "seasonal"), (70.0, "viral"), (70.0, "steady"), (70.0, "steady")]
+    shares = ev.top_places([scored], {"viral", "seasonal", "steady"}, places=3)
+    assert shares == {"seasonal": round(1 / 3, 4), "steady": round(2 / 9, 4), "viral": round(4 / 9, 4)}
+    # Both virals rising: against the seasonal at 80, 90 wins and 70 loses (1 of 2); against
+    # each steady at 70, 90 wins and 70 ties (1.5 of 2 each, 3 of 4).
+    above = ev.rising_above({(0, 0): scored}, {(0, 0): [90.0, 70.0]})
+    assert above == {"seasonal": 0.5, "steady": 0.75}

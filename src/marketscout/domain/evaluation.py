@@ -15,7 +15,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -674,6 +674,13 @@ def burst_detector() -> Callable[[float], float]:
 # --- Lead time on a market with known peaks (the synthetic simulator's) ----------------------
 
 
+# The places of a market's ranking by score that ``lead_times`` reads (the dashboard's first
+# rows).
+TOP_PLACES = 10
+# A viral item is rising in the week before its peak (``LeadTimes.rising_above``).
+RISING = timedelta(days=7)
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayItem:
     """An item of a market whose course is known: its kind (``viral`` or a decoy's), the moment
@@ -682,6 +689,8 @@ class ReplayItem:
     kind: str
     peak_at: datetime | None
     series: Sequence[ReadingSeries]
+    # Which market the item belongs to: each market is ranked on its own (``LeadTimes.top``).
+    market: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -696,6 +705,12 @@ class LeadTimes:
     # Per decoy kind: items flagged at least once, items, and the share of (item, moment) pairs
     # flagged.
     decoys: Mapping[str, tuple[int, int, float]]
+    # Per kind (viral and each decoy's): its share of the places in each market's top
+    # ``TOP_PLACES`` by score, over every moment (what a user ranking by score is shown).
+    top: Mapping[str, float] = field(default_factory=dict)
+    # Per decoy kind: how often a viral item in the week before its peak scores above one of
+    # them at the same moment in the same market (an AUC: 0.5 is chance, 1 always).
+    rising_above: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def flagged_before_peak(self) -> int:
@@ -714,10 +729,18 @@ def lead_times(
     viral item counts if its peak falls inside the moments replayed."""
     leads: list[float | None] = []
     decoys: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # flagged items, items, flags
+    ranked: dict[tuple[int, int], list[tuple[float, str]]] = defaultdict(list)  # (market, moment)
+    # The scores of the viral items in the week before their peak, per (market, moment).
+    rising: dict[tuple[int, int], list[float]] = defaultdict(list)
+    kinds: set[str] = set()
     for item in items:
-        flags = [
-            score_series(item.series, moment, params).status is TrendStatus.EXPLODING for moment in moments
-        ]
+        assessed = [score_series(item.series, moment, params) for moment in moments]
+        flags = [a.status is TrendStatus.EXPLODING for a in assessed]
+        kinds.add(item.kind)
+        for m, a in enumerate(assessed):
+            ranked[(item.market, m)].append((a.score, item.kind))
+            if item.peak_at is not None and timedelta(0) < item.peak_at - moments[m] <= RISING:
+                rising[(item.market, m)].append(a.score)
         if item.kind == "viral":
             if item.peak_at is None or item.peak_at > moments[-1]:
                 continue
@@ -734,4 +757,43 @@ def lead_times(
             kind: (flagged, count, round(flags / (count * len(moments)), 4))
             for kind, (flagged, count, flags) in sorted(decoys.items())
         },
+        top=top_places(ranked.values(), kinds),
+        rising_above=rising_above(ranked, rising),
     )
+
+
+Ranked = Mapping[tuple[int, int], Sequence[tuple[float, str]]]  # (market, moment): (score, kind)
+
+
+def top_places(
+    rankings: Iterable[Sequence[tuple[float, str]]], kinds: Iterable[str], *, places: int = TOP_PLACES
+) -> dict[str, float]:
+    """Each kind's share of the first ``places`` places of the rankings (by score)."""
+    held: dict[str, float] = defaultdict(float)
+    for scored in rankings:
+        taken = min(places, len(scored))
+        last = sorted((score for score, _ in scored), reverse=True)[taken - 1]
+        ahead = [kind for score, kind in scored if score > last]
+        tied = [kind for score, kind in scored if score == last]
+        # Items tied for the last places share them: the order of equal scores is no one's.
+        for kind in ahead:
+            held[kind] += 1.0
+        for kind in tied:
+            held[kind] += (taken - len(ahead)) / len(tied)
+    total = sum(held.values())
+    return {kind: round(held[kind] / total, 4) if total else 0.0 for kind in sorted(kinds)}
+
+
+def rising_above(ranked: Ranked, rising: Mapping[tuple[int, int], Sequence[float]]) -> dict[str, float]:
+    """Per decoy kind: of the pairs (a rising viral item, a decoy) of one market at one moment,
+    the share where the viral scores higher (a tie counts half)."""
+    won: dict[str, float] = defaultdict(float)
+    pairs: dict[str, int] = defaultdict(int)
+    for key, viral_scores in rising.items():
+        for decoy_score, kind in ranked[key]:
+            if kind != "viral":
+                won[kind] += sum(
+                    1.0 if v > decoy_score else 0.5 if v == decoy_score else 0.0 for v in viral_scores
+                )
+                pairs[kind] += len(viral_scores)
+    return {kind: round(won[kind] / pairs[kind], 4) for kind in sorted(pairs)}

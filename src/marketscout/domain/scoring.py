@@ -35,6 +35,10 @@ PLATFORM_ENGAGEMENT_NORM: Mapping[Platform, float] = {
 }
 
 
+# In logits (docs/scoring.md, "Swings").
+SWING_PENALTY = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class ScoringParams:
     """The engine's few parameters; ``docs/scoring.md`` says why each has its value."""
@@ -52,6 +56,9 @@ class ScoringParams:
     breadth_weight: float = 0.15
     quality_weight: float = 0.1
     concentration_penalty: float = 0.8
+    # Taken off a rise that repeats the same days a week ago, or within a week that gained no
+    # more than the week before (a seasonal product's peak days): docs/scoring.md, "Swings".
+    swing_penalty: float = SWING_PENALTY
     horizon_days: int = 30
     forecast_days: int = 7
     # The forecast: the last day's gain, multiplied by this each day ahead (measured on real
@@ -63,7 +70,7 @@ class ScoringParams:
         ``backtest --set`` hears it here, not as a crash in scoring). Weights may be negative:
         a term is tried against the data in both directions."""
         weights = ("reach_weight", "acceleration_weight", "breadth_weight", "quality_weight")
-        for name in (*weights, "concentration_penalty", "centre"):
+        for name in (*weights, "concentration_penalty", "swing_penalty", "centre"):
             if not _finite(getattr(self, name)):
                 raise InvalidValue(name, "must be a finite number")
         if not (_finite(self.scale) and self.scale > 0):
@@ -423,12 +430,28 @@ def score_series(
         else 0.0
     )
 
+    # The same three days a week earlier, where observed: a weekly swing is not an explosion.
+    week_ago = sum(daily[7:10]) / 3.0 if first_epoch <= as_of_epoch - 10 * 86400.0 else None
+    # The week before's gains per day, over the days of it observed (at least three).
+    before_days = min((as_of_epoch - first_epoch) / 86400.0 - 7.0, 7.0)
+    week_before = week_before_sum / before_days if before_days >= 3.0 else None
+    # A rise that is a swing: the last days no more than the same days a week ago, or the week no
+    # more a day than a tenth above the week before (the last days rose within a week that did
+    # not: a seasonal product's peak days). Never exploding, and scored lower.
+    swing = None
+    if acceleration > ACCELERATING:
+        if week_ago is not None and v3 <= RISE_MARGIN * week_ago:
+            swing = "no more than the same days a week ago: a weekly swing"
+        elif week_before is not None and last_week / 7.0 <= RISE_MARGIN * week_before:
+            swing = "this week gained no more than the week before: a swing, not a rise"
+
     raw = (
         (momentum - params.centre) / params.scale
         + params.acceleration_weight * _clip(acceleration, -1.5, 1.5)
         + params.breadth_weight * min(breadth, 6.0)
         + params.quality_weight * _clip(quality, -1.0, 1.0)
         - (params.concentration_penalty * (top_share - 0.8) / 0.2 if concentrated else 0.0)
+        - (params.swing_penalty if swing else 0.0)
     )
     score = _rounded(100.0 / (1.0 + math.exp(-raw)), 100.0)
 
@@ -440,11 +463,6 @@ def score_series(
         (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
     )
 
-    # The same three days a week earlier, where observed: a weekly swing is not an explosion.
-    week_ago = sum(daily[7:10]) / 3.0 if first_epoch <= as_of_epoch - 10 * 86400.0 else None
-    # The week before's gains per day, over the days of it observed (at least three).
-    before_days = min((as_of_epoch - first_epoch) / 86400.0 - 7.0, 7.0)
-    week_before = week_before_sum / before_days if before_days >= 3.0 else None
     peak = max(daily)
     # The most recent day of the highest gain (a tie: see TIE).
     peak_day = daily.index(peak)
@@ -484,20 +502,16 @@ def score_series(
             # or views nobody engages with), so they are not enough to call it exploding.
             status = TrendStatus.EMERGING
             reasons.append(VIEWS_ALONE)
-        elif week_ago is not None and v3 <= RISE_MARGIN * week_ago:
+        elif swing:
             status = TrendStatus.EMERGING
-            reasons.append("no more than the same days a week ago: a weekly swing")
-        elif week_before is not None and last_week / 7.0 <= RISE_MARGIN * week_before:
-            # The week gained no more a day than a tenth above the week before: the last days
-            # rose within a week that did not, a swing (a seasonal product's peak days).
-            status = TrendStatus.EMERGING
-            reasons.append("this week gained no more than the week before: a swing, not a rise")
         else:
             status = TrendStatus.EXPLODING
     elif score >= 45 or (week > 0.5 and confidence < 0.6):
         status = TrendStatus.EMERGING
     else:
         status = TrendStatus.STEADY
+    if swing and status is not TrendStatus.PEAKED:
+        reasons.append(swing)
     if relative > 0.005:
         reasons.append(f"+{math.expm1(relative):.1%} views in the last 24 h ({v1:,.0f} views)")
     # Peaked within the last three days, the same figures describe a rise that is over; peaked

@@ -352,7 +352,7 @@ LEAD_START = datetime(2026, 1, 1, tzinfo=UTC)
 
 def _lead(args: argparse.Namespace) -> dict[str, Any]:
     items = [
-        item
+        dataclasses.replace(item, market=seed)
         for seed in range(1, args.seeds + 1)
         for item in replay_items(
             simulate_market(seed, start=LEAD_START, days=LEAD_DAYS, products=LEAD_PRODUCTS)
@@ -377,6 +377,10 @@ def _lead(args: argparse.Namespace) -> dict[str, Any]:
             kind: {"flagged": flagged, "products": count, "share_of_moments": share}
             for kind, (flagged, count, share) in found.decoys.items()
         },
+        # Each kind's share of the places in a market's top 10 by score, over every moment.
+        "top_10": dict(found.top),
+        # Per decoy kind: how often a viral product in the week before its peak scores above it.
+        "rising_above_decoys": dict(found.rising_above),
         "markets": {"seeds": args.seeds, "days": LEAD_DAYS, "products": LEAD_PRODUCTS, "every_hours": 12},
     }
 
