@@ -310,9 +310,13 @@ def test_a_peaked_items_reasons_speak_of_the_rise_as_over() -> None:
 def test_a_weekly_swing_is_not_exploding() -> None:
     # Gains that swing with the week (low four days, high three), the same height each week,
     # seen on the third high day: high score, accelerating, and no more than a week ago.
+    # Scored like the same rise, less the swing penalty: below the middle, not among the trends.
     daily = [1_000 if day % 7 < 4 else 20_000 for day in range(28)]
-    swing = score_item(series([10_000 + sum(daily[: i + 1]) for i in range(len(daily))]), AS_OF)
-    assert swing.score >= 70
+    readings = series([10_000 + sum(daily[: i + 1]) for i in range(len(daily))])
+    swing = score_item(readings, AS_OF)
+    as_a_rise = score_item(readings, AS_OF, ScoringParams(swing_penalty=0.0))
+    assert as_a_rise.score >= 70
+    assert swing.score < 50
     assert swing.components["acceleration"] > 1
     assert swing.status == TrendStatus.EMERGING
     assert "no more than the same days a week ago: a weekly swing" in swing.reasons
@@ -323,8 +327,10 @@ def test_a_week_no_busier_than_the_one_before_is_not_exploding() -> None:
     # busy ones (10,000). The last three days are twice the same days a week before, but the
     # week as a whole gained no more a day than the five days before it: a swing, not a rise.
     daily = [5_000] * 5 + [1_000] * 4 + [10_000] * 3
-    swing = score_item(series([10_000 + sum(daily[:i]) for i in range(len(daily) + 1)]), AS_OF)
-    assert swing.score >= 70
+    readings = series([10_000 + sum(daily[:i]) for i in range(len(daily) + 1)])
+    swing = score_item(readings, AS_OF)
+    assert score_item(readings, AS_OF, ScoringParams(swing_penalty=0.0)).score >= 70
+    assert swing.score < 50
     assert swing.components["acceleration"] > 1
     assert swing.status == TrendStatus.EMERGING
     assert "this week gained no more than the week before: a swing, not a rise" in swing.reasons
