@@ -36,7 +36,7 @@ PLATFORM_ENGAGEMENT_NORM: Mapping[Platform, float] = {
 
 
 # In logits (docs/scoring.md, "Swings").
-SWING_PENALTY = 0.0
+SWING_PENALTY = 3.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +214,15 @@ def hourly_series(
             )
         )
     return series
+
+
+def _fade(recent: float, base: float | None) -> float:
+    """How much of a swing ``recent`` gains are against the ``base`` they repeat: all of one up
+    to a tenth above it (``RISE_MARGIN``), none from twice it, linear between; none without a
+    base or gains. Never higher for higher ``recent`` gains: more growth never lowers a score."""
+    if base is None or base <= 0 or recent <= 0:
+        return 0.0
+    return _clip((2.0 - recent / base) / (2.0 - RISE_MARGIN), 0.0, 1.0)
 
 
 def _rounded(x: float, scale: float) -> float:
@@ -451,7 +460,7 @@ def score_series(
         + params.breadth_weight * min(breadth, 6.0)
         + params.quality_weight * _clip(quality, -1.0, 1.0)
         - (params.concentration_penalty * (top_share - 0.8) / 0.2 if concentrated else 0.0)
-        - (params.swing_penalty if swing else 0.0)
+        - params.swing_penalty * max(_fade(v3, week_ago), _fade(last_week / 7.0, week_before))
     )
     score = _rounded(100.0 / (1.0 + math.exp(-raw)), 100.0)
 
