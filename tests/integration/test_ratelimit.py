@@ -51,6 +51,9 @@ async def limited() -> AsyncIterator[Client]:
         ("POST", "/ui/account/password", "auth"),
         ("GET", "/products", "default"),
         ("GET", "/health", None),
+        ("GET", "/static/css/app.css", None),
+        ("GET", "/Static/js/app.js", "default"),  # not the files' route: limited like any other
+        ("GET", "/staticfile", "default"),
     ],
 )
 def test_paths_are_classified_after_normalisation(method: str, path: str, expected: str | None) -> None:
@@ -126,6 +129,24 @@ async def test_forwarded_for_is_honoured_from_a_trusted_proxy() -> None:
 async def test_health_is_never_limited(limited: Client) -> None:
     for _ in range(10):
         assert (await limited.get("/health")).status_code == 200
+
+
+async def test_a_pages_style_and_script_spend_no_budget() -> None:
+    # A page and its stylesheet, script and icon: once the style and script were refused with a
+    # JSON 429, and the page (the 429 page too) showed unstyled, its script dead.
+    async with _client(rate_limit_default="2/minute") as client:
+        for _ in range(2):
+            assert (await client.get("/ui/login", headers={"Accept": "text/html"})).status_code == 200
+            for path in (
+                "/static/css/app.css",
+                "/static/js/app.js",
+                "/static/favicon.svg",
+            ):
+                answer = await client.get(path)
+                assert answer.status_code == 200, path
+                assert "x-ratelimit-limit" not in answer.headers
+        assert (await client.get("/ui/login", headers={"Accept": "text/html"})).status_code == 429
+        assert (await client.get("/static/css/app.css")).status_code == 200
 
 
 def _redis_up() -> bool:
