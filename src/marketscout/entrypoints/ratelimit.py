@@ -31,6 +31,10 @@ logger = logging.getLogger("marketscout.ratelimit")
 
 EndpointClass = Literal["auth", "heavy", "default"]
 EXEMPT_PATHS = frozenset({"/health", "/ready"})
+# The dashboard's stylesheet, script and icon (the route is case-sensitive, so is this): a page
+# fetches three of them, and a budget spent on them answered them with a JSON 429, leaving the
+# page (the 429 page too) unstyled and its script dead. They are files read from memory.
+STATIC_PREFIX = "/static/"
 # The dashboard's log-in and sign-up POSTs share the API's budget and key (class "auth", per IP):
 # alternating between them does not double the guesses. Changing a password takes the current
 # one, so it is a guess too.
@@ -68,7 +72,7 @@ def classify(method: str, path: str) -> EndpointClass | None:
     """The class of a request, from a normalised path so that case, doubled or trailing
     slashes do not open a separate bucket. None for paths that are never limited."""
     normal = _SLASHES.sub("/", path).rstrip("/").lower() or "/"
-    if normal in EXEMPT_PATHS:
+    if normal in EXEMPT_PATHS or path.startswith(STATIC_PREFIX):
         return None
     if method == "POST" and normal in _AUTH_PATHS:
         return "auth"
