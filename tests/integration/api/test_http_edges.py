@@ -434,3 +434,49 @@ async def test_a_leading_zero_width_character_does_not_make_a_name_blank(
         "/products", json={"name": "\ufeffLamp", "description": "A lamp"}, headers=headers
     )
     assert answer.status_code == 201, answer.text
+
+
+async def test_every_refusal_names_its_field_and_rule(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("named_rules")
+
+    def details(answer: Any) -> list[tuple[str, str]]:
+        return [(d["field"], d["rule"]) for d in answer.json()["details"]]
+
+    # The log-in form, as the JSON bodies: the missing field by name.
+    no_password = await client.post("/token", data={"username": "named_rules"})
+    assert no_password.status_code == 422
+    assert details(no_password) == [("password", "is required")]
+    # Taken: which field, still the contract's 400.
+    taken = await client.post(
+        "/signup",
+        json={"username": "NAMED_RULES", "email": "other@example.com", "password": "long enough pw"},
+    )
+    assert taken.status_code == 400
+    assert details(taken) == [("username", "is already registered (case-insensitively)")]
+    # An unknown export type names the path parameter and the allowed values.
+    other = await client.get("/export/other", headers=headers)
+    assert other.status_code == 400
+    assert details(other) == [("data_type", "must be one of: watchlist, trends")]
+    # A choice, wherever it sits (a list's item, a batch's item), lists the allowed values.
+    sms = await client.post(
+        "/alert-rules", json={"kind": "status_exploding", "channels": ["sms"]}, headers=headers
+    )
+    assert sms.status_code == 422
+    assert details(sms) == [("channels[0]", "must be one of: email, webhook")]
+    myspace = await client.post(
+        "/engagement",
+        json=[
+            {
+                "platform": "MySpace",
+                "external_id": "x",
+                "region": "US",
+                "observed_at": "2026-03-01T00:00:00Z",
+                "views": 1,
+            }
+        ],
+        headers=headers,
+    )
+    assert myspace.status_code == 200
+    assert [(r["field"], r["rule"]) for r in myspace.json()["rejected"]] == [
+        ("platform", "must be one of: TikTok, Facebook, Instagram, YouTube, Twitter")
+    ]
