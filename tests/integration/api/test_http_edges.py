@@ -462,7 +462,7 @@ async def test_every_refusal_names_its_field_and_rule(client: Client, make_user:
         "/alert-rules", json={"kind": "status_exploding", "channels": ["sms"]}, headers=headers
     )
     assert sms.status_code == 422
-    assert details(sms) == [("channels[0]", "must be one of: email, webhook")]
+    assert details(sms) == [("channels[0]", "must be one of: webhook, email")]
     myspace = await client.post(
         "/engagement",
         json=[

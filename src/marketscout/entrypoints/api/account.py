@@ -205,7 +205,11 @@ class ExportController(Controller):
         try:
             body = await export.export_csv(uow, user_id=user.id, data_type=data_type)
         except InvalidValue as error:
-            raise HTTPException(status_code=400, detail=f"Unknown export type; {error.rule}") from None
+            raise HTTPException(
+                status_code=400,
+                detail=f"Unknown export type; {error.rule}",
+                extra=[{"key": "data_type", "message": error.rule}],
+            ) from None
         return Response(
             body,
             media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types

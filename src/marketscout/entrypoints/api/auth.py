@@ -66,7 +66,13 @@ class AuthController(Controller):
                 uow, hasher, clock, username=data.username, email=data.email, password=data.password
             )
         except Conflict as error:
-            raise HTTPException(status_code=400, detail=error.message) from None
+            raise HTTPException(
+                status_code=400,
+                detail=error.message,
+                extra=[
+                    {"key": error.field or "body", "message": "is already registered (case-insensitively)"}
+                ],
+            ) from None
         return UserOut.of(user)
 
     @post("/token", status_code=200, summary="Log in (OAuth2 password flow)")

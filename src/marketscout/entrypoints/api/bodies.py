@@ -21,7 +21,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
-from marketscout.domain.model import User
+from marketscout.domain.model import AlertRuleKind, Channel, Platform, TrendStatus, User
 from marketscout.entrypoints.api.params import NO_CONTROL
 from marketscout.entrypoints.api.path_ids import badly_written_id, refused
 from marketscout.entrypoints.openapi import StrictQuery, needs_user
@@ -53,6 +53,30 @@ def _kind(name: str) -> str:
     return " or ".join(_KINDS.get(part, part) for part in name.split(" | "))
 
 
+# A choice's error names the allowed values, so the client can correct itself.
+_ALLOWED = {
+    "platform": ", ".join(p.value for p in Platform),
+    "kind": ", ".join(k.value for k in AlertRuleKind),
+    "status": ", ".join(t.value for t in TrendStatus),
+    "channels": ", ".join(c.value for c in Channel),
+    "level": "continent, country",
+}
+_INDEX = re.compile(r"\[\d+\]$")
+
+
+def named(field: str, rule: str) -> tuple[str, str]:
+    """A decoder's ``rule`` about ``field`` in a client's words: a missing or unknown field by
+    its own name, a choice with its allowed values (``channels[0]``: those of ``channels``)."""
+    if found := _MISSING.match(rule):
+        return _join("" if field in {"body", "data"} else field, found.group("name")), "is required"
+    if found := _UNKNOWN.match(rule):
+        return _join("" if field in {"body", "data"} else field, found.group("name")), "is not a known field"
+    leaf = _INDEX.sub("", field.rsplit(".", 1)[-1])
+    if rule.startswith("Invalid enum value") and leaf in _ALLOWED:
+        return field, f"must be one of: {_ALLOWED[leaf]}"
+    return field, rule
+
+
 def describe(error: msgspec.ValidationError) -> tuple[str, str]:
     """The field (a path such as ``alert_ids[0]``; ``body`` for the whole) and the rule that
     ``error`` reports, in words a client reads: which field is missing or unknown, which type
@@ -61,13 +85,11 @@ def describe(error: msgspec.ValidationError) -> tuple[str, str]:
     located = _LOCATION.search(rule)
     if located:
         rule, path = rule[: located.start()], located.group("path").removeprefix(".")
-    if named := _MISSING.match(rule):
-        return _join(path, named.group("name")), "is required"
-    if named := _UNKNOWN.match(rule):
-        return _join(path, named.group("name")), "is not a known field"
+    if _MISSING.match(rule) or _UNKNOWN.match(rule):
+        return named(path, rule)
     if expected := _EXPECTED.match(rule):
         rule = f"expected {_kind(expected.group('wanted'))}, got {_kind(expected.group('got'))}"
-    return path or "body", readable(rule)
+    return named(path or "body", readable(rule))
 
 
 def readable(rule: str) -> str:

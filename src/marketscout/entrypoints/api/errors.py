@@ -20,21 +20,12 @@ from marketscout.domain.errors import (
     RejectedBatch,
     Unavailable,
 )
-from marketscout.domain.model import AlertRuleKind, Platform, TrendStatus
-from marketscout.entrypoints.api.bodies import readable
+from marketscout.entrypoints.api.bodies import named, readable
 from marketscout.entrypoints.api.path_ids import first_badly_written_id, refused
 from marketscout.entrypoints.schemas import ErrorBody, ErrorDetail
 from marketscout.entrypoints.web.session import csrf_cookies, csrf_token, page_user
 
 logger = logging.getLogger("marketscout.http")
-
-# An enum's error names the allowed values, so the client can correct itself.
-_ALLOWED = {
-    "platform": ", ".join(p.value for p in Platform),
-    "kind": ", ".join(k.value for k in AlertRuleKind),
-    "status": ", ".join(t.value for t in TrendStatus),
-    "level": "continent, country",
-}
 
 _GENERIC = {
     400: "Bad request",
@@ -138,9 +129,7 @@ def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
         if match:
             field = match.group(1) or field
             rule = rule[: match.start()].rstrip(" -")
-        rule = readable(rule)
-        if rule.startswith("Invalid enum value") and field.split(".")[-1] in _ALLOWED:
-            rule = f"must be one of: {_ALLOWED[field.split('.')[-1]]}"
+        field, rule = named(field, readable(rule))
         details.append(ErrorDetail(field=field, rule=rule[:300]))
     if not details:
         message = exc.detail if _SAFE_MESSAGE.match(exc.detail or "") else "is invalid"
