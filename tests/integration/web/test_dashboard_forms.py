@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -747,3 +748,51 @@ async def test_the_account_page_changes_the_password(client: Client) -> None:
     assert (
         await client.post("/ui/login", data=login, headers=HTML, follow_redirects=False)
     ).status_code == 303
+
+
+async def _upload_answer(client: Client, name: str, raw: bytes) -> Any:
+    return await client.post(
+        "/ui/data/upload",
+        data={"csrf_token": await csrf(client)},
+        files={"file": (name, raw, "text/csv")},
+        headers=HTML,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        (b"", "the file has no rows"),
+        (b"ad_id,ad_id,observed_at,region,views\n4,5,2026-03-01T10:00:00Z,US,5\n", "names ad_id twice"),
+        ("ad_id,observed_at,region,views\n1,2026-03-01T10:00:00Z,US,5\n".encode("utf-16"), "not UTF-8"),
+        (b"ad_id,observed_at,region,views\n1,2026-03-01T10:00:00Z,\xe9U,5\n", "not UTF-8 text (line 2)"),
+    ],
+)
+async def test_a_file_refused_whole_is_a_422_saying_why(client: Client, raw: bytes, said: str) -> None:
+    await signed_up(client, "refused_files")
+    answer = await _upload_answer(client, "readings.csv", raw)
+    assert answer.status_code == 422
+    assert 'class="error"' in answer.text and said in answer.text
+
+
+async def test_a_row_with_more_cells_than_the_header_is_rejected_not_cut(client: Client) -> None:
+    await signed_up(client, "extra_cells")
+    product_id = await _create_product(client, "Cells Lamp")
+    ad_id = await _ad(client, product_id, "TikTok", "cells")
+    raw = (
+        f"ad_id,observed_at,region,views\n{ad_id},{NOW.isoformat()},US,5,99\n"
+        f"{ad_id},{(NOW - timedelta(hours=1)).isoformat()},US,4\n"
+    ).encode()
+    answer = await _upload_answer(client, "readings.csv", raw)
+    assert answer.status_code == 200
+    assert "2 rows: 1 stored, 0 duplicates, 1 rejected." in answer.text
+    assert "row: has 5 cells, the header 4 columns" in answer.text
+
+
+async def test_an_upload_reads_the_platform_in_any_case(client: Client) -> None:
+    await signed_up(client, "platform_case")
+    product_id = await _create_product(client, "Case Lamp")
+    await _ad(client, product_id, "TikTok", "case-1")
+    raw = f"platform,external_id,observed_at,region,views\ntiktok,case-1,{NOW.isoformat()},gb,5\n".encode()
+    answer = await _upload_answer(client, "readings.csv", raw)
+    assert "1 row: 1 stored, 0 duplicates, 0 rejected." in answer.text
