@@ -705,7 +705,7 @@ async def test_an_upload_goes_through_its_own_door_only(client: Client) -> None:
     assert response.status_code == 200 and 'class="error"' in response.text
     assert "rows:" not in response.text
     # Nothing was stored by it: the same row through the upload's door is new, not a duplicate.
-    assert "1 rows: 1 stored" in await upload(client, "r.csv", raw)
+    assert "1 row: 1 stored" in await upload(client, "r.csv", raw)
     page = (await client.get("/ui/data", headers=HTML)).text
     assert 'action="/ui/data/upload"' in page
 
@@ -792,7 +792,12 @@ async def test_a_row_with_more_cells_than_the_header_is_rejected_not_cut(client:
 async def test_an_upload_reads_the_platform_in_any_case(client: Client) -> None:
     await signed_up(client, "platform_case")
     product_id = await _create_product(client, "Case Lamp")
-    await _ad(client, product_id, "TikTok", "case-1")
+    token = await client.post(
+        "/token", data={"username": "platform_case", "password": "a long enough passphrase"}
+    )
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    ad = {"product_id": product_id, "platform": "TikTok", "ad_content": "Look", "external_id": "case-1"}
+    assert (await client.post("/ads", json=ad, headers=bearer)).status_code == 201
     raw = f"platform,external_id,observed_at,region,views\ntiktok,case-1,{NOW.isoformat()},gb,5\n".encode()
     answer = await _upload_answer(client, "readings.csv", raw)
     assert "1 row: 1 stored, 0 duplicates, 0 rejected." in answer.text

@@ -869,8 +869,8 @@ class DashboardController(Controller):
                 raise InvalidValue("file", "the file has no rows")
             result = await ingest_and_refresh(uow, clock, items, sender=user.id)
             report = {
-                "message": f"{result.received} rows: {result.stored} stored, {result.duplicates} duplicates, "
-                f"{len(result.rejected)} rejected.",
+                "message": f"{result.received} {'row' if result.received == 1 else 'rows'}: "
+                f"{result.stored} stored, {result.duplicates} duplicates, {len(result.rejected)} rejected.",
                 "where": "Line" if lines is not None else "Item",
                 "rejected": [
                     (
@@ -884,7 +884,10 @@ class DashboardController(Controller):
             report = {
                 "error": error.message if isinstance(error, DomainError) else "Check the file and try again."
             }
-        return await _data_page(request, uow, user, report=report, values={})
+        template = await _data_page(request, uow, user, report=report, values={})
+        if "error" in report:
+            template.status_code = 422  # the file was refused whole, as the API's forms answer
+        return template
 
     @get("/ui/export/{data_type:str}")
     async def export_file(
@@ -961,6 +964,7 @@ def _upload_problem(error: HTTPException) -> str:
 _COLUMNS = "ad_id (or platform and external_id), observed_at, region, views, likes, comments and shares"
 _EXAMPLE_TIME = "2026-11-30T21:00:00Z"
 _SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+_PLATFORMS = {p.value.casefold(): p.value for p in Platform}
 _AT_LEAST = re.compile(r"^Expected `int` >= (?P<n>\d+)$")
 _AT_MOST = re.compile(r"^Expected `int` <= (?P<n>\d+)$")
 
@@ -996,10 +1000,16 @@ def parse_upload(filename: str, raw: bytes) -> tuple[list[SnapshotInput | Reject
     if name.endswith((".ndjson", ".jsonl")):
         lines = [number for number, line in enumerate(raw.splitlines(), start=1) if line.strip()]
         return parse_items(raw, NDJSON, MAX_UPLOAD_ROWS), lines
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InvalidValue("file", "is UTF-16 text, not UTF-8: save it as CSV UTF-8")
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise InvalidValue("file", f"is not a text CSV file (binary data on line {line})")
-    text = raw.decode("utf-8-sig", errors="replace")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise InvalidValue("file", f"is not UTF-8 text (line {line}): save it as CSV UTF-8") from None
     # newline="": lines may end in \r\n, \n or a bare \r (Excel's "CSV (Macintosh)").
     reader = csv.DictReader(io.StringIO(text, newline=""))
     items: list[SnapshotInput | Rejection] = []
@@ -1012,14 +1022,27 @@ def parse_upload(filename: str, raw: bytes) -> tuple[list[SnapshotInput | Reject
             break
         except csv.Error as error:
             raise InvalidValue("file", f"is not readable as CSV on line {reader.line_num}: {error}") from None
-        if index == 0 and len(header := reader.fieldnames or []) == 1:
-            for separator, called in _SEPARATORS.items():
-                if separator in header[0]:
-                    raise InvalidValue("file", f"the file's columns are separated by {called}: use commas")
+        if index == 0:
+            header = [name.strip() for name in reader.fieldnames or []]
+            if len(header) == 1:
+                for separator, called in _SEPARATORS.items():
+                    if separator in header[0]:
+                        raise InvalidValue(
+                            "file", f"the file's columns are separated by {called}: use commas"
+                        )
+            if twice := next((name for name in header if name and header.count(name) > 1), None):
+                raise InvalidValue("file", f"the header names {twice} twice")
         if index >= MAX_UPLOAD_ROWS:
             raise InvalidValue("file", f"at most {MAX_UPLOAD_ROWS} rows per upload")
         lines.append(reader.line_num)
+        if None in row:  # DictReader puts the cells beyond the header's columns there
+            columns = len(reader.fieldnames or [])
+            cells = columns + len(row[None])
+            items.append(Rejection(index, "row", f"has {cells} cells, the header {columns} columns"))
+            continue
         document = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
+        if "platform" in document:  # typed by hand: "tiktok" is TikTok (the API matches exactly)
+            document["platform"] = _PLATFORMS.get(document["platform"].casefold(), document["platform"])
         try:
             parsed = msgspec.convert(document, EngagementIn, strict=False)
         except msgspec.ValidationError as error:
