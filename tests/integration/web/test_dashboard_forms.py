@@ -270,6 +270,15 @@ async def test_the_heat_map_selects_the_product_it_draws(client: Client) -> None
     assert "No engagement recorded yet for <strong>Second Lamp</strong>" in page
 
 
+@pytest.mark.parametrize("asked", ["99999", "0", str(2**63)])
+async def test_the_heat_map_of_an_unknown_product_is_not_another_products(client: Client, asked: str) -> None:
+    await signed_up(client, "heat_unknown")
+    await _scored_product(client, "Known Lamp", [100, 200, 400])
+    answer = await client.get(f"/ui/heat-map?product_id={asked}", headers=HTML)
+    assert answer.status_code == 404
+    assert "Known Lamp" not in answer.text
+
+
 async def test_product_charts_have_axes_labels_and_a_description(client: Client) -> None:
     await signed_up(client)
     product_id = await _scored_product(client, "Chart Lamp", [100, 200, 400, 800])
