@@ -474,9 +474,11 @@ class DashboardController(Controller):
         user = current_user(request)
         choices = [item.product for item in await trends.trending(uow, limit=20)]
         asked = None
-        if product_id and 0 < product_id < 2**63:
-            with contextlib.suppress(NotFound):
-                asked = await catalog.get_product(uow, product_id)
+        if product_id is not None:
+            # The map of another product under this one's address would mislead: a 404 page.
+            if not 0 < product_id < 2**63:
+                raise NotFound("Product", product_id)
+            asked = await catalog.get_product(uow, product_id)
         if asked is not None and all(p.id != asked.id for p in choices):
             choices.insert(0, asked)  # the product shown is always the one selected
         chosen = asked.id if asked is not None else (choices[0].id if choices else None)
