@@ -810,3 +810,12 @@ async def test_an_upload_reads_the_platform_in_any_case(client: Client) -> None:
     raw = f"platform,external_id,observed_at,region,views\ntiktok,case-1,{NOW.isoformat()},gb,5\n".encode()
     answer = await _upload_answer(client, "readings.csv", raw)
     assert "1 row: 1 stored, 0 duplicates, 0 rejected." in answer.text
+
+
+async def test_a_product_read_without_gains_says_so_not_that_nothing_was_read(client: Client) -> None:
+    await signed_up(client, "flat_views")
+    product_id = await _scored_product(client, "Flat Lamp", [2208, 2208, 2208])
+    page = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    assert "No views gained in the last 21 days: its ads were read" in page
+    assert "No engagement recorded yet in the last 21 days" not in page
+    assert ">2,208</td>" in page  # the ad's views, in the ads' table

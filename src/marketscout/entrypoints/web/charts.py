@@ -397,7 +397,8 @@ def growth_title(window: str) -> str:
     span = GROWTH_LABELS.get(window, ("", window))[1] or window
     return (
         f"Views gained in the last {span}, as a change on the views gained in the {span} before "
-        "(+50% = half as many again); n/a when there is no earlier window to compare with"
+        "(+50% = half as many again); n/a when there is nothing to compare with: the readings "
+        "do not reach back to the window before, or it gained nothing"
     )
 
 

@@ -441,6 +441,8 @@ class DashboardController(Controller):
             ),
             views_max=max(series, default=0),
             views_days=series,
+            # Readings in the chart's 21 days that gained nothing: said as such, not as no data.
+            read_in_chart=any((now - snap.observed_at).days < 21 for snap in snapshots),
             # The score's forecast: views expected on each day after it was computed.
             forecast=[
                 (f"{score.calculated_at + timedelta(days=k):%b %d}", f"{value:,.0f}")
