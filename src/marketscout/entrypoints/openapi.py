@@ -20,6 +20,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference
 from litestar.routes import HTTPRoute
 
+from marketscout.entrypoints.ratelimit import EXEMPT_PATHS
+
 ERRORS = {
     "400": "The body is not valid JSON, or the request is malformed",
     "401": "Not signed in: the bearer token is missing, expired or invalid",
@@ -32,9 +34,9 @@ ERRORS = {
     "429": "Too many requests; Retry-After says when to try again",
     "503": "The database is unavailable or too slow; try again shortly",
 }
-# The routes that answer 409: a duplicate or a per-user limit.
+# The routes that answer 409: a duplicate or a per-user limit (a taken username or e-mail at
+# /signup is the contract's 400).
 CONFLICTS = {
-    ("POST", "/signup"),
     ("POST", "/ads"),
     ("POST", "/watchlists"),
     ("POST", "/alert-rules"),
@@ -71,7 +73,7 @@ def document_errors(app: Litestar) -> None:
             if operation is None:
                 continue
             key = (method.upper(), path)
-            codes = {"429"}
+            codes = set() if path in EXEMPT_PATHS else {"429"}
             if key not in NO_DATABASE:
                 codes.add("503")
             if operation.parameters or operation.request_body or method in ("post", "put", "patch"):

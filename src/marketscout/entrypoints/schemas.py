@@ -324,6 +324,7 @@ class TrendingProductOut(Output, frozen=True):
     growth: Growth
     components: dict[str, float]
     confidence: float
+    forecast: Forecast
     reason: str
 
 

@@ -43,6 +43,10 @@ async def test_trending_ranks_scored_products_from_data(client: Client, make_use
         assert item["reason"]
         assert item["last_updated"].endswith("Z")
     assert ranked[0]["current_score"] > ranked[1]["current_score"]
+    # The same score as its history's last, forecast included (docs/api.md lists it for both).
+    latest = (await client.get(f"/trends/{ids['rising']}")).json()["history"][-1]
+    assert ranked[0]["forecast"] == latest["forecast"] and len(latest["forecast"]) == 7
+    assert ranked[0]["current_score"] == latest["trend_score"]
     one = (await client.get("/trending", params={"limit": 1})).json()["trending_products"]
     assert len(one) == 1
     assert (await client.get("/trending", params={"limit": 0})).status_code == 422

@@ -6,6 +6,7 @@ from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from marketscout.domain.errors import InvalidValue
@@ -55,7 +56,14 @@ class WatchlistController(Controller):
         found = await watchlists.list_watchlist(uow, user_id=user.id, skip=skip, limit=limit)
         return [WatchlistOut.of(e) for e in found]
 
-    @post("/", status_code=201, summary="Add a product to the watchlist")
+    @post(
+        "/",
+        status_code=201,
+        summary="Add a product to the watchlist",
+        responses={
+            200: ResponseSpec(WatchlistOut, description="Already on the watchlist: the existing entry")
+        },
+    )
     async def watch(
         self,
         data: JSONBody[WatchIn],

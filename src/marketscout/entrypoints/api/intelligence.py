@@ -82,15 +82,17 @@ async def _trending(
         trending_products=[
             TrendingProductOut(
                 product=ProductOut.of(item.product, item.score),
-                current_score=round(item.score.score, 1),
-                status=item.score.status,
-                last_updated=item.score.calculated_at,
-                growth=ScoreOut.of(item.score).growth,
-                components=ScoreOut.of(item.score).components,
-                confidence=round(item.score.assessment.confidence, 3),
-                reason=item.score.assessment.reason,
+                current_score=scored.trend_score,
+                status=scored.status,
+                last_updated=scored.calculated_at,
+                growth=scored.growth,
+                components=scored.components,
+                confidence=scored.confidence,
+                forecast=scored.forecast,
+                reason=scored.reason,
             )
             for item in items
+            for scored in (ScoreOut.of(item.score),)
         ]
     )
 
