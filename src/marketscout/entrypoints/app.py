@@ -182,6 +182,7 @@ def create_app(container: Container | None = None) -> Litestar:
         before_request=RequestChecks(lambda request: authenticate_request(container, request)),
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_bytes,
+        logging_config=None,  # configure_logging: every line JSON, Litestar's own included
         state=State({"container": container, "max_ingest_items": settings.max_ingest_items}),
         debug=False,
     )

@@ -61,13 +61,19 @@ class RequestIdFilter(logging.Filter):
 
 
 def configure_logging(level: str) -> None:
+    """One JSON object per line on stderr: MarketScout's own records at ``level``, and the
+    libraries' (Alembic, Litestar, the server) warnings and errors through the root logger,
+    where their INFO chatter ("Context impl SQLiteImpl.") stays out."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
-    root = logging.getLogger("marketscout")
+    ours = logging.getLogger("marketscout")
+    ours.handlers = [handler]
+    ours.setLevel(level.upper())
+    ours.propagate = False
+    root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
+    root.setLevel(max(logging.WARNING, ours.level))
 
 
 def _csp_for(path: str, content_type: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -44,3 +45,15 @@ async def test_every_line_of_a_failing_request_carries_its_id(capsys: pytest.Cap
     assert "internal failure" in tracebacks[0]["error"], "the traceback is logged server-side"
     assert [line.get("request_id") for line in failing] == ["trace-500"] * len(failing), failing
     assert [line.get("request_id") for line in after] == ["after"], "the next request has its own id"
+
+
+def test_library_lines_are_json_too_and_their_info_chatter_stays_out(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Alembic's "Context impl SQLiteImpl." came out as plain text beside the JSON lines.
+    create_app(build_container(api_settings(log_level="INFO"), MovableClock(NOW)))
+    capsys.readouterr()
+    logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
+    logging.getLogger("litestar").warning("a library's warning")
+    written = capsys.readouterr().err.splitlines()
+    assert [json.loads(line)["message"] for line in written] == ["a library's warning"]
