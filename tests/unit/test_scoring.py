@@ -16,6 +16,7 @@ from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendStatus
 from marketscout.domain.scoring import (
     DEFAULT_PARAMS,
+    SWING_PENALTY,
     ReadingSeries,
     ScoringParams,
     hourly_series,
@@ -307,18 +308,22 @@ def test_a_peaked_items_reasons_speak_of_the_rise_as_over() -> None:
     assert "rising on 2 platforms in 2 regions" in rising.reasons
 
 
+def logit(score: float) -> float:
+    return math.log(score / (100.0 - score))
+
+
 def test_a_weekly_swing_is_not_exploding() -> None:
     # Gains that swing with the week (low four days, high three), the same height each week,
     # seen on the third high day: high score, accelerating, and no more than a week ago.
-    # Scored like the same rise, less the swing penalty: below the middle, not among the trends.
+    # Scored as the same rise less the whole swing penalty (in logits).
     daily = [1_000 if day % 7 < 4 else 20_000 for day in range(28)]
     readings = series([10_000 + sum(daily[: i + 1]) for i in range(len(daily))])
     swing = score_item(readings, AS_OF)
     as_a_rise = score_item(readings, AS_OF, ScoringParams(swing_penalty=0.0))
-    assert as_a_rise.score >= 70
-    assert swing.score < 50
+    assert logit(as_a_rise.score) - logit(swing.score) == pytest.approx(SWING_PENALTY, abs=0.01)
+    assert as_a_rise.score >= 70  # the rise alone looks like a trend
     assert swing.components["acceleration"] > 1
-    assert swing.status == TrendStatus.STEADY  # over the week, it is
+    assert swing.status == TrendStatus.STEADY  # 40: over the week, it is
     assert "no more than the same days a week ago: a weekly swing" in swing.reasons
 
 
@@ -329,10 +334,11 @@ def test_a_week_no_busier_than_the_one_before_is_not_exploding() -> None:
     daily = [5_000] * 5 + [1_000] * 4 + [10_000] * 3
     readings = series([10_000 + sum(daily[:i]) for i in range(len(daily) + 1)])
     swing = score_item(readings, AS_OF)
-    assert score_item(readings, AS_OF, ScoringParams(swing_penalty=0.0)).score >= 70
-    assert swing.score < 50
+    as_a_rise = score_item(readings, AS_OF, ScoringParams(swing_penalty=0.0))
+    assert logit(as_a_rise.score) - logit(swing.score) == pytest.approx(SWING_PENALTY, abs=0.01)
+    assert as_a_rise.score >= 70
     assert swing.components["acceleration"] > 1
-    assert swing.status == TrendStatus.STEADY
+    assert swing.status == TrendStatus.EMERGING
     assert "this week gained no more than the week before: a swing, not a rise" in swing.reasons
     # The same last week after quieter days (1,000 a day) is a rise: exploding.
     daily = [1_000] * 5 + [1_000] * 4 + [10_000] * 3

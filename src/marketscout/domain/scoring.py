@@ -36,7 +36,7 @@ PLATFORM_ENGAGEMENT_NORM: Mapping[Platform, float] = {
 
 
 # In logits (docs/scoring.md, "Swings").
-SWING_PENALTY = 3.0
+SWING_PENALTY = 1.5
 
 
 @dataclass(frozen=True, slots=True)
