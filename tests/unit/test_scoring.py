@@ -595,3 +595,17 @@ def test_parameters_within_their_range_change_the_score() -> None:
     no_reach = score_item(series(views), AS_OF, ScoringParams(reach_weight=-0.05, forecast_daily_ratio=0.0))
     assert no_reach.score < plain.score
     assert set(no_reach.forecast) == {0.0}
+
+
+def test_a_moment_without_a_utc_offset_is_refused_by_name() -> None:
+    # A naive as_of was read as local time by score_series and was a TypeError in score_item.
+    naive = datetime(2026, 5, 1)
+    readings = series([100, 200, 400])
+    for score in (
+        lambda: score_item(readings, naive),
+        lambda: score_series(reading_series(readings, AS_OF), naive),
+        lambda: score_many({1: readings}, naive),
+    ):
+        with pytest.raises(InvalidValue) as refused:
+            score()
+        assert (refused.value.field, refused.value.rule) == ("as_of", "must carry a UTC offset")
