@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -599,7 +600,7 @@ def test_parameters_within_their_range_change_the_score() -> None:
 
 def test_a_moment_without_a_utc_offset_is_refused_by_name() -> None:
     # A naive as_of was read as local time by score_series and was a TypeError in score_item.
-    naive = datetime(2026, 5, 1)
+    naive = datetime(2026, 5, 1)  # noqa: DTZ001 - the point of the test
     readings = series([100, 200, 400])
     for score in (
         lambda: score_item(readings, naive),
@@ -609,3 +610,17 @@ def test_a_moment_without_a_utc_offset_is_refused_by_name() -> None:
         with pytest.raises(InvalidValue) as refused:
             score()
         assert (refused.value.field, refused.value.rule) == ("as_of", "must carry a UTC offset")
+
+
+def test_the_domain_package_exports_its_public_api_and_its_example_runs() -> None:
+    from marketscout import domain
+    from marketscout.domain import scoring
+
+    assert all(hasattr(domain, name) for name in domain.__all__)
+    assert domain.score_item is scoring.score_item
+    doc = domain.__doc__ or ""
+    example = doc.split("::\n", 1)[1].split("\n\n- ", 1)[0]
+    namespace: dict[str, object] = {}
+    exec(textwrap.dedent(example).replace("print(", "found = ("), namespace)  # noqa: S102
+    found = namespace["found"]
+    assert isinstance(found, tuple) and found[1] == TrendStatus.EXPLODING and found[0] > 90

@@ -1,0 +1,75 @@
+"""MarketScout's domain: the trend engine and the rules around it, standard library only.
+
+The names below are the package's public API, the same functions the HTTP API and the backtest
+call (``docs/scoring.md`` gives the method and its measurements)::
+
+    from datetime import UTC, datetime, timedelta
+    from marketscout.domain import EngagementSnapshot, Platform, score_item
+
+    now = datetime.now(UTC)
+    readings = [
+        EngagementSnapshot(ad_id=1, product_id=1, platform=Platform.TIKTOK, region="US",
+                           observed_at=now - timedelta(days=d), views=1000 * 2 ** (5 - d),
+                           likes=50 * 2 ** (5 - d))
+        for d in range(6)
+    ]
+    assessment = score_item(readings, now)  # score 0-100, status, components, growth, reasons
+    print(assessment.score, assessment.status, assessment.reason)
+
+- Scoring: :func:`score_item` (raw readings), :func:`score_series` (readings already grouped per
+  ad and region, :class:`ReadingSeries`, built by :func:`reading_series`), :func:`score_many`;
+  :class:`ScoringParams` (refuses values the engine cannot run with) and its defaults,
+  :data:`DEFAULT_PARAMS`; the answer, :class:`TrendAssessment`, with a :class:`TrendStatus`.
+- Bursts: :class:`BurstDetector`, fed one count at a time, gives an anomaly likelihood in [0, 1].
+- Where next: :func:`spread_score`, the chance an item reaches a region it has not reached.
+- Viral ads and heat maps: :func:`window_gains` (views gained per ad and region over a window),
+  :func:`rank_gains` (the viral-ad scan's ranking), :func:`heat_map` (interest per region).
+- Alert rules: :func:`evaluate_rule`.
+- Errors: every refusal is a :class:`DomainError`; bad input an :class:`InvalidValue` naming the
+  field and the rule (``error.field``, ``error.rule``).
+
+Times are aware datetimes (a UTC offset; naive ones are refused by name). Submodules hold more
+(``marketscout.domain.evaluation``: the backtest's protocols and metrics; ``usecases``: the
+application services over the ports of ``marketscout.domain.ports``).
+"""
+
+from marketscout.domain.alert_rules import evaluate_rule
+from marketscout.domain.burst import BurstDetector, BurstParams
+from marketscout.domain.errors import DomainError, InvalidValue
+from marketscout.domain.gains import window_gains
+from marketscout.domain.heatmap import heat_map
+from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
+from marketscout.domain.scan import rank_gains
+from marketscout.domain.scoring import (
+    DEFAULT_PARAMS,
+    ReadingSeries,
+    ScoringParams,
+    reading_series,
+    score_item,
+    score_many,
+    score_series,
+)
+from marketscout.domain.spread import spread_score
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "BurstDetector",
+    "BurstParams",
+    "DomainError",
+    "EngagementSnapshot",
+    "InvalidValue",
+    "Platform",
+    "ReadingSeries",
+    "ScoringParams",
+    "TrendAssessment",
+    "TrendStatus",
+    "evaluate_rule",
+    "heat_map",
+    "rank_gains",
+    "reading_series",
+    "score_item",
+    "score_many",
+    "score_series",
+    "spread_score",
+    "window_gains",
+]

@@ -241,8 +241,15 @@ def _clip(x: float, lo: float, hi: float) -> float:
 def score_item(
     snapshots: Iterable[Reading], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
 ) -> TrendAssessment:
-    """Scores one item (a product, or a single ad) from its snapshots observed at or before ``as_of``."""
+    """Scores one item (a product, or a single ad) from its snapshots observed at or before ``as_of``
+    (an aware datetime: :class:`InvalidValue` naming ``as_of`` otherwise)."""
+    _aware(as_of)
     return score_series(reading_series(snapshots, as_of), as_of, params)
+
+
+def _aware(as_of: datetime) -> None:
+    if as_of.utcoffset() is None:
+        raise InvalidValue("as_of", "must carry a UTC offset")
 
 
 def _in_time_order(s: ReadingSeries) -> ReadingSeries:
@@ -260,6 +267,7 @@ def score_series(
     """Scores one item from its readings grouped per ad and region (:func:`reading_series`);
     readings after ``as_of`` are left out. :func:`score_item` is this on raw readings. A
     series whose readings are not in time order is put in order first."""
+    _aware(as_of)
     as_of_epoch = as_of.timestamp()
     kept: list[ReadingSeries] = []
     observations = 0
