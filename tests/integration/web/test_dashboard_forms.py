@@ -381,6 +381,9 @@ async def test_growth_columns_say_what_they_measure_and_the_product_page_reads_t
     assert "over +999%" in listed
     product = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
     assert ">Daily gains vs day before</dt><dd>over +999%</dd>" in product, "capped as in the list"
+    # The list says how much data each score rests on, as the product page does.
+    listed_confidence = re.findall(r'data-label="Confidence">(\d+)%</td>', listed)
+    assert listed_confidence == re.findall(r"confidence (\d+)%", product)
     assert "<dt>views gained in 24 h</dt><dd>3,970,000</dd>" in product
     assert "e+" not in product
 
