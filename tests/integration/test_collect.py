@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -15,7 +16,7 @@ import pytest
 
 from marketscout.adapters.clock import FixedClock
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from marketscout.adapters.signals.feed import HttpFeedSource
+from marketscout.adapters.signals.feed import HttpFeedSource, feed_item
 from marketscout.adapters.signals.http import ResilientHttp, RetryPolicy
 from marketscout.adapters.sql import migrate
 from marketscout.domain.signals import SourceUnavailable
@@ -117,7 +118,10 @@ async def test_collects_maps_and_is_idempotent(feed_url: str) -> None:
     await http.aclose()
     assert (first.fetched, first.stored, first.ads_created) == (4, 3, 1)
     assert any("matches no product" in reason for reason in first.skipped)
-    assert any("Myspace" in reason or "record 4" in reason for reason in first.skipped)
+    assert (
+        "feed record 4: platform: must be one of: TikTok, Facebook, Instagram, YouTube, Twitter"
+        in first.skipped
+    )
     assert (again.stored, again.duplicates, again.ads_created) == (0, 3, 0)
     async with uow:
         scored = await uow.scores.latest(product_id)
@@ -163,3 +167,23 @@ def test_the_collect_command_end_to_end(feed_url: str, tmp_path: Path) -> None:
     second = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
     assert "stored 3" in first.stdout and "new ads 1" in first.stdout
     assert "stored 0, duplicates 3" in second.stdout
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"views": "many"}, "views: must be a whole number of at least 0"),
+        ({"likes": -3}, "likes: must be a whole number of at least 0"),
+        ({"region": None}, "region: is required"),
+        ({"observed_at": "yesterday"}, "observed_at: must be an ISO 8601 time with a UTC offset"),
+        ({"observed_at": "2026-03-01T10:00:00"}, "observed_at: must be an ISO 8601 time with a UTC offset"),
+        ({"product_id": "seven"}, "product_id: must be a whole number"),
+    ],
+)
+def test_a_feed_record_that_does_not_map_names_its_field_and_rule(
+    change: dict[str, object], reason: str
+) -> None:
+    record = {**records()[0], **change}
+    record = {k: v for k, v in record.items() if v is not None}
+    with pytest.raises(ValueError, match="^" + re.escape(reason) + "$"):
+        feed_item(record)
