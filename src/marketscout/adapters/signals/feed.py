@@ -20,22 +20,55 @@ from marketscout.domain.signals import CollectedItem, FetchResult, SignalSource
 
 logger = logging.getLogger("marketscout.collect")
 FeedFormat = Literal["json", "ndjson", "csv"]
+_PLATFORMS = [p.value for p in Platform]
 
 
-def _item(record: dict[str, Any]) -> CollectedItem:
-    observed = datetime.fromisoformat(str(record["observed_at"]).replace("Z", "+00:00"))
-    if observed.utcoffset() is None:
-        raise ValueError("observed_at needs a UTC offset")
-    counters = {name: int(record.get(name) or 0) for name in ("views", "likes", "comments", "shares")}
-    if any(value < 0 for value in counters.values()):
-        raise ValueError("counters must not be negative")
+def _required(record: dict[str, Any], name: str) -> str:
+    value = record.get(name)
+    if value is None or str(value).strip() == "":
+        raise ValueError(f"{name}: is required")
+    return str(value)
+
+
+def _counter(record: dict[str, Any], name: str) -> int:
+    value = record.get(name)
+    if value in (None, ""):
+        return 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0 or isinstance(value, bool | float):
+        raise ValueError(f"{name}: must be a whole number of at least 0")
+    return number
+
+
+def _instant(text: str) -> datetime:
+    try:
+        observed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        observed = None
+    if observed is None or observed.utcoffset() is None:
+        raise ValueError("observed_at: must be an ISO 8601 time with a UTC offset")
+    return observed
+
+
+def feed_item(record: dict[str, Any]) -> CollectedItem:
+    """One feed record as a collected item; ``ValueError("field: rule")`` when it does not map."""
+    observed = _instant(_required(record, "observed_at"))
+    platform = _required(record, "platform")
+    if platform not in _PLATFORMS:
+        raise ValueError(f"platform: must be one of: {', '.join(_PLATFORMS)}")
+    counters = {name: _counter(record, name) for name in ("views", "likes", "comments", "shares")}
     product = record.get("product_id")
+    if product not in (None, "") and not str(product).isdigit():
+        raise ValueError("product_id: must be a whole number")
     return CollectedItem(
-        platform=Platform(str(record["platform"])),
-        external_id=str(record["external_id"]),
+        platform=Platform(platform),
+        external_id=_required(record, "external_id"),
         content=str(record.get("content") or ""),
         observed_at=observed,
-        region=str(record["region"]),
+        region=_required(record, "region"),
         url=record.get("url") or None,
         advertiser=record.get("advertiser") or None,
         product_id=int(product) if product not in (None, "") else None,
@@ -80,10 +113,10 @@ class HttpFeedSource(SignalSource):
         for index, record in enumerate(records):
             try:
                 if not isinstance(record, dict):
-                    raise TypeError("not an object")
-                result.items.append(_item(record))
-            except (KeyError, ValueError, TypeError) as error:
-                reason = f"{self.name} record {index}: {type(error).__name__} {error}"[:300]
+                    raise ValueError("is not an object")
+                result.items.append(feed_item(record))
+            except ValueError as error:
+                reason = f"{self.name} record {index}: {error}"[:300]
                 result.skipped.append(reason)
                 logger.warning("skipped %s", reason)
         return result
