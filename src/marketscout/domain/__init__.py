@@ -6,7 +6,7 @@ call (``docs/scoring.md`` gives the method and its measurements)::
     from datetime import UTC, datetime, timedelta
     from marketscout.domain import EngagementSnapshot, Platform, score_item
 
-    now = datetime.now(UTC)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
     readings = [
         EngagementSnapshot(ad_id=1, product_id=1, platform=Platform.TIKTOK, region="US",
                            observed_at=now - timedelta(days=d), views=1000 * 2 ** (5 - d),

@@ -184,6 +184,20 @@ async def test_an_ad_first_seen_out_of_range_or_in_the_future_is_422(
         ("/ads", "external_id", "e\u0000"),
         ("/ads", "advertiser", "a\u007f"),
         ("/ads", "url", "https://example.com/\u0000"),
+        # C1 controls, line separators, text of only invisible characters, and URLs with a
+        # space or a control anywhere (a NUL in webhook_url was a 500 on PostgreSQL; the rest
+        # were stored).
+        ("/ads", "url", "https://shop.example.com/\n"),
+        ("/ads", "url", "https://shop.example.com/\u009b"),
+        ("/products", "name", "a\u0085b"),
+        ("/products", "name", "a\u2028b"),
+        ("/products", "name", "\u200b"),
+        ("/products", "name", " \u200b\ufeff "),
+        ("/products", "description", "a\u009bb"),
+        ("/alert-rules", "webhook_url", "https://hooks.example.com/\u0000"),
+        ("/alert-rules", "webhook_url", "https://hooks.example.com/a b"),
+        ("/alert-rules", "webhook_url", "https://hooks.example.com/\n"),
+        ("/alert-rules", "webhook_url", "https://hooks.example.com/\u0085"),
     ],
 )
 async def test_control_characters_in_text_are_422(
@@ -194,12 +208,27 @@ async def test_control_characters_in_text_are_422(
     bodies: dict[str, dict[str, object]] = {
         "/products": {"name": "Lamp", "description": "A lamp"},
         "/ads": {"product_id": product["id"], "platform": "TikTok", "ad_content": "x"},
+        "/alert-rules": {"kind": "status_exploding", "channels": ["webhook"]},
     }
+    stored = [(await client.get(p, headers=headers)).json() for p in ("/products", "/ads", "/alert-rules")]
     response = await client.post(path, json={**bodies[path], field: value}, headers=headers)
     assert response.status_code == 422, response.text
     [detail] = response.json()["details"]
     assert detail["field"].startswith(field)
-    assert "control characters" in detail["rule"] or "http" in detail["rule"]
+    assert any(word in detail["rule"] for word in ("control characters", "http", "spaces", "blank"))
+    assert [
+        (await client.get(p, headers=headers)).json() for p in ("/products", "/ads", "/alert-rules")
+    ] == stored
+
+
+async def test_a_leading_zero_width_character_does_not_make_a_name_blank(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("zero_width")
+    answer = await client.post(
+        "/products", json={"name": "\ufeffLamp", "description": "A lamp"}, headers=headers
+    )
+    assert answer.status_code == 201, answer.text
 
 
 async def test_multi_line_text_and_a_name_search_with_control_characters(
