@@ -129,6 +129,9 @@ async def test_users_are_unique_case_insensitively(uow_factory: UowFactory) -> N
     uow = uow_factory()
     async with uow:
         assert (await uow.users.get_by_username("ANA")) is not None
+        by_mail = await uow.users.get_by_email("ANA@Example.COM")
+        assert by_mail is not None and by_mail.username == "Ana"
+        assert await uow.users.get_by_email("ana") is None
         assert await uow.users.username_or_email_taken("ana", "x@example.com") == "username"
         assert await uow.users.username_or_email_taken("bob", "ANA@EXAMPLE.COM") == "email"
         with pytest.raises(Conflict):

@@ -102,6 +102,22 @@ async def test_login_gives_a_bearer_pair(client: Client) -> None:
     assert {"sub", "exp", "iat", "iss", "aud", "jti"} <= set(claims)
 
 
+async def test_login_takes_the_email_address_in_any_case(client: Client) -> None:
+    """Usernames never hold "@", so a login name with one is the account's e-mail address."""
+    await sign_up(client, "erin")
+    for name in ("erin@example.com", " ERIN@Example.COM "):
+        response = await client.post("/token", data={"username": name, "password": "correct horse battery"})
+        assert response.status_code == 200, (name, response.text)
+        me = await client.get("/me", headers={"Authorization": f"Bearer {response.json()['access_token']}"})
+        assert me.json()["username"] == "erin"
+    wrong = await client.post("/token", data={"username": "erin@example.com", "password": "not the password"})
+    unknown = await client.post(
+        "/token", data={"username": "nobody@example.com", "password": "not the password"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json()["message"] == unknown.json()["message"]
+
+
 async def test_wrong_password_and_unknown_user_answer_alike(client: Client) -> None:
     await sign_up(client, "carol")
     wrong = await client.post("/token", data={"username": "carol", "password": "not the password"})

@@ -593,6 +593,23 @@ async def test_a_wrong_password_at_login_keeps_the_username(client: Client) -> N
     assert "Incorrect username or password" in refused.text
 
 
+async def test_login_by_email_address(client: Client) -> None:
+    await signed_up(client, "by_mail")
+    client.cookies.delete("ms_session")
+    page = (await client.get("/ui/login", headers=HTML)).text
+    assert "Username or e-mail" in page
+    form = {
+        "csrf_token": await csrf(client),
+        "username": "By_Mail@Example.com",
+        "password": "a long enough passphrase",
+        "next": "/ui/watchlist",
+    }
+    accepted = await client.post("/ui/login", data=form, headers=HTML, follow_redirects=False)
+    assert accepted.status_code == 303, accepted.text
+    assert accepted.headers["location"] == "/ui/watchlist"
+    assert "by_mail" in (await client.get("/ui/watchlist", headers=HTML)).text
+
+
 async def test_times_say_they_are_utc(client: Client) -> None:
     await signed_up(client)
     product_id = await _create_product(client, "Timed Lamp")
