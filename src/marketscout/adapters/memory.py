@@ -166,6 +166,10 @@ class InMemoryUserRepository(_Repository, UserRepository):
         wanted = username.casefold()
         return next((u for u in self._rows().values() if u.username.casefold() == wanted), None)
 
+    async def get_by_email(self, email: str) -> User | None:
+        wanted = email.casefold()
+        return next((u for u in self._rows().values() if u.email.casefold() == wanted), None)
+
     async def username_or_email_taken(self, username: str, email: str) -> str | None:
         name, mail = username.casefold(), email.casefold()
         for user in self._rows().values():

@@ -99,6 +99,10 @@ class UserRepository(Protocol):
         """Case-insensitive look-up."""
         ...
 
+    async def get_by_email(self, email: str) -> User | None:
+        """Case-insensitive look-up of the address as stored (trimmed)."""
+        ...
+
     async def username_or_email_taken(self, username: str, email: str) -> str | None:
         """The name of the field already taken ("username" or "email"), or None."""
         ...

@@ -331,6 +331,11 @@ class SqlUserRepository(_SqlRepository, UserRepository):
         row = (await self._session.execute(query)).first()
         return _user(row) if row else None
 
+    async def get_by_email(self, email: str) -> User | None:
+        query = select(t.users).where(t.users.c.email_key == email.casefold())
+        row = (await self._session.execute(query)).first()
+        return _user(row) if row else None
+
     async def username_or_email_taken(self, username: str, email: str) -> str | None:
         query = select(t.users.c.username_key, t.users.c.email_key).where(
             (t.users.c.username_key == username.casefold()) | (t.users.c.email_key == email.casefold())

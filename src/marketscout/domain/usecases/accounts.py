@@ -113,6 +113,14 @@ async def _issue_pair(
     return TokenPair(access_token=access.token, expires_in=access.expires_in, refresh_token=refresh)
 
 
+async def find_account(uow: UnitOfWork, login: str) -> User | None:
+    """The account a login name names: its username, or its e-mail address (usernames never
+    hold "@"), either in any case."""
+    if "@" in login:
+        return await uow.users.get_by_email(normalise_email(login))
+    return await uow.users.get_by_username(login)
+
+
 async def log_in(
     uow: UnitOfWork,
     hasher: PasswordHasher,
@@ -123,7 +131,7 @@ async def log_in(
     password: str,
 ) -> TokenPair:
     async with uow:
-        user = await uow.users.get_by_username(username)
+        user = await find_account(uow, username)
         if user is None:
             await hasher.dummy_verify(password)
             raise AuthenticationFailed(INVALID_CREDENTIALS)

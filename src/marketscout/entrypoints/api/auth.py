@@ -30,7 +30,8 @@ ERRORS = {"description": "The error shape", "model": ErrorBody}
 
 
 class TokenForm(msgspec.Struct, kw_only=True):
-    """OAuth2 password grant form; other OAuth2 fields (grant_type, scope, client_id) are ignored."""
+    """OAuth2 password grant form; other OAuth2 fields (grant_type, scope, client_id) are ignored.
+    ``username`` may also be the account's e-mail address (any case)."""
 
     username: Annotated[str, Meta(min_length=1, max_length=254, pattern=NO_CONTROL)]
     password: Annotated[str, Meta(min_length=1, max_length=1024)]
@@ -84,7 +85,8 @@ class AuthController(Controller):
         tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
     ) -> TokenOut:
-        """401 with one message for an unknown user and a wrong password."""
+        """``username`` is the username or the account's e-mail address, either in any case;
+        401 with one message for an unknown user and a wrong password."""
         pair = await accounts.log_in(
             uow, hasher, tokens, clock, username=data.username, password=data.password
         )
