@@ -103,8 +103,14 @@ async def test_login_gives_a_bearer_pair(client: Client) -> None:
 
 
 def _subject(token: str) -> object:
-    options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
-    return jwt.decode(token, SECRET, algorithms=["HS256"], audience="marketscout-api", options=options)["sub"]
+    claims = jwt.decode(
+        token,
+        SECRET,
+        algorithms=["HS256"],
+        audience="marketscout-api",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
+    return claims["sub"]
 
 
 async def test_login_takes_the_email_address_in_any_case(client: Client) -> None:
