@@ -234,6 +234,74 @@ async def test_a_refused_rule_shows_the_form_again_with_the_typed_values(client:
     assert 'value="https://hooks.example.com/typed"' in sent.text
 
 
+_RISE, _LEVEL = "“Score rises by a number of points”", "“Score reaches a level”"
+_HOOK = {"notify_webhook": "on", "webhook_url": "https://hooks.example.com/typed"}
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ({"kind": "score_rise", "window_hours": "24"}, f"Threshold is required for {_RISE} rules."),
+        ({"kind": "score_rise", "threshold": "ten", "window_hours": "24"}, "Threshold must be a number."),
+        ({"kind": "score_rise", "threshold": "5"}, f"Window in hours is required for {_RISE} rules."),
+        (
+            {"kind": "score_rise", "threshold": "5", "window_hours": "1.5"},
+            "Window in hours must be a whole number.",
+        ),
+        (
+            {"kind": "score_rise", "threshold": "5", "window_hours": "9999"},
+            "Window in hours must be between 1 and 720.",
+        ),
+        (
+            {"kind": "score_threshold", "threshold": "500"},
+            "Threshold must be greater than 0 and at most 100.",
+        ),
+        (
+            {"kind": "score_threshold", "threshold": "50", "window_hours": "24"},
+            f"Window in hours does not apply to {_LEVEL} rules.",
+        ),
+        (
+            {"kind": "status_exploding", "threshold": "5"},
+            "Threshold does not apply to “Status becomes exploding” rules.",
+        ),
+        (
+            {"kind": "new_viral_ad", "window_hours": "24"},
+            "Window in hours does not apply to “A new viral ad appears” rules.",
+        ),
+        (
+            {"kind": "new_viral_ad", "notify_webhook": "on"},
+            "Webhook URL is required when “to a webhook” is ticked.",
+        ),
+        (
+            {"kind": "new_viral_ad", "webhook_url": "https://hooks.example.com/typed"},
+            "Webhook URL applies only when “to a webhook” is ticked.",
+        ),
+        (
+            {**_HOOK, "kind": "status_exploding", "webhook_url": "https://127.0.0.1/in"},
+            "Webhook URL must name a public host (not this machine or a private network).",
+        ),
+        ({"kind": "score_sometimes", "threshold": "5"}, "Rule must be one of the listed kinds."),
+    ],
+)
+async def test_a_refused_rule_names_the_field_as_the_form_labels_it(
+    client: Client, typed: dict[str, str], said: str
+) -> None:
+    await signed_up(client)
+    form = {"csrf_token": await csrf(client), "action": "add-rule", **typed}
+    sent = await client.post("/ui/alerts", data=form, headers=HTML, follow_redirects=False)
+    assert sent.status_code == 200
+    error = re.findall(r'<p class="error" role="alert" id="rule-error">(.*?)</p>', sent.text, re.S)
+    assert [html.unescape(e) for e in error] == [f"The rule was not added: {said}"]
+    for internal in ("window_hours", "webhook_url", "threshold:", "channels", "score_", "_ad", "status_"):
+        assert internal not in html.unescape(error[0])
+    if typed["kind"] != "score_sometimes":
+        assert f'<option value="{typed["kind"]}" selected>' in sent.text, "the chosen kind is kept"
+    for name in ("threshold", "window_hours", "webhook_url"):
+        if typed.get(name):
+            assert f'value="{typed[name]}"' in sent.text, f"the typed {name} is kept"
+    assert ('name="notify_webhook" checked' in sent.text) == ("notify_webhook" in typed)
+
+
 async def test_creating_a_product_or_ad_redirects_with_the_message(client: Client) -> None:
     await signed_up(client)
     form = {"csrf_token": await csrf(client), "action": "product", "name": "Reload Lamp", "description": "d"}
