@@ -199,7 +199,7 @@ def test_session_watchlist_upload_alert_export_and_escaping(page: Page, server: 
     page.get_by_label("Rule", exact=True).select_option("status_exploding")
     page.get_by_label("to a webhook").check()
     page.get_by_role("button", name="Add rule").click()
-    assert "webhook_url: is required" in page.locator("#rule-error").inner_text(), "a refused rule says why"
+    assert "Webhook URL is required" in page.locator("#rule-error").inner_text(), "a refused rule says why"
     page.goto("/ui/watchlist")
     assert page.locator("#new-secret").count() == 0, "the secret is never shown again"
     assert page.get_by_role("heading", name="Deliveries").is_visible()

@@ -16,8 +16,9 @@ import hmac
 import io
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 import msgspec
@@ -73,7 +74,36 @@ RULE_KIND_NAMES = {
     AlertRuleKind.STATUS_EXPLODING: "Status becomes exploding",
     AlertRuleKind.NEW_VIRAL_AD: "A new viral ad appears",
 }
+_T = TypeVar("_T")
 _LIST_WINDOWS = ("24h", "7d")  # the growth columns of the Trending list
+# The forms' fields as their labels say them, for the problems a form is refused with.
+FIELD_LABELS = {
+    "current_password": "The current password",
+    "new_password": "The new password",
+    "kind": "Rule",
+    "threshold": "Threshold",
+    "window_hours": "Window in hours",
+    "webhook_url": "Webhook URL",
+    "channels": "Also send each alert:",
+}
+# The domain's words for what the form shows otherwise: kinds by name, channels as ticked boxes.
+_RULE_WORDS = {
+    **{k.value: f"“{name}”" for k, name in RULE_KIND_NAMES.items()},
+    "channels include webhook": "“to a webhook” is ticked",
+}
+_RULE_WORD = re.compile("|".join(rf"\b{re.escape(word)}\b" for word in _RULE_WORDS))
+
+
+def in_form_words(field: str, rule: str) -> str:
+    """A form's problem as a sentence that names the field by its label on the form."""
+    return f"{FIELD_LABELS.get(field, field)} {rule}."
+
+
+def rule_problem(error: DomainError) -> str:
+    """A refused rule's problem in the rule form's words: the field by its label, a kind by its name."""
+    if not isinstance(error, InvalidValue):
+        return error.message
+    return in_form_words(error.field, _RULE_WORD.sub(lambda found: _RULE_WORDS[found.group(0)], error.rule))
 
 
 def utc_time(value: datetime) -> Markup:
@@ -260,6 +290,14 @@ async def _watchlist_page(
         show_secret=bool(added) or saved[1:] == ["secret"],
     )
     return template
+
+
+def _parsed(field: str, typed: str, parse: Callable[[str], _T], rule: str) -> _T:
+    """``typed`` read by ``parse``; what it cannot read is an InvalidValue naming ``field``."""
+    try:
+        return parse(typed)
+    except ValueError:
+        raise InvalidValue(field, rule) from None
 
 
 def _rule_values(rule: AlertRule) -> dict[str, Any]:
@@ -572,8 +610,7 @@ class DashboardController(Controller):
                 new=_text(form, "new_password")[:1024],
             )
         except InvalidValue as error:
-            field = {"current_password": "The current password", "new_password": "The new password"}
-            return _account_page(request, user, error=f"{field.get(error.field, error.field)} {error.rule}.")
+            return _account_page(request, user, error=in_form_words(error.field, error.rule))
         return flash_redirect(request, "/ui/account", "password")
 
     @get("/ui/login")
@@ -753,9 +790,11 @@ class DashboardController(Controller):
         settings = request.app.state.container.settings()
         try:
             definition = alerts.RuleDefinition(
-                kind=AlertRuleKind(_text(form, "kind")),
-                threshold=float(threshold) if threshold else None,
-                window_hours=int(window) if window else None,
+                kind=_parsed("kind", _text(form, "kind"), AlertRuleKind, "must be one of the listed kinds"),
+                threshold=_parsed("threshold", threshold, float, "must be a number") if threshold else None,
+                window_hours=_parsed("window_hours", window, int, "must be a whole number")
+                if window
+                else None,
                 channels=tuple(channels),
                 webhook_url=url or None,
             )
@@ -780,12 +819,8 @@ class DashboardController(Controller):
                     allow_private_webhooks=private,
                 )
                 note = f"saved:{rule.id}" + (":secret" if new_secret else "")
-        except (DomainError, ValueError) as error:
-            message = (
-                error.message
-                if isinstance(error, DomainError)
-                else "threshold and window must be numbers, and the rule one of the listed kinds"
-            )
+        except DomainError as error:
+            message = rule_problem(error)
             typed = {
                 "kind": _text(form, "kind"),
                 "threshold": threshold,
