@@ -338,6 +338,29 @@ async def test_the_heat_map_selects_the_product_it_draws(client: Client) -> None
     assert "No engagement recorded yet for <strong>Second Lamp</strong>" in page
 
 
+async def test_the_heat_map_finds_any_product_by_name(client: Client) -> None:
+    await signed_up(client)
+    await _scored_product(client, "Trending Lamp", [100, 200, 400])
+    quiet = await _create_product(client, "Quiet Kettle")
+    other = await _create_product(client, "Quiet Kettle Lid")
+    start = (await client.get("/ui/heat-map", headers=HTML)).text
+    assert "Interest in <strong>Trending Lamp</strong>" in start, "the top trending product first"
+    assert re.search(r'<input[^>]* name="q"', start), "a search for any product by name"
+    found = (await client.get("/ui/heat-map", params={"q": "kettle"}, headers=HTML)).text
+    for product_id, name in ((quiet, "Quiet Kettle"), (other, "Quiet Kettle Lid")):
+        assert f'href="/ui/heat-map?product_id={product_id}&amp;q=kettle">{name}</a>' in found
+    assert "Trending Lamp</a>" not in found, "only the products whose name matches"
+    assert "No engagement recorded yet for <strong>Quiet Kettle</strong>" in found, "the first match is shown"
+    assert 'class="map"' not in found
+    picked = (await client.get(f"/ui/heat-map?product_id={other}&q=kettle", headers=HTML)).text
+    assert "No engagement recorded yet for <strong>Quiet Kettle Lid</strong>" in picked
+    assert re.findall(r'<option value="(\d+)" selected>', picked) == [str(other)]
+    assert 'value="kettle"' in picked, "the search stays"
+    nothing = (await client.get("/ui/heat-map", params={"q": "nothing like it"}, headers=HTML)).text
+    assert "No product’s name contains “nothing like it”" in nothing
+    assert "Interest in <strong>Trending Lamp</strong>" not in nothing, "no other product's map"
+
+
 @pytest.mark.parametrize("asked", ["99999", "0", str(2**63)])
 async def test_the_heat_map_of_an_unknown_product_is_not_another_products(client: Client, asked: str) -> None:
     await signed_up(client, "heat_unknown")
