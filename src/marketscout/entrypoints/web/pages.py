@@ -68,6 +68,7 @@ FLASH_COOKIE = "ms_flash"
 _DATA_FIELDS = ("action", "name", "description", "product_id", "platform", "ad_content", "external_id")
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
+HEAT_MAP_MATCHES = 50  # products a heat-map search lists
 RULE_KIND_NAMES = {
     AlertRuleKind.SCORE_RISE: "Score rises by a number of points",
     AlertRuleKind.SCORE_THRESHOLD: "Score reaches a level",
@@ -510,18 +511,27 @@ class DashboardController(Controller):
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
         product_id: FromQuery[int | None] = None,
+        q: FromQuery[str | None] = None,
     ) -> Template:
+        """The map of one product: ``product_id``, else the first product whose name contains
+        ``q`` (every match is listed, to choose from), else the top trending product."""
         user = current_user(request)
         choices = [item.product for item in await trends.trending(uow, limit=20)]
+        query = (q or "").strip()[:200] or None
+        matches = (
+            await catalog.list_products(uow, skip=0, limit=HEAT_MAP_MATCHES + 1, query=query) if query else []
+        )
         asked = None
         if product_id is not None:
             # The map of another product under this one's address would mislead: a 404 page.
             if not 0 < product_id < 2**63:
                 raise NotFound("Product", product_id)
             asked = await catalog.get_product(uow, product_id)
+        elif query is not None:
+            asked = matches[0] if matches else None  # a search that matches nothing shows no map
         if asked is not None and all(p.id != asked.id for p in choices):
             choices.insert(0, asked)  # the product shown is always the one selected
-        chosen = asked.id if asked is not None else (choices[0].id if choices else None)
+        chosen = asked.id if asked is not None else (choices[0].id if choices and query is None else None)
         rows = await trends.regional_heat_map(uow, clock, product_ids=[chosen]) if chosen else []
         countries = (
             await trends.regional_heat_map(uow, clock, product_ids=[chosen], level="country")
@@ -535,6 +545,9 @@ class DashboardController(Controller):
             user,
             choices=choices,
             chosen=chosen,
+            q=query or "",
+            matches=matches[:HEAT_MAP_MATCHES],
+            more_matches=len(matches) > HEAT_MAP_MATCHES,
             shapes=continent_map(values),
             values=values,
             countries=sorted((countries[0].regions if countries else {}).items(), key=lambda kv: -kv[1]),
