@@ -295,3 +295,23 @@ def test_on_a_phone_the_watchlist_a_products_ads_and_rejected_rows_are_cards(pag
     page.get_by_role("button", name="Upload").click()
     assert page.locator(".report table.cards tbody tr").count() == 1, "the rejected row is listed"
     assert_cards_fit_a_phone(page)
+
+
+def test_on_a_phone_chart_labels_are_as_large_as_on_a_desktop(page: Page) -> None:
+    """The product page's axis labels keep their size on a 390 px screen: the charts narrow,
+    their text does not (at least 11 px type: a box at least 12 px high)."""
+    page.goto("/ui/viral")
+    product_url = page.locator("table.data tbody tr td a").first.get_attribute("href")
+    assert product_url
+    for width, height in ((390, 844), (1280, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(product_url)
+        labels = page.locator(".y-max, .y-min, .x-first, .x-last")
+        assert labels.count() == 8, "four labels on each of the two charts"
+        for index in range(labels.count()):
+            box = labels.nth(index).bounding_box()
+            assert box is not None
+            said = labels.nth(index).text_content()
+            assert box["height"] >= 12, f"label {said!r} is {box['height']:.1f} px high at {width} px"
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"label {said!r} fits the screen"
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
