@@ -331,14 +331,13 @@ def polyline(
 
 @dataclass(frozen=True, slots=True)
 class LineChart:
-    """A line chart with its y range and first/last dates labelled (drawn by the template)."""
+    """A line chart: the plot (an SVG of ``width`` by ``height`` units) and the y range's and
+    first/last dates' labels, which the template sets beside it as text of the page so that
+    they keep their size when the plot scales down to a phone's width."""
 
     points: str
     width: float
     height: float
-    left: float
-    top: float
-    bottom: float
     low_label: str
     high_label: str
     first_label: str
@@ -357,10 +356,8 @@ def line_chart(
     high: float | None = None,
 ) -> LineChart:
     """``values`` from 0 to ``high`` (scores: 100), or to the series' maximum when None."""
-    left, top, bottom_margin = 56.0, 8.0, 20.0
     ceiling = high if high is not None else max(values, default=0.0)
-    plot_height = height - top - bottom_margin
-    points = polyline(values, width - left - 4, plot_height, low=0.0, high=ceiling, left=left, top=top)
+    points = polyline(values, width, height, low=0.0, high=ceiling)
     low_label, high_label = "0", f"{ceiling:,.0f}"
     description = f"{what}, {first} to {last}, on a scale from {low_label} to {high_label}" + (
         f"; from {values[0]:,.1f} to {values[-1]:,.1f}" if values else "; no data"
@@ -369,9 +366,6 @@ def line_chart(
         points=points,
         width=width,
         height=height,
-        left=left,
-        top=top,
-        bottom=height - bottom_margin,
         low_label=low_label,
         high_label=high_label,
         first_label=first,
