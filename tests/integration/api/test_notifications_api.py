@@ -122,4 +122,8 @@ async def test_rule_channels_are_validated(client: Client) -> None:
         assert response.status_code == 422, (payload, response.text)
         assert field in response.text, (payload, response.text)
     assert (await client.get("/alert-rules", headers=headers)).json() == []
-    assert (await client.get("/deliveries", params={"status": "lost"}, headers=headers)).status_code == 422
+    lost = await client.get("/deliveries", params={"status": "lost"}, headers=headers)
+    assert lost.status_code == 422
+    assert lost.json()["details"] == [
+        {"field": "status", "rule": "must be one of: pending, sending, delivered, dead", "index": None}
+    ]
