@@ -21,7 +21,7 @@ from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
-from marketscout.domain.model import AlertRuleKind, Channel, Platform, TrendStatus, User
+from marketscout.domain.model import AlertRuleKind, Channel, DeliveryStatus, Platform, TrendStatus, User
 from marketscout.entrypoints.api.params import NO_CONTROL
 from marketscout.entrypoints.api.path_ids import badly_written_id, refused
 from marketscout.entrypoints.openapi import StrictQuery, needs_user
@@ -61,19 +61,24 @@ _ALLOWED = {
     "channels": ", ".join(c.value for c in Channel),
     "level": "continent, country",
 }
+# Where a route's field of the same name takes other values.
+_ALLOWED_AT = {("/deliveries", "status"): ", ".join(d.value for d in DeliveryStatus)}
 _INDEX = re.compile(r"\[\d+\]$")
 
 
-def named(field: str, rule: str) -> tuple[str, str]:
-    """A decoder's ``rule`` about ``field`` in a client's words: a missing or unknown field by
-    its own name, a choice with its allowed values (``channels[0]``: those of ``channels``)."""
+def named(field: str, rule: str, path: str = "") -> tuple[str, str]:
+    """A decoder's ``rule`` about ``field`` (at the route ``path``) in a client's words: a
+    missing or unknown field by its own name, a choice with its allowed values (``channels[0]``:
+    those of ``channels``)."""
     if found := _MISSING.match(rule):
         return _join("" if field in {"body", "data"} else field, found.group("name")), "is required"
     if found := _UNKNOWN.match(rule):
         return _join("" if field in {"body", "data"} else field, found.group("name")), "is not a known field"
     leaf = _INDEX.sub("", field.rsplit(".", 1)[-1])
-    if rule.startswith("Invalid enum value") and leaf in _ALLOWED:
-        return field, f"must be one of: {_ALLOWED[leaf]}"
+    if rule.startswith("Invalid enum value") and (
+        allowed := _ALLOWED_AT.get((path, leaf), _ALLOWED.get(leaf))
+    ):
+        return field, f"must be one of: {allowed}"
     return field, rule
 
 

@@ -112,7 +112,7 @@ def _field_of(key: str | None) -> str:
     return key.removeprefix("data.").removeprefix("$.") or "body"
 
 
-def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
+def _validation_details(exc: ValidationException, path: str) -> list[ErrorDetail]:
     details: list[ErrorDetail] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
@@ -129,7 +129,7 @@ def _validation_details(exc: ValidationException) -> list[ErrorDetail]:
         if match:
             field = match.group(1) or field
             rule = rule[: match.start()].rstrip(" -")
-        field, rule = named(field, readable(rule))
+        field, rule = named(field, readable(rule), path)
         details.append(ErrorDetail(field=field, rule=rule[:300]))
     if not details:
         message = exc.detail if _SAFE_MESSAGE.match(exc.detail or "") else "is invalid"
@@ -144,7 +144,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         if name := first_badly_written_id(routes, request.scope["path"]):
             exc = refused(name)
     if isinstance(exc, ValidationException):
-        details = _validation_details(exc)
+        details = _validation_details(exc, request.scope["path"])
         if exc.detail and "malformed" in exc.detail.lower():
             details = [ErrorDetail(field="body", rule="must be well-formed JSON")]
         return error_response(422, "Validation failed", details, request=request)
