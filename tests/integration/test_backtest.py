@@ -361,11 +361,11 @@ def test_e3_reads_broken_series_and_labels_without_crashing(tmp_path: Path) -> N
 
 def test_options_out_of_range_are_refused(tmp_path: Path) -> None:
     for args, said in (
-        (("e1", "--horizon", "0"), "--horizon: must be a whole number from 1 to 30"),
-        (("e1", "--horizon", "-3"), "--horizon: must be a whole number from 1 to 30"),
-        (("lead", "--seeds", "0"), "--seeds: must be a whole number from 1 to 50"),
-        (("e3", "--threshold", "7"), "--threshold: must be a number from 0.5 to below 1"),
-        (("e3", "--threshold", "nan"), "--threshold: must be a number from 0.5 to below 1"),
+        (("e1", "--horizon", "0"), "argument --horizon: must be a whole number from 1 to 30"),
+        (("e1", "--horizon", "-3"), "argument --horizon: must be a whole number from 1 to 30"),
+        (("lead", "--seeds", "0"), "argument --seeds: must be a whole number from 1 to 50"),
+        (("e3", "--threshold", "7"), "argument --threshold: must be a number from 0.5 to below 1"),
+        (("e3", "--threshold", "nan"), "argument --threshold: must be a number from 0.5 to below 1"),
     ):
         result = run_cli(*args, "--data", str(tmp_path))
         assert result.returncode == 2, args
