@@ -78,4 +78,4 @@ def test_a_window_shorter_than_what_alert_rules_read_is_refused_in_words(
     with pytest.raises(SystemExit) as refused:
         main(["scores", "prune", "--older-than", "many", "--database-url", url])
     assert refused.value.code == 2
-    assert "--older-than: invalid int value: 'many'" in capsys.readouterr().err
+    assert "argument --older-than: must be a whole number from 1 to 36500" in capsys.readouterr().err

@@ -8,7 +8,6 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,22 +25,10 @@ from marketscout.domain import evaluation
 from marketscout.domain.burst import DEFAULT_BURST_PARAMS, BurstDetector
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.scoring import DEFAULT_PARAMS, ScoringParams
+from marketscout.entrypoints.cli_args import whole_number
 
 # Chosen on the five development series of nab-twitter-volume, then fixed.
 E3_THRESHOLD = DEFAULT_BURST_PARAMS.alarm_level
-
-
-def _whole_number(option: str, low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            number = int(text)
-        except ValueError:
-            number = low - 1
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"{option}: must be a whole number from {low} to {high}")
-        return number
-
-    return parse
 
 
 def _threshold(text: str) -> float:
@@ -51,7 +38,7 @@ def _threshold(text: str) -> float:
     except ValueError:
         number = math.nan
     if not 0.5 <= number < 1:
-        raise argparse.ArgumentTypeError("--threshold: must be a number from 0.5 to below 1")
+        raise argparse.ArgumentTypeError("must be a number from 0.5 to below 1")
     return number
 
 
@@ -122,12 +109,10 @@ def add_backtest_parser(subparsers: Any) -> None:
         help="E3: NAB's combined_windows.json (default: labels/combined_windows.json beside the "
         "series or in their folder)",
     )
-    parser.add_argument(
-        "--horizon", type=_whole_number("--horizon", 1, 30), default=3, help="E1: days ahead (H), 1-30"
-    )
+    parser.add_argument("--horizon", type=whole_number(1, 30), default=3, help="E1: days ahead (H), 1-30")
     parser.add_argument(
         "--window",
-        type=_whole_number("--window", 1, 30),
+        type=whole_number(1, 30),
         default=14,
         help="E2: days a video has to reach B to count (the protocol's 14), 1-30",
     )
@@ -139,7 +124,7 @@ def add_backtest_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--seeds",
-        type=_whole_number("--seeds", 1, 50),
+        type=whole_number(1, 50),
         default=5,
         help="lead: simulated markets (seeds 1..N), 1-50",
     )

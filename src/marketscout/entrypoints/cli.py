@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from marketscout.domain.errors import DomainError
 from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backtest
+from marketscout.entrypoints.cli_args import whole_number
 from marketscout.entrypoints.cli_collect import add_collect_parser, run_collect
 from marketscout.entrypoints.cli_db import add_db_parser, run_db
 from marketscout.entrypoints.cli_notify import add_notify_parser
@@ -18,7 +19,7 @@ from marketscout.entrypoints.cli_refresh import add_refresh_parser
 from marketscout.entrypoints.cli_remote import add_remote_parser
 from marketscout.entrypoints.cli_scores import add_scores_parser
 from marketscout.entrypoints.cli_users import add_users_parser
-from marketscout.entrypoints.settings import StartupError
+from marketscout.entrypoints.settings import SettingsError, StartupError
 
 APP_FACTORY = "marketscout.entrypoints.app:create_app"
 
@@ -28,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["MARKETSCOUT_DATABASE_URL"] = args.database_url
     if args.no_demo:
         os.environ["MARKETSCOUT_DEMO_DATA"] = "false"
-    from marketscout.entrypoints.settings import Settings, SettingsError
+    from marketscout.entrypoints.settings import Settings
 
     try:
         settings = Settings.from_env()
@@ -114,9 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the HTTP API and dashboard")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
-        "--workers", type=int, default=1, help="worker processes (use Redis rate limits for >1)"
+        "--port", type=whole_number(0, 65535), default=8000, help="0: any free port (default 8000)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=whole_number(1, 64),
+        default=1,
+        help="worker processes (use Redis rate limits for >1)",
     )
     serve.add_argument(
         "--server",
@@ -152,6 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
+    except SettingsError as error:
+        # An environment variable the command cannot use: the message names it.
+        print(f"marketscout: {error}", file=sys.stderr)
+        return 2
     except StartupError as error:
         # The store cannot be opened or is not ready: what to do, in one line.
         print(f"marketscout: {error}", file=sys.stderr)

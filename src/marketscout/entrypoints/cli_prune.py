@@ -11,12 +11,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.entrypoints.cli_args import whole_number
 from marketscout.entrypoints.settings import BULK_STATEMENT_TIMEOUT_MS, run_command
 
 if TYPE_CHECKING:
     from marketscout.entrypoints.container import Container
 
 Pruned = TypeVar("Pruned")
+MAX_DAYS = 36_500  # a century: the product keeps nothing older (its instants start in 1970)
 
 
 def add_prune_command(
@@ -25,7 +27,9 @@ def add_prune_command(
     """``prune --older-than DAYS [--dry-run] [--database-url URL]`` under ``commands``;
     ``keep`` says how many days at least."""
     prune = commands.add_parser("prune", help=help)
-    prune.add_argument("--older-than", type=int, required=True, metavar="DAYS", help=keep)
+    prune.add_argument(
+        "--older-than", type=whole_number(1, MAX_DAYS), required=True, metavar="DAYS", help=keep
+    )
     prune.add_argument("--dry-run", action="store_true", help="say how many would go; remove nothing")
     prune.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
     prune.set_defaults(handler=handler)
