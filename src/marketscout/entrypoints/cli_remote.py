@@ -32,6 +32,8 @@ BATCH = 50_000
 # next (docs/performance.md: 35,791/s with one in flight, 59,682/s with two, at 50,000 a request).
 IN_FLIGHT = 2
 PUBLIC = {"trending", "scan-ads", "heat-map"}
+# The integer fields of an ingested snapshot (EngagementIn); every other CSV cell is text.
+INTEGER_COLUMNS = frozenset({"ad_id", "views", "likes", "comments", "shares"})
 
 
 def add_remote_parser(subparsers: Any) -> None:
@@ -72,7 +74,7 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8", newline="") as handle:
         if path.suffix.lower() == ".csv":
             for row in csv.DictReader(handle):
-                yield {k: int(v) if v.isdigit() else v for k, v in row.items() if k and v != ""}
+                yield {k: _cell(k, v) for k, v in row.items() if k and v != ""}
             return
         for number, line in enumerate(handle, start=1):
             if line.strip():
@@ -80,6 +82,17 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
                     yield json.loads(line)
                 except ValueError:
                     raise SystemExit(f"marketscout: {path}:{number} is not JSON") from None
+
+
+def _cell(column: str, value: str) -> int | str:
+    """A count or id column as an integer, anything else as the text it is. A count that is not
+    an integer is sent as written, so the server names the field and its rule."""
+    if column in INTEGER_COLUMNS:
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _print(args: argparse.Namespace, value: Any, text: Callable[[], list[str]]) -> None:
