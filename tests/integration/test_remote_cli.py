@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +62,60 @@ def test_a_csv_upload_keeps_digit_ids_as_text(
     assert second.startswith("  row 2: views: ") and ">= 0" in second, "-3 is refused as negative"
     [third] = [line for line in lines if line.startswith("  row 3: ")]
     assert third.startswith("  row 3: views: "), "20x is refused as not a number"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("missing.ndjson", None, "cannot read"),
+        ("folder.csv", "a directory", "cannot read"),
+        ("latin1.csv", b"region,views\nM\xfcnchen,3\n", "line 2 is not UTF-8"),
+    ],
+)
+def test_an_unreadable_upload_is_said_in_one_line_before_logging_in(
+    api: MarketScoutClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes | str | None,
+    said: str,
+) -> None:
+    # No such account: logging in first would end in the server's 401, not in the file's error.
+    monkeypatch.setenv("MARKETSCOUT_PASSWORD", PASSPHRASE)
+    upload = tmp_path / name
+    if isinstance(content, bytes):
+        upload.write_bytes(content)
+    elif content is not None:
+        upload.mkdir()
+    assert remote(api, "ingest", str(upload)) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"marketscout: {upload}") and said in line
+
+
+def test_no_terminal_and_no_password_says_to_set_it(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "MARKETSCOUT_PASSWORD"}
+    command = [
+        sys.executable,
+        "-m",
+        "marketscout.entrypoints.cli",
+        "remote",
+        "--server",
+        "http://127.0.0.1:9",
+    ]
+    # A new session has no controlling terminal, and stdin is empty: nobody to ask.
+    done = subprocess.run(
+        [*command, "--username", "remote_user", "alerts"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        start_new_session=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith("marketscout: ") and "MARKETSCOUT_PASSWORD" in line
