@@ -69,6 +69,42 @@ def add_remote_parser(subparsers: Any) -> None:
     parser.set_defaults(handler=run_remote)
 
 
+class _Stop(Exception):
+    """Why the command cannot go on, said in one line."""
+
+
+def _check_readable(path: Path) -> None:
+    """Reads the file once before logging in, so that a file that cannot be read or is not UTF-8
+    stops the command before anything is sent, naming the line."""
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise _Stop(f"{path}: line {number} is not UTF-8") from None
+    except OSError as error:
+        raise _Stop(f"{path}: cannot read it: {error.strerror or error}") from None
+
+
+def _password(username: str) -> str:
+    """MARKETSCOUT_PASSWORD, or asked for on the terminal. Without a terminal getpass would print
+    a warning and its prompt and read stdin, which has no password either: say what to do."""
+    password = os.environ.get("MARKETSCOUT_PASSWORD")
+    if password:
+        return password
+    no_password = f"no password for {username}: set MARKETSCOUT_PASSWORD, or run this on a terminal"
+    if os.name == "posix":
+        try:
+            Path("/dev/tty").open("rb").close()
+        except OSError:
+            raise _Stop(no_password) from None
+    try:
+        return getpass.getpass(f"password for {username}: ")
+    except EOFError:
+        raise _Stop(no_password) from None
+
+
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
     """Snapshots from NDJSON (one object a line) or CSV (a header row); the server validates."""
     with path.open(encoding="utf-8", newline="") as handle:
@@ -156,13 +192,12 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
     client = client or MarketScoutClient(args.server)
     command = args.remote_command
     try:
+        if command == "ingest":
+            _check_readable(args.file)
         if command not in PUBLIC:
             if not args.username:
                 raise SystemExit("marketscout: this command needs --username (or MARKETSCOUT_USERNAME)")
-            password = os.environ.get("MARKETSCOUT_PASSWORD") or getpass.getpass(
-                f"password for {args.username}: "
-            )
-            client.log_in(args.username, password)
+            client.log_in(args.username, _password(args.username))
         if command == "trending":
             ranked = client.trending(args.limit)
             _print(
@@ -217,6 +252,9 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
             )
         else:
             sys.stdout.write(client.export(args.data_type))
+    except _Stop as error:
+        print(f"marketscout: {error}", file=sys.stderr)
+        return 1
     except MarketScoutError as error:
         print(f"marketscout: the server answered {error}", file=sys.stderr)
         return 1
