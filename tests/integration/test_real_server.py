@@ -135,13 +135,13 @@ def test_the_cli_talks_to_a_remote_server(server: str, tmp_path: Path) -> None:
         )
 
     first = run(*account, "ingest", str(upload))
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 1, "a row was rejected"
     assert "received 4, stored 3, duplicates 0, rejected 1" in first.stdout
     assert "row 4: views" in first.stdout
     again = run(*account, "ingest", str(upload))
     assert "received 4, stored 0, duplicates 3, rejected 1" in again.stdout
     batched = run(*account, "ingest", "--batch", "3", str(upload))  # two requests
-    assert batched.returncode == 0, batched.stderr
+    assert batched.returncode == 1, batched.stderr
     assert batched.stderr.count("sent ") == 2
     assert "received 4, stored 0, duplicates 3, rejected 1" in batched.stdout
     assert "row 4: views" in batched.stdout, "rows are numbered across requests"
@@ -162,7 +162,7 @@ def test_the_cli_talks_to_a_remote_server(server: str, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     parallel = run(*account, "ingest", "--batch", "1", "--in-flight", "3", str(spread))
-    assert parallel.returncode == 0, parallel.stderr
+    assert parallel.returncode == 1, parallel.stderr
     assert [line.split(" rows")[0] for line in parallel.stderr.splitlines() if line.startswith("sent ")] == [
         f"sent {n}" for n in range(1, 7)
     ]

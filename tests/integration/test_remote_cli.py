@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -119,3 +120,47 @@ def test_no_terminal_and_no_password_says_to_set_it(tmp_path: Path) -> None:
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith("marketscout: ") and "MARKETSCOUT_PASSWORD" in line
+
+
+def _snapshots(ad: Ad, views: list[int]) -> str:
+    return "".join(
+        json.dumps(
+            {"ad_id": ad.id, "region": "US", "observed_at": NOW.replace(hour=h).isoformat(), "views": v}
+        )
+        + "\n"
+        for h, v in enumerate(views)
+    )
+
+
+def test_ingest_as_json_is_one_object_with_the_rejected_rows(
+    api: MarketScoutClient, ad: Ad, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upload = tmp_path / "snapshots.ndjson"
+    upload.write_text(_snapshots(ad, [10, -1, 30, -2]), encoding="utf-8")
+    code = remote(api, "--json", "ingest", "--batch", "3", str(upload))
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1, "rows were rejected"
+    assert {k: report[k] for k in ("received", "stored", "duplicates", "rejected")} == {
+        "received": 4,
+        "stored": 2,
+        "duplicates": 0,
+        "rejected": 2,
+    }
+    assert [(r["row"], r["field"]) for r in report["rejected_rows"]] == [(2, "views"), (4, "views")]
+    assert all(r["rule"] for r in report["rejected_rows"])
+
+
+def test_ingest_exits_non_zero_when_rows_were_rejected(
+    api: MarketScoutClient, ad: Ad, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = tmp_path / "clean.ndjson"
+    clean.write_text(_snapshots(ad, [10, 20]), encoding="utf-8")
+    assert remote(api, "ingest", str(clean)) == 0
+    assert remote(api, "ingest", str(clean)) == 0, "duplicates are not errors"
+    mixed = tmp_path / "mixed.ndjson"
+    mixed.write_text(_snapshots(ad, [10, 20, -3]), encoding="utf-8")
+    capsys.readouterr()
+    assert remote(api, "ingest", str(mixed)) == 1
+    out = capsys.readouterr().out
+    assert "  row 3: views: " in out
+    assert "received 3, stored 0, duplicates 2, rejected 1" in out
