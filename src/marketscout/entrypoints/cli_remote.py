@@ -48,7 +48,17 @@ def add_remote_parser(subparsers: Any) -> None:
     scan.add_argument("--limit", type=int, default=20)
     heat = commands.add_parser("heat-map", help="relative interest per continent")
     heat.add_argument("--product-id", type=int, action="append", default=[])
-    ingest = commands.add_parser("ingest", help="upload engagement snapshots from NDJSON or CSV")
+    ingest = commands.add_parser(
+        "ingest",
+        help="upload engagement snapshots from NDJSON or CSV",
+        epilog=(
+            "Prints the totals and the rejected rows (row number, field, rule; up to 20 a request), "
+            "or with --json one JSON object: received, stored, duplicates, rejected and "
+            "rejected_rows (every one, as row, field, rule). Exit status: 0 when every row was "
+            "stored or already known, 1 when any row was rejected or the file, the log-in or the "
+            "server failed, 2 for wrong arguments."
+        ),
+    )
     ingest.add_argument("file", type=Path)
     ingest.add_argument("--all-or-nothing", action="store_true", help="refuse a batch with any bad row")
     ingest.add_argument(
@@ -156,10 +166,12 @@ def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[st
         yield batch
 
 
-def _ingest(client: MarketScoutClient, args: argparse.Namespace) -> None:
+def _ingest(client: MarketScoutClient, args: argparse.Namespace) -> int:
     """Sends the file a batch a request, ``--in-flight`` requests at once (the client is safe to
-    share between threads), and reports the answers in the file's order."""
-    totals = {"received": 0, "stored": 0, "duplicates": 0, "rejected": 0}
+    share between threads), and reports the answers in the file's order: 1 if any row was
+    rejected, else 0."""
+    totals: dict[str, Any] = {"received": 0, "stored": 0, "duplicates": 0, "rejected": 0}
+    rejected_rows: list[dict[str, Any]] = []
     sent: collections.deque[tuple[int, int, concurrent.futures.Future[IngestReport]]] = collections.deque()
 
     def settle() -> None:
@@ -168,9 +180,14 @@ def _ingest(client: MarketScoutClient, args: argparse.Namespace) -> None:
         for key in ("received", "stored", "duplicates"):
             totals[key] += getattr(report, key)
         totals["rejected"] += len(report.rejected)
-        for rejection in report.rejected[:20]:
+        for number, rejection in enumerate(report.rejected):
             row = first + int(rejection.get("index", 0)) + 1
-            print(f"  row {row}: {rejection.get('field')}: {rejection.get('rule')}")
+            if args.json:
+                rejected_rows.append(
+                    {"row": row, "field": rejection.get("field"), "rule": rejection.get("rule")}
+                )
+            elif number < 20:
+                print(f"  row {row}: {rejection.get('field')}: {rejection.get('rule')}")
         print(f"sent {first + count} rows …", file=sys.stderr, flush=True)
 
     offset = 0
@@ -184,7 +201,12 @@ def _ingest(client: MarketScoutClient, args: argparse.Namespace) -> None:
             offset += len(batch)
         while sent:
             settle()
-    _print(args, totals, lambda: [", ".join(f"{k} {v}" for k, v in totals.items())])
+    _print(
+        args,
+        {**totals, "rejected_rows": rejected_rows},
+        lambda: [", ".join(f"{k} {v}" for k, v in totals.items())],
+    )
+    return 1 if totals["rejected"] else 0
 
 
 def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None) -> int:
@@ -229,7 +251,7 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
                 ],
             )
         elif command == "ingest":
-            _ingest(client, args)
+            return _ingest(client, args)
         elif command == "alerts":
             found = client.alerts(unread_only=args.unread)
             _print(
