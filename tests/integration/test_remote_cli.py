@@ -164,3 +164,20 @@ def test_ingest_exits_non_zero_when_rows_were_rejected(
     out = capsys.readouterr().out
     assert "  row 3: views: " in out
     assert "received 3, stored 0, duplicates 2, rejected 1" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--json", "trending", "--limit", "2"], ["trending", "--limit", "2", "--json"]],
+    ids=["before", "after"],
+)
+def test_json_may_come_before_or_after_the_command(
+    api: MarketScoutClient, ad: Ad, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    upload = tmp_path / "snapshots.ndjson"
+    upload.write_text(_snapshots(ad, [10, 20, 40]), encoding="utf-8")
+    assert remote(api, "ingest", str(upload)) == 0
+    capsys.readouterr()
+    assert remote(api, *argv) == 0
+    [ranked] = json.loads(capsys.readouterr().out)
+    assert ranked["product"]["id"] == ad.product_id
