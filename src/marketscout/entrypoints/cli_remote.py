@@ -40,7 +40,9 @@ def add_remote_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("remote", help="talk to a MarketScout server through the Python client")
     parser.add_argument("--server", default=os.environ.get("MARKETSCOUT_SERVER", "http://127.0.0.1:8000"))
     parser.add_argument("--username", default=os.environ.get("MARKETSCOUT_USERNAME"))
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON instead of text (export: ignored, it prints the CSV)"
+    )
     commands = parser.add_subparsers(dest="remote_command", required=True)
     trending = commands.add_parser("trending", help="products ranked by trend score")
     trending.add_argument("--limit", type=int, default=10)
@@ -74,8 +76,19 @@ def add_remote_parser(subparsers: Any) -> None:
     alerts.add_argument("--unread", action="store_true")
     deliveries = commands.add_parser("deliveries", help="where your alerts were sent (dead letters too)")
     deliveries.add_argument("--status", choices=["pending", "sending", "delivered", "dead"])
-    export = commands.add_parser("export", help="download a CSV export")
+    export = commands.add_parser("export", help="download a CSV export (printed as it is, --json or not)")
     export.add_argument("data_type", choices=["trends", "watchlist"])
+    # --json after the command as well as before it; SUPPRESS keeps a command's parser from
+    # resetting a --json given before the command.
+    for name, command in commands.choices.items():
+        command.add_argument(
+            "--json",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="ignored: the export is the CSV itself"
+            if name == "export"
+            else "print JSON instead of text",
+        )
     parser.set_defaults(handler=run_remote)
 
 
