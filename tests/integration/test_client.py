@@ -66,6 +66,8 @@ def test_errors_carry_the_api_shape(api: MarketScoutClient) -> None:
         api.create_product("   ", "y")
     assert invalid.value.status_code == 422
     assert invalid.value.details[0]["field"] == "name"
+    rule = invalid.value.details[0]["rule"]
+    assert str(invalid.value) == f"422: {invalid.value.message} (name: {rule})", "the details are said"
 
 
 def test_pagination_walks_every_page(api: MarketScoutClient) -> None:

@@ -181,3 +181,12 @@ def test_json_may_come_before_or_after_the_command(
     assert remote(api, *argv) == 0
     [ranked] = json.loads(capsys.readouterr().out)
     assert ranked["product"]["id"] == ad.product_id
+
+
+def test_the_servers_validation_details_are_shown(
+    api: MarketScoutClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert remote(api, "trending", "--limit", "0") == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("marketscout: the server answered 422: Validation failed (limit: ")
+    assert line.endswith(")")
