@@ -44,10 +44,26 @@ class MarketScoutError(Exception):
     """An error answer of the API: its status code, message and per-field details."""
 
     def __init__(self, status_code: int, message: str, details: Sequence[Mapping[str, Any]] = ()) -> None:
-        super().__init__(f"{status_code}: {message}")
         self.status_code = status_code
         self.message = message
         self.details = list(details)
+        said = _details_said(self.details)
+        super().__init__(f"{status_code}: {message}" + (f" ({said})" if said else ""))
+
+
+SAID_DETAILS = 5  # an all-or-nothing ingest may refuse thousands of items: name the first few
+
+
+def _details_said(details: Sequence[Mapping[str, Any]]) -> str:
+    """``field: rule; …`` (``item N field: rule`` when the detail names an item of a list)."""
+    parts = []
+    for detail in details[:SAID_DETAILS]:
+        index = detail.get("index")
+        where = f"item {index} " if index is not None else ""
+        parts.append(f"{where}{detail.get('field')}: {detail.get('rule')}")
+    if len(details) > SAID_DETAILS:
+        parts.append(f"{len(details) - SAID_DETAILS} more")
+    return "; ".join(parts)
 
 
 class Product(msgspec.Struct, kw_only=True):
