@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -195,3 +196,68 @@ async def test_a_list_shorter_than_a_page_takes_one_request_async(clock: Movable
         assert [e.product_id for e in await client.watchlist()] == [made.id]
         assert [r.product_id for r in await client.alert_rules()] == [made.id]
         assert sent == ["/products", "/watchlists", "/alert-rules"]
+
+
+def _rate_limited_once(retry_after: str, answers: list[str]) -> httpx.MockTransport:
+    """A server that answers the first request 429 with ``retry_after`` and the rest 200."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        answers.append(request.url.path)
+        if len(answers) == 1:
+            body = {"status_code": 429, "message": "Rate limit exceeded: 2/minute", "details": []}
+            return httpx.Response(429, json=body, headers={"Retry-After": retry_after})
+        return httpx.Response(200, json={"trending_products": []})
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The client's sleeps, recorded instead of slept; a negative one fails as time.sleep's does."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        slept.append(seconds)
+
+    monkeypatch.setattr("marketscout.client.time.sleep", sleep)
+    return slept
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["-5", format_datetime(datetime.now(UTC) - timedelta(minutes=5), usegmt=True)],
+    ids=["negative", "a date past"],
+)
+def test_a_retry_after_already_over_retries_at_once(retry_after: str, waits: list[float]) -> None:
+    answers: list[str] = []
+    transport = _rate_limited_once(retry_after, answers)
+    with httpx.Client(transport=transport, base_url="http://testserver") as http:
+        assert MarketScoutClient(http=http).trending() == []
+    assert answers == ["/trending", "/trending"]
+    assert waits == [0]
+
+
+def test_a_retry_after_date_too_far_gives_up_saying_how_long(waits: list[float]) -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)
+    with httpx.Client(transport=_rate_limited_once(later, []), base_url="http://testserver") as http:
+        client = MarketScoutClient(http=http, max_retry_wait=30)
+        with pytest.raises(MarketScoutError) as error:
+            client.trending()
+    assert error.value.status_code == 429
+    assert "the server asks to wait 7" in str(error.value)
+    assert "more than max_retry_wait 30 s" in str(error.value)
+    assert waits == []
+
+
+def test_a_retry_after_over_the_cap_gives_up_saying_how_long(waits: list[float]) -> None:
+    with httpx.Client(transport=_rate_limited_once("40", []), base_url="http://testserver") as http:
+        client = MarketScoutClient(http=http, max_retry_wait=30)
+        with pytest.raises(MarketScoutError) as error:
+            client.trending()
+    assert error.value.status_code == 429
+    assert error.value.message == (
+        "Rate limit exceeded: 2/minute; the server asks to wait 40 s, more than max_retry_wait 30 s"
+    )
+    assert waits == []
