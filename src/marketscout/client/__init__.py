@@ -13,11 +13,13 @@ through lists, and raises :class:`MarketScoutError` carrying the API's error sha
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -200,31 +202,61 @@ class _Session:
         self.refresh_token = str(tokens["refresh_token"])
 
     def wait_for(self, response: httpx.Response, attempt: int) -> float | None:
-        """Seconds to wait before retrying a 429, or None to give up."""
+        """Seconds to wait before retrying a 429, or None to give up. Raises when the server asks
+        for a longer wait than ``max_retry_wait``, saying how long (rather than wait minutes
+        unannounced)."""
         if response.status_code != 429 or attempt >= self.max_retries:
             return None
-        try:
-            wait = float(response.headers.get("retry-after", "1"))
-        except ValueError:
-            wait = 1.0
-        return wait if wait <= self.max_retry_wait else None
+        wait = _retry_after(response.headers.get("retry-after"))
+        if wait > self.max_retry_wait:
+            error = _error(response)
+            raise MarketScoutError(
+                error.status_code,
+                f"{error.message}; the server asks to wait {math.ceil(wait)} s,"
+                f" more than max_retry_wait {self.max_retry_wait:g} s",
+                error.details,
+            )
+        return wait
 
     def can_refresh(self, response: httpx.Response, call: _Call, refreshed: bool) -> bool:
         return response.status_code == 401 and call.auth and not refreshed and self.refresh_token is not None
 
 
-def _raise_for_error(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
+def _retry_after(value: str | None) -> float:
+    """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date (RFC 9110),
+    never below 0; 1 when it is missing or neither."""
+    if value is None:
+        return 1.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return 1.0
+        if when.tzinfo is None:  # "-0000": UTC, with no claim about the local zone
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
+        return 1.0
+    return max(0.0, seconds)
+
+
+def _error(response: httpx.Response) -> MarketScoutError:
     try:
         body = response.json()
     except ValueError:
         body = {}
     if not isinstance(body, dict):
         body = {}
-    raise MarketScoutError(
+    return MarketScoutError(
         response.status_code, str(body.get("message", response.reason_phrase)), body.get("details", [])
     )
+
+
+def _raise_for_error(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        raise _error(response)
 
 
 def _decode(response: httpx.Response, kind: type[T]) -> T:
