@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import httpx
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
+import marketscout.client as client_module
 from marketscout.client import AsyncMarketScoutClient, MarketScoutClient, MarketScoutError
 from marketscout.entrypoints.app import create_app
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
@@ -261,3 +263,45 @@ def test_a_retry_after_over_the_cap_gives_up_saying_how_long(waits: list[float])
         "Rate limit exceeded: 2/minute; the server asks to wait 40 s, more than max_retry_wait 30 s"
     )
     assert waits == []
+
+
+def _answering(response: httpx.Response) -> httpx.Client:
+    return httpx.Client(transport=httpx.MockTransport(lambda _: response), base_url="http://testserver")
+
+
+def test_an_answer_that_is_not_json_is_a_client_error() -> None:
+    page = httpx.Response(
+        200, text="<html>a proxy's login page</html>", headers={"content-type": "text/html"}
+    )
+    with _answering(page) as http, pytest.raises(MarketScoutError) as error:
+        MarketScoutClient(http=http).trending()
+    assert "not JSON" in str(error.value)
+
+
+def test_error_details_that_are_not_a_list_are_kept_whole() -> None:
+    body = {"status_code": 400, "message": "Bad request", "details": "limit must be a number"}
+    with _answering(httpx.Response(400, json=body)) as http, pytest.raises(MarketScoutError) as error:
+        MarketScoutClient(http=http).trending()
+    assert error.value.details == [{"rule": "limit must be a number"}]
+    assert str(error.value) == "400: Bad request (limit must be a number)"
+
+
+def test_ingest_takes_datetimes_with_a_zone(api: MarketScoutClient) -> None:
+    api.sign_up("timely", "timely@example.com", "a long passphrase")
+    api.log_in("timely", "a long passphrase")
+    product = api.create_product("Clock Lamp", "d")
+    ad = api.create_ad(product.id, "TikTok", "tick")
+    report = api.ingest([{"ad_id": ad.id, "region": "US", "observed_at": NOW, "views": 10}])
+    assert (report.stored, report.rejected) == (1, [])
+    with pytest.raises(ValueError, match=r"item 0: observed_at .* no time zone"):
+        api.ingest([{"ad_id": ad.id, "region": "US", "observed_at": NOW.replace(tzinfo=None), "views": 10}])
+
+
+def test_every_result_type_is_exported() -> None:
+    structs = {
+        name
+        for name, value in vars(client_module).items()
+        if isinstance(value, type) and issubclass(value, msgspec.Struct)
+    }
+    assert structs <= set(client_module.__all__)
+    assert {"Alert", "AlertRule", "Delivery"} <= structs
