@@ -27,7 +27,10 @@ import msgspec
 
 __all__ = [
     "Ad",
+    "Alert",
+    "AlertRule",
     "AsyncMarketScoutClient",
+    "Delivery",
     "IngestReport",
     "MarketScoutClient",
     "MarketScoutError",
@@ -62,7 +65,8 @@ def _details_said(details: Sequence[Mapping[str, Any]]) -> str:
     for detail in details[:SAID_DETAILS]:
         index = detail.get("index")
         where = f"item {index} " if index is not None else ""
-        parts.append(f"{where}{detail.get('field')}: {detail.get('rule')}")
+        field = detail.get("field")
+        parts.append(f"{where}{field}: {detail.get('rule')}" if field else f"{where}{detail.get('rule')}")
     if len(details) > SAID_DETAILS:
         parts.append(f"{len(details) - SAID_DETAILS} more")
     return "; ".join(parts)
@@ -250,8 +254,17 @@ def _error(response: httpx.Response) -> MarketScoutError:
     if not isinstance(body, dict):
         body = {}
     return MarketScoutError(
-        response.status_code, str(body.get("message", response.reason_phrase)), body.get("details", [])
+        response.status_code, str(body.get("message", response.reason_phrase)), _details(body.get("details"))
     )
+
+
+def _details(details: Any) -> list[Mapping[str, Any]]:
+    """The API's details are a list of objects; anything else is kept whole as a rule."""
+    if details is None:
+        return []
+    if not isinstance(details, list):
+        details = [details]
+    return [item if isinstance(item, Mapping) else {"rule": str(item)} for item in details]
 
 
 def _raise_for_error(response: httpx.Response) -> None:
@@ -259,8 +272,17 @@ def _raise_for_error(response: httpx.Response) -> None:
         raise _error(response)
 
 
+def _json(response: httpx.Response) -> Any:
+    """The answer's JSON; an answer that is not (a proxy's page, a truncated body) is an error."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("content-type", "no content type")
+        raise MarketScoutError(response.status_code, f"the server's answer was not JSON ({kind})") from None
+
+
 def _decode(response: httpx.Response, kind: type[T]) -> T:
-    return msgspec.convert(response.json(), kind, strict=False)
+    return msgspec.convert(_json(response), kind, strict=False)
 
 
 class _Calls:
@@ -302,7 +324,7 @@ class _Calls:
             "POST",
             "/engagement",
             params={"all_or_nothing": str(all_or_nothing).lower()},
-            json=list(snapshots),
+            json=[_snapshot(index, snapshot) for index, snapshot in enumerate(snapshots)],
         )
 
     @staticmethod
@@ -364,6 +386,20 @@ class _Calls:
         if status:
             params["status"] = status
         return _Call("GET", "/deliveries", params=params)
+
+
+def _snapshot(index: int, snapshot: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A snapshot as JSON can carry it: datetimes as ISO 8601 with their offset. A naive
+    datetime is refused: the server would have to guess its zone."""
+    if not any(isinstance(value, datetime) for value in snapshot.values()):
+        return snapshot
+    sent = dict(snapshot)
+    for key, value in snapshot.items():
+        if isinstance(value, datetime):
+            if value.utcoffset() is None:
+                raise ValueError(f"item {index}: {key} has no time zone (give it one, e.g. tzinfo=UTC)")
+            sent[key] = value.isoformat()
+    return sent
 
 
 def _rule(
@@ -443,7 +479,7 @@ class MarketScoutClient:
                 return
             response = self._http.post("/token/refresh", json={"refresh_token": self._session.refresh_token})
             _raise_for_error(response)
-            self._session.remember(response.json())
+            self._session.remember(_json(response))
 
     def _all_pages(self, call: Callable[[int, int], _Call], kind: type[list[T]]) -> Iterator[T]:
         """Every item of a list the API pages with ``skip`` and ``limit``; a page shorter than
@@ -457,11 +493,11 @@ class MarketScoutClient:
             skip += len(page)
 
     def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._send(_Calls.sign_up(username, email, password)).json()
+        result: dict[str, Any] = _json(self._send(_Calls.sign_up(username, email, password)))
         return result
 
     def log_in(self, username: str, password: str) -> None:
-        self._session.remember(self._send(_Calls.log_in(username, password)).json())
+        self._session.remember(_json(self._send(_Calls.log_in(username, password))))
 
     def products(self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None) -> list[Product]:
         return _decode(self._send(_Calls.products(skip, limit, query)), list[Product])
@@ -480,18 +516,18 @@ class MarketScoutClient:
 
     def trending(self, limit: int = 10) -> list[TrendingProduct]:
         response = self._send(_Calls.trending(limit))
-        return msgspec.convert(response.json()["trending_products"], list[TrendingProduct], strict=False)
+        return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 
     def calculate_score(self, product_id: int) -> Score:
         return _decode(self._send(_Calls.calculate_score(product_id)), Score)
 
     def scan_ads(self, limit: int = 20) -> list[ViralAd]:
         return msgspec.convert(
-            self._send(_Calls.scan_ads(limit)).json()["viral_ads"], list[ViralAd], strict=False
+            _json(self._send(_Calls.scan_ads(limit)))["viral_ads"], list[ViralAd], strict=False
         )
 
     def heat_map(self, product_ids: Sequence[int] = ()) -> dict[str, dict[str, float]]:
-        result: dict[str, dict[str, float]] = self._send(_Calls.heat_map(product_ids)).json()["heat_map"]
+        result: dict[str, dict[str, float]] = _json(self._send(_Calls.heat_map(product_ids)))["heat_map"]
         return result
 
     def watch(self, product_id: int) -> WatchlistEntry:
@@ -502,7 +538,7 @@ class MarketScoutClient:
         return list(self._all_pages(_Calls.watchlist, list[WatchlistEntry]))
 
     def check_alerts(self) -> list[str]:
-        alerts: list[str] = self._send(_Calls.check_alerts()).json()["alerts"]
+        alerts: list[str] = _json(self._send(_Calls.check_alerts()))["alerts"]
         return alerts
 
     def export(self, data_type: str) -> str:
@@ -533,7 +569,7 @@ class MarketScoutClient:
         return _decode(self._send(_Calls.alerts(unread_only, skip, limit)), list[Alert])
 
     def mark_alerts_read(self, alert_ids: Sequence[int] | None = None) -> int:
-        changed: int = self._send(_Calls.mark_alerts_read(alert_ids)).json()["marked_read"]
+        changed: int = _json(self._send(_Calls.mark_alerts_read(alert_ids)))["marked_read"]
         return changed
 
     def deliveries(
@@ -602,7 +638,7 @@ class AsyncMarketScoutClient:
                 "/token/refresh", json={"refresh_token": self._session.refresh_token}
             )
             _raise_for_error(response)
-            self._session.remember(response.json())
+            self._session.remember(_json(response))
 
     async def _all_pages(self, call: Callable[[int, int], _Call], kind: type[list[T]]) -> AsyncIterator[T]:
         """Every item of a list the API pages with ``skip`` and ``limit``; a page shorter than
@@ -617,7 +653,7 @@ class AsyncMarketScoutClient:
             skip += len(page)
 
     async def log_in(self, username: str, password: str) -> None:
-        self._session.remember((await self._send(_Calls.log_in(username, password))).json())
+        self._session.remember(_json(await self._send(_Calls.log_in(username, password))))
 
     async def products(
         self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None
@@ -637,18 +673,18 @@ class AsyncMarketScoutClient:
 
     async def trending(self, limit: int = 10) -> list[TrendingProduct]:
         response = await self._send(_Calls.trending(limit))
-        return msgspec.convert(response.json()["trending_products"], list[TrendingProduct], strict=False)
+        return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 
     async def scan_ads(self, limit: int = 20) -> list[ViralAd]:
         response = await self._send(_Calls.scan_ads(limit))
-        return msgspec.convert(response.json()["viral_ads"], list[ViralAd], strict=False)
+        return msgspec.convert(_json(response)["viral_ads"], list[ViralAd], strict=False)
 
     async def watchlist(self) -> list[WatchlistEntry]:
         """The whole watchlist, fetched a page at a time."""
         return [entry async for entry in self._all_pages(_Calls.watchlist, list[WatchlistEntry])]
 
     async def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
-        result: dict[str, Any] = (await self._send(_Calls.sign_up(username, email, password))).json()
+        result: dict[str, Any] = _json(await self._send(_Calls.sign_up(username, email, password)))
         return result
 
     async def create_ad(
@@ -660,7 +696,7 @@ class AsyncMarketScoutClient:
         return _decode(await self._send(_Calls.calculate_score(product_id)), Score)
 
     async def heat_map(self, product_ids: Sequence[int] = ()) -> dict[str, dict[str, float]]:
-        result: dict[str, dict[str, float]] = (await self._send(_Calls.heat_map(product_ids))).json()[
+        result: dict[str, dict[str, float]] = _json(await self._send(_Calls.heat_map(product_ids)))[
             "heat_map"
         ]
         return result
@@ -669,7 +705,7 @@ class AsyncMarketScoutClient:
         return _decode(await self._send(_Calls.watch(product_id)), WatchlistEntry)
 
     async def check_alerts(self) -> list[str]:
-        alerts: list[str] = (await self._send(_Calls.check_alerts())).json()["alerts"]
+        alerts: list[str] = _json(await self._send(_Calls.check_alerts()))["alerts"]
         return alerts
 
     async def export(self, data_type: str) -> str:
@@ -701,7 +737,7 @@ class AsyncMarketScoutClient:
         return _decode(await self._send(_Calls.alerts(unread_only, skip, limit)), list[Alert])
 
     async def mark_alerts_read(self, alert_ids: Sequence[int] | None = None) -> int:
-        changed: int = (await self._send(_Calls.mark_alerts_read(alert_ids))).json()["marked_read"]
+        changed: int = _json(await self._send(_Calls.mark_alerts_read(alert_ids)))["marked_read"]
         return changed
 
     async def deliveries(
