@@ -1,0 +1,124 @@
+"""What an embedding service gets for bad input to the public functions of ``marketscout.domain``:
+an InvalidValue naming the field and the rule, never a TypeError, KeyError, OverflowError or a
+naive time silently read as local time."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from marketscout import domain
+from marketscout.domain import (
+    EngagementSnapshot,
+    InvalidValue,
+    Platform,
+    ReadingSeries,
+    heat_map,
+    rank_gains,
+    score_series,
+    spread_score,
+    window_gains,
+)
+from marketscout.domain.alert_rules import evaluate_rule
+from marketscout.domain.model import AlertRule, AlertRuleKind
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+NAIVE = datetime(2026, 12, 1)  # noqa: DTZ001 - the point: a time without an offset
+
+
+def _snapshot(**changes: Any) -> EngagementSnapshot:
+    values: dict[str, Any] = {
+        "ad_id": 1,
+        "product_id": 1,
+        "platform": Platform.TIKTOK,
+        "region": "US",
+        "observed_at": NOW,
+        "views": 10,
+    }
+    return EngagementSnapshot(**{**values, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"views": math.nan}, "views"),
+        ({"views": math.inf}, "views"),
+        ({"views": 1.5}, "views"),
+        ({"views": True}, "views"),
+        ({"views": "10"}, "views"),
+        ({"views": 10**400}, "views"),
+        ({"likes": 2**63}, "likes"),
+        ({"shares": -1}, "shares"),
+        ({"platform": "MySpace"}, "platform"),
+        ({"platform": "tiktok"}, "platform"),
+        ({"region": ""}, "region"),
+        ({"observed_at": "2026-01-01"}, "observed_at"),
+        ({"observed_at": NAIVE}, "observed_at"),
+    ],
+)
+def test_a_snapshot_refuses_what_it_cannot_count_naming_the_field(
+    changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        _snapshot(**changes)
+    assert refused.value.field == field
+
+
+def test_a_platform_given_as_its_name_is_read_as_the_platform() -> None:
+    assert _snapshot(platform="TikTok").platform is Platform.TIKTOK
+
+
+def test_a_series_that_cannot_be_scored_is_refused_by_name() -> None:
+    good = ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [0, 0])
+    for series, field in (
+        (good._replace(views=[1]), "series"),
+        (good._replace(platform="tiktok"), "platform"),
+        (good._replace(views=[-5, 2]), "views"),
+    ):
+        with pytest.raises(InvalidValue) as refused:
+            score_series([series], NOW)  # type: ignore[list-item]
+        assert refused.value.field == field, series
+
+
+def test_every_public_function_refuses_a_naive_time_by_name() -> None:
+    snaps = [_snapshot(), _snapshot(observed_at=NOW - timedelta(days=1), views=5)]
+    calls = [
+        lambda: window_gains(snaps, NAIVE - timedelta(days=1), NAIVE),
+        lambda: heat_map(snaps, [1], since=None, until=NAIVE),
+        lambda: spread_score(snaps, "DE", NAIVE),
+        lambda: rank_gains([], NAIVE),
+        lambda: evaluate_rule(
+            AlertRule(user_id=1, kind=AlertRuleKind.STATUS_EXPLODING, created_at=NOW), 1, "P", [], [], NAIVE
+        ),
+    ]
+    for number, call in enumerate(calls):
+        with pytest.raises(InvalidValue) as refused:
+            call()
+        assert "UTC offset" in refused.value.rule, number
+
+
+@pytest.mark.parametrize(
+    ("rule", "field"),
+    [
+        (AlertRule(user_id=1, kind=AlertRuleKind.SCORE_THRESHOLD, created_at=NOW), "threshold"),
+        (AlertRule(user_id=1, kind=AlertRuleKind.SCORE_RISE, threshold=5, created_at=NOW), "window_hours"),
+        (
+            AlertRule(user_id=1, kind=AlertRuleKind.SCORE_THRESHOLD, threshold=500, created_at=NOW),
+            "threshold",
+        ),
+        (AlertRule(user_id=1, kind="nope", created_at=NOW), "kind"),  # type: ignore[arg-type]
+    ],
+)
+def test_a_rule_that_breaks_its_kinds_rules_is_refused_when_evaluated(rule: AlertRule, field: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        evaluate_rule(rule, 1, "P", [], [], NOW)
+    assert refused.value.field == field
+
+
+def test_what_the_public_functions_take_and_give_is_public() -> None:
+    for name in ("AlertRule", "AlertRuleKind", "TrendScore", "AdGain", "ad_gains", "ViralAd", "WindowGain"):
+        assert name in domain.__all__, name
+        assert hasattr(domain, name), name
