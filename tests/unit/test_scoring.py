@@ -398,8 +398,9 @@ def test_the_core_on_grouped_series_is_the_engine_on_raw_readings(
 
 def test_a_series_with_lists_of_different_lengths_is_refused() -> None:
     broken = ReadingSeries(1, Platform.TIKTOK, "US", [1.0, 2.0], [5], [0, 0])
-    with pytest.raises(ValueError, match="differ in length"):
+    with pytest.raises(InvalidValue, match="differ in length") as refused:
         score_series([broken], AS_OF)
+    assert refused.value.field == "series"
 
 
 def test_reading_series_groups_per_ad_and_region_in_time_order() -> None:

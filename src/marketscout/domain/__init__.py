@@ -22,9 +22,12 @@ call (``docs/scoring.md`` gives the method and its measurements)::
   :data:`DEFAULT_PARAMS`; the answer, :class:`TrendAssessment`, with a :class:`TrendStatus`.
 - Bursts: :class:`BurstDetector`, fed one count at a time, gives an anomaly likelihood in [0, 1].
 - Where next: :func:`spread_score`, the chance an item reaches a region it has not reached.
-- Viral ads and heat maps: :func:`window_gains` (views gained per ad and region over a window),
-  :func:`rank_gains` (the viral-ad scan's ranking), :func:`heat_map` (interest per region).
-- Alert rules: :func:`evaluate_rule`.
+- Viral ads and heat maps: :func:`window_gains` (views gained per ad and region over a window,
+  :class:`WindowGain`), :func:`ad_gains` (those per ad, :class:`AdGain`), :func:`rank_gains` (the
+  viral-ad scan's ranking, :class:`ScanHit`), :func:`heat_map` (interest per region).
+- Alert rules: :func:`evaluate_rule` (an :class:`AlertRule` of an :class:`AlertRuleKind` over a
+  product's :class:`TrendScore` history and :class:`ViralAd` hits, giving :class:`AlertEvent`),
+  :func:`validate_rule`.
 - Errors: every refusal is a :class:`DomainError`; bad input an :class:`InvalidValue` naming the
   field and the rule (``error.field``, ``error.rule``).
 
@@ -33,13 +36,24 @@ Times are aware datetimes (a UTC offset; naive ones are refused by name). Submod
 application services over the ports of ``marketscout.domain.ports``).
 """
 
-from marketscout.domain.alert_rules import evaluate_rule
+from marketscout.domain.alert_rules import AlertEvent, evaluate_rule, validate_rule
 from marketscout.domain.burst import BurstDetector, BurstParams
 from marketscout.domain.errors import DomainError, InvalidValue
-from marketscout.domain.gains import window_gains
+from marketscout.domain.gains import ad_gains, window_gains
 from marketscout.domain.heatmap import heat_map
-from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
-from marketscout.domain.scan import rank_gains
+from marketscout.domain.model import (
+    AdGain,
+    AlertRule,
+    AlertRuleKind,
+    EngagementSnapshot,
+    Platform,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+    ViralAd,
+    WindowGain,
+)
+from marketscout.domain.scan import ScanHit, rank_gains
 from marketscout.domain.scoring import (
     DEFAULT_PARAMS,
     ReadingSeries,
@@ -49,10 +63,14 @@ from marketscout.domain.scoring import (
     score_many,
     score_series,
 )
-from marketscout.domain.spread import spread_score
+from marketscout.domain.spread import SpreadAssessment, spread_score
 
 __all__ = [
     "DEFAULT_PARAMS",
+    "AdGain",
+    "AlertEvent",
+    "AlertRule",
+    "AlertRuleKind",
     "BurstDetector",
     "BurstParams",
     "DomainError",
@@ -60,9 +78,15 @@ __all__ = [
     "InvalidValue",
     "Platform",
     "ReadingSeries",
+    "ScanHit",
     "ScoringParams",
+    "SpreadAssessment",
     "TrendAssessment",
+    "TrendScore",
     "TrendStatus",
+    "ViralAd",
+    "WindowGain",
+    "ad_gains",
     "evaluate_rule",
     "heat_map",
     "rank_gains",
@@ -71,5 +95,6 @@ __all__ = [
     "score_many",
     "score_series",
     "spread_score",
+    "validate_rule",
     "window_gains",
 ]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.domain.instants import require_aware
 from marketscout.domain.model import AlertRule, AlertRuleKind, TrendScore, TrendStatus, ViralAd
 
 # Points a score must fall below a threshold before a threshold rule fires again.
@@ -35,6 +36,8 @@ class AlertEvent:
 
 def validate_rule(kind: AlertRuleKind, threshold: float | None, window_hours: int | None) -> None:
     """Raises InvalidValue naming the field a rule of this kind needs or must not have."""
+    if not isinstance(kind, AlertRuleKind):
+        raise InvalidValue("kind", f"must be one of: {', '.join(k.value for k in AlertRuleKind)}")
     if kind in (AlertRuleKind.SCORE_RISE, AlertRuleKind.SCORE_THRESHOLD):
         if threshold is None:
             raise InvalidValue("threshold", f"is required for {kind} rules")
@@ -117,7 +120,10 @@ def evaluate_rule(
     viral_ads: Sequence[ViralAd],
     now: datetime,
 ) -> list[AlertEvent]:
-    """The events of one rule on one product. ``history`` is the product's scores, oldest first."""
+    """The events of one rule on one product. ``history`` is the product's scores, oldest first.
+    A rule that breaks its kind's rules (:func:`validate_rule`) is refused, as is a naive ``now``."""
+    validate_rule(rule.kind, rule.threshold, rule.window_hours)
+    require_aware("now", now)
     ordered = sorted((s for s in history if s.calculated_at <= now), key=lambda s: (s.calculated_at, s.id))
     prefix = f"p{product_id}"
     if rule.kind == AlertRuleKind.NEW_VIRAL_AD:

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from marketscout.domain.instants import require_aware
 from marketscout.domain.model import AdGain, EngagementSnapshot, Platform, WindowGain
 
 # How far before the window a reading may be to count as the level the window starts from.
@@ -44,6 +45,8 @@ class _Accumulator:
 def window_gains(snapshots: Iterable[EngagementSnapshot], start: datetime, end: datetime) -> list[WindowGain]:
     """Per (ad, region) with a reading in ``(start, end]``; readings older than
     ``start - LOOKBACK`` are ignored."""
+    require_aware("start", start)
+    require_aware("end", end)
     earliest = start - LOOKBACK
     stats: dict[tuple[int, str], _Accumulator] = {}
     for s in snapshots:

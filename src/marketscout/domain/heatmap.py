@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Literal
 
 from marketscout.domain.gains import regional_activity, window_gains
+from marketscout.domain.instants import require_aware
 from marketscout.domain.model import GLOBAL_REGION, EngagementSnapshot, WindowGain
 from marketscout.domain.regions import CONTINENTS, continent_of
 
@@ -30,6 +31,9 @@ def heat_map(
     level: Literal["continent", "country"] = "continent",
 ) -> dict[int, dict[str, float]]:
     """Relative interest per region for each product, from the raw snapshots of every product."""
+    require_aware("until", until)
+    if since is not None:
+        require_aware("since", since)
     start = since if since is not None else min((s.observed_at for s in snapshots), default=until)
     return heat_map_from_gains(window_gains(snapshots, start, until), product_ids, level=level)
 

@@ -14,6 +14,15 @@ RANGE_RULE = "must lie between 1970-01-01T00:00:00Z and 2100-12-31T23:59:59Z"
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
+def require_aware(field: str, value: datetime) -> None:
+    """InvalidValue naming ``field`` unless ``value`` is a datetime with a UTC offset: a naive
+    one would be read as the machine's local time."""
+    if not isinstance(value, datetime):
+        raise InvalidValue(field, "must be a datetime with a UTC offset")
+    if value.utcoffset() is None:
+        raise InvalidValue(field, "must carry a UTC offset")
+
+
 def utc_instant(field: str, value: datetime) -> datetime:
     """``value`` in UTC; InvalidValue naming ``field`` when it has no UTC offset or lies
     outside EARLIEST..LATEST (comparing aware times never overflows, converting them may)."""

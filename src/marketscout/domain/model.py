@@ -25,6 +25,10 @@ class Platform(enum.StrEnum):
     TWITTER = "Twitter"
 
 
+_PLATFORM_NAMES = tuple(p.value for p in Platform)
+MAX_COUNT = 2**63 - 1  # the stores' 64-bit counters
+
+
 class TrendStatus(enum.StrEnum):
     EMERGING = "emerging"
     EXPLODING = "exploding"
@@ -114,12 +118,37 @@ class EngagementSnapshot:
     shares: int = 0
 
     def __post_init__(self) -> None:
-        # Spelled out rather than looped: stores build millions of these when they re-score.
+        # The common case spelled out rather than looped: stores build millions of these when
+        # they re-score. Anything else is looked at field by field, to name what is wrong.
+        v, lk, c, sh = self.views, self.likes, self.comments, self.shares
+        if not (
+            type(v) is int
+            and type(lk) is int
+            and type(c) is int
+            and type(sh) is int
+            and 0 <= v <= MAX_COUNT
+            and 0 <= lk <= MAX_COUNT
+            and 0 <= c <= MAX_COUNT
+            and 0 <= sh <= MAX_COUNT
+        ):
+            for name in ("views", "likes", "comments", "shares"):
+                count = getattr(self, name)
+                if type(count) is not int:
+                    raise InvalidValue(name, "must be a whole number")
+                if count < 0:
+                    raise InvalidValue(name, "must be greater than or equal to 0")
+                if count > MAX_COUNT:
+                    raise InvalidValue(name, f"must be at most {MAX_COUNT}")
+        if type(self.platform) is not Platform:
+            if self.platform not in _PLATFORM_NAMES:
+                raise InvalidValue("platform", f"must be one of: {', '.join(_PLATFORM_NAMES)}")
+            object.__setattr__(self, "platform", Platform(self.platform))
+        if not isinstance(self.region, str) or not self.region:
+            raise InvalidValue("region", "must be a region code, not empty")
+        if not isinstance(self.observed_at, datetime):
+            raise InvalidValue("observed_at", "must be a datetime")
         if self.observed_at.utcoffset() is None:
             raise InvalidValue("observed_at", "must carry an explicit UTC offset")
-        if self.views < 0 or self.likes < 0 or self.comments < 0 or self.shares < 0:
-            name = next(n for n in ("views", "likes", "comments", "shares") if getattr(self, n) < 0)
-            raise InvalidValue(name, "must be greater than or equal to 0")
 
     @property
     def key(self) -> tuple[int, str, datetime]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from marketscout.domain.gains import ad_gains, window_gains
+from marketscout.domain.instants import require_aware
 from marketscout.domain.model import Ad, AdGain, EngagementSnapshot, Platform, ViralAd, WindowGain
 
 # The growth the scan judges: over the last day. Measured on real data (docs/scoring.md, the
@@ -111,6 +112,7 @@ def rank_gains(
     otherwise its age counts from its first reading in the window. Only the hits' ads need
     looking up afterwards, which keeps the scan cheap on a large market.
     """
+    require_aware("as_of", as_of)
     born = born or {}
     # Seconds since the epoch: the scan runs over every ad of the market, so no timedelta
     # arithmetic per ad; and each ad's figures go into parallel lists (no object per ad): only

@@ -19,6 +19,7 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.domain.instants import require_aware
 from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
 DAY = timedelta(days=1)
@@ -243,13 +244,8 @@ def score_item(
 ) -> TrendAssessment:
     """Scores one item (a product, or a single ad) from its snapshots observed at or before ``as_of``
     (an aware datetime: :class:`InvalidValue` naming ``as_of`` otherwise)."""
-    _aware(as_of)
+    require_aware("as_of", as_of)
     return score_series(reading_series(snapshots, as_of), as_of, params)
-
-
-def _aware(as_of: datetime) -> None:
-    if as_of.utcoffset() is None:
-        raise InvalidValue("as_of", "must carry a UTC offset")
 
 
 def _in_time_order(s: ReadingSeries) -> ReadingSeries:
@@ -267,13 +263,17 @@ def score_series(
     """Scores one item from its readings grouped per ad and region (:func:`reading_series`);
     readings after ``as_of`` are left out. :func:`score_item` is this on raw readings. A
     series whose readings are not in time order is put in order first."""
-    _aware(as_of)
+    require_aware("as_of", as_of)
     as_of_epoch = as_of.timestamp()
     kept: list[ReadingSeries] = []
     observations = 0
     for s in series:
         if len(s.epochs) != len(s.views) or len(s.epochs) != len(s.interactions):
-            raise ValueError(f"ad {s.ad_id} in {s.region}: the series' lists differ in length")
+            raise InvalidValue("series", f"ad {s.ad_id} in {s.region}: the lists differ in length")
+        if s.platform not in PLATFORM_ENGAGEMENT_NORM:
+            raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
+        if s.views and (min(s.views) < 0 or (s.interactions and min(s.interactions) < 0)):
+            raise InvalidValue("views", f"ad {s.ad_id} in {s.region}: counts must be 0 or more")
         if s.epochs != sorted(s.epochs):
             s = _in_time_order(s)
         cut = bisect_right(s.epochs, as_of_epoch)

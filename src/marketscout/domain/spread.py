@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from marketscout.domain.instants import require_aware
 from marketscout.domain.model import EngagementSnapshot
 
 
@@ -60,6 +61,7 @@ def spread_score(
 ) -> SpreadAssessment:
     """Scores an item's chance of reaching region ``target`` (None: any region it has not reached
     yet), from its readings at or before ``as_of``."""
+    require_aware("as_of", as_of)
     latest: dict[tuple[int, str], int] = {}
     first_seen: datetime | None = None
     reached = False
