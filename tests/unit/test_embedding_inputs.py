@@ -5,6 +5,7 @@ naive time silently read as local time."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -74,17 +75,17 @@ def test_a_platform_given_as_its_name_is_read_as_the_platform() -> None:
 def test_a_series_that_cannot_be_scored_is_refused_by_name() -> None:
     good = ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [0, 0])
     for series, field in (
-        (good._replace(platform="tiktok"), "platform"),
+        (good._replace(platform="tiktok"), "platform"),  # type: ignore[arg-type]
         (good._replace(views=[-5, 2]), "views"),
     ):
         with pytest.raises(InvalidValue) as refused:
-            score_series([series], NOW)  # type: ignore[list-item]
+            score_series([series], NOW)
         assert refused.value.field == field, series
 
 
 def test_every_public_function_refuses_a_naive_time_by_name() -> None:
     snaps = [_snapshot(), _snapshot(observed_at=NOW - timedelta(days=1), views=5)]
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: window_gains(snaps, NAIVE - timedelta(days=1), NAIVE),
         lambda: heat_map(snaps, [1], since=None, until=NAIVE),
         lambda: spread_score(snaps, "DE", NAIVE),
