@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import timedelta
+from typing import Any
 
 import jwt
 import pytest
@@ -17,6 +18,18 @@ from tests.integration.api.support import SECRET, MovableClock, api_settings, bu
 
 Client = AsyncTestClient[Litestar]
 PROTECTED = "/watchlists"
+
+
+def _claims(token: str) -> dict[str, Any]:
+    """The token's claims, checked against the test secret but not against the clock."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        SECRET,
+        algorithms=["HS256"],
+        audience="marketscout-api",
+        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+    )
+    return claims
 
 
 def _assert_error(body: dict[str, object], status: int) -> None:
@@ -92,25 +105,8 @@ async def test_login_gives_a_bearer_pair(client: Client) -> None:
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 1800
-    claims = jwt.decode(
-        body["access_token"],
-        SECRET,
-        algorithms=["HS256"],
-        audience="marketscout-api",
-        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
-    )
+    claims = _claims(body["access_token"])
     assert {"sub", "exp", "iat", "iss", "aud", "jti"} <= set(claims)
-
-
-def _subject(token: str) -> object:
-    claims = jwt.decode(
-        token,
-        SECRET,
-        algorithms=["HS256"],
-        audience="marketscout-api",
-        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
-    )
-    return claims["sub"]
 
 
 async def test_login_takes_the_email_address_in_any_case(client: Client) -> None:
@@ -120,7 +116,9 @@ async def test_login_takes_the_email_address_in_any_case(client: Client) -> None
     for name in ("erin@example.com", " ERIN@Example.COM "):
         response = await client.post("/token", data={"username": name, "password": "correct horse battery"})
         assert response.status_code == 200, (name, response.text)
-        assert _subject(response.json()["access_token"]) == _subject(by_name.json()["access_token"])
+        assert (
+            _claims(response.json()["access_token"])["sub"] == _claims(by_name.json()["access_token"])["sub"]
+        )
     wrong = await client.post("/token", data={"username": "erin@example.com", "password": "not the password"})
     unknown = await client.post(
         "/token", data={"username": "nobody@example.com", "password": "not the password"}
@@ -169,13 +167,7 @@ def _forge(claims: dict[str, object], header: dict[str, object]) -> str:
 async def test_every_bad_token_is_401(client: Client, clock: MovableClock) -> None:
     headers = await sign_up(client, "eve")
     good = headers["Authorization"].removeprefix("Bearer ")
-    claims = jwt.decode(
-        good,
-        SECRET,
-        algorithms=["HS256"],
-        audience="marketscout-api",
-        options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
-    )
+    claims = _claims(good)
     header_b64, _payload_b64, signature = good.split(".")
     tampered_claims = dict(claims, sub="999")
     tampered = ".".join([header_b64, jwt.encode(tampered_claims, SECRET).split(".")[1], signature])

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -669,16 +670,15 @@ async def test_sign_up_names_every_wrong_field_at_once(client: Client) -> None:
     assert 'id="email-error"' in refused.text and 'id="password-error"' in refused.text
 
 
+async def _log_in(client: Client, username: str, password: str, next_page: str = "/") -> Response:
+    form = {"csrf_token": await csrf(client), "username": username, "password": password, "next": next_page}
+    return await client.post("/ui/login", data=form, headers=HTML, follow_redirects=False)
+
+
 async def test_a_wrong_password_at_login_keeps_the_username(client: Client) -> None:
     await signed_up(client, "keeps_me")
     client.cookies.delete("ms_session")
-    form = {
-        "csrf_token": await csrf(client),
-        "username": "keeps_me",
-        "password": "not the passphrase",
-        "next": "/",
-    }
-    refused = await client.post("/ui/login", data=form, headers=HTML, follow_redirects=False)
+    refused = await _log_in(client, "keeps_me", "not the passphrase")
     assert refused.status_code == 401
     assert 'name="username" value="keeps_me"' in refused.text
     assert "Incorrect username or password" in refused.text
@@ -689,13 +689,7 @@ async def test_login_by_email_address(client: Client) -> None:
     client.cookies.delete("ms_session")
     page = (await client.get("/ui/login", headers=HTML)).text
     assert "Username or e-mail" in page
-    form = {
-        "csrf_token": await csrf(client),
-        "username": "By_Mail@Example.com",
-        "password": "a long enough passphrase",
-        "next": "/ui/watchlist",
-    }
-    accepted = await client.post("/ui/login", data=form, headers=HTML, follow_redirects=False)
+    accepted = await _log_in(client, "By_Mail@Example.com", "a long enough passphrase", "/ui/watchlist")
     assert accepted.status_code == 303, accepted.text
     assert accepted.headers["location"] == "/ui/watchlist"
     assert "by_mail" in (await client.get("/ui/watchlist", headers=HTML)).text
