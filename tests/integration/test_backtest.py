@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -265,6 +266,25 @@ def test_unparseable_rows_are_counted_with_line_numbers(tmp_path: Path) -> None:
     assert [line for _, line, _ in report.skipped] == [3, 4, 6]
     document = backtest("e1", "--data", str(broken), code=1)  # three days: none judged
     assert document["skipped_rows"]["count"] == 3  # type: ignore[index]
+
+
+def test_each_file_of_a_folder_counts_once_whatever_its_name(data: Path, tmp_path: Path) -> None:
+    """A file's country is the two-letter part of its name wherever it stands (``full_BR.csv``);
+    two files of one country are two markets, never one in place of the other."""
+    plain = backtest("e1", "--data", str(data / "youtube-trending-2020"))
+    named = tmp_path / "named"
+    named.mkdir()
+    for source in sorted((data / "youtube-trending-2020").glob("*.csv")):
+        shutil.copy(source, named / f"full_{source.stem}.csv")
+    renamed = backtest("e1", "--data", str(named))
+    assert renamed["per_country"] == plain["per_country"]
+    assert renamed["metrics"] == plain["metrics"]
+    twice = tmp_path / "twice"
+    twice.mkdir()
+    shutil.copy(data / "youtube-trending-2020" / "US.csv", twice / "US.csv")
+    shutil.copy(data / "youtube-trending-2020" / "US.csv", twice / "US_again.csv")
+    per_country = backtest("e1", "--data", str(twice))["per_country"]
+    assert isinstance(per_country, dict) and sorted(per_country) == ["US", "US_again"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
