@@ -31,8 +31,13 @@ class ReadReport:
         self.skipped.append((source.name, line, reason))
 
 
+_TWO_LETTERS = re.compile(r"(?:^|[_.\- ])([A-Za-z]{2})(?=[_.\- ]|$)")
+
+
 def country_of(path: Path) -> str:
-    match = re.match(r"([A-Za-z]{2})(?:[_.\-]|$)", path.stem)
+    """The country a file holds: the first part of its name that is two letters (``BR_youtube…``,
+    ``full_BR``, ``CA_2017-11-14_to…``), else its first two letters (``GBvideos``)."""
+    match = _TWO_LETTERS.search(path.stem)
     return match.group(1).upper() if match else path.stem[:2].upper()
 
 

@@ -167,7 +167,9 @@ def _e1(args: argparse.Namespace) -> dict[str, Any]:
         engine = evaluation.MarketScoutEngine(args.params)
         methods = {"marketscout": engine.score, **evaluation.E1_BASELINES}
         daily = evaluation.e1_days(report.rows, methods, horizon=args.horizon)
-        results[country_of(source)] = evaluation.average_days(daily)
+        # Two files of one country are two markets: the second goes by its file's name.
+        label = country_of(source) if country_of(source) not in results else source.stem
+        results[label] = evaluation.average_days(daily)
         forecasters = {"marketscout": engine.forecast, **evaluation.FORECAST_BASELINES}
         for method, errors in evaluation.e1_forecast_errors(
             report.rows, forecasters, horizon=args.horizon
