@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketscout.domain.burst import DEFAULT_BURST_PARAMS, BurstDetector, BurstParams
+from marketscout.domain.errors import InvalidValue
 
 ALARM = DEFAULT_BURST_PARAMS.alarm_level
 DAY = 288  # 5-minute values
@@ -164,18 +165,27 @@ def test_missing_values_are_skipped() -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("field", "value"),
     [
-        BurstParams(smoothing=0),
-        BurstParams(history=0),
-        BurstParams(warmup=0),
-        BurstParams(pseudo_count=0.0),
-        BurstParams(upper_quantile=1.0),
-        BurstParams(alarm_level=1.0),
-        BurstParams(alarm_level=0.3),
-        BurstParams(alarm_level=math.nan),
+        ("smoothing", 0),
+        ("history", 0),
+        ("warmup", 0),
+        ("pseudo_count", 0.0),
+        ("upper_quantile", 1.0),
+        ("alarm_level", 1.0),
+        ("alarm_level", 0.3),
+        ("alarm_level", math.nan),
     ],
 )
-def test_invalid_parameters_are_refused(params: BurstParams) -> None:
-    with pytest.raises(ValueError, match="must be"):
-        BurstDetector(params)
+def test_invalid_parameters_are_refused_naming_the_field(field: str, value: float) -> None:
+    """Refused where they are made, as ScoringParams are: an embedder hears which one."""
+    with pytest.raises(InvalidValue, match="must be") as refused:
+        BurstParams(**{field: value})
+    assert refused.value.field == field
+
+
+def test_a_count_too_large_for_a_float_is_taken_as_the_largest() -> None:
+    detector = BurstDetector()
+    for _ in range(DEFAULT_BURST_PARAMS.warmup + 10):
+        detector.update(5)
+    assert 0.0 <= detector.update(10**400) <= 1.0

@@ -122,3 +122,9 @@ def test_what_the_public_functions_take_and_give_is_public() -> None:
     for name in ("AlertRule", "AlertRuleKind", "TrendScore", "AdGain", "ad_gains", "ViralAd", "WindowGain"):
         assert name in domain.__all__, name
         assert hasattr(domain, name), name
+
+
+def test_a_heat_map_level_it_does_not_know_is_refused() -> None:
+    with pytest.raises(InvalidValue) as refused:
+        heat_map([_snapshot()], [1], since=None, until=NOW, level="city")  # type: ignore[arg-type]
+    assert (refused.value.field, refused.value.rule) == ("level", "must be one of: continent, country")
