@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -180,7 +181,8 @@ def test_missing_values_are_skipped() -> None:
 def test_invalid_parameters_are_refused_naming_the_field(field: str, value: float) -> None:
     """Refused where they are made, as ScoringParams are: an embedder hears which one."""
     with pytest.raises(InvalidValue, match="must be") as refused:
-        BurstParams(**{field: value})
+        changes: dict[str, Any] = {field: value}
+        BurstParams(**changes)
     assert refused.value.field == field
 
 

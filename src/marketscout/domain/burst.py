@@ -35,6 +35,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from marketscout.domain.errors import InvalidValue
+
 _MIN_SPREAD = 0.1  # log units: with a near-constant history, a 10 % rise is the scale of a burst
 _MAX_COUNT = 1e12  # larger counts are clipped, so that sums and logs stay finite
 
@@ -50,6 +52,21 @@ class BurstParams:
     # history, i.e. about 0.41 of the median-to-q99 distance above the 99 % quantile.
     alarm_level: float = 0.998
     refractory: int = 288  # one day of 5-minute values
+
+    def __post_init__(self) -> None:
+        """Refuse, naming the field, what the detector cannot run with (as ScoringParams does)."""
+        for name in ("smoothing", "history", "warmup"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidValue(name, "must be a whole number of at least 1")
+        if isinstance(self.refractory, bool) or not isinstance(self.refractory, int) or self.refractory < 0:
+            raise InvalidValue("refractory", "must be a whole number of at least 0")
+        if not self.pseudo_count > 0 or not math.isfinite(self.pseudo_count):
+            raise InvalidValue("pseudo_count", "must be a finite number above 0")
+        if not 0.5 < self.upper_quantile < 1:
+            raise InvalidValue("upper_quantile", "must be above 0.5 and below 1")
+        if not 0.5 <= self.alarm_level < 1:
+            raise InvalidValue("alarm_level", "must be from 0.5 to below 1: a likelihood never reaches 1")
 
 
 DEFAULT_BURST_PARAMS = BurstParams()
@@ -72,12 +89,6 @@ class BurstDetector:
     )
 
     def __init__(self, params: BurstParams = DEFAULT_BURST_PARAMS) -> None:
-        if min(params.smoothing, params.history, params.warmup) < 1 or params.pseudo_count <= 0:
-            raise ValueError("smoothing, history, warmup and pseudo_count must be positive")
-        if not 0.5 < params.upper_quantile < 1:
-            raise ValueError("upper_quantile must be in (0.5, 1)")
-        if not 0.5 <= params.alarm_level < 1:
-            raise ValueError("alarm_level must be in [0.5, 1): a likelihood never reaches 1")
         self._params = params
         self._recent: deque[float] = deque(maxlen=params.smoothing)
         self._pending: deque[float] = deque()
@@ -95,8 +106,11 @@ class BurstDetector:
         self._ceiling = math.inf
 
     def update(self, value: float) -> float:
-        if not math.isfinite(value):
-            return 0.0
+        try:
+            if not math.isfinite(value):
+                return 0.0
+        except OverflowError:  # an int beyond any float: the largest count there is
+            value = _MAX_COUNT
         p = self._params
         self._recent.append(min(max(value, 0.0), _MAX_COUNT))
         rate = math.log(p.pseudo_count + sum(self._recent) / len(self._recent))

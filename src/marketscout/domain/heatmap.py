@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
+from marketscout.domain.errors import InvalidValue
 from marketscout.domain.gains import regional_activity, window_gains
 from marketscout.domain.instants import require_aware
 from marketscout.domain.model import GLOBAL_REGION, EngagementSnapshot, WindowGain
@@ -31,6 +32,8 @@ def heat_map(
     level: Literal["continent", "country"] = "continent",
 ) -> dict[int, dict[str, float]]:
     """Relative interest per region for each product, from the raw snapshots of every product."""
+    if level not in ("continent", "country"):
+        raise InvalidValue("level", "must be one of: continent, country")
     require_aware("until", until)
     if since is not None:
         require_aware("since", since)
