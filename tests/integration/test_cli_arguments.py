@@ -19,6 +19,12 @@ from marketscout.entrypoints.cli import main
         (["serve", "--port", "99999"], "argument --port: must be a whole number from 0 to 65535"),
         (["serve", "--port", "-1"], "argument --port: must be a whole number from 0 to 65535"),
         (["serve", "--workers", "0"], "argument --workers: must be a whole number from 1 to 64"),
+        (["refresh", "--watch", "-1"], "argument --watch: must be a number of seconds from 0 to 86400"),
+        (["notify", "--watch", "nan"], "argument --watch: must be a number of seconds from 0 to 86400"),
+        (
+            ["remote", "ingest", "f.ndjson", "--batch", "x"],
+            "argument --batch: must be a whole number from 1 to 1000000",
+        ),
         (
             ["readings", "prune", "--older-than", "99999999999999999999"],
             "argument --older-than: must be a whole number from 1 to 36500",
