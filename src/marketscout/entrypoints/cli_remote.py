@@ -23,6 +23,7 @@ import httpx
 import msgspec
 
 from marketscout.client import IngestReport, MarketScoutClient, MarketScoutError
+from marketscout.entrypoints.cli_args import whole_number
 
 # Rows per request: each request re-scores the products it touched once, so bigger batches
 # ingest faster (docs/performance.md: 13,579/s at 5,000, 20,223/s at 10,000, 35,369/s at 50,000).
@@ -65,12 +66,15 @@ def add_remote_parser(subparsers: Any) -> None:
     ingest.add_argument("--all-or-nothing", action="store_true", help="refuse a batch with any bad row")
     ingest.add_argument(
         "--batch",
-        type=_positive,
+        type=whole_number(1, 1_000_000),
         default=BATCH,
         help=f"rows per request (default {BATCH:,}; at most the server's MARKETSCOUT_MAX_INGEST_ITEMS)",
     )
     ingest.add_argument(
-        "--in-flight", type=_positive, default=IN_FLIGHT, help=f"requests at once (default {IN_FLIGHT})"
+        "--in-flight",
+        type=whole_number(1, 64),
+        default=IN_FLIGHT,
+        help=f"requests at once, 1-64 (default {IN_FLIGHT})",
     )
     alerts = commands.add_parser("alerts", help="your alerts, newest first")
     alerts.add_argument("--unread", action="store_true")
@@ -159,13 +163,6 @@ def _print(args: argparse.Namespace, value: Any, text: Callable[[], list[str]]) 
         print(json.dumps(msgspec.to_builtins(value), indent=2))
     else:
         print("\n".join(text()))
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
