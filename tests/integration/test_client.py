@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -304,4 +305,210 @@ def test_every_result_type_is_exported() -> None:
         if isinstance(value, type) and issubclass(value, msgspec.Struct)
     }
     assert structs <= set(client_module.__all__)
-    assert {"Alert", "AlertRule", "Delivery"} <= structs
+    assert {"Alert", "AlertRule", "Delivery", "Spread", "SpreadTarget"} <= structs
+
+
+def _readings(rising_ad: int, steady_ad: int) -> list[dict[str, object]]:
+    """Ten days of readings: one ad taking off in France (and slower in the US), one flat in the US."""
+    batch: list[dict[str, object]] = []
+    for hours in range(240, -1, -12):
+        step = (240 - hours) / 12
+        observed_at = NOW - timedelta(hours=hours)
+        batch.append(
+            {"ad_id": rising_ad, "region": "FR", "observed_at": observed_at, "views": int(2000 * 1.35**step)}
+        )
+        batch.append(
+            {"ad_id": rising_ad, "region": "US", "observed_at": observed_at, "views": int(300 * 1.2**step)}
+        )
+        batch.append(
+            {
+                "ad_id": steady_ad,
+                "region": "US",
+                "observed_at": observed_at,
+                "views": int(50_000 + 400 * step),
+            }
+        )
+    return batch
+
+
+def _market(api: MarketScoutClient, username: str) -> tuple[int, int]:
+    """Signs up and logs in; the ids of two scored products: "Rising Fan" and "Steady Fan"."""
+    api.sign_up(username, f"{username}@example.com", "a long passphrase")
+    api.log_in(username, "a long passphrase")
+    rising = api.create_product("Rising Fan", "d")
+    steady = api.create_product("Steady Fan", "d")
+    rising_ad = api.create_ad(rising.id, "TikTok", "cool", external_id="rise")
+    steady_ad = api.create_ad(steady.id, "TikTok", "calm", external_id="steady")
+    assert api.ingest(_readings(rising_ad.id, steady_ad.id)).rejected == []
+    return rising.id, steady.id
+
+
+def test_a_product_its_history_and_where_it_goes_next(api: MarketScoutClient, clock: MovableClock) -> None:
+    rising, _ = _market(api, "explorer")
+    product = api.product(rising)
+    [top, _] = api.trending()
+    assert (product.id, product.name, product.status) == (rising, "Rising Fan", "emerging")
+    assert product.current_score == top.current_score
+    with pytest.raises(MarketScoutError) as unknown:
+        api.product(999)
+    assert unknown.value.status_code == 404
+
+    [scored] = api.score_history(rising)  # the ingest scored it
+    assert (scored.product_id, scored.trend_score, scored.forecast) == (
+        rising,
+        top.current_score,
+        top.forecast,
+    )
+    clock.advance(timedelta(hours=1))
+    again = api.calculate_score(rising)
+    assert [s.calculated_at for s in api.score_history(rising)] == [NOW, again.calculated_at]
+    assert [s.calculated_at for s in api.score_history(rising, since=NOW + timedelta(minutes=30))] == [
+        again.calculated_at
+    ]
+    with pytest.raises(ValueError, match="since has no time zone"):
+        api.score_history(rising, since=NOW.replace(tzinfo=None))
+
+    spread = api.spread(rising, ["DE", "fr"])
+    assert (spread.product_id, spread.reached_regions) == (rising, ["FR", "US"])
+    assert [(t.region, t.reached) for t in spread.targets] == [("DE", False), ("FR", True)]
+    assert spread.targets[1].spread_score == 100
+    [anywhere] = api.spread(rising).targets
+    assert (anywhere.region, anywhere.reached) == (None, False)
+
+
+def test_trending_takes_the_apis_filters(api: MarketScoutClient) -> None:
+    rising, steady = _market(api, "filterer")
+    assert [t.product.id for t in api.trending()] == [rising, steady]
+    assert [(t.product.id, t.status) for t in api.trending(status="emerging")] == [(rising, "emerging")]
+    assert [(t.product.id, t.status) for t in api.trending(status="steady")] == [(steady, "steady")]
+    assert [t.product.id for t in api.trending(query="steady")] == [steady]
+    assert [t.product.id for t in api.trending(region="fr")] == [rising]
+    assert [t.product.id for t in api.trending(region="North America")] == [rising, steady]
+    assert api.trending(platform="YouTube") == []
+    assert [t.product.id for t in api.trending(platform="TikTok", region="Europe")] == [rising]
+    confident = api.trending(min_confidence=0.9)
+    assert [t.product.id for t in confident] == [rising]
+    assert all(t.confidence >= 0.9 for t in confident)
+    with pytest.raises(MarketScoutError) as refused:
+        api.trending(region="Atlantis")
+    assert (refused.value.status_code, refused.value.details[0]["field"]) == (422, "region")
+
+
+def test_heat_map_takes_a_window_and_a_level(api: MarketScoutClient) -> None:
+    rising, _ = _market(api, "mapper")
+    [countries] = api.heat_map([rising], level="country").values()
+    assert set(countries) == {"FR", "US"}
+    assert countries["FR"] == 100
+    [continents] = api.heat_map([rising]).values()
+    assert continents["Europe"] == 100
+    [before_any_reading] = api.heat_map([rising], until=NOW - timedelta(days=20)).values()
+    assert set(before_any_reading.values()) == {0}
+    [last_day] = api.heat_map([rising], since=NOW - timedelta(days=1), until=NOW, level="country").values()
+    assert last_day["FR"] == 100
+    with pytest.raises(ValueError, match="until has no time zone"):
+        api.heat_map([rising], until=NOW.replace(tzinfo=None))
+
+
+def test_alert_rules_are_replaced_and_products_unwatched(api: MarketScoutClient) -> None:
+    api.sign_up("changer", "changer@example.com", "a long passphrase")
+    api.log_in("changer", "a long passphrase")
+    product = api.create_product("Glow Lamp", "d")
+    rule = api.create_alert_rule("score_threshold", product_id=product.id, threshold=80)
+    other = api.create_alert_rule("status_exploding", product_id=product.id)
+    changed = api.replace_alert_rule(
+        rule.id, "score_rise", product_id=product.id, threshold=15, window_hours=48
+    )
+    assert (changed.id, changed.created_at) == (rule.id, rule.created_at)
+    assert [(r.id, r.kind, r.threshold, r.window_hours) for r in api.alert_rules()] == [
+        (rule.id, "score_rise", 15, 48),
+        (other.id, "status_exploding", None, None),
+    ]
+    with pytest.raises(MarketScoutError) as identical:
+        api.replace_alert_rule(rule.id, "status_exploding", product_id=product.id)
+    assert identical.value.status_code == 409
+    with pytest.raises(MarketScoutError) as unknown:
+        api.replace_alert_rule(999, "status_exploding")
+    assert unknown.value.status_code == 404
+
+    api.watch(product.id)
+    assert api.unwatch(product.id) is None
+    assert api.watchlist() == []
+    with pytest.raises(MarketScoutError) as not_watched:
+        api.unwatch(product.id)
+    assert not_watched.value.status_code == 404
+
+
+def test_a_password_is_changed(api: MarketScoutClient) -> None:
+    api.sign_up("keeper", "keeper@example.com", "a long passphrase")
+    api.log_in("keeper", "a long passphrase")
+    with pytest.raises(MarketScoutError) as wrong:
+        api.change_password("not the password", "another long passphrase")
+    assert (wrong.value.status_code, wrong.value.details[0]["field"]) == (422, "current_password")
+    assert api.change_password("a long passphrase", "another long passphrase") is None
+    api.log_in("keeper", "another long passphrase")
+    with pytest.raises(MarketScoutError) as old:
+        api.log_in("keeper", "a long passphrase")
+    assert old.value.status_code == 401
+
+
+async def test_the_async_client_covers_the_same_calls(clock: MovableClock) -> None:
+    app = create_app(build_container(api_settings(), clock))
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scope more narrowly
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+        AsyncMarketScoutClient(http=http) as client,
+    ):
+        await client.sign_up("asyncer", "asyncer@example.com", "a long passphrase")
+        await client.log_in("asyncer", "a long passphrase")
+        rising = await client.create_product("Rising Fan", "d")
+        steady = await client.create_product("Steady Fan", "d")
+        rising_ad = await client.create_ad(rising.id, "TikTok", "cool")
+        steady_ad = await client.create_ad(steady.id, "TikTok", "calm")
+        assert (await client.ingest(_readings(rising_ad.id, steady_ad.id))).rejected == []
+
+        assert (await client.product(rising.id)).status == "emerging"
+        assert [s.product_id for s in await client.score_history(rising.id, since=NOW)] == [rising.id]
+        spread = await client.spread(rising.id, ["DE"])
+        assert [(t.region, t.reached) for t in spread.targets] == [("DE", False)]
+        assert [t.product.id for t in await client.trending(status="steady")] == [steady.id]
+        assert [t.product.id for t in await client.trending(region="FR", min_confidence=0.5)] == [rising.id]
+        [countries] = (
+            await client.heat_map([rising.id], since=NOW - timedelta(days=1), level="country")
+        ).values()
+        assert set(countries) == {"FR", "US"}
+        with pytest.raises(ValueError, match="since has no time zone"):
+            await client.heat_map(since=NOW.replace(tzinfo=None))
+
+        rule = await client.create_alert_rule("score_threshold", product_id=rising.id, threshold=80)
+        changed = await client.replace_alert_rule(
+            rule.id, "score_threshold", product_id=rising.id, threshold=90
+        )
+        assert [(r.id, r.threshold) for r in await client.alert_rules()] == [(changed.id, 90)]
+        await client.watch(rising.id)
+        await client.unwatch(rising.id)
+        assert await client.watchlist() == []
+
+        await client.change_password("a long passphrase", "another long passphrase")
+        await client.log_in("asyncer", "another long passphrase")
+        with pytest.raises(MarketScoutError) as old:
+            await client.log_in("asyncer", "a long passphrase")
+        assert old.value.status_code == 401
+
+
+def test_both_clients_offer_the_same_calls() -> None:
+    def calls(kind: type) -> dict[str, inspect.Signature]:
+        return {
+            name: inspect.signature(value)
+            for name, value in vars(kind).items()
+            if callable(value) and not name.startswith("_") and name not in {"close", "aclose"}
+        }
+
+    sync, asynchronous = calls(MarketScoutClient), calls(AsyncMarketScoutClient)
+    assert set(sync) == set(asynchronous)
+    for name, signature in sync.items():
+        assert list(signature.parameters.values()) == list(asynchronous[name].parameters.values()), name
+        if name != "iter_products":  # an async iterator, not a coroutine
+            assert inspect.iscoroutinefunction(getattr(AsyncMarketScoutClient, name)), name
+    assert {"product", "score_history", "spread", "unwatch", "replace_alert_rule", "change_password"} <= set(
+        sync
+    )
