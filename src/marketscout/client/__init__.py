@@ -6,8 +6,21 @@ through lists, and raises :class:`MarketScoutError` carrying the API's error sha
 
     with MarketScoutClient("http://127.0.0.1:8000") as api:
         api.log_in("ana", "a long passphrase")
-        for item in api.trending(limit=5):
+        for item in api.trending(limit=5, status="exploding", region="Europe"):
             print(item.product.name, item.current_score, item.status)
+
+The calls (the same on :class:`AsyncMarketScoutClient`, awaited):
+
+- accounts: ``sign_up``, ``log_in``, ``change_password``;
+- catalogue: ``products``, ``iter_products``, ``product``, ``create_product``, ``create_ad``;
+- engagement: ``ingest``;
+- intelligence: ``trending`` (with the API's filters), ``calculate_score``, ``score_history``,
+  ``spread`` (where next), ``scan_ads``, ``heat_map`` (a window and a level);
+- the user's own: ``watch``, ``unwatch``, ``watchlist``, ``export``, ``alert_rules``,
+  ``create_alert_rule``, ``replace_alert_rule``, ``delete_alert_rule``, ``check_alerts``,
+  ``alerts``, ``mark_alerts_read``, ``deliveries``.
+
+Datetimes are sent as ISO 8601 with their offset; a naive one is refused with ``ValueError``.
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 import msgspec
@@ -36,6 +49,8 @@ __all__ = [
     "MarketScoutError",
     "Product",
     "Score",
+    "Spread",
+    "SpreadTarget",
     "TrendingProduct",
     "ViralAd",
     "WatchlistEntry",
@@ -43,6 +58,7 @@ __all__ = [
 
 T = TypeVar("T")
 PAGE_SIZE = 100
+HeatMapLevel = Literal["continent", "country"]
 
 
 class MarketScoutError(Exception):
@@ -111,6 +127,30 @@ class TrendingProduct(msgspec.Struct, kw_only=True):
     last_updated: datetime
     growth: dict[str, float | None]  # None: no earlier window to compare with
     reason: str
+    confidence: float | None = None  # None: a server that does not send it
+    components: dict[str, float] = {}
+    forecast: list[float] = []
+
+
+class SpreadTarget(msgspec.Struct, kw_only=True):
+    """A region the product may reach: ``spread_score`` 0-100 (100 when ``reached``); ``region``
+    is None for "any region not reached yet"."""
+
+    region: str | None
+    spread_score: float
+    reached: bool
+    views: int = 0
+    age_days: float = 0.0
+    reason: str = ""
+
+
+class Spread(msgspec.Struct, kw_only=True):
+    """Where next: the regions a product reached, and its chance to reach each target."""
+
+    product_id: int
+    calculated_at: datetime
+    reached_regions: list[str] = []
+    targets: list[SpreadTarget] = []
 
 
 class ViralAd(msgspec.Struct, kw_only=True):
@@ -299,11 +339,21 @@ class _Calls:
         return _Call("POST", "/token", data={"username": username, "password": password}, auth=False)
 
     @staticmethod
+    def change_password(current_password: str, new_password: str) -> _Call:
+        return _Call(
+            "POST", "/me/password", json={"current_password": current_password, "new_password": new_password}
+        )
+
+    @staticmethod
     def products(skip: int, limit: int, query: str | None) -> _Call:
         params: dict[str, Any] = {"skip": skip, "limit": limit}
         if query:
             params["q"] = query
         return _Call("GET", "/products", params=params)
+
+    @staticmethod
+    def product(product_id: int) -> _Call:
+        return _Call("GET", f"/products/{product_id}")
 
     @staticmethod
     def create_product(name: str, description: str, keywords: Sequence[str]) -> _Call:
@@ -328,24 +378,49 @@ class _Calls:
         )
 
     @staticmethod
-    def trending(limit: int) -> _Call:
-        return _Call("GET", "/trending", params={"limit": limit})
+    def trending(limit: int, filters: Mapping[str, Any]) -> _Call:
+        params = {"limit": limit} | {name: value for name, value in filters.items() if value is not None}
+        return _Call("GET", "/trending", params=params)
 
     @staticmethod
     def calculate_score(product_id: int) -> _Call:
         return _Call("POST", f"/calculate-score/{product_id}")
 
     @staticmethod
+    def score_history(product_id: int, since: datetime | None) -> _Call:
+        params = {"since": _instant("since", since)} if since is not None else None
+        return _Call("GET", f"/trends/{product_id}", params=params)
+
+    @staticmethod
+    def spread(product_id: int, regions: Sequence[str]) -> _Call:
+        return _Call(
+            "GET", f"/products/{product_id}/spread", params={"region": list(regions)} if regions else None
+        )
+
+    @staticmethod
     def scan_ads(limit: int) -> _Call:
         return _Call("GET", "/scan-ads", params={"limit": limit})
 
     @staticmethod
-    def heat_map(product_ids: Sequence[int]) -> _Call:
-        return _Call("GET", "/heat-map", params={"product_id": list(product_ids)} if product_ids else None)
+    def heat_map(
+        product_ids: Sequence[int], since: datetime | None, until: datetime | None, level: HeatMapLevel
+    ) -> _Call:
+        params: dict[str, Any] = {"level": level}
+        if product_ids:
+            params["product_id"] = list(product_ids)
+        if since is not None:
+            params["since"] = _instant("since", since)
+        if until is not None:
+            params["until"] = _instant("until", until)
+        return _Call("GET", "/heat-map", params=params)
 
     @staticmethod
     def watch(product_id: int) -> _Call:
         return _Call("POST", "/watchlists", json={"product_id": product_id})
+
+    @staticmethod
+    def unwatch(product_id: int) -> _Call:
+        return _Call("DELETE", f"/watchlists/{product_id}")
 
     @staticmethod
     def watchlist(skip: int, limit: int) -> _Call:
@@ -368,6 +443,10 @@ class _Calls:
         return _Call("POST", "/alert-rules", json={k: v for k, v in rule.items() if v is not None})
 
     @staticmethod
+    def replace_alert_rule(rule_id: int, rule: Mapping[str, Any]) -> _Call:
+        return _Call("PUT", f"/alert-rules/{rule_id}", json={k: v for k, v in rule.items() if v is not None})
+
+    @staticmethod
     def delete_alert_rule(rule_id: int) -> _Call:
         return _Call("DELETE", f"/alert-rules/{rule_id}")
 
@@ -388,18 +467,39 @@ class _Calls:
         return _Call("GET", "/deliveries", params=params)
 
 
+def _instant(name: str, value: datetime) -> str:
+    """``value`` as ISO 8601 with its offset. A naive datetime is refused: the server would have
+    to guess its zone."""
+    if value.utcoffset() is None:
+        raise ValueError(f"{name} has no time zone (give it one, e.g. tzinfo=UTC)")
+    return value.isoformat()
+
+
 def _snapshot(index: int, snapshot: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A snapshot as JSON can carry it: datetimes as ISO 8601 with their offset. A naive
-    datetime is refused: the server would have to guess its zone."""
+    """A snapshot as JSON can carry it: datetimes as ISO 8601 with their offset."""
     if not any(isinstance(value, datetime) for value in snapshot.values()):
         return snapshot
     sent = dict(snapshot)
     for key, value in snapshot.items():
         if isinstance(value, datetime):
-            if value.utcoffset() is None:
-                raise ValueError(f"item {index}: {key} has no time zone (give it one, e.g. tzinfo=UTC)")
-            sent[key] = value.isoformat()
+            sent[key] = _instant(f"item {index}: {key}", value)
     return sent
+
+
+def _trending_filters(
+    status: str | None,
+    query: str | None,
+    platform: str | None,
+    region: str | None,
+    min_confidence: float | None,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "q": query or None,
+        "platform": platform,
+        "region": region,
+        "min_confidence": min_confidence,
+    }
 
 
 def _rule(
@@ -499,11 +599,19 @@ class MarketScoutClient:
     def log_in(self, username: str, password: str) -> None:
         self._session.remember(_json(self._send(_Calls.log_in(username, password))))
 
+    def change_password(self, current_password: str, new_password: str) -> None:
+        """Every login of the account ends (its refresh tokens are revoked): log in again with
+        the new password before the access token runs out."""
+        self._send(_Calls.change_password(current_password, new_password))
+
     def products(self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None) -> list[Product]:
         return _decode(self._send(_Calls.products(skip, limit, query)), list[Product])
 
     def iter_products(self, *, query: str | None = None) -> Iterator[Product]:
         return self._all_pages(lambda skip, limit: _Calls.products(skip, limit, query), list[Product])
+
+    def product(self, product_id: int) -> Product:
+        return _decode(self._send(_Calls.product(product_id)), Product)
 
     def create_product(self, name: str, description: str, keywords: Sequence[str] = ()) -> Product:
         return _decode(self._send(_Calls.create_product(name, description, keywords)), Product)
@@ -514,24 +622,60 @@ class MarketScoutClient:
     def ingest(self, snapshots: Sequence[Mapping[str, Any]], *, all_or_nothing: bool = False) -> IngestReport:
         return _decode(self._send(_Calls.ingest(snapshots, all_or_nothing)), IngestReport)
 
-    def trending(self, limit: int = 10) -> list[TrendingProduct]:
-        response = self._send(_Calls.trending(limit))
+    def trending(
+        self,
+        limit: int = 10,
+        *,
+        status: str | None = None,
+        query: str | None = None,
+        platform: str | None = None,
+        region: str | None = None,
+        min_confidence: float | None = None,
+    ) -> list[TrendingProduct]:
+        """Highest score first. ``region``: a country code, ``GLOBAL`` or a continent;
+        ``platform`` and ``region`` keep products with engagement there in the last 30 days."""
+        filters = _trending_filters(status, query, platform, region, min_confidence)
+        response = self._send(_Calls.trending(limit, filters))
         return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 
     def calculate_score(self, product_id: int) -> Score:
         return _decode(self._send(_Calls.calculate_score(product_id)), Score)
+
+    def score_history(self, product_id: int, *, since: datetime | None = None) -> list[Score]:
+        """The product's scores, oldest first (those calculated at or after ``since``)."""
+        response = self._send(_Calls.score_history(product_id, since))
+        return msgspec.convert(_json(response)["history"], list[Score], strict=False)
+
+    def spread(self, product_id: int, regions: Sequence[str] = ()) -> Spread:
+        """Where next: the chance to reach each of ``regions`` (country codes), or by default
+        any region not reached yet."""
+        return _decode(self._send(_Calls.spread(product_id, regions)), Spread)
 
     def scan_ads(self, limit: int = 20) -> list[ViralAd]:
         return msgspec.convert(
             _json(self._send(_Calls.scan_ads(limit)))["viral_ads"], list[ViralAd], strict=False
         )
 
-    def heat_map(self, product_ids: Sequence[int] = ()) -> dict[str, dict[str, float]]:
-        result: dict[str, dict[str, float]] = _json(self._send(_Calls.heat_map(product_ids)))["heat_map"]
+    def heat_map(
+        self,
+        product_ids: Sequence[int] = (),
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        level: HeatMapLevel = "continent",
+    ) -> dict[str, dict[str, float]]:
+        """Per product, interest per continent (or per country code), 0-100, over the readings
+        from ``since`` to ``until`` (by default the 30 days to now)."""
+        call = _Calls.heat_map(product_ids, since, until, level)
+        result: dict[str, dict[str, float]] = _json(self._send(call))["heat_map"]
         return result
 
     def watch(self, product_id: int) -> WatchlistEntry:
         return _decode(self._send(_Calls.watch(product_id)), WatchlistEntry)
+
+    def unwatch(self, product_id: int) -> None:
+        """Raises a 404 :class:`MarketScoutError` when the product is not on the watchlist."""
+        self._send(_Calls.unwatch(product_id))
 
     def watchlist(self) -> list[WatchlistEntry]:
         """The whole watchlist, fetched a page at a time."""
@@ -561,6 +705,23 @@ class MarketScoutClient:
         """The answer carries ``webhook_secret`` when the rule delivers to a webhook: keep it."""
         rule = _rule(kind, product_id, threshold, window_hours, channels, webhook_url)
         return _decode(self._send(_Calls.create_alert_rule(rule)), AlertRule)
+
+    def replace_alert_rule(
+        self,
+        rule_id: int,
+        kind: str,
+        *,
+        product_id: int | None = None,
+        threshold: float | None = None,
+        window_hours: int | None = None,
+        channels: Sequence[str] = (),
+        webhook_url: str | None = None,
+    ) -> AlertRule:
+        """The rule's whole new definition; it keeps its id, creation time and alerts. 409 when
+        identical to another of the user's rules. A new ``webhook_url`` gets a new
+        ``webhook_secret``, in this answer only."""
+        rule = _rule(kind, product_id, threshold, window_hours, channels, webhook_url)
+        return _decode(self._send(_Calls.replace_alert_rule(rule_id, rule)), AlertRule)
 
     def delete_alert_rule(self, rule_id: int) -> None:
         self._send(_Calls.delete_alert_rule(rule_id))
@@ -655,6 +816,10 @@ class AsyncMarketScoutClient:
     async def log_in(self, username: str, password: str) -> None:
         self._session.remember(_json(await self._send(_Calls.log_in(username, password))))
 
+    async def change_password(self, current_password: str, new_password: str) -> None:
+        """Every login of the account ends: log in again with the new password."""
+        await self._send(_Calls.change_password(current_password, new_password))
+
     async def products(
         self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None
     ) -> list[Product]:
@@ -662,6 +827,9 @@ class AsyncMarketScoutClient:
 
     def iter_products(self, *, query: str | None = None) -> AsyncIterator[Product]:
         return self._all_pages(lambda skip, limit: _Calls.products(skip, limit, query), list[Product])
+
+    async def product(self, product_id: int) -> Product:
+        return _decode(await self._send(_Calls.product(product_id)), Product)
 
     async def create_product(self, name: str, description: str, keywords: Sequence[str] = ()) -> Product:
         return _decode(await self._send(_Calls.create_product(name, description, keywords)), Product)
@@ -671,8 +839,18 @@ class AsyncMarketScoutClient:
     ) -> IngestReport:
         return _decode(await self._send(_Calls.ingest(snapshots, all_or_nothing)), IngestReport)
 
-    async def trending(self, limit: int = 10) -> list[TrendingProduct]:
-        response = await self._send(_Calls.trending(limit))
+    async def trending(
+        self,
+        limit: int = 10,
+        *,
+        status: str | None = None,
+        query: str | None = None,
+        platform: str | None = None,
+        region: str | None = None,
+        min_confidence: float | None = None,
+    ) -> list[TrendingProduct]:
+        filters = _trending_filters(status, query, platform, region, min_confidence)
+        response = await self._send(_Calls.trending(limit, filters))
         return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 
     async def scan_ads(self, limit: int = 20) -> list[ViralAd]:
@@ -695,14 +873,30 @@ class AsyncMarketScoutClient:
     async def calculate_score(self, product_id: int) -> Score:
         return _decode(await self._send(_Calls.calculate_score(product_id)), Score)
 
-    async def heat_map(self, product_ids: Sequence[int] = ()) -> dict[str, dict[str, float]]:
-        result: dict[str, dict[str, float]] = _json(await self._send(_Calls.heat_map(product_ids)))[
-            "heat_map"
-        ]
+    async def score_history(self, product_id: int, *, since: datetime | None = None) -> list[Score]:
+        response = await self._send(_Calls.score_history(product_id, since))
+        return msgspec.convert(_json(response)["history"], list[Score], strict=False)
+
+    async def spread(self, product_id: int, regions: Sequence[str] = ()) -> Spread:
+        return _decode(await self._send(_Calls.spread(product_id, regions)), Spread)
+
+    async def heat_map(
+        self,
+        product_ids: Sequence[int] = (),
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        level: HeatMapLevel = "continent",
+    ) -> dict[str, dict[str, float]]:
+        call = _Calls.heat_map(product_ids, since, until, level)
+        result: dict[str, dict[str, float]] = _json(await self._send(call))["heat_map"]
         return result
 
     async def watch(self, product_id: int) -> WatchlistEntry:
         return _decode(await self._send(_Calls.watch(product_id)), WatchlistEntry)
+
+    async def unwatch(self, product_id: int) -> None:
+        await self._send(_Calls.unwatch(product_id))
 
     async def check_alerts(self) -> list[str]:
         alerts: list[str] = _json(await self._send(_Calls.check_alerts()))["alerts"]
@@ -727,6 +921,20 @@ class AsyncMarketScoutClient:
     ) -> AlertRule:
         rule = _rule(kind, product_id, threshold, window_hours, channels, webhook_url)
         return _decode(await self._send(_Calls.create_alert_rule(rule)), AlertRule)
+
+    async def replace_alert_rule(
+        self,
+        rule_id: int,
+        kind: str,
+        *,
+        product_id: int | None = None,
+        threshold: float | None = None,
+        window_hours: int | None = None,
+        channels: Sequence[str] = (),
+        webhook_url: str | None = None,
+    ) -> AlertRule:
+        rule = _rule(kind, product_id, threshold, window_hours, channels, webhook_url)
+        return _decode(await self._send(_Calls.replace_alert_rule(rule_id, rule)), AlertRule)
 
     async def delete_alert_rule(self, rule_id: int) -> None:
         await self._send(_Calls.delete_alert_rule(rule_id))
