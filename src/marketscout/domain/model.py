@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.domain.instants import require_aware
 
 GLOBAL_REGION = "GLOBAL"
 
@@ -56,11 +57,6 @@ class DeliveryStatus(enum.StrEnum):
     SENDING = "sending"  # claimed by a dispatcher; the attempt's outcome is not yet recorded
     DELIVERED = "delivered"
     DEAD = "dead"  # dead letter: the last attempt failed, or the outcome of one is unknown
-
-
-def _require_aware(name: str, value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidValue(name, "must carry an explicit UTC offset")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,10 +141,7 @@ class EngagementSnapshot:
             object.__setattr__(self, "platform", Platform(self.platform))
         if not isinstance(self.region, str) or not self.region:
             raise InvalidValue("region", "must be a region code, not empty")
-        if not isinstance(self.observed_at, datetime):
-            raise InvalidValue("observed_at", "must be a datetime")
-        if self.observed_at.utcoffset() is None:
-            raise InvalidValue("observed_at", "must carry an explicit UTC offset")
+        require_aware("observed_at", self.observed_at)
 
     @property
     def key(self) -> tuple[int, str, datetime]:
