@@ -60,3 +60,12 @@ def test_the_surprise_reads_as_the_reasons_say_it_capped() -> None:
         == "1.5 deviations below"
     )
     assert dict(component_rows({"surprise": 0.0}))["last day's gain against its usual range"] == "within it"
+
+
+def test_a_line_charts_maximum_stands_below_the_top_with_zero_on_the_axis() -> None:
+    # The plot keeps a tenth of its height above the scale's top, where the page sets the
+    # top label, so that the highest day does not run along the chart's upper edge.
+    views = _ys(line_chart([0.0, 500.0, 1000.0], what="Views", first="a", last="b").points)
+    assert views == [158.0, 87.0, 16.0], "0 on the axis (2 px above the edge), the peak 16 px down"
+    scores = _ys(line_chart([100.0, 0.0], what="Score", first="a", last="b", height=140, high=100.0).points)
+    assert scores == [14.0, 138.0], "100 of 100 a tenth below the top of a 140-px plot"

@@ -315,3 +315,34 @@ def test_on_a_phone_chart_labels_are_as_large_as_on_a_desktop(page: Page) -> Non
             assert box["height"] >= 12, f"label {said!r} is {box['height']:.1f} px high at {width} px"
             assert box["x"] >= 0 and box["x"] + box["width"] <= width, f"label {said!r} fits the screen"
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_a_charts_peak_stands_below_the_top_beside_its_label(page: Page) -> None:
+    """The views chart's highest day is drawn below the plot's top edge, level with the label
+    that names it; the 0 label is level with the axis, on a phone and on a desktop."""
+    page.goto("/ui/viral")
+    product_url = page.locator("table.data tbody tr td a").first.get_attribute("href")
+    assert product_url
+    for width, height in ((390, 844), (1280, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(product_url)
+        plot = page.locator("#views-chart").evaluate(
+            """svg => {
+                const ys = svg.querySelector("polyline").getAttribute("points").trim().split(/\\s+/)
+                    .map(pair => Number(pair.split(",")[1]));
+                const box = svg.getBoundingClientRect();
+                const scale = box.height / svg.viewBox.baseVal.height;
+                return {top: box.top, bottom: box.bottom, height: box.height,
+                        peak: box.top + Math.min(...ys) * scale};
+            }"""
+        )
+        chart = page.locator(".line-chart").first
+        high, low = (chart.locator(name).bounding_box() for name in (".y-max", ".y-min"))
+        assert high is not None and low is not None
+        assert plot["peak"] - plot["top"] >= 0.08 * plot["height"], f"headroom above the peak at {width} px"
+        assert abs(high["y"] + high["height"] / 2 - plot["peak"]) <= 3, (
+            f"the top label is level with the peak at {width} px"
+        )
+        assert abs(low["y"] + low["height"] / 2 - plot["bottom"]) <= 3, (
+            f"the 0 label is level with the axis at {width} px"
+        )
