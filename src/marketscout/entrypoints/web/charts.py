@@ -329,6 +329,12 @@ def polyline(
     )
 
 
+# The share of a line chart's height above the top of its scale: the highest value stands this far
+# below the plot's upper edge, not along it (app.css sets the top label at the same height).
+CHART_HEADROOM = 0.1
+CHART_PAD = 2.0
+
+
 @dataclass(frozen=True, slots=True)
 class LineChart:
     """A line chart: the plot (an SVG of ``width`` by ``height`` units) and the y range's and
@@ -355,9 +361,11 @@ def line_chart(
     height: float = 160,
     high: float | None = None,
 ) -> LineChart:
-    """``values`` from 0 to ``high`` (scores: 100), or to the series' maximum when None."""
+    """``values`` from 0 to ``high`` (scores: 100), or to the series' maximum when None; 0 on the
+    bottom axis and ``high`` a tenth of the height below the top (CHART_HEADROOM)."""
     ceiling = high if high is not None else max(values, default=0.0)
-    points = polyline(values, width, height, low=0.0, high=ceiling)
+    top = CHART_HEADROOM * height - CHART_PAD  # the polyline's box: its padding ends at the headroom
+    points = polyline(values, width, height - top, pad=CHART_PAD, low=0.0, high=ceiling, top=top)
     low_label, high_label = "0", f"{ceiling:,.0f}"
     description = f"{what}, {first} to {last}, on a scale from {low_label} to {high_label}" + (
         f"; from {values[0]:,.1f} to {values[-1]:,.1f}" if values else "; no data"
