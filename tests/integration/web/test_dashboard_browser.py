@@ -346,3 +346,31 @@ def test_a_charts_peak_stands_below_the_top_beside_its_label(page: Page) -> None
         assert abs(low["y"] + low["height"] / 2 - plot["bottom"]) <= 3, (
             f"the 0 label is level with the axis at {width} px"
         )
+
+
+def test_on_a_phone_a_heat_map_search_leaves_the_map_on_the_first_screen(
+    browser: Browser, server: str
+) -> None:
+    """A search that matches most of the market lists a few matches above the map; the others
+    open from "more" and lead to their map, without JavaScript."""
+    context = browser.new_context(
+        base_url=server, java_script_enabled=False, viewport={"width": 390, "height": 844}
+    )
+    try:
+        page = context.new_page()
+        page.goto("/ui/heat-map?q=e")
+        matches = page.locator(".matches a")
+        assert matches.count() >= 20, "the demo market has many products with an e"
+        assert page.locator(".matches a:visible").count() == 5
+        top = page.locator("svg.map").bounding_box()
+        assert top is not None
+        assert top["y"] + 100 <= 844, f"the map starts at {top['y']:.0f} px, below the first screen"
+        page.get_by_text(re.compile(r"^\d+ more matches$")).click()
+        last = matches.last
+        name = last.inner_text()
+        last.click()
+        assert page.locator(".matches a[aria-current=page]").inner_text() == name
+        assert page.locator(".matches a[aria-current=page]").is_visible(), "the chosen match stays in view"
+        assert page.locator("#product_id option:checked").inner_text() == name
+    finally:
+        context.close()

@@ -362,6 +362,25 @@ async def test_the_heat_map_finds_any_product_by_name(client: Client) -> None:
     assert "Interest in <strong>Trending Lamp</strong>" not in nothing, "no other product's map"
 
 
+async def test_a_heat_map_search_lists_five_matches_and_folds_the_rest_under_more(client: Client) -> None:
+    await signed_up(client, "heat_many")
+    ids = [await _create_product(client, f"Desk Lamp {n:02d}") for n in range(1, 13)]
+
+    def linked(text: str) -> list[int]:
+        return [int(i) for i in re.findall(r'href="/ui/heat-map\?product_id=(\d+)&amp;q=desk%20lamp"', text)]
+
+    found = (await client.get("/ui/heat-map", params={"q": "desk lamp"}, headers=HTML)).text
+    listed, folded = found.split("<details", 1)
+    assert linked(listed) == ids[:5], "the first five matches are listed"
+    assert linked(folded) == ids[5:], "the other seven are one click away, without JavaScript"
+    assert re.search(r"<details>\s*<summary>7 more matches</summary>", found), "folded, saying how many"
+    picked = (await client.get(f"/ui/heat-map?product_id={ids[9]}&q=desk%20lamp", headers=HTML)).text
+    assert re.search(r"<details open>\s*<summary>7 more matches</summary>", picked), "the map's product shows"
+    assert (
+        f'aria-current="page" href="/ui/heat-map?product_id={ids[9]}&amp;' in picked.split("<details", 1)[1]
+    )
+
+
 @pytest.mark.parametrize("asked", ["99999", "0", str(2**63)])
 async def test_the_heat_map_of_an_unknown_product_is_not_another_products(client: Client, asked: str) -> None:
     await signed_up(client, "heat_unknown")
