@@ -69,6 +69,7 @@ _DATA_FIELDS = ("action", "name", "description", "product_id", "platform", "ad_c
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
 HEAT_MAP_MATCHES = 50  # products a heat-map search lists
+HEAT_MAP_SHOWN = 5  # of them, listed above the map; the others fold under "more"
 RULE_KIND_NAMES = {
     AlertRuleKind.SCORE_RISE: "Score rises by a number of points",
     AlertRuleKind.SCORE_THRESHOLD: "Score reaches a level",
@@ -514,7 +515,8 @@ class DashboardController(Controller):
         q: FromQuery[str | None] = None,
     ) -> Template:
         """The map of one product: ``product_id``, else the first product whose name contains
-        ``q`` (every match is listed, to choose from), else the top trending product."""
+        ``q`` (the first matches are listed, the others under "more", to choose from), else the
+        top trending product."""
         user = current_user(request)
         choices = [item.product for item in await trends.trending(uow, limit=20)]
         query = (q or "").strip()[:200] or None
@@ -547,6 +549,7 @@ class DashboardController(Controller):
             chosen=chosen,
             q=query or "",
             matches=matches[:HEAT_MAP_MATCHES],
+            shown=HEAT_MAP_SHOWN,
             more_matches=len(matches) > HEAT_MAP_MATCHES,
             shapes=continent_map(values),
             values=values,
