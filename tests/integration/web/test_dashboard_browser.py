@@ -374,3 +374,48 @@ def test_on_a_phone_a_heat_map_search_leaves_the_map_on_the_first_screen(
         assert page.locator("#product_id option:checked").inner_text() == name
     finally:
         context.close()
+
+
+def _stands_by(label: dict[str, float], control: dict[str, float]) -> bool:
+    """The label is just left of its control on the same line, or just above it, aligned left."""
+    middle = label["y"] + label["height"] / 2
+    beside = (
+        label["x"] + label["width"] <= control["x"] + 1
+        and control["y"] <= middle <= control["y"] + control["height"]
+    )
+    gap = control["y"] - (label["y"] + label["height"])
+    above = abs(label["x"] - control["x"]) <= 1 and -1 <= gap <= 12
+    return beside or above
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_each_filters_label_stands_by_its_own_control(page: Page, width: int) -> None:
+    """A filter's label never ends a line whose next line starts with its control after another one
+    ("Status [any] Platform" / "[any platform]")."""
+    page.set_viewport_size({"width": width, "height": 900})
+    for url in ("/", "/ui/heat-map", "/ui/viral"):
+        page.goto(url)
+        labels = page.locator("form.filters label")
+        assert labels.count() >= 1
+        for index in range(labels.count()):
+            label = labels.nth(index)
+            box = label.bounding_box()
+            control = page.locator(f"#{label.get_attribute('for')}").bounding_box()
+            assert box is not None and control is not None
+            assert _stands_by(box, control), (
+                f"{url}: “{label.inner_text()}” is apart from its control at {width} px"
+            )
+
+
+def test_the_alert_channels_are_one_choice_a_line(page: Page) -> None:
+    """Each box to tick starts its own line, so no box sits right after the other choice's words."""
+    sign_up(page, "channels_user")
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto("/ui/watchlist")
+        boxes = [page.locator(f"input[name=notify_{name}]").bounding_box() for name in ("webhook", "email")]
+        assert boxes[0] is not None and boxes[1] is not None
+        assert boxes[1]["y"] >= boxes[0]["y"] + boxes[0]["height"], (
+            f"the e-mail box is on its own line at {width} px"
+        )
+        assert abs(boxes[1]["x"] - boxes[0]["x"]) <= 1, f"the boxes line up at {width} px"
