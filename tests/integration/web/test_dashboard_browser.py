@@ -419,3 +419,33 @@ def test_the_alert_channels_are_one_choice_a_line(page: Page) -> None:
             f"the e-mail box is on its own line at {width} px"
         )
         assert abs(boxes[1]["x"] - boxes[0]["x"]) <= 1, f"the boxes line up at {width} px"
+
+
+def _on_screen(page: Page, selector: str) -> bool:
+    page.wait_for_load_state()
+    return bool(
+        page.locator(selector).evaluate(
+            "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+        )
+    )
+
+
+def test_on_a_phone_a_rules_outcome_is_on_the_screen_the_form_lands_on(page: Page) -> None:
+    """The rule form is far down a watchlist; what became of the rule is in view, not a screen above."""
+    sign_up(page, "rule_screen_user")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/ui/viral")
+    products = {page.locator("table.data tbody tr td a").nth(i).get_attribute("href") for i in range(6)}
+    for product in sorted(p for p in products if p)[:3]:
+        page.goto(product)
+        page.get_by_role("button", name="Add to watchlist").click()
+    page.goto("/ui/watchlist")
+    page.get_by_label("Rule", exact=True).select_option("status_exploding")
+    page.get_by_label("to a webhook").check()
+    page.get_by_role("button", name="Add rule").click()
+    assert "Webhook URL is required" in page.locator("#rule-error").inner_text()
+    assert _on_screen(page, "#rule-error"), "the refusal is in view"
+    page.get_by_label("Webhook URL (https://…)").fill("https://hooks.example.com/marketscout")
+    page.get_by_role("button", name="Add rule").click()
+    assert page.locator("#new-secret code").inner_text().startswith("whsec_")
+    assert _on_screen(page, "#new-secret"), "the secret to copy is in view"
