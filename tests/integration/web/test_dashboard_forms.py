@@ -445,11 +445,22 @@ async def test_a_new_product_is_linked_from_the_message_and_found_by_a_search(cl
     assert f'<a href="/ui/products/{product_id}">' in shown, "the success message links to the product"
     for needle in ("Caf", "caf", "ÜNÏ"):
         found = (await client.get("/", params={"q": needle}, headers=HTML)).text
-        assert "No scored products match" not in found
+        assert "No scored product matches" not in found
         assert "Not scored yet:" in found
         assert f'href="/ui/products/{product_id}">Café 🚀 Ünïcödé</a>' in found
     other = (await client.get("/", params={"q": "nothing like it"}, headers=HTML)).text
-    assert "No scored products match" in other and "Not scored yet" not in other
+    assert "No scored product matches" in other and "Not scored yet" not in other
+
+
+async def test_an_empty_trending_list_says_what_to_do_next(client: Client) -> None:
+    fresh = (await client.get("/", headers=HTML)).text
+    assert 'No product is scored yet: upload engagement data on the <a href="/ui/data">Data page</a>' in fresh
+    assert "filters" not in fresh.split("<main", 1)[1].split("</form>", 1)[1], "no filter to clear"
+    await signed_up(client, "empty_trending")
+    await _scored_product(client, "Listed Lamp", [100, 200, 400])
+    for query in ("q=nothing+like+it", "status=declining", "region=JP"):
+        filtered = (await client.get(f"/?{query}", headers=HTML)).text
+        assert 'No scored product matches these filters. <a href="/">Clear the filters</a>' in filtered, query
 
 
 async def _ad(client: Client, product_id: int, platform: str, content: str) -> str:
