@@ -550,6 +550,25 @@ async def test_error_pages_show_the_signed_in_state(
     assert f'name="csrf_token" value="{client.cookies.get("ms_csrf")}"' in answer.text, "Log out works"
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "title"),
+    [
+        ("GET", "/ui/no-such-page", "Page not found"),
+        ("GET", "/ui/products/999", "Page not found"),
+        ("GET", "/ui/products/0", "Validation failed"),
+        ("POST", "/ui/alerts", "That form could not be accepted"),
+    ],
+)
+async def test_an_error_pages_tab_says_what_went_wrong(
+    client: Client, method: str, path: str, title: str
+) -> None:
+    answer = await client.request(
+        method, path, headers=HTML, data={"csrf_token": "wrong"} if method == "POST" else None
+    )
+    assert f"<title>{title} · MarketScout</title>" in answer.text, "the tab and history name the problem"
+    assert f"<h1>{title}</h1>" in answer.text
+
+
 async def test_a_session_beside_a_cookie_the_standard_library_refuses_is_still_recognised(
     client: Client,
 ) -> None:
