@@ -449,3 +449,33 @@ def test_on_a_phone_a_rules_outcome_is_on_the_screen_the_form_lands_on(page: Pag
     page.get_by_role("button", name="Add rule").click()
     assert page.locator("#new-secret code").inner_text().startswith("whsec_")
     assert _on_screen(page, "#new-secret"), "the secret to copy is in view"
+
+
+def _contrast(first: str, second: str) -> float:
+    """WCAG's contrast ratio of two CSS ``rgb(r, g, b)`` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(part) / 255 for part in re.findall(r"\d+", colour)[:3]]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_keyboard_focus_is_outlined_in_a_colour_that_stands_out(page: Page) -> None:
+    """Every control reached with Tab is outlined at least 2 px wide, at 3:1 or more against the page
+    (WCAG 1.4.11), on links, buttons, inputs and selects alike."""
+    page.goto("/")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    reached = set()
+    for _ in range(16):
+        page.keyboard.press("Tab")
+        tag, style, width, colour = page.evaluate(
+            """() => { const s = getComputedStyle(document.activeElement);
+                       return [document.activeElement.tagName, s.outlineStyle, s.outlineWidth, s.outlineColor]; }"""
+        )
+        reached.add(tag)
+        assert style != "none" and float(width.removesuffix("px")) >= 2, f"{tag} is outlined"
+        assert _contrast(colour, background) >= 3, f"the outline of {tag} ({colour}) stands out"
+    assert {"A", "INPUT", "SELECT", "BUTTON"} <= reached
