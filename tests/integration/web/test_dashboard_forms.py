@@ -463,6 +463,15 @@ async def test_an_empty_trending_list_says_what_to_do_next(client: Client) -> No
         assert 'No scored product matches these filters. <a href="/">Clear the filters</a>' in filtered, query
 
 
+async def test_a_product_without_ads_says_where_to_add_one(client: Client) -> None:
+    await signed_up(client, "no_ads")
+    product_id = await _create_product(client, "Adless Lamp")
+    page = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    ads = page.split('id="ads-h"', 1)[1]
+    assert 'No ads yet: create one on the <a href="/ui/data">Data page</a>' in ads
+    assert "<table" not in ads, "no empty table under the heading"
+
+
 async def _ad(client: Client, product_id: int, platform: str, content: str) -> str:
     """An ad of the product, created through the data page; its id."""
     ad = {
