@@ -719,13 +719,33 @@ async def test_sign_up_names_every_wrong_field_at_once(client: Client) -> None:
     form = {"csrf_token": await csrf(client), "username": "", "email": "", "password": ""}
     refused = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
     assert refused.status_code == 422
-    for field in ("username", "email", "password"):
-        assert re.search(rf'<p class="error" id="{field}-error"[^>]*>{field}: ', refused.text), field
+    for field, label in (
+        ("username", "The username"),
+        ("email", "The e-mail address"),
+        ("password", "The password"),
+    ):
+        assert re.search(rf'<p class="error" id="{field}-error"[^>]*>{label} [^<]*\.</p>', refused.text), (
+            field
+        )
         assert f'aria-describedby="{field}-error"' in refused.text
     partly = {"csrf_token": await csrf(client), "username": "fine_name", "email": "x", "password": "short"}
     refused = await client.post("/ui/signup", data=partly, headers=HTML, follow_redirects=False)
     assert 'id="username-error"' not in refused.text and 'value="fine_name"' in refused.text
     assert 'id="email-error"' in refused.text and 'id="password-error"' in refused.text
+
+
+async def test_sign_up_says_in_words_that_a_name_is_taken(client: Client) -> None:
+    await signed_up(client, "taken_name")
+    client.cookies.delete("ms_session")
+    form = {
+        "csrf_token": await csrf(client),
+        "username": "Taken_Name",
+        "email": "other@example.com",
+        "password": "a long enough passphrase",
+    }
+    refused = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 400
+    assert re.search(r'id="username-error"[^>]*>The username is already registered[^<]*\.</p>', refused.text)
 
 
 async def _log_in(client: Client, username: str, password: str, next_page: str = "/") -> Response:
