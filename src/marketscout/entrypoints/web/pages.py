@@ -80,6 +80,9 @@ _T = TypeVar("_T")
 _LIST_WINDOWS = ("24h", "7d")  # the growth columns of the Trending list
 # The forms' fields as their labels say them, for the problems a form is refused with.
 FIELD_LABELS = {
+    "username": "The username",
+    "email": "The e-mail address",
+    "password": "The password",
     "current_password": "The current password",
     "new_password": "The new password",
     "kind": "Rule",
@@ -705,16 +708,25 @@ class DashboardController(Controller):
         )
         # every field's problem at once, not only the first one the use case meets
         problems = {
-            error.field: error.message for error in accounts.sign_up_problems(username, email, password)
+            error.field: in_form_words(error.field, error.rule)
+            for error in accounts.sign_up_problems(username, email, password)
         }
         status = 422
         if not problems:
             try:
                 await accounts.sign_up(uow, hasher, clock, username=username, email=email, password=password)
                 pair = await accounts.log_in(uow, hasher, tokens, clock, username=username, password=password)
-            except (InvalidValue, Conflict) as error:
-                problems[error.field or "form"] = error.message
-                status = 422 if isinstance(error, InvalidValue) else 400
+            except InvalidValue as error:
+                problems[error.field] = in_form_words(error.field, error.rule)
+            except Conflict as error:
+                problems[error.field or "form"] = (
+                    in_form_words(
+                        error.field, "is already registered: choose another, or log in if it is yours"
+                    )
+                    if error.field
+                    else error.message
+                )
+                status = 400
         if problems:
             template = page(
                 request,
