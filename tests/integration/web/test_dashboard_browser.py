@@ -24,7 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 WIDTHS = (375, 768, 1280)
 
 try:
-    from playwright.sync_api import Browser, Page, sync_playwright
+    from playwright.sync_api import Browser, FloatRect, Page, sync_playwright
 except ImportError:  # pragma: no cover - the dev extras install it
     sync_playwright = None  # type: ignore[assignment]
 
@@ -376,7 +376,7 @@ def test_on_a_phone_a_heat_map_search_leaves_the_map_on_the_first_screen(
         context.close()
 
 
-def _stands_by(label: dict[str, float], control: dict[str, float]) -> bool:
+def _stands_by(label: FloatRect, control: FloatRect) -> bool:
     """The label is just left of its control on the same line, or just above it, aligned left."""
     middle = label["y"] + label["height"] / 2
     beside = (
