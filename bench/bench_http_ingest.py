@@ -2,7 +2,7 @@
 same rows with psycopg (the limit for this machine).
 
     .venv/bin/python bench/bench_http_ingest.py [--snapshots 200000] [--batch 10000] [--ads 2000]
-        [--concurrency 1]
+        [--concurrency 1] [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
 ``--concurrency N`` keeps N requests in flight (a collector with N connections): while one
 request's rows are written by PostgreSQL, the server parses and validates the next one.
@@ -43,11 +43,12 @@ def main() -> int:
     parser.add_argument("--ads", type=int, default=2_000)
     parser.add_argument("--products", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=1, help="requests in flight")
+    parser.add_argument("--postgres", default=ADMIN, help="where the scratch database is created")
     args = parser.parse_args()
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
+    with psycopg.connect(args.postgres, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
     migrate.upgrade(url)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -148,7 +149,7 @@ def main() -> int:
     print(
         f"raw COPY of the same rows (no index): {copy_rate:,.0f} rows/s; API / COPY = {api_rate / copy_rate:.2f}"
     )
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
+    with psycopg.connect(args.postgres, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     print(f"command: {' '.join([sys.executable.split('/')[-1], *sys.argv])}")
     return 0

@@ -149,7 +149,7 @@ def main() -> int:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     args = parser.parse_args()
-    name = f"load_{uuid.uuid4().hex[:8]}"
+    name = f"bench_load_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.postgres, autocommit=True) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = args.postgres.rsplit("/", 1)[0] + f"/{name}"
