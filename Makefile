@@ -29,8 +29,10 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
+# bench/suite.py: one benchmark per goal at sizes that finish in minutes, in scratch PostgreSQL
+# databases bench_*; says and skips what is missing (wrk, Redis). BENCH_ARGS: --postgres URL, --keep.
 bench: $(STAMP)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
