@@ -209,3 +209,34 @@ def test_a_store_failing_mid_command_is_said_in_one_line(
     err = capsys.readouterr().err
     assert "marketscout: the database is unavailable; try again shortly" in err.splitlines()
     assert "Unavailable" not in err, "no traceback of the error"
+
+
+@pytest.mark.parametrize("given", ["", "\n", "\r\n"], ids=["end of input", "empty line", "empty CRLF line"])
+@pytest.mark.parametrize("command", ["add", "password"])
+def test_no_password_on_standard_input_is_said_as_such(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    given: str,
+    command: str,
+) -> None:
+    """--password-stdin with nothing on standard input: said as the missing input it is, not as
+    a password too short; a short one still breaks the length rule."""
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+    assert _add(url, monkeypatch, "existing", "--email", "e@example.com") == 0
+    capsys.readouterr()
+    argv = (
+        ["users", "add", "someone", "--email", "s@example.com"]
+        if command == "add"
+        else ["users", "password", "existing"]
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO(given))
+    assert main([*argv, "--password-stdin", "--database-url", url]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        "marketscout: --password-stdin: no password on standard input (its first line is the password)"
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main([*argv, "--password-stdin", "--database-url", url]) == 2
+    assert "password: must be at least 8 characters" in capsys.readouterr().err
