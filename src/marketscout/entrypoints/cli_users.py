@@ -60,28 +60,32 @@ def add_users_parser(subparsers: Any) -> None:
 
 
 def _password(from_stdin: bool) -> str | None:
-    """The password: standard input's first line, or typed twice at a terminal; None when
-    neither is possible or the two typed differ."""
+    """The password: standard input's first line, or typed twice at a terminal; None, said on
+    stderr, when there is none (an empty first line is none) or the two typed differ."""
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
-        return None
-    first = getpass.getpass("Password: ")
-    return first if getpass.getpass("Password again: ") == first else None
-
-
-def _say_how_to_give_a_password() -> None:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            print(
+                "marketscout: --password-stdin: no password on standard input (its first line is the password)",
+                file=sys.stderr,
+            )
+            return None
+        return line
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Password again: ") == first:
+            return first
     print(
         "marketscout: password: type it at a terminal (twice, the same), or give it on standard "
         "input with --password-stdin",
         file=sys.stderr,
     )
+    return None
 
 
 def run_users_add(args: argparse.Namespace) -> int:
     password = _password(args.password_stdin)
     if password is None:
-        _say_how_to_give_a_password()
         return 2
     # Every rule the account breaks, named, before anything is opened or stored.
     if problems := accounts.sign_up_problems(args.username, args.email, password):
@@ -133,7 +137,6 @@ def run_users_disable(args: argparse.Namespace) -> int:
 def run_users_password(args: argparse.Namespace) -> int:
     password = _password(args.password_stdin)
     if password is None:
-        _say_how_to_give_a_password()
         return 2
 
     async def work(container: Container) -> int:
