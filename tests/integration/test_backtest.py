@@ -15,6 +15,7 @@ import pytest
 
 from marketscout.adapters.datasets import read_trending
 from marketscout.domain.scoring import DEFAULT_PARAMS
+from marketscout.entrypoints.cli import main
 from tests.databases import need
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -439,8 +440,8 @@ def test_scoring_parameters_that_cannot_be_run_are_refused(data: Path) -> None:
         (("e1", "--set", "horizon_days=2.5"), "--set horizon_days=2.5: horizon_days: must be a whole number"),
         (("e1", "--set", "scale=0"), "--set scale=0: scale: must be a number above 0"),
         (("e1", "--set", "scale=2", "--set", "scale=3"), "--set scale: given twice"),
-        (("e2", "--set", "scale=2"), "--set: only e1 and lead score trends"),
-        (("e3", "--set", "scale=2"), "--set: only e1 and lead score trends"),
+        (("e2", "--set", "scale=2"), "backtest e2: --set applies only to e1 and lead"),
+        (("e3", "--set", "scale=2"), "backtest e3: --set applies only to e1 and lead"),
     ):
         result = run_cli(*args, "--data", path)
         assert result.returncode == 2, args
@@ -499,3 +500,43 @@ def test_e3_takes_the_labels_file_from_anywhere(tmp_path: Path) -> None:
     missing = run_cli("e3", "--data", str(series.parent), "--labels", str(tmp_path / "nope.json"))
     assert missing.returncode == 2
     assert "nope.json does not exist" in missing.stdout
+
+
+# Every option that belongs to some tasks only, with a value it takes, and those tasks.
+TASK_OPTIONS = {
+    "--data": ("DATA", "e1, e2 and e3"),
+    "--data-b": ("DATA", "e2"),
+    "--labels": ("DATA", "e3"),
+    "--horizon": ("3", "e1"),
+    "--window": ("14", "e2"),
+    "--threshold": ("0.9", "e3"),
+    "--seeds": ("2", "lead"),
+    "--set": ("reach_weight=0", "e1 and lead"),
+}
+
+
+@pytest.mark.parametrize(
+    ("task", "option"),
+    [
+        (task, option)
+        for option, (_, tasks) in TASK_OPTIONS.items()
+        for task in ("e1", "e2", "e3", "lead")
+        if task not in tasks
+    ],
+)
+def test_an_option_of_other_tasks_is_refused_naming_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], task: str, option: str
+) -> None:
+    """``backtest e1 --window 5`` was run as if --window had not been given: each option is
+    refused for a task it means nothing to, naming the tasks it applies to (even given at its
+    default value), before any data is read."""
+    data = tmp_path / "US.csv"
+    data.write_text("video_id,trending_date,views\na1,17.14.11,100\n", encoding="utf-8")
+    value, tasks = TASK_OPTIONS[option]
+    given = [option, str(data) if value == "DATA" else value]
+    # The data tasks get their --data, so that nothing but the option is wrong.
+    needed = ["--data", str(data)] if task != "lead" and option != "--data" else []
+    assert main(["backtest", task, *needed, *given]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"marketscout: backtest {task}: {option} applies only to {tasks}\n"
