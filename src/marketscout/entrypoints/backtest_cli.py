@@ -7,7 +7,9 @@ import argparse
 import dataclasses
 import json
 import math
+import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,7 +75,9 @@ def _scoring_setting(text: str) -> tuple[str, int | float]:
     return name, number
 
 
-def _scoring_params(settings: list[tuple[str, int | float]]) -> tuple[ScoringParams, dict[str, int | float]]:
+def _scoring_params(
+    settings: Sequence[tuple[str, int | float]],
+) -> tuple[ScoringParams, dict[str, int | float]]:
     """The engine's parameters with ``--set``'s changes, and those changes. Raises
     :class:`InvalidValue` for a parameter set twice (which one would count is not obvious)."""
     changed: dict[str, int | float] = {}
@@ -109,24 +113,23 @@ def add_backtest_parser(subparsers: Any) -> None:
         help="E3: NAB's combined_windows.json (default: labels/combined_windows.json beside the "
         "series or in their folder)",
     )
-    parser.add_argument("--horizon", type=whole_number(1, 30), default=3, help="E1: days ahead (H), 1-30")
+    # No defaults here: a value given is told from none, and refused for a task it means
+    # nothing to (_TASK_OPTIONS holds the tasks and the defaults).
+    parser.add_argument("--horizon", type=whole_number(1, 30), help="E1: days ahead (H), 1-30 (default 3)")
     parser.add_argument(
         "--window",
         type=whole_number(1, 30),
-        default=14,
-        help="E2: days a video has to reach B to count (the protocol's 14), 1-30",
+        help="E2: days a video has to reach B to count, 1-30 (default the protocol's 14)",
     )
     parser.add_argument(
         "--threshold",
         type=_threshold,
-        default=E3_THRESHOLD,
-        help="E3: detection threshold, a likelihood from 0.5 to below 1",
+        help=f"E3: detection threshold, a likelihood from 0.5 to below 1 (default {E3_THRESHOLD:g})",
     )
     parser.add_argument(
         "--seeds",
         type=whole_number(1, 50),
-        default=5,
-        help="lead: simulated markets (seeds 1..N), 1-50",
+        help="lead: simulated markets (seeds 1..N), 1-50 (default 5)",
     )
     parser.add_argument(
         "--set",
@@ -134,11 +137,36 @@ def add_backtest_parser(subparsers: Any) -> None:
         metavar="NAME=VALUE",
         type=_scoring_setting,
         action="append",
-        default=[],
         help="e1 and lead: run with one of the engine's scoring parameters changed (repeatable; "
         f"one of {', '.join(SCORING_PARAMETERS)}); the document records every parameter run with",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+# The options that mean something to some tasks only: by argparse's name for each, the option,
+# the tasks it applies to, and its value when not given.
+_TASK_OPTIONS: dict[str, tuple[str, tuple[str, ...], Any]] = {
+    "data": ("--data", ("e1", "e2", "e3"), None),
+    "data_b": ("--data-b", ("e2",), None),
+    "labels": ("--labels", ("e3",), None),
+    "horizon": ("--horizon", ("e1",), 3),
+    "window": ("--window", ("e2",), 14),
+    "threshold": ("--threshold", ("e3",), E3_THRESHOLD),
+    "seeds": ("--seeds", ("lead",), 5),
+    "settings": ("--set", ("e1", "lead"), ()),
+}
+
+
+def _task_options(args: argparse.Namespace) -> str | None:
+    """Why the options given do not fit the task (the first one given for a task it does not
+    apply to, and the tasks it applies to), or None; the options not given get their default."""
+    for name, (option, tasks, default) in _TASK_OPTIONS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+        elif args.task not in tasks:
+            listed = " and ".join([", ".join(tasks[:-1]), tasks[-1]] if len(tasks) > 1 else tasks)
+            return f"backtest {args.task}: {option} applies only to {listed}"
+    return None
 
 
 def _skipped(skipped: list[tuple[str, int, str]]) -> dict[str, Any]:
@@ -373,6 +401,9 @@ def _lead(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_backtest(args: argparse.Namespace) -> int:
+    if (misplaced := _task_options(args)) is not None:
+        print(f"marketscout: {misplaced}", file=sys.stderr)
+        return 2
     if args.task == "lead":
         data = f"synthetic simulator, seeds 1..{args.seeds}"
     elif args.data is None:
@@ -392,11 +423,6 @@ def run_backtest(args: argparse.Namespace) -> int:
         return 2
     else:
         data = str(args.data)
-    if args.settings and args.task not in ("e1", "lead"):
-        print(
-            "marketscout: --set: only e1 and lead score trends (E2 ranks by spread, E3 runs the burst detector)"
-        )
-        return 2
     try:
         args.params, changed = _scoring_params(args.settings)
     except InvalidValue as refused:
