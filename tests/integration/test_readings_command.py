@@ -246,3 +246,24 @@ def test_a_retention_shorter_than_what_scoring_reads_is_refused_in_words(
     with pytest.raises(SystemExit) as refused:
         main(["readings", "prune", "--older-than", "soon", "--database-url", url])
     assert refused.value.code == 2
+
+
+def test_the_account_is_named_as_users_commands_name_it_or_by_user(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``readings remove NAME``, as ``users disable NAME``; ``--user NAME`` still works; both at
+    once (or neither) is refused, exit 2, naming them."""
+    url = f"sqlite:///{tmp_path / 'r.sqlite3'}"
+    migrate.upgrade(url)
+    for named in (["nobody"], ["--user", "nobody"]):
+        assert main(["readings", "remove", *named, "--dry-run", "--database-url", url]) == 1
+        assert "marketscout: no user 'nobody'" in capsys.readouterr().err
+    for argv, said in (
+        (["nobody", "--user", "nobody"], "argument --user: not allowed with argument NAME"),
+        (["--user", "nobody", "other"], "argument NAME: not allowed with argument --user"),
+        (["--dry-run"], "one of the arguments NAME --user is required"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(["readings", "remove", *argv, "--database-url", url])
+        assert exit_.value.code == 2
+        assert said in capsys.readouterr().err, argv
