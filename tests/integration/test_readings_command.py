@@ -100,7 +100,7 @@ async def test_an_accounts_readings_are_removed_and_its_products_rescored_withou
 
     # From a time on: only the readings observed since then.
     since = (now - timedelta(hours=6)).isoformat()
-    part = ["readings", "remove", "--user", "faker", "--since", since, "--database-url", url]
+    part = ["readings", "remove", "faker", "--since", since, "--database-url", url]
     assert await asyncio.to_thread(main, part) == 0
     assert "removed 3 readings faker sent, of 1 product; re-scored 1 product" in capsys.readouterr().out
 

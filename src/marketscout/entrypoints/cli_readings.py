@@ -47,7 +47,10 @@ def add_readings_parser(subparsers: Any) -> None:
     remove = commands.add_parser(
         "remove", help="remove one account's readings and re-score the products they were of"
     )
-    remove.add_argument("--user", required=True, help="the account's username")
+    # The name as the users commands take it; --user, its first spelling, still works.
+    account = remove.add_mutually_exclusive_group(required=True)
+    account.add_argument("username", nargs="?", metavar="NAME", help="the account's username")
+    account.add_argument("--user", metavar="NAME", help="the same, as an option (not both)")
     remove.add_argument(
         "--since",
         type=_instant,
@@ -94,21 +97,23 @@ def run_senders(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
+    username = args.user if args.username is None else args.username
+
     async def work(container: Container) -> int:
         uow, since = container.unit_of_work(), args.since
         try:
             if args.dry_run:
-                user, sent = await moderation.readings_sent_by(uow, args.user, since=since)
+                user, sent = await moderation.readings_sent_by(uow, username, since=since)
                 print(
                     f"{user.username} sent {plural(sent.readings, 'stored reading')} of "
                     f"{plural(len(sent.product_ids), 'product')}; nothing removed (dry run)"
                 )
                 return 0
             user, removed = await moderation.remove_readings_sent_by(
-                uow, container.clock(), args.user, since=since
+                uow, container.clock(), username, since=since
             )
         except NotFound:
-            print(f"marketscout: no user {args.user!r}", file=sys.stderr)
+            print(f"marketscout: no user {username!r}", file=sys.stderr)
             return 1
         products = len(removed.product_ids)
         print(

@@ -127,7 +127,7 @@ def run_users_disable(args: argparse.Namespace) -> int:
             print(
                 f"disabled user {user.username} (id {user.id}) since {user.disabled_at.isoformat(timespec='seconds')}: "
                 "it can no longer log in nor use its tokens; its readings stay "
-                f"(marketscout readings remove --user {user.username})"
+                f"(marketscout readings remove {user.username})"
             )
         return 0
 
