@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -125,7 +126,12 @@ def test_the_cli_talks_to_a_remote_server(server: str, tmp_path: Path) -> None:
     rows.append({"ad_id": ad.id, "region": "US", "observed_at": now.isoformat(), "views": -5})
     upload = tmp_path / "snapshots.ndjson"
     upload.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    env = {**os.environ, "MARKETSCOUT_PASSWORD": "a long passphrase"}
+    # The access token the first run keeps is the test's own (and used by the runs after it).
+    env = {
+        **os.environ,
+        "MARKETSCOUT_PASSWORD": "a long passphrase",
+        "XDG_CACHE_HOME": str(tmp_path / "cache-home"),
+    }
     base = [sys.executable, "-m", "marketscout.entrypoints.cli", "remote", "--server", server]
     account = [*base, "--username", "remote_user"]
 
@@ -178,6 +184,15 @@ def test_the_cli_talks_to_a_remote_server(server: str, tmp_path: Path) -> None:
     assert len(json.loads(ranked.stdout)) == 3
     assert run(*account, "alerts").returncode == 0
     assert "Product ID,Product Name" in run(*account, "export", "watchlist").stdout
-    refused = run(*account, "alerts", environment={**env, "MARKETSCOUT_PASSWORD": "wrong password"})
+    [kept] = (tmp_path / "cache-home" / "marketscout").iterdir()
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    # While a token is kept, the password is not asked for; once forgotten, a wrong one is refused.
+    wrong = {**env, "MARKETSCOUT_PASSWORD": "wrong password"}
+    assert run(*account, "alerts", environment=wrong).returncode == 0
+    logout = run(*account, "logout")
+    assert logout.returncode == 0 and "forgot the access token kept for remote_user" in logout.stdout
+    refused = run(*account, "alerts", environment=wrong)
     assert refused.returncode == 1
     assert "401" in refused.stderr and "Traceback" not in refused.stderr
+    uncached = run(*account, "--no-token-cache", "alerts", environment=wrong)
+    assert uncached.returncode == 1 and "401" in uncached.stderr

@@ -4,27 +4,51 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from marketscout.client import Ad, MarketScoutClient
 from marketscout.entrypoints.app import create_app
-from marketscout.entrypoints.cli import build_parser
+from marketscout.entrypoints.cli import build_parser, main
 from marketscout.entrypoints.cli_remote import run_remote
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
 
 PASSPHRASE = "a long passphrase"
 
 
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's cache folder, where ``remote`` keeps an access token: the test's own."""
+    home = tmp_path / "cache-home"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv("MARKETSCOUT_TOKEN_CACHE", raising=False)
+    return home
+
+
 @pytest.fixture
-def api() -> Iterator[MarketScoutClient]:
-    app = create_app(build_container(api_settings(), MovableClock(NOW)))
-    with TestClient(app=app) as http, MarketScoutClient(http=http) as client:
+def clock() -> MovableClock:
+    return MovableClock(NOW)
+
+
+@pytest.fixture
+def http(clock: MovableClock) -> Iterator[TestClient[Litestar]]:
+    app = create_app(build_container(api_settings(), clock))
+    with TestClient(app=app) as http:
+        yield http
+
+
+@pytest.fixture
+def api(http: TestClient[Litestar]) -> Iterator[MarketScoutClient]:
+    with MarketScoutClient(http=http) as client:
         yield client
 
 
@@ -98,6 +122,7 @@ def test_an_unreadable_upload_is_said_in_one_line_before_logging_in(
 
 def test_no_terminal_and_no_password_says_to_set_it(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if k != "MARKETSCOUT_PASSWORD"}
+    environment["XDG_CACHE_HOME"] = str(tmp_path / "cache-home")
     command = [
         sys.executable,
         "-m",
@@ -190,3 +215,193 @@ def test_the_servers_validation_details_are_shown(
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("marketscout: the server answered 422: Validation failed (limit: ")
     assert line.endswith(")")
+
+
+class Calls:
+    """What the in-process server was asked and answered: the log-ins, and the 401s."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.logins = 0
+        self.refused = 0
+        http.event_hooks["response"].append(self._note)
+
+    def _note(self, response: httpx.Response) -> None:
+        if response.request.url.path == "/token":
+            self.logins += 1
+        elif response.status_code == 401:
+            self.refused += 1
+
+
+@pytest.fixture
+def calls(http: TestClient[Litestar], ad: Ad) -> Calls:
+    """Counted from after the account and its ad were made."""
+    return Calls(http)
+
+
+def run(http: TestClient[Litestar], *argv: str) -> int:
+    """One ``marketscout remote`` run as remote_user, with a client of its own (a new process's)."""
+    args = build_parser().parse_args(["remote", "--username", "remote_user", *argv])
+    with MarketScoutClient(http=http) as client:
+        return run_remote(args, client)
+
+
+def kept_tokens(cache_home: Path) -> list[Path]:
+    folder = cache_home / "marketscout"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def test_a_second_run_uses_the_kept_access_token_without_logging_in(
+    http: TestClient[Litestar], calls: Calls, cache_home: Path
+) -> None:
+    assert run(http, "alerts") == 0
+    assert calls.logins == 1
+    [kept] = kept_tokens(cache_home)
+    # Readable and writable by the user alone, in a folder only the user can enter.
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept.parent.stat().st_mode) == 0o700
+    document = json.loads(kept.read_text(encoding="utf-8"))
+    assert "refresh" not in json.dumps(document), "only the access token is kept"
+    assert run(http, "alerts") == 0
+    assert run(http, "deliveries") == 0
+    assert run(http, "export", "watchlist") == 0
+    assert (calls.logins, calls.refused) == (1, 0)
+
+
+def test_a_kept_token_the_server_refuses_is_dropped_and_the_run_logs_in_once_again(
+    http: TestClient[Litestar], calls: Calls, cache_home: Path, clock: MovableClock
+) -> None:
+    assert run(http, "alerts") == 0
+    [kept] = kept_tokens(cache_home)
+    first = kept.read_text(encoding="utf-8")
+    # Expired by the server's clock, not yet by the file's reckoning: refused once, then a log-in.
+    clock.advance(timedelta(minutes=31))
+    assert run(http, "alerts") == 0
+    assert (calls.logins, calls.refused) == (2, 1)
+    [kept] = kept_tokens(cache_home)
+    assert kept.read_text(encoding="utf-8") != first, "the new login's token is kept"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    # A token that is none (a damaged file): the same.
+    document = json.loads(kept.read_text(encoding="utf-8"))
+    kept.write_text(json.dumps({**document, "access_token": "not-a-token"}), encoding="utf-8")
+    assert run(http, "alerts") == 0
+    assert (calls.logins, calls.refused) == (3, 2)
+    assert run(http, "alerts") == 0
+    assert (calls.logins, calls.refused) == (3, 2)
+
+
+def test_a_kept_token_that_has_expired_is_not_sent(
+    http: TestClient[Litestar], calls: Calls, cache_home: Path
+) -> None:
+    assert run(http, "alerts") == 0
+    [kept] = kept_tokens(cache_home)
+    document = json.loads(kept.read_text(encoding="utf-8"))
+    kept.write_text(json.dumps({**document, "expires_at": document["expires_at"] - 1800}), encoding="utf-8")
+    assert run(http, "alerts") == 0
+    assert (calls.logins, calls.refused) == (2, 0), "logged in at once, nothing refused"
+
+
+def test_a_refused_kept_token_and_a_wrong_password_end_in_the_401_and_no_token_kept(
+    http: TestClient[Litestar],
+    calls: Calls,
+    cache_home: Path,
+    clock: MovableClock,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(http, "alerts") == 0
+    clock.advance(timedelta(minutes=31))
+    monkeypatch.setenv("MARKETSCOUT_PASSWORD", "not the passphrase")
+    capsys.readouterr()
+    assert run(http, "alerts") == 1
+    assert "the server answered 401" in capsys.readouterr().err
+    assert (calls.logins, calls.refused) == (2, 2), "one more log-in, no more"
+    assert kept_tokens(cache_home) == []
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_the_token_cache_can_be_turned_off(
+    http: TestClient[Litestar], calls: Calls, cache_home: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    before: list[str] = []
+    if how == "option":
+        before = ["--no-token-cache"]
+    else:
+        monkeypatch.setenv("MARKETSCOUT_TOKEN_CACHE", "off")
+    assert run(http, *before, "alerts") == 0
+    assert run(http, *before, "alerts") == 0
+    assert calls.logins == 2
+    assert kept_tokens(cache_home) == []
+
+
+def test_a_token_cache_setting_that_is_neither_on_nor_off_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MARKETSCOUT_TOKEN_CACHE", "sometimes")
+    argv = ["remote", "--server", "http://127.0.0.1:9", "--username", "remote_user", "alerts"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "marketscout: MARKETSCOUT_TOKEN_CACHE must be on or off\n"
+
+
+def test_logout_forgets_the_kept_token(
+    http: TestClient[Litestar], calls: Calls, cache_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(http, "alerts") == 0
+    capsys.readouterr()
+    assert run(http, "logout") == 0
+    assert "forgot the access token kept for remote_user at http://127.0.0.1:8000" in capsys.readouterr().out
+    assert kept_tokens(cache_home) == []
+    assert run(http, "logout") == 0
+    assert "no access token kept for remote_user at http://127.0.0.1:8000" in capsys.readouterr().out
+    assert run(http, "alerts") == 0
+    assert calls.logins == 2
+    assert calls.refused == 0, "logout itself asks the server nothing"
+
+
+def test_a_token_kept_for_one_server_or_account_is_not_used_for_another(
+    http: TestClient[Litestar], api: MarketScoutClient, calls: Calls, cache_home: Path
+) -> None:
+    assert run(http, "alerts") == 0
+    assert run(http, "--server", "http://127.0.0.1:8000/", "alerts") == 0, "the same server"
+    assert calls.logins == 1
+    assert run(http, "--server", "http://other.example:8000", "alerts") == 0
+    assert calls.logins == 2
+    api.sign_up("second_user", "second@example.com", PASSPHRASE)
+    args = build_parser().parse_args(["remote", "--username", "second_user", "alerts"])
+    with MarketScoutClient(http=http) as client:
+        assert run_remote(args, client) == 0
+    assert calls.logins == 3
+    assert len(kept_tokens(cache_home)) == 3
+
+
+@pytest.mark.parametrize("unsafe", ["open to others", "a symbolic link", "a file in the way"])
+def test_a_cache_folder_that_is_not_safe_is_not_used(
+    http: TestClient[Litestar],
+    calls: Calls,
+    cache_home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    unsafe: str,
+) -> None:
+    """No token is kept where others could read or swap it: the run logs in as it did before
+    the cache, and says why once."""
+    folder = cache_home / "marketscout"
+    cache_home.mkdir()
+    if unsafe == "open to others":
+        folder.mkdir()
+        folder.chmod(0o755)
+    elif unsafe == "a symbolic link":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir(mode=0o700)
+        folder.symlink_to(elsewhere)
+    else:
+        folder.write_text("not a folder", encoding="utf-8")
+    capsys.readouterr()
+    assert run(http, "alerts") == 0
+    [said] = capsys.readouterr().err.splitlines()
+    assert said.startswith(f"marketscout: not keeping the access token: {folder}")
+    assert run(http, "alerts") == 0
+    assert calls.logins == 2
+    if unsafe == "open to others":
+        assert list(folder.iterdir()) == []
+    elif unsafe == "a symbolic link":
+        assert list((tmp_path / "elsewhere").iterdir()) == []
