@@ -506,9 +506,73 @@ def test_both_clients_offer_the_same_calls() -> None:
     sync, asynchronous = calls(MarketScoutClient), calls(AsyncMarketScoutClient)
     assert set(sync) == set(asynchronous)
     for name, signature in sync.items():
-        assert list(signature.parameters.values()) == list(asynchronous[name].parameters.values()), name
+        ours, theirs = list(signature.parameters.values()), list(asynchronous[name].parameters.values())
+        if name == "use_access_token":  # sends nothing; the async client awaits its log_in_again
+            assert [(p.name, p.kind, p.default) for p in ours] == [
+                (p.name, p.kind, p.default) for p in theirs
+            ]
+            assert not inspect.iscoroutinefunction(getattr(AsyncMarketScoutClient, name))
+            continue
+        assert ours == theirs, name
         if name != "iter_products":  # an async iterator, not a coroutine
             assert inspect.iscoroutinefunction(getattr(AsyncMarketScoutClient, name)), name
     assert {"product", "score_history", "spread", "unwatch", "replace_alert_rule", "change_password"} <= set(
         sync
     )
+
+
+def test_an_access_token_kept_from_an_earlier_login_is_used_and_renewed_by_logging_in_once(
+    clock: MovableClock,
+) -> None:
+    """What ``marketscout remote`` does between runs: a login's access token kept, used later by
+    another client without logging in; once refused, ``log_in_again`` is called once."""
+    app = create_app(build_container(api_settings(), clock))
+    with (
+        TestClient(app=app) as http,
+        MarketScoutClient(http=http) as first,
+        MarketScoutClient(http=http) as later,
+    ):
+        first.sign_up("keeper", "keeper@example.com", "a long passphrase")
+        issued = first.log_in("keeper", "a long passphrase")
+        assert issued.expires_in == 1800
+        later.use_access_token(issued.token)
+        assert later.watchlist() == []
+        clock.advance(timedelta(minutes=31))
+        with pytest.raises(MarketScoutError) as refused:
+            later.watchlist()
+        assert refused.value.status_code == 401, "no refresh token, no way to log in again"
+        logins: list[str] = []
+
+        def log_in_again() -> None:
+            logins.append(later.log_in("keeper", "a long passphrase").token)
+
+        later.use_access_token(issued.token, log_in_again=log_in_again)
+        assert later.watchlist() == [] and len(logins) == 1
+        clock.advance(timedelta(minutes=31))
+        assert later.watchlist() == [], "a new login's token is refreshed as usual"
+        assert len(logins) == 1
+        later.use_access_token("not-a-token", log_in_again=lambda: None)
+        with pytest.raises(MarketScoutError) as again:
+            later.watchlist()
+        assert again.value.status_code == 401, "tried once: a hook that logs nobody in ends in the 401"
+
+
+async def test_the_async_client_uses_a_kept_access_token_too(clock: MovableClock) -> None:
+    app = create_app(build_container(api_settings(), clock))
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scope more narrowly
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+        AsyncMarketScoutClient(http=http) as client,
+    ):
+        await client.sign_up("keeper", "keeper@example.com", "a long passphrase")
+        issued = await client.log_in("keeper", "a long passphrase")
+        clock.advance(timedelta(minutes=31))
+        logins: list[str] = []
+
+        async def log_in_again() -> None:
+            logins.append((await client.log_in("keeper", "a long passphrase")).token)
+
+        client.use_access_token(issued.token, log_in_again=log_in_again)
+        # Calls at once that find it refused: one login for all of them.
+        watched = await asyncio.gather(*(client.watchlist() for _ in range(4)))
+        assert watched == [[]] * 4 and len(logins) == 1

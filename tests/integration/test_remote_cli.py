@@ -289,6 +289,17 @@ def test_a_kept_token_the_server_refuses_is_dropped_and_the_run_logs_in_once_aga
     assert (calls.logins, calls.refused) == (3, 2)
 
 
+def test_an_upload_of_several_requests_at_once_logs_in_once_when_the_kept_token_is_refused(
+    http: TestClient[Litestar], ad: Ad, calls: Calls, clock: MovableClock, tmp_path: Path
+) -> None:
+    upload = tmp_path / "snapshots.ndjson"
+    upload.write_text(_snapshots(ad, [10, 20, 40, 80, 160, 320]), encoding="utf-8")
+    assert run(http, "alerts") == 0
+    clock.advance(timedelta(minutes=31))
+    assert run(http, "ingest", "--batch", "1", "--in-flight", "3", str(upload)) == 0
+    assert calls.logins == 2, "one log-in for the requests refused together"
+
+
 def test_a_kept_token_that_has_expired_is_not_sent(
     http: TestClient[Litestar], calls: Calls, cache_home: Path
 ) -> None:
@@ -314,7 +325,8 @@ def test_a_refused_kept_token_and_a_wrong_password_end_in_the_401_and_no_token_k
     capsys.readouterr()
     assert run(http, "alerts") == 1
     assert "the server answered 401" in capsys.readouterr().err
-    assert (calls.logins, calls.refused) == (2, 2), "one more log-in, no more"
+    # The kept token refused once, then one log-in (refused too), and nothing more.
+    assert (calls.logins, calls.refused) == (2, 1)
     assert kept_tokens(cache_home) == []
 
 

@@ -1,7 +1,8 @@
 """A typed Python client for the MarketScout HTTP API, synchronous and asynchronous.
 
 It logs in with the OAuth2 password flow, refreshes the access token once when the server says
-it expired, waits and retries when rate limited (honouring ``Retry-After`` up to a cap), pages
+it expired (or, with an access token kept from an earlier login, :meth:`use_access_token`, logs
+in once again), waits and retries when rate limited (honouring ``Retry-After`` up to a cap), pages
 through lists, and raises :class:`MarketScoutError` carrying the API's error shape.
 
     with MarketScoutClient("http://127.0.0.1:8000") as api:
@@ -11,7 +12,7 @@ through lists, and raises :class:`MarketScoutError` carrying the API's error sha
 
 The calls (the same on :class:`AsyncMarketScoutClient`, awaited):
 
-- accounts: ``sign_up``, ``log_in``, ``change_password``;
+- accounts: ``sign_up``, ``log_in``, ``use_access_token``, ``change_password``;
 - catalogue: ``products``, ``iter_products``, ``product``, ``create_product``, ``create_ad``;
 - engagement: ``ingest``;
 - intelligence: ``trending`` (with the API's filters), ``calculate_score``, ``score_history``,
@@ -30,7 +31,7 @@ import email.utils
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -39,6 +40,7 @@ import httpx
 import msgspec
 
 __all__ = [
+    "AccessToken",
     "Ad",
     "Alert",
     "AlertRule",
@@ -86,6 +88,15 @@ def _details_said(details: Sequence[Mapping[str, Any]]) -> str:
     if len(details) > SAID_DETAILS:
         parts.append(f"{len(details) - SAID_DETAILS} more")
     return "; ".join(parts)
+
+
+class AccessToken(msgspec.Struct, frozen=True, kw_only=True):
+    """What a login gave besides the refresh token the client keeps: the access token (a bearer
+    secret: whoever holds it acts as the account until it expires) and its lifetime in seconds
+    when the server said it (None when not)."""
+
+    token: str
+    expires_in: int | None = None
 
 
 class Product(msgspec.Struct, kw_only=True):
@@ -233,6 +244,8 @@ class _Session:
     max_retries: int
     access_token: str | None = None
     refresh_token: str | None = None
+    # An access token without its refresh token (use_access_token): a refusal logs in again.
+    may_log_in_again: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     def headers(self, call: _Call) -> dict[str, str]:
@@ -241,9 +254,19 @@ class _Session:
             headers["Authorization"] = f"Bearer {self.access_token}"
         return headers
 
-    def remember(self, tokens: Mapping[str, Any]) -> None:
+    def remember(self, tokens: Mapping[str, Any]) -> AccessToken:
         self.access_token = str(tokens["access_token"])
         self.refresh_token = str(tokens["refresh_token"])
+        self.may_log_in_again = False
+        lifetime = tokens.get("expires_in")
+        if type(lifetime) is not int or lifetime <= 0:  # not bool, not a number in text
+            lifetime = None
+        return AccessToken(token=self.access_token, expires_in=lifetime)
+
+    def use(self, access_token: str, *, may_log_in_again: bool) -> None:
+        self.access_token = access_token
+        self.refresh_token = None
+        self.may_log_in_again = may_log_in_again
 
     def wait_for(self, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before retrying a 429, or None to give up. Raises when the server asks
@@ -263,7 +286,12 @@ class _Session:
         return wait
 
     def can_refresh(self, response: httpx.Response, call: _Call, refreshed: bool) -> bool:
-        return response.status_code == 401 and call.auth and not refreshed and self.refresh_token is not None
+        return (
+            response.status_code == 401
+            and call.auth
+            and not refreshed
+            and (self.refresh_token is not None or self.may_log_in_again)
+        )
 
 
 def _retry_after(value: str | None) -> float:
@@ -536,6 +564,7 @@ class MarketScoutClient:
         self._owns_http = http is None
         self._session = _Session(max_retry_wait=max_retry_wait, max_retries=max_retries)
         self._refreshing = threading.Lock()
+        self._log_in_again: Callable[[], object] | None = None
 
     def __enter__(self) -> MarketScoutClient:
         return self
@@ -577,6 +606,14 @@ class MarketScoutClient:
         with self._refreshing:
             if self._session.access_token != expired:
                 return
+            if self._session.refresh_token is None:
+                # A token from use_access_token: no refresh token to use, so log in, once.
+                # may_log_in_again stays until the login replaces the token: calls refused
+                # meanwhile come here too, and then go again with the new one.
+                log_in_again, self._log_in_again = self._log_in_again, None
+                if log_in_again is not None:
+                    log_in_again()
+                return
             response = self._http.post("/token/refresh", json={"refresh_token": self._session.refresh_token})
             _raise_for_error(response)
             self._session.remember(_json(response))
@@ -596,8 +633,20 @@ class MarketScoutClient:
         result: dict[str, Any] = _json(self._send(_Calls.sign_up(username, email, password)))
         return result
 
-    def log_in(self, username: str, password: str) -> None:
-        self._session.remember(_json(self._send(_Calls.log_in(username, password))))
+    def log_in(self, username: str, password: str) -> AccessToken:
+        """Logs in; the calls after it send the access token, refreshed when it runs out. The
+        access token is returned for a caller that keeps it for later (:meth:`use_access_token`)."""
+        return self._session.remember(_json(self._send(_Calls.log_in(username, password))))
+
+    def use_access_token(
+        self, access_token: str, *, log_in_again: Callable[[], object] | None = None
+    ) -> None:
+        """Sends ``access_token`` (one :meth:`log_in` returned earlier, kept by the caller) with
+        the calls that need an account, instead of logging in. It comes without its refresh
+        token: when the server refuses it, ``log_in_again`` is called once (it should call
+        :meth:`log_in`) and the call sent again; without it, the call raises the 401."""
+        self._log_in_again = log_in_again
+        self._session.use(access_token, may_log_in_again=log_in_again is not None)
 
     def change_password(self, current_password: str, new_password: str) -> None:
         """Every login of the account ends (its refresh tokens are revoked): log in again with
@@ -755,6 +804,7 @@ class AsyncMarketScoutClient:
         self._owns_http = http is None
         self._session = _Session(max_retry_wait=max_retry_wait, max_retries=max_retries)
         self._refreshing = asyncio.Lock()
+        self._log_in_again: Callable[[], Awaitable[object]] | None = None
 
     async def __aenter__(self) -> AsyncMarketScoutClient:
         return self
@@ -795,6 +845,11 @@ class AsyncMarketScoutClient:
         async with self._refreshing:
             if self._session.access_token != expired:
                 return
+            if self._session.refresh_token is None:
+                log_in_again, self._log_in_again = self._log_in_again, None
+                if log_in_again is not None:
+                    await log_in_again()
+                return
             response = await self._http.post(
                 "/token/refresh", json={"refresh_token": self._session.refresh_token}
             )
@@ -813,8 +868,16 @@ class AsyncMarketScoutClient:
                 return
             skip += len(page)
 
-    async def log_in(self, username: str, password: str) -> None:
-        self._session.remember(_json(await self._send(_Calls.log_in(username, password))))
+    async def log_in(self, username: str, password: str) -> AccessToken:
+        """See :meth:`MarketScoutClient.log_in`."""
+        return self._session.remember(_json(await self._send(_Calls.log_in(username, password))))
+
+    def use_access_token(
+        self, access_token: str, *, log_in_again: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
+        """See :meth:`MarketScoutClient.use_access_token` (``log_in_again`` is awaited)."""
+        self._log_in_again = log_in_again
+        self._session.use(access_token, may_log_in_again=log_in_again is not None)
 
     async def change_password(self, current_password: str, new_password: str) -> None:
         """Every login of the account ends: log in again with the new password."""

@@ -3,6 +3,10 @@
 The server comes from ``--server`` or ``MARKETSCOUT_SERVER`` (default http://127.0.0.1:8000);
 commands that need an account log in with ``--username`` (or ``MARKETSCOUT_USERNAME``) and the
 password in ``MARKETSCOUT_PASSWORD``, or asked for on the terminal — never on the command line.
+The access token of a login is kept in the user's cache folder (:mod:`token_cache`) and used by
+the runs after it until shortly before it expires, so that they do not log in again (the log-in
+is rate limited, 5 a minute); ``--no-token-cache`` or ``MARKETSCOUT_TOKEN_CACHE=off`` turn that
+off, ``remote logout`` forgets the token kept.
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import contextlib
 import csv
 import getpass
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,8 @@ import msgspec
 
 from marketscout.client import IngestReport, MarketScoutClient, MarketScoutError
 from marketscout.entrypoints.cli_args import whole_number
+from marketscout.entrypoints.settings import SettingsError
+from marketscout.entrypoints.token_cache import TokenCache, UnsafeCache, cache_folder
 
 # Rows per request: each request re-scores the products it touched once, so bigger batches
 # ingest faster (docs/performance.md: 13,579/s at 5,000, 20,223/s at 10,000, 35,369/s at 50,000).
@@ -33,6 +41,7 @@ BATCH = 50_000
 # next (docs/performance.md: 35,791/s with one in flight, 59,682/s with two, at 50,000 a request).
 IN_FLIGHT = 2
 PUBLIC = {"trending", "scan-ads", "heat-map"}
+TOKEN_CACHE_SETTING = "MARKETSCOUT_TOKEN_CACHE"  # noqa: S105 - a setting's name, not a secret
 # The integer fields of an ingested snapshot (EngagementIn); every other CSV cell is text.
 INTEGER_COLUMNS = frozenset({"ad_id", "views", "likes", "comments", "shares"})
 
@@ -41,6 +50,13 @@ def add_remote_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("remote", help="talk to a MarketScout server through the Python client")
     parser.add_argument("--server", default=os.environ.get("MARKETSCOUT_SERVER", "http://127.0.0.1:8000"))
     parser.add_argument("--username", default=os.environ.get("MARKETSCOUT_USERNAME"))
+    parser.add_argument(
+        "--no-token-cache",
+        action="store_true",
+        help="log in on this run, and keep no access token for the next (also "
+        f"{TOKEN_CACHE_SETTING}=off); by default a login's access token is kept in "
+        "$XDG_CACHE_HOME/marketscout/ (~/.cache/marketscout/) until shortly before it expires",
+    )
     parser.add_argument(
         "--json", action="store_true", help="print JSON instead of text (export: ignored, it prints the CSV)"
     )
@@ -82,6 +98,11 @@ def add_remote_parser(subparsers: Any) -> None:
     deliveries.add_argument("--status", choices=["pending", "sending", "delivered", "dead"])
     export = commands.add_parser("export", help="download a CSV export (printed as it is, --json or not)")
     export.add_argument("data_type", choices=["trends", "watchlist"])
+    commands.add_parser(
+        "logout",
+        help="forget the access token kept for --server and --username (it stays valid until it "
+        "expires: the server is not told)",
+    )
     # --json after the command as well as before it; SUPPRESS keeps a command's parser from
     # resetting a --json given before the command.
     for name, command in commands.choices.items():
@@ -130,6 +151,80 @@ def _password(username: str) -> str:
         return getpass.getpass(f"password for {username}: ")
     except EOFError:
         raise _Stop(no_password) from None
+
+
+def _token_cache(args: argparse.Namespace) -> TokenCache | None:
+    """Where the access token for --server and --username is kept, or None when that is
+    turned off or cannot be done safely (said on stderr)."""
+    setting = os.environ.get(TOKEN_CACHE_SETTING, "").strip().lower()
+    if setting not in {"", "on", "true", "yes", "1", "off", "false", "no", "0"}:
+        raise SettingsError(f"{TOKEN_CACHE_SETTING} must be on or off")
+    if args.no_token_cache or setting in {"off", "false", "no", "0"}:
+        return None
+    try:
+        return TokenCache(cache_folder(os.environ), args.server, args.username)
+    except UnsafeCache as unsafe:
+        _not_kept(unsafe)
+        return None
+
+
+def _not_kept(unsafe: UnsafeCache) -> None:
+    print(f"marketscout: not keeping the access token: {unsafe}", file=sys.stderr)
+
+
+def _log_in(client: MarketScoutClient, args: argparse.Namespace) -> None:
+    """Uses the access token kept by an earlier run if there is one (a refused one is dropped,
+    and the run logs in once again), else logs in and keeps the new one."""
+    cache = _token_cache(args)
+    if cache is not None:
+        try:
+            kept = cache.load(time.time())
+        except UnsafeCache as unsafe:
+            _not_kept(unsafe)
+            cache = None
+        else:
+            if kept is not None:
+
+                def log_in_again() -> None:
+                    with contextlib.suppress(UnsafeCache):
+                        cache.forget()
+                    _log_in_with_password(client, args, cache)
+
+                client.use_access_token(kept, log_in_again=log_in_again)
+                return
+    _log_in_with_password(client, args, cache)
+
+
+def _log_in_with_password(
+    client: MarketScoutClient, args: argparse.Namespace, cache: TokenCache | None
+) -> None:
+    issued = client.log_in(args.username, _password(args.username))
+    if cache is None or issued.expires_in is None:
+        return
+    try:
+        cache.keep(issued.token, issued.expires_in, time.time())
+    except UnsafeCache as unsafe:
+        _not_kept(unsafe)
+
+
+def _log_out(args: argparse.Namespace) -> int:
+    try:
+        cache = TokenCache(cache_folder(os.environ), args.server, args.username)
+        forgotten = cache.forget()
+    except UnsafeCache as unsafe:
+        print(f"marketscout: cannot forget the access token: {unsafe}", file=sys.stderr)
+        return 1
+    whose = f"{args.username} at {cache.server}"
+    _print(
+        args,
+        {"server": cache.server, "username": args.username, "forgotten": forgotten},
+        lambda: [
+            f"forgot the access token kept for {whose} (the token is valid until it expires)"
+            if forgotten
+            else f"no access token kept for {whose}"
+        ],
+    )
+    return 0
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -229,7 +324,9 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
         if command not in PUBLIC:
             if not args.username:
                 raise SystemExit("marketscout: this command needs --username (or MARKETSCOUT_USERNAME)")
-            client.log_in(args.username, _password(args.username))
+            if command == "logout":
+                return _log_out(args)
+            _log_in(client, args)
         if command == "trending":
             ranked = client.trending(args.limit)
             _print(
