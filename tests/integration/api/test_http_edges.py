@@ -71,6 +71,52 @@ async def test_cors_allows_only_listed_origins(client: Client) -> None:
     assert foreign.headers.get("access-control-allow-origin") not in {"*", "https://evil.example"}
 
 
+async def test_a_page_on_an_allowed_origin_may_send_every_method_the_api_has(client: Client) -> None:
+    # PUT /alert-rules/{id} is the API's one PUT: a browser asks for it in a preflight first.
+    for method in ("GET", "POST", "PUT", "DELETE"):
+        answer = await client.options(
+            "/alert-rules/1",
+            headers={"Origin": "http://localhost:8000", "Access-Control-Request-Method": method},
+        )
+        assert answer.status_code == 204, (method, answer.text)
+        assert answer.headers.get("access-control-allow-origin") == "http://localhost:8000"
+        assert method in answer.headers["access-control-allow-methods"]
+
+
+async def test_a_refused_preflight_answers_in_the_error_shape_naming_what_is_refused(client: Client) -> None:
+    foreign = await client.options(
+        "/products", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
+    assert foreign.status_code == 400
+    assert foreign.headers["content-type"].startswith("application/json")
+    body = foreign.json()
+    assert body["status_code"] == 400
+    assert body["request_id"] == foreign.headers["x-request-id"]
+    assert [detail["field"] for detail in body["details"]] == ["Origin"]
+    assert "access-control-allow-origin" not in foreign.headers
+
+    method = await client.options(
+        "/products", headers={"Origin": "http://localhost:8000", "Access-Control-Request-Method": "PATCH"}
+    )
+    assert method.status_code == 400
+    (detail,) = method.json()["details"]
+    assert detail["field"] == "Access-Control-Request-Method"
+    assert "PUT" in detail["rule"]
+
+    header = await client.options(
+        "/products",
+        headers={
+            "Origin": "http://localhost:8000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type, X-Secret-Thing",
+        },
+    )
+    assert header.status_code == 400
+    (detail,) = header.json()["details"]
+    assert detail["field"] == "Access-Control-Request-Headers"
+    assert "X-Secret-Thing" in detail["rule"]
+
+
 async def test_openapi_lists_every_endpoint_with_constraints(client: Client) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200
