@@ -20,6 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp
 
 from marketscout.domain.errors import DomainError
 from marketscout.domain.ports import HealthProbe
@@ -37,7 +38,11 @@ from marketscout.entrypoints.api.errors import (
 )
 from marketscout.entrypoints.api.intelligence import IntelligenceController
 from marketscout.entrypoints.container import Container
-from marketscout.entrypoints.middleware import RequestContextMiddleware, configure_logging
+from marketscout.entrypoints.middleware import (
+    CorsPreflightChecks,
+    RequestContextMiddleware,
+    configure_logging,
+)
 from marketscout.entrypoints.openapi import document_errors
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
@@ -145,6 +150,13 @@ def create_app(container: Container | None = None) -> Litestar:
         ),
         use_handler_docstrings=True,
     )
+    cors = CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],  # every method a route answers
+        allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        allow_credentials=False,
+        expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"],
+    )
     app = Litestar(
         route_handlers=[
             health,
@@ -171,13 +183,7 @@ def create_app(container: Container | None = None) -> Litestar:
             RecursionError: handle_too_deep,
             Exception: handle_unexpected,
         },
-        cors_config=CORSConfig(
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            allow_credentials=False,
-            expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"],
-        ),
+        cors_config=cors,
         openapi_config=openapi,
         before_request=RequestChecks(lambda request: authenticate_request(container, request)),
         lifespan=[lifespan],
@@ -189,7 +195,7 @@ def create_app(container: Container | None = None) -> Litestar:
     document_errors(app)
     # Litestar runs route middleware only for matched routes; wrapping the whole ASGI handler
     # gives 404s and 405s the same request id, security headers and rate limits as the rest.
-    handler = app.asgi_handler
+    handler: ASGIApp = CorsPreflightChecks(app.asgi_handler, cors)
     # Error pages show who is signed in: the user is looked up before the app runs (inside the
     # rate limiter, so a refused request costs no query).
     handler = PageUserMiddleware(handler, container.token_issuer(), container.unit_of_work)

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids, structured access logs, security headers."""
+"""ASGI middleware: request ids, structured access logs, security headers, refused CORS preflights."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from litestar.config.cors import CORSConfig
+from litestar.constants import DEFAULT_ALLOWED_CORS_HEADERS
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
@@ -152,3 +154,71 @@ class RequestContextMiddleware:
                 },
             )
             _current_request_id.reset(context)
+
+
+class CorsPreflightChecks:
+    """Answers a cross-origin preflight that ``config`` refuses in the one error shape, naming what
+    is refused (the ``Origin``, the method or a header asked for); Litestar's CORS middleware,
+    which answers every other preflight, would refuse it in plain text."""
+
+    def __init__(self, app: ASGIApp, config: CORSConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        headers = {key.lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        origin = headers.get(b"origin")
+        details = self._refusals(origin, headers) if origin else []
+        if not details:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {
+                "status_code": 400,
+                "message": "Cross-origin request refused",
+                "details": details,
+                "request_id": scope.get("state", {}).get("request_id"),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _refusals(self, origin: str, headers: dict[bytes, str]) -> list[dict[str, Any]]:
+        config = self.config
+        refused: list[dict[str, Any]] = []
+        if not config.is_origin_allowed(origin):
+            refused.append({"field": "Origin", "rule": "must be an origin this server allows", "index": None})
+        method = headers.get(b"access-control-request-method", "")
+        if method and not config.is_allow_all_methods and method not in config.allow_methods:
+            allowed = ", ".join(sorted(set(config.allow_methods)))
+            refused.append(
+                {"field": "Access-Control-Request-Method", "rule": f"must be one of {allowed}", "index": None}
+            )
+        if not config.is_allow_all_headers:
+            allowed_headers = {
+                name.lower() for name in (*config.allow_headers, *DEFAULT_ALLOWED_CORS_HEADERS)
+            }
+            asked = [name.strip() for name in headers.get(b"access-control-request-headers", "").split(",")]
+            others = [name for name in asked if name and name.lower() not in allowed_headers]
+            if others:
+                refused.append(
+                    {
+                        "field": "Access-Control-Request-Headers",
+                        "rule": f"may name only {', '.join(sorted(config.allow_headers))} "
+                        f"and the simple headers, not {', '.join(others)}",
+                        "index": None,
+                    }
+                )
+        return refused
