@@ -255,3 +255,22 @@ async def test_overlapping_ingests_at_once_store_each_reading_once(
             kept = (await one.client.get(f"/trends/{product_id}")).json()["history"]
             fresh = (await one.client.post(f"/calculate-score/{product_id}", headers=headers)).json()
             assert kept[-1]["trend_score"] == fresh["trend_score"], "the last score counts every reading"
+
+
+async def test_two_identical_watches_at_once_make_one_entry(settings: Settings, clock: MovableClock) -> None:
+    """docs/api.md: a product already on the list answers 200 with the existing entry, also
+    when the first adding has not committed yet."""
+    async with two_workers(settings, clock) as (one, two):
+        headers = await sign_up(one.client, "watcher")
+        for attempt in range(ATTEMPTS):
+            product = await one.client.post(
+                "/products", json={"name": f"P{attempt}", "description": "d"}, headers=headers
+            )
+            body = {"product_id": product.json()["id"]}
+            answers = await at_once(
+                one.client.post("/watchlists", json=body, headers=headers),
+                two.client.post("/watchlists", json=body, headers=headers),
+            )
+            assert statuses(answers) == [200, 201], [a.text for a in answers]
+            assert answers[0].json() == answers[1].json()
+        assert len((await one.client.get("/watchlists", headers=headers)).json()) == ATTEMPTS
