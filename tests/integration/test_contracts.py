@@ -296,11 +296,13 @@ async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> No
     user_id, product_id, _ = await _seed(uow_factory)
     uow = uow_factory()
     async with uow:
-        await uow.watchlists.add(WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0))
-        with pytest.raises(Conflict):
-            await uow.watchlists.add(WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0))
+        entry = WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0)
+        added = await uow.watchlists.add_if_new(entry)
+        assert added is not None and added.id
+        assert await uow.watchlists.add_if_new(entry) is None
+        assert await uow.watchlists.get(user_id, product_id) == added
     async with uow:
-        await uow.watchlists.add(WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0))
+        assert await uow.watchlists.add_if_new(entry) is not None, "the first was rolled back"
         rule = await uow.alert_rules.add(
             AlertRule(user_id=user_id, kind=AlertRuleKind.SCORE_THRESHOLD, threshold=70, created_at=T0)
         )
@@ -1265,7 +1267,9 @@ async def test_every_user_list_pages_with_skip_and_limit(uow_factory: UowFactory
                 (await uow.products.add(Product(name=f"P{number}", description="d", created_at=T0))).id
             )
         for product_id in products:
-            await uow.watchlists.add(WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0))
+            await uow.watchlists.add_if_new(
+                WatchlistEntry(user_id=user_id, product_id=product_id, created_at=T0)
+            )
             rule = await uow.alert_rules.add(
                 AlertRule(
                     user_id=user_id,

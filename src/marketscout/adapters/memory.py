@@ -502,9 +502,9 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
 class InMemoryWatchlistRepository(_Repository, WatchlistRepository):
     _name = "watchlists"
 
-    async def add(self, entry: WatchlistEntry) -> WatchlistEntry:
+    async def add_if_new(self, entry: WatchlistEntry) -> WatchlistEntry | None:
         if await self.get(entry.user_id, entry.product_id) is not None:
-            raise Conflict("product already on the watchlist", "product_id")
+            return None
         stored: WatchlistEntry = self._insert(entry)
         return stored
 

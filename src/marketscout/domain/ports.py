@@ -350,7 +350,10 @@ class ScoreRepository(Protocol):
 class WatchlistRepository(Protocol):
     """Users' watchlists; one entry per user and product."""
 
-    async def add(self, entry: WatchlistEntry) -> WatchlistEntry: ...
+    async def add_if_new(self, entry: WatchlistEntry) -> WatchlistEntry | None:
+        """Stores the entry unless the user has the product on the list already (None then),
+        also when that entry is being added by another unit of work at the same moment."""
+        ...
 
     async def get(self, user_id: int, product_id: int) -> WatchlistEntry | None: ...
 

@@ -1450,11 +1450,18 @@ def _entry(row: Row[Any]) -> WatchlistEntry:
 
 @translate_errors
 class SqlWatchlistRepository(_SqlRepository, WatchlistRepository):
-    async def add(self, entry: WatchlistEntry) -> WatchlistEntry:
-        new_id = await self._insert(
+    async def add_if_new(self, entry: WatchlistEntry) -> WatchlistEntry | None:
+        # ON CONFLICT DO NOTHING waits for a concurrent insert of the same entry to end, then
+        # does nothing if it committed: no unique violation to answer, and the caller's next
+        # read (a fresh snapshot on PostgreSQL; SQLite's write lock came after the other's
+        # commit) finds the stored entry.
+        new_id = await self._insert_unless_exists(
             t.watchlist_entries,
             {"user_id": entry.user_id, "product_id": entry.product_id, "created_at": entry.created_at},
+            ["user_id", "product_id"],
         )
+        if new_id is None:
+            return None
         return WatchlistEntry(
             id=new_id, user_id=entry.user_id, product_id=entry.product_id, created_at=entry.created_at
         )
