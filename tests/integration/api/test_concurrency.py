@@ -274,3 +274,39 @@ async def test_two_identical_watches_at_once_make_one_entry(settings: Settings, 
             assert statuses(answers) == [200, 201], [a.text for a in answers]
             assert answers[0].json() == answers[1].json()
         assert len((await one.client.get("/watchlists", headers=headers)).json()) == ATTEMPTS
+
+
+async def test_identical_alert_rules_at_once_are_one_rule_and_one_409(
+    settings: Settings, clock: MovableClock
+) -> None:
+    """docs/api.md: a rule identical to one the user has is a 409 naming it, also when both
+    are written at the same moment: two identical POSTs, or two PUTs making two rules alike."""
+    async with two_workers(settings, clock) as (one, two):
+        headers = await sign_up(one.client, "ruler")
+        for attempt in range(ATTEMPTS):
+            body = {"kind": "score_threshold", "threshold": 10 + attempt}
+            answers = await at_once(
+                one.client.post("/alert-rules", json=body, headers=headers),
+                two.client.post("/alert-rules", json=body, headers=headers),
+            )
+            assert statuses(answers) == [201, 409], [a.text for a in answers]
+        for attempt in range(ATTEMPTS):
+            ids = [
+                (
+                    await one.client.post(
+                        "/alert-rules",
+                        json={"kind": "score_rise", "threshold": t, "window_hours": 24},
+                        headers=headers,
+                    )
+                ).json()["id"]
+                for t in (50 + 2 * attempt, 51 + 2 * attempt)
+            ]
+            alike = {"kind": "score_threshold", "threshold": 90 + attempt}
+            answers = await at_once(
+                one.client.put(f"/alert-rules/{ids[0]}", json=alike, headers=headers),
+                two.client.put(f"/alert-rules/{ids[1]}", json=alike, headers=headers),
+            )
+            assert statuses(answers) == [200, 409], [a.text for a in answers]
+        rules = (await one.client.get("/alert-rules", headers=headers)).json()
+        questions = [(r["kind"], r["product_id"], r["threshold"], r["window_hours"]) for r in rules]
+        assert len(questions) == len(set(questions)) == 3 * ATTEMPTS, questions
