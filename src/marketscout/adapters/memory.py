@@ -535,6 +535,9 @@ class InMemoryWatchlistRepository(_Repository, WatchlistRepository):
 class InMemoryAlertRuleRepository(_Repository, AlertRuleRepository):
     _name = "alert_rules"
 
+    async def hold(self, user_id: int) -> None:
+        """Nothing to do: a unit of work over the in-memory store holds all of it."""
+
     async def add(self, rule: AlertRule) -> AlertRule:
         stored: AlertRule = self._insert(rule)
         return stored

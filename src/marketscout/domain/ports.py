@@ -374,6 +374,11 @@ class WatchlistRepository(Protocol):
 class AlertRuleRepository(Protocol):
     """Users' alert rules."""
 
+    async def hold(self, user_id: int) -> None:
+        """Until this unit of work ends, another that holds the same user's rules waits: what
+        it reads of them then stays true until it commits (no two identical rules at once)."""
+        ...
+
     async def add(self, rule: AlertRule) -> AlertRule: ...
 
     async def list(

@@ -1536,6 +1536,19 @@ class SqlAlertRuleRepository(_SqlRepository, AlertRuleRepository):
             "webhook_secret": rule.webhook_secret,
         }
 
+    async def hold(self, user_id: int) -> None:
+        """Locks the user's row: on PostgreSQL ``FOR NO KEY UPDATE`` (inserts that reference the
+        user, such as alerts, do not wait for it); on SQLite, which has one writer at a time, a
+        write that changes nothing, so that the transaction takes the write lock before it reads
+        the rules (its reads then see every rule committed before)."""
+        users = t.users
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            await self._session.execute(
+                select(users.c.id).where(users.c.id == user_id).with_for_update(key_share=True)
+            )
+        else:
+            await self._session.execute(update(users).where(users.c.id == user_id).values(id=users.c.id))
+
     async def add(self, rule: AlertRule) -> AlertRule:
         new_id = await self._insert(t.alert_rules, self._values(rule))
         return dataclasses.replace(rule, id=new_id)

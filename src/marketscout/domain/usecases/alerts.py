@@ -97,6 +97,8 @@ async def create_rule(
         webhook_secret=new_webhook_secret() if d.webhook_url is not None else None,
     )
     async with uow:
+        # Held first: two requests creating the same rule at once would each miss the other's.
+        await uow.alert_rules.hold(user_id)
         if d.product_id is not None and await uow.products.get(d.product_id) is None:
             raise NotFound("product", d.product_id)
         existing = await uow.alert_rules.list(user_id)
@@ -128,6 +130,7 @@ async def replace_rule(
     d = definition
     chosen = d.checked_channels(available_channels, allow_private_webhooks)
     async with uow:
+        await uow.alert_rules.hold(user_id)
         existing = await uow.alert_rules.list(user_id)
         current = next((r for r in existing if r.id == rule_id), None)
         if current is None:
