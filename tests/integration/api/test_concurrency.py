@@ -310,3 +310,25 @@ async def test_identical_alert_rules_at_once_are_one_rule_and_one_409(
         rules = (await one.client.get("/alert-rules", headers=headers)).json()
         questions = [(r["kind"], r["product_id"], r["threshold"], r["window_hours"]) for r in rules]
         assert len(questions) == len(set(questions)) == 3 * ATTEMPTS, questions
+
+
+async def test_marking_alerts_read_at_once_counts_each_alert_once(
+    settings: Settings, clock: MovableClock
+) -> None:
+    async with two_workers(settings, clock) as (one, two):
+        headers = await sign_up(one.client, "reader")
+        rule = {"kind": "score_threshold", "threshold": 1}
+        assert (await one.client.post("/alert-rules", json=rule, headers=headers)).status_code == 201
+        for attempt in range(ATTEMPTS):
+            product_id, ad_id = await new_ad(one.client, headers, f"read-{attempt}")
+            await one.client.post("/watchlists", json={"product_id": product_id}, headers=headers)
+            assert (
+                await one.client.post("/engagement", json=rising(ad_id), headers=headers)
+            ).status_code == 200
+            answers = await at_once(
+                one.client.post("/alerts/read", json={}, headers=headers),
+                two.client.post("/alerts/read", json={}, headers=headers),
+            )
+            assert statuses(answers) == [200, 200], [a.text for a in answers]
+            assert sum(a.json()["marked_read"] for a in answers) == 1, [a.text for a in answers]
+        assert (await one.client.get("/alerts", params={"unread": True}, headers=headers)).json() == []
