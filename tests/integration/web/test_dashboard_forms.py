@@ -15,7 +15,7 @@ from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketscout.domain.usecases import accounts
+from marketscout.domain.usecases import accounts, catalog
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
@@ -1002,3 +1002,75 @@ async def test_a_product_read_without_gains_says_so_not_that_nothing_was_read(cl
     assert "No views gained in the last 21 days: its ads were read" in page
     assert "No engagement recorded yet in the last 21 days" not in page
     assert ">2,208</td>" in page  # the ad's views, in the ads' table
+
+
+async def _ad_for(client: Client, product: str, content: str) -> Response:
+    """The Data page's "Create an ad" form sent with ``product`` typed in its Product field."""
+    form = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product": product,
+        "platform": "TikTok",
+        "ad_content": content,
+    }
+    return await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+
+
+async def test_an_ad_is_made_for_any_product_of_a_large_catalogue(client: Client) -> None:
+    """The Product field takes any product of the catalogue (beyond the first 100): its name in any
+    case, its number, a suggestion ("Name (#12)") or a part of its name only it has; a name of no
+    product, or of several, is refused in the form, naming the field and keeping what was typed."""
+    await signed_up(client, "big_catalogue")
+    container = client.app.state.container
+
+    async def product(name: str) -> int:
+        new = catalog.NewProduct(name=name, description="d")
+        made = await catalog.create_product(container.unit_of_work(), container.clock(), new, created_by=None)
+        assert made.id is not None
+        return made.id
+
+    ids = [await product(f"Catalogue Lamp {number:03d}") for number in range(1, 121)]
+    twins = [await product("Twin Kettle") for _ in range(2)]
+
+    async def ads_of(product_id: int) -> list[str]:
+        listed = await catalog.list_ads(container.unit_of_work(), skip=0, limit=10, product_id=product_id)
+        return [ad.ad_content for ad in listed]
+
+    for typed, product_id in (
+        ("catalogue lamp 120", ids[119]),
+        (f"#{ids[110]}", ids[110]),
+        (str(ids[108]), ids[108]),
+        (f"Catalogue Lamp 105 (#{ids[104]})", ids[104]),
+        ("Lamp 117", ids[116]),
+    ):
+        sent = await _ad_for(client, typed, f"ad typed as {typed}")
+        assert sent.status_code == 303, f"{typed}: {sent.text[:300]}"
+        assert await ads_of(product_id) == [f"ad typed as {typed}"], typed
+        shown = html.unescape((await client.get("/ui/data", headers=HTML)).text)
+        name = f"Catalogue Lamp {ids.index(product_id) + 1:03d}"
+        assert re.search(rf"Created TikTok ad #\d+ for “{name}”", shown), "the report names the product"
+
+    for typed, said in (
+        ("Twin Kettle", f"Product “Twin Kettle” is the name of 2 products (#{twins[0]}, #{twins[1]})"),
+        ("Catalogue Lamp", "Product “Catalogue Lamp” is part of the names of several products"),
+        ("Nothing like it", "Product “Nothing like it” matches no product’s name or number"),
+        ("#999999", "Product #999999 is not the number of any product"),
+    ):
+        refused = await _ad_for(client, typed, "kept words")
+        assert refused.status_code == 200
+        errors = [html.unescape(e) for e in re.findall(r'class="error"[^>]*>([^<]*)<', refused.text)]
+        assert len(errors) == 1 and said in errors[0], errors
+        assert f'value="{html.escape(typed)}"' in refused.text, "the typed product is kept"
+        assert ">kept words</textarea>" in refused.text
+    assert await ads_of(twins[0]) == [] and await ads_of(twins[1]) == []
+
+    page = (await client.get("/ui/data", headers=HTML)).text
+    field = re.search(r"<input[^>]*\bname=\"product\"[^>]*>", page)
+    assert field and 'list="product-suggestions"' in field.group(0), "a text field with suggestions"
+    suggestions = page.split('<datalist id="product-suggestions">', 1)[1].split("</datalist>", 1)[0]
+    assert f'value="Twin Kettle (#{twins[1]})"' in suggestions, "the newest products are suggested"
+
+    product_page = (await client.get(f"/ui/products/{ids[119]}", headers=HTML)).text
+    assert f'href="/ui/data?product={ids[119]}#ad"' in product_page, "a product page links to the form"
+    chosen = (await client.get(f"/ui/data?product={ids[119]}", headers=HTML)).text
+    assert f'value="Catalogue Lamp 120 (#{ids[119]})"' in chosen, "the linked form holds the product"
