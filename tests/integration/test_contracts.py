@@ -161,6 +161,22 @@ async def test_name_search_folds_case_beyond_ascii(uow_factory: UowFactory) -> N
             assert [p.id for p in await uow.products.list(skip=0, limit=5, query=query)] == expected, query
 
 
+async def test_a_product_is_found_by_its_whole_name_in_any_case(uow_factory: UowFactory) -> None:
+    """What the dashboard's ad form resolves a typed name with: the whole name, folded as
+    str.casefold does on every store, never a part of it."""
+    uow = uow_factory()
+    async with uow:
+        ids = [
+            (await uow.products.add(Product(name=name, description="", created_at=T0))).id
+            for name in ("Große Lampe", "große lampe", "Große Lampe XL")
+        ]
+        await uow.commit()
+    async with uow:
+        assert [p.id for p in await uow.products.named("GROSSE LAMPE")] == ids[:2]
+        assert [p.id for p in await uow.products.named("große lampe xl")] == ids[2:]
+        assert await uow.products.named("Lampe") == []
+
+
 async def test_products_and_ads(uow_factory: UowFactory) -> None:
     _, product_id, ad_id = await _seed(uow_factory)
     uow = uow_factory()

@@ -243,6 +243,10 @@ class InMemoryProductRepository(_Repository, ProductRepository):
             products = (p for p in products if needle in p.name.casefold())
         return list(itertools.islice(products, skip, skip + limit))
 
+    async def named(self, name: str) -> builtins.list[Product]:
+        key = name.casefold()
+        return sorted((p for p in self._rows().values() if p.name.casefold() == key), key=lambda p: p.id)
+
     async def all_ids(self) -> builtins.list[int]:
         return sorted(self._rows())
 

@@ -151,6 +151,10 @@ class ProductRepository(Protocol):
         """Products by id; ``query`` matches names case-insensitively as a substring."""
         ...
 
+    async def named(self, name: str) -> builtins.list[Product]:
+        """The products whose whole name is ``name``, case folded as ``str.casefold`` does, by id."""
+        ...
+
     async def all_ids(self) -> builtins.list[int]: ...
 
 

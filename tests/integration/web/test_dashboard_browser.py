@@ -156,7 +156,7 @@ def test_session_watchlist_upload_alert_export_and_escaping(page: Page, server: 
     page.get_by_role("button", name="Create product").click()
     created = page.locator(".report").inner_text()
     product_id = int(re.search(r"#(\d+)", created).group(1))  # type: ignore[union-attr]
-    page.get_by_label("Product", exact=True).select_option(str(product_id))
+    page.get_by_label("Product", exact=True).fill(f"#{product_id}")
     page.get_by_label("Platform", exact=True).select_option("TikTok")
     page.get_by_label("Content").fill("Look at this lamp")
     page.get_by_role("button", name="Create ad").click()

@@ -317,7 +317,7 @@ async def test_creating_a_product_or_ad_redirects_with_the_message(client: Clien
     ad = {
         "csrf_token": await csrf(client),
         "action": "ad",
-        "product_id": str(product_id[0]["id"]),
+        "product": str(product_id[0]["id"]),
         "platform": "TikTok",
         "ad_content": "look",
     }
@@ -418,7 +418,7 @@ async def test_a_refused_product_or_ad_keeps_what_was_typed(client: Client) -> N
     ad = {
         "csrf_token": await csrf(client),
         "action": "ad",
-        "product_id": "999",
+        "product": "#999",
         "platform": "YouTube",
         "ad_content": "typed words",
         "external_id": "yt-typed",
@@ -468,7 +468,7 @@ async def test_a_product_without_ads_says_where_to_add_one(client: Client) -> No
     product_id = await _create_product(client, "Adless Lamp")
     page = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
     ads = page.split('id="ads-h"', 1)[1]
-    assert 'No ads yet: create one on the <a href="/ui/data">Data page</a>' in ads
+    assert f'No ads yet: create one on the <a href="/ui/data?product={product_id}#ad">Data page</a>' in ads
     assert "<table" not in ads, "no empty table under the heading"
 
 
@@ -477,7 +477,7 @@ async def _ad(client: Client, product_id: int, platform: str, content: str) -> s
     ad = {
         "csrf_token": await csrf(client),
         "action": "ad",
-        "product_id": str(product_id),
+        "product": f"#{product_id}",
         "platform": platform,
         "ad_content": content,
     }

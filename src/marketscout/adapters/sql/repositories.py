@@ -483,6 +483,10 @@ class SqlProductRepository(_SqlRepository, ProductRepository):
             statement = statement.where(t.product_name_key.like(_like_pattern(query), escape="\\"))
         return [_product(row) for row in await self._session.execute(statement)]
 
+    async def named(self, name: str) -> builtins.list[Product]:
+        statement = select(t.products).where(t.product_name_key == name.casefold()).order_by(t.products.c.id)
+        return [_product(row) for row in await self._session.execute(statement)]
+
     async def all_ids(self) -> builtins.list[int]:
         return list(
             (await self._session.execute(select(t.products.c.id).order_by(t.products.c.id))).scalars()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,6 +61,57 @@ async def get_product(uow: UnitOfWork, product_id: int) -> Product:
 async def list_products(uow: UnitOfWork, *, skip: int, limit: int, query: str | None = None) -> list[Product]:
     async with uow:
         return await uow.products.list(skip=skip, limit=limit, query=query.strip() if query else None)
+
+
+# "Desk Lamp (#12)", "#12" or "12": a product named with its number, as people (and the
+# dashboard's suggestions) write it.
+_NUMBERED = re.compile(r"^(?:.*\(#(?P<suffix>\d{1,19})\)|#?(?P<bare>\d{1,19}))$", re.DOTALL)
+_LISTED = 5  # products named in a refusal that several match
+
+
+def product_reference(product: Product) -> str:
+    """The product as a person names it without ambiguity, ``Desk Lamp (#12)``: what
+    :func:`find_product` reads back."""
+    return f"{product.name} (#{product.id})"
+
+
+async def find_product(uow: UnitOfWork, typed: str, *, field: str = "product") -> Product:
+    """The one product ``typed`` names: its whole name in any case, else its number (``12``,
+    ``#12``, or after its name as :func:`product_reference` writes it), else a part of its name
+    that no other product's name has. InvalidValue naming ``field`` when it names none, or
+    several (they are listed, with their numbers)."""
+    text = typed.strip()
+    if not text:
+        raise InvalidValue(field, "is missing: type the product's name or number")
+    async with uow:
+        named = await uow.products.named(text)
+        if len(named) > 1:
+            numbers = ", ".join(f"#{p.id}" for p in named[:_LISTED]) + (", …" if len(named) > _LISTED else "")
+            raise InvalidValue(
+                field,
+                f"“{text}” is the name of {len(named)} products ({numbers}): "
+                "choose one from the suggestions, or type its number",
+            )
+        if named:
+            return named[0]
+        if numbered := _NUMBERED.match(text):
+            number = int(numbered.group("suffix") or numbered.group("bare"))
+            found = await uow.products.get(number) if number < 2**63 else None
+            if found is None:
+                raise InvalidValue(field, f"#{number} is not the number of any product")
+            return found
+        matches = await uow.products.list(skip=0, limit=_LISTED + 1, query=text)
+    if not matches:
+        raise InvalidValue(field, f"“{text}” matches no product’s name or number")
+    if len(matches) > 1:
+        listed = ", ".join(product_reference(p) for p in matches[:_LISTED])
+        more = ", …" if len(matches) > _LISTED else ""
+        raise InvalidValue(
+            field,
+            f"“{text}” is part of the names of several products ({listed}{more}): "
+            "type more of the name, or its number",
+        )
+    return matches[0]
 
 
 async def list_products_with_scores(

@@ -65,7 +65,8 @@ from marketscout.entrypoints.web.session import (
 
 SESSION_GRACE = 12 * 3600
 FLASH_COOKIE = "ms_flash"
-_DATA_FIELDS = ("action", "name", "description", "product_id", "platform", "ad_content", "external_id")
+_DATA_FIELDS = ("action", "name", "description", "product", "platform", "ad_content", "external_id")
+PRODUCT_SUGGESTIONS = 50  # the newest products, suggested by the ad form's Product field
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
 HEAT_MAP_MATCHES = 50  # products a heat-map search lists
@@ -90,6 +91,11 @@ FIELD_LABELS = {
     "window_hours": "Window in hours",
     "webhook_url": "Webhook URL",
     "channels": "Also send each alert:",
+    "name": "Name",
+    "description": "Description",
+    "product": "Product",
+    "ad_content": "Content",
+    "external_id": "Platform id",
 }
 # The domain's words for what the form shows otherwise: kinds by name, channels as ticked boxes.
 _RULE_WORDS = {
@@ -324,16 +330,27 @@ async def _data_page(
     report: dict[str, Any] | None = None,
     values: dict[str, str] | None = None,
 ) -> Template:
-    """The Data page: with a form's ``report``, or else the report of the form that redirected here."""
-    products = await catalog.list_products(uow, skip=0, limit=100)
+    """The Data page: with a form's ``report``, or else the report of the form that redirected here.
+    ``?product=N`` (a product page's link) fills the ad form's Product field with product N."""
+    async with uow:
+        newest = (await uow.products.all_ids())[-PRODUCT_SUGGESTIONS:]
+        suggested = await uow.products.get_many(reversed(newest))
+    values = dict(values or {})
+    chosen = request.query_params.get("product", "")
+    if not values and chosen.isdigit() and len(chosen) < 19:
+        with contextlib.suppress(NotFound):
+            values = {
+                "action": "ad",
+                "product": catalog.product_reference(await catalog.get_product(uow, int(chosen))),
+            }
     template = page(
         request,
         "data.html",
         user,
-        products=products,
+        suggestions=[catalog.product_reference(p) for p in suggested.values()],
         platforms=[p.value for p in Platform],
         report=report,
-        values=values or {},
+        values=values,
     )
     if report is None:
         template.context["report"] = await _data_flash(request, template, uow)
@@ -884,27 +901,28 @@ class DashboardController(Controller):
                 )
                 return flash_redirect(request, "/ui/data", f"product:{made.id}")
             if action == "ad":
+                product = await catalog.find_product(uow, _text(form, "product")[:300])
                 ad = await catalog.create_ad(
                     uow,
                     clock,
                     catalog.NewAd(
-                        product_id=int(_text(form, "product_id") or 0),
+                        product_id=product.id,
                         platform=Platform(_text(form, "platform")),
                         ad_content=_text(form, "ad_content")[:2100],
                         external_id=_text(form, "external_id")[:250] or None,
                     ),
                 )
-                return flash_redirect(request, "/ui/data", f"ad:{ad.id}:{ad.platform}")
+                return flash_redirect(request, "/ui/data", f"ad:{ad.id}:{ad.platform}:{product.id}")
             # Uploads have their own door (POST /ui/data/upload), limited as the API's ingest.
             raise InvalidValue(
                 "action", "this form makes products and ads; upload files with the upload form"
             )
         except (DomainError, ValueError) as error:
-            report = {
-                "error": error.message
-                if isinstance(error, DomainError)
-                else "Check the values and try again."
-            }
+            if isinstance(error, InvalidValue):
+                said = in_form_words(error.field, error.rule)
+            else:
+                said = error.message if isinstance(error, DomainError) else "Check the values and try again."
+            report = {"error": said}
         # a refused form comes back with what was typed
         typed = {k: _text(form, k) for k in _DATA_FIELDS} if "error" in report else {}
         return await _data_page(request, uow, user, report=report, values=typed)
@@ -991,8 +1009,13 @@ async def _data_flash(
                 "message": f"Created product “{product.name}” (#{product.id}).",
                 "link": (f"/ui/products/{product.id}", "Open its page"),
             }
-    elif (made := take_flash(request, template, "ad")) and len(made) == 2 and made[0].isdigit():
-        return {"message": f"Created {made[1]} ad #{made[0]}."}
+    elif (made := take_flash(request, template, "ad")) and len(made) == 3 and made[0].isdigit():
+        with contextlib.suppress(NotFound, ValueError):
+            product = await catalog.get_product(uow, int(made[2]))
+            return {
+                "message": f"Created {made[1]} ad #{made[0]} for “{product.name}”.",
+                "link": (f"/ui/products/{product.id}", "Open its page"),
+            }
     return None
 
 
