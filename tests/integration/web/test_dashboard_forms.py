@@ -1074,3 +1074,41 @@ async def test_an_ad_is_made_for_any_product_of_a_large_catalogue(client: Client
     assert f'href="/ui/data?product={ids[119]}#ad"' in product_page, "a product page links to the form"
     chosen = (await client.get(f"/ui/data?product={ids[119]}", headers=HTML)).text
     assert f'value="Catalogue Lamp 120 (#{ids[119]})"' in chosen, "the linked form holds the product"
+
+
+async def test_trending_lists_ten_products_a_page_with_links_that_keep_the_filters(client: Client) -> None:
+    """A long Trending list comes ten products a page, ranked across pages; the next and previous
+    pages are links that keep the filters; a page past the end, or a page that is no number,
+    says so."""
+    await signed_up(client, "pager")
+    names = [f"Paging Lamp {n:02d}" for n in range(12)]
+    for n, name in enumerate(names):
+        await _scored_product(client, name, [100, 200 + 50 * n, 400 + 100 * n])
+    await _scored_product(client, "Filtered Out Kettle", [100, 200, 400])
+
+    def listed(text: str) -> list[tuple[str, str]]:
+        return re.findall(
+            r'<td data-label="#">(\d+)</td>\s*<td data-label="Product"><a [^>]*>([^<]*)</a>', text
+        )
+
+    def link(text: str, attributes: str) -> dict[str, list[str]] | None:
+        found = re.search(rf'<a href="(/[^"]*)"{attributes}>', text)
+        return parse_qs(urlsplit(html.unescape(found.group(1))).query) if found else None
+
+    filters = {"q": ["paging lamp"], "region": ["US"]}
+    first = (await client.get("/", params={"q": "paging lamp", "region": "us"}, headers=HTML)).text
+    assert [rank for rank, _ in listed(first)] == [str(rank) for rank in range(1, 11)]
+    assert link(first, ' rel="prev"') is None
+    assert link(first, ' rel="next"') == {**filters, "page": ["2"]}, "the next page keeps the filters"
+    second = (await client.get("/", params={**filters, "page": "2"}, headers=HTML)).text
+    assert [rank for rank, _ in listed(second)] == ["11", "12"], "ranks go on from the first page"
+    assert sorted(name for _, name in listed(first) + listed(second)) == names, "each product once"
+    assert link(second, ' rel="next"') is None
+    assert link(second, ' rel="prev"') == filters, "back to the first page, filters kept"
+
+    beyond = (await client.get("/", params={**filters, "page": "5"}, headers=HTML)).text
+    assert listed(beyond) == []
+    assert "Page 5 is past the end of the list." in beyond and link(beyond, ">the first page</a") == filters
+    wrong = (await client.get("/", params={**filters, "page": "two"}, headers=HTML)).text
+    assert "Page “two” is not a page number; showing the first page." in html.unescape(wrong)
+    assert [rank for rank, _ in listed(wrong)] == [str(rank) for rank in range(1, 11)]
