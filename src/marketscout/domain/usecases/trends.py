@@ -133,14 +133,16 @@ async def trending(
     uow: UnitOfWork,
     *,
     limit: int,
+    skip: int = 0,
     status: TrendStatus | None = None,
     query: str | None = None,
     among: set[int] | None = None,
     min_confidence: float | None = None,
 ) -> list[TrendingItem]:
-    """Distinct products, highest latest score first (ties: lower id first); ``among`` keeps
-    only those products (see :func:`active_products`); ``min_confidence`` only those whose
-    latest score has at least that confidence (a score on a day or two of data is no ranking)."""
+    """Distinct products, highest latest score first (ties: lower id first), the ``limit`` after
+    the first ``skip`` of them; ``among`` keeps only those products (see :func:`active_products`);
+    ``min_confidence`` only those whose latest score has at least that confidence (a score on a
+    day or two of data is no ranking)."""
     async with uow:
         if query or among is not None or min_confidence is not None:
             latest = await uow.scores.latest_all()
@@ -150,7 +152,7 @@ async def trending(
                 latest = [s for s in latest if s.assessment.confidence >= min_confidence]
             latest.sort(key=lambda s: (-s.score, s.product_id))
         else:
-            latest = await uow.scores.top(limit, status=status)
+            latest = await uow.scores.top(skip + limit, status=status)
         if among is not None:
             latest = [s for s in latest if s.product_id in among]
         products = await uow.products.get_many(s.product_id for s in latest)
@@ -162,7 +164,7 @@ async def trending(
         and (needle is None or needle in products[s.product_id].name.casefold())
         and (among is None or s.product_id in among)
     ]
-    return items[:limit]
+    return items[skip : skip + limit]
 
 
 async def score_history(

@@ -26,7 +26,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import FromQuery, PathParameter
+from litestar.params import FromQuery, PathParameter, QueryParameter
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from markupsafe import Markup
@@ -71,6 +71,8 @@ PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
 HEAT_MAP_MATCHES = 50  # products a heat-map search lists
 HEAT_MAP_SHOWN = 5  # of them, listed above the map; the others fold under "more"
+TRENDING_PAGE = 10  # products a page of the Trending list shows, as the API's /trending by default
+_PAGE_NUMBER = re.compile(r"[1-9]\d{0,4}", re.ASCII)  # pages 1 to 99,999
 RULE_KIND_NAMES = {
     AlertRuleKind.SCORE_RISE: "Score rises by a number of points",
     AlertRuleKind.SCORE_THRESHOLD: "Score reaches a level",
@@ -370,7 +372,10 @@ class DashboardController(Controller):
         q: FromQuery[str | None] = None,
         platform: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
+        page_asked: Annotated[str | None, QueryParameter(name="page")] = None,
     ) -> Template:
+        """The products ranked by trend score, TRENDING_PAGE a page (``?page=N``), filtered by
+        name, status, platform and region; the links to other pages keep the filters."""
         user = current_user(request)
         problems: list[str] = []
         chosen = status if status in {s.value for s in TrendStatus} else None
@@ -393,16 +398,39 @@ class DashboardController(Controller):
                 chosen_region = normalise_area(typed_region)
             except InvalidValue as error:
                 problems.append(f"Region “{typed_region}” {error.rule}; showing every region.")
+        typed_page = (page_asked or "").strip()
+        number = int(typed_page) if _PAGE_NUMBER.fullmatch(typed_page) else 1
+        if typed_page and str(number) != typed_page:
+            problems.append(f"Page “{typed_page[:20]}” is not a page number; showing the first page.")
         among = (
             await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
             if chosen_platform is not None or chosen_region is not None
             else None
         )
+        skip = (number - 1) * TRENDING_PAGE
         items = await trends.trending(
-            uow, limit=100, status=TrendStatus(chosen) if chosen else None, query=query, among=among
+            uow,
+            skip=skip,
+            limit=TRENDING_PAGE + 1,  # one more: is there a next page?
+            status=TrendStatus(chosen) if chosen else None,
+            query=query,
+            among=among,
         )
+        more, items = len(items) > TRENDING_PAGE, items[:TRENDING_PAGE]
+        filters = {
+            "q": query,
+            "status": chosen,
+            "platform": chosen_platform.value if chosen_platform else None,
+            "region": chosen_region,
+        }
+
+        def page_url(to: int) -> str:
+            kept = {name: value for name, value in filters.items() if value}
+            query_string = urlencode({**kept, **({"page": to} if to > 1 else {})})
+            return f"/?{query_string}" if query_string else "/"
+
         unscored: list[Product] = []
-        if query is not None and chosen is None:
+        if query is not None and chosen is None and number == 1:
             # a search also names the products it matches that have no score yet (newly created)
             scored = {item.product.id for item in items}
             unscored = [
@@ -429,6 +457,13 @@ class DashboardController(Controller):
             "trending.html",
             user,
             rows=rows,
+            first_rank=skip + 1,
+            page_size=TRENDING_PAGE,
+            previous_page=page_url(number - 1) if number > 1 and rows else None,
+            next_page=page_url(number + 1) if more else None,
+            # A page past the end of the list (a link kept after the list shortened).
+            beyond=page_url(1) if number > 1 and not rows else None,
+            page_number=number,
             unscored=unscored,
             windows=[(growth_label(w), growth_title(w)) for w in _LIST_WINDOWS],
             status=chosen,
