@@ -451,6 +451,45 @@ def test_on_a_phone_a_rules_outcome_is_on_the_screen_the_form_lands_on(page: Pag
     assert _on_screen(page, "#new-secret"), "the secret to copy is in view"
 
 
+def test_on_a_phone_the_data_forms_answer_where_they_are(page: Page) -> None:
+    """The product and ad forms are far down the Data page: a refusal opens at its form, in view
+    beside the field to correct, with what was typed; so does the note of the ad made."""
+    sign_up(page, "data_screen_user")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/ui/data")
+    page.get_by_label("Product", exact=True).fill("No product is called this")
+    page.get_by_label("Platform", exact=True).select_option("YouTube")
+    page.get_by_label("Content").fill("typed words")
+    page.get_by_role("button", name="Create ad").click()
+    page.wait_for_load_state()
+    assert page.locator("#ad .error").count() == 1, "the refusal is in the ad form's section"
+    assert "Product “No product is called this” matches no product’s name or number" in (
+        page.locator("#ad .error").inner_text()
+    )
+    assert _on_screen(page, "#ad .error") and _on_screen(page, "#ad input[name=product]"), (
+        "the refusal is in view, beside the field to correct"
+    )
+    assert page.get_by_label("Product", exact=True).input_value() == "No product is called this"
+    assert page.get_by_label("Platform", exact=True).input_value() == "YouTube"
+    assert page.get_by_label("Content").input_value() == "typed words"
+    page.get_by_label("Product", exact=True).fill("#1")
+    page.get_by_role("button", name="Create ad").click()
+    page.wait_for_load_state()
+    assert page.locator("#ad .report").count() == 1, "the note is in the ad form's section"
+    assert "Created YouTube ad #" in page.locator("#ad .report").inner_text()
+    assert _on_screen(page, "#ad .report")
+
+    page.goto("/ui/data")
+    page.get_by_label("Name").fill("   ")
+    page.get_by_label("Description").fill("a name of spaces")
+    page.get_by_role("button", name="Create product").click()
+    page.wait_for_load_state()
+    assert page.locator("#product .error").count() == 1, "the refusal is in the product form's section"
+    assert "Name must not be blank" in page.locator("#product .error").inner_text()
+    assert _on_screen(page, "#product .error") and _on_screen(page, "#name"), "in view, by the name"
+    assert page.get_by_label("Description").input_value() == "a name of spaces"
+
+
 def _contrast(first: str, second: str) -> float:
     """WCAG's contrast ratio of two CSS ``rgb(r, g, b)`` colours."""
 
