@@ -108,8 +108,8 @@ async def find_product(uow: UnitOfWork, typed: str, *, field: str = "product") -
         more = ", …" if len(matches) > _LISTED else ""
         raise InvalidValue(
             field,
-            f"“{text}” is part of the names of several products ({listed}{more}): "
-            "type more of the name, or its number",
+            f"“{text}” is part of the names of several products: {listed}{more}. "
+            "Type more of the name, or its number",
         )
     return matches[0]
 
