@@ -918,6 +918,9 @@ class DashboardController(Controller):
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
     ) -> Template | Redirect:
+        """The product and ad forms (posted to /ui/data#product, #ad). A product or ad made
+        redirects, and its note shows in the form's section, where the kept fragment opens the
+        page; a refusal is answered there, with what was typed."""
         form = await check_csrf(request)
         user = current_user(request)
         if user is None:
@@ -953,11 +956,11 @@ class DashboardController(Controller):
                 "action", "this form makes products and ads; upload files with the upload form"
             )
         except (DomainError, ValueError) as error:
-            if isinstance(error, InvalidValue):
+            if isinstance(error, InvalidValue) and error.field in FIELD_LABELS:
                 said = in_form_words(error.field, error.rule)
             else:
                 said = error.message if isinstance(error, DomainError) else "Check the values and try again."
-            report = {"error": said}
+            report = {"error": said, "form": action}
         # a refused form comes back with what was typed
         typed = {k: _text(form, k) for k in _DATA_FIELDS} if "error" in report else {}
         return await _data_page(request, uow, user, report=report, values=typed)
@@ -1043,6 +1046,7 @@ async def _data_flash(
             return {
                 "message": f"Created product “{product.name}” (#{product.id}).",
                 "link": (f"/ui/products/{product.id}", "Open its page"),
+                "form": "product",
             }
     elif (made := take_flash(request, template, "ad")) and len(made) == 3 and made[0].isdigit():
         with contextlib.suppress(NotFound, ValueError):
@@ -1050,6 +1054,7 @@ async def _data_flash(
             return {
                 "message": f"Created {made[1]} ad #{made[0]} for “{product.name}”.",
                 "link": (f"/ui/products/{product.id}", "Open its page"),
+                "form": "ad",
             }
     return None
 
