@@ -52,6 +52,21 @@ async def test_trending_ranks_scored_products_from_data(client: Client, make_use
     assert (await client.get("/trending", params={"limit": 0})).status_code == 422
 
 
+async def test_trending_pages_with_skip_as_the_lists_do(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("pager")
+    ids = await _market(client, headers)
+    first = (await client.get("/trending", params={"limit": 1})).json()["trending_products"]
+    second = (await client.get("/trending", params={"limit": 1, "skip": 1})).json()["trending_products"]
+    assert [item["product"]["id"] for item in first + second] == [ids["rising"], ids["flat"]]
+    # With a filter the page is taken after it, not before.
+    paged = await client.get("/trending", params={"limit": 1, "skip": 1, "min_confidence": 0.5})
+    assert [item["product"]["id"] for item in paged.json()["trending_products"]] == [ids["flat"]]
+    assert (await client.get("/trending", params={"skip": 2})).json()["trending_products"] == []
+    refused = await client.get("/trending", params={"skip": -1})
+    assert refused.status_code == 422
+    assert refused.json()["details"][0]["field"] == "skip"
+
+
 async def test_trending_can_leave_out_scores_on_too_little_data(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("analyst")
     ids = await _market(client, headers)
