@@ -50,6 +50,7 @@ def test_a_session_through_the_client(api: MarketScoutClient, clock: MovableCloc
     assert api.ingest(snapshots).duplicates == 6
     ranked = api.trending(5)
     assert [t.product.id for t in ranked] == [product.id]
+    assert api.trending(5, skip=1) == []  # the next page
     assert 0 <= api.calculate_score(product.id).trend_score <= 100
     assert api.watch(product.id).product_id == product.id
     assert [e.product_id for e in api.watchlist()] == [product.id]

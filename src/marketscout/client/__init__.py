@@ -515,6 +515,7 @@ def _snapshot(index: int, snapshot: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _trending_filters(
+    skip: int,
     status: str | None,
     query: str | None,
     platform: str | None,
@@ -522,6 +523,7 @@ def _trending_filters(
     min_confidence: float | None,
 ) -> dict[str, Any]:
     return {
+        "skip": skip or None,
         "status": status,
         "q": query or None,
         "platform": platform,
@@ -675,15 +677,16 @@ class MarketScoutClient:
         self,
         limit: int = 10,
         *,
+        skip: int = 0,
         status: str | None = None,
         query: str | None = None,
         platform: str | None = None,
         region: str | None = None,
         min_confidence: float | None = None,
     ) -> list[TrendingProduct]:
-        """Highest score first. ``region``: a country code, ``GLOBAL`` or a continent;
+        """Highest score first, after the first ``skip``. ``region``: a country code, ``GLOBAL`` or a continent;
         ``platform`` and ``region`` keep products with engagement there in the last 30 days."""
-        filters = _trending_filters(status, query, platform, region, min_confidence)
+        filters = _trending_filters(skip, status, query, platform, region, min_confidence)
         response = self._send(_Calls.trending(limit, filters))
         return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 
@@ -906,13 +909,14 @@ class AsyncMarketScoutClient:
         self,
         limit: int = 10,
         *,
+        skip: int = 0,
         status: str | None = None,
         query: str | None = None,
         platform: str | None = None,
         region: str | None = None,
         min_confidence: float | None = None,
     ) -> list[TrendingProduct]:
-        filters = _trending_filters(status, query, platform, region, min_confidence)
+        filters = _trending_filters(skip, status, query, platform, region, min_confidence)
         response = await self._send(_Calls.trending(limit, filters))
         return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 

@@ -17,7 +17,7 @@ from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area, normalise_region
 from marketscout.domain.usecases import trends
 from marketscout.entrypoints.api.dependencies import Reads
-from marketscout.entrypoints.api.params import Instant, NameQuery, OptionalId, PathId
+from marketscout.entrypoints.api.params import Instant, NameQuery, OptionalId, PathId, Skip
 from marketscout.entrypoints.schemas import (
     HeatMapOut,
     HeatMapProductOut,
@@ -64,6 +64,7 @@ async def _trending(
     uow: UnitOfWork,
     clock: Clock,
     limit: int,
+    skip: int,
     status: TrendStatus | None,
     q: str | None,
     platform: Platform | None,
@@ -76,7 +77,7 @@ async def _trending(
         else None
     )
     items = await trends.trending(
-        uow, limit=limit, status=status, query=q, among=among, min_confidence=min_confidence
+        uow, limit=limit, skip=skip, status=status, query=q, among=among, min_confidence=min_confidence
     )
     return TrendingOut(
         trending_products=[
@@ -130,6 +131,7 @@ class IntelligenceController(Controller):
         self,
         reads: NamedDependency[Reads],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+        skip: Skip = 0,
         status: FromQuery[TrendStatus | None] = None,
         q: NameQuery = None,
         platform: FromQuery[Platform | None] = None,
@@ -152,15 +154,16 @@ class IntelligenceController(Controller):
             ),
         ] = None,
     ) -> TrendingOut:
-        """Distinct products, highest score first: exactly min(limit, products with a score) items.
+        """Distinct products, highest score first: exactly min(limit, products with a score after
+        the first ``skip``) items.
         ``platform`` and ``region`` keep products with engagement there in the last 30 days (a
         continent: in any of its countries); ``min_confidence`` keeps those whose latest score is
         at least that confident."""
         code = normalise_area(region) if region is not None else None
-        key = ("trending", limit, status, q, platform, code, min_confidence)
+        key = ("trending", limit, skip, status, q, platform, code, min_confidence)
         return await reads.cache.get_or_compute(
             key,
-            lambda: _trending(reads.uow, reads.clock, limit, status, q, platform, code, min_confidence),
+            lambda: _trending(reads.uow, reads.clock, limit, skip, status, q, platform, code, min_confidence),
         )
 
     @post("/calculate-score/{product_id:int}", status_code=200, summary="Score a product now and store it")
