@@ -6,7 +6,7 @@ import dataclasses
 import math
 import random
 import textwrap
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -625,3 +625,44 @@ def test_the_domain_package_exports_its_public_api_and_its_example_runs() -> Non
     exec(textwrap.dedent(example).replace("print(", "found = ("), namespace)  # noqa: S102
     found = namespace["found"]
     assert isinstance(found, tuple) and found[1] == TrendStatus.EXPLODING and found[0] > 90
+
+
+_ZONES = (UTC, timezone(timedelta(hours=5, minutes=45)), timezone(timedelta(hours=-11)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    readings=st.lists(
+        st.tuples(
+            st.integers(0, 3),  # days before AS_OF: readings often share an instant
+            st.sampled_from([0, 500, 1000, 400_000]),  # views: counters go down as well as up
+            st.sampled_from([0, 1, 40]),  # likes
+            st.integers(0, 2),  # the time zone the instant is written in
+        ),
+        min_size=2,
+        max_size=12,
+    ),
+    seed=st.integers(0, 1000),
+    zone=st.integers(0, 2),
+)
+def test_duplicate_and_conflicting_readings_score_the_same_in_any_order_and_time_zone(
+    readings: list[tuple[int, int, int, int]], seed: int, zone: int
+) -> None:
+    """Feeds send the same reading twice, or two readings of one instant that disagree (a
+    corrected count, a like more): the answer must not depend on which of them comes first, nor
+    on the time zone the instants are written in."""
+    snapshots = [
+        EngagementSnapshot(
+            ad_id=1,
+            product_id=1,
+            platform=Platform.TIKTOK,
+            region="US",
+            observed_at=(AS_OF - timedelta(days=days)).astimezone(_ZONES[tz]),
+            views=views,
+            likes=likes,
+        )
+        for days, views, likes, tz in readings
+    ]
+    shuffled = snapshots[:]
+    random.Random(seed).shuffle(shuffled)
+    assert score_item(shuffled, AS_OF.astimezone(_ZONES[zone])) == score_item(snapshots, AS_OF)
