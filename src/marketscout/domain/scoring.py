@@ -110,8 +110,6 @@ COLLAPSED = 0.1
 TIE = 1e-9
 # Why an item whose readings record no like, comment or share is never exploding.
 VIEWS_ALONE = "no likes, comments or shares recorded: not called exploding on views alone"
-# A series' readings in time order (the lower reading first at equal times).
-_READING_ORDER = attrgetter("observed_at", "views")
 
 
 @functools.cache
@@ -163,6 +161,17 @@ _SERIES_ORDER = itemgetter(0, 2)
 _KEY_ORDER = itemgetter(0)
 
 
+# A series' readings in time order, the lower reading first at equal times: fewer views, then
+# (only where a series has readings that share a time: rare, so the common sort stays cheap)
+# fewer interactions. Readings of one instant that disagree then come out the same whatever
+# order they arrive in.
+_READING_ORDER = attrgetter("observed_at", "views")
+
+
+def _tie_order(r: Reading) -> tuple[datetime, int, int]:
+    return (r.observed_at, r.views, r.likes + r.comments + r.shares)
+
+
 def reading_series(readings: Iterable[Reading], as_of: datetime | None = None) -> list[ReadingSeries]:
     """The readings (observed at or before ``as_of``, when given) grouped per ad and region."""
     grouped: dict[tuple[int, str], list[Reading]] = defaultdict(list)
@@ -172,12 +181,15 @@ def reading_series(readings: Iterable[Reading], as_of: datetime | None = None) -
     series: list[ReadingSeries] = []
     for (ad_id, region), rows in sorted(grouped.items(), key=_KEY_ORDER):
         rows.sort(key=_READING_ORDER)
+        epochs = [row.observed_at.timestamp() for row in rows]
+        if len(set(epochs)) < len(epochs):
+            rows.sort(key=_tie_order)
         series.append(
             ReadingSeries(
                 ad_id,
                 rows[0].platform,
                 region,
-                [row.observed_at.timestamp() for row in rows],
+                epochs,
                 [row.views for row in rows],
                 [row.likes + row.comments + row.shares for row in rows],
             )
@@ -249,9 +261,9 @@ def score_item(
 
 
 def _in_time_order(s: ReadingSeries) -> ReadingSeries:
-    """The series' readings by time, the lower reading first at equal times (as
-    :func:`reading_series` orders them)."""
-    rows = sorted(zip(s.epochs, s.views, s.interactions, strict=True), key=itemgetter(0, 1))
+    """The series' readings by time, the lower reading first at equal times (fewer views, then
+    fewer interactions: as :func:`reading_series` orders them)."""
+    rows = sorted(zip(s.epochs, s.views, s.interactions, strict=True))
     return s._replace(
         epochs=[row[0] for row in rows], views=[row[1] for row in rows], interactions=[row[2] for row in rows]
     )
