@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -169,3 +170,55 @@ def test_a_corrected_counter_is_not_a_viral_ad() -> None:
     maps = heat_map(corrected + others, [1], since=NOW - timedelta(days=7), until=NOW, level="country")
     assert maps[1]["FR"] == 100.0
     assert maps[1]["US"] < 1.0
+
+
+def test_readings_that_share_the_first_instant_start_the_window_from_the_lower_one() -> None:
+    """A feed that sends two readings of one instant that disagree: the window grows from the
+    lower of them whichever comes first, as the stores take it (the least time, then the least
+    views) and as the engine orders them."""
+    start = NOW - timedelta(days=1)
+    twins = [_at(1, 10, 1_000), _at(1, 10, 900)]
+    later = [_at(1, 2, 1_500)]
+    for readings_in in (twins + later, list(reversed(twins)) + later):
+        [gain] = window_gains(readings_in, start, NOW)
+        assert (gain.base, gain.gained) == (900, 600)
+
+
+_ZONES = (UTC, timezone(timedelta(hours=5, minutes=45)), timezone(timedelta(hours=-11)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(
+            st.integers(1, 3),  # ad
+            st.sampled_from(["US", "FR"]),
+            st.sampled_from([1, 10, 20, 30, 24 * 40]),  # hours ago: readings share instants
+            st.sampled_from([0, 100, 900, 1_000, 50_000]),  # views, up and down
+            st.integers(0, 2),  # the time zone the instant is written in
+        ),
+        max_size=16,
+    ),
+    seed=st.integers(0, 99),
+    zone=st.integers(0, 2),
+)
+def test_gains_scan_and_heat_map_do_not_depend_on_order_or_time_zone(
+    data: list[tuple[int, str, int, int, int]], seed: int, zone: int
+) -> None:
+    snapshots = [
+        dataclasses.replace(
+            _at(a, hours, views, region), observed_at=(NOW - timedelta(hours=hours)).astimezone(_ZONES[tz])
+        )
+        for a, region, hours, views, tz in data
+    ]
+    shuffled = snapshots[:]
+    random.Random(seed).shuffle(shuffled)
+    now = NOW.astimezone(_ZONES[zone])
+    start = NOW - timedelta(days=1)
+    assert window_gains(shuffled, start.astimezone(_ZONES[zone]), now) == window_gains(snapshots, start, NOW)
+    ads = {i: ad(i, platform=Platform.YOUTUBE) for i in (1, 2, 3)}
+    assert scan_viral_ads(ads, shuffled, {}, now) == scan_viral_ads(ads, snapshots, {}, NOW)
+    for level in ("continent", "country"):
+        assert heat_map(shuffled, [1], since=None, until=now, level=level) == heat_map(
+            snapshots, [1], since=None, until=NOW, level=level
+        )
