@@ -6,7 +6,8 @@ rise counts only above the highest reading so far):
 
 - ``base``, the level the window starts from: the highest reading in the look-back before the
   window (``(start - LOOKBACK, start]``); when there is none, the *first* reading inside the
-  window (by time; never the lowest one, which would turn a downward correction into growth);
+  window (by time, the lower of readings that share that time; never the lowest one of the
+  window, which would turn a downward correction into growth);
 - ``gained = max(0, highest reading inside the window - base)``.
 
 So a drop inside the window, a drop across its start and a drop with nothing before it all gain
@@ -61,7 +62,13 @@ def window_gains(snapshots: Iterable[EngagementSnapshot], start: datetime, end: 
             acc.before = s.views if acc.before is None else max(acc.before, s.views)
         else:
             acc.inside_max = s.views if acc.inside_max is None else max(acc.inside_max, s.views)
-            if acc.first_inside is None or s.observed_at < acc.first_inside:
+            # The first reading by time; of readings that share that time, the lowest (as the
+            # engine and the stores order them), whatever order they come in.
+            if (
+                acc.first_inside is None
+                or s.observed_at < acc.first_inside
+                or (s.observed_at == acc.first_inside and s.views < acc.first_views)
+            ):
                 acc.first_inside, acc.first_views = s.observed_at, s.views
         acc.first_seen = min(acc.first_seen, s.observed_at)
         acc.last_seen = max(acc.last_seen, s.observed_at)

@@ -290,8 +290,9 @@ class WindowGain:
     """What one ad gained in one region over a window ``(start, end]`` (a read model).
 
     ``base`` is the highest reading at or before ``start`` (the level the window grows from),
-    or, for a series that starts inside the window, its lowest reading there. ``gained`` is the
-    highest reading inside the window minus ``base``, never negative.
+    or, for a series that starts inside the window, its first reading there (the lower of
+    readings that share that instant). ``gained`` is the highest reading inside the window
+    minus ``base``, never negative.
     """
 
     ad_id: int
