@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -117,3 +118,13 @@ def test_e2_protocol_on_a_tiny_pair() -> None:
     # Views in A put the big old video first; relative growth knows nothing of a one-row video.
     assert result["views"]["auc"] == 0.5
     assert result["relative_growth"]["auc"] == 0.25
+
+
+@pytest.mark.parametrize("years", [1, 2, 5, 50])
+def test_an_item_first_seen_years_ago_scores_a_number_not_an_overflow(years: int) -> None:
+    """A feed's old readings are legal: an item first seen years ago has no chance left of
+    crossing (the hazard has decayed to nothing), whatever its reach."""
+    for views in (0, 10**6, 2**63 - 1):
+        result = spread_score([snap("US", views, 365 * years)], "CA", NOW)
+        assert 0.0 <= result.score <= spread_score([snap("US", views, 30)], "CA", NOW).score
+        assert not result.reached and f"first seen {365 * years:.1f} days ago" in result.reason
