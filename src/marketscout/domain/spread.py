@@ -83,7 +83,10 @@ def spread_score(
         return SpreadAssessment(target, 0.0, False, 0, 0.0, (), "no readings in any other region yet")
     age_days = max((as_of - first_seen).total_seconds(), 0.0) / 86_400
     momentum = math.log1p(views) - age_days / params.freshness_days
-    score = 100.0 / (1.0 + math.exp(-(momentum - params.centre) / params.scale))
+    try:
+        score = 100.0 / (1.0 + math.exp(-(momentum - params.centre) / params.scale))
+    except OverflowError:  # beyond what a float counts (first seen years ago): nothing left
+        score = 0.0
     where = ", ".join(sources)
     reason = f"{views:,} views in {where}, first seen {age_days:.1f} days ago"
     if age_days <= 2 * params.freshness_days:
