@@ -13,6 +13,7 @@ Episodes that started before the rule existed are reported only while still ongo
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -95,13 +96,28 @@ def _threshold_episodes(rule: AlertRule, history: Sequence[TrendScore]) -> list[
 def _rise_episodes(rule: AlertRule, history: Sequence[TrendScore]) -> list[_Episode]:
     window = timedelta(hours=rule.window_hours or 24)
     points = rule.threshold or 0.0
+    rises = _rises(history, window)
+    return _episodes(
+        history, lambda i: (rises[i] >= points, f"{rises[i]:.1f}"), lambda i: rises[i] < points / 2
+    )
 
-    def rise(i: int) -> float:
-        current = history[i]
-        earlier = [s.score for s in history[:i] if current.calculated_at - s.calculated_at <= window]
-        return current.score - min(earlier) if earlier else 0.0
 
-    return _episodes(history, lambda i: (rise(i) >= points, f"{rise(i):.1f}"), lambda i: rise(i) < points / 2)
+def _rises(history: Sequence[TrendScore], window: timedelta) -> list[float]:
+    """Each score less the lowest of the scores before it within ``window`` (0 without one), for
+    a history in time order: the scores in the window form a run that ends just before the
+    score, so a queue of its candidates for the lowest (a sliding minimum) finds each in
+    constant time on average, where a scan of all the scores before made a long history cost
+    its square."""
+    rises: list[float] = []
+    lows: deque[TrendScore] = deque()  # the window's scores that no later one undercuts, in order
+    for current in history:
+        while lows and current.calculated_at - lows[0].calculated_at > window:
+            lows.popleft()
+        rises.append(current.score - lows[0].score if lows else 0.0)
+        while lows and lows[-1].score >= current.score:
+            lows.pop()
+        lows.append(current)
+    return rises
 
 
 def _exploding_episodes(history: Sequence[TrendScore]) -> list[_Episode]:
