@@ -128,3 +128,30 @@ def test_a_heat_map_level_it_does_not_know_is_refused() -> None:
     with pytest.raises(InvalidValue) as refused:
         heat_map([_snapshot()], [1], since=None, until=NOW, level="city")  # type: ignore[arg-type]
     assert (refused.value.field, refused.value.rule) == ("level", "must be one of: continent, country")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"epochs": [0.0, math.nan]}, "epochs"),
+        ({"epochs": [math.nan, 86_400.0]}, "epochs"),
+        ({"epochs": [-math.inf, 86_400.0]}, "epochs"),
+        ({"epochs": [0.0, math.inf]}, "epochs"),
+        ({"views": [1, math.nan]}, "views"),
+        ({"views": [math.nan, 2]}, "views"),
+        ({"views": [1, math.inf]}, "views"),
+        ({"views": [1, 10**400]}, "views"),
+        ({"views": [1, 2**63]}, "views"),
+        ({"interactions": [0, math.nan]}, "interactions"),
+        ({"interactions": [0, 10**400]}, "interactions"),
+    ],
+)
+def test_a_series_with_a_time_or_count_that_is_not_a_number_is_refused_by_name(
+    changes: dict[str, list[Any]], field: str
+) -> None:
+    """What a snapshot refuses (a count that is not a number, or beyond the stores' 64 bits), a
+    series handed to score_series refuses too, and so does a reading time that is not finite."""
+    good = ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [0, 0])
+    with pytest.raises(InvalidValue) as refused:
+        score_series([good._replace(**changes)], NOW)
+    assert refused.value.field == field
