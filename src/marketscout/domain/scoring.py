@@ -20,7 +20,7 @@ from typing import NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.instants import require_aware
-from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment, TrendStatus
+from marketscout.domain.model import MAX_COUNT, EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
 DAY = timedelta(days=1)
 WINDOWS: tuple[tuple[str, timedelta], ...] = (("24h", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
@@ -247,6 +247,10 @@ def _rounded(x: float, scale: float) -> float:
     return round(x * scale) / scale
 
 
+_INF = math.inf
+_COUNT_RULE = f"counts must be from 0 to {MAX_COUNT}"
+
+
 def _clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x
 
@@ -280,12 +284,21 @@ def score_series(
     kept: list[ReadingSeries] = []
     observations = 0
     for s in series:
-        if len(s.epochs) != len(s.views) or len(s.epochs) != len(s.interactions):
+        epochs, views, interactions = s.epochs, s.views, s.interactions
+        n = len(epochs)
+        if len(views) != n or len(interactions) != n:
             raise InvalidValue("series", f"ad {s.ad_id} in {s.region}: the lists differ in length")
         if s.platform not in PLATFORM_ENGAGEMENT_NORM:
             raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
-        if s.views and (min(s.views) < 0 or (s.interactions and min(s.interactions) < 0)):
-            raise InvalidValue("views", f"ad {s.ad_id} in {s.region}: counts must be 0 or more")
+        # NaN and infinities (the sums carry them) and counts beyond a float: refused by name, not
+        # met as a crash further on. A sum and the least count per list, no loop per reading:
+        # the engine checks every series it scores.
+        if n and not -_INF < sum(epochs) < _INF:
+            raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: reading times must be finite")
+        if n and not (min(views) >= 0 and sum(views) <= MAX_COUNT * n):
+            raise InvalidValue("views", f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
+        if n and not (min(interactions) >= 0 and sum(interactions) <= MAX_COUNT * n):
+            raise InvalidValue("interactions", f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
         if s.epochs != sorted(s.epochs):
             s = _in_time_order(s)
         cut = bisect_right(s.epochs, as_of_epoch)
