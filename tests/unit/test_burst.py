@@ -191,3 +191,12 @@ def test_a_count_too_large_for_a_float_is_taken_as_the_largest() -> None:
     for _ in range(DEFAULT_BURST_PARAMS.warmup + 10):
         detector.update(5)
     assert 0.0 <= detector.update(10**400) <= 1.0
+
+
+def test_a_negative_count_too_large_for_a_float_is_taken_as_zero_like_any_negative_one() -> None:
+    """A negative count is read as 0, however large: not as the largest count there is."""
+    calm = [5.0] * (DEFAULT_BURST_PARAMS.warmup + 10)
+    as_zero, as_huge_negative = BurstDetector(), BurstDetector()
+    _feed(as_zero, calm)
+    _feed(as_huge_negative, calm)
+    assert [as_huge_negative.update(-(10**400)) for _ in range(3)] == _feed(as_zero, [0.0] * 3)
