@@ -109,8 +109,8 @@ class BurstDetector:
         try:
             if not math.isfinite(value):
                 return 0.0
-        except OverflowError:  # an int beyond any float: the largest count there is
-            value = _MAX_COUNT
+        except OverflowError:  # an int beyond any float: the largest count there is, or 0
+            value = _MAX_COUNT if value > 0 else 0.0
         p = self._params
         self._recent.append(min(max(value, 0.0), _MAX_COUNT))
         rate = math.log(p.pseudo_count + sum(self._recent) / len(self._recent))
