@@ -1,11 +1,13 @@
-"""Faults against a real PostgreSQL: the database goes away and comes back."""
+"""Faults against a real PostgreSQL: the database goes away and comes back, or is busy."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
@@ -13,9 +15,13 @@ import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from marketscout.adapters.sql.engine import create_engine, session_factory
+from marketscout.adapters.sql.repositories import translate_error
 from marketscout.adapters.sql.uow import SqlHealthProbe, SqlUnitOfWork
+from marketscout.domain.errors import Busy, Unavailable
 from marketscout.domain.gains import window_gains
 from marketscout.entrypoints.app import create_app
 from tests.databases import truncate_postgres
@@ -202,3 +208,49 @@ async def test_a_slow_database_answers_503_at_the_timeout_while_health_stays_fas
         assert "canceling statement" not in listing.text, "the driver's message stays in the log"
         assert 0.7 < took < 5, took
         assert (await client.get("/products", params={"limit": 8})).status_code == 200, "the next is served"
+
+
+async def test_a_deadlock_is_said_as_a_busy_database_to_retry_not_as_an_outage(
+    postgres_database: str,
+) -> None:
+    """Two transactions waiting on each other: PostgreSQL cancels one (after its deadlock_timeout,
+    a second). That request met a conflict, not a database that is down."""
+    engine = create_engine(postgres_database)
+    make = session_factory(engine)
+    try:
+        async with make() as first, make() as second:
+            await first.execute(text("SELECT pg_advisory_xact_lock(731001)"))
+            await second.execute(text("SELECT pg_advisory_xact_lock(731002)"))
+            waiting = asyncio.ensure_future(first.execute(text("SELECT pg_advisory_xact_lock(731002)")))
+            await asyncio.sleep(0.1)
+            outcomes = await asyncio.gather(
+                second.execute(text("SELECT pg_advisory_xact_lock(731001)")), waiting, return_exceptions=True
+            )
+            errors = [o for o in outcomes if isinstance(o, BaseException)]
+            assert len(errors) == 1, outcomes
+            (error,) = errors
+            assert isinstance(error, SQLAlchemyError)
+            translated = translate_error(error)
+            assert isinstance(translated, Busy)
+            assert isinstance(translated, Unavailable)  # still a 503: whoever handles that handles this
+            await first.rollback()
+            await second.rollback()
+    finally:
+        await engine.dispose()
+
+
+async def test_a_locked_sqlite_file_is_said_as_busy(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'locked.sqlite3'}"
+    holder = sqlite3.connect(tmp_path / "locked.sqlite3", isolation_level=None)
+    holder.execute("CREATE TABLE t (n INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")  # another process is writing
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            await session.execute(text("PRAGMA busy_timeout = 0"))  # not the 5 s the engine waits
+            with pytest.raises(SQLAlchemyError) as raised:
+                await session.execute(text("INSERT INTO t VALUES (1)"))
+        assert isinstance(translate_error(raised.value), Busy)
+    finally:
+        holder.close()
+        await engine.dispose()

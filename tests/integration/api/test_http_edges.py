@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from litestar import Litestar
+from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
+from marketscout.domain.errors import Busy, DomainError, Unavailable
+from marketscout.entrypoints.api.errors import handle_domain_error
 from marketscout.entrypoints.middleware import RequestContextMiddleware
 from tests.integration.api.support import setup_ad
 
@@ -482,3 +484,23 @@ async def test_every_refusal_names_its_field_and_rule(client: Client, make_user:
     assert [(r["field"], r["rule"]) for r in myspace.json()["rejected"]] == [
         ("platform", "must be one of: TikTok, Facebook, Instagram, YouTube, Twitter")
     ]
+
+
+async def test_a_busy_database_answers_503_to_try_again_in_a_second() -> None:
+    @get("/contended", sync_to_thread=False)
+    def contended() -> None:
+        raise Busy("the database was busy with another request")
+
+    @get("/down", sync_to_thread=False)
+    def down() -> None:
+        raise Unavailable("the database is unavailable")
+
+    app = Litestar([contended, down], exception_handlers={DomainError: handle_domain_error})
+    async with AsyncTestClient(app) as client:
+        busy = await client.get("/contended")
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "1"
+        assert busy.json()["message"] == "The database was busy with another request; try again"
+        outage = await client.get("/down")
+        assert outage.status_code == 503
+        assert outage.json()["message"] == "The database is unavailable; try again shortly"
