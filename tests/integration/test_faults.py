@@ -243,11 +243,11 @@ async def test_a_locked_sqlite_file_is_said_as_busy(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'locked.sqlite3'}"
     holder = sqlite3.connect(tmp_path / "locked.sqlite3", isolation_level=None)
     holder.execute("CREATE TABLE t (n INTEGER)")
-    holder.execute("BEGIN IMMEDIATE")  # another process is writing
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session:
             await session.execute(text("PRAGMA busy_timeout = 0"))  # not the 5 s the engine waits
+            holder.execute("BEGIN IMMEDIATE")  # another process is writing
             with pytest.raises(SQLAlchemyError) as raised:
                 await session.execute(text("INSERT INTO t VALUES (1)"))
         assert isinstance(translate_error(raised.value), Busy)

@@ -49,6 +49,11 @@ class Unavailable(DomainError):
     """A dependency (the database) cannot be reached right now."""
 
 
+class Busy(Unavailable):
+    """The database gave this request up for another one's sake (a deadlock, a serialization
+    failure, a lock held past its wait): nothing of it was stored, and trying again will do."""
+
+
 class RejectedBatch(DomainError):
     """An all-or-nothing batch had invalid items, so nothing of it was stored."""
 

@@ -47,7 +47,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from marketscout.adapters.sql import rollups
 from marketscout.adapters.sql import tables as t
-from marketscout.domain.errors import Conflict, Unavailable
+from marketscout.domain.errors import Busy, Conflict, Unavailable
 from marketscout.domain.gains import LOOKBACK
 from marketscout.domain.model import (
     Ad,
@@ -134,11 +134,31 @@ def translate_error(error: SQLAlchemyError | psycopg.Error) -> Exception:
         if field is None and "UNIQUE" in text.upper() and "external_id" in text:
             field = "external_id"
         return Conflict(f"{field or 'record'} already exists", field=field)
+    if _is_busy(error):
+        return Busy("the database was busy with another request")
     if isinstance(error, OperationalError | DBAPIError) and getattr(error, "connection_invalidated", True):
         return Unavailable("the database is unavailable")
     if isinstance(error, OperationalError | psycopg.OperationalError):
         return Unavailable("the database is unavailable")
     return error
+
+
+# What a database says when it gave a request up for another's sake: PostgreSQL's deadlock,
+# serialization failure and lock wait (SQLSTATE 40P01, 40001, 55P03); SQLite's lock held past
+# the busy timeout.
+_BUSY_ERRORS = (
+    psycopg.errors.DeadlockDetected,
+    psycopg.errors.SerializationFailure,
+    psycopg.errors.LockNotAvailable,
+)
+
+
+def _is_busy(error: SQLAlchemyError | psycopg.Error) -> bool:
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    if isinstance(cause, _BUSY_ERRORS):
+        return True
+    text = str(cause).lower()
+    return "database is locked" in text or "database table is locked" in text
 
 
 _DRIVER_ERRORS = (SQLAlchemyError, psycopg.Error, OSError)

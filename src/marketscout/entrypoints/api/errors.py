@@ -12,6 +12,7 @@ from litestar.response import Template
 
 from marketscout.domain.errors import (
     AuthenticationFailed,
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
@@ -181,6 +182,13 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
         return error_response(401, exc.message, request=request)
     if isinstance(exc, Forbidden):
         return error_response(403, exc.message, request=request)
+    if isinstance(exc, Busy):
+        return error_response(
+            503,
+            "The database was busy with another request; try again",
+            headers={"Retry-After": "1"},
+            request=request,
+        )
     if isinstance(exc, Unavailable):
         return error_response(503, "The database is unavailable; try again shortly", request=request)
     return error_response(400, exc.message, request=request)
