@@ -156,6 +156,38 @@ class RequestContextMiddleware:
             _current_request_id.reset(context)
 
 
+async def send_error(
+    send: Send,
+    scope: Scope,
+    status: int,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Answers ``status`` in the one error shape from ASGI middleware, where Litestar's exception
+    handlers do not reach; ``headers`` are added to its own."""
+    body = json.dumps(
+        {
+            "status_code": status,
+            "message": message,
+            "details": details or [],
+            "request_id": scope.get("state", {}).get("request_id"),
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
 class CorsPreflightChecks:
     """Answers a cross-origin preflight that ``config`` refuses in the one error shape, naming what
     is refused (the ``Origin``, the method or a header asked for); Litestar's CORS middleware,
@@ -175,25 +207,7 @@ class CorsPreflightChecks:
         if not details:
             await self.app(scope, receive, send)
             return
-        body = json.dumps(
-            {
-                "status_code": 400,
-                "message": "Cross-origin request refused",
-                "details": details,
-                "request_id": scope.get("state", {}).get("request_id"),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        await send_error(send, scope, 400, "Cross-origin request refused", details)
 
     def _refusals(self, origin: str, headers: dict[bytes, str]) -> list[dict[str, Any]]:
         config = self.config

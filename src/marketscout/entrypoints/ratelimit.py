@@ -8,7 +8,6 @@ limiter fails open, so an outage of the cache never becomes an outage of the API
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import math
 import re
@@ -25,6 +24,7 @@ from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from marketscout.entrypoints.middleware import send_error
 from marketscout.entrypoints.web.session import SESSION_COOKIE, is_page_path
 
 logger = logging.getLogger("marketscout.ratelimit")
@@ -231,7 +231,6 @@ class RateLimitMiddleware:
         ]
         if not allowed:
             retry_after = max(1, math.ceil(reset - time.time()))
-            request_id = http.get("state", {}).get("request_id")
             if _is_page(http["path"], headers.get("accept", "")):
                 page = _TOO_MANY_PAGE.format(seconds=retry_after).encode()
                 await send(
@@ -248,27 +247,8 @@ class RateLimitMiddleware:
                 )
                 await send({"type": "http.response.body", "body": page, "more_body": False})
                 return
-            body = json.dumps(
-                {
-                    "status_code": 429,
-                    "message": f"Rate limit exceeded: {limit}",
-                    "details": [],
-                    "request_id": request_id,
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 429,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"retry-after", str(retry_after).encode()),
-                        *extra,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body, "more_body": False})
+            retry = [(b"retry-after", str(retry_after).encode()), *extra]
+            await send_error(send, http, 429, f"Rate limit exceeded: {limit}", headers=retry)
             return
 
         async def send_with_headers(message: Message) -> None:
