@@ -495,7 +495,10 @@ async def test_a_busy_database_answers_503_to_try_again_in_a_second() -> None:
     def down() -> None:
         raise Unavailable("the database is unavailable")
 
-    app = Litestar([contended, down], exception_handlers={DomainError: handle_domain_error})
+    # logging_config=None: Litestar's default would take over the process's "litestar" logger.
+    app = Litestar(
+        [contended, down], exception_handlers={DomainError: handle_domain_error}, logging_config=None
+    )
     async with AsyncTestClient(app) as client:
         busy = await client.get("/contended")
         assert busy.status_code == 503
