@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -64,11 +65,14 @@ async def sign_up(
 
 
 async def setup_ad(
-    client: AsyncTestClient[Litestar], headers: dict[str, str], external_id: str = "tt-1"
+    client: httpx.AsyncClient, headers: dict[str, str], external_id: str = "tt-1"
 ) -> tuple[int, int]:
+    """A product and its TikTok ad (``external_id``), through the API: their ids. ``client``: the
+    in-process test client, or any client of a real server."""
     product = await client.post(
         "/products", json={"name": "Mini Projector", "description": "HD"}, headers=headers
     )
+    assert product.status_code == 201, product.text
     ad = await client.post(
         "/ads",
         json={
@@ -79,6 +83,7 @@ async def setup_ad(
         },
         headers=headers,
     )
+    assert ad.status_code == 201, ad.text
     return product.json()["id"], ad.json()["id"]
 
 

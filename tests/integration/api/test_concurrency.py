@@ -20,7 +20,7 @@ from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.notify import dispatch_once
 from marketscout.entrypoints.settings import Settings
-from tests.integration.api.support import Headers, MovableClock, build_container, snap
+from tests.integration.api.support import Headers, MovableClock, build_container, setup_ad, snap
 from tests.receivers import WebhookReceiver, webhook_receiver
 
 ATTEMPTS = 6
@@ -67,23 +67,6 @@ async def sign_up(client: httpx.AsyncClient, username: str) -> Headers:
     assert (await client.post("/signup", json=body)).status_code == 201
     token = await client.post("/token", data={"username": username, "password": PASSWORD})
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
-async def new_ad(client: httpx.AsyncClient, headers: Headers, name: str) -> tuple[int, int]:
-    product = await client.post("/products", json={"name": name, "description": "d"}, headers=headers)
-    assert product.status_code == 201, product.text
-    ad = await client.post(
-        "/ads",
-        json={
-            "product_id": product.json()["id"],
-            "platform": "TikTok",
-            "ad_content": "c",
-            "external_id": name,
-        },
-        headers=headers,
-    )
-    assert ad.status_code == 201, ad.text
-    return product.json()["id"], ad.json()["id"]
 
 
 def rising(ad_id: int, region: str = "US") -> list[dict[str, Any]]:
@@ -161,7 +144,7 @@ async def test_two_checks_at_once_store_answer_and_deliver_each_alert_once(
             receiver.secret = created.json()["webhook_secret"]
             answered: list[int] = []
             for attempt in range(ATTEMPTS):
-                product_id, ad_id = await new_ad(one.client, headers, f"check-{attempt}")
+                product_id, ad_id = await setup_ad(one.client, headers, f"check-{attempt}")
                 # Stored before the product is watched, so no rule covers it yet.
                 assert (
                     await one.client.post("/engagement", json=rising(ad_id), headers=headers)
@@ -205,7 +188,7 @@ async def test_a_check_racing_an_ingest_stores_each_alert_once(
         }
         assert (await one.client.post("/alert-rules", json=rule, headers=headers)).status_code == 201
         for attempt in range(ATTEMPTS):
-            product_id, ad_id = await new_ad(one.client, headers, f"race-{attempt}")
+            product_id, ad_id = await setup_ad(one.client, headers, f"race-{attempt}")
             readings = rising(ad_id)
             assert (
                 await one.client.post("/engagement", json=readings[:3], headers=headers)
@@ -231,7 +214,7 @@ async def test_overlapping_ingests_at_once_store_each_reading_once(
     every reading (the same as scoring again from scratch)."""
     async with two_workers(settings, clock) as (one, two):
         headers = await sign_up(one.client, "feeder")
-        ads = [await new_ad(one.client, headers, f"feed-{i}") for i in range(3)]
+        ads = [await setup_ad(one.client, headers, f"feed-{i}") for i in range(3)]
         for attempt in range(ATTEMPTS):
             readings = [
                 {
@@ -320,7 +303,7 @@ async def test_marking_alerts_read_at_once_counts_each_alert_once(
         rule = {"kind": "score_threshold", "threshold": 1}
         assert (await one.client.post("/alert-rules", json=rule, headers=headers)).status_code == 201
         for attempt in range(ATTEMPTS):
-            product_id, ad_id = await new_ad(one.client, headers, f"read-{attempt}")
+            product_id, ad_id = await setup_ad(one.client, headers, f"read-{attempt}")
             await one.client.post("/watchlists", json={"product_id": product_id}, headers=headers)
             assert (
                 await one.client.post("/engagement", json=rising(ad_id), headers=headers)
