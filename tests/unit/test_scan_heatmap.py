@@ -222,3 +222,19 @@ def test_gains_scan_and_heat_map_do_not_depend_on_order_or_time_zone(
         assert heat_map(shuffled, [1], since=None, until=now, level=level) == heat_map(
             snapshots, [1], since=None, until=NOW, level=level
         )
+
+
+def test_the_scan_says_a_rise_as_people_read_it() -> None:
+    """Multiples from tenfold up, 'from none' for an ad that had no views, and no float digits
+    (not '5000000% a day; 1301000.0x the median', nor '4999999999999994880%')."""
+    ads = {i: ad(i) for i in range(1, 9)}
+    quiet = [s for i in range(1, 8) for s in readings(i, [1000 + 50 * d for d in range(8)])]
+    cases = {
+        "+29,000 views/day, 30x a day; 754x the median TikTok ad of its age": [1000] * 7 + [30_000],
+        "+50,000 views/day from none before; ": [0] * 7 + [50_000],
+        "; over 1,000,000x the median TikTok ad of its age": [1] * 7 + [10**17],
+    }
+    for says, views in cases.items():
+        (found,) = scan_viral_ads(ads, quiet + readings(8, views), {1: "Lamp"}, NOW)
+        assert says in found.reason, found.reason
+        assert "%" not in found.reason, found.reason

@@ -666,3 +666,26 @@ def test_duplicate_and_conflicting_readings_score_the_same_in_any_order_and_time
     shuffled = snapshots[:]
     random.Random(seed).shuffle(shuffled)
     assert score_item(shuffled, AS_OF.astimezone(_ZONES[zone])) == score_item(snapshots, AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("views", "says", "never"),
+    [
+        # A rise under tenfold is said in per cent, as before.
+        ([1000, 1350], "+35.0% views in the last 24 h (350 views)", None),
+        # Tenfold and more in multiples, not '+1098.9%'.
+        ([1000, 12_000], "views up 12x in the last 24 h (11,000 views)", "%"),
+        # From nothing, no ratio at all: not '+10000000.0%', nor '33334.3x the 3 before'.
+        ([0, 100_000], "100,000 views in the last 24 h, from none before", "%"),
+        ([0, 100_000], "accelerating: 100,000 views in the last 3 days against none in the 3 before", None),
+        # A spike beyond a million-fold is said as such, not as a float's last digits.
+        ([1, 10**17], "views up over 1,000,000x in the last 24 h", "776"),
+        ([5, 5, 5, 200_000], "views up 33,334x in the last 24 h (199,995 views)", None),
+    ],
+)
+def test_a_rise_is_said_as_people_read_it(views: list[int], says: str, never: str | None) -> None:
+    reasons = score_item(series(views), AS_OF).reasons
+    assert any(r.startswith(says) for r in reasons), reasons
+    if never is not None:
+        growth = [r for r in reasons if "24 h" in r]
+        assert growth and not any(never in r for r in growth), reasons
