@@ -677,9 +677,9 @@ def test_duplicate_and_conflicting_readings_score_the_same_in_any_order_and_time
         ([1000, 12_000], "views up 12x in the last 24 h (11,000 views)", "%"),
         # From nothing, no ratio at all: not '+10000000.0%', nor '33334.3x the 3 before'.
         ([0, 100_000], "100,000 views in the last 24 h, from none before", "%"),
-        ([0, 100_000], "accelerating: 100,000 views in the last 3 days against none in the 3 before", None),
+        ([0, 100_000], "accelerating: last 3 days gained 100,000 views, none in the 3 before", None),
         # A spike beyond a million-fold is said as such, not as a float's last digits.
-        ([1, 10**17], "views up over 1,000,000x in the last 24 h", "776"),
+        ([1000, 10**17], "views up over 1,000,000x in the last 24 h", "776"),
         ([5, 5, 5, 200_000], "views up 33,334x in the last 24 h (199,995 views)", None),
     ],
 )

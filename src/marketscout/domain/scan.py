@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from marketscout.domain.figures import rise, times
 from marketscout.domain.gains import ad_gains, window_gains
 from marketscout.domain.instants import require_aware
 from marketscout.domain.model import Ad, AdGain, EngagementSnapshot, Platform, ViralAd, WindowGain
@@ -181,8 +182,9 @@ def rank_gains(
         lift = 1.0 - math.exp(-max(z, 0.0) / 4.0)
         score = round(100.0 * (0.5 * percentile + 0.5 * lift), 1)
         ratio = math.expm1(rate) / max(math.expm1(median), 1e-6)
-        reason = f"+{per_day:,.0f} views/day, {math.expm1(rate):.0%} a day; " + (
-            f"{ratio:.1f}x the median {g.platform} ad {scope}"
+        pace = " from none before" if g.base < 0.5 else f", {rise(math.expm1(rate), 0)} a day"
+        reason = f"+{per_day:,.0f} views/day{pace}; " + (
+            f"{times(ratio)} the median {g.platform} ad {scope}"
             if median > 0
             else f"while the median {g.platform} ad {scope} is flat"
         )

@@ -19,6 +19,7 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.domain.figures import rise, times
 from marketscout.domain.instants import require_aware
 from marketscout.domain.model import MAX_COUNT, EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
@@ -555,20 +556,33 @@ def score_series(
     if swing and status is not TrendStatus.PEAKED:
         reasons.append(swing)
     if relative > 0.005:
-        reasons.append(f"+{math.expm1(relative):.1%} views in the last 24 h ({v1:,.0f} views)")
+        before = level_now - v1
+        growth = math.expm1(relative)
+        reasons.append(
+            f"{v1:,.0f} views in the last 24 h, from none before"
+            if before < 0.5
+            else f"+{growth:.1%} views in the last 24 h ({v1:,.0f} views)"
+            if growth < 9.0
+            else f"views up {rise(growth)} in the last 24 h ({v1:,.0f} views)"
+        )
     # Peaked within the last three days, the same figures describe a rise that is over; peaked
     # earlier, a rise since stays below the peak (declining needs the last three days below the
     # three before, so it never accelerates).
     peaked = status == TrendStatus.PEAKED
     over = peaked and peak_day <= 2
     if acceleration > 0.2:
-        ratio = math.exp(acceleration)
+        # Against three days without gains a ratio says nothing: the gain is said instead.
+        gained = (
+            f"{times(math.exp(acceleration))} the 3 before"
+            if v_prev3 >= 0.5
+            else f"{3.0 * v3:,.0f} views, none in the 3 before"
+        )
         reasons.append(
-            f"the 3 days with the peak gained {ratio:.1f}x the 3 before"
+            f"the 3 days with the peak gained {gained}"
             if over
-            else f"last 3 days {ratio:.1f}x the 3 before, still below the peak"
+            else f"last 3 days gained {gained}, still below the peak"
             if peaked
-            else f"accelerating: last 3 days {ratio:.1f}x the 3 before"
+            else f"accelerating: last 3 days gained {gained}"
         )
     if surprise > 10:
         reasons.append("daily gain far outside its usual range")

@@ -6,6 +6,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from marketscout.domain.figures import times
+
 WIDTH, HEIGHT = 1000, 500
 
 # Simplified continent outlines (longitude, latitude), enough to read as a world map.
@@ -433,7 +435,7 @@ def _deviations(value: float) -> str:
 
 
 def _times(value: float) -> str:
-    return f"{value:,.2f}×"
+    return times(value).replace("x", "×")
 
 
 # The score's components (docs/scoring.md): a name a seller can read and a formatter with the unit.
