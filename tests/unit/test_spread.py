@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketscout.domain import evaluation as ev
+from marketscout.domain.errors import InvalidValue
 from marketscout.domain.evaluation import TrendingRow
 from marketscout.domain.model import EngagementSnapshot, Platform
-from marketscout.domain.spread import spread_score
+from marketscout.domain.spread import SpreadParams, spread_score
 
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 
@@ -128,3 +130,33 @@ def test_an_item_first_seen_years_ago_scores_a_number_not_an_overflow(years: int
         result = spread_score([snap("US", views, 365 * years)], "CA", NOW)
         assert 0.0 <= result.score <= spread_score([snap("US", views, 30)], "CA", NOW).score
         assert not result.reached and f"first seen {365 * years:.1f} days ago" in result.reason
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "rule"),
+    [
+        ("freshness_days", 0.0, "must be a number above 0"),
+        ("freshness_days", -1.0, "must be a number above 0"),
+        ("freshness_days", math.nan, "must be a number above 0"),
+        ("scale", 0.0, "must be a number above 0"),
+        ("scale", math.inf, "must be a number above 0"),
+        ("centre", math.nan, "must be a finite number"),
+        ("centre", "13.8", "must be a finite number"),
+    ],
+)
+def test_spread_params_refuse_what_the_score_cannot_run_with(field: str, value: object, rule: str) -> None:
+    """An embedding service hears a bad parameter when it makes it, naming the field, as with
+    ScoringParams; not a ZeroDivisionError or a NaN score later."""
+    with pytest.raises(InvalidValue) as refused:
+        SpreadParams(**{field: value})  # type: ignore[arg-type]
+    assert (refused.value.field, refused.value.rule) == (field, rule)
+
+
+def test_spread_params_are_part_of_the_public_engine() -> None:
+    from marketscout import domain
+
+    assert domain.SpreadParams is SpreadParams
+    assert SpreadParams() == domain.DEFAULT_SPREAD_PARAMS
+    slower = SpreadParams(freshness_days=2.0)
+    fresh = [snap("US", 1_000_000, 1.0)]
+    assert spread_score(fresh, "CA", NOW, slower).score > spread_score(fresh, "CA", NOW).score
