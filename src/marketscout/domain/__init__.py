@@ -21,7 +21,8 @@ call (``docs/scoring.md`` gives the method and its measurements)::
   :class:`ScoringParams` (refuses values the engine cannot run with) and its defaults,
   :data:`DEFAULT_PARAMS`; the answer, :class:`TrendAssessment`, with a :class:`TrendStatus`.
 - Bursts: :class:`BurstDetector`, fed one count at a time, gives an anomaly likelihood in [0, 1].
-- Where next: :func:`spread_score`, the chance an item reaches a region it has not reached.
+- Where next: :func:`spread_score`, the chance an item reaches a region it has not reached;
+  :class:`SpreadParams` (refuses values it cannot run with) and :data:`DEFAULT_SPREAD_PARAMS`.
 - Viral ads and heat maps: :func:`window_gains` (views gained per ad and region over a window,
   :class:`WindowGain`), :func:`ad_gains` (those per ad, :class:`AdGain`), :func:`rank_gains` (the
   viral-ad scan's ranking, :class:`ScanHit`), :func:`heat_map` (interest per region).
@@ -63,10 +64,11 @@ from marketscout.domain.scoring import (
     score_many,
     score_series,
 )
-from marketscout.domain.spread import SpreadAssessment, spread_score
+from marketscout.domain.spread import DEFAULT_SPREAD_PARAMS, SpreadAssessment, SpreadParams, spread_score
 
 __all__ = [
     "DEFAULT_PARAMS",
+    "DEFAULT_SPREAD_PARAMS",
     "AdGain",
     "AlertEvent",
     "AlertRule",
@@ -81,6 +83,7 @@ __all__ = [
     "ScanHit",
     "ScoringParams",
     "SpreadAssessment",
+    "SpreadParams",
     "TrendAssessment",
     "TrendScore",
     "TrendStatus",

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from marketscout.domain.errors import InvalidValue
 from marketscout.domain.instants import require_aware
 from marketscout.domain.model import EngagementSnapshot
 
@@ -35,6 +36,19 @@ class SpreadParams:
     # The logistic onto 0-100: a million fresh views scores 50.
     centre: float = math.log(1_000_000)
     scale: float = 1.5
+
+    def __post_init__(self) -> None:
+        """Refuse, naming the field, what the score cannot run with (as :class:`ScoringParams`
+        does): an embedding service hears it here, not as a division by zero in scoring."""
+        for name in ("freshness_days", "scale"):
+            if not (_finite(getattr(self, name)) and getattr(self, name) > 0):
+                raise InvalidValue(name, "must be a number above 0")
+        if not _finite(self.centre):
+            raise InvalidValue("centre", "must be a finite number")
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 DEFAULT_SPREAD_PARAMS = SpreadParams()
