@@ -154,17 +154,19 @@ async def refresh_tokens(
     async with uow:
         stored = await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
         now = clock.now()
-        if stored is None or stored.revoked or stored.expires_at <= now:
+        user = None if stored is None else await uow.users.get(stored.user_id)
+        if stored is None or user is None:
+            raise AuthenticationFailed("Invalid or expired refresh token")
+        if user.disabled_at is not None:
+            # Before the revoked check: disabling revokes the account's logins, and who holds
+            # one of its refresh tokens logged in with the password (as log_in says it).
+            raise AuthenticationFailed(DISABLED)
+        if stored.revoked or stored.expires_at <= now:
             raise AuthenticationFailed("Invalid or expired refresh token")
         if stored.used_at is not None or not await uow.refresh_tokens.mark_used(stored.id, now):
             await uow.refresh_tokens.revoke_family(stored.family_id)
             await uow.commit()
             raise AuthenticationFailed("Refresh token already used; this login has been revoked")
-        user = await uow.users.get(stored.user_id)
-        if user is None:
-            raise AuthenticationFailed("Invalid or expired refresh token")
-        if user.disabled_at is not None:
-            raise AuthenticationFailed(DISABLED)
         pair = await _issue_pair(uow, tokens, clock, user.id, stored.family_id)
         await uow.commit()
     return pair
