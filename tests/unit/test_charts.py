@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
+
+from marketscout.domain.model import EngagementSnapshot, Platform
+from marketscout.domain.scoring import score_item
 from marketscout.entrypoints.web.charts import component_rows, growth_text, line_chart, polyline
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def _ys(points: str) -> list[float]:
@@ -69,3 +76,32 @@ def test_a_line_charts_maximum_stands_below_the_top_with_zero_on_the_axis() -> N
     assert views == [158.0, 87.0, 16.0], "0 on the axis (2 px above the edge), the peak 16 px down"
     scores = _ys(line_chart([100.0, 0.0], what="Score", first="a", last="b", height=140, high=100.0).points)
     assert scores == [14.0, 138.0], "100 of 100 a tenth below the top of a 140-px plot"
+
+
+def test_the_components_say_a_rise_as_the_reasons_do() -> None:
+    """The product page showed "rise of total views in 24 h +100%" beside the reason's
+    "+99.9%", and "13,001×" against the 3 days before where the reason said there was none."""
+    rows = dict(component_rows({"relative_growth_per_day": math.log(1.999)}))
+    assert rows["rise of total views in 24 h"] == "+99.9%"
+    rows = dict(component_rows({"relative_growth_per_day": math.log(12.0)}))
+    assert rows["rise of total views in 24 h"] == "12×"
+    rows = dict(component_rows({"acceleration": math.log(13_001.0)}))
+    assert rows["last 3 days' gains vs the 3 before"] == "13,001×"
+    new = score_item(
+        [
+            EngagementSnapshot(
+                ad_id=1,
+                product_id=1,
+                platform=Platform.TIKTOK,
+                region="US",
+                observed_at=NOW - timedelta(days=d),
+                views=v,
+                likes=v // 20,
+            )
+            for d, v in ((1, 0), (0, 39_000))
+        ],
+        NOW,
+    )
+    assert any("none in the 3 before" in r for r in new.reasons), new.reasons
+    rows = dict(component_rows(new.components, new.reasons))
+    assert rows["last 3 days' gains vs the 3 before"] == "from none"

@@ -671,16 +671,17 @@ def test_duplicate_and_conflicting_readings_score_the_same_in_any_order_and_time
 @pytest.mark.parametrize(
     ("views", "says", "never"),
     [
-        # A rise under tenfold is said in per cent, as before.
-        ([1000, 1350], "+35.0% views in the last 24 h (350 views)", None),
+        # A rise under tenfold is said in per cent; of the total views, which is not the
+        # growth of the daily gains that growth["24h"] and the dashboard's lists show.
+        ([1000, 1350], "total views +35.0% in the last 24 h (+350 views)", None),
         # Tenfold and more in multiples, not '+1098.9%'.
-        ([1000, 12_000], "views up 12x in the last 24 h (11,000 views)", "%"),
+        ([1000, 12_000], "total views up 12x in the last 24 h (+11,000 views)", "%"),
         # From nothing, no ratio at all: not '+10000000.0%', nor '33334.3x the 3 before'.
         ([0, 100_000], "100,000 views in the last 24 h, from none before", "%"),
         ([0, 100_000], "accelerating: last 3 days gained 100,000 views, none in the 3 before", None),
         # A spike beyond a million-fold is said as such, not as a float's last digits.
-        ([1000, 10**17], "views up over 1,000,000x in the last 24 h", "776"),
-        ([5, 5, 5, 200_000], "views up 33,334x in the last 24 h (199,995 views)", None),
+        ([1000, 10**17], "total views up over 1,000,000x in the last 24 h", "776"),
+        ([5, 5, 5, 200_000], "total views up 33,334x in the last 24 h (+199,995 views)", None),
     ],
 )
 def test_a_rise_is_said_as_people_read_it(views: list[int], says: str, never: str | None) -> None:
