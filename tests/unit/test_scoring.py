@@ -141,7 +141,7 @@ def test_a_breakout_outscores_a_flat_product_and_explains_itself() -> None:
     flat = score_item(series([50_000 + 100 * i for i in range(10)]), AS_OF)
     assert rising.score > flat.score + 30
     assert rising.status == TrendStatus.EXPLODING
-    assert any("views in the last 24 h" in r for r in rising.reasons)
+    assert any("total views +100.0% in the last 24 h" in r for r in rising.reasons)
     assert set(rising.growth) == {"24h", "7d", "30d"}
     assert len(rising.forecast) == 7
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: How a reason says that the 3 days before the last 3 gained nothing (no ratio to give).
+NONE_BEFORE = "none in the 3 before"
+
 #: Beyond this a multiple is said as 'over 1,000,000x': a float's last digits mean nothing.
 HUGE = 1_000_000.0
 

@@ -19,7 +19,7 @@ from operator import attrgetter, itemgetter
 from typing import NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
-from marketscout.domain.figures import rise, times
+from marketscout.domain.figures import NONE_BEFORE, rise, times
 from marketscout.domain.instants import require_aware
 from marketscout.domain.model import MAX_COUNT, EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
@@ -561,9 +561,10 @@ def score_series(
         reasons.append(
             f"{v1:,.0f} views in the last 24 h, from none before"
             if before < 0.5
-            else f"+{growth:.1%} views in the last 24 h ({v1:,.0f} views)"
+            # Of the total views: growth["24h"] is the growth of the daily gains.
+            else f"total views {rise(growth)} in the last 24 h (+{v1:,.0f} views)"
             if growth < 9.0
-            else f"views up {rise(growth)} in the last 24 h ({v1:,.0f} views)"
+            else f"total views up {rise(growth)} in the last 24 h (+{v1:,.0f} views)"
         )
     # Peaked within the last three days, the same figures describe a rise that is over; peaked
     # earlier, a rise since stays below the peak (declining needs the last three days below the
@@ -575,7 +576,7 @@ def score_series(
         gained = (
             f"{times(math.exp(acceleration))} the 3 before"
             if v_prev3 >= 0.5
-            else f"{3.0 * v3:,.0f} views, none in the 3 before"
+            else f"{3.0 * v3:,.0f} views, {NONE_BEFORE}"
         )
         reasons.append(
             f"the 3 days with the peak gained {gained}"

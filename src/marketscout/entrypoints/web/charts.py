@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from marketscout.domain.figures import times
+from marketscout.domain.figures import NONE_BEFORE, rise, times
 
 WIDTH, HEIGHT = 1000, 500
 
@@ -434,14 +434,18 @@ def _deviations(value: float) -> str:
     return f"{abs(value):.1f} deviations {'above' if value > 0 else 'below'}"
 
 
+def _times_sign(text: str) -> str:
+    return text.replace("x", "×")
+
+
 def _times(value: float) -> str:
-    return times(value).replace("x", "×")
+    return _times_sign(times(value))
 
 
 # The score's components (docs/scoring.md): a name a seller can read and a formatter with the unit.
 _COMPONENTS: dict[str, tuple[str, Callable[[float], str]]] = {
     "velocity_24h": ("views gained in 24 h", lambda v: f"{v:,.0f}"),
-    "relative_growth_per_day": ("rise of total views in 24 h", lambda v: growth_text(math.expm1(v))),
+    "relative_growth_per_day": ("rise of total views in 24 h", lambda v: _times_sign(rise(math.expm1(v)))),
     "acceleration": ("last 3 days' gains vs the 3 before", lambda v: _times(math.exp(v))),
     "momentum": ("momentum (log scale)", _number),
     "surprise": ("last day's gain against its usual range", _deviations),
@@ -451,10 +455,13 @@ _COMPONENTS: dict[str, tuple[str, Callable[[float], str]]] = {
 }
 
 
-def component_rows(components: Mapping[str, float]) -> list[tuple[str, str]]:
-    """(readable name, formatted value) for each component, in the order given."""
+def component_rows(components: Mapping[str, float], reasons: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(readable name, formatted value) for each component, in the order given. With the score's
+    ``reasons``, the acceleration over 3 days that gained nothing is "from none", as they say it
+    (the component's ratio counts a view a day on both sides, so it is a number there)."""
     rows = []
+    none_before = any(NONE_BEFORE in reason for reason in reasons)
     for key, value in components.items():
         name, shown = _COMPONENTS.get(key, (key.replace("_", " "), _number))
-        rows.append((name, shown(value)))
+        rows.append((name, "from none" if key == "acceleration" and none_before else shown(value)))
     return rows

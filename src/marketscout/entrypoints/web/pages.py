@@ -522,7 +522,7 @@ class DashboardController(Controller):
             product=product,
             score=score,
             history=history,
-            components=component_rows(score.assessment.components) if score else [],
+            components=component_rows(score.assessment.components, score.assessment.reasons) if score else [],
             growth=[
                 (growth_label(w), growth_title(w), growth_text(g)) for w, g in score.assessment.growth.items()
             ]
