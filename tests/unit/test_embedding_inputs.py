@@ -155,3 +155,28 @@ def test_a_series_with_a_time_or_count_that_is_not_a_number_is_refused_by_name(
     with pytest.raises(InvalidValue) as refused:
         score_series([good._replace(**changes)], NOW)
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "says"),
+    [
+        (lambda: domain.score_item(5, NOW), "snapshots", "must be a list"),  # type: ignore[arg-type]
+        (lambda: domain.score_item("US", NOW), "snapshots", "must be a list"),  # type: ignore[arg-type]
+        (lambda: domain.score_item([{"views": 1}], NOW), "snapshots", "item 0 is a dict"),  # type: ignore[list-item]
+        (lambda: domain.score_item([_snapshot(), None], NOW), "snapshots", "item 1 is a NoneType"),  # type: ignore[list-item]
+        (lambda: domain.reading_series([3]), "readings", "item 0 is an int"),  # type: ignore[list-item]
+        (lambda: domain.score_many({1: 5}, NOW), "snapshots", "must be a list"),  # type: ignore[dict-item]
+        (lambda: domain.score_many([1], NOW), "items", "must be a mapping"),  # type: ignore[arg-type]
+        (lambda: domain.score_item([_snapshot()], datetime(2200, 1, 1, tzinfo=UTC)), "as_of", "2100"),
+        (lambda: domain.score_series([], datetime(1900, 1, 1, tzinfo=UTC)), "as_of", "1970"),
+    ],
+)
+def test_the_scoring_functions_refuse_what_is_not_readings_by_name(
+    call: Callable[[], object], field: str, says: str
+) -> None:
+    """score_item(5, now) was a TypeError, score_item([{...}], now) an AttributeError, and an
+    as_of in 2200 was scored though every other entry point refuses an instant after 2100."""
+    with pytest.raises(InvalidValue) as refused:
+        call()
+    assert refused.value.field == field
+    assert says in refused.value.rule, refused.value.rule

@@ -160,3 +160,19 @@ def test_spread_params_are_part_of_the_public_engine() -> None:
     slower = SpreadParams(freshness_days=2.0)
     fresh = [snap("US", 1_000_000, 1.0)]
     assert spread_score(fresh, "CA", NOW, slower).score > spread_score(fresh, "CA", NOW).score
+
+
+def test_a_region_already_reached_says_its_own_views_and_age() -> None:
+    """The answer for a reached target gave the views elsewhere and an age of 0."""
+    readings = [
+        snap("US", 900_000, 3.0),
+        snap("DE", 1_000, 2.0),
+        snap("DE", 5_000, 0.5),
+        snap("DE", 700, 1.0, ad=2),
+    ]
+    reached = spread_score(readings, "DE", NOW)
+    assert (reached.score, reached.reached) == (100.0, True)
+    assert reached.views == 5_700  # the latest of each ad in DE
+    assert reached.age_days == 2.0  # since its first reading there
+    assert reached.sources == ("US",)
+    assert reached.reason == "already seen in DE: 5,700 views, first seen there 2.0 days ago"
