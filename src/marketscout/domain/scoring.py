@@ -20,7 +20,7 @@ from typing import NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import NONE_BEFORE, rise, times
-from marketscout.domain.instants import require_aware
+from marketscout.domain.instants import require_aware, utc_instant
 from marketscout.domain.model import MAX_COUNT, EngagementSnapshot, Platform, TrendAssessment, TrendStatus
 
 DAY = timedelta(days=1)
@@ -174,11 +174,35 @@ def _tie_order(r: Reading) -> tuple[datetime, int, int]:
 
 
 def reading_series(readings: Iterable[Reading], as_of: datetime | None = None) -> list[ReadingSeries]:
-    """The readings (observed at or before ``as_of``, when given) grouped per ad and region."""
+    """The readings (observed at or before ``as_of``, when given) grouped per ad and region;
+    :class:`InvalidValue` naming ``readings`` when they are not readings."""
+    return _reading_series("readings", readings, as_of)
+
+
+def _kind(value: object) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | None) -> list[ReadingSeries]:
+    """:func:`reading_series`, saying ``field`` of input that is not readings (an embedding
+    service hears a rule, not a TypeError or an AttributeError from deep inside)."""
+    if isinstance(readings, str | bytes | Mapping) or not isinstance(readings, Iterable):
+        raise InvalidValue(field, f"must be a list (or any iterable) of readings, not {_kind(readings)}")
     grouped: dict[tuple[int, str], list[Reading]] = defaultdict(list)
-    for r in readings:
-        if as_of is None or r.observed_at <= as_of:
-            grouped[(r.ad_id, r.region)].append(r)
+    index = 0
+    try:
+        for index, r in enumerate(readings):  # noqa: B007 - the index is said on failure
+            if as_of is None or r.observed_at <= as_of:
+                grouped[(r.ad_id, r.region)].append(r)
+    except AttributeError as error:
+        raise InvalidValue(
+            field,
+            f"item {index} is {_kind(error.obj)}: must be an EngagementSnapshot or have its "
+            "ad_id, platform, region, observed_at, views, likes, comments and shares",
+        ) from error
+    except TypeError as error:  # a time without a UTC offset, compared with as_of
+        raise InvalidValue("observed_at", "must be a datetime with a UTC offset") from error
     series: list[ReadingSeries] = []
     for (ad_id, region), rows in sorted(grouped.items(), key=_KEY_ORDER):
         rows.sort(key=_READING_ORDER)
@@ -262,7 +286,7 @@ def score_item(
     """Scores one item (a product, or a single ad) from its snapshots observed at or before ``as_of``
     (an aware datetime: :class:`InvalidValue` naming ``as_of`` otherwise)."""
     require_aware("as_of", as_of)
-    return score_series(reading_series(snapshots, as_of), as_of, params)
+    return score_series(_reading_series("snapshots", snapshots, as_of), as_of, params)
 
 
 def _in_time_order(s: ReadingSeries) -> ReadingSeries:
@@ -281,6 +305,7 @@ def score_series(
     readings after ``as_of`` are left out. :func:`score_item` is this on raw readings. A
     series whose readings are not in time order is put in order first."""
     require_aware("as_of", as_of)
+    utc_instant("as_of", as_of)  # in the span every entry point takes: 1970 to 2100
     as_of_epoch = as_of.timestamp()
     kept: list[ReadingSeries] = []
     observations = 0
@@ -639,4 +664,6 @@ def score_many(
     items: Mapping[int, Sequence[Reading]], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
 ) -> dict[int, TrendAssessment]:
     """Scores several items at the same moment."""
+    if not isinstance(items, Mapping):
+        raise InvalidValue("items", f"must be a mapping of item ids to their readings, not {_kind(items)}")
     return {key: score_item(snapshots, as_of, params) for key, snapshots in items.items()}

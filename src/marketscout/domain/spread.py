@@ -76,23 +76,38 @@ def spread_score(
     """Scores an item's chance of reaching region ``target`` (None: any region it has not reached
     yet), from its readings at or before ``as_of``."""
     require_aware("as_of", as_of)
+    # Per ad and region, the highest views; and the first reading: elsewhere, and in the target.
     latest: dict[tuple[int, str], int] = {}
+    there: dict[int, int] = {}
     first_seen: datetime | None = None
-    reached = False
+    first_there: datetime | None = None
     for snap in snapshots:
         if snap.observed_at > as_of:
             continue
         if snap.region == target:
-            reached = True
+            there[snap.ad_id] = max(there.get(snap.ad_id, 0), snap.views)
+            if first_there is None or snap.observed_at < first_there:
+                first_there = snap.observed_at
             continue
         key = (snap.ad_id, snap.region)
         latest[key] = max(latest.get(key, 0), snap.views)
         if first_seen is None or snap.observed_at < first_seen:
             first_seen = snap.observed_at
     sources = tuple(sorted({region for _, region in latest}))
+    if first_there is not None:
+        # Reached: what the item has there, and since when.
+        views_there = sum(there.values())
+        age_there = max((as_of - first_there).total_seconds(), 0.0) / 86_400
+        return SpreadAssessment(
+            target,
+            100.0,
+            True,
+            views_there,
+            age_there,
+            sources,
+            f"already seen in {target}: {views_there:,} views, first seen there {age_there:.1f} days ago",
+        )
     views = sum(latest.values())
-    if reached:
-        return SpreadAssessment(target, 100.0, True, views, 0.0, sources, f"already seen in {target}")
     if first_seen is None:
         return SpreadAssessment(target, 0.0, False, 0, 0.0, (), "no readings in any other region yet")
     age_days = max((as_of - first_seen).total_seconds(), 0.0) / 86_400
