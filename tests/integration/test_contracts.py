@@ -35,6 +35,7 @@ from marketscout.domain.model import (
     RefreshToken,
     ScoreLevel,
     TrendAssessment,
+    TrendingFilter,
     TrendScore,
     TrendStatus,
     User,
@@ -724,6 +725,80 @@ async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: 
         assert [(s.product_id, s.score) for s in await uow.scores.top(10)] == [(second, 60.0), (first, 40.0)]
         assert [s.product_id for s in await uow.scores.top(1)] == [second]
         assert [s.product_id for s in await uow.scores.top(5, status=TrendStatus.STEADY)] == [first]
+
+
+async def test_ranked_scores_are_counted_exactly_as_they_are_listed(uow_factory: UowFactory) -> None:
+    """For every filter (status, a part of the name in any case, a set of products, a least
+    confidence, all at once), ``count_ranked`` is how many products ``ranked`` lists across all its
+    pages: each product's latest score only, highest first, ties by lower product id."""
+    uow = uow_factory()
+    # name: latest score, status and confidence
+    market = {
+        "Sunset Lamp": (80.0, TrendStatus.EXPLODING, 0.9),
+        "Moon LAMP": (80.0, TrendStatus.EMERGING, 0.3),
+        "Café Crème": (55.0, TrendStatus.STEADY, 0.6),
+        "100% Cotton Tee": (40.0, TrendStatus.STEADY, 0.45),
+        "a_b Mug": (30.0, TrendStatus.DECLINING, 0.8),
+        "ab Mug": (20.0, TrendStatus.PEAKED, 0.1),
+        "Kettle": (10.0, TrendStatus.EMERGING, 0.5),
+    }
+    async with uow:
+        ids = {
+            name: (await uow.products.add(Product(name=name, description="d", created_at=T0))).id
+            for name in market
+        }
+        unscored = (await uow.products.add(Product(name="Unscored Lamp", description="d", created_at=T0))).id
+        for name, (value, status, confidence) in market.items():
+            await uow.scores.add(
+                TrendScore(
+                    product_id=ids[name],
+                    calculated_at=T0 + timedelta(hours=1),
+                    assessment=TrendAssessment(score=value, status=status, confidence=confidence),
+                )
+            )
+        # An older score, stored late: neither listed nor counted.
+        await uow.scores.add(
+            TrendScore(
+                product_id=ids["Kettle"],
+                calculated_at=T0,
+                assessment=TrendAssessment(score=99.0, status=TrendStatus.EXPLODING, confidence=1.0),
+            )
+        )
+        await uow.commit()
+    everyone = list(market)
+    cases = [
+        (TrendingFilter(), everyone),
+        (TrendingFilter(status=TrendStatus.STEADY), ["Café Crème", "100% Cotton Tee"]),
+        (TrendingFilter(status=TrendStatus.EXPLODING), ["Sunset Lamp"]),
+        (TrendingFilter(name="lamp"), ["Sunset Lamp", "Moon LAMP"]),
+        (TrendingFilter(name="CAFÉ"), ["Café Crème"]),
+        (TrendingFilter(name="0%"), ["100% Cotton Tee"]),
+        (TrendingFilter(name="_"), ["a_b Mug"]),
+        (TrendingFilter(name="nothing like it"), []),
+        (
+            TrendingFilter(among=frozenset({ids["Kettle"], ids["ab Mug"], unscored, 10**9})),
+            ["ab Mug", "Kettle"],
+        ),
+        (TrendingFilter(among=frozenset()), []),
+        (TrendingFilter(among=frozenset(range(1, 20_001)) | frozenset(ids.values())), everyone),
+        (TrendingFilter(min_confidence=0.6), ["Sunset Lamp", "Café Crème", "a_b Mug"]),
+        (
+            TrendingFilter(
+                status=TrendStatus.DECLINING, name="MUG", among=frozenset(ids.values()), min_confidence=0.5
+            ),
+            ["a_b Mug"],
+        ),
+    ]
+    async with uow:
+        for keep, names in cases:
+            wanted = [ids[name] for name in names]
+            assert [s.product_id for s in await uow.scores.ranked(keep, limit=100)] == wanted, keep
+            assert await uow.scores.count_ranked(keep) == len(wanted), keep
+            pages = [await uow.scores.ranked(keep, skip=skip, limit=2) for skip in range(0, 10, 2)]
+            assert [s.product_id for page in pages for s in page] == wanted, keep
+    # The use case gives one page of the list with the count of the whole list.
+    page = await trends.trending_page(uow_factory(), skip=1, limit=1, query=" lamp ")
+    assert ([item.product.name for item in page.items], page.total) == (["Moon LAMP"], 2)
 
 
 async def test_stale_scores_are_the_oldest_latest_ones_above_the_floor(uow_factory: UowFactory) -> None:
