@@ -703,7 +703,7 @@ async def test_scores_stored_as_they_come_land_in_parts(
         assert len(await uow.scores.history(first)) == 2
 
 
-async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: UowFactory) -> None:
+async def test_ranked_scores_are_the_latest_per_product_highest_first(uow_factory: UowFactory) -> None:
     _, first, _ = await _seed(uow_factory)
     uow = uow_factory()
     async with uow:
@@ -722,9 +722,14 @@ async def test_top_scores_are_the_latest_per_product_highest_first(uow_factory: 
             )
         await uow.commit()
     async with uow:
-        assert [(s.product_id, s.score) for s in await uow.scores.top(10)] == [(second, 60.0), (first, 40.0)]
-        assert [s.product_id for s in await uow.scores.top(1)] == [second]
-        assert [s.product_id for s in await uow.scores.top(5, status=TrendStatus.STEADY)] == [first]
+        every = TrendingFilter()
+        assert [(s.product_id, s.score) for s in await uow.scores.ranked(every, limit=10)] == [
+            (second, 60.0),
+            (first, 40.0),
+        ]
+        assert [s.product_id for s in await uow.scores.ranked(every, limit=1)] == [second]
+        steady = TrendingFilter(status=TrendStatus.STEADY)
+        assert [s.product_id for s in await uow.scores.ranked(steady, limit=5)] == [first]
 
 
 async def test_ranked_scores_are_counted_exactly_as_they_are_listed(uow_factory: UowFactory) -> None:
@@ -879,7 +884,7 @@ async def test_the_latest_score_is_the_newest_moment_whatever_the_order_stored(
     uow_factory: UowFactory,
 ) -> None:
     """Scores stored late for an earlier moment, in one batch or in several, never replace a
-    newer one; every read of the latest (one, many, levels, all, top) agrees; the history
+    newer one; every read of the latest (one, many, levels, all, ranked) agrees; the history
     keeps everything."""
     _, first, _ = await _seed(uow_factory)
 
@@ -910,7 +915,7 @@ async def test_the_latest_score_is_the_newest_moment_whatever_the_order_stored(
                 {pid: s.score for pid, s in (await uow.scores.latest_many([first, second])).items()},
                 await uow.scores.latest_levels([first, second, second + 1]),
                 sorted((s.product_id, s.score) for s in await uow.scores.latest_all()),
-                [(s.product_id, s.score) for s in await uow.scores.top(10)],
+                [(s.product_id, s.score) for s in await uow.scores.ranked(TrendingFilter(), limit=10)],
             ]
 
     assert await latest_reads() == [

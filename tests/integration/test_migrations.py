@@ -20,7 +20,7 @@ from marketscout.adapters.sql.engine import create_engine as create_async_engine
 from marketscout.adapters.sql.engine import session_factory, sync_url
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.gains import window_gains
-from marketscout.domain.model import EngagementSnapshot, Platform
+from marketscout.domain.model import EngagementSnapshot, Platform, TrendingFilter
 from marketscout.domain.scoring import hourly_series
 from tests.databases import fresh_postgres_database
 
@@ -137,9 +137,14 @@ async def test_upgrading_rolls_up_what_was_stored_before(database_at_0002: str) 
             points = [item async for item in uow.engagement.scoring_series([1], since=since, until=T0)]
             assert points == [(1, hourly_series(readings, since=since, until=T0))]
             # 0007 found each product's latest score: the newest moment, not the last stored.
-            assert [(s.product_id, s.score) for s in await uow.scores.top(5)] == [(1, 40.0)]
-            # 0009 folded the names stored before it: search finds them as it finds new ones.
+            ranked = await uow.scores.ranked(TrendingFilter(), limit=5)
+            assert [(s.product_id, s.score) for s in ranked] == [(1, 40.0)]
+            # 0009 folded the names stored before it: search finds them as it finds new ones, in
+            # the catalogue and in the trending list and its count.
             assert [p.id for p in await uow.products.list(skip=0, limit=5, query="GROSSE")] == [1]
+            named = TrendingFilter(name="GROSSE")
+            assert [s.product_id for s in await uow.scores.ranked(named, limit=5)] == [1]
+            assert await uow.scores.count_ranked(named) == 1
     finally:
         await engine.dispose()
 

@@ -31,6 +31,7 @@ from marketscout.domain.model import (
     Product,
     RefreshToken,
     ScoreLevel,
+    TrendingFilter,
     TrendScore,
     TrendStatus,
     User,
@@ -480,10 +481,23 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
         found.sort(key=lambda s: (s.calculated_at, s.product_id))
         return [s.product_id for s in found[:limit]]
 
-    async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
-        latest = [s for s in await self.latest_all() if status is None or s.status == status]
-        latest.sort(key=lambda s: (-s.score, s.product_id))
-        return latest[:limit]
+    async def _ranked(self, keep: TrendingFilter) -> builtins.list[TrendScore]:
+        """Every score :meth:`ranked` lists with ``keep``, in order: what the list and its count
+        both read. A product must exist, as the SQL stores' foreign key makes it."""
+        products: dict[int, Product] = self._tx.read("products")
+        kept = [
+            s
+            for s in await self.latest_all()
+            if (product := products.get(s.product_id)) is not None and keep.keeps(s, product)
+        ]
+        kept.sort(key=lambda s: (-s.score, s.product_id))
+        return kept
+
+    async def ranked(self, keep: TrendingFilter, *, limit: int, skip: int = 0) -> builtins.list[TrendScore]:
+        return (await self._ranked(keep))[skip : skip + limit]
+
+    async def count_ranked(self, keep: TrendingFilter) -> int:
+        return len(await self._ranked(keep))
 
     async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:
         found = [

@@ -194,6 +194,28 @@ class ScoreLevel(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TrendingFilter:
+    """Which products a trending list keeps, by their latest score: of that ``status``, whose
+    name holds ``name`` (compared case-folded, as ``str.casefold`` does), one of ``among``, whose
+    score is at least ``min_confidence`` confident. A field left None keeps every product.
+    :meth:`keeps` is the rule; the SQL store says the same in its query."""
+
+    status: TrendStatus | None = None
+    name: str | None = None
+    among: frozenset[int] | None = None
+    min_confidence: float | None = None
+
+    def keeps(self, score: TrendScore, product: Product) -> bool:
+        """Whether the product, whose latest score this is, is on the list."""
+        return (
+            (self.status is None or score.status == self.status)
+            and (self.name is None or self.name.casefold() in product.name.casefold())
+            and (self.among is None or score.product_id in self.among)
+            and (self.min_confidence is None or score.assessment.confidence >= self.min_confidence)
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ViralAd:
     """An ad whose engagement grows unusually fast for its platform and age."""
 

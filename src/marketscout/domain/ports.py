@@ -27,8 +27,8 @@ from marketscout.domain.model import (
     Product,
     RefreshToken,
     ScoreLevel,
+    TrendingFilter,
     TrendScore,
-    TrendStatus,
     User,
     WatchlistEntry,
     WindowGain,
@@ -335,8 +335,14 @@ class ScoreRepository(Protocol):
         at most ``limit``."""
         ...
 
-    async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
-        """The latest scores, highest first (ties: lower product id first), at most ``limit``."""
+    async def ranked(self, keep: TrendingFilter, *, limit: int, skip: int = 0) -> builtins.list[TrendScore]:
+        """The latest scores of the products ``keep`` keeps, highest first (ties: lower product id
+        first): at most ``limit`` of them, after the first ``skip``."""
+        ...
+
+    async def count_ranked(self, keep: TrendingFilter) -> int:
+        """How many products :meth:`ranked` lists with ``keep`` over all its pages (a SQL store
+        counts them in one query, reading no score)."""
         ...
 
     async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:

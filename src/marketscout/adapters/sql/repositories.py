@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import functools
 import inspect
+import json
 import re
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,7 @@ from marketscout.domain.model import (
     RefreshToken,
     ScoreLevel,
     TrendAssessment,
+    TrendingFilter,
     TrendScore,
     TrendStatus,
     User,
@@ -254,6 +256,16 @@ class _SqlRepository:
         if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
             return [_in_id_array(column, ids=wanted)]
         return [column.in_(wanted[i : i + INSERT_CHUNK]) for i in range(0, len(wanted), INSERT_CHUNK)]
+
+    def _in_ids(self, column: Column[Any], ids: Iterable[int]) -> Any:
+        """One condition ``column`` in ``ids``, however many there are: ``= ANY(array)`` on
+        PostgreSQL (:meth:`_id_batches`), on SQLite the ids as one JSON array that ``json_each``
+        reads (IN lists would meet its limit on the values one statement binds)."""
+        wanted = sorted(set(ids))
+        if self._session.bind is not None and self._session.bind.dialect.name == "postgresql":
+            return _in_id_array(column, ids=wanted)
+        listed = func.json_each(json.dumps(wanted)).table_valued("value")
+        return column.in_(select(listed.c.value))
 
     async def _rows(self, statement: Any) -> builtins.list[Any]:
         """The statement's rows as plain tuples. On PostgreSQL the compiled statement runs
@@ -1434,12 +1446,44 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
         )
         return list((await self._session.execute(statement)).scalars())
 
-    async def top(self, limit: int, *, status: TrendStatus | None = None) -> builtins.list[TrendScore]:
+    def _ranking(self, keep: TrendingFilter, *, scores: bool) -> tuple[Any, builtins.list[Any]]:
+        """What :meth:`ranked` and :meth:`count_ranked` both read: the latest scores, joined to
+        the stored scores when ``scores`` or a least confidence asks for them and to the products
+        when a name does, and the conditions of the products ``keep`` keeps, as
+        :meth:`TrendingFilter.keeps` says them."""
+        latest = t.trend_scores_latest
+        source: Any = latest
+        conditions: builtins.list[Any] = []
+        if keep.status is not None:
+            conditions.append(latest.c.status == keep.status.value)
+        if scores or keep.min_confidence is not None:
+            source = source.join(t.trend_scores, t.trend_scores.c.id == latest.c.score_id)
+        if keep.min_confidence is not None:
+            conditions.append(t.trend_scores.c.confidence >= keep.min_confidence)
+        if keep.name is not None:
+            source = source.join(t.products, t.products.c.id == latest.c.product_id)
+            conditions.append(t.product_name_key.like(_like_pattern(keep.name), escape="\\"))
+        if keep.among is not None:
+            conditions.append(self._in_ids(latest.c.product_id, keep.among))
+        return source, conditions
+
+    async def ranked(self, keep: TrendingFilter, *, limit: int, skip: int = 0) -> builtins.list[TrendScore]:
         latest = t.trend_scores_latest.c
-        statement = self._latest_rows().order_by(latest.score.desc(), latest.product_id).limit(limit)
-        if status is not None:
-            statement = statement.where(latest.status == status.value)
+        source, conditions = self._ranking(keep, scores=True)
+        statement = (
+            select(t.trend_scores)
+            .select_from(source)
+            .where(*conditions)
+            .order_by(latest.score.desc(), latest.product_id)
+            .offset(skip)
+            .limit(limit)
+        )
         return [_score(row) for row in await self._session.execute(statement)]
+
+    async def count_ranked(self, keep: TrendingFilter) -> int:
+        source, conditions = self._ranking(keep, scores=False)
+        statement = select(func.count()).select_from(source).where(*conditions)
+        return int((await self._session.execute(statement)).scalar_one())
 
     async def history(self, product_id: int, *, since: datetime | None = None) -> builtins.list[TrendScore]:
         statement = (

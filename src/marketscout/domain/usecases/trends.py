@@ -16,6 +16,7 @@ from marketscout.domain.model import (
     Product,
     ScoreLevel,
     TrendAssessment,
+    TrendingFilter,
     TrendScore,
     TrendStatus,
     ViralAd,
@@ -129,6 +130,26 @@ async def active_products(
     }
 
 
+def _trending_filter(
+    status: TrendStatus | None, query: str | None, among: set[int] | None, min_confidence: float | None
+) -> TrendingFilter:
+    return TrendingFilter(
+        status=status,
+        name=(query or "").strip() or None,
+        among=frozenset(among) if among is not None else None,
+        min_confidence=min_confidence,
+    )
+
+
+async def _ranked_items(
+    uow: UnitOfWork, keep: TrendingFilter, *, skip: int, limit: int
+) -> list[TrendingItem]:
+    """The page of the ranking, inside an open unit of work."""
+    latest = await uow.scores.ranked(keep, skip=skip, limit=limit)
+    products = await uow.products.get_many(s.product_id for s in latest)
+    return [TrendingItem(products[s.product_id], s) for s in latest if s.product_id in products]
+
+
 async def trending(
     uow: UnitOfWork,
     *,
@@ -140,31 +161,36 @@ async def trending(
     min_confidence: float | None = None,
 ) -> list[TrendingItem]:
     """Distinct products, highest latest score first (ties: lower id first), the ``limit`` after
-    the first ``skip`` of them; ``among`` keeps only those products (see :func:`active_products`);
-    ``min_confidence`` only those whose latest score has at least that confidence (a score on a
-    day or two of data is no ranking)."""
+    the first ``skip`` of them; ``query`` keeps those whose name holds it (any case), ``among``
+    only those products (see :func:`active_products`), ``min_confidence`` only those whose latest
+    score has at least that confidence (a score on a day or two of data is no ranking)."""
+    keep = _trending_filter(status, query, among, min_confidence)
     async with uow:
-        if query or among is not None or min_confidence is not None:
-            latest = await uow.scores.latest_all()
-            if status is not None:
-                latest = [s for s in latest if s.status == status]
-            if min_confidence is not None:
-                latest = [s for s in latest if s.assessment.confidence >= min_confidence]
-            latest.sort(key=lambda s: (-s.score, s.product_id))
-        else:
-            latest = await uow.scores.top(skip + limit, status=status)
-        if among is not None:
-            latest = [s for s in latest if s.product_id in among]
-        products = await uow.products.get_many(s.product_id for s in latest)
-    needle = query.strip().casefold() if query else None
-    items = [
-        TrendingItem(products[s.product_id], s)
-        for s in latest
-        if s.product_id in products
-        and (needle is None or needle in products[s.product_id].name.casefold())
-        and (among is None or s.product_id in among)
-    ]
-    return items[skip : skip + limit]
+        return await _ranked_items(uow, keep, skip=skip, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingPage:
+    items: list[TrendingItem]
+    total: int  # the products on the whole list, every page, with the same filters
+
+
+async def trending_page(
+    uow: UnitOfWork,
+    *,
+    limit: int,
+    skip: int = 0,
+    status: TrendStatus | None = None,
+    query: str | None = None,
+    among: set[int] | None = None,
+    min_confidence: float | None = None,
+) -> TrendingPage:
+    """What :func:`trending` lists, with how many products the whole list holds, read in one
+    unit of work."""
+    keep = _trending_filter(status, query, among, min_confidence)
+    async with uow:
+        items = await _ranked_items(uow, keep, skip=skip, limit=limit)
+        return TrendingPage(items, await uow.scores.count_ranked(keep))
 
 
 async def score_history(
@@ -240,7 +266,7 @@ async def regional_heat_map(
                 raise NotFound("product", missing[0])
             chosen = list(dict.fromkeys(product_ids))
         else:
-            latest = await uow.scores.top(HEAT_MAP_DEFAULT_PRODUCTS)
+            latest = await uow.scores.ranked(TrendingFilter(), limit=HEAT_MAP_DEFAULT_PRODUCTS)
             chosen = [s.product_id for s in latest]
             if not chosen:
                 chosen = (await uow.engagement.products_with_engagement())[:HEAT_MAP_DEFAULT_PRODUCTS]
