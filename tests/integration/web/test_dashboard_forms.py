@@ -15,6 +15,7 @@ from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketscout.domain.model import Product, TrendAssessment, TrendScore, TrendStatus
 from marketscout.domain.usecases import accounts, catalog
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.web import pages
@@ -1078,8 +1079,8 @@ async def test_an_ad_is_made_for_any_product_of_a_large_catalogue(client: Client
 
 async def test_trending_lists_ten_products_a_page_with_links_that_keep_the_filters(client: Client) -> None:
     """A long Trending list comes ten products a page, ranked across pages; the next and previous
-    pages are links that keep the filters; a page past the end, or a page that is no number,
-    says so."""
+    pages are links that keep the filters; a page past the end says so and links to the last
+    page; a page that is no number says so."""
     await signed_up(client, "pager")
     names = [f"Paging Lamp {n:02d}" for n in range(12)]
     for n, name in enumerate(names):
@@ -1108,7 +1109,120 @@ async def test_trending_lists_ten_products_a_page_with_links_that_keep_the_filte
 
     beyond = (await client.get("/", params={**filters, "page": "5"}, headers=HTML)).text
     assert listed(beyond) == []
-    assert "Page 5 is past the end of the list." in beyond and link(beyond, ">the first page</a") == filters
+    assert "Page 5 is past the end of the list, which has 2 pages." in beyond
+    assert link(beyond, ">the last page</a") == {**filters, "page": ["2"]}
     wrong = (await client.get("/", params={**filters, "page": "two"}, headers=HTML)).text
     assert "Page “two” is not a page number; showing the first page." in html.unescape(wrong)
     assert [rank for rank, _ in listed(wrong)] == [str(rank) for rank in range(1, 11)]
+
+
+LAMPS, KETTLES = 1_030, 7
+
+
+@pytest.fixture
+async def counted_market(client: Client) -> Client:
+    """LAMPS products named "Counted Lamp NNNN" and KETTLES named "Counted Kettle N", each with one
+    score (the same for all: they rank by id), stored straight into the client's store."""
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        for number in range(LAMPS + KETTLES):
+            name = f"Counted Lamp {number:04d}" if number < LAMPS else f"Counted Kettle {number - LAMPS}"
+            product = await uow.products.add(Product(name=name, description="d", created_at=NOW))
+            assessment = TrendAssessment(score=50.0, status=TrendStatus.EMERGING, confidence=0.5)
+            await uow.scores.add(TrendScore(product_id=product.id, calculated_at=NOW, assessment=assessment))
+        await uow.commit()
+    return client
+
+
+def _ranks(text: str) -> list[int]:
+    return [int(rank) for rank in re.findall(r'<td data-label="#">(\d+)</td>', text)]
+
+
+def _link(text: str, attributes: str) -> dict[str, list[str]] | None:
+    """The query of the first link with these attributes after its address."""
+    found = re.search(rf'<a href="(/[^"]*)"{attributes}>', text)
+    return parse_qs(urlsplit(html.unescape(found.group(1))).query) if found else None
+
+
+def _sizes(text: str) -> dict[str, dict[str, list[str]] | None]:
+    """The page-size choices: each size with the query of its link (None: the size shown)."""
+    nav = text.split('aria-label="Products a page"', 1)[1].split("</nav>", 1)[0]
+    choices: dict[str, dict[str, list[str]] | None] = {}
+    for address, size in re.findall(r'<a href="([^"]*)">(\d+)</a>', nav):
+        choices[size] = parse_qs(urlsplit(html.unescape(address)).query)
+    for size in re.findall(r'<strong aria-current="true">(\d+)</strong>', nav):
+        choices[size] = None
+    return choices
+
+
+async def test_trending_says_how_many_products_the_filters_keep(counted_market: Client) -> None:
+    """The list says which of how many products it shows, counted with the filters it lists with."""
+    client = counted_market
+    for query, said in (
+        ({}, "Products 1–10 of 1,037"),
+        ({"q": "lamp", "page": "2"}, "Products 11–20 of 1,030"),
+        ({"q": "KETTLE"}, "Products 1–7 of 7"),
+        ({"q": "counted kettle 3"}, "Product 1 of 1"),
+        ({"status": "emerging", "page": "104"}, "Products 1,031–1,037 of 1,037"),
+    ):
+        text = (await client.get("/", params=query, headers=HTML)).text
+        assert said in text, query
+    kettles = (await client.get("/", params={"q": "kettle"}, headers=HTML)).text
+    assert _ranks(kettles) == list(range(1, 8)) and _link(kettles, ' rel="next"') is None
+    none = (await client.get("/", params={"status": "declining"}, headers=HTML)).text
+    assert "No scored product matches these filters." in none and "Products " not in none
+
+
+async def test_trending_shows_the_page_size_chosen_and_keeps_it_in_its_links(counted_market: Client) -> None:
+    """``?size=`` is 10, 25, 50 or 100 products a page; the next and previous pages keep it with
+    the filters, each other size starts again from the first page, and the filter form keeps it."""
+    client = counted_market
+    text = (await client.get("/", params={"q": "lamp", "size": "25", "page": "2"}, headers=HTML)).text
+    assert _ranks(text) == list(range(26, 51))
+    assert "Products 26–50 of 1,030" in text
+    assert _link(text, ' rel="next"') == {"q": ["lamp"], "size": ["25"], "page": ["3"]}
+    assert _link(text, ' rel="prev"') == {"q": ["lamp"], "size": ["25"]}
+    assert "Next 25" in text and "Page 2 of 42" in text
+    assert _sizes(text) == {
+        "10": {"q": ["lamp"]},
+        "25": None,
+        "50": {"q": ["lamp"], "size": ["50"]},
+        "100": {"q": ["lamp"], "size": ["100"]},
+    }
+    form = text.split('<form method="get" action="/"', 1)[1].split("</form>", 1)[0]
+    assert '<input type="hidden" name="size" value="25">' in form, "a new filter keeps the size"
+
+    hundred = (await client.get("/", params={"size": "100", "page": "11"}, headers=HTML)).text
+    assert _ranks(hundred) == list(range(1001, 1038)) and "Products 1,001–1,037 of 1,037" in hundred
+    default = (await client.get("/", params={"q": "lamp"}, headers=HTML)).text
+    assert _ranks(default) == list(range(1, 11))
+    assert _link(default, ' rel="next"') == {"q": ["lamp"], "page": ["2"]}, "the default size is not written"
+    assert 'name="size"' not in default.split('<form method="get" action="/"', 1)[1].split("</form>", 1)[0]
+    assert _sizes(default)["10"] is None
+
+
+@pytest.mark.parametrize("size", ["7", "ten", "1000", "25.0"])
+async def test_a_page_size_not_offered_shows_the_first_page_at_ten_and_says_so(
+    counted_market: Client, size: str
+) -> None:
+    text = (await counted_market.get("/", params={"q": "lamp", "size": size, "page": "3"}, headers=HTML)).text
+    problems = [html.unescape(p) for p in re.findall(r'<p class="error" role="alert">(.*?)</p>', text, re.S)]
+    assert problems == [
+        f"Page size “{size}” is not one of 10, 25, 50 or 100; showing the first page, 10 a page."
+    ]
+    assert _ranks(text) == list(range(1, 11))
+    assert "Products 1–10 of 1,030" in text
+    assert _link(text, ' rel="next"') == {"q": ["lamp"], "page": ["2"]}
+
+
+async def test_a_page_past_the_end_links_to_the_last_page_at_the_size_chosen(counted_market: Client) -> None:
+    text = (
+        await counted_market.get("/", params={"q": "lamp", "size": "100", "page": "12"}, headers=HTML)
+    ).text
+    assert _ranks(text) == []
+    assert "Page 12 is past the end of the list, which has 11 pages." in text
+    assert _link(text, ">the last page</a") == {"q": ["lamp"], "size": ["100"], "page": ["11"]}
+    last = (
+        await counted_market.get("/", params={"q": "lamp", "size": "100", "page": "11"}, headers=HTML)
+    ).text
+    assert _ranks(last) == list(range(1001, 1031)) and "Products 1,001–1,030 of 1,030" in last
