@@ -72,6 +72,7 @@ MAX_UPLOAD_ROWS = 50_000
 HEAT_MAP_MATCHES = 50  # products a heat-map search lists
 HEAT_MAP_SHOWN = 5  # of them, listed above the map; the others fold under "more"
 TRENDING_PAGE = 10  # products a page of the Trending list shows, as the API's /trending by default
+TRENDING_SIZES = (10, 25, 50, 100)  # the page sizes the Trending list offers (``?size=``)
 _PAGE_NUMBER = re.compile(r"[1-9]\d{0,4}", re.ASCII)  # pages 1 to 99,999
 RULE_KIND_NAMES = {
     AlertRuleKind.SCORE_RISE: "Score rises by a number of points",
@@ -373,9 +374,11 @@ class DashboardController(Controller):
         platform: FromQuery[str | None] = None,
         region: FromQuery[str | None] = None,
         page_asked: Annotated[str | None, QueryParameter(name="page")] = None,
+        size_asked: Annotated[str | None, QueryParameter(name="size")] = None,
     ) -> Template:
-        """The products ranked by trend score, TRENDING_PAGE a page (``?page=N``), filtered by
-        name, status, platform and region; the links to other pages keep the filters."""
+        """The products ranked by trend score, TRENDING_PAGE a page or one of TRENDING_SIZES
+        (``?page=N&size=S``), filtered by name, status, platform and region, with how many the
+        filters keep; the links to other pages keep the filters and the size."""
         user = current_user(request)
         problems: list[str] = []
         chosen = status if status in {s.value for s in TrendStatus} else None
@@ -402,21 +405,31 @@ class DashboardController(Controller):
         number = int(typed_page) if _PAGE_NUMBER.fullmatch(typed_page) else 1
         if typed_page and str(number) != typed_page:
             problems.append(f"Page “{typed_page[:20]}” is not a page number; showing the first page.")
+        typed_size = (size_asked or "").strip()
+        size = next((s for s in TRENDING_SIZES if str(s) == typed_size), TRENDING_PAGE)
+        if typed_size and str(size) != typed_size:
+            # a page number counted in another size would show other products: start again
+            number = 1
+            problems.append(
+                f"Page size “{typed_size[:20]}” is not one of {', '.join(map(str, TRENDING_SIZES[:-1]))} "
+                f"or {TRENDING_SIZES[-1]}; showing the first page, {TRENDING_PAGE} a page."
+            )
         among = (
             await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
             if chosen_platform is not None or chosen_region is not None
             else None
         )
-        skip = (number - 1) * TRENDING_PAGE
-        items = await trends.trending(
+        skip = (number - 1) * size
+        listing = await trends.trending_page(
             uow,
             skip=skip,
-            limit=TRENDING_PAGE + 1,  # one more: is there a next page?
+            limit=size,
             status=TrendStatus(chosen) if chosen else None,
             query=query,
             among=among,
         )
-        more, items = len(items) > TRENDING_PAGE, items[:TRENDING_PAGE]
+        items, total = listing.items, listing.total
+        last_page = max(1, -(-total // size))
         filters = {
             "q": query,
             "status": chosen,
@@ -424,10 +437,13 @@ class DashboardController(Controller):
             "region": chosen_region,
         }
 
-        def page_url(to: int) -> str:
-            kept = {name: value for name, value in filters.items() if value}
-            query_string = urlencode({**kept, **({"page": to} if to > 1 else {})})
-            return f"/?{query_string}" if query_string else "/"
+        def page_url(to: int, in_size: int = size) -> str:
+            kept: dict[str, str | int] = {name: value for name, value in filters.items() if value}
+            if in_size != TRENDING_PAGE:
+                kept["size"] = in_size
+            if to > 1:
+                kept["page"] = to
+            return f"/?{urlencode(kept)}" if kept else "/"
 
         unscored: list[Product] = []
         if query is not None and chosen is None and number == 1:
@@ -458,12 +474,17 @@ class DashboardController(Controller):
             user,
             rows=rows,
             first_rank=skip + 1,
-            page_size=TRENDING_PAGE,
+            total=total,
+            page_size=size,
+            # each size from the first page, with the filters
+            sizes=[(s, page_url(1, s)) for s in TRENDING_SIZES],
+            kept_size=size if size != TRENDING_PAGE else None,  # by the filter form
             previous_page=page_url(number - 1) if number > 1 and rows else None,
-            next_page=page_url(number + 1) if more else None,
+            next_page=page_url(number + 1) if number < last_page else None,
             # A page past the end of the list (a link kept after the list shortened).
-            beyond=page_url(1) if number > 1 and not rows else None,
+            beyond=page_url(last_page) if number > last_page and total else None,
             page_number=number,
+            last_page=last_page,
             unscored=unscored,
             windows=[(growth_label(w), growth_title(w)) for w in _LIST_WINDOWS],
             status=chosen,
