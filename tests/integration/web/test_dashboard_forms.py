@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from httpx import Response
@@ -598,6 +598,78 @@ async def test_an_invalid_id_in_a_page_path_says_what_was_wrong(client: Client) 
         assert answer.status_code in {404, 422}
         if answer.status_code == 422:
             assert "product id must be a positive integer" in answer.text, path
+
+
+@pytest.fixture
+async def stored_client(database_url: str) -> AsyncIterator[Client]:
+    """The dashboard on each store (in memory, SQLite, PostgreSQL): ids typed in forms reach it."""
+    app = create_app(build_container(api_settings(database_url=database_url), MovableClock(NOW)))
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
+        yield test_client
+
+
+def _miswritten(real: int) -> list[str]:
+    """Ids written as the API's path ids refuse them: beyond 2^63 - 1 (a store's largest
+    integer), in digits of other scripts (``int`` reads "١" as 1), or ``real`` with a sign or a
+    leading zero."""
+    return [str(2**63), "9" * 23, "²", "١", f"+{real}", f"0{real}"]
+
+
+async def test_an_id_in_a_form_query_or_note_is_read_as_path_ids_are_and_never_a_500(
+    stored_client: Client,
+) -> None:
+    """Every id the dashboard reads from a form, a query or its one-shot note (not the path) is
+    held to the path ids' rule: another one names nothing, as a word does (no store is asked)."""
+    client = await signed_up(stored_client, "big_ids")
+    rule = {
+        "csrf_token": await csrf(client),
+        "action": "add-rule",
+        "kind": "score_threshold",
+        "threshold": "70",
+    }
+    assert (await client.post("/ui/alerts", data=rule, follow_redirects=False)).status_code == 303
+    found = re.search(r"\?edit=(\d+)#", (await client.get("/ui/watchlist", headers=HTML)).text)
+    assert found
+    rule_id = int(found.group(1))
+    product_id = await _create_product(client, "Id Lamp")
+    await client.get("/ui/data", headers=HTML)  # the note of the product made, read
+
+    for written in _miswritten(rule_id):
+        deleted = await client.post(
+            "/ui/alerts",
+            data={"csrf_token": await csrf(client), "action": "delete-rule", "rule_id": written},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert deleted.status_code == 303, f"{written}: {deleted.status_code}"
+        assert deleted.headers["location"] == "/ui/watchlist"
+        replaced = await client.post(
+            "/ui/alerts",
+            data={**rule, "action": "replace-rule", "rule_id": written, "threshold": "80"},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert replaced.status_code == 200, f"{written}: {replaced.status_code}"
+        assert 'id="rule-error"' in replaced.text and "not found" in replaced.text
+        listed = (await client.get("/ui/watchlist", headers=HTML)).text
+        assert f"?edit={rule_id}#" in listed and "threshold 70.0" in listed, f"{written}: rule kept as it was"
+        editing = await client.get("/ui/watchlist", params={"edit": written}, headers=HTML)
+        assert editing.status_code == 200, f"{written}: {editing.status_code}"
+        assert 'value="replace-rule"' not in editing.text, f"{written}: no rule is edited"
+
+    for written in _miswritten(product_id):
+        chosen = await client.get("/ui/data", params={"product": written}, headers=HTML)
+        assert chosen.status_code == 200, f"{written}: {chosen.status_code}"
+        assert "Id Lamp (#" not in chosen.text.split('<datalist id="product-suggestions">', 1)[0]
+        for note, page in (
+            (f"product:{written}", "/ui/data"),
+            (f"ad:7:TikTok:{written}", "/ui/data"),
+            (f"unwatched:{written}", "/ui/watchlist"),
+        ):
+            client.cookies.set("ms_flash", quote(note), domain="127.0.0.1", path="/ui")
+            shown = await client.get(page, headers=HTML)
+            assert shown.status_code == 200, f"{note}: {shown.status_code}"
+            assert "Created " not in shown.text and "Removed “" not in shown.text, note
 
 
 @pytest.mark.parametrize(
