@@ -22,6 +22,14 @@ _PLAIN = re.compile(r"[1-9][0-9]{0,18}")
 RULE = "must be a positive integer up to 2^63 - 1, in the digits 0-9 without sign, spaces or leading zeros"
 
 
+def plain_id(written: str) -> int | None:
+    """``written`` as an id when it is written by this rule (digits 0-9, no sign, spaces or
+    leading zeros, 1 to 2^63 - 1), else None: written otherwise, it names nothing."""
+    if not _PLAIN.fullmatch(written) or (number := int(written)) > MAX_ID:
+        return None
+    return number
+
+
 def badly_written_id(template: str, path: str) -> str | None:
     """The name of the first ``{name:int}`` segment of ``template`` that ``path`` does not fill
     with a plain id; ``None`` when every one is plain, or when ``path`` is not of ``template``'s
@@ -31,7 +39,7 @@ def badly_written_id(template: str, path: str) -> str | None:
         return None
     for slot, segment in zip(slots, segments, strict=True):
         if named := _INT_SLOT.match(slot):
-            if not _PLAIN.fullmatch(segment) or int(segment) > MAX_ID:
+            if plain_id(segment) is None:
                 return named.group("name")
         elif not slot.startswith("{") and slot != segment:
             return None

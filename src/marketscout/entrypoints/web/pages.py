@@ -40,6 +40,7 @@ from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
 from marketscout.entrypoints.api.bodies import describe
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
+from marketscout.entrypoints.api.path_ids import plain_id
 from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import EngagementIn
 from marketscout.entrypoints.web.charts import (
@@ -290,9 +291,8 @@ async def _watchlist_page(
         values=values or {},
         editing=edited.id if edited is not None else None,
     )
-    if error is None and (removed := take_flash(request, template, "unwatched")) and removed[0].isdigit():
-        with contextlib.suppress(NotFound):
-            template.context["removed"] = await catalog.get_product(uow, int(removed[0]))
+    if error is None and (removed := take_flash(request, template, "unwatched")):
+        template.context["removed"] = await _named_product(uow, removed[0])
     added = take_flash(request, template, "rule") if error is None else []
     saved = take_flash(request, template, "saved") if error is None and not added else []
     shown = added or saved
@@ -339,13 +339,8 @@ async def _data_page(
         newest = (await uow.products.all_ids())[-PRODUCT_SUGGESTIONS:]
         suggested = await uow.products.get_many(reversed(newest))
     values = dict(values or {})
-    chosen = request.query_params.get("product", "")
-    if not values and chosen.isdigit() and len(chosen) < 19:
-        with contextlib.suppress(NotFound):
-            values = {
-                "action": "ad",
-                "product": catalog.product_reference(await catalog.get_product(uow, int(chosen))),
-            }
+    if not values and (chosen := await _named_product(uow, request.query_params.get("product", ""))):
+        values = {"action": "ad", "product": catalog.product_reference(chosen)}
     template = page(
         request,
         "data.html",
@@ -659,9 +654,9 @@ class DashboardController(Controller):
         user = current_user(request)
         if user is None:
             return to_login(request)
-        # ?edit=N: the rule form holds rule N's definition, to change it (ignored unless a number).
-        edit = request.query_params.get("edit", "")
-        return await _watchlist_page(request, uow, user, editing=int(edit) if edit.isdigit() else None)
+        # ?edit=N: the rule form holds rule N's definition, to change it (ignored unless an id).
+        edit = plain_id(request.query_params.get("edit", ""))
+        return await _watchlist_page(request, uow, user, editing=edit)
 
     @get("/ui/data")
     async def data_page(
@@ -859,15 +854,15 @@ class DashboardController(Controller):
             elif action == "check":
                 await alerts.check_alerts(uow, clock, user_id=user.id)
             elif action == "delete-rule":
-                await alerts.delete_rule(uow, user_id=user.id, rule_id=int(_text(form, "rule_id") or 0))
+                # An id written otherwise names no rule: 0, which no store gives, is not found.
+                rule_id = plain_id(_text(form, "rule_id")) or 0
+                await alerts.delete_rule(uow, user_id=user.id, rule_id=rule_id)
             elif action == "add-rule":
                 return await self._save_rule(request, uow, clock, user, form)
             elif action == "replace-rule":
-                rule_id = _text(form, "rule_id")
-                return await self._save_rule(
-                    request, uow, clock, user, form, rule_id=int(rule_id) if rule_id.isdigit() else 0
-                )
-        except (DomainError, ValueError):
+                rule_id = plain_id(_text(form, "rule_id")) or 0
+                return await self._save_rule(request, uow, clock, user, form, rule_id=rule_id)
+        except DomainError:
             return Redirect(path="/ui/watchlist", status_code=303)
         return Redirect(path="/ui/watchlist", status_code=303)
 
@@ -1057,26 +1052,38 @@ class DashboardController(Controller):
 _FORM_TARGET = re.compile(r"^/ui/watchlist/(\d+)/?$")
 
 
+async def _named_product(uow: UnitOfWork, written: str) -> Product | None:
+    """The product ``written`` names (in a link's query, a one-shot note), if it is written as an
+    id is and that product exists."""
+    product_id = plain_id(written)
+    if product_id is not None:
+        with contextlib.suppress(NotFound):
+            return await catalog.get_product(uow, product_id)
+    return None
+
+
 async def _data_flash(
     request: Request[Any, Any, Any], template: Template, uow: UnitOfWork
 ) -> dict[str, Any] | None:
     """The report of the Data page's last successful form (product or ad created)."""
     if made := take_flash(request, template, "product"):
-        with contextlib.suppress(NotFound, ValueError):
-            product = await catalog.get_product(uow, int(made[0]))
+        if product := await _named_product(uow, made[0]):
             return {
                 "message": f"Created product “{product.name}” (#{product.id}).",
                 "link": (f"/ui/products/{product.id}", "Open its page"),
                 "form": "product",
             }
-    elif (made := take_flash(request, template, "ad")) and len(made) == 3 and made[0].isdigit():
-        with contextlib.suppress(NotFound, ValueError):
-            product = await catalog.get_product(uow, int(made[2]))
-            return {
-                "message": f"Created {made[1]} ad #{made[0]} for “{product.name}”.",
-                "link": (f"/ui/products/{product.id}", "Open its page"),
-                "form": "ad",
-            }
+    elif (
+        (made := take_flash(request, template, "ad"))
+        and len(made) == 3
+        and plain_id(made[0]) is not None
+        and (product := await _named_product(uow, made[2]))
+    ):
+        return {
+            "message": f"Created {made[1]} ad #{made[0]} for “{product.name}”.",
+            "link": (f"/ui/products/{product.id}", "Open its page"),
+            "form": "ad",
+        }
     return None
 
 
