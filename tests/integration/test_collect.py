@@ -66,6 +66,14 @@ def records() -> list[dict[str, object]]:
     return rows
 
 
+CSV_FEED = (
+    "platform,external_id,observed_at,region,views,likes\n"
+    f"TikTok,tt-9,{NOW.isoformat()},US,1000,10\n"
+    f"TikTok,tt-9,{(NOW - timedelta(hours=1)).isoformat()},US,900\n"
+    f"TikTok,tt-9,{(NOW - timedelta(hours=2)).isoformat()},US,800,8,extra\n"
+)
+
+
 class Feed(BaseHTTPRequestHandler):
     calls: dict[str, int] = {}
 
@@ -82,8 +90,11 @@ class Feed(BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = "\n".join(json.dumps(r) for r in records()).encode()
+        kind = "application/x-ndjson"
+        if self.path == "/csv":
+            body, kind = CSV_FEED.encode(), "text/csv"
         self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Type", kind)
         self.end_headers()
         self.wfile.write(body)
 
@@ -126,6 +137,17 @@ async def test_collects_maps_and_is_idempotent(feed_url: str) -> None:
     async with uow:
         scored = await uow.scores.latest(product_id)
     assert scored is not None, "collected engagement is scored like any other"
+
+
+async def test_a_csv_record_whose_cells_do_not_match_the_header_is_skipped_saying_so(feed_url: str) -> None:
+    http = ResilientHttp("feed", FAST)
+    fetched = await HttpFeedSource("feed", f"{feed_url}/csv", "csv", http).fetch()
+    await http.aclose()
+    assert [(item.views, item.likes) for item in fetched.items] == [(1000, 10)]
+    assert fetched.skipped == [
+        "feed record 1: has 5 cells, the header 6 columns",
+        "feed record 2: has 7 cells, the header 6 columns",
+    ]
 
 
 async def test_retries_server_errors_and_honours_429(feed_url: str) -> None:

@@ -95,6 +95,9 @@ def test_a_csv_upload_keeps_digit_ids_as_text(
         ("missing.ndjson", None, "cannot read"),
         ("folder.csv", "a directory", "cannot read"),
         ("latin1.csv", b"region,views\nM\xfcnchen,3\n", "line 2 is not UTF-8"),
+        ("short.csv", b"ad_id,region,views\n1,US,3\n\n2,US\n", "line 4 has 2 cells, the header 3 columns"),
+        ("long.csv", b"ad_id,region,views\n1,US,3,9\n", "line 2 has 4 cells, the header 3 columns"),
+        ("lonely.csv", b"ad_id,region,views\n1\n", "line 2 has 1 cell, the header 3 columns"),
     ],
 )
 def test_an_unreadable_upload_is_said_in_one_line_before_logging_in(

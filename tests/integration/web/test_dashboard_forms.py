@@ -1054,6 +1054,30 @@ async def test_a_row_with_more_cells_than_the_header_is_rejected_not_cut(client:
     assert "row: has 5 cells, the header 4 columns" in answer.text
 
 
+async def test_a_row_with_fewer_cells_than_the_header_is_rejected_not_padded(client: Client) -> None:
+    await signed_up(client, "missing_cells")
+    product_id = await _create_product(client, "Short Lamp")
+    ad_id = await _ad(client, product_id, "TikTok", "short")
+    raw = (
+        f"{HEADER}\n{ad_id},{(NOW - timedelta(hours=2)).isoformat()},US,4,0,0,0\n"
+        f"{ad_id},{NOW.isoformat()},US,5,0,0\n"
+        "lonely\n"
+    ).encode()
+    answer = await _upload_answer(client, "readings.csv", raw)
+    assert answer.status_code == 200
+    text = html.unescape(answer.text)
+    assert "3 rows: 1 stored, 0 duplicates, 2 rejected." in text
+    assert (
+        '<td data-label="Line">3</td><td data-label="Problem">row: has 6 cells, the header 7 columns<' in text
+    )
+    assert (
+        '<td data-label="Line">4</td><td data-label="Problem">row: has 1 cell, the header 7 columns<' in text
+    )
+    # The short row was not stored: sent again with its shares, it is new.
+    again = f"{HEADER}\n{ad_id},{NOW.isoformat()},US,5,0,0,3\n".encode()
+    assert "1 row: 1 stored" in await upload(client, "again.csv", again)
+
+
 async def test_an_upload_reads_the_platform_in_any_case(client: Client) -> None:
     await signed_up(client, "platform_case")
     product_id = await _create_product(client, "Case Lamp")
