@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import msgspec
 
+from marketscout.adapters.csv_rows import misfit
 from marketscout.client import IngestReport, MarketScoutClient, MarketScoutError
 from marketscout.entrypoints.cli_args import whole_number
 from marketscout.entrypoints.settings import SettingsError
@@ -122,8 +123,9 @@ class _Stop(Exception):
 
 
 def _check_readable(path: Path) -> None:
-    """Reads the file once before logging in, so that a file that cannot be read or is not UTF-8
-    stops the command before anything is sent, naming the line."""
+    """Reads the file once before logging in, so that a file that cannot be read or is not UTF-8,
+    or a CSV row with more or fewer cells than the header has columns, stops the command before
+    anything is sent, naming the line."""
     try:
         with path.open("rb") as handle:
             for number, line in enumerate(handle, start=1):
@@ -131,8 +133,24 @@ def _check_readable(path: Path) -> None:
                     line.decode("utf-8")
                 except UnicodeDecodeError:
                     raise _Stop(f"{path}: line {number} is not UTF-8") from None
+        if path.suffix.lower() == ".csv":
+            _check_cells(path)
     except OSError as error:
         raise _Stop(f"{path}: cannot read it: {error.strerror or error}") from None
+
+
+def _check_cells(path: Path) -> None:
+    """Every row of the CSV file has a cell for each column of its header, and no more (read as
+    :func:`_rows` reads it)."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, [])
+            for cells in reader:
+                if cells and (problem := misfit(len(cells), len(header))):  # [] is a blank line
+                    raise _Stop(f"{path}: line {reader.line_num} {problem}")
+        except csv.Error as error:
+            raise _Stop(f"{path}: line {reader.line_num} is not readable as CSV: {error}") from None
 
 
 def _password(username: str) -> str:
@@ -228,7 +246,8 @@ def _log_out(args: argparse.Namespace) -> int:
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Snapshots from NDJSON (one object a line) or CSV (a header row); the server validates."""
+    """Snapshots from NDJSON (one object a line) or CSV (a header row, whose rows
+    :func:`_check_cells` found to fit it); the server validates."""
     with path.open(encoding="utf-8", newline="") as handle:
         if path.suffix.lower() == ".csv":
             for row in csv.DictReader(handle):

@@ -11,9 +11,11 @@ import csv
 import io
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from marketscout.adapters.csv_rows import misfit
 from marketscout.adapters.signals.http import ResilientHttp
 from marketscout.domain.model import Platform
 from marketscout.domain.signals import CollectedItem, FetchResult, SignalSource
@@ -79,6 +81,26 @@ def feed_item(record: dict[str, Any]) -> CollectedItem:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Unfit:
+    """A CSV row that does not fit the header, and how."""
+
+    problem: str
+
+
+def _csv_records(text: str) -> list[dict[str, str] | _Unfit]:
+    """The rows of CSV text by the header's columns; a row with more or fewer cells is unfit."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    return [
+        _Unfit(problem)
+        if (problem := misfit(len(cells), len(header)))
+        else dict(zip(header, cells, strict=True))
+        for cells in reader
+        if cells  # not a blank line
+    ]
+
+
 class HttpFeedSource(SignalSource):
     def __init__(self, name: str, url: str, feed_format: FeedFormat, http: ResilientHttp) -> None:
         self.name = name
@@ -88,7 +110,7 @@ class HttpFeedSource(SignalSource):
 
     def _records(self, text: str) -> list[Any]:
         if self.format == "csv":
-            return list(csv.DictReader(io.StringIO(text)))
+            return _csv_records(text)
         if self.format == "ndjson":
             records: list[Any] = []
             for line in text.splitlines():
@@ -112,6 +134,8 @@ class HttpFeedSource(SignalSource):
             return result
         for index, record in enumerate(records):
             try:
+                if isinstance(record, _Unfit):
+                    raise ValueError(record.problem)
                 if not isinstance(record, dict):
                     raise ValueError("is not an object")
                 result.items.append(feed_item(record))

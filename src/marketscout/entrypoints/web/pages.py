@@ -31,6 +31,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+from marketscout.adapters.csv_rows import misfit
 from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
 from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
@@ -1193,10 +1194,13 @@ def parse_upload(filename: str, raw: bytes) -> tuple[list[SnapshotInput | Reject
         if index >= MAX_UPLOAD_ROWS:
             raise InvalidValue("file", f"at most {MAX_UPLOAD_ROWS} rows per upload")
         lines.append(reader.line_num)
-        if None in row:  # DictReader puts the cells beyond the header's columns there
-            columns = len(reader.fieldnames or [])
-            cells = columns + len(row[None])
-            items.append(Rejection(index, "row", f"has {cells} cells, the header {columns} columns"))
+        # DictReader puts the cells beyond the header's columns in a list under None, and gives
+        # the columns a row has no cell for None (the header names each column once, as checked).
+        columns = len(reader.fieldnames or [])
+        extra = row.get(None)
+        cells = columns + len(extra) if extra is not None else sum(v is not None for v in row.values())
+        if problem := misfit(cells, columns):
+            items.append(Rejection(index, "row", problem))
             continue
         document = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
         if "platform" in document:  # typed by hand: "tiktok" is TikTok (the API matches exactly)
