@@ -736,6 +736,22 @@ async def test_the_viral_page_says_what_the_scan_judges_and_how_often_it_was_rig
     assert "38 to 56 % of the ads this scan picked grew into the top tenth" in page
 
 
+async def test_the_viral_page_names_a_platform_it_does_not_know_and_shows_every_platform(
+    client: Client,
+) -> None:
+    await signed_up(client, "viral_filter")
+    await _scored_product(client, "Viral Lamp", [100, 200, 400, 800])  # a TikTok ad
+    page = html.unescape((await client.get("/ui/viral", params={"platform": "MySpace"}, headers=HTML)).text)
+    problems = re.findall(r'<p class="error" role="alert">(.*?)</p>', page, re.S)
+    assert problems == [
+        "Platform “MySpace” is not one of TikTok, Facebook, Instagram, YouTube, Twitter; showing every platform."
+    ]
+    assert ">Viral Lamp</a>" in page, "the scan of every platform"
+    other = (await client.get("/ui/viral", params={"platform": "YouTube"}, headers=HTML)).text
+    assert 'class="error"' not in other and ">Viral Lamp</a>" not in other
+    assert '<option value="YouTube" selected>' in other
+
+
 async def test_a_product_without_data_shows_empty_states_not_zeros(client: Client) -> None:
     await signed_up(client)
     product_id = await _create_product(client, "Quiet Lamp")
