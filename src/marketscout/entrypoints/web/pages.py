@@ -82,6 +82,7 @@ RULE_KIND_NAMES = {
     AlertRuleKind.STATUS_EXPLODING: "Status becomes exploding",
     AlertRuleKind.NEW_VIRAL_AD: "A new viral ad appears",
 }
+PLATFORM_CHOICES = {p.value: p for p in Platform}  # the platforms as the filters and forms offer them
 _T = TypeVar("_T")
 _LIST_WINDOWS = ("24h", "7d")  # the growth columns of the Trending list
 # The forms' fields as their labels say them, for the problems a form is refused with.
@@ -639,11 +640,24 @@ class DashboardController(Controller):
         clock: NamedDependency[Clock],
         platform: FromQuery[str | None] = None,
     ) -> Template:
+        """The viral-ad scan, of one platform (``?platform=``) or of all: a platform it does not
+        know is said, with the platforms it knows, and the scan of all is shown."""
         user = current_user(request)
-        chosen = platform if platform in {p.value for p in Platform} else None
-        found = await trends.scan_ads(uow, clock, limit=50, platform=Platform(chosen) if chosen else None)
+        problems: list[str] = []
+        chosen = PLATFORM_CHOICES.get(platform or "")
+        if platform and chosen is None:
+            problems.append(
+                f"Platform “{platform[:40]}” is not one of {', '.join(PLATFORM_CHOICES)}; showing every platform."
+            )
+        found = await trends.scan_ads(uow, clock, limit=50, platform=chosen)
         return page(
-            request, "viral.html", user, ads=found, platform=chosen, platforms=[p.value for p in Platform]
+            request,
+            "viral.html",
+            user,
+            ads=found,
+            platform=chosen.value if chosen else None,
+            platforms=list(PLATFORM_CHOICES),
+            problems=problems,
         )
 
     @get("/ui/watchlist")
