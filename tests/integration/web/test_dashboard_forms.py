@@ -430,6 +430,32 @@ async def test_a_refused_product_or_ad_keeps_what_was_typed(client: Client) -> N
     assert ">typed words</textarea>" in refused.text and 'value="yt-typed"' in refused.text
 
 
+@pytest.mark.parametrize(
+    ("platform", "said"),
+    [
+        ("MySpace", "Platform “MySpace” is not one we know: TikTok, Facebook, Instagram, YouTube, Twitter."),
+        ("", "Platform is missing: choose one of TikTok, Facebook, Instagram, YouTube, Twitter."),
+    ],
+)
+async def test_an_ad_of_an_unknown_platform_is_refused_naming_the_platforms(
+    client: Client, platform: str, said: str
+) -> None:
+    await signed_up(client, "ad_platform")
+    product_id = await _create_product(client, "Platform Lamp")
+    ad = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product": f"#{product_id}",
+        "platform": platform,
+        "ad_content": "typed words",
+    }
+    refused = await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 200
+    errors = [html.unescape(e) for e in re.findall(r'class="error"[^>]*>([^<]*)<', refused.text)]
+    assert errors == [said]
+    assert ">typed words</textarea>" in refused.text, "what was typed is kept"
+
+
 async def _create_product(client: Client, name: str) -> int:
     form = {"csrf_token": await csrf(client), "action": "product", "name": name, "description": "d"}
     sent = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
