@@ -100,6 +100,7 @@ FIELD_LABELS = {
     "name": "Name",
     "description": "Description",
     "product": "Product",
+    "platform": "Platform",
     "ad_content": "Content",
     "external_id": "Platform id",
 }
@@ -314,6 +315,16 @@ def _parsed(field: str, typed: str, parse: Callable[[str], _T], rule: str) -> _T
         return parse(typed)
     except ValueError:
         raise InvalidValue(field, rule) from None
+
+
+def _ad_platform(typed: str) -> Platform:
+    """The ad form's platform; one it does not know is an InvalidValue naming those it knows."""
+    known = ", ".join(PLATFORM_CHOICES)
+    if not typed:
+        raise InvalidValue("platform", f"is missing: choose one of {known}")
+    if (platform := PLATFORM_CHOICES.get(typed)) is None:
+        raise InvalidValue("platform", f"“{typed[:40]}” is not one we know: {known}")
+    return platform
 
 
 def _rule_values(rule: AlertRule) -> dict[str, Any]:
@@ -976,7 +987,7 @@ class DashboardController(Controller):
                     clock,
                     catalog.NewAd(
                         product_id=product.id,
-                        platform=Platform(_text(form, "platform")),
+                        platform=_ad_platform(_text(form, "platform")),
                         ad_content=_text(form, "ad_content")[:2100],
                         external_id=_text(form, "external_id")[:250] or None,
                     ),
