@@ -304,6 +304,58 @@ async def test_a_refused_rule_names_the_field_as_the_form_labels_it(
     assert ('name="notify_webhook" checked' in sent.text) == ("notify_webhook" in typed)
 
 
+async def test_a_rule_like_one_already_listed_is_refused_pointing_at_that_one(client: Client) -> None:
+    """The refusal names the rule as the list says it, and the list marks it (an anchor the
+    message links to): the list shows no ids."""
+    await signed_up(client, "twice_ruled")
+    form = {
+        "csrf_token": await csrf(client),
+        "action": "add-rule",
+        "kind": "score_threshold",
+        "threshold": "70",
+    }
+    assert (await client.post("/ui/alerts", data=form, follow_redirects=False)).status_code == 303
+    other = {**form, "threshold": "80"}
+    assert (await client.post("/ui/alerts", data=other, follow_redirects=False)).status_code == 303
+    listed = (await client.get("/ui/watchlist", headers=HTML)).text
+    first, second = (int(i) for i in re.findall(r"\?edit=(\d+)#", listed))
+
+    def refusal(text: str) -> str:
+        found = re.findall(r'<p class="error" role="alert" id="rule-error">(.*?)</p>', text, re.S)
+        assert len(found) == 1, text
+        return html.unescape(found[0])
+
+    def marked(text: str) -> list[str]:
+        return re.findall(r'<li id="rule-(\d+)" class="same-rule">', text)
+
+    again = await client.post("/ui/alerts", data=form, headers=HTML, follow_redirects=False)
+    assert again.status_code == 200
+    said = refusal(again.text)
+    assert said.startswith(
+        "The rule was not added: you already have this rule: "
+        "“Score reaches a level · threshold 70.0 · all watched products” (marked below); "
+        "to change how its alerts are delivered, edit that one."
+    ), said
+    assert "(id " not in said
+    assert f'<a href="#rule-{first}">' in said, "the message links to the rule"
+    assert marked(again.text) == [str(first)]
+    assert f'<li id="rule-{second}">' in again.text, "every listed rule can be pointed at"
+
+    edited = await client.post(
+        "/ui/alerts",
+        data={**form, "action": "replace-rule", "rule_id": str(second)},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert edited.status_code == 200
+    said = refusal(edited.text)
+    assert said.startswith(
+        "The rule was not saved: it would be the same as your rule "
+        "“Score reaches a level · threshold 70.0 · all watched products” (marked below)."
+    ), said
+    assert marked(edited.text) == [str(first)]
+
+
 async def test_creating_a_product_or_ad_redirects_with_the_message(client: Client) -> None:
     await signed_up(client)
     form = {"csrf_token": await csrf(client), "action": "product", "name": "Reload Lamp", "description": "d"}
