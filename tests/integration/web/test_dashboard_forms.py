@@ -879,7 +879,7 @@ async def test_rule_kinds_have_readable_names(client: Client) -> None:
     assert (await client.post("/ui/alerts", data=rule, follow_redirects=False)).status_code == 303
     page = (await client.get("/ui/watchlist", headers=HTML)).text
     assert '<option value="score_rise">Score rises by a number of points</option>' in page
-    assert "<li>Score rises by a number of points · threshold 5.0" in page
+    assert re.search(r'<li id="rule-\d+">Score rises by a number of points · threshold 5.0', page)
 
 
 async def test_sign_up_names_every_wrong_field_at_once(client: Client) -> None:

@@ -58,6 +58,14 @@ class RuleDefinition:
         return chosen
 
 
+class IdenticalRule(Conflict):
+    """The rule would ask exactly what another of the user's rules asks: ``rule``, that one."""
+
+    def __init__(self, message: str, rule: AlertRule) -> None:
+        super().__init__(message)
+        self.rule = rule
+
+
 def _identical(rule: AlertRule, others: Iterable[AlertRule]) -> AlertRule | None:
     """Another rule that asks exactly the same (kind, product, threshold, window): it would find
     the same events, which alert once anyway."""
@@ -83,7 +91,7 @@ async def create_rule(
 ) -> AlertRule:
     """Stores a rule. A rule delivering to a webhook gets a new signing secret, which the
     caller shows the user once. A rule identical to one the user has (same kind, product,
-    threshold and window) is a Conflict."""
+    threshold and window) is an :class:`IdenticalRule` conflict."""
     d = definition
     rule = AlertRule(
         user_id=user_id,
@@ -103,9 +111,10 @@ async def create_rule(
             raise NotFound("product", d.product_id)
         existing = await uow.alert_rules.list(user_id)
         if (other := _identical(rule, existing)) is not None:
-            raise Conflict(
+            raise IdenticalRule(
                 f"an identical alert rule exists (id {other.id}); change that one to change how its "
-                "alerts are delivered"
+                "alerts are delivered",
+                other,
             )
         if len(existing) >= MAX_RULES_PER_USER:
             raise Conflict(f"at most {MAX_RULES_PER_USER} alert rules per user")
@@ -153,7 +162,7 @@ async def replace_rule(
             else None,
         )
         if (other := _identical(rule, existing)) is not None:
-            raise Conflict(f"an identical alert rule exists (id {other.id})")
+            raise IdenticalRule(f"an identical alert rule exists (id {other.id})", other)
         await uow.alert_rules.replace(rule)
         await uow.commit()
     return rule, new_secret

@@ -124,6 +124,30 @@ def rule_problem(error: DomainError) -> str:
     return in_form_words(error.field, _RULE_WORD.sub(lambda found: _RULE_WORDS[found.group(0)], error.rule))
 
 
+def rule_summary(rule: AlertRule) -> str:
+    """A rule as the rule list says it, and as a refusal names it (the list shows no ids)."""
+    parts = [RULE_KIND_NAMES.get(rule.kind, str(rule.kind))]
+    if rule.threshold is not None:
+        parts.append(f"threshold {rule.threshold}")
+    if rule.window_hours:
+        parts.append(f"within {rule.window_hours} h")
+    parts.append(f"product #{rule.product_id}" if rule.product_id else "all watched products")
+    if rule.channels:
+        where = f" ({rule.webhook_url})" if rule.webhook_url else ""
+        parts.append(f"also by {' and '.join(rule.channels)}{where}")
+    return " · ".join(parts)
+
+
+def same_rule_problem(rule: AlertRule, *, editing: bool) -> str:
+    """Why a rule was refused for asking what ``rule``, listed, already asks."""
+    if editing:
+        return f"it would be the same as your rule “{rule_summary(rule)}” (marked below)."
+    return (
+        f"you already have this rule: “{rule_summary(rule)}” (marked below); "
+        "to change how its alerts are delivered, edit that one."
+    )
+
+
 def utc_time(value: datetime) -> Markup:
     """Every time the dashboard prints, as ``2026-11-30 21:00 UTC`` in a ``<time>`` element
     (the template filter ``utc``); a naive value is taken to be UTC already."""
@@ -268,7 +292,10 @@ async def _watchlist_page(
     error: str | None = None,
     values: dict[str, Any] | None = None,
     editing: int | None = None,
+    same_rule: int | None = None,
 ) -> Template:
+    """The Watchlist page; with a rule form's ``error``, the ``values`` typed, the rule being
+    edited and the listed rule it was refused for being the same as (``same_rule``)."""
     entries = await watchlists.list_watchlist(uow, user_id=user.id)
     async with uow:
         products = await uow.products.get_many(e.product_id for e in entries)
@@ -286,9 +313,10 @@ async def _watchlist_page(
         levels=levels,
         alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
         rules=rules,
+        summaries={r.id: rule_summary(r) for r in rules},
+        same_rule=same_rule,
         deliveries=await notifications.list_deliveries(uow, user_id=user.id, limit=20),
         kinds=[(k.value, RULE_KIND_NAMES[k]) for k in AlertRuleKind],
-        kind_names={k.value: name for k, name in RULE_KIND_NAMES.items()},
         email_available=Channel.EMAIL in available_channels(request.app.state.container.settings()),
         error=error,
         values=values or {},
@@ -942,7 +970,12 @@ class DashboardController(Controller):
                 )
                 note = f"saved:{rule.id}" + (":secret" if new_secret else "")
         except DomainError as error:
-            message = rule_problem(error)
+            same = error.rule if isinstance(error, alerts.IdenticalRule) else None
+            message = (
+                same_rule_problem(same, editing=rule_id is not None)
+                if same is not None
+                else rule_problem(error)
+            )
             typed = {
                 "kind": _text(form, "kind"),
                 "threshold": threshold,
@@ -950,7 +983,15 @@ class DashboardController(Controller):
                 "webhook_url": url,
                 **{f"notify_{c.value}": True for c in channels},
             }
-            return await _watchlist_page(request, uow, user, error=message, values=typed, editing=rule_id)
+            return await _watchlist_page(
+                request,
+                uow,
+                user,
+                error=message,
+                values=typed,
+                editing=rule_id,
+                same_rule=same.id if same is not None else None,
+            )
         return flash_redirect(request, "/ui/watchlist", note)
 
     @post("/ui/data", status_code=200)
