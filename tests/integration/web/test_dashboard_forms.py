@@ -15,6 +15,7 @@ from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketscout.domain.errors import Busy
 from marketscout.domain.model import Product, TrendAssessment, TrendScore, TrendStatus
 from marketscout.domain.usecases import accounts, catalog
 from marketscout.entrypoints.app import create_app
@@ -1416,3 +1417,27 @@ async def test_a_page_past_the_end_links_to_the_last_page_at_the_size_chosen(cou
         await counted_market.get("/", params={"q": "lamp", "size": "100", "page": "11"}, headers=HTML)
     ).text
     assert _ranks(last) == list(range(1001, 1031)) and "Products 1,001–1,030 of 1,030" in last
+
+
+@pytest.mark.parametrize("action", ["delete-rule", "read-all", "check"])
+async def test_a_busy_or_absent_store_is_said_not_swallowed_by_the_alerts_form(
+    client: Client, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    """The alerts form redirected back as if done when the store was busy or down, so the user
+    believed a rule deleted that was still there; it answers as every page does then (503)."""
+
+    async def busy(*args: object, **kwargs: object) -> None:
+        raise Busy("database busy")
+
+    for name in ("delete_rule", "mark_alerts_read", "check_alerts"):
+        monkeypatch.setattr(pages.alerts, name, busy)
+    await signed_up(client, "busy_alerts")
+    answered = await client.post(
+        "/ui/alerts",
+        data={"csrf_token": await csrf(client), "action": action, "rule_id": "1"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert answered.status_code == 503, answered.status_code
+    assert answered.headers["retry-after"] == "1"
+    assert "busy" in answered.text
