@@ -32,7 +32,14 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from marketscout.adapters.csv_rows import misfit
-from marketscout.domain.errors import AuthenticationFailed, Conflict, DomainError, InvalidValue, NotFound
+from marketscout.domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DomainError,
+    InvalidValue,
+    NotFound,
+    Unavailable,
+)
 from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area
@@ -916,6 +923,8 @@ class DashboardController(Controller):
             elif action == "replace-rule":
                 rule_id = plain_id(_text(form, "rule_id")) or 0
                 return await self._save_rule(request, uow, clock, user, form, rule_id=rule_id)
+        except Unavailable:
+            raise  # a store busy or down is said as on every page, never taken for done
         except DomainError:
             return Redirect(path="/ui/watchlist", status_code=303)
         return Redirect(path="/ui/watchlist", status_code=303)
