@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from marketscout.domain.errors import Busy
 from marketscout.domain.model import Product, TrendAssessment, TrendScore, TrendStatus
-from marketscout.domain.usecases import accounts, catalog
+from marketscout.domain.usecases import accounts, alerts, catalog
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
@@ -1430,7 +1430,7 @@ async def test_a_busy_or_absent_store_is_said_not_swallowed_by_the_alerts_form(
         raise Busy("database busy")
 
     for name in ("delete_rule", "mark_alerts_read", "check_alerts"):
-        monkeypatch.setattr(pages.alerts, name, busy)
+        monkeypatch.setattr(alerts, name, busy)
     await signed_up(client, "busy_alerts")
     answered = await client.post(
         "/ui/alerts",
