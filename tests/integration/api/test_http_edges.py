@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 from marketscout.domain.errors import Busy, DomainError, Unavailable
 from marketscout.entrypoints.api.errors import handle_domain_error
 from marketscout.entrypoints.middleware import RequestContextMiddleware
+from marketscout.entrypoints.settings import Settings
 from tests.integration.api.support import setup_ad
 
 Client = AsyncTestClient[Litestar]
@@ -158,6 +159,71 @@ async def test_openapi_lists_every_endpoint_with_constraints(client: Client) -> 
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "text/html" in docs.headers["content-type"]
+
+
+# The one write that reads no body: it scores the readings already stored.
+BODYLESS_WRITES = {("post", "/calculate-score/{product_id}")}
+
+
+def references(node: Any) -> list[str]:
+    """Every ``$ref`` in a JSON document."""
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in references(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in references(value)]
+    return []
+
+
+def resolve(document: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = document
+    for part in ref.removeprefix("#/").split("/"):
+        assert isinstance(node, dict) and part in node, f"{ref} does not resolve"
+        node = node[part]
+    return node
+
+
+async def test_every_operation_that_takes_a_body_documents_it(client: Client, settings: Settings) -> None:
+    """Client generators build a call from the request schema: every write documents its body,
+    the ingest (which reads its body by hand, to take NDJSON too) included, and every reference
+    in the document leads somewhere."""
+    document = (await client.get("/openapi.json")).json()
+    for ref in references(document):
+        resolve(document, ref)
+    undocumented = set()
+    for path, item in document["paths"].items():
+        for method in ("post", "put", "patch"):
+            if method not in item:
+                continue
+            body = item[method].get("requestBody")
+            if body is None:
+                undocumented.add((method, path))
+                continue
+            assert body["required"] is True, (method, path)
+            assert body["content"], (method, path)
+            for media, content in body["content"].items():
+                assert content["schema"], (method, path, media)
+    assert undocumented == BODYLESS_WRITES
+
+    ingest = document["paths"]["/engagement"]["post"]["requestBody"]["content"]
+    assert set(ingest) == {"application/json", "application/x-ndjson"}
+    one_or_many = ingest["application/json"]["schema"]
+    one, many = one_or_many.get("oneOf") or one_or_many["anyOf"]
+    assert one == {"$ref": "#/components/schemas/EngagementIn"}
+    assert many["type"] == "array"
+    assert many["items"] == {"$ref": "#/components/schemas/EngagementIn"}
+    assert (many["minItems"], many["maxItems"]) == (1, settings.max_ingest_items)
+    lines = ingest["application/x-ndjson"]["schema"]
+    assert lines["items"] == {"$ref": "#/components/schemas/EngagementIn"}
+    assert (lines["minItems"], lines["maxItems"]) == (1, settings.max_ingest_items)
+    snapshot = resolve(document, "#/components/schemas/EngagementIn")
+    assert set(snapshot["required"]) == {"observed_at", "region", "views"}
+    fields = snapshot["properties"]
+    assert (fields["region"]["minLength"], fields["region"]["maxLength"]) == (2, 6)
+    assert fields["views"]["minimum"] == 0
+    assert fields["observed_at"]["format"] == "date-time"
+    assert snapshot["additionalProperties"] is False
 
 
 async def test_injection_strings_are_stored_as_text(client: Client, make_user: object) -> None:
