@@ -29,7 +29,7 @@ from marketscout.entrypoints.api.auth import AuthController
 from marketscout.entrypoints.api.bodies import RequestChecks
 from marketscout.entrypoints.api.catalog import AdController, ProductController
 from marketscout.entrypoints.api.dependencies import authenticate_request, build_dependencies
-from marketscout.entrypoints.api.engagement import EngagementController
+from marketscout.entrypoints.api.engagement import EngagementController, ingest_body, ingest_body_description
 from marketscout.entrypoints.api.errors import (
     handle_domain_error,
     handle_http_exception,
@@ -43,7 +43,7 @@ from marketscout.entrypoints.middleware import (
     RequestContextMiddleware,
     configure_logging,
 )
-from marketscout.entrypoints.openapi import document_errors
+from marketscout.entrypoints.openapi import document_body, document_errors
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.settings import tune_gc
@@ -193,6 +193,13 @@ def create_app(container: Container | None = None) -> Litestar:
         debug=False,
     )
     document_errors(app)
+    document_body(
+        app,
+        "POST",
+        "/engagement",
+        ingest_body(settings.max_ingest_items),
+        ingest_body_description(settings.max_ingest_items),
+    )
     # Litestar runs route middleware only for matched routes; wrapping the whole ASGI handler
     # gives 404s and 405s the same request id, security headers and rate limits as the rest.
     handler: ASGIApp = CorsPreflightChecks(app.asgi_handler, cors)

@@ -1,4 +1,6 @@
-"""The error answers each operation can give, written into the generated OpenAPI document.
+"""What Litestar leaves out of the generated OpenAPI document, written into it: the error answers
+each operation can give, and the body of a handler that reads its body by hand; and the query
+strings held to the document (:class:`StrictQuery`).
 
 Litestar documents a handler's success answer and a generic 400. Every error here answers with
 ``ErrorBody``, and which errors an operation can give follows from what it is: a body or query to
@@ -11,13 +13,24 @@ against this document (``tests/integration/api/test_schemathesis.py``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from litestar import Litestar, Request
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Reference
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    RequestBody,
+    Schema,
+)
 from litestar.routes import HTTPRoute
 
 from marketscout.entrypoints.ratelimit import EXEMPT_PATHS
@@ -97,6 +110,55 @@ def document_errors(app: Litestar) -> None:
                     description=ERRORS[code], content={"application/json": error}
                 )
             operation.responses = responses
+
+
+def document_body(
+    app: Litestar, method: str, path: str, content: Mapping[str, Any], description: str
+) -> None:
+    """Documents the body of the operation ``method path``, whose handler reads its body by hand
+    (Litestar documents only a ``data`` parameter): ``content`` maps each media type accepted to
+    the type its body is decoded into. The schemas are msgspec's, written from the very types the
+    handler decodes with, constraints included; a component Litestar wrote already (an enum such
+    as ``Platform``) is kept."""
+    schemas, components = msgspec.json.schema_components(
+        list(content.values()), ref_template="#/components/schemas/{name}"
+    )
+    document = app.openapi_schema
+    for name, component in components.items():
+        if isinstance(converted := _spec(component), Schema):  # a component is a schema, never a reference
+            document.components.schemas.setdefault(name, converted)
+    operation: Operation = getattr((document.paths or {})[path], method.lower())
+    operation.request_body = RequestBody(
+        content={
+            media: OpenAPIMediaType(schema=_spec(schema))
+            for media, schema in zip(content, schemas, strict=True)
+        },
+        description=description,
+        required=True,
+    )
+
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def _spec(node: dict[str, Any]) -> Schema | Reference:
+    """A JSON Schema, as msgspec writes it, in Litestar's spec objects."""
+    if "$ref" in node:
+        return Reference(ref=node["$ref"])
+    fields: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties":
+            value = {name: _spec(field) for name, field in value.items()}
+        elif key in {"anyOf", "oneOf", "allOf"}:
+            value = [_spec(choice) for choice in value]
+        elif key in {"items", "additionalProperties"} and isinstance(value, dict):
+            value = _spec(value)
+        elif key == "type":
+            value = OpenAPIType(value)
+        elif key == "format":
+            value = OpenAPIFormat(value)
+        fields[_CAMEL.sub("_", key).lower()] = value
+    return Schema(**fields)
 
 
 _INTEGER = re.compile(r"-?\d+")

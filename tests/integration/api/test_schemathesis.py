@@ -7,6 +7,7 @@ that breaks a documented constraint (a type, a bound, a format, a required field
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import schemathesis
@@ -29,6 +30,15 @@ with_input = schemathesis.openapi.from_asgi(
     "/openapi.json", app, config=schemathesis.config.SchemathesisConfig()
 ).exclude(path_regex=r"^/(health|ready)$")
 with_input.config.generation.update(modes=[schemathesis.GenerationMode.NEGATIVE])
+
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
+    """The ingest's NDJSON, documented as the array of its lines: one JSON value a line."""
+    return b"".join(
+        json.dumps(line).encode() + b"\n" for line in (value if isinstance(value, list) else [value])
+    )
+
 
 CONFORMANCE = [
     not_a_server_error,

@@ -9,6 +9,7 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import QueryParameter
+from msgspec import Meta
 
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, UnitOfWork
@@ -18,6 +19,25 @@ from marketscout.entrypoints.api.bodies import NOT_JSON, NOT_UTF8, describe, is_
 from marketscout.entrypoints.schemas import EngagementIn, IngestOut, RejectedItem
 
 NDJSON = "application/x-ndjson"
+
+
+def ingest_body(max_items: int) -> dict[str, Any]:
+    """What ``POST /engagement`` takes, by content type, for the OpenAPI document: one snapshot or
+    a batch as JSON, or NDJSON (described as the array of its lines)."""
+    batch = Annotated[list[EngagementIn], Meta(min_length=1, max_length=max_items)]
+    lines = Annotated[
+        list[EngagementIn],
+        Meta(min_length=1, max_length=max_items, description="One EngagementIn object a line"),
+    ]
+    return {"application/json": EngagementIn | batch, NDJSON: lines}
+
+
+def ingest_body_description(max_items: int) -> str:
+    return (
+        f"One EngagementIn object, a JSON array of 1 to {max_items} of them, or NDJSON (one a line, "
+        "Content-Type: application/x-ndjson). Each item is checked on its own: an invalid one is "
+        "named in the answer's `rejected` and the others are stored, unless all_or_nothing=true."
+    )
 
 
 def _rejection(index: int, error: msgspec.ValidationError) -> Rejection:
