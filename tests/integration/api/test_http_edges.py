@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -292,13 +293,21 @@ async def test_a_listing_never_hides_a_product_just_created(client: Client, make
     assert [p["name"] for p in (await client.get("/products")).json()] == ["Fresh Lamp"]
 
 
+WRITTEN = "in the digits 0-9 without sign, spaces or leading zeros"
+ID_RULE = f"must be a whole number from 1 to 2^63 - 1, {WRITTEN}"
+LIMIT_RULE = f"must be a whole number from 1 to 100, {WRITTEN}"
+SKIP_RULE = f"must be a whole number from 0 to 2^31 - 1, {WRITTEN}"
+BOOLEAN_RULE = "must be true or false (or 1 or 0)"
+PLATFORMS = "must be one of: TikTok, Facebook, Instagram, YouTube, Twitter"
+
+
 @pytest.mark.parametrize(
     ("query", "field", "rule"),
     [
-        ("/ads?product_id=1.0", "product_id", "must be a whole number"),
+        ("/ads?product_id=1.0", "product_id", ID_RULE),
         ("/ads?skip=1&skip=2", "skip", "must be given at most once"),
-        ("/ads?platform=null", "platform", "must be one of the documented values, not null"),
-        ("/heat-map?level=null", "level", "must be one of the documented values, not null"),
+        ("/ads?platform=null", "platform", PLATFORMS),
+        ("/heat-map?level=null", "level", "must be one of: continent, country"),
         (
             "/heat-map?until=0.5",
             "until",
@@ -318,6 +327,138 @@ async def test_query_strings_are_held_to_the_documented_schema(
     answer = await client.get(query)
     assert answer.status_code == 422
     assert answer.json()["details"] == [{"field": field, "rule": rule, "index": None}]
+
+
+@pytest.mark.parametrize(
+    ("method", "query", "field", "rule"),
+    [
+        # 010 is refused, as in a path id and in JSON: one way to write each number, and no
+        # guessing whether a leading zero means octal.
+        *[
+            ("GET", f"/{path}?limit={v}", "limit", LIMIT_RULE)
+            for path in ("products", "ads", "trending", "scan-ads")
+            for v in ("010", "abc", "0", "101", "-1", "1e2", "")
+        ],
+        ("GET", "/products?skip=-1", "skip", SKIP_RULE),
+        ("GET", "/alerts?skip=2147483648", "skip", SKIP_RULE),
+        ("GET", "/ads?product_id=9223372036854775808", "product_id", ID_RULE),
+        ("GET", "/heat-map?product_id=010", "product_id", ID_RULE),
+        ("GET", "/heat-map?product_id=0", "product_id", ID_RULE),
+        (
+            "GET",
+            "/heat-map?" + "&".join(f"product_id={n}" for n in range(1, 52)),
+            "product_id",
+            "must be given at most 50 times",
+        ),
+        (
+            "GET",
+            "/trending?min_confidence=abc",
+            "min_confidence",
+            "must be a number from 0 to 1, such as 0.5",
+        ),
+        (
+            "GET",
+            "/trending?min_confidence=-0.5",
+            "min_confidence",
+            "must be a number from 0 to 1, such as 0.5",
+        ),
+        (
+            "GET",
+            "/trending?min_confidence=nan",
+            "min_confidence",
+            "must be a number from 0 to 1, such as 0.5",
+        ),
+        ("GET", "/trending?min_confidence=", "min_confidence", "must be a number from 0 to 1, such as 0.5"),
+        ("GET", "/alerts?unread=", "unread", BOOLEAN_RULE),
+        ("GET", "/alerts?unread=yes", "unread", BOOLEAN_RULE),
+        ("POST", "/engagement?all_or_nothing=yes", "all_or_nothing", BOOLEAN_RULE),
+        ("GET", "/deliveries?status=null", "status", "must be one of: pending, sending, delivered, dead"),
+        ("GET", "/products?q=" + "x" * 201, "q", "must be at most 200 characters long"),
+        ("GET", "/trending?region=x", "region", "must be from 2 to 40 characters long"),
+        (
+            "GET",
+            "/heat-map?since=" + "2025" * 11,
+            "since",
+            "must be an RFC 3339 time with a UTC offset, e.g. 2025-07-12T00:00:00Z",
+        ),
+    ],
+)
+async def test_a_query_parameter_of_the_wrong_type_is_refused_by_its_rule(
+    client: Client, make_user: MakeUser, method: str, query: str, field: str, rule: str
+) -> None:
+    """Each parameter has one rule, said the same way whatever is wrong with the value."""
+    headers = await make_user("querier")
+    answer = await client.request(method, query, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["details"] == [{"field": field, "rule": rule, "index": None}]
+
+
+def wrong_values(schema: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    """Values a query parameter of ``schema`` does not take: of the wrong type, or outside the
+    documented bounds."""
+    choices = [s for s in schema.get("oneOf", [schema]) if s.get("type") != "null"]
+    assert len(choices) == 1, schema
+    (choice,) = choices
+    scalar = choice.get("items", choice) if choice.get("type") == "array" else choice
+    if "$ref" in scalar:
+        scalar = resolve(document, scalar["$ref"])
+    bounds = {**schema, **scalar}
+    if "enum" in scalar:
+        return ["nope", "", "null", "1"]
+    match scalar["type"]:
+        case "integer":
+            return ["abc", "1.5", "", "010", "-1", "1e3", "+1", " 1", "\u0661", "9" * 30, "null", "true"]
+        case "number":
+            return ["abc", "", "nan", "inf", "1,5", "-1", "2", "null", "true", "0x1"]
+        case "boolean":
+            return ["yes", "", "2", "null", "on", "-1"]
+        case "string":
+            values = ["x" * (bounds["maxLength"] + 1)] if "maxLength" in bounds else []
+            if bounds.get("minLength", 0) > 1:
+                values.append("x")
+            if bounds.get("format") == "date-time":
+                values += ["yesterday", "1.5", "2025-07-12T00:00:00"]
+            return values or ["1.5", "null"]  # no documented bound: the handler's own rule
+    raise AssertionError(schema)
+
+
+PYTHON_TYPES = re.compile(
+    r"Expected `|`(int|float|str|bool|None)|\b(int|float|str|bool|NoneType|None|dict|list)\b"
+)
+
+
+async def test_every_query_parameter_refuses_a_wrong_value_by_name_and_rule(
+    client: Client, make_user: MakeUser
+) -> None:
+    """Walks the OpenAPI document: every query parameter of every operation, given a value it
+    does not take, is a 422 naming the parameter and its rule in words, not in Python's types."""
+    headers = await make_user("walker")
+    document = (await client.get("/openapi.json")).json()
+    tried: set[str] = set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                name = parameter["name"]
+                for value in wrong_values(parameter["schema"], document):
+                    url = path.replace("{product_id}", "1").replace("{rule_id}", "1")
+                    answer = await client.request(method.upper(), url, params={name: value}, headers=headers)
+                    where = (method, path, name, value, answer.text)
+                    assert answer.status_code == 422, where
+                    details = answer.json()["details"]
+                    assert [d["field"] for d in details] == [name], where
+                    assert not PYTHON_TYPES.search(details[0]["rule"]), where
+                tried.add(f"{method.upper()} {path} {name}")
+    assert {
+        "GET /products limit",
+        "GET /trending min_confidence",
+        "GET /alerts unread",
+        "POST /engagement all_or_nothing",
+        "GET /heat-map product_id",
+        "GET /deliveries status",
+    } <= tried
+    assert len(tried) >= 30
 
 
 async def test_documented_repeats_and_plain_strings_still_pass(client: Client) -> None:
