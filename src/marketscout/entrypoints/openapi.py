@@ -13,7 +13,7 @@ against this document (``tests/integration/api/test_schemathesis.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from litestar.openapi.spec import (
 )
 from litestar.routes import HTTPRoute
 
+from marketscout.entrypoints.api.params import INSTANT_RULE, WRITTEN
 from marketscout.entrypoints.ratelimit import EXEMPT_PATHS
 
 ERRORS = {
@@ -161,46 +162,129 @@ def _spec(node: dict[str, Any]) -> Schema | Reference:
     return Schema(**fields)
 
 
-_INTEGER = re.compile(r"-?\d+")
+# A whole number is written one way, as in a path id and in JSON: 010 is refused rather than
+# guessed at (ten, or octal eight).
+_WHOLE = re.compile(r"0|[1-9][0-9]*")
+# JSON's grammar for a number (no nan or inf), as the parser reads it.
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+# What Litestar reads as a boolean, in any case.
+_BOOLEANS = {"true", "false", "1", "0"}
 
 
 @dataclass(frozen=True, slots=True)
 class _QueryRule:
-    repeatable: bool
-    integer: bool
-    plain_string: bool
+    """What a documented query parameter takes, and its rule in words."""
+
+    takes: Callable[[str], bool]
+    rule: str
+    most: int | None = 1  # times it may be given; None: any number
 
 
-def _kinds(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    return [s for s in schema.get("oneOf", [schema]) if s.get("type") != "null"]
+_POWERS = {2**63 - 1: "2^63 - 1", 2**31 - 1: "2^31 - 1"}
+
+
+def _bound(value: float) -> str:
+    if value in _POWERS:
+        return _POWERS[int(value)]
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _within(low: float | None, high: float | None) -> Callable[[float], bool]:
+    return lambda n: (low is None or n >= low) and (high is None or n <= high)
+
+
+def _span(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f" from {_bound(low)} to {_bound(high)}"
+    if low is not None:
+        return f" of at least {_bound(low)}"
+    return f" of at most {_bound(high)}" if high is not None else ""
+
+
+def _whole(low: float | None, high: float | None) -> _QueryRule:
+    within = _within(low, high)
+    # Past 20 digits a number is beyond the 64 bits the parser takes (and, past thousands,
+    # beyond what int() reads).
+    return _QueryRule(
+        lambda v: bool(_WHOLE.fullmatch(v)) and len(v) <= 20 and within(int(v)),
+        f"must be a whole number{_span(low, high)}, {WRITTEN}",
+    )
+
+
+def _number(low: float | None, high: float | None) -> _QueryRule:
+    within = _within(low, high)
+    example = ", such as 0.5" if within(0.5) else ""
+    return _QueryRule(
+        lambda v: bool(_NUMBER.fullmatch(v)) and within(float(v)),
+        f"must be a number{_span(low, high)}{example}",
+    )
+
+
+def _text(low: int | None, high: int | None, instant: bool) -> _QueryRule:
+    """Text of a documented length; a time's rule is the time's (the handler reads the rest)."""
+    within = _within(low, high)
+    if instant:
+        return _QueryRule(lambda v: within(len(v)), INSTANT_RULE)
+    if low is not None and high is not None:
+        rule = f"must be from {low} to {high} characters long"
+    elif low is not None:
+        rule = f"must be at least {low} characters long"
+    else:
+        rule = f"must be at most {high} characters long"  # or any length: never refused
+    return _QueryRule(lambda v: within(len(v)), rule)
+
+
+def _rule(schema: dict[str, Any], components: dict[str, Any]) -> _QueryRule:
+    """The rule of a parameter's ``schema``; Litestar writes a bound either beside ``oneOf`` or
+    in its choice, and a repeatable parameter's rule is its items'."""
+    choices = [s for s in schema.get("oneOf", [schema]) if s.get("type") != "null"]
+    if len(choices) != 1:
+        return _QueryRule(lambda v: True, "", most=None)  # not a shape used here: Litestar judges it
+    (choice,) = choices
+    merged = {**{k: v for k, v in schema.items() if k != "oneOf"}, **choice}
+    scalar = (
+        {**schema.get("items", {}), **choice.get("items", {})} if choice.get("type") == "array" else merged
+    )
+    if ref := scalar.get("$ref"):
+        scalar = components[ref.removeprefix("#/components/schemas/")]
+    if "enum" in scalar:
+        values = [str(v) for v in scalar["enum"]]
+        rule = _QueryRule(values.__contains__, f"must be one of: {', '.join(values)}")
+    elif scalar.get("type") == "integer":
+        rule = _whole(scalar.get("minimum"), scalar.get("maximum"))
+    elif scalar.get("type") == "number":
+        rule = _number(scalar.get("minimum"), scalar.get("maximum"))
+    elif scalar.get("type") == "boolean":
+        rule = _QueryRule(lambda v: v.lower() in _BOOLEANS, "must be true or false (or 1 or 0)")
+    else:
+        instant = scalar.get("format") == "date-time"
+        rule = _text(scalar.get("minLength"), scalar.get("maxLength"), instant)
+    if choice.get("type") == "array":
+        return _QueryRule(rule.takes, rule.rule, merged.get("maxItems"))
+    return rule
 
 
 def _query_rules(app: Litestar) -> dict[tuple[str, str], dict[str, _QueryRule]]:
     document = app.openapi_schema.to_schema()
+    components = document.get("components", {}).get("schemas", {})
     rules: dict[tuple[str, str], dict[str, _QueryRule]] = {}
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if not isinstance(operation, dict):
                 continue
-            found: dict[str, _QueryRule] = {}
-            for parameter in operation.get("parameters", []):
-                if parameter.get("in") != "query":
-                    continue
-                kinds = _kinds(parameter.get("schema", {}))
-                repeatable = any(k.get("type") == "array" for k in kinds)
-                scalars = [k.get("items", {}) if k.get("type") == "array" else k for k in kinds]
-                found[parameter["name"]] = _QueryRule(
-                    repeatable=repeatable,
-                    integer=all(k.get("type") == "integer" for k in scalars),
-                    plain_string=all(k.get("type") == "string" and "enum" not in k for k in scalars),
-                )
-            rules[(method.upper(), path)] = found
+            rules[(method.upper(), path)] = {
+                parameter["name"]: _rule(parameter.get("schema", {}), components)
+                for parameter in operation.get("parameters", [])
+                if parameter.get("in") == "query"
+            }
     return rules
 
 
 class StrictQuery:
-    """Holds query strings to what the OpenAPI document says, where the parser is lenient:
-    a scalar given twice, ``1.0`` for an integer, the word ``null`` for a number or a choice."""
+    """Holds query strings to what the OpenAPI document says, before Litestar's parser (which is
+    lenient, and says what it wanted in Python's types): each documented parameter is refused
+    by its name and its rule in words, the same whatever is wrong with the value (``010``,
+    ``abc`` or ``0`` for a limit), and a parameter given more often than it may be."""
 
     def __init__(self) -> None:
         self._rules: dict[tuple[str, str], dict[str, _QueryRule]] | None = None
@@ -226,11 +310,10 @@ class StrictQuery:
             rule = documented.get(name)
             if rule is None:
                 continue
-            if len(values) > 1 and not rule.repeatable:
-                problems.append({"key": name, "message": "must be given at most once"})
-            elif rule.integer and not all(_INTEGER.fullmatch(v) for v in values):
-                problems.append({"key": name, "message": "must be a whole number"})
-            elif not rule.plain_string and "null" in values:
-                problems.append({"key": name, "message": "must be one of the documented values, not null"})
+            if rule.most is not None and len(values) > rule.most:
+                times = "once" if rule.most == 1 else f"{rule.most} times"
+                problems.append({"key": name, "message": f"must be given at most {times}"})
+            elif not all(rule.takes(v) for v in values):
+                problems.append({"key": name, "message": rule.rule})
         if problems:
             raise ValidationException(extra=problems)

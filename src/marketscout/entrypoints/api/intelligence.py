@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromQuery, QueryParameter
+from msgspec import Meta
 
 from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import Platform, TrendStatus, User
@@ -17,7 +19,15 @@ from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area, normalise_region
 from marketscout.domain.usecases import trends
 from marketscout.entrypoints.api.dependencies import Reads
-from marketscout.entrypoints.api.params import Instant, NameQuery, OptionalId, PathId, Skip
+from marketscout.entrypoints.api.params import (
+    INSTANT_RULE,
+    MAX_ID,
+    Instant,
+    NameQuery,
+    OptionalId,
+    PathId,
+    Skip,
+)
 from marketscout.entrypoints.schemas import (
     HeatMapOut,
     HeatMapProductOut,
@@ -45,14 +55,7 @@ def parse_instant(field: str, value: str | None) -> datetime | None:
             raise ValueError(text)
         return utc_instant(field, datetime.fromisoformat(text.replace("z", "Z")))
     except ValueError:
-        raise ValidationException(
-            extra=[
-                {
-                    "key": field,
-                    "message": "must be an RFC 3339 time with a UTC offset, e.g. 2025-07-12T00:00:00Z",
-                }
-            ]
-        ) from None
+        raise ValidationException(extra=[{"key": field, "message": INSTANT_RULE}]) from None
 
 
 def _label(name: str, product_id: int, names: dict[str, int]) -> str:
@@ -148,6 +151,7 @@ class IntelligenceController(Controller):
             QueryParameter(
                 ge=0,
                 le=1,
+                schema_extra={"minimum": 0},  # Litestar leaves a bound of 0 out of the document
                 description="Only products whose latest score has at least this confidence (0-1; "
                 "it grows with the readings and the days they span: about 0.45 after a week of daily "
                 "readings, 0.9 after a month)",
@@ -230,7 +234,13 @@ class IntelligenceController(Controller):
         self,
         reads: NamedDependency[Reads],
         product_id: Annotated[
-            list[int] | None, QueryParameter(description="Repeatable; default: top products")
+            list[Annotated[int, Meta(ge=1, le=MAX_ID)]] | None,
+            QueryParameter(
+                description="Repeatable, at most 50 times; default: top products",
+                max_items=50,
+                # Litestar leaves the items' bounds out of the document.
+                schema_extra={"items": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ID)},
+            ),
         ] = None,
         since: Instant = None,
         until: Instant = None,
@@ -238,10 +248,6 @@ class IntelligenceController(Controller):
     ) -> HeatMapOut:
         start, end = parse_instant("since", since), parse_instant("until", until)
         ids = product_id or []
-        if len(ids) > 50 or any(not 1 <= pid <= 2**63 - 1 for pid in ids):
-            raise ValidationException(
-                extra=[{"key": "product_id", "message": "at most 50 ids, each a positive integer"}]
-            )
         key = ("heat-map", tuple(ids), start, end, level)
         return await reads.cache.get_or_compute(
             key, lambda: _heat_map(reads.uow, reads.clock, ids, start, end, level)

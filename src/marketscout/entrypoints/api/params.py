@@ -8,6 +8,8 @@ from litestar.openapi.spec.enums import OpenAPIFormat
 from litestar.params import PathParameter, QueryParameter
 
 MAX_ID = 2**63 - 1
+# How a whole number in a path or a query is written (``openapi.StrictQuery``, ``path_ids``).
+WRITTEN = "in the digits 0-9 without sign, spaces or leading zeros"
 
 PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="A positive integer id")]
 Skip = Annotated[int, QueryParameter(ge=0, le=2**31 - 1, description="How many items to skip")]
@@ -18,6 +20,7 @@ NameQuery = Annotated[
     str | None,
     QueryParameter(max_length=200, pattern=NO_CONTROL, description="Name contains (case-insensitive)"),
 ]
+INSTANT_RULE = "must be an RFC 3339 time with a UTC offset, e.g. 2025-07-12T00:00:00Z"
 Instant = Annotated[
     str | None,
     QueryParameter(

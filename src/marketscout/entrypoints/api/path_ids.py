@@ -15,11 +15,11 @@ from collections.abc import Iterable
 
 from litestar.exceptions import ValidationException
 
-from marketscout.entrypoints.api.params import MAX_ID
+from marketscout.entrypoints.api.params import MAX_ID, WRITTEN
 
 _INT_SLOT = re.compile(r"^\{(?P<name>\w+):int\}$")
 _PLAIN = re.compile(r"[1-9][0-9]{0,18}")
-RULE = "must be a positive integer up to 2^63 - 1, in the digits 0-9 without sign, spaces or leading zeros"
+RULE = f"must be a positive integer up to 2^63 - 1, {WRITTEN}"
 
 
 def plain_id(written: str) -> int | None:
