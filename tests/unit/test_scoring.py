@@ -690,3 +690,18 @@ def test_a_rise_is_said_as_people_read_it(views: list[int], says: str, never: st
     if never is not None:
         growth = [r for r in reasons if "24 h" in r]
         assert growth and not any(never in r for r in growth), reasons
+
+
+def test_the_usual_range_is_the_days_observed_not_days_before_the_first_reading() -> None:
+    """A product gaining 100 views every day for ten days was said to gain 'far outside its
+    usual range' (surprise 50): the days before its first reading counted as days without
+    gains. Its range is the days it was observed; with fewer than three of them it has none."""
+    steady = score_item(series([1000 + 100 * i for i in range(10)]), AS_OF)
+    assert steady.components["surprise"] == 0.0
+    assert not any("usual range" in r for r in steady.reasons), steady.reasons
+    spike = score_item(series([1000 + 100 * i for i in range(9)] + [1800 + 5000]), AS_OF)
+    assert spike.components["surprise"] > 10
+    assert "daily gain far outside its usual range" in spike.reasons
+    young = score_item(series([1000, 1100, 5000]), AS_OF)
+    assert young.components["surprise"] == 0.0, "two days observed: no usual range yet"
+    assert not any("usual range" in r for r in young.reasons), young.reasons
