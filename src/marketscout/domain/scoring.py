@@ -41,6 +41,10 @@ PLATFORM_ENGAGEMENT_NORM: Mapping[Platform, float] = {
 SWING_PENALTY = 1.5
 
 
+# Days of gains observed before the last day, at least, for its usual range (the surprise).
+MIN_RANGE_DAYS = 3
+
+
 @dataclass(frozen=True, slots=True)
 class ScoringParams:
     """The engine's few parameters; ``docs/scoring.md`` says why each has its value."""
@@ -473,14 +477,17 @@ def score_series(
         else 0.0
     )
 
-    history = sorted(daily[1:])
+    # The usual range: the whole days observed before the last (the days before the first
+    # reading are not days without gains), none with fewer than MIN_RANGE_DAYS of them.
+    observed_whole_days = int((as_of_epoch - first_epoch) // 86400.0)
+    history = sorted(daily[1:observed_whole_days]) if observed_whole_days > MIN_RANGE_DAYS else []
     middle = len(history) // 2
     median = history[middle] if history else 0.0
     # The deviations |x - median| of the sorted history as two ascending runs (below the median
     # read backwards, then from it on), which sorted() merges in one pass.
     below = [median - x for x in reversed(history[:middle])]
     mad = sorted(below + [x - median for x in history[middle:]])[middle] if history else 0.0
-    surprise = (v1 - median) / (1.4826 * mad + math.sqrt(median + 1.0) + 1.0)
+    surprise = (v1 - median) / (1.4826 * mad + math.sqrt(median + 1.0) + 1.0) if history else 0.0
 
     breadth = (
         (len(rising_platforms) - 1 if rising_platforms else 0) * 1.5
