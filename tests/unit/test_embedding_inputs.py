@@ -180,3 +180,29 @@ def test_the_scoring_functions_refuse_what_is_not_readings_by_name(
         call()
     assert refused.value.field == field
     assert says in refused.value.rule, refused.value.rule
+
+
+@pytest.mark.parametrize(
+    ("series", "field", "says"),
+    [
+        (5, "series", "must be a list"),
+        ([5], "series", "item 0 is an int"),
+        (
+            [ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], ["a", "b"], [0, 0])],
+            "views",
+            "whole numbers",
+        ),
+        (
+            [ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [None, 0])],
+            "interactions",
+            "whole numbers",
+        ),
+        ([ReadingSeries(1, Platform.TIKTOK, "US", ["x", "y"], [1, 2], [0, 0])], "epochs", "finite"),
+    ],
+)
+def test_score_series_refuses_what_is_not_series_by_name(series: object, field: str, says: str) -> None:
+    """score_series(5, now) and counts that are text were TypeErrors."""
+    with pytest.raises(InvalidValue) as refused:
+        score_series(series, NOW)  # type: ignore[arg-type]
+    assert refused.value.field == field
+    assert says in refused.value.rule, refused.value.rule
