@@ -188,16 +188,16 @@ def test_the_scoring_functions_refuse_what_is_not_readings_by_name(
         (5, "series", "must be a list"),
         ([5], "series", "item 0 is an int"),
         (
-            [ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], ["a", "b"], [0, 0])],
+            [ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], ["a", "b"], [0, 0])],  # type: ignore[list-item]
             "views",
             "whole numbers",
         ),
         (
-            [ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [None, 0])],
+            [ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [None, 0])],  # type: ignore[list-item]
             "interactions",
             "whole numbers",
         ),
-        ([ReadingSeries(1, Platform.TIKTOK, "US", ["x", "y"], [1, 2], [0, 0])], "epochs", "finite"),
+        ([ReadingSeries(1, Platform.TIKTOK, "US", ["x", "y"], [1, 2], [0, 0])], "epochs", "finite"),  # type: ignore[list-item]
     ],
 )
 def test_score_series_refuses_what_is_not_series_by_name(series: object, field: str, says: str) -> None:

@@ -278,6 +278,7 @@ def _rounded(x: float, scale: float) -> float:
 
 _INF = math.inf
 _COUNT_RULE = f"counts must be from 0 to {MAX_COUNT}"
+_NUMBERS_RULE = f"counts must be whole numbers from 0 to {MAX_COUNT}"
 
 
 def _clip(x: float, lo: float, hi: float) -> float:
@@ -313,8 +314,15 @@ def score_series(
     as_of_epoch = as_of.timestamp()
     kept: list[ReadingSeries] = []
     observations = 0
-    for s in series:
-        epochs, views, interactions = s.epochs, s.views, s.interactions
+    if isinstance(series, str | bytes | Mapping) or not isinstance(series, Iterable):
+        raise InvalidValue(
+            "series", f"must be a list (or any iterable) of ReadingSeries, not {_kind(series)}"
+        )
+    for index, s in enumerate(series):
+        try:
+            epochs, views, interactions = s.epochs, s.views, s.interactions
+        except AttributeError as error:
+            raise InvalidValue("series", f"item {index} is {_kind(s)}: must be a ReadingSeries") from error
         n = len(epochs)
         if len(views) != n or len(interactions) != n:
             raise InvalidValue("series", f"ad {s.ad_id} in {s.region}: the lists differ in length")
@@ -323,12 +331,20 @@ def score_series(
         # NaN and infinities (the sums carry them) and counts beyond a float: refused by name, not
         # met as a crash further on. A sum and the least count per list, no loop per reading:
         # the engine checks every series it scores.
-        if n and not -_INF < sum(epochs) < _INF:
-            raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: reading times must be finite")
-        if n and not (min(views) >= 0 and sum(views) <= MAX_COUNT * n):
-            raise InvalidValue("views", f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
-        if n and not (min(interactions) >= 0 and sum(interactions) <= MAX_COUNT * n):
-            raise InvalidValue("interactions", f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
+        # (Text or None among them: a TypeError in the sum or the least, said by name too.)
+        try:
+            finite = not n or -_INF < sum(epochs) < _INF
+        except TypeError:
+            finite = False
+        if not finite:
+            raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: reading times must be finite numbers")
+        for name, counts in (("views", views), ("interactions", interactions)):
+            try:
+                counted = not n or (min(counts) >= 0 and sum(counts) <= MAX_COUNT * n)
+            except TypeError as error:
+                raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_NUMBERS_RULE}") from error
+            if not counted:
+                raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
         if s.epochs != sorted(s.epochs):
             s = _in_time_order(s)
         cut = bisect_right(s.epochs, as_of_epoch)
