@@ -204,3 +204,14 @@ async def test_a_password_is_changed_with_the_current_one_and_ends_every_login(
         await accounts.reset_password(uow, hasher, "zoe", "short")
     with pytest.raises(NotFound):
         await accounts.reset_password(uow, hasher, "nobody", "set by the operator")
+
+
+@pytest.mark.parametrize("login", ["zoe\x00", "zoe\x00@example.com", "zo\x01e"])
+async def test_a_login_name_with_a_control_character_is_refused_by_name_before_any_store(
+    uow: InMemoryUnitOfWork, login: str
+) -> None:
+    with pytest.raises(InvalidValue) as error:
+        await accounts.log_in(
+            uow, FakeHasher(), FakeTokens(), FakeClock(), username=login, password="long enough"
+        )
+    assert (error.value.field, error.value.rule) == ("username", "must not hold control characters")

@@ -264,3 +264,12 @@ async def test_a_user_changes_their_password_and_their_other_logins_end(client: 
         "/me/password", json={"current_password": "a fresh passphrase", "new_password": "another passphrase"}
     )
     assert anonymous.status_code == 401
+
+
+async def test_a_login_name_with_a_control_character_is_422_naming_it(client: Client) -> None:
+    await sign_up(client, "erin")
+    for login in ("er\u0000in", "erin\u0001", "erin@example.com\u0000"):
+        refused = await client.post("/token", data={"username": login, "password": "correct horse battery"})
+        assert refused.status_code == 422, refused.text
+        [detail] = refused.json()["details"]
+        assert (detail["field"], detail["rule"]) == ("username", "must not hold control characters")

@@ -1441,3 +1441,93 @@ async def test_a_busy_or_absent_store_is_said_not_swallowed_by_the_alerts_form(
     assert answered.status_code == 503, answered.status_code
     assert answered.headers["retry-after"] == "1"
     assert "busy" in answered.text
+
+
+@pytest.fixture
+async def client_on_every_store(database_url: str) -> AsyncIterator[Client]:
+    """The dashboard on the in-memory store, SQLite and PostgreSQL (which cannot store a NUL)."""
+    app = create_app(build_container(api_settings(database_url=database_url), MovableClock(NOW)))
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
+        yield test_client
+
+
+def _problems(page: str) -> list[str]:
+    return [html.unescape(p) for p in re.findall(r'<p class="error"[^>]*>(.*?)</p>', page, re.S)]
+
+
+async def test_a_search_with_a_control_character_is_said_and_shows_everything(
+    client_on_every_store: Client,
+) -> None:
+    client = await signed_up(client_on_every_store)
+    await _create_product(client, "Desk Lamp")
+    for path in ("/", "/ui/heat-map"):
+        for typed in ("a\x00b", "lamp\x01"):
+            page = await client.get(path, params={"q": typed}, headers=HTML)
+            assert page.status_code == 200, page.text
+            assert "The name search must not hold control characters" in " ".join(_problems(page.text)), path
+            assert "\x00" not in page.text and "\x01" not in page.text
+
+
+async def test_forms_refuse_control_characters_and_invisible_text_by_name_on_every_store(
+    client_on_every_store: Client,
+) -> None:
+    client = client_on_every_store
+    login = {"csrf_token": await csrf(client), "username": "a\x00b", "password": "a long enough passphrase"}
+    refused = await client.post("/ui/login", data=login, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 422, refused.text
+    assert "The username must not hold control characters." in _problems(refused.text)
+    for email in ("a\x00b@example.com", "a\x01b@ex\x7fample.com"):
+        form = {
+            "csrf_token": await csrf(client),
+            "username": "web_user",
+            "email": email,
+            "password": "a long enough passphrase",
+        }
+        refused = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+        assert refused.status_code == 422, refused.text
+        assert re.search(r'id="email-error"[^>]*>The e-mail address must', refused.text), email
+    await signed_up(client)
+    product_id = await _create_product(client, "Desk Lamp")
+    for fields, said in (
+        (
+            {"action": "product", "name": "a\x00b", "description": "d"},
+            "Name must not hold control characters.",
+        ),
+        (
+            {"action": "product", "name": "a\x01b", "description": "d"},
+            "Name must not hold control characters.",
+        ),
+        ({"action": "product", "name": "\u200b", "description": "d"}, "Name must not be blank."),
+        (
+            {"action": "product", "name": "Lamp", "description": "a\x00b"},
+            "Description must not hold control characters other than tabs and line breaks.",
+        ),
+        (
+            {"action": "ad", "product": "Desk\x00Lamp", "platform": "TikTok", "ad_content": "look"},
+            "Product must not hold control characters.",
+        ),
+        (
+            {"action": "ad", "product": str(product_id), "platform": "TikTok", "ad_content": "lo\x00ok"},
+            "Content must not hold control characters other than tabs and line breaks.",
+        ),
+        (
+            {
+                "action": "ad",
+                "product": str(product_id),
+                "platform": "TikTok",
+                "ad_content": "look",
+                "external_id": "tt\x00",
+            },
+            "Platform id must not hold control characters.",
+        ),
+    ):
+        sent = await client.post(
+            "/ui/data",
+            data={"csrf_token": await csrf(client), **fields},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert sent.status_code == 200, sent.text
+        assert said in _problems(sent.text), (fields, _problems(sent.text))
+    assert [p["name"] for p in (await client.get("/products")).json()] == ["Desk Lamp"]
+    assert (await client.get("/ads")).json() == []
