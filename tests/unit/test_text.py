@@ -13,6 +13,7 @@ from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import Platform
 from marketscout.domain.usecases import catalog, trends
+from marketscout.domain.usecases.engagement import SnapshotInput, ingest_engagement
 from tests.unit.fakes import FakeClock
 
 PRODUCT = catalog.NewProduct(name="Desk Lamp", description="A lamp")
@@ -124,3 +125,14 @@ async def test_a_search_or_a_product_named_with_a_control_character_is_refused_b
     assert [p.name for p in await catalog.list_products(uow, skip=0, limit=10, query=" lamp ")] == [
         "Desk Lamp"
     ]
+
+
+async def test_an_ingested_reading_naming_its_ad_with_a_control_character_is_rejected_by_name(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    clock = FakeClock()
+    reading = SnapshotInput(
+        platform=Platform.TIKTOK, external_id="tt\x00", region="US", observed_at=clock.now(), views=1
+    )
+    report = await ingest_engagement(uow, clock, [reading])
+    assert [(r.field, r.reason) for r in report.rejected] == [("external_id", NO_CONTROL)]

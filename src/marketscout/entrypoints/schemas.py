@@ -25,27 +25,14 @@ from marketscout.domain.model import (
     ViralAd,
     WatchlistEntry,
 )
+from marketscout.domain.text import MULTI_LINE, ONE_LINE
 from marketscout.domain.usecases.trends import SpreadReport
 
-# Text is not blank and holds no control characters (C0, DEL and C1; PostgreSQL cannot even store
-# NUL); one-line text no line or paragraph separator either, and text of only blanks and
-# zero-width characters is blank. Descriptions and ad texts may break lines and hold tabs. The
-# leading run takes only blanks, so the first other character is the one the middle class
-# matches: linear time on any input (a leading run of any character backtracked, 15-17 ms on 2,000
-# characters ending in NUL).
-_ZERO_WIDTH = r"\u200b-\u200d\u2060\ufeff"
-NonBlank = (
-    rf"^(?:[^\S\x00-\x1f\x7f-\x9f\u2028\u2029]|[{_ZERO_WIDTH}])*"
-    rf"[^\s\x00-\x1f\x7f-\x9f{_ZERO_WIDTH}][^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
-)
-Lines = (
-    rf"^(?:[^\S\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|[{_ZERO_WIDTH}])*"
-    rf"[^\s\x00-\x1f\x7f-\x9f{_ZERO_WIDTH}][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
-)
-TEXT_RULES = {
-    NonBlank: "must not be blank or hold control characters",
-    Lines: "must not be blank or hold control characters other than tabs and line breaks",
-}
+# Text holds none of the characters the domain refuses (marketscout.domain.text, which also
+# refuses text that is blank once trimmed, and says the same rules): a pattern of one character
+# class, linear on any input.
+OneLine = ONE_LINE.pattern
+Lines = MULTI_LINE.pattern
 Id = Annotated[int, Meta(ge=1, le=2**63 - 1, description="A positive integer id")]
 Score = Annotated[float, Meta(ge=0, le=100)]
 Counter = Annotated[int, Meta(ge=0, le=2**63 - 1)]
@@ -146,11 +133,11 @@ class PasswordChangeIn(Input, frozen=True):
 
 
 class ProductIn(Input, frozen=True):
-    name: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)]
+    name: Annotated[str, Meta(min_length=1, max_length=200, pattern=OneLine)]
     description: Annotated[str, Meta(min_length=1, max_length=1000, pattern=Lines)]
-    category: Annotated[str, Meta(min_length=1, max_length=100, pattern=NonBlank)] | None = None
+    category: Annotated[str, Meta(min_length=1, max_length=100, pattern=OneLine)] | None = None
     keywords: Annotated[
-        list[Annotated[str, Meta(min_length=1, max_length=100, pattern=NonBlank)]], Meta(max_length=50)
+        list[Annotated[str, Meta(min_length=1, max_length=100, pattern=OneLine)]], Meta(max_length=50)
     ] = []
 
 
@@ -189,9 +176,9 @@ class AdIn(Input, frozen=True):
     product_id: Id
     platform: Platform
     ad_content: Annotated[str, Meta(min_length=1, max_length=2000, pattern=Lines)]
-    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
+    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=OneLine)] | None = None
     url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$")] | None = None
-    advertiser: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
+    advertiser: Annotated[str, Meta(min_length=1, max_length=200, pattern=OneLine)] | None = None
     first_seen_at: Annotated[datetime, Meta(tz=True, description=INSTANT)] | None = None
 
 
@@ -235,7 +222,7 @@ class EngagementIn(Input, frozen=True):
     shares: Counter = 0
     ad_id: Id | None = None
     platform: Platform | None = None
-    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=NonBlank)] | None = None
+    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=OneLine)] | None = None
 
 
 class RejectedItem(Output, frozen=True):

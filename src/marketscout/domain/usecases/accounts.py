@@ -15,6 +15,7 @@ from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidVal
 from marketscout.domain.model import RefreshToken, User
 from marketscout.domain.passwords import check_password
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
+from marketscout.domain.text import ONE_LINE
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
@@ -50,6 +51,7 @@ def normalise_email(email: str) -> str:
 
 
 def validate_email(email: str) -> str:
+    ONE_LINE.check("email", email)
     email = normalise_email(email)
     if len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email):
         raise InvalidValue("email", "must be a valid e-mail address")
@@ -115,7 +117,9 @@ async def _issue_pair(
 
 async def find_account(uow: UnitOfWork, login: str) -> User | None:
     """The account a login name names: its username, or its e-mail address (usernames never
-    hold "@"), either in any case."""
+    hold "@"), either in any case. InvalidValue naming ``username`` (the log-in form's field)
+    for a name with a control character, which no account has: no store is asked for it."""
+    ONE_LINE.check("username", login)
     if "@" in login:
         return await uow.users.get_by_email(normalise_email(login))
     return await uow.users.get_by_username(login)

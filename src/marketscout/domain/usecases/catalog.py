@@ -10,18 +10,17 @@ from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import Ad, Platform, Product, ScoreLevel
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.text import web_url
+from marketscout.domain.text import MULTI_LINE, ONE_LINE, is_blank, search_text, trimmed, web_url
 
+# The longest each text may be once trimmed.
+NAME_LENGTH = 200
+DESCRIPTION_LENGTH = 1000
+CATEGORY_LENGTH = 100
+KEYWORD_LENGTH = 100
+AD_CONTENT_LENGTH = 2000
+EXTERNAL_ID_LENGTH = 200
+ADVERTISER_LENGTH = 200
 MAX_AD_URL_LENGTH = 2048
-
-
-def _text(field: str, value: str, max_length: int, *, min_length: int = 1) -> str:
-    value = value.strip()
-    if len(value) < min_length:
-        raise InvalidValue(field, "must not be blank")
-    if len(value) > max_length:
-        raise InvalidValue(field, f"must be at most {max_length} characters")
-    return value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,11 +34,11 @@ class NewProduct:
 async def create_product(
     uow: UnitOfWork, clock: Clock, new: NewProduct, *, created_by: int | None
 ) -> Product:
-    keywords = tuple(dict.fromkeys(_text("keywords", k, 100).casefold() for k in new.keywords))
+    keywords = tuple(dict.fromkeys(trimmed("keywords", k, KEYWORD_LENGTH).casefold() for k in new.keywords))
     product = Product(
-        name=_text("name", new.name, 200),
-        description=_text("description", new.description, 1000),
-        category=_text("category", new.category, 100) if new.category is not None else None,
+        name=trimmed("name", new.name, NAME_LENGTH),
+        description=trimmed("description", new.description, DESCRIPTION_LENGTH, MULTI_LINE),
+        category=trimmed("category", new.category, CATEGORY_LENGTH) if new.category is not None else None,
         keywords=keywords,
         created_by=created_by,
         created_at=clock.now(),
@@ -59,8 +58,10 @@ async def get_product(uow: UnitOfWork, product_id: int) -> Product:
 
 
 async def list_products(uow: UnitOfWork, *, skip: int, limit: int, query: str | None = None) -> list[Product]:
+    """A page of products; ``query``, a part of their names (the search ``q``)."""
+    query = search_text("q", query)
     async with uow:
-        return await uow.products.list(skip=skip, limit=limit, query=query.strip() if query else None)
+        return await uow.products.list(skip=skip, limit=limit, query=query)
 
 
 # "Desk Lamp (#12)", "#12" or "12": a product named with its number, as people (and the
@@ -80,8 +81,8 @@ async def find_product(uow: UnitOfWork, typed: str, *, field: str = "product") -
     ``#12``, or after its name as :func:`product_reference` writes it), else a part of its name
     that no other product's name has. InvalidValue naming ``field`` when it names none, or
     several (they are listed, with their numbers)."""
-    text = typed.strip()
-    if not text:
+    text = ONE_LINE.check(field, typed).strip()
+    if is_blank(text):
         raise InvalidValue(field, "is missing: type the product's name or number")
     async with uow:
         named = await uow.products.named(text)
@@ -118,8 +119,9 @@ async def list_products_with_scores(
     uow: UnitOfWork, *, skip: int, limit: int, query: str | None = None
 ) -> list[tuple[Product, ScoreLevel | None]]:
     """A page of products, each with its latest score and status (None until first scored)."""
+    query = search_text("q", query)
     async with uow:
-        products = await uow.products.list(skip=skip, limit=limit, query=query.strip() if query else None)
+        products = await uow.products.list(skip=skip, limit=limit, query=query)
         levels = await uow.scores.latest_levels(p.id for p in products)
     return [(product, levels.get(product.id)) for product in products]
 
@@ -145,10 +147,14 @@ async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
     ad = Ad(
         product_id=new.product_id,
         platform=new.platform,
-        ad_content=_text("ad_content", new.ad_content, 2000),
-        external_id=_text("external_id", new.external_id, 200) if new.external_id is not None else None,
+        ad_content=trimmed("ad_content", new.ad_content, AD_CONTENT_LENGTH, MULTI_LINE),
+        external_id=trimmed("external_id", new.external_id, EXTERNAL_ID_LENGTH)
+        if new.external_id is not None
+        else None,
         url=new.url,
-        advertiser=_text("advertiser", new.advertiser, 200) if new.advertiser is not None else None,
+        advertiser=trimmed("advertiser", new.advertiser, ADVERTISER_LENGTH)
+        if new.advertiser is not None
+        else None,
         first_seen_at=utc_instant("first_seen_at", new.first_seen_at)
         if new.first_seen_at is not None
         else None,

@@ -12,6 +12,7 @@ from marketscout.domain.instants import past_instant
 from marketscout.domain.model import Ad, EngagementSnapshot, Platform
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import normalise_region
+from marketscout.domain.text import ONE_LINE
 
 
 class SnapshotInput(NamedTuple):
@@ -46,6 +47,8 @@ class IngestReport:
 
 
 def _external_key(item: SnapshotInput) -> tuple[Platform, str] | None:
+    if item.external_id is not None:
+        ONE_LINE.check("external_id", item.external_id)  # never looked up with a NUL
     if item.ad_id is not None:
         return None
     if item.platform is not None and item.external_id:

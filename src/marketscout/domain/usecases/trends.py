@@ -26,6 +26,7 @@ from marketscout.domain.regions import in_area, normalise_area
 from marketscout.domain.scan import SCAN_WINDOW, ScanHit, rank_gains
 from marketscout.domain.scoring import score_series
 from marketscout.domain.spread import SpreadAssessment, spread_score
+from marketscout.domain.text import search_text
 
 # A score is stored again when it changed this much, or when the last one is this old,
 # so that history stays readable however often scores are refreshed.
@@ -135,7 +136,7 @@ def _trending_filter(
 ) -> TrendingFilter:
     return TrendingFilter(
         status=status,
-        name=(query or "").strip() or None,
+        name=search_text("q", query),
         among=frozenset(among) if among is not None else None,
         min_confidence=min_confidence,
     )

@@ -22,10 +22,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
 from marketscout.domain.model import AlertRuleKind, Channel, DeliveryStatus, Platform, TrendStatus, User
-from marketscout.entrypoints.api.params import NO_CONTROL
+from marketscout.domain.text import MULTI_LINE, ONE_LINE
 from marketscout.entrypoints.api.path_ids import badly_written_id, refused
 from marketscout.entrypoints.openapi import StrictQuery, needs_user
-from marketscout.entrypoints.schemas import TEXT_RULES
 
 _LOCATION = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
@@ -34,8 +33,7 @@ _EXPECTED = re.compile(r"^Expected `(?P<wanted>[^`]+)`, got `(?P<got>[^`]+)`$")
 _PATTERN = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$")
 # msgspec and Litestar quote a pattern with its backslashes doubled.
 _TEXT_RULES = {
-    pattern.replace("\\", "\\\\"): meaning
-    for pattern, meaning in {**TEXT_RULES, NO_CONTROL: "must not hold control characters"}.items()
+    characters.pattern.replace("\\", "\\\\"): characters.rule for characters in (ONE_LINE, MULTI_LINE)
 }
 _KINDS = {
     "int": "an integer",

@@ -7,6 +7,8 @@ from typing import Annotated
 from litestar.openapi.spec.enums import OpenAPIFormat
 from litestar.params import PathParameter, QueryParameter
 
+from marketscout.domain.text import ONE_LINE
+
 MAX_ID = 2**63 - 1
 # How a whole number in a path or a query is written (``openapi.StrictQuery``, ``path_ids``).
 WRITTEN = "in the digits 0-9 without sign, spaces or leading zeros"
@@ -15,7 +17,7 @@ PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="A positive i
 Skip = Annotated[int, QueryParameter(ge=0, le=2**31 - 1, description="How many items to skip")]
 Limit = Annotated[int, QueryParameter(ge=1, le=100, description="How many items at most (1-100)")]
 OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
-NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]*$"
+NO_CONTROL = ONE_LINE.pattern  # the domain's rule for one-line text
 NameQuery = Annotated[
     str | None,
     QueryParameter(max_length=200, pattern=NO_CONTROL, description="Name contains (case-insensitive)"),

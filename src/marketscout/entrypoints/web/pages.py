@@ -43,6 +43,7 @@ from marketscout.domain.errors import (
 from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area
+from marketscout.domain.text import search_text
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
@@ -110,6 +111,7 @@ FIELD_LABELS = {
     "platform": "Platform",
     "ad_content": "Content",
     "external_id": "Platform id",
+    "q": "The name search",
 }
 # The domain's words for what the form shows otherwise: kinds by name, channels as ticked boxes.
 _RULE_WORDS = {
@@ -344,6 +346,17 @@ async def _watchlist_page(
     return template
 
 
+def _search(typed: str | None, problems: list[str], instead: str) -> str | None:
+    """The name search a page was asked for (None when blank); one with a control character is
+    said in ``problems``, and the page shows what it shows ``instead``, as for an unknown filter."""
+    try:
+        query = search_text("q", typed)
+    except InvalidValue as error:
+        problems.append(f"{FIELD_LABELS['q']} {error.rule}; {instead}.")
+        return None
+    return query[:200] if query else None
+
+
 def _parsed(field: str, typed: str, parse: Callable[[str], _T], rule: str) -> _T:
     """``typed`` read by ``parse``; what it cannot read is an InvalidValue naming ``field``."""
     try:
@@ -430,7 +443,7 @@ class DashboardController(Controller):
                 f"Status “{status[:40]}” is not one of {', '.join(s.value for s in TrendStatus)}; "
                 "showing every status."
             )
-        query = (q or "").strip()[:200] or None
+        query = _search(q, problems, "showing every product")
         chosen_platform = Platform(platform) if platform in {p.value for p in Platform} else None
         if platform and chosen_platform is None:
             problems.append(
@@ -638,7 +651,8 @@ class DashboardController(Controller):
         top trending product."""
         user = current_user(request)
         choices = [item.product for item in await trends.trending(uow, limit=20)]
-        query = (q or "").strip()[:200] or None
+        problems: list[str] = []
+        query = _search(q, problems, "showing the top trending product")
         matches = (
             await catalog.list_products(uow, skip=0, limit=HEAT_MAP_MATCHES + 1, query=query) if query else []
         )
@@ -664,6 +678,7 @@ class DashboardController(Controller):
             request,
             "heatmap.html",
             user,
+            problems=problems,
             choices=choices,
             chosen=chosen,
             q=query or "",
@@ -798,17 +813,20 @@ class DashboardController(Controller):
                 username=_text(form, "username")[:254],
                 password=_text(form, "password")[:1024],
             )
-        except AuthenticationFailed as error:
+        except (AuthenticationFailed, InvalidValue) as error:
+            refused = isinstance(error, InvalidValue)
             template = page(
                 request,
                 "login.html",
                 None,
                 message="",
                 next=_safe_next(_text(form, "next")),
-                error=error.message,
-                username=_text(form, "username")[:254],
+                error=in_form_words(error.field, error.rule)
+                if isinstance(error, InvalidValue)
+                else error.message,
+                username="" if refused else _text(form, "username")[:254],  # never echo a control character
             )
-            template.status_code = 401
+            template.status_code = 422 if refused else 401
             return template
         response: Response[Any] = Redirect(path=_safe_next(_text(form, "next")), status_code=303)
         return _with_session(response, pair, request)
