@@ -240,3 +240,33 @@ def test_no_password_on_standard_input_is_said_as_such(
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main([*argv, "--password-stdin", "--database-url", url]) == 2
     assert "password: must be at least 8 characters" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "said"),
+    [
+        ("\u200b@\u200b.\u200b", PASSPHRASE, "email: must hold visible characters"),
+        ("a..b@ex..com", PASSPHRASE, "email: must not have two dots in a row"),
+        ("owner@example.com", " " * 8, "password: must not be blank"),
+        ("owner@example.com", "Shop_Owner", "password: must not be the username or the e-mail address"),
+        (
+            "owner@example.com",
+            "OWNER@example.com",
+            "password: must not be the username or the e-mail address",
+        ),
+    ],
+)
+def test_an_unusable_email_or_a_weak_password_is_refused_as_sign_up_refuses_it(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    email: str,
+    password: str,
+    said: str,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+    assert _add(url, monkeypatch, "shop_owner", "--email", email, password=password) == 2
+    assert said in capsys.readouterr().err
+    assert main(["users", "list", "--database-url", url]) == 0
+    assert "no accounts yet" in capsys.readouterr().out

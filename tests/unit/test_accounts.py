@@ -113,7 +113,7 @@ async def test_sign_up_refuses_the_first_of_the_problems_a_form_lists_at_once(
     problems = accounts.sign_up_problems("a!", "not-an-email", "short")
     assert [(p.field, p.rule) for p in problems] == [
         ("username", "must be 3-50 characters of letters, digits and underscore"),
-        ("email", "must be a valid e-mail address"),
+        ("email", "must be a valid e-mail address, such as name@example.com"),
         ("password", "must be at least 8 characters"),
     ]
     with pytest.raises(InvalidValue) as error:
@@ -204,6 +204,94 @@ async def test_a_password_is_changed_with_the_current_one_and_ends_every_login(
         await accounts.reset_password(uow, hasher, "zoe", "short")
     with pytest.raises(NotFound):
         await accounts.reset_password(uow, hasher, "nobody", "set by the operator")
+
+
+@pytest.mark.parametrize(
+    ("email", "rule"),
+    [
+        ("\u200b@\u200b.\u200b", "visible characters"),
+        ("a@\u200b.example.com", "visible characters"),
+        ("a..b@example.com", "two dots in a row"),
+        ("a@ex..com", "two dots in a row"),
+        (".a@example.com", "two dots in a row"),
+        ("a.@example.com", "two dots in a row"),
+        ("a@.example.com", "two dots in a row"),
+        ("a@example.com.", "two dots in a row"),
+        ("a\x00b@example.com", "spaces or control characters"),
+        ("a\x01b@ex\x7fample.com", "spaces or control characters"),
+        ("a\u0085b@example.com", "spaces or control characters"),
+        ("a b@example.com", "spaces or control characters"),
+        ("a\u3000b@example.com", "spaces or control characters"),
+        ("ab@example", "such as name@example.com"),
+        ("@example.com", "such as name@example.com"),
+        ("a@b@example.com", "such as name@example.com"),
+        (f"{'a' * 65}@example.com", "64 characters before the @"),
+        (f"a@{'b' * 250}.com", "at most 254 characters"),
+    ],
+)
+def test_an_unusable_email_address_is_refused_in_words(email: str, rule: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        accounts.validate_email(email)
+    assert error.value.field == "email"
+    assert rule in error.value.rule
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["first.last@example.co.uk", "o'brien+shop@example.com", "zoë@exämple.com", " padded@example.com "],
+)
+def test_usual_email_addresses_are_accepted(email: str) -> None:
+    assert accounts.validate_email(email) == email.strip()
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        (" " * 8, "must not be blank"),
+        ("\u200b" * 8 + " ", "must not be blank"),
+        ("long\x00enough", "must not hold control characters"),
+        ("long\tenough", "must not hold control characters"),
+        ("long\x9benough", "must not hold control characters"),
+        ("Zoe_Seller", "must not be the username or the e-mail address"),
+        ("ZOE@EXAMPLE.COM", "must not be the username or the e-mail address"),
+    ],
+)
+async def test_a_weak_or_unusable_password_is_refused_at_sign_up(
+    uow: InMemoryUnitOfWork, password: str, rule: str
+) -> None:
+    problems = accounts.sign_up_problems("zoe_seller", "zoe@example.com", password)
+    assert [(p.field, p.rule) for p in problems] == [("password", rule)]
+    with pytest.raises(InvalidValue) as error:
+        await accounts.sign_up(
+            uow, FakeHasher(), FakeClock(), username="zoe_seller", email="zoe@example.com", password=password
+        )
+    assert (error.value.field, error.value.rule) == ("password", rule)
+    async with uow:
+        assert await uow.users.get_by_username("zoe_seller") is None
+
+
+async def test_a_new_password_follows_the_same_rules_when_changed_or_set_by_the_operator(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    hasher = FakeHasher()
+    user = await accounts.sign_up(
+        uow, hasher, FakeClock(), username="zoe_seller", email="zoe@example.com", password="long enough"
+    )
+    for new, rule in (
+        ("ZOE_SELLER", "must not be the username or the e-mail address"),
+        ("zoe@example.com", "must not be the username or the e-mail address"),
+        ("\t" * 8, "must not hold control characters"),
+        (" " * 9, "must not be blank"),
+    ):
+        with pytest.raises(InvalidValue) as error:
+            await accounts.change_password(uow, hasher, user.id, current="long enough", new=new)
+        assert (error.value.field, error.value.rule) == ("new_password", rule)
+        with pytest.raises(InvalidValue) as error:
+            await accounts.reset_password(uow, hasher, "zoe_seller", new)
+        assert (error.value.field, error.value.rule) == ("password", rule)
+    assert await accounts.log_in(
+        uow, hasher, FakeTokens(), FakeClock(), username="zoe_seller", password="long enough"
+    )
 
 
 @pytest.mark.parametrize("login", ["zoe\x00", "zoe\x00@example.com", "zo\x01e"])

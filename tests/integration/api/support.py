@@ -97,3 +97,9 @@ def snap(ad_id: int, hours_ago: float, views: int, region: str = "US") -> dict[s
         "comments": views // 200,
         "shares": views // 400,
     }
+
+
+def assert_in_words(rule: str) -> None:
+    """A rule a client developer acts on: a sentence, not a decoder's regular expression."""
+    assert rule.startswith(("must", "is ")), rule
+    assert not any(part in rule for part in ("Expected", "regex", "\\", "^", "$", "length")), rule

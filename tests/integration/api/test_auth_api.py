@@ -14,7 +14,14 @@ from litestar.testing import AsyncTestClient
 
 from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.app import create_app
-from tests.integration.api.support import SECRET, MovableClock, api_settings, build_container, sign_up
+from tests.integration.api.support import (
+    SECRET,
+    MovableClock,
+    api_settings,
+    assert_in_words,
+    build_container,
+    sign_up,
+)
 
 Client = AsyncTestClient[Litestar]
 PROTECTED = "/watchlists"
@@ -264,6 +271,54 @@ async def test_a_user_changes_their_password_and_their_other_logins_end(client: 
         "/me/password", json={"current_password": "a fresh passphrase", "new_password": "another passphrase"}
     )
     assert anonymous.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "said"),
+    [
+        ({"email": "\u200b@\u200b.\u200b"}, "email", "visible characters"),
+        ({"email": "a..b@ex..com"}, "email", "two dots in a row"),
+        ({"email": "a.@example.com"}, "email", "two dots in a row"),
+        ({"email": "a@example.com."}, "email", "two dots in a row"),
+        ({"password": " " * 8}, "password", "must not be blank"),
+        ({"password": "long\u0000enough"}, "password", "must not hold control characters"),
+        ({"password": "Shop_Owner"}, "password", "must not be the username or the e-mail address"),
+        ({"password": "OWNER@example.com"}, "password", "must not be the username or the e-mail address"),
+    ],
+)
+async def test_an_unusable_email_or_a_weak_password_is_422_naming_it_in_words(
+    client: Client, changes: dict[str, str], field: str, said: str
+) -> None:
+    account = {"username": "shop_owner", "email": "owner@example.com", "password": "a long passphrase"}
+    response = await client.post("/signup", json={**account, **changes})
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["details"]
+    assert detail["field"] == field
+    assert said in detail["rule"]
+    assert_in_words(detail["rule"])
+    # nothing was stored: the same account signs up once the value is right
+    assert (await client.post("/signup", json=account)).status_code == 201
+
+
+async def test_a_new_password_follows_the_sign_ups_rules(client: Client) -> None:
+    headers = await sign_up(client, "erin_seller")
+    for new, said in (
+        ("ERIN_SELLER", "must not be the username or the e-mail address"),
+        ("Erin_Seller@Example.com", "must not be the username or the e-mail address"),
+        (" " * 10, "must not be blank"),
+        ("new\u0000passphrase", "must not hold control characters"),
+    ):
+        refused = await client.post(
+            "/me/password",
+            json={"current_password": "correct horse battery", "new_password": new},
+            headers=headers,
+        )
+        assert refused.status_code == 422, refused.text
+        [detail] = refused.json()["details"]
+        assert (detail["field"], detail["rule"]) == ("new_password", said)
+    assert (
+        await client.post("/token", data={"username": "erin_seller", "password": "correct horse battery"})
+    ).status_code == 200
 
 
 async def test_a_login_name_with_a_control_character_is_422_naming_it(client: Client) -> None:

@@ -1531,3 +1531,29 @@ async def test_forms_refuse_control_characters_and_invisible_text_by_name_on_eve
         assert said in _problems(sent.text), (fields, _problems(sent.text))
     assert [p["name"] for p in (await client.get("/products")).json()] == ["Desk Lamp"]
     assert (await client.get("/ads")).json() == []
+
+
+async def test_sign_up_refuses_an_unusable_email_or_a_weak_password_in_words(client: Client) -> None:
+    form = {
+        "csrf_token": await csrf(client),
+        "username": "web_user_name",
+        "email": "\u200b@\u200b.\u200b",
+        "password": "a long enough passphrase",
+    }
+    refused = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 422, refused.text
+    assert re.search(r'id="email-error"[^>]*>The e-mail address must hold visible characters', refused.text)
+    for password, said in (
+        (" " * 12, "The password must not be blank."),
+        ("Web_User_Name", "The password must not be the username or the e-mail address."),
+        ("web_user_name@example.com", "The password must not be the username or the e-mail address."),
+    ):
+        form = {
+            "csrf_token": await csrf(client),
+            "username": "web_user_name",
+            "email": "web_user_name@example.com",
+            "password": password,
+        }
+        refused = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+        assert refused.status_code == 422, refused.text
+        assert re.search(rf'id="password-error"[^>]*>{re.escape(said)}</p>', refused.text), password
