@@ -1,4 +1,6 @@
-"""Password rules: length bounds and a refusal of the most common passwords.
+"""Password rules: length bounds, no control characters (a NUL or a tab cannot be typed back
+into every form and terminal), not blank, not the account's own username or e-mail address, and a
+refusal of the most common passwords.
 
 The list holds the commonly breached passwords of eight characters or more (shorter ones
 are refused by length already), drawn from the public top-password lists.
@@ -7,6 +9,7 @@ are refused by length already), drawn from the public top-password lists.
 from __future__ import annotations
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.domain.text import BLANK_RULE, ONE_LINE, is_blank
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
@@ -34,11 +37,18 @@ password2024 password2025 password2026 welcome2025 welcome2026 letmein! 98765432
 COMMON_PASSWORDS: frozenset[str] = frozenset(_COMMON.split())
 
 
-def check_password(password: str) -> None:
-    """Raises InvalidValue naming ``password`` and the rule it breaks."""
+def check_password(password: str, *, username: str | None = None, email: str | None = None) -> None:
+    """Raises InvalidValue naming ``password`` and the rule it breaks; ``username`` and
+    ``email``, the account's, which the password may not be (in any case)."""
     if len(password) < MIN_LENGTH:
         raise InvalidValue("password", f"must be at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise InvalidValue("password", f"must be at most {MAX_LENGTH} characters")
+    ONE_LINE.check("password", password)
+    if is_blank(password):
+        raise InvalidValue("password", BLANK_RULE)
     if password.casefold() in COMMON_PASSWORDS:
         raise InvalidValue("password", "is one of the most common passwords; choose another")
+    own = {name.strip().casefold() for name in (username, email) if name}
+    if password.strip().casefold() in own:
+        raise InvalidValue("password", "must not be the username or the e-mail address")

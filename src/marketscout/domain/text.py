@@ -42,9 +42,13 @@ class Characters:
     def pattern(self) -> str:
         return f"^[^{self.refused}]*$"
 
+    def allows(self, value: str) -> bool:
+        """Whether ``value`` holds none of the refused characters."""
+        return self._find(value) is None
+
     def check(self, field: str, value: str) -> str:
         """``value`` itself; InvalidValue naming ``field`` when it holds a refused character."""
-        if self._find(value):
+        if not self.allows(value):
             raise InvalidValue(field, self.rule)
         return value
 

@@ -15,14 +15,13 @@ from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidVal
 from marketscout.domain.model import RefreshToken, User
 from marketscout.domain.passwords import check_password
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
-from marketscout.domain.text import ONE_LINE
+from marketscout.domain.text import ONE_LINE, at_most, is_blank
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_]{3,50}$")
-# Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is not ours to judge.
-EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 EMAIL_MAX_LENGTH = 254
+EMAIL_LOCAL_MAX_LENGTH = 64  # before the @ (RFC 5321)
 INVALID_CREDENTIALS = "Incorrect username or password"
 DISABLED = "This account is disabled: ask the instance's operator"
 
@@ -51,11 +50,30 @@ def normalise_email(email: str) -> str:
 
 
 def validate_email(email: str) -> str:
-    ONE_LINE.check("email", email)
-    email = normalise_email(email)
-    if len(email) > EMAIL_MAX_LENGTH or not EMAIL_PATTERN.fullmatch(email):
-        raise InvalidValue("email", "must be a valid e-mail address")
-    return email
+    """The address trimmed, when it is one mail can be sent to as written: one @, a dot in the
+    domain, no spaces or control characters, no empty part between dots (RFC 5322's dot-atoms:
+    no dot first, last or twice in a row, before or after the @) and no part of only invisible
+    characters. Deliberately plain otherwise: deliverability is not ours to judge."""
+    trimmed = normalise_email(email)
+    if len(trimmed) > EMAIL_MAX_LENGTH:
+        raise InvalidValue("email", at_most(EMAIL_MAX_LENGTH))
+    if not ONE_LINE.allows(email) or any(c.isspace() for c in trimmed):
+        raise InvalidValue("email", "must not hold spaces or control characters")
+    local, _, domain = trimmed.partition("@")
+    if not local or "@" in domain or "." not in domain:
+        raise InvalidValue("email", "must be a valid e-mail address, such as name@example.com")
+    if len(local) > EMAIL_LOCAL_MAX_LENGTH:
+        raise InvalidValue("email", f"must have at most {EMAIL_LOCAL_MAX_LENGTH} characters before the @")
+    parts = [*local.split("."), *domain.split(".")]
+    if "" in parts:
+        raise InvalidValue(
+            "email", "must not have two dots in a row, nor a dot at the start or end of either side of the @"
+        )
+    if any(is_blank(part) for part in parts):
+        raise InvalidValue(
+            "email", "must hold visible characters on both sides of the @ and between its dots"
+        )
+    return trimmed
 
 
 def sign_up_problems(username: str, email: str, password: str) -> list[InvalidValue]:
@@ -64,7 +82,7 @@ def sign_up_problems(username: str, email: str, password: str) -> list[InvalidVa
     checks: tuple[Callable[[], object], ...] = (
         lambda: validate_username(username),
         lambda: validate_email(email),
-        lambda: check_password(password),
+        lambda: check_password(password, username=username, email=email),
     )
     problems: list[InvalidValue] = []
     for check in checks:
@@ -206,10 +224,10 @@ async def set_disabled(uow: UnitOfWork, clock: Clock, username: str, *, disabled
     return dataclasses.replace(user, disabled_at=disabled_at)
 
 
-def _new_password(password: str, field: str) -> None:
-    """The sign-up's password rules, said of ``field``."""
+def _new_password(password: str, field: str, user: User) -> None:
+    """The sign-up's password rules for ``user``'s account, said of ``field``."""
     try:
-        check_password(password)
+        check_password(password, username=user.username, email=user.email)
     except InvalidValue as error:
         raise InvalidValue(field, error.rule) from None
 
@@ -225,7 +243,7 @@ async def change_password(
             raise AuthenticationFailed("Invalid token")
         if not await hasher.verify(user.password_hash, current):
             raise InvalidValue("current_password", "is wrong")
-        _new_password(new, "new_password")
+        _new_password(new, "new_password", user)
         if new == current:
             raise InvalidValue("new_password", "is the current password; choose another")
         await _set_password(uow, hasher, user.id, new)
@@ -234,11 +252,11 @@ async def change_password(
 async def reset_password(uow: UnitOfWork, hasher: PasswordHasher, username: str, new: str) -> User:
     """The operator sets the password of an account whose user forgot it, by the sign-up's
     rules; every login of the account ends."""
-    _new_password(new, "password")
     async with uow:
         user = await uow.users.get_by_username(username)
         if user is None:
             raise NotFound("user", username)
+        _new_password(new, "password", user)
         await _set_password(uow, hasher, user.id, new)
     return user
 
