@@ -8,6 +8,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tests.integration.api.support import assert_in_words
+
 Client = AsyncTestClient[Litestar]
 MakeUser = Callable[[str], Awaitable[dict[str, str]]]
 
@@ -238,3 +240,75 @@ async def test_multi_line_text_and_a_name_search_with_control_characters(
         search = await client.get("/products", params={"q": needle})
         assert search.status_code == 422, search.text
         assert search.json()["details"][0]["field"] == "q"
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "limit"),
+    [
+        ("/products", "name", 200),
+        ("/products", "description", 1000),
+        ("/products", "category", 100),
+        ("/products", "keywords", 100),
+        ("/ads", "ad_content", 2000),
+        ("/ads", "external_id", 200),
+        ("/ads", "advertiser", 200),
+    ],
+)
+async def test_text_is_trimmed_before_its_length_is_counted(
+    client: Client, make_user: MakeUser, path: str, field: str, limit: int
+) -> None:
+    """The contract trims names (and the other text): a name of 200 characters with blanks
+    around it is a name of 200 characters; one of 201 is refused, said in words."""
+    headers = await make_user("seller")
+    product = await _product(client, headers)
+    bodies: dict[str, dict[str, object]] = {
+        "/products": {"name": "Lamp", "description": "A lamp"},
+        "/ads": {"product_id": product["id"], "platform": "TikTok", "ad_content": "x"},
+    }
+
+    def value(text: str) -> object:
+        return [text] if field == "keywords" else text
+
+    padded = await client.post(
+        path, json={**bodies[path], field: value(f"  {'n' * limit}  ")}, headers=headers
+    )
+    assert padded.status_code == 201, padded.text
+    assert padded.json()[field] == value("n" * limit)
+    refused = await client.post(path, json={**bodies[path], field: value("n" * (limit + 1))}, headers=headers)
+    assert refused.status_code == 422, refused.text
+    [detail] = refused.json()["details"]
+    assert detail["field"].startswith(field)
+    assert detail["rule"] == f"must be at most {limit} characters"
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "value", "said"),
+    [
+        ("/products", "name", "", "must not be blank"),
+        ("/products", "name", "a\u0000b", "must not hold control characters"),
+        (
+            "/products",
+            "description",
+            "a\u0000b",
+            "must not hold control characters other than tabs and line breaks",
+        ),
+        ("/products", "keywords", ["k"] * 51, "must hold at most 50 items"),
+        ("/ads", "url", "ftp://example.com/ad", "must be an absolute http or https URL"),
+        ("/ads", "url", "https://example.com/a b", "must be an absolute http or https URL"),
+    ],
+)
+async def test_a_refused_text_is_said_in_words(
+    client: Client, make_user: MakeUser, path: str, field: str, value: object, said: str
+) -> None:
+    headers = await make_user("seller")
+    product = await _product(client, headers)
+    bodies: dict[str, dict[str, object]] = {
+        "/products": {"name": "Lamp", "description": "A lamp"},
+        "/ads": {"product_id": product["id"], "platform": "TikTok", "ad_content": "x"},
+    }
+    refused = await client.post(path, json={**bodies[path], field: value}, headers=headers)
+    assert refused.status_code == 422, refused.text
+    [detail] = refused.json()["details"]
+    assert detail["field"] == field
+    assert detail["rule"].startswith(said)
+    assert_in_words(detail["rule"])

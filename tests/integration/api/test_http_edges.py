@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Any
 
+import msgspec
 import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
 from marketscout.domain.errors import Busy, DomainError, Unavailable
+from marketscout.entrypoints.api.bodies import describe
 from marketscout.entrypoints.api.errors import handle_domain_error
 from marketscout.entrypoints.middleware import RequestContextMiddleware
 from marketscout.entrypoints.settings import Settings
-from tests.integration.api.support import setup_ad
+from tests.integration.api.support import assert_in_words, setup_ad
 
 Client = AsyncTestClient[Litestar]
 MakeUser = Callable[[str], Awaitable[dict[str, str]]]
@@ -150,8 +152,10 @@ async def test_openapi_lists_every_endpoint_with_constraints(client: Client) -> 
     }
     assert expected <= paths, expected - paths
     product_in = document["components"]["schemas"]["ProductIn"]["properties"]["name"]
-    assert product_in["maxLength"] == 200
     assert product_in["minLength"] == 1
+    # Names are trimmed (the contract), so their length is a rule of the trimmed name.
+    assert "maxLength" not in product_in
+    assert "at most 200 characters once trimmed" in product_in["description"]
     # What a score's numbers mean is in the document, where clients read it.
     score = document["components"]["schemas"]["ScoreOut"]["properties"]
     assert "relative change of views gained" in score["growth"]["description"]
@@ -706,6 +710,30 @@ async def test_every_refusal_names_its_field_and_rule(client: Client, make_user:
     assert [(r["field"], r["rule"]) for r in myspace.json()["rejected"]] == [
         ("platform", "must be one of: TikTok, Facebook, Instagram, YouTube, Twitter")
     ]
+
+
+def _patterns(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                yield value
+            else:
+                yield from _patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+
+
+async def test_every_pattern_a_request_is_held_to_is_said_in_words(client: Client) -> None:
+    """Each pattern the OpenAPI document gives a body field, a form field or a query parameter:
+    a value that breaks it (a NUL breaks them all) is refused with a sentence, not the regex."""
+    patterns = set(_patterns((await client.get("/openapi.json")).json()))
+    assert len(patterns) >= 3, patterns
+    for pattern in patterns:
+        with pytest.raises(msgspec.ValidationError) as error:
+            msgspec.convert("a\u0000b", Annotated[str, msgspec.Meta(pattern=pattern)])
+        _, rule = describe(error.value)
+        assert_in_words(rule)
 
 
 async def test_a_busy_database_answers_503_to_try_again_in_a_second() -> None:
