@@ -93,6 +93,9 @@ def search_text(field: str, value: str | None) -> str | None:
 
 # Spaces and control characters (C0, DEL and C1): never part of a URL as stored and sent.
 _SPACE_OR_CONTROL = re.compile(rf"[\s{_CONTROL}]")
+WEB_URL_RULE = "must be an absolute http or https URL without spaces or control characters"
+# What a schema may check early of a web URL (web_url checks the rest), saying WEB_URL_RULE.
+WEB_URL_PATTERN = rf"^https?://[^\s{_CONTROL}]+$"
 
 
 def web_url(field: str, value: str, max_length: int) -> SplitResult:
@@ -102,12 +105,12 @@ def web_url(field: str, value: str, max_length: int) -> SplitResult:
     if len(value) > max_length:
         raise InvalidValue(field, at_most(max_length))
     if _SPACE_OR_CONTROL.search(value):
-        raise InvalidValue(field, "must not hold spaces or control characters")
+        raise InvalidValue(field, WEB_URL_RULE)
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as error:
-        raise InvalidValue(field, "must be an absolute http or https URL") from error
+        raise InvalidValue(field, WEB_URL_RULE) from error
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidValue(field, "must be an absolute http or https URL")
+        raise InvalidValue(field, WEB_URL_RULE)
     return parts

@@ -25,14 +25,27 @@ from marketscout.domain.model import (
     ViralAd,
     WatchlistEntry,
 )
-from marketscout.domain.text import MULTI_LINE, ONE_LINE
+from marketscout.domain.text import MULTI_LINE, ONE_LINE, WEB_URL_PATTERN, Characters
+from marketscout.domain.usecases import catalog
+from marketscout.domain.usecases.accounts import EMAIL_MAX_LENGTH, USERNAME_PATTERN
 from marketscout.domain.usecases.trends import SpreadReport
 
-# Text holds none of the characters the domain refuses (marketscout.domain.text, which also
-# refuses text that is blank once trimmed, and says the same rules): a pattern of one character
-# class, linear on any input.
-OneLine = ONE_LINE.pattern
-Lines = MULTI_LINE.pattern
+
+def trimmed_text(max_length: int, characters: Characters = ONE_LINE) -> Meta:
+    """A text field the domain trims (marketscout.domain.text): the schema checks early that it
+    holds none of the characters the domain refuses (one character class, linear on any input),
+    and says the same rule; its length and blankness count once trimmed, so they are the
+    domain's to judge, and the description says them."""
+    return Meta(
+        min_length=1,
+        pattern=characters.pattern,
+        description=(
+            f"Text of at most {max_length} characters once trimmed (the blanks around it are dropped); "
+            f"it {characters.rule} and must not be blank"
+        ),
+    )
+
+
 Id = Annotated[int, Meta(ge=1, le=2**63 - 1, description="A positive integer id")]
 Score = Annotated[float, Meta(ge=0, le=100)]
 Counter = Annotated[int, Meta(ge=0, le=2**63 - 1)]
@@ -90,16 +103,27 @@ class ErrorBody(Output, frozen=True):
 
 
 class SignUpIn(Input, frozen=True):
-    username: Annotated[str, Meta(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_]+$")]
+    username: Annotated[str, Meta(pattern=USERNAME_PATTERN.pattern)]
     email: Annotated[
         str,
         Meta(
-            min_length=3,
-            max_length=254,
-            pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$",
+            description=(
+                f"An e-mail address such as name@example.com, trimmed: at most {EMAIL_MAX_LENGTH} characters, "
+                "at most 64 before the @, a dot after it, no spaces or control characters, no dot first, "
+                "last or twice in a row on either side of the @"
+            )
         ),
     ]
-    password: Annotated[str, Meta(min_length=8, max_length=128)]
+    password: Annotated[
+        str,
+        Meta(
+            min_length=8,
+            max_length=128,
+            description=(
+                "No control characters, not blank, not a most common password, not the username or e-mail"
+            ),
+        ),
+    ]
 
 
 class UserOut(Output, frozen=True):
@@ -133,12 +157,10 @@ class PasswordChangeIn(Input, frozen=True):
 
 
 class ProductIn(Input, frozen=True):
-    name: Annotated[str, Meta(min_length=1, max_length=200, pattern=OneLine)]
-    description: Annotated[str, Meta(min_length=1, max_length=1000, pattern=Lines)]
-    category: Annotated[str, Meta(min_length=1, max_length=100, pattern=OneLine)] | None = None
-    keywords: Annotated[
-        list[Annotated[str, Meta(min_length=1, max_length=100, pattern=OneLine)]], Meta(max_length=50)
-    ] = []
+    name: Annotated[str, trimmed_text(catalog.NAME_LENGTH)]
+    description: Annotated[str, trimmed_text(catalog.DESCRIPTION_LENGTH, MULTI_LINE)]
+    category: Annotated[str, trimmed_text(catalog.CATEGORY_LENGTH)] | None = None
+    keywords: Annotated[list[Annotated[str, trimmed_text(catalog.KEYWORD_LENGTH)]], Meta(max_length=50)] = []
 
 
 class ProductOut(Output, frozen=True):
@@ -175,10 +197,20 @@ class ProductOut(Output, frozen=True):
 class AdIn(Input, frozen=True):
     product_id: Id
     platform: Platform
-    ad_content: Annotated[str, Meta(min_length=1, max_length=2000, pattern=Lines)]
-    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=OneLine)] | None = None
-    url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s\x00-\x1f\x7f-\x9f]+$")] | None = None
-    advertiser: Annotated[str, Meta(min_length=1, max_length=200, pattern=OneLine)] | None = None
+    ad_content: Annotated[str, trimmed_text(catalog.AD_CONTENT_LENGTH, MULTI_LINE)]
+    external_id: Annotated[str, trimmed_text(catalog.EXTERNAL_ID_LENGTH)] | None = None
+    url: (
+        Annotated[
+            str,
+            Meta(
+                max_length=catalog.MAX_AD_URL_LENGTH,
+                pattern=WEB_URL_PATTERN,
+                description="An absolute http or https URL without spaces or control characters",
+            ),
+        ]
+        | None
+    ) = None
+    advertiser: Annotated[str, trimmed_text(catalog.ADVERTISER_LENGTH)] | None = None
     first_seen_at: Annotated[datetime, Meta(tz=True, description=INSTANT)] | None = None
 
 
@@ -222,7 +254,7 @@ class EngagementIn(Input, frozen=True):
     shares: Counter = 0
     ad_id: Id | None = None
     platform: Platform | None = None
-    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=OneLine)] | None = None
+    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE.pattern)] | None = None
 
 
 class RejectedItem(Output, frozen=True):

@@ -20,6 +20,7 @@ from marketscout.domain.text import ONE_LINE, at_most, is_blank
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_]{3,50}$")
+USERNAME_RULE = "must be 3-50 characters of letters, digits and underscore"
 EMAIL_MAX_LENGTH = 254
 EMAIL_LOCAL_MAX_LENGTH = 64  # before the @ (RFC 5321)
 INVALID_CREDENTIALS = "Incorrect username or password"
@@ -41,7 +42,7 @@ def refresh_digest(token: str) -> str:
 
 def validate_username(username: str) -> str:
     if not USERNAME_PATTERN.fullmatch(username):
-        raise InvalidValue("username", "must be 3-50 characters of letters, digits and underscore")
+        raise InvalidValue("username", USERNAME_RULE)
     return username
 
 

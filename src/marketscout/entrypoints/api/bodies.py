@@ -22,7 +22,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 
 from marketscout.domain.model import AlertRuleKind, Channel, DeliveryStatus, Platform, TrendStatus, User
-from marketscout.domain.text import MULTI_LINE, ONE_LINE
+from marketscout.domain.text import BLANK_RULE, MULTI_LINE, ONE_LINE, WEB_URL_PATTERN, WEB_URL_RULE, at_most
+from marketscout.domain.usecases.accounts import USERNAME_PATTERN, USERNAME_RULE
 from marketscout.entrypoints.api.path_ids import badly_written_id, refused
 from marketscout.entrypoints.openapi import StrictQuery, needs_user
 
@@ -31,9 +32,17 @@ _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`$")
 _EXPECTED = re.compile(r"^Expected `(?P<wanted>[^`]+)`, got `(?P<got>[^`]+)`$")
 _PATTERN = re.compile(r"^Expected `str` matching regex '(?P<pattern>.*)'$")
-# msgspec and Litestar quote a pattern with its backslashes doubled.
-_TEXT_RULES = {
-    characters.pattern.replace("\\", "\\\\"): characters.rule for characters in (ONE_LINE, MULTI_LINE)
+_LENGTH = re.compile(r"^Expected `(?P<kind>str|array)` of length (?P<bound>[<>])= (?P<n>\d+)$")
+# Each pattern of a schema by the domain's rule it checks early (msgspec and Litestar quote a
+# pattern with its backslashes doubled).
+_PATTERN_RULES = {
+    pattern.replace("\\", "\\\\"): rule
+    for pattern, rule in (
+        (ONE_LINE.pattern, ONE_LINE.rule),
+        (MULTI_LINE.pattern, MULTI_LINE.rule),
+        (USERNAME_PATTERN.pattern, USERNAME_RULE),
+        (WEB_URL_PATTERN, WEB_URL_RULE),
+    )
 }
 _KINDS = {
     "int": "an integer",
@@ -96,9 +105,17 @@ def describe(error: msgspec.ValidationError) -> tuple[str, str]:
 
 
 def readable(rule: str) -> str:
-    """A rule in words: the text patterns by what they mean rather than their regex."""
-    if (pattern := _PATTERN.match(rule)) and (meaning := _TEXT_RULES.get(pattern.group("pattern"))):
+    """A rule in words: a pattern by the domain's rule it checks rather than its regex, a length
+    as the domain says it (``must be at most 200 characters``, ``must not be blank``)."""
+    if (pattern := _PATTERN.match(rule)) and (meaning := _PATTERN_RULES.get(pattern.group("pattern"))):
         return meaning
+    if length := _LENGTH.match(rule):
+        n = int(length.group("n"))
+        if length.group("kind") == "array":
+            return f"must hold at {'most' if length.group('bound') == '<' else 'least'} {n} items"
+        if length.group("bound") == "<":
+            return at_most(n)
+        return BLANK_RULE if n == 1 else f"must be at least {n} characters"
     return rule[:300]
 
 

@@ -1236,7 +1236,7 @@ def seller_words(field: str, rule: str) -> str:
         return f"{field} must be a whole number"
     if "datetime" in rule:
         return f"{field} must be a date and time with a time zone, like {_EXAMPLE_TIME}"
-    if field == "region" and "length" in rule:
+    if field == "region" and rule.startswith(("must be at least", "must be at most")):
         return "region must be a country code such as US, or GLOBAL"
     if field == "platform" and rule.startswith("Invalid enum value"):
         return f"platform must be one of {', '.join(p.value for p in Platform)}"
