@@ -27,7 +27,7 @@ from marketscout.domain.model import (
 )
 from marketscout.domain.text import MULTI_LINE, ONE_LINE, WEB_URL_PATTERN, Characters
 from marketscout.domain.usecases import catalog
-from marketscout.domain.usecases.accounts import EMAIL_MAX_LENGTH, USERNAME_PATTERN
+from marketscout.domain.usecases.accounts import EMAIL_LOCAL_MAX_LENGTH, EMAIL_MAX_LENGTH, USERNAME_PATTERN
 from marketscout.domain.usecases.trends import SpreadReport
 
 
@@ -109,8 +109,8 @@ class SignUpIn(Input, frozen=True):
         Meta(
             description=(
                 f"An e-mail address such as name@example.com, trimmed: at most {EMAIL_MAX_LENGTH} characters, "
-                "at most 64 before the @, a dot after it, no spaces or control characters, no dot first, "
-                "last or twice in a row on either side of the @"
+                f"at most {EMAIL_LOCAL_MAX_LENGTH} before the @ and a dot after it, no spaces or control "
+                "characters, no dot first, last or twice in a row on either side of the @"
             )
         ),
     ]
@@ -120,7 +120,8 @@ class SignUpIn(Input, frozen=True):
             min_length=8,
             max_length=128,
             description=(
-                "No control characters, not blank, not a most common password, not the username or e-mail"
+                "Not blank, without control characters, not one of the most common passwords, and not the "
+                "username or the e-mail address"
             ),
         ),
     ]

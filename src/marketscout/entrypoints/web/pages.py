@@ -814,17 +814,16 @@ class DashboardController(Controller):
                 password=_text(form, "password")[:1024],
             )
         except (AuthenticationFailed, InvalidValue) as error:
-            refused = isinstance(error, InvalidValue)
+            # A name with a control character is refused as the API's form refuses it (422).
+            refused = error if isinstance(error, InvalidValue) else None
             template = page(
                 request,
                 "login.html",
                 None,
                 message="",
                 next=_safe_next(_text(form, "next")),
-                error=in_form_words(error.field, error.rule)
-                if isinstance(error, InvalidValue)
-                else error.message,
-                username="" if refused else _text(form, "username")[:254],  # never echo a control character
+                error=in_form_words(refused.field, refused.rule) if refused else error.message,
+                username="" if refused else _text(form, "username")[:254],
             )
             template.status_code = 422 if refused else 401
             return template
