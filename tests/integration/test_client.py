@@ -299,6 +299,39 @@ def test_ingest_takes_datetimes_with_a_zone(api: MarketScoutClient) -> None:
         api.ingest([{"ad_id": ad.id, "region": "US", "observed_at": NOW.replace(tzinfo=None), "views": 10}])
 
 
+@pytest.mark.parametrize(
+    ("snapshots", "said"),
+    [
+        ([5], r"item 0 is not a mapping of a snapshot's fields \(got int\)"),
+        ([{"ad_id": 1}, "x"], r"item 1 is not a mapping of a snapshot's fields \(got str\)"),
+        ([None], r"item 0 is not a mapping of a snapshot's fields \(got NoneType\)"),
+        (
+            {"ad_id": 1, "views": 5},
+            r"snapshots must be a list of mappings, not a dict \(give one as \[snapshot\]\)",
+        ),
+        ("ad_id", r"snapshots must be a list of mappings, not a str"),
+    ],
+)
+async def test_ingest_refuses_what_is_not_a_list_of_snapshots_naming_it(
+    clock: MovableClock, snapshots: object, said: str
+) -> None:
+    """Refused before anything is sent (no log-in needed to see it), by both clients alike."""
+    app = create_app(build_container(api_settings(), clock))
+    with (
+        TestClient(app=app) as http,
+        MarketScoutClient(http=http) as client,
+        pytest.raises(TypeError, match=said),
+    ):
+        client.ingest(snapshots)  # type: ignore[arg-type]  # what a caller without a type checker may pass
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scope more narrowly
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http_async,
+        AsyncMarketScoutClient(http=http_async) as async_client,
+    ):
+        with pytest.raises(TypeError, match=said):
+            await async_client.ingest(snapshots)  # type: ignore[arg-type]  # as above
+
+
 def test_every_result_type_is_exported() -> None:
     structs = {
         name

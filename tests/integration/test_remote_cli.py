@@ -98,6 +98,11 @@ def test_a_csv_upload_keeps_digit_ids_as_text(
         ("short.csv", b"ad_id,region,views\n1,US,3\n\n2,US\n", "line 4 has 2 cells, the header 3 columns"),
         ("long.csv", b"ad_id,region,views\n1,US,3,9\n", "line 2 has 4 cells, the header 3 columns"),
         ("lonely.csv", b"ad_id,region,views\n1\n", "line 2 has 1 cell, the header 3 columns"),
+        ("array.ndjson", b'[{"ad_id": 1, "region": "GB", "views": 5}]\n', ":1 is not a JSON object"),
+        ("number.ndjson", b'{"ad_id": 1, "region": "GB"}\n\n5\n', ":3 is not a JSON object"),
+        ("text.ndjson", b'"x"\n', ":1 is not a JSON object"),
+        ("null.ndjson", b"null\n", ":1 is not a JSON object"),
+        ("broken.ndjson", b'{"ad_id": 1, "region": "GB"}\nnot json\n', ":2 is not JSON"),
     ],
 )
 def test_an_unreadable_upload_is_said_in_one_line_before_logging_in(
@@ -192,6 +197,21 @@ def test_ingest_exits_non_zero_when_rows_were_rejected(
     out = capsys.readouterr().out
     assert "  row 3: views: " in out
     assert "received 3, stored 0, duplicates 2, rejected 1" in out
+
+
+def test_a_line_that_is_not_json_part_way_through_stops_the_upload_before_anything_is_sent(
+    api: MarketScoutClient, ad: Ad, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = _snapshots(ad, list(range(10, 130, 10)))
+    upload = tmp_path / "snapshots.ndjson"
+    upload.write_text(good + "not json\n", encoding="utf-8")
+    assert remote(api, "ingest", str(upload), "--batch", "3", "--in-flight", "3") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"marketscout: {upload}:13 is not JSON\n", "no batch was sent"
+    upload.write_text(good, encoding="utf-8")
+    assert remote(api, "ingest", str(upload)) == 0
+    assert "received 12, stored 12, duplicates 0, rejected 0" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
