@@ -22,6 +22,8 @@ The calls (the same on :class:`AsyncMarketScoutClient`, awaited):
   ``alerts``, ``mark_alerts_read``, ``deliveries``.
 
 Datetimes are sent as ISO 8601 with their offset; a naive one is refused with ``ValueError``.
+``ingest`` takes a list of mappings (one per snapshot); anything else (one mapping, an item that
+is not a mapping) is refused with ``TypeError`` naming it, before anything is sent.
 """
 
 from __future__ import annotations
@@ -402,7 +404,7 @@ class _Calls:
             "POST",
             "/engagement",
             params={"all_or_nothing": str(all_or_nothing).lower()},
-            json=[_snapshot(index, snapshot) for index, snapshot in enumerate(snapshots)],
+            json=[_snapshot(index, snapshot) for index, snapshot in enumerate(_listed(snapshots))],
         )
 
     @staticmethod
@@ -503,8 +505,22 @@ def _instant(name: str, value: datetime) -> str:
     return value.isoformat()
 
 
+def _listed(snapshots: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
+    """``snapshots``, refused with ``TypeError`` when it is one mapping or text (whose keys or
+    characters would be taken for snapshots) rather than a list of them."""
+    if isinstance(snapshots, Mapping | str | bytes):
+        one = " (give one as [snapshot])" if isinstance(snapshots, Mapping) else ""
+        raise TypeError(f"snapshots must be a list of mappings, not a {type(snapshots).__name__}{one}")
+    return snapshots
+
+
 def _snapshot(index: int, snapshot: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A snapshot as JSON can carry it: datetimes as ISO 8601 with their offset."""
+    """A snapshot as JSON can carry it: datetimes as ISO 8601 with their offset. Anything but a
+    mapping is refused with ``TypeError`` naming its item."""
+    if not isinstance(snapshot, Mapping):
+        raise TypeError(
+            f"item {index} is not a mapping of a snapshot's fields (got {type(snapshot).__name__})"
+        )
     if not any(isinstance(value, datetime) for value in snapshot.values()):
         return snapshot
     sent = dict(snapshot)

@@ -124,8 +124,9 @@ class _Stop(Exception):
 
 def _check_readable(path: Path) -> None:
     """Reads the file once before logging in, so that a file that cannot be read or is not UTF-8,
-    or a CSV row with more or fewer cells than the header has columns, stops the command before
-    anything is sent, naming the line."""
+    a CSV row with more or fewer cells than the header has columns, or an NDJSON line that is not
+    a JSON object, stops the command before anything is sent, naming the line: a file is sent
+    whole or not at all, as far as its syntax goes."""
     try:
         with path.open("rb") as handle:
             for number, line in enumerate(handle, start=1):
@@ -135,6 +136,9 @@ def _check_readable(path: Path) -> None:
                     raise _Stop(f"{path}: line {number} is not UTF-8") from None
         if path.suffix.lower() == ".csv":
             _check_cells(path)
+        else:
+            for _ in _rows(path):  # as the upload will read it
+                pass
     except OSError as error:
         raise _Stop(f"{path}: cannot read it: {error.strerror or error}") from None
 
@@ -246,8 +250,9 @@ def _log_out(args: argparse.Namespace) -> int:
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    """Snapshots from NDJSON (one object a line) or CSV (a header row, whose rows
-    :func:`_check_cells` found to fit it); the server validates."""
+    """Snapshots from NDJSON (one object a line; a line that is not one stops it, naming the
+    line) or CSV (a header row, whose rows :func:`_check_cells` found to fit it); the server
+    validates the fields."""
     with path.open(encoding="utf-8", newline="") as handle:
         if path.suffix.lower() == ".csv":
             for row in csv.DictReader(handle):
@@ -256,9 +261,12 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    snapshot = json.loads(line)
                 except ValueError:
-                    raise SystemExit(f"marketscout: {path}:{number} is not JSON") from None
+                    raise _Stop(f"{path}:{number} is not JSON") from None
+                if not isinstance(snapshot, dict):
+                    raise _Stop(f"{path}:{number} is not a JSON object")
+                yield snapshot
 
 
 def _cell(column: str, value: str) -> int | str:
