@@ -171,6 +171,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # away, a statement past its timeout), said in the store's words.
         print(f"marketscout: {error.message}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # Ctrl-C: how a watching command (notify, refresh, collect) is meant to stop. Its clean-up
+        # has run (asyncio.run cancels the work, whose finally blocks close the store); 130 is
+        # the shell's code for a command ended by SIGINT. The server handles SIGINT itself.
+        print("marketscout: stopped", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # The reader left early (``marketscout backtest ... | head``): not an error of ours. What
         # is left to print goes nowhere, so Python's own flush at exit does not fail again.
