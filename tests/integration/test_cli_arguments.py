@@ -33,6 +33,30 @@ from marketscout.entrypoints.cli import main
             ["scores", "prune", "--older-than", "99999999999"],
             "argument --older-than: must be a whole number from 1 to 36500",
         ),
+        (
+            ["collect", "--feed", "not-a-url", "--once"],
+            "argument --feed: must be an http:// or https:// URL with a host",
+        ),
+        (
+            ["collect", "--feed", "ftp://example.com/f.ndjson"],
+            "argument --feed: must be an http:// or https://",
+        ),
+        (
+            ["collect", "--feed", "https://"],
+            "argument --feed: must be an http:// or https:// URL with a host",
+        ),
+        (
+            ["collect", "--feed", "https://example.com/f", "--interval", "-5"],
+            "argument --interval: must be a number of seconds from 0 to 86400",
+        ),
+        (
+            ["collect", "--feed", "https://example.com/f", "--interval", "nan"],
+            "argument --interval: must be a number of seconds from 0 to 86400",
+        ),
+        (
+            ["collect", "--feed", "https://example.com/f", "--runs", "-1"],
+            "argument --runs: must be a whole number from 0 to",
+        ),
     ],
 )
 def test_an_argument_out_of_range_is_refused_before_anything_runs(
@@ -66,3 +90,71 @@ def test_a_setting_it_cannot_use_is_said_in_one_line(tmp_path: Path) -> None:
     assert result.stderr.startswith("marketscout: "), result.stderr
     assert "MARKETSCOUT_ACCESS_TOKEN_TTL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+DATABASE_URL_RULE = "must be sqlite:///PATH, postgresql://USER@HOST/DB or memory://"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["remote", "--server", "not-a-url", "trending"],
+        ["remote", "--server", "ftp://scout.example.com", "trending"],
+        ["remote", "--server", "http://", "alerts"],
+    ],
+)
+def test_a_server_that_is_not_an_http_url_is_refused_before_anything_runs(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(args)
+    assert refused.value.code == 2
+    [*_, said] = capsys.readouterr().err.splitlines()
+    assert said.endswith(
+        "argument --server: must be an http:// or https:// URL with a host, such as https://scout.example.com"
+    )
+
+
+def test_a_server_from_the_environment_is_held_to_the_same_rule(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MARKETSCOUT_SERVER", "scout.example.com")
+    with pytest.raises(SystemExit) as refused:
+        main(["remote", "trending"])
+    assert refused.value.code == 2
+    assert "argument --server: must be an http:// or https:// URL with a host" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["db", "current"],
+        ["db", "upgrade"],
+        ["users", "list"],
+        ["readings", "senders"],
+        ["refresh"],
+        ["notify"],
+        ["demo"],
+        ["serve"],
+        ["collect", "--feed", "https://example.com/f.ndjson", "--once"],
+    ],
+)
+@pytest.mark.parametrize("url", ["bogus://x", "not-a-url", "mysql://u@h/db"])
+def test_a_database_url_of_no_known_scheme_is_refused_saying_which_are(
+    args: list[str], url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main([*args, "--database-url", url])
+    assert refused.value.code == 2
+    [*_, said] = capsys.readouterr().err.splitlines()
+    assert said.endswith(f"argument --database-url: {DATABASE_URL_RULE}"), said
+    assert url not in said, "a URL may carry a password: it is not repeated"
+
+
+@pytest.mark.parametrize("args", [["db", "current"], ["users", "list"]])
+def test_a_database_url_setting_of_no_known_scheme_is_said_in_one_line(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MARKETSCOUT_DATABASE_URL", "bogus://user:secret@x")
+    assert main(args) == 2
+    assert capsys.readouterr().err == f"marketscout: MARKETSCOUT_DATABASE_URL {DATABASE_URL_RULE}\n"
