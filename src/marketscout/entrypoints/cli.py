@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from marketscout.domain.errors import DomainError
 from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backtest
-from marketscout.entrypoints.cli_args import whole_number
+from marketscout.entrypoints.cli_args import database_url, whole_number
 from marketscout.entrypoints.cli_collect import add_collect_parser, run_collect
 from marketscout.entrypoints.cli_db import add_db_parser, run_db
 from marketscout.entrypoints.cli_notify import add_notify_parser
@@ -130,13 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="uvicorn",
         help="the ASGI server: uvicorn with uvloop and httptools, or granian (the optional extra)",
     )
-    serve.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    serve.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     serve.add_argument("--no-demo", action="store_true", help="do not fill an empty database with demo data")
     serve.set_defaults(handler=_serve)
 
     demo = commands.add_parser("demo", help="fill the database with the synthetic demo market")
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    demo.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     demo.set_defaults(handler=_demo)
 
     add_db_parser(commands)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import urllib.parse
 from collections.abc import Callable
+
+from marketscout.entrypoints.settings import database_url_problem
 
 
 def whole_number(low: int, high: int) -> Callable[[str], int]:
@@ -36,3 +39,30 @@ def seconds(high: float) -> Callable[[str], float]:
         return number
 
     return parse
+
+
+def http_url(example: str) -> Callable[[str], str]:
+    """An http:// or https:// URL with a host (``example`` shows one), as written: anything
+    else would only fail later, as a connection error after retries."""
+
+    def parse(text: str) -> str:
+        try:
+            parts = urllib.parse.urlsplit(text)
+            usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
+            _ = parts.port  # a port that is not a number, or out of range, raises
+        except ValueError:
+            usable = False
+        if not usable:
+            raise argparse.ArgumentTypeError(
+                f"must be an http:// or https:// URL with a host, such as {example}"
+            )
+        return text
+
+    return parse
+
+
+def database_url(text: str) -> str:
+    """A database URL of a scheme a store is made from (settings.DATABASE_URL_RULE)."""
+    if problem := database_url_problem(text):
+        raise argparse.ArgumentTypeError(problem)
+    return text

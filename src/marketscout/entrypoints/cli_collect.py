@@ -17,6 +17,7 @@ from marketscout.adapters.signals.feed import HttpFeedSource
 from marketscout.adapters.signals.http import ResilientHttp
 from marketscout.domain.signals import SignalSource, SourceUnavailable
 from marketscout.domain.usecases.collection import collect
+from marketscout.entrypoints.cli_args import database_url, http_url, seconds, whole_number
 from marketscout.entrypoints.settings import Settings, command_settings
 from marketscout.entrypoints.sources import SourcesError, build_source, load_specs
 
@@ -28,7 +29,13 @@ def add_collect_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--sources", help="TOML file of sources (default: MARKETSCOUT_SOURCES_FILE); see docs/collection.md"
     )
-    parser.add_argument("--feed", action="append", default=[], help="a feed URL (repeatable)")
+    parser.add_argument(
+        "--feed",
+        type=http_url("https://partner.example/engagement.ndjson"),
+        action="append",
+        default=[],
+        help="a feed URL, http:// or https:// (repeatable)",
+    )
     parser.add_argument("--format", choices=["json", "ndjson", "csv"], default="ndjson", help="of --feed")
     parser.add_argument(
         "--keyword",
@@ -36,10 +43,14 @@ def add_collect_parser(subparsers: Any) -> None:
         default=[],
         help="KEYWORD=PRODUCT_ID for --feed: items whose text has it go to the product",
     )
-    parser.add_argument("--interval", type=float, default=0, help="seconds between --feed runs; 0 runs once")
+    parser.add_argument(
+        "--interval", type=seconds(86_400), default=0, help="seconds between --feed runs; 0 runs once"
+    )
     parser.add_argument("--once", action="store_true", help="run every source once, ignoring schedules")
-    parser.add_argument("--runs", type=int, default=0, help="stop after this many rounds (0: no limit)")
-    parser.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    parser.add_argument(
+        "--runs", type=whole_number(0, 1_000_000), default=0, help="stop after this many rounds (0: no limit)"
+    )
+    parser.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
 
 
 def _keywords(pairs: list[str]) -> list[tuple[str, int]]:

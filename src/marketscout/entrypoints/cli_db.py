@@ -7,13 +7,14 @@ import os
 import sys
 from typing import Any
 
-from marketscout.entrypoints.settings import Settings, database_problem
+from marketscout.entrypoints.cli_args import database_url
+from marketscout.entrypoints.settings import Settings, SettingsError, database_problem, database_url_problem
 
 
 def add_db_parser(subparsers: Any) -> None:
     db = subparsers.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "current"])
-    db.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    db.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
 
 
 def run_db(args: argparse.Namespace) -> int:
@@ -22,6 +23,8 @@ def run_db(args: argparse.Namespace) -> int:
     from marketscout.adapters.sql import migrate
 
     url = args.database_url or os.environ.get("MARKETSCOUT_DATABASE_URL") or Settings().database_url
+    if problem := database_url_problem(url):  # --database-url was checked as it was parsed
+        raise SettingsError(f"MARKETSCOUT_DATABASE_URL {problem}")
     if url.startswith("memory:"):
         print("marketscout: the in-memory store has no schema to migrate", file=sys.stderr)
         return 2

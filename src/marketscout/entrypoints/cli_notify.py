@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from marketscout.entrypoints.cli_args import seconds
+from marketscout.entrypoints.cli_args import database_url, seconds
 from marketscout.entrypoints.notify import close_notifiers, dispatch_forever, dispatch_once
 from marketscout.entrypoints.settings import run_command
 
@@ -17,7 +17,7 @@ def add_notify_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "notify", help="deliver pending alert notifications (webhooks and e-mail) and exit"
     )
-    parser.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    parser.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     parser.add_argument(
         "--watch", type=seconds(86_400), default=0, help="keep going, one pass every this many seconds"
     )

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from marketscout.domain.errors import InvalidValue
-from marketscout.entrypoints.cli_args import whole_number
+from marketscout.entrypoints.cli_args import database_url, whole_number
 from marketscout.entrypoints.settings import BULK_STATEMENT_TIMEOUT_MS, run_command
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def add_prune_command(
         "--older-than", type=whole_number(1, MAX_DAYS), required=True, metavar="DAYS", help=keep
     )
     prune.add_argument("--dry-run", action="store_true", help="say how many would go; remove nothing")
-    prune.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    prune.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     prune.set_defaults(handler=handler)
 
 

@@ -15,6 +15,7 @@ from marketscout.domain.errors import NotFound
 from marketscout.domain.usecases import moderation
 from marketscout.domain.usecases.retention import READINGS_KEPT_AT_LEAST, PrunedReadings, prune_readings
 from marketscout.entrypoints import cli_prune
+from marketscout.entrypoints.cli_args import database_url
 from marketscout.entrypoints.cli_table import plural, print_table
 from marketscout.entrypoints.settings import BULK_STATEMENT_TIMEOUT_MS, run_command
 
@@ -42,7 +43,7 @@ def add_readings_parser(subparsers: Any) -> None:
     )
     commands = parser.add_subparsers(dest="readings_command", required=True)
     senders = commands.add_parser("senders", help="every account with stored readings, and what it sent")
-    senders.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    senders.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     senders.set_defaults(handler=run_senders)
     remove = commands.add_parser(
         "remove", help="remove one account's readings and re-score the products they were of"
@@ -57,7 +58,7 @@ def add_readings_parser(subparsers: Any) -> None:
         help="only the readings observed at or after this time (ISO 8601 with offset)",
     )
     remove.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
-    remove.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    remove.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     remove.set_defaults(handler=run_remove)
     cli_prune.add_prune_command(
         commands,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from marketscout.entrypoints.cli_args import seconds
+from marketscout.entrypoints.cli_args import database_url, seconds
 from marketscout.entrypoints.refresh import REFRESH_BATCH, refresh_forever, refresh_once
 from marketscout.entrypoints.settings import run_command
 
@@ -18,7 +18,7 @@ def add_refresh_parser(subparsers: Any) -> None:
         "refresh",
         help="re-score the products whose engagement stopped arriving (scores over 6 h old) and exit",
     )
-    parser.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    parser.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     parser.add_argument(
         "--watch", type=seconds(86_400), default=0, help="keep going, one pass every this many seconds"
     )

@@ -30,7 +30,7 @@ import msgspec
 
 from marketscout.adapters.csv_rows import misfit
 from marketscout.client import IngestReport, MarketScoutClient, MarketScoutError
-from marketscout.entrypoints.cli_args import whole_number
+from marketscout.entrypoints.cli_args import http_url, whole_number
 from marketscout.entrypoints.settings import SettingsError
 from marketscout.entrypoints.token_cache import TokenCache, UnsafeCache, cache_folder
 
@@ -49,7 +49,12 @@ INTEGER_COLUMNS = frozenset({"ad_id", "views", "likes", "comments", "shares"})
 
 def add_remote_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("remote", help="talk to a MarketScout server through the Python client")
-    parser.add_argument("--server", default=os.environ.get("MARKETSCOUT_SERVER", "http://127.0.0.1:8000"))
+    parser.add_argument(
+        "--server",
+        type=http_url("https://scout.example.com"),
+        default=os.environ.get("MARKETSCOUT_SERVER", "http://127.0.0.1:8000"),
+        help="the server's http:// or https:// URL (default: MARKETSCOUT_SERVER, else http://127.0.0.1:8000)",
+    )
     parser.add_argument("--username", default=os.environ.get("MARKETSCOUT_USERNAME"))
     parser.add_argument(
         "--no-token-cache",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from marketscout.domain.errors import Conflict, InvalidValue, NotFound
 from marketscout.domain.usecases import accounts
+from marketscout.entrypoints.cli_args import database_url
 from marketscout.entrypoints.cli_table import print_table
 from marketscout.entrypoints.settings import run_command
 
@@ -33,10 +34,10 @@ def add_users_parser(subparsers: Any) -> None:
         action="store_true",
         help="read the password from the first line of standard input (otherwise it is asked for)",
     )
-    add.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    add.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     add.set_defaults(handler=run_users_add)
     listing = commands.add_parser("list", help="every account: id, name, e-mail, created, disabled")
-    listing.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    listing.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     listing.set_defaults(handler=run_users_list)
     password = commands.add_parser(
         "password", help="set an account's password (its user forgot it); its logins end"
@@ -47,7 +48,7 @@ def add_users_parser(subparsers: Any) -> None:
         action="store_true",
         help="read the password from the first line of standard input (otherwise it is asked for)",
     )
-    password.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+    password.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
     password.set_defaults(handler=run_users_password)
     for name, disabled, what in (
         ("disable", True, "stop an account logging in and using its tokens (its readings stay)"),
@@ -55,7 +56,7 @@ def add_users_parser(subparsers: Any) -> None:
     ):
         command = commands.add_parser(name, help=what)
         command.add_argument("username")
-        command.add_argument("--database-url", help="overrides MARKETSCOUT_DATABASE_URL")
+        command.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
         command.set_defaults(handler=run_users_disable, disabled=disabled)
 
 

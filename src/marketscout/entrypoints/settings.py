@@ -27,6 +27,21 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+# The database URLs a store is made from: SQLite and PostgreSQL with their SQLAlchemy driver names
+# (adapters.sql.engine.async_url), and the in-memory store (container.store_kind).
+DATABASE_SCHEMES = frozenset(
+    {"sqlite", "sqlite+aiosqlite", "postgresql", "postgres", "postgresql+psycopg", "memory"}
+)
+DATABASE_URL_RULE = "must be sqlite:///PATH, postgresql://USER@HOST/DB or memory://"
+
+
+def database_url_problem(url: str) -> str | None:
+    """:data:`DATABASE_URL_RULE` when ``url`` is of no scheme a store is made from (the URL is
+    not repeated: it may carry a password), else None."""
+    scheme, separator, _ = url.partition("://")
+    return None if separator and scheme in DATABASE_SCHEMES else DATABASE_URL_RULE
+
+
 class StartupError(RuntimeError):
     """The server or a command cannot start (its store cannot be opened or is not ready); the
     message says what to do."""
@@ -163,6 +178,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if problem := database_url_problem(self.database_url):
+            raise SettingsError(f"MARKETSCOUT_DATABASE_URL {problem}")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("MARKETSCOUT_JWT_SECRET must be at least 32 bytes")
         if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2 or self.argon2_parallelism < 1:
