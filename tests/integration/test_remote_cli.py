@@ -215,6 +215,27 @@ def test_a_line_that_is_not_json_part_way_through_stops_the_upload_before_anythi
 
 
 @pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["alerts"], "no alerts"),
+        (["alerts", "--unread"], "no unread alerts"),
+        (["deliveries"], "no deliveries yet"),
+        (["deliveries", "--status", "dead"], "no deliveries with status dead"),
+        (["trending"], "no products scored yet"),
+        (["scan-ads"], "no viral ads"),
+    ],
+)
+def test_nothing_to_show_is_said_in_words(
+    api: MarketScoutClient, ad: Ad, capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    capsys.readouterr()
+    assert remote(api, *argv) == 0
+    assert capsys.readouterr().out == f"{said}\n"
+    assert remote(api, "--json", *argv) == 0
+    assert json.loads(capsys.readouterr().out) == [], "JSON stays an empty list"
+
+
+@pytest.mark.parametrize(
     "argv",
     [["--json", "trending", "--limit", "2"], ["trending", "--limit", "2", "--json"]],
     ids=["before", "after"],
