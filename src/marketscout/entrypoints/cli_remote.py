@@ -364,20 +364,26 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
             _print(
                 args,
                 ranked,
-                lambda: [
-                    f"{t.current_score:5.1f}  {t.status:<9}  {t.product.name} (#{t.product.id}): {t.reason}"
-                    for t in ranked
-                ],
+                lambda: (
+                    [
+                        f"{t.current_score:5.1f}  {t.status:<9}  {t.product.name} (#{t.product.id}): {t.reason}"
+                        for t in ranked
+                    ]
+                    or ["no products scored yet"]
+                ),
             )
         elif command == "scan-ads":
             viral = client.scan_ads(args.limit)
             _print(
                 args,
                 viral,
-                lambda: [
-                    f"{v.engagement_score:5.1f}  {v.platform:<9}  ad {v.ad_id} of {v.product_name}: {v.reason}"
-                    for v in viral
-                ],
+                lambda: (
+                    [
+                        f"{v.engagement_score:5.1f}  {v.platform:<9}  ad {v.ad_id} of {v.product_name}: {v.reason}"
+                        for v in viral
+                    ]
+                    or ["no viral ads"]
+                ),
             )
         elif command == "heat-map":
             heat = client.heat_map(args.product_id)
@@ -396,20 +402,24 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
             _print(
                 args,
                 found,
-                lambda: [
-                    f"{a.created_at:%Y-%m-%d %H:%M}  {'  ' if a.read else '* '}{a.message}" for a in found
-                ],
+                lambda: (
+                    [f"{a.created_at:%Y-%m-%d %H:%M}  {'  ' if a.read else '* '}{a.message}" for a in found]
+                    or ["no unread alerts" if args.unread else "no alerts"]
+                ),
             )
         elif command == "deliveries":
             sent = client.deliveries(status=args.status)
             _print(
                 args,
                 sent,
-                lambda: [
-                    f"{d.created_at:%Y-%m-%d %H:%M}  {d.channel:<7}  {d.status:<9}  {d.attempts} attempt(s)  {d.target}"
-                    + (f"  ({d.last_error})" if d.last_error else "")
-                    for d in sent
-                ],
+                lambda: (
+                    [
+                        f"{d.created_at:%Y-%m-%d %H:%M}  {d.channel:<7}  {d.status:<9}  {d.attempts} attempt(s)  {d.target}"
+                        + (f"  ({d.last_error})" if d.last_error else "")
+                        for d in sent
+                    ]
+                    or [f"no deliveries with status {args.status}" if args.status else "no deliveries yet"]
+                ),
             )
         else:
             sys.stdout.write(client.export(args.data_type))
