@@ -34,6 +34,18 @@ from marketscout.entrypoints.cli import main
             "argument --older-than: must be a whole number from 1 to 36500",
         ),
         (
+            ["readings", "remove", "ana", "--since", "1900-01-01T00:00:00Z"],
+            "argument --since: must lie between 1970-01-01T00:00:00Z and 2100-12-31T23:59:59Z",
+        ),
+        (
+            ["readings", "remove", "ana", "--since", "2500-01-01T00:00:00+01:00"],
+            "argument --since: must lie between 1970-01-01T00:00:00Z and 2100-12-31T23:59:59Z",
+        ),
+        (
+            ["readings", "remove", "ana", "--since", "0001-01-01T00:00:00+01:00"],
+            "argument --since: must lie between 1970-01-01T00:00:00Z and 2100-12-31T23:59:59Z",
+        ),
+        (
             ["collect", "--feed", "not-a-url", "--once"],
             "argument --feed: must be an http:// or https:// URL with a host",
         ),
