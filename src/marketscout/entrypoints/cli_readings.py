@@ -11,7 +11,8 @@ import sys
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from marketscout.domain.errors import NotFound
+from marketscout.domain.errors import InvalidValue, NotFound
+from marketscout.domain.instants import utc_instant
 from marketscout.domain.usecases import moderation
 from marketscout.domain.usecases.retention import READINGS_KEPT_AT_LEAST, PrunedReadings, prune_readings
 from marketscout.entrypoints import cli_prune
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 def _instant(raw: str) -> datetime:
     """An ISO 8601 time with its offset (``2026-11-30T18:00:00Z``): a time without one could be
-    any of a day's worth of instants."""
+    any of a day's worth of instants. It lies in 1970-2100, as every entry point's times do
+    (:func:`utc_instant`)."""
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
@@ -34,7 +36,10 @@ def _instant(raw: str) -> datetime:
         raise argparse.ArgumentTypeError(
             f"give the time with its offset, as 2026-11-30T18:00:00Z or +01:00 (got {raw!r})"
         )
-    return moment
+    try:
+        return utc_instant("since", moment)
+    except InvalidValue as error:
+        raise argparse.ArgumentTypeError(error.rule) from None
 
 
 def add_readings_parser(subparsers: Any) -> None:
@@ -55,7 +60,7 @@ def add_readings_parser(subparsers: Any) -> None:
     remove.add_argument(
         "--since",
         type=_instant,
-        help="only the readings observed at or after this time (ISO 8601 with offset)",
+        help="only the readings observed at or after this time (ISO 8601 with offset, in 1970-2100)",
     )
     remove.add_argument("--dry-run", action="store_true", help="say what would be removed; remove nothing")
     remove.add_argument("--database-url", type=database_url, help="overrides MARKETSCOUT_DATABASE_URL")
