@@ -359,6 +359,41 @@ async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> No
         await uow.commit()
 
 
+async def test_alerts_are_found_by_the_start_of_their_event_key(uow_factory: UowFactory) -> None:
+    """``has_event``: whether the user has an alert whose key begins with the prefix (a product
+    and a condition), exactly: no pattern characters, no other user's alerts, no other case."""
+    user_id, product_id, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        other = await uow.users.add(
+            User(username="Bo", email="bo@example.com", password_hash="h", created_at=T0)
+        )
+        for owner, key in [(user_id, f"p{product_id}:threshold50.0:s12"), (other.id, "p9:exploding:s3")]:
+            await uow.alerts.add_if_new(
+                Alert(
+                    user_id=owner,
+                    rule_id=0,
+                    product_id=product_id,
+                    kind=AlertRuleKind.SCORE_THRESHOLD,
+                    event_key=key,
+                    message="m",
+                    created_at=T0,
+                )
+            )
+        await uow.commit()
+    async with uow:
+        assert await uow.alerts.has_event(user_id, f"p{product_id}:threshold50.0:") is True
+        assert await uow.alerts.has_event(user_id, f"p{product_id}:threshold50.0:s12") is True
+        assert await uow.alerts.has_event(user_id, f"p{product_id}:threshold5") is True
+        assert await uow.alerts.has_event(user_id, f"p{product_id}:threshold50.0:s120") is False
+        assert await uow.alerts.has_event(user_id, f"p{product_id}:threshold80.0:") is False
+        assert await uow.alerts.has_event(user_id, f"P{product_id}:THRESHOLD50.0:") is False
+        assert await uow.alerts.has_event(user_id, f"p{product_id}:threshold5_.0:") is False
+        assert await uow.alerts.has_event(user_id, f"p{product_id}:%") is False
+        assert await uow.alerts.has_event(user_id, "p9:exploding:") is False
+        assert await uow.alerts.has_event(other.id, "p9:exploding:") is True
+
+
 async def test_a_rule_is_replaced_in_place_only_by_its_owner(uow_factory: UowFactory) -> None:
     user_id, product_id, _ = await _seed(uow_factory)
     uow = uow_factory()

@@ -297,3 +297,217 @@ def test_a_long_score_history_is_evaluated_in_linear_time() -> None:
         began = time.perf_counter()
         assert keys(r, scores)
         assert time.perf_counter() - began < 2.0
+
+
+# --- Episodes longer than the history window a rule is evaluated on --------------------------
+
+WINDOW = timedelta(days=31)
+
+
+def timed(points: list[tuple[float, float, TrendStatus]]) -> list[TrendScore]:
+    """Scores at the given hours from START, with their statuses."""
+    return [
+        TrendScore(
+            id=i + 1,
+            product_id=7,
+            calculated_at=START + timedelta(hours=hours),
+            assessment=TrendAssessment(score=score, status=status, confidence=0.5),
+        )
+        for i, (hours, score, status) in enumerate(points)
+    ]
+
+
+def sliding(r: AlertRule, scores: list[TrendScore]) -> list[list[tuple[str, bool]]]:
+    """What the use case sees after each new score: the rule on the last 31 days, with the
+    events' keys and whether each may have begun before that window."""
+    seen = []
+    for latest in scores:
+        now = latest.calculated_at
+        window = [s for s in scores if now - WINDOW <= s.calculated_at <= now]
+        events = evaluate_rule(r, 7, "Lamp", window, [], now, history_since=now - WINDOW)
+        seen.append([(e.event_key, e.continued) for e in events])
+    return seen
+
+
+def test_an_episode_longer_than_the_window_is_continued_not_new() -> None:
+    """Above the threshold for 40 days, scored hourly: each window names an episode by its first
+    score, so it says that episode may have begun before it rather than calling it new."""
+    scores = timed([(h, 80.0, TrendStatus.STEADY) for h in range(40 * 24)])
+    r = rule(AlertRuleKind.SCORE_THRESHOLD, 50)
+    seen = sliding(r, scores)
+    new = {key for events in seen for key, continued in events if not continued}
+    assert new == set(), "the first window holds the product's first score: it may be a continuation"
+    assert all(continued for events in seen for _, continued in events)
+    assert keys(r, scores) == ["p7:threshold50.0:s1"]
+
+
+def test_a_window_that_saw_the_rule_rearm_names_its_episodes_exactly() -> None:
+    scores = timed(
+        [(0, 80.0, TrendStatus.STEADY), (1, 30.0, TrendStatus.STEADY), (2, 60.0, TrendStatus.STEADY)]
+    )
+    r = rule(AlertRuleKind.SCORE_THRESHOLD, 50)
+    now = scores[-1].calculated_at
+    events = evaluate_rule(r, 7, "Lamp", scores, [], now, history_since=now - WINDOW)
+    assert [(e.event_key, e.continued) for e in events] == [
+        ("p7:threshold50.0:s1", True),
+        ("p7:threshold50.0:s3", False),
+    ]
+    whole = evaluate_rule(r, 7, "Lamp", scores, [], now)
+    assert [e.continued for e in whole] == [False, False], "the whole history: nothing before it"
+
+
+SLIDING_KINDS = st.sampled_from(
+    [
+        (AlertRuleKind.SCORE_THRESHOLD, 50.0, None),
+        (AlertRuleKind.SCORE_RISE, 10.0, 24),
+        (AlertRuleKind.SCORE_RISE, 20.0, 720),
+        (AlertRuleKind.STATUS_EXPLODING, None, None),
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kind=SLIDING_KINDS,
+    points=st.lists(
+        st.tuples(
+            st.integers(1, 24 * 12),  # hours since the score before
+            st.floats(0, 100),
+            st.sampled_from(list(TrendStatus)),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+)
+def test_sliding_windows_name_only_the_whole_historys_events(
+    kind: tuple[AlertRuleKind, float | None, int | None],
+    points: list[tuple[int, float, TrendStatus]],
+) -> None:
+    """Evaluated after each new score on the last 31 days, as the use case does, a rule names
+    every event the whole history has, and each event it does not mark as possibly begun before
+    its window is one of those: no episode gets a second key while it lasts."""
+    hours = 0
+    at: list[tuple[float, float, TrendStatus]] = []
+    for gap, score, status in points:
+        hours += gap
+        at.append((hours, score, status))
+    scores = timed(at)
+    r = rule(*kind)
+    whole = {e.event_key for e in evaluate_rule(r, 7, "Lamp", scores, [], scores[-1].calculated_at)}
+    seen = sliding(r, scores)
+    assert {key for events in seen for key, continued in events if not continued} <= whole
+    assert whole <= {key for events in seen for key, _ in events}
+
+
+# --- The exploding status near its threshold ---------------------------------------------------
+
+E, EM = TrendStatus.EXPLODING, TrendStatus.EMERGING
+
+
+def test_an_exploding_status_flickering_at_70_alerts_once() -> None:
+    scores = history([70.2, 69.8, 70.3, 69.9, 70.1], [E, EM, E, EM, E])
+    assert len(keys(rule(AlertRuleKind.STATUS_EXPLODING), scores)) == 1
+
+
+def test_an_exploding_product_called_emerging_by_a_guard_for_a_while_alerts_once() -> None:
+    """99.43 'emerging' (only one ad in one region is rising) between two exploding scores is
+    the same explosion."""
+    scores = history([99.2, 99.43, 99.47], [E, EM, E])
+    assert len(keys(rule(AlertRuleKind.STATUS_EXPLODING), scores)) == 1
+
+
+@pytest.mark.parametrize(
+    ("between", "status"),
+    [
+        (80.0, TrendStatus.PEAKED),
+        (80.0, TrendStatus.DECLINING),
+        (70 - HYSTERESIS_POINTS - 0.1, TrendStatus.EMERGING),
+    ],
+)
+def test_exploding_rearms_once_the_product_clearly_stopped(between: float, status: TrendStatus) -> None:
+    scores = history([75, between, 76], [E, status, E])
+    assert len(keys(rule(AlertRuleKind.STATUS_EXPLODING), scores)) == 2
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.floats(70 - HYSTERESIS_POINTS, 100), st.sampled_from([E, EM, TrendStatus.STEADY])),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_a_score_hovering_around_70_never_alerts_twice_while_it_lasts(
+    data: list[tuple[float, TrendStatus]],
+) -> None:
+    """Exploding or not by a hair or by a guard, but never peaked, declining or clearly below 70:
+    one sustained episode, at most one event."""
+    scores = history([s for s, _ in data], [status if s >= 70 else EM for s, status in data])
+    assert len(keys(rule(AlertRuleKind.STATUS_EXPLODING), scores)) <= 1
+
+
+# --- A rise is measured from a score with readings behind it ----------------------------------
+
+
+def no_data(score_id: int, at: datetime, *, one_reading: bool = False) -> TrendScore:
+    """What scoring gives a product without readings (or with one), as stored by a re-score."""
+    return TrendScore(
+        id=score_id,
+        product_id=7,
+        calculated_at=at,
+        assessment=TrendAssessment(
+            score=50.0 if one_reading else 0.0,
+            status=TrendStatus.EMERGING if one_reading else TrendStatus.STEADY,
+            confidence=0.05 if one_reading else 0.0,
+            reasons=("not enough data yet",) if one_reading else ("no engagement recorded",),
+        ),
+    )
+
+
+@pytest.mark.parametrize("one_reading", [False, True])
+def test_a_score_without_data_is_never_the_base_of_a_rise(one_reading: bool) -> None:
+    """A watched product re-scored before its first readings (0.0, or 50.0 on one reading), then
+    perfectly steady at 34 (62 after one reading): no rise."""
+    level = 62.0 if one_reading else 34.0
+    scores = [no_data(1, START, one_reading=one_reading)] + [
+        TrendScore(
+            id=i + 2,
+            product_id=7,
+            calculated_at=START + timedelta(hours=6 * (i + 1)),
+            assessment=TrendAssessment(score=level, status=TrendStatus.STEADY, confidence=0.5),
+        )
+        for i in range(8)
+    ]
+    assert keys(rule(AlertRuleKind.SCORE_RISE, 10, 24), scores) == []
+
+
+# --- What a rule's fields may be ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "threshold", "window", "field", "words"),
+    [
+        (AlertRuleKind.SCORE_THRESHOLD, "50", None, "threshold", "must be a number"),
+        (AlertRuleKind.SCORE_THRESHOLD, True, None, "threshold", "must be a number"),
+        (AlertRuleKind.SCORE_THRESHOLD, float("nan"), None, "threshold", "greater than 0"),
+        (AlertRuleKind.SCORE_THRESHOLD, float("inf"), None, "threshold", "at most 100"),
+        (AlertRuleKind.SCORE_RISE, 10, "24", "window_hours", "must be a whole number"),
+        (AlertRuleKind.SCORE_RISE, 10, 2.5, "window_hours", "must be a whole number"),
+        (AlertRuleKind.SCORE_RISE, 10, True, "window_hours", "must be a whole number"),
+        (AlertRuleKind.SCORE_RISE, float("-inf"), 24, "threshold", "greater than 0"),
+        ("score_risen", 10, 24, "kind", "must be one of: score_rise, score_threshold"),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_refused_by_name(
+    kind: AlertRuleKind, threshold: float | None, window: int | None, field: str, words: str
+) -> None:
+    with pytest.raises(InvalidValue) as error:
+        validate_rule(kind, threshold, window)
+    assert (error.value.field, words in error.value.rule) == (field, True)
+
+
+def test_a_kind_is_taken_by_its_value() -> None:
+    assert validate_rule("score_threshold", 50, None) is AlertRuleKind.SCORE_THRESHOLD
+    assert validate_rule(AlertRuleKind.SCORE_RISE, 10, 24) is AlertRuleKind.SCORE_RISE
+    r = AlertRule(user_id=1, kind="score_threshold", threshold=50, created_at=START)  # type: ignore[arg-type]
+    assert keys(r, history([40, 60])) == ["p7:threshold50.0:s2"]

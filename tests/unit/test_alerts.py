@@ -1,0 +1,193 @@
+"""Evaluating alert rules over stored scores: one alert per episode, however long it lasts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from marketscout.domain.alert_rules import evaluate_rule
+from marketscout.domain.model import (
+    AlertRule,
+    AlertRuleKind,
+    Product,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+    User,
+)
+from marketscout.domain.usecases.alerts import evaluate_alerts
+from tests.unit.fakes import START, FakeClock
+
+
+class Shop:
+    """A user, a product and a rule on it, in memory; scores arrive one by one."""
+
+    def __init__(self) -> None:
+        self.store = InMemoryStore()
+        self.clock = FakeClock()
+        self.user_id = 0
+        self.product_id = 0
+        self.scores: list[TrendScore] = []
+
+    def uow(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store)
+
+    async def open(self) -> None:
+        uow = self.uow()
+        async with uow:
+            user = await uow.users.add(
+                User(username="ana", email="a@x.example", password_hash="h", created_at=START)
+            )
+            product = await uow.products.add(Product(name="Lamp", description="d", created_at=START))
+            await uow.commit()
+        self.user_id, self.product_id = user.id, product.id
+
+    async def add_rule(self, kind: AlertRuleKind, threshold: float | None, window: int | None) -> AlertRule:
+        uow = self.uow()
+        async with uow:
+            rule = await uow.alert_rules.add(
+                AlertRule(
+                    user_id=self.user_id,
+                    kind=kind,
+                    product_id=self.product_id,
+                    threshold=threshold,
+                    window_hours=window,
+                    created_at=self.clock.now(),
+                )
+            )
+            await uow.commit()
+        return rule
+
+    async def score(self, hours: float, score: float, status: TrendStatus = TrendStatus.STEADY) -> None:
+        self.clock.current = START + timedelta(hours=hours)
+        uow = self.uow()
+        async with uow:
+            stored = await uow.scores.add(
+                TrendScore(
+                    product_id=self.product_id,
+                    calculated_at=self.clock.now(),
+                    assessment=TrendAssessment(score=score, status=status, confidence=0.5),
+                )
+            )
+            await uow.commit()
+        self.scores.append(stored)
+
+    async def evaluate(self) -> None:
+        await evaluate_alerts(InMemoryUnitOfWork(self.store), self.clock, user_ids=[self.user_id])
+
+    async def alert_keys(self) -> list[str]:
+        uow = self.uow()
+        async with uow:
+            return sorted(a.event_key for a in await uow.alerts.list(self.user_id, limit=10_000))
+
+    async def prune(self, days: int) -> None:
+        uow = self.uow()
+        async with uow:
+            await uow.scores.prune(self.clock.now() - timedelta(days=days))
+            await uow.commit()
+
+
+async def test_an_episode_longer_than_the_history_window_alerts_once() -> None:
+    """Above the threshold for 45 days, scored every 3 hours and evaluated after each score,
+    scores older than 32 days pruned on the 40th: one alert."""
+    shop = Shop()
+    await shop.open()
+    await shop.add_rule(AlertRuleKind.SCORE_THRESHOLD, 50, None)
+    for step in range(45 * 8):
+        await shop.score(3 * step, 80.0)
+        await shop.evaluate()
+        if step == 40 * 8:
+            await shop.prune(32)
+    assert await shop.alert_keys() == [f"p{shop.product_id}:threshold50.0:s{shop.scores[0].id}"]
+
+
+async def test_an_exploding_stretch_longer_than_the_window_alerts_once() -> None:
+    shop = Shop()
+    await shop.open()
+    await shop.add_rule(AlertRuleKind.STATUS_EXPLODING, None, None)
+    for step in range(40 * 4):
+        await shop.score(6 * step, 90.0, TrendStatus.EXPLODING)
+        await shop.evaluate()
+    assert len(await shop.alert_keys()) == 1
+
+
+async def test_a_rule_made_during_a_long_episode_alerts_once() -> None:
+    shop = Shop()
+    await shop.open()
+    for step in range(40 * 4):
+        await shop.score(6 * step, 80.0)
+    await shop.add_rule(AlertRuleKind.SCORE_THRESHOLD, 50, None)
+    for step in range(40 * 4, 60 * 4):
+        await shop.score(6 * step, 80.0)
+        await shop.evaluate()
+    assert len(await shop.alert_keys()) == 1
+
+
+async def test_a_new_crossing_after_a_month_just_below_the_threshold_alerts() -> None:
+    """Over 50 (an alert), well below it (the rule re-arms), then a month within the hysteresis
+    band (neither), then over 50 again: a new episode, which the last 31 days alone cannot tell
+    from a continuing one."""
+    shop = Shop()
+    await shop.open()
+    await shop.add_rule(AlertRuleKind.SCORE_THRESHOLD, 50, None)
+    await shop.score(0, 80.0)
+    await shop.evaluate()
+    await shop.score(6, 30.0)
+    await shop.evaluate()
+    for step in range(2, 35 * 4):
+        await shop.score(6 * step, 48.0)
+        await shop.evaluate()
+    await shop.score(6 * 35 * 4, 60.0)
+    await shop.evaluate()
+    assert await shop.alert_keys() == sorted(
+        f"p{shop.product_id}:threshold50.0:s{s.id}" for s in (shop.scores[0], shop.scores[-1])
+    )
+
+
+KINDS = st.sampled_from(
+    [
+        (AlertRuleKind.SCORE_THRESHOLD, 50.0, None),
+        (AlertRuleKind.SCORE_RISE, 10.0, 24),
+        (AlertRuleKind.SCORE_RISE, 20.0, 720),
+        (AlertRuleKind.STATUS_EXPLODING, None, None),
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=KINDS,
+    points=st.lists(
+        st.tuples(
+            st.integers(1, 24 * 12),  # hours since the score before
+            st.sampled_from([0.0, 30.0, 47.0, 52.0, 64.0, 68.0, 71.0, 90.0]),
+            st.sampled_from(list(TrendStatus)),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+)
+def test_evaluating_after_each_score_alerts_exactly_the_whole_historys_events(
+    kind: tuple[AlertRuleKind, float | None, int | None], points: list[tuple[int, float, TrendStatus]]
+) -> None:
+    """Scores days apart or hours apart, the use case evaluating the last 31 days after each:
+    the alerts stored are the events of the whole history, each once."""
+
+    async def run() -> tuple[list[str], list[str]]:
+        shop = Shop()
+        await shop.open()
+        rule = await shop.add_rule(*kind)
+        hours = 0
+        for gap, score, status in points:
+            hours += gap
+            await shop.score(hours, score, status)
+            await shop.evaluate()
+        whole = evaluate_rule(rule, shop.product_id, "Lamp", shop.scores, [], shop.clock.now())
+        return await shop.alert_keys(), sorted(e.event_key for e in whole)
+
+    stored, whole = asyncio.run(run())
+    assert stored == whole
