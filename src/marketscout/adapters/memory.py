@@ -615,6 +615,9 @@ class InMemoryAlertRepository(_Repository, AlertRepository):
     async def event_keys(self, user_id: int) -> set[str]:
         return {a.event_key for a in self._rows().values() if a.user_id == user_id}
 
+    async def has_event(self, user_id: int, key_prefix: str) -> bool:
+        return any(a.user_id == user_id and a.event_key.startswith(key_prefix) for a in self._rows().values())
+
     async def get(self, alert_id: int) -> Alert | None:
         found: Alert | None = self._rows().get(alert_id)
         return found

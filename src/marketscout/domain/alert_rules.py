@@ -2,17 +2,34 @@
 
 An *episode* is a stretch of history during which a rule's condition holds; it starts when the
 condition first holds while the rule is armed, and the rule re-arms only once the condition has
-clearly stopped holding (hysteresis), so a score hovering at a threshold does not flap. Each
-episode has one stable event key (the product, the rule's condition and the score that started
-it), so evaluating the same history again never yields a new event; the alert store keeps one
-alert per user and key. The key names the condition (kind and parameters), not the rule's id:
-a default rule, an explicit rule of the same kind and parameters, and a rule for the whole
-watchlist overlapping one for a single product all find the same events, which alert once.
+clearly stopped holding (hysteresis), so a score hovering at a threshold does not flap: a score
+rule re-arms once the score fell :data:`HYSTERESIS_POINTS` below its threshold, a rise rule once
+the rise is below half its points, and the exploding rule once the product has clearly stopped
+exploding: its status is peaked or declining, or its score fell :data:`HYSTERESIS_POINTS` below
+the score from which a product may be called exploding (70). Only those: the status also leaves
+"exploding" for a score of 69.9 or for a guard ("only one ad in one region is rising"), which
+say nothing about the explosion being over, and flipped back an hour later.
+
+Each episode has one stable event key (the product, the rule's condition and the score that
+started it), so evaluating the same history again never yields a new event; the alert store
+keeps one alert per user and key. The key names the condition (kind and parameters), not the
+rule's id: a default rule, an explicit rule of the same kind and parameters, and a rule for the
+whole watchlist overlapping one for a single product all find the same events, which alert once.
 Episodes that started before the rule existed are reported only while still ongoing.
+
+A rule is evaluated on the history read since some moment (``history_since``: the last 31 days,
+after each new score), not on all of it. Up to the first score in it at which the rule certainly
+re-arms, such a history cannot say what the rule's state was: a score over a threshold at its
+start may be an episode that began a month before, whose first score has left the window. So an
+episode that starts before that point is marked *continued* (it may have begun earlier, under
+another key): the caller decides with what the window does not hold (the alerts already stored,
+and if need be the older history). After that point the truncated history gives exactly the
+events of the whole history (a rise is known only where the rule's window lies in the history).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.instants import require_aware
 from marketscout.domain.model import AlertRule, AlertRuleKind, TrendScore, TrendStatus, ViralAd
+from marketscout.domain.scoring import EXPLODING_SCORE, measured
 
 # Points a score must fall below a threshold before a threshold rule fires again.
 HYSTERESIS_POINTS = 5.0
@@ -29,30 +47,66 @@ MAX_WINDOW_HOURS = 720
 
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
+    """One event of a rule on a product. ``began_at``: the score that began its episode (None
+    for a viral ad); ``ongoing``: the episode still holds at the latest score; ``continued``: the
+    episode may have begun before the history evaluated, under another key (see the module)."""
+
     rule: AlertRule
     product_id: int
     event_key: str
     message: str
+    began_at: datetime | None = None
+    ongoing: bool = False
+    continued: bool = False
 
 
-def validate_rule(kind: AlertRuleKind, threshold: float | None, window_hours: int | None) -> None:
-    """Raises InvalidValue naming the field a rule of this kind needs or must not have."""
+_KINDS = tuple(k.value for k in AlertRuleKind)
+
+
+def validate_rule(
+    kind: AlertRuleKind | str, threshold: float | None, window_hours: int | None
+) -> AlertRuleKind:
+    """The rule's kind, given as itself or its value; raises InvalidValue naming the field a rule
+    of this kind needs, must not have, or has of the wrong type."""
     if not isinstance(kind, AlertRuleKind):
-        raise InvalidValue("kind", f"must be one of: {', '.join(k.value for k in AlertRuleKind)}")
+        if not isinstance(kind, str) or kind not in _KINDS:
+            raise InvalidValue("kind", f"must be one of: {', '.join(_KINDS)}")
+        kind = AlertRuleKind(kind)
     if kind in (AlertRuleKind.SCORE_RISE, AlertRuleKind.SCORE_THRESHOLD):
         if threshold is None:
             raise InvalidValue("threshold", f"is required for {kind} rules")
-        if not 0 < threshold <= 100:
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise InvalidValue("threshold", "must be a number")
+        if not 0 < threshold <= 100:  # NaN too
             raise InvalidValue("threshold", "must be greater than 0 and at most 100")
     elif threshold is not None:
         raise InvalidValue("threshold", f"does not apply to {kind} rules")
     if kind == AlertRuleKind.SCORE_RISE:
         if window_hours is None:
             raise InvalidValue("window_hours", "is required for score_rise rules")
+        if isinstance(window_hours, bool) or not isinstance(window_hours, int):
+            raise InvalidValue("window_hours", "must be a whole number")
         if not 1 <= window_hours <= MAX_WINDOW_HOURS:
             raise InvalidValue("window_hours", f"must be between 1 and {MAX_WINDOW_HOURS}")
     elif window_hours is not None:
         raise InvalidValue("window_hours", f"does not apply to {kind} rules")
+    return kind
+
+
+def event_key_prefix(rule: AlertRule, product_id: int) -> str:
+    """What every event key of the rule's condition on the product begins with."""
+    return f"p{product_id}:{_condition(rule)}:"
+
+
+def _condition(rule: AlertRule) -> str:
+    kind = validate_rule(rule.kind, rule.threshold, rule.window_hours)
+    if kind == AlertRuleKind.SCORE_THRESHOLD:
+        return f"threshold{_exact(rule.threshold)}"
+    if kind == AlertRuleKind.SCORE_RISE:
+        return f"rise{_exact(rule.threshold)}/{rule.window_hours}h"
+    if kind == AlertRuleKind.STATUS_EXPLODING:
+        return "exploding"
+    return "viral"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,45 +114,63 @@ class _Episode:
     start: TrendScore
     ongoing: bool
     detail: str
+    continued: bool
 
 
 def _episodes(
     history: Sequence[TrendScore],
     holds: Callable[[int], tuple[bool, str]],
     rearms: Callable[[int], bool],
+    *,
+    truncated: bool,
+    known: Callable[[int], bool] = lambda _: True,
 ) -> list[_Episode]:
+    """The episodes of a condition; in a ``truncated`` history, those starting before the first
+    score at which the rule certainly re-arms (``rearms`` and ``known`` there) are continued."""
     episodes: list[_Episode] = []
-    armed = True
+    armed, settled = True, not truncated
     start: TrendScore | None = None
-    detail = ""
+    detail, continued = "", False
     for index, score in enumerate(history):
         condition, text = holds(index)
-        if armed and condition:
-            armed, start, detail = False, score, text
-        elif not armed and rearms(index):
+        if condition:
+            # Never a re-arming score too: after one, the rule is armed whatever came before.
+            if armed:
+                armed, start, detail, continued = False, score, text, not settled
+        elif rearms(index):
             if start is not None:
-                episodes.append(_Episode(start, ongoing=False, detail=detail))
+                episodes.append(_Episode(start, ongoing=False, detail=detail, continued=continued))
             armed, start = True, None
+            settled = settled or known(index)
     if start is not None:
-        episodes.append(_Episode(start, ongoing=True, detail=detail))
+        episodes.append(_Episode(start, ongoing=True, detail=detail, continued=continued))
     return episodes
 
 
-def _threshold_episodes(rule: AlertRule, history: Sequence[TrendScore]) -> list[_Episode]:
+def _threshold_episodes(rule: AlertRule, history: Sequence[TrendScore], truncated: bool) -> list[_Episode]:
     limit = rule.threshold or 0.0
     return _episodes(
         history,
         lambda i: (history[i].score >= limit, f"{history[i].score:.1f}"),
         lambda i: history[i].score < limit - HYSTERESIS_POINTS,
+        truncated=truncated,
     )
 
 
-def _rise_episodes(rule: AlertRule, history: Sequence[TrendScore]) -> list[_Episode]:
+def _rise_episodes(rule: AlertRule, history: Sequence[TrendScore], since: datetime | None) -> list[_Episode]:
     window = timedelta(hours=rule.window_hours or 24)
     points = rule.threshold or 0.0
+    # A score without readings behind it (0 for none, 50 for one) measures nothing: a rise from
+    # it would be the product's first readings, not a rise.
+    history = [s for s in history if measured(s.assessment)]
     rises = _rises(history, window)
     return _episodes(
-        history, lambda i: (rises[i] >= points, f"{rises[i]:.1f}"), lambda i: rises[i] < points / 2
+        history,
+        lambda i: (rises[i] >= points, f"{rises[i]:.1f}"),
+        lambda i: rises[i] < points / 2,
+        truncated=since is not None,
+        # The rise is known where the history holds the whole window before the score.
+        known=lambda i: since is not None and history[i].calculated_at - window >= since,
     )
 
 
@@ -120,11 +192,15 @@ def _rises(history: Sequence[TrendScore], window: timedelta) -> list[float]:
     return rises
 
 
-def _exploding_episodes(history: Sequence[TrendScore]) -> list[_Episode]:
+_STOPPED = (TrendStatus.PEAKED, TrendStatus.DECLINING)
+
+
+def _exploding_episodes(history: Sequence[TrendScore], truncated: bool) -> list[_Episode]:
     return _episodes(
         history,
         lambda i: (history[i].status == TrendStatus.EXPLODING, f"{history[i].score:.1f}"),
-        lambda i: history[i].status != TrendStatus.EXPLODING,
+        lambda i: history[i].status in _STOPPED or history[i].score < EXPLODING_SCORE - HYSTERESIS_POINTS,
+        truncated=truncated,
     )
 
 
@@ -135,38 +211,53 @@ def evaluate_rule(
     history: Sequence[TrendScore],
     viral_ads: Sequence[ViralAd],
     now: datetime,
+    *,
+    history_since: datetime | None = None,
 ) -> list[AlertEvent]:
-    """The events of one rule on one product. ``history`` is the product's scores, oldest first.
-    A rule that breaks its kind's rules (:func:`validate_rule`) is refused, as is a naive ``now``."""
-    validate_rule(rule.kind, rule.threshold, rule.window_hours)
+    """The events of one rule on one product. ``history`` is the product's scores, oldest first,
+    read since ``history_since`` (None: the whole history); an episode it cannot tell from one
+    begun before is marked ``continued``. A rule that breaks its kind's rules
+    (:func:`validate_rule`) is refused, as is a naive ``now`` or ``history_since``."""
+    kind = validate_rule(rule.kind, rule.threshold, rule.window_hours)
+    if rule.kind is not kind:
+        rule = dataclasses.replace(rule, kind=kind)
     require_aware("now", now)
+    if history_since is not None:
+        require_aware("history_since", history_since)
     ordered = sorted((s for s in history if s.calculated_at <= now), key=lambda s: (s.calculated_at, s.id))
-    prefix = f"p{product_id}"
-    if rule.kind == AlertRuleKind.NEW_VIRAL_AD:
+    prefix = event_key_prefix(rule, product_id)
+    if kind == AlertRuleKind.NEW_VIRAL_AD:
         return [
             AlertEvent(
                 rule,
                 product_id,
-                f"{prefix}:viral:ad{viral.ad.id}",
+                f"{prefix}ad{viral.ad.id}",
                 f"🔥 New viral ad detected for {product_name} on {viral.ad.platform}: {viral.reason}",
             )
             for viral in sorted(viral_ads, key=lambda v: v.ad.id)
         ]
-    if rule.kind == AlertRuleKind.SCORE_THRESHOLD:
-        episodes, condition = _threshold_episodes(rule, ordered), f"threshold{_exact(rule.threshold)}"
-    elif rule.kind == AlertRuleKind.SCORE_RISE:
-        episodes, condition = (
-            _rise_episodes(rule, ordered),
-            f"rise{_exact(rule.threshold)}/{rule.window_hours}h",
-        )
+    truncated = history_since is not None
+    if kind == AlertRuleKind.SCORE_THRESHOLD:
+        episodes = _threshold_episodes(rule, ordered, truncated)
+    elif kind == AlertRuleKind.SCORE_RISE:
+        episodes = _rise_episodes(rule, ordered, history_since)
     else:
-        episodes, condition = _exploding_episodes(ordered), "exploding"
+        episodes = _exploding_episodes(ordered, truncated)
     events: list[AlertEvent] = []
     for episode in episodes:
         if episode.start.calculated_at < rule.created_at and not episode.ongoing:
             continue
-        message = _message(rule, product_name, episode, ordered[-1])
-        events.append(AlertEvent(rule, product_id, f"{prefix}:{condition}:s{episode.start.id}", message))
+        events.append(
+            AlertEvent(
+                rule,
+                product_id,
+                f"{prefix}s{episode.start.id}",
+                _message(rule, product_name, episode, ordered[-1]),
+                began_at=episode.start.calculated_at,
+                ongoing=episode.ongoing,
+                continued=episode.continued,
+            )
+        )
     return events
 
 

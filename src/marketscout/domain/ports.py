@@ -426,6 +426,10 @@ class AlertRepository(Protocol):
 
     async def event_keys(self, user_id: int) -> set[str]: ...
 
+    async def has_event(self, user_id: int, key_prefix: str) -> bool:
+        """Whether the user has an alert whose event key begins with ``key_prefix`` (exactly)."""
+        ...
+
     async def get(self, alert_id: int) -> Alert | None: ...
 
 

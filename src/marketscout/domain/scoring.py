@@ -115,6 +115,17 @@ COLLAPSED = 0.1
 TIE = 1e-9
 # Why an item whose readings record no like, comment or share is never exploding.
 VIEWS_ALONE = "no likes, comments or shares recorded: not called exploding on views alone"
+# The score from which an item may be called exploding (with the guards of the status).
+EXPLODING_SCORE = 70.0
+# The reasons of an assessment with nothing to compare: no reading (score 0) or one (score 50).
+NO_ENGAGEMENT = "no engagement recorded"
+TOO_FEW_READINGS = "not enough data yet"
+
+
+def measured(assessment: TrendAssessment) -> bool:
+    """Whether readings to compare stand behind the assessment: not the neutral placeholder
+    given for no reading or for one (its score measures nothing)."""
+    return assessment.confidence > 0 and assessment.reasons not in ((NO_ENGAGEMENT,), (TOO_FEW_READINGS,))
 
 
 @functools.cache
@@ -363,7 +374,7 @@ def score_series(
             components={},
             growth=dict.fromkeys(label for label, _ in WINDOWS),  # nothing to compare
             forecast=tuple(0.0 for _ in range(params.forecast_days)),
-            reasons=("not enough data yet" if observations else "no engagement recorded",),
+            reasons=(TOO_FEW_READINGS if observations else NO_ENGAGEMENT,),
         )
     if len(kept) > 1:
         kept.sort(key=_SERIES_ORDER)
@@ -578,7 +589,7 @@ def score_series(
             f"daily gains peaked {peak_day} {'day' if peak_day == 1 else 'days'} ago "
             f"and are at {v1 / peak:.0%} of the peak"
         )
-    elif score >= 70 and acceleration > ACCELERATING:
+    elif score >= EXPLODING_SCORE and acceleration > ACCELERATING:
         # Exploding, unless what rises is one series among several (one ad in one region),
         # engagement far below the platform's norm (bot-like views), or the same as a week ago
         # (the same days, or the whole week).

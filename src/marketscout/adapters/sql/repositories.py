@@ -1716,6 +1716,19 @@ class SqlAlertRepository(_SqlRepository, AlertRepository):
         statement = select(t.alerts.c.event_key).where(t.alerts.c.user_id == user_id)
         return set((await self._session.execute(statement)).scalars())
 
+    async def has_event(self, user_id: int, key_prefix: str) -> bool:
+        # A comparison of the key's start rather than LIKE: exact (no pattern characters, the same
+        # case on SQLite as on PostgreSQL) and read through the (user_id, event_key) index.
+        statement = (
+            select(t.alerts.c.id)
+            .where(
+                t.alerts.c.user_id == user_id,
+                func.substr(t.alerts.c.event_key, 1, len(key_prefix)) == key_prefix,
+            )
+            .limit(1)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
 
 def _delivery(row: Row[Any]) -> Delivery:
     return Delivery(

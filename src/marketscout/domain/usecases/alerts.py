@@ -1,4 +1,25 @@
-"""Alert rules and alerts: evaluate users' rules on their products, store each event once."""
+"""Alert rules and alerts: evaluate users' rules on their products, store each event once.
+
+Rules read the last :data:`HISTORY_WINDOW` of a product's scores, evaluated after every new
+score. An episode that lasts longer than that (a product over a threshold, or exploding, for
+weeks) has left its first score behind: the window finds it starting at its own first score, a
+key that changes as the window slides. The rules engine marks such an episode *continued* (it
+cannot tell it from one that began in the window), and here it alerts only when the whole
+history shows it is new:
+
+- when the user has no alert yet for that product and condition (a rule made while an episode
+  has been going for 40 days: it alerts once, named by the first score read; the next window,
+  finding the same episode under a later score, finds that alert);
+- otherwise the product's whole stored history is read and evaluated, and its events that began
+  in the window or are still going are stored with the window's other events (an ongoing one
+  was alerted, under its true key, when it began; a rule made during it gets it once). What the
+  whole history cannot tell either (an episode at its first score, after ``scores prune``, which
+  keeps at least this window) is taken for the one already alerted; a rise in the first rule
+  window after a prune is measured on the scores kept.
+
+So the whole history is read only for a rule whose window opens inside an episode, or inside a
+hysteresis band without a re-arming score, and which has alerted that condition before.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 
-from marketscout.domain.alert_rules import evaluate_rule, validate_rule
+from marketscout.domain.alert_rules import AlertEvent, evaluate_rule, event_key_prefix, validate_rule
 from marketscout.domain.errors import Conflict, InvalidValue, NotFound
 from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, Channel, TrendScore, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
@@ -237,9 +258,11 @@ async def evaluate_alerts(
             return {}
         wanted = {pid for _, pid in targets}
         products = await uow.products.get_many(wanted)
+        since = now - HISTORY_WINDOW
         histories: dict[int, list[TrendScore]] = {
-            pid: await uow.scores.history(pid, since=now - HISTORY_WINDOW) for pid in wanted
+            pid: await uow.scores.history(pid, since=since) for pid in wanted
         }
+        whole_histories: dict[int, list[TrendScore]] = {}
         viral_by_product: dict[int, list[ViralAd]] = defaultdict(list)
         if any(rule.kind == AlertRuleKind.NEW_VIRAL_AD for rule, _ in targets):
             # The same scan as /scan-ads: every ad is judged against all its peers.
@@ -255,7 +278,19 @@ async def evaluate_alerts(
             product = products.get(pid)
             if product is None:
                 continue
-            for event in evaluate_rule(rule, pid, product.name, histories[pid], viral_by_product[pid], now):
+            events = evaluate_rule(
+                rule, pid, product.name, histories[pid], viral_by_product[pid], now, history_since=since
+            )
+            if any(e.continued for e in events) and await uow.alerts.has_event(
+                rule.user_id, event_key_prefix(rule, pid)
+            ):
+                if pid not in whole_histories:
+                    whole_histories[pid] = await uow.scores.history(pid)
+                # The window's other events are exact; the whole history settles the continued.
+                exact = {e.event_key: e for e in events if not e.continued}
+                whole = _new_in_whole_history(rule, pid, product.name, whole_histories[pid], since, now)
+                events = list(({e.event_key: e for e in whole} | exact).values())
+            for event in events:
                 stored = await uow.alerts.add_if_new(
                     Alert(
                         user_id=rule.user_id,
@@ -278,6 +313,20 @@ async def evaluate_alerts(
                         await uow.deliveries.add(delivery)
         await uow.commit()
     return dict(new_alerts)
+
+
+def _new_in_whole_history(
+    rule: AlertRule, product_id: int, name: str, whole: list[TrendScore], since: datetime, now: datetime
+) -> list[AlertEvent]:
+    """The rule's events on the product's whole stored history that began since ``since`` or
+    still go on, but for one holding at its first score: after ``scores prune`` that may be an
+    episode begun before, and the user was alerted of the condition."""
+    first = whole[0].calculated_at if whole else None
+    return [
+        e
+        for e in evaluate_rule(rule, product_id, name, whole, [], now)
+        if e.began_at != first and (e.ongoing or (e.began_at is not None and e.began_at >= since))
+    ]
 
 
 async def check_alerts(uow: UnitOfWork, clock: Clock, *, user_id: int) -> list[Alert]:
