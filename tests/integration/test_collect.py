@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +19,10 @@ from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.adapters.signals.feed import HttpFeedSource, feed_item
 from marketscout.adapters.signals.http import ResilientHttp, RetryPolicy
 from marketscout.adapters.sql import migrate
+from marketscout.adapters.sql.engine import create_engine, session_factory
+from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain.model import Ad
+from marketscout.domain.ports import UnitOfWork
 from marketscout.domain.signals import SourceUnavailable
 from marketscout.domain.usecases import catalog
 from marketscout.domain.usecases.collection import collect
@@ -76,10 +80,14 @@ CSV_FEED = (
 
 class Feed(BaseHTTPRequestHandler):
     calls: dict[str, int] = {}
+    served: dict[str, list[dict[str, object]]] = {}  # a test's own JSON feed at a path
 
     def do_GET(self) -> None:
         count = Feed.calls.get(self.path, 0) + 1
         Feed.calls[self.path] = count
+        if self.path in Feed.served:
+            self._answer(json.dumps(Feed.served[self.path]).encode(), "application/json")
+            return
         if self.path == "/down" or (self.path == "/flaky" and count <= 2):
             self.send_response(503)
             self.end_headers()
@@ -93,6 +101,9 @@ class Feed(BaseHTTPRequestHandler):
         kind = "application/x-ndjson"
         if self.path == "/csv":
             body, kind = CSV_FEED.encode(), "text/csv"
+        self._answer(body, kind)
+
+    def _answer(self, body: bytes, kind: str) -> None:
         self.send_response(200)
         self.send_header("Content-Type", kind)
         self.end_headers()
@@ -209,3 +220,188 @@ def test_a_feed_record_that_does_not_map_names_its_field_and_rule(
     record = {k: v for k, v in record.items() if v is not None}
     with pytest.raises(ValueError, match="^" + re.escape(reason) + "$"):
         feed_item(record)
+
+
+@pytest.fixture
+async def uow_factory(database_url: str) -> AsyncIterator[Callable[[], UnitOfWork]]:
+    if database_url.startswith("memory"):
+        store = InMemoryStore()
+        yield lambda: InMemoryUnitOfWork(store)
+        return
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    yield lambda: SqlUnitOfWork(sessions)
+    await engine.dispose()
+
+
+def _record(name: str, product_id: int, **change: object) -> dict[str, object]:
+    """A feed record of ad ``name`` (its external id unless ``change`` says another)."""
+    record: dict[str, object] = {
+        "platform": "TikTok",
+        "external_id": name,
+        "content": "This sunset lamp is everywhere",
+        "observed_at": NOW.isoformat(),
+        "region": "US",
+        "views": 100,
+        "url": f"https://www.tiktok.com/@lamps/video/{name}",
+        "advertiser": "Lamps & Co",
+        "product_id": product_id,
+    }
+    return {**record, **change}
+
+
+async def _ads(uow: UnitOfWork, product_id: int) -> dict[str | None, Ad]:
+    async with uow:
+        return {ad.external_id: ad for ad in await uow.ads.list(skip=0, limit=10, product_id=product_id)}
+
+
+# A record of the batch whose text breaks a rule of the domain's (domain.text): skipped, naming
+# its field and rule, while the record before it and the one after it are stored.
+BROKEN_TEXT = [
+    pytest.param(
+        {"external_id": "tt-\x00"},
+        "TikTok 'tt-\\x00': external_id: must not hold control characters",
+        id="external_id-nul",
+    ),
+    pytest.param(
+        {"external_id": "tt-\x85"},
+        "TikTok 'tt-\\x85': external_id: must not hold control characters",
+        id="external_id-c1",
+    ),
+    pytest.param(
+        {"external_id": "\u200b"}, "TikTok '\\u200b': external_id: must not be blank", id="external_id-blank"
+    ),
+    pytest.param(
+        {"external_id": "t" * 201},
+        f"TikTok '{'t' * 200}': external_id: must be at most 200 characters",
+        id="external_id-long",
+    ),
+    pytest.param(
+        {"content": "sunset lamp\x00"},
+        "TikTok tt-bad: content: must not hold control characters other than tabs and line breaks",
+        id="content-nul",
+    ),
+    pytest.param(
+        {"content": "sunset\x1blamp"},
+        "TikTok tt-bad: content: must not hold control characters other than tabs and line breaks",
+        id="content-escape",
+    ),
+    pytest.param(
+        {"url": "https://www.tiktok.com/\x00"},
+        "TikTok tt-bad: url: must be an absolute http or https URL without spaces or control characters",
+        id="url-nul",
+    ),
+    pytest.param(
+        {"url": "javascript:alert(1)"},
+        "TikTok tt-bad: url: must be an absolute http or https URL without spaces or control characters",
+        id="url-scheme",
+    ),
+    pytest.param(
+        {"advertiser": "Lamps\x00Co"},
+        "TikTok tt-bad: advertiser: must not hold control characters",
+        id="advertiser-nul",
+    ),
+    pytest.param(
+        {"advertiser": "Lamps\u2028Co"},
+        "TikTok tt-bad: advertiser: must not hold control characters",
+        id="advertiser-separator",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "reason"), BROKEN_TEXT)
+async def test_a_record_whose_text_breaks_a_rule_is_skipped_saying_so_and_the_rest_stored(
+    feed_url: str, uow_factory: Callable[[], UnitOfWork], change: dict[str, object], reason: str
+) -> None:
+    uow, clock = uow_factory(), FixedClock(NOW)
+    product = await catalog.create_product(
+        uow, clock, catalog.NewProduct(name="Sunset Lamp", description="d"), created_by=None
+    )
+    path = f"/broken-{len(Feed.served)}"
+    Feed.served[path] = [
+        _record("tt-1", product.id),
+        _record("tt-bad", product.id, **change),
+        _record("tt-2", product.id),
+    ]
+    http = ResilientHttp("feed", FAST)
+    report = await collect(uow, clock, HttpFeedSource("feed", f"{feed_url}{path}", "json", http), [])
+    await http.aclose()
+    assert report.skipped == [reason]
+    assert (report.fetched, report.stored, report.ads_created) == (3, 2, 2)
+    assert set(await _ads(uow, product.id)) == {"tt-1", "tt-2"}
+
+
+async def test_a_region_with_a_control_character_is_refused_with_the_reading(
+    feed_url: str, uow_factory: Callable[[], UnitOfWork]
+) -> None:
+    uow, clock = uow_factory(), FixedClock(NOW)
+    product = await catalog.create_product(
+        uow, clock, catalog.NewProduct(name="Sunset Lamp", description="d"), created_by=None
+    )
+    path = f"/region-{len(Feed.served)}"
+    Feed.served[path] = [_record("tt-1", product.id, region="U\x00S"), _record("tt-2", product.id)]
+    http = ResilientHttp("feed", FAST)
+    report = await collect(uow, clock, HttpFeedSource("feed", f"{feed_url}{path}", "json", http), [])
+    await http.aclose()
+    assert report.skipped == ["item 0: region must be an ISO 3166-1 alpha-2 country code or GLOBAL"]
+    assert report.stored == 1
+
+
+async def test_free_text_is_trimmed_cut_to_its_limit_and_blank_is_absent(
+    feed_url: str, uow_factory: Callable[[], UnitOfWork]
+) -> None:
+    uow, clock = uow_factory(), FixedClock(NOW)
+    product = await catalog.create_product(
+        uow, clock, catalog.NewProduct(name="Sunset Lamp", description="d"), created_by=None
+    )
+    path = f"/free-text-{len(Feed.served)}"
+    Feed.served[path] = [
+        _record(
+            " tt-1 ",
+            product.id,
+            content="  " + "x" * 2500,
+            advertiser="A" * 250,
+            url="https://www.tiktok.com/@lamps/video/tt-1",
+        ),
+        _record("tt-2", product.id, content="\u200b \u200b", advertiser=" \u200b ", url=None),
+        _record("tt-3", product.id, content="line one\n\tline two"),
+    ]
+    http = ResilientHttp("feed", FAST)
+    report = await collect(uow, clock, HttpFeedSource("feed", f"{feed_url}{path}", "json", http), [])
+    await http.aclose()
+    assert report.skipped == []
+    ads = await _ads(uow, product.id)
+    assert set(ads) == {"tt-1", "tt-2", "tt-3"}, "an external id is trimmed as the API trims it"
+    assert (ads["tt-1"].ad_content, ads["tt-1"].advertiser) == ("x" * 2000, "A" * 200)
+    assert (ads["tt-2"].ad_content, ads["tt-2"].advertiser) == ("tt-2", None)
+    assert ads["tt-3"].ad_content == "line one\n\tline two"
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def test_the_collect_command_skips_a_record_with_a_nul_and_stores_the_rest(
+    feed_url: str, database_url: str
+) -> None:
+    create_product_in(database_url, "Sunset Lamp")
+    Feed.served["/nul"] = [
+        _record("tt-1", 1),
+        _record("tt-\x00", 1),
+        _record("tt-2", 1, content="sunset lamp\x00", advertiser="Lamps\x00Co"),
+        _record("tt-3", 1),
+    ]
+    command = [
+        sys.executable,
+        "-m",
+        "marketscout.entrypoints.cli",
+        "collect",
+        "--feed",
+        f"{feed_url}/nul",
+        "--format",
+        "json",
+        "--database-url",
+        database_url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "fetched 4, stored 2, duplicates 0, new ads 2, skipped 2" in done.stdout
+    assert "skipped: TikTok 'tt-\\x00': external_id: must not hold control characters" in done.stdout
+    assert "skipped: TikTok tt-2: content: must not hold control characters other than tabs" in done.stdout
