@@ -405,3 +405,8 @@ def test_the_collect_command_skips_a_record_with_a_nul_and_stores_the_rest(
     assert "fetched 4, stored 2, duplicates 0, new ads 2, skipped 2" in done.stdout
     assert "skipped: TikTok 'tt-\\x00': external_id: must not hold control characters" in done.stdout
     assert "skipped: TikTok tt-2: content: must not hold control characters other than tabs" in done.stdout
+
+
+def test_a_feed_records_url_and_advertiser_are_text_whatever_json_type_they_come_as() -> None:
+    item = feed_item({**records()[0], "url": 5, "advertiser": 7})
+    assert (item.url, item.advertiser) == ("5", "7")
