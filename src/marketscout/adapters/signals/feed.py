@@ -32,6 +32,11 @@ def _required(record: dict[str, Any], name: str) -> str:
     return str(value)
 
 
+def _optional(record: dict[str, Any], name: str) -> str | None:
+    value = record.get(name)
+    return None if value in (None, "") else str(value)
+
+
 def _counter(record: dict[str, Any], name: str) -> int:
     value = record.get(name)
     if value in (None, ""):
@@ -71,8 +76,8 @@ def feed_item(record: dict[str, Any]) -> CollectedItem:
         content=str(record.get("content") or ""),
         observed_at=observed,
         region=_required(record, "region"),
-        url=record.get("url") or None,
-        advertiser=record.get("advertiser") or None,
+        url=_optional(record, "url"),
+        advertiser=_optional(record, "advertiser"),
         product_id=int(product) if product not in (None, "") else None,
         views=counters["views"],
         likes=counters["likes"],

@@ -148,7 +148,7 @@ class MetaAdLibrarySource(SignalSource):
             region=country,
             views=_views(ad),
             url=f"https://www.facebook.com/ads/library/?id={ad['id']}",
-            advertiser=ad.get("page_name") or None,
+            advertiser=str(ad["page_name"]) if ad.get("page_name") else None,
             product_id=product_id,
             first_seen_at=_date(started) if started else None,
         )

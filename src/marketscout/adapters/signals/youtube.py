@@ -151,7 +151,7 @@ class YouTubeSource(SignalSource):
             likes=count(stats.get("likeCount", 0)),
             comments=count(stats.get("commentCount", 0)),
             url=f"https://www.youtube.com/watch?v={video['id']}",
-            advertiser=snippet.get("channelTitle") or None,
+            advertiser=str(snippet["channelTitle"]) if snippet.get("channelTitle") else None,
             product_id=product_id,
             first_seen_at=_time(snippet["publishedAt"]) if snippet.get("publishedAt") else None,
         )
