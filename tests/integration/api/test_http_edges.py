@@ -538,35 +538,80 @@ async def test_json_routes_refuse_other_content_types_with_415(client: Client, m
         assert accepted.status_code == 201, (content_type, accepted.text)
 
 
+ID_IN_BODY = "must be a whole number from 1 to 2^63 - 1"
+COUNTER = "must be a whole number from 0 to 2^63 - 1"
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field", "rule"),
     [
-        ("/watchlists", {"product_id": "1"}, "product_id", "expected an integer, got a string"),
+        ("/watchlists", {"product_id": "1"}, "product_id", ID_IN_BODY),
+        ("/watchlists", {"product_id": 0}, "product_id", ID_IN_BODY),
+        ("/watchlists", {"product_id": 2**63}, "product_id", ID_IN_BODY),
+        ("/watchlists", {"product_id": True}, "product_id", ID_IN_BODY),
+        ("/watchlists", [{"product_id": 1}], "body", "must be an object"),
+        ("/ads", {"product_id": "1", "platform": "TikTok", "ad_content": "x"}, "product_id", ID_IN_BODY),
+        ("/ads", {"product_id": 1.0, "platform": "TikTok", "ad_content": "x"}, "product_id", ID_IN_BODY),
+        ("/ads", {"product_id": 1, "platform": 1, "ad_content": "x"}, "platform", PLATFORMS),
         (
             "/ads",
-            {"product_id": "1", "platform": "TikTok", "ad_content": "x"},
-            "product_id",
-            "expected an integer, got a string",
-        ),
-        (
-            "/ads",
-            {"product_id": 1.0, "platform": "TikTok", "ad_content": "x"},
-            "product_id",
-            "expected an integer, got a number",
+            {
+                "product_id": 1,
+                "platform": "TikTok",
+                "ad_content": "x",
+                "first_seen_at": "2026-03-01T00:00:00",
+            },
+            "first_seen_at",
+            "must be an RFC 3339 time with a UTC offset, e.g. 2025-07-12T00:00:00Z",
         ),
         (
             "/alert-rules",
             {"kind": "score_threshold", "threshold": "50"},
             "threshold",
-            "expected a number or null, got a string",
+            "must be a number greater than 0 and at most 100",
         ),
-        ("/alerts/read", {"alert_ids": ["1"]}, "alert_ids[0]", "expected an integer, got a string"),
+        (
+            "/alert-rules",
+            {"kind": "score_threshold", "threshold": 0},
+            "threshold",
+            "must be a number greater than 0 and at most 100",
+        ),
+        (
+            "/alert-rules",
+            {"kind": "score_threshold", "threshold": 100.5},
+            "threshold",
+            "must be a number greater than 0 and at most 100",
+        ),
+        (
+            "/alert-rules",
+            {"kind": "score_rise", "window_hours": 0},
+            "window_hours",
+            "must be a whole number from 1 to 720",
+        ),
+        (
+            "/alert-rules",
+            {"kind": "score_rise", "window_hours": 721},
+            "window_hours",
+            "must be a whole number from 1 to 720",
+        ),
+        (
+            "/alert-rules",
+            {"kind": "score_rise", "channels": "email"},
+            "channels",
+            "must be an array of at most 2 items",
+        ),
+        ("/alerts/read", {"alert_ids": ["1"]}, "alert_ids[0]", ID_IN_BODY),
+        ("/alerts/read", {"alert_ids": [0]}, "alert_ids[0]", ID_IN_BODY),
+        ("/alerts/read", {"alert_ids": [1] * 1001}, "alert_ids", "must hold at most 1000 items"),
+        ("/alerts/read", {"alert_ids": {}}, "alert_ids", "must be an array of at most 1000 items"),
         (
             "/products",
             {"name": "x", "description": "y", "keywords": "a"},
             "keywords",
-            "expected an array, got a string",
+            "must be an array of at most 50 items",
         ),
+        ("/products", {"name": 1, "description": "y"}, "name", "must be a string"),
+        ("/products", {"name": "x"}, "description", "is required"),
     ],
 )
 async def test_json_bodies_are_strict_about_types(
@@ -577,6 +622,148 @@ async def test_json_bodies_are_strict_about_types(
     response = await client.post(path, json=body, headers=headers)
     assert response.status_code == 422, response.text
     assert response.json()["details"] == [{"field": field, "rule": rule, "index": None}]
+
+
+def _said(bound: float) -> str:
+    """A bound as a rule says it (the document writes 2^63 - 1 as a float, so near enough)."""
+    if abs(bound - (2**63 - 1)) < 2**11:
+        return "2^63 - 1"
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+
+def _property(schema: dict[str, Any]) -> dict[str, Any]:
+    """A body property's schema without its null choice (Litestar writes the bounds beside
+    ``oneOf`` or in the choice)."""
+    choices = [s for s in schema.get("oneOf", schema.get("anyOf", [schema])) if s.get("type") != "null"]
+    assert len(choices) == 1, schema
+    return {**{k: v for k, v in schema.items() if k not in {"oneOf", "anyOf"}}, **choices[0]}
+
+
+def _a_valid(schema: dict[str, Any], document: dict[str, Any]) -> object:
+    if "$ref" in schema:
+        schema = resolve(document, schema["$ref"])
+    if "enum" in schema:
+        return schema["enum"][0]
+    return {"integer": int(schema.get("minimum", 1)), "number": 1.0, "boolean": True}.get(schema["type"], "x")
+
+
+def wrong_body_values(
+    schema: dict[str, Any], document: dict[str, Any]
+) -> list[tuple[object, str, list[str]]]:
+    """Values a number, boolean, object or array property of a body does not take, each with
+    where the answer names it (after the property's name) and the bounds its rule must state."""
+    bounds = [
+        _said(schema[k])
+        for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+        if k in schema
+    ]
+    values: list[tuple[object, str, list[str]]] = []
+    match schema.get("type"):
+        case "integer" | "number" as kind:
+            values += [("1", "", bounds), (True, "", bounds), ([1], "", bounds), ({}, "", bounds)]
+            if kind == "integer":
+                values.append((1.5, "", bounds))
+            if "minimum" in schema:
+                values.append((int(schema["minimum"]) - 1, "", bounds))
+            if "maximum" in schema:
+                values.append((int(schema["maximum"]) + 1, "", bounds))
+            for key in ("exclusiveMinimum", "exclusiveMaximum"):
+                if key in schema:
+                    values.append((schema[key], "", bounds))
+        case "boolean":
+            values += [(1, "", []), ("true", "", []), (None, "", [])]
+        case "object":
+            values += [([], "", []), ("x", "", []), (1, "", [])]
+        case "array":
+            most = [str(schema["maxItems"])] if "maxItems" in schema else []
+            values += [({}, "", most), ("x", "", most), (1, "", most)]
+            item = schema.get("items", {})
+            if most:
+                values.append(([_a_valid(item, document)] * (schema["maxItems"] + 1), "", most))
+            if item.get("type") in {"integer", "number", "boolean", "object", "array"}:
+                values += [([v], f"[0]{at}", said) for v, at, said in wrong_body_values(item, document)]
+    return values
+
+
+def _components(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(ref := node.get("$ref"), str):
+            yield ref.removeprefix("#/components/schemas/")
+        for value in node.values():
+            yield from _components(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _components(item)
+
+
+async def test_every_body_field_refuses_a_wrong_value_by_name_and_rule(
+    client: Client, make_user: MakeUser
+) -> None:
+    """Walks the OpenAPI document: every number, boolean, object or array property of every JSON
+    request body, given a value of the wrong type or out of its bounds, is refused in the error
+    shape naming the field (and an ingested item's index) with its rule in words, bounds stated,
+    never in Python's or the decoder's types."""
+    headers = await make_user("body_walker")
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    tried: set[str] = set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if content is None:
+                continue
+            url = path.replace("{product_id}", "1").replace("{rule_id}", "1")
+            batch = path == "/engagement"  # one item among others, each checked on its own
+
+            async def refused(
+                body: object, *, url: str = url, method: str = method, batch: bool = batch
+            ) -> list[Any]:
+                answer = await client.request(
+                    method.upper(),
+                    url,
+                    json=[{}, body] if batch else body,
+                    params={"all_or_nothing": "true"} if batch else None,
+                    headers=headers,
+                )
+                assert 400 <= answer.status_code < 500, answer.text
+                error = answer.json()
+                assert error["status_code"] == answer.status_code and error["message"], error
+                for detail in error["details"]:
+                    assert set(detail) == {"field", "rule", "index"}, error
+                    assert_in_words(detail["rule"])
+                    assert not PYTHON_TYPES.search(detail["rule"]), error
+                return [d for d in error["details"] if not batch or d["index"] == 1]
+
+            whole = await refused([] if not batch else 5)
+            assert [(d["field"], d["rule"]) for d in whole] == [
+                ("item" if batch else "body", "must be an object")
+            ]
+            for name in dict.fromkeys(_components(content["schema"])):
+                component = schemas[name]
+                for field, property_schema in component.get("properties", {}).items():
+                    schema = _property(property_schema)
+                    for value, at, bounds in wrong_body_values(schema, document):
+                        details = await refused({field: value})
+                        where = (method, path, field, value)
+                        assert [d["field"] for d in details] == [field + at], (where, details)
+                        for bound in bounds:
+                            assert bound in details[0]["rule"], (where, bound, details)
+                        tried.add(f"{method.upper()} {path} {field}")
+    assert {
+        "POST /watchlists product_id",
+        "POST /ads product_id",
+        "POST /alert-rules window_hours",
+        "POST /alert-rules threshold",
+        "PUT /alert-rules/{rule_id} channels",
+        "POST /alerts/read alert_ids",
+        "POST /engagement views",
+        "POST /engagement ad_id",
+        "POST /products keywords",
+    } <= tried
+    views = await client.post(
+        "/engagement", params={"all_or_nothing": "true"}, json=[{}, {"views": -1}], headers=headers
+    )
+    assert {"field": "views", "rule": COUNTER, "index": 1} in views.json()["details"]
 
 
 async def test_missing_and_unknown_fields_are_named(client: Client) -> None:
