@@ -34,6 +34,7 @@ from litestar.openapi.spec import (
 from litestar.routes import HTTPRoute
 
 from marketscout.entrypoints.api.params import INSTANT_RULE, WRITTEN
+from marketscout.entrypoints.api.rules import span
 from marketscout.entrypoints.ratelimit import EXEMPT_PATHS
 
 ERRORS = {
@@ -180,25 +181,8 @@ class _QueryRule:
     most: int | None = 1  # times it may be given; None: any number
 
 
-_POWERS = {2**63 - 1: "2^63 - 1", 2**31 - 1: "2^31 - 1"}
-
-
-def _bound(value: float) -> str:
-    if value in _POWERS:
-        return _POWERS[int(value)]
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
 def _within(low: float | None, high: float | None) -> Callable[[float], bool]:
     return lambda n: (low is None or n >= low) and (high is None or n <= high)
-
-
-def _span(low: float | None, high: float | None) -> str:
-    if low is not None and high is not None:
-        return f" from {_bound(low)} to {_bound(high)}"
-    if low is not None:
-        return f" of at least {_bound(low)}"
-    return f" of at most {_bound(high)}" if high is not None else ""
 
 
 def _whole(low: float | None, high: float | None) -> _QueryRule:
@@ -207,7 +191,7 @@ def _whole(low: float | None, high: float | None) -> _QueryRule:
     # beyond what int() reads).
     return _QueryRule(
         lambda v: bool(_WHOLE.fullmatch(v)) and len(v) <= 20 and within(int(v)),
-        f"must be a whole number{_span(low, high)}, {WRITTEN}",
+        f"must be a whole number{span(ge=low, le=high)}, {WRITTEN}",
     )
 
 
@@ -216,7 +200,7 @@ def _number(low: float | None, high: float | None) -> _QueryRule:
     example = ", such as 0.5" if within(0.5) else ""
     return _QueryRule(
         lambda v: bool(_NUMBER.fullmatch(v)) and within(float(v)),
-        f"must be a number{_span(low, high)}{example}",
+        f"must be a number{span(ge=low, le=high)}{example}",
     )
 
 

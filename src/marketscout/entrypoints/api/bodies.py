@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
 import msgspec
+import msgspec.inspect as types
 from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
@@ -24,7 +26,9 @@ from litestar.handlers import HTTPRouteHandler
 from marketscout.domain.model import AlertRuleKind, Channel, DeliveryStatus, Platform, TrendStatus, User
 from marketscout.domain.text import BLANK_RULE, MULTI_LINE, ONE_LINE, WEB_URL_PATTERN, WEB_URL_RULE, at_most
 from marketscout.domain.usecases.accounts import USERNAME_PATTERN, USERNAME_RULE
+from marketscout.entrypoints.api.params import INSTANT_RULE
 from marketscout.entrypoints.api.path_ids import badly_written_id, refused
+from marketscout.entrypoints.api.rules import items, span
 from marketscout.entrypoints.openapi import StrictQuery, needs_user
 
 _LOCATION = re.compile(r" - at `\$(?P<path>[^`]*)`$")
@@ -44,20 +48,26 @@ _PATTERN_RULES = {
         (WEB_URL_PATTERN, WEB_URL_RULE),
     )
 }
+# A value of the wrong kind or out of its bounds, or a time that is not one.
+_BOUND = re.compile(r"^Expected `(?P<kind>int|float)` (?P<op>>=|>|<=|<) (?P<n>-?[\d.e+]+)$")
+_TIME = re.compile(r"^(Invalid RFC3339 encoded datetime|Expected `datetime` with (a|no) timezone component)$")
+# Each kind msgspec names, as what a value must be.
 _KINDS = {
-    "int": "an integer",
+    "int": "a whole number",
     "float": "a number",
     "str": "a string",
-    "bool": "a boolean",
+    "bool": "true or false",
     "array": "an array",
     "object": "an object",
-    "null": "null",
-    "datetime": "an RFC 3339 time",
 }
 
 
-def _kind(name: str) -> str:
-    return " or ".join(_KINDS.get(part, part) for part in name.split(" | "))
+def _wanted(kinds: str) -> str:
+    """What msgspec's ``Expected `int | null``` asks for, as a rule (null is how a field is left out)."""
+    wanted = [kind for kind in kinds.split(" | ") if kind != "null"]
+    if wanted == ["datetime"]:
+        return INSTANT_RULE
+    return "must be " + " or ".join(_KINDS.get(kind, kind) for kind in wanted or ["null"])
 
 
 # A choice's error names the allowed values, so the client can correct itself.
@@ -89,24 +99,27 @@ def named(field: str, rule: str, path: str = "") -> tuple[str, str]:
     return field, rule
 
 
-def describe(error: msgspec.ValidationError) -> tuple[str, str]:
+def describe(error: msgspec.ValidationError, of: Any = None) -> tuple[str, str]:
     """The field (a path such as ``alert_ids[0]``; ``body`` for the whole) and the rule that
-    ``error`` reports, in words a client reads: which field is missing or unknown, which type
-    was expected."""
+    ``error`` reports, in words a client reads: which field is missing or unknown, and what a
+    value must be. Given the type ``of`` the value decoded into, a value of the wrong kind or out
+    of its bounds is told the field's whole rule (``must be a whole number from 1 to 720``),
+    whatever is wrong with it."""
     rule, path = str(error), ""
     located = _LOCATION.search(rule)
     if located:
         rule, path = rule[: located.start()], located.group("path").removeprefix(".")
     if _MISSING.match(rule) or _UNKNOWN.match(rule):
         return named(path, rule)
-    if expected := _EXPECTED.match(rule):
-        rule = f"expected {_kind(expected.group('wanted'))}, got {_kind(expected.group('got'))}"
+    if of is not None and (_EXPECTED.match(rule) or _BOUND.match(rule) or _TIME.match(rule)):
+        rule = rule_of(_type_at(_info(of), path)) or rule
     return named(path or "body", readable(rule))
 
 
 def readable(rule: str) -> str:
     """A rule in words: a pattern by the domain's rule it checks rather than its regex, a length
-    as the domain says it (``must be at most 200 characters``, ``must not be blank``)."""
+    as the domain says it (``must be at most 200 characters``, ``must not be blank``), a kind
+    or a bound as what a value must be (``must be a whole number of at least 1``)."""
     if (pattern := _PATTERN.match(rule)) and (meaning := _PATTERN_RULES.get(pattern.group("pattern"))):
         return meaning
     if length := _LENGTH.match(rule):
@@ -116,7 +129,77 @@ def readable(rule: str) -> str:
         if length.group("bound") == "<":
             return at_most(n)
         return BLANK_RULE if n == 1 else f"must be at least {n} characters"
+    if found := _BOUND.match(rule):
+        limit = {">=": "ge", ">": "gt", "<=": "le", "<": "lt"}[found.group("op")]
+        return f"must be {_KINDS[found.group('kind')]}{span(**{limit: float(found.group('n'))})}"
+    if expected := _EXPECTED.match(rule):
+        return _wanted(expected.group("wanted"))
+    if _TIME.match(rule):
+        return INSTANT_RULE
     return rule[:300]
+
+
+@lru_cache(maxsize=64)
+def _info(of: Any) -> types.Type:
+    return types.type_info(of)
+
+
+def _choices(info: types.Type) -> list[types.Type]:
+    """The types a value may have (a union's, without null), constraints kept."""
+    while isinstance(info, types.Metadata):
+        info = info.type
+    if isinstance(info, types.UnionType):
+        return [choice for option in info.types for choice in _choices(option)]
+    return [] if isinstance(info, types.NoneType) else [info]
+
+
+def _type_at(info: types.Type, path: str) -> types.Type | None:
+    """The type of the value at ``path`` (``alert_ids[0]``) in a value of type ``info``."""
+    current: types.Type | None = info
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        options = _choices(current) if current is not None else []
+        current = None
+        for option in options:
+            if index and isinstance(option, types.ListType | types.SetType | types.VarTupleType):
+                current = option.item_type
+            elif name and isinstance(option, types.StructType):
+                current = next((f.type for f in option.fields if f.encode_name == name), None)
+            elif name and isinstance(option, types.DictType):
+                current = option.value_type
+            if current is not None:
+                break
+    return current
+
+
+def rule_of(info: types.Type | None) -> str | None:
+    """What a value of type ``info`` must be, bounds stated; None when it may be one of several
+    kinds (the decoder's own words say which)."""
+    options = _choices(info) if info is not None else []
+    if len(options) != 1:
+        return None
+    (option,) = options
+    if isinstance(option, types.IntType):
+        # A whole number greater than 0 is one from 1.
+        low = option.ge if option.gt is None else option.gt + 1
+        high = option.le if option.lt is None else option.lt - 1
+        return f"must be a whole number{span(ge=low, le=high)}"
+    if isinstance(option, types.FloatType):
+        return f"must be a number{span(ge=option.ge, gt=option.gt, le=option.le, lt=option.lt)}"
+    if isinstance(option, types.BoolType):
+        return "must be true or false"
+    if isinstance(option, types.StrType):
+        return "must be a string"
+    if isinstance(option, types.DateTimeType):
+        return INSTANT_RULE
+    if isinstance(option, types.EnumType):
+        return f"must be one of: {', '.join(str(member.value) for member in option.cls)}"
+    if isinstance(option, types.LiteralType):
+        return f"must be one of: {', '.join(str(value) for value in option.values)}"
+    if isinstance(option, types.StructType | types.DictType | types.TypedDictType | types.DataclassType):
+        return "must be an object"
+    if isinstance(option, types.ListType | types.SetType | types.VarTupleType):
+        return f"must be an array{items(option.min_length, option.max_length)}"
+    return None
 
 
 def _join(path: str, name: str) -> str:
@@ -164,7 +247,7 @@ class RequestChecks:
     def __init__(self, authenticate: Callable[[Request[Any, Any, Any]], Awaitable[User]]) -> None:
         self._authenticate = authenticate
         self._query = StrictQuery()
-        self._decoders: dict[int, msgspec.json.Decoder[Any] | None] = {}
+        self._decoders: dict[int, tuple[msgspec.json.Decoder[Any], Any] | None] = {}
         self._typed_paths: dict[str, str] | None = None
 
     def _badly_written_id(self, request: Request[Any, Any, Any]) -> str | None:
@@ -174,11 +257,14 @@ class RequestChecks:
         template = self._typed_paths.get(request.scope.get("path_template", ""), "")
         return badly_written_id(template, request.scope["path"]) if ":int}" in template else None
 
-    def _decoder(self, handler: HTTPRouteHandler) -> msgspec.json.Decoder[Any] | None:
+    def _decoder(self, handler: HTTPRouteHandler) -> tuple[msgspec.json.Decoder[Any], Any] | None:
+        """The handler's body decoder, and the type it decodes into."""
         key = id(handler)
         if key not in self._decoders:
             body_type = _json_body_type(handler)
-            self._decoders[key] = msgspec.json.Decoder(body_type) if body_type is not None else None
+            self._decoders[key] = (
+                (msgspec.json.Decoder(body_type), body_type) if body_type is not None else None
+            )
         return self._decoders[key]
 
     async def __call__(self, request: Request[Any, Any, Any]) -> None:
@@ -188,9 +274,10 @@ class RequestChecks:
         if name := self._badly_written_id(request):
             raise refused(name)
         await self._query(request)
-        decoder = self._decoder(handler)
-        if decoder is None:
+        decoding = self._decoder(handler)
+        if decoding is None:
             return
+        decoder, body_type = decoding
         body = await request.body()
         if not body:
             return  # the handler's own answer: the body is required
@@ -203,7 +290,7 @@ class RequestChecks:
         try:
             decoder.decode(body)
         except msgspec.ValidationError as error:
-            field, rule = describe(error)
+            field, rule = describe(error, body_type)
             raise ValidationException(extra=[{"key": field, "message": rule}]) from None
         except msgspec.DecodeError:
             raise NOT_JSON from None

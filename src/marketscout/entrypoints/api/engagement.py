@@ -41,7 +41,7 @@ def ingest_body_description(max_items: int) -> str:
 
 
 def _rejection(index: int, error: msgspec.ValidationError) -> Rejection:
-    field, rule = describe(error)
+    field, rule = describe(error, EngagementIn)
     return Rejection(index, "item" if field == "body" else field, rule)
 
 

@@ -49,6 +49,7 @@ from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
 from marketscout.entrypoints.api.bodies import describe
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
+from marketscout.entrypoints.api.params import INSTANT_RULE
 from marketscout.entrypoints.api.path_ids import plain_id
 from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import EngagementIn
@@ -1216,8 +1217,8 @@ _COLUMNS = "ad_id (or platform and external_id), observed_at, region, views, lik
 _EXAMPLE_TIME = "2026-11-30T21:00:00Z"
 _SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 _PLATFORMS = {p.value.casefold(): p.value for p in Platform}
-_AT_LEAST = re.compile(r"^Expected `int` >= (?P<n>\d+)$")
-_AT_MOST = re.compile(r"^Expected `int` <= (?P<n>\d+)$")
+# A count's rule, whose top (2^63 - 1) means nothing to a seller.
+_COUNT = re.compile(r"^must be a whole number from (?P<n>\d+) to 2\^63 - 1$")
 
 
 def seller_words(field: str, rule: str) -> str:
@@ -1227,13 +1228,11 @@ def seller_words(field: str, rule: str) -> str:
         return f"{field} is missing"
     if rule == "is not a known field":
         return f"{field} is not a column MarketScout reads (it reads {_COLUMNS})"
-    if found := _AT_LEAST.match(rule):
+    if found := _COUNT.match(rule):
         return f"{field} must be a whole number of at least {found.group('n')}"
-    if _AT_MOST.match(rule):
-        return f"{field} is too large a number"
-    if rule.startswith("expected an integer"):
-        return f"{field} must be a whole number"
-    if "datetime" in rule:
+    if rule.startswith("must be a whole number"):
+        return f"{field} {rule}"
+    if rule == INSTANT_RULE:
         return f"{field} must be a date and time with a time zone, like {_EXAMPLE_TIME}"
     if field == "region" and rule.startswith(("must be at least", "must be at most")):
         return "region must be a country code such as US, or GLOBAL"
@@ -1300,7 +1299,7 @@ def parse_upload(filename: str, raw: bytes) -> tuple[list[SnapshotInput | Reject
         try:
             parsed = msgspec.convert(document, EngagementIn, strict=False)
         except msgspec.ValidationError as error:
-            field, rule = describe(error)
+            field, rule = describe(error, EngagementIn)
             items.append(Rejection(index, "row" if field == "body" else field, rule))
             continue
         items.append(to_snapshot_input(parsed))
