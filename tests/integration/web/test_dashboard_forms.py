@@ -966,7 +966,15 @@ def test_every_template_prints_times_through_the_utc_filter() -> None:
             "observed_at must be a date and time with a time zone, like 2026-11-30T21:00:00Z",
         ),
         ("999,2026-03-01T10:00:00,US,5,0,0,0", "observed_at must be a date and time with a time zone, like"),
-        ("999,2026-03-01T10:00:00Z,US,-5,0,0,0", "views must be a whole number of at least 0"),
+        (
+            "999,2026-03-01T10:00:00Z,US,-5,0,0,0",
+            "views must be a whole number from 0 to 9,223,372,036,854,775,807",
+        ),
+        # Too big is said with its bound, not as 'of at least 0'.
+        (
+            "999,2026-03-01T10:00:00Z,US,99999999999999999999999,0,0,0",
+            "views must be a whole number from 0 to 9,223,372,036,854,775,807",
+        ),
         ("999,2026-03-01T10:00:00Z,US,many,0,0,0", "views must be a whole number"),
         ("999,2026-03-01T10:00:00Z,US,,0,0,0", "views is missing"),
         ("999,2026-03-01T10:00:00Z,U,5,0,0,0", "region must be a country code such as US, or GLOBAL"),
@@ -1013,7 +1021,7 @@ async def test_ndjson_rejections_count_lines_of_the_file_blank_ones_too(client: 
     raw = b'{"ad_id":999,"observed_at":"2026-03-01T10:00:00Z","region":"US","views":1}\n\n{"ad_id":999,"observed_at":"2026-03-01T10:00:00Z","region":"US","views":-1}\n'
     text = html.unescape(await upload(client, "rows.ndjson", raw))
     assert (
-        '<td data-label="Line">3</td><td data-label="Problem">views must be a whole number of at least 0</td>'
+        '<td data-label="Line">3</td><td data-label="Problem">views must be a whole number from 0 to 9,223,372,036,854,775,807</td>'
         in text
     )
 
