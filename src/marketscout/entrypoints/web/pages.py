@@ -40,7 +40,16 @@ from marketscout.domain.errors import (
     NotFound,
     Unavailable,
 )
-from marketscout.domain.model import AlertRule, AlertRuleKind, Channel, Platform, Product, TrendStatus, User
+from marketscout.domain.model import (
+    MAX_COUNT,
+    AlertRule,
+    AlertRuleKind,
+    Channel,
+    Platform,
+    Product,
+    TrendStatus,
+    User,
+)
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area
 from marketscout.domain.text import search_text
@@ -1223,13 +1232,14 @@ _COUNT = re.compile(r"^must be a whole number from (?P<n>\d+) to 2\^63 - 1$")
 
 def seller_words(field: str, rule: str) -> str:
     """A rejected row's problem as a sentence a seller reads: the common parser rules in words
-    (``views must be a whole number of at least 0``), the use cases' own rules after the field."""
+    (``views must be a whole number from 0 to 9,223,372,036,854,775,807``: the bound written
+    out, too big a count is said too), the use cases' own rules after the field."""
     if rule == "is required":
         return f"{field} is missing"
     if rule == "is not a known field":
         return f"{field} is not a column MarketScout reads (it reads {_COLUMNS})"
     if found := _COUNT.match(rule):
-        return f"{field} must be a whole number of at least {found.group('n')}"
+        return f"{field} must be a whole number from {found.group('n')} to {MAX_COUNT:,}"
     if rule.startswith("must be a whole number"):
         return f"{field} {rule}"
     if rule == INSTANT_RULE:
