@@ -11,12 +11,12 @@ import functools
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from operator import attrgetter, itemgetter
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import NONE_BEFORE, rise, times
@@ -194,6 +194,17 @@ def reading_series(readings: Iterable[Reading], as_of: datetime | None = None) -
     return _reading_series("readings", readings, as_of)
 
 
+def _items(field: str, given: object, what: str) -> Iterator[Any]:
+    """An iterator over ``given``; InvalidValue naming ``field`` when it is text, a mapping or
+    not iterable (concrete types and ``iter``, not the ABCs: every call to score pays this)."""
+    if not isinstance(given, str | bytes | dict):
+        try:
+            return iter(given)  # type: ignore[call-overload,no-any-return]
+        except TypeError:
+            pass
+    raise InvalidValue(field, f"must be a list (or any iterable) of {what}, not {_kind(given)}")
+
+
 def _kind(value: object) -> str:
     name = type(value).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
@@ -202,15 +213,17 @@ def _kind(value: object) -> str:
 def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | None) -> list[ReadingSeries]:
     """:func:`reading_series`, saying ``field`` of input that is not readings (an embedding
     service hears a rule, not a TypeError or an AttributeError from deep inside)."""
-    if isinstance(readings, str | bytes | Mapping) or not isinstance(readings, Iterable):
-        raise InvalidValue(field, f"must be a list (or any iterable) of readings, not {_kind(readings)}")
+    items = _items(field, readings, "readings")
     grouped: dict[tuple[int, str], list[Reading]] = defaultdict(list)
-    index = 0
+    later = 0  # readings after as_of: with those kept, the index of a reading that fails
     try:
-        for index, r in enumerate(readings):  # noqa: B007 - the index is said on failure
+        for r in items:
             if as_of is None or r.observed_at <= as_of:
                 grouped[(r.ad_id, r.region)].append(r)
+            else:
+                later += 1
     except AttributeError as error:
+        index = later + sum(len(rows) for rows in grouped.values())
         raise InvalidValue(
             field,
             f"item {index} is {_kind(error.obj)}: must be an EngagementSnapshot or have its "
@@ -325,11 +338,7 @@ def score_series(
     as_of_epoch = as_of.timestamp()
     kept: list[ReadingSeries] = []
     observations = 0
-    if isinstance(series, str | bytes | Mapping) or not isinstance(series, Iterable):
-        raise InvalidValue(
-            "series", f"must be a list (or any iterable) of ReadingSeries, not {_kind(series)}"
-        )
-    for index, s in enumerate(series):
+    for index, s in enumerate(_items("series", series, "ReadingSeries")):
         try:
             epochs, views, interactions = s.epochs, s.views, s.interactions
         except AttributeError as error:
