@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,8 +19,6 @@ from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.adapters.signals.feed import HttpFeedSource, feed_item
 from marketscout.adapters.signals.http import ResilientHttp, RetryPolicy
 from marketscout.adapters.sql import migrate
-from marketscout.adapters.sql.engine import create_engine, session_factory
-from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.model import Ad
 from marketscout.domain.ports import UnitOfWork
 from marketscout.domain.signals import SourceUnavailable
@@ -220,18 +218,6 @@ def test_a_feed_record_that_does_not_map_names_its_field_and_rule(
     record = {k: v for k, v in record.items() if v is not None}
     with pytest.raises(ValueError, match="^" + re.escape(reason) + "$"):
         feed_item(record)
-
-
-@pytest.fixture
-async def uow_factory(database_url: str) -> AsyncIterator[Callable[[], UnitOfWork]]:
-    if database_url.startswith("memory"):
-        store = InMemoryStore()
-        yield lambda: InMemoryUnitOfWork(store)
-        return
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
-    yield lambda: SqlUnitOfWork(sessions)
-    await engine.dispose()
 
 
 def _record(name: str, product_id: int, **change: object) -> dict[str, object]:

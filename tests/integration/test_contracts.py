@@ -14,10 +14,8 @@ import psycopg
 import pytest
 
 from marketscout.adapters.clock import FixedClock
-from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from marketscout.adapters.memory import InMemoryUnitOfWork
 from marketscout.adapters.sql import repositories
-from marketscout.adapters.sql.engine import create_engine, session_factory
-from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain import scoring
 from marketscout.domain.errors import Conflict
 from marketscout.domain.gains import ad_gains, regional_activity, window_gains
@@ -47,18 +45,6 @@ from marketscout.domain.usecases import trends
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 UowFactory = Callable[[], UnitOfWork]
-
-
-@pytest.fixture
-async def uow_factory(database_url: str) -> AsyncIterator[UowFactory]:
-    if database_url.startswith("memory"):
-        store = InMemoryStore()
-        yield lambda: InMemoryUnitOfWork(store)
-        return
-    engine = create_engine(database_url)
-    sessions = session_factory(engine)
-    yield lambda: SqlUnitOfWork(sessions)
-    await engine.dispose()
 
 
 async def _seed(make: UowFactory) -> tuple[int, int, int]:
