@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
@@ -230,6 +231,58 @@ async def test_every_operation_that_takes_a_body_documents_it(client: Client, se
     assert fields["views"]["minimum"] == 0
     assert fields["observed_at"]["format"] == "date-time"
     assert snapshot["additionalProperties"] is False
+
+
+RULES = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"}
+RULES |= {"pattern", "minItems", "maxItems", "format"}
+
+
+def rules(node: Any, path: str = "") -> set[tuple[str, str, str]]:
+    """Every rule a schema sets, by where it sets it (a property, its items), written as JSON so
+    that 9223372036854775807 and its float rounding differ."""
+    found: set[tuple[str, str, str]] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in RULES:
+                found.add((path, key, msgspec.json.encode(value).decode()))
+            elif key in {"anyOf", "oneOf"}:
+                found |= rules(value, path)
+            else:
+                found |= rules(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for value in node:
+            found |= rules(value, path)
+    return found
+
+
+def structs(kind: type[msgspec.Struct] = msgspec.Struct) -> set[type[msgspec.Struct]]:
+    """The API's bodies: every Struct the entrypoints' modules define (not Litestar's models of
+    handler signatures, made at run time)."""
+    found = set()
+    for sub in kind.__subclasses__():
+        module = sys.modules.get(sub.__module__)
+        if (
+            sub.__module__.startswith("marketscout.entrypoints")
+            and getattr(module, sub.__name__, None) is sub
+        ):
+            found.add(sub)
+        found |= structs(sub)
+    return found
+
+
+async def test_the_document_says_every_rule_the_decoder_holds(client: Client) -> None:
+    """A client generated from the document sends what the server takes: each body's schema
+    holds the rules msgspec checks it by, a keyword's length and pattern, a threshold's lower
+    bound and an id's, exactly (an id's maximum 2^63 - 1 as a whole number, not rounded to a
+    float that is out of range)."""
+    document = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    _, decoder = msgspec.json.schema_components(sorted(structs(), key=lambda t: t.__name__))
+    compared = 0
+    for name, schema in decoder.items():
+        if "properties" in schema and name in document:
+            compared += 1
+            assert rules(document[name]) == rules(schema), name
+    assert compared >= 20
 
 
 async def test_injection_strings_are_stored_as_text(client: Client, make_user: object) -> None:
