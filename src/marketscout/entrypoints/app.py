@@ -43,7 +43,7 @@ from marketscout.entrypoints.middleware import (
     RequestContextMiddleware,
     configure_logging,
 )
-from marketscout.entrypoints.openapi import document_body, document_errors
+from marketscout.entrypoints.openapi import document_body, document_errors, document_structs
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.settings import tune_gc
@@ -192,6 +192,7 @@ def create_app(container: Container | None = None) -> Litestar:
         state=State({"container": container, "max_ingest_items": settings.max_ingest_items}),
         debug=False,
     )
+    document_structs(app)
     document_errors(app)
     document_body(
         app,
