@@ -285,6 +285,29 @@ async def test_the_document_says_every_rule_the_decoder_holds(client: Client) ->
     assert compared >= 20
 
 
+def integer_bounds(node: Any) -> list[Any]:
+    """The bounds of every integer schema in a JSON document."""
+    if isinstance(node, list):
+        return [bound for value in node for bound in integer_bounds(value)]
+    if not isinstance(node, dict):
+        return []
+    own = [node[key] for key in ("minimum", "maximum") if node.get("type") == "integer" and key in node]
+    return own + [bound for value in node.values() for bound in integer_bounds(value)]
+
+
+async def test_the_document_writes_integer_bounds_as_integers(client: Client) -> None:
+    """A path or query id is documented up to 2^63 - 1 exactly: written as a float it rounds to
+    2^63, one past what the server takes, and a generated client would send it."""
+    document = (await client.get("/openapi.json")).json()
+    bounds = integer_bounds(document)
+    assert bounds
+    assert all(type(bound) is int for bound in bounds), sorted({repr(b) for b in bounds})
+    (product_id,) = document["paths"]["/products/{product_id}"]["get"]["parameters"]
+    assert product_id["schema"]["maximum"] == 2**63 - 1
+    response = await client.get(f"/products/{2**63 - 1}")
+    assert response.status_code in {401, 404}
+
+
 async def test_injection_strings_are_stored_as_text(client: Client, make_user: object) -> None:
     assert callable(make_user)
     headers = await make_user("mallory")
