@@ -43,7 +43,12 @@ from marketscout.entrypoints.middleware import (
     RequestContextMiddleware,
     configure_logging,
 )
-from marketscout.entrypoints.openapi import document_body, document_errors, document_structs
+from marketscout.entrypoints.openapi import (
+    document_body,
+    document_errors,
+    document_integer_bounds,
+    document_structs,
+)
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.settings import tune_gc
@@ -193,6 +198,7 @@ def create_app(container: Container | None = None) -> Litestar:
         debug=False,
     )
     document_structs(app)
+    document_integer_bounds(app)
     document_errors(app)
     document_body(
         app,

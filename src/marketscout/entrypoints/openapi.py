@@ -31,6 +31,9 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
+from litestar.openapi.spec import (
+    Parameter as OpenAPIParameter,
+)
 from litestar.routes import HTTPRoute
 
 from marketscout.entrypoints.api.params import INSTANT_RULE, WRITTEN
@@ -164,6 +167,34 @@ def document_structs(app: Litestar) -> None:
                 schemas[name] = converted
             else:
                 schemas.setdefault(name, converted)
+
+
+# The largest id: Litestar writes it as a float, which rounds it to 2^63, one past it.
+_LARGEST = 2**63 - 1
+
+
+def document_integer_bounds(app: Litestar) -> None:
+    """Writes the bounds of the parameters' integer schemas as integers: Litestar writes each
+    bound as a float (1.0; 2^63 - 1 as 9.223372036854776e18, which is 2^63), so a client
+    generated from the document could send one past the largest id. A float bound beyond
+    2^53 can only be the 64-bit ids' 2^63 - 1, the one such bound this API has."""
+    for item in (app.openapi_schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(item, method)
+            for parameter in (operation.parameters or []) if operation else []:
+                if isinstance(parameter, OpenAPIParameter) and isinstance(parameter.schema, Schema):
+                    _whole_bounds(parameter.schema)
+
+
+def _whole_bounds(schema: Schema) -> None:
+    if schema.type == OpenAPIType.INTEGER:
+        for name in ("minimum", "maximum"):
+            bound = getattr(schema, name)
+            if isinstance(bound, float):
+                setattr(schema, name, _LARGEST if bound >= _LARGEST else int(bound))
+    for choice in (*(schema.one_of or ()), *(schema.any_of or ()), schema.items):
+        if isinstance(choice, Schema):
+            _whole_bounds(choice)
 
 
 def _structs(annotation: Any) -> set[type[msgspec.Struct]]:
