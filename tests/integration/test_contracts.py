@@ -20,6 +20,7 @@ from marketscout.domain import scoring
 from marketscout.domain.errors import Conflict
 from marketscout.domain.gains import ad_gains, regional_activity, window_gains
 from marketscout.domain.model import (
+    MAX_COUNT,
     Ad,
     Alert,
     AlertRule,
@@ -537,6 +538,75 @@ async def test_window_gains_start_from_the_first_reading_whatever_order_it_arriv
                 assert await uow.engagement.window_gains(start, end) == reference, (start, end)
                 assert await uow.engagement.regional_activity(start, end) == regional_activity(reference)
                 assert await uow.engagement.ad_gains(start, end) == ad_gains(reference)
+
+
+async def test_counts_at_the_maximum_add_up_exactly_on_every_store(uow_factory: UowFactory) -> None:
+    """Counters at 2^63 - 1, the most a reading holds: gains and bases summed over ads (per
+    region) and over regions (per ad) beyond 64 bits, exactly; the first reading's views kept
+    exactly where no double holds them (2^62 + 1); likes + comments + shares beyond 2^63 - 1
+    counted as 2^63 - 1 in re-scoring's points, also once an account's readings are removed and
+    the rollups of their days made again from the readings kept."""
+    user_id, product_id, first = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        second = (
+            await uow.ads.add(
+                Ad(product_id=product_id, platform=Platform.TIKTOK, ad_content="y", created_at=T0)
+            )
+        ).id
+        await uow.commit()
+    top, odd = MAX_COUNT, 2**62 + 1
+
+    def at(
+        ad_id: int, hours: int, views: int, region: str, talk: tuple[int, int, int] = (0, 0, 0)
+    ) -> EngagementSnapshot:
+        likes, comments, shares = talk
+        return dataclasses.replace(
+            _snap(ad_id, product_id, hours, views, region=region),
+            likes=likes,
+            comments=comments,
+            shares=shares,
+        )
+
+    kept = [
+        at(first, 0, 7, "US"),
+        at(first, 48, top, "US", (top, top, top)),
+        at(first, 24, odd, "FR", (top - 1, 1, 0)),  # exactly 2^63 - 1 interactions
+        at(first, 72, top, "FR", (top, top, 0)),
+        at(second, 1, 0, "US"),
+        at(second, 72, top, "US"),
+        at(second, 2, top, "FR"),
+        at(second, 48, top, "FR", (top, 0, top)),
+        at(second, 3, top, "DE"),
+        at(second, 49, top, "DE"),
+    ]
+    # Sent by an account, in the same days as readings kept, then removed.
+    sent = [at(first, 49, top, "US", (top, top, top)), at(second, 50, top, "DE", (top, 1, 1))]
+    async with uow:
+        await uow.engagement.add_many(kept)
+        await uow.engagement.add_many(sent, sender=user_id)
+        await uow.commit()
+    start, end = T0 + timedelta(hours=5), T0 + timedelta(days=4, hours=7)
+    since, until = T0 - timedelta(days=1), T0 + timedelta(days=5)
+    for readings, removed in ((kept + sent, len(sent)), (kept, 0)):
+        reference = window_gains(readings, start, end)
+        async with uow:
+            assert await uow.engagement.window_gains(start, end) == reference
+            assert await uow.engagement.regional_activity(start, end) == regional_activity(reference)
+            assert await uow.engagement.ad_gains(start, end) == ad_gains(reference)
+            points = [
+                item async for item in uow.engagement.scoring_series([product_id], since=since, until=until)
+            ]
+        assert points == [(product_id, hourly_series(readings, since=since, until=until))]
+        assert max(max(s.interactions) for _, series in points for s in series) == top
+        async with uow:
+            assert (await uow.engagement.remove_sent_by(user_id)).readings == removed
+            await uow.commit()
+    assert regional_activity(reference) == {"US": 2 * top - 7, "FR": top - odd, "DE": 0}
+    assert [(g.ad_id, g.gained, g.base) for g in ad_gains(reference)] == [
+        (first, 2 * top - 7 - odd, 7 + odd),
+        (second, top, 2 * top),
+    ]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)

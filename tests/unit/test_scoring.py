@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketscout.domain.errors import InvalidValue
-from marketscout.domain.model import EngagementSnapshot, Platform, TrendStatus
+from marketscout.domain.model import MAX_COUNT, EngagementSnapshot, Platform, TrendStatus
 from marketscout.domain.scoring import (
     DEFAULT_PARAMS,
     SWING_PENALTY,
@@ -449,6 +449,27 @@ def test_hourly_series_keep_each_hour_s_last_time_and_highest_counters() -> None
     ]
     assert hourly_series(readings, since=base + timedelta(hours=5), until=base + timedelta(hours=6)) == []
     assert score_series([], AS_OF) == score_item([], AS_OF)
+
+
+def test_interactions_beyond_the_largest_count_are_counted_as_it() -> None:
+    """Likes, comments and shares each up to 2^63 - 1: their sum, the interactions the engine
+    reads, is at most 2^63 - 1 too (what the stores' 64-bit rollups hold), in raw readings and in
+    hourly points alike, so such readings score instead of being refused as out of range."""
+    top = MAX_COUNT
+    readings = [
+        dataclasses.replace(r, likes=likes, comments=comments, shares=top)
+        for r, (likes, comments) in zip(
+            series([10, 10**6, 10**9, top]), [(0, 0), (top, 0), (top - 5, 4), (top, top)], strict=True
+        )
+    ]
+    expected = [top, top, top, top]
+    (raw,) = reading_series(readings)
+    assert raw.interactions == expected
+    (hourly,) = hourly_series(readings, since=AS_OF - timedelta(days=5), until=AS_OF)
+    assert hourly.interactions == expected
+    assert score_item(readings, AS_OF) == score_series([hourly], AS_OF)
+    below = [dataclasses.replace(r, likes=top - 1, comments=0, shares=0) for r in readings]
+    assert reading_series(below)[0].interactions == [top - 1] * 4
 
 
 def test_growth_is_the_relative_change_or_none_without_an_earlier_window() -> None:
