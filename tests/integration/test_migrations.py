@@ -20,7 +20,7 @@ from marketscout.adapters.sql.engine import create_engine as create_async_engine
 from marketscout.adapters.sql.engine import session_factory, sync_url
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.gains import window_gains
-from marketscout.domain.model import EngagementSnapshot, Platform, TrendingFilter
+from marketscout.domain.model import MAX_COUNT, EngagementSnapshot, Platform, TrendingFilter
 from marketscout.domain.scoring import hourly_series
 from tests.databases import fresh_postgres_database
 
@@ -245,3 +245,81 @@ def test_stored_alert_keys_name_the_condition_after_0010(database_at_0009: str) 
     finally:
         engine.dispose()
     assert keys == {alert_id: new for alert_id, (_, new) in legacy.items()}
+
+
+async def test_interactions_rolled_up_beyond_64_bits_count_as_the_maximum_after_0017(tmp_path: Path) -> None:
+    """Before 0017, SQLite rolled up likes + comments + shares beyond 2^63 - 1 as a float, which
+    re-scoring refused; after it, they are 2^63 - 1, as the engine counts them."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    migrate.upgrade(url, "0014")
+    top = MAX_COUNT
+    reading = EngagementSnapshot(
+        ad_id=1,
+        product_id=1,
+        platform=Platform.TIKTOK,
+        region="US",
+        observed_at=T0,
+        views=5,
+        likes=top,
+        comments=top,
+        shares=top,
+    )
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(t.products).values(id=1, name="Lamp", description="d", keywords=[], created_at=T0)
+            )
+            connection.execute(
+                insert(t.ads).values(id=1, product_id=1, platform="TikTok", ad_content="x", created_at=T0)
+            )
+            connection.execute(
+                insert(t.engagement_snapshots).values(
+                    ad_id=1,
+                    product_id=1,
+                    platform="TikTok",
+                    region="US",
+                    observed_at=T0,
+                    views=5,
+                    likes=top,
+                    comments=top,
+                    shares=top,
+                )
+            )
+            for table, bucket in (
+                (t.engagement_hourly, T0.replace(minute=0)),
+                (t.engagement_daily, T0.replace(hour=0, minute=0)),
+            ):
+                connection.execute(
+                    insert(table).values(
+                        bucket=bucket,
+                        ad_id=1,
+                        region="US",
+                        product_id=1,
+                        platform="TikTok",
+                        max_views=5,
+                        min_views=5,
+                        first_seen=T0,
+                        last_seen=T0,
+                        # What the rollups kept: SQLite's sum beyond 64 bits, a float.
+                        max_interactions=text(f"{top} + {top} + {top}"),
+                        first_views=5,
+                    )
+                )
+            stored = connection.execute(
+                text("SELECT typeof(max_interactions) FROM engagement_hourly")
+            ).scalar()
+            assert stored == "real"
+    finally:
+        engine.dispose()
+    migrate.upgrade(url)
+    async_engine = create_async_engine(url)
+    uow = SqlUnitOfWork(session_factory(async_engine))
+    since = T0 - timedelta(days=1)
+    try:
+        async with uow:
+            points = [item async for item in uow.engagement.scoring_series([1], since=since, until=T0)]
+    finally:
+        await async_engine.dispose()
+    assert points == [(1, hourly_series([reading], since=since, until=T0))]
+    assert points[0][1][0].interactions == [top]
