@@ -159,9 +159,10 @@ class Reading(Protocol):
 
 class ReadingSeries(NamedTuple):
     """One ad's readings in one region, in time order: what the engine scores. The counters are
-    cumulative; ``interactions`` is likes + comments + shares. :func:`reading_series` groups
-    raw readings into these; a store hands them to re-scoring already grouped
-    (:func:`hourly_series`), as parallel lists rather than an object per reading."""
+    cumulative; ``interactions`` is likes + comments + shares, at most ``MAX_COUNT`` (2^63 - 1,
+    as every count). :func:`reading_series` groups raw readings into these; a store hands them to
+    re-scoring already grouped (:func:`hourly_series`), as parallel lists rather than an object
+    per reading."""
 
     ad_id: int
     platform: Platform
@@ -184,8 +185,16 @@ _KEY_ORDER = itemgetter(0)
 _READING_ORDER = attrgetter("observed_at", "views")
 
 
+def _interactions(r: Reading) -> int:
+    """A reading's likes + comments + shares, at most :data:`MAX_COUNT`: each may be that high,
+    and the stores keep the sum in a 64-bit counter, as every count (so the engine reads the same
+    figure from raw readings and from the stores' rollups)."""
+    total = r.likes + r.comments + r.shares
+    return total if total <= MAX_COUNT else MAX_COUNT
+
+
 def _tie_order(r: Reading) -> tuple[datetime, int, int]:
-    return (r.observed_at, r.views, r.likes + r.comments + r.shares)
+    return (r.observed_at, r.views, _interactions(r))
 
 
 def reading_series(readings: Iterable[Reading], as_of: datetime | None = None) -> list[ReadingSeries]:
@@ -244,7 +253,7 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
                 region,
                 epochs,
                 [row.views for row in rows],
-                [row.likes + row.comments + row.shares for row in rows],
+                [_interactions(row) for row in rows],
             )
         )
     return series
@@ -276,7 +285,7 @@ def hourly_series(
                 region,
                 [max(r.observed_at for r in rows).timestamp() for rows in ordered],
                 [max(r.views for r in rows) for rows in ordered],
-                [max(r.likes + r.comments + r.shares for r in rows) for rows in ordered],
+                [max(_interactions(r) for r in rows) for rows in ordered],
             )
         )
     return series

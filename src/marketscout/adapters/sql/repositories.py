@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -709,6 +710,24 @@ def _compile_first_views(element: _FirstViews, compiler: Any, **kw: Any) -> str:
     return rollups.first_views(compiler.dialect.name, time, views, hashable=True)
 
 
+def _exact_sum(count: Any) -> tuple[Any, Any]:
+    """The sum of a non-negative 64-bit ``count`` over a group, exactly, as two sums: of its high
+    31 bits and of its low 32 bits (put together by :func:`_put_together`). Counts go up to
+    2^63 - 1, so that a plain sum of two can pass 64 bits: SQLite fails (integer overflow), and
+    PostgreSQL's numeric sum cannot be read as a bigint. Neither part's sum can pass 64 bits
+    before a group holds 2^31 rows. As bigints: a sum of bigints is numeric on PostgreSQL, which
+    psycopg makes a Decimal; the scan reads a row per ad of the market."""
+    return (
+        cast(func.sum(count.op(">>")(literal_column("32"))), BigInteger),
+        cast(func.sum(count.op("&")(literal_column("4294967295"))), BigInteger),
+    )
+
+
+def _put_together(high: int, low: int) -> int:
+    """A sum of :func:`_exact_sum` from its two parts."""
+    return (int(high) << 32) + int(low)
+
+
 @translate_errors
 class SqlEngagementStore(_SqlRepository, EngagementStore):
     async def add_many(
@@ -1053,23 +1072,25 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         return g, g.c.base, case((g.c.inside_max > g.c.base, g.c.inside_max - g.c.base), else_=0)
 
     async def regional_activity(self, start: datetime, end: datetime) -> dict[str, int]:
-        """Summed in the database: only one row per region comes back."""
+        """Summed in the database (in two parts: :func:`_exact_sum`): only one row per region
+        comes back."""
         g, _, gained = await self._every_gain(start, end)
-        statement = select(g.c.region, func.sum(gained).label("gained")).group_by(g.c.region)
-        return {row.region: int(row.gained) for row in await self._session.execute(statement)}
+        statement = select(g.c.region, *_exact_sum(gained)).group_by(g.c.region)
+        return {
+            region: _put_together(high, low) for region, high, low in await self._session.execute(statement)
+        }
 
     async def ad_gains(self, start: datetime, end: datetime) -> builtins.list[AdGain]:
-        """Summed per ad in the database: one row per ad, not one per ad and region."""
+        """Summed per ad in the database (in two parts: :func:`_exact_sum`): one row per ad, not
+        one per ad and region."""
         g, base, gained = await self._every_gain(start, end)
         statement = (
             select(
                 g.c.ad_id,
                 g.c.product_id,
                 g.c.platform,
-                # As bigint: a sum of bigints is numeric, which psycopg makes a Decimal; the
-                # scan reads a row per ad of the market.
-                cast(func.sum(gained), BigInteger).label("gained"),
-                cast(func.sum(base), BigInteger).label("base"),
+                *_exact_sum(gained),
+                *_exact_sum(base),
                 func.min(g.c.first_seen).label("first_seen"),
                 func.max(g.c.last_seen).label("last_seen"),
             )
@@ -1078,10 +1099,26 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         )
         platforms = _PLATFORMS
         return [
-            AdGain(ad_id, product_id, platforms[platform], gained, base, first_seen, last_seen)
-            for ad_id, product_id, platform, gained, base, first_seen, last_seen in await self._rows(
-                statement
+            AdGain(
+                ad_id,
+                product_id,
+                platforms[platform],
+                _put_together(gained_high, gained_low),
+                _put_together(base_high, base_low),
+                first_seen,
+                last_seen,
             )
+            for (
+                ad_id,
+                product_id,
+                platform,
+                gained_high,
+                gained_low,
+                base_high,
+                base_low,
+                first_seen,
+                last_seen,
+            ) in await self._rows(statement)
         ]
 
     async def _day_complete(self, end: datetime) -> bool:

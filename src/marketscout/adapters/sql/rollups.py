@@ -1,8 +1,9 @@
 """Hourly and daily rollups of engagement, kept at ingest, and how a window is read from them.
 
 A rollup row holds, per ad, region and bucket (a UTC hour or day), the highest and lowest
-``views`` reading, the highest interactions (likes + comments + shares), the times of the
-first and last reading and the views of the first one. These are exactly the figures
+``views`` reading, the highest interactions (likes + comments + shares, at most 2^63 - 1 as the
+engine counts them: :func:`saturating_sum`), the times of the first and last reading and the
+views of the first one. These are exactly the figures
 :func:`marketscout.domain.gains.window_gains` and :func:`marketscout.domain.scoring.hourly_series`
 need, and every one is a max or a min, or the views at the min time (taken from whichever reading
 is earlier), so:
@@ -28,6 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from marketscout.domain.model import MAX_COUNT
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 TABLES = (("engagement_hourly", "hour"), ("engagement_daily", "day"))
@@ -149,13 +152,19 @@ def first_views(dialect: str, time: str, views: str, *, hashable: bool = False) 
     parallel), for a query that groups millions of rows without needing them sorted."""
     if dialect == "postgresql":
         if hashable:
-            # The least (epoch seconds, views) pair of doubles. Distinct microseconds stay
-            # distinct and in order as doubles until the year 2242 (date_part rounds correctly),
-            # and counts are exact below 2^53 (9 x 10^15; above, the nearest double). Grouping
-            # window pieces by hashing instead of sorting them (the ordered aggregate below
-            # forces a sort): the cold scan over 24 hours on the 10M bench read 5.8 million
-            # rollup rows, a quarter less time.
-            return f"CAST((min(ARRAY[date_part('epoch', {time}), CAST({views} AS DOUBLE PRECISION)]))[2] AS BIGINT)"
+            # The least (epoch seconds, views' high 31 bits, views' low 32 bits) triple of
+            # doubles, the views put together again from their two parts: exact for every count
+            # (a double holds each part exactly, not a count above 2^53), and no more than
+            # 2^63 - 1. Distinct microseconds stay distinct and in order as doubles until the
+            # year 2242 (date_part rounds correctly). The aggregate is written twice, computed
+            # once (PostgreSQL shares identical aggregates). Grouping window pieces by hashing
+            # instead of sorting them (the ordered aggregate below forces a sort): the cold scan
+            # over 24 hours on the 10M bench read 5.8 million rollup rows, a quarter less time.
+            least = (
+                f"min(ARRAY[date_part('epoch', {time}), CAST({views} >> 32 AS DOUBLE PRECISION), "
+                f"CAST({views} & 4294967295 AS DOUBLE PRECISION)])"
+            )
+            return f"(CAST(({least})[2] AS BIGINT) * 4294967296 + CAST(({least})[3] AS BIGINT))"
         # An ordered aggregate: the planner groups by sorting, which the ingest's roll-up does
         # anyway (its rows are taken in key order).
         return f"(array_agg({views} ORDER BY {time}))[1]"
@@ -180,7 +189,20 @@ def _aggregate(
     )
 
 
-_INTERACTIONS = "likes + comments + shares"
+def saturating_sum(*terms: str) -> str:
+    """The sum of non-negative 64-bit ``terms``, at most ``MAX_COUNT`` (2^63 - 1: what the engine
+    counts beyond it), computed without a sum beyond it: a plain sum would fail on PostgreSQL (bigint out
+    of range) and turn into an inexact float on SQLite. A CASE takes its branches in order, so a
+    partial sum is only computed once the previous test found room for it."""
+    whens, partial = [], terms[0]
+    for term in terms[1:]:
+        whens.append(f"WHEN {partial} > {MAX_COUNT} - {term} THEN {MAX_COUNT}")
+        partial = f"{partial} + {term}"
+    return f"CASE {' '.join(whens)} ELSE {partial} END"
+
+
+# Each reading's interactions, as the engine counts them (``scoring.reading_series``).
+_INTERACTIONS = saturating_sum("likes", "comments", "shares")
 
 
 def postgres_insert_and_roll_up(columns: str) -> str:
