@@ -193,6 +193,14 @@ def _interactions(r: Reading) -> int:
     return total if total <= MAX_COUNT else MAX_COUNT
 
 
+def _at_most_max(totals: list[int]) -> list[int]:
+    """Sums of counts, each at most :data:`MAX_COUNT` (as :func:`_interactions`): looked at once
+    per series rather than once per reading, which scoring raw readings does for every one."""
+    if not totals or max(totals) <= MAX_COUNT:
+        return totals
+    return [total if total <= MAX_COUNT else MAX_COUNT for total in totals]
+
+
 def _tie_order(r: Reading) -> tuple[datetime, int, int]:
     return (r.observed_at, r.views, _interactions(r))
 
@@ -253,7 +261,7 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
                 region,
                 epochs,
                 [row.views for row in rows],
-                [_interactions(row) for row in rows],
+                _at_most_max([row.likes + row.comments + row.shares for row in rows]),
             )
         )
     return series
@@ -285,7 +293,7 @@ def hourly_series(
                 region,
                 [max(r.observed_at for r in rows).timestamp() for rows in ordered],
                 [max(r.views for r in rows) for rows in ordered],
-                [max(_interactions(r) for r in rows) for rows in ordered],
+                _at_most_max([max(r.likes + r.comments + r.shares for r in rows) for rows in ordered]),
             )
         )
     return series
