@@ -438,7 +438,13 @@ def test_scoring_parameters_that_cannot_be_run_are_refused(data: Path) -> None:
         ),
         (("e1", "--set", "reach_weight=much"), "--set reach_weight=much: reach_weight: must be a number"),
         (("e1", "--set", "horizon_days=2.5"), "--set horizon_days=2.5: horizon_days: must be a whole number"),
-        (("e1", "--set", "scale=0"), "--set scale=0: scale: must be a number above 0"),
+        (("e1", "--set", "scale=0"), "--set scale=0: scale: must be a number from 0.01 to 100"),
+        # Past the bounds, math.exp overflowed in scoring: a traceback, after the data was read.
+        (("e1", "--set", "centre=1000"), "--set centre=1000: centre: must be a number from -50 to 50"),
+        (
+            ("e1", "--set", "reach_weight=1e400"),
+            "--set reach_weight=1e400: reach_weight: must be a number from -10 to 10",
+        ),
         (("e1", "--set", "scale=2", "--set", "scale=3"), "--set scale: given twice"),
         (("e2", "--set", "scale=2"), "backtest e2: --set applies only to e1 and lead"),
         (("e3", "--set", "scale=2"), "backtest e3: --set applies only to e1 and lead"),

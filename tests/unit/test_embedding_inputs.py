@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -206,3 +207,116 @@ def test_score_series_refuses_what_is_not_series_by_name(series: object, field: 
         score_series(series, NOW)  # type: ignore[arg-type]
     assert refused.value.field == field
     assert says in refused.value.rule, refused.value.rule
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """An embedder's own reading: the attributes the engine reads, and no checks of its own."""
+
+    ad_id: Any = 1
+    platform: Any = Platform.TIKTOK
+    region: Any = "US"
+    observed_at: Any = NOW
+    views: Any = 10
+    likes: Any = 0
+    comments: Any = 0
+    shares: Any = 0
+
+
+_WRONG_READINGS = [
+    ({"views": -1}, "views"),
+    ({"views": True}, "views"),
+    ({"views": 10.0}, "views"),
+    ({"views": math.nan}, "views"),
+    ({"likes": math.inf}, "likes"),
+    ({"comments": -3}, "comments"),
+    ({"shares": 2**63}, "shares"),
+    ({"shares": "4"}, "shares"),
+    ({"observed_at": NAIVE}, "observed_at"),
+    ({"observed_at": "2026-12-01T00:00:00Z"}, "observed_at"),
+    ({"ad_id": True}, "ad_id"),
+    ({"ad_id": 1.0}, "ad_id"),
+    ({"ad_id": "1"}, "ad_id"),
+    ({"platform": "MySpace"}, "platform"),
+    ({"region": ""}, "region"),
+    ({"region": None}, "region"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field"), _WRONG_READINGS)
+def test_an_embedders_reading_with_a_wrong_field_is_refused_naming_it(
+    changes: dict[str, Any], field: str
+) -> None:
+    """A reading that is not an EngagementSnapshot was scored as it came: a negative count
+    lowered the level, a float or True was counted, NaN broke the sums, a naive time was read
+    as the machine's local time (or was a TypeError against as_of)."""
+    good = _Reading(observed_at=NOW - timedelta(days=1), views=5)
+    wrong = _Reading(**changes)
+    for call in (
+        lambda: domain.score_item([good, wrong], NOW),
+        lambda: domain.score_many({1: [good, wrong]}, NOW),
+        lambda: domain.reading_series([good, wrong]),
+    ):
+        with pytest.raises(InvalidValue) as refused:
+            call()
+        assert refused.value.field == field, refused.value
+
+
+def test_an_embedders_reading_that_is_right_scores_as_the_snapshot_would() -> None:
+    readings = [
+        _Reading(observed_at=NOW - timedelta(days=d), views=10 * 2 ** (5 - d), likes=d) for d in range(6)
+    ]
+    snapshots = [_snapshot(observed_at=r.observed_at, views=r.views, likes=r.likes) for r in readings]
+    assert domain.score_item(readings, NOW) == domain.score_item(snapshots, NOW)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"ad_id": True}, "ad_id"),
+        ({"ad_id": 1.5}, "ad_id"),
+        ({"ad_id": "7"}, "ad_id"),
+        ({"product_id": False}, "product_id"),
+        ({"product_id": 2.0}, "product_id"),
+        ({"product_id": None}, "product_id"),
+    ],
+)
+def test_a_snapshot_refuses_an_id_that_is_not_a_whole_number(changes: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        _snapshot(**changes)
+    assert (refused.value.field, refused.value.rule) == (field, "must be a whole number")
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        [ReadingSeries(True, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [0, 0])],
+        [ReadingSeries(1.5, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [0, 0])],  # type: ignore[arg-type]
+    ],
+)
+def test_score_series_refuses_an_ad_id_that_is_not_a_whole_number(series: list[ReadingSeries]) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        score_series(series, NOW)
+    assert refused.value.field == "ad_id"
+
+
+def test_one_ad_read_on_two_platforms_is_refused() -> None:
+    """An ad lives on one platform: readings of it on two were scored, the platform of its
+    first reading (in that region) taken for all, and the rest dropped or counted twice."""
+    day = timedelta(days=1)
+    tiktok = _snapshot(observed_at=NOW - day, views=5)
+    youtube_same_region = _snapshot(platform=Platform.YOUTUBE)
+    youtube_other_region = _snapshot(platform=Platform.YOUTUBE, region="FR")
+    for readings in ([tiktok, youtube_same_region], [tiktok, youtube_other_region]):
+        for call in (domain.score_item, domain.reading_series):
+            with pytest.raises(InvalidValue) as refused:
+                call(readings, NOW)
+            assert refused.value.field == "platform"
+            assert "ad 1" in refused.value.rule and "one platform" in refused.value.rule, refused.value.rule
+    series = [
+        ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [0, 0]),
+        ReadingSeries(1, Platform.YOUTUBE, "FR", [0.0, 86_400.0], [1, 2], [0, 0]),
+    ]
+    with pytest.raises(InvalidValue) as refused:
+        score_series(series, NOW)
+    assert refused.value.field == "platform"

@@ -590,10 +590,19 @@ def test_days_sharing_one_spread_gain_tie() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "rule"),
     [
-        ("scale", 0.0, "must be a number above 0"),
-        ("scale", math.inf, "must be a number above 0"),
-        ("reach_weight", math.nan, "must be a finite number"),
-        ("centre", -math.inf, "must be a finite number"),
+        ("scale", 0.0, "must be a number from 0.01 to 100"),
+        ("scale", math.inf, "must be a number from 0.01 to 100"),
+        ("scale", 1e-300, "must be a number from 0.01 to 100"),
+        ("reach_weight", math.nan, "must be a number from -10 to 10"),
+        ("reach_weight", 1e6, "must be a number from -10 to 10"),
+        ("acceleration_weight", -10.5, "must be a number from -10 to 10"),
+        ("breadth_weight", 11, "must be a number from -10 to 10"),
+        ("quality_weight", True, "must be a number from -10 to 10"),
+        ("concentration_penalty", 1e300, "must be a number from -10 to 10"),
+        ("swing_penalty", -1e9, "must be a number from -10 to 10"),
+        ("centre", -math.inf, "must be a number from -50 to 50"),
+        ("centre", 1000, "must be a number from -50 to 50"),
+        ("centre", -50.5, "must be a number from -50 to 50"),
         ("horizon_days", 13, "must be a whole number from 14 to 365"),
         ("forecast_days", 0, "must be a whole number from 1 to 30"),
         ("forecast_daily_ratio", 1.5, "must be a number from 0 to 1"),
@@ -609,6 +618,41 @@ def test_parameters_out_of_their_range_are_refused_naming_the_field(
     with pytest.raises(InvalidValue) as refused:
         dataclasses.replace(DEFAULT_PARAMS, **change)
     assert (refused.value.field, refused.value.rule) == (field, rule)
+
+
+_EXTREMES = (-10.0, -1.0, 0.0, 1.0, 10.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    views=cumulative,
+    reach=st.sampled_from(_EXTREMES),
+    centre=st.sampled_from((-50.0, 0.0, 50.0)),
+    scale=st.sampled_from((0.01, 1.0, 100.0)),
+    weights=st.tuples(*[st.sampled_from(_EXTREMES)] * 5),
+)
+def test_any_parameters_within_their_bounds_give_a_score_in_range(
+    views: list[int],
+    reach: float,
+    centre: float,
+    scale: float,
+    weights: tuple[float, float, float, float, float],
+) -> None:
+    """Parameters at the ends of their bounds, on any readings: a score from 0 to 100, never an
+    OverflowError (a centre of 50 at scale 0.01 gave math.exp(5000))."""
+    acceleration, breadth, quality, concentration, swing = weights
+    params = ScoringParams(
+        reach_weight=reach,
+        centre=centre,
+        scale=scale,
+        acceleration_weight=acceleration,
+        breadth_weight=breadth,
+        quality_weight=quality,
+        concentration_penalty=concentration,
+        swing_penalty=swing,
+    )
+    readings = series(views) + series([v * 10**11 for v in views], ad_id=2, region="FR")
+    assert 0 <= score_item(readings, AS_OF, params).score <= 100
 
 
 def test_parameters_within_their_range_change_the_score() -> None:
@@ -726,3 +770,78 @@ def test_the_usual_range_is_the_days_observed_not_days_before_the_first_reading(
     young = score_item(series([1000, 1100, 5000]), AS_OF)
     assert young.components["surprise"] == 0.0, "two days observed: no usual range yet"
     assert not any("usual range" in r for r in young.reasons), young.reasons
+
+
+# Readings of several ads (each on its one platform) in two regions: (ad, region, hours before
+# AS_OF, views, likes). Hours on a coarse grid, so that readings often share an instant.
+_PLATFORM_OF_AD = {1: Platform.TIKTOK, 2: Platform.YOUTUBE, 3: Platform.TIKTOK}
+_readings = st.lists(
+    st.tuples(
+        st.sampled_from(sorted(_PLATFORM_OF_AD)),
+        st.sampled_from(["US", "FR"]),
+        st.integers(0, 10 * 24).map(lambda h: h - h % 6),
+        st.sampled_from([0, 90, 1000, 5000, 400_000]),
+        st.sampled_from([0, 3, 40]),
+    ),
+    min_size=0,
+    max_size=16,
+).map(
+    lambda rows: [
+        EngagementSnapshot(
+            ad_id=ad,
+            product_id=1,
+            platform=_PLATFORM_OF_AD[ad],
+            region=region,
+            observed_at=AS_OF - timedelta(hours=hours),
+            views=views,
+            likes=likes,
+        )
+        for ad, region, hours, views, likes in rows
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(readings=_readings, copies=st.lists(st.integers(0, 15), max_size=16), seed=st.integers(0, 1000))
+def test_duplicating_readings_never_changes_the_score(
+    readings: list[EngagementSnapshot], copies: list[int], seed: int
+) -> None:
+    """Two collectors that both send the same reading (the same ad, region and instant): it
+    counts once, so any readings given twice, in any order, score exactly as given once. (Given
+    twice, one reading was two observations: scored as if compared with itself, and more
+    confident; two readings of a series raised its confidence.)"""
+    doubled = readings + [readings[i] for i in copies if i < len(readings)]
+    random.Random(seed).shuffle(doubled)
+    once = score_item(readings, AS_OF)
+    assert score_item(doubled, AS_OF) == once
+    # The core likewise: a reading twice within a series, or a whole series given twice.
+    grouped = reading_series(readings)
+    assert score_series(reading_series(doubled), AS_OF) == once
+    assert score_series(grouped + grouped[: seed % 3], AS_OF) == once
+
+
+@settings(max_examples=100, deadline=None)
+@given(readings=_readings, seed=st.integers(0, 1000))
+def test_shuffling_readings_never_changes_the_score(readings: list[EngagementSnapshot], seed: int) -> None:
+    shuffled = readings[:]
+    random.Random(seed).shuffle(shuffled)
+    assert score_item(shuffled, AS_OF) == score_item(readings, AS_OF)
+    grouped = reading_series(readings)
+    random.Random(seed).shuffle(grouped)
+    assert score_series(grouped, AS_OF) == score_item(readings, AS_OF)
+
+
+def test_one_reading_given_twice_is_still_one_reading() -> None:
+    reading = series([1000])[0]
+    assert score_item([reading, reading], AS_OF) == score_item([reading], AS_OF)
+    assert score_item([reading, reading], AS_OF).reasons == ("not enough data yet",)
+
+
+def test_readings_of_one_instant_that_disagree_count_as_their_highest_counters() -> None:
+    """Two collectors read an ad at the same instant, one a moment behind: the instant's views
+    and interactions are the higher of the two, whichever arrives first."""
+    earlier, now = series([1000, 3000])
+    behind = dataclasses.replace(now, views=2500, likes=400)
+    merged = dataclasses.replace(now, likes=400)
+    assert score_item([earlier, now, behind], AS_OF) == score_item([earlier, merged], AS_OF)
+    assert score_item([behind, earlier, now], AS_OF) == score_item([earlier, merged], AS_OF)
