@@ -336,11 +336,25 @@ def score_item(
 
 
 def _in_time_order(s: ReadingSeries) -> ReadingSeries:
-    """The series' readings by time, the lower reading first at equal times (fewer views, then
-    fewer interactions: as :func:`reading_series` orders them)."""
+    """The series' readings by time (no two of them share an instant: :func:`_one_per_instant`)."""
     rows = sorted(zip(s.epochs, s.views, s.interactions, strict=True))
     return s._replace(
         epochs=[row[0] for row in rows], views=[row[1] for row in rows], interactions=[row[2] for row in rows]
+    )
+
+
+def _one_per_instant(s: ReadingSeries) -> ReadingSeries:
+    """The series with one reading per instant, in time order: of the readings that share an
+    instant (the same reading sent twice, by two collectors, or one a moment behind the other),
+    the highest views and the highest interactions. Readings given twice then change nothing."""
+    views: dict[float, int] = {}
+    interactions: dict[float, int] = {}
+    for epoch, seen, engaged in zip(s.epochs, s.views, s.interactions, strict=True):
+        views[epoch] = max(views.get(epoch, seen), seen)
+        interactions[epoch] = max(interactions.get(epoch, engaged), engaged)
+    epochs = sorted(views)
+    return s._replace(
+        epochs=epochs, views=[views[e] for e in epochs], interactions=[interactions[e] for e in epochs]
     )
 
 
@@ -349,12 +363,13 @@ def score_series(
 ) -> TrendAssessment:
     """Scores one item from its readings grouped per ad and region (:func:`reading_series`);
     readings after ``as_of`` are left out. :func:`score_item` is this on raw readings. A
-    series whose readings are not in time order is put in order first."""
+    series whose readings are not in time order is put in order first; readings of one ad and
+    region at the same instant (given twice, in one series or in two) count once, with their
+    highest views and highest interactions."""
     require_aware("as_of", as_of)
     utc_instant("as_of", as_of)  # in the span every entry point takes: 1970 to 2100
     as_of_epoch = as_of.timestamp()
-    kept: list[ReadingSeries] = []
-    observations = 0
+    gathered: dict[tuple[int, str], ReadingSeries] = {}
     for index, s in enumerate(_items("series", series, "ReadingSeries")):
         try:
             epochs, views, interactions = s.epochs, s.views, s.interactions
@@ -382,7 +397,21 @@ def score_series(
                 raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_NUMBERS_RULE}") from error
             if not counted:
                 raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
-        if s.epochs != sorted(s.epochs):
+        key = (s.ad_id, s.region)
+        if (known := gathered.get(key)) is not None:
+            # The same ad and region in two series (two collectors'): read as one.
+            s = s._replace(
+                epochs=[*known.epochs, *epochs],
+                views=[*known.views, *views],
+                interactions=[*known.interactions, *interactions],
+            )
+        gathered[key] = s
+    kept: list[ReadingSeries] = []
+    observations = 0
+    for s in gathered.values():
+        if len(set(s.epochs)) < len(s.epochs):
+            s = _one_per_instant(s)
+        elif s.epochs != sorted(s.epochs):
             s = _in_time_order(s)
         cut = bisect_right(s.epochs, as_of_epoch)
         if cut < len(s.epochs):
@@ -426,9 +455,9 @@ def score_series(
     for ad_id, platform, region, epochs, views, interactions in kept:
         # The views counter read as a curve: its running maximum (a counter that goes down
         # adds nothing until it passes its highest reading again), rising evenly between
-        # consecutive readings (an increment spread over the interval it covers) and stepping
-        # where readings share a time. A day's gain is the curve's rise within the day, read at
-        # the day's edges, so the work follows the days a series spans, not its readings (a
+        # consecutive readings (an increment spread over the interval it covers; no two share
+        # an instant here). A day's gain is the curve's rise within the day, read at the day's
+        # edges, so the work follows the days a series spans, not its readings (a
         # series read every hour has 24 readings a day and the same days). A counter that
         # never goes down is its own running maximum.
         highest = views if views == sorted(views) else list(accumulate(views, max))
