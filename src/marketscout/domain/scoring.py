@@ -45,6 +45,16 @@ SWING_PENALTY = 1.5
 MIN_RANGE_DAYS = 3
 
 
+# The bounds of ScoringParams: weights and penalties (in logits per unit of their term), the
+# centre (in units of momentum), the scale.
+MAX_WEIGHT = 10
+MAX_CENTRE = 50
+MIN_SCALE, MAX_SCALE = 0.01, 100
+# The logit is clipped to this before the logistic: beyond it the score rounds to 0 or 100
+# anyway, and math.exp would overflow past about 709.
+MAX_LOGIT = 50.0
+
+
 @dataclass(frozen=True, slots=True)
 class ScoringParams:
     """The engine's few parameters; ``docs/scoring.md`` says why each has its value."""
@@ -74,13 +84,17 @@ class ScoringParams:
     def __post_init__(self) -> None:
         """Refuse, naming the field, what the engine cannot run with (an embedding service or
         ``backtest --set`` hears it here, not as a crash in scoring). Weights may be negative:
-        a term is tried against the data in both directions."""
+        a term is tried against the data in both directions. The bounds hold the defaults and
+        every value docs/scoring.md measures (none beyond 3 from 0) well inside; past them one
+        term swamps all the others (and math.exp overflowed)."""
         weights = ("reach_weight", "acceleration_weight", "breadth_weight", "quality_weight")
-        for name in (*weights, "concentration_penalty", "swing_penalty", "centre"):
-            if not _finite(getattr(self, name)):
-                raise InvalidValue(name, "must be a finite number")
-        if not (_finite(self.scale) and self.scale > 0):
-            raise InvalidValue("scale", "must be a number above 0")
+        for name in (*weights, "concentration_penalty", "swing_penalty"):
+            if not _within(getattr(self, name), -MAX_WEIGHT, MAX_WEIGHT):
+                raise InvalidValue(name, f"must be a number from {-MAX_WEIGHT} to {MAX_WEIGHT}")
+        if not _within(self.centre, -MAX_CENTRE, MAX_CENTRE):
+            raise InvalidValue("centre", f"must be a number from {-MAX_CENTRE} to {MAX_CENTRE}")
+        if not _within(self.scale, MIN_SCALE, MAX_SCALE):
+            raise InvalidValue("scale", f"must be a number from {MIN_SCALE} to {MAX_SCALE}")
         # Two weeks at least: the status compares the last week with the one before.
         if not _whole(self.horizon_days, 14, 365):
             raise InvalidValue("horizon_days", "must be a whole number from 14 to 365")
@@ -92,6 +106,16 @@ class ScoringParams:
 
 def _finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _within(value: object, low: float, high: float) -> bool:
+    """A finite number (not a bool) from ``low`` to ``high``."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and low <= value <= high
+    )
 
 
 def _whole(value: object, low: int, high: int) -> bool:
@@ -610,7 +634,7 @@ def score_series(
         - (params.concentration_penalty * (top_share - 0.8) / 0.2 if concentrated else 0.0)
         - params.swing_penalty * max(_fade(v3, week_ago), _fade(last_week / 7.0, week_before))
     )
-    score = _rounded(100.0 / (1.0 + math.exp(-raw)), 100.0)
+    score = _rounded(100.0 / (1.0 + math.exp(-_clip(raw, -MAX_LOGIT, MAX_LOGIT))), 100.0)
 
     if len(kept) == 1:
         observed_days = (kept[0].epochs[-1] - kept[0].epochs[0]) / 86400.0
