@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.instants import require_aware
@@ -95,6 +95,49 @@ class Ad:
     created_at: datetime
 
 
+WHOLE_NUMBER = "must be a whole number"
+
+
+def check_reading(reading: Any) -> None:
+    """InvalidValue naming the first field of ``reading`` (an :class:`EngagementSnapshot`, which
+    checks itself so when built, or any object with its attributes) that the trend engine cannot
+    count with: ``ad_id`` not a whole number; ``views``, ``likes``, ``comments`` or ``shares``
+    not a whole number from 0 to ``MAX_COUNT`` (a bool, a float, NaN or an infinity included);
+    ``platform`` neither a :class:`Platform` nor one's name; ``region`` not text or empty;
+    ``observed_at`` not a datetime with a UTC offset (a naive one would be read as the machine's
+    local time). AttributeError when it lacks one of them."""
+    ad_id, v, lk, c, sh = reading.ad_id, reading.views, reading.likes, reading.comments, reading.shares
+    # The common case spelled out rather than looped: stores build millions of snapshots when
+    # they re-score. Anything else is looked at field by field, to name what is wrong.
+    if not (
+        type(ad_id) is int
+        and type(v) is int
+        and type(lk) is int
+        and type(c) is int
+        and type(sh) is int
+        and 0 <= v <= MAX_COUNT
+        and 0 <= lk <= MAX_COUNT
+        and 0 <= c <= MAX_COUNT
+        and 0 <= sh <= MAX_COUNT
+    ):
+        if type(ad_id) is not int:
+            raise InvalidValue("ad_id", WHOLE_NUMBER)
+        for name, count in (("views", v), ("likes", lk), ("comments", c), ("shares", sh)):
+            if type(count) is not int:
+                raise InvalidValue(name, WHOLE_NUMBER)
+            if count < 0:
+                raise InvalidValue(name, "must be greater than or equal to 0")
+            if count > MAX_COUNT:
+                raise InvalidValue(name, f"must be at most {MAX_COUNT}")
+    platform = reading.platform
+    if type(platform) is not Platform and platform not in _PLATFORM_NAMES:
+        raise InvalidValue("platform", f"must be one of: {', '.join(_PLATFORM_NAMES)}")
+    region = reading.region
+    if not isinstance(region, str) or not region:
+        raise InvalidValue("region", "must be a region code, not empty")
+    require_aware("observed_at", reading.observed_at)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EngagementSnapshot:
     """Cumulative public counters of one ad in one region at one moment.
@@ -114,34 +157,11 @@ class EngagementSnapshot:
     shares: int = 0
 
     def __post_init__(self) -> None:
-        # The common case spelled out rather than looped: stores build millions of these when
-        # they re-score. Anything else is looked at field by field, to name what is wrong.
-        v, lk, c, sh = self.views, self.likes, self.comments, self.shares
-        if not (
-            type(v) is int
-            and type(lk) is int
-            and type(c) is int
-            and type(sh) is int
-            and 0 <= v <= MAX_COUNT
-            and 0 <= lk <= MAX_COUNT
-            and 0 <= c <= MAX_COUNT
-            and 0 <= sh <= MAX_COUNT
-        ):
-            for name in ("views", "likes", "comments", "shares"):
-                count = getattr(self, name)
-                if type(count) is not int:
-                    raise InvalidValue(name, "must be a whole number")
-                if count < 0:
-                    raise InvalidValue(name, "must be greater than or equal to 0")
-                if count > MAX_COUNT:
-                    raise InvalidValue(name, f"must be at most {MAX_COUNT}")
+        if type(self.product_id) is not int:
+            raise InvalidValue("product_id", WHOLE_NUMBER)
+        check_reading(self)
         if type(self.platform) is not Platform:
-            if self.platform not in _PLATFORM_NAMES:
-                raise InvalidValue("platform", f"must be one of: {', '.join(_PLATFORM_NAMES)}")
             object.__setattr__(self, "platform", Platform(self.platform))
-        if not isinstance(self.region, str) or not self.region:
-            raise InvalidValue("region", "must be a region code, not empty")
-        require_aware("observed_at", self.observed_at)
 
     @property
     def key(self) -> tuple[int, str, datetime]:

@@ -21,7 +21,15 @@ from typing import Any, NamedTuple, Protocol
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import NONE_BEFORE, rise, times
 from marketscout.domain.instants import require_aware, utc_instant
-from marketscout.domain.model import MAX_COUNT, EngagementSnapshot, Platform, TrendAssessment, TrendStatus
+from marketscout.domain.model import (
+    MAX_COUNT,
+    WHOLE_NUMBER,
+    EngagementSnapshot,
+    Platform,
+    TrendAssessment,
+    TrendStatus,
+    check_reading,
+)
 
 DAY = timedelta(days=1)
 WINDOWS: tuple[tuple[str, timedelta], ...] = (("24h", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
@@ -259,6 +267,9 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
     later = 0  # readings after as_of: with those kept, the index of a reading that fails
     try:
         for r in items:
+            # A snapshot checked itself when built; any other reading is checked here, by field.
+            if type(r) is not EngagementSnapshot:
+                check_reading(r)
             if as_of is None or r.observed_at <= as_of:
                 grouped[(r.ad_id, r.region)].append(r)
             else:
@@ -270,8 +281,6 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
             f"item {index} is {_kind(error.obj)}: must be an EngagementSnapshot or have its "
             "ad_id, platform, region, observed_at, views, likes, comments and shares",
         ) from error
-    except TypeError as error:  # a time without a UTC offset, compared with as_of
-        raise InvalidValue("observed_at", "must be a datetime with a UTC offset") from error
     series: list[ReadingSeries] = []
     for (ad_id, region), rows in sorted(grouped.items(), key=_KEY_ORDER):
         rows.sort(key=_READING_ORDER)
@@ -281,7 +290,7 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
         series.append(
             ReadingSeries(
                 ad_id,
-                rows[0].platform,
+                Platform(rows[0].platform),
                 region,
                 epochs,
                 [row.views for row in rows],
@@ -404,6 +413,10 @@ def score_series(
             raise InvalidValue("series", f"ad {s.ad_id} in {s.region}: the lists differ in length")
         if s.platform not in PLATFORM_ENGAGEMENT_NORM:
             raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
+        if type(s.ad_id) is not int:
+            raise InvalidValue("ad_id", WHOLE_NUMBER)
+        if not isinstance(s.region, str) or not s.region:
+            raise InvalidValue("region", "must be a region code, not empty")
         # NaN and infinities (the sums carry them) and counts beyond a float: refused by name, not
         # met as a crash further on. A sum and the least count per list, no loop per reading:
         # the engine checks every series it scores.
