@@ -282,7 +282,11 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
             "ad_id, platform, region, observed_at, views, likes, comments and shares",
         ) from error
     series: list[ReadingSeries] = []
+    platforms: dict[int, Platform] = {}
     for (ad_id, region), rows in sorted(grouped.items(), key=_KEY_ORDER):
+        platform = platforms.setdefault(ad_id, Platform(rows[0].platform))
+        if len(seen := {platform, *(row.platform for row in rows)}) > 1:
+            raise _two_platforms(ad_id, seen)
         rows.sort(key=_READING_ORDER)
         epochs = [row.observed_at.timestamp() for row in rows]
         if len(set(epochs)) < len(epochs):
@@ -290,7 +294,7 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
         series.append(
             ReadingSeries(
                 ad_id,
-                Platform(rows[0].platform),
+                platform,
                 region,
                 epochs,
                 [row.views for row in rows],
@@ -298,6 +302,12 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
             )
         )
     return series
+
+
+def _two_platforms(ad_id: int, platforms: Iterable[str]) -> InvalidValue:
+    """The refusal of readings of one ad on several platforms: an ad lives on one."""
+    named = " and ".join(sorted({Platform(p).value for p in platforms}))
+    return InvalidValue("platform", f"ad {ad_id} is read on {named}: an ad lives on one platform")
 
 
 def hourly_series(
@@ -403,6 +413,7 @@ def score_series(
     utc_instant("as_of", as_of)  # in the span every entry point takes: 1970 to 2100
     as_of_epoch = as_of.timestamp()
     gathered: dict[tuple[int, str], ReadingSeries] = {}
+    platforms: dict[int, Platform] = {}
     for index, s in enumerate(_items("series", series, "ReadingSeries")):
         try:
             epochs, views, interactions = s.epochs, s.views, s.interactions
@@ -415,6 +426,8 @@ def score_series(
             raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
         if type(s.ad_id) is not int:
             raise InvalidValue("ad_id", WHOLE_NUMBER)
+        if (platform := platforms.setdefault(s.ad_id, s.platform)) != s.platform:
+            raise _two_platforms(s.ad_id, (platform, s.platform))
         if not isinstance(s.region, str) or not s.region:
             raise InvalidValue("region", "must be a region code, not empty")
         # NaN and infinities (the sums carry them) and counts beyond a float: refused by name, not
