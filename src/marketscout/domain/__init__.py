@@ -18,8 +18,11 @@ call (``docs/scoring.md`` gives the method and its measurements)::
 
 - Scoring: :func:`score_item` (raw readings), :func:`score_series` (readings already grouped per
   ad and region, :class:`ReadingSeries`, built by :func:`reading_series`), :func:`score_many`;
-  :class:`ScoringParams` (refuses values the engine cannot run with) and its defaults,
+  :class:`ScoringParams` (refuses values outside its bounds) and its defaults,
   :data:`DEFAULT_PARAMS`; the answer, :class:`TrendAssessment`, with a :class:`TrendStatus`.
+  A reading is an :class:`EngagementSnapshot` or any object with its attributes, checked field
+  by field; readings of one ad, region and instant given twice count once (the highest
+  counters), and an ad's readings are all on one platform.
 - Bursts: :class:`BurstDetector`, fed one count at a time, gives an anomaly likelihood in [0, 1].
 - Where next: :func:`spread_score`, the chance an item reaches a region it has not reached;
   :class:`SpreadParams` (refuses values it cannot run with) and :data:`DEFAULT_SPREAD_PARAMS`.
