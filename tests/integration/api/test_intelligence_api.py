@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -125,6 +126,29 @@ async def test_scan_finds_the_fast_ad_not_the_big_one(client: Client, make_user:
     assert (await client.get("/scan-ads", params={"limit": 101})).status_code == 422
 
 
+async def test_scanning_an_unknown_product_is_a_404_as_reading_it_is(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("analyst")
+    ids = await _market(client, headers)
+    scanned = await client.get("/scan-ads", params={"product_id": 999})
+    read = await client.get("/products/999")
+    assert scanned.status_code == read.status_code == 404, scanned.text
+
+    def shape(answer: Any) -> dict[str, Any]:
+        return {k: v for k, v in answer.json().items() if k != "request_id"}
+
+    assert (
+        shape(scanned)
+        == shape(read)
+        == {"status_code": 404, "message": "product 999 not found", "details": []}
+    )
+    # A product that exists but has no viral ad is still an empty scan, not a 404.
+    assert (await client.get("/scan-ads", params={"product_id": ids["idle"]})).json() == {"viral_ads": []}
+    document = (await client.get("/openapi.json")).json()
+    assert "404" in document["paths"]["/scan-ads"]["get"]["responses"]
+
+
 async def test_a_counter_corrected_downwards_is_not_a_viral_ad(client: Client, make_user: MakeUser) -> None:
     """The platform corrects a new ad's counter from 100,100 down to 100: the scan counts the
     rise of the highest reading (100 views), never the fall, so the ad is nowhere near viral."""
@@ -171,6 +195,28 @@ async def test_heat_map_is_relative_and_peaks_at_100(client: Client, make_user: 
     assert countries["FR"] == 100
     assert (await client.get("/heat-map", params={"product_id": 999})).status_code == 404
     assert (await client.get("/heat-map", params={"since": "2026-01-01T00:00:00"})).status_code == 422
+
+
+async def test_heat_map_keys_one_entry_per_product_whatever_their_names(
+    client: Client, make_user: MakeUser
+) -> None:
+    """Two products named alike are keyed ``Name (#id)``; a third may be named exactly so, and
+    a fourth as that label's own label: every product keeps its own key, none is overwritten."""
+    headers = await make_user("analyst")
+
+    async def product(name: str) -> int:
+        made = await client.post("/products", json={"name": name, "description": "d"}, headers=headers)
+        assert made.status_code == 201, made.text
+        return int(made.json()["id"])
+
+    first, second = await product("Lamp"), await product("Lamp")
+    taken = await product(f"Lamp (#{second})")
+    again = await product(f"Lamp (#{second}) (#{taken})")
+    ids = [first, second, taken, again]
+    body = (await client.get("/heat-map", params={"product_id": ids})).json()
+    assert [p["product_id"] for p in body["products"]] == ids
+    assert len(body["heat_map"]) == len(ids), sorted(body["heat_map"])
+    assert f"Lamp (#{first})" in body["heat_map"]
 
 
 async def test_trending_filters_by_platform_and_region(client: Client, make_user: MakeUser) -> None:
