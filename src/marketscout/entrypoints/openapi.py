@@ -61,7 +61,13 @@ CONFLICTS = {
     ("PUT", "/alert-rules/{rule_id}"),
 }
 # Routes that name a product or rule in their query or body: 404 when it does not exist.
-REFERENCES = {("POST", "/ads"), ("POST", "/watchlists"), ("POST", "/alert-rules"), ("GET", "/heat-map")}
+REFERENCES = {
+    ("POST", "/ads"),
+    ("POST", "/watchlists"),
+    ("POST", "/alert-rules"),
+    ("GET", "/heat-map"),
+    ("GET", "/scan-ads"),
+}
 # Routes that check credentials themselves (a wrong password or refresh token: 401).
 CREDENTIALS = {("POST", "/token"), ("POST", "/token/refresh")}
 # Routes an operator's setting can close (403).

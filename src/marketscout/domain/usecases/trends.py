@@ -221,8 +221,12 @@ async def scan_ads(
     platform: Platform | None = None,
     window: timedelta = SCAN_WINDOW,
 ) -> list[ViralAd]:
+    """The ads the scan finds, strongest first, of one product or platform when given; an
+    unknown product is :class:`NotFound`, as everywhere an id names one."""
     now = clock.now()
     async with uow:
+        if product_id is not None and await uow.products.get(product_id) is None:
+            raise NotFound("product", product_id)
         hits = [
             hit
             for hit in await scan_hits(uow, now, window)

@@ -219,7 +219,8 @@ class IntelligenceController(Controller):
         platform: FromQuery[Platform | None] = None,
     ) -> ScanOut:
         """Ads whose views grew unusually fast over the last 24 hours for their platform and age,
-        strongest first (``docs/scoring.md``, the viral-ad scan); empty when none qualify."""
+        strongest first (``docs/scoring.md``, the viral-ad scan); empty when none qualify; 404 for a
+        ``product_id`` that names no product."""
 
         async def compute() -> ScanOut:
             found = await trends.scan_ads(
