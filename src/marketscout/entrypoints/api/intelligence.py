@@ -22,6 +22,7 @@ from marketscout.entrypoints.api.dependencies import Reads
 from marketscout.entrypoints.api.params import (
     INSTANT_RULE,
     MAX_ID,
+    MAX_REPEATS,
     Instant,
     NameQuery,
     OptionalId,
@@ -197,17 +198,16 @@ class IntelligenceController(Controller):
         region: Annotated[
             list[str] | None,
             QueryParameter(
-                description="Repeatable target region (ISO country code); default: any new region"
+                description=f"Repeatable target region (ISO country code), at most {MAX_REPEATS} times; "
+                "default: any new region",
+                max_items=MAX_REPEATS,  # StrictQuery refuses more, naming ``region``
             ),
         ] = None,
     ) -> SpreadOut:
         """The regions the product has reached, and for each target its spread score (0-100,
         100 = already there): fresh arrivals with a large reach cross most often
         (``docs/scoring.md``, E2)."""
-        targets = region or []
-        if len(targets) > 50:
-            raise ValidationException(extra=[{"key": "region", "message": "at most 50 regions"}])
-        codes = [normalise_region(code) for code in targets]
+        codes = [normalise_region(code) for code in region or []]
         return SpreadOut.of(await trends.spread(uow, clock, product_id, codes))
 
     @get("/scan-ads", summary="Ads growing unusually fast for their platform and age")
@@ -237,8 +237,8 @@ class IntelligenceController(Controller):
         product_id: Annotated[
             list[Annotated[int, Meta(ge=1, le=MAX_ID)]] | None,
             QueryParameter(
-                description="Repeatable, at most 50 times; default: top products",
-                max_items=50,
+                description=f"Repeatable, at most {MAX_REPEATS} times; default: top products",
+                max_items=MAX_REPEATS,
                 # Litestar leaves the items' bounds out of the document.
                 schema_extra={"items": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ID)},
             ),

@@ -10,6 +10,8 @@ from litestar.params import PathParameter, QueryParameter
 from marketscout.domain.text import ONE_LINE
 
 MAX_ID = 2**63 - 1
+# How often a repeatable query parameter may be given (``openapi.StrictQuery`` refuses more).
+MAX_REPEATS = 50
 # How a whole number in a path or a query is written (``openapi.StrictQuery``, ``path_ids``).
 WRITTEN = "in the digits 0-9 without sign, spaces or leading zeros"
 

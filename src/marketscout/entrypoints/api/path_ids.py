@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from litestar.exceptions import ValidationException
 
 from marketscout.entrypoints.api.params import MAX_ID, WRITTEN
+from marketscout.entrypoints.api.rules import span
 
 _INT_SLOT = re.compile(r"^\{(?P<name>\w+):int\}$")
 _PLAIN = re.compile(r"[1-9][0-9]{0,18}")
-RULE = f"must be a positive integer up to 2^63 - 1, {WRITTEN}"
+# Word for word what a query's id is told (``openapi.StrictQuery``): one id, one rule.
+RULE = f"must be a whole number{span(ge=1, le=MAX_ID)}, {WRITTEN}"
 
 
 def plain_id(written: str) -> int | None:
