@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -59,9 +61,20 @@ def parse_instant(field: str, value: str | None) -> datetime | None:
         raise ValidationException(extra=[{"key": field, "message": INSTANT_RULE}]) from None
 
 
-def _label(name: str, product_id: int, names: dict[str, int]) -> str:
-    # The contract keys the heat map by product name; two products may share one.
-    return name if names[name] == 1 else f"{name} (#{product_id})"
+def heat_map_labels(products: Sequence[tuple[int, str]]) -> list[str]:
+    """The ``heat_map`` key of each ``(id, name)``, one per product: the contract keys the map by
+    name, and two products may share one, so those are keyed ``Name (#id)``; a product whose
+    own name is such a key (``Lamp (#2)`` beside two ``Lamp``) is keyed by its id too. Keys with
+    an id never clash (ids are unique), so a name left bare only ever yields to one."""
+    counts = Counter(name for _, name in products)
+    with_id = {i for i, (_, name) in enumerate(products) if counts[name] > 1}
+    while True:
+        labels = [f"{name} (#{pid})" if i in with_id else name for i, (pid, name) in enumerate(products)]
+        taken = Counter(labels)
+        clashing = {i for i, label in enumerate(labels) if taken[label] > 1} - with_id
+        if not clashing:
+            return labels
+        with_id |= clashing
 
 
 async def _trending(
@@ -112,11 +125,9 @@ async def _heat_map(
 ) -> HeatMapOut:
     end = until or clock.now()
     rows = await trends.regional_heat_map(uow, clock, product_ids=ids, since=since, until=until, level=level)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.product.name] = counts.get(row.product.name, 0) + 1
+    labels = heat_map_labels([(r.product.id, r.product.name) for r in rows])
     return HeatMapOut(
-        heat_map={_label(r.product.name, r.product.id, counts): r.regions for r in rows},
+        heat_map={label: r.regions for label, r in zip(labels, rows, strict=True)},
         products=[
             HeatMapProductOut(product_id=r.product.id, product_name=r.product.name, regions=r.regions)
             for r in rows
