@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from marketscout.domain.errors import InvalidValue
-from marketscout.domain.regions import CONTINENTS, in_area, normalise_area
+from marketscout.domain.regions import (
+    CONTINENTS,
+    COUNTRIES_BY_CONTINENT,
+    COUNTRY_CODES,
+    NO_CONTINENT,
+    continent_of,
+    in_area,
+    normalise_area,
+)
 
 
 @pytest.mark.parametrize(
@@ -30,3 +38,14 @@ def test_a_continent_holds_its_countries_and_a_country_only_itself() -> None:
     assert not in_area("US", "Europe") and not in_area("DE", "FR")
     assert not in_area("GLOBAL", "Europe") and in_area("GLOBAL", "GLOBAL")
     assert not in_area("AQ", "Oceania"), "Antarctic territories belong to no continent"
+
+
+def test_every_region_code_is_listed_once_under_one_continent_or_none() -> None:
+    """A code listed under two continents (or under one and under none) would be counted in
+    whichever the table happened to put last; listed twice under one, it hides a typo."""
+    listed = [code for codes in COUNTRIES_BY_CONTINENT.values() for code in codes] + list(NO_CONTINENT)
+    assert len(listed) == len(set(listed)) == len(COUNTRY_CODES)
+    assert list(COUNTRIES_BY_CONTINENT) == list(CONTINENTS) and len(set(CONTINENTS)) == 6
+    assert all(len(code) == 2 and code.isascii() and code.isupper() for code in listed)
+    assert {code: continent_of(code) for code in NO_CONTINENT} == dict.fromkeys(NO_CONTINENT)
+    assert set(NO_CONTINENT) == {"AQ", "BV", "TF"}
