@@ -390,7 +390,7 @@ async def test_the_heat_map_selects_the_product_it_draws(client: Client) -> None
     page = (await client.get(f"/ui/heat-map?product_id={chosen}", headers=HTML)).text
     selected = re.findall(r'<option value="(\d+)" selected>', page)
     assert selected == [str(chosen)], "not among the trending products, yet selected"
-    assert "No engagement recorded yet for <strong>Second Lamp</strong>" in page
+    assert "No views gained in the last 30 days for <strong>Second Lamp</strong> in any country" in page
 
 
 async def test_the_heat_map_finds_any_product_by_name(client: Client) -> None:
@@ -405,10 +405,14 @@ async def test_the_heat_map_finds_any_product_by_name(client: Client) -> None:
     for product_id, name in ((quiet, "Quiet Kettle"), (other, "Quiet Kettle Lid")):
         assert f'href="/ui/heat-map?product_id={product_id}&amp;q=kettle">{name}</a>' in found
     assert "Trending Lamp</a>" not in found, "only the products whose name matches"
-    assert "No engagement recorded yet for <strong>Quiet Kettle</strong>" in found, "the first match is shown"
+    assert "No views gained in the last 30 days for <strong>Quiet Kettle</strong> in any country" in found, (
+        "the first match is shown"
+    )
     assert 'class="map"' not in found
     picked = (await client.get(f"/ui/heat-map?product_id={other}&q=kettle", headers=HTML)).text
-    assert "No engagement recorded yet for <strong>Quiet Kettle Lid</strong>" in picked
+    assert (
+        "No views gained in the last 30 days for <strong>Quiet Kettle Lid</strong> in any country" in picked
+    )
     assert re.findall(r'<option value="(\d+)" selected>', picked) == [str(other)]
     assert 'value="kettle"' in picked, "the search stays"
     nothing = (await client.get("/ui/heat-map", params={"q": "nothing like it"}, headers=HTML)).text
@@ -442,6 +446,73 @@ async def test_the_heat_map_of_an_unknown_product_is_not_another_products(client
     answer = await client.get(f"/ui/heat-map?product_id={asked}", headers=HTML)
     assert answer.status_code == 404
     assert "Known Lamp" not in answer.text
+
+
+async def _readings(client: Client, name: str, readings: list[tuple[float, str, int]]) -> int:
+    """A product with one TikTok ad and its ``(days ago, region, views)`` readings."""
+    product_id = await _create_product(client, name)
+    ad_id = await _ad(client, product_id, "TikTok", "look")
+    rows = [HEADER] + [
+        f"{ad_id},{(NOW - timedelta(days=days)).isoformat()},{region},{views},0,0,0"
+        for days, region, views in readings
+    ]
+    assert f"{len(readings)} stored" in await upload(client, "views.csv", "\n".join(rows).encode())
+    return product_id
+
+
+def _plain(page: str) -> str:
+    """A page's text, tags dropped and blanks folded: what a reader sees."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+async def test_the_heat_map_says_its_window_and_offers_the_others(client: Client) -> None:
+    await signed_up(client, "heat_window")
+    # Views gained 12 to 10 days ago, none since: in the last 30 days, not in the last 7.
+    product_id = await _readings(client, "Window Lamp", [(12, "US", 100), (11, "US", 400), (10, "US", 900)])
+    shown = (await client.get(f"/ui/heat-map?product_id={product_id}", headers=HTML)).text
+    said = _plain(shown)
+    assert "Views gained in the last 30 days (Jan 31 12:00 to Mar 02 12:00 UTC)" in said
+    for days in (7, 30, 90):
+        link = f'href="/ui/heat-map?product_id={product_id}&amp;days={days}"'
+        assert link in shown, days
+    assert re.search(r'<a aria-current="page" href="[^"]*days=30">', shown), "the window shown is marked"
+    assert 'class="map"' in shown
+    week = (await client.get(f"/ui/heat-map?product_id={product_id}&days=7", headers=HTML)).text
+    assert "No views gained in the last 7 days for Window Lamp in any country" in _plain(week)
+    assert 'class="map"' not in week and '<td class="num">' not in week, "no empty map or table"
+    assert re.search(r'<a aria-current="page" href="[^"]*days=7">', week)
+    assert 'name="days" value="7"' in week, "choosing another product keeps the window"
+    season = _plain((await client.get(f"/ui/heat-map?product_id={product_id}&days=90", headers=HTML)).text)
+    assert "Views gained in the last 90 days (Dec 02 12:00 to Mar 02 12:00 UTC)" in season
+    for asked in ("5", "abc", "", "007"):
+        odd = await client.get(f"/ui/heat-map?product_id={product_id}&days={asked}", headers=HTML)
+        assert odd.status_code == 200, asked
+        problems = re.findall(r'<p class="error" role="alert">(.*?)</p>', html.unescape(odd.text), re.S)
+        assert problems == [f"Days “{asked}” is not one of 7, 30, 90; showing the last 30 days."], asked
+        assert "Views gained in the last 30 days" in _plain(odd.text)
+
+
+async def test_the_heat_map_says_how_regions_without_a_continent_and_global_readings_count(
+    client: Client,
+) -> None:
+    await signed_up(client, "heat_polar")
+    polar = await _readings(client, "Polar Lamp", [(3, "AQ", 100), (1, "AQ", 900)])
+    page = (await client.get(f"/ui/heat-map?product_id={polar}", headers=HTML)).text
+    said = _plain(page)
+    assert "No views gained" not in said, "its views are on the map, by country"
+    assert re.search(r'<th scope="row">AQ</th><td class="num">100.0</td>', page)
+    assert (
+        "Antarctica (AQ), Bouvet Island (BV) and French Southern Territories (TF) belong to no "
+        "continent: their views count in the table by country only." in said
+    )
+    worldwide = await _readings(client, "Worldwide Lamp", [(3, "GLOBAL", 100), (1, "GLOBAL", 900)])
+    said = _plain((await client.get(f"/ui/heat-map?product_id={worldwide}", headers=HTML)).text)
+    assert "No views gained in the last 30 days for Worldwide Lamp in any country" in said
+    assert (
+        "Readings sent as GLOBAL (without a country, such as YouTube's worldwide counts) are on "
+        "neither map nor table, and are left out of every region's total; they still count in the "
+        "product's score." in said
+    )
 
 
 async def test_product_charts_have_axes_labels_and_a_description(client: Client) -> None:
@@ -841,7 +912,7 @@ async def test_a_product_without_data_shows_empty_states_not_zeros(client: Clien
     assert '<td class="num">0.0</td>' not in product
     heat = (await client.get(f"/ui/heat-map?product_id={product_id}", headers=HTML)).text
     assert "Interest in <strong>Quiet Lamp</strong>" not in heat
-    assert "No engagement recorded yet for <strong>Quiet Lamp</strong>" in heat
+    assert "No views gained in the last 30 days for <strong>Quiet Lamp</strong> in any country" in heat
     assert '<td class="num">0.0</td>' not in heat and 'class="map"' not in heat
     busy_id = await _scored_product(client, "Busy Lamp", [100, 200, 400, 800])
     busy = (await client.get(f"/ui/products/{busy_id}", headers=HTML)).text
