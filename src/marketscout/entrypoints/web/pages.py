@@ -51,7 +51,7 @@ from marketscout.domain.model import (
     User,
 )
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
-from marketscout.domain.regions import CONTINENTS, normalise_area
+from marketscout.domain.regions import CONTINENTS, NO_CONTINENT, normalise_area
 from marketscout.domain.text import search_text
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
@@ -91,6 +91,9 @@ PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
 HEAT_MAP_MATCHES = 50  # products a heat-map search lists
 HEAT_MAP_SHOWN = 5  # of them, listed above the map; the others fold under "more"
+# The windows the heat map offers (``?days=``), the API's default 30 days among them; the API's
+# ``since`` takes any start, and each day's totals outlast pruned readings (docs/operations.md).
+HEAT_MAP_DAYS = (7, trends.HEAT_MAP_WINDOW.days, 90)
 TRENDING_PAGE = 10  # products a page of the Trending list shows, as the API's /trending by default
 TRENDING_SIZES = (10, 25, 50, 100)  # the page sizes the Trending list offers (``?size=``)
 _PAGE_NUMBER = re.compile(r"[1-9]\d{0,4}", re.ASCII)  # pages 1 to 99,999
@@ -655,13 +658,26 @@ class DashboardController(Controller):
         clock: NamedDependency[Clock],
         product_id: FromQuery[int | None] = None,
         q: FromQuery[str | None] = None,
+        days: FromQuery[str | None] = None,
     ) -> Template:
         """The map of one product: ``product_id``, else the first product whose name contains
         ``q`` (the first matches are listed, the others under "more", to choose from), else the
-        top trending product."""
+        top trending product; over the last ``days`` (one of :data:`HEAT_MAP_DAYS`; anything
+        else is said, and the default 30 days shown)."""
         user = current_user(request)
         choices = [item.product for item in await trends.trending(uow, limit=20)]
         problems: list[str] = []
+        window = trends.HEAT_MAP_WINDOW.days
+        if days is not None:
+            if days in {str(d) for d in HEAT_MAP_DAYS}:
+                window = int(days)
+            else:
+                offered = ", ".join(str(d) for d in HEAT_MAP_DAYS)
+                problems.append(
+                    f"Days “{days[:20]}” is not one of {offered}; showing the last {window} days."
+                )
+        until = clock.now()
+        since = until - timedelta(days=window)
         query = _search(q, problems, "showing the top trending product")
         matches = (
             await catalog.list_products(uow, skip=0, limit=HEAT_MAP_MATCHES + 1, query=query) if query else []
@@ -677,13 +693,20 @@ class DashboardController(Controller):
         if asked is not None and all(p.id != asked.id for p in choices):
             choices.insert(0, asked)  # the product shown is always the one selected
         chosen = asked.id if asked is not None else (choices[0].id if choices and query is None else None)
-        rows = await trends.regional_heat_map(uow, clock, product_ids=[chosen]) if chosen else []
+        rows = (
+            await trends.regional_heat_map(uow, clock, product_ids=[chosen], since=since, until=until)
+            if chosen
+            else []
+        )
         countries = (
-            await trends.regional_heat_map(uow, clock, product_ids=[chosen], level="country")
+            await trends.regional_heat_map(
+                uow, clock, product_ids=[chosen], since=since, until=until, level="country"
+            )
             if chosen
             else []
         )
         values = rows[0].regions if rows else {}
+        by_country = countries[0].regions if countries else {}
         return page(
             request,
             "heatmap.html",
@@ -697,10 +720,18 @@ class DashboardController(Controller):
             more_matches=len(matches) > HEAT_MAP_MATCHES,
             shapes=continent_map(values),
             values=values,
-            countries=sorted((countries[0].regions if countries else {}).items(), key=lambda kv: -kv[1]),
-            marks=country_marks(countries[0].regions if countries else {}),
+            countries=sorted(by_country.items(), key=lambda kv: -kv[1]),
+            marks=country_marks(by_country),
             legend=[(step, colour(step)) for step in LEGEND_STEPS],
             product=rows[0].product if rows else None,
+            # Gained anywhere: a product seen only where no continent is (AQ) is still mapped.
+            gained=any(values.values()) or any(by_country.values()),
+            days=window,
+            day_choices=HEAT_MAP_DAYS,
+            default_days=trends.HEAT_MAP_WINDOW.days,
+            since=since,
+            until=until,
+            no_continent=NO_CONTINENT,
         )
 
     @get("/ui/viral")
