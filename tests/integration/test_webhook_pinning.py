@@ -1,0 +1,259 @@
+"""A webhook goes to the address that was vetted: the name is resolved once, and the connection
+is made to that address, with the name kept for the Host header and TLS.
+
+DNS is the test's: the running loop's ``getaddrinfo`` answers for :data:`NAME` (httpx resolves
+through the same loop, so a second lookup would show). The receivers listen on loopback
+addresses, 127.0.0.2 standing for the internet and 127.0.0.1 for the server's own network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from marketscout.adapters.clock import FixedClock
+from marketscout.adapters.notify import webhook
+from marketscout.adapters.notify.webhook import WebhookNotifier
+from marketscout.domain.errors import DeliveryFailed
+from marketscout.domain.model import Channel, Delivery
+from marketscout.domain.ports import Notification
+from marketscout.domain.usecases.notifications import is_public_address
+from tests.receivers import serve_in_thread
+
+NAME = "hooks.example.test"
+PUBLIC, INTERNAL, NOBODY = "127.0.0.2", "127.0.0.1", "127.0.0.3"
+NOW = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+NOTE = Notification(
+    delivery_id=7,
+    alert_id=3,
+    user_id=1,
+    product_id=5,
+    product_name="Sunset Lamp",
+    kind="status_exploding",
+    event_key="exploding:5:1",
+    message="Sunset Lamp is exploding (score 88)",
+    created_at=NOW,
+)
+
+
+def _delivery(target: str) -> Delivery:
+    return Delivery(
+        id=7,
+        alert_id=3,
+        user_id=1,
+        channel=Channel.WEBHOOK,
+        target=target,
+        secret=SECRET,
+        next_attempt_at=NOW,
+        created_at=NOW,
+    )
+
+
+def fake_dns(monkeypatch: pytest.MonkeyPatch, *answers: list[str]) -> list[str]:
+    """Makes :data:`NAME` resolve to ``answers[0]``, then to ``answers[1]`` … (the last repeats),
+    as a rebinding DNS server would; other names resolve as usual. Returns the log of lookups."""
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    lookups: list[str] = []
+
+    async def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name != NAME:
+            return await real(host, port, *args, **kwargs)
+        lookups.append(name)
+        answer = answers[min(len(lookups), len(answers)) - 1]
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, int(port))) for ip in answer
+        ]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    return lookups
+
+
+def count_as_public(monkeypatch: pytest.MonkeyPatch, stand_in: str) -> None:
+    """The SSRF guard as it is, except that ``stand_in`` counts as a public address."""
+    monkeypatch.setattr(
+        webhook, "is_public_address", lambda address: str(address) == stand_in or is_public_address(address)
+    )
+
+
+@dataclass
+class Listener:
+    """Answers every POST with ``status`` over keep-alive HTTP/1.1, or hangs up without an answer."""
+
+    status: int = 200
+    hang_up: bool = False
+    hosts: list[str] = field(default_factory=list)  # the Host header of each request
+    peers: list[int] = field(default_factory=list)  # the client's port: one per connection
+    lines: list[str] = field(default_factory=list)  # the request line
+
+
+@contextmanager
+def listening(listener: Listener, address: str, port: int = 0) -> Iterator[int]:
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            with lock:
+                listener.hosts.append(self.headers.get("host", ""))
+                listener.peers.append(self.client_address[1])
+                listener.lines.append(self.requestline)
+            if listener.hang_up:
+                self.close_connection = True
+                return
+            self.send_response(listener.status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((address, port), Handler)
+    server.daemon_threads = True
+    with serve_in_thread(server) as bound:
+        yield bound
+
+
+def server_name(hello: bytes) -> str | None:
+    """The SNI host name in a TLS ClientHello record (RFC 8446 4.1.2, RFC 6066 3)."""
+    at = 5 + 4 + 2 + 32  # record header, handshake header, legacy version, random
+    at += 1 + hello[at]  # session id
+    at += 2 + int.from_bytes(hello[at : at + 2])  # cipher suites
+    at += 1 + hello[at]  # compression methods
+    end = at + 2 + int.from_bytes(hello[at : at + 2])
+    at += 2
+    while at < end:
+        kind, size = int.from_bytes(hello[at : at + 2]), int.from_bytes(hello[at + 2 : at + 4])
+        at += 4
+        if kind == 0:  # server_name: list length (2), name type (1), name length (2), name
+            length = int.from_bytes(hello[at + 3 : at + 5])
+            return hello[at + 5 : at + 5 + length].decode()
+        at += size
+    return None
+
+
+@contextmanager
+def tls_hello_catcher(names: list[str | None], address: str) -> Iterator[int]:
+    """Reads the ClientHello of each connection, keeps its SNI name and hangs up."""
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            header = self.rfile.read(5)
+            if len(header) == 5:
+                names.append(server_name(header + self.rfile.read(int.from_bytes(header[3:5]))))
+
+    server = socketserver.ThreadingTCPServer((address, 0), Handler)
+    server.daemon_threads = True
+    with serve_in_thread(server) as port:
+        yield port
+
+
+async def test_a_webhook_goes_to_the_vetted_address_when_dns_answers_otherwise_the_second_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    internal, public = Listener(), Listener()
+    with listening(internal, INTERNAL) as port, listening(public, PUBLIC, port):
+        lookups = fake_dns(monkeypatch, [PUBLIC], [INTERNAL])
+        count_as_public(monkeypatch, PUBLIC)
+        await WebhookNotifier(FixedClock(NOW)).send(_delivery(f"http://{NAME}:{port}/hooks"), NOTE)
+    assert internal.hosts == [], "the request went to the address of a second lookup"
+    assert public.hosts == [f"{NAME}:{port}"], "the Host header names the host, not the address"
+    assert public.lines == ["POST /hooks HTTP/1.1"]
+    assert lookups == [NAME], "the name is looked up once per delivery"
+
+
+async def test_the_guard_still_refuses_a_name_with_any_internal_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    public = Listener()
+    with listening(public, PUBLIC) as port:
+        fake_dns(monkeypatch, [PUBLIC, INTERNAL])
+        count_as_public(monkeypatch, PUBLIC)
+        with pytest.raises(DeliveryFailed) as raised:
+            await WebhookNotifier(FixedClock(NOW)).send(_delivery(f"http://{NAME}:{port}/hooks"), NOTE)
+    assert raised.value.permanent
+    assert f"non-public address {INTERNAL}" in raised.value.message
+    assert public.hosts == []
+
+
+async def test_tls_is_checked_for_the_name_while_connecting_to_the_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names: list[str | None] = []
+    with tls_hello_catcher(names, PUBLIC) as port:
+        fake_dns(monkeypatch, [PUBLIC])
+        with pytest.raises(DeliveryFailed) as raised:  # the catcher hangs up mid-handshake
+            await WebhookNotifier(FixedClock(NOW), allow_private=True).send(
+                _delivery(f"https://{NAME}:{port}/hooks"), NOTE
+            )
+    assert not raised.value.permanent
+    # Python's ssl sends the name it checks the certificate against as the SNI.
+    assert names == [NAME]
+
+
+async def test_when_the_first_address_refuses_the_connection_the_next_one_is_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    public = Listener()
+    with listening(public, PUBLIC) as port:
+        fake_dns(monkeypatch, [NOBODY, PUBLIC])
+        await WebhookNotifier(FixedClock(NOW), allow_private=True).send(
+            _delivery(f"http://{NAME}:{port}/hooks"), NOTE
+        )
+    assert public.hosts == [f"{NAME}:{port}"]
+
+
+async def test_once_connected_a_failure_is_not_repeated_on_the_next_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The first receiver read the request and hung up: it may have acted on it.
+    first, second = Listener(hang_up=True), Listener()
+    with listening(first, PUBLIC) as port, listening(second, INTERNAL, port):
+        fake_dns(monkeypatch, [PUBLIC, INTERNAL])
+        with pytest.raises(DeliveryFailed) as raised:
+            await WebhookNotifier(FixedClock(NOW), allow_private=True).send(
+                _delivery(f"http://{NAME}:{port}/hooks"), NOTE
+            )
+    assert not raised.value.permanent
+    assert len(first.hosts) == 1
+    assert second.hosts == []
+
+
+async def test_every_delivery_opens_its_own_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    public = Listener()
+    with listening(public, PUBLIC) as port:
+        fake_dns(monkeypatch, [PUBLIC])
+        notifier = WebhookNotifier(FixedClock(NOW), allow_private=True)
+        for _ in range(2):
+            await notifier.send(_delivery(f"http://{NAME}:{port}/hooks"), NOTE)
+    assert len(public.peers) == 2
+    assert public.peers[0] != public.peers[1], "the second delivery reused the first one's connection"
+
+
+async def test_proxies_from_the_environment_are_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy, public = Listener(), Listener()
+    with listening(proxy, INTERNAL) as proxy_port, listening(public, PUBLIC) as port:
+        for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.setenv(variable, f"http://{INTERNAL}:{proxy_port}")
+        for variable in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(variable, raising=False)
+        fake_dns(monkeypatch, [PUBLIC])
+        await WebhookNotifier(FixedClock(NOW), allow_private=True).send(
+            _delivery(f"http://{NAME}:{port}/hooks"), NOTE
+        )
+    assert proxy.lines == []
+    assert public.hosts == [f"{NAME}:{port}"]
