@@ -79,7 +79,6 @@ async def test_webhook_is_signed_and_delivered() -> None:
     with webhook_receiver(receiver):
         notifier = WebhookNotifier(FixedClock(NOW), allow_private=True)
         await notifier.send(_delivery(receiver.url), NOTE)
-        await notifier.aclose()
     assert len(receiver.accepted) == 1
     sent = receiver.accepted[0]
     assert sent["headers"]["webhook-id"] == "msg_7"
@@ -102,7 +101,6 @@ async def test_a_failing_receiver_is_a_delivery_failure(status: int, permanent: 
         notifier = WebhookNotifier(FixedClock(NOW), allow_private=True)
         with pytest.raises(DeliveryFailed) as raised:
             await notifier.send(_delivery(receiver.url), NOTE)
-        await notifier.aclose()
     assert raised.value.permanent is permanent
     assert str(status) in raised.value.message
 
@@ -111,7 +109,6 @@ async def test_an_unreachable_receiver_is_retried_later() -> None:
     notifier = WebhookNotifier(FixedClock(NOW), allow_private=True, timeout=2)
     with pytest.raises(DeliveryFailed) as raised:
         await notifier.send(_delivery("http://127.0.0.1:9/none"), NOTE)  # discard port: refused
-    await notifier.aclose()
     assert raised.value.permanent is False
 
 
@@ -131,7 +128,6 @@ async def test_webhooks_to_internal_addresses_are_refused(url: str) -> None:
         notifier = WebhookNotifier(FixedClock(NOW))  # the default: the SSRF guard is on
         with pytest.raises(DeliveryFailed) as raised:
             await notifier.send(_delivery(url.replace(":8000", f":{receiver.port}")), NOTE)
-        await notifier.aclose()
     assert raised.value.permanent
     assert "non-public" in raised.value.message
     assert receiver.requests == []

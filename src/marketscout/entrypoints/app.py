@@ -87,7 +87,7 @@ def create_app(container: Container | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        from marketscout.entrypoints.notify import close_notifiers, dispatch_forever
+        from marketscout.entrypoints.notify import dispatch_forever
         from marketscout.entrypoints.refresh import refresh_forever
         from marketscout.entrypoints.startup import prepare_store, release_store
 
@@ -111,7 +111,6 @@ def create_app(container: Container | None = None) -> Litestar:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
-            await close_notifiers(container.notifiers())
             await release_store(container)
             if limiter is not None:
                 await limiter.close()

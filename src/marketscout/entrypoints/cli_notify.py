@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from marketscout.entrypoints.cli_args import database_url, seconds
-from marketscout.entrypoints.notify import close_notifiers, dispatch_forever, dispatch_once
+from marketscout.entrypoints.notify import dispatch_forever, dispatch_once
 from marketscout.entrypoints.settings import run_command
 
 if TYPE_CHECKING:
@@ -29,15 +29,12 @@ def run_notify(args: argparse.Namespace) -> int:
     (set ``MARKETSCOUT_NOTIFY_INTERVAL=0`` on those)."""
 
     async def work(container: Container) -> int:
-        try:
-            if args.watch > 0:
-                await dispatch_forever(container, args.watch)
-            report = await dispatch_once(container)
-            print(report.summary())
-            for error in report.errors:
-                print(f"  dead letter: {error}")
-            return 0
-        finally:
-            await close_notifiers(container.notifiers())
+        if args.watch > 0:
+            await dispatch_forever(container, args.watch)
+        report = await dispatch_once(container)
+        print(report.summary())
+        for error in report.errors:
+            print(f"  dead letter: {error}")
+        return 0
 
     return run_command(args.database_url, work)

@@ -45,12 +45,6 @@ def build_notifiers(settings: Settings, clock: Clock) -> dict[Channel, Notifier]
     return notifiers
 
 
-async def close_notifiers(notifiers: dict[Channel, Notifier]) -> None:
-    for notifier in notifiers.values():
-        if isinstance(notifier, WebhookNotifier):
-            await notifier.aclose()
-
-
 async def dispatch_once(container: Container) -> DispatchReport:
     settings = container.settings()
     return await dispatch_notifications(

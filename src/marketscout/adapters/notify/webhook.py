@@ -22,7 +22,6 @@ import ipaddress
 import json
 import socket
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -32,6 +31,7 @@ from marketscout.domain.ports import Clock, Notification, Notifier
 from marketscout.domain.usecases.notifications import is_public_address
 
 TOLERANCE_SECONDS = 300
+USER_AGENT = "MarketScout-Webhooks/1"
 
 
 def _key(secret: str) -> bytes:
@@ -80,66 +80,105 @@ def payload(notification: Notification) -> bytes:
 
 
 class WebhookNotifier(Notifier):
+    """Sends each delivery over a connection of its own to an address it resolved and vetted.
+
+    The host is looked up once per delivery and, unless ``allow_private``, refused if any of its
+    addresses is not public. The request then goes to those addresses themselves, in turn while
+    a connection cannot be made, with the host name in the ``Host`` header and in TLS (SNI and
+    the certificate check): looking the name up again to connect would let a DNS server answer a
+    public address to the check and an internal one to the connection (DNS rebinding). Proxies
+    and credentials from the environment are not used, and no connection is kept between
+    deliveries.
+    """
+
     channel = Channel.WEBHOOK
 
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        timeout: float = 10.0,
-        allow_private: bool = False,
-        client: httpx.AsyncClient | None = None,
-    ) -> None:
+    def __init__(self, clock: Clock, *, timeout: float = 10.0, allow_private: bool = False) -> None:
         self._clock = clock
+        self._timeout = timeout
         self._allow_private = allow_private
-        self._client = client or httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, headers={"user-agent": "MarketScout-Webhooks/1"}
-        )
+        # Built once (reading the CA bundle is the slow part of a client); each delivery's client
+        # wraps its own connection with it.
+        self._tls = httpx.create_ssl_context(trust_env=False)
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def _refuse_private(self, url: str) -> None:
-        # Server-side request forgery guard: a user's URL must not reach the server's own
-        # network (loopback, private ranges, link-local cloud metadata) unless allowed. Rule
-        # creation refuses literal addresses and localhost; names are checked here, at each
-        # attempt, because DNS can change.
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        """The addresses to try, in the resolver's order; every one public unless allowed.
+        Server-side request forgery guard: a user's URL must not reach the server's own network
+        (loopback, private ranges, link-local cloud metadata). Rule creation refuses literal
+        addresses and localhost; names are checked here, at each attempt, because DNS changes."""
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as error:
             raise DeliveryFailed(f"cannot resolve {host}: {error.strerror or error}") from error
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not is_public_address(address):
-                raise DeliveryFailed(
-                    f"refused: {host} resolves to the non-public address {address}", permanent=True
-                )
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if not self._allow_private:
+            for text in addresses:
+                address = ipaddress.ip_address(text)
+                if not is_public_address(address):
+                    raise DeliveryFailed(
+                        f"refused: {host} resolves to the non-public address {address}", permanent=True
+                    )
+        if not addresses:
+            raise DeliveryFailed(f"cannot resolve {host}: no address")
+        return addresses
 
     async def send(self, delivery: Delivery, notification: Notification) -> None:
         if delivery.secret is None:
             raise DeliveryFailed("the rule has no signing secret", permanent=True)
-        if not self._allow_private:
-            await self._refuse_private(delivery.target)
+        try:
+            url = httpx.URL(delivery.target)
+        except httpx.InvalidURL as error:
+            raise DeliveryFailed(f"the webhook URL is not usable: {error}", permanent=True) from error
+        host = url.raw_host.decode("ascii")
+        addresses = await self._addresses(host, url.port or (443 if url.scheme == "https" else 80))
         body = payload(notification)
         message_id = f"msg_{delivery.id}"
         timestamp = int(self._clock.now().timestamp())
         headers = {
+            "host": url.netloc.decode("ascii"),
+            "user-agent": USER_AGENT,
             "content-type": "application/json",
             "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(delivery.secret, message_id, timestamp, body),
         }
-        try:
-            response = await self._client.post(delivery.target, content=body, headers=headers)
-        except httpx.TimeoutException as error:
-            raise DeliveryFailed("the receiver did not answer in time") from error
-        except httpx.HTTPError as error:
-            raise DeliveryFailed(f"could not reach the receiver: {type(error).__name__}") from error
+        # The name TLS sends (SNI) and checks the certificate against, the URL holding the address.
+        extensions = {"sni_hostname": host} if url.scheme == "https" else None
+        async with httpx.AsyncClient(
+            timeout=self._timeout, follow_redirects=False, trust_env=False, verify=self._tls
+        ) as client:
+            response = await self._post(client, url, addresses, body, headers, extensions)
         if 200 <= response.status_code < 300:
             return
         if response.status_code == 410:
             raise DeliveryFailed("the receiver answered 410 Gone", permanent=True)
         raise DeliveryFailed(f"the receiver answered {response.status_code}")
+
+    async def _post(
+        self,
+        client: httpx.AsyncClient,
+        url: httpx.URL,
+        addresses: list[str],
+        body: bytes,
+        headers: dict[str, str],
+        extensions: dict[str, str] | None,
+    ) -> httpx.Response:
+        """The answer from the first address that takes the connection. Only a connection that
+        could not be made moves on to the next: once the request may have been sent, trying
+        another address could deliver it twice."""
+        failure: httpx.HTTPError | None = None
+        for address in addresses:
+            request = client.build_request(
+                "POST", url.copy_with(host=address), content=body, headers=headers, extensions=extensions
+            )
+            try:
+                return await client.send(request)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                failure = error
+            except httpx.TimeoutException as error:
+                raise DeliveryFailed("the receiver did not answer in time") from error
+            except httpx.HTTPError as error:
+                raise DeliveryFailed(f"could not reach the receiver: {type(error).__name__}") from error
+        if isinstance(failure, httpx.ConnectTimeout):
+            raise DeliveryFailed("the receiver did not answer in time") from failure
+        raise DeliveryFailed(f"could not reach the receiver: {type(failure).__name__}") from failure
