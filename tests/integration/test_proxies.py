@@ -118,6 +118,7 @@ async def test_the_proxys_own_value_decides(forwarded: str, https: bool) -> None
 async def test_a_trusted_proxy_that_says_http_is_believed_over_a_direct_connection() -> None:
     async with serving("https://testserver.local", trusted_proxies=("testclient",)) as client:
         forwarded = await client.get("/ui/login", headers={**HTML, "X-Forwarded-Proto": "http"})
+        client.cookies.clear()  # so that the CSRF cookie is set again
         direct = await client.get("/ui/login", headers=HTML)
     assert not looks_https(forwarded)
     assert looks_https(direct)

@@ -49,6 +49,7 @@ from marketscout.entrypoints.openapi import (
     document_integer_bounds,
     document_structs,
 )
+from marketscout.entrypoints.proxies import ForwardedSchemeMiddleware, TrustedProxies
 from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.settings import tune_gc
@@ -214,5 +215,7 @@ def create_app(container: Container | None = None) -> Litestar:
     handler = PageUserMiddleware(handler, container.token_issuer(), container.unit_of_work)
     if limiter is not None:
         handler = RateLimitMiddleware(handler, limiter, identify_user)  # identify_user is bound with limiter
-    app.asgi_handler = RequestContextMiddleware(handler, on_write=container.read_cache().invalidate)
+    handler = RequestContextMiddleware(handler, on_write=container.read_cache().invalidate)
+    # Outermost: behind a trusted TLS-terminating proxy, everything after sees the client's scheme.
+    app.asgi_handler = ForwardedSchemeMiddleware(handler, TrustedProxies(settings.trusted_proxies))
     return app

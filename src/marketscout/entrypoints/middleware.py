@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, structured access logs, security headers, refused CORS preflights."""
+"""ASGI middleware: request ids, structured access logs, security headers (HSTS over HTTPS),
+refused CORS preflights."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _current_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# On HTTPS answers only (browsers ignore it over HTTP): a year, this host only, since the server
+# cannot know whether every sibling subdomain serves HTTPS.
+HSTS = b"max-age=31536000"
 # Only the interactive API docs need an inline script (Swagger UI's start-up), and no CDN.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -113,6 +117,8 @@ class RequestContextMiddleware:
         path = scope["path"]
         http_scope: HTTPScope = scope
         writes = self.on_write is not None and http_scope["method"] not in _READ_METHODS
+        # The connection's scheme, or what a trusted proxy forwarded (ForwardedSchemeMiddleware).
+        https = http_scope.get("scheme", "http") == "https"  # optional in ASGI, "http" by default
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -132,6 +138,8 @@ class RequestContextMiddleware:
                     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
                     (b"content-security-policy", _csp_for(path, content_type).encode()),
                 ]
+                if https:
+                    extra.append((b"strict-transport-security", HSTS))
                 headers.extend((k, v) for k, v in extra if k not in present)
                 message = {**message, "headers": headers}
             await send(message)

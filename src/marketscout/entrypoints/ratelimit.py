@@ -7,7 +7,6 @@ limiter fails open, so an outage of the cache never becomes an outage of the API
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import re
@@ -25,6 +24,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from marketscout.entrypoints.middleware import send_error
+from marketscout.entrypoints.proxies import TrustedProxies
 from marketscout.entrypoints.web.session import SESSION_COOKIE, is_page_path
 
 logger = logging.getLogger("marketscout.ratelimit")
@@ -92,40 +92,6 @@ def _storage_url(url: str) -> str:
     if url.startswith(("redis://", "rediss://")):
         return "async+" + url
     raise ValueError("the rate-limit storage must be memory:// or redis://")
-
-
-class TrustedProxies:
-    """IP addresses and networks; an entry that is neither (a unix-socket peer name) matches literally."""
-
-    def __init__(self, entries: tuple[str, ...]) -> None:
-        self._networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
-        self._names: set[str] = set()
-        for entry in entries:
-            try:
-                self._networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                self._names.add(entry)
-
-    def __contains__(self, address: str) -> bool:
-        if address in self._names:
-            return True
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self._networks)
-
-    def client_ip(self, peer: str, forwarded_for: str | None) -> str:
-        """The socket peer, unless it is a trusted proxy: then the right-most untrusted hop."""
-        if not forwarded_for or peer not in self:
-            return peer
-        for hop in reversed([h.strip() for h in forwarded_for.split(",") if h.strip()]):
-            if hop not in self:
-                try:
-                    return str(ipaddress.ip_address(hop))
-                except ValueError:
-                    return peer
-        return peer
 
 
 class RateLimiter:

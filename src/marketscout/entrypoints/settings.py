@@ -99,7 +99,10 @@ class Settings:
         default="memory://", metadata={"help": "memory:// (one process) or redis://HOST:PORT/DB (shared)"}
     )
     trusted_proxies: tuple[str, ...] = field(
-        default=(), metadata={"help": "comma-separated proxy IPs/CIDRs whose X-Forwarded-For is believed"}
+        default=(),
+        metadata={
+            "help": "comma-separated proxy IPs/CIDRs whose X-Forwarded-For and X-Forwarded-Proto are believed"
+        },
     )
     max_body_bytes: int = field(default=16 * 1024 * 1024, metadata={"help": "largest request body, bytes"})
     max_ingest_items: int = field(default=100_000, metadata={"help": "most snapshots in one ingest request"})
