@@ -125,6 +125,16 @@ def test_with_too_few_ads_the_reason_claims_no_comparison() -> None:
 GOOD = gain(1, 5_000)
 
 
+def test_an_ad_summed_over_regions_beyond_2_63_is_ranked_exactly() -> None:
+    """An AdGain sums an ad's regions, each counter up to 2^63 - 1: three regions at the maximum
+    are 3 x (2^63 - 1) views, which the scan ranks and says exactly rather than refusing."""
+    most = 3 * (2**63 - 1)
+    (hit,) = rank_gains([gain(1, most, base=most // 100)], NOW)
+    assert hit.ad_id == 1
+    assert hit.views_gained == most
+    assert 0 <= hit.engagement_score <= 100
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -136,6 +146,8 @@ GOOD = gain(1, 5_000)
         ({"gained": True}, "gained"),
         ({"gained": None}, "gained"),
         ({"gained": 10**400}, "gained"),
+        ({"gained": 2**127}, "gained"),
+        ({"base": 2**127}, "base"),
         ({"base": -1}, "base"),  # was a ZeroDivisionError
         ({"base": -5}, "base"),  # was a ValueError (math domain error)
         ({"base": math.nan}, "base"),

@@ -118,8 +118,9 @@ def rank_gains(
     ``born`` gives an ad's first appearance where the platform told it (``Ad.first_seen_at``);
     otherwise its age counts from its first reading in the window. Only the hits' ads need
     looking up afterwards, which keeps the scan cheap on a large market. Input it cannot rank
-    (an ad twice, a count that is not a whole number from 0 to ``MAX_COUNT``, a time without a
-    UTC offset, a window not longer than 0) is refused with :class:`InvalidValue` naming it.
+    (an ad twice, a count that is not a whole number from 0 to ``MAX_AD_TOTAL``, the bound of a
+    sum of regions' counts, a time without a UTC offset, a window not longer than 0) is refused
+    with :class:`InvalidValue` naming it.
     """
     require_aware("as_of", as_of)
     utc_instant("as_of", as_of)  # in the span every entry point takes: 1970 to 2100
@@ -158,8 +159,8 @@ def rank_gains(
         if not (
             type(gained) is int
             and type(base) is int
-            and 0 <= gained <= MAX_COUNT
-            and 0 <= base <= MAX_COUNT
+            and 0 <= gained <= MAX_AD_TOTAL
+            and 0 <= base <= MAX_AD_TOTAL
             and type(ad_id) is int
             and type(product_id) is int
             and type(platform) is Platform
@@ -262,7 +263,13 @@ def rank_gains(
 _NO_TIME = timedelta(0)
 _ON_ITS_OWN = f"judged on its own growth: at least {rise(math.expm1(SOLO_RELATIVE_GROWTH), 0)} a day"
 _GAIN_FIELDS = "ad_id, product_id, platform, gained, base, first_seen and last_seen"
-_WHOLE_RULE = f"must be a whole number from 0 to {MAX_COUNT}"
+# An AdGain's counts are sums of an ad's regions' 64-bit counters, so they may pass 2^63 - 1;
+# 2^127 - 1 leaves room for 2^64 regions at the maximum and stays far inside a float's range.
+MAX_AD_TOTAL = 2**127 - 1
+_WHOLE_RULE = (
+    "must be a whole number from 0 to 2^127 - 1 (a sum of the ad's regions' counts, each at most"
+    f" {MAX_COUNT})"
+)
 
 
 def _kind(value: object) -> str:
@@ -287,7 +294,7 @@ def _refuse(g: AdGain) -> NoReturn:
         raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
     for name in ("gained", "base"):
         count = getattr(g, name)
-        if type(count) is not int or not 0 <= count <= MAX_COUNT:
+        if type(count) is not int or not 0 <= count <= MAX_AD_TOTAL:
             raise InvalidValue(name, f"ad {g.ad_id}: {_WHOLE_RULE}")
     for name in ("first_seen", "last_seen"):
         require_aware(name, getattr(g, name))
