@@ -1637,3 +1637,32 @@ async def test_sign_up_refuses_an_unusable_email_or_a_weak_password_in_words(cli
         refused = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
         assert refused.status_code == 422, refused.text
         assert re.search(rf'id="password-error"[^>]*>{re.escape(said)}</p>', refused.text), password
+
+
+@pytest.mark.parametrize(
+    ("sent", "cookie"),
+    [
+        ("jeton-volé", "ascii-token"),  # a non-ASCII form value
+        ("ascii-token", "jeton-volé"),  # a non-ASCII cookie
+        ("ünïcödé", "ünïcödé-other"),
+        ("ascii-token", "ascii-other"),
+    ],
+)
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+async def test_a_csrf_value_that_does_not_match_is_403_whatever_its_characters(
+    client: Client, sent: str, cookie: str, accept: str
+) -> None:
+    # The cookie header as a client may send it: raw UTF-8 bytes (the server reads them as Latin-1).
+    headers = {
+        b"Accept": accept.encode(),
+        b"Cookie": f"ms_csrf={cookie}".encode(),
+        b"Content-Type": b"application/x-www-form-urlencoded",
+    }
+    form = f"csrf_token={quote(sent)}&action=read-all".encode()
+    answer = await client.post("/ui/alerts", content=form, headers=headers)
+    assert answer.status_code == 403, answer.text
+    if accept == "text/html":
+        assert "<h1>That form could not be accepted</h1>" in answer.text
+    else:
+        assert answer.json()["status_code"] == 403
+        assert answer.json()["message"].startswith("The form has expired")
