@@ -182,12 +182,18 @@ def register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["utc"] = utc_time
 
 
+def _utf8(text: str) -> bytes:
+    """``text`` as bytes for ``hmac.compare_digest``, which raises TypeError for a str holding a
+    non-ASCII character (any value a client sends may); a lone surrogate is encoded, not refused."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The submitted form, once its CSRF token matches the cookie; 403 otherwise."""
     form = await request.form()
     sent = form.get("csrf_token")
     cookie = request.cookies.get(CSRF_COOKIE)
-    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(sent, cookie):
+    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(_utf8(sent), _utf8(cookie)):
         raise HTTPException(
             status_code=403, detail="The form has expired or did not come from this site; reload it"
         )
