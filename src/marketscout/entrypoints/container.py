@@ -22,7 +22,9 @@ def store_kind(settings: Settings) -> str:
     return "memory" if settings.database_url.startswith("memory:") else "sql"
 
 
-def build_token_issuer(settings: Settings, clock: SystemClock) -> JwtTokenIssuer:
+def instance_secret(settings: Settings) -> str:
+    """The instance's secret (``MARKETSCOUT_JWT_SECRET``), or one generated for this process:
+    what signs access tokens and, through a key derived from it, the dashboard's one-shot note."""
     secret = settings.jwt_secret
     if secret is None:
         secret = generate_secret()
@@ -30,6 +32,10 @@ def build_token_issuer(settings: Settings, clock: SystemClock) -> JwtTokenIssuer
             "MARKETSCOUT_JWT_SECRET is not set: generated a secret for this process; "
             "tokens will not survive a restart or work across workers"
         )
+    return secret
+
+
+def build_token_issuer(settings: Settings, secret: str, clock: SystemClock) -> JwtTokenIssuer:
     return JwtTokenIssuer(
         secret=secret,
         issuer=settings.jwt_issuer,
@@ -94,7 +100,8 @@ class Container(containers.DeclarativeContainer):
         time_cost=settings.provided.argon2_time_cost,
         parallelism=settings.provided.argon2_parallelism,
     )
-    token_issuer = providers.Singleton(build_token_issuer, settings=settings, clock=clock)
+    secret = providers.Singleton(instance_secret, settings)
+    token_issuer = providers.Singleton(build_token_issuer, settings=settings, secret=secret, clock=clock)
 
     rate_limiter = providers.Singleton(build_rate_limiter, settings)
     notifiers = providers.Singleton(_notifiers, settings, clock)

@@ -19,8 +19,8 @@ from marketscout.domain.errors import Busy
 from marketscout.domain.model import Product, TrendAssessment, TrendScore, TrendStatus
 from marketscout.domain.usecases import accounts, alerts, catalog
 from marketscout.entrypoints.app import create_app
-from marketscout.entrypoints.web import pages
-from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
+from marketscout.entrypoints.web import flash, pages
+from tests.integration.api.support import NOW, SECRET, MovableClock, api_settings, build_container
 
 Client = AsyncTestClient[Litestar]
 HTML = {"Accept": "text/html"}
@@ -817,7 +817,8 @@ async def test_an_id_in_a_form_query_or_note_is_read_as_path_ids_are_and_never_a
             (f"ad:7:TikTok:{written}", "/ui/data"),
             (f"unwatched:{written}", "/ui/watchlist"),
         ):
-            client.cookies.set("ms_flash", quote(note), domain="127.0.0.1", path="/ui")
+            sealed = flash.seal(flash.note_key(SECRET), note, NOW)  # as the server seals its own
+            client.cookies.set("ms_flash", sealed, domain="127.0.0.1", path="/ui")
             shown = await client.get(page, headers=HTML)
             assert shown.status_code == 200, f"{note}: {shown.status_code}"
             assert "Created " not in shown.text and "Removed “" not in shown.text, note

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hmac
 import io
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -74,17 +73,19 @@ from marketscout.entrypoints.web.charts import (
     line_chart,
     polyline,
 )
+from marketscout.entrypoints.web.flash import FLASH_COOKIE, FLASH_PATH, NOTE_SECONDS, note_key, seal, unseal
 from marketscout.entrypoints.web.session import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     csrf_cookies,
     csrf_token,
+    dashboard_cookie,
+    expire_cookie,
     page_session,
-    secure,
+    same_secret,
 )
 
 SESSION_GRACE = 12 * 3600
-FLASH_COOKIE = "ms_flash"
 _DATA_FIELDS = ("action", "name", "description", "product", "platform", "ad_content", "external_id")
 PRODUCT_SUGGESTIONS = 50  # the newest products, suggested by the ad form's Product field
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
@@ -182,18 +183,12 @@ def register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["utc"] = utc_time
 
 
-def _utf8(text: str) -> bytes:
-    """``text`` as bytes for ``hmac.compare_digest``, which raises TypeError for a str holding a
-    non-ASCII character (any value a client sends may); a lone surrogate is encoded, not refused."""
-    return text.encode("utf-8", "surrogatepass")
-
-
 async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """The submitted form, once its CSRF token matches the cookie; 403 otherwise."""
     form = await request.form()
     sent = form.get("csrf_token")
     cookie = request.cookies.get(CSRF_COOKIE)
-    if not isinstance(sent, str) or not cookie or not hmac.compare_digest(_utf8(sent), _utf8(cookie)):
+    if not isinstance(sent, str) or not cookie or not same_secret(sent, cookie):
         raise HTTPException(
             status_code=403, detail="The form has expired or did not come from this site; reload it"
         )
@@ -222,13 +217,9 @@ def _with_session(
     """The session cookie: the access token, HttpOnly, SameSite=Lax, Secure over HTTPS. It outlives
     the token by SESSION_GRACE so that the next request can tell "expired" from "never logged in"."""
     response.set_cookie(
-        SESSION_COOKIE,
-        pair.access_token,
-        max_age=pair.expires_in + SESSION_GRACE,
-        httponly=True,
-        samesite="lax",
-        secure=secure(request),
-        path="/",
+        dashboard_cookie(
+            request, SESSION_COOKIE, pair.access_token, path="/", max_age=pair.expires_in + SESSION_GRACE
+        )
     )
     return response
 
@@ -282,28 +273,38 @@ def to_login(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(path=f"/ui/login?{query}", status_code=303)
 
 
+def _note_key_and_time(request: Request[Any, Any, Any]) -> tuple[bytes, datetime]:
+    container = request.app.state.container
+    return note_key(container.secret()), container.clock().now()
+
+
 def flash_redirect(request: Request[Any, Any, Any], path: str, note: str) -> Redirect:
     """POST-redirect-GET: the outcome travels in a one-shot cookie the next page reads and
-    clears, so reloading that page never sends the form again."""
+    clears, so reloading that page never sends the form again; the note is sealed
+    (:mod:`marketscout.entrypoints.web.flash`): signed, and read within a minute."""
+    key, now = _note_key_and_time(request)
     response = Redirect(path=path, status_code=303)
     response.set_cookie(
-        FLASH_COOKIE,
-        quote(note),
-        max_age=300,
-        httponly=True,
-        samesite="lax",
-        secure=secure(request),
-        path="/ui",
+        dashboard_cookie(request, FLASH_COOKIE, seal(key, note, now), path=FLASH_PATH, max_age=NOTE_SECONDS)
     )
     return response
 
 
 def take_flash(request: Request[Any, Any, Any], template: Template, kind: str) -> list[str]:
-    """The parts of a pending flash of this kind (cleared on the way out), else []."""
-    kind_, _, rest = unquote(request.cookies.get(FLASH_COOKIE, "")).partition(":")
+    """The parts of a pending note of this kind (cleared on the way out), else []. A note the
+    server did not seal, or sealed over a minute ago, is no note."""
+    sealed = request.cookies.get(FLASH_COOKIE)
+    if not sealed:
+        return []
+    key, now = _note_key_and_time(request)
+    note = unseal(key, sealed, now)
+    if note is None:
+        expire_cookie(template, request, FLASH_COOKIE, path=FLASH_PATH)
+        return []
+    kind_, _, rest = note.partition(":")
     if kind_ != kind:
         return []
-    template.delete_cookie(FLASH_COOKIE, path="/ui")
+    expire_cookie(template, request, FLASH_COOKIE, path=FLASH_PATH)
     return rest.split(":")
 
 
@@ -937,7 +938,7 @@ class DashboardController(Controller):
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
         await check_csrf(request)
         response = Redirect(path="/ui/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        expire_cookie(response, request, SESSION_COOKIE, path="/")
         return response
 
     @post("/ui/watchlist/{product_id:int}", status_code=303)

@@ -7,10 +7,11 @@ resolves the session's user first, so that every page the server renders shows w
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
@@ -35,6 +36,37 @@ def secure(request: Request[Any, Any, Any]) -> bool:
     return request.url.scheme == "https"
 
 
+def dashboard_cookie(
+    request: Request[Any, Any, Any], key: str, value: str, *, path: str, max_age: int | None = None
+) -> Cookie:
+    """A cookie of the dashboard: HttpOnly, SameSite=Lax, Secure over HTTPS."""
+    return Cookie(
+        key=key,
+        value=value,
+        max_age=max_age,
+        path=path,
+        httponly=True,
+        samesite="lax",
+        secure=secure(request),
+    )
+
+
+def expire_cookie(response: Response[Any], request: Request[Any, Any, Any], key: str, *, path: str) -> None:
+    """Deletes the dashboard's cookie ``key`` (in place of any the response sets), with the
+    attributes it was set with: a deletion that differs from the cookie may not replace it."""
+    gone = dashboard_cookie(request, key, "", path=path, max_age=0)
+    gone.expires = 0
+    response.cookies = [c for c in response.cookies if c != gone]
+    response.cookies.append(gone)
+
+
+def same_secret(sent: str, kept: str) -> bool:
+    """Whether two secret values are equal, compared in constant time as UTF-8 bytes:
+    ``hmac.compare_digest`` raises TypeError for a str holding a non-ASCII character, which any
+    value a client sends may hold (a lone surrogate is encoded, not refused)."""
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), kept.encode("utf-8", "surrogatepass"))
+
+
 def csrf_token(request: Request[Any, Any, Any]) -> str:
     """The request's CSRF value: the cookie's, or a new one the response will set."""
     state = request.scope.setdefault("state", {})
@@ -50,9 +82,7 @@ def csrf_cookies(request: Request[Any, Any, Any]) -> list[Cookie]:
     token = csrf_token(request)
     if request.cookies.get(CSRF_COOKIE) == token:
         return []
-    return [
-        Cookie(key=CSRF_COOKIE, value=token, httponly=True, samesite="lax", secure=secure(request), path="/")
-    ]
+    return [dashboard_cookie(request, CSRF_COOKIE, token, path="/")]
 
 
 def page_user(request: Request[Any, Any, Any]) -> User | None:
