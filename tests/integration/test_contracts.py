@@ -346,6 +346,40 @@ async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> No
         await uow.commit()
 
 
+async def test_access_tokens_end_by_time_for_a_user_and_by_id_when_revoked(uow_factory: UowFactory) -> None:
+    """The instant before which a user's access tokens no longer count, kept to the microsecond
+    (a token issued within the same second after it still counts); and the ids of access tokens
+    ended early (log-out), kept until they expire, then pruned."""
+    changed = T0 + timedelta(seconds=1, microseconds=250_001)
+    uow = uow_factory()
+    async with uow:
+        user = await uow.users.add(
+            User(username="Tok", email="tok@example.com", password_hash="h", created_at=T0)
+        )
+        await uow.commit()
+    async with uow:
+        stored = await uow.users.get(user.id)
+        assert stored is not None and stored.tokens_valid_after is None
+        await uow.users.set_tokens_valid_after(user.id, changed)
+        await uow.revoked_access_tokens.add("jti-1", T0 + timedelta(minutes=30))
+        await uow.revoked_access_tokens.add("jti-2", T0 + timedelta(minutes=5))
+        await uow.commit()
+    async with uow:
+        await uow.revoked_access_tokens.add("jti-1", T0 + timedelta(minutes=30))  # again: no error
+        await uow.commit()
+    async with uow:
+        for found in (await uow.users.get(user.id), await uow.users.get_by_username("tok")):
+            assert found is not None and found.tokens_valid_after == changed
+        assert await uow.revoked_access_tokens.is_revoked("jti-1")
+        assert await uow.revoked_access_tokens.is_revoked("jti-2")
+        assert not await uow.revoked_access_tokens.is_revoked("jti-3")
+        assert await uow.revoked_access_tokens.prune(T0 + timedelta(minutes=10)) == 1
+        await uow.commit()
+    async with uow:
+        assert not await uow.revoked_access_tokens.is_revoked("jti-2"), "expired: pruned"
+        assert await uow.revoked_access_tokens.is_revoked("jti-1")
+
+
 async def test_alerts_are_found_by_the_start_of_their_event_key(uow_factory: UowFactory) -> None:
     """``has_event``: whether the user has an alert whose key begins with the prefix (a product
     and a condition), exactly: no pattern characters, no other user's alerts, no other case."""

@@ -172,6 +172,33 @@ def test_the_operator_sets_a_forgotten_password(
     assert "password:" in capsys.readouterr().err
 
 
+def test_a_password_the_operator_sets_ends_the_access_tokens_issued_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'u.sqlite3'}"
+    migrate.upgrade(url)
+    assert _add(url, monkeypatch, "robbed", "--email", "r@example.com") == 0
+    app = create_app(build_container(api_settings(database_url=url), MovableClock(NOW)))
+
+    async def log_in() -> str:
+        async with AsyncTestClient(app=app) as client:
+            token = await client.post("/token", data={"username": "robbed", "password": PASSPHRASE})
+            assert token.status_code == 200, token.text
+            return str(token.json()["access_token"])
+
+    async def watchlist(token: str) -> int:
+        async with AsyncTestClient(app=app) as client:
+            answer = await client.get("/watchlists", headers={"Authorization": f"Bearer {token}"})
+            return answer.status_code
+
+    stolen = asyncio.run(log_in())
+    assert asyncio.run(watchlist(stolen)) == 200
+    monkeypatch.setattr("sys.stdin", io.StringIO("taken back at last\n"))
+    assert main(["users", "password", "robbed", "--password-stdin", "--database-url", url]) == 0
+    assert "every login it had has ended" in capsys.readouterr().out
+    assert asyncio.run(watchlist(stolen)) == 401, "a token issued before the new password is refused"
+
+
 def test_the_operator_lists_the_accounts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -273,6 +273,32 @@ async def test_a_user_changes_their_password_and_their_other_logins_end(client: 
     assert anonymous.status_code == 401
 
 
+async def test_a_password_change_ends_every_access_token_issued_before_it(
+    client: Client, clock: MovableClock
+) -> None:
+    """After POST /me/password no access token issued before the change works, the caller's own
+    included, though issued within the same second; one issued after it works at once."""
+    headers = await sign_up(client, "frank")
+    other = await client.post("/token", data={"username": "frank", "password": "correct horse battery"})
+    other_headers = {"Authorization": f"Bearer {other.json()['access_token']}"}
+    clock.advance(timedelta(milliseconds=250))
+    changed = await client.post(
+        "/me/password",
+        json={"current_password": "correct horse battery", "new_password": "a fresh passphrase"},
+        headers=headers,
+    )
+    assert changed.status_code == 204, changed.text
+    for name, old in (("the caller's", headers), ("another login's", other_headers)):
+        refused = await client.get(PROTECTED, headers=old)
+        assert refused.status_code == 401, f"{name} access token still works"
+        _assert_error(refused.json(), 401)
+    new = await client.post("/token", data={"username": "frank", "password": "a fresh passphrase"})
+    new_headers = {"Authorization": f"Bearer {new.json()['access_token']}"}
+    assert (await client.get(PROTECTED, headers=new_headers)).status_code == 200, "issued as it changed"
+    clock.advance(timedelta(milliseconds=500))
+    assert (await client.get(PROTECTED, headers=new_headers)).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("changes", "field", "said"),
     [

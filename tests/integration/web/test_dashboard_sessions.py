@@ -135,3 +135,44 @@ async def test_cookies_are_deleted_with_the_attributes_they_were_set_with(client
     for cookie in (deleted_note, deleted_session):
         assert "httponly" in cookie and cookie["samesite"] == "lax"
         assert ("secure" in cookie) is secure
+
+
+async def test_a_session_ended_by_log_out_is_refused_when_copied_before(client: Client) -> None:
+    """The session is an access token: a copy taken before log-out (the page's API calls, a
+    stolen cookie) no longer works after it, on the pages or on the API."""
+    await signed_up(client, "leaver")
+    copied = client.cookies.get("ms_session")
+    assert copied
+    bearer = {"Authorization": f"Bearer {copied}"}
+    assert (await client.get("/watchlists", headers=bearer)).status_code == 200
+    out = await client.post(
+        "/ui/logout", data={"csrf_token": await csrf(client)}, headers=HTML, follow_redirects=False
+    )
+    assert out.status_code == 303
+    refused = await client.get("/watchlists", headers=bearer)
+    assert refused.status_code == 401
+    assert refused.json()["status_code"] == 401
+    client.cookies.set("ms_session", copied, domain="127.0.0.1", path="/")
+    page = await client.get("/ui/watchlist", headers=HTML, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/ui/login?")
+
+
+async def test_a_password_changed_on_the_account_page_ends_every_other_session_but_this_one(
+    client: Client, clock: MovableClock
+) -> None:
+    await signed_up(client, "mover")
+    copied = client.cookies.get("ms_session")
+    clock.advance(timedelta(milliseconds=250))
+    form = {
+        "csrf_token": await csrf(client),
+        "current_password": PASSWORD,
+        "new_password": "brand new passphrase",
+    }
+    done = await client.post("/ui/account/password", data=form, headers=HTML, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    page = await client.get("/ui/account", headers=HTML)
+    assert "Password changed" in page.text
+    assert "Signed in as <strong>mover</strong>" in page.text, "this browser stays signed in"
+    assert client.cookies.get("ms_session") != copied
+    refused = await client.get("/watchlists", headers={"Authorization": f"Bearer {copied}"})
+    assert refused.status_code == 401, "the session from before the change has ended"
