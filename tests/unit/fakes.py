@@ -6,7 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from marketscout.domain.errors import AuthenticationFailed
-from marketscout.domain.ports import Clock, IssuedAccessToken, PasswordHasher, TokenIssuer
+from marketscout.domain.ports import AccessClaims, Clock, IssuedAccessToken, PasswordHasher, TokenIssuer
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -43,18 +43,28 @@ class FakeHasher(PasswordHasher):
 
 
 class FakeTokens(TokenIssuer):
-    def __init__(self) -> None:
+    """Tokens ``access-<user>-<id>``, issued at the clock's time (``START`` without a clock);
+    they never expire."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
         self._counter = itertools.count(1)
+        self._clock = clock
+        self._issued: dict[str, datetime] = {}
 
     def issue_access(self, user_id: int) -> IssuedAccessToken:
-        return IssuedAccessToken(
-            token=f"access-{user_id}", expires_in=1800, token_id=str(next(self._counter))
-        )
+        token_id = str(next(self._counter))
+        token = f"access-{user_id}-{token_id}"
+        self._issued[token] = self._clock.now() if self._clock else START
+        return IssuedAccessToken(token=token, expires_in=1800, token_id=token_id)
 
-    def user_id_from_access(self, token: str) -> int:
-        if not token.startswith("access-"):
+    def read_access(self, token: str) -> AccessClaims:
+        if token not in self._issued:
             raise AuthenticationFailed("Invalid token")
-        return int(token.removeprefix("access-"))
+        user_id, token_id = token.removeprefix("access-").split("-")
+        issued = self._issued[token]
+        return AccessClaims(
+            user_id=int(user_id), token_id=token_id, issued_at=issued, expires_at=issued + timedelta(hours=1)
+        )
 
     def new_refresh_token(self) -> str:
         return f"refresh-{next(self._counter)}"

@@ -181,7 +181,7 @@ async def test_a_password_is_changed_with_the_current_one_and_ends_every_login(
     )
     pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
     with pytest.raises(InvalidValue) as error:
-        await accounts.change_password(uow, hasher, user.id, current="not it", new="quite different")
+        await accounts.change_password(uow, hasher, clock, user.id, current="not it", new="quite different")
     assert error.value.field == "current_password"
     for new, rule in (
         ("short", "at least 8"),
@@ -189,21 +189,63 @@ async def test_a_password_is_changed_with_the_current_one_and_ends_every_login(
         ("long enough", "current password"),
     ):
         with pytest.raises(InvalidValue) as error:
-            await accounts.change_password(uow, hasher, user.id, current="long enough", new=new)
+            await accounts.change_password(uow, hasher, clock, user.id, current="long enough", new=new)
         assert error.value.field == "new_password" and rule in error.value.rule
-    await accounts.change_password(uow, hasher, user.id, current="long enough", new="quite different")
+    await accounts.change_password(uow, hasher, clock, user.id, current="long enough", new="quite different")
     with pytest.raises(AuthenticationFailed):
         await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
     assert await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="quite different")
     with pytest.raises(AuthenticationFailed):
         await accounts.refresh_tokens(uow, tokens, clock, refresh_token=pair.refresh_token)
     # The operator sets one without the current (a forgotten password), by the same rules.
-    await accounts.reset_password(uow, hasher, "ZOE", "set by the operator")
+    await accounts.reset_password(uow, hasher, clock, "ZOE", "set by the operator")
     assert await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="set by the operator")
     with pytest.raises(InvalidValue):
-        await accounts.reset_password(uow, hasher, "zoe", "short")
+        await accounts.reset_password(uow, hasher, clock, "zoe", "short")
     with pytest.raises(NotFound):
-        await accounts.reset_password(uow, hasher, "nobody", "set by the operator")
+        await accounts.reset_password(uow, hasher, clock, "nobody", "set by the operator")
+
+
+async def test_a_password_change_or_reset_ends_the_access_tokens_issued_before_it(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    clock, hasher = FakeClock(), FakeHasher()
+    tokens = FakeTokens(clock)
+    user = await accounts.sign_up(
+        uow, hasher, clock, username="zoe", email="z@example.com", password="long enough"
+    )
+    before = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    clock.advance(timedelta(microseconds=1))
+    await accounts.change_password(uow, hasher, clock, user.id, current="long enough", new="quite different")
+    with pytest.raises(AuthenticationFailed):
+        await accounts.authenticate(uow, tokens, before.access_token)
+    at_once = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="quite different")
+    assert (await accounts.authenticate(uow, tokens, at_once.access_token)).id == user.id, (
+        "issued at the change"
+    )
+    clock.advance(timedelta(seconds=1))
+    await accounts.reset_password(uow, hasher, clock, "zoe", "set by the operator")
+    with pytest.raises(AuthenticationFailed):
+        await accounts.authenticate(uow, tokens, at_once.access_token)
+
+
+async def test_a_logged_out_access_token_is_refused_and_others_are_not(uow: InMemoryUnitOfWork) -> None:
+    clock, hasher = FakeClock(), FakeHasher()
+    tokens = FakeTokens(clock)
+    await accounts.sign_up(uow, hasher, clock, username="zoe", email="z@example.com", password="long enough")
+    first = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    second = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    await accounts.log_out(uow, tokens, clock, first.access_token)
+    await accounts.log_out(uow, tokens, clock, first.access_token)  # twice: nothing more to end
+    await accounts.log_out(uow, tokens, clock, "not a token")  # nothing to end
+    with pytest.raises(AuthenticationFailed):
+        await accounts.authenticate(uow, tokens, first.access_token)
+    assert (await accounts.authenticate(uow, tokens, second.access_token)).username == "zoe"
+    # Once the token has expired, its id is forgotten with the next log-out.
+    clock.advance(timedelta(hours=2))
+    await accounts.log_out(uow, tokens, clock, second.access_token)
+    async with uow:
+        assert not await uow.revoked_access_tokens.is_revoked("1"), "pruned"
 
 
 @pytest.mark.parametrize(
@@ -273,9 +315,9 @@ async def test_a_weak_or_unusable_password_is_refused_at_sign_up(
 async def test_a_new_password_follows_the_same_rules_when_changed_or_set_by_the_operator(
     uow: InMemoryUnitOfWork,
 ) -> None:
-    hasher = FakeHasher()
+    clock, hasher = FakeClock(), FakeHasher()
     user = await accounts.sign_up(
-        uow, hasher, FakeClock(), username="zoe_seller", email="zoe@example.com", password="long enough"
+        uow, hasher, clock, username="zoe_seller", email="zoe@example.com", password="long enough"
     )
     for new, rule in (
         ("ZOE_SELLER", "must not be the username or the e-mail address"),
@@ -284,10 +326,10 @@ async def test_a_new_password_follows_the_same_rules_when_changed_or_set_by_the_
         (" " * 9, "must not be blank"),
     ):
         with pytest.raises(InvalidValue) as error:
-            await accounts.change_password(uow, hasher, user.id, current="long enough", new=new)
+            await accounts.change_password(uow, hasher, clock, user.id, current="long enough", new=new)
         assert (error.value.field, error.value.rule) == ("new_password", rule)
         with pytest.raises(InvalidValue) as error:
-            await accounts.reset_password(uow, hasher, "zoe_seller", new)
+            await accounts.reset_password(uow, hasher, clock, "zoe_seller", new)
         assert (error.value.field, error.value.rule) == ("password", rule)
     assert await accounts.log_in(
         uow, hasher, FakeTokens(), FakeClock(), username="zoe_seller", password="long enough"

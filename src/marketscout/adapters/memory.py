@@ -47,6 +47,7 @@ from marketscout.domain.ports import (
     HealthProbe,
     ProductRepository,
     RefreshTokenRepository,
+    RevokedAccessTokenRepository,
     ScoreRepository,
     SenderActivity,
     SentReadings,
@@ -62,6 +63,7 @@ SnapshotKey = tuple[int, str, datetime]
 _COLLECTIONS = (
     "users",
     "refresh_tokens",
+    "revoked_access_tokens",
     "products",
     "ads",
     "scores",
@@ -188,6 +190,10 @@ class InMemoryUserRepository(_Repository, UserRepository):
         rows = self._tx.write(self._name)
         rows[user_id] = dataclasses.replace(rows[user_id], disabled_at=disabled_at)
 
+    async def set_tokens_valid_after(self, user_id: int, at: datetime) -> None:
+        rows = self._tx.write(self._name)
+        rows[user_id] = dataclasses.replace(rows[user_id], tokens_valid_after=at)
+
     async def list(self, *, skip: int, limit: int) -> builtins.list[User]:
         return [self._rows()[key] for key in sorted(self._rows())][skip : skip + limit]
 
@@ -220,6 +226,26 @@ class InMemoryRefreshTokenRepository(_Repository, RefreshTokenRepository):
         for token_id, token in list(rows.items()):
             if token.user_id == user_id:
                 rows[token_id] = dataclasses.replace(token, revoked=True)
+
+
+class InMemoryRevokedAccessTokenRepository(_Repository, RevokedAccessTokenRepository):
+    """Token id -> the time it expires."""
+
+    _name = "revoked_access_tokens"
+
+    async def add(self, token_id: str, expires_at: datetime) -> None:
+        self._tx.write(self._name).setdefault(token_id, expires_at)
+
+    async def is_revoked(self, token_id: str) -> bool:
+        return token_id in self._rows()
+
+    async def prune(self, before: datetime) -> int:
+        expired = [token_id for token_id, expires_at in self._rows().items() if expires_at < before]
+        if expired:
+            rows = self._tx.write(self._name)
+            for token_id in expired:
+                del rows[token_id]
+        return len(expired)
 
 
 class InMemoryProductRepository(_Repository, ProductRepository):
@@ -694,6 +720,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._tx = tx
         self.users = InMemoryUserRepository(tx)
         self.refresh_tokens = InMemoryRefreshTokenRepository(tx)
+        self.revoked_access_tokens = InMemoryRevokedAccessTokenRepository(tx)
         self.products = InMemoryProductRepository(tx)
         self.ads = InMemoryAdRepository(tx)
         self.engagement = InMemoryEngagementStore(tx)

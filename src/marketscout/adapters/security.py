@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import jwt
@@ -13,7 +14,7 @@ from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from marketscout.domain.errors import AuthenticationFailed
-from marketscout.domain.ports import Clock, IssuedAccessToken, PasswordHasher, TokenIssuer
+from marketscout.domain.ports import AccessClaims, Clock, IssuedAccessToken, PasswordHasher, TokenIssuer
 
 # OWASP Password Storage Cheat Sheet, argon2id minimum: m=19 MiB, t=2, p=1.
 OWASP_MEMORY_KIB = 19456
@@ -97,7 +98,9 @@ class JwtTokenIssuer(TokenIssuer):
         return self._refresh_ttl
 
     def issue_access(self, user_id: int) -> IssuedAccessToken:
-        now = int(self._clock.now().timestamp())
+        # To the microsecond (NumericDate may hold a fraction): a token issued in the same second
+        # as a password change, but after it, still counts; one issued before it does not.
+        now = round(self._clock.now().timestamp(), 6)
         token_id = uuid.uuid4().hex
         claims = {
             "sub": str(user_id),
@@ -111,7 +114,7 @@ class JwtTokenIssuer(TokenIssuer):
         token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
         return IssuedAccessToken(token=token, expires_in=self._access_ttl, token_id=token_id)
 
-    def user_id_from_access(self, token: str) -> int:
+    def read_access(self, token: str) -> AccessClaims:
         try:
             # Signature, algorithm (pinned), issuer and audience are PyJWT's to check; times are
             # checked below against our Clock, so that tests and replays are deterministic.
@@ -138,10 +141,19 @@ class JwtTokenIssuer(TokenIssuer):
             raise AuthenticationFailed("Token expired")
         if now + self._leeway < float(nbf) or now + self._leeway < float(iat):  # type: ignore[arg-type]
             raise AuthenticationFailed("Token not yet valid")
-        subject = claims.get("sub")
+        subject, token_id = claims.get("sub"), claims.get("jti")
         if not isinstance(subject, str) or not subject.isdigit() or not 0 < int(subject) < 2**63:
             raise AuthenticationFailed("Invalid token")
-        return int(subject)
+        if not isinstance(token_id, str) or not token_id:
+            raise AuthenticationFailed("Invalid token")
+        try:
+            issued_at = datetime.fromtimestamp(float(iat), UTC)  # type: ignore[arg-type]
+            expires_at = datetime.fromtimestamp(float(exp), UTC)  # type: ignore[arg-type]
+        except (OverflowError, OSError, ValueError):
+            raise AuthenticationFailed("Invalid token") from None
+        return AccessClaims(
+            user_id=int(subject), token_id=token_id, issued_at=issued_at, expires_at=expires_at
+        )
 
     def new_refresh_token(self) -> str:
         return secrets.token_urlsafe(48)

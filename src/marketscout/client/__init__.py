@@ -667,8 +667,8 @@ class MarketScoutClient:
         self._session.use(access_token, may_log_in_again=log_in_again is not None)
 
     def change_password(self, current_password: str, new_password: str) -> None:
-        """Every login of the account ends (its refresh tokens are revoked): log in again with
-        the new password before the access token runs out."""
+        """Every login of the account ends (its refresh tokens are revoked, and its access tokens,
+        this client's too, are refused from then on): log in again with the new password."""
         self._send(_Calls.change_password(current_password, new_password))
 
     def products(self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None) -> list[Product]:
@@ -899,7 +899,7 @@ class AsyncMarketScoutClient:
         self._session.use(access_token, may_log_in_again=log_in_again is not None)
 
     async def change_password(self, current_password: str, new_password: str) -> None:
-        """Every login of the account ends: log in again with the new password."""
+        """Every login of the account ends, this client's too: log in again with the new password."""
         await self._send(_Calls.change_password(current_password, new_password))
 
     async def products(

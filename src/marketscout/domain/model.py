@@ -69,6 +69,9 @@ class User:
     # Set by the operator (``marketscout users disable``): the account can no longer log in,
     # refresh or use its tokens until enabled again.
     disabled_at: datetime | None = None
+    # When the password last changed (or the operator set it): access tokens issued before this
+    # instant no longer speak for the account; one issued at it or after does.
+    tokens_valid_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

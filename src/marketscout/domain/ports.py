@@ -67,14 +67,28 @@ class IssuedAccessToken:
     token_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What a valid access token says: whom it speaks for, its id, and when it was issued (to
+    the microsecond) and expires."""
+
+    user_id: int
+    token_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
 @runtime_checkable
 class TokenIssuer(Protocol):
     """Issues and checks signed access tokens, and mints opaque refresh tokens."""
 
-    def issue_access(self, user_id: int) -> IssuedAccessToken: ...
+    def issue_access(self, user_id: int) -> IssuedAccessToken:
+        """A token issued now, to the microsecond (the Clock's time)."""
+        ...
 
-    def user_id_from_access(self, token: str) -> int:
-        """The subject of a valid access token; raises AuthenticationFailed otherwise."""
+    def read_access(self, token: str) -> AccessClaims:
+        """The claims of an access token that is well signed and not expired; raises
+        AuthenticationFailed otherwise. Whether it was revoked is the store's to say."""
         ...
 
     def new_refresh_token(self) -> str:
@@ -113,6 +127,11 @@ class UserRepository(Protocol):
         """Disables the account from that time (None: enables it)."""
         ...
 
+    async def set_tokens_valid_after(self, user_id: int, at: datetime) -> None:
+        """From now on, the account's access tokens issued before ``at`` no longer count; kept
+        to the microsecond."""
+        ...
+
     async def list(self, *, skip: int, limit: int) -> builtins.list[User]:
         """Accounts by id, ``limit`` of them after the first ``skip``."""
         ...
@@ -134,6 +153,22 @@ class RefreshTokenRepository(Protocol):
 
     async def revoke_user(self, user_id: int) -> None:
         """Revokes every refresh token of the user (every login it has)."""
+        ...
+
+
+@runtime_checkable
+class RevokedAccessTokenRepository(Protocol):
+    """Access tokens ended before they expire (a log-out), by token id, each kept until it
+    expires (then it is refused as expired anyway)."""
+
+    async def add(self, token_id: str, expires_at: datetime) -> None:
+        """Records the token as revoked; recording it again changes nothing."""
+        ...
+
+    async def is_revoked(self, token_id: str) -> bool: ...
+
+    async def prune(self, before: datetime) -> int:
+        """Forgets the tokens that expire before ``before``; how many."""
         ...
 
 
@@ -495,6 +530,7 @@ class UnitOfWork(Protocol):
 
     users: UserRepository
     refresh_tokens: RefreshTokenRepository
+    revoked_access_tokens: RevokedAccessTokenRepository
     products: ProductRepository
     ads: AdRepository
     engagement: EngagementStore

@@ -122,7 +122,7 @@ def create_app(container: Container | None = None) -> Litestar:
 
         def identify_user(token: str) -> int | None:
             try:
-                return tokens.user_id_from_access(token)
+                return tokens.read_access(token).user_id
             except DomainError:
                 return None
 

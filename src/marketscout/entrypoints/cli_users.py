@@ -143,7 +143,11 @@ def run_users_password(args: argparse.Namespace) -> int:
     async def work(container: Container) -> int:
         try:
             user = await accounts.reset_password(
-                container.unit_of_work(), container.password_hasher(), args.username, password
+                container.unit_of_work(),
+                container.password_hasher(),
+                container.clock(),
+                args.username,
+                password,
             )
         except InvalidValue as error:
             print(f"marketscout: {error.message}", file=sys.stderr)

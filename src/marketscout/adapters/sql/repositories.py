@@ -81,6 +81,7 @@ from marketscout.domain.ports import (
     EngagementStore,
     ProductRepository,
     RefreshTokenRepository,
+    RevokedAccessTokenRepository,
     ScoreRepository,
     SenderActivity,
     SentReadings,
@@ -332,6 +333,7 @@ def _user(row: Row[Any]) -> User:
         password_hash=row.password_hash,
         created_at=row.created_at,
         disabled_at=row.disabled_at,
+        tokens_valid_after=row.tokens_valid_after,
     )
 
 
@@ -351,6 +353,7 @@ class SqlUserRepository(_SqlRepository, UserRepository):
                 "password_hash": user.password_hash,
                 "created_at": user.created_at,
                 "disabled_at": user.disabled_at,
+                "tokens_valid_after": user.tokens_valid_after,
             },
         )
         return dataclasses.replace(user, id=new_id)
@@ -385,6 +388,11 @@ class SqlUserRepository(_SqlRepository, UserRepository):
     async def set_disabled(self, user_id: int, disabled_at: datetime | None) -> None:
         await self._session.execute(
             update(t.users).where(t.users.c.id == user_id).values(disabled_at=disabled_at)
+        )
+
+    async def set_tokens_valid_after(self, user_id: int, at: datetime) -> None:
+        await self._session.execute(
+            update(t.users).where(t.users.c.id == user_id).values(tokens_valid_after=at)
         )
 
     async def list(self, *, skip: int, limit: int) -> builtins.list[User]:
@@ -455,6 +463,25 @@ class SqlRefreshTokenRepository(_SqlRepository, RefreshTokenRepository):
         await self._session.execute(
             update(t.refresh_tokens).where(t.refresh_tokens.c.user_id == user_id).values(revoked=True)
         )
+
+
+@translate_errors
+class SqlRevokedAccessTokenRepository(_SqlRepository, RevokedAccessTokenRepository):
+    async def add(self, token_id: str, expires_at: datetime) -> None:
+        dialect = self._session.bind.dialect.name if self._session.bind is not None else "sqlite"
+        maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = maker(t.revoked_access_tokens).values(token_id=token_id, expires_at=expires_at)
+        await self._session.execute(statement.on_conflict_do_nothing(index_elements=["token_id"]))
+
+    async def is_revoked(self, token_id: str) -> bool:
+        table = t.revoked_access_tokens
+        found = await self._session.execute(select(table.c.token_id).where(table.c.token_id == token_id))
+        return found.first() is not None
+
+    async def prune(self, before: datetime) -> int:
+        table = t.revoked_access_tokens
+        result = await self._session.execute(delete(table).where(table.c.expires_at < before))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _product(row: Row[Any]) -> Product:

@@ -77,6 +77,9 @@ users = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     # When the operator disabled the account (migration 0013); NULL while it is enabled.
     Column("disabled_at", UtcDateTime(), nullable=True),
+    # Access tokens issued before this instant no longer count (migration 0016): set when the
+    # password changes; NULL until then.
+    Column("tokens_valid_after", UtcDateTime(), nullable=True),
 )
 
 refresh_tokens = Table(
@@ -90,6 +93,15 @@ refresh_tokens = Table(
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("used_at", UtcDateTime(), nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
+)
+
+# Access tokens ended before they expire (a log-out), by token id (``jti``); a row is pruned once
+# its token has expired (migration 0016).
+revoked_access_tokens = Table(
+    "revoked_access_tokens",
+    metadata,
+    Column("token_id", String(64), primary_key=True),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
 )
 
 products = Table(

@@ -19,6 +19,7 @@ from marketscout.adapters.sql.repositories import (
     SqlEngagementStore,
     SqlProductRepository,
     SqlRefreshTokenRepository,
+    SqlRevokedAccessTokenRepository,
     SqlScoreRepository,
     SqlUserRepository,
     SqlWatchlistRepository,
@@ -42,6 +43,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._session = session
         self.users = SqlUserRepository(session)
         self.refresh_tokens = SqlRefreshTokenRepository(session)
+        self.revoked_access_tokens = SqlRevokedAccessTokenRepository(session)
         self.products = SqlProductRepository(session)
         self.ads = SqlAdRepository(session)
         self.engagement = SqlEngagementStore(session)

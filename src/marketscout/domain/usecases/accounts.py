@@ -1,5 +1,5 @@
-"""Sign-up, login, token refresh with rotation, authentication, changing a password, and the
-operator disabling or enabling an account or setting its password."""
+"""Sign-up, login, token refresh with rotation, authentication, log-out, changing a password, and
+the operator disabling or enabling an account or setting its password."""
 
 from __future__ import annotations
 
@@ -195,16 +195,38 @@ async def refresh_tokens(
     return pair
 
 
+ENDED = "This login has ended: log in again"
+
+
 async def authenticate(uow: UnitOfWork, tokens: TokenIssuer, token: str) -> User:
-    """The user an access token speaks for; AuthenticationFailed otherwise."""
-    user_id = tokens.user_id_from_access(token)
+    """The user an access token speaks for; AuthenticationFailed otherwise: also for a token
+    logged out, or issued before the account's password last changed (a token issued at that
+    very instant, as the change's own new login may be, still counts)."""
+    claims = tokens.read_access(token)
     async with uow:
-        user = await uow.users.get(user_id)
+        user = await uow.users.get(claims.user_id)
+        revoked = user is not None and await uow.revoked_access_tokens.is_revoked(claims.token_id)
     if user is None:
         raise AuthenticationFailed("Invalid token")
     if user.disabled_at is not None:
         raise AuthenticationFailed(DISABLED)
+    if revoked or (user.tokens_valid_after is not None and claims.issued_at < user.tokens_valid_after):
+        raise AuthenticationFailed(ENDED)
     return user
+
+
+async def log_out(uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, token: str) -> None:
+    """Ends an access token before it expires: from now on it is refused. Its id is kept until
+    it expires (those of tokens expired by now are forgotten on the way). A token that is not
+    valid (expired, forged) has nothing to end."""
+    try:
+        claims = tokens.read_access(token)
+    except AuthenticationFailed:
+        return
+    async with uow:
+        await uow.revoked_access_tokens.prune(clock.now())
+        await uow.revoked_access_tokens.add(claims.token_id, claims.expires_at)
+        await uow.commit()
 
 
 async def set_disabled(uow: UnitOfWork, clock: Clock, username: str, *, disabled: bool) -> User:
@@ -234,10 +256,11 @@ def _new_password(password: str, field: str, user: User) -> None:
 
 
 async def change_password(
-    uow: UnitOfWork, hasher: PasswordHasher, user_id: int, *, current: str, new: str
+    uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, user_id: int, *, current: str, new: str
 ) -> None:
-    """The user sets a new password, giving the current one; every login of the account ends
-    (its refresh tokens are revoked; access tokens run out within their lifetime)."""
+    """The user sets a new password, giving the current one; every login of the account ends:
+    its refresh tokens are revoked and every access token issued before now is refused, the
+    caller's own included."""
     async with uow:
         user = await uow.users.get(user_id)
         if user is None:
@@ -247,24 +270,31 @@ async def change_password(
         _new_password(new, "new_password", user)
         if new == current:
             raise InvalidValue("new_password", "is the current password; choose another")
-        await _set_password(uow, hasher, user.id, new)
+        await _set_password(uow, hasher, clock, user.id, new)
 
 
-async def reset_password(uow: UnitOfWork, hasher: PasswordHasher, username: str, new: str) -> User:
+async def reset_password(
+    uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, username: str, new: str
+) -> User:
     """The operator sets the password of an account whose user forgot it, by the sign-up's
-    rules; every login of the account ends."""
+    rules; every login of the account ends (as on a change)."""
     async with uow:
         user = await uow.users.get_by_username(username)
         if user is None:
             raise NotFound("user", username)
         _new_password(new, "password", user)
-        await _set_password(uow, hasher, user.id, new)
+        await _set_password(uow, hasher, clock, user.id, new)
     return user
 
 
-async def _set_password(uow: UnitOfWork, hasher: PasswordHasher, user_id: int, new: str) -> None:
-    """Stores the new password's hash and ends every login of the account, committed."""
-    await uow.users.set_password_hash(user_id, await hasher.hash(new))
+async def _set_password(
+    uow: UnitOfWork, hasher: PasswordHasher, clock: Clock, user_id: int, new: str
+) -> None:
+    """Stores the new password's hash and ends every login of the account, committed: its
+    refresh tokens are revoked, and its access tokens issued before now no longer count."""
+    password_hash = await hasher.hash(new)
+    await uow.users.set_password_hash(user_id, password_hash)
+    await uow.users.set_tokens_valid_after(user_id, clock.now())
     await uow.refresh_tokens.revoke_user(user_id)
     await uow.commit()
 

@@ -110,12 +110,14 @@ class AuthController(Controller):
         data: JSONBody[PasswordChangeIn],
         uow: NamedDependency[UnitOfWork],
         hasher: NamedDependency[PasswordHasher],
+        clock: NamedDependency[Clock],
         user: NamedDependency[User],
     ) -> None:
         """The current password, then the new one by the sign-up's rules: 422 naming
         ``current_password`` when it is not the account's, or ``new_password`` and the rule it
-        breaks. Every login of the account ends (refresh tokens revoked; access tokens run out
-        within their lifetime). Rate-limited with log-in."""
+        breaks. Every login of the account ends: its refresh tokens are revoked, and every access
+        token issued before the change answers 401 from then on, the one of this request too
+        (log in again with the new password). Rate-limited with log-in."""
         await accounts.change_password(
-            uow, hasher, user.id, current=data.current_password, new=data.new_password
+            uow, hasher, clock, user.id, current=data.current_password, new=data.new_password
         )

@@ -806,23 +806,25 @@ class DashboardController(Controller):
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
         hasher: NamedDependency[PasswordHasher],
-    ) -> Template | Redirect:
-        """As POST /me/password; the page says what was wrong in words."""
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> Response[Any]:
+        """As POST /me/password; the page says what was wrong in words. Every session of the
+        account ends with the change, this one too; this browser is signed in again at once with
+        the new password (a new session, issued after the change)."""
         form = await check_csrf(request)
         user = current_user(request)
         if user is None:
             return to_login(request)
+        new = _text(form, "new_password")[:1024]
         try:
             await accounts.change_password(
-                uow,
-                hasher,
-                user.id,
-                current=_text(form, "current_password")[:1024],
-                new=_text(form, "new_password")[:1024],
+                uow, hasher, clock, user.id, current=_text(form, "current_password")[:1024], new=new
             )
         except InvalidValue as error:
             return _account_page(request, user, error=in_form_words(error.field, error.rule))
-        return flash_redirect(request, "/ui/account", "password")
+        pair = await accounts.log_in(uow, hasher, tokens, clock, username=user.username, password=new)
+        return _with_session(flash_redirect(request, "/ui/account", "password"), pair, request)
 
     @get("/ui/login")
     async def login_page(
@@ -935,8 +937,18 @@ class DashboardController(Controller):
         return _with_session(response, pair, request)
 
     @post("/ui/logout", status_code=303)
-    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+    async def logout(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+    ) -> Redirect:
+        """Ends the session on the server too: its token is refused from now on, wherever a copy
+        of it is (another tab, the API), not only forgotten by this browser."""
         await check_csrf(request)
+        if session := request.cookies.get(SESSION_COOKIE):
+            await accounts.log_out(uow, tokens, clock, session)
         response = Redirect(path="/ui/login", status_code=303)
         expire_cookie(response, request, SESSION_COOKIE, path="/")
         return response

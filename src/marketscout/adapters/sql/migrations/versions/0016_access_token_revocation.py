@@ -1,0 +1,46 @@
+"""access tokens that end before they expire
+
+``users.tokens_valid_after``: the account's access tokens issued before this instant no longer
+count (set when the password is changed or the operator sets it); NULL for every existing
+account, whose tokens all count as before. A nullable column without a default, added in place.
+
+``revoked_access_tokens``: the ids (``jti``) of access tokens ended by a log-out, each with the
+time its token expires, so that rows whose token has expired can be pruned (index on
+``expires_at``).
+
+Revision ID: 0016
+Revises: 0014 (another branch may add 0015; the chain is fixed when they are merged)
+Create Date: 2026-12-03 07:30:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from marketscout.adapters.sql.tables import UtcDateTime
+
+revision = "0016"
+down_revision = "0014"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("users", sa.Column("tokens_valid_after", UtcDateTime(), nullable=True))
+    op.create_table(
+        "revoked_access_tokens",
+        sa.Column("token_id", sa.String(64), nullable=False),
+        sa.Column("expires_at", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("token_id", name=op.f("pk_revoked_access_tokens")),
+    )
+    op.create_index(
+        op.f("ix_revoked_access_tokens_expires_at"), "revoked_access_tokens", ["expires_at"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_revoked_access_tokens_expires_at"), table_name="revoked_access_tokens")
+    op.drop_table("revoked_access_tokens")
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("tokens_valid_after")
