@@ -102,6 +102,21 @@ async def test_a_note_the_server_did_not_sign_is_never_shown(client: Client) -> 
     assert "Created product “Real Lamp”" in (await client.get("/ui/data", headers=HTML)).text
 
 
+async def test_a_note_sealed_for_another_account_is_not_shown(client: Client) -> None:
+    """A genuine note is bound to the account it was made for: someone who names a product with a
+    phishing text cannot plant the note of its creation on another user's page."""
+    await signed_up(client, "attacker")
+    bait = "Your account is locked: call +1 555 0100"
+    made = await created_product(client, bait)
+    client.cookies.clear()
+    await signed_up(client, "victim")
+    client.cookies.set("ms_flash", set_cookie(made, "ms_flash")["value"], domain="127.0.0.1", path="/ui")
+    page = await client.get("/ui/data", headers=HTML)
+    assert page.status_code == 200
+    assert "Signed in as <strong>victim</strong>" in page.text
+    assert bait not in page.text.split('<datalist id="product-suggestions">', 1)[0]
+
+
 async def test_a_note_lasts_a_minute(client: Client, clock: MovableClock) -> None:
     await signed_up(client)
     made = await created_product(client, "Brief Lamp")
