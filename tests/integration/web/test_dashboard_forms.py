@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
+import jwt
 import pytest
 from httpx import Response
 from litestar import Litestar
@@ -772,6 +773,9 @@ async def test_an_id_in_a_form_query_or_note_is_read_as_path_ids_are_and_never_a
     """Every id the dashboard reads from a form, a query or its one-shot note (not the path) is
     held to the path ids' rule: another one names nothing, as a word does (no store is asked)."""
     client = await signed_up(stored_client, "big_ids")
+    session = client.cookies.get("ms_session")
+    assert session
+    account = int(jwt.decode(session, options={"verify_signature": False})["sub"])  # whose notes
     rule = {
         "csrf_token": await csrf(client),
         "action": "add-rule",
@@ -817,7 +821,7 @@ async def test_an_id_in_a_form_query_or_note_is_read_as_path_ids_are_and_never_a
             (f"ad:7:TikTok:{written}", "/ui/data"),
             (f"unwatched:{written}", "/ui/watchlist"),
         ):
-            sealed = flash.seal(flash.note_key(SECRET), note, NOW)  # as the server seals its own
+            sealed = flash.seal(flash.note_key(SECRET), note, NOW, account)  # as the server seals its own
             client.cookies.set("ms_flash", sealed, domain="127.0.0.1", path="/ui")
             shown = await client.get(page, headers=HTML)
             assert shown.status_code == 200, f"{note}: {shown.status_code}"

@@ -1,12 +1,13 @@
 """The dashboard's one-shot note, sealed: the outcome of a form that a redirect carries to the
 next page (POST-redirect-GET) in the ``ms_flash`` cookie.
 
-A note is the server's own words (``kind:part:part``). The cookie holds
-``<issued, Unix seconds>.<note, base64url>.<HMAC-SHA256, base64url>`` (cookie parsers
-percent-decode a value: base64url is read as written), signed with a key
-derived from the instance's secret, so that no one else can plant a note on a user's page (a
-crafted cookie with phishing text in it). A note is read within :data:`NOTE_SECONDS` of being
-sealed; one with a bad signature, or older, is ignored without a word.
+A note is the server's own words (``kind:part:part``), for the signed-in account it was made
+for. The cookie holds ``<issued, Unix seconds>.<account id>.<note, base64url>.<HMAC-SHA256,
+base64url>`` (cookie parsers percent-decode a value: base64url is read as written), signed with
+a key derived from the instance's secret, so that no one else can plant a note on a user's page
+(a crafted cookie with phishing text in it), nor one of their own notes (the creation of a
+product they named with such a text). A note is read within :data:`NOTE_SECONDS` of being
+sealed, by the same account; any other is ignored without a word.
 """
 
 from __future__ import annotations
@@ -41,20 +42,20 @@ def _signature(key: bytes, body: str) -> str:
     return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
 
-def seal(key: bytes, note: str, issued: datetime) -> str:
-    """The cookie's value for ``note``, sealed at ``issued``."""
-    body = f"{int(issued.timestamp())}.{_b64(note.encode())}"
+def seal(key: bytes, note: str, issued: datetime, account: int) -> str:
+    """The cookie's value for ``note``, sealed at ``issued`` for the account ``account``."""
+    body = f"{int(issued.timestamp())}.{account}.{_b64(note.encode())}"
     return f"{body}.{_signature(key, body)}"
 
 
-def unseal(key: bytes, value: str, now: datetime) -> str | None:
-    """The note a cookie's value holds, when ``key`` signed it less than a minute before
-    ``now``; None otherwise."""
+def unseal(key: bytes, value: str, now: datetime, account: int) -> str | None:
+    """The note a cookie's value holds, when ``key`` signed it for ``account`` less than a
+    minute before ``now``; None otherwise."""
     body, _, signature = value.rpartition(".")
     if not body or not same_secret(signature, _signature(key, body)):
         return None
-    issued, _, note = body.partition(".")
-    if not _ISSUED.fullmatch(issued):
+    issued, sealed_for, note = (*body.split(".", 2), "", "")[:3]
+    if not _ISSUED.fullmatch(issued) or sealed_for != str(account):
         return None
     age = now.timestamp() - int(issued)
     if not -CLOCK_LEEWAY_SECONDS <= age <= NOTE_SECONDS:

@@ -82,6 +82,7 @@ from marketscout.entrypoints.web.session import (
     dashboard_cookie,
     expire_cookie,
     page_session,
+    page_user,
     same_secret,
 )
 
@@ -273,31 +274,36 @@ def to_login(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(path=f"/ui/login?{query}", status_code=303)
 
 
-def _note_key_and_time(request: Request[Any, Any, Any]) -> tuple[bytes, datetime]:
+def _note_seal(request: Request[Any, Any, Any]) -> tuple[bytes, datetime, int]:
+    """What seals and opens a note of this request: the key, the time, and the signed-in
+    account (0 for none: every note is made and read behind the log-in)."""
     container = request.app.state.container
-    return note_key(container.secret()), container.clock().now()
+    user = page_user(request)
+    return note_key(container.secret()), container.clock().now(), user.id if user else 0
 
 
 def flash_redirect(request: Request[Any, Any, Any], path: str, note: str) -> Redirect:
     """POST-redirect-GET: the outcome travels in a one-shot cookie the next page reads and
     clears, so reloading that page never sends the form again; the note is sealed
-    (:mod:`marketscout.entrypoints.web.flash`): signed, and read within a minute."""
-    key, now = _note_key_and_time(request)
+    (:mod:`marketscout.entrypoints.web.flash`): signed for the signed-in account, and read
+    within a minute."""
+    key, now, account = _note_seal(request)
     response = Redirect(path=path, status_code=303)
+    sealed = seal(key, note, now, account)
     response.set_cookie(
-        dashboard_cookie(request, FLASH_COOKIE, seal(key, note, now), path=FLASH_PATH, max_age=NOTE_SECONDS)
+        dashboard_cookie(request, FLASH_COOKIE, sealed, path=FLASH_PATH, max_age=NOTE_SECONDS)
     )
     return response
 
 
 def take_flash(request: Request[Any, Any, Any], template: Template, kind: str) -> list[str]:
     """The parts of a pending note of this kind (cleared on the way out), else []. A note the
-    server did not seal, or sealed over a minute ago, is no note."""
+    server did not seal, sealed over a minute ago or for another account, is no note."""
     sealed = request.cookies.get(FLASH_COOKIE)
     if not sealed:
         return []
-    key, now = _note_key_and_time(request)
-    note = unseal(key, sealed, now)
+    key, now, account = _note_seal(request)
+    note = unseal(key, sealed, now, account)
     if note is None:
         expire_cookie(template, request, FLASH_COOKIE, path=FLASH_PATH)
         return []
