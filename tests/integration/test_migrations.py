@@ -247,8 +247,8 @@ def test_stored_alert_keys_name_the_condition_after_0010(database_at_0009: str) 
     assert keys == {alert_id: new for alert_id, (_, new) in legacy.items()}
 
 
-async def test_interactions_rolled_up_beyond_64_bits_count_as_the_maximum_after_0017(tmp_path: Path) -> None:
-    """Before 0017, SQLite rolled up likes + comments + shares beyond 2^63 - 1 as a float, which
+async def test_interactions_rolled_up_beyond_64_bits_count_as_the_maximum_after_0016(tmp_path: Path) -> None:
+    """Before 0016, SQLite rolled up likes + comments + shares beyond 2^63 - 1 as a float, which
     re-scoring refused; after it, they are 2^63 - 1, as the engine counts them."""
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     migrate.upgrade(url, "0014")

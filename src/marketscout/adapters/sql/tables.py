@@ -77,7 +77,7 @@ users = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     # When the operator disabled the account (migration 0013); NULL while it is enabled.
     Column("disabled_at", UtcDateTime(), nullable=True),
-    # Access tokens issued before this instant no longer count (migration 0016): set when the
+    # Access tokens issued before this instant no longer count (migration 0015): set when the
     # password changes; NULL until then.
     Column("tokens_valid_after", UtcDateTime(), nullable=True),
 )
@@ -96,7 +96,7 @@ refresh_tokens = Table(
 )
 
 # Access tokens ended before they expire (a log-out), by token id (``jti``); a row is pruned once
-# its token has expired (migration 0016).
+# its token has expired (migration 0015).
 revoked_access_tokens = Table(
     "revoked_access_tokens",
     metadata,

@@ -8,8 +8,8 @@ account, whose tokens all count as before. A nullable column without a default, 
 time its token expires, so that rows whose token has expired can be pruned (index on
 ``expires_at``).
 
-Revision ID: 0016
-Revises: 0014 (another branch may add 0015; the chain is fixed when they are merged)
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-03 07:30:00.000000
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 
 from marketscout.adapters.sql.tables import UtcDateTime
 
-revision = "0016"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None

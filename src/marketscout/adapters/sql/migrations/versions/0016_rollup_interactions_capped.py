@@ -6,8 +6,8 @@ refused as out of range; on PostgreSQL it failed the ingest (bigint out of range
 it is stored there. The rollups now keep the sum at most 2^63 - 1 (``rollups.saturating_sum``);
 the rows stored before on SQLite are brought to it: beyond 2^63 - 1 is 2^63 - 1.
 
-Revision ID: 0017
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-03 07:15:00.000000
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 from marketscout.adapters.sql import rollups
 from marketscout.domain.model import MAX_COUNT
 
-revision = "0017"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
