@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from marketscout.domain.model import Alert, AlertRuleKind, Channel, Delivery, Product, User
-from marketscout.domain.ports import UnitOfWork
+from marketscout.domain.ports import Notification, UnitOfWork
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+NOTE_TIME = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+# One alert's notification, as a notifier is given it.
+NOTE = Notification(
+    delivery_id=7,
+    alert_id=3,
+    user_id=1,
+    product_id=5,
+    product_name="Sunset Lamp",
+    kind="status_exploding",
+    event_key="exploding:5:1",
+    message="Sunset Lamp is exploding (score 88)",
+    created_at=NOTE_TIME,
+)
 
 
 async def seed_outbox(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,11 @@ from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import DeliveryFailed
 from marketscout.domain.model import Channel, Delivery
-from marketscout.domain.ports import Notification
 from marketscout.entrypoints.cli import main
-from tests.outbox import seed_outbox
+from tests.outbox import NOTE, NOTE_TIME, SECRET, seed_outbox
 from tests.receivers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
 
-NOW = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-NOTE = Notification(
-    delivery_id=7,
-    alert_id=3,
-    user_id=1,
-    product_id=5,
-    product_name="Sunset Lamp",
-    kind="status_exploding",
-    event_key="exploding:5:1",
-    message="Sunset Lamp is exploding (score 88)",
-    created_at=NOW,
-)
+NOW = NOTE_TIME
 
 
 def _delivery(target: str, channel: Channel = Channel.WEBHOOK) -> Delivery:

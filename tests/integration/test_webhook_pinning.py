@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,25 +25,13 @@ from marketscout.adapters.notify import webhook
 from marketscout.adapters.notify.webhook import WebhookNotifier
 from marketscout.domain.errors import DeliveryFailed
 from marketscout.domain.model import Channel, Delivery
-from marketscout.domain.ports import Notification
 from marketscout.domain.usecases.notifications import is_public_address
+from tests.outbox import NOTE, NOTE_TIME, SECRET
 from tests.receivers import serve_in_thread
 
 NAME = "hooks.example.test"
 PUBLIC, INTERNAL, NOBODY = "127.0.0.2", "127.0.0.1", "127.0.0.3"
-NOW = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-NOTE = Notification(
-    delivery_id=7,
-    alert_id=3,
-    user_id=1,
-    product_id=5,
-    product_name="Sunset Lamp",
-    kind="status_exploding",
-    event_key="exploding:5:1",
-    message="Sunset Lamp is exploding (score 88)",
-    created_at=NOW,
-)
+NOW = NOTE_TIME
 
 
 def _delivery(target: str) -> Delivery:

@@ -13,7 +13,6 @@ from urllib.parse import parse_qs, quote, urlsplit
 import jwt
 import pytest
 from httpx import Response
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketscout.domain.errors import Busy
@@ -22,9 +21,7 @@ from marketscout.domain.usecases import accounts, alerts, catalog
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.web import flash, pages
 from tests.integration.api.support import NOW, SECRET, MovableClock, api_settings, build_container
-
-Client = AsyncTestClient[Litestar]
-HTML = {"Accept": "text/html"}
+from tests.integration.web.support import HTML, Client, csrf
 
 
 @pytest.fixture
@@ -32,14 +29,6 @@ async def client() -> AsyncIterator[Client]:
     app = create_app(build_container(api_settings(), MovableClock(NOW)))
     async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
         yield test_client
-
-
-async def csrf(client: Client) -> str:
-    if not client.cookies.get("ms_csrf"):
-        assert (await client.get("/ui/login", headers=HTML)).status_code == 200
-    token = client.cookies.get("ms_csrf")
-    assert token
-    return token
 
 
 async def signed_up(client: Client, username: str = "web_user") -> Client:

@@ -10,14 +10,12 @@ from urllib.parse import quote
 
 import pytest
 from httpx import Response
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketscout.entrypoints.app import create_app
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
+from tests.integration.web.support import HTML, Client, csrf
 
-Client = AsyncTestClient[Litestar]
-HTML = {"Accept": "text/html"}
 PASSWORD = "a long enough passphrase"
 
 
@@ -31,14 +29,6 @@ async def client(request: pytest.FixtureRequest, clock: MovableClock) -> AsyncIt
     app = create_app(build_container(api_settings(), clock))
     async with AsyncTestClient(app=app, base_url=f"{request.param}://127.0.0.1:8000") as test_client:
         yield test_client
-
-
-async def csrf(client: Client) -> str:
-    if not client.cookies.get("ms_csrf"):
-        assert (await client.get("/ui/login", headers=HTML)).status_code == 200
-    token = client.cookies.get("ms_csrf")
-    assert token
-    return token
 
 
 async def signed_up(client: Client, username: str = "cookie_user") -> Response:
