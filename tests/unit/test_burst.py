@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -200,3 +202,88 @@ def test_a_negative_count_too_large_for_a_float_is_taken_as_zero_like_any_negati
     _feed(as_zero, calm)
     _feed(as_huge_negative, calm)
     assert [as_huge_negative.update(-(10**400)) for _ in range(3)] == _feed(as_zero, [0.0] * 3)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("pseudo_count", "2"),
+        ("pseudo_count", True),
+        ("pseudo_count", math.inf),
+        ("upper_quantile", "0.99"),
+        ("upper_quantile", None),
+        ("alarm_level", True),
+        ("alarm_level", "0.998"),
+        ("smoothing", 2**63),
+        ("smoothing", 3.0),
+        ("history", 2**63),
+        ("history", True),
+        ("refractory", -1),
+        ("refractory", 2**63),
+        ("warmup", None),
+    ],
+)
+def test_parameters_of_the_wrong_type_or_beyond_their_bounds_are_refused_naming_them(
+    field: str, value: object
+) -> None:
+    """A text or a bool where a number belongs, or a window too long to allocate, was a
+    TypeError or an OverflowError, or was taken (pseudo_count=True counted as 1)."""
+    changes: dict[str, Any] = {field: value}
+    with pytest.raises(InvalidValue) as refused:
+        BurstParams(**changes)
+    assert refused.value.field == field
+
+
+def test_a_warm_up_longer_than_the_history_it_keeps_is_refused() -> None:
+    """The reference never holds more than ``history`` rates: a longer warm-up never ends, and
+    the detector answered 0 for ever."""
+    with pytest.raises(InvalidValue) as refused:
+        BurstParams(history=100, warmup=101)
+    assert refused.value.field == "warmup"
+    assert "history" in refused.value.rule
+    assert BurstParams(history=100, warmup=100).warmup == 100
+
+
+def test_a_detector_refuses_params_that_are_not_burst_params() -> None:
+    with pytest.raises(InvalidValue) as refused:
+        BurstDetector(5)  # type: ignore[arg-type]
+    assert refused.value.field == "params"
+
+
+@pytest.mark.parametrize("value", [True, False, "5", None, [1], 1 + 2j, Decimal("1")])
+def test_a_value_that_is_not_a_count_is_refused_naming_it(value: object) -> None:
+    """A bool was counted as 0 or 1; text, None, a complex or a Decimal were a TypeError from
+    deep inside (a Decimal only at the next sum)."""
+    detector = BurstDetector(SMALL)
+    detector.update(1.0)
+    with pytest.raises(InvalidValue) as refused:
+        detector.update(value)  # type: ignore[arg-type]
+    assert refused.value.field == "value"
+    # The refused value left nothing behind: the detector goes on as if it had not been given.
+    assert _feed(detector, [1.0] * 30) == _feed(BurstDetector(SMALL), [1.0] * 31)[1:]
+
+
+def test_a_fraction_is_a_count_like_its_float() -> None:
+    assert _feed(BurstDetector(SMALL), [Fraction(1, 2)] * 30 + [Fraction(900)] * 3) == _feed(  # type: ignore[list-item]
+        BurstDetector(SMALL), [0.5] * 30 + [900.0] * 3
+    )
+
+
+_EXTREMES = st.sampled_from(
+    [0, 1, 2**63 - 1, 10**400, -(2**63), 1e12, 1.7e308, 5e-324, 0.0, math.nan, math.inf]
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    runs=st.lists(st.tuples(_EXTREMES, st.integers(1, 120)), min_size=1, max_size=8),
+    small=st.booleans(),
+)
+def test_likelihood_stays_in_the_unit_interval_for_extreme_values_and_long_constant_runs(
+    runs: list[tuple[float, int]], small: bool
+) -> None:
+    detector = BurstDetector(SMALL if small else BurstParams(history=400, warmup=50, refractory=20))
+    for value, length in runs:
+        for _ in range(length):
+            likelihood = detector.update(value)
+            assert 0.0 <= likelihood <= 1.0
