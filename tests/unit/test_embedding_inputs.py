@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,8 @@ from marketscout.domain import (
     window_gains,
 )
 from marketscout.domain.alert_rules import evaluate_rule
-from marketscout.domain.model import AlertRule, AlertRuleKind
+from marketscout.domain.gains import ad_gains
+from marketscout.domain.model import AlertRule, AlertRuleKind, TrendAssessment, TrendScore, TrendStatus
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 NAIVE = datetime(2026, 12, 1)  # noqa: DTZ001 - the point: a time without an offset
@@ -214,6 +215,7 @@ class _Reading:
     """An embedder's own reading: the attributes the engine reads, and no checks of its own."""
 
     ad_id: Any = 1
+    product_id: Any = 1
     platform: Any = Platform.TIKTOK
     region: Any = "US"
     observed_at: Any = NOW
@@ -320,3 +322,150 @@ def test_one_ad_read_on_two_platforms_is_refused() -> None:
     with pytest.raises(InvalidValue) as refused:
         score_series(series, NOW)
     assert refused.value.field == "platform"
+
+
+_THRESHOLD = AlertRule(user_id=1, kind=AlertRuleKind.SCORE_THRESHOLD, threshold=50, created_at=NOW)
+_VIRAL = AlertRule(user_id=1, kind=AlertRuleKind.NEW_VIRAL_AD, created_at=NOW)
+
+
+def _score(**changes: Any) -> TrendScore:
+    values: dict[str, Any] = {
+        "id": 1,
+        "product_id": 1,
+        "calculated_at": NOW,
+        "assessment": TrendAssessment(score=60.0, status=TrendStatus.STEADY, confidence=1.0),
+    }
+    return TrendScore(**{**values, **changes})
+
+
+def _assessed(score: float) -> TrendAssessment:
+    return TrendAssessment(score=score, status=TrendStatus.STEADY, confidence=1.0)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: evaluate_rule("rule", 1, "P", [], [], NOW), "rule"),  # type: ignore[arg-type]
+        (
+            lambda: evaluate_rule(replace(_THRESHOLD, created_at=NAIVE), 1, "P", [_score()], [], NOW),
+            "created_at",
+        ),
+        (lambda: evaluate_rule(replace(_THRESHOLD, created_at="x"), 1, "P", [], [], NOW), "created_at"),
+        (lambda: evaluate_rule(_THRESHOLD, "1", "P", [], [], NOW), "product_id"),  # type: ignore[arg-type]
+        (lambda: evaluate_rule(_THRESHOLD, True, "P", [], [], NOW), "product_id"),
+        (lambda: evaluate_rule(_THRESHOLD, 1, None, [], [], NOW), "product_name"),  # type: ignore[arg-type]
+        (lambda: evaluate_rule(_THRESHOLD, 1, "P", 5, [], NOW), "history"),  # type: ignore[arg-type]
+        (lambda: evaluate_rule(_THRESHOLD, 1, "P", [5], [], NOW), "history"),  # type: ignore[list-item]
+        (lambda: evaluate_rule(_THRESHOLD, 1, "P", [_score(calculated_at=NAIVE)], [], NOW), "calculated_at"),
+        (lambda: evaluate_rule(_THRESHOLD, 1, "P", [_score(assessment=None)], [], NOW), "assessment"),
+        (
+            lambda: evaluate_rule(_THRESHOLD, 1, "P", [_score(assessment=_assessed(math.nan))], [], NOW),
+            "score",
+        ),
+        (lambda: evaluate_rule(_THRESHOLD, 1, "P", [_score(id="a")], [], NOW), "id"),
+        (lambda: evaluate_rule(_VIRAL, 1, "P", [], 5, NOW), "viral_ads"),  # type: ignore[arg-type]
+        (lambda: evaluate_rule(_VIRAL, 1, "P", [], [5], NOW), "viral_ads"),  # type: ignore[list-item]
+        (lambda: evaluate_rule(_THRESHOLD, 1, "P", [], [], datetime(2200, 1, 1, tzinfo=UTC)), "now"),
+        (lambda: evaluate_rule(_THRESHOLD, 1, "P", [], [], NOW, history_since=NAIVE), "history_since"),
+        (
+            lambda: evaluate_rule(
+                _THRESHOLD, 1, "P", [], [], NOW, history_since=datetime(1, 1, 1, tzinfo=UTC)
+            ),
+            "history_since",
+        ),
+    ],
+)
+def test_evaluate_rule_refuses_what_it_cannot_evaluate_naming_it(
+    call: Callable[[], object], field: str
+) -> None:
+    """A rule that is not an AlertRule, a history or viral ads that are not lists of scores and
+    hits, a naive time in them or the rule were AttributeErrors and TypeErrors; a NaN score
+    silently never alerted, and a ``now`` in 2200 was taken though every other entry point
+    refuses an instant after 2100."""
+    with pytest.raises(InvalidValue) as refused:
+        call()
+    assert refused.value.field == field, refused.value
+
+
+@pytest.mark.parametrize("threshold", [math.nan, math.inf, -math.inf, True, "50", 0, -1, 100.5])
+def test_evaluate_rule_refuses_a_threshold_it_cannot_compare_with(threshold: object) -> None:
+    for kind in (AlertRuleKind.SCORE_THRESHOLD, AlertRuleKind.SCORE_RISE):
+        rule = AlertRule(user_id=1, kind=kind, threshold=threshold, window_hours=24, created_at=NOW)  # type: ignore[arg-type]
+        with pytest.raises(InvalidValue) as refused:
+            evaluate_rule(rule, 1, "P", [_score()], [], NOW)
+        assert refused.value.field == "threshold"
+
+
+_SNAPS = [
+    EngagementSnapshot(
+        ad_id=1,
+        product_id=1,
+        platform=Platform.TIKTOK,
+        region="US",
+        observed_at=NOW - timedelta(days=2),
+        views=5,
+    ),
+    EngagementSnapshot(
+        ad_id=1, product_id=1, platform=Platform.TIKTOK, region="US", observed_at=NOW, views=50
+    ),
+]
+_EARLY = datetime(1, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: window_gains(_SNAPS, NOW, NOW - timedelta(days=1)), "start"),
+        (lambda: window_gains(_SNAPS, _EARLY, NOW), "start"),
+        (lambda: window_gains(_SNAPS, NOW - timedelta(days=1), datetime(2200, 1, 1, tzinfo=UTC)), "end"),
+        (lambda: window_gains(5, NOW - timedelta(days=1), NOW), "snapshots"),  # type: ignore[arg-type]
+        (lambda: window_gains([5], NOW - timedelta(days=1), NOW), "snapshots"),  # type: ignore[list-item]
+        (lambda: window_gains([_Reading(views=-1)], NOW - timedelta(days=1), NOW), "views"),  # type: ignore[list-item]
+        (lambda: ad_gains(5), "gains"),  # type: ignore[arg-type]
+        (lambda: ad_gains([5]), "gains"),  # type: ignore[list-item]
+        (lambda: heat_map(_SNAPS, [1], since=NOW, until=NOW - timedelta(days=1)), "since"),
+        (lambda: heat_map(_SNAPS, [1], since=None, until=_EARLY), "until"),
+        (lambda: heat_map(_SNAPS, [1], since=_EARLY, until=NOW), "since"),
+        (lambda: heat_map(5, [1], since=None, until=NOW), "snapshots"),  # type: ignore[arg-type]
+        (lambda: heat_map([5], [1], since=None, until=NOW), "snapshots"),  # type: ignore[list-item]
+        (lambda: heat_map(_SNAPS, 5, since=None, until=NOW), "product_ids"),  # type: ignore[arg-type]
+        (lambda: heat_map(_SNAPS, ["a"], since=None, until=NOW), "product_ids"),  # type: ignore[list-item]
+        (lambda: heat_map(_SNAPS, [True], since=None, until=NOW), "product_ids"),
+        (lambda: spread_score(5, "DE", NOW), "snapshots"),  # type: ignore[arg-type]
+        (lambda: spread_score([5], "DE", NOW), "snapshots"),  # type: ignore[list-item]
+        (lambda: spread_score([_Reading(observed_at=NAIVE)], "DE", NOW), "observed_at"),  # type: ignore[list-item]
+        (lambda: spread_score(_SNAPS, 5, NOW), "target"),  # type: ignore[arg-type]
+        (lambda: spread_score(_SNAPS, "", NOW), "target"),
+        (lambda: spread_score(_SNAPS, "DE", NOW, 5), "params"),  # type: ignore[arg-type]
+        (lambda: spread_score(_SNAPS, "DE", _EARLY), "as_of"),
+    ],
+)
+def test_the_gains_heat_map_and_spread_refuse_what_they_cannot_use_naming_it(
+    call: Callable[[], object], field: str
+) -> None:
+    """A window that ends before it starts was an empty answer; a start in year 1 an
+    OverflowError; input that is not a list of readings, gains or product ids a TypeError or
+    an AttributeError; a target that is not a region code was scored as one."""
+    with pytest.raises(InvalidValue) as refused:
+        call()
+    assert refused.value.field == field, refused.value
+
+
+def test_a_heat_map_takes_its_readings_from_a_generator_as_from_a_list() -> None:
+    """The readings were read twice without a ``since`` (once for the earliest), so a generator
+    gave a map of zeros."""
+    as_list = heat_map(_SNAPS, [1], since=None, until=NOW, level="country")
+    assert as_list == {1: {"US": 100.0}}
+    assert heat_map((s for s in _SNAPS), [1], since=None, until=NOW, level="country") == as_list
+
+
+def test_an_embedders_readings_give_the_gains_and_spread_that_snapshots_give() -> None:
+    """Objects with a snapshot's fields are taken (their platform by name too), as the scoring
+    takes them."""
+    readings = [
+        _Reading(observed_at=s.observed_at, views=s.views, platform="TikTok", product_id=1)  # type: ignore[call-arg]
+        for s in _SNAPS
+    ]
+    start = NOW - timedelta(days=3)
+    assert window_gains(readings, start, NOW) == window_gains(_SNAPS, start, NOW)  # type: ignore[arg-type]
+    assert spread_score(readings, "DE", NOW) == spread_score(_SNAPS, "DE", NOW)  # type: ignore[arg-type]
