@@ -264,9 +264,8 @@ def test_a_value_that_is_not_a_count_is_refused_naming_it(value: object) -> None
 
 
 def test_a_fraction_is_a_count_like_its_float() -> None:
-    assert _feed(BurstDetector(SMALL), [Fraction(1, 2)] * 30 + [Fraction(900)] * 3) == _feed(  # type: ignore[list-item]
-        BurstDetector(SMALL), [0.5] * 30 + [900.0] * 3
-    )
+    fractions: list[Any] = [Fraction(1, 2)] * 30 + [Fraction(900)] * 3
+    assert _feed(BurstDetector(SMALL), fractions) == _feed(BurstDetector(SMALL), [0.5] * 30 + [900.0] * 3)
 
 
 _EXTREMES = st.sampled_from(

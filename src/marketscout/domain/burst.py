@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 from collections import deque
 from dataclasses import dataclass
 
@@ -39,6 +40,10 @@ from marketscout.domain.errors import InvalidValue
 
 _MIN_SPREAD = 0.1  # log units: with a near-constant history, a 10 % rise is the scale of a burst
 _MAX_COUNT = 1e12  # larger counts are clipped, so that sums and logs stay finite
+#: The longest window (smoothing, history, warm-up, refractory period) in values: 95 years of
+#: 5-minute counts; a longer one could not be allocated.
+MAX_VALUES = 10_000_000
+_NOT_A_COUNT = "must be a count: an int or a float (NaN or an infinity for a missing value), not "
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,19 +59,27 @@ class BurstParams:
     refractory: int = 288  # one day of 5-minute values
 
     def __post_init__(self) -> None:
-        """Refuse, naming the field, what the detector cannot run with (as ScoringParams does)."""
-        for name in ("smoothing", "history", "warmup"):
+        """Refuse, naming the field, what the detector cannot run with (as ScoringParams does):
+        a bool or text where a number belongs, a window beyond :data:`MAX_VALUES`, a warm-up
+        longer than the history (the reference never holds more: it would never end)."""
+        for name, low in (("smoothing", 1), ("history", 1), ("warmup", 1), ("refractory", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidValue(name, "must be a whole number of at least 1")
-        if isinstance(self.refractory, bool) or not isinstance(self.refractory, int) or self.refractory < 0:
-            raise InvalidValue("refractory", "must be a whole number of at least 0")
-        if not self.pseudo_count > 0 or not math.isfinite(self.pseudo_count):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_VALUES:
+                raise InvalidValue(name, f"must be a whole number from {low} to {MAX_VALUES:,}")
+        if self.warmup > self.history:
+            raise InvalidValue(
+                "warmup", f"must be at most history ({self.history}): the reference holds no more rates"
+            )
+        if not (_real(self.pseudo_count) and math.isfinite(self.pseudo_count) and self.pseudo_count > 0):
             raise InvalidValue("pseudo_count", "must be a finite number above 0")
-        if not 0.5 < self.upper_quantile < 1:
-            raise InvalidValue("upper_quantile", "must be above 0.5 and below 1")
-        if not 0.5 <= self.alarm_level < 1:
+        if not (_real(self.upper_quantile) and 0.5 < self.upper_quantile < 1):
+            raise InvalidValue("upper_quantile", "must be a number above 0.5 and below 1")
+        if not (_real(self.alarm_level) and 0.5 <= self.alarm_level < 1):
             raise InvalidValue("alarm_level", "must be from 0.5 to below 1: a likelihood never reaches 1")
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 DEFAULT_BURST_PARAMS = BurstParams()
@@ -89,6 +102,8 @@ class BurstDetector:
     )
 
     def __init__(self, params: BurstParams = DEFAULT_BURST_PARAMS) -> None:
+        if not isinstance(params, BurstParams):
+            raise InvalidValue("params", f"must be a BurstParams, not {_kind(params)}")
         self._params = params
         self._recent: deque[float] = deque(maxlen=params.smoothing)
         self._pending: deque[float] = deque()
@@ -106,6 +121,15 @@ class BurstDetector:
         self._ceiling = math.inf
 
     def update(self, value: float) -> float:
+        """The likelihood that the stream is in a burst, ``value`` being the next count.
+
+        A count is an int or a float (or any other real number, a Fraction or a NumPy scalar,
+        read as its float); a negative one counts as 0, one above 10^12 as 10^12. NaN or an
+        infinity is a missing value: skipped, the answer 0. Anything else (a bool, text, None,
+        a Decimal) is refused with :class:`InvalidValue` naming ``value``, and leaves the
+        detector as it was."""
+        if type(value) is not float and type(value) is not int:
+            value = _count(value)
         try:
             if not math.isfinite(value):
                 return 0.0
@@ -155,3 +179,19 @@ class BurstDetector:
         if distance <= -math.log(2.0):
             return 0.0
         return min(max(1.0 - 0.5 * math.exp(-distance), 0.0), 1.0)
+
+
+def _count(value: object) -> float:
+    """A real number that is not an int or a float, as a float; InvalidValue naming ``value``
+    for anything else (a bool is a truth, not a count)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidValue("value", _NOT_A_COUNT + _kind(value))
+    try:
+        return float(value)
+    except OverflowError:  # a real beyond any float (a huge Fraction): the largest, or 0
+        return _MAX_COUNT if value > 0 else 0.0  # type: ignore[operator]  # Real declares no order
+
+
+def _kind(value: object) -> str:
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
