@@ -350,7 +350,7 @@ def _assessed(score: float) -> TrendAssessment:
             lambda: evaluate_rule(replace(_THRESHOLD, created_at=NAIVE), 1, "P", [_score()], [], NOW),
             "created_at",
         ),
-        (lambda: evaluate_rule(replace(_THRESHOLD, created_at="x"), 1, "P", [], [], NOW), "created_at"),
+        (lambda: evaluate_rule(replace(_THRESHOLD, created_at="x"), 1, "P", [], [], NOW), "created_at"),  # type: ignore[arg-type]
         (lambda: evaluate_rule(_THRESHOLD, "1", "P", [], [], NOW), "product_id"),  # type: ignore[arg-type]
         (lambda: evaluate_rule(_THRESHOLD, True, "P", [], [], NOW), "product_id"),
         (lambda: evaluate_rule(_THRESHOLD, 1, None, [], [], NOW), "product_name"),  # type: ignore[arg-type]
@@ -463,8 +463,7 @@ def test_an_embedders_readings_give_the_gains_and_spread_that_snapshots_give() -
     """Objects with a snapshot's fields are taken (their platform by name too), as the scoring
     takes them."""
     readings = [
-        _Reading(observed_at=s.observed_at, views=s.views, platform="TikTok", product_id=1)  # type: ignore[call-arg]
-        for s in _SNAPS
+        _Reading(observed_at=s.observed_at, views=s.views, platform="TikTok", product_id=1) for s in _SNAPS
     ]
     start = NOW - timedelta(days=3)
     assert window_gains(readings, start, NOW) == window_gains(_SNAPS, start, NOW)  # type: ignore[arg-type]

@@ -30,14 +30,25 @@ events of the whole history (a rise is known only where the rule's window lies i
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.domain.inputs import instant, listed
+from marketscout.domain.inputs import kind as kind_of
 from marketscout.domain.instants import require_aware
-from marketscout.domain.model import AlertRule, AlertRuleKind, TrendScore, TrendStatus, ViralAd
+from marketscout.domain.model import (
+    Ad,
+    AlertRule,
+    AlertRuleKind,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+    ViralAd,
+)
 from marketscout.domain.scoring import EXPLODING_SCORE, measured
 
 # Points a score must fall below a threshold before a threshold rule fires again.
@@ -216,15 +227,34 @@ def evaluate_rule(
 ) -> list[AlertEvent]:
     """The events of one rule on one product. ``history`` is the product's scores, oldest first,
     read since ``history_since`` (None: the whole history); an episode it cannot tell from one
-    begun before is marked ``continued``. A rule that breaks its kind's rules
-    (:func:`validate_rule`) is refused, as is a naive ``now`` or ``history_since``."""
+    begun before is marked ``continued``.
+
+    Input it cannot evaluate is refused with :class:`InvalidValue` naming it: a ``rule`` that
+    is not an :class:`AlertRule`, breaks its kind's rules (:func:`validate_rule`) or has a
+    naive ``created_at``; a ``product_id`` or ``product_name`` of the wrong type; a ``history``
+    that is not a list of :class:`TrendScore` (each with a whole-number ``id``, an aware
+    ``calculated_at`` and a :class:`TrendAssessment` whose ``score`` is a finite number);
+    ``viral_ads`` that are not :class:`ViralAd` hits; a ``now`` or ``history_since`` without a
+    UTC offset or outside 1970-2100."""
+    if not isinstance(rule, AlertRule):
+        raise InvalidValue("rule", f"must be an AlertRule, not {kind_of(rule)}")
     kind = validate_rule(rule.kind, rule.threshold, rule.window_hours)
     if rule.kind is not kind:
         rule = dataclasses.replace(rule, kind=kind)
-    require_aware("now", now)
+    require_aware("created_at", rule.created_at)
+    if isinstance(product_id, bool) or not isinstance(product_id, int):
+        raise InvalidValue("product_id", f"must be a whole number, not {kind_of(product_id)}")
+    if not isinstance(product_name, str):
+        raise InvalidValue("product_name", f"must be text, not {kind_of(product_name)}")
+    instant("now", now)
     if history_since is not None:
-        require_aware("history_since", history_since)
-    ordered = sorted((s for s in history if s.calculated_at <= now), key=lambda s: (s.calculated_at, s.id))
+        instant("history_since", history_since)
+    scores = _checked_history(history)
+    hits = listed("viral_ads", viral_ads, "ViralAd")
+    for index, viral in enumerate(hits):
+        if not isinstance(viral, ViralAd) or not isinstance(viral.ad, Ad):
+            raise InvalidValue("viral_ads", f"item {index} is {kind_of(viral)}: must be a ViralAd of an Ad")
+    ordered = sorted((s for s in scores if s.calculated_at <= now), key=lambda s: (s.calculated_at, s.id))
     prefix = event_key_prefix(rule, product_id)
     if kind == AlertRuleKind.NEW_VIRAL_AD:
         return [
@@ -234,7 +264,7 @@ def evaluate_rule(
                 f"{prefix}ad{viral.ad.id}",
                 f"🔥 New viral ad detected for {product_name} on {viral.ad.platform}: {viral.reason}",
             )
-            for viral in sorted(viral_ads, key=lambda v: v.ad.id)
+            for viral in sorted(hits, key=lambda v: v.ad.id)
         ]
     truncated = history_since is not None
     if kind == AlertRuleKind.SCORE_THRESHOLD:
@@ -259,6 +289,26 @@ def evaluate_rule(
             )
         )
     return events
+
+
+def _checked_history(history: object) -> list[TrendScore]:
+    """The history as a list, each score checked for what the rules compare and order by."""
+    scores = listed("history", history, "TrendScore")
+    for index, s in enumerate(scores):
+        if not isinstance(s, TrendScore):
+            raise InvalidValue("history", f"item {index} is {kind_of(s)}: must be a TrendScore")
+        if isinstance(s.id, bool) or not isinstance(s.id, int):
+            raise InvalidValue("id", f"history item {index}: must be a whole number, not {kind_of(s.id)}")
+        if not isinstance(s.calculated_at, datetime) or s.calculated_at.utcoffset() is None:
+            raise InvalidValue("calculated_at", f"history item {index}: must be a datetime with a UTC offset")
+        if not isinstance(s.assessment, TrendAssessment):
+            raise InvalidValue(
+                "assessment", f"history item {index}: must be a TrendAssessment, not {kind_of(s.assessment)}"
+            )
+        score = s.assessment.score
+        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+            raise InvalidValue("score", f"history item {index}: must be a finite number")
+    return scores
 
 
 def _exact(number: float | None) -> str:

@@ -20,10 +20,13 @@ the reference that the in-memory store uses and that the SQL adapter must agree 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from marketscout.domain.errors import InvalidValue
+from marketscout.domain.inputs import instant, kind, readings
 from marketscout.domain.instants import require_aware
 from marketscout.domain.model import AdGain, EngagementSnapshot, Platform, WindowGain
 
@@ -45,9 +48,18 @@ class _Accumulator:
 
 def window_gains(snapshots: Iterable[EngagementSnapshot], start: datetime, end: datetime) -> list[WindowGain]:
     """Per (ad, region) with a reading in ``(start, end]``; readings older than
-    ``start - LOOKBACK`` are ignored."""
-    require_aware("start", start)
-    require_aware("end", end)
+    ``start - LOOKBACK`` are ignored. Refused with :class:`InvalidValue` naming it: a ``start``
+    or ``end`` without a UTC offset or outside 1970-2100, a ``start`` after ``end``, and
+    ``snapshots`` that are not readings (:func:`domain.inputs.readings`)."""
+    instant("start", start)
+    instant("end", end)
+    if start > end:
+        raise InvalidValue("start", "must not be after end")
+    return gains_of(readings("snapshots", snapshots), start, end)
+
+
+def gains_of(snapshots: Iterable[EngagementSnapshot], start: datetime, end: datetime) -> list[WindowGain]:
+    """:func:`window_gains` on input already checked."""
     earliest = start - LOOKBACK
     stats: dict[tuple[int, str], _Accumulator] = {}
     for s in snapshots:
@@ -56,7 +68,7 @@ def window_gains(snapshots: Iterable[EngagementSnapshot], start: datetime, end: 
         acc = stats.get((s.ad_id, s.region))
         if acc is None:
             acc = stats[(s.ad_id, s.region)] = _Accumulator(
-                s.product_id, s.platform, s.observed_at, s.observed_at
+                s.product_id, Platform(s.platform), s.observed_at, s.observed_at
             )
         if s.observed_at <= start:
             acc.before = s.views if acc.before is None else max(acc.before, s.views)
@@ -104,9 +116,11 @@ def regional_activity(gains: Iterable[WindowGain]) -> dict[str, int]:
 
 def ad_gains(gains: Iterable[WindowGain]) -> list[AdGain]:
     """Each ad's gains summed over its regions (what the viral-ad scan ranks), by ad id.
-    Stores may compute it without listing the per-region gains."""
+    Stores may compute it without listing the per-region gains. ``gains`` that are not a list
+    of :class:`WindowGain` are refused with :class:`InvalidValue` naming ``gains``."""
     per_ad: dict[int, AdGain] = {}
-    for g in gains:
+    for index, g in enumerate(_items("gains", gains)):
+        _check_gain(index, g)
         seen = per_ad.get(g.ad_id)
         if seen is None:
             per_ad[g.ad_id] = AdGain(
@@ -126,3 +140,22 @@ def ad_gains(gains: Iterable[WindowGain]) -> list[AdGain]:
                 last_seen=max(seen.last_seen, g.last_seen),
             )
     return [per_ad[ad_id] for ad_id in sorted(per_ad)]
+
+
+def _items(field: str, given: object) -> Iterator[Any]:
+    if not isinstance(given, str | bytes | Mapping) and isinstance(given, Iterable):
+        return iter(given)
+    raise InvalidValue(field, f"must be a list (or any iterable) of WindowGain, not {kind(given)}")
+
+
+def _check_gain(index: int, g: object) -> None:
+    """InvalidValue naming what an item of ``gains`` lacks to be summed as a WindowGain."""
+    if not isinstance(g, WindowGain):
+        raise InvalidValue("gains", f"item {index} is {kind(g)}: must be a WindowGain")
+    for name in ("ad_id", "product_id", "gained", "base"):
+        if type(getattr(g, name)) is not int:
+            raise InvalidValue(name, f"gains item {index}: must be a whole number")
+    if g.gained < 0 or g.base < 0:
+        raise InvalidValue("gained" if g.gained < 0 else "base", f"gains item {index}: must not be negative")
+    for name in ("first_seen", "last_seen"):
+        require_aware(name, getattr(g, name))

@@ -9,13 +9,13 @@ views). The strongest region of each product is 100, the others are relative to 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
 from marketscout.domain.errors import InvalidValue
-from marketscout.domain.gains import regional_activity, window_gains
-from marketscout.domain.instants import require_aware
+from marketscout.domain.gains import gains_of, regional_activity
+from marketscout.domain.inputs import instant, kind, listed, readings
 from marketscout.domain.model import GLOBAL_REGION, EngagementSnapshot, WindowGain
 from marketscout.domain.regions import CONTINENTS, continent_of
 
@@ -24,21 +24,38 @@ PRIOR_SHARE = 0.05
 
 
 def heat_map(
-    snapshots: Sequence[EngagementSnapshot],
-    product_ids: Sequence[int],
+    snapshots: Iterable[EngagementSnapshot],
+    product_ids: Iterable[int],
     *,
     since: datetime | None,
     until: datetime,
     level: Literal["continent", "country"] = "continent",
 ) -> dict[int, dict[str, float]]:
-    """Relative interest per region for each product, from the raw snapshots of every product."""
+    """Relative interest per region for each product, from the raw snapshots of every product
+    in ``(since, until]`` (since None: from the earliest snapshot). Refused with
+    :class:`InvalidValue` naming it: an unknown ``level``; a ``since`` or ``until`` without a
+    UTC offset or outside 1970-2100 (the earliest snapshot's ``observed_at`` too, when it
+    stands for ``since``); a ``since`` after ``until``; ``snapshots`` that are not readings;
+    ``product_ids`` that are not whole numbers."""
     if level not in ("continent", "country"):
         raise InvalidValue("level", "must be one of: continent, country")
-    require_aware("until", until)
+    instant("until", until)
     if since is not None:
-        require_aware("since", since)
-    start = since if since is not None else min((s.observed_at for s in snapshots), default=until)
-    return heat_map_from_gains(window_gains(snapshots, start, until), product_ids, level=level)
+        instant("since", since)
+        if since > until:
+            raise InvalidValue("since", "must not be after until")
+    ids = listed("product_ids", product_ids, "product ids")
+    for product_id in ids:
+        if isinstance(product_id, bool) or not isinstance(product_id, int):
+            raise InvalidValue("product_ids", f"must be whole numbers, not {kind(product_id)}")
+    checked = readings("snapshots", snapshots)
+    if since is not None:
+        start = since
+    else:
+        start = min((s.observed_at for s in checked), default=until)
+        instant("observed_at", start)
+        start = min(start, until)
+    return heat_map_from_gains(gains_of(checked, start, until), ids, level=level)
 
 
 def heat_map_from_gains(

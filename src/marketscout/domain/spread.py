@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marketscout.domain.errors import InvalidValue
-from marketscout.domain.instants import require_aware
+from marketscout.domain.inputs import instant, kind, readings
 from marketscout.domain.model import EngagementSnapshot
 
 
@@ -74,8 +74,16 @@ def spread_score(
     params: SpreadParams = DEFAULT_SPREAD_PARAMS,
 ) -> SpreadAssessment:
     """Scores an item's chance of reaching region ``target`` (None: any region it has not reached
-    yet), from its readings at or before ``as_of``."""
-    require_aware("as_of", as_of)
+    yet), from its readings at or before ``as_of``. Refused with :class:`InvalidValue` naming
+    it: ``snapshots`` that are not readings, a ``target`` that is neither None nor a region code
+    (text, not empty), an ``as_of`` without a UTC offset or outside 1970-2100, ``params`` that
+    are not :class:`SpreadParams`."""
+    instant("as_of", as_of)
+    if target is not None and (not isinstance(target, str) or not target):
+        raise InvalidValue("target", "must be a region code (not empty) or None")
+    if not isinstance(params, SpreadParams):
+        raise InvalidValue("params", f"must be a SpreadParams, not {kind(params)}")
+    snapshots = readings("snapshots", snapshots)
     # Per ad and region, the highest views; and the first reading: elsewhere, and in the target.
     latest: dict[tuple[int, str], int] = {}
     there: dict[int, int] = {}
