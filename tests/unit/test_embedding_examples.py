@@ -44,7 +44,7 @@ def test_the_architectures_embedding_example_runs_and_says_what_it_prints() -> N
     burst, messages, (field, rule) = _run(example)
     assert burst == (True,), "the jump is a burst, as the example says"
     assert isinstance(messages[0], list) and len(messages[0]) == 1, "one event for one crossing"
-    assert "reached 72.0" in messages[0][0]
+    assert "crossed 70" in messages[0][0] and "(72.0); now 71.0" in messages[0][0]
     assert field == "value" and "must be a count" in str(rule)
 
 
