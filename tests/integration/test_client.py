@@ -610,3 +610,70 @@ async def test_the_async_client_uses_a_kept_access_token_too(clock: MovableClock
         # Calls at once that find it refused: one login for all of them.
         watched = await asyncio.gather(*(client.watchlist() for _ in range(4)))
         assert watched == [[]] * 4 and len(logins) == 1
+
+
+def test_log_out_ends_the_login_on_the_server(clock: MovableClock) -> None:
+    """``log_out`` sends POST /token/revoke with the access token and the refresh token the
+    client holds: both end on the server, the client forgets them, another login goes on."""
+    app = create_app(build_container(api_settings(), clock))
+    with (
+        TestClient(app=app) as http,
+        MarketScoutClient(http=http) as client,
+        MarketScoutClient(http=http) as other,
+    ):
+        sent: list[httpx.Request] = []
+        http.event_hooks["request"].append(sent.append)
+        client.sign_up("leaver", "leaver@example.com", "a long passphrase")
+        issued = client.log_in("leaver", "a long passphrase")
+        other.log_in("leaver", "a long passphrase")
+        assert client.log_out() is True
+        [revoke] = [request for request in sent if request.url.path == "/token/revoke"]
+        refresh_token = msgspec.json.decode(revoke.content)["refresh_token"]
+        assert http.post("/token/refresh", json={"refresh_token": refresh_token}).status_code == 401
+        with MarketScoutClient(http=http) as copy:
+            copy.use_access_token(issued.token)
+            with pytest.raises(MarketScoutError) as ended:
+                copy.watchlist()
+        assert ended.value.status_code == 401
+        with pytest.raises(MarketScoutError) as forgotten:
+            client.watchlist()
+        assert forgotten.value.status_code == 401, "the client sends no token after logging out"
+        sent.clear()
+        assert client.log_out() is False, "nothing left to end"
+        assert sent == [], "and nothing is sent"
+        assert other.watchlist() == []
+
+
+def test_log_out_with_a_token_that_no_longer_works_says_so(clock: MovableClock) -> None:
+    """An access token the server refuses (expired, ended already): nothing to end, False; the
+    client does not log in again just to log out."""
+    app = create_app(build_container(api_settings(), clock))
+    with TestClient(app=app) as http, MarketScoutClient(http=http) as client:
+        client.sign_up("late", "late@example.com", "a long passphrase")
+        issued = client.log_in("late", "a long passphrase")
+        clock.advance(timedelta(minutes=31))
+        logins: list[object] = []
+        with MarketScoutClient(http=http) as later:
+            later.use_access_token(issued.token, log_in_again=lambda: logins.append(1))
+            assert later.log_out() is False
+        assert logins == []
+        # Expired, but its refresh token still good: refreshed, then the new pair ends too.
+        assert client.log_out() is True
+        with pytest.raises(MarketScoutError) as ended:
+            client.watchlist()
+        assert ended.value.status_code == 401
+
+
+async def test_the_async_client_logs_out_too(clock: MovableClock) -> None:
+    app = create_app(build_container(api_settings(), clock))
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # Litestar types its ASGI scope more narrowly
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+        AsyncMarketScoutClient(http=http) as client,
+    ):
+        await client.sign_up("async_leaver", "async_leaver@example.com", "a long passphrase")
+        issued = await client.log_in("async_leaver", "a long passphrase")
+        assert await client.log_out() is True
+        answer = await http.get("/watchlists", headers={"Authorization": f"Bearer {issued.token}"})
+        assert answer.status_code == 401
+        assert await client.log_out() is False

@@ -48,6 +48,8 @@ async def limited() -> AsyncIterator[Client]:
         ("GET", "/ui/export/watchlist", "heavy"),
         ("POST", "/ui/data", "default"),
         ("POST", "/me/password", "auth"),
+        ("POST", "/token/revoke", "auth"),
+        ("POST", "/Token/Revoke/", "auth"),
         ("POST", "/ui/account/password", "auth"),
         ("GET", "/products", "default"),
         ("GET", "/health", None),

@@ -264,16 +264,20 @@ def test_the_servers_validation_details_are_shown(
 
 
 class Calls:
-    """What the in-process server was asked and answered: the log-ins, and the 401s."""
+    """What the in-process server was asked and answered: the log-ins, the revocations, and the
+    other 401s."""
 
     def __init__(self, http: httpx.Client) -> None:
         self.logins = 0
         self.refused = 0
+        self.revokes = 0
         http.event_hooks["response"].append(self._note)
 
     def _note(self, response: httpx.Response) -> None:
         if response.request.url.path == "/token":
             self.logins += 1
+        elif response.request.url.path == "/token/revoke":
+            self.revokes += 1
         elif response.status_code == 401:
             self.refused += 1
 
@@ -400,19 +404,73 @@ def test_a_token_cache_setting_that_is_neither_on_nor_off_is_refused(
     assert capsys.readouterr().err == "marketscout: MARKETSCOUT_TOKEN_CACHE must be on or off\n"
 
 
-def test_logout_forgets_the_kept_token(
+def kept_token(cache_home: Path) -> str:
+    [kept] = kept_tokens(cache_home)
+    token: str = json.loads(kept.read_text(encoding="utf-8"))["access_token"]
+    return token
+
+
+def test_logout_ends_the_kept_token_on_the_server_and_forgets_it(
     http: TestClient[Litestar], calls: Calls, cache_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(http, "alerts") == 0
+    token = kept_token(cache_home)
     capsys.readouterr()
     assert run(http, "logout") == 0
-    assert "forgot the access token kept for remote_user at http://127.0.0.1:8000" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "ended the access token of remote_user at http://127.0.0.1:8000 on the server" in said
     assert kept_tokens(cache_home) == []
+    ended = http.get("/watchlists", headers={"Authorization": f"Bearer {token}"})
+    assert ended.status_code == 401, "a copy of the token is refused too"
+    revokes = calls.revokes
     assert run(http, "logout") == 0
     assert "no access token kept for remote_user at http://127.0.0.1:8000" in capsys.readouterr().out
+    assert calls.revokes == revokes, "with no token kept, the server is not asked"
     assert run(http, "alerts") == 0
-    assert calls.logins == 2
-    assert calls.refused == 0, "logout itself asks the server nothing"
+    assert calls.logins == 2, "the next run logs in again"
+
+
+def test_logout_of_a_token_that_has_already_ended_forgets_it(
+    http: TestClient[Litestar],
+    calls: Calls,
+    cache_home: Path,
+    clock: MovableClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Expired by the server's clock (or ended by a password change): nothing left to end, and
+    the run does not log in just to log out."""
+    assert run(http, "--json", "alerts") == 0
+    clock.advance(timedelta(minutes=31))
+    capsys.readouterr()
+    assert run(http, "--json", "logout") == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "server": "http://127.0.0.1:8000",
+        "username": "remote_user",
+        "forgotten": True,
+        "ended_on_server": True,
+    }
+    assert kept_tokens(cache_home) == []
+    assert calls.logins == 1
+
+
+def test_logout_when_the_server_cannot_be_reached_forgets_the_token_and_exits_1(
+    http: TestClient[Litestar], ad: Ad, cache_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The token is deleted from this machine all the same (whoever runs logout wants it gone
+    from here), and the run says that it could not be ended and exits 1: it stays valid on the
+    server until it expires."""
+    server = "http://127.0.0.1:9"  # nothing listens there
+    assert run(http, "--server", server, "alerts") == 0  # kept for that server
+    token = kept_token(cache_home)
+    capsys.readouterr()
+    args = build_parser().parse_args(["remote", "--server", server, "--username", "remote_user", "logout"])
+    assert run_remote(args) == 1
+    out, err = capsys.readouterr()
+    assert f"forgot the access token kept for remote_user at {server}" in out
+    assert err.startswith(f"marketscout: could not end the access token on the server: cannot reach {server}")
+    assert "valid until it expires" in err
+    assert kept_tokens(cache_home) == []
+    assert http.get("/watchlists", headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
 def test_a_token_kept_for_one_server_or_account_is_not_used_for_another(

@@ -362,3 +362,133 @@ async def test_a_login_name_with_a_control_character_is_422_naming_it(client: Cl
         assert refused.status_code == 422, refused.text
         [detail] = refused.json()["details"]
         assert (detail["field"], detail["rule"]) == ("username", "must not hold control characters")
+
+
+async def _log_in(client: Client, username: str) -> dict[str, Any]:
+    """A new login (its own refresh-token family) of an account signed up with the usual password."""
+    answer = await client.post("/token", data={"username": username, "password": "correct horse battery"})
+    assert answer.status_code == 200, answer.text
+    pair: dict[str, Any] = answer.json()
+    return pair
+
+
+def _bearer(pair: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['access_token']}"}
+
+
+async def test_revoke_ends_the_access_token_and_the_login_of_the_refresh_token_given(client: Client) -> None:
+    """POST /token/revoke (RFC 7009 in spirit): 204; the access token it was sent with is refused
+    from then on (a second revoke too, like any revoked token), the refresh token given can no
+    longer be used; another login of the same account goes on working."""
+    await sign_up(client, "gina")
+    ended, other = await _log_in(client, "gina"), await _log_in(client, "gina")
+    revoked = await client.post(
+        "/token/revoke", json={"refresh_token": ended["refresh_token"]}, headers=_bearer(ended)
+    )
+    assert revoked.status_code == 204, revoked.text
+    assert revoked.content == b""
+    refused = await client.get(PROTECTED, headers=_bearer(ended))
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    _assert_error(refused.json(), 401)
+    again = await client.post("/token/revoke", headers=_bearer(ended))
+    assert again.status_code == 401, "a revoked token is refused, here too"
+    refreshed = await client.post("/token/refresh", json={"refresh_token": ended["refresh_token"]})
+    assert refreshed.status_code == 401
+    _assert_error(refreshed.json(), 401)
+    assert (await client.get(PROTECTED, headers=_bearer(other))).status_code == 200, "another login"
+    renewed = await client.post("/token/refresh", json={"refresh_token": other["refresh_token"]})
+    assert renewed.status_code == 200, "another login's refresh token still works"
+
+
+async def test_revoke_with_a_spent_refresh_token_ends_the_tokens_rotated_from_it(client: Client) -> None:
+    """The refresh token given ends its whole login: a client that refreshed meanwhile (or a
+    thief who did) holds a newer token of the same login, and that one ends too."""
+    await sign_up(client, "hank")
+    first = await _log_in(client, "hank")
+    rotated = (await client.post("/token/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    revoked = await client.post(
+        "/token/revoke", json={"refresh_token": first["refresh_token"]}, headers=_bearer(rotated)
+    )
+    assert revoked.status_code == 204, revoked.text
+    after = await client.post("/token/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert after.status_code == 401
+
+
+@pytest.mark.parametrize("body", [None, {}, {"refresh_token": "never-issued"}])
+async def test_revoke_without_a_refresh_token_ends_the_access_token_alone(
+    client: Client, body: dict[str, str] | None
+) -> None:
+    """Without a refresh token (no body, an empty object) only the access token ends, and its
+    login can still be refreshed; a refresh token the server never issued (or that expired) has
+    nothing left to end and is ignored, as RFC 7009 says."""
+    await sign_up(client, "ivy")
+    pair = await _log_in(client, "ivy")
+    revoked = await client.post("/token/revoke", json=body, headers=_bearer(pair))
+    assert revoked.status_code == 204, revoked.text
+    assert (await client.get(PROTECTED, headers=_bearer(pair))).status_code == 401
+    renewed = await client.post("/token/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert renewed.status_code == 200, "the login itself goes on"
+    assert (await client.get(PROTECTED, headers=_bearer(renewed.json()))).status_code == 200
+
+
+async def test_a_refresh_token_of_another_account_is_403_and_nothing_is_revoked(client: Client) -> None:
+    """Not one's own to end: 403, and nothing ends, neither the other account's login nor the
+    caller's access token (so that a client that mixed up its accounts can tell, and try again)."""
+    await sign_up(client, "jack")
+    await sign_up(client, "kate")
+    jacks, kates = await _log_in(client, "jack"), await _log_in(client, "kate")
+    refused = await client.post(
+        "/token/revoke", json={"refresh_token": kates["refresh_token"]}, headers=_bearer(jacks)
+    )
+    assert refused.status_code == 403, refused.text
+    _assert_error(refused.json(), 403)
+    assert "another account" in refused.json()["message"]
+    assert (await client.get(PROTECTED, headers=_bearer(jacks))).status_code == 200
+    assert (await client.get(PROTECTED, headers=_bearer(kates))).status_code == 200
+    renewed = await client.post("/token/refresh", json={"refresh_token": kates["refresh_token"]})
+    assert renewed.status_code == 200, "the other account's login goes on"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({"refresh_token": 5}, "refresh_token", "must be a string"),
+        ({"refresh_token": ""}, "refresh_token", "must not be blank"),
+        ({"refresh_token": "x" * 513}, "refresh_token", "must be at most 512 characters"),
+        ({"refresh_token": "x", "access_token": "y"}, "access_token", "is not a known field"),
+        ([], "body", "must be an object"),
+    ],
+)
+async def test_a_bad_revoke_body_is_422_naming_the_field_and_ends_nothing(
+    client: Client, body: object, field: str, rule: str
+) -> None:
+    await sign_up(client, "liam")
+    pair = await _log_in(client, "liam")
+    refused = await client.post("/token/revoke", json=body, headers=_bearer(pair))
+    assert refused.status_code == 422, refused.text
+    _assert_error(refused.json(), 422)
+    [detail] = refused.json()["details"]
+    assert (detail["field"], detail["rule"]) == (field, rule)
+    assert (await client.get(PROTECTED, headers=_bearer(pair))).status_code == 200, "nothing ended"
+    renewed = await client.post("/token/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert renewed.status_code == 200
+
+
+async def test_revoke_needs_the_bearer_token_it_ends(client: Client) -> None:
+    await sign_up(client, "mia")
+    pair = await _log_in(client, "mia")
+    anonymous = await client.post("/token/revoke", json={"refresh_token": pair["refresh_token"]})
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    renewed = await client.post("/token/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert renewed.status_code == 200, "a refresh token alone ends nothing"
+
+
+async def test_revoke_is_documented_with_its_answers(client: Client) -> None:
+    operation = (await client.get("/openapi.json")).json()["paths"]["/token/revoke"]["post"]
+    assert {"204", "401", "403", "422", "429"} <= set(operation["responses"])
+    assert operation["security"] == [{"BearerToken": []}]
+    body = operation["requestBody"]
+    assert body["required"] is False, "the refresh token is optional, and so is the body"
+    assert set(body["content"]) == {"application/json"}
