@@ -12,7 +12,8 @@ through lists, and raises :class:`MarketScoutError` carrying the API's error sha
 
 The calls (the same on :class:`AsyncMarketScoutClient`, awaited):
 
-- accounts: ``sign_up``, ``log_in``, ``use_access_token``, ``change_password``;
+- accounts: ``sign_up``, ``log_in``, ``use_access_token``, ``change_password``, ``log_out`` (ends
+  the login's tokens on the server);
 - catalogue: ``products``, ``iter_products``, ``product``, ``create_product``, ``create_ad``;
 - engagement: ``ingest``;
 - intelligence: ``trending`` (with the API's filters), ``calculate_score``, ``score_history``,
@@ -236,6 +237,9 @@ class _Call:
     json: Any = None
     data: Mapping[str, str] | None = None
     auth: bool = True
+    # A refused access token may be renewed by logging in again (use_access_token's hook); not
+    # to log out, which would only start a login to end it.
+    may_log_in: bool = True
 
 
 @dataclass(slots=True)
@@ -292,8 +296,20 @@ class _Session:
             response.status_code == 401
             and call.auth
             and not refreshed
-            and (self.refresh_token is not None or self.may_log_in_again)
+            and (self.refresh_token is not None or (self.may_log_in_again and call.may_log_in))
         )
+
+    def revoke(self) -> _Call | None:
+        """The call that ends the tokens held (the refresh token's whole login with them), or
+        None when none is held."""
+        if self.access_token is None:
+            return None
+        body = {"refresh_token": self.refresh_token} if self.refresh_token is not None else None
+        return _Call("POST", "/token/revoke", json=body, may_log_in=False)
+
+    def forget(self) -> None:
+        self.access_token = self.refresh_token = None
+        self.may_log_in_again = False
 
 
 def _retry_after(value: str | None) -> float:
@@ -671,6 +687,29 @@ class MarketScoutClient:
         this client's too, are refused from then on): log in again with the new password."""
         self._send(_Calls.change_password(current_password, new_password))
 
+    def log_out(self) -> bool:
+        """Ends this client's login on the server (``POST /token/revoke``): its access token, and
+        the login of its refresh token when it holds one, are refused from then on, and the
+        client forgets them. True when the server ended them; False when there was nothing to
+        end: no token held (nothing is sent), or the server refused the token as no longer
+        valid (expired, revoked, ended by a password change; a token from
+        :meth:`use_access_token` is not renewed by logging in just to end it). Raises when the
+        server could not be told (unreachable, an error answer): the tokens are then kept, so
+        that it can be tried again."""
+        call = self._session.revoke()
+        if call is None:
+            return False
+        try:
+            self._send(call)
+        except MarketScoutError as error:
+            if error.status_code != 401:
+                raise
+            ended = False
+        else:
+            ended = True
+        self._session.forget()
+        return ended
+
     def products(self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None) -> list[Product]:
         return _decode(self._send(_Calls.products(skip, limit, query)), list[Product])
 
@@ -901,6 +940,22 @@ class AsyncMarketScoutClient:
     async def change_password(self, current_password: str, new_password: str) -> None:
         """Every login of the account ends, this client's too: log in again with the new password."""
         await self._send(_Calls.change_password(current_password, new_password))
+
+    async def log_out(self) -> bool:
+        """See :meth:`MarketScoutClient.log_out`."""
+        call = self._session.revoke()
+        if call is None:
+            return False
+        try:
+            await self._send(call)
+        except MarketScoutError as error:
+            if error.status_code != 401:
+                raise
+            ended = False
+        else:
+            ended = True
+        self._session.forget()
+        return ended
 
     async def products(
         self, *, skip: int = 0, limit: int = PAGE_SIZE, query: str | None = None

@@ -6,7 +6,7 @@ password in ``MARKETSCOUT_PASSWORD``, or asked for on the terminal — never on 
 The access token of a login is kept in the user's cache folder (:mod:`token_cache`) and used by
 the runs after it until shortly before it expires, so that they do not log in again (the log-in
 is rate limited, 5 a minute); ``--no-token-cache`` or ``MARKETSCOUT_TOKEN_CACHE=off`` turn that
-off, ``remote logout`` forgets the token kept.
+off, ``remote logout`` ends the token kept on the server (``POST /token/revoke``) and forgets it.
 """
 
 from __future__ import annotations
@@ -106,8 +106,13 @@ def add_remote_parser(subparsers: Any) -> None:
     export.add_argument("data_type", choices=["trends", "watchlist"])
     commands.add_parser(
         "logout",
-        help="forget the access token kept for --server and --username (it stays valid until it "
-        "expires: the server is not told)",
+        help="end the access token kept for --server and --username on the server, and delete it",
+        epilog=(
+            "The kept token is deleted from this machine even when the server cannot be told; "
+            "then the command says so and exits 1, and the token stays valid until it expires "
+            "(a password change ends it at once). Exit status 0 when the server ended the token, "
+            "no longer accepted it (expired, ended already), or none was kept."
+        ),
     )
     # --json after the command as well as before it; SUPPRESS keeps a command's parser from
     # resetting a --json given before the command.
@@ -234,24 +239,56 @@ def _log_in_with_password(
         _not_kept(unsafe)
 
 
-def _log_out(args: argparse.Namespace) -> int:
+def _log_out(client: MarketScoutClient, args: argparse.Namespace) -> int:
+    """Ends the access token kept for --server and --username on the server, then deletes it.
+    It is deleted even when the server cannot be told: who logs out wants the secret gone from
+    this machine (and could not reach the server with it anyway); then that is said on stderr
+    and the exit status is 1, since the token stays valid until it expires."""
     try:
         cache = TokenCache(cache_folder(os.environ), args.server, args.username)
-        forgotten = cache.forget()
+        kept = cache.load(time.time(), spare=0)  # worth ending until its very last second
     except UnsafeCache as unsafe:
         print(f"marketscout: cannot forget the access token: {unsafe}", file=sys.stderr)
         return 1
     whose = f"{args.username} at {cache.server}"
+    ended: bool | None = None  # by the server: None when no token was kept
+    said = why = ""
+    if kept is not None:
+        client.use_access_token(kept)  # never logs in just to log out
+        try:
+            ended_now = client.log_out()
+        except MarketScoutError as error:
+            ended, why = False, f"the server answered {error}"
+        except httpx.HTTPError as error:
+            ended, why = False, f"cannot reach {args.server}: {type(error).__name__}"
+        else:
+            ended = True
+            said = (
+                f"ended the access token of {whose} on the server"
+                if ended_now
+                else f"the server no longer accepted the access token of {whose} (expired or ended already)"
+            )
+    try:
+        forgotten = cache.forget()
+    except UnsafeCache as unsafe:
+        print(f"marketscout: cannot forget the access token: {unsafe}", file=sys.stderr)
+        return 1
+    if ended is False:
+        print(
+            f"marketscout: could not end the access token on the server: {why}; it stays valid until"
+            " it expires (changing the account's password ends it at once)",
+            file=sys.stderr,
+        )
+    lines = [said] if said else []
+    lines.append(
+        f"forgot the access token kept for {whose}" if forgotten else f"no access token kept for {whose}"
+    )
     _print(
         args,
-        {"server": cache.server, "username": args.username, "forgotten": forgotten},
-        lambda: [
-            f"forgot the access token kept for {whose} (the token is valid until it expires)"
-            if forgotten
-            else f"no access token kept for {whose}"
-        ],
+        {"server": cache.server, "username": args.username, "forgotten": forgotten, "ended_on_server": ended},
+        lambda: lines,
     )
-    return 0
+    return 1 if ended is False else 0
 
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
@@ -357,7 +394,7 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
             if not args.username:
                 raise SystemExit("marketscout: this command needs --username (or MARKETSCOUT_USERNAME)")
             if command == "logout":
-                return _log_out(args)
+                return _log_out(client, args)
             _log_in(client, args)
         if command == "trending":
             ranked = client.trending(args.limit)

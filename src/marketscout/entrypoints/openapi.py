@@ -43,7 +43,8 @@ from marketscout.entrypoints.ratelimit import EXEMPT_PATHS
 ERRORS = {
     "400": "The body is not valid JSON, or the request is malformed",
     "401": "Not signed in: the bearer token is missing, expired or invalid",
-    "403": "Refused by the instance's settings: sign-up is closed (MARKETSCOUT_SIGNUP_OPEN=false)",
+    "403": "Refused: sign-up is closed on this instance (MARKETSCOUT_SIGNUP_OPEN=false), or the refresh"
+    " token sent to /token/revoke is another account's (nothing was revoked)",
     "404": "No such resource (or not yours)",
     "409": "Conflicts with what is stored (a duplicate, or a limit reached)",
     "413": "The body is larger than the server accepts",
@@ -70,8 +71,9 @@ REFERENCES = {
 }
 # Routes that check credentials themselves (a wrong password or refresh token: 401).
 CREDENTIALS = {("POST", "/token"), ("POST", "/token/refresh")}
-# Routes an operator's setting can close (403).
-CLOSABLE = {("POST", "/signup")}
+# Routes that refuse with 403: one an operator's setting can close, and the revocation of a
+# refresh token of another account.
+REFUSING = {("POST", "/signup"), ("POST", "/token/revoke")}
 # Routes that never touch the database.
 NO_DATABASE = {("GET", "/health")}
 
@@ -81,15 +83,26 @@ def needs_user(handler: HTTPRouteHandler) -> bool:
     return "user" in handler.parsed_fn_signature.parameters
 
 
+def body_is_optional(handler: HTTPRouteHandler) -> bool:
+    """Whether the handler's body may be left out (its ``data`` has a default); Litestar
+    documents every body as required."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    return data is not None and data.has_default
+
+
 def document_errors(app: Litestar) -> None:
-    """Adds the error answers and the bearer requirement to every operation of ``app``'s schema."""
+    """Adds the error answers and the bearer requirement to every operation of ``app``'s schema,
+    and says which bodies may be left out."""
     schema = app.openapi_schema
     signed_in: set[tuple[str, str]] = set()
+    optional_body: set[tuple[str, str]] = set()
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for handler in route.route_handlers:
                 if needs_user(handler):
                     signed_in.update((method, route.path_format) for method in handler.http_methods)
+                if body_is_optional(handler):
+                    optional_body.update((method, route.path_format) for method in handler.http_methods)
     error = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/ErrorBody"))
     for path, item in (schema.paths or {}).items():
         for method in ("get", "post", "put", "patch", "delete"):
@@ -97,6 +110,8 @@ def document_errors(app: Litestar) -> None:
             if operation is None:
                 continue
             key = (method.upper(), path)
+            if key in optional_body and isinstance(operation.request_body, RequestBody):
+                operation.request_body.required = False
             codes = set() if path in EXEMPT_PATHS else {"429"}
             if key not in NO_DATABASE:
                 codes.add("503")
@@ -113,7 +128,7 @@ def document_errors(app: Litestar) -> None:
                 operation.security = [{"BearerToken": []}]
             if key in CONFLICTS:
                 codes.add("409")
-            if key in CLOSABLE:
+            if key in REFUSING:
                 codes.add("403")
             responses = dict(operation.responses or {})
             for code in sorted(codes):

@@ -37,9 +37,18 @@ EXEMPT_PATHS = frozenset({"/health", "/ready"})
 STATIC_PREFIX = "/static/"
 # The dashboard's log-in and sign-up POSTs share the API's budget and key (class "auth", per IP):
 # alternating between them does not double the guesses. Changing a password takes the current
-# one, so it is a guess too.
+# one, so it is a guess too. Revoking tokens is kept with the token endpoints it ends.
 _AUTH_PATHS = frozenset(
-    {"/signup", "/token", "/token/refresh", "/ui/login", "/ui/signup", "/me/password", "/ui/account/password"}
+    {
+        "/signup",
+        "/token",
+        "/token/refresh",
+        "/token/revoke",
+        "/ui/login",
+        "/ui/signup",
+        "/me/password",
+        "/ui/account/password",
+    }
 )
 _SLASHES = re.compile(r"/{2,}")
 

@@ -149,6 +149,23 @@ class RefreshIn(Input, frozen=True):
     refresh_token: Annotated[str, Meta(min_length=1, max_length=512)]
 
 
+class RevokeIn(Input, frozen=True):
+    """What POST /token/revoke ends besides the access token it is sent with."""
+
+    refresh_token: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=512,
+                description="A refresh token of the same account: its whole login ends (left out: "
+                "the access token alone ends, and the login can still be refreshed)",
+            ),
+        ]
+        | None
+    ) = None
+
+
 class PasswordChangeIn(Input, frozen=True):
     current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
     new_password: Annotated[str, Meta(min_length=8, max_length=128)]

@@ -55,8 +55,8 @@ class TokenCache:
         key = hashlib.sha256(f"{self.server}\n{username}".encode()).hexdigest()[:32]
         self._name = f"access-token-{key}.json"
 
-    def load(self, now: float) -> str | None:
-        """The token kept, or None: none kept, or one that expires within SPARE_SECONDS of
+    def load(self, now: float, *, spare: float = SPARE_SECONDS) -> str | None:
+        """The token kept, or None: none kept, or one that expires within ``spare`` seconds of
         ``now`` (a UNIX time), or a file this class did not write."""
         folder = self._checked_folder()
         if folder is None:
@@ -90,7 +90,7 @@ class TokenCache:
             return None
         if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
             return None
-        return token if now < expires_at - SPARE_SECONDS else None
+        return token if now < expires_at - spare else None
 
     def keep(self, token: str, expires_in: int, now: float) -> None:
         """Keeps ``token``, which the server said expires ``expires_in`` seconds after ``now``

@@ -329,11 +329,22 @@ async def test_passwords_and_tokens_never_reach_the_logs(
     token = headers["Authorization"].removeprefix("Bearer ")
     await client.get("/watchlists", headers=headers)
     await client.post("/token", data={"username": "quiet_user", "password": "wrong but secret-ish"})
+    pair = (
+        await client.post("/token", data={"username": "quiet_user", "password": "correct horse battery"})
+    ).json()
+    revoked = await client.post(
+        "/token/revoke",
+        json={"refresh_token": pair["refresh_token"]},
+        headers={"Authorization": f"Bearer {pair['access_token']}"},
+    )
+    assert revoked.status_code == 204
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "/watchlists" in logged, "requests are logged"
+    assert "/token/revoke" in logged
     assert "correct horse battery" not in logged
     assert "wrong but secret-ish" not in logged
-    assert token not in logged
+    for secret in (token, pair["access_token"], pair["refresh_token"]):
+        assert secret not in logged
 
 
 async def test_a_missing_body_is_named(client: Client, make_user: object) -> None:

@@ -1,5 +1,5 @@
-"""Sign-up, login, token refresh with rotation, authentication, log-out, changing a password, and
-the operator disabling or enabling an account or setting its password."""
+"""Sign-up, login, token refresh with rotation, authentication, log-out and token revocation,
+changing a password, and the operator disabling or enabling an account or setting its password."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidValue, NotFound
+from marketscout.domain.errors import AuthenticationFailed, Conflict, Forbidden, InvalidValue, NotFound
 from marketscout.domain.model import RefreshToken, User
 from marketscout.domain.passwords import check_password
-from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
+from marketscout.domain.ports import AccessClaims, Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.text import ONE_LINE, at_most, is_blank
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
@@ -224,9 +224,38 @@ async def log_out(uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, token: str
     except AuthenticationFailed:
         return
     async with uow:
-        await uow.revoked_access_tokens.prune(clock.now())
-        await uow.revoked_access_tokens.add(claims.token_id, claims.expires_at)
+        await _revoke_access(uow, clock, claims)
         await uow.commit()
+
+
+NOT_YOURS = "This refresh token is another account's: nothing was revoked"
+
+
+async def revoke_tokens(
+    uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, access_token: str, *, refresh_token: str | None = None
+) -> None:
+    """Token revocation (RFC 7009) by an API client, for an access token that authenticated:
+    it is refused from then on, as after :func:`log_out`. A ``refresh_token`` of the same
+    account ends its whole login: the login's refresh tokens are revoked, as when a spent one is
+    replayed, so one rotated from it meanwhile (by the client, or by a thief) ends too. One that
+    names no login (never issued, expired and forgotten) has nothing to end and is ignored, as
+    RFC 7009 says; one of another account is refused with Forbidden, and nothing is revoked."""
+    claims = tokens.read_access(access_token)
+    async with uow:
+        if refresh_token is not None:
+            stored = await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
+            if stored is not None:
+                if stored.user_id != claims.user_id:
+                    raise Forbidden(NOT_YOURS)
+                await uow.refresh_tokens.revoke_family(stored.family_id)
+        await _revoke_access(uow, clock, claims)
+        await uow.commit()
+
+
+async def _revoke_access(uow: UnitOfWork, clock: Clock, claims: AccessClaims) -> None:
+    """Records the access token as revoked until it expires, forgetting those expired by now."""
+    await uow.revoked_access_tokens.prune(clock.now())
+    await uow.revoked_access_tokens.add(claims.token_id, claims.expires_at)
 
 
 async def set_disabled(uow: UnitOfWork, clock: Clock, username: str, *, disabled: bool) -> User:

@@ -1,11 +1,11 @@
-"""Sign-up and the OAuth2 password flow with rotating refresh tokens."""
+"""Sign-up, the OAuth2 password flow with rotating refresh tokens, and token revocation."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
@@ -16,11 +16,13 @@ from marketscout.domain.errors import Conflict, Forbidden
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.usecases import accounts
+from marketscout.entrypoints.api.dependencies import bearer_token
 from marketscout.entrypoints.api.params import NO_CONTROL
 from marketscout.entrypoints.schemas import (
     ErrorBody,
     PasswordChangeIn,
     RefreshIn,
+    RevokeIn,
     SignUpIn,
     TokenOut,
     UserOut,
@@ -103,6 +105,31 @@ class AuthController(Controller):
         """The used refresh token stops working; replaying it revokes the whole login."""
         pair = await accounts.refresh_tokens(uow, tokens, clock, refresh_token=data.refresh_token)
         return _pair(pair)
+
+    @post("/token/revoke", status_code=204, summary="End this login's tokens (token revocation)")
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        uow: NamedDependency[UnitOfWork],
+        tokens: NamedDependency[TokenIssuer],
+        clock: NamedDependency[Clock],
+        user: NamedDependency[User],
+        data: JSONBody[RevokeIn | None] = None,
+    ) -> None:
+        """RFC 7009 in spirit: the bearer access token this request is sent with is refused
+        (401) from then on, this route's too. The body is optional: ``{"refresh_token": ...}``, a
+        refresh token of the same account, also ends that login (every refresh token of it,
+        so one rotated from the token given ends too); without it only the access token ends, and
+        the login can still be refreshed. A refresh token that names no login (never issued, or
+        expired) has nothing to end and is ignored; one of another account is a 403, and then
+        nothing is revoked. Rate-limited with log-in."""
+        await accounts.revoke_tokens(
+            uow,
+            tokens,
+            clock,
+            bearer_token(request),
+            refresh_token=data.refresh_token if data is not None else None,
+        )
 
     @post("/me/password", status_code=204, summary="Change the account's password")
     async def change_password(
