@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from marketscout.client import MarketScoutClient
@@ -189,8 +190,12 @@ def test_the_cli_talks_to_a_remote_server(server: str, tmp_path: Path) -> None:
     # While a token is kept, the password is not asked for; once forgotten, a wrong one is refused.
     wrong = {**env, "MARKETSCOUT_PASSWORD": "wrong password"}
     assert run(*account, "alerts", environment=wrong).returncode == 0
+    token = json.loads(kept.read_text(encoding="utf-8"))["access_token"]
     logout = run(*account, "logout")
     assert logout.returncode == 0 and "forgot the access token kept for remote_user" in logout.stdout
+    assert "ended the access token of remote_user" in logout.stdout, "ended on the server first"
+    ended = httpx.get(f"{server}/watchlists", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert ended.status_code == 401
     refused = run(*account, "alerts", environment=wrong)
     assert refused.returncode == 1
     assert "401" in refused.stderr and "Traceback" not in refused.stderr
