@@ -1,6 +1,7 @@
-"""Migrations: they build exactly the declared schema, and 0003, 0004 and 0011 fill the rollups
-(views, interactions, then the first reading's views) from what was stored before them, on SQLite
-and PostgreSQL."""
+"""Migrations: they build exactly the declared schema, 0003, 0004 and 0011 fill the rollups
+(views, interactions, then the first reading's views) from what was stored before them, and
+downgrades that take a column off the accounts or the products keep every row referring to them,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, insert, pool, text
+from sqlalchemy import Table, create_engine, insert, pool, text
 
 from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql import tables as t
@@ -323,3 +325,150 @@ async def test_interactions_rolled_up_beyond_64_bits_count_as_the_maximum_after_
         await async_engine.dispose()
     assert points == [(1, hourly_series([reading], since=since, until=T0))]
     assert points[0][1][0].interactions == [top]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_at_head(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'head.sqlite3'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    with fresh_postgres_database() as url:
+        yield url
+
+
+# Every table that refers to an account or a product, with the rows each holds: a downgrade that
+# takes a column off ``users`` or ``products`` must leave them (SQLite rebuilt such a table by
+# dropping it, which with foreign keys on deleted every row referring to it).
+_ACCOUNT_ROWS: dict[Table, dict[str, Any]] = {
+    t.products: {"id": 1, "name": "Lamp", "name_key": "lamp", "description": "d", "keywords": []},
+    t.ads: {"id": 1, "product_id": 1, "platform": "TikTok", "ad_content": "x"},
+    t.engagement_snapshots: {
+        "id": 1,
+        "ad_id": 1,
+        "product_id": 1,
+        "platform": "TikTok",
+        "region": "US",
+        "observed_at": T0,
+        "views": 5,
+        "likes": 1,
+        "comments": 0,
+        "shares": 0,
+    },
+    t.trend_scores: {
+        "id": 1,
+        "product_id": 1,
+        "calculated_at": T0,
+        "score": 40.0,
+        "status": "steady",
+        "confidence": 0.5,
+        "components": {},
+        "growth": {},
+        "forecast": [],
+        "reasons": [],
+    },
+    t.trend_scores_latest: {
+        "product_id": 1,
+        "score_id": 1,
+        "calculated_at": T0,
+        "score": 40.0,
+        "status": "steady",
+    },
+    t.refresh_tokens: {
+        "id": 1,
+        "user_id": 1,
+        "digest": "d" * 64,
+        "family_id": "f",
+        "issued_at": T0,
+        "expires_at": T0 + timedelta(days=30),
+        "revoked": False,
+    },
+    t.watchlist_entries: {"id": 1, "user_id": 1, "product_id": 1},
+    t.alert_rules: {"id": 1, "user_id": 1, "kind": "score_threshold", "product_id": 1, "threshold": 50.0},
+    t.alerts: {
+        "id": 1,
+        "user_id": 1,
+        "rule_id": 1,
+        "product_id": 1,
+        "kind": "score_threshold",
+        "event_key": "p1:threshold50.0:s1",
+        "message": "m",
+    },
+    t.deliveries: {
+        "id": 1,
+        "alert_id": 1,
+        "user_id": 1,
+        "channel": "webhook",
+        "target": "https://hooks.example.com/x",
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": T0,
+    },
+}
+
+
+def _stored(url: str) -> dict[str, list[tuple[object, ...]]]:
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return {
+                table.name: [
+                    tuple(row) for row in connection.execute(table.select().order_by(*table.primary_key))
+                ]
+                for table in _ACCOUNT_ROWS
+            }
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        pytest.param("0008", id="products.name_key"),
+        pytest.param("0012", id="users.disabled_at"),
+        pytest.param("0014", id="users.tokens_valid_after"),
+    ],
+)
+def test_downgrading_a_column_of_users_or_products_keeps_the_rows_referring_to_them(
+    database_at_head: str, before: str
+) -> None:
+    """Downgrading past the migration that added the column, then upgrading again, leaves every
+    account's and product's rows as they were: the account's refresh tokens, watchlist, alert
+    rules, alerts and deliveries, the products it created (``created_by``), and each product's
+    ads, readings and scores."""
+    engine = create_engine(sync_url(database_at_head), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(t.users).values(
+                    id=1,
+                    username="a",
+                    username_key="a",
+                    email="a@x.io",
+                    email_key="a@x.io",
+                    password_hash="h",
+                    created_at=T0,
+                    disabled_at=T0 + timedelta(days=1),
+                    tokens_valid_after=T0 + timedelta(hours=1),
+                )
+            )
+            for table, row in _ACCOUNT_ROWS.items():
+                created = {"created_at": T0} if "created_at" in table.c else {}
+                owner = {"created_by": 1} if table is t.products else {}
+                connection.execute(insert(table).values(**row, **created, **owner))
+    finally:
+        engine.dispose()
+    stored = _stored(database_at_head)
+    assert all(len(rows) == 1 for rows in stored.values())
+
+    migrate.downgrade(database_at_head, before)
+    migrate.upgrade(database_at_head)
+
+    assert _stored(database_at_head) == stored
+    engine = create_engine(sync_url(database_at_head), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT id, username FROM users")).all() == [(1, "a")]
+    finally:
+        engine.dispose()

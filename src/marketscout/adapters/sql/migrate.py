@@ -37,6 +37,11 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(_config(url), revision)
 
 
+def downgrade(url: str, revision: str) -> None:
+    """Undoes the migrations after ``revision`` (an operator going back to an older release)."""
+    command.downgrade(_config(url), revision)
+
+
 def current(url: str) -> str | None:
     engine = create_engine(sync_url(url), poolclass=pool.NullPool)
     try:
