@@ -425,18 +425,21 @@ def _stored(url: str) -> dict[str, list[tuple[object, ...]]]:
 @pytest.mark.parametrize(
     "before",
     [
+        # Every downgrade there is while the deliveries exist: those below, and any added later.
+        pytest.param("0002", id="every"),
         pytest.param("0008", id="products.name_key"),
         pytest.param("0012", id="users.disabled_at"),
         pytest.param("0014", id="users.tokens_valid_after"),
     ],
 )
-def test_downgrading_a_column_of_users_or_products_keeps_the_rows_referring_to_them(
+def test_downgrading_keeps_the_rows_referring_to_accounts_and_products(
     database_at_head: str, before: str
 ) -> None:
-    """Downgrading past the migration that added the column, then upgrading again, leaves every
-    account's and product's rows as they were: the account's refresh tokens, watchlist, alert
-    rules, alerts and deliveries, the products it created (``created_by``), and each product's
-    ads, readings and scores."""
+    """Downgrading past the migration that added a column to the accounts or the products (or
+    past every migration down to 0002), then upgrading again, leaves the schema as declared and
+    every row referring to them as it was: the account's refresh tokens, watchlist, alert rules,
+    alerts and deliveries, the products it created (``created_by``), and each product's ads,
+    readings and scores."""
     engine = create_engine(sync_url(database_at_head), poolclass=pool.NullPool)
     try:
         with engine.begin() as connection:
@@ -470,5 +473,6 @@ def test_downgrading_a_column_of_users_or_products_keeps_the_rows_referring_to_t
     try:
         with engine.connect() as connection:
             assert connection.execute(text("SELECT id, username FROM users")).all() == [(1, "a")]
+            assert compare_metadata(MigrationContext.configure(connection), t.metadata) == []
     finally:
         engine.dispose()
