@@ -45,5 +45,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("products") as batch:
-        batch.drop_column("name_key")
+    # In place on SQLite too (ALTER TABLE ... DROP COLUMN, SQLite 3.35 or newer): a batch would
+    # rebuild the table with a DROP TABLE, which with foreign keys on deletes (or sets to NULL)
+    # every row referring to it in other tables.
+    op.drop_column("products", "name_key")

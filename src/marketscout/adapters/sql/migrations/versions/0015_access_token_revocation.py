@@ -42,5 +42,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_revoked_access_tokens_expires_at"), table_name="revoked_access_tokens")
     op.drop_table("revoked_access_tokens")
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("tokens_valid_after")
+    # In place on SQLite too (ALTER TABLE ... DROP COLUMN, SQLite 3.35 or newer): a batch would
+    # rebuild the table with a DROP TABLE, which with foreign keys on deletes (or sets to NULL)
+    # every row referring to it in other tables.
+    op.drop_column("users", "tokens_valid_after")
