@@ -116,32 +116,20 @@ def _bucket_sqlite(unit: str, column: str) -> str:
     return f"substr({column}, 1, 10) || ' 00:00:00.000000'"
 
 
-def _upsert(
-    table: str, select: str, greatest: str, least: str, *, interactions: bool = True, first_views: bool = True
-) -> str:
-    """``interactions=False`` is the shape of migration 0003, before ``max_interactions``;
-    ``first_views=False`` the shape before migration 0011."""
-    extra_columns = (", max_interactions" if interactions else "") + (", first_views" if first_views else "")
-    extra_update = (
-        f", max_interactions = {greatest}({table}.max_interactions, excluded.max_interactions)"
-        if interactions
-        else ""
-    )
-    if first_views:
-        # The views of whichever reading is earlier; SET reads the row as it was, and the time
-        # decides, so rows may arrive in any order. Equal times are the same stored reading.
-        extra_update += (
-            f", first_views = CASE WHEN excluded.first_seen < {table}.first_seen "
-            f"THEN excluded.first_views ELSE {table}.first_views END"
-        )
+def _upsert(table: str, select: str, greatest: str, least: str) -> str:
+    # first_views: the views of whichever reading is earlier; SET reads the row as it was, and
+    # the time decides, so rows may arrive in any order. Equal times are the same stored reading.
     return (
         f"INSERT INTO {table} (ad_id, region, bucket, product_id, platform, max_views, min_views, "
-        f"first_seen, last_seen{extra_columns}) {select} "
+        f"first_seen, last_seen, max_interactions, first_views) {select} "
         "ON CONFLICT (ad_id, region, bucket) DO UPDATE SET "
         f"max_views = {greatest}({table}.max_views, excluded.max_views), "
         f"min_views = {least}({table}.min_views, excluded.min_views), "
         f"first_seen = {least}({table}.first_seen, excluded.first_seen), "
-        f"last_seen = {greatest}({table}.last_seen, excluded.last_seen){extra_update}"
+        f"last_seen = {greatest}({table}.last_seen, excluded.last_seen), "
+        f"max_interactions = {greatest}({table}.max_interactions, excluded.max_interactions), "
+        f"first_views = CASE WHEN excluded.first_seen < {table}.first_seen "
+        f"THEN excluded.first_views ELSE {table}.first_views END"
     )
 
 
@@ -235,42 +223,6 @@ def sqlite_roll_up(table: str, unit: str) -> str:
         first=first_views("sqlite", "observed_at", "views"),
     )
     return _upsert(table, select, "max", "min")
-
-
-def backfill(dialect: str, table: str, unit: str, *, interactions: bool = True, first: bool = True) -> str:
-    """Rolls up every stored snapshot (the migrations that introduce the rollups and their
-    columns); ``interactions=False`` is the shape of migration 0003, ``first=False`` the shape
-    before migration 0011."""
-    bucket = (
-        _bucket_postgres(unit, "observed_at")
-        if dialect == "postgresql"
-        else _bucket_sqlite(unit, "observed_at")
-    )
-    select = _aggregate(
-        bucket,
-        "engagement_snapshots",
-        interactions=_INTERACTIONS if interactions else None,
-        first=first_views(dialect, "observed_at", "views") if first else None,
-    )
-    return _upsert(
-        table,
-        select,
-        "GREATEST" if dialect == "postgresql" else "max",
-        "LEAST" if dialect == "postgresql" else "min",
-        interactions=interactions,
-        first_views=first,
-    )
-
-
-def fill_first_views(table: str) -> str:
-    """Migration 0011: each stored rollup row's ``first_views``, the views of the reading at its
-    ``first_seen`` (one probe of the snapshots' unique key per row; a row whose readings are
-    gone keeps its lowest views, as windows read it before)."""
-    return (
-        f"UPDATE {table} SET first_views = coalesce((SELECT s.views FROM engagement_snapshots s "  # noqa: S608 - constant names
-        f"WHERE s.ad_id = {table}.ad_id AND s.region = {table}.region "
-        f"AND s.observed_at = {table}.first_seen), {table}.min_views)"
-    )
 
 
 # Removing readings (an account's: ``marketscout readings remove``). Every rollup figure is a
