@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+import jwt
 import pytest
 import redis
 from litestar import Litestar
@@ -248,3 +250,104 @@ async def test_dashboard_uploads_and_exports_spend_the_signed_in_users_heavy_bud
         )
         assert third.status_code == 429, "the user's third heavy request, by a third door and address"
         assert "Too many requests" in third.text
+
+
+async def _revoke(client: Client, token: str, how: str) -> str:
+    """Ends ``token`` as its user would: by logging out of the dashboard session it is, or by
+    changing the password; the password the user has then."""
+    if how == "log-out":
+        client.cookies.set("ms_session", token, domain="testserver.local", path="/")
+        page = await client.get("/ui/login", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        out = await client.post(
+            "/ui/logout",
+            data={"csrf_token": client.cookies.get("ms_csrf")},
+            headers={"Accept": "text/html"},
+            follow_redirects=False,
+        )
+        assert out.status_code == 303
+        assert not client.cookies.get("ms_session")
+        return "correct horse battery"
+    changed = await client.post(
+        "/me/password",
+        json={"current_password": "correct horse battery", "new_password": "another long passphrase"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert changed.status_code == 204, changed.text
+    return "another long passphrase"
+
+
+async def _stolen_token_cannot_spend_the_victims_budget(
+    client: Client, stolen: str, door: str, password: str = "correct horse battery"
+) -> None:
+    """Sent three times from 1.2.3.4 (heavy limit 3), ``stolen`` spends that address's budget
+    (the fourth is 429) and none of the victim's: their own token from 5.6.7.8 has the whole."""
+    path, headers = (
+        ("/export/watchlist", {"Authorization": f"Bearer {stolen}"})
+        if door == "bearer"
+        else ("/ui/export/watchlist", {"Cookie": f"ms_session={stolen}", "Accept": "text/html"})
+    )
+    answers = [
+        (await client.get(path, headers={**headers, "X-Forwarded-For": "1.2.3.4"}, follow_redirects=False))
+        for _ in range(4)
+    ]
+    assert [a.status_code == 200 for a in answers[:3]] == [False] * 3, "the token must not work"
+    assert [a.status_code for a in answers] == [answers[0].status_code] * 3 + [429]
+    assert [a.headers["x-ratelimit-remaining"] for a in answers[:3]] == ["2", "1", "0"]
+    fresh = await client.post("/token", data={"username": "victim", "password": password})
+    assert fresh.status_code == 200, fresh.text
+    own = await client.get(
+        "/export/watchlist",
+        headers={"Authorization": f"Bearer {fresh.json()['access_token']}", "X-Forwarded-For": "5.6.7.8"},
+    )
+    assert own.status_code == 200, f"the victim is locked out: {own.text}"
+    assert own.headers["x-ratelimit-remaining"] == "2", "the stolen token spent the victim's budget"
+
+
+@pytest.mark.parametrize("door", ["bearer", "cookie"])
+@pytest.mark.parametrize("how", ["log-out", "password change"])
+async def test_a_revoked_token_spends_its_address_budget_not_its_users(
+    database_url: str, how: str, door: str
+) -> None:
+    """A token its user ended (logged out, or issued before a password change) is refused, and
+    it is counted as an anonymous request of the address it comes from: whoever stole it cannot
+    lock the user out of their account by spending the user's budget from other addresses."""
+    clock = MovableClock(NOW)
+    settings = api_settings(
+        database_url=database_url,
+        rate_limit_enabled=True,
+        rate_limit_auth="100/minute",
+        rate_limit_heavy="3/minute",
+        trusted_proxies=("testclient",),
+    )
+    async with AsyncTestClient(app=create_app(build_container(settings, clock))) as client:
+        await sign_up(client, "victim")
+        token = await client.post("/token", data={"username": "victim", "password": "correct horse battery"})
+        stolen = token.json()["access_token"]
+        clock.advance(timedelta(seconds=1))
+        password = await _revoke(client, stolen, how)
+        await _stolen_token_cannot_spend_the_victims_budget(client, stolen, door, password)
+
+
+@pytest.mark.parametrize("door", ["bearer", "cookie"])
+@pytest.mark.parametrize("flaw", ["expired", "signed with another key"])
+async def test_a_token_that_does_not_authenticate_spends_its_address_budget(flaw: str, door: str) -> None:
+    """An expired token, or one naming the user but not signed with the server's key, is counted
+    as an anonymous request of its address, never against the user it names."""
+    clock = MovableClock(NOW)
+    settings = api_settings(
+        rate_limit_enabled=True,
+        rate_limit_auth="100/minute",
+        rate_limit_heavy="3/minute",
+        trusted_proxies=("testclient",),
+    )
+    async with AsyncTestClient(app=create_app(build_container(settings, clock))) as client:
+        await sign_up(client, "victim")
+        token = await client.post("/token", data={"username": "victim", "password": "correct horse battery"})
+        bad = token.json()["access_token"]
+        if flaw == "expired":
+            clock.advance(timedelta(seconds=settings.access_token_ttl + 60))
+        else:
+            claims = jwt.decode(bad, options={"verify_signature": False})
+            bad = jwt.encode(claims, "another-secret-of-at-least-thirty-two-bytes!!", algorithm="HS256")
+        await _stolen_token_cannot_spend_the_victims_budget(client, bad, door)
