@@ -79,6 +79,29 @@ async def test_database_down_answers_503_fast_and_recovers_without_restart(
         assert [p["name"] for p in products.json()] == [], "the refused write left nothing behind"
 
 
+async def test_a_signed_in_request_while_the_database_is_down_is_503_with_the_rate_limiter_on(
+    proxied: tuple[ThreadedProxy, str],
+) -> None:
+    """The rate limiter checks the token against the store before the app runs: a store that is
+    down counts the request against its address and the answer is the handler's 503, not a 500."""
+    proxy, url = proxied
+    settings = api_settings(database_url=url, rate_limit_enabled=True, rate_limit_auth="100/minute")
+    async with AsyncTestClient(app=create_app(build_container(settings, MovableClock(NOW)))) as client:
+        headers = await sign_up(client, "limited_survivor")
+        assert (await client.get("/watchlists", headers=headers)).status_code == 200
+        proxy.cut()
+        down = await asyncio.wait_for(client.get("/watchlists", headers=headers), timeout=10)
+        assert down.status_code == 503, down.text
+        assert down.json()["status_code"] == 503
+        assert down.headers["x-ratelimit-limit"]
+        proxy.restore()
+        for _ in range(20):
+            if (await client.get("/ready")).status_code == 200:
+                break
+            await asyncio.sleep(0.25)
+        assert (await client.get("/watchlists", headers=headers)).status_code == 200
+
+
 async def test_a_closed_port_is_not_ready() -> None:
     engine = create_engine("postgresql://postgres@127.0.0.1:1/test")
     started = time.monotonic()

@@ -6,13 +6,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import ClassVar, Self
 
 import jwt
 import pytest
 import redis
+from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketscout.adapters.memory import InMemoryUnitOfWork
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.ratelimit import classify
 from tests.databases import need
@@ -351,3 +354,51 @@ async def test_a_token_that_does_not_authenticate_spends_its_address_budget(flaw
             claims = jwt.decode(bad, options={"verify_signature": False})
             bad = jwt.encode(claims, "another-secret-of-at-least-thirty-two-bytes!!", algorithm="HS256")
         await _stolen_token_cannot_spend_the_victims_budget(client, bad, door)
+
+
+class _CountingUnitOfWork(InMemoryUnitOfWork):
+    """Counts the units of work opened: each is one round trip to a real store."""
+
+    opened: ClassVar[list[str]] = []
+
+    async def __aenter__(self) -> Self:
+        self.opened.append("uow")
+        return await super().__aenter__()
+
+
+async def _units_per_request(rate_limit_enabled: bool) -> list[int]:
+    """Units of work opened by an API request with a bearer, a page request with a session cookie,
+    and a request with a revoked bearer."""
+    container = build_container(api_settings(rate_limit_enabled=rate_limit_enabled), MovableClock(NOW))
+    container.unit_of_work.override(providers.Factory(_CountingUnitOfWork, store=container.memory_store))
+    async with AsyncTestClient(app=create_app(container)) as client:
+        headers = await sign_up(client, "counted")
+        session = headers["Authorization"].removeprefix("Bearer ")
+        ended = await client.post("/token", data={"username": "counted", "password": "correct horse battery"})
+        revoked = ended.json()["access_token"]
+        client.cookies.set("ms_session", revoked, domain="testserver.local", path="/")
+        await client.get("/ui/login", headers={"Accept": "text/html"})
+        out = await client.post(
+            "/ui/logout", data={"csrf_token": client.cookies.get("ms_csrf")}, follow_redirects=False
+        )
+        assert out.status_code == 303
+        counts = []
+        for path, sent in (
+            ("/watchlists", headers),
+            ("/ui/watchlist", {"Cookie": f"ms_session={session}", "Accept": "text/html"}),
+            ("/watchlists", {"Authorization": f"Bearer {revoked}"}),
+        ):
+            _CountingUnitOfWork.opened.clear()
+            answer = await client.get(path, headers=sent)
+            assert answer.status_code == (401 if sent.get("Authorization", "").endswith(revoked) else 200)
+            counts.append(len(_CountingUnitOfWork.opened))
+        return counts
+
+
+async def test_the_limiter_checks_a_token_once_with_the_handler() -> None:
+    """Whether a token is revoked takes a query; the limiter's is the one the request's own
+    authentication then reuses, so an authenticated request opens no more units of work with the
+    limiter than without it."""
+    assert await _units_per_request(rate_limit_enabled=True) == await _units_per_request(
+        rate_limit_enabled=False
+    )

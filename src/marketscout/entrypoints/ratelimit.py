@@ -11,7 +11,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -95,6 +95,18 @@ def classify(method: str, path: str) -> EndpointClass | None:
     return "default"
 
 
+# (allowed, remaining, reset epoch) of one key's moving window, or of the key that decides.
+Window = tuple[bool, int, float]
+
+
+def deciding(windows: list[Window]) -> Window:
+    """The window that decides a request counted under several keys: the one that refused it
+    (longest wait), else the tightest."""
+    denied = [w for w in windows if not w[0]]
+    decides = max(denied, key=lambda w: w[2]) if denied else min(windows, key=lambda w: w[1])
+    return not denied, max(decides[1], 0), decides[2]
+
+
 def _storage_url(url: str) -> str:
     if url.startswith("memory://"):
         return "async+memory://"
@@ -126,11 +138,11 @@ class RateLimiter:
         self._strategy = MovingWindowRateLimiter(self._storage)
         self.proxies = TrustedProxies(config.trusted_proxies)
 
-    async def hit(self, endpoint: EndpointClass, keys: list[str]) -> tuple[bool, int, float] | None:
-        """(allowed, remaining, reset epoch) for the tightest key; None if storage failed."""
+    async def hit(self, endpoint: EndpointClass, keys: list[str]) -> Window | None:
+        """The deciding window of ``keys`` after counting this hit in each; None if storage failed."""
         item = self.items[endpoint]
         try:
-            results: list[tuple[bool, int, float]] = []
+            results: list[Window] = []
             for key in keys:
                 allowed = await self._strategy.hit(item, endpoint, key)
                 stats = await self._strategy.get_window_stats(item, endpoint, key)
@@ -140,10 +152,7 @@ class RateLimiter:
                 "rate-limit storage unavailable, letting the request through: %s", type(error).__name__
             )
             return None
-        denied = [r for r in results if not r[0]]
-        # Report the key that decides: the one that refused (longest wait), else the tightest.
-        deciding = max(denied, key=lambda r: r[2]) if denied else min(results, key=lambda r: r[1])
-        return not denied, max(deciding[1], 0), deciding[2]
+        return deciding(results)
 
     async def reset(self) -> None:
         await self._storage.reset()
@@ -163,8 +172,14 @@ class RateLimitMiddleware:
     """ASGI middleware adding X-RateLimit-* to every answer and answering 429 past the limit."""
 
     def __init__(
-        self, app: ASGIApp, limiter: RateLimiter, identify_user: Callable[[str], int | None]
+        self,
+        app: ASGIApp,
+        limiter: RateLimiter,
+        identify_user: Callable[[Scope, str], Awaitable[int | None]],
     ) -> None:
+        """``identify_user(scope, token)``: the id of the user ``token`` authenticates as in this
+        request (signature, times, not revoked, not ended by a password change, account enabled),
+        else None; the app keeps its outcome in the request's state for the handler to reuse."""
         self.app = app
         self.limiter = limiter
         self.identify_user = identify_user
@@ -182,18 +197,23 @@ class RateLimitMiddleware:
         client = http.get("client")
         peer = client[0] if client else "unknown"
         ip = self.limiter.proxies.client_ip(peer, headers.get("x-forwarded-for"))
-        keys = [f"ip:{ip}"]
+        outcome = await self.limiter.hit(endpoint, [f"ip:{ip}"])
         # The user's own key too: the bearer's, or on the dashboard's pages the session cookie's
         # (the same access token), so that the API and the dashboard spend one budget per user.
-        authorization = headers.get("authorization", "")
-        token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
-        if token is None and is_page_path(http["path"]):
-            token = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(SESSION_COOKIE)
-        if token:
-            user_id = self.identify_user(token)
+        # Only for a token that authenticates: one that is revoked, expired or forged is anyone's
+        # anonymous request, counted against its address alone, or whoever holds a stolen token
+        # its user revoked could still spend that user's budget from anywhere and lock them out.
+        # Checked only once the address's budget let the request through: a request refused by
+        # its address costs no query, and the check is the one the handler then reuses.
+        if outcome is not None and outcome[0]:
+            authorization = headers.get("authorization", "")
+            token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
+            if token is None and is_page_path(http["path"]):
+                token = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(SESSION_COOKIE)
+            user_id = await self.identify_user(scope, token) if token else None
             if user_id is not None:
-                keys.append(f"user:{user_id}")
-        outcome = await self.limiter.hit(endpoint, keys)
+                user = await self.limiter.hit(endpoint, [f"user:{user_id}"])
+                outcome = None if user is None else deciding([outcome, user])
         if outcome is None:
             await self.app(scope, receive, send)
             return

@@ -14,8 +14,8 @@ from litestar.di import Provide
 from marketscout.domain.errors import AuthenticationFailed
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
-from marketscout.domain.usecases.accounts import authenticate
 from marketscout.entrypoints.api.cache import ReadCache
+from marketscout.entrypoints.authentication import authenticate_once
 from marketscout.entrypoints.container import Container
 
 
@@ -30,14 +30,12 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
 
 
 async def authenticate_request(container: Container, request: Request[Any, Any, Any]) -> User:
-    """The signed-in user, found once per request: the app's request checks look first, before the
-    body is read, and the handler's ``user`` takes what they found."""
-    state = request.scope.setdefault("state", {})
-    found = state.get("user")
-    if isinstance(found, User):
-        return found
-    user = await authenticate(container.unit_of_work(), container.token_issuer(), bearer_token(request))
-    state["user"], state["user_id"] = user, user.id
+    """The signed-in user, found once per request: the rate limiter or the app's request checks
+    (before the body is read) look first, and the handler's ``user`` takes what they found."""
+    user = await authenticate_once(
+        request.scope, bearer_token(request), container.token_issuer(), container.unit_of_work
+    )
+    request.scope.setdefault("state", {})["user_id"] = user.id
     return user
 
 

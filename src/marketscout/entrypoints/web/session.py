@@ -20,8 +20,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from marketscout.domain.errors import DomainError
 from marketscout.domain.model import User
 from marketscout.domain.ports import TokenIssuer
-from marketscout.domain.usecases import accounts
 from marketscout.domain.usecases.accounts import UnitOfWorkFactory
+from marketscout.entrypoints.authentication import authenticate_once
 
 SESSION_COOKIE = "ms_session"
 CSRF_COOKIE = "ms_csrf"
@@ -116,7 +116,8 @@ class PageUserMiddleware:
             if token:
                 outcome: User | DomainError
                 try:
-                    outcome = await accounts.authenticate(self.unit_of_work(), self.tokens, token)
+                    # Once per request: the rate limiter has often checked this token already.
+                    outcome = await authenticate_once(scope, token, self.tokens, self.unit_of_work)
                 except DomainError as error:
                     outcome = error
                 scope.setdefault("state", {})[PAGE_SESSION] = outcome
