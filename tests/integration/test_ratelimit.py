@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import ClassVar, Self
 
@@ -16,7 +16,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketscout.adapters.memory import InMemoryUnitOfWork
+from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.ratelimit import classify
 from tests.databases import need
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container, sign_up
@@ -255,9 +257,13 @@ async def test_dashboard_uploads_and_exports_spend_the_signed_in_users_heavy_bud
         assert "Too many requests" in third.text
 
 
-async def _revoke(client: Client, token: str, how: str) -> str:
+async def _revoke(client: Client, container: Container, token: str, how: str) -> str:
     """Ends ``token`` as its user would: by logging out of the dashboard session it is, or by
-    changing the password; the password the user has then."""
+    changing the password; or as the operator would, by disabling the account (enabled again
+    only once the stolen token has been tried); the password the user has then."""
+    if how == "account disabled":
+        await accounts.set_disabled(container.unit_of_work(), container.clock(), "victim", disabled=True)
+        return "correct horse battery"
     if how == "log-out":
         client.cookies.set("ms_session", token, domain="testserver.local", path="/")
         page = await client.get("/ui/login", headers={"Accept": "text/html"})
@@ -281,7 +287,11 @@ async def _revoke(client: Client, token: str, how: str) -> str:
 
 
 async def _stolen_token_cannot_spend_the_victims_budget(
-    client: Client, stolen: str, door: str, password: str = "correct horse battery"
+    client: Client,
+    stolen: str,
+    door: str,
+    password: str = "correct horse battery",
+    before_the_victim: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Sent three times from 1.2.3.4 (heavy limit 3), ``stolen`` spends that address's budget
     (the fourth is 429) and none of the victim's: their own token from 5.6.7.8 has the whole."""
@@ -297,6 +307,8 @@ async def _stolen_token_cannot_spend_the_victims_budget(
     assert [a.status_code == 200 for a in answers[:3]] == [False] * 3, "the token must not work"
     assert [a.status_code for a in answers] == [answers[0].status_code] * 3 + [429]
     assert [a.headers["x-ratelimit-remaining"] for a in answers[:3]] == ["2", "1", "0"]
+    if before_the_victim is not None:
+        await before_the_victim()
     fresh = await client.post("/token", data={"username": "victim", "password": password})
     assert fresh.status_code == 200, fresh.text
     own = await client.get(
@@ -308,13 +320,14 @@ async def _stolen_token_cannot_spend_the_victims_budget(
 
 
 @pytest.mark.parametrize("door", ["bearer", "cookie"])
-@pytest.mark.parametrize("how", ["log-out", "password change"])
+@pytest.mark.parametrize("how", ["log-out", "password change", "account disabled"])
 async def test_a_revoked_token_spends_its_address_budget_not_its_users(
     database_url: str, how: str, door: str
 ) -> None:
-    """A token its user ended (logged out, or issued before a password change) is refused, and
-    it is counted as an anonymous request of the address it comes from: whoever stole it cannot
-    lock the user out of their account by spending the user's budget from other addresses."""
+    """A token its user ended (logged out, or issued before a password change), or of an account
+    disabled, is refused, and it is counted as an anonymous request of the address it comes from:
+    whoever stole it cannot lock the user out of their account by spending the user's budget from
+    other addresses."""
     clock = MovableClock(NOW)
     settings = api_settings(
         database_url=database_url,
@@ -323,13 +336,22 @@ async def test_a_revoked_token_spends_its_address_budget_not_its_users(
         rate_limit_heavy="3/minute",
         trusted_proxies=("testclient",),
     )
-    async with AsyncTestClient(app=create_app(build_container(settings, clock))) as client:
+    container = build_container(settings, clock)
+    async with AsyncTestClient(app=create_app(container)) as client:
         await sign_up(client, "victim")
         token = await client.post("/token", data={"username": "victim", "password": "correct horse battery"})
         stolen = token.json()["access_token"]
         clock.advance(timedelta(seconds=1))
-        password = await _revoke(client, stolen, how)
-        await _stolen_token_cannot_spend_the_victims_budget(client, stolen, door, password)
+        password = await _revoke(client, container, stolen, how)
+
+        async def enable() -> object:
+            return await accounts.set_disabled(
+                container.unit_of_work(), container.clock(), "victim", disabled=False
+            )
+
+        await _stolen_token_cannot_spend_the_victims_budget(
+            client, stolen, door, password, enable if how == "account disabled" else None
+        )
 
 
 @pytest.mark.parametrize("door", ["bearer", "cookie"])
