@@ -4,6 +4,7 @@ is made to that address, with the name kept for the Host header and TLS.
 DNS is the test's: the running loop's ``getaddrinfo`` answers for :data:`NAME` (httpx resolves
 through the same loop, so a second lookup would show). The receivers listen on loopback
 addresses, 127.0.0.2 standing for the internet and 127.0.0.1 for the server's own network.
+Their TLS certificates come from a throw-away CA made by ``trustme`` for each test.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import anyio
 import pytest
+import trustme
 
 from marketscout.adapters.clock import FixedClock
 from marketscout.adapters.notify import webhook
@@ -61,7 +65,10 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch, *answers: list[str]) -> list[str]:
         lookups.append(name)
         answer = answers[min(len(lookups), len(answers)) - 1]
         return [
-            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, int(port))) for ip in answer
+            (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, int(port), 0, 0))
+            if ":" in ip
+            else (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (ip, int(port)))
+            for ip in answer
         ]
 
     monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
@@ -87,7 +94,10 @@ class Listener:
 
 
 @contextmanager
-def listening(listener: Listener, address: str, port: int = 0) -> Iterator[int]:
+def listening(
+    listener: Listener, address: str, port: int = 0, certificate: trustme.LeafCert | None = None
+) -> Iterator[int]:
+    """Serves ``listener``; over TLS with ``certificate`` when one is given."""
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -111,6 +121,10 @@ def listening(listener: Listener, address: str, port: int = 0) -> Iterator[int]:
 
     server = ThreadingHTTPServer((address, port), Handler)
     server.daemon_threads = True
+    if certificate is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        certificate.configure_cert(context)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     with serve_in_thread(server) as bound:
         yield bound
 
@@ -244,3 +258,113 @@ async def test_proxies_from_the_environment_are_not_used(monkeypatch: pytest.Mon
         )
     assert proxy.lines == []
     assert public.hosts == [f"{NAME}:{port}"]
+
+
+def trusting(ca: trustme.CA) -> ssl.SSLContext:
+    """A client context that verifies certificates as usual, trusting the test's CA alone."""
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+async def test_a_certificate_for_the_name_from_a_trusted_ca_is_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ca, public = trustme.CA(), Listener()
+    with listening(public, PUBLIC, certificate=ca.issue_cert(NAME)) as port:
+        fake_dns(monkeypatch, [PUBLIC])
+        await WebhookNotifier(FixedClock(NOW), allow_private=True, tls=trusting(ca)).send(
+            _delivery(f"https://{NAME}:{port}/hooks"), NOTE
+        )
+    assert public.hosts == [f"{NAME}:{port}"]
+
+
+async def test_a_certificate_from_a_ca_the_server_does_not_trust_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    public = Listener()
+    with listening(public, PUBLIC, certificate=trustme.CA().issue_cert(NAME)) as port:
+        fake_dns(monkeypatch, [PUBLIC])
+        with pytest.raises(DeliveryFailed) as raised:  # the notifier trusts the usual CAs only
+            await WebhookNotifier(FixedClock(NOW), allow_private=True).send(
+                _delivery(f"https://{NAME}:{port}/hooks"), NOTE
+            )
+    assert public.hosts == [], "the request was sent over a connection whose certificate was not checked"
+    assert raised.value.message.startswith("the receiver's TLS certificate was refused: ")
+    assert "local issuer" in raised.value.message
+    assert not raised.value.permanent, "a certificate can be fixed; the delivery is retried later"
+
+
+async def test_a_certificate_for_another_name_is_refused_and_no_other_address_is_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ca, first, second = trustme.CA(), Listener(), Listener()
+    with (
+        listening(first, PUBLIC, certificate=ca.issue_cert("other.test")) as port,
+        listening(second, INTERNAL, port, certificate=ca.issue_cert(NAME)),
+    ):
+        fake_dns(monkeypatch, [PUBLIC, INTERNAL])
+        with pytest.raises(DeliveryFailed) as raised:
+            await WebhookNotifier(FixedClock(NOW), allow_private=True, tls=trusting(ca)).send(
+                _delivery(f"https://{NAME}:{port}/hooks"), NOTE
+            )
+    assert first.hosts == []
+    assert second.hosts == [], "another address of the same host was tried after a certificate failure"
+    assert raised.value.message.startswith("the receiver's TLS certificate was refused: ")
+    assert "mismatch" in raised.value.message
+    assert not raised.value.permanent
+
+
+@dataclass
+class ConnectAttempt:
+    address: str
+    started: float  # anyio's clock
+    deadline: float  # the earliest deadline the attempt runs under
+
+
+def black_hole(monkeypatch: pytest.MonkeyPatch) -> list[ConnectAttempt]:
+    """Every TCP connection httpx opens is recorded and never answers, as an address that drops
+    packets. Returns the record."""
+    attempts: list[ConnectAttempt] = []
+
+    async def connect_tcp(remote_host: str, remote_port: int, **kwargs: Any) -> Any:
+        attempts.append(ConnectAttempt(remote_host, anyio.current_time(), anyio.current_effective_deadline()))
+        await anyio.sleep_forever()
+
+    monkeypatch.setattr(anyio, "connect_tcp", connect_tcp)
+    return attempts
+
+
+V6 = ["2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4"]
+V4 = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]
+TIMEOUT = 0.2
+
+
+async def test_a_host_with_many_silent_addresses_costs_a_few_tries_alternating_families(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_dns(monkeypatch, V6 + V4)
+    attempts = black_hole(monkeypatch)
+    with pytest.raises(DeliveryFailed) as raised:
+        await WebhookNotifier(FixedClock(NOW), timeout=TIMEOUT, allow_private=True).send(
+            _delivery(f"http://{NAME}:8080/hooks"), NOTE
+        )
+    assert raised.value.message == "the receiver did not answer in time"
+    assert not raised.value.permanent
+    # RFC 8305 section 4: the family of the first answer, then the other, in turn.
+    assert [attempt.address for attempt in attempts] == ["2001:db8::1", "192.0.2.1", "2001:db8::2"]
+
+
+async def test_the_addresses_of_one_attempt_share_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_dns(monkeypatch, V4)
+    attempts = black_hole(monkeypatch)
+    with pytest.raises(DeliveryFailed):
+        await WebhookNotifier(FixedClock(NOW), timeout=TIMEOUT, allow_private=True).send(
+            _delivery(f"http://{NAME}:8080/hooks"), NOTE
+        )
+    assert len(attempts) > 1
+    first = attempts[0].started
+    # Not a measured time: each connection runs under a deadline no later than the attempt's end.
+    assert all(attempt.deadline <= first + TIMEOUT for attempt in attempts), [
+        attempt.deadline - first for attempt in attempts
+    ]
