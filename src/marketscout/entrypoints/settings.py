@@ -150,7 +150,8 @@ class Settings:
         default=6, metadata={"help": "attempts per webhook or e-mail before it becomes a dead letter"}
     )
     webhook_timeout: float = field(
-        default=10.0, metadata={"help": "seconds a webhook receiver has to answer"}
+        default=10.0,
+        metadata={"help": "seconds one webhook attempt may take in all: lookup, connecting and the answer"},
     )
     webhook_allow_private: bool = field(
         default=False,

@@ -9,7 +9,8 @@ Each request is a JSON ``POST`` with three headers:
 
 A receiver recomputes the signature over the raw body and rejects old timestamps
 (:func:`verify` does both). 2xx means delivered; anything else, a timeout or a network
-error is retried by the dispatcher; ``410 Gone`` means the receiver wants no more.
+error is retried by the dispatcher; ``410 Gone`` means the receiver wants no more. A TLS
+certificate the notifier refuses is retried too: a receiver can renew or fix it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ import hmac
 import ipaddress
 import json
 import socket
+import ssl
 from collections.abc import Mapping
 
+import anyio
 import httpx
 
 from marketscout.domain.errors import DeliveryFailed
@@ -32,6 +35,36 @@ from marketscout.domain.usecases.notifications import is_public_address
 
 TOLERANCE_SECONDS = 300
 USER_AGENT = "MarketScout-Webhooks/1"
+# Addresses of one host tried per attempt: enough to get past a dead address of each family,
+# few enough that a host answering dozens of silent addresses cannot hold the dispatcher up.
+MAX_ADDRESSES = 3
+
+
+def connection_order(addresses: list[str], limit: int = MAX_ADDRESSES) -> list[str]:
+    """The first ``limit`` addresses to try, the family of the first answer and the other family
+    in turn (RFC 8305 section 4), each family in the resolver's order: a black-holed IPv6
+    address is followed by an IPv4 one, not by more of its kind."""
+    if not addresses:
+        return []
+    first_v6 = ":" in addresses[0]
+    same = [text for text in addresses if (":" in text) == first_v6]
+    other = [text for text in addresses if (":" in text) != first_v6]
+    ordered: list[str] = []
+    for index in range(max(len(same), len(other))):
+        ordered += same[index : index + 1] + other[index : index + 1]
+    return ordered[:limit]
+
+
+def _certificate_problem(error: BaseException) -> str | None:
+    """Why the receiver's certificate was refused, if that is what ``error`` comes from."""
+    cause: BaseException | None = error
+    for _ in range(8):  # httpx wraps httpcore's error, which wraps ssl's
+        if cause is None:
+            return None
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return str(cause.verify_message or cause.reason or cause)
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _key(secret: str) -> bytes:
@@ -83,23 +116,36 @@ class WebhookNotifier(Notifier):
     """Sends each delivery over a connection of its own to an address it resolved and vetted.
 
     The host is looked up once per delivery and, unless ``allow_private``, refused if any of its
-    addresses is not public. The request then goes to those addresses themselves, in turn while
-    a connection cannot be made, with the host name in the ``Host`` header and in TLS (SNI and
-    the certificate check): looking the name up again to connect would let a DNS server answer a
+    addresses is not public. The request then goes to those addresses themselves (at most
+    :data:`MAX_ADDRESSES`, in :func:`connection_order`), to the next one only while a connection
+    cannot be made, with the host name in the ``Host`` header and in TLS (SNI and the
+    certificate check): looking the name up again to connect would let a DNS server answer a
     public address to the check and an internal one to the connection (DNS rebinding). Proxies
     and credentials from the environment are not used, and no connection is kept between
     deliveries.
+
+    ``timeout`` bounds the whole attempt: the lookup, the connections and the answer together;
+    each address gets an equal share of it to connect. ``tls`` is the context that verifies
+    receivers' certificates (tests pass one trusting their own CA); by default, the certifi
+    bundle httpx uses, with verification and the host name check on.
     """
 
     channel = Channel.WEBHOOK
 
-    def __init__(self, clock: Clock, *, timeout: float = 10.0, allow_private: bool = False) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        timeout: float = 10.0,
+        allow_private: bool = False,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._clock = clock
         self._timeout = timeout
         self._allow_private = allow_private
         # Built once (reading the CA bundle is the slow part of a client); each delivery's client
         # wraps its own connection with it.
-        self._tls = httpx.create_ssl_context(trust_env=False)
+        self._tls = tls if tls is not None else httpx.create_ssl_context(trust_env=False)
 
     async def _addresses(self, host: str, port: int) -> list[str]:
         """The addresses to try, in the resolver's order; every one public unless allowed.
@@ -129,10 +175,27 @@ class WebhookNotifier(Notifier):
             url = httpx.URL(delivery.target)
         except httpx.InvalidURL as error:
             raise DeliveryFailed(f"the webhook URL is not usable: {error}", permanent=True) from error
+        # One deadline for the attempt: the dispatcher sends one delivery at a time, so a slow
+        # host holds up every other user's alerts for as long as this lasts.
+        try:
+            with anyio.fail_after(self._timeout):
+                response = await self._attempt(url, delivery.id, delivery.secret, notification)
+        except TimeoutError as error:
+            raise DeliveryFailed("the receiver did not answer in time") from error
+        if 200 <= response.status_code < 300:
+            return
+        if response.status_code == 410:
+            raise DeliveryFailed("the receiver answered 410 Gone", permanent=True)
+        raise DeliveryFailed(f"the receiver answered {response.status_code}")
+
+    async def _attempt(
+        self, url: httpx.URL, delivery_id: int, secret: str, notification: Notification
+    ) -> httpx.Response:
         host = url.raw_host.decode("ascii")
-        addresses = await self._addresses(host, url.port or (443 if url.scheme == "https" else 80))
+        resolved = await self._addresses(host, url.port or (443 if url.scheme == "https" else 80))
+        addresses = connection_order(resolved)
         body = payload(notification)
-        message_id = f"msg_{delivery.id}"
+        message_id = f"msg_{delivery_id}"
         timestamp = int(self._clock.now().timestamp())
         headers = {
             "host": url.netloc.decode("ascii"),
@@ -140,19 +203,15 @@ class WebhookNotifier(Notifier):
             "content-type": "application/json",
             "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(delivery.secret, message_id, timestamp, body),
+            "webhook-signature": sign(secret, message_id, timestamp, body),
         }
         # The name TLS sends (SNI) and checks the certificate against, the URL holding the address.
         extensions = {"sni_hostname": host} if url.scheme == "https" else None
+        timeout = httpx.Timeout(self._timeout, connect=self._timeout / len(addresses))
         async with httpx.AsyncClient(
-            timeout=self._timeout, follow_redirects=False, trust_env=False, verify=self._tls
+            timeout=timeout, follow_redirects=False, trust_env=False, verify=self._tls
         ) as client:
-            response = await self._post(client, url, addresses, body, headers, extensions)
-        if 200 <= response.status_code < 300:
-            return
-        if response.status_code == 410:
-            raise DeliveryFailed("the receiver answered 410 Gone", permanent=True)
-        raise DeliveryFailed(f"the receiver answered {response.status_code}")
+            return await self._post(client, url, addresses, body, headers, extensions)
 
     async def _post(
         self,
@@ -165,7 +224,8 @@ class WebhookNotifier(Notifier):
     ) -> httpx.Response:
         """The answer from the first address that takes the connection. Only a connection that
         could not be made moves on to the next: once the request may have been sent, trying
-        another address could deliver it twice."""
+        another address could deliver it twice. A refused certificate does not move on either:
+        the host's other addresses serve the same name, and its certificate is what failed."""
         failure: httpx.HTTPError | None = None
         for address in addresses:
             request = client.build_request(
@@ -173,7 +233,12 @@ class WebhookNotifier(Notifier):
             )
             try:
                 return await client.send(request)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            except httpx.ConnectError as error:
+                problem = _certificate_problem(error)
+                if problem is not None:
+                    raise DeliveryFailed(f"the receiver's TLS certificate was refused: {problem}") from error
+                failure = error
+            except httpx.ConnectTimeout as error:
                 failure = error
             except httpx.TimeoutException as error:
                 raise DeliveryFailed("the receiver did not answer in time") from error
