@@ -368,3 +368,17 @@ async def test_the_addresses_of_one_attempt_share_its_deadline(monkeypatch: pyte
     assert all(attempt.deadline <= first + TIMEOUT for attempt in attempts), [
         attempt.deadline - first for attempt in attempts
     ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "tried"),
+    [
+        (V4 + V6, ["192.0.2.1", "2001:db8::1", "192.0.2.2"]),  # the first answer's family leads
+        (V4, V4[:3]),  # one family: the resolver's order
+        (["2001:db8::1", "192.0.2.1"], ["2001:db8::1", "192.0.2.1"]),
+    ],
+)
+def test_addresses_are_tried_in_alternating_families_at_most_three(
+    answer: list[str], tried: list[str]
+) -> None:
+    assert webhook.connection_order(answer) == tried
