@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import ClassVar, Self
 
+import httpx
 import jwt
 import pytest
 import redis
@@ -424,3 +425,100 @@ async def test_the_limiter_checks_a_token_once_with_the_handler() -> None:
     assert await _units_per_request(rate_limit_enabled=True) == await _units_per_request(
         rate_limit_enabled=False
     )
+
+
+def _limited_heavy(database_url: str) -> Client:
+    """Heavy requests limited to 3 a minute per key; every request's address from X-Forwarded-For."""
+    settings = api_settings(
+        database_url=database_url,
+        rate_limit_enabled=True,
+        rate_limit_auth="100/minute",
+        rate_limit_heavy="3/minute",
+        trusted_proxies=("testclient",),
+    )
+    return AsyncTestClient(app=create_app(build_container(settings, MovableClock(NOW))))
+
+
+async def _heavy_budget_left(client: Client, bearer: dict[str, str]) -> str:
+    """What is left of the heavy budget of ``bearer``'s user, seen from an address of its own."""
+    own = await client.get("/export/watchlist", headers={**bearer, "X-Forwarded-For": "198.51.100.77"})
+    assert own.status_code == 200, own.text
+    return own.headers["x-ratelimit-remaining"]
+
+
+@pytest.mark.parametrize("bearer", ["junk", "another account's"])
+async def test_a_page_spends_its_session_users_budget_whatever_bearer_comes_with_it(
+    database_url: str, bearer: str
+) -> None:
+    """A dashboard page is served as the session cookie's user, whatever Authorization header
+    comes with it, so it is that user's budget the page spends: a bearer that does not
+    authenticate, sent from new addresses, gave a signed-in user unlimited exports; another
+    account's bearer spent the other account's budget instead of the cookie's."""
+    async with _limited_heavy(database_url) as client:
+        session = (await sign_up(client, "cookie_user"))["Authorization"].removeprefix("Bearer ")
+        other = await sign_up(client, "bearer_user")
+        sent = other if bearer == "another account's" else {"Authorization": "Bearer junk"}
+        answers = [
+            await client.get(
+                "/ui/export/watchlist",
+                headers={
+                    **sent,
+                    "Cookie": f"ms_session={session}",
+                    "Accept": "text/html",
+                    "X-Forwarded-For": f"203.0.113.{index}",
+                },
+                follow_redirects=False,
+            )
+            for index in range(4)
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429], "served signed in, then refused"
+        assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
+        if bearer == "another account's":
+            assert await _heavy_budget_left(client, other) == "2", "the bearer's user was charged"
+
+
+@pytest.mark.parametrize("sent", ["no bearer", "a junk bearer"])
+async def test_an_api_request_with_a_session_cookie_spends_its_address_budget(
+    database_url: str, sent: str
+) -> None:
+    """The API serves a request as its bearer's user and never as the session cookie's: a valid
+    cookie with no bearer or a junk one is refused (401), and counted against its address alone,
+    never against the cookie's user."""
+    async with _limited_heavy(database_url) as client:
+        headers = await sign_up(client, "cookie_user")
+        session = headers["Authorization"].removeprefix("Bearer ")
+        extra = {"Authorization": "Bearer junk"} if sent == "a junk bearer" else {}
+        answers = [
+            await client.get(
+                "/export/watchlist",
+                headers={**extra, "Cookie": f"ms_session={session}", "X-Forwarded-For": "203.0.113.9"},
+            )
+            for _ in range(4)
+        ]
+        assert [a.status_code for a in answers] == [401, 401, 401, 429]
+        assert await _heavy_budget_left(client, headers) == "2", "the cookie's user was charged"
+
+
+async def test_an_api_request_with_two_bearers_spends_the_budget_of_the_one_it_is_served_as(
+    database_url: str,
+) -> None:
+    """Of two Authorization headers, the API serves the request as the first one's user, so the
+    limiter charges that user: it took the last one (a junk bearer), and gave the user a fresh
+    budget at every address. (Litestar's test client joins repeated headers into one; a server
+    passes them on one by one, as httpx's ASGI transport does.)"""
+    async with _limited_heavy(database_url) as client:
+        headers = await sign_up(client, "two_bearers")
+        transport = httpx.ASGITransport(app=client.app, client=("testclient", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as raw:
+            answers = [
+                await raw.get(
+                    "/export/watchlist",
+                    headers=[
+                        ("Authorization", headers["Authorization"]),
+                        ("Authorization", "Bearer junk"),
+                        ("X-Forwarded-For", f"203.0.113.{index}"),
+                    ],
+                )
+                for index in range(4)
+            ]
+        assert [a.status_code for a in answers] == [200, 200, 200, 429]
