@@ -14,12 +14,15 @@ import pytest
 import redis
 from dependency_injector import providers
 from litestar import Litestar
+from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from marketscout.adapters.memory import InMemoryUnitOfWork
 from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.authentication import is_page_path
 from marketscout.entrypoints.container import Container
+from marketscout.entrypoints.openapi import needs_user
 from marketscout.entrypoints.ratelimit import classify
 from tests.databases import need
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container, sign_up
@@ -522,3 +525,19 @@ async def test_an_api_request_with_two_bearers_spends_the_budget_of_the_one_it_i
                 for index in range(4)
             ]
         assert [a.status_code for a in answers] == [200, 200, 200, 429]
+
+
+def test_every_route_that_takes_a_bearers_user_is_off_the_pages() -> None:
+    """``served_token`` (the limiter's rule) takes a page's session cookie and any other path's
+    bearer: it is the rule the handlers follow only while no page route takes the API's ``user``
+    (the bearer's) and every route that does is outside the pages."""
+    app = create_app(build_container(api_settings(), MovableClock(NOW)))
+    takers = [
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if needs_user(handler)
+    ]
+    assert takers, "the API has routes for signed-in users"
+    assert [path for path in takers if is_page_path(path)] == []

@@ -13,19 +13,18 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
-from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from marketscout.entrypoints.authentication import served_token
 from marketscout.entrypoints.middleware import send_error
 from marketscout.entrypoints.proxies import TrustedProxies
-from marketscout.entrypoints.web.session import SESSION_COOKIE, is_page_path
 
 logger = logging.getLogger("marketscout.ratelimit")
 
@@ -198,18 +197,18 @@ class RateLimitMiddleware:
         peer = client[0] if client else "unknown"
         ip = self.limiter.proxies.client_ip(peer, headers.get("x-forwarded-for"))
         outcome = await self.limiter.hit(endpoint, [f"ip:{ip}"])
-        # The user's own key too: the bearer's, or on the dashboard's pages the session cookie's
-        # (the same access token), so that the API and the dashboard spend one budget per user.
+        # The user's own key too, of the identity the request is served as (served_token): on
+        # the dashboard's pages the session cookie's, whatever bearer comes with it; elsewhere the
+        # bearer's, never the cookie's. The API and the dashboard spend one budget per user, and
+        # no header the request is not served by picks another key (a junk bearer on a signed-in
+        # page, or a second Authorization header, was counted as an anonymous request).
         # Only for a token that authenticates: one that is revoked, expired or forged is anyone's
         # anonymous request, counted against its address alone, or whoever holds a stolen token
         # its user revoked could still spend that user's budget from anywhere and lock them out.
         # Checked only once the address's budget let the request through: a request refused by
         # its address costs no query, and the check is the one the handler then reuses.
         if outcome is not None and outcome[0]:
-            authorization = headers.get("authorization", "")
-            token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else None
-            if token is None and is_page_path(http["path"]):
-                token = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(SESSION_COOKIE)
+            token = served_token(scope)
             user_id = await self.identify_user(scope, token) if token else None
             if user_id is not None:
                 user = await self.limiter.hit(endpoint, [f"user:{user_id}"])

@@ -16,8 +16,8 @@ from marketscout.domain.errors import Conflict, Forbidden
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.usecases import accounts
-from marketscout.entrypoints.api.dependencies import bearer_token
 from marketscout.entrypoints.api.params import NO_CONTROL
+from marketscout.entrypoints.authentication import bearer_token
 from marketscout.entrypoints.schemas import (
     ErrorBody,
     PasswordChangeIn,
@@ -127,7 +127,7 @@ class AuthController(Controller):
             uow,
             tokens,
             clock,
-            bearer_token(request),
+            bearer_token(request.scope),
             refresh_token=data.refresh_token if data is not None else None,
         )
 

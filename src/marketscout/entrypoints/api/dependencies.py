@@ -11,29 +11,19 @@ from typing import Any
 from litestar import Request
 from litestar.di import Provide
 
-from marketscout.domain.errors import AuthenticationFailed
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.entrypoints.api.cache import ReadCache
-from marketscout.entrypoints.authentication import authenticate_once
+from marketscout.entrypoints.authentication import authenticate_once, bearer_token
 from marketscout.entrypoints.container import Container
 
 
-def bearer_token(request: Request[Any, Any, Any]) -> str:
-    header = request.headers.get("authorization")
-    if not header:
-        raise AuthenticationFailed("Not authenticated")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed("Authorization header must be: Bearer <token>")
-    return token.strip()
-
-
 async def authenticate_request(container: Container, request: Request[Any, Any, Any]) -> User:
-    """The signed-in user, found once per request: the rate limiter or the app's request checks
-    (before the body is read) look first, and the handler's ``user`` takes what they found."""
+    """The signed-in user of an API request, its bearer's (the rule of ``served_token``), found
+    once per request: the rate limiter or the app's request checks (before the body is read)
+    look first, and the handler's ``user`` takes what they found."""
     user = await authenticate_once(
-        request.scope, bearer_token(request), container.token_issuer(), container.unit_of_work
+        request.scope, bearer_token(request.scope), container.token_issuer(), container.unit_of_work
     )
     request.scope.setdefault("state", {})["user_id"] = user.id
     return user

@@ -59,6 +59,7 @@ from marketscout.entrypoints.api.bodies import describe
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
 from marketscout.entrypoints.api.params import INSTANT_RULE
 from marketscout.entrypoints.api.path_ids import plain_id
+from marketscout.entrypoints.authentication import SESSION_COOKIE
 from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import EngagementIn
 from marketscout.entrypoints.web.charts import (
@@ -76,7 +77,6 @@ from marketscout.entrypoints.web.charts import (
 from marketscout.entrypoints.web.flash import FLASH_COOKIE, FLASH_PATH, NOTE_SECONDS, note_key, seal, unseal
 from marketscout.entrypoints.web.session import (
     CSRF_COOKIE,
-    SESSION_COOKIE,
     csrf_cookies,
     csrf_token,
     dashboard_cookie,

@@ -12,7 +12,6 @@ import secrets
 from typing import Any
 
 from litestar import Request, Response
-from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -21,15 +20,10 @@ from marketscout.domain.errors import DomainError
 from marketscout.domain.model import User
 from marketscout.domain.ports import TokenIssuer
 from marketscout.domain.usecases.accounts import UnitOfWorkFactory
-from marketscout.entrypoints.authentication import authenticate_once
+from marketscout.entrypoints.authentication import authenticate_once, is_page_path, served_token
 
-SESSION_COOKIE = "ms_session"
 CSRF_COOKIE = "ms_csrf"
 PAGE_SESSION = "page_session"
-
-
-def is_page_path(path: str) -> bool:
-    return path == "/" or path.startswith("/ui/")
 
 
 def secure(request: Request[Any, Any, Any]) -> bool:
@@ -110,15 +104,13 @@ class PageUserMiddleware:
         self.unit_of_work = unit_of_work  # a factory: a new UnitOfWork per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and is_page_path(scope["path"]):
-            # Litestar's own parser, so that the middleware sees the cookie a handler would.
-            token = ASGIConnection[Any, Any, Any, Any](scope).cookies.get(SESSION_COOKIE)
-            if token:
-                outcome: User | DomainError
-                try:
-                    # Once per request: the rate limiter has often checked this token already.
-                    outcome = await authenticate_once(scope, token, self.tokens, self.unit_of_work)
-                except DomainError as error:
-                    outcome = error
-                scope.setdefault("state", {})[PAGE_SESSION] = outcome
+        # served_token is the rule the rate limiter charges by too: a page's is the session cookie.
+        if scope["type"] == ScopeType.HTTP and is_page_path(scope["path"]) and (token := served_token(scope)):
+            outcome: User | DomainError
+            try:
+                # Once per request: the rate limiter has often checked this token already.
+                outcome = await authenticate_once(scope, token, self.tokens, self.unit_of_work)
+            except DomainError as error:
+                outcome = error
+            scope.setdefault("state", {})[PAGE_SESSION] = outcome
         await self.app(scope, receive, send)
