@@ -1703,6 +1703,45 @@ async def test_an_account_is_disabled_and_enabled_in_place(uow_factory: UowFacto
         }
 
 
+def _refresh_token(digest: str, family: str, user_id: int) -> RefreshToken:
+    return RefreshToken(
+        digest=digest, family_id=family, user_id=user_id, issued_at=T0, expires_at=T0 + timedelta(days=1)
+    )
+
+
+async def test_a_revoked_login_refuses_its_tokens_even_one_a_refresh_adds_after(
+    uow_factory: UowFactory,
+) -> None:
+    """A login (refresh-token family) is revoked as a whole: a token of it revoked can no longer
+    be spent (a refresh that read it before the revocation loses), and a token a refresh adds to
+    it afterwards (one that raced the revocation) belongs to a revoked login too."""
+    user_id, _, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        read = await uow.refresh_tokens.add(_refresh_token("d1", "f", user_id))
+        await uow.refresh_tokens.add(_refresh_token("d2", "g", user_id))
+        await uow.commit()
+    async with uow:
+        assert await uow.refresh_tokens.family_revoked("f") is False
+        await uow.refresh_tokens.revoke_family("f")
+        await uow.commit()
+    async with uow:
+        assert await uow.refresh_tokens.mark_used(read.id, T0) is False, "revoked: not to be spent"
+        late = await uow.refresh_tokens.add(_refresh_token("d3", "f", user_id))
+        await uow.commit()
+    async with uow:
+        assert await uow.refresh_tokens.family_revoked("f") is True
+        assert await uow.refresh_tokens.family_revoked("g") is False, "another login goes on"
+        assert await uow.refresh_tokens.family_revoked("never-issued") is False
+        spent = await uow.refresh_tokens.get_by_digest("d1")
+        assert spent is not None and spent.used_at is None
+        assert late.family_id == "f"
+        await uow.refresh_tokens.revoke_user(user_id)
+        await uow.commit()
+    async with uow:
+        assert await uow.refresh_tokens.family_revoked("g") is True, "every login of the account"
+
+
 async def test_accounts_are_listed_by_id_a_page_at_a_time(uow_factory: UowFactory) -> None:
     uow = uow_factory()
     async with uow:

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Literal, Self
 
 import jwt
+import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from marketscout.adapters.sql.engine import create_engine, session_factory
+from marketscout.adapters.sql.repositories import SqlRefreshTokenRepository
+from marketscout.adapters.sql.uow import SqlUnitOfWork
+from marketscout.domain.errors import AuthenticationFailed
+from marketscout.domain.model import RefreshToken
 from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.settings import Settings
 from tests.integration.api.support import (
     SECRET,
     MovableClock,
@@ -413,6 +422,178 @@ async def test_revoke_with_a_spent_refresh_token_ends_the_tokens_rotated_from_it
     assert revoked.status_code == 204, revoked.text
     after = await client.post("/token/refresh", json={"refresh_token": rotated["refresh_token"]})
     assert after.status_code == 401
+
+
+async def test_revoking_a_login_ends_every_access_token_issued_from_it(client: Client) -> None:
+    """The login ends with its access tokens: a thief who refreshed with the stolen refresh token
+    holds an access token of it, and so does the client from before it last refreshed; after the
+    revoke both are refused, while another login of the account goes on."""
+    await sign_up(client, "nina")
+    first, other = await _log_in(client, "nina"), await _log_in(client, "nina")
+    stolen = (await client.post("/token/refresh", json={"refresh_token": first["refresh_token"]})).json()
+    assert (await client.get(PROTECTED, headers=_bearer(stolen))).status_code == 200
+    clients_own = await client.post("/token/refresh", json={"refresh_token": other["refresh_token"]})
+    assert clients_own.status_code == 200
+    for pair in (first, stolen):
+        assert _claims(pair["access_token"])["fid"] == _claims(first["access_token"])["fid"]
+    assert _claims(other["access_token"])["fid"] != _claims(first["access_token"])["fid"]
+    revoked = await client.post(
+        "/token/revoke", json={"refresh_token": first["refresh_token"]}, headers=_bearer(first)
+    )
+    assert revoked.status_code == 204, revoked.text
+    thiefs = await client.get(PROTECTED, headers=_bearer(stolen))
+    assert thiefs.status_code == 401, "the thief's access token ends with the login"
+    assert thiefs.json()["message"] == accounts.ENDED
+    assert (
+        await client.post("/token/refresh", json={"refresh_token": stolen["refresh_token"]})
+    ).status_code == 401
+    assert (await client.get(PROTECTED, headers=_bearer(other))).status_code == 200, "another login"
+    assert (await client.get(PROTECTED, headers=_bearer(clients_own.json()))).status_code == 200
+
+
+async def test_an_access_token_from_before_logins_were_named_counts_until_it_expires(
+    client: Client, clock: MovableClock
+) -> None:
+    """Access tokens issued before they carried their login (no ``fid`` claim) cannot be tied
+    to one: they count as before, until they expire (30 minutes at most), unless revoked
+    themselves."""
+    await sign_up(client, "olga")
+    pair = await _log_in(client, "olga")
+    claims = _claims(pair["access_token"])
+    del claims["fid"]
+    old = {"access_token": jwt.encode(claims, SECRET, algorithm="HS256")}
+    revoked = await client.post(
+        "/token/revoke", json={"refresh_token": pair["refresh_token"]}, headers=_bearer(pair)
+    )
+    assert revoked.status_code == 204
+    assert (await client.get(PROTECTED, headers=_bearer(old))).status_code == 200
+    clock.advance(timedelta(minutes=31))
+    assert (await client.get(PROTECTED, headers=_bearer(old))).status_code == 401
+
+
+Pause = Literal["before_spending", "after_adding", "before_revoking"]
+
+
+class _Stop:
+    """One point where a unit of work's refresh tokens stop until let go: just before a refresh
+    spends the token it read, just after it added the new one (not yet committed), or just
+    before a revocation revokes the login."""
+
+    def __init__(self, where: Pause, *, go: bool = False) -> None:
+        self.where = where
+        self.reached = asyncio.Event()
+        self.go = asyncio.Event()
+        if go:
+            self.go.set()
+
+    async def at(self, here: Pause) -> None:
+        if here == self.where:
+            self.reached.set()
+            await self.go.wait()
+
+
+class _StoppingRefreshTokens(SqlRefreshTokenRepository):
+    def __init__(self, session: AsyncSession, stop: _Stop) -> None:
+        super().__init__(session)
+        self._stop = stop
+
+    async def add(self, token: RefreshToken) -> RefreshToken:
+        stored = await super().add(token)
+        await self._stop.at("after_adding")
+        return stored
+
+    async def mark_used(self, token_id: int, used_at: datetime) -> bool:
+        await self._stop.at("before_spending")
+        return await super().mark_used(token_id, used_at)
+
+    async def revoke_family(self, family_id: str) -> None:
+        await self._stop.at("before_revoking")
+        await super().revoke_family(family_id)
+
+
+class _StoppingUnitOfWork(SqlUnitOfWork):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], stop: _Stop) -> None:
+        super().__init__(sessions)
+        self._stop = stop
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        assert self._session is not None
+        self.refresh_tokens = _StoppingRefreshTokens(self._session, self._stop)
+        return self
+
+
+async def _until_a_statement_waits_for_a_lock(url: str) -> None:
+    """Returns once a session of the database waits for a lock (the revoke's UPDATE behind the
+    refresh's uncommitted one); fails after about 10 s."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as connection:
+        for _ in range(1000):
+            found = await connection.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            row = await found.fetchone()
+            if row is not None and row[0] > 0:
+                return
+            await asyncio.sleep(0.01)
+    pytest.fail("the revoke never waited for the refresh's lock")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("pause", ["before_spending", "after_adding"])
+async def test_a_refresh_racing_a_revoke_hands_out_nothing_that_works(
+    settings: Settings, clock: MovableClock, pause: Pause
+) -> None:
+    """A thief's refresh and the victim's revoke at the same time, on two connections: once the
+    revoke is done, nothing the refresh hands out works. Stopped before it spends the token it
+    read, the refresh is refused (the token was revoked meanwhile). Stopped after it added the
+    new token, with the revoke behind it (PostgreSQL: its UPDATE waiting for the refresh's row
+    lock, so the new row is not among those it revokes; SQLite: waiting for the write lock), the
+    refresh hands out a pair, and both of its tokens are refused: they belong to a revoked login."""
+    container = build_container(settings, clock)
+    issuer = container.token_issuer()
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    try:
+        async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
+            await sign_up(client, "pia")
+            victim = await _log_in(client, "pia")
+            thief = _Stop(pause)
+            refresh = asyncio.create_task(
+                accounts.refresh_tokens(
+                    _StoppingUnitOfWork(sessions, thief), issuer, clock, refresh_token=victim["refresh_token"]
+                )
+            )
+            await thief.reached.wait()
+            victims = _Stop("before_revoking", go=True)
+            revoke = asyncio.create_task(
+                accounts.revoke_tokens(
+                    _StoppingUnitOfWork(sessions, victims),
+                    issuer,
+                    clock,
+                    victim["access_token"],
+                    refresh_token=victim["refresh_token"],
+                )
+            )
+            if pause == "before_spending":
+                await revoke
+            else:
+                await victims.reached.wait()
+                if not settings.database_url.startswith("sqlite"):
+                    await _until_a_statement_waits_for_a_lock(settings.database_url)
+            thief.go.set()
+            [outcome] = await asyncio.gather(refresh, return_exceptions=True)
+            await revoke
+            if pause == "before_spending":
+                assert isinstance(outcome, AuthenticationFailed), outcome
+                return
+            assert isinstance(outcome, accounts.TokenPair), outcome
+            again = await client.post("/token/refresh", json={"refresh_token": outcome.refresh_token})
+            assert again.status_code == 401, "the refresh token added while the login was revoked"
+            thiefs = {"Authorization": f"Bearer {outcome.access_token}"}
+            assert (await client.get(PROTECTED, headers=thiefs)).status_code == 401
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.parametrize("body", [None, {}, {"refresh_token": "never-issued"}])
