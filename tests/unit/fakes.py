@@ -49,21 +49,25 @@ class FakeTokens(TokenIssuer):
     def __init__(self, clock: Clock | None = None) -> None:
         self._counter = itertools.count(1)
         self._clock = clock
-        self._issued: dict[str, datetime] = {}
+        self._issued: dict[str, tuple[datetime, str]] = {}
 
-    def issue_access(self, user_id: int) -> IssuedAccessToken:
+    def issue_access(self, user_id: int, family_id: str) -> IssuedAccessToken:
         token_id = str(next(self._counter))
         token = f"access-{user_id}-{token_id}"
-        self._issued[token] = self._clock.now() if self._clock else START
+        self._issued[token] = (self._clock.now() if self._clock else START, family_id)
         return IssuedAccessToken(token=token, expires_in=1800, token_id=token_id)
 
     def read_access(self, token: str) -> AccessClaims:
         if token not in self._issued:
             raise AuthenticationFailed("Invalid token")
         user_id, token_id = token.removeprefix("access-").split("-")
-        issued = self._issued[token]
+        issued, family_id = self._issued[token]
         return AccessClaims(
-            user_id=int(user_id), token_id=token_id, issued_at=issued, expires_at=issued + timedelta(hours=1)
+            user_id=int(user_id),
+            token_id=token_id,
+            issued_at=issued,
+            expires_at=issued + timedelta(hours=1),
+            family_id=family_id,
         )
 
     def new_refresh_token(self) -> str:

@@ -12,7 +12,7 @@ import asyncio
 import builtins
 import dataclasses
 import itertools
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -63,6 +63,7 @@ SnapshotKey = tuple[int, str, datetime]
 _COLLECTIONS = (
     "users",
     "refresh_tokens",
+    "revoked_families",
     "revoked_access_tokens",
     "products",
     "ads",
@@ -199,7 +200,11 @@ class InMemoryUserRepository(_Repository, UserRepository):
 
 
 class InMemoryRefreshTokenRepository(_Repository, RefreshTokenRepository):
+    """Tokens by id; the families revoked are kept aside too (family id -> None), so that
+    :meth:`family_revoked`, asked at every authentication, does not scan every token."""
+
     _name = "refresh_tokens"
+    _families = "revoked_families"
 
     async def add(self, token: RefreshToken) -> RefreshToken:
         stored: RefreshToken = self._insert(token)
@@ -210,22 +215,27 @@ class InMemoryRefreshTokenRepository(_Repository, RefreshTokenRepository):
 
     async def mark_used(self, token_id: int, used_at: datetime) -> bool:
         token: RefreshToken | None = self._rows().get(token_id)
-        if token is None or token.used_at is not None:
+        if token is None or token.used_at is not None or token.revoked:
             return False
         self._tx.write(self._name)[token_id] = dataclasses.replace(token, used_at=used_at)
         return True
 
+    async def family_revoked(self, family_id: str) -> bool:
+        return family_id in self._tx.read(self._families)
+
     async def revoke_family(self, family_id: str) -> None:
-        rows = self._tx.write(self._name)
-        for token_id, token in list(rows.items()):
-            if token.family_id == family_id:
-                rows[token_id] = dataclasses.replace(token, revoked=True)
+        await self._revoke(lambda token: token.family_id == family_id)
 
     async def revoke_user(self, user_id: int) -> None:
+        await self._revoke(lambda token: token.user_id == user_id)
+
+    async def _revoke(self, chosen: Callable[[RefreshToken], bool]) -> None:
         rows = self._tx.write(self._name)
+        families = self._tx.write(self._families)
         for token_id, token in list(rows.items()):
-            if token.user_id == user_id:
+            if chosen(token):
                 rows[token_id] = dataclasses.replace(token, revoked=True)
+                families[token.family_id] = None
 
 
 class InMemoryRevokedAccessTokenRepository(_Repository, RevokedAccessTokenRepository):

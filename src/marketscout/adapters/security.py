@@ -97,7 +97,7 @@ class JwtTokenIssuer(TokenIssuer):
     def refresh_lifetime_seconds(self) -> int:
         return self._refresh_ttl
 
-    def issue_access(self, user_id: int) -> IssuedAccessToken:
+    def issue_access(self, user_id: int, family_id: str) -> IssuedAccessToken:
         # To the microsecond (NumericDate may hold a fraction): a token issued in the same second
         # as a password change, but after it, still counts; one issued before it does not.
         now = round(self._clock.now().timestamp(), 6)
@@ -110,6 +110,7 @@ class JwtTokenIssuer(TokenIssuer):
             "iss": self._issuer,
             "aud": self._audience,
             "jti": token_id,
+            "fid": family_id,  # the login: revoking it ends this token too
         }
         token = jwt.encode(claims, self._secret, algorithm=self._algorithm)
         return IssuedAccessToken(token=token, expires_in=self._access_ttl, token_id=token_id)
@@ -146,13 +147,21 @@ class JwtTokenIssuer(TokenIssuer):
             raise AuthenticationFailed("Invalid token")
         if not isinstance(token_id, str) or not token_id:
             raise AuthenticationFailed("Invalid token")
+        # Optional: tokens issued before they named their login have none (see AccessClaims).
+        family_id = claims.get("fid")
+        if family_id is not None and (not isinstance(family_id, str) or not family_id):
+            raise AuthenticationFailed("Invalid token")
         try:
             issued_at = datetime.fromtimestamp(float(iat), UTC)  # type: ignore[arg-type]
             expires_at = datetime.fromtimestamp(float(exp), UTC)  # type: ignore[arg-type]
         except (OverflowError, OSError, ValueError):
             raise AuthenticationFailed("Invalid token") from None
         return AccessClaims(
-            user_id=int(subject), token_id=token_id, issued_at=issued_at, expires_at=expires_at
+            user_id=int(subject),
+            token_id=token_id,
+            issued_at=issued_at,
+            expires_at=expires_at,
+            family_id=family_id,
         )
 
     def new_refresh_token(self) -> str:

@@ -69,21 +69,24 @@ class IssuedAccessToken:
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
-    """What a valid access token says: whom it speaks for, its id, and when it was issued (to
-    the microsecond) and expires."""
+    """What a valid access token says: whom it speaks for, its id, when it was issued (to the
+    microsecond) and expires, and the login (refresh-token family) it was issued for; None for a
+    token issued before tokens named their login."""
 
     user_id: int
     token_id: str
     issued_at: datetime
     expires_at: datetime
+    family_id: str | None = None
 
 
 @runtime_checkable
 class TokenIssuer(Protocol):
     """Issues and checks signed access tokens, and mints opaque refresh tokens."""
 
-    def issue_access(self, user_id: int) -> IssuedAccessToken:
-        """A token issued now, to the microsecond (the Clock's time)."""
+    def issue_access(self, user_id: int, family_id: str) -> IssuedAccessToken:
+        """A token issued now, to the microsecond (the Clock's time), for the login ``family_id``
+        (read back as :attr:`AccessClaims.family_id`)."""
         ...
 
     def read_access(self, token: str) -> AccessClaims:
@@ -146,10 +149,19 @@ class RefreshTokenRepository(Protocol):
     async def get_by_digest(self, digest: str) -> RefreshToken | None: ...
 
     async def mark_used(self, token_id: int, used_at: datetime) -> bool:
-        """Marks an unused token used; False when it was already used (a race or a replay)."""
+        """Marks an unused, unrevoked token used, in one step; False when it was already used (a
+        race or a replay) or revoked (also by a revocation that ended after it was read)."""
         ...
 
-    async def revoke_family(self, family_id: str) -> None: ...
+    async def family_revoked(self, family_id: str) -> bool:
+        """Whether the login was revoked: any of its tokens is. So a token a refresh added to it
+        while a revocation ran (and that the revocation did not see) counts as revoked too.
+        False for a login with no token stored. Cheap: asked at every authentication."""
+        ...
+
+    async def revoke_family(self, family_id: str) -> None:
+        """Revokes every token of the login (one rotation family)."""
+        ...
 
     async def revoke_user(self, user_id: int) -> None:
         """Revokes every refresh token of the user (every login it has)."""

@@ -461,6 +461,7 @@ async def test_an_access_token_from_before_logins_were_named_counts_until_it_exp
     pair = await _log_in(client, "olga")
     claims = _claims(pair["access_token"])
     del claims["fid"]
+    claims["jti"] = "issued-before-logins-were-named"  # another token than the one revoked
     old = {"access_token": jwt.encode(claims, SECRET, algorithm="HS256")}
     revoked = await client.post(
         "/token/revoke", json={"refresh_token": pair["refresh_token"]}, headers=_bearer(pair)

@@ -446,13 +446,24 @@ class SqlRefreshTokenRepository(_SqlRepository, RefreshTokenRepository):
         return _token(row) if row else None
 
     async def mark_used(self, token_id: int, used_at: datetime) -> bool:
-        # One conditional UPDATE: of two concurrent refreshes with the same token, one wins.
+        # One conditional UPDATE: of two concurrent refreshes with the same token, one wins; and a
+        # revocation committed since the token was read wins over the refresh (PostgreSQL checks
+        # the row again as it is now once it has waited for its lock).
+        table = t.refresh_tokens
         result = await self._session.execute(
-            update(t.refresh_tokens)
-            .where(t.refresh_tokens.c.id == token_id, t.refresh_tokens.c.used_at.is_(None))
+            update(table)
+            .where(table.c.id == token_id, table.c.used_at.is_(None), table.c.revoked.is_(False))
             .values(used_at=used_at)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def family_revoked(self, family_id: str) -> bool:
+        # By the family's index (ix_refresh_tokens_family_id): a login holds a few rows.
+        table = t.refresh_tokens
+        found = await self._session.execute(
+            select(table.c.id).where(table.c.family_id == family_id, table.c.revoked.is_(True)).limit(1)
+        )
+        return found.first() is not None
 
     async def revoke_family(self, family_id: str) -> None:
         await self._session.execute(

@@ -25,6 +25,7 @@ EMAIL_MAX_LENGTH = 254
 EMAIL_LOCAL_MAX_LENGTH = 64  # before the @ (RFC 5321)
 INVALID_CREDENTIALS = "Incorrect username or password"
 DISABLED = "This account is disabled: ask the instance's operator"
+INVALID_REFRESH = "Invalid or expired refresh token"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,7 @@ async def sign_up(
 async def _issue_pair(
     uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, user_id: int, family_id: str
 ) -> TokenPair:
-    access = tokens.issue_access(user_id)
+    access = tokens.issue_access(user_id, family_id)
     refresh = tokens.new_refresh_token()
     now = clock.now()
     await uow.refresh_tokens.add(
@@ -173,20 +174,28 @@ async def log_in(
 async def refresh_tokens(
     uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, *, refresh_token: str
 ) -> TokenPair:
-    """Rotates a refresh token; replaying a spent one revokes that login's whole family."""
+    """Rotates a refresh token; replaying a spent one revokes that login's whole family. A token
+    of a revoked login is refused, also one a refresh added to it while a revocation ran, and
+    one a revocation revoked between this refresh reading it and spending it."""
     async with uow:
         stored = await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
         now = clock.now()
         user = None if stored is None else await uow.users.get(stored.user_id)
         if stored is None or user is None:
-            raise AuthenticationFailed("Invalid or expired refresh token")
+            raise AuthenticationFailed(INVALID_REFRESH)
         if user.disabled_at is not None:
             # Before the revoked check: disabling revokes the account's logins, and who holds
             # one of its refresh tokens logged in with the password (as log_in says it).
             raise AuthenticationFailed(DISABLED)
-        if stored.revoked or stored.expires_at <= now:
-            raise AuthenticationFailed("Invalid or expired refresh token")
+        if (
+            stored.revoked
+            or stored.expires_at <= now
+            or await uow.refresh_tokens.family_revoked(stored.family_id)
+        ):
+            raise AuthenticationFailed(INVALID_REFRESH)
         if stored.used_at is not None or not await uow.refresh_tokens.mark_used(stored.id, now):
+            if await uow.refresh_tokens.family_revoked(stored.family_id):
+                raise AuthenticationFailed(INVALID_REFRESH)  # revoked meanwhile: not a replay
             await uow.refresh_tokens.revoke_family(stored.family_id)
             await uow.commit()
             raise AuthenticationFailed("Refresh token already used; this login has been revoked")
@@ -200,12 +209,19 @@ ENDED = "This login has ended: log in again"
 
 async def authenticate(uow: UnitOfWork, tokens: TokenIssuer, token: str) -> User:
     """The user an access token speaks for; AuthenticationFailed otherwise: also for a token
-    logged out, or issued before the account's password last changed (a token issued at that
-    very instant, as the change's own new login may be, still counts)."""
+    logged out, one of a login that was revoked (its refresh-token family: by
+    :func:`revoke_tokens`, a replayed refresh token, disabling the account or a password
+    change), or one issued before the account's password last changed (a token issued at that
+    very instant, as the change's own new login may be, still counts). A token issued before
+    tokens named their login (no ``fid``) cannot be tied to one and counts until it expires
+    (30 minutes by default), unless logged out itself."""
     claims = tokens.read_access(token)
     async with uow:
         user = await uow.users.get(claims.user_id)
-        revoked = user is not None and await uow.revoked_access_tokens.is_revoked(claims.token_id)
+        revoked = user is not None and (
+            await uow.revoked_access_tokens.is_revoked(claims.token_id)
+            or (claims.family_id is not None and await uow.refresh_tokens.family_revoked(claims.family_id))
+        )
     if user is None:
         raise AuthenticationFailed("Invalid token")
     if user.disabled_at is not None:
@@ -236,8 +252,12 @@ async def revoke_tokens(
 ) -> None:
     """Token revocation (RFC 7009) by an API client, for an access token that authenticated:
     it is refused from then on, as after :func:`log_out`. A ``refresh_token`` of the same
-    account ends its whole login: the login's refresh tokens are revoked, as when a spent one is
-    replayed, so one rotated from it meanwhile (by the client, or by a thief) ends too. One that
+    account ends its whole login (its refresh-token family), as when a spent one is replayed:
+    every refresh token of the login is refused from then on, one rotated from it meanwhile (by
+    the client, or by a thief) too, even by a refresh running at the same time; and so is every
+    access token issued for the login by log-in or refresh (the thief's too), see
+    :func:`authenticate`, except those issued before tokens named their login, which count until
+    they expire. Other logins of the account go on (a password change ends them all). One that
     names no login (never issued, expired and forgotten) has nothing to end and is ignored, as
     RFC 7009 says; one of another account is refused with Forbidden, and nothing is revoked."""
     claims = tokens.read_access(access_token)

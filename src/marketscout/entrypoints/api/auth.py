@@ -118,9 +118,11 @@ class AuthController(Controller):
     ) -> None:
         """RFC 7009 in spirit: the bearer access token this request is sent with is refused
         (401) from then on, this route's too. The body is optional: ``{"refresh_token": ...}``, a
-        refresh token of the same account, also ends that login (every refresh token of it,
-        so one rotated from the token given ends too); without it only the access token ends, and
-        the login can still be refreshed. A refresh token that names no login (never issued, or
+        refresh token of the same account, also ends that login: every refresh token of it (one
+        rotated from the token given, by the client or a thief, too) and every access token
+        issued for it (401), except those issued before access tokens named their login, which
+        last until they expire; the account's other logins go on. Without it only the access
+        token ends, and the login can still be refreshed. A refresh token that names no login (never issued, or
         expired) has nothing to end and is ignored; one of another account is a 403, and then
         nothing is revoked. Rate-limited with log-in."""
         await accounts.revoke_tokens(
