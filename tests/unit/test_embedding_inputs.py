@@ -5,12 +5,16 @@ naive time silently read as local time."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marketscout import domain
 from marketscout.domain import (
@@ -26,7 +30,14 @@ from marketscout.domain import (
 )
 from marketscout.domain.alert_rules import evaluate_rule
 from marketscout.domain.gains import ad_gains
-from marketscout.domain.model import AlertRule, AlertRuleKind, TrendAssessment, TrendScore, TrendStatus
+from marketscout.domain.model import (
+    MAX_COUNT,
+    AlertRule,
+    AlertRuleKind,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+)
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 NAIVE = datetime(2026, 12, 1)  # noqa: DTZ001 - the point: a time without an offset
@@ -468,3 +479,285 @@ def test_an_embedders_readings_give_the_gains_and_spread_that_snapshots_give() -
     start = NOW - timedelta(days=3)
     assert window_gains(readings, start, NOW) == window_gains(_SNAPS, start, NOW)  # type: ignore[arg-type]
     assert spread_score(readings, "DE", NOW) == spread_score(_SNAPS, "DE", NOW)  # type: ignore[arg-type]
+
+
+# Whole and real numbers of other types (what NumPy and pandas hand an embedder: np.int64,
+# np.float32), without NumPy: stand-ins registered with the ABCs of ``numbers``, which are all
+# NumPy's scalars are to the domain. They carry no arithmetic and no order on purpose: the domain
+# reads them as a plain int or float once, at the edge, and never computes with them.
+
+
+class _OtherInt:
+    """A whole number that is not an int, as NumPy's int64 is: a numbers.Integral."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"_Whole({self.value})"
+
+
+class _OtherReal:
+    """A real number that is not a float, as NumPy's float32 is: a numbers.Real."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __float__(self) -> float:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"_Real({self.value})"
+
+
+numbers.Integral.register(_OtherInt)
+numbers.Real.register(_OtherReal)
+# Typed as what they stand for (an embedder's code says int where it hands over an np.int64).
+_Whole: Callable[[int], Any] = _OtherInt
+_Real: Callable[[float], Any] = _OtherReal
+
+_DAYS = 6
+
+
+def _readings(wrap: Callable[[int], object]) -> list[_Reading]:
+    """An embedder's readings of two ads, their ids and counts given through ``wrap``."""
+    return [
+        _Reading(
+            ad_id=wrap(ad),
+            product_id=wrap(ad),
+            region=region,
+            observed_at=NOW - timedelta(days=d),
+            views=wrap(10 * 2 ** (_DAYS - d) + ad),
+            likes=wrap(d + ad),
+            comments=wrap(ad),
+            shares=wrap(1),
+        )
+        for ad, region in ((1, "US"), (2, "DE"))
+        for d in range(_DAYS)
+    ]
+
+
+def _plain(value: int) -> int:
+    return value
+
+
+def test_a_snapshot_takes_whole_numbers_of_other_types_and_keeps_them_as_ints() -> None:
+    """A NumPy int64 id or count was refused: 'must be a whole number'."""
+    snapshot = _snapshot(
+        ad_id=_Whole(3),
+        product_id=_Whole(4),
+        views=_Whole(10),
+        likes=_Whole(2),
+        comments=_Whole(1),
+        shares=_Whole(0),
+    )
+    assert snapshot == _snapshot(ad_id=3, product_id=4, views=10, likes=2, comments=1, shares=0)
+    for name in ("ad_id", "product_id", "views", "likes", "comments", "shares"):
+        assert type(getattr(snapshot, name)) is int, name
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"views": _Whole(-1)}, "views"),
+        ({"likes": _Whole(2**63)}, "likes"),
+        ({"views": _Real(10.0)}, "views"),
+        ({"views": Fraction(10)}, "views"),
+        ({"ad_id": True}, "ad_id"),
+        ({"product_id": True}, "product_id"),
+        ({"shares": False}, "shares"),
+    ],
+)
+def test_a_snapshot_still_refuses_other_whole_numbers_out_of_range_reals_and_bools(
+    changes: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        _snapshot(**changes)
+    assert refused.value.field == field
+
+
+def test_the_scoring_takes_an_embedders_readings_with_whole_numbers_of_other_types() -> None:
+    """A reading with NumPy integer counts was refused: 'views: must be a whole number'."""
+    expected = domain.score_item(_readings(_plain), NOW)
+    assert domain.score_item(_readings(_Whole), NOW) == expected
+    assert domain.score_many({1: _readings(_Whole)}, NOW) == {1: expected}
+    series = domain.reading_series(_readings(_Whole))
+    assert series == domain.reading_series(_readings(_plain))
+    assert all(type(s.ad_id) is int and all(type(v) is int for v in s.views) for s in series)
+    other = [s._replace(ad_id=_Whole(s.ad_id)) for s in series]
+    assert score_series(other, NOW) == score_series(series, NOW)
+
+
+@given(
+    counts=st.lists(
+        st.tuples(st.integers(0, MAX_COUNT), st.integers(0, MAX_COUNT), st.integers(0, 10**6)),
+        min_size=1,
+        max_size=12,
+    )
+)
+@settings(max_examples=60, deadline=None)
+def test_scores_with_whole_numbers_of_other_types_are_those_with_ints(
+    counts: list[tuple[int, int, int]],
+) -> None:
+    def readings(wrap: Callable[[int], object]) -> list[_Reading]:
+        return [
+            _Reading(
+                ad_id=wrap(index % 3),
+                observed_at=NOW - timedelta(hours=7 * index),
+                views=wrap(views),
+                likes=wrap(likes),
+                shares=wrap(shares),
+            )
+            for index, (views, likes, shares) in enumerate(counts)
+        ]
+
+    assert domain.score_item(readings(_Whole), NOW) == domain.score_item(readings(_plain), NOW)
+    snapshots = [_snapshot(**{k: getattr(r, k) for k in _FIELDS}) for r in readings(_Whole)]
+    assert domain.score_item(snapshots, NOW) == domain.score_item(readings(_plain), NOW)
+
+
+_FIELDS = ("ad_id", "product_id", "platform", "region", "observed_at", "views", "likes", "comments", "shares")
+
+
+def test_the_gains_heat_map_and_spread_take_whole_numbers_of_other_types() -> None:
+    """heat_map(..., np.array([1, 2])) was refused: 'product_ids: must be whole numbers'."""
+    start = NOW - timedelta(days=3)
+    plain, other = _readings(_plain), _readings(_Whole)
+    assert window_gains(other, start, NOW) == window_gains(plain, start, NOW)  # type: ignore[arg-type]
+    assert spread_score(other, "FR", NOW) == spread_score(plain, "FR", NOW)  # type: ignore[arg-type]
+    mapped = heat_map(other, [_Whole(1), _Whole(2)], since=None, until=NOW)  # type: ignore[arg-type]
+    assert mapped == heat_map(plain, [1, 2], since=None, until=NOW)  # type: ignore[arg-type]
+    assert all(type(key) is int for key in mapped)
+    gains = window_gains(plain, start, NOW)  # type: ignore[arg-type]
+    summed = ad_gains(
+        [replace(g, gained=_Whole(g.gained), base=_Whole(g.base), ad_id=_Whole(g.ad_id)) for g in gains]
+    )
+    assert summed == ad_gains(gains)
+    assert all(type(g.gained) is int and type(g.base) is int and type(g.ad_id) is int for g in summed)
+
+
+def test_the_scan_ranks_gains_with_whole_numbers_of_other_types_as_with_ints() -> None:
+    """An AdGain with NumPy integer counts was refused: 'gained: must be a whole number'."""
+    gains = [
+        domain.AdGain(ad, 1, Platform.TIKTOK, 100 * ad**3, 10, NOW - timedelta(days=2), NOW)
+        for ad in range(1, 12)
+    ]
+    other = [
+        g._replace(ad_id=_Whole(g.ad_id), product_id=_Whole(1), gained=_Whole(g.gained), base=_Whole(g.base))
+        for g in gains
+    ]
+    hits = rank_gains(other, NOW)
+    assert hits == rank_gains(gains, NOW)
+    assert hits  # the ranking compared something
+    assert all(type(h.ad_id) is int and type(h.views_gained) is int for h in hits)
+    with pytest.raises(InvalidValue) as refused:
+        rank_gains([gains[0]._replace(gained=True)], NOW)
+    assert refused.value.field == "gained"
+
+
+def test_an_alert_rule_takes_ids_and_numbers_of_other_types() -> None:
+    """evaluate_rule(rule, np.int64(1), ...) was refused: 'product_id: must be a whole number'.
+    The events carry plain numbers (the rule's too): what the stores are given."""
+    history = [_score(id=1, assessment=_assessed(40.0)), _score(id=2, assessment=_assessed(60.0))]
+    other_history = [
+        _score(id=_Whole(1), assessment=_assessed(Fraction(40))),  # type: ignore[arg-type]
+        _score(id=_Whole(2), assessment=_assessed(_Real(60.0))),
+    ]
+    rise = AlertRule(user_id=1, kind=AlertRuleKind.SCORE_RISE, threshold=10, window_hours=24, created_at=NOW)
+    for rule, other_rule in (
+        (_THRESHOLD, replace(_THRESHOLD, threshold=_Real(50.0))),
+        (_THRESHOLD, replace(_THRESHOLD, threshold=Fraction(50))),  # type: ignore[arg-type]
+        (rise, replace(rise, threshold=_Real(10.0), window_hours=_Whole(24))),
+    ):
+        expected = evaluate_rule(rule, 1, "Lamp", history, [], NOW)
+        assert expected
+        events = evaluate_rule(other_rule, _Whole(1), "Lamp", other_history, [], NOW)
+        assert events == expected
+        for event in events:
+            assert type(event.product_id) is int and type(event.rule.threshold) is float
+            assert event.rule.window_hours is None or type(event.rule.window_hours) is int
+    assert domain.validate_rule("score_rise", Fraction(10), _Whole(24)) is AlertRuleKind.SCORE_RISE  # type: ignore[arg-type]
+    for call in (
+        lambda: evaluate_rule(_THRESHOLD, True, "Lamp", history, [], NOW),
+        lambda: evaluate_rule(_THRESHOLD, 1, "Lamp", [_score(id=True)], [], NOW),
+        lambda: evaluate_rule(replace(_THRESHOLD, threshold=_Real(math.nan)), 1, "Lamp", history, [], NOW),
+        lambda: domain.validate_rule("score_rise", 10, True),
+    ):
+        with pytest.raises(InvalidValue):
+            call()
+
+
+def test_the_parameters_take_numbers_of_other_types_and_keep_them_plain() -> None:
+    """BurstParams(pseudo_count=np.float32(2)) was refused: 'pseudo_count: must be a finite
+    number above 0'; a NumPy int64 window or horizon too."""
+    burst = domain.BurstParams(
+        smoothing=_Whole(3),
+        pseudo_count=_Real(2.0),
+        upper_quantile=Fraction(99, 100),  # type: ignore[arg-type]
+        alarm_level=_Real(0.998),
+    )
+    assert burst == domain.BurstParams()
+    assert (
+        type(burst.smoothing) is int
+        and type(burst.pseudo_count) is float
+        and type(burst.upper_quantile) is float
+    )
+    scoring = domain.ScoringParams(horizon_days=_Whole(30), reach_weight=Fraction(1, 20), scale=_Real(1.0))  # type: ignore[arg-type]
+    assert scoring == domain.ScoringParams()
+    assert (
+        type(scoring.horizon_days) is int
+        and type(scoring.reach_weight) is float
+        and type(scoring.scale) is float
+    )
+    spread = domain.SpreadParams(freshness_days=Fraction(1, 2), scale=_Real(1.5))  # type: ignore[arg-type]
+    assert spread == domain.SpreadParams()
+    assert type(spread.freshness_days) is float and type(spread.scale) is float
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: domain.BurstParams(pseudo_count=True), "pseudo_count"),
+        (lambda: domain.BurstParams(smoothing=True), "smoothing"),
+        (lambda: domain.BurstParams(pseudo_count=_Real(math.inf)), "pseudo_count"),
+        (lambda: domain.BurstParams(upper_quantile=_Real(math.nan)), "upper_quantile"),
+        (lambda: domain.BurstParams(history=_Real(100.0)), "history"),
+        (lambda: domain.ScoringParams(horizon_days=True), "horizon_days"),
+        (lambda: domain.ScoringParams(horizon_days=Fraction(30)), "horizon_days"),  # type: ignore[arg-type]
+        (lambda: domain.ScoringParams(centre=_Real(math.nan)), "centre"),
+        (lambda: domain.ScoringParams(reach_weight=False), "reach_weight"),
+        (lambda: domain.SpreadParams(scale=_Real(math.inf)), "scale"),
+        (lambda: domain.SpreadParams(centre=True), "centre"),
+    ],
+)
+def test_the_parameters_still_refuse_bools_non_finite_numbers_and_fractions_for_wholes(
+    make: Callable[[], object], field: str
+) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        make()
+    assert refused.value.field == field
+
+
+def test_the_burst_detector_reads_whole_and_real_numbers_of_other_types_as_their_floats() -> None:
+    values = [3, 5, 2, 40, 7, 1, 0, 9] * 40
+    plain, other = (
+        domain.BurstDetector(domain.BurstParams(warmup=20)),
+        domain.BurstDetector(domain.BurstParams(warmup=20)),
+    )
+    wrapped = [
+        _Whole(v) if i % 3 == 0 else _Real(float(v)) if i % 3 == 1 else Fraction(v)
+        for i, v in enumerate(values)
+    ]
+    assert [other.update(v) for v in wrapped] == [plain.update(v) for v in values]  # type: ignore[arg-type]
+    with pytest.raises(InvalidValue):
+        plain.update(True)
