@@ -598,6 +598,25 @@ def test_the_scoring_takes_an_embedders_readings_with_whole_numbers_of_other_typ
     assert score_series(other, NOW) == score_series(series, NOW)
 
 
+def test_score_series_takes_lists_of_other_kinds_and_numbers_of_other_types() -> None:
+    """Series as a NumPy frame gives them: tuples or arrays rather than lists, counts that are
+    NumPy integers and times that are NumPy floats (an array was a ValueError: its truth value
+    is ambiguous). Text among the counts is still refused by name."""
+    series = domain.reading_series(_readings(_plain))
+    other = [
+        s._replace(
+            epochs=tuple(_Real(e) for e in s.epochs),  # type: ignore[arg-type]
+            views=tuple(_Whole(v) for v in s.views),  # type: ignore[arg-type]
+            interactions=[_Whole(v) for v in s.interactions],
+        )
+        for s in series
+    ]
+    assert score_series(other, NOW) == score_series(series, NOW)
+    with pytest.raises(InvalidValue) as refused:
+        score_series([series[0]._replace(views=(*series[0].views[:-1], "7"))], NOW)  # type: ignore[arg-type]
+    assert refused.value.field == "views"
+
+
 @given(
     counts=st.lists(
         st.tuples(st.integers(0, MAX_COUNT), st.integers(0, MAX_COUNT), st.integers(0, 10**6)),
@@ -649,7 +668,7 @@ def test_the_gains_heat_map_and_spread_take_whole_numbers_of_other_types() -> No
 def test_the_scan_ranks_gains_with_whole_numbers_of_other_types_as_with_ints() -> None:
     """An AdGain with NumPy integer counts was refused: 'gained: must be a whole number'."""
     gains = [
-        domain.AdGain(ad, 1, Platform.TIKTOK, 100 * ad**3, 10, NOW - timedelta(days=2), NOW)
+        domain.AdGain(ad, 1, Platform.TIKTOK, 10**6 if ad == 1 else 1000, 1000, NOW - timedelta(days=2), NOW)
         for ad in range(1, 12)
     ]
     other = [
