@@ -38,6 +38,9 @@ call (``docs/scoring.md`` gives the method and its measurements)::
   field and the rule (``error.field``, ``error.rule``).
 
 Times are aware datetimes from 1970 to 2100 (a UTC offset; naive ones are refused by name).
+Whole numbers (ids, counts, windows) may be any ``numbers.Integral`` but a bool, real numbers
+(scores, thresholds, parameters) any ``numbers.Real`` but a bool: NumPy scalars are taken and
+read as plain ints and floats.
 Submodules hold more (``marketscout.domain.evaluation``: the backtest's protocols and metrics;
 ``usecases``: the application services over the ports of ``marketscout.domain.ports``).
 ``docs/architecture.md`` ("Embedding the domain") shows the burst detector and an alert rule.

@@ -49,6 +49,7 @@ from marketscout.domain.model import (
     TrendStatus,
     ViralAd,
 )
+from marketscout.domain.numeric import finite, real, whole
 from marketscout.domain.scoring import EXPLODING_SCORE, measured
 
 # Points a score must fall below a threshold before a threshold rule fires again.
@@ -86,18 +87,20 @@ def validate_rule(
     if kind in (AlertRuleKind.SCORE_RISE, AlertRuleKind.SCORE_THRESHOLD):
         if threshold is None:
             raise InvalidValue("threshold", f"is required for {kind} rules")
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        number = real(threshold)  # any real number (a NumPy float) but a bool
+        if number is None:
             raise InvalidValue("threshold", "must be a number")
-        if not 0 < threshold <= 100:  # NaN too
+        if not 0 < number <= 100:  # NaN too
             raise InvalidValue("threshold", "must be greater than 0 and at most 100")
     elif threshold is not None:
         raise InvalidValue("threshold", f"does not apply to {kind} rules")
     if kind == AlertRuleKind.SCORE_RISE:
         if window_hours is None:
             raise InvalidValue("window_hours", "is required for score_rise rules")
-        if isinstance(window_hours, bool) or not isinstance(window_hours, int):
+        hours = whole(window_hours)  # any whole number (a NumPy integer) but a bool
+        if hours is None:
             raise InvalidValue("window_hours", "must be a whole number")
-        if not 1 <= window_hours <= MAX_WINDOW_HOURS:
+        if not 1 <= hours <= MAX_WINDOW_HOURS:
             raise InvalidValue("window_hours", f"must be between 1 and {MAX_WINDOW_HOURS}")
     elif window_hours is not None:
         raise InvalidValue("window_hours", f"does not apply to {kind} rules")
@@ -239,11 +242,21 @@ def evaluate_rule(
     if not isinstance(rule, AlertRule):
         raise InvalidValue("rule", f"must be an AlertRule, not {kind_of(rule)}")
     kind = validate_rule(rule.kind, rule.threshold, rule.window_hours)
-    if rule.kind is not kind:
-        rule = dataclasses.replace(rule, kind=kind)
+    # The rule as the events carry it: its kind as itself, its numbers as a float and an int
+    # (whatever real and whole numbers it was given: a NumPy scalar).
+    threshold = None if rule.threshold is None else real(rule.threshold)
+    window_hours = None if rule.window_hours is None else whole(rule.window_hours)
+    if (
+        rule.kind is not kind
+        or (threshold is not None and type(rule.threshold) is not float)
+        or (window_hours is not None and type(rule.window_hours) is not int)
+    ):
+        rule = dataclasses.replace(rule, kind=kind, threshold=threshold, window_hours=window_hours)
     require_aware("created_at", rule.created_at)
-    if isinstance(product_id, bool) or not isinstance(product_id, int):
+    plain_id = whole(product_id)  # any whole number (a NumPy integer), as an int
+    if plain_id is None:
         raise InvalidValue("product_id", f"must be a whole number, not {kind_of(product_id)}")
+    product_id = plain_id
     if not isinstance(product_name, str):
         raise InvalidValue("product_name", f"must be text, not {kind_of(product_name)}")
     instant("now", now)
@@ -292,12 +305,16 @@ def evaluate_rule(
 
 
 def _checked_history(history: object) -> list[TrendScore]:
-    """The history as a list, each score checked for what the rules compare and order by."""
+    """The history as a list, each score checked for what the rules compare and order by; a
+    score whose ``id`` or ``score`` is a number of another type (NumPy's) is given with them as
+    an int and a float, in a copy of the list."""
     scores = listed("history", history, "TrendScore")
+    copied = False
     for index, s in enumerate(scores):
         if not isinstance(s, TrendScore):
             raise InvalidValue("history", f"item {index} is {kind_of(s)}: must be a TrendScore")
-        if isinstance(s.id, bool) or not isinstance(s.id, int):
+        score_id = s.id if type(s.id) is int else whole(s.id)
+        if score_id is None:
             raise InvalidValue("id", f"history item {index}: must be a whole number, not {kind_of(s.id)}")
         if not isinstance(s.calculated_at, datetime) or s.calculated_at.utcoffset() is None:
             raise InvalidValue("calculated_at", f"history item {index}: must be a datetime with a UTC offset")
@@ -306,8 +323,15 @@ def _checked_history(history: object) -> list[TrendScore]:
                 "assessment", f"history item {index}: must be a TrendAssessment, not {kind_of(s.assessment)}"
             )
         score = s.assessment.score
-        if isinstance(score, bool) or not isinstance(score, int | float) or not math.isfinite(score):
+        plain = score if type(score) is float and math.isfinite(score) else finite(score)
+        if plain is None:
             raise InvalidValue("score", f"history item {index}: must be a finite number")
+        if score_id is not s.id or plain is not score:
+            if not copied:
+                scores, copied = list(scores), True
+            scores[index] = dataclasses.replace(
+                s, id=score_id, assessment=dataclasses.replace(s.assessment, score=plain)
+            )
     return scores
 
 

@@ -37,6 +37,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.domain.numeric import finite, real, whole
 
 _MIN_SPREAD = 0.1  # log units: with a near-constant history, a 10 % rise is the scale of a burst
 _MAX_COUNT = 1e12  # larger counts are clipped, so that sums and logs stay finite
@@ -63,23 +64,27 @@ class BurstParams:
         a bool or text where a number belongs, a window beyond :data:`MAX_VALUES`, a warm-up
         longer than the history (the reference never holds more: it would never end)."""
         for name, low in (("smoothing", 1), ("history", 1), ("warmup", 1), ("refractory", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_VALUES:
+            value = whole(getattr(self, name))  # any whole number (a NumPy integer), as an int
+            if value is None or not low <= value <= MAX_VALUES:
                 raise InvalidValue(name, f"must be a whole number from {low} to {MAX_VALUES:,}")
+            object.__setattr__(self, name, value)
         if self.warmup > self.history:
             raise InvalidValue(
                 "warmup", f"must be at most history ({self.history}): the reference holds no more rates"
             )
-        if not (_real(self.pseudo_count) and math.isfinite(self.pseudo_count) and self.pseudo_count > 0):
+        # Any real number (a NumPy float), as a float.
+        pseudo_count = finite(self.pseudo_count)
+        if pseudo_count is None or not pseudo_count > 0:
             raise InvalidValue("pseudo_count", "must be a finite number above 0")
-        if not (_real(self.upper_quantile) and 0.5 < self.upper_quantile < 1):
+        upper_quantile = real(self.upper_quantile)
+        if upper_quantile is None or not 0.5 < upper_quantile < 1:
             raise InvalidValue("upper_quantile", "must be a number above 0.5 and below 1")
-        if not (_real(self.alarm_level) and 0.5 <= self.alarm_level < 1):
+        alarm_level = real(self.alarm_level)
+        if alarm_level is None or not 0.5 <= alarm_level < 1:
             raise InvalidValue("alarm_level", "must be from 0.5 to below 1: a likelihood never reaches 1")
-
-
-def _real(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+        object.__setattr__(self, "pseudo_count", pseudo_count)
+        object.__setattr__(self, "upper_quantile", upper_quantile)
+        object.__setattr__(self, "alarm_level", alarm_level)
 
 
 DEFAULT_BURST_PARAMS = BurstParams()

@@ -29,6 +29,7 @@ from marketscout.domain.errors import InvalidValue
 from marketscout.domain.inputs import instant, kind, readings
 from marketscout.domain.instants import require_aware
 from marketscout.domain.model import AdGain, EngagementSnapshot, Platform, WindowGain
+from marketscout.domain.numeric import whole
 
 # How far before the window a reading may be to count as the level the window starts from.
 LOOKBACK = timedelta(days=30)
@@ -110,7 +111,13 @@ def regional_activity(gains: Iterable[WindowGain]) -> dict[str, int]:
     map's denominator). Stores may compute it without listing the gains."""
     activity: dict[str, int] = defaultdict(int)
     for gain in gains:
-        activity[gain.region] += gain.gained
+        gained = gain.gained
+        if type(gained) is not int:  # a whole number of another type (NumPy's), as an int
+            plain = whole(gained)
+            if plain is None:
+                raise InvalidValue("gained", "must be a whole number")
+            gained = plain
+        activity[gain.region] += gained
     return dict(activity)
 
 
@@ -120,22 +127,22 @@ def ad_gains(gains: Iterable[WindowGain]) -> list[AdGain]:
     of :class:`WindowGain` are refused with :class:`InvalidValue` naming ``gains``."""
     per_ad: dict[int, AdGain] = {}
     for index, g in enumerate(_items("gains", gains)):
-        _check_gain(index, g)
-        seen = per_ad.get(g.ad_id)
+        ad_id, product_id, gained, base = _check_gain(index, g)
+        seen = per_ad.get(ad_id)
         if seen is None:
-            per_ad[g.ad_id] = AdGain(
-                ad_id=g.ad_id,
-                product_id=g.product_id,
+            per_ad[ad_id] = AdGain(
+                ad_id=ad_id,
+                product_id=product_id,
                 platform=g.platform,
-                gained=g.gained,
-                base=g.base,
+                gained=gained,
+                base=base,
                 first_seen=g.first_seen,
                 last_seen=g.last_seen,
             )
         else:
-            per_ad[g.ad_id] = seen._replace(
-                gained=seen.gained + g.gained,
-                base=seen.base + g.base,
+            per_ad[ad_id] = seen._replace(
+                gained=seen.gained + gained,
+                base=seen.base + base,
                 first_seen=min(seen.first_seen, g.first_seen),
                 last_seen=max(seen.last_seen, g.last_seen),
             )
@@ -148,14 +155,23 @@ def _items(field: str, given: object) -> Iterator[Any]:
     raise InvalidValue(field, f"must be a list (or any iterable) of WindowGain, not {kind(given)}")
 
 
-def _check_gain(index: int, g: object) -> None:
-    """InvalidValue naming what an item of ``gains`` lacks to be summed as a WindowGain."""
+def _check_gain(index: int, g: object) -> tuple[int, int, int, int]:
+    """The gain's ``ad_id``, ``product_id``, ``gained`` and ``base`` as plain ints (any whole
+    numbers: a NumPy integer); InvalidValue naming what an item of ``gains`` lacks to be summed
+    as a WindowGain."""
     if not isinstance(g, WindowGain):
         raise InvalidValue("gains", f"item {index} is {kind(g)}: must be a WindowGain")
-    for name in ("ad_id", "product_id", "gained", "base"):
-        if type(getattr(g, name)) is not int:
-            raise InvalidValue(name, f"gains item {index}: must be a whole number")
-    if g.gained < 0 or g.base < 0:
-        raise InvalidValue("gained" if g.gained < 0 else "base", f"gains item {index}: must not be negative")
+    ad_id, product_id, gained, base = g.ad_id, g.product_id, g.gained, g.base
+    if not (type(ad_id) is int and type(product_id) is int and type(gained) is int and type(base) is int):
+        plain = []
+        for name in ("ad_id", "product_id", "gained", "base"):
+            number = whole(getattr(g, name))
+            if number is None:
+                raise InvalidValue(name, f"gains item {index}: must be a whole number")
+            plain.append(number)
+        ad_id, product_id, gained, base = plain
+    if gained < 0 or base < 0:
+        raise InvalidValue("gained" if gained < 0 else "base", f"gains item {index}: must not be negative")
     for name in ("first_seen", "last_seen"):
         require_aware(name, getattr(g, name))
+    return ad_id, product_id, gained, base

@@ -17,6 +17,7 @@ from marketscout.domain.errors import InvalidValue
 from marketscout.domain.gains import gains_of, regional_activity
 from marketscout.domain.inputs import instant, kind, listed, readings
 from marketscout.domain.model import GLOBAL_REGION, EngagementSnapshot, WindowGain
+from marketscout.domain.numeric import whole
 from marketscout.domain.regions import CONTINENTS, continent_of
 
 # The prior, as a share of the mean activity of the regions that have any.
@@ -44,10 +45,12 @@ def heat_map(
         instant("since", since)
         if since > until:
             raise InvalidValue("since", "must not be after until")
-    ids = listed("product_ids", product_ids, "product ids")
-    for product_id in ids:
-        if isinstance(product_id, bool) or not isinstance(product_id, int):
+    ids: list[int] = []
+    for product_id in listed("product_ids", product_ids, "product ids"):
+        plain = whole(product_id)  # any whole number (a NumPy integer), as an int
+        if plain is None:
             raise InvalidValue("product_ids", f"must be whole numbers, not {kind(product_id)}")
+        ids.append(plain)
     checked = readings("snapshots", snapshots)
     if since is not None:
         start = since

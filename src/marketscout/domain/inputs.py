@@ -11,6 +11,7 @@ from typing import Any
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.instants import require_aware, utc_instant
 from marketscout.domain.model import WHOLE_NUMBER, EngagementSnapshot, check_reading
+from marketscout.domain.numeric import whole
 
 _READING_FIELDS = "ad_id, product_id, platform, region, observed_at, views, likes, comments and shares"
 
@@ -43,19 +44,36 @@ def instant(field: str, value: object) -> datetime:
 def readings(field: str, given: object) -> list[Any]:
     """``given`` as a list of readings: :class:`EngagementSnapshot` objects (which checked
     themselves) or objects with their fields, checked as the scoring checks them
-    (:func:`domain.model.check_reading`) and with a whole-number ``product_id``."""
+    (:func:`domain.model.check_reading`) and with a whole-number ``product_id``. A reading whose
+    whole numbers are of another type (a NumPy integer) is given as the snapshot of its fields,
+    in a copy of the list: the caller computes with plain ints."""
     items = listed(field, given, "readings")
+    copied = False
     for index, item in enumerate(items):
         if type(item) is EngagementSnapshot:
             continue
         try:
-            check_reading(item)
+            plain = check_reading(item)
             product_id = item.product_id
         except AttributeError as error:
             raise InvalidValue(
                 field,
                 f"item {index} is {kind(item)}: must be an EngagementSnapshot or have its {_READING_FIELDS}",
             ) from error
-        if type(product_id) is not int:
-            raise InvalidValue("product_id", WHOLE_NUMBER)
+        if plain is not None or type(product_id) is not int:
+            if whole(product_id) is None:
+                raise InvalidValue("product_id", WHOLE_NUMBER)
+            if not copied:
+                items, copied = list(items), True
+            items[index] = EngagementSnapshot(
+                ad_id=item.ad_id,
+                product_id=product_id,
+                platform=item.platform,
+                region=item.region,
+                observed_at=item.observed_at,
+                views=item.views,
+                likes=item.likes,
+                comments=item.comments,
+                shares=item.shares,
+            )
     return items

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.instants import require_aware
+from marketscout.domain.numeric import whole
 
 GLOBAL_REGION = "GLOBAL"
 
@@ -101,15 +102,20 @@ class Ad:
 WHOLE_NUMBER = "must be a whole number"
 
 
-def check_reading(reading: Any) -> None:
+def check_reading(reading: Any) -> tuple[int, int, int, int, int] | None:
     """InvalidValue naming the first field of ``reading`` (an :class:`EngagementSnapshot`, which
     checks itself so when built, or any object with its attributes) that the trend engine cannot
     count with: ``ad_id`` not a whole number; ``views``, ``likes``, ``comments`` or ``shares``
     not a whole number from 0 to ``MAX_COUNT`` (a bool, a float, NaN or an infinity included);
     ``platform`` neither a :class:`Platform` nor one's name; ``region`` not text or empty;
     ``observed_at`` not a datetime with a UTC offset (a naive one would be read as the machine's
-    local time). AttributeError when it lacks one of them."""
+    local time). AttributeError when it lacks one of them.
+
+    A whole number may be any :class:`numbers.Integral` (a NumPy integer): None when ``ad_id``
+    and the counts are all ints already, else the five of them (``ad_id``, ``views``, ``likes``,
+    ``comments``, ``shares``) as plain ints, for the caller to read in their place."""
     ad_id, v, lk, c, sh = reading.ad_id, reading.views, reading.likes, reading.comments, reading.shares
+    plain = None
     # The common case spelled out rather than looped: stores build millions of snapshots when
     # they re-score. Anything else is looked at field by field, to name what is wrong.
     if not (
@@ -123,15 +129,14 @@ def check_reading(reading: Any) -> None:
         and 0 <= c <= MAX_COUNT
         and 0 <= sh <= MAX_COUNT
     ):
-        if type(ad_id) is not int:
-            raise InvalidValue("ad_id", WHOLE_NUMBER)
-        for name, count in (("views", v), ("likes", lk), ("comments", c), ("shares", sh)):
-            if type(count) is not int:
-                raise InvalidValue(name, WHOLE_NUMBER)
-            if count < 0:
-                raise InvalidValue(name, "must be greater than or equal to 0")
-            if count > MAX_COUNT:
-                raise InvalidValue(name, f"must be at most {MAX_COUNT}")
+        # (Past the checks, one of them is not an int: a whole number of another type.)
+        plain = (
+            _whole("ad_id", ad_id),
+            _count("views", v),
+            _count("likes", lk),
+            _count("comments", c),
+            _count("shares", sh),
+        )
     platform = reading.platform
     if type(platform) is not Platform and platform not in _PLATFORM_NAMES:
         raise InvalidValue("platform", f"must be one of: {', '.join(_PLATFORM_NAMES)}")
@@ -139,6 +144,25 @@ def check_reading(reading: Any) -> None:
     if not isinstance(region, str) or not region:
         raise InvalidValue("region", "must be a region code, not empty")
     require_aware("observed_at", reading.observed_at)
+    return plain
+
+
+def _whole(name: str, value: object) -> int:
+    """``value`` as a plain int (:func:`domain.numeric.whole`); InvalidValue naming ``name``
+    when it is not a whole number."""
+    number = whole(value)
+    if number is None:
+        raise InvalidValue(name, WHOLE_NUMBER)
+    return number
+
+
+def _count(name: str, value: object) -> int:
+    count = _whole(name, value)
+    if count < 0:
+        raise InvalidValue(name, "must be greater than or equal to 0")
+    if count > MAX_COUNT:
+        raise InvalidValue(name, f"must be at most {MAX_COUNT}")
+    return count
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,8 +185,11 @@ class EngagementSnapshot:
 
     def __post_init__(self) -> None:
         if type(self.product_id) is not int:
-            raise InvalidValue("product_id", WHOLE_NUMBER)
-        check_reading(self)
+            object.__setattr__(self, "product_id", _whole("product_id", self.product_id))
+        plain = check_reading(self)
+        if plain is not None:  # whole numbers of another type (NumPy's): kept as plain ints
+            for name, number in zip(("ad_id", "views", "likes", "comments", "shares"), plain, strict=True):
+                object.__setattr__(self, name, number)
         if type(self.platform) is not Platform:
             object.__setattr__(self, "platform", Platform(self.platform))
 

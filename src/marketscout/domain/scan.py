@@ -19,13 +19,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import rise, times
 from marketscout.domain.gains import ad_gains, window_gains
 from marketscout.domain.instants import require_aware, utc_instant
 from marketscout.domain.model import MAX_COUNT, Ad, AdGain, EngagementSnapshot, Platform, ViralAd, WindowGain
+from marketscout.domain.numeric import whole
 
 # The growth the scan judges: over the last day. Measured on real data (docs/scoring.md, the
 # viral-ad scan): a day's growth picks the ads that keep growing far more often than a week's
@@ -145,12 +145,12 @@ def rank_gains(
     per_days: list[float] = []
     groups: list[tuple[Platform, int]] = []
     log1p, edges, bucket_of = math.log1p, AGE_BUCKETS_DAYS, bisect.bisect_right
-    for g in listed:
+    given = listed
+    for index, g in enumerate(given):
         try:
             ad_id, platform, gained, base, first_seen = g.ad_id, g.platform, g.gained, g.base, g.first_seen
             product_id, last_seen = g.product_id, g.last_seen
         except AttributeError as error:
-            index = next(i for i, item in enumerate(listed) if item is g)
             raise InvalidValue(
                 "gains", f"item {index} is {_kind(g)}: must be an AdGain or have its {_GAIN_FIELDS}"
             ) from error
@@ -167,7 +167,13 @@ def rank_gains(
             and ((type(first_seen) is datetime and first_seen.tzinfo is UTC) or _aware(first_seen))
             and ((type(last_seen) is datetime and last_seen.tzinfo is UTC) or _aware(last_seen))
         ):
-            _refuse(g)
+            # Whole numbers of another type (NumPy's) as plain ints, in a copy of the list;
+            # anything else refused by name.
+            g = _plain(g)
+            ad_id, product_id, gained, base = g.ad_id, g.product_id, g.gained, g.base
+            if listed is given:
+                listed = list(given)
+            listed[index] = g
         note_seen(ad_id)
         first = first_seen.timestamp()
         observed_days = (end - (first if first > start else start)) / 86400.0
@@ -285,17 +291,23 @@ def _said(value: object) -> str:
     return str(value) if isinstance(value, timedelta) else _kind(value)
 
 
-def _refuse(g: AdGain) -> NoReturn:
-    """InvalidValue naming the first field of ``g`` the scan cannot rank by."""
+def _plain(g: AdGain) -> AdGain:
+    """``g`` with its ids and counts as plain ints (any whole numbers: a NumPy integer), as an
+    AdGain; InvalidValue naming the first field of ``g`` the scan cannot rank by."""
+    ids = []
     for name in ("ad_id", "product_id"):
-        if type(getattr(g, name)) is not int:
+        number = whole(getattr(g, name))
+        if number is None:
             raise InvalidValue(name, f"must be a whole number, not {_kind(getattr(g, name))}")
+        ids.append(number)
     if type(g.platform) is not Platform:
         raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
+    counts = []
     for name in ("gained", "base"):
-        count = getattr(g, name)
-        if type(count) is not int or not 0 <= count <= MAX_AD_TOTAL:
-            raise InvalidValue(name, f"ad {g.ad_id}: {_WHOLE_RULE}")
+        count = whole(getattr(g, name))
+        if count is None or not 0 <= count <= MAX_AD_TOTAL:
+            raise InvalidValue(name, f"ad {ids[0]}: {_WHOLE_RULE}")
+        counts.append(count)
     for name in ("first_seen", "last_seen"):
         require_aware(name, getattr(g, name))
-    raise AssertionError("unreachable: _refuse is called on a gain that breaks a rule")  # pragma: no cover
+    return AdGain(ids[0], ids[1], g.platform, counts[0], counts[1], g.first_seen, g.last_seen)

@@ -30,6 +30,7 @@ from marketscout.domain.model import (
     TrendStatus,
     check_reading,
 )
+from marketscout.domain.numeric import finite, real, whole
 
 DAY = timedelta(days=1)
 WINDOWS: tuple[tuple[str, timedelta], ...] = (("24h", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
@@ -97,37 +98,31 @@ class ScoringParams:
         term swamps all the others (and math.exp overflowed)."""
         weights = ("reach_weight", "acceleration_weight", "breadth_weight", "quality_weight")
         for name in (*weights, "concentration_penalty", "swing_penalty"):
-            if not _within(getattr(self, name), -MAX_WEIGHT, MAX_WEIGHT):
-                raise InvalidValue(name, f"must be a number from {-MAX_WEIGHT} to {MAX_WEIGHT}")
-        if not _within(self.centre, -MAX_CENTRE, MAX_CENTRE):
-            raise InvalidValue("centre", f"must be a number from {-MAX_CENTRE} to {MAX_CENTRE}")
-        if not _within(self.scale, MIN_SCALE, MAX_SCALE):
-            raise InvalidValue("scale", f"must be a number from {MIN_SCALE} to {MAX_SCALE}")
+            _set_within(self, name, -MAX_WEIGHT, MAX_WEIGHT)
+        _set_within(self, "centre", -MAX_CENTRE, MAX_CENTRE)
+        _set_within(self, "scale", MIN_SCALE, MAX_SCALE)
         # Two weeks at least: the status compares the last week with the one before.
-        if not _whole(self.horizon_days, 14, 365):
-            raise InvalidValue("horizon_days", "must be a whole number from 14 to 365")
-        if not _whole(self.forecast_days, 1, 30):
-            raise InvalidValue("forecast_days", "must be a whole number from 1 to 30")
-        if not (_finite(self.forecast_daily_ratio) and 0 <= self.forecast_daily_ratio <= 1):
-            raise InvalidValue("forecast_daily_ratio", "must be a number from 0 to 1")
+        _set_whole(self, "horizon_days", 14, 365)
+        _set_whole(self, "forecast_days", 1, 30)
+        _set_within(self, "forecast_daily_ratio", 0, 1)
 
 
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _set_within(params: object, name: str, low: float, high: float) -> None:
+    """The field as a float, once known to be a real number (not a bool) from ``low`` to
+    ``high``: InvalidValue naming it otherwise."""
+    number = finite(getattr(params, name))
+    if number is None or not low <= number <= high:
+        raise InvalidValue(name, f"must be a number from {low:g} to {high:g}")
+    object.__setattr__(params, name, number)
 
 
-def _within(value: object, low: float, high: float) -> bool:
-    """A finite number (not a bool) from ``low`` to ``high``."""
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and low <= value <= high
-    )
-
-
-def _whole(value: object, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+def _set_whole(params: object, name: str, low: int, high: int) -> None:
+    """The field as an int, once known to be a whole number (not a bool) from ``low`` to
+    ``high``: InvalidValue naming it otherwise."""
+    number = whole(getattr(params, name))
+    if number is None or not low <= number <= high:
+        raise InvalidValue(name, f"must be a whole number from {low} to {high}")
+    object.__setattr__(params, name, number)
 
 
 DEFAULT_PARAMS = ScoringParams()
@@ -217,6 +212,20 @@ _KEY_ORDER = itemgetter(0)
 _READING_ORDER = attrgetter("observed_at", "views")
 
 
+class _PlainReading(NamedTuple):
+    """An embedder's reading whose whole numbers were of another type (NumPy's), with them as
+    plain ints: what the engine groups in its place."""
+
+    ad_id: int
+    platform: Platform
+    region: str
+    observed_at: datetime
+    views: int
+    likes: int
+    comments: int
+    shares: int
+
+
 def _interactions(r: Reading) -> int:
     """A reading's likes + comments + shares, at most :data:`MAX_COUNT`: each may be that high,
     and the stores keep the sum in a 64-bit counter, as every count (so the engine reads the same
@@ -268,8 +277,8 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
     try:
         for r in items:
             # A snapshot checked itself when built; any other reading is checked here, by field.
-            if type(r) is not EngagementSnapshot:
-                check_reading(r)
+            if type(r) is not EngagementSnapshot and (plain := check_reading(r)) is not None:
+                r = _PlainReading(plain[0], r.platform, r.region, r.observed_at, *plain[1:])
             if as_of is None or r.observed_at <= as_of:
                 grouped[(r.ad_id, r.region)].append(r)
             else:
@@ -365,6 +374,62 @@ _COUNT_RULE = f"counts must be from 0 to {MAX_COUNT}"
 _NUMBERS_RULE = f"counts must be whole numbers from 0 to {MAX_COUNT}"
 
 
+_TIMES_RULE = "reading times must be finite numbers"
+
+
+def _checked_lists(s: ReadingSeries, n: int) -> ReadingSeries:
+    """The series, once its times are known to be finite numbers and its counts numbers from
+    0 (:func:`_sums_checked`), with its lists as lists of plain ints and floats: as given when
+    they are, else a copy (an array, or numbers of another type: NumPy's). InvalidValue naming
+    the list otherwise."""
+    try:
+        if _sums_checked(s, n):
+            return s
+    except TypeError:  # text or None among them, or numbers that do not add up as given
+        pass
+    s = s._replace(
+        epochs=_plain_numbers("epochs", s.epochs, s, _TIMES_RULE),
+        views=_plain_numbers("views", s.views, s, _NUMBERS_RULE),
+        interactions=_plain_numbers("interactions", s.interactions, s, _NUMBERS_RULE),
+    )
+    _sums_checked(s, n)
+    return s
+
+
+def _sums_checked(s: ReadingSeries, n: int) -> bool:
+    """Whether the series' lists are lists of plain numbers (the sums' types say so), once
+    NaN and infinities (the sums carry them) and counts beyond a float are refused by name, not
+    met as a crash further on: a sum and the least count per list, no loop per reading (the
+    engine checks every series it scores). TypeError for what does not add up."""
+    total = sum(s.epochs) if n else 0.0
+    if not -_INF < total < _INF:
+        raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: {_TIMES_RULE}")
+    plain = type(s.epochs) is list and (type(total) is float or type(total) is int)
+    for name, counts in (("views", s.views), ("interactions", s.interactions)):
+        total = sum(counts) if n else 0
+        if n and not (min(counts) >= 0 and total <= MAX_COUNT * n):
+            raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
+        plain = plain and type(counts) is list and (type(total) is int or type(total) is float)
+    return plain
+
+
+def _plain_numbers(field: str, values: Iterable[object], s: ReadingSeries, rule: str) -> list[Any]:
+    """``values`` as a list of plain ints (whole numbers of any type: a NumPy integer) and
+    floats (other real numbers); InvalidValue naming ``field`` for anything else."""
+    plain: list[Any] = []
+    for value in values:
+        if type(value) is int or type(value) is float:
+            plain.append(value)
+            continue
+        number: float | None = whole(value)
+        if number is None:
+            number = real(value)
+            if number is None:
+                raise InvalidValue(field, f"ad {s.ad_id} in {s.region}: {rule}")
+        plain.append(number)
+    return plain
+
+
 def _clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x
 
@@ -425,28 +490,16 @@ def score_series(
         if s.platform not in PLATFORM_ENGAGEMENT_NORM:
             raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
         if type(s.ad_id) is not int:
-            raise InvalidValue("ad_id", WHOLE_NUMBER)
+            ad_id = whole(s.ad_id)
+            if ad_id is None:
+                raise InvalidValue("ad_id", WHOLE_NUMBER)
+            s = s._replace(ad_id=ad_id)
         if (platform := platforms.setdefault(s.ad_id, s.platform)) != s.platform:
             raise _two_platforms(s.ad_id, (platform, s.platform))
         if not isinstance(s.region, str) or not s.region:
             raise InvalidValue("region", "must be a region code, not empty")
-        # NaN and infinities (the sums carry them) and counts beyond a float: refused by name, not
-        # met as a crash further on. A sum and the least count per list, no loop per reading:
-        # the engine checks every series it scores.
-        # (Text or None among them: a TypeError in the sum or the least, said by name too.)
-        try:
-            finite = not n or -_INF < sum(epochs) < _INF
-        except TypeError:
-            finite = False
-        if not finite:
-            raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: reading times must be finite numbers")
-        for name, counts in (("views", views), ("interactions", interactions)):
-            try:
-                counted = not n or (min(counts) >= 0 and sum(counts) <= MAX_COUNT * n)
-            except TypeError as error:
-                raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_NUMBERS_RULE}") from error
-            if not counted:
-                raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
+        s = _checked_lists(s, n)
+        epochs, views, interactions = s.epochs, s.views, s.interactions
         key = (s.ad_id, s.region)
         if (known := gathered.get(key)) is not None:
             # The same ad and region in two series (two collectors'): read as one.

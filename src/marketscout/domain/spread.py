@@ -26,6 +26,7 @@ from datetime import datetime
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.inputs import instant, kind, readings
 from marketscout.domain.model import EngagementSnapshot
+from marketscout.domain.numeric import finite
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,15 +41,16 @@ class SpreadParams:
     def __post_init__(self) -> None:
         """Refuse, naming the field, what the score cannot run with (as :class:`ScoringParams`
         does): an embedding service hears it here, not as a division by zero in scoring."""
+        # Any real number (a NumPy float), as a float.
         for name in ("freshness_days", "scale"):
-            if not (_finite(getattr(self, name)) and getattr(self, name) > 0):
+            number = finite(getattr(self, name))
+            if number is None or not number > 0:
                 raise InvalidValue(name, "must be a number above 0")
-        if not _finite(self.centre):
+            object.__setattr__(self, name, number)
+        centre = finite(self.centre)
+        if centre is None:
             raise InvalidValue("centre", "must be a finite number")
-
-
-def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        object.__setattr__(self, "centre", centre)
 
 
 DEFAULT_SPREAD_PARAMS = SpreadParams()
