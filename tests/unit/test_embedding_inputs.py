@@ -617,6 +617,9 @@ def test_score_series_takes_lists_of_other_kinds_and_numbers_of_other_types() ->
     assert refused.value.field == "views"
 
 
+_FIELDS = ("ad_id", "product_id", "platform", "region", "observed_at", "views", "likes", "comments", "shares")
+
+
 @given(
     counts=st.lists(
         st.tuples(st.integers(0, MAX_COUNT), st.integers(0, MAX_COUNT), st.integers(0, 10**6)),
@@ -643,9 +646,6 @@ def test_scores_with_whole_numbers_of_other_types_are_those_with_ints(
     assert domain.score_item(readings(_Whole), NOW) == domain.score_item(readings(_plain), NOW)
     snapshots = [_snapshot(**{k: getattr(r, k) for k in _FIELDS}) for r in readings(_Whole)]
     assert domain.score_item(snapshots, NOW) == domain.score_item(readings(_plain), NOW)
-
-
-_FIELDS = ("ad_id", "product_id", "platform", "region", "observed_at", "views", "likes", "comments", "shares")
 
 
 def test_the_gains_heat_map_and_spread_take_whole_numbers_of_other_types() -> None:
@@ -682,6 +682,20 @@ def test_the_scan_ranks_gains_with_whole_numbers_of_other_types_as_with_ints() -
     with pytest.raises(InvalidValue) as refused:
         rank_gains([gains[0]._replace(gained=True)], NOW)
     assert refused.value.field == "gained"
+
+
+@given(counts=st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 10**9)), min_size=1, max_size=20))
+@settings(max_examples=60, deadline=None)
+def test_the_scan_ranks_whole_numbers_of_other_types_as_it_ranks_ints(counts: list[tuple[int, int]]) -> None:
+    gains = [
+        domain.AdGain(ad, 1, Platform.TIKTOK, gained, base, NOW - timedelta(days=2), NOW)
+        for ad, (gained, base) in enumerate(counts)
+    ]
+    other = [
+        g._replace(ad_id=_Whole(g.ad_id), product_id=_Whole(1), gained=_Whole(g.gained), base=_Whole(g.base))
+        for g in gains
+    ]
+    assert rank_gains(other, NOW) == rank_gains(gains, NOW)
 
 
 def test_an_alert_rule_takes_ids_and_numbers_of_other_types() -> None:
