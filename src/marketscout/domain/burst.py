@@ -37,6 +37,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from marketscout.domain.errors import InvalidValue
+from marketscout.domain.inputs import kind as _kind
 from marketscout.domain.numeric import finite, real, whole
 
 _MIN_SPREAD = 0.1  # log units: with a near-constant history, a 10 % rise is the scale of a burst
@@ -195,8 +196,3 @@ def _count(value: object) -> float:
         return float(value)
     except OverflowError:  # a real beyond any float (a huge Fraction): the largest, or 0
         return _MAX_COUNT if value > 0 else 0.0  # type: ignore[operator]  # Real declares no order
-
-
-def _kind(value: object) -> str:
-    name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import rise, times
 from marketscout.domain.gains import ad_gains, window_gains
+from marketscout.domain.inputs import kind as _kind
 from marketscout.domain.instants import require_aware, utc_instant
 from marketscout.domain.model import MAX_COUNT, Ad, AdGain, EngagementSnapshot, Platform, ViralAd, WindowGain
 from marketscout.domain.numeric import whole
@@ -276,11 +277,6 @@ _WHOLE_RULE = (
     "must be a whole number from 0 to 2^127 - 1 (a sum of the ad's regions' counts, each at most"
     f" {MAX_COUNT})"
 )
-
-
-def _kind(value: object) -> str:
-    name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _aware(value: object) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import NONE_BEFORE, rise, times
+from marketscout.domain.inputs import kind as _kind
 from marketscout.domain.instants import require_aware, utc_instant
 from marketscout.domain.model import (
     MAX_COUNT,
@@ -261,11 +262,6 @@ def _items(field: str, given: object, what: str) -> Iterator[Any]:
         except TypeError:
             pass
     raise InvalidValue(field, f"must be a list (or any iterable) of {what}, not {_kind(given)}")
-
-
-def _kind(value: object) -> str:
-    name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | None) -> list[ReadingSeries]:
