@@ -18,6 +18,7 @@ from marketscout.domain.model import (
     TrendScore,
     TrendStatus,
     User,
+    WatchlistEntry,
 )
 from marketscout.domain.usecases.alerts import evaluate_alerts
 from tests.unit.fakes import START, FakeClock
@@ -46,14 +47,17 @@ class Shop:
             await uow.commit()
         self.user_id, self.product_id = user.id, product.id
 
-    async def add_rule(self, kind: AlertRuleKind, threshold: float | None, window: int | None) -> AlertRule:
+    async def add_rule(
+        self, kind: AlertRuleKind, threshold: float | None, window: int | None, *, watchlist: bool = False
+    ) -> AlertRule:
+        """A rule on the shop's product, or with ``watchlist`` on every product the user watches."""
         uow = self.uow()
         async with uow:
             rule = await uow.alert_rules.add(
                 AlertRule(
                     user_id=self.user_id,
                     kind=kind,
-                    product_id=self.product_id,
+                    product_id=None if watchlist else self.product_id,
                     threshold=threshold,
                     window_hours=window,
                     created_at=self.clock.now(),
@@ -61,6 +65,20 @@ class Shop:
             )
             await uow.commit()
         return rule
+
+    async def watch(self, hours: float) -> None:
+        self.clock.current = START + timedelta(hours=hours)
+        uow = self.uow()
+        async with uow:
+            await uow.watchlists.add_if_new(
+                WatchlistEntry(user_id=self.user_id, product_id=self.product_id, created_at=self.clock.now())
+            )
+            await uow.commit()
+
+    async def messages(self) -> list[str]:
+        uow = self.uow()
+        async with uow:
+            return [a.message for a in await uow.alerts.list(self.user_id, limit=10_000)]
 
     async def score(self, hours: float, score: float, status: TrendStatus = TrendStatus.STEADY) -> None:
         self.clock.current = START + timedelta(hours=hours)
@@ -125,6 +143,73 @@ async def test_a_rule_made_during_a_long_episode_alerts_once() -> None:
         await shop.score(6 * step, 80.0)
         await shop.evaluate()
     assert len(await shop.alert_keys()) == 1
+
+
+async def test_a_rule_made_after_a_crossing_the_score_fell_back_from_waits_until_it_holds_again() -> None:
+    """Over 50, then 47 (inside the hysteresis band, so the crossing's episode has not ended)
+    when the rule is made: nothing is true of the rule now, so nothing alerts; once the score
+    is over 50 again the episode holds and alerts, once, saying the score now."""
+    shop = Shop()
+    await shop.open()
+    await shop.score(0, 80.0)
+    await shop.score(6, 47.0)
+    await shop.add_rule(AlertRuleKind.SCORE_THRESHOLD, 50, None)
+    await shop.score(7, 46.0)
+    await shop.evaluate()
+    assert await shop.messages() == []
+    await shop.score(12, 52.0)
+    await shop.evaluate()
+    await shop.score(13, 53.0)
+    await shop.evaluate()
+    assert await shop.messages() == [
+        f"📈 Lamp trend score crossed 50 on {(START).strftime('%Y-%m-%d %H:%M UTC')} (80.0); now 52.0"
+    ]
+
+
+async def test_a_rule_made_after_an_explosion_alerts_it_only_while_the_product_is_exploding() -> None:
+    """Exploding until hour 6, then emerging at 69 (not the end of an explosion by the
+    hysteresis) when the rule is made: no alert; exploding again: one."""
+    shop = Shop()
+    await shop.open()
+    await shop.score(0, 90.0, TrendStatus.EXPLODING)
+    await shop.score(6, 69.0, TrendStatus.EMERGING)
+    await shop.add_rule(AlertRuleKind.STATUS_EXPLODING, None, None)
+    await shop.score(8, 69.0, TrendStatus.EMERGING)
+    await shop.evaluate()
+    assert await shop.messages() == []
+    await shop.score(10, 75.0, TrendStatus.EXPLODING)
+    await shop.evaluate()
+    assert len(await shop.messages()) == 1
+    assert "has been exploding since" in (await shop.messages())[0]
+
+
+async def test_a_product_watched_later_alerts_no_episode_over_before_it_was_watched() -> None:
+    """A watchlist-wide rule made at hour 0; the product explodes at hour 1 and has peaked by
+    hour 12, and is watched at hour 20: its old explosion is not news to alert. Another
+    explosion after the watch alerts."""
+    shop = Shop()
+    await shop.open()
+    await shop.add_rule(AlertRuleKind.STATUS_EXPLODING, None, None, watchlist=True)
+    await shop.score(1, 90.0, TrendStatus.EXPLODING)
+    await shop.score(12, 60.0, TrendStatus.PEAKED)
+    await shop.watch(20)
+    await shop.score(21, 58.0, TrendStatus.PEAKED)
+    await shop.evaluate()
+    assert await shop.messages() == []
+    await shop.score(30, 88.0, TrendStatus.EXPLODING)
+    await shop.evaluate()
+    assert len(await shop.messages()) == 1
+
+
+async def test_a_product_watched_while_it_explodes_alerts_at_once() -> None:
+    shop = Shop()
+    await shop.open()
+    await shop.add_rule(AlertRuleKind.STATUS_EXPLODING, None, None, watchlist=True)
+    await shop.score(1, 90.0, TrendStatus.EXPLODING)
+    await shop.watch(5)
+    await shop.score(6, 91.0, TrendStatus.EXPLODING)
+    await shop.evaluate()
+    assert len(await shop.messages()) == 1
 
 
 async def test_a_new_crossing_after_a_month_just_below_the_threshold_alerts() -> None:
