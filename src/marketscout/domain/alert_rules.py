@@ -15,7 +15,10 @@ started it), so evaluating the same history again never yields a new event; the 
 keeps one alert per user and key. The key names the condition (kind and parameters), not the
 rule's id: a default rule, an explicit rule of the same kind and parameters, and a rule for the
 whole watchlist overlapping one for a single product all find the same events, which alert once.
-Episodes that started before the rule existed are reported only while still ongoing.
+Episodes that started before the rule existed are reported only while the condition holds at the
+latest score: not for a score back under a threshold but inside the hysteresis band, which keeps
+the episode going without making the rule's condition true. (A rule over a watchlist counts as
+made when the product was watched, if that is later: the caller passes it so.)
 
 A rule is evaluated on the history read since some moment (``history_since``: the last 31 days,
 after each new score), not on all of it. Up to the first score in it at which the rule certainly
@@ -129,6 +132,7 @@ class _Episode:
     ongoing: bool
     detail: str
     continued: bool
+    holds_now: bool = False  # the condition holds at the latest score (not only not re-armed)
 
 
 def _episodes(
@@ -144,7 +148,7 @@ def _episodes(
     episodes: list[_Episode] = []
     armed, settled = True, not truncated
     start: TrendScore | None = None
-    detail, continued = "", False
+    detail, continued, condition = "", False, False
     for index, score in enumerate(history):
         condition, text = holds(index)
         if condition:
@@ -157,7 +161,9 @@ def _episodes(
             armed, start = True, None
             settled = settled or known(index)
     if start is not None:
-        episodes.append(_Episode(start, ongoing=True, detail=detail, continued=continued))
+        episodes.append(
+            _Episode(start, ongoing=True, detail=detail, continued=continued, holds_now=condition)
+        )
     return episodes
 
 
@@ -288,8 +294,8 @@ def evaluate_rule(
         episodes = _exploding_episodes(ordered, truncated)
     events: list[AlertEvent] = []
     for episode in episodes:
-        if episode.start.calculated_at < rule.created_at and not episode.ongoing:
-            continue
+        if episode.start.calculated_at < rule.created_at and not episode.holds_now:
+            continue  # news before the rule: only what is true of it now
         events.append(
             AlertEvent(
                 rule,

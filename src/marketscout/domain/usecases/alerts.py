@@ -249,11 +249,17 @@ async def evaluate_alerts(
         targets: list[tuple[AlertRule, int]] = []
         for user_id in sorted(users):
             rules = rules_by_user.get(user_id) or default_rules(user_id, now)
-            watched = [e.product_id for e in await uow.watchlists.list(user_id)]
+            watched = {e.product_id: e.created_at for e in await uow.watchlists.list(user_id)}
             for rule in rules:
-                for pid in [rule.product_id] if rule.product_id is not None else watched:
+                if rule.product_id is not None:
+                    if only_products is None or rule.product_id in only_products:
+                        targets.append((rule, rule.product_id))
+                    continue
+                for pid, since_watched in watched.items():
                     if only_products is None or pid in only_products:
-                        targets.append((rule, pid))
+                        # A rule over the watchlist is news about a product from when it was
+                        # watched: an episode over before then is not alerted.
+                        targets.append((_from(rule, since_watched), pid))
         if not targets:
             return {}
         wanted = {pid for _, pid in targets}
@@ -313,6 +319,11 @@ async def evaluate_alerts(
                         await uow.deliveries.add(delivery)
         await uow.commit()
     return dict(new_alerts)
+
+
+def _from(rule: AlertRule, moment: datetime) -> AlertRule:
+    """``rule`` as if made at ``moment`` when that is later than it was made."""
+    return rule if moment <= rule.created_at else dataclasses.replace(rule, created_at=moment)
 
 
 def _new_in_whole_history(
