@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from marketscout.domain import burst
 from marketscout.domain.burst import DEFAULT_BURST_PARAMS, BurstDetector, BurstParams
 from marketscout.domain.errors import InvalidValue
 
@@ -156,6 +160,78 @@ def test_a_long_burst_does_not_hide_the_next_one() -> None:
     _feed(detector, _calm(1.5))
     again = _feed(detector, [1000.0] * 6)
     assert max(again) >= ALARM
+
+
+def _straightforward(params: BurstParams, values: list[float]) -> list[float]:
+    """The detector written the plain way, for ``refractory=0`` and the 99 % quantile: the rate
+    from the mean of the window summed anew, the reference sorted anew, its quantiles from
+    :mod:`statistics`."""
+    counts: list[float] = []
+    rates: list[float] = []
+    reference: list[float] = []
+    tail = math.log(50.0)
+    alarm_distance = -math.log(2.0 * (1.0 - params.alarm_level))
+    ceiling = math.inf
+    likelihoods = []
+    for value in values:
+        counts.append(min(max(value, 0.0), 1e12))
+        window = counts[-params.smoothing :]
+        rates.append(math.log(params.pseudo_count + sum(window) / len(window)))
+        if len(rates) > params.smoothing:  # the rate that has just left the window
+            reference = [*reference, min(rates[-params.smoothing - 1], ceiling)][-params.history :]
+        if len(reference) < params.warmup:
+            likelihoods.append(0.0)
+            continue
+        median = statistics.median(reference)
+        spread = max(statistics.quantiles(reference, n=100, method="inclusive")[98] - median, 0.1)
+        ceiling = median + spread * alarm_distance / tail
+        distance = (rates[-1] - median) / spread * tail
+        likelihoods.append(0.0 if distance <= -math.log(2.0) else max(1.0 - 0.5 * math.exp(-distance), 0.0))
+    return likelihoods
+
+
+def _uneven(count: int) -> list[float]:
+    """Counts that are not whole numbers, around a level that rises a third of the way in and
+    drops back two thirds in, with a few bursts: likelihoods anywhere from 0 to 1."""
+    rng = random.Random(3)
+    level = [20.0] * (count // 3) + [35.0] * (count // 3) + [20.0] * (count - 2 * (count // 3))
+    return [x * rng.uniform(0.5, 1.5) * (40 if rng.random() < 0.003 else 1) for x in level]
+
+
+@pytest.mark.parametrize("smoothing", [1, 3, 7, 1000])
+def test_the_rate_is_the_plain_mean_of_the_window_however_long_the_window(smoothing: int) -> None:
+    """The window's mean is kept as a running total: it must not drift away from the mean summed
+    anew, over many windows (3,000 values) and with a window of 1,000 values."""
+    params = BurstParams(smoothing=smoothing, history=1000, warmup=100, refractory=0)
+    values = _uneven(3000)
+    expected = _straightforward(params, values)
+    reported = [x for x in expected if x > 0]
+    assert len(reported) > 1000 and min(reported) < 0.5 and max(reported) > 0.99  # a real comparison
+    assert _feed(BurstDetector(params), values) == pytest.approx(expected, rel=0, abs=1e-9)
+
+
+_Item = TypeVar("_Item")
+
+
+def test_each_value_reads_a_bounded_number_of_counts_whatever_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bounded work per value: the mean of a window of 1,000 counts is not summed anew at each
+    value (amortised, each count is read about once more: when the whole window has been replaced)."""
+    read = 0
+
+    class CountingDeque(deque[_Item]):
+        def __iter__(self) -> Iterator[_Item]:
+            nonlocal read
+            for item in super().__iter__():
+                read += 1
+                yield item
+
+    monkeypatch.setattr(burst, "deque", CountingDeque)
+    detector = BurstDetector(BurstParams(smoothing=1000, history=1000, warmup=100))
+    values = _uneven(5000)
+    _feed(detector, values)
+    assert read <= 2 * len(values)
 
 
 def test_missing_values_are_skipped() -> None:
