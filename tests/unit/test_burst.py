@@ -210,6 +210,14 @@ def test_the_rate_is_the_plain_mean_of_the_window_however_long_the_window(smooth
     assert _feed(BurstDetector(params), values) == pytest.approx(expected, rel=0, abs=1e-9)
 
 
+def test_a_running_total_rounded_below_zero_is_a_mean_of_zero() -> None:
+    """Once 10^12 and 0.1 have left the window, the total of floats added and taken away is
+    -2.4e-05, not 0: with a tiny pseudo-count its log was a math domain error."""
+    params = BurstParams(smoothing=3, pseudo_count=1e-300, history=3, warmup=2, refractory=0)
+    values = [1e12, 0.1, 0.0, 0.0, 0.0, 0.0]
+    assert _feed(BurstDetector(params), values) == _straightforward(params, values)
+
+
 _Item = TypeVar("_Item")
 
 

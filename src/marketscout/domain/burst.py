@@ -22,10 +22,16 @@ A burst is a tweet rate well above what the recent past counts as a *high* rate:
 The detector raises an alarm when the likelihood reaches ``alarm_level``; then it stays quiet
 for a refractory day (one burst is one event): its output is capped below the alarm level. The
 refractory period is tied to ``alarm_level``, so a threshold is varied by changing
-``alarm_level``, not by reading the same output at another level. Each update is bounded work
-(a bisection and one insertion/deletion in a list of fixed length, a few microseconds) and
-depends only on values already seen; non-finite values are skipped. The defaults assume one
-value every 5 minutes.
+``alarm_level``, not by reading the same output at another level. Each update depends only
+on values already seen; non-finite values are skipped. The defaults assume one value every 5
+minutes.
+
+Cost: the mean of the window is a running total (each count added once and taken away once,
+and the window summed again once it has been wholly replaced, so that float rounding does not
+build up), whatever ``smoothing``. The reference is a sorted list: a bisection, one insertion
+and one deletion a value, and these move the list's tail, so the cost grows with ``history``:
+a few microseconds at the default two weeks (4,032 rates), about 50-80 us a value at 100,000,
+1 ms at 1,000,000 and 15 ms at 10,000,000 (measured 2026-12-03).
 """
 
 from __future__ import annotations
@@ -105,6 +111,8 @@ class BurstDetector:
         "_recent",
         "_sorted",
         "_tail",
+        "_total",
+        "_unsummed",
     )
 
     def __init__(self, params: BurstParams = DEFAULT_BURST_PARAMS) -> None:
@@ -112,6 +120,10 @@ class BurstDetector:
             raise InvalidValue("params", f"must be a BurstParams, not {_kind(params)}")
         self._params = params
         self._recent: deque[float] = deque(maxlen=params.smoothing)
+        # The sum of the counts in ``_recent``, kept as they come and go, and how many more
+        # counts until it is summed again.
+        self._total: float = 0
+        self._unsummed = params.smoothing
         self._pending: deque[float] = deque()
         self._history: deque[float] = deque()
         self._sorted: list[float] = []
@@ -142,8 +154,21 @@ class BurstDetector:
         except OverflowError:  # an int beyond any float: the largest count there is, or 0
             value = _MAX_COUNT if value > 0 else 0.0
         p = self._params
-        self._recent.append(min(max(value, 0.0), _MAX_COUNT))
-        rate = math.log(p.pseudo_count + sum(self._recent) / len(self._recent))
+        count = min(max(value, 0.0), _MAX_COUNT)
+        recent = self._recent
+        if len(recent) == p.smoothing:
+            self._total -= recent[0]  # the count about to leave the window
+        recent.append(count)
+        self._total += count
+        self._unsummed -= 1
+        if self._unsummed == 0:
+            # The whole window replaced since the last exact sum: sum it again, so that the
+            # rounding of floats added and taken away never builds up (amortised, one more
+            # addition a value; whole counts are exact anyway).
+            self._total = sum(recent)
+            self._unsummed = p.smoothing
+        # max: a float total with its rounding may end a hair below 0 when all counts left are 0
+        rate = math.log(p.pseudo_count + max(self._total, 0.0) / len(recent))
 
         self._pending.append(rate)
         if len(self._pending) > p.smoothing:
