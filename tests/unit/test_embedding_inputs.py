@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -615,6 +617,50 @@ def test_score_series_takes_lists_of_other_kinds_and_numbers_of_other_types() ->
     with pytest.raises(InvalidValue) as refused:
         score_series([series[0]._replace(views=(*series[0].views[:-1], "7"))], NOW)  # type: ignore[arg-type]
     assert refused.value.field == "views"
+
+
+class _Int64:
+    """A whole number with the arithmetic of NumPy's int64: a sum beyond 2^63 - 1 wraps round,
+    with NumPy's RuntimeWarning (an error under the tests' warning filter)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __add__(self, other: object) -> _Int64:
+        total = self.value + operator.index(other)  # type: ignore[arg-type]  # an int or an _Int64
+        wrapped = (total + 2**63) % 2**64 - 2**63
+        if wrapped != total:
+            warnings.warn("overflow encountered in scalar add", RuntimeWarning, stacklevel=2)
+        return _Int64(wrapped)
+
+    __radd__ = __add__
+
+
+numbers.Integral.register(_Int64)
+
+
+@pytest.mark.parametrize("given_as", [list, tuple])
+def test_score_series_reads_counts_of_other_types_as_ints_before_adding_them(
+    given_as: Callable[[Any], Any],
+) -> None:
+    """Counts of a NumPy int64 array whose total passes 2^63 - 1 (each within it) score as the
+    same ints do: they were summed as given before being read as ints, and int64 wrapped round
+    (NumPy's RuntimeWarning, 'overflow encountered in scalar add')."""
+    counts = [2**62, 2**62 + 2**61, MAX_COUNT]
+    epochs = [(NOW - timedelta(days=d)).timestamp() for d in (2, 1, 0)]
+    plain = ReadingSeries(1, Platform.TIKTOK, "US", epochs, counts, counts)
+    other = plain._replace(
+        views=given_as(_Int64(v) for v in counts), interactions=given_as(_Int64(v) for v in counts)
+    )
+    assert score_series([other], NOW) == score_series([plain], NOW)
 
 
 _FIELDS = ("ad_id", "product_id", "platform", "region", "observed_at", "views", "likes", "comments", "shares")
