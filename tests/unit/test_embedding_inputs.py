@@ -663,6 +663,17 @@ def test_score_series_reads_counts_of_other_types_as_ints_before_adding_them(
     assert score_series([other], NOW) == score_series([plain], NOW)
 
 
+@pytest.mark.parametrize("field", ["epochs", "views", "interactions"])
+def test_score_series_refuses_a_bool_among_plain_numbers_naming_the_list(field: str) -> None:
+    """A bool is a truth, not a number, here too: in a list of ints it was summed as 1 and
+    scored."""
+    series = domain.reading_series(_readings(_plain))[0]
+    changed: dict[str, Any] = {field: [*getattr(series, field)[:-1], True]}
+    with pytest.raises(InvalidValue) as refused:
+        score_series([series._replace(**changed)], NOW)
+    assert refused.value.field == field
+
+
 _FIELDS = ("ad_id", "product_id", "platform", "region", "observed_at", "views", "likes", "comments", "shares")
 
 
