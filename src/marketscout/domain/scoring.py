@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate
+from itertools import accumulate, chain
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple, Protocol
 
@@ -377,36 +377,36 @@ def _checked_lists(s: ReadingSeries, n: int) -> ReadingSeries:
     """The series, once its times are known to be finite numbers and its counts numbers from
     0 (:func:`_sums_checked`), with its lists as lists of plain ints and floats: as given when
     they are, else a copy (an array, or numbers of another type: NumPy's). InvalidValue naming
-    the list otherwise."""
-    try:
-        if _sums_checked(s, n):
-            return s
-    except TypeError:  # text or None among them, or numbers that do not add up as given
-        pass
-    s = s._replace(
-        epochs=_plain_numbers("epochs", s.epochs, s, _TIMES_RULE),
-        views=_plain_numbers("views", s.views, s, _NUMBERS_RULE),
-        interactions=_plain_numbers("interactions", s.interactions, s, _NUMBERS_RULE),
-    )
+    the list otherwise. Numbers of another type are read as ints and floats before any sum:
+    NumPy's int64 would wrap round past 2^63 - 1."""
+    if not (
+        type(s.epochs) is list
+        and type(s.views) is list
+        and type(s.interactions) is list
+        and _PLAIN_TYPES.issuperset(map(type, chain(s.epochs, s.views, s.interactions)))
+    ):
+        s = s._replace(
+            epochs=_plain_numbers("epochs", s.epochs, s, _TIMES_RULE),
+            views=_plain_numbers("views", s.views, s, _NUMBERS_RULE),
+            interactions=_plain_numbers("interactions", s.interactions, s, _NUMBERS_RULE),
+        )
     _sums_checked(s, n)
     return s
 
 
-def _sums_checked(s: ReadingSeries, n: int) -> bool:
-    """Whether the series' lists are lists of plain numbers (the sums' types say so), once
-    NaN and infinities (the sums carry them) and counts beyond a float are refused by name, not
-    met as a crash further on: a sum and the least count per list, no loop per reading (the
-    engine checks every series it scores). TypeError for what does not add up."""
+_PLAIN_TYPES = frozenset((int, float))
+
+
+def _sums_checked(s: ReadingSeries, n: int) -> None:
+    """Refuses by name NaN and infinities (the sums carry them) and counts below 0 or beyond a
+    float, rather than meet them as a crash further on: a sum and the least count per list of
+    plain numbers, no loop per reading in Python (the engine checks every series it scores)."""
     total = sum(s.epochs) if n else 0.0
     if not -_INF < total < _INF:
         raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: {_TIMES_RULE}")
-    plain = type(s.epochs) is list and (type(total) is float or type(total) is int)
     for name, counts in (("views", s.views), ("interactions", s.interactions)):
-        total = sum(counts) if n else 0
-        if n and not (min(counts) >= 0 and total <= MAX_COUNT * n):
+        if n and not (min(counts) >= 0 and sum(counts) <= MAX_COUNT * n):
             raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
-        plain = plain and type(counts) is list and (type(total) is int or type(total) is float)
-    return plain
 
 
 def _plain_numbers(field: str, values: Iterable[object], s: ReadingSeries, rule: str) -> list[Any]:
