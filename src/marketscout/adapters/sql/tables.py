@@ -42,7 +42,9 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Stores UTC; always answers timezone-aware UTC (SQLite keeps naive values)."""
+    """Stores UTC; always answers timezone-aware UTC (SQLite keeps naive values). The
+    migrations keep their own frozen copy (``migrations/_types.py``): editing this one changes
+    no historical migration."""
 
     impl = DateTime(timezone=True)
     cache_ok = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import marketscout.adapters.sql.tables
+from marketscout.adapters.sql.migrations._types import UtcDateTime
 
 revision = "0001"
 down_revision = None
@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("email_key", sa.String(length=254), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
-        sa.Column("created_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email_key", name=op.f("uq_users_email_key")),
         sa.UniqueConstraint("username_key", name=op.f("uq_users_username_key")),
@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("category", sa.String(length=100), nullable=True),
         sa.Column("keywords", sa.JSON(), nullable=False),
         sa.Column("created_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
-        sa.Column("created_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by"], ["users.id"], name=op.f("fk_products_created_by_users"), ondelete="SET NULL"
         ),
@@ -59,9 +59,9 @@ def upgrade() -> None:
         sa.Column("digest", sa.String(length=64), nullable=False),
         sa.Column("family_id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("issued_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("used_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("issued_at", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", UtcDateTime(timezone=True), nullable=True),
         sa.Column("revoked", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_refresh_tokens_user_id_users"), ondelete="CASCADE"
@@ -84,8 +84,8 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=200), nullable=True),
         sa.Column("url", sa.String(length=2048), nullable=True),
         sa.Column("advertiser", sa.String(length=200), nullable=True),
-        sa.Column("first_seen_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("first_seen_at", UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["product_id"], ["products.id"], name=op.f("fk_ads_product_id_products"), ondelete="CASCADE"
         ),
@@ -106,7 +106,7 @@ def upgrade() -> None:
         sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("threshold", sa.Float(), nullable=True),
         sa.Column("window_hours", sa.Integer(), nullable=True),
-        sa.Column("created_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
@@ -132,8 +132,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=30), nullable=False),
         sa.Column("event_key", sa.String(length=200), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("created_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("read_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("read_at", UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["product_id"], ["products.id"], name=op.f("fk_alerts_product_id_products"), ondelete="CASCADE"
         ),
@@ -152,9 +152,7 @@ def upgrade() -> None:
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
         sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "calculated_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("calculated_at", UtcDateTime(timezone=True), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("confidence", sa.Float(), nullable=False),
@@ -186,7 +184,7 @@ def upgrade() -> None:
         ),
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("created_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["product_id"],
             ["products.id"],
@@ -211,7 +209,7 @@ def upgrade() -> None:
         sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("platform", sa.String(length=20), nullable=False),
         sa.Column("region", sa.String(length=6), nullable=False),
-        sa.Column("observed_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("observed_at", UtcDateTime(timezone=True), nullable=False),
         sa.Column("views", sa.BigInteger(), nullable=False),
         sa.Column("likes", sa.BigInteger(), nullable=False),
         sa.Column("comments", sa.BigInteger(), nullable=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import marketscout.adapters.sql.tables
+from marketscout.adapters.sql.migrations._types import UtcDateTime
 
 revision = "0002"
 down_revision = "0001"
@@ -32,13 +32,11 @@ def upgrade() -> None:
         sa.Column("secret", sa.String(length=100), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column(
-            "next_attempt_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False
-        ),
-        sa.Column("claimed_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("delivered_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("next_attempt_at", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", UtcDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("created_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "status IN ('pending', 'sending', 'delivered', 'dead')", name=op.f("ck_deliveries_status_known")
         ),

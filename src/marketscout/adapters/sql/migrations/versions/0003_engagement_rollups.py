@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import marketscout.adapters.sql.tables
+from marketscout.adapters.sql.migrations._types import UtcDateTime
 
 revision = "0003"
 down_revision = "0002"
@@ -52,15 +52,15 @@ def _backfill(dialect: str, table: str, unit: str) -> str:
 def _create(name: str) -> None:
     op.create_table(
         name,
-        sa.Column("bucket", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("bucket", UtcDateTime(timezone=True), nullable=False),
         sa.Column("ad_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("region", sa.String(length=6), nullable=False),
         sa.Column("product_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("platform", sa.String(length=20), nullable=False),
         sa.Column("max_views", sa.BigInteger(), nullable=False),
         sa.Column("min_views", sa.BigInteger(), nullable=False),
-        sa.Column("first_seen", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("first_seen", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen", UtcDateTime(timezone=True), nullable=False),
         sa.CheckConstraint("min_views >= 0 AND max_views >= min_views", name=op.f(f"ck_{name}_views_order")),
         sa.PrimaryKeyConstraint("bucket", "ad_id", "region", name=op.f(f"pk_{name}")),
     )

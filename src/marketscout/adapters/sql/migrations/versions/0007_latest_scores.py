@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import marketscout.adapters.sql.tables
+from marketscout.adapters.sql.migrations._types import UtcDateTime
 
 revision = "0007"
 down_revision = "0006"
@@ -25,9 +25,7 @@ def upgrade() -> None:
         "trend_scores_latest",
         sa.Column("product_id", Id, nullable=False),
         sa.Column("score_id", Id, nullable=False),
-        sa.Column(
-            "calculated_at", marketscout.adapters.sql.tables.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("calculated_at", UtcDateTime(timezone=True), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.ForeignKeyConstraint(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from marketscout.adapters.sql.tables import UtcDateTime
+from marketscout.adapters.sql.migrations._types import UtcDateTime
 
 revision = "0013"
 down_revision = "0012"
