@@ -619,20 +619,11 @@ def test_score_series_takes_lists_of_other_kinds_and_numbers_of_other_types() ->
     assert refused.value.field == "views"
 
 
-class _Int64:
+class _Int64(_OtherInt):
     """A whole number with the arithmetic of NumPy's int64: a sum beyond 2^63 - 1 wraps round,
     with NumPy's RuntimeWarning (an error under the tests' warning filter)."""
 
-    __slots__ = ("value",)
-
-    def __init__(self, value: int) -> None:
-        self.value = value
-
-    def __index__(self) -> int:
-        return self.value
-
-    def __int__(self) -> int:
-        return self.value
+    __slots__ = ()
 
     def __add__(self, other: object) -> _Int64:
         total = self.value + operator.index(other)  # type: ignore[arg-type]  # an int or an _Int64
@@ -642,9 +633,6 @@ class _Int64:
         return _Int64(wrapped)
 
     __radd__ = __add__
-
-
-numbers.Integral.register(_Int64)
 
 
 @pytest.mark.parametrize("given_as", [list, tuple])
