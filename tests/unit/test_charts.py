@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from marketscout.domain.model import EngagementSnapshot, Platform
 from marketscout.domain.scoring import score_item
-from marketscout.entrypoints.web.charts import component_rows, growth_text, line_chart, polyline
+from marketscout.entrypoints.web.charts import component_rows, growth_cells, growth_text, line_chart, polyline
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -45,8 +45,35 @@ def test_growth_reads_the_same_everywhere_never_minus_zero_and_capped() -> None:
     assert growth_text(92743.0) == "over +999%", "the product page showed +9274300%"
 
 
+def test_a_growth_without_a_ratio_says_why() -> None:
+    """None is "from none" where the window before was read (the days of readings reach back
+    two windows) and gained nothing, "n/a" where the readings do not reach back to it, or the
+    score does not say how far they do (scores stored before it did)."""
+    growth = {"24h": None, "7d": None, "30d": None}
+    cells = [text for _, _, text in growth_cells(growth, {"days_of_readings": 20.0})]
+    assert cells == ["from none", "from none", "n/a"]
+    assert [text for _, _, text in growth_cells(growth, {"days_of_readings": 13.0})] == [
+        "from none",
+        "n/a",
+        "n/a",
+    ]
+    assert [text for _, _, text in growth_cells(growth, {})] == ["n/a", "n/a", "n/a"]
+    assert [text for _, _, text in growth_cells({"24h": 0.5}, {"days_of_readings": 20.0})] == ["+50%"]
+    assert [text for _, _, text in growth_cells({"24h": 0.5}, {}, windows=("24h",))] == ["+50%"]
+
+
 def test_components_have_readable_names_units_and_separators() -> None:
-    rows = dict(component_rows({"velocity_24h": 27213.0, "concentration": 0.8512, "mystery_thing": 1234.5}))
+    rows = dict(
+        component_rows(
+            {
+                "velocity_24h": 27213.0,
+                "concentration": 0.8512,
+                "mystery_thing": 1234.5,
+                "days_of_readings": 20.0,
+            }
+        )
+    )
+    assert rows["days of readings behind the score"] == "20"
     assert rows["views gained in 24 h"] == "27,213"
     assert rows["share of recent views from the top ad"] == "85%"
     assert rows["mystery thing"] == "1,234"

@@ -488,6 +488,42 @@ def test_growth_is_the_relative_change_or_none_without_an_earlier_window() -> No
     assert score_item(series([5_000]), AS_OF).growth == {"24h": None, "7d": None, "30d": None}
 
 
+def test_the_days_of_readings_tell_a_window_that_gained_nothing_from_one_not_observed() -> None:
+    """``growth`` is None for two reasons (docs/api.md): the readings do not reach back to the
+    window before, or it gained nothing. The demo's fastest risers, flat at their first counts
+    for two weeks and then gaining thousands a day, showed "n/a" for the week as a product
+    tracked for three days does; ``days_of_readings`` (whole days from the first reading to the
+    score's moment) tells the two apart: a window of ``w`` days before was observed from 2w on."""
+    flat_then_up = [5_000] * 14 + [5_000 + 300 * d for d in range(1, 8)]  # 20 days of readings
+    rising = score_item(series(flat_then_up), AS_OF)
+    assert rising.growth["7d"] is None
+    assert rising.components["days_of_readings"] == 20.0, "the week before was observed: it gained nothing"
+    young = score_item(series([5_000, 5_300, 5_600, 5_900]), AS_OF)
+    assert young.growth["24h"] == 0.0
+    assert young.growth["7d"] is None
+    assert young.components["days_of_readings"] == 3.0, "no week before to compare with"
+    # Whole days, counted as the growth windows count them: a reading exactly 14 days before the
+    # score's moment observes the week before; one a second later does not.
+    edge = [
+        EngagementSnapshot(
+            ad_id=1,
+            product_id=1,
+            platform=Platform.TIKTOK,
+            region="US",
+            observed_at=at,
+            views=v,
+            likes=v // 20,
+        )
+        for at, v in ((AS_OF - timedelta(days=14), 100), (AS_OF - timedelta(days=1), 100), (AS_OF, 400))
+    ]
+    assert score_item(edge, AS_OF).components["days_of_readings"] == 14.0
+    later = [
+        dataclasses.replace(edge[0], observed_at=AS_OF - timedelta(days=14) + timedelta(seconds=1)),
+        *edge[1:],
+    ]
+    assert score_item(later, AS_OF).components["days_of_readings"] == 13.0
+
+
 def _reference_daily_gains(readings: list[tuple[float, int]], as_of: float, days: int) -> list[float]:
     """Views gained on each day before ``as_of`` (day 0 = the last 24 hours), reading by reading
     (in time order, one per instant): each rise above the highest reading so far spread evenly

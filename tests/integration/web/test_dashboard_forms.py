@@ -649,16 +649,66 @@ async def test_growth_columns_say_what_they_measure_and_the_product_page_reads_t
     product_id = await _scored_product(client, "Growth Lamp", [1000, 2000, 3000, 30000, 4000_000])
     listed = (await client.get("/", headers=HTML)).text
     assert ">24 h</th>" not in listed
-    assert 'title="Views gained in the last day, as a change on the views gained in the day before' in listed
-    assert ">Daily gains vs day before</th>" in listed
+    assert (
+        'title="Views gained in the last 24 h, as a change on the views gained in the 24 h before' in listed
+    )
+    assert ">Views gained in 24 h vs the 24 h before</th>" in listed
     assert "over +999%" in listed
     product = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
-    assert ">Daily gains vs day before</dt><dd>over +999%</dd>" in product, "capped as in the list"
+    assert ">Views gained in 24 h vs the 24 h before</dt><dd>over +999%</dd>" in product, (
+        "capped as in the list"
+    )
     # The list says how much data each score rests on, as the product page does.
     listed_confidence = re.findall(r'data-label="Confidence">(\d+)%</td>', listed)
     assert listed_confidence == re.findall(r"confidence (\d+)%", product)
     assert "<dt>views gained in 24 h</dt><dd>3,970,000</dd>" in product
     assert "e+" not in product
+
+
+async def test_the_two_24_hour_figures_say_which_views_they_compare(client: Client) -> None:
+    """The demo's top product showed "Daily gains vs day before +148%" beside "total views
+    +157.3% in the last 24 h": two 24-hour growths, nothing saying that one compares the day's
+    gain with the day before's and the other all views so far with those a day ago."""
+    await signed_up(client)
+    product_id = await _scored_product(client, "Two Figures Lamp", [1_000, 1_100, 1_300, 1_800, 3_000])
+    listed = (await client.get("/", headers=HTML)).text
+    assert "total views +66.6% in the last 24 h" in listed
+    assert ">Views gained in 24 h vs the 24 h before</th>" in listed
+    title = re.findall(
+        r'<th scope="col" title="([^"]*)">Views gained in 24 h vs the 24 h before</th>', listed
+    )[0]
+    assert "not the rise of the total views" in html.unescape(title)
+    product = (await client.get(f"/ui/products/{product_id}", headers=HTML)).text
+    assert "<dd>+140%</dd>" in product, "1,200 views against 500"
+    assert "<dt>rise of total views in 24 h</dt><dd>+66.6%</dd>" in product
+    note = re.findall(r'<p class="note" id="growth-note">([^<]*)</p>', product)
+    assert note and "all views so far" in note[0] and "the day before" in note[0]
+
+
+async def test_a_window_before_that_gained_nothing_reads_from_none_not_n_a(client: Client) -> None:
+    """The demo's three fastest risers, flat at their first counts for two weeks and then
+    gaining tens of thousands a day, showed weekly growth "n/a", as a product tracked for three
+    days does, while products that gained a handful of views the week before showed "over
+    +999%". A window before that was read and gained nothing is "from none"; n/a stays for a
+    window the readings do not reach back to."""
+    await signed_up(client)
+    riser = await _scored_product(client, "Riser Lamp", [5_000] * 14 + [5_000 + 300 * d for d in range(1, 8)])
+    young = await _scored_product(client, "Young Lamp", [1_000, 2_000, 3_000, 4_000])
+    listed = (await client.get("/", headers=HTML)).text
+    cells = dict(
+        re.findall(
+            r'>(Riser Lamp|Young Lamp)</a>.*?data-label="Views gained in 7 days vs the 7 before">([^<]*)</td>',
+            listed,
+            re.S,
+        )
+    )
+    assert cells == {"Riser Lamp": "from none", "Young Lamp": "n/a"}
+    riser_page = (await client.get(f"/ui/products/{riser}", headers=HTML)).text
+    assert ">Views gained in 7 days vs the 7 before</dt><dd>from none</dd>" in riser_page
+    young_page = (await client.get(f"/ui/products/{young}", headers=HTML)).text
+    assert ">Views gained in 7 days vs the 7 before</dt><dd>n/a</dd>" in young_page
+    title = re.findall(r'<dt title="([^"]*)">Views gained in 7 days vs the 7 before</dt>', young_page)[0]
+    assert "from none: the 7 days before were read and gained nothing" in html.unescape(title)
 
 
 async def test_an_ad_without_a_reading_in_what_scoring_reads_shows_no_views_not_zero(client: Client) -> None:
