@@ -628,12 +628,19 @@ def score_series(
     # to compare with: the readings do not reach back to its start, or it gained nothing (the
     # ratio would then be about the raw view count). The status reads the week's smoothed
     # ratio, defined on any data.
+    # Whole days from the first reading to as_of, as the windows count them: the window of
+    # ``days`` before the last was observed when this is at least 2 * days (a reported None is
+    # then a window before that gained nothing, not one the readings do not reach back to).
+    days_of_readings = int((as_of_epoch - first_epoch) // 86400.0)
+    if first_epoch > as_of_epoch - days_of_readings * 86400.0:
+        days_of_readings -= 1
+    elif first_epoch <= as_of_epoch - (days_of_readings + 1) * 86400.0:
+        days_of_readings += 1
     reported: dict[str, float | None] = {}
     for label, days in _WINDOW_DAYS:
         recent_sum = sum(daily_all[:days])
         before_sum = sum(daily_all[days : 2 * days])
-        observed = first_epoch <= as_of_epoch - 2 * days * 86400.0
-        if observed and before_sum > 0:
+        if days_of_readings >= 2 * days and before_sum > 0:
             change = recent_sum / before_sum - 1.0
             # Finite unless the window before gained a vanishing share of a reading (overflow).
             reported[label] = _rounded(change, 1e4) if change != math.inf else change
@@ -836,6 +843,7 @@ def score_series(
         "quality": _rounded(quality, 1e4),
         "concentration": _rounded(top_share, 1e4),
         "velocity_24h": _rounded(v1, 100.0),
+        "days_of_readings": float(days_of_readings),
     }
     return TrendAssessment(
         score=_clip(score, 0.0, 100.0),

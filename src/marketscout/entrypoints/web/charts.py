@@ -385,35 +385,58 @@ def line_chart(
 
 
 # What the growth of a window measures (the API's ``growth``): views gained in the window
-# against the window before; the headers and tooltips of the list and the product page.
+# against the window before; the headers and tooltips of the list and the product page. Not
+# the rise of the total views (the reasons' "total views +x% in the last 24 h", the component
+# ``relative_growth_per_day``): a product page showed both as "24 h" figures, unexplained.
 GROWTH_LABELS = {
-    "24h": ("Daily gains vs day before", "day"),
-    "7d": ("Weekly gains vs week before", "week"),
-    "30d": ("30-day gains vs 30 days before", "30 days"),
+    "24h": ("Views gained in 24 h vs the 24 h before", "24 h", 1),
+    "7d": ("Views gained in 7 days vs the 7 before", "7 days", 7),
+    "30d": ("Views gained in 30 days vs the 30 before", "30 days", 30),
 }
+# What a growth without a ratio reads: the window before was read and gained nothing.
+FROM_NONE = "from none"
 
 
 def growth_label(window: str) -> str:
-    return GROWTH_LABELS.get(window, (f"Gains in {window} vs the {window} before", ""))[0]
+    return GROWTH_LABELS.get(window, (f"Gains in {window} vs the {window} before", "", 0))[0]
 
 
 def growth_title(window: str) -> str:
-    span = GROWTH_LABELS.get(window, ("", window))[1] or window
+    span = GROWTH_LABELS.get(window, ("", window, 0))[1] or window
     return (
         f"Views gained in the last {span}, as a change on the views gained in the {span} before "
-        "(+50% = half as many again); n/a when there is nothing to compare with: the readings "
-        "do not reach back to the window before, or it gained nothing"
+        f"(+50% = half as many again): not the rise of the total views, which compares all views "
+        f"so far with those {span} ago. {FROM_NONE}: the {span} before were read and gained "
+        "nothing; n/a: the readings do not reach back to them"
     )
 
 
-def growth_text(value: float | None) -> str:
-    """A growth for people: a whole percentage, never "-0%", capped at "over +999%"."""
+def growth_text(value: float | None, *, none_before: bool = False) -> str:
+    """A growth for people: a whole percentage, never "-0%", capped at "over +999%"; without
+    one, "from none" where the window before gained nothing (``none_before``), else "n/a"."""
     if value is None:
-        return "n/a"
+        return FROM_NONE if none_before else "n/a"
     if value > 9.99:
         return "over +999%"
     percent = round(100 * value)
     return "0%" if percent == 0 else f"{percent:+d}%"
+
+
+def growth_cells(
+    growth: Mapping[str, float | None], components: Mapping[str, float], windows: Sequence[str] | None = None
+) -> list[tuple[str, str, str]]:
+    """(label, tooltip, text) of each window's growth (``windows``, else those of ``growth``).
+    A growth of None is "from none" where the score's days of readings reach back two windows
+    (the window before was read: docs/api.md), "n/a" otherwise or where the score does not say
+    (stored before it did)."""
+    days = components.get("days_of_readings")
+    cells = []
+    for window in growth if windows is None else windows:
+        value = growth.get(window)
+        width = GROWTH_LABELS.get(window, ("", "", 0))[2]
+        before = value is None and days is not None and width > 0 and days >= 2 * width
+        cells.append((growth_label(window), growth_title(window), growth_text(value, none_before=before)))
+    return cells
 
 
 def _number(value: float) -> str:
@@ -452,6 +475,7 @@ _COMPONENTS: dict[str, tuple[str, Callable[[float], str]]] = {
     "breadth": ("breadth (rising platforms, regions and ads)", _number),
     "quality": ("engagement quality vs the platform norm (log ratio)", _number),
     "concentration": ("share of recent views from the top ad", _percent),
+    "days_of_readings": ("days of readings behind the score", lambda v: f"{v:,.0f}"),
 }
 
 

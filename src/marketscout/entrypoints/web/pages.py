@@ -68,8 +68,8 @@ from marketscout.entrypoints.web.charts import (
     component_rows,
     continent_map,
     country_marks,
+    growth_cells,
     growth_label,
-    growth_text,
     growth_title,
     line_chart,
     polyline,
@@ -547,7 +547,12 @@ class DashboardController(Controller):
                     "product": item.product,
                     "score": item.score,
                     "spark": polyline([s.score for s in history[-14:]], 100, 24, high=100.0),
-                    "growth": [growth_text(item.score.assessment.growth.get(w)) for w in _LIST_WINDOWS],
+                    "growth": [
+                        text
+                        for _, _, text in growth_cells(
+                            item.score.assessment.growth, item.score.assessment.components, _LIST_WINDOWS
+                        )
+                    ],
                 }
             )
         return page(
@@ -626,11 +631,7 @@ class DashboardController(Controller):
             score=score,
             history=history,
             components=component_rows(score.assessment.components, score.assessment.reasons) if score else [],
-            growth=[
-                (growth_label(w), growth_title(w), growth_text(g)) for w, g in score.assessment.growth.items()
-            ]
-            if score
-            else [],
+            growth=growth_cells(score.assessment.growth, score.assessment.components) if score else [],
             views_chart=line_chart(
                 series,
                 what="Views gained per day",
