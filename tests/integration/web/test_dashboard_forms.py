@@ -630,12 +630,14 @@ async def _ad(client: Client, product_id: int, platform: str, content: str) -> s
     return found
 
 
-async def _scored_product(client: Client, name: str, views: list[int]) -> int:
-    """A product with one TikTok ad and a reading a day (oldest first) ending at NOW."""
+async def _scored_product(client: Client, name: str, views: list[int], *, liked: bool = False) -> int:
+    """A product with one TikTok ad and a reading a day (oldest first) ending at NOW; no likes,
+    comments or shares (never exploding, then), or, ``liked``, a like for every 10 views."""
     product_id = await _create_product(client, name)
     ad_id = await _ad(client, product_id, "TikTok", "look")
     rows = [HEADER] + [
-        f"{ad_id},{(NOW - timedelta(days=len(views) - 1 - day)).isoformat()},US,{count},0,0,0"
+        f"{ad_id},{(NOW - timedelta(days=len(views) - 1 - day)).isoformat()},US,{count},"
+        f"{count // 10 if liked else 0},0,0"
         for day, count in enumerate(views)
     ]
     assert f"{len(views)} stored" in await upload(client, "views.csv", "\n".join(rows).encode())
@@ -920,6 +922,34 @@ async def test_the_product_page_shows_the_forecast_with_how_often_it_was_right(c
     flat = (await client.get(f"/ui/products/{flat_id}", headers=HTML)).text
     assert "Nothing gained in the last day, so no gains are forecast." in flat
     assert '<th scope="row">Mar 03</th>' not in flat
+
+
+async def test_an_exploding_products_page_says_how_its_status_and_its_forecast_fit(client: Client) -> None:
+    """The demo's top product was "exploding" beside a forecast falling from 25,942 to 1,210
+    views a day, and nothing said how the two fit: the status is about the last days (gains
+    rising fast), the forecast assumes the gains fall from the last day's, as those of trending
+    items called exploding did on real data; a product in its first rise can beat it."""
+    await signed_up(client)
+    rising = await _scored_product(
+        client, "Rising Lamp", [1_000, 1_050, 1_100, 1_200, 2_000, 6_000, 20_000], liked=True
+    )
+    page = (await client.get(f"/ui/products/{rising}", headers=HTML)).text
+    score = page.split('id="score-h"', 1)[1].split("</section>", 1)[0]
+    assert '<span class="badge exploding">exploding</span>' in score
+    said = html.unescape(re.sub(r"<[^>]+>", "", score))
+    assert "Exploding describes the last days" in said
+    assert "the forecast below does not extend the rise" in said
+    forecast = html.unescape(page.split('id="forecast-h"', 1)[1].split("</section>", 1)[0])
+    assert "8,400" in forecast, "the last day's 14,000 views, falling by 40 %"
+    assert "does not extend that rise" in forecast
+    assert "items called exploding" in forecast and "a median 0.7 of the last" in forecast
+    assert "can gain more than forecast for some days, until its gains peak" in forecast
+    # A product past its peak: the forecast's fall is what its status says; no such words.
+    peaked = await _scored_product(client, "Peaked Lamp", [100, 5_000, 9_000, 10_000, 10_500], liked=True)
+    past = (await client.get(f"/ui/products/{peaked}", headers=HTML)).text
+    assert '<span class="badge peaked">peaked</span>' in past
+    assert "Exploding describes" not in past and "does not extend that rise" not in past
+    assert "as the gains of most trending items fall after such a day" in html.unescape(past)
 
 
 async def test_the_viral_page_says_what_the_scan_judges_and_how_often_it_was_right(client: Client) -> None:
