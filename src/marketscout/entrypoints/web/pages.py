@@ -51,6 +51,7 @@ from marketscout.domain.model import (
 )
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, NO_CONTINENT, normalise_area
+from marketscout.domain.scoring import ACCELERATING
 from marketscout.domain.text import search_text
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
@@ -649,6 +650,11 @@ class DashboardController(Controller):
             ]
             if score and any(score.assessment.forecast)
             else [],
+            # Gains rising now (exploding, or emerging and accelerating): the forecast, which
+            # falls from the last day's gain, says that it does not extend the rise.
+            rising=score is not None
+            and score.status in (TrendStatus.EXPLODING, TrendStatus.EMERGING)
+            and score.assessment.components.get("acceleration", 0.0) > ACCELERATING,
             score_chart=line_chart(
                 [s.score for s in history],
                 what="Trend score (0 to 100)",
