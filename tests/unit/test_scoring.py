@@ -504,18 +504,8 @@ def test_the_days_of_readings_tell_a_window_that_gained_nothing_from_one_not_obs
     assert young.components["days_of_readings"] == 3.0, "no week before to compare with"
     # Whole days, counted as the growth windows count them: a reading exactly 14 days before the
     # score's moment observes the week before; one a second later does not.
-    edge = [
-        EngagementSnapshot(
-            ad_id=1,
-            product_id=1,
-            platform=Platform.TIKTOK,
-            region="US",
-            observed_at=at,
-            views=v,
-            likes=v // 20,
-        )
-        for at, v in ((AS_OF - timedelta(days=14), 100), (AS_OF - timedelta(days=1), 100), (AS_OF, 400))
-    ]
+    first, *rest = series([100, 100, 400])
+    edge = [dataclasses.replace(first, observed_at=AS_OF - timedelta(days=14)), *rest]
     assert score_item(edge, AS_OF).components["days_of_readings"] == 14.0
     later = [
         dataclasses.replace(edge[0], observed_at=AS_OF - timedelta(days=14) + timedelta(seconds=1)),
