@@ -107,6 +107,59 @@ async def test_expired_refresh_token_is_refused(uow: InMemoryUnitOfWork) -> None
         await accounts.refresh_tokens(uow, tokens, clock, refresh_token=pair.refresh_token)
 
 
+async def two_logins(
+    uow: InMemoryUnitOfWork,
+) -> tuple[FakeClock, FakeTokens, accounts.TokenPair, accounts.TokenPair]:
+    """The clock and tokens of two logins of the account "zoe", just signed up."""
+    clock, hasher = FakeClock(), FakeHasher()
+    tokens = FakeTokens(clock)
+    await accounts.sign_up(uow, hasher, clock, username="zoe", email="z@example.com", password="long enough")
+    first = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    second = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    return clock, tokens, first, second
+
+
+async def test_a_session_renewed_twice_within_the_grace_is_not_a_replay_and_later_is(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    """Two tabs renewing one session: the second, within the grace, gets an access token of the
+    login and no refresh token (the first's rotated one stays the login's); after the grace, the
+    spent token is a replay and ends the login, the access tokens it handed out too."""
+    clock, hasher = FakeClock(), FakeHasher()
+    tokens = FakeTokens(clock)
+    grace = timedelta(seconds=30)
+    await accounts.sign_up(uow, hasher, clock, username="zoe", email="z@example.com", password="long enough")
+    pair = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    first = await accounts.renew_session(uow, tokens, clock, refresh_token=pair.refresh_token, grace=grace)
+    assert first.user.username == "zoe" and first.refresh_token not in {None, pair.refresh_token}
+    clock.advance(grace)
+    second = await accounts.renew_session(uow, tokens, clock, refresh_token=pair.refresh_token, grace=grace)
+    assert second.refresh_token is None
+    assert (await accounts.authenticate(uow, tokens, second.access_token)).username == "zoe"
+    assert first.refresh_token is not None
+    third = await accounts.renew_session(uow, tokens, clock, refresh_token=first.refresh_token, grace=grace)
+    assert third.refresh_token is not None, "the login goes on from the first tab's token"
+    clock.advance(timedelta(seconds=1))
+    with pytest.raises(AuthenticationFailed, match="already used"):
+        await accounts.renew_session(uow, tokens, clock, refresh_token=pair.refresh_token, grace=grace)
+    for access in (second.access_token, third.access_token):
+        with pytest.raises(AuthenticationFailed):
+            await accounts.authenticate(uow, tokens, access)
+    with pytest.raises(AuthenticationFailed):
+        await accounts.renew_session(uow, tokens, clock, refresh_token=third.refresh_token, grace=grace)
+
+
+async def test_log_out_with_the_refresh_token_ends_the_whole_login(uow: InMemoryUnitOfWork) -> None:
+    clock, tokens, pair, other = await two_logins(uow)
+    await accounts.log_out(uow, tokens, clock, None, refresh_token=pair.refresh_token)
+    with pytest.raises(AuthenticationFailed):
+        await accounts.authenticate(uow, tokens, pair.access_token)
+    with pytest.raises(AuthenticationFailed):
+        await accounts.refresh_tokens(uow, tokens, clock, refresh_token=pair.refresh_token)
+    assert (await accounts.authenticate(uow, tokens, other.access_token)).username == "zoe"
+    await accounts.log_out(uow, tokens, clock, None, refresh_token="never issued")  # nothing to end
+
+
 async def test_sign_up_refuses_the_first_of_the_problems_a_form_lists_at_once(
     uow: InMemoryUnitOfWork,
 ) -> None:
@@ -230,11 +283,7 @@ async def test_a_password_change_or_reset_ends_the_access_tokens_issued_before_i
 
 
 async def test_a_logged_out_access_token_is_refused_and_others_are_not(uow: InMemoryUnitOfWork) -> None:
-    clock, hasher = FakeClock(), FakeHasher()
-    tokens = FakeTokens(clock)
-    await accounts.sign_up(uow, hasher, clock, username="zoe", email="z@example.com", password="long enough")
-    first = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
-    second = await accounts.log_in(uow, hasher, tokens, clock, username="zoe", password="long enough")
+    clock, tokens, first, second = await two_logins(uow)
     await accounts.log_out(uow, tokens, clock, first.access_token)
     await accounts.log_out(uow, tokens, clock, first.access_token)  # twice: nothing more to end
     await accounts.log_out(uow, tokens, clock, "not a token")  # nothing to end

@@ -13,7 +13,7 @@ from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from marketscout.domain.errors import AuthenticationFailed
+from marketscout.domain.errors import AuthenticationFailed, TokenExpired
 from marketscout.domain.ports import AccessClaims, Clock, IssuedAccessToken, PasswordHasher, TokenIssuer
 
 # OWASP Password Storage Cheat Sheet, argon2id minimum: m=19 MiB, t=2, p=1.
@@ -138,8 +138,9 @@ class JwtTokenIssuer(TokenIssuer):
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", claims.get("iat"))
         if not all(isinstance(v, int | float) for v in (exp, iat, nbf)):
             raise AuthenticationFailed("Invalid token")
-        if now > float(exp) + self._leeway:  # type: ignore[arg-type]
-            raise AuthenticationFailed("Token expired")
+        # Expired is said last, once every other check passed: only a token that is whole and
+        # ours is TokenExpired (a session the dashboard may renew).
+        expired = now > float(exp) + self._leeway  # type: ignore[arg-type]
         if now + self._leeway < float(nbf) or now + self._leeway < float(iat):  # type: ignore[arg-type]
             raise AuthenticationFailed("Token not yet valid")
         subject, token_id = claims.get("sub"), claims.get("jti")
@@ -156,6 +157,8 @@ class JwtTokenIssuer(TokenIssuer):
             expires_at = datetime.fromtimestamp(float(exp), UTC)  # type: ignore[arg-type]
         except (OverflowError, OSError, ValueError):
             raise AuthenticationFailed("Invalid token") from None
+        if expired:
+            raise TokenExpired("Token expired")
         return AccessClaims(
             user_id=int(subject),
             token_id=token_id,

@@ -41,6 +41,12 @@ class AuthenticationFailed(DomainError):
     """Credentials or a token were missing, wrong, expired or revoked."""
 
 
+class TokenExpired(AuthenticationFailed):
+    """An access token the server issued (well signed, its claims whole) that has lived out its
+    time, and nothing else is wrong with it that a token alone can tell: the dashboard may renew
+    such a session from its login's refresh token, never one refused for any other reason."""
+
+
 class Forbidden(DomainError):
     """The caller is known but may not do this."""
 

@@ -215,7 +215,7 @@ def create_app(container: Container | None = None) -> Litestar:
     handler: ASGIApp = CorsPreflightChecks(app.asgi_handler, cors)
     # Error pages show who is signed in: the user is looked up before the app runs (inside the
     # rate limiter, which has often checked the same token already: once per request).
-    handler = PageUserMiddleware(handler, container.token_issuer(), container.unit_of_work)
+    handler = PageUserMiddleware(handler, container.token_issuer(), container.unit_of_work, container.clock())
     if limiter is not None:
         handler = RateLimitMiddleware(handler, limiter, identify_user)  # identify_user is bound with limiter
     handler = RequestContextMiddleware(handler, on_write=container.read_cache().invalidate)

@@ -164,7 +164,8 @@ async def ended_by_disabling_the_account(dash: Dashboard) -> None:
 async def ended_by_tampering_with_the_refresh_cookie(dash: Dashboard) -> None:
     genuine = dash.client.cookies.get("ms_refresh")
     assert genuine
-    dash.client.cookies.set("ms_refresh", genuine[:-2] + ("AA" if genuine[-2:] != "AA" else "BB"))
+    tampered = genuine[:-2] + ("AA" if genuine[-2:] != "AA" else "BB")
+    dash.client.cookies.set("ms_refresh", tampered, domain="127.0.0.1", path="/")
 
 
 ENDINGS = {
@@ -219,11 +220,15 @@ async def test_a_revoked_or_forged_access_token_is_not_renewed_by_a_valid_refres
     await signed_up(dash.client)
     session = dash.client.cookies.get("ms_session")
     refresh = dash.client.cookies.get("ms_refresh")
+    assert session and refresh
     revoked = await dash.client.post("/token/revoke", headers={"Authorization": f"Bearer {session}"})
     assert revoked.status_code == 204
     page = await page_with(dash.client, f"ms_session={session}; ms_refresh={refresh}")
     assert login_redirect(page)["message"] == ["expired"]
-    forged = f"{session[:-3]}abc" if not str(session).endswith("abc") else f"{session[:-3]}xyz"
+    assert not hands_out(page, "ms_session") and not hands_out(page, "ms_refresh")
+    # An expired token with a forged signature is no expired session of ours.
+    dash.clock.advance(EXPIRED)
+    forged = f"{session[:-3]}abc" if not session.endswith("abc") else f"{session[:-3]}xyz"
     page = await page_with(dash.client, f"ms_session={forged}; ms_refresh={refresh}")
     assert login_redirect(page)["message"] == ["expired"]
     assert not hands_out(page, "ms_session") and not hands_out(page, "ms_refresh")

@@ -3,6 +3,7 @@ changing a password, and the operator disabling or enabling an account or settin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import re
@@ -178,30 +179,81 @@ async def refresh_tokens(
     of a revoked login is refused, also one a refresh added to it while a revocation ran, and
     one a revocation revoked between this refresh reading it and spending it."""
     async with uow:
-        stored = await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
-        now = clock.now()
-        user = None if stored is None else await uow.users.get(stored.user_id)
-        if stored is None or user is None:
-            raise AuthenticationFailed(INVALID_REFRESH)
-        if user.disabled_at is not None:
-            # Before the revoked check: disabling revokes the account's logins, and who holds
-            # one of its refresh tokens logged in with the password (as log_in says it).
-            raise AuthenticationFailed(DISABLED)
-        if (
-            stored.revoked
-            or stored.expires_at <= now
-            or await uow.refresh_tokens.family_revoked(stored.family_id)
-        ):
-            raise AuthenticationFailed(INVALID_REFRESH)
-        if stored.used_at is not None or not await uow.refresh_tokens.mark_used(stored.id, now):
-            if await uow.refresh_tokens.family_revoked(stored.family_id):
-                raise AuthenticationFailed(INVALID_REFRESH)  # revoked meanwhile: not a replay
-            await uow.refresh_tokens.revoke_family(stored.family_id)
-            await uow.commit()
-            raise AuthenticationFailed("Refresh token already used; this login has been revoked")
+        user, stored, _ = await _spend(uow, clock, refresh_token, grace=timedelta(0))
         pair = await _issue_pair(uow, tokens, clock, user.id, stored.family_id)
         await uow.commit()
     return pair
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    """A dashboard session renewed from its login's refresh token: whom it is for, a new access
+    token of the login, and the refresh token rotated from the one sent; None when that one had
+    been spent moments before (within the grace) by a renewal running alongside (another tab),
+    whose answer carries the rotated token: the browser keeps that one."""
+
+    user: User
+    access_token: str
+    expires_in: int
+    refresh_token: str | None
+
+
+async def renew_session(
+    uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, *, refresh_token: str, grace: timedelta
+) -> Renewal:
+    """:func:`refresh_tokens` for a browser's session, whose tabs may send the same refresh
+    token at once: every check and the rotation are the same (a revoked login, a disabled
+    account, a password change, an expired token are refused; a replay ends the login), except
+    that a token spent at most ``grace`` ago answers with a new access token of its login and
+    no refresh token, instead of ending the login as a replay."""
+    async with uow:
+        user, stored, spent_now = await _spend(uow, clock, refresh_token, grace=grace)
+        if not spent_now:
+            access = tokens.issue_access(user.id, stored.family_id)
+            return Renewal(
+                user=user, access_token=access.token, expires_in=access.expires_in, refresh_token=None
+            )
+        pair = await _issue_pair(uow, tokens, clock, user.id, stored.family_id)
+        await uow.commit()
+    return Renewal(
+        user=user,
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+    )
+
+
+async def _spend(
+    uow: UnitOfWork, clock: Clock, refresh_token: str, *, grace: timedelta
+) -> tuple[User, RefreshToken, bool]:
+    """In ``uow``: the account and stored token of a refresh token that may be rotated, marked
+    spent now (True), or spent by another at most ``grace`` ago (False: only with a grace).
+    AuthenticationFailed otherwise; a replay (spent longer ago) revokes the login, committed."""
+    stored = await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
+    now = clock.now()
+    user = None if stored is None else await uow.users.get(stored.user_id)
+    if stored is None or user is None:
+        raise AuthenticationFailed(INVALID_REFRESH)
+    if user.disabled_at is not None:
+        # Before the revoked check: disabling revokes the account's logins, and who holds
+        # one of its refresh tokens logged in with the password (as log_in says it).
+        raise AuthenticationFailed(DISABLED)
+    if (
+        stored.revoked
+        or stored.expires_at <= now
+        or await uow.refresh_tokens.family_revoked(stored.family_id)
+    ):
+        raise AuthenticationFailed(INVALID_REFRESH)
+    if stored.used_at is None and await uow.refresh_tokens.mark_used(stored.id, now):
+        return user, stored, True
+    if await uow.refresh_tokens.family_revoked(stored.family_id):
+        raise AuthenticationFailed(INVALID_REFRESH)  # revoked meanwhile: not a replay
+    # Spent, by another: just now (our read found it unspent), or when its row says.
+    if grace > timedelta(0) and (stored.used_at is None or now - stored.used_at <= grace):
+        return user, stored, False
+    await uow.refresh_tokens.revoke_family(stored.family_id)
+    await uow.commit()
+    raise AuthenticationFailed("Refresh token already used; this login has been revoked")
 
 
 ENDED = "This login has ended: log in again"
@@ -231,17 +283,30 @@ async def authenticate(uow: UnitOfWork, tokens: TokenIssuer, token: str) -> User
     return user
 
 
-async def log_out(uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, token: str) -> None:
+async def log_out(
+    uow: UnitOfWork, tokens: TokenIssuer, clock: Clock, token: str | None, *, refresh_token: str | None = None
+) -> None:
     """Ends an access token before it expires: from now on it is refused. Its id is kept until
     it expires (those of tokens expired by now are forgotten on the way). A token that is not
-    valid (expired, forged) has nothing to end."""
-    try:
-        claims = tokens.read_access(token)
-    except AuthenticationFailed:
+    valid (expired, forged) has nothing to end. A ``refresh_token`` (the dashboard's cookie)
+    ends its whole login, as :func:`revoke_tokens` does: whoever holds it could use the login,
+    so may end it; one that names no login has nothing to end."""
+    claims = None
+    if token:
+        with contextlib.suppress(AuthenticationFailed):
+            claims = tokens.read_access(token)
+    if claims is None and refresh_token is None:
         return
     async with uow:
-        await _revoke_access(uow, clock, claims)
+        if refresh_token is not None and (stored := await _stored(uow, refresh_token)) is not None:
+            await uow.refresh_tokens.revoke_family(stored.family_id)
+        if claims is not None:
+            await _revoke_access(uow, clock, claims)
         await uow.commit()
+
+
+async def _stored(uow: UnitOfWork, refresh_token: str) -> RefreshToken | None:
+    return await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
 
 
 NOT_YOURS = "This refresh token is another account's: nothing was revoked"
@@ -262,12 +327,10 @@ async def revoke_tokens(
     RFC 7009 says; one of another account is refused with Forbidden, and nothing is revoked."""
     claims = tokens.read_access(access_token)
     async with uow:
-        if refresh_token is not None:
-            stored = await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
-            if stored is not None:
-                if stored.user_id != claims.user_id:
-                    raise Forbidden(NOT_YOURS)
-                await uow.refresh_tokens.revoke_family(stored.family_id)
+        if refresh_token is not None and (stored := await _stored(uow, refresh_token)) is not None:
+            if stored.user_id != claims.user_id:
+                raise Forbidden(NOT_YOURS)
+            await uow.refresh_tokens.revoke_family(stored.family_id)
         await _revoke_access(uow, clock, claims)
         await uow.commit()
 

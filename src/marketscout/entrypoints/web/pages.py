@@ -1,7 +1,9 @@
 """Dashboard pages. Each handler calls the same use cases as the JSON API.
 
-Sessions: the access token of a normal login, kept in an HttpOnly, SameSite=Lax cookie (Secure
-over HTTPS); when it expires the next page sends the user to the login page with a message.
+Sessions: the access and refresh tokens of a normal login, kept in HttpOnly, SameSite=Lax cookies
+(Secure over HTTPS); while the login lasts, an expired access token is renewed on the next page
+(:mod:`marketscout.entrypoints.web.session`); once it has ended, the next page sends the user to
+the login page with a message, which comes back to that page afterwards.
 CSRF: every form carries the value of an HttpOnly ``ms_csrf`` cookie (double submit, compared in
 constant time); a POST without it is refused with 403. The cookie is SameSite=Lax, like the session:
 a link followed from another site (an alert e-mail) sends it, so the server does not replace it and
@@ -78,16 +80,18 @@ from marketscout.entrypoints.web.charts import (
 from marketscout.entrypoints.web.flash import FLASH_COOKIE, FLASH_PATH, NOTE_SECONDS, note_key, seal, unseal
 from marketscout.entrypoints.web.session import (
     CSRF_COOKIE,
+    REFRESH_COOKIE,
     csrf_cookies,
     csrf_token,
     dashboard_cookie,
+    end_session,
     expire_cookie,
     page_session,
     page_user,
     same_secret,
+    with_session,
 )
 
-SESSION_GRACE = 12 * 3600
 _DATA_FIELDS = ("action", "name", "description", "product", "platform", "ad_content", "external_id")
 PRODUCT_SUGGESTIONS = 50  # the newest products, suggested by the ad form's Product field
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
@@ -211,19 +215,6 @@ def current_user(request: Request[Any, Any, Any]) -> User | None:
     if outcome is not None:
         raise outcome
     return None
-
-
-def _with_session(
-    response: Response[Any], pair: accounts.TokenPair, request: Request[Any, Any, Any]
-) -> Response[Any]:
-    """The session cookie: the access token, HttpOnly, SameSite=Lax, Secure over HTTPS. It outlives
-    the token by SESSION_GRACE so that the next request can tell "expired" from "never logged in"."""
-    response.set_cookie(
-        dashboard_cookie(
-            request, SESSION_COOKIE, pair.access_token, path="/", max_age=pair.expires_in + SESSION_GRACE
-        )
-    )
-    return response
 
 
 PRIVATE = {"Cache-Control": "no-store"}
@@ -837,7 +828,7 @@ class DashboardController(Controller):
         except InvalidValue as error:
             return _account_page(request, user, error=in_form_words(error.field, error.rule))
         pair = await accounts.log_in(uow, hasher, tokens, clock, username=user.username, password=new)
-        return _with_session(flash_redirect(request, "/ui/account", "password"), pair, request)
+        return with_session(flash_redirect(request, "/ui/account", "password"), request, pair, tokens)
 
     @get("/ui/login")
     async def login_page(
@@ -891,7 +882,7 @@ class DashboardController(Controller):
             template.status_code = 422 if refused else 401
             return template
         response: Response[Any] = Redirect(path=_safe_next(_text(form, "next")), status_code=303)
-        return _with_session(response, pair, request)
+        return with_session(response, request, pair, tokens)
 
     @get("/ui/signup")
     async def signup_page(self, request: Request[Any, Any, Any]) -> Template:
@@ -947,7 +938,7 @@ class DashboardController(Controller):
             template.status_code = status
             return template
         response: Response[Any] = Redirect(path="/", status_code=303)
-        return _with_session(response, pair, request)
+        return with_session(response, request, pair, tokens)
 
     @post("/ui/logout", status_code=303)
     async def logout(
@@ -957,13 +948,16 @@ class DashboardController(Controller):
         tokens: NamedDependency[TokenIssuer],
         clock: NamedDependency[Clock],
     ) -> Redirect:
-        """Ends the session on the server too: its token is refused from now on, wherever a copy
-        of it is (another tab, the API), not only forgotten by this browser."""
+        """Ends the session on the server too: its access token and its whole login (the refresh
+        cookie's family, with every access token issued for it, a renewal's of this very request
+        too) are refused from now on, wherever a copy of them is (another tab, the API), not only
+        forgotten by this browser."""
         await check_csrf(request)
-        if session := request.cookies.get(SESSION_COOKIE):
-            await accounts.log_out(uow, tokens, clock, session)
+        session, refresh = request.cookies.get(SESSION_COOKIE), request.cookies.get(REFRESH_COOKIE)
+        if session or refresh:
+            await accounts.log_out(uow, tokens, clock, session, refresh_token=refresh)
         response = Redirect(path="/ui/login", status_code=303)
-        expire_cookie(response, request, SESSION_COOKIE, path="/")
+        end_session(response, request)
         return response
 
     @post("/ui/watchlist/{product_id:int}", status_code=303)
