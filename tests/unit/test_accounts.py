@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Self
 
 import pytest
 
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.domain.errors import AuthenticationFailed, Conflict, InvalidValue, NotFound
+from marketscout.domain.model import RefreshToken
 from marketscout.domain.usecases import accounts
 from tests.unit.fakes import FakeClock, FakeHasher, FakeTokens
 
@@ -147,6 +149,59 @@ async def test_a_session_renewed_twice_within_the_grace_is_not_a_replay_and_late
             await accounts.authenticate(uow, tokens, access)
     with pytest.raises(AuthenticationFailed):
         await accounts.renew_session(uow, tokens, clock, refresh_token=third.refresh_token, grace=grace)
+
+
+class _ReadBeforeTheOtherTab(InMemoryUnitOfWork):
+    """A unit of work whose read of a refresh token is the row as it was before another renewal
+    spent it: the two requests read at once, and the other one's spend lands first."""
+
+    def __init__(self, store: InMemoryStore, before: RefreshToken) -> None:
+        super().__init__(store)
+        self.before = before
+
+    async def __aenter__(self) -> Self:
+        entered = await super().__aenter__()
+
+        async def as_read_before(digest: str) -> RefreshToken | None:
+            return self.before if digest == self.before.digest else None
+
+        self.refresh_tokens.get_by_digest = as_read_before  # type: ignore[method-assign]
+        return entered
+
+
+async def test_a_renewal_racing_another_one_with_the_same_token_is_not_a_replay() -> None:
+    """Both read the token unspent; one spends it, the other's spend finds it spent: that one is
+    served within the grace (an access token, no refresh token), the login goes on. Without a
+    grace (``POST /token/refresh``) the same race is a replay and ends the login."""
+    for grace, login_goes_on in ((timedelta(seconds=30), True), (timedelta(0), False)):
+        store = InMemoryStore()
+        uow = InMemoryUnitOfWork(store)
+        clock, tokens, pair, _ = await two_logins(uow)
+        async with uow:
+            unspent = await uow.refresh_tokens.get_by_digest(accounts.refresh_digest(pair.refresh_token))
+        assert unspent is not None and unspent.used_at is None
+        first = await accounts.renew_session(
+            uow, tokens, clock, refresh_token=pair.refresh_token, grace=grace
+        )
+        racing = _ReadBeforeTheOtherTab(store, unspent)
+        if login_goes_on:
+            second = await accounts.renew_session(
+                racing, tokens, clock, refresh_token=pair.refresh_token, grace=grace
+            )
+            assert second.refresh_token is None
+            assert (await accounts.authenticate(uow, tokens, second.access_token)).username == "zoe"
+        else:
+            with pytest.raises(AuthenticationFailed, match="already used"):
+                await accounts.renew_session(
+                    racing, tokens, clock, refresh_token=pair.refresh_token, grace=grace
+                )
+        assert first.refresh_token is not None
+        alive = accounts.renew_session(uow, tokens, clock, refresh_token=first.refresh_token, grace=grace)
+        if login_goes_on:
+            assert (await alive).refresh_token is not None
+        else:
+            with pytest.raises(AuthenticationFailed):
+                await alive
 
 
 async def test_log_out_with_the_refresh_token_ends_the_whole_login(uow: InMemoryUnitOfWork) -> None:
