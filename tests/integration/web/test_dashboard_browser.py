@@ -518,3 +518,36 @@ def test_the_keyboard_focus_is_outlined_in_a_colour_that_stands_out(page: Page) 
         assert style != "none" and float(width.removesuffix("px")) >= 2, f"{tag} is outlined"
         assert _contrast(colour, background) >= 3, f"the outline of {tag} ({colour}) stands out"
     assert {"A", "INPUT", "SELECT", "BUTTON"} <= reached
+
+
+def test_the_rule_form_shows_only_the_fields_of_the_chosen_kind(page: Page) -> None:
+    """A field the chosen kind does not use is hidden, and a value left in it does not stop a save."""
+    sign_up(page, "kind_fields_user")
+    page.goto("/ui/watchlist")
+    rule = page.get_by_label("Rule", exact=True)
+    threshold, window = page.locator("#threshold"), page.locator("#window_hours")
+    shown = {
+        "score_rise": (True, True),
+        "score_threshold": (True, False),
+        "status_exploding": (False, False),
+        "new_viral_ad": (False, False),
+    }
+    assert (threshold.is_visible(), window.is_visible()) == shown["score_rise"], "the first kind's fields"
+    for kind, fields in shown.items():
+        rule.select_option(kind)
+        assert (threshold.is_visible(), window.is_visible()) == fields, kind
+    rule.select_option("score_threshold")
+    threshold.fill("70")
+    page.get_by_role("button", name="Add rule").click()
+    assert page.get_by_text("Rule added.").is_visible()
+    page.get_by_role("link", name=re.compile(r"^Edit rule: Score reaches a level")).click()
+    assert threshold.is_visible() and threshold.input_value() == "70.0"
+    rule.select_option("status_exploding")
+    assert not threshold.is_visible()
+    page.get_by_role("button", name="Save rule").click()
+    assert page.get_by_text("Rule saved.").is_visible()
+    assert (
+        page.locator("#rules li")
+        .first.inner_text()
+        .startswith("Status becomes exploding · all watched products")
+    )
