@@ -332,8 +332,11 @@ async def test_watchlists_rules_alerts_and_tokens(uow_factory: UowFactory) -> No
         assert await uow.watchlists.users_watching([product_id, 999]) == {user_id}
         assert await uow.watchlists.users_watching([999]) == set()
         assert await uow.alerts.event_keys(user_id) == {"k1"}
+        assert await uow.alerts.count_unread(user_id) == 1
+        assert await uow.alerts.count_unread(user_id + 1) == 0
         assert await uow.alerts.mark_read(user_id, None, T0) == 1
         assert await uow.alerts.list(user_id, unread_only=True) == []
+        assert await uow.alerts.count_unread(user_id) == 0
         assert await uow.refresh_tokens.mark_used(token.id, T0) is True
         assert await uow.refresh_tokens.mark_used(token.id, T0) is False
         await uow.refresh_tokens.revoke_family("f")

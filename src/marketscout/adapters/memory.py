@@ -648,6 +648,9 @@ class InMemoryAlertRepository(_Repository, AlertRepository):
             changed += 1
         return changed
 
+    async def count_unread(self, user_id: int) -> int:
+        return sum(1 for a in self._rows().values() if a.user_id == user_id and a.read_at is None)
+
     async def event_keys(self, user_id: int) -> set[str]:
         return {a.event_key for a in self._rows().values() if a.user_id == user_id}
 

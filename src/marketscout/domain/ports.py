@@ -471,6 +471,10 @@ class AlertRepository(Protocol):
         """Marks the user's alerts (all when ``alert_ids`` is None) read; returns how many changed."""
         ...
 
+    async def count_unread(self, user_id: int) -> int:
+        """How many of the user's alerts are unread, counted without reading them."""
+        ...
+
     async def event_keys(self, user_id: int) -> set[str]: ...
 
     async def has_event(self, user_id: int, key_prefix: str) -> bool:

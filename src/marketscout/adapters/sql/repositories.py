@@ -1787,6 +1787,10 @@ class SqlAlertRepository(_SqlRepository, AlertRepository):
         result = await self._session.execute(update(t.alerts).where(condition).values(read_at=at))
         return int(getattr(result, "rowcount", 0))
 
+    async def count_unread(self, user_id: int) -> int:
+        statement = select(func.count()).where(t.alerts.c.user_id == user_id, t.alerts.c.read_at.is_(None))
+        return int((await self._session.execute(statement)).scalar_one())
+
     async def event_keys(self, user_id: int) -> set[str]:
         statement = select(t.alerts.c.event_key).where(t.alerts.c.user_id == user_id)
         return set((await self._session.execute(statement)).scalars())

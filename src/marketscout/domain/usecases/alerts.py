@@ -210,6 +210,12 @@ async def list_alerts(
         return await uow.alerts.list(user_id, unread_only=unread_only, skip=skip, limit=limit)
 
 
+async def count_unread_alerts(uow: UnitOfWork, *, user_id: int) -> int:
+    """How many of the user's alerts are unread (the dashboard's navigation shows it)."""
+    async with uow:
+        return await uow.alerts.count_unread(user_id)
+
+
 async def mark_alerts_read(
     uow: UnitOfWork, clock: Clock, *, user_id: int, alert_ids: list[int] | None
 ) -> int:
