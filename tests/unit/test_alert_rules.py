@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from marketscout.domain.alert_rules import HYSTERESIS_POINTS, evaluate_rule, validate_rule
+from marketscout.domain.alert_rules import HYSTERESIS_POINTS, KIND_PARAMETERS, evaluate_rule, validate_rule
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import (
     Ad,
@@ -511,3 +511,22 @@ def test_a_kind_is_taken_by_its_value() -> None:
     assert validate_rule(AlertRuleKind.SCORE_RISE, 10, 24) is AlertRuleKind.SCORE_RISE
     r = AlertRule(user_id=1, kind="score_threshold", threshold=50, created_at=START)  # type: ignore[arg-type]
     assert keys(r, history([40, 60])) == ["p7:threshold50.0:s2"]
+
+
+@pytest.mark.parametrize("kind", list(AlertRuleKind))
+def test_kind_parameters_are_what_validation_requires_and_refuses(kind: AlertRuleKind) -> None:
+    """The dashboard hides and ignores the fields KIND_PARAMETERS leaves out: they must be the
+    ones validate_rule refuses, and the others the ones it requires."""
+    used = KIND_PARAMETERS[kind]
+    threshold = 5.0 if "threshold" in used else None
+    window = 24 if "window_hours" in used else None
+    assert validate_rule(kind, threshold, window) == kind
+    flipped = {
+        "threshold": (None if threshold else 5.0, window),
+        "window_hours": (threshold, None if window else 24),
+    }
+    for name, (other_threshold, other_window) in flipped.items():
+        with pytest.raises(InvalidValue) as refused:
+            validate_rule(kind, other_threshold, other_window)
+        assert refused.value.field == name
+        assert refused.value.rule.startswith("is required" if name in used else "does not apply")

@@ -76,6 +76,13 @@ class AlertEvent:
 
 
 _KINDS = tuple(k.value for k in AlertRuleKind)
+# The parameters each kind of rule reads (validate_rule requires these and refuses the others).
+KIND_PARAMETERS: dict[AlertRuleKind, frozenset[str]] = {
+    AlertRuleKind.SCORE_RISE: frozenset({"threshold", "window_hours"}),
+    AlertRuleKind.SCORE_THRESHOLD: frozenset({"threshold"}),
+    AlertRuleKind.STATUS_EXPLODING: frozenset(),
+    AlertRuleKind.NEW_VIRAL_AD: frozenset(),
+}
 
 
 def validate_rule(

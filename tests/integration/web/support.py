@@ -16,3 +16,15 @@ async def csrf(client: Client) -> str:
     token = client.cookies.get("ms_csrf")
     assert token
     return token
+
+
+async def signed_up(client: Client, username: str) -> None:
+    """Signs ``username`` up through the dashboard's form, which signs the client in."""
+    form = {
+        "csrf_token": await csrf(client),
+        "username": username,
+        "email": f"{username}@example.com",
+        "password": "a long enough passphrase",
+    }
+    response = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+    assert response.status_code == 303, response.text

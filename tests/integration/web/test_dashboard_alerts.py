@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from marketscout.domain.model import Alert, AlertRuleKind
 from marketscout.entrypoints.app import create_app
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
-from tests.integration.web.support import HTML, Client, csrf
+from tests.integration.web.support import HTML, Client, csrf, signed_up
 
 
 @pytest.fixture
@@ -21,16 +21,6 @@ async def client() -> AsyncIterator[Client]:
     app = create_app(build_container(api_settings(), MovableClock(NOW)))
     async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
         yield test_client
-
-
-async def _signed_up(client: Client, username: str = "alerts_user") -> None:
-    form = {
-        "csrf_token": await csrf(client),
-        "username": username,
-        "email": f"{username}@example.com",
-        "password": "a long enough passphrase",
-    }
-    assert (await client.post("/ui/signup", data=form, follow_redirects=False)).status_code == 303
 
 
 async def _product(client: Client, name: str, *, watched: bool = True) -> int:
@@ -91,7 +81,7 @@ async def _alerts(client: Client, product_id: int, messages: list[str]) -> list[
 
 
 async def test_the_rule_form_offers_the_watched_products_with_all_of_them_the_default(client: Client) -> None:
-    await _signed_up(client)
+    await signed_up(client, "alerts_user")
     lamp = await _product(client, "Desk Lamp")
     await _product(client, "Unwatched Mug", watched=False)
     page = (await client.get("/ui/watchlist", headers=HTML)).text
@@ -116,7 +106,7 @@ async def test_the_rule_form_offers_the_watched_products_with_all_of_them_the_de
 
 @pytest.mark.parametrize("typed", ["unwatched", "999999", "abc", "0"])
 async def test_a_product_not_on_the_watchlist_is_refused_on_the_form(client: Client, typed: str) -> None:
-    await _signed_up(client)
+    await signed_up(client, "alerts_user")
     await _product(client, "Desk Lamp")
     mug = await _product(client, "Unwatched Mug", watched=False)
     sent = await _rule(
@@ -134,7 +124,7 @@ async def test_a_product_not_on_the_watchlist_is_refused_on_the_form(client: Cli
 
 
 async def test_a_threshold_that_does_not_apply_is_ignored_from_the_form_not_refused(client: Client) -> None:
-    await _signed_up(client)
+    await signed_up(client, "alerts_user")
     assert (await _rule(client, kind="score_rise", threshold="10", window_hours="24")).status_code == 303
     listed = (await client.get("/ui/watchlist", headers=HTML)).text
     rule_id = re.findall(r"\?edit=(\d+)#", listed)[0]
@@ -165,7 +155,7 @@ async def test_a_threshold_that_does_not_apply_is_ignored_from_the_form_not_refu
 
 
 async def test_the_form_says_which_kinds_each_field_is_for(client: Client) -> None:
-    await _signed_up(client)
+    await signed_up(client, "alerts_user")
     page = (await client.get("/ui/watchlist", headers=HTML)).text
     assert '<label for="threshold">Threshold (score rules only)</label>' in page
     assert (
@@ -180,7 +170,7 @@ async def test_the_form_says_which_kinds_each_field_is_for(client: Client) -> No
 
 
 async def test_each_alert_links_to_its_product_and_the_navigation_counts_the_unread(client: Client) -> None:
-    await _signed_up(client)
+    await signed_up(client, "alerts_user")
     lamp = await _product(client, "Desk Lamp")
     before = (await client.get("/", headers=HTML)).text
     assert 'class="badge"' not in before, "no count while nothing is unread"
@@ -214,7 +204,7 @@ async def test_each_alert_links_to_its_product_and_the_navigation_counts_the_unr
 
 
 async def test_deleting_a_rule_asks_first_and_then_says_which_rule_went(client: Client) -> None:
-    await _signed_up(client)
+    await signed_up(client, "alerts_user")
     assert (await _rule(client, kind="score_threshold", threshold="95")).status_code == 303
     page = (await client.get("/ui/watchlist", headers=HTML)).text
     summary = "Score reaches a level · threshold 95.0 · all watched products"
@@ -259,7 +249,7 @@ async def test_deleting_a_rule_asks_first_and_then_says_which_rule_went(client: 
 async def test_a_refused_rule_is_a_422_pointing_at_the_field(
     client: Client, typed: dict[str, str], field: str
 ) -> None:
-    await _signed_up(client)
+    await signed_up(client, "alerts_user")
     sent = await _rule(client, **typed)
     assert sent.status_code == 422
     tag = _tag(sent.text, field)
@@ -268,7 +258,7 @@ async def test_a_refused_rule_is_a_422_pointing_at_the_field(
 
 
 async def test_a_rule_the_same_as_another_is_a_409(client: Client) -> None:
-    await _signed_up(client)
+    await signed_up(client, "alerts_user")
     assert (await _rule(client, kind="status_exploding")).status_code == 303
     again = await _rule(client, kind="status_exploding")
     assert again.status_code == 409

@@ -24,7 +24,7 @@ CHROMIUM = "/usr/bin/chromium"
 WIDTHS = (375, 768, 1280)
 
 try:
-    from playwright.sync_api import Browser, FloatRect, Page, sync_playwright
+    from playwright.sync_api import Browser, ConsoleMessage, FloatRect, Page, sync_playwright
 except ImportError:  # pragma: no cover - the dev extras install it
     sync_playwright = None  # type: ignore[assignment]
 
@@ -94,12 +94,21 @@ def browser(server: str) -> Iterator[Browser]:
         launched.close()
 
 
+_REFUSED_FORM = re.compile(r"Failed to load resource: the server responded with a status of (409|422) ")
+
+
 @pytest.fixture
 def page(browser: Browser, server: str) -> Iterator[Page]:
     context = browser.new_context(base_url=server, accept_downloads=True)
     opened = context.new_page()
     errors: list[str] = []
-    opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+
+    def console(message: ConsoleMessage) -> None:
+        # Chromium logs a page answered 4xx as an error; a refused form's page is one (422, 409).
+        if message.type == "error" and not _REFUSED_FORM.match(message.text):
+            errors.append(message.text)
+
+    opened.on("console", console)
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.on("dialog", lambda dialog: errors.append(f"unexpected dialog: {dialog.message}"))
     yield opened

@@ -17,7 +17,7 @@ import csv
 import io
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -33,6 +33,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from marketscout.adapters.csv_rows import misfit
+from marketscout.domain.alert_rules import KIND_PARAMETERS
 from marketscout.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -50,6 +51,7 @@ from marketscout.domain.model import (
     Product,
     TrendStatus,
     User,
+    WatchlistEntry,
 )
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, NO_CONTINENT, normalise_area
@@ -89,6 +91,7 @@ from marketscout.entrypoints.web.session import (
     page_session,
     page_user,
     same_secret,
+    unread_alerts,
     with_session,
 )
 
@@ -124,6 +127,7 @@ FIELD_LABELS = {
     "threshold": "Threshold",
     "window_hours": "Window in hours",
     "webhook_url": "Webhook URL",
+    "product_id": "Product",
     "channels": "Also send each alert:",
     "name": "Name",
     "description": "Description",
@@ -153,26 +157,32 @@ def rule_problem(error: DomainError) -> str:
     return in_form_words(error.field, _RULE_WORD.sub(lambda found: _RULE_WORDS[found.group(0)], error.rule))
 
 
-def rule_summary(rule: AlertRule) -> str:
-    """A rule as the rule list says it, and as a refusal names it (the list shows no ids)."""
+def rule_summary(rule: AlertRule, names: Mapping[int, str] | None = None, *, delivery: bool = True) -> str:
+    """A rule as the rule list says it, and as a refusal names it (the list shows no ids): its
+    product by name when ``names`` has it; with ``delivery``, where its alerts also go."""
     parts = [RULE_KIND_NAMES.get(rule.kind, str(rule.kind))]
     if rule.threshold is not None:
         parts.append(f"threshold {rule.threshold}")
     if rule.window_hours:
         parts.append(f"within {rule.window_hours} h")
-    parts.append(f"product #{rule.product_id}" if rule.product_id else "all watched products")
-    if rule.channels:
+    if rule.product_id is None:
+        parts.append("all watched products")
+    elif (name := (names or {}).get(rule.product_id)) is not None:
+        parts.append(f"product “{name}”")
+    else:
+        parts.append(f"product #{rule.product_id}")
+    if delivery and rule.channels:
         where = f" ({rule.webhook_url})" if rule.webhook_url else ""
         parts.append(f"also by {' and '.join(rule.channels)}{where}")
     return " · ".join(parts)
 
 
-def same_rule_problem(rule: AlertRule, *, editing: bool) -> str:
+def same_rule_problem(rule: AlertRule, names: Mapping[int, str], *, editing: bool) -> str:
     """Why a rule was refused for asking what ``rule``, listed, already asks."""
     if editing:
-        return f"it would be the same as your rule “{rule_summary(rule)}” (marked below)."
+        return f"it would be the same as your rule “{rule_summary(rule, names)}” (marked below)."
     return (
-        f"you already have this rule: “{rule_summary(rule)}” (marked below); "
+        f"you already have this rule: “{rule_summary(rule, names)}” (marked below); "
         "to change how its alerts are delivered, edit that one."
     )
 
@@ -232,6 +242,7 @@ def page(
     must not show it again)."""
     context.update(
         user=user,
+        unread_alerts=unread_alerts(request) if user is not None else None,
         csrf=csrf_token(request),
         path=request.url.path,
         signup_open=_signup_open(request),
@@ -317,17 +328,25 @@ async def _watchlist_page(
     user: User,
     *,
     error: str | None = None,
+    error_field: str | None = None,
+    status_code: int = 200,
     values: dict[str, Any] | None = None,
     editing: int | None = None,
     same_rule: int | None = None,
+    confirming: int | None = None,
 ) -> Template:
-    """The Watchlist page; with a rule form's ``error``, the ``values`` typed, the rule being
-    edited and the listed rule it was refused for being the same as (``same_rule``)."""
+    """The Watchlist page; with a rule form's ``error`` (answered with ``status_code``), the form
+    field it names (``error_field``), the ``values`` typed, the rule being edited and the listed
+    rule it was refused for being the same as (``same_rule``); ``confirming``: the rule whose
+    deletion the page asks to confirm."""
     entries = await watchlists.list_watchlist(uow, user_id=user.id)
-    async with uow:
-        products = await uow.products.get_many(e.product_id for e in entries)
-        levels = await uow.scores.latest_levels(e.product_id for e in entries)
     rules = await alerts.list_rules(uow, user_id=user.id)
+    async with uow:
+        products = await uow.products.get_many(
+            [e.product_id for e in entries] + [r.product_id for r in rules if r.product_id is not None]
+        )
+        levels = await uow.scores.latest_levels(e.product_id for e in entries)
+    names = {pid: p.name for pid, p in products.items()}
     edited = next((r for r in rules if r.id == editing), None)
     if edited is not None and values is None:
         values = _rule_values(edited)
@@ -335,22 +354,34 @@ async def _watchlist_page(
         request,
         "watchlist.html",
         user,
+        status_code=status_code,
         entries=entries,
         products=products,
         levels=levels,
         alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
         rules=rules,
-        summaries={r.id: rule_summary(r) for r in rules},
+        summaries={r.id: rule_summary(r, names) for r in rules},
+        # What a rule's buttons name it by: what it asks, which no other rule of the user asks.
+        labels={r.id: rule_summary(r, names, delivery=False) for r in rules},
         same_rule=same_rule,
+        confirming=confirming if any(r.id == confirming for r in rules) else None,
         deliveries=await notifications.list_deliveries(uow, user_id=user.id, limit=20),
         kinds=[(k.value, RULE_KIND_NAMES[k]) for k in AlertRuleKind],
+        kinds_using={
+            field: " ".join(k.value for k, used in KIND_PARAMETERS.items() if field in used)
+            for field in ("threshold", "window_hours")
+        },
+        product_choices=_product_choices(entries, edited, names),
         email_available=Channel.EMAIL in available_channels(request.app.state.container.settings()),
         error=error,
+        error_field=error_field,
         values=values or {},
         editing=edited.id if edited is not None else None,
     )
     if error is None and (removed := take_flash(request, template, "unwatched")):
         template.context["removed"] = await _named_product(uow, removed[0])
+    if error is None and (deleted := take_flash(request, template, "deleted")):
+        template.context["deleted"] = ":".join(deleted)
     added = take_flash(request, template, "rule") if error is None else []
     saved = take_flash(request, template, "saved") if error is None and not added else []
     shown = added or saved
@@ -362,6 +393,17 @@ async def _watchlist_page(
         show_secret=bool(added) or saved[1:] == ["secret"],
     )
     return template
+
+
+def _product_choices(
+    entries: list[WatchlistEntry], edited: AlertRule | None, names: Mapping[int, str]
+) -> list[tuple[int, str]]:
+    """The products the rule form offers: the watched ones, and the edited rule's own (which the
+    API may have set to a product that is not on the watchlist), each by name."""
+    ids = [e.product_id for e in entries]
+    if edited is not None and edited.product_id is not None and edited.product_id not in ids:
+        ids.append(edited.product_id)
+    return [(pid, names.get(pid, f"#{pid}")) for pid in ids]
 
 
 def _search(typed: str | None, problems: list[str], instead: str) -> str | None:
@@ -393,6 +435,33 @@ def _ad_platform(typed: str) -> Platform:
     return platform
 
 
+# The rule form's control that a refused field is, by the field's name in the use cases.
+_RULE_FORM_FIELDS = {
+    **{name: name for name in ("kind", "threshold", "window_hours", "webhook_url", "product_id")},
+    "channels": "notify_email",  # the one channel a server may lack
+}
+_NOT_WATCHED = "must be one of your watched products, or “All watched products”"
+
+
+async def _rule_product(uow: UnitOfWork, user: User, typed: str, rule_id: int | None) -> int | None:
+    """The product the rule form chose: None for all watched products, else one of the user's
+    watched products or the edited rule's own; any other (unknown, not watched, miswritten) is
+    an InvalidValue naming ``product_id``."""
+    if not typed:
+        return None
+    chosen = plain_id(typed)
+    allowed = {e.product_id for e in await watchlists.list_watchlist(uow, user_id=user.id)}
+    if rule_id is not None:
+        allowed |= {
+            r.product_id
+            for r in await alerts.list_rules(uow, user_id=user.id)
+            if r.id == rule_id and r.product_id
+        }
+    if chosen is None or chosen not in allowed:
+        raise InvalidValue("product_id", _NOT_WATCHED)
+    return chosen
+
+
 def _rule_values(rule: AlertRule) -> dict[str, Any]:
     """The rule's definition as the rule form's fields."""
     return {
@@ -400,6 +469,7 @@ def _rule_values(rule: AlertRule) -> dict[str, Any]:
         "threshold": "" if rule.threshold is None else str(rule.threshold),
         "window_hours": "" if rule.window_hours is None else str(rule.window_hours),
         "webhook_url": rule.webhook_url or "",
+        "product_id": "" if rule.product_id is None else str(rule.product_id),
         **{f"notify_{c.value}": True for c in rule.channels},
     }
 
@@ -784,7 +854,9 @@ class DashboardController(Controller):
             return to_login(request)
         # ?edit=N: the rule form holds rule N's definition, to change it (ignored unless an id).
         edit = plain_id(request.query_params.get("edit", ""))
-        return await _watchlist_page(request, uow, user, editing=edit)
+        # ?delete=N: rule N's Delete asks to be confirmed (a form that deletes it, and Keep it).
+        confirm = plain_id(request.query_params.get("delete", ""))
+        return await _watchlist_page(request, uow, user, editing=edit, confirming=confirm)
 
     @get("/ui/data")
     async def data_page(
@@ -996,12 +1068,25 @@ class DashboardController(Controller):
         try:
             if action == "read-all":
                 await alerts.mark_alerts_read(uow, clock, user_id=user.id, alert_ids=None)
+            elif action == "read":
+                # An id written otherwise, or another user's, marks nothing: the page shows the truth.
+                if (alert_id := plain_id(_text(form, "alert_id"))) is not None:
+                    await alerts.mark_alerts_read(uow, clock, user_id=user.id, alert_ids=[alert_id])
             elif action == "check":
                 await alerts.check_alerts(uow, clock, user_id=user.id)
             elif action == "delete-rule":
                 # An id written otherwise names no rule: 0, which no store gives, is not found.
                 rule_id = plain_id(_text(form, "rule_id")) or 0
+                gone = next(
+                    (r for r in await alerts.list_rules(uow, user_id=user.id) if r.id == rule_id), None
+                )
                 await alerts.delete_rule(uow, user_id=user.id, rule_id=rule_id)
+                if gone is not None:
+                    async with uow:
+                        named = await uow.products.get_many([gone.product_id] if gone.product_id else [])
+                    # Said without where its alerts went: the note is a cookie, a URL may be long.
+                    summary = rule_summary(gone, {p.id: p.name for p in named.values()}, delivery=False)
+                    return flash_redirect(request, "/ui/watchlist", f"deleted:{summary}")
             elif action == "add-rule":
                 return await self._save_rule(request, uow, clock, user, form)
             elif action == "replace-rule":
@@ -1024,19 +1109,30 @@ class DashboardController(Controller):
         rule_id: int | None = None,
     ) -> Template | Redirect:
         """Creates the rule (or, with ``rule_id``, changes that one) and redirects to the page,
-        which shows a new webhook secret once; or shows the form again with what is wrong and
-        the values typed (the form page answers 200)."""
+        which shows a new webhook secret once; or shows the form again with what is wrong, the
+        field it names marked, and the values typed, answered as the API answers (422 for a
+        value, 409 for a rule the same as another, 404 for a rule gone meanwhile).
+
+        Unlike the API, the form's threshold and window are ignored, not refused, when the chosen
+        kind does not read them: the form shows every field, and a kind changed in an edit should
+        not ask the user to clear the others first."""
         threshold = _text(form, "threshold").strip()
         window = _text(form, "window_hours").strip()
         url = _text(form, "webhook_url").strip()
+        typed_product = _text(form, "product_id").strip()
         channels = [c for c in Channel if _text(form, f"notify_{c.value}") == "on"]
         settings = request.app.state.container.settings()
         try:
+            kind = _parsed("kind", _text(form, "kind"), AlertRuleKind, "must be one of the listed kinds")
+            used = KIND_PARAMETERS[kind]
             definition = alerts.RuleDefinition(
-                kind=_parsed("kind", _text(form, "kind"), AlertRuleKind, "must be one of the listed kinds"),
-                threshold=_parsed("threshold", threshold, float, "must be a number") if threshold else None,
+                kind=kind,
+                product_id=await _rule_product(uow, user, typed_product, rule_id),
+                threshold=_parsed("threshold", threshold, float, "must be a number")
+                if threshold and "threshold" in used
+                else None,
                 window_hours=_parsed("window_hours", window, int, "must be a whole number")
-                if window
+                if window and "window_hours" in used
                 else None,
                 channels=tuple(channels),
                 webhook_url=url or None,
@@ -1062,18 +1158,24 @@ class DashboardController(Controller):
                     allow_private_webhooks=private,
                 )
                 note = f"saved:{rule.id}" + (":secret" if new_secret else "")
+        except Unavailable:
+            raise  # a store busy or down is said as on every page, never taken for a refusal
         except DomainError as error:
             same = error.rule if isinstance(error, alerts.IdenticalRule) else None
-            message = (
-                same_rule_problem(same, editing=rule_id is not None)
-                if same is not None
-                else rule_problem(error)
-            )
+            if same is not None:
+                async with uow:
+                    named = await uow.products.get_many([same.product_id] if same.product_id else [])
+                message = same_rule_problem(
+                    same, {p.id: p.name for p in named.values()}, editing=rule_id is not None
+                )
+            else:
+                message = rule_problem(error)
             typed = {
                 "kind": _text(form, "kind"),
                 "threshold": threshold,
                 "window_hours": window,
                 "webhook_url": url,
+                "product_id": typed_product,
                 **{f"notify_{c.value}": True for c in channels},
             }
             return await _watchlist_page(
@@ -1081,6 +1183,12 @@ class DashboardController(Controller):
                 uow,
                 user,
                 error=message,
+                error_field=_RULE_FORM_FIELDS.get(error.field) if isinstance(error, InvalidValue) else None,
+                status_code=409
+                if isinstance(error, Conflict)
+                else 404
+                if isinstance(error, NotFound)
+                else 422,
                 values=typed,
                 editing=rule_id,
                 same_rule=same.id if same is not None else None,

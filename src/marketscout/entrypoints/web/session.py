@@ -16,6 +16,7 @@ a replay by a short grace (:data:`RENEWAL_GRACE`, see docs/security.md).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 from datetime import timedelta
@@ -26,10 +27,10 @@ from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from marketscout.domain.errors import AuthenticationFailed, DomainError, TokenExpired
+from marketscout.domain.errors import AuthenticationFailed, DomainError, TokenExpired, Unavailable
 from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, TokenIssuer
-from marketscout.domain.usecases import accounts
+from marketscout.domain.usecases import accounts, alerts
 from marketscout.domain.usecases.accounts import UnitOfWorkFactory
 from marketscout.entrypoints.authentication import (
     SESSION_COOKIE,
@@ -50,6 +51,7 @@ SESSION_GRACE = 12 * 3600
 # tab sent with the same expired cookies) renews the session with an access token alone, instead
 # of ending the login as a replay (docs/security.md).
 RENEWAL_GRACE = timedelta(seconds=30)
+UNREAD_ALERTS = "unread_alerts"
 
 
 def secure(request: Request[Any, Any, Any]) -> bool:
@@ -162,10 +164,17 @@ def page_session(request: Request[Any, Any, Any]) -> User | DomainError | None:
     return outcome if isinstance(outcome, User | DomainError) else None
 
 
+def unread_alerts(request: Request[Any, Any, Any]) -> int | None:
+    """How many unread alerts the signed-in user had when :class:`PageUserMiddleware` looked."""
+    count = request.scope.get("state", {}).get(UNREAD_ALERTS)
+    return count if isinstance(count, int) else None
+
+
 class PageUserMiddleware:
     """For page requests with a session, authenticates it once and keeps the outcome in the
     request's state (``page_session``): the user, or the error that refused the token. Error
-    pages show the user; page handlers also tell "expired" from "never logged in" from it.
+    pages show the user; page handlers also tell "expired" from "never logged in" from it. For a
+    user, it also counts their unread alerts (one count query), which the navigation shows.
 
     A session whose access token has expired, or whose cookie the browser dropped, is renewed
     from its refresh cookie (:func:`~marketscout.domain.usecases.accounts.renew_session`): the
@@ -199,7 +208,14 @@ class PageUserMiddleware:
                 outcome, cookies = await self._renewed(request, refresh)
                 send = _setting(send, cookies)
         if outcome is not None:
-            scope.setdefault("state", {})[PAGE_SESSION] = outcome
+            state = scope.setdefault("state", {})
+            state[PAGE_SESSION] = outcome
+            if isinstance(outcome, User):
+                # Without the count (a store that failed just now) the page still shows, unbadged.
+                with contextlib.suppress(Unavailable):
+                    state[UNREAD_ALERTS] = await alerts.count_unread_alerts(
+                        self.unit_of_work(), user_id=outcome.id
+                    )
         await self.app(scope, receive, send)
 
     async def _renewed(

@@ -15,3 +15,21 @@ document.addEventListener("submit", (event) => {
     button.textContent = "Working…";
   }
 });
+
+// The alert-rule form: a field only some kinds read (data-kinds) is shown for those kinds only,
+// and left out of the form while hidden. Without this script every field shows, labelled with
+// the kinds it is for, and the server ignores the ones the chosen kind does not read.
+for (const kind of document.querySelectorAll("select[data-rule-kind]")) {
+  const fields = kind.form ? kind.form.querySelectorAll("[data-kinds]") : [];
+  const show = () => {
+    for (const field of fields) {
+      const used = field.dataset.kinds.split(" ").includes(kind.value);
+      field.hidden = !used;
+      for (const input of field.querySelectorAll("input, select, textarea")) {
+        input.disabled = !used;
+      }
+    }
+  };
+  kind.addEventListener("change", show);
+  show();
+}
