@@ -89,7 +89,7 @@ async def test_the_rule_form_offers_the_watched_products_with_all_of_them_the_de
     assert select, "the form has a product choice"
     options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select.group(1))
     assert options == [("", " selected", "All watched products"), (str(lamp), "", "Desk Lamp")]
-    assert '<label for="product_id">' in page
+    assert '<label for="product_id">Product</label>' in page, "labelled as its refusal names it"
 
     added = await _rule(client, kind="status_exploding", product_id=str(lamp))
     assert added.status_code == 303
