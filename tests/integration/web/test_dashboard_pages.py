@@ -1,0 +1,186 @@
+"""What the dashboard's pages give a user: pages reached by a form can be reloaded and revisited,
+a product's name is not taken twice by mistake, error pages keep the navigation."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import AsyncIterator, Iterable
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from marketscout.adapters.memory import InMemoryProductRepository
+from marketscout.domain.model import Product
+from marketscout.entrypoints.app import create_app
+from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
+from tests.integration.web.support import HTML, Client, csrf
+
+HEADER = "ad_id,observed_at,region,views,likes,comments,shares"
+NAV = ('href="/ui/heat-map"', 'href="/ui/viral"', 'href="/ui/watchlist"', 'href="/ui/data"')
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Client]:
+    app = create_app(build_container(api_settings(), MovableClock(NOW)))
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
+        yield test_client
+
+
+async def signed_up(client: Client, username: str = "page_user") -> Client:
+    form = {
+        "csrf_token": await csrf(client),
+        "username": username,
+        "email": f"{username}@example.com",
+        "password": "a long enough passphrase",
+    }
+    response = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return client
+
+
+async def product_and_ad(client: Client, name: str) -> tuple[int, int]:
+    form = {"csrf_token": await csrf(client), "action": "product", "name": name, "description": "d"}
+    assert (await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)).status_code == 303
+    product_id = max(p["id"] for p in (await client.get("/products")).json() if p["name"] == name)
+    ad = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product": f"#{product_id}",
+        "platform": "TikTok",
+        "ad_content": "look",
+    }
+    assert (await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)).status_code == 303
+    made = re.findall(r"Created TikTok ad #(\d+)", (await client.get("/ui/data", headers=HTML)).text)
+    return product_id, int(made[0])
+
+
+async def post_upload(client: Client, raw: bytes, name: str = "rows.csv") -> tuple[int, str | None]:
+    response = await client.post(
+        "/ui/data/upload",
+        data={"csrf_token": await csrf(client)},
+        files={"file": (name, raw, "text/csv")},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    return response.status_code, response.headers.get("location")
+
+
+async def test_an_upload_redirects_to_the_data_page_which_says_once_what_was_stored(client: Client) -> None:
+    await signed_up(client)
+    _, ad_id = await product_and_ad(client, "Upload Lamp")
+    rows = [
+        HEADER,
+        f"{ad_id},2026-03-01T09:00:00Z,US,10,1,0,0",
+        f"{ad_id},2026-03-01T10:00:00Z,US,20,1,0,0",
+        f"{ad_id},2026-03-01T11:00:00Z,U,30,1,0,0",
+    ]
+    status, location = await post_upload(client, "\n".join(rows).encode())
+    assert (status, location) == (303, "/ui/data")
+    shown = html.unescape((await client.get("/ui/data", headers=HTML)).text)
+    assert "3 rows: 2 stored, 0 duplicates, 1 rejected." in shown
+    assert re.search(
+        r'<td data-label="Line">4</td><td data-label="Problem">region must be a country code such as US',
+        shown,
+    )
+    again = (await client.get("/ui/data", headers=HTML)).text
+    assert "stored" not in again, "a reload shows the page, not the upload again"
+
+
+async def test_an_upload_with_many_rejected_rows_lists_the_first_and_counts_the_rest(client: Client) -> None:
+    await signed_up(client)
+    rows = [HEADER] + [f"{900 + n},2026-03-01T09:00:00Z,US,abc,0,0,0" for n in range(40)]
+    status, location = await post_upload(client, "\n".join(rows).encode())
+    assert (status, location) == (303, "/ui/data")
+    shown = html.unescape((await client.get("/ui/data", headers=HTML)).text)
+    assert "40 rows: 0 stored, 0 duplicates, 40 rejected." in shown
+    listed = re.findall(r'<td data-label="Line">(\d+)</td>', shown)
+    assert listed and listed == [str(n) for n in range(2, 2 + len(listed))] and len(listed) < 40
+    assert f"and {40 - len(listed)} more rejected rows" in shown
+
+
+async def test_a_refused_upload_is_answered_on_the_page_without_a_redirect(client: Client) -> None:
+    await signed_up(client)
+    status, location = await post_upload(client, b"", "empty.csv")
+    assert status == 422 and location is None
+
+
+@pytest.mark.parametrize(
+    ("path", "form_page"),
+    [
+        ("/ui/data/upload", "/ui/data"),
+        ("/ui/alerts", "/ui/watchlist"),
+        ("/ui/account/password", "/ui/account"),
+        ("/ui/watchlist/7", "/ui/products/7"),
+        ("/ui/logout", "/"),
+    ],
+)
+async def test_opening_a_form_only_address_goes_to_its_form_page(
+    client: Client, path: str, form_page: str
+) -> None:
+    await signed_up(client)
+    response = await client.get(path, headers=HTML, follow_redirects=False)
+    assert response.status_code == 303, response.text[:300]
+    assert response.headers["location"] == form_page
+
+
+async def test_the_api_still_answers_405_to_a_wrong_method(client: Client) -> None:
+    response = await client.delete("/ui/data/upload", headers=HTML, follow_redirects=False)
+    assert response.status_code == 405
+
+
+async def test_a_product_named_like_an_existing_one_is_created_only_when_asked_again(client: Client) -> None:
+    await signed_up(client)
+    first, _ = await product_and_ad(client, "Twin Lamp")
+    form = {"csrf_token": await csrf(client), "action": "product", "name": "twin lamp", "description": "d"}
+    warned = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+    assert warned.status_code == 200
+    text = html.unescape(warned.text)
+    assert "already" in text and f'<a href="/ui/products/{first}">' in text
+    assert 'name="create_anyway"' in text
+    assert 'value="twin lamp"' in text, "the typed name is kept"
+    assert [p["name"] for p in (await client.get("/products")).json()] == ["Twin Lamp"]
+    made = await client.post(
+        "/ui/data", data={**form, "create_anyway": "yes"}, headers=HTML, follow_redirects=False
+    )
+    assert made.status_code == 303
+    assert sorted(p["name"] for p in (await client.get("/products")).json()) == ["Twin Lamp", "twin lamp"]
+
+
+async def test_the_product_suggestions_run_newest_first(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store may give a batch of products in its own order (PostgreSQL's, by id): the page orders them."""
+    by_id = InMemoryProductRepository.get_many
+
+    async def in_store_order(self: InMemoryProductRepository, ids: Iterable[int]) -> dict[int, Product]:
+        return dict(sorted((await by_id(self, ids)).items()))
+
+    monkeypatch.setattr(InMemoryProductRepository, "get_many", in_store_order)
+    await signed_up(client)
+    for name in ("Oldest Mug", "Middle Mug", "Newest Mug"):
+        form = {"csrf_token": await csrf(client), "action": "product", "name": name, "description": "d"}
+        assert (await client.post("/ui/data", data=form, headers=HTML)).status_code == 200
+    page = (await client.get("/ui/data", headers=HTML)).text
+    assert "the list suggests the newest products" in page
+    suggested = re.findall(r'<option value="([A-Za-z ]+) \(#\d+\)">', page)
+    assert suggested == ["Newest Mug", "Middle Mug", "Oldest Mug"]
+
+
+async def test_the_429_page_keeps_the_navigation() -> None:
+    settings = api_settings(rate_limit_enabled=True, rate_limit_default="1/minute")
+    async with AsyncTestClient(app=create_app(build_container(settings, MovableClock(NOW)))) as limited:
+        assert (await limited.get("/ui/viral", headers=HTML)).status_code == 200
+        refused = await limited.get("/ui/viral", headers=HTML)
+        assert refused.status_code == 429
+        for link in NAV:
+            assert link in refused.text, link
+        assert "Try again in" in refused.text
+
+
+@pytest.mark.parametrize("path", ["/ui/no-such-page", "/ui/products/999999"])
+async def test_a_not_found_page_keeps_the_navigation(client: Client, path: str) -> None:
+    response = await client.get(path, headers=HTML)
+    assert response.status_code == 404
+    for link in NAV:
+        assert link in response.text, link
