@@ -56,12 +56,17 @@ def _is_page(path: str, accept: str) -> bool:
     return (path == "/" or path.startswith("/ui/")) and "text/html" in accept
 
 
-# The dashboard's look without a template engine: the limiter answers before the app runs.
+# The dashboard's look without a template engine: the limiter answers before the app runs. The
+# navigation is the pages' own, without the account corner (the session is not read here).
 _TOO_MANY_PAGE = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'
     '<title>Too many requests · MarketScout</title><link rel="stylesheet" href="/static/css/app.css"></head>'
-    '<body><header class="top"><a class="brand" href="/">MarketScout</a></header><main id="main">'
+    '<body><a class="skip" href="#main">Skip to content</a><header class="top">'
+    '<a class="brand" href="/">MarketScout</a><nav aria-label="Main"><a href="/">Trending</a>'
+    '<a href="/ui/heat-map">Heat map</a><a href="/ui/viral">Viral ads</a>'
+    '<a href="/ui/watchlist">Watchlist &amp; alerts</a><a href="/ui/data">Data</a>'
+    '<a href="/docs">API</a></nav></header><main id="main">'
     "<h1>Too many requests</h1><p>You are going a little fast. Try again in {seconds} seconds.</p>"
     '<p><a href="/">Back to trending products</a></p></main></body></html>'
 )

@@ -84,7 +84,7 @@ async def test_an_upload_redirects_to_the_data_page_which_says_once_what_was_sto
         shown,
     )
     again = (await client.get("/ui/data", headers=HTML)).text
-    assert "stored" not in again, "a reload shows the page, not the upload again"
+    assert "2 stored" not in again, "a reload shows the page, not the upload again"
 
 
 async def test_an_upload_with_many_rejected_rows_lists_the_first_and_counts_the_rest(client: Client) -> None:
@@ -137,14 +137,21 @@ async def test_a_product_named_like_an_existing_one_is_created_only_when_asked_a
     assert warned.status_code == 200
     text = html.unescape(warned.text)
     assert "already" in text and f'<a href="/ui/products/{first}">' in text
-    assert 'name="create_anyway"' in text
+    anyway = re.findall(
+        r'<button type="submit" name="create_anyway" value="([^"]*)">Create anyway</button>', text
+    )
+    assert anyway == ["twin lamp"]
+    renamed = {**form, "name": "Twin Lamp 2", "create_anyway": "twin lamp"}
+    made = await client.post("/ui/data", data=renamed, headers=HTML, follow_redirects=False)
+    assert made.status_code == 303, "another name needs no asking"
     assert 'value="twin lamp"' in text, "the typed name is kept"
-    assert [p["name"] for p in (await client.get("/products")).json()] == ["Twin Lamp"]
+    assert sorted(p["name"] for p in (await client.get("/products")).json()) == ["Twin Lamp", "Twin Lamp 2"]
     made = await client.post(
-        "/ui/data", data={**form, "create_anyway": "yes"}, headers=HTML, follow_redirects=False
+        "/ui/data", data={**form, "create_anyway": anyway[0]}, headers=HTML, follow_redirects=False
     )
     assert made.status_code == 303
-    assert sorted(p["name"] for p in (await client.get("/products")).json()) == ["Twin Lamp", "twin lamp"]
+    names = sorted(p["name"] for p in (await client.get("/products")).json())
+    assert names == ["Twin Lamp", "Twin Lamp 2", "twin lamp"]
 
 
 async def test_the_product_suggestions_run_newest_first(

@@ -49,6 +49,18 @@ async def create_product(
     return stored
 
 
+async def namesakes(uow: UnitOfWork, name: str) -> list[Product]:
+    """The products already named ``name`` (trimmed, in any case), oldest first: the namesakes a
+    new product of that name would have. None for a name no product could have (blank, too
+    long), which :func:`create_product` refuses anyway."""
+    try:
+        text = trimmed("name", name, NAME_LENGTH)
+    except InvalidValue:
+        return []
+    async with uow:
+        return await uow.products.named(text)
+
+
 async def get_product(uow: UnitOfWork, product_id: int) -> Product:
     async with uow:
         product = await uow.products.get(product_id)

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from marketscout.domain.errors import (
     AuthenticationFailed,
@@ -24,6 +24,7 @@ from marketscout.domain.errors import (
 from marketscout.entrypoints.api.bodies import named, readable
 from marketscout.entrypoints.api.path_ids import first_badly_written_id, refused
 from marketscout.entrypoints.schemas import ErrorBody, ErrorDetail
+from marketscout.entrypoints.web.forms import form_page
 from marketscout.entrypoints.web.session import csrf_cookies, csrf_token, page_user
 
 logger = logging.getLogger("marketscout.http")
@@ -139,6 +140,14 @@ def _validation_details(exc: ValidationException, path: str) -> list[ErrorDetail
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if (
+        exc.status_code == 405
+        and request.method in {"GET", "HEAD"}
+        and _is_page(request)
+        and (holder := form_page(request.url.path))
+    ):
+        # A form's address opened in the browser: the page the form is on, not a bare 405.
+        return Redirect(path=holder, status_code=303)
     if isinstance(exc, NotFoundException) and isinstance(exc.__cause__, ValueError):
         # Routing could not read an id in the path (``/products/abc``): name it, as for ``0``.
         routes = (route.path for route in request.app.routes)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -99,6 +100,10 @@ _DATA_FIELDS = ("action", "name", "description", "product", "platform", "ad_cont
 PRODUCT_SUGGESTIONS = 50  # the newest products, suggested by the ad form's Product field
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
+# The rejected rows an upload's note lists, each problem cut to _NOTE_PROBLEM characters: the note
+# travels in a cookie (browsers keep 4 KB); the others are counted, and said again on the next upload.
+UPLOAD_NOTE_ROWS = 10
+_NOTE_PROBLEM = 160
 HEAT_MAP_MATCHES = 50  # products a heat-map search lists
 HEAT_MAP_SHOWN = 5  # of them, listed above the map; the others fold under "more"
 # The windows the heat map offers (``?days=``), the API's default 30 days among them; the API's
@@ -322,6 +327,11 @@ def _text(form: dict[str, Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _typed(form: dict[str, Any]) -> dict[str, str]:
+    """What was typed in the Data page's product or ad form, to show it again."""
+    return {k: _text(form, k) for k in _DATA_FIELDS}
+
+
 async def _watchlist_page(
     request: Request[Any, Any, Any],
     uow: UnitOfWork,
@@ -485,8 +495,9 @@ async def _data_page(
     """The Data page: with a form's ``report``, or else the report of the form that redirected here.
     ``?product=N`` (a product page's link) fills the ad form's Product field with product N."""
     async with uow:
-        newest = (await uow.products.all_ids())[-PRODUCT_SUGGESTIONS:]
-        suggested = await uow.products.get_many(reversed(newest))
+        newest = (await uow.products.all_ids())[-PRODUCT_SUGGESTIONS:][::-1]
+        found = await uow.products.get_many(newest)  # in the store's order: put back newest first
+        suggested = [found[i] for i in newest if i in found]
     values = dict(values or {})
     if not values and (chosen := await _named_product(uow, request.query_params.get("product", ""))):
         values = {"action": "ad", "product": catalog.product_reference(chosen)}
@@ -494,7 +505,7 @@ async def _data_page(
         request,
         "data.html",
         user,
-        suggestions=[catalog.product_reference(p) for p in suggested.values()],
+        suggestions=[catalog.product_reference(p) for p in suggested],
         platforms=[p.value for p in Platform],
         report=report,
         values=values,
@@ -1213,12 +1224,19 @@ class DashboardController(Controller):
         report: dict[str, Any] = {}
         try:
             if action == "product":
+                name = _text(form, "name")[:300]
+                # The API makes namesakes as asked; the form first shows the products so named.
+                confirmed = _text(form, "create_anyway").strip().casefold() == name.strip().casefold()
+                if not confirmed and (same := await catalog.namesakes(uow, name)):
+                    report = {
+                        "form": "product",
+                        "namesakes": [(p.id, catalog.product_reference(p)) for p in same],
+                    }
+                    return await _data_page(request, uow, user, report=report, values=_typed(form))
                 made = await catalog.create_product(
                     uow,
                     clock,
-                    catalog.NewProduct(
-                        name=_text(form, "name")[:300], description=_text(form, "description")[:1100]
-                    ),
+                    catalog.NewProduct(name=name, description=_text(form, "description")[:1100]),
                     created_by=user.id,
                 )
                 return flash_redirect(request, "/ui/data", f"product:{made.id}")
@@ -1246,8 +1264,7 @@ class DashboardController(Controller):
                 said = error.message if isinstance(error, DomainError) else "Check the values and try again."
             report = {"error": said, "form": action}
         # a refused form comes back with what was typed
-        typed = {k: _text(form, k) for k in _DATA_FIELDS} if "error" in report else {}
-        return await _data_page(request, uow, user, report=report, values=typed)
+        return await _data_page(request, uow, user, report=report, values=_typed(form))
 
     @post("/ui/data/upload", status_code=200)
     async def upload_readings(
@@ -1257,12 +1274,12 @@ class DashboardController(Controller):
         clock: NamedDependency[Clock],
     ) -> Template | Redirect:
         """The Data page's upload: a CSV or NDJSON file of readings, ingested as POST /engagement
-        ingests (and rate-limited as it is), each row's outcome reported on the page."""
+        ingests (and rate-limited as it is). Once stored, a redirect to the Data page, which says
+        what was stored and the first rejected rows; a file refused whole is said in place (422)."""
         form = await check_csrf(request)
         user = current_user(request)
         if user is None:
             return to_login(request)
-        report: dict[str, Any]
         try:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
@@ -1275,26 +1292,30 @@ class DashboardController(Controller):
             if not items:
                 raise InvalidValue("file", "the file has no rows")
             result = await ingest_and_refresh(uow, clock, items, sender=user.id)
-            report = {
-                "message": f"{result.received} {'row' if result.received == 1 else 'rows'}: "
-                f"{result.stored} stored, {result.duplicates} duplicates, {len(result.rejected)} rejected.",
-                "where": "Line" if lines is not None else "Item",
-                "rejected": [
-                    (
-                        lines[r.index] if lines is not None else r.index + 1,
-                        seller_words(r.field, r.reason),
-                    )
-                    for r in result.rejected
-                ],
-            }
         except (DomainError, ValueError) as error:
-            report = {
-                "error": error.message if isinstance(error, DomainError) else "Check the file and try again."
-            }
-        template = await _data_page(request, uow, user, report=report, values={})
-        if "error" in report:
-            template.status_code = 422  # the file was refused whole, as the API's forms answer
-        return template
+            said = error.message if isinstance(error, DomainError) else "Check the file and try again."
+            # the file was refused whole, as the API's forms answer: the page again, with why
+            template = await _data_page(request, uow, user, report={"error": said}, values={})
+            template.status_code = 422
+            return template
+        # Stored: POST-redirect-GET, so that a reload or Back never sends the file again. The note
+        # (a cookie) holds the counts and the first UPLOAD_NOTE_ROWS rejected rows.
+        rejected = [
+            [
+                lines[r.index] if lines is not None else r.index + 1,
+                _cut(seller_words(r.field, r.reason), _NOTE_PROBLEM),
+            ]
+            for r in result.rejected
+        ]
+        note = {
+            "received": result.received,
+            "stored": result.stored,
+            "duplicates": result.duplicates,
+            "rejected": len(rejected),
+            "where": "Line" if lines is not None else "Item",
+            "first": rejected[:UPLOAD_NOTE_ROWS],
+        }
+        return flash_redirect(request, "/ui/data", "upload:" + json.dumps(note, ensure_ascii=False))
 
     @get("/ui/export/{data_type:str}")
     async def export_file(
@@ -1333,7 +1354,9 @@ async def _named_product(uow: UnitOfWork, written: str) -> Product | None:
 async def _data_flash(
     request: Request[Any, Any, Any], template: Template, uow: UnitOfWork
 ) -> dict[str, Any] | None:
-    """The report of the Data page's last successful form (product or ad created)."""
+    """The report of the Data page's last successful form (product or ad created, file stored)."""
+    if stored := take_flash(request, template, "upload"):
+        return _upload_report(json.loads(":".join(stored)))
     if made := take_flash(request, template, "product"):
         if product := await _named_product(uow, made[0]):
             return {
@@ -1353,6 +1376,22 @@ async def _data_flash(
             "form": "ad",
         }
     return None
+
+
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def _upload_report(note: dict[str, Any]) -> dict[str, Any]:
+    """An upload's note (sealed by us: well-formed) as the Data page reports it."""
+    received, rejected = note["received"], note["rejected"]
+    return {
+        "message": f"{received} {'row' if received == 1 else 'rows'}: {note['stored']} stored, "
+        f"{note['duplicates']} duplicates, {rejected} rejected.",
+        "where": note["where"],
+        "rejected": [tuple(row) for row in note["first"]],
+        "more_rejected": rejected - len(note["first"]),
+    }
 
 
 def _account_page(request: Request[Any, Any, Any], user: User, *, error: str = "") -> Template:
