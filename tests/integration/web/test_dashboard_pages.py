@@ -6,12 +6,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator, Iterable
+from datetime import timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from marketscout.adapters.memory import InMemoryProductRepository
-from marketscout.domain.model import Product
+from marketscout.domain.model import Product, TrendAssessment, TrendScore, TrendStatus
 from marketscout.entrypoints.app import create_app
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
 from tests.integration.web.support import HTML, Client, csrf
@@ -191,3 +192,69 @@ async def test_a_not_found_page_keeps_the_navigation(client: Client, path: str) 
     assert response.status_code == 404
     for link in NAV:
         assert link in response.text, link
+
+
+async def _scored_market(client: Client) -> None:
+    """Twelve scored products: even ones "Home", odd ones "Garden"; the later, the faster growing
+    over 24 hours and the lower scored."""
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        for n in range(12):
+            product = await uow.products.add(
+                Product(
+                    name=f"Item {n:02}",
+                    description="d",
+                    category="Home" if n % 2 == 0 else "Garden",
+                    created_at=NOW - timedelta(days=30 - n),
+                )
+            )
+            assessment = TrendAssessment(
+                score=90.0 - n, status=TrendStatus.STEADY, confidence=0.5, growth={"24h": n / 10, "7d": 1.0}
+            )
+            await uow.scores.add(TrendScore(product_id=product.id, calculated_at=NOW, assessment=assessment))
+        await uow.commit()
+
+
+def _listed(text: str) -> list[str]:
+    return re.findall(r'<a href="/ui/products/\d+">(Item \d\d)</a>', text)
+
+
+async def test_trending_sorts_and_filters_by_category_kept_in_the_form_and_the_page_links(
+    client: Client,
+) -> None:
+    await _scored_market(client)
+    page = await client.get("/?sort=growth_24h&category=Home", headers=HTML)
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert _listed(text) == ["Item 10", "Item 08", "Item 06", "Item 04", "Item 02", "Item 00"]
+    assert re.search(r'<option value="growth_24h" selected>', text)
+    assert re.search(r'<option value="Home" selected>Home</option>', text)
+    assert '<option value="Garden">Garden</option>' in text
+    assert re.search(r"<caption>[^<]*24 h growth", text), "the caption says the order"
+    assert _listed((await client.get("/?sort=newest", headers=HTML)).text)[:2] == ["Item 11", "Item 10"]
+    assert _listed((await client.get("/?sort=growth_7d", headers=HTML)).text)[:2] == ["Item 00", "Item 01"]
+    assert _listed((await client.get("/", headers=HTML)).text)[:2] == ["Item 00", "Item 01"]
+    first = html.unescape((await client.get("/?sort=newest&category=Garden&size=25", headers=HTML)).text)
+    assert _listed(first) == ["Item 11", "Item 09", "Item 07", "Item 05", "Item 03", "Item 01"]
+    paged = html.unescape((await client.get("/?sort=newest", headers=HTML)).text)
+    nxt = re.findall(r'<a href="([^"]+)" rel="next">', paged)
+    assert nxt and "sort=newest" in nxt[0] and "page=2" in nxt[0]
+    assert _listed((await client.get(nxt[0], headers=HTML)).text) == ["Item 01", "Item 00"]
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("sort=loudest", "Sort “loudest” is not one of"),
+        ("category=Toys", "Category “Toys” is not one of"),
+    ],
+)
+async def test_an_unknown_sort_or_category_is_said_and_the_default_shown(
+    client: Client, query: str, said: str
+) -> None:
+    await _scored_market(client)
+    page = await client.get(f"/?{query}", headers=HTML)
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    assert said in text
+    assert _listed(text)[:2] == ["Item 00", "Item 01"], "by score, every category"

@@ -1,0 +1,84 @@
+"""The trending list in another order (24-hour or 7-day growth, newest products) and of one
+category, alike in every store: ordered and filtered by the store, counted as listed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from marketscout.domain.model import (
+    Product,
+    TrendAssessment,
+    TrendingFilter,
+    TrendingOrder,
+    TrendScore,
+    TrendStatus,
+)
+from marketscout.domain.ports import UnitOfWork
+from marketscout.domain.usecases import trends
+
+T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+UowFactory = Callable[[], UnitOfWork]
+
+# name: category, created (hours after T0), latest score, 24-hour growth, 7-day growth
+MARKET: dict[str, tuple[str | None, int, float, float | None, float | None]] = {
+    "Lamp": ("Home", 0, 90.0, 0.10, 2.0),
+    "Mug": ("Home", 3, 50.0, 0.80, None),
+    "Tee": ("Fashion", 1, 70.0, None, 0.5),
+    "Cap": ("Fashion", 2, 30.0, 0.80, 3.0),
+    "Plain": (None, 4, 10.0, -0.2, -0.1),
+}
+
+
+async def _market(make: UowFactory) -> dict[str, int]:
+    uow = make()
+    async with uow:
+        ids: dict[str, int] = {}
+        for name, (category, hours, value, day, week) in MARKET.items():
+            product = Product(
+                name=name, description="d", category=category, created_at=T0 + timedelta(hours=hours)
+            )
+            ids[name] = (await uow.products.add(product)).id
+            growth = {key: g for key, g in (("24h", day), ("7d", week)) if g is not None}
+            await uow.scores.add(
+                TrendScore(
+                    product_id=ids[name],
+                    calculated_at=T0 + timedelta(days=1),
+                    assessment=TrendAssessment(
+                        score=value, status=TrendStatus.STEADY, confidence=0.5, growth=growth
+                    ),
+                )
+            )
+        await uow.commit()
+    return ids
+
+
+async def test_the_trending_list_is_ordered_and_filtered_by_the_store(uow_factory: UowFactory) -> None:
+    ids = await _market(uow_factory)
+    cases = [
+        (TrendingOrder.SCORE, None, ["Lamp", "Tee", "Mug", "Cap", "Plain"]),
+        # fastest first; equal growth by score; a product without the figure last
+        (TrendingOrder.GROWTH_24H, None, ["Mug", "Cap", "Lamp", "Plain", "Tee"]),
+        (TrendingOrder.GROWTH_7D, None, ["Cap", "Lamp", "Tee", "Plain", "Mug"]),
+        (TrendingOrder.NEWEST, None, ["Plain", "Mug", "Cap", "Tee", "Lamp"]),
+        (TrendingOrder.SCORE, "Fashion", ["Tee", "Cap"]),
+        (TrendingOrder.GROWTH_24H, "Home", ["Mug", "Lamp"]),
+        (TrendingOrder.NEWEST, "Toys", []),
+    ]
+    uow = uow_factory()
+    async with uow:
+        for order, category, names in cases:
+            keep = TrendingFilter(category=category)
+            wanted = [ids[name] for name in names]
+            listed = await uow.scores.ranked(keep, limit=100, order=order)
+            assert [s.product_id for s in listed] == wanted, (order, category)
+            pages = [
+                await uow.scores.ranked(keep, skip=skip, limit=2, order=order) for skip in range(0, 6, 2)
+            ]
+            assert [s.product_id for page in pages for s in page] == wanted, (order, category)
+            assert await uow.scores.count_ranked(keep) == len(wanted), category
+        assert await uow.products.categories() == ["Fashion", "Home"]
+    page = await trends.trending_page(
+        uow_factory(), limit=1, skip=1, order=TrendingOrder.NEWEST, category="Home"
+    )
+    assert ([item.product.name for item in page.items], page.total) == (["Lamp"], 2)
