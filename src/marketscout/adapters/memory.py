@@ -32,11 +32,13 @@ from marketscout.domain.model import (
     RefreshToken,
     ScoreLevel,
     TrendingFilter,
+    TrendingOrder,
     TrendScore,
     TrendStatus,
     User,
     WatchlistEntry,
     WindowGain,
+    trending_key,
 )
 from marketscout.domain.ports import (
     AdRepository,
@@ -287,6 +289,9 @@ class InMemoryProductRepository(_Repository, ProductRepository):
     async def all_ids(self) -> builtins.list[int]:
         return sorted(self._rows())
 
+    async def categories(self) -> builtins.list[str]:
+        return sorted({p.category for p in self._rows().values() if p.category is not None})
+
 
 class InMemoryAdRepository(_Repository, AdRepository):
     _name = "ads"
@@ -517,7 +522,9 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
         found.sort(key=lambda s: (s.calculated_at, s.product_id))
         return [s.product_id for s in found[:limit]]
 
-    async def _ranked(self, keep: TrendingFilter) -> builtins.list[TrendScore]:
+    async def _ranked(
+        self, keep: TrendingFilter, order: TrendingOrder = TrendingOrder.SCORE
+    ) -> builtins.list[TrendScore]:
         """Every score :meth:`ranked` lists with ``keep``, in order: what the list and its count
         both read. A product must exist, as the SQL stores' foreign key makes it."""
         products: dict[int, Product] = self._tx.read("products")
@@ -526,11 +533,13 @@ class InMemoryScoreRepository(_Repository, ScoreRepository):
             for s in await self.latest_all()
             if (product := products.get(s.product_id)) is not None and keep.keeps(s, product)
         ]
-        kept.sort(key=lambda s: (-s.score, s.product_id))
+        kept.sort(key=lambda s: trending_key(order, s, products[s.product_id]))
         return kept
 
-    async def ranked(self, keep: TrendingFilter, *, limit: int, skip: int = 0) -> builtins.list[TrendScore]:
-        return (await self._ranked(keep))[skip : skip + limit]
+    async def ranked(
+        self, keep: TrendingFilter, *, limit: int, skip: int = 0, order: TrendingOrder = TrendingOrder.SCORE
+    ) -> builtins.list[TrendScore]:
+        return (await self._ranked(keep, order))[skip : skip + limit]
 
     async def count_ranked(self, keep: TrendingFilter) -> int:
         return len(await self._ranked(keep))

@@ -254,6 +254,7 @@ class TrendingFilter:
     name: str | None = None
     among: frozenset[int] | None = None
     min_confidence: float | None = None
+    category: str | None = None  # the product's category, as stored
 
     def keeps(self, score: TrendScore, product: Product) -> bool:
         """Whether the product, whose latest score this is, is on the list."""
@@ -262,7 +263,33 @@ class TrendingFilter:
             and (self.name is None or self.name.casefold() in product.name.casefold())
             and (self.among is None or score.product_id in self.among)
             and (self.min_confidence is None or score.assessment.confidence >= self.min_confidence)
+            and (self.category is None or product.category == self.category)
         )
+
+
+class TrendingOrder(enum.StrEnum):
+    """The orders of a trending list. Each puts the products it cannot place last, and breaks ties
+    by score, then by lower product id (see :func:`trending_key`)."""
+
+    SCORE = "score"  # highest latest score first
+    GROWTH_24H = "growth_24h"  # fastest growth over the last 24 hours first
+    GROWTH_7D = "growth_7d"  # fastest growth over the last 7 days first
+    NEWEST = "newest"  # the product added last first (ties: higher product id first)
+
+
+# The growth window (a key of ``TrendAssessment.growth``) each growth order reads.
+GROWTH_ORDERS = {TrendingOrder.GROWTH_24H: "24h", TrendingOrder.GROWTH_7D: "7d"}
+
+
+def trending_key(order: TrendingOrder, score: TrendScore, product: Product) -> tuple[Any, ...]:
+    """The sort key of a product on a list in ``order``, whose latest score this is: ascending
+    keys come first. The SQL store says the same in its query."""
+    if order is TrendingOrder.NEWEST:
+        return (-product.created_at.timestamp(), -score.product_id)
+    if (window := GROWTH_ORDERS.get(order)) is not None:
+        growth = score.assessment.growth.get(window)
+        return (growth is None, -(growth or 0.0), -score.score, score.product_id)
+    return (-score.score, score.product_id)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

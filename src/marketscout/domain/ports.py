@@ -28,6 +28,7 @@ from marketscout.domain.model import (
     RefreshToken,
     ScoreLevel,
     TrendingFilter,
+    TrendingOrder,
     TrendScore,
     User,
     WatchlistEntry,
@@ -203,6 +204,10 @@ class ProductRepository(Protocol):
         ...
 
     async def all_ids(self) -> builtins.list[int]: ...
+
+    async def categories(self) -> builtins.list[str]:
+        """The categories products have, each once, in alphabetical order (as ``sorted`` orders)."""
+        ...
 
 
 @runtime_checkable
@@ -382,9 +387,12 @@ class ScoreRepository(Protocol):
         at most ``limit``."""
         ...
 
-    async def ranked(self, keep: TrendingFilter, *, limit: int, skip: int = 0) -> builtins.list[TrendScore]:
-        """The latest scores of the products ``keep`` keeps, highest first (ties: lower product id
-        first): at most ``limit`` of them, after the first ``skip``."""
+    async def ranked(
+        self, keep: TrendingFilter, *, limit: int, skip: int = 0, order: TrendingOrder = TrendingOrder.SCORE
+    ) -> builtins.list[TrendScore]:
+        """The latest scores of the products ``keep`` keeps, in ``order`` (by default highest first,
+        ties: lower product id first; :func:`~marketscout.domain.model.trending_key` says each
+        order): at most ``limit`` of them, after the first ``skip``."""
         ...
 
     async def count_ranked(self, keep: TrendingFilter) -> int:

@@ -52,6 +52,7 @@ from marketscout.adapters.sql import tables as t
 from marketscout.domain.errors import Busy, Conflict, Unavailable
 from marketscout.domain.gains import LOOKBACK
 from marketscout.domain.model import (
+    GROWTH_ORDERS,
     Ad,
     AdGain,
     Alert,
@@ -67,6 +68,7 @@ from marketscout.domain.model import (
     ScoreLevel,
     TrendAssessment,
     TrendingFilter,
+    TrendingOrder,
     TrendScore,
     TrendStatus,
     User,
@@ -562,6 +564,10 @@ class SqlProductRepository(_SqlRepository, ProductRepository):
         return list(
             (await self._session.execute(select(t.products.c.id).order_by(t.products.c.id))).scalars()
         )
+
+    async def categories(self) -> builtins.list[str]:
+        statement = select(t.products.c.category).where(t.products.c.category.is_not(None)).distinct()
+        return sorted((await self._session.execute(statement)).scalars())
 
 
 def _ad(row: Row[Any]) -> Ad:
@@ -1521,11 +1527,13 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
         )
         return list((await self._session.execute(statement)).scalars())
 
-    def _ranking(self, keep: TrendingFilter, *, scores: bool) -> tuple[Any, builtins.list[Any]]:
+    def _ranking(
+        self, keep: TrendingFilter, *, scores: bool, products: bool = False
+    ) -> tuple[Any, builtins.list[Any]]:
         """What :meth:`ranked` and :meth:`count_ranked` both read: the latest scores, joined to
         the stored scores when ``scores`` or a least confidence asks for them and to the products
-        when a name does, and the conditions of the products ``keep`` keeps, as
-        :meth:`TrendingFilter.keeps` says them."""
+        when ``products``, a name or a category does, and the conditions of the products ``keep``
+        keeps, as :meth:`TrendingFilter.keeps` says them."""
         latest = t.trend_scores_latest
         source: Any = latest
         conditions: builtins.list[Any] = []
@@ -1535,21 +1543,34 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             source = source.join(t.trend_scores, t.trend_scores.c.id == latest.c.score_id)
         if keep.min_confidence is not None:
             conditions.append(t.trend_scores.c.confidence >= keep.min_confidence)
-        if keep.name is not None:
+        if products or keep.name is not None or keep.category is not None:
             source = source.join(t.products, t.products.c.id == latest.c.product_id)
+        if keep.name is not None:
             conditions.append(t.product_name_key.like(_like_pattern(keep.name), escape="\\"))
+        if keep.category is not None:
+            conditions.append(t.products.c.category == keep.category)
         if keep.among is not None:
             conditions.append(self._in_ids(latest.c.product_id, keep.among))
         return source, conditions
 
-    async def ranked(self, keep: TrendingFilter, *, limit: int, skip: int = 0) -> builtins.list[TrendScore]:
+    async def ranked(
+        self, keep: TrendingFilter, *, limit: int, skip: int = 0, order: TrendingOrder = TrendingOrder.SCORE
+    ) -> builtins.list[TrendScore]:
         latest = t.trend_scores_latest.c
-        source, conditions = self._ranking(keep, scores=True)
+        newest = order is TrendingOrder.NEWEST
+        source, conditions = self._ranking(keep, scores=True, products=newest)
+        # As trending_key says: the products an order cannot place last, ties by score, then id.
+        by: builtins.list[Any] = [latest.score.desc(), latest.product_id]
+        if newest:
+            by = [t.products.c.created_at.desc(), latest.product_id.desc()]
+        elif (window := GROWTH_ORDERS.get(order)) is not None:
+            growth = t.trend_scores.c.growth[window].as_float()
+            by = [growth.is_(None), growth.desc(), *by]
         statement = (
             select(t.trend_scores)
             .select_from(source)
             .where(*conditions)
-            .order_by(latest.score.desc(), latest.product_id)
+            .order_by(*by)
             .offset(skip)
             .limit(limit)
         )

@@ -17,6 +17,7 @@ from marketscout.domain.model import (
     ScoreLevel,
     TrendAssessment,
     TrendingFilter,
+    TrendingOrder,
     TrendScore,
     TrendStatus,
     ViralAd,
@@ -132,21 +133,31 @@ async def active_products(
 
 
 def _trending_filter(
-    status: TrendStatus | None, query: str | None, among: set[int] | None, min_confidence: float | None
+    status: TrendStatus | None,
+    query: str | None,
+    among: set[int] | None,
+    min_confidence: float | None,
+    category: str | None = None,
 ) -> TrendingFilter:
     return TrendingFilter(
         status=status,
         name=search_text("q", query),
         among=frozenset(among) if among is not None else None,
         min_confidence=min_confidence,
+        category=category,
     )
 
 
 async def _ranked_items(
-    uow: UnitOfWork, keep: TrendingFilter, *, skip: int, limit: int
+    uow: UnitOfWork,
+    keep: TrendingFilter,
+    *,
+    skip: int,
+    limit: int,
+    order: TrendingOrder = TrendingOrder.SCORE,
 ) -> list[TrendingItem]:
     """The page of the ranking, inside an open unit of work."""
-    latest = await uow.scores.ranked(keep, skip=skip, limit=limit)
+    latest = await uow.scores.ranked(keep, skip=skip, limit=limit, order=order)
     products = await uow.products.get_many(s.product_id for s in latest)
     return [TrendingItem(products[s.product_id], s) for s in latest if s.product_id in products]
 
@@ -185,13 +196,23 @@ async def trending_page(
     query: str | None = None,
     among: set[int] | None = None,
     min_confidence: float | None = None,
+    category: str | None = None,
+    order: TrendingOrder = TrendingOrder.SCORE,
 ) -> TrendingPage:
     """What :func:`trending` lists, with how many products the whole list holds, read in one
-    unit of work."""
-    keep = _trending_filter(status, query, among, min_confidence)
+    unit of work; of one ``category`` when given, in ``order`` (by default highest score first:
+    :class:`TrendingOrder`), ordered and counted by the store."""
+    keep = _trending_filter(status, query, among, min_confidence, category)
     async with uow:
-        items = await _ranked_items(uow, keep, skip=skip, limit=limit)
+        items = await _ranked_items(uow, keep, skip=skip, limit=limit, order=order)
         return TrendingPage(items, await uow.scores.count_ranked(keep))
+
+
+async def categories(uow: UnitOfWork) -> list[str]:
+    """The categories of the catalogue's products, each once, alphabetically: what a list can be
+    filtered by."""
+    async with uow:
+        return await uow.products.categories()
 
 
 async def score_history(

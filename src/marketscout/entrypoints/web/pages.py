@@ -44,12 +44,14 @@ from marketscout.domain.errors import (
     Unavailable,
 )
 from marketscout.domain.model import (
+    GROWTH_ORDERS,
     MAX_COUNT,
     AlertRule,
     AlertRuleKind,
     Channel,
     Platform,
     Product,
+    TrendingOrder,
     TrendStatus,
     User,
     WatchlistEntry,
@@ -120,7 +122,24 @@ RULE_KIND_NAMES = {
 }
 PLATFORM_CHOICES = {p.value: p for p in Platform}  # the platforms as the filters and forms offer them
 _T = TypeVar("_T")
+# The Trending list's caption in each order.
+_ORDER_CAPTIONS = {
+    TrendingOrder.SCORE: "Products ranked by trend score, highest first",
+    **{
+        order: f"Products by {growth_label(window)[0].lower()}{growth_label(window)[1:]}, fastest first "
+        "(those without the figure last)"
+        for order, window in GROWTH_ORDERS.items()
+    },
+    TrendingOrder.NEWEST: "Products by when they were added, newest first",
+}
 _LIST_WINDOWS = ("24h", "7d")  # the growth columns of the Trending list
+# The orders the Trending list offers (``?sort=``), as the form names them: the growth orders by
+# their columns' names.
+TRENDING_SORTS = {
+    TrendingOrder.SCORE: "Trend score",
+    **{order: growth_label(window) for order, window in GROWTH_ORDERS.items()},
+    TrendingOrder.NEWEST: "Newest products",
+}
 # The forms' fields as their labels say them, for the problems a form is refused with.
 FIELD_LABELS = {
     "username": "The username",
@@ -530,12 +549,26 @@ class DashboardController(Controller):
         region: FromQuery[str | None] = None,
         page_asked: Annotated[str | None, QueryParameter(name="page")] = None,
         size_asked: Annotated[str | None, QueryParameter(name="size")] = None,
+        sort: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
     ) -> Template:
-        """The products ranked by trend score, TRENDING_PAGE a page or one of TRENDING_SIZES
-        (``?page=N&size=S``), filtered by name, status, platform and region, with how many the
-        filters keep; the links to other pages keep the filters and the size."""
+        """The products ranked by trend score, or in another of TRENDING_SORTS (``?sort=``),
+        TRENDING_PAGE a page or one of TRENDING_SIZES (``?page=N&size=S``), filtered by name,
+        status, platform, region and category, with how many the filters keep; the links to
+        other pages keep the filters, the order and the size. The store orders and counts."""
         user = current_user(request)
         problems: list[str] = []
+        order = next((o for o in TrendingOrder if o.value == sort), TrendingOrder.SCORE)
+        if sort and order.value != sort:
+            problems.append(
+                f"Sort “{sort[:40]}” is not one of {', '.join(o.value for o in TrendingOrder)}; "
+                "showing the products by trend score."
+            )
+        categories = await trends.categories(uow)
+        chosen_category = category if category in categories else None
+        if category and chosen_category is None:
+            offered = ", ".join(categories) if categories else "none: no product has a category"
+            problems.append(f"Category “{category[:60]}” is not one of {offered}; showing every category.")
         chosen = status if status in {s.value for s in TrendStatus} else None
         if status and chosen is None:
             problems.append(
@@ -582,6 +615,8 @@ class DashboardController(Controller):
             status=TrendStatus(chosen) if chosen else None,
             query=query,
             among=among,
+            category=chosen_category,
+            order=order,
         )
         items, total = listing.items, listing.total
         last_page = max(1, -(-total // size))
@@ -590,6 +625,8 @@ class DashboardController(Controller):
             "status": chosen,
             "platform": chosen_platform.value if chosen_platform else None,
             "region": chosen_region,
+            "category": chosen_category,
+            "sort": order.value if order is not TrendingOrder.SCORE else None,
         }
 
         def page_url(to: int, in_size: int = size) -> str:
@@ -607,7 +644,9 @@ class DashboardController(Controller):
             unscored = [
                 p
                 for p in await catalog.list_products(uow, skip=0, limit=50, query=query)
-                if p.id not in scored and (among is None or p.id in among)
+                if p.id not in scored
+                and (among is None or p.id in among)
+                and (chosen_category is None or p.category == chosen_category)
             ]
             async with uow:
                 levels = await uow.scores.latest_levels(p.id for p in unscored)
@@ -655,6 +694,11 @@ class DashboardController(Controller):
             region=chosen_region or typed_region,
             problems=problems,
             continents=CONTINENTS,
+            sorts=[(o.value, label) for o, label in TRENDING_SORTS.items()],
+            sort=order.value,
+            order_said=_ORDER_CAPTIONS[order],
+            categories=categories,
+            category=chosen_category,
         )
 
     @get("/ui/products/{product_id:int}")
