@@ -12,8 +12,17 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from marketscout.adapters.memory import InMemoryProductRepository
-from marketscout.domain.model import Product, TrendAssessment, TrendScore, TrendStatus
+from marketscout.domain.model import (
+    Ad,
+    EngagementSnapshot,
+    Platform,
+    Product,
+    TrendAssessment,
+    TrendScore,
+    TrendStatus,
+)
 from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
 from tests.integration.web.support import HTML, Client, csrf
 
@@ -260,3 +269,84 @@ async def test_an_unknown_sort_or_category_is_said_and_the_default_shown(
     text = html.unescape(page.text)
     assert said in text
     assert _listed(text)[:2] == ["Item 00", "Item 01"], "by score, every category"
+
+
+async def _viral_market(client: Client) -> list[int]:
+    """Three TikTok ads of one product, each read every 6 hours for two days, the later the faster
+    growing: the first in the US, with a link and a first-seen date, the others in Germany."""
+    uow = client.app.state.container.unit_of_work()
+    ids: list[int] = []
+    async with uow:
+        product = await uow.products.add(
+            Product(name="Viral Mug", description="d", created_at=NOW - timedelta(days=9))
+        )
+        for n in range(3):
+            ad = await uow.ads.add(
+                Ad(
+                    product_id=product.id,
+                    platform=Platform.TIKTOK,
+                    ad_content=f"clip {n}",
+                    url="https://www.tiktok.com/@shop/video/7" if n == 0 else None,
+                    first_seen_at=NOW - timedelta(days=3) if n == 0 else None,
+                    created_at=NOW - timedelta(days=3),
+                )
+            )
+            ids.append(ad.id)
+            readings = [
+                EngagementSnapshot(
+                    ad_id=ad.id,
+                    product_id=product.id,
+                    platform=Platform.TIKTOK,
+                    region="US" if n == 0 else "DE",
+                    observed_at=NOW - timedelta(hours=6 * k),
+                    views=1000 * (n + 1) * 2 ** (8 - k),
+                    likes=100 + n - k,
+                    comments=10 + n,
+                    shares=5 + n,
+                )
+                for k in range(9)
+            ]
+            await uow.engagement.add_many(readings)
+        await uow.commit()
+    return ids
+
+
+async def test_the_viral_page_shows_each_ads_link_age_and_interactions(client: Client) -> None:
+    ids = await _viral_market(client)
+    page = html.unescape((await client.get("/ui/viral", headers=HTML)).text)
+    assert (
+        '<a href="https://www.tiktok.com/@shop/video/7" rel="noopener noreferrer nofollow" target="_blank">'
+        in page
+    )
+    seen = f"{NOW - timedelta(days=3):%Y-%m-%d %H:%M} UTC"
+    assert re.search(
+        rf'id="ad-{ids[0]}".*?data-label="First seen"><time datetime="[^"]+">{seen}</time>', page, re.S
+    )
+    assert re.search(
+        rf'id="ad-{ids[0]}".*?data-label="Likes">100<.*?data-label="Comments">10<.*?data-label="Shares">5<',
+        page,
+        re.S,
+    )
+    assert "3 days" in page, "the ad's age"
+
+
+async def test_the_viral_page_filters_by_region_and_pages(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _viral_market(client)
+    everyone = html.unescape((await client.get("/ui/viral", headers=HTML)).text)
+    shown = [int(i) for i in re.findall(r'id="ad-(\d+)"', everyone)]
+    assert sorted(shown) == sorted(ids)
+    us = html.unescape((await client.get("/ui/viral?region=US", headers=HTML)).text)
+    assert [int(i) for i in re.findall(r'id="ad-(\d+)"', us)] == [ids[0]]
+    europe = html.unescape((await client.get("/ui/viral?region=Europe", headers=HTML)).text)
+    assert sorted(int(i) for i in re.findall(r'id="ad-(\d+)"', europe)) == sorted(ids[1:])
+    unknown = html.unescape((await client.get("/ui/viral?region=Atlantis", headers=HTML)).text)
+    assert "Region “Atlantis”" in unknown and len(re.findall(r'id="ad-(\d+)"', unknown)) == 3
+    monkeypatch.setattr(pages, "VIRAL_PAGE", 2)
+    first = html.unescape((await client.get("/ui/viral?platform=TikTok", headers=HTML)).text)
+    nxt = re.findall(r'<a href="([^"]+)" rel="next">', first)
+    assert re.findall(r'id="ad-(\d+)"', first) == [str(i) for i in shown[:2]]
+    assert nxt and "page=2" in nxt[0]
+    second = html.unescape((await client.get(nxt[0], headers=HTML)).text)
+    assert re.findall(r'id="ad-(\d+)"', second) == [str(shown[2])]
