@@ -350,3 +350,17 @@ async def test_the_viral_page_filters_by_region_and_pages(
     assert nxt and "page=2" in nxt[0]
     second = html.unescape((await client.get(nxt[0], headers=HTML)).text)
     assert re.findall(r'id="ad-(\d+)"', second) == [str(shown[2])]
+
+
+async def test_the_product_pages_ads_show_their_link_and_when_they_were_first_seen(client: Client) -> None:
+    ids = await _viral_market(client)
+    product_id = (await client.get("/products")).json()[0]["id"]
+    page = html.unescape((await client.get(f"/ui/products/{product_id}", headers=HTML)).text)
+    seen = f"{NOW - timedelta(days=3):%Y-%m-%d %H:%M} UTC"
+    assert re.search(
+        rf'<tr id="ad-{ids[0]}"><td data-label="Ad"><a href="https://www.tiktok.com/@shop/video/7" '
+        rf'rel="noopener noreferrer nofollow" target="_blank">TikTok ad #{ids[0]}</a>.*?'
+        rf'data-label="First seen"><time datetime="[^"]+">{seen}</time>',
+        page,
+        re.S,
+    )
