@@ -12,6 +12,7 @@ from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.heatmap import heat_map_from_activity
 from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import (
+    EngagementSnapshot,
     Platform,
     Product,
     ScoreLevel,
@@ -233,6 +234,47 @@ async def scan_hits(uow: UnitOfWork, now: datetime, window: timedelta = SCAN_WIN
     return rank_gains(gains, now, window=window, born=born)
 
 
+async def _scanned(
+    uow: UnitOfWork,
+    now: datetime,
+    window: timedelta,
+    *,
+    product_id: int | None = None,
+    platform: Platform | None = None,
+    region: str | None = None,
+) -> list[ScanHit]:
+    """The scan's hits, strongest first, of one product, platform or area when given (an ad is in
+    an area when it gained views there in the window), inside an open unit of work."""
+    if product_id is not None and await uow.products.get(product_id) is None:
+        raise NotFound("product", product_id)
+    hits = [
+        hit
+        for hit in await scan_hits(uow, now, window)
+        if (product_id is None or hit.product_id == product_id)
+        and (platform is None or hit.platform == platform)
+    ]
+    if region is not None:
+        area = normalise_area(region)
+        there = {
+            g.ad_id
+            for g in await uow.engagement.window_gains(now - window, now)
+            if g.gained > 0 and in_area(g.region, area)
+        }
+        hits = [hit for hit in hits if hit.ad_id in there]
+    return hits
+
+
+async def _shown(uow: UnitOfWork, hits: list[ScanHit]) -> list[ViralAd]:
+    """The hits as ViralAds: only the ads shown are looked up."""
+    ads = await uow.ads.get_many(hit.ad_id for hit in hits)
+    names = await uow.products.get_many({hit.product_id for hit in hits})
+    return [
+        hit.viral(ads[hit.ad_id], names[hit.product_id].name if hit.product_id in names else "")
+        for hit in hits
+        if hit.ad_id in ads
+    ]
+
+
 async def scan_ads(
     uow: UnitOfWork,
     clock: Clock,
@@ -246,22 +288,59 @@ async def scan_ads(
     unknown product is :class:`NotFound`, as everywhere an id names one."""
     now = clock.now()
     async with uow:
-        if product_id is not None and await uow.products.get(product_id) is None:
-            raise NotFound("product", product_id)
-        hits = [
-            hit
-            for hit in await scan_hits(uow, now, window)
-            if (product_id is None or hit.product_id == product_id)
-            and (platform is None or hit.platform == platform)
-        ]
-        # Only the ads shown are looked up.
-        ads = await uow.ads.get_many(hit.ad_id for hit in hits[:limit])
-        names = await uow.products.get_many({hit.product_id for hit in hits[:limit]})
-    return [
-        hit.viral(ads[hit.ad_id], names[hit.product_id].name if hit.product_id in names else "")
-        for hit in hits[:limit]
-        if hit.ad_id in ads
-    ]
+        hits = await _scanned(uow, now, window, product_id=product_id, platform=platform)
+        return await _shown(uow, hits[:limit])
+
+
+@dataclass(frozen=True, slots=True)
+class Interactions:
+    """An ad's latest running totals, its regions' added together."""
+
+    views: int
+    likes: int
+    comments: int
+    shares: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPage:
+    ads: list[ViralAd]
+    total: int  # the ads the scan finds with the same filters, on every page
+    interactions: dict[int, Interactions]  # by ad id: each shown ad's latest totals in the window
+
+
+async def scan_page(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    skip: int,
+    limit: int,
+    platform: Platform | None = None,
+    region: str | None = None,
+    window: timedelta = SCAN_WINDOW,
+) -> ScanPage:
+    """A page of what :func:`scan_ads` finds, of one platform and one area (a country code,
+    ``GLOBAL`` or a continent: :func:`normalise_area`) when given, with how many ads the scan
+    finds and the shown ads' latest likes, comments and shares."""
+    now = clock.now()
+    async with uow:
+        hits = await _scanned(uow, now, window, platform=platform, region=region)
+        shown = await _shown(uow, hits[skip : skip + limit])
+        readings = await uow.engagement.for_products(
+            {v.ad.product_id for v in shown}, until=now, since=now - window
+        )
+    wanted = {v.ad.id for v in shown}
+    latest: dict[tuple[int, str], EngagementSnapshot] = {}
+    for snapshots in readings.values():
+        for snap in snapshots:  # oldest first: the last one read is the latest
+            if snap.ad_id in wanted:
+                latest[(snap.ad_id, snap.region)] = snap
+    sums: dict[int, list[int]] = {}
+    for (ad_id, _), snap in latest.items():
+        total = sums.setdefault(ad_id, [0, 0, 0, 0])
+        for i, count in enumerate((snap.views, snap.likes, snap.comments, snap.shares)):
+            total[i] += count
+    return ScanPage(shown, len(hits), {ad_id: Interactions(*counts) for ad_id, counts in sums.items()})
 
 
 @dataclass(frozen=True, slots=True)

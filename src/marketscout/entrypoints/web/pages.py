@@ -111,6 +111,7 @@ HEAT_MAP_SHOWN = 5  # of them, listed above the map; the others fold under "more
 # The windows the heat map offers (``?days=``), the API's default 30 days among them; the API's
 # ``since`` takes any start, and each day's totals outlast pruned readings (docs/operations.md).
 HEAT_MAP_DAYS = (7, trends.HEAT_MAP_WINDOW.days, 90)
+VIRAL_PAGE = 20  # ads a page of the Viral ads list shows, as the API's /scan-ads by default
 TRENDING_PAGE = 10  # products a page of the Trending list shows, as the API's /trending by default
 TRENDING_SIZES = (10, 25, 50, 100)  # the page sizes the Trending list offers (``?size=``)
 _PAGE_NUMBER = re.compile(r"[1-9]\d{0,4}", re.ASCII)  # pages 1 to 99,999
@@ -446,6 +447,44 @@ def _search(typed: str | None, problems: list[str], instead: str) -> str | None:
     return query[:200] if query else None
 
 
+def _area(typed: str | None, problems: list[str]) -> tuple[str, str | None]:
+    """A list's region filter: what was typed (trimmed), and the area it names (None for none);
+    one it cannot read is said in ``problems``, and every region shown."""
+    written = (typed or "").strip()[:40]
+    if not written:
+        return written, None
+    try:
+        return written, normalise_area(written)
+    except InvalidValue as error:
+        problems.append(f"Region “{written}” {error.rule}; showing every region.")
+        return written, None
+
+
+def _page_number(typed: str | None, problems: list[str]) -> int:
+    """A list's ``?page=``: 1 unless a page number (one that is not is said in ``problems``)."""
+    written = (typed or "").strip()
+    number = int(written) if _PAGE_NUMBER.fullmatch(written) else 1
+    if written and str(number) != written:
+        problems.append(f"Page “{written[:20]}” is not a page number; showing the first page.")
+    return number
+
+
+def _list_url(path: str, filters: dict[str, Any], to: int) -> str:
+    """The address of page ``to`` of a list, with its filters (those set)."""
+    kept: dict[str, Any] = {name: value for name, value in filters.items() if value}
+    if to > 1:
+        kept["page"] = to
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+def _age(age: timedelta) -> str:
+    """An ad's age as a person says it: hours under two days, else days."""
+    hours = max(0, int(age.total_seconds() // 3600))
+    if hours < 48:
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{hours // 24} days"
+
+
 def _parsed(field: str, typed: str, parse: Callable[[str], _T], rule: str) -> _T:
     """``typed`` read by ``parse``; what it cannot read is an InvalidValue naming ``field``."""
     try:
@@ -582,17 +621,8 @@ class DashboardController(Controller):
                 f"Platform “{platform[:40]}” is not one of {', '.join(p.value for p in Platform)}; "
                 "showing every platform."
             )
-        typed_region = (region or "").strip()[:40]
-        chosen_region: str | None = None
-        if typed_region:
-            try:
-                chosen_region = normalise_area(typed_region)
-            except InvalidValue as error:
-                problems.append(f"Region “{typed_region}” {error.rule}; showing every region.")
-        typed_page = (page_asked or "").strip()
-        number = int(typed_page) if _PAGE_NUMBER.fullmatch(typed_page) else 1
-        if typed_page and str(number) != typed_page:
-            problems.append(f"Page “{typed_page[:20]}” is not a page number; showing the first page.")
+        typed_region, chosen_region = _area(region, problems)
+        number = _page_number(page_asked, problems)
         typed_size = (size_asked or "").strip()
         size = next((s for s in TRENDING_SIZES if str(s) == typed_size), TRENDING_PAGE)
         if typed_size and str(size) != typed_size:
@@ -877,9 +907,13 @@ class DashboardController(Controller):
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
         platform: FromQuery[str | None] = None,
+        region: FromQuery[str | None] = None,
+        page_asked: Annotated[str | None, QueryParameter(name="page")] = None,
     ) -> Template:
-        """The viral-ad scan, of one platform (``?platform=``) or of all: a platform it does not
-        know is said, with the platforms it knows, and the scan of all is shown."""
+        """The viral-ad scan, of one platform (``?platform=``) or of all, of the ads that gained
+        views in one area (``?region=``: a country code, GLOBAL or a continent) or anywhere,
+        VIRAL_PAGE ads a page (``?page=N``); each ad with its link, when it was first seen and its
+        latest likes, comments and shares. A filter it does not know is said, and not applied."""
         user = current_user(request)
         problems: list[str] = []
         chosen = PLATFORM_CHOICES.get(platform or "")
@@ -887,14 +921,31 @@ class DashboardController(Controller):
             problems.append(
                 f"Platform “{platform[:40]}” is not one of {', '.join(PLATFORM_CHOICES)}; showing every platform."
             )
-        found = await trends.scan_ads(uow, clock, limit=50, platform=chosen)
+        typed_region, area = _area(region, problems)
+        number = _page_number(page_asked, problems)
+        skip = (number - 1) * VIRAL_PAGE
+        found = await trends.scan_page(uow, clock, skip=skip, limit=VIRAL_PAGE, platform=chosen, region=area)
+        last_page = max(1, -(-found.total // VIRAL_PAGE))
+        filters = {"platform": chosen.value if chosen else None, "region": area}
+        now = clock.now()
         return page(
             request,
             "viral.html",
             user,
-            ads=found,
+            ads=found.ads,
+            interactions=found.interactions,
+            ages={v.ad.id: _age(now - (v.ad.first_seen_at or v.ad.created_at)) for v in found.ads},
+            first_rank=skip + 1,
+            total=found.total,
+            page_number=number,
+            last_page=last_page,
+            previous_page=_list_url("/ui/viral", filters, number - 1) if number > 1 and found.ads else None,
+            next_page=_list_url("/ui/viral", filters, number + 1) if number < last_page else None,
+            beyond=_list_url("/ui/viral", filters, last_page) if number > last_page and found.total else None,
             platform=chosen.value if chosen else None,
             platforms=list(PLATFORM_CHOICES),
+            region=area or typed_region,
+            continents=CONTINENTS,
             problems=problems,
         )
 
