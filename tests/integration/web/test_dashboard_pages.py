@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 
 import pytest
@@ -25,28 +25,12 @@ from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
 from tests.integration.web.support import HTML, Client, csrf
+from tests.integration.web.test_dashboard_forms import client, signed_up
+
+__all__ = ["client"]  # the fixture, shared with the forms' tests
 
 HEADER = "ad_id,observed_at,region,views,likes,comments,shares"
 NAV = ('href="/ui/heat-map"', 'href="/ui/viral"', 'href="/ui/watchlist"', 'href="/ui/data"')
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[Client]:
-    app = create_app(build_container(api_settings(), MovableClock(NOW)))
-    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as test_client:
-        yield test_client
-
-
-async def signed_up(client: Client, username: str = "page_user") -> Client:
-    form = {
-        "csrf_token": await csrf(client),
-        "username": username,
-        "email": f"{username}@example.com",
-        "password": "a long enough passphrase",
-    }
-    response = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return client
 
 
 async def product_and_ad(client: Client, name: str) -> tuple[int, int]:
