@@ -223,7 +223,7 @@ async def test_trending_sorts_and_filters_by_category_kept_in_the_form_and_the_p
     assert re.search(r'<option value="growth_24h" selected>', text)
     assert re.search(r'<option value="Home" selected>Home</option>', text)
     assert '<option value="Garden">Garden</option>' in text
-    assert "<caption>Products by daily gains vs day before, fastest first" in text, (
+    assert "<caption>Products by views gained in 24 h vs the 24 h before, fastest first" in text, (
         "the caption says the order"
     )
     assert _listed((await client.get("/?sort=newest", headers=HTML)).text)[:2] == ["Item 11", "Item 10"]
