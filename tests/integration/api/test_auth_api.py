@@ -674,3 +674,14 @@ async def test_revoke_is_documented_with_its_answers(client: Client) -> None:
     body = operation["requestBody"]
     assert body["required"] is False, "the refresh token is optional, and so is the body"
     assert set(body["content"]) == {"application/json"}
+
+
+async def test_answers_carrying_tokens_are_never_cached(client: Client) -> None:
+    """RFC 6749 §5.1: a token answer says Cache-Control: no-store and Pragma: no-cache."""
+    await sign_up(client, "cora")
+    issued = await client.post("/token", data={"username": "cora", "password": "correct horse battery"})
+    renewed = await client.post("/token/refresh", json={"refresh_token": issued.json()["refresh_token"]})
+    for answer in (issued, renewed):
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["cache-control"] == "no-store"
+        assert answer.headers["pragma"] == "no-cache"
