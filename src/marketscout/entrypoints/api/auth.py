@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import JSONBody, URLEncodedBody
@@ -29,6 +29,11 @@ from marketscout.entrypoints.schemas import (
 )
 
 ERRORS = {"description": "The error shape", "model": ErrorBody}
+# RFC 6749 §5.1: an answer carrying tokens is never stored by a cache.
+NO_STORE = [
+    ResponseHeader(name="Cache-Control", value="no-store", description="Tokens are never cached"),
+    ResponseHeader(name="Pragma", value="no-cache", description="Tokens are never cached (HTTP/1.0)"),
+]
 
 
 class TokenForm(msgspec.Struct, kw_only=True):
@@ -78,7 +83,7 @@ class AuthController(Controller):
             ) from None
         return UserOut.of(user)
 
-    @post("/token", status_code=200, summary="Log in (OAuth2 password flow)")
+    @post("/token", status_code=200, summary="Log in (OAuth2 password flow)", response_headers=NO_STORE)
     async def token(
         self,
         data: URLEncodedBody[TokenForm],
@@ -94,7 +99,7 @@ class AuthController(Controller):
         )
         return _pair(pair)
 
-    @post("/token/refresh", status_code=200, summary="Rotate a refresh token")
+    @post("/token/refresh", status_code=200, summary="Rotate a refresh token", response_headers=NO_STORE)
     async def refresh(
         self,
         data: JSONBody[RefreshIn],
