@@ -714,6 +714,37 @@ async def test_json_bodies_are_strict_about_types(
     assert response.json()["details"] == [{"field": field, "rule": rule, "index": None}]
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field", "rule"),
+    [
+        ("/watchlists", '{"product_id": 1e999}', "product_id", ID_IN_BODY),
+        ("/watchlists", '{"product_id": -1e999}', "product_id", ID_IN_BODY),
+        (
+            "/alert-rules",
+            '{"kind": "score_threshold", "threshold": 1e999}',
+            "threshold",
+            "must be a number greater than 0 and at most 100",
+        ),
+        (
+            "/alert-rules",
+            '{"kind": "score_rise", "window_hours": 1e999}',
+            "window_hours",
+            "must be a whole number from 1 to 720",
+        ),
+        ("/alerts/read", '{"alert_ids": [1e999]}', "alert_ids[0]", ID_IN_BODY),
+    ],
+)
+async def test_a_number_beyond_any_float_is_told_the_fields_rule(
+    client: Client, make_user: MakeUser, path: str, body: str, field: str, rule: str
+) -> None:
+    """JSON allows 1e999, which no float holds: msgspec says "Number out of range"; the client
+    is told the field's whole rule, as for any other value out of its bounds."""
+    headers = await make_user("overflow")
+    response = await client.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["details"] == [{"field": field, "rule": rule, "index": None}]
+
+
 def _said(bound: float) -> str:
     """A bound as a rule says it (the document writes 2^63 - 1 as a float, so near enough)."""
     if abs(bound - (2**63 - 1)) < 2**11:
