@@ -50,6 +50,8 @@ _PATTERN_RULES = {
 }
 # A value of the wrong kind or out of its bounds, or a time that is not one.
 _BOUND = re.compile(r"^Expected `(?P<kind>int|float)` (?P<op>>=|>|<=|<) (?P<n>-?[\d.e+]+)$")
+# A number JSON allows and no float holds (1e999).
+_NO_FLOAT = "Number out of range"
 _TIME = re.compile(r"^(Invalid RFC3339 encoded datetime|Expected `datetime` with (a|no) timezone component)$")
 # Each kind msgspec names, as what a value must be.
 _KINDS = {
@@ -111,7 +113,9 @@ def describe(error: msgspec.ValidationError, of: Any = None) -> tuple[str, str]:
         rule, path = rule[: located.start()], located.group("path").removeprefix(".")
     if _MISSING.match(rule) or _UNKNOWN.match(rule):
         return named(path, rule)
-    if of is not None and (_EXPECTED.match(rule) or _BOUND.match(rule) or _TIME.match(rule)):
+    if of is not None and (
+        _EXPECTED.match(rule) or _BOUND.match(rule) or _TIME.match(rule) or rule == _NO_FLOAT
+    ):
         rule = rule_of(_type_at(_info(of), path)) or rule
     return named(path or "body", readable(rule))
 
