@@ -612,6 +612,17 @@ async def test_a_protected_route_answers_401_before_reading_the_body(client: Cli
             assert response.headers["www-authenticate"] == "Bearer"
 
 
+async def test_the_log_in_form_refuses_a_json_body_with_415(client: Client, make_user: MakeUser) -> None:
+    """POST /token takes form data (the OAuth2 password flow): a JSON body holding the username
+    and the password is told to send a form, not that the username it holds is missing."""
+    await make_user("former")
+    body = b'{"username": "former", "password": "correct horse battery"}'
+    for content_type in ("application/json", "text/plain"):
+        response = await client.post("/token", content=body, headers={"Content-Type": content_type})
+        assert response.status_code == 415, (content_type, response.text)
+        assert "application/x-www-form-urlencoded" in response.json()["message"]
+
+
 async def test_json_routes_refuse_other_content_types_with_415(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("typist")
     product = b'{"name":"Lamp","description":"A lamp"}'
