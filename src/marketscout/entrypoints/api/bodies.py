@@ -244,6 +244,20 @@ def _json_body_type(handler: HTTPRouteHandler) -> Any:
     return data.annotation
 
 
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _takes_form(handler: HTTPRouteHandler) -> bool:
+    """Whether the handler's body is form data (``POST /token``, the dashboard's forms)."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    if data is None or data.kwarg_definition is None:
+        return False
+    return getattr(data.kwarg_definition, "media_type", None) in (
+        RequestEncodingType.URL_ENCODED,
+        RequestEncodingType.MULTI_PART,
+    )
+
+
 class RequestChecks:
     """The app's ``before_request``: who is asking, then the ids in the path, then the query, then
     the body's type and shape."""
@@ -280,6 +294,9 @@ class RequestChecks:
         await self._query(request)
         decoding = self._decoder(handler)
         if decoding is None:
+            if _takes_form(handler) and media_type(request) not in _FORMS and await request.body():
+                # A form's fields read from JSON would all be "missing": say what to send.
+                raise unsupported(" or ".join(_FORMS))
             return
         decoder, body_type = decoding
         body = await request.body()
