@@ -83,6 +83,7 @@ from marketscout.entrypoints.web.charts import (
     polyline,
 )
 from marketscout.entrypoints.web.flash import FLASH_COOKIE, FLASH_PATH, NOTE_SECONDS, note_key, seal, unseal
+from marketscout.entrypoints.web.forms import form_page
 from marketscout.entrypoints.web.session import (
     CSRF_COOKIE,
     REFRESH_COOKIE,
@@ -1433,9 +1434,6 @@ class DashboardController(Controller):
         )
 
 
-_FORM_TARGET = re.compile(r"^/ui/watchlist/(\d+)/?$")
-
-
 async def _named_product(uow: UnitOfWork, written: str) -> Product | None:
     """The product ``written`` names (in a link's query, a one-shot note), if it is written as an
     id is and that product exists."""
@@ -1501,18 +1499,7 @@ def _safe_next(value: str | None) -> str:
     (that one becomes the page the form is on)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
-    path = urlsplit(value).path
-    if path.rstrip("/") == "/ui/alerts":
-        return "/ui/watchlist"
-    if path.rstrip("/") == "/ui/logout":
-        return "/"
-    if path.rstrip("/") == "/ui/data/upload":
-        return "/ui/data"
-    if path.rstrip("/") == "/ui/account/password":
-        return "/ui/account"
-    if found := _FORM_TARGET.match(path):
-        return f"/ui/products/{found.group(1)}"
-    return value[:500]
+    return form_page(urlsplit(value).path) or value[:500]
 
 
 def _upload_problem(error: HTTPException) -> str:
