@@ -723,6 +723,8 @@ class DashboardController(Controller):
             platforms=[p.value for p in Platform],
             platform=chosen_platform.value if chosen_platform else None,
             region=chosen_region or typed_region,
+            region_area=chosen_region,
+            activity_days=trends.ACTIVITY_WINDOW.days,
             problems=problems,
             continents=CONTINENTS,
             sorts=[(o.value, label) for o, label in TRENDING_SORTS.items()],
