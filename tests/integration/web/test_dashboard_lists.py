@@ -18,7 +18,7 @@ from marketscout.domain.model import (
 )
 from tests.integration.api.support import NOW
 from tests.integration.web.support import HTML, Client
-from tests.integration.web.test_dashboard_forms import client
+from tests.integration.web.test_dashboard_forms import client, signed_up
 
 __all__ = ["client"]  # the fixture, shared with the forms' tests
 
@@ -99,3 +99,34 @@ async def test_the_region_filter_says_it_keeps_products_active_there_and_ranks_t
     south_america = html.unescape((await client.get("/?region=south+america", headers=HTML)).text)
     assert _listed(south_america) == ["Brazil Fan"]
     assert "gained engagement in South America" in south_america
+
+
+USER_DATA = re.compile(r'<span class="badge user-data" title="([^"]+)">user data</span>')
+
+
+async def test_products_users_added_are_labelled_user_data_on_trending_viral_ads_and_their_page(
+    client: Client,
+) -> None:
+    """A product made by an account (the Data page's form, POST /products) carries a "user data"
+    label, explained in its title; those MarketScout collected or the demo loaded do not."""
+    await signed_up(client, "seller")
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        seller = await uow.users.get_by_username("seller")
+    assert seller is not None
+    ids = await _regional_market(client, added_by=seller.id)
+    trending = html.unescape((await client.get("/", headers=HTML)).text)
+    rows = {name: row for row in re.findall(r"<tr>.*?</tr>", trending, re.S) for name in _listed(row)}
+    assert USER_DATA.search(rows["Brazil Fan"]), rows["Brazil Fan"]
+    title = USER_DATA.search(rows["Brazil Fan"]).group(1)  # type: ignore[union-attr]
+    assert "added by a MarketScout user" in title and "not collected by MarketScout" in title
+    assert not USER_DATA.search(rows["Global Lamp"]) and not USER_DATA.search(rows["Quiet Mug"])
+    viral = html.unescape((await client.get("/ui/viral", headers=HTML)).text)
+    viral_rows = re.findall(r'<tr id="ad-\d+">.*?</tr>', viral, re.S)
+    by_product = {name: row for row in viral_rows for name in _listed(row)}
+    assert set(by_product) == {"Brazil Fan", "Global Lamp"}, viral_rows
+    assert USER_DATA.search(by_product["Brazil Fan"]) and not USER_DATA.search(by_product["Global Lamp"])
+    own = html.unescape((await client.get(f"/ui/products/{ids['Brazil Fan']}", headers=HTML)).text)
+    assert USER_DATA.search(own)
+    other = html.unescape((await client.get(f"/ui/products/{ids['Global Lamp']}", headers=HTML)).text)
+    assert not USER_DATA.search(other)
