@@ -82,8 +82,14 @@ class Product:
     description: str
     category: str | None = None
     keywords: tuple[str, ...] = ()
-    created_by: int | None = None
+    created_by: int | None = None  # the account that added it; None when collected or loaded by the operator
     created_at: datetime
+
+    @property
+    def added_by_user(self) -> bool:
+        """Whether an account added the product (the dashboard, the API), rather than the
+        operator's collectors, commands or demo market."""
+        return self.created_by is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -264,15 +264,16 @@ async def _scanned(
     return hits
 
 
-async def _shown(uow: UnitOfWork, hits: list[ScanHit]) -> list[ViralAd]:
-    """The hits as ViralAds: only the ads shown are looked up."""
+async def _shown(uow: UnitOfWork, hits: list[ScanHit]) -> tuple[list[ViralAd], dict[int, Product]]:
+    """The hits as ViralAds, with their products by id: only the ads shown are looked up."""
     ads = await uow.ads.get_many(hit.ad_id for hit in hits)
-    names = await uow.products.get_many({hit.product_id for hit in hits})
-    return [
-        hit.viral(ads[hit.ad_id], names[hit.product_id].name if hit.product_id in names else "")
+    products = await uow.products.get_many({hit.product_id for hit in hits})
+    shown = [
+        hit.viral(ads[hit.ad_id], products[hit.product_id].name if hit.product_id in products else "")
         for hit in hits
         if hit.ad_id in ads
     ]
+    return shown, products
 
 
 async def scan_ads(
@@ -289,7 +290,8 @@ async def scan_ads(
     now = clock.now()
     async with uow:
         hits = await _scanned(uow, now, window, product_id=product_id, platform=platform)
-        return await _shown(uow, hits[:limit])
+        shown, _ = await _shown(uow, hits[:limit])
+        return shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +309,7 @@ class ScanPage:
     ads: list[ViralAd]
     total: int  # the ads the scan finds with the same filters, on every page
     interactions: dict[int, Interactions]  # by ad id: each shown ad's latest totals in the window
+    user_products: frozenset[int]  # the shown ads' products that an account added (user data)
 
 
 async def scan_page(
@@ -325,7 +328,7 @@ async def scan_page(
     now = clock.now()
     async with uow:
         hits = await _scanned(uow, now, window, platform=platform, region=region)
-        shown = await _shown(uow, hits[skip : skip + limit])
+        shown, products = await _shown(uow, hits[skip : skip + limit])
         readings = await uow.engagement.for_products(
             {v.ad.product_id for v in shown}, until=now, since=now - window
         )
@@ -340,7 +343,12 @@ async def scan_page(
         total = sums.setdefault(ad_id, [0, 0, 0, 0])
         for i, count in enumerate((snap.views, snap.likes, snap.comments, snap.shares)):
             total[i] += count
-    return ScanPage(shown, len(hits), {ad_id: Interactions(*counts) for ad_id, counts in sums.items()})
+    return ScanPage(
+        shown,
+        len(hits),
+        {ad_id: Interactions(*counts) for ad_id, counts in sums.items()},
+        frozenset(pid for pid, product in products.items() if product.added_by_user),
+    )
 
 
 @dataclass(frozen=True, slots=True)

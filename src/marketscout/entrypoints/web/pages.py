@@ -937,6 +937,7 @@ class DashboardController(Controller):
             user,
             ads=found.ads,
             interactions=found.interactions,
+            user_products=found.user_products,
             ages={v.ad.id: _age(now - (v.ad.first_seen_at or v.ad.created_at)) for v in found.ads},
             first_rank=skip + 1,
             total=found.total,
