@@ -3,9 +3,14 @@ products users added, and the lists as CSV downloads."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
 
 from marketscout.domain.model import (
     Ad,
@@ -16,6 +21,7 @@ from marketscout.domain.model import (
     TrendScore,
     TrendStatus,
 )
+from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW
 from tests.integration.web.support import HTML, Client
 from tests.integration.web.test_dashboard_forms import client, signed_up
@@ -130,3 +136,158 @@ async def test_products_users_added_are_labelled_user_data_on_trending_viral_ads
     assert USER_DATA.search(own)
     other = html.unescape((await client.get(f"/ui/products/{ids['Global Lamp']}", headers=HTML)).text)
     assert not USER_DATA.search(other)
+
+
+TRENDING_HEADER = [
+    "Rank",
+    "Product ID",
+    "Product Name",
+    "Category",
+    "Trend Score",
+    "Status",
+    "Confidence (%)",
+    "Views Growth 24h (%)",
+    "Views Growth 7d (%)",
+    "Scored At",
+    "Reason",
+    "User Data",
+]
+VIRAL_HEADER = [
+    "Rank",
+    "Ad ID",
+    "Platform",
+    "Ad URL",
+    "Advertiser",
+    "Product ID",
+    "Product Name",
+    "Viral Score",
+    "Views Gained 24h",
+    "Likes",
+    "Comments",
+    "Shares",
+    "First Seen",
+    "Reason",
+    "User Data",
+]
+
+
+def _rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def _download_link(page: str, path: str) -> dict[str, list[str]]:
+    """The query of the page's link to ``path``, which must be there once."""
+    links = re.findall(rf'<a href="({re.escape(path)}[^"]*)"[^>]*>', html.unescape(page))
+    assert len(links) == 1, links
+    return parse_qs(urlsplit(links[0]).query)
+
+
+async def test_the_trending_list_downloads_as_csv_with_the_pages_filters_and_order(client: Client) -> None:
+    await signed_up(client, "seller")
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        seller = await uow.users.get_by_username("seller")
+        assert seller is not None
+        sneaky = await uow.products.add(
+            Product(name='=HYPERLINK("http://evil")', description="d", category="-Home", created_at=NOW)
+        )
+        growth = {"24h": -0.25, "7d": None}
+        assessment = TrendAssessment(
+            score=75.25, status=TrendStatus.EXPLODING, confidence=0.456, growth=growth, reasons=("+2 a day",)
+        )
+        await uow.scores.add(TrendScore(product_id=sneaky.id, calculated_at=NOW, assessment=assessment))
+        await uow.commit()
+    ids = await _regional_market(client, added_by=seller.id)
+    page = (await client.get("/?region=BR&sort=newest", headers=HTML)).text
+    assert _download_link(page, "/ui/export/trending-list") == {"region": ["BR"], "sort": ["newest"]}
+    everything = await client.get("/ui/export/trending-list", headers=HTML)
+    assert everything.status_code == 200, everything.text[:500]
+    assert everything.headers["content-type"] == "text/csv; charset=utf-8"
+    assert everything.headers["content-disposition"] == "attachment; filename=trending_list.csv"
+    rows = _rows(everything.text)
+    assert rows[0] == TRENDING_HEADER
+    assert [row[2] for row in rows[1:]] == [
+        "Global Lamp",
+        '\'=HYPERLINK("http://evil")',
+        "Quiet Mug",
+        "Brazil Fan",
+    ], "by score, every product, a formula-like cell quoted"
+    assert rows[2] == [
+        "2",
+        str(sneaky.id),
+        '\'=HYPERLINK("http://evil")',
+        "'-Home",
+        "75.2",
+        "exploding",
+        "46",
+        "-25.0",
+        "",
+        NOW.isoformat(),
+        "'+2 a day",
+        "no",
+    ], "numbers stay numbers, negative ones too"
+    assert rows[4][0:3] == ["4", str(ids["Brazil Fan"]), "Brazil Fan"] and rows[4][-1] == "yes"
+    brazil = _rows((await client.get("/ui/export/trending-list?region=BR&sort=newest", headers=HTML)).text)
+    assert [row[2] for row in brazil[1:]] == ["Brazil Fan"]
+    homes = _rows((await client.get("/ui/export/trending-list?category=-Home", headers=HTML)).text)
+    assert [row[1] for row in homes[1:]] == [str(sneaky.id)]
+
+
+async def test_the_trending_download_holds_every_page_up_to_its_cap(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _regional_market(client)
+    monkeypatch.setattr(pages, "TRENDING_PAGE", 1)
+    first_page = (await client.get("/", headers=HTML)).text
+    assert _listed(first_page) == ["Global Lamp"]
+    rows = _rows((await client.get("/ui/export/trending-list", headers=HTML)).text)
+    assert [row[2] for row in rows[1:]] == ["Global Lamp", "Quiet Mug", "Brazil Fan"]
+    monkeypatch.setattr(pages, "LIST_EXPORT_ROWS", 2)
+    capped = _rows((await client.get("/ui/export/trending-list", headers=HTML)).text)
+    assert [row[2] for row in capped[1:]] == ["Global Lamp", "Quiet Mug"]
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/ui/export/trending-list?region=Atlantis", "region"),
+        ("/ui/export/trending-list?sort=loudest", "sort"),
+        ("/ui/export/trending-list?status=booming", "status"),
+        ("/ui/export/trending-list?category=Toys", "category"),
+        ("/ui/export/trending-list?platform=MySpace", "platform"),
+        ("/ui/export/viral-ads?region=Atlantis", "region"),
+        ("/ui/export/viral-ads?platform=MySpace", "platform"),
+    ],
+)
+async def test_a_download_with_a_filter_it_cannot_read_is_refused_naming_the_filter(
+    client: Client, path: str, field: str
+) -> None:
+    await _regional_market(client)
+    refused = await client.get(path, headers={"Accept": "application/json"})
+    assert refused.status_code == 422, refused.text[:300]
+    assert [d["field"] for d in refused.json()["details"]] == [field]
+
+
+async def test_the_viral_ads_download_as_csv_with_the_pages_region(client: Client) -> None:
+    await signed_up(client, "seller")
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        seller = await uow.users.get_by_username("seller")
+    assert seller is not None
+    ids = await _regional_market(client, added_by=seller.id)
+    page = (await client.get("/ui/viral?region=br&platform=TikTok", headers=HTML)).text
+    assert _download_link(page, "/ui/export/viral-ads") == {"region": ["BR"], "platform": ["TikTok"]}
+    everywhere = await client.get("/ui/export/viral-ads", headers=HTML)
+    assert everywhere.status_code == 200, everywhere.text[:500]
+    assert everywhere.headers["content-type"] == "text/csv; charset=utf-8"
+    assert everywhere.headers["content-disposition"] == "attachment; filename=viral_ads.csv"
+    rows = _rows(everywhere.text)
+    assert rows[0] == VIRAL_HEADER
+    assert sorted(row[6] for row in rows[1:]) == ["Brazil Fan", "Global Lamp"]
+    brazil = _rows((await client.get("/ui/export/viral-ads?region=BR&platform=TikTok", headers=HTML)).text)
+    assert len(brazil) == 2
+    row = dict(zip(VIRAL_HEADER, brazil[1], strict=True))
+    assert row["Product ID"] == str(ids["Brazil Fan"]) and row["Platform"] == "TikTok"
+    assert row["Views Gained 24h"] == "240000" and row["Likes"] == "10" and row["Shares"] == "0"
+    assert row["First Seen"] == (NOW - timedelta(days=3)).isoformat()
+    assert row["User Data"] == "yes" and row["Rank"] == "1"
