@@ -20,6 +20,7 @@ from marketscout.domain.model import (
     TrendAssessment,
     TrendScore,
     TrendStatus,
+    User,
 )
 from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW
@@ -80,6 +81,16 @@ async def _regional_market(client: Client, *, added_by: int | None = None) -> di
     return ids
 
 
+async def _seller(client: Client) -> int:
+    """The id of the account "seller", signed up (and in) through the dashboard's form."""
+    await signed_up(client, "seller")
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        seller: User | None = await uow.users.get_by_username("seller")
+    assert seller is not None
+    return seller.id
+
+
 def _listed(text: str) -> list[str]:
     return re.findall(r'<a href="/ui/products/\d+">([A-Za-z ]+)</a>', text)
 
@@ -115,12 +126,7 @@ async def test_products_users_added_are_labelled_user_data_on_trending_viral_ads
 ) -> None:
     """A product made by an account (the Data page's form, POST /products) carries a "user data"
     label, explained in its title; those MarketScout collected or the demo loaded do not."""
-    await signed_up(client, "seller")
-    uow = client.app.state.container.unit_of_work()
-    async with uow:
-        seller = await uow.users.get_by_username("seller")
-    assert seller is not None
-    ids = await _regional_market(client, added_by=seller.id)
+    ids = await _regional_market(client, added_by=await _seller(client))
     trending = html.unescape((await client.get("/", headers=HTML)).text)
     rows = {name: row for row in re.findall(r"<tr>.*?</tr>", trending, re.S) for name in _listed(row)}
     assert USER_DATA.search(rows["Brazil Fan"]), rows["Brazil Fan"]
@@ -183,11 +189,9 @@ def _download_link(page: str, path: str) -> dict[str, list[str]]:
 
 
 async def test_the_trending_list_downloads_as_csv_with_the_pages_filters_and_order(client: Client) -> None:
-    await signed_up(client, "seller")
+    seller = await _seller(client)
     uow = client.app.state.container.unit_of_work()
     async with uow:
-        seller = await uow.users.get_by_username("seller")
-        assert seller is not None
         sneaky = await uow.products.add(
             Product(name='=HYPERLINK("http://evil")', description="d", category="-Home", created_at=NOW)
         )
@@ -197,7 +201,7 @@ async def test_the_trending_list_downloads_as_csv_with_the_pages_filters_and_ord
         )
         await uow.scores.add(TrendScore(product_id=sneaky.id, calculated_at=NOW, assessment=assessment))
         await uow.commit()
-    ids = await _regional_market(client, added_by=seller.id)
+    ids = await _regional_market(client, added_by=seller)
     page = (await client.get("/?region=BR&sort=newest", headers=HTML)).text
     assert _download_link(page, "/ui/export/trending-list") == {"region": ["BR"], "sort": ["newest"]}
     everything = await client.get("/ui/export/trending-list", headers=HTML)
@@ -269,12 +273,7 @@ async def test_a_download_with_a_filter_it_cannot_read_is_refused_naming_the_fil
 
 
 async def test_the_viral_ads_download_as_csv_with_the_pages_region(client: Client) -> None:
-    await signed_up(client, "seller")
-    uow = client.app.state.container.unit_of_work()
-    async with uow:
-        seller = await uow.users.get_by_username("seller")
-    assert seller is not None
-    ids = await _regional_market(client, added_by=seller.id)
+    ids = await _regional_market(client, added_by=await _seller(client))
     page = (await client.get("/ui/viral?region=br&platform=TikTok", headers=HTML)).text
     assert _download_link(page, "/ui/export/viral-ads") == {"region": ["BR"], "platform": ["TikTok"]}
     everywhere = await client.get("/ui/export/viral-ads", headers=HTML)

@@ -1,22 +1,60 @@
-"""CSV exports of a user's own data, safe to open in a spreadsheet."""
+"""CSV exports of a user's own data and of the public lists, safe to open in a spreadsheet."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.ports import UnitOfWork
+from marketscout.domain.usecases.trends import ScanPage, TrendingItem
 
 EXPORT_TYPES = ("watchlist", "trends")
 WATCHLIST_HEADER = ("Product ID", "Product Name", "Description", "Added Date")
 TRENDS_HEADER = ("Product ID", "Product Name", "Trend Score", "Date")
+# The dashboard's Trending and Viral ads lists as downloaded (not part of the API's contract).
+TRENDING_LIST_HEADER = (
+    "Rank",
+    "Product ID",
+    "Product Name",
+    "Category",
+    "Trend Score",
+    "Status",
+    "Confidence (%)",
+    "Views Growth 24h (%)",
+    "Views Growth 7d (%)",
+    "Scored At",
+    "Reason",
+    "User Data",
+)
+VIRAL_ADS_HEADER = (
+    "Rank",
+    "Ad ID",
+    "Platform",
+    "Ad URL",
+    "Advertiser",
+    "Product ID",
+    "Product Name",
+    "Viral Score",
+    "Views Gained 24h",
+    "Likes",
+    "Comments",
+    "Shares",
+    "First Seen",
+    "Reason",
+    "User Data",
+)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)  # a spreadsheet reads it as a number, never a formula
 
 
 def neutralise(cell: str) -> str:
-    """Prefixes a quote to cells a spreadsheet would run as a formula (OWASP CSV injection)."""
+    """Prefixes a quote to cells a spreadsheet would run as a formula (OWASP CSV injection);
+    a plain number (``-25.0``) is left a number."""
+    if _PLAIN_NUMBER.fullmatch(cell):
+        return cell
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
@@ -56,3 +94,63 @@ async def export_csv(uow: UnitOfWork, *, user_id: int, data_type: str) -> str:
             for score in await uow.scores.history(product.id):
                 rows.append((product.id, product.name, f"{score.score:.1f}", score.calculated_at.isoformat()))
     return to_csv(TRENDS_HEADER, rows)
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def trending_list_csv(items: Sequence[TrendingItem], *, first_rank: int = 1) -> str:
+    """Trending products as the dashboard lists them, ranked from ``first_rank``; growth and
+    confidence in percent, a figure that cannot be told empty."""
+    return to_csv(
+        TRENDING_LIST_HEADER,
+        (
+            (
+                rank,
+                item.product.id,
+                item.product.name,
+                item.product.category or "",
+                f"{item.score.score:.1f}",
+                item.score.status.value,
+                f"{100 * item.score.assessment.confidence:.0f}",
+                _percent(item.score.assessment.growth.get("24h")),
+                _percent(item.score.assessment.growth.get("7d")),
+                item.score.calculated_at.isoformat(),
+                item.score.assessment.reason,
+                _yes(item.product.added_by_user),
+            )
+            for rank, item in enumerate(items, start=first_rank)
+        ),
+    )
+
+
+def viral_ads_csv(found: ScanPage, *, first_rank: int = 1) -> str:
+    """The viral-ad scan's ads as the dashboard lists them, ranked from ``first_rank``, with
+    each ad's latest likes, comments and shares (empty when it has no reading in the window)."""
+    rows: list[Sequence[object]] = []
+    for rank, viral in enumerate(found.ads, start=first_rank):
+        ad = viral.ad
+        counts = found.interactions.get(ad.id)
+        rows.append(
+            (
+                rank,
+                ad.id,
+                ad.platform.value,
+                ad.url or "",
+                ad.advertiser or "",
+                ad.product_id,
+                viral.product_name,
+                f"{viral.engagement_score:.1f}",
+                viral.views_gained,
+                *((counts.likes, counts.comments, counts.shares) if counts else ("", "", "")),
+                (ad.first_seen_at or ad.created_at).isoformat(),
+                viral.reason,
+                _yes(ad.product_id in found.user_products),
+            )
+        )
+    return to_csv(VIRAL_ADS_HEADER, rows)

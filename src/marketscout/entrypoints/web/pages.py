@@ -19,6 +19,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -115,6 +116,7 @@ HEAT_MAP_DAYS = (7, trends.HEAT_MAP_WINDOW.days, 90)
 VIRAL_PAGE = 20  # ads a page of the Viral ads list shows, as the API's /scan-ads by default
 TRENDING_PAGE = 10  # products a page of the Trending list shows, as the API's /trending by default
 TRENDING_SIZES = (10, 25, 50, 100)  # the page sizes the Trending list offers (``?size=``)
+LIST_EXPORT_ROWS = 1_000  # the rows a download of the Trending or Viral ads list holds at most
 _PAGE_NUMBER = re.compile(r"[1-9]\d{0,4}", re.ASCII)  # pages 1 to 99,999
 RULE_KIND_NAMES = {
     AlertRuleKind.SCORE_RISE: "Score rises by a number of points",
@@ -437,18 +439,26 @@ def _product_choices(
     return [(pid, names.get(pid, f"#{pid}")) for pid in ids]
 
 
-def _search(typed: str | None, problems: list[str], instead: str) -> str | None:
+def _unreadable(problems: list[str] | None, error: InvalidValue, said: str) -> None:
+    """A filter that cannot be read: ``said`` in a page's ``problems`` (the page then shows what
+    it shows without the filter); with no ``problems`` (a download), refused as ``error``."""
+    if problems is None:
+        raise error
+    problems.append(said)
+
+
+def _search(typed: str | None, problems: list[str] | None, instead: str) -> str | None:
     """The name search a page was asked for (None when blank); one with a control character is
     said in ``problems``, and the page shows what it shows ``instead``, as for an unknown filter."""
     try:
         query = search_text("q", typed)
     except InvalidValue as error:
-        problems.append(f"{FIELD_LABELS['q']} {error.rule}; {instead}.")
+        _unreadable(problems, error, f"{FIELD_LABELS['q']} {error.rule}; {instead}.")
         return None
     return query[:200] if query else None
 
 
-def _area(typed: str | None, problems: list[str]) -> tuple[str, str | None]:
+def _area(typed: str | None, problems: list[str] | None) -> tuple[str, str | None]:
     """A list's region filter: what was typed (trimmed), and the area it names (None for none);
     one it cannot read is said in ``problems``, and every region shown."""
     written = (typed or "").strip()[:40]
@@ -457,8 +467,131 @@ def _area(typed: str | None, problems: list[str]) -> tuple[str, str | None]:
     try:
         return written, normalise_area(written)
     except InvalidValue as error:
-        problems.append(f"Region “{written}” {error.rule}; showing every region.")
+        _unreadable(problems, error, f"Region “{written}” {error.rule}; showing every region.")
         return written, None
+
+
+def _one_of(
+    problems: list[str] | None, field: str, typed: str, offered: str, instead: str, label: str = ""
+) -> None:
+    """A filter naming none of the ``offered`` choices, said as the lists say it."""
+    error = InvalidValue(field, f"must be one of {offered}")
+    _unreadable(
+        problems, error, f"{label or field.capitalize()} “{typed}” is not one of {offered}; {instead}."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrendingFilters:
+    """The Trending list's filters and order as read from a query (those it cannot read left
+    out), and the products the platform and region keep."""
+
+    order: TrendingOrder
+    status: TrendStatus | None
+    query: str | None
+    platform: Platform | None
+    region: str | None  # the area the region filter names
+    typed_region: str
+    category: str | None
+    categories: list[str]
+    among: set[int] | None
+
+    def in_links(self) -> dict[str, str | None]:
+        """The filters and order as the list's links carry them (those set)."""
+        return {
+            "q": self.query,
+            "status": self.status.value if self.status else None,
+            "platform": self.platform.value if self.platform else None,
+            "region": self.region,
+            "category": self.category,
+            "sort": self.order.value if self.order is not TrendingOrder.SCORE else None,
+        }
+
+    async def listing(self, uow: UnitOfWork, *, skip: int, limit: int) -> trends.TrendingPage:
+        """The ``limit`` products of the list after the first ``skip``, and how many it holds."""
+        return await trends.trending_page(
+            uow,
+            skip=skip,
+            limit=limit,
+            status=self.status,
+            query=self.query,
+            among=self.among,
+            category=self.category,
+            order=self.order,
+        )
+
+
+async def trending_filters(
+    uow: UnitOfWork,
+    clock: Clock,
+    problems: list[str] | None,
+    *,
+    status: str | None,
+    q: str | None,
+    platform: str | None,
+    region: str | None,
+    sort: str | None,
+    category: str | None,
+) -> TrendingFilters:
+    """The Trending list's filters (``?status=&q=&platform=&region=&category=&sort=``): one it
+    cannot read is said in ``problems`` and left out, or with no ``problems`` an InvalidValue."""
+    order = next((o for o in TrendingOrder if o.value == sort), TrendingOrder.SCORE)
+    if sort and order.value != sort:
+        offered = ", ".join(o.value for o in TrendingOrder)
+        _one_of(problems, "sort", sort[:40], offered, "showing the products by trend score")
+    categories = await trends.categories(uow)
+    chosen_category = category if category in categories else None
+    if category and chosen_category is None:
+        offered = ", ".join(categories) if categories else "none: no product has a category"
+        _one_of(problems, "category", category[:60], offered, "showing every category")
+    chosen = next((s for s in TrendStatus if s.value == status), None)
+    if status and chosen is None:
+        _one_of(
+            problems, "status", status[:40], ", ".join(s.value for s in TrendStatus), "showing every status"
+        )
+    query = _search(q, problems, "showing every product")
+    chosen_platform = next((p for p in Platform if p.value == platform), None)
+    if platform and chosen_platform is None:
+        offered = ", ".join(p.value for p in Platform)
+        _one_of(problems, "platform", platform[:40], offered, "showing every platform")
+    typed_region, chosen_region = _area(region, problems)
+    among = (
+        await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
+        if chosen_platform is not None or chosen_region is not None
+        else None
+    )
+    return TrendingFilters(
+        order=order,
+        status=chosen,
+        query=query,
+        platform=chosen_platform,
+        region=chosen_region,
+        typed_region=typed_region,
+        category=chosen_category,
+        categories=categories,
+        among=among,
+    )
+
+
+def viral_filters(
+    problems: list[str] | None, *, platform: str | None, region: str | None
+) -> tuple[Platform | None, str, str | None]:
+    """The Viral ads list's platform, and its region as typed and the area it names; a filter it
+    cannot read is said in ``problems`` and left out, or with no ``problems`` an InvalidValue."""
+    chosen = PLATFORM_CHOICES.get(platform or "")
+    if platform and chosen is None:
+        _one_of(problems, "platform", platform[:40], ", ".join(PLATFORM_CHOICES), "showing every platform")
+    typed_region, area = _area(region, problems)
+    return chosen, typed_region, area
+
+
+def csv_download(body: str, filename: str) -> Response[str]:
+    """A CSV file to save (never stored by a cache: the lists change as readings arrive)."""
+    return Response(
+        body,
+        media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
+        headers={"Content-Disposition": f"attachment; filename={filename}", **PRIVATE},
+    )
 
 
 def _page_number(typed: str | None, problems: list[str]) -> int:
@@ -598,31 +731,19 @@ class DashboardController(Controller):
         other pages keep the filters, the order and the size. The store orders and counts."""
         user = current_user(request)
         problems: list[str] = []
-        order = next((o for o in TrendingOrder if o.value == sort), TrendingOrder.SCORE)
-        if sort and order.value != sort:
-            problems.append(
-                f"Sort “{sort[:40]}” is not one of {', '.join(o.value for o in TrendingOrder)}; "
-                "showing the products by trend score."
-            )
-        categories = await trends.categories(uow)
-        chosen_category = category if category in categories else None
-        if category and chosen_category is None:
-            offered = ", ".join(categories) if categories else "none: no product has a category"
-            problems.append(f"Category “{category[:60]}” is not one of {offered}; showing every category.")
-        chosen = status if status in {s.value for s in TrendStatus} else None
-        if status and chosen is None:
-            problems.append(
-                f"Status “{status[:40]}” is not one of {', '.join(s.value for s in TrendStatus)}; "
-                "showing every status."
-            )
-        query = _search(q, problems, "showing every product")
-        chosen_platform = Platform(platform) if platform in {p.value for p in Platform} else None
-        if platform and chosen_platform is None:
-            problems.append(
-                f"Platform “{platform[:40]}” is not one of {', '.join(p.value for p in Platform)}; "
-                "showing every platform."
-            )
-        typed_region, chosen_region = _area(region, problems)
+        kept = await trending_filters(
+            uow,
+            clock,
+            problems,
+            status=status,
+            q=q,
+            platform=platform,
+            region=region,
+            sort=sort,
+            category=category,
+        )
+        order, query, among, chosen_category = kept.order, kept.query, kept.among, kept.category
+        chosen = kept.status.value if kept.status else None
         number = _page_number(page_asked, problems)
         typed_size = (size_asked or "").strip()
         size = next((s for s in TRENDING_SIZES if str(s) == typed_size), TRENDING_PAGE)
@@ -633,40 +754,19 @@ class DashboardController(Controller):
                 f"Page size “{typed_size[:20]}” is not one of {', '.join(map(str, TRENDING_SIZES[:-1]))} "
                 f"or {TRENDING_SIZES[-1]}; showing the first page, {TRENDING_PAGE} a page."
             )
-        among = (
-            await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
-            if chosen_platform is not None or chosen_region is not None
-            else None
-        )
         skip = (number - 1) * size
-        listing = await trends.trending_page(
-            uow,
-            skip=skip,
-            limit=size,
-            status=TrendStatus(chosen) if chosen else None,
-            query=query,
-            among=among,
-            category=chosen_category,
-            order=order,
-        )
+        listing = await kept.listing(uow, skip=skip, limit=size)
         items, total = listing.items, listing.total
         last_page = max(1, -(-total // size))
-        filters = {
-            "q": query,
-            "status": chosen,
-            "platform": chosen_platform.value if chosen_platform else None,
-            "region": chosen_region,
-            "category": chosen_category,
-            "sort": order.value if order is not TrendingOrder.SCORE else None,
-        }
+        filters = kept.in_links()
 
         def page_url(to: int, in_size: int = size) -> str:
-            kept: dict[str, str | int] = {name: value for name, value in filters.items() if value}
+            query: dict[str, str | int] = {name: value for name, value in filters.items() if value}
             if in_size != TRENDING_PAGE:
-                kept["size"] = in_size
+                query["size"] = in_size
             if to > 1:
-                kept["page"] = to
-            return f"/?{urlencode(kept)}" if kept else "/"
+                query["page"] = to
+            return f"/?{urlencode(query)}" if query else "/"
 
         unscored: list[Product] = []
         if query is not None and chosen is None and number == 1:
@@ -721,17 +821,19 @@ class DashboardController(Controller):
             q=query or "",
             statuses=[s.value for s in TrendStatus],
             platforms=[p.value for p in Platform],
-            platform=chosen_platform.value if chosen_platform else None,
-            region=chosen_region or typed_region,
-            region_area=chosen_region,
+            platform=kept.platform.value if kept.platform else None,
+            region=kept.region or kept.typed_region,
+            region_area=kept.region,
             activity_days=trends.ACTIVITY_WINDOW.days,
             problems=problems,
             continents=CONTINENTS,
             sorts=[(o.value, label) for o, label in TRENDING_SORTS.items()],
             sort=order.value,
             order_said=_ORDER_CAPTIONS[order],
-            categories=categories,
+            categories=kept.categories,
             category=chosen_category,
+            download=_list_url("/ui/export/trending-list", filters, 1),
+            download_rows=LIST_EXPORT_ROWS,
         )
 
     @get("/ui/products/{product_id:int}")
@@ -919,12 +1021,7 @@ class DashboardController(Controller):
         latest likes, comments and shares. A filter it does not know is said, and not applied."""
         user = current_user(request)
         problems: list[str] = []
-        chosen = PLATFORM_CHOICES.get(platform or "")
-        if platform and chosen is None:
-            problems.append(
-                f"Platform “{platform[:40]}” is not one of {', '.join(PLATFORM_CHOICES)}; showing every platform."
-            )
-        typed_region, area = _area(region, problems)
+        chosen, typed_region, area = viral_filters(problems, platform=platform, region=region)
         number = _page_number(page_asked, problems)
         skip = (number - 1) * VIRAL_PAGE
         found = await trends.scan_page(uow, clock, skip=skip, limit=VIRAL_PAGE, platform=chosen, region=area)
@@ -951,6 +1048,8 @@ class DashboardController(Controller):
             region=area or typed_region,
             continents=CONTINENTS,
             problems=problems,
+            download=_list_url("/ui/export/viral-ads", filters, 1),
+            download_rows=LIST_EXPORT_ROWS,
         )
 
     @get("/ui/watchlist")
@@ -1416,6 +1515,50 @@ class DashboardController(Controller):
         }
         return flash_redirect(request, "/ui/data", "upload:" + json.dumps(note, ensure_ascii=False))
 
+    @get("/ui/export/trending-list")
+    async def export_trending_list(
+        self,
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        status: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        platform: FromQuery[str | None] = None,
+        region: FromQuery[str | None] = None,
+        sort: FromQuery[str | None] = None,
+        category: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        """The Trending list with the page's filters and order, every page (its first
+        LIST_EXPORT_ROWS products), as CSV; a filter it cannot read is a 422 naming it."""
+        kept = await trending_filters(
+            uow,
+            clock,
+            None,
+            status=status,
+            q=q,
+            platform=platform,
+            region=region,
+            sort=sort,
+            category=category,
+        )
+        listing = await kept.listing(uow, skip=0, limit=LIST_EXPORT_ROWS)
+        return csv_download(export.trending_list_csv(listing.items), "trending_list.csv")
+
+    @get("/ui/export/viral-ads")
+    async def export_viral_ads(
+        self,
+        uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
+        platform: FromQuery[str | None] = None,
+        region: FromQuery[str | None] = None,
+    ) -> Response[str]:
+        """The Viral ads list of the page's platform and region, every page (its first
+        LIST_EXPORT_ROWS ads), as CSV; a filter it cannot read is a 422 naming it."""
+        chosen, _, area = viral_filters(None, platform=platform, region=region)
+        found = await trends.scan_page(
+            uow, clock, skip=0, limit=LIST_EXPORT_ROWS, platform=chosen, region=area
+        )
+        return csv_download(export.viral_ads_csv(found), "viral_ads.csv")
+
     @get("/ui/export/{data_type:str}")
     async def export_file(
         self,
@@ -1430,11 +1573,7 @@ class DashboardController(Controller):
             body = await export.export_csv(uow, user_id=user.id, data_type=data_type)
         except InvalidValue:
             raise HTTPException(status_code=404, detail="No such export") from None
-        return Response(
-            body,
-            media_type="text/csv",  # Litestar adds "; charset=utf-8" to text types
-            headers={"Content-Disposition": f"attachment; filename={data_type}_export.csv", **PRIVATE},
-        )
+        return csv_download(body, f"{data_type}_export.csv")
 
 
 async def _named_product(uow: UnitOfWork, written: str) -> Product | None:
