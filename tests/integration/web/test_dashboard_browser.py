@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import signal
@@ -527,6 +529,37 @@ def test_the_keyboard_focus_is_outlined_in_a_colour_that_stands_out(page: Page) 
         assert style != "none" and float(width.removesuffix("px")) >= 2, f"{tag} is outlined"
         assert _contrast(colour, background) >= 3, f"the outline of {tag} ({colour}) stands out"
     assert {"A", "INPUT", "SELECT", "BUTTON"} <= reached
+
+
+def _tab_to(page: Page, found: str, presses: int = 60) -> None:
+    """Presses Tab until the focused element matches the JavaScript test ``found`` (on ``e``)."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(e => {found})(document.activeElement)"):
+            return
+    raise AssertionError(f"Tab never reached an element where {found}")
+
+
+def test_the_trending_region_filter_and_download_work_from_the_keyboard(page: Page) -> None:
+    """With the keyboard alone: the region field tells what it does, Enter filters by it, and the
+    download link, reached with Tab, saves the filtered list, in the page's order, as CSV."""
+    page.goto("/")
+    _tab_to(page, "e.id === 'region'")
+    hint = page.locator("#" + (page.locator("#region").get_attribute("aria-describedby") or "none"))
+    assert "worldwide score" in hint.inner_text() and hint.is_visible()
+    page.keyboard.type("Europe")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/\?.*region=Europe"))
+    assert "gained engagement in Europe" in page.locator("table.data caption").inner_text()
+    listed = page.locator("table.data tbody tr td[data-label=Product] a").all_inner_texts()
+    assert listed, "the demo market has products gaining views in Europe"
+    _tab_to(page, "e.tagName === 'A' && e.textContent === 'Download this list (CSV)'")
+    with page.expect_download() as download_info:
+        page.keyboard.press("Enter")
+    assert download_info.value.suggested_filename == "trending_list.csv"
+    rows = list(csv.reader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8"))))
+    assert rows[0][:3] == ["Rank", "Product ID", "Product Name"]
+    assert [row[2] for row in rows[1 : len(listed) + 1]] == listed, "the page's products, in its order"
 
 
 def test_the_rule_form_shows_only_the_fields_of_the_chosen_kind(page: Page) -> None:
