@@ -471,14 +471,10 @@ def _area(typed: str | None, problems: list[str] | None) -> tuple[str, str | Non
         return written, None
 
 
-def _one_of(
-    problems: list[str] | None, field: str, typed: str, offered: str, instead: str, label: str = ""
-) -> None:
-    """A filter naming none of the ``offered`` choices, said as the lists say it."""
+def _one_of(problems: list[str] | None, field: str, typed: str, offered: str, instead: str) -> None:
+    """A filter naming none of the ``offered`` choices: said as ``Sort “x” is not one of …``."""
     error = InvalidValue(field, f"must be one of {offered}")
-    _unreadable(
-        problems, error, f"{label or field.capitalize()} “{typed}” is not one of {offered}; {instead}."
-    )
+    _unreadable(problems, error, f"{field.capitalize()} “{typed}” is not one of {offered}; {instead}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -761,12 +757,12 @@ class DashboardController(Controller):
         filters = kept.in_links()
 
         def page_url(to: int, in_size: int = size) -> str:
-            query: dict[str, str | int] = {name: value for name, value in filters.items() if value}
+            params: dict[str, str | int] = {name: value for name, value in filters.items() if value}
             if in_size != TRENDING_PAGE:
-                query["size"] = in_size
+                params["size"] = in_size
             if to > 1:
-                query["page"] = to
-            return f"/?{urlencode(query)}" if query else "/"
+                params["page"] = to
+            return f"/?{urlencode(params)}" if params else "/"
 
         unscored: list[Product] = []
         if query is not None and chosen is None and number == 1:
