@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Sequence
 
 from marketscout.domain.errors import InvalidValue
@@ -47,23 +46,23 @@ VIRAL_ADS_HEADER = (
     "User Data",
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?", re.ASCII)  # a spreadsheet reads it as a number, never a formula
+_NUMBERS = (int, float)  # exactly: a bool or a str subclass is written as text
 
 
 def neutralise(cell: str) -> str:
-    """Prefixes a quote to cells a spreadsheet would run as a formula (OWASP CSV injection);
-    a plain number (``-25.0``) is left a number."""
-    if _PLAIN_NUMBER.fullmatch(cell):
-        return cell
+    """Prefixes a quote to cells a spreadsheet would run as a formula (OWASP CSV injection)."""
     return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """The rows as CSV under ``header``. Text is neutralised (any text: a name, or a figure
+    formatted as text); an int or a float is the engine's own figure, written as the number it
+    is, so that a negative growth stays a number a spreadsheet sums."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([neutralise(str(cell)) for cell in row])
+        writer.writerow([cell if type(cell) in _NUMBERS else neutralise(str(cell)) for cell in row])
     return buffer.getvalue()
 
 
@@ -96,8 +95,8 @@ async def export_csv(uow: UnitOfWork, *, user_id: int, data_type: str) -> str:
     return to_csv(TRENDS_HEADER, rows)
 
 
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.1f}"
+def _percent(value: float | None) -> float | str:
+    return "" if value is None else round(100 * value, 1)
 
 
 def _yes(value: bool) -> str:
