@@ -2,7 +2,9 @@
 session's access token expired is served as the user, renewed from the login's refresh token
 (the ``ms_refresh`` cookie), and the answer sets both new cookies. Logins that ended (log-out, a
 revoked login, a password change, a disabled account) and forged cookies are never renewed.
-Time moves by the app's Clock; the stores are the in-memory one and SQLite."""
+Time moves by the app's Clock; every test runs on each store (in-memory, SQLite, PostgreSQL: the
+conftest's ``database_url``), since renewal is a store's work: spending a refresh token once,
+telling a second tab within the grace from a replay, ending a login's whole family."""
 
 from __future__ import annotations
 
@@ -34,10 +36,6 @@ class Dashboard:
     client: Client
     app: Litestar
     clock: MovableClock
-
-
-# The conftest's migrated database of each kind; PostgreSQL shares SQL's code with SQLite.
-pytestmark = pytest.mark.parametrize("database_url", ["memory", "sqlite"], indirect=True)
 
 
 @pytest.fixture(params=["http", "https"])
