@@ -597,6 +597,60 @@ async def test_a_refresh_racing_a_revoke_hands_out_nothing_that_works(
         await engine.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("pause", ["before_spending", "after_adding"])
+async def test_two_tabs_renewing_the_same_session_at_once_on_two_connections_both_are_served(
+    settings: Settings, clock: MovableClock, pause: Pause
+) -> None:
+    """Two dashboard renewals with the same refresh token at the same time, each in its own
+    transaction. The first is stopped before it spends the token it read (the second then
+    rotates it and commits, and the first finds it spent), or after it spent it and added the
+    new one, uncommitted (the second's spend waits for its row lock, PostgreSQL; or for the
+    write lock, SQLite). Either way one rotates, the other is served within the grace (an
+    access token, no refresh token) instead of ending the login as a replay; both access
+    tokens work and the rotated refresh token renews the login later."""
+    container = build_container(settings, clock)
+    issuer = container.token_issuer()
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    grace = timedelta(seconds=30)
+    try:
+        async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
+            await sign_up(client, "rhea")
+            login = await _log_in(client, "rhea")
+            first_tab = _Stop(pause)
+            first = asyncio.create_task(
+                accounts.renew_session(
+                    _StoppingUnitOfWork(sessions, first_tab),
+                    issuer,
+                    clock,
+                    refresh_token=login["refresh_token"],
+                    grace=grace,
+                )
+            )
+            await first_tab.reached.wait()
+            second = asyncio.create_task(
+                accounts.renew_session(
+                    SqlUnitOfWork(sessions), issuer, clock, refresh_token=login["refresh_token"], grace=grace
+                )
+            )
+            if pause == "before_spending":
+                await second
+            elif not settings.database_url.startswith("sqlite"):
+                await _until_a_statement_waits_for_a_lock(settings.database_url)
+            first_tab.go.set()
+            renewals = await asyncio.gather(first, second)
+            rotated = [r.refresh_token for r in renewals if r.refresh_token is not None]
+            assert len(rotated) == 1, renewals
+            for renewal in renewals:
+                served = {"Authorization": f"Bearer {renewal.access_token}"}
+                assert (await client.get(PROTECTED, headers=served)).status_code == 200
+            later = await client.post("/token/refresh", json={"refresh_token": rotated[0]})
+            assert later.status_code == 200, "the login goes on"
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("body", [None, {}, {"refresh_token": "never-issued"}])
 async def test_revoke_without_a_refresh_token_ends_the_access_token_alone(
     client: Client, body: dict[str, str] | None
