@@ -26,6 +26,8 @@ from marketscout.entrypoints.openapi import needs_user
 from marketscout.entrypoints.ratelimit import classify
 from tests.databases import need
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container, sign_up
+from tests.integration.web.test_dashboard_renewal import EXPIRED
+from tests.integration.web.test_dashboard_sessions import set_cookie, signed_up
 
 Client = AsyncTestClient[Litestar]
 
@@ -478,6 +480,47 @@ async def test_a_page_spends_its_session_users_budget_whatever_bearer_comes_with
         assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
         if bearer == "another account's":
             assert await _heavy_budget_left(client, other) == "2", "the bearer's user was charged"
+
+
+@pytest.mark.parametrize("session", ["expired", "dropped"])
+async def test_a_page_renewed_from_its_refresh_cookie_spends_its_users_budget(
+    database_url: str, session: str
+) -> None:
+    """A page whose session is renewed from the refresh cookie (its access token expired, or the
+    browser dropped the session cookie) is served as the user, so it spends the user's budget:
+    it spent its address's alone, and a client that sent the refresh cookie without a live
+    session cookie, from a new address each time, was served as the user past the user's
+    limit. The refusal sets the renewed cookies: the renewal rotated the refresh token, and a
+    browser left holding the spent one would end its own login at its next renewal."""
+    clock = MovableClock(NOW)
+    settings = api_settings(
+        database_url=database_url,
+        rate_limit_enabled=True,
+        rate_limit_auth="100/minute",
+        rate_limit_heavy="3/minute",
+        trusted_proxies=("testclient",),
+    )
+    async with AsyncTestClient(app=create_app(build_container(settings, clock))) as client:
+        await signed_up(client)
+        answers = []
+        for index in range(4):
+            if session == "expired":
+                clock.advance(EXPIRED)
+            else:
+                client.cookies.delete("ms_session")
+            answers.append(
+                await client.get(
+                    "/ui/export/watchlist",
+                    headers={"Accept": "text/html", "X-Forwarded-For": f"203.0.113.{index}"},
+                    follow_redirects=False,
+                )
+            )
+        assert [a.status_code for a in answers] == [200, 200, 200, 429], "served signed in, then refused"
+        assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
+        rotated = set_cookie(answers[-1], "ms_refresh")["value"]
+        assert rotated, "the refusal hands out the rotated refresh token"
+        later = await client.post("/token/refresh", json={"refresh_token": rotated})
+        assert later.status_code == 200, "the login goes on"
 
 
 @pytest.mark.parametrize("sent", ["no bearer", "a junk bearer"])
