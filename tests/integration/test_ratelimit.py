@@ -432,7 +432,7 @@ async def test_the_limiter_checks_a_token_once_with_the_handler() -> None:
     )
 
 
-def _limited_heavy(database_url: str) -> Client:
+def _limited_heavy(database_url: str, clock: MovableClock | None = None) -> Client:
     """Heavy requests limited to 3 a minute per key; every request's address from X-Forwarded-For."""
     settings = api_settings(
         database_url=database_url,
@@ -441,7 +441,7 @@ def _limited_heavy(database_url: str) -> Client:
         rate_limit_heavy="3/minute",
         trusted_proxies=("testclient",),
     )
-    return AsyncTestClient(app=create_app(build_container(settings, MovableClock(NOW))))
+    return AsyncTestClient(app=create_app(build_container(settings, clock or MovableClock(NOW))))
 
 
 async def _heavy_budget_left(client: Client, bearer: dict[str, str]) -> str:
@@ -493,14 +493,7 @@ async def test_a_page_renewed_from_its_refresh_cookie_spends_its_users_budget(
     limit. The refusal sets the renewed cookies: the renewal rotated the refresh token, and a
     browser left holding the spent one would end its own login at its next renewal."""
     clock = MovableClock(NOW)
-    settings = api_settings(
-        database_url=database_url,
-        rate_limit_enabled=True,
-        rate_limit_auth="100/minute",
-        rate_limit_heavy="3/minute",
-        trusted_proxies=("testclient",),
-    )
-    async with AsyncTestClient(app=create_app(build_container(settings, clock))) as client:
+    async with _limited_heavy(database_url, clock) as client:
         await signed_up(client)
         answers = []
         for index in range(4):

@@ -23,6 +23,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Scope
 
 from marketscout.domain.errors import DomainError
+from marketscout.domain.model import User
 from marketscout.domain.ports import HealthProbe
 from marketscout.entrypoints.api.account import AlertController, ExportController, WatchlistController
 from marketscout.entrypoints.api.auth import AuthController
@@ -37,7 +38,7 @@ from marketscout.entrypoints.api.errors import (
     handle_unexpected,
 )
 from marketscout.entrypoints.api.intelligence import IntelligenceController
-from marketscout.entrypoints.authentication import authenticate_once
+from marketscout.entrypoints.authentication import authenticate_once, is_page_path, served_token
 from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.middleware import (
     CorsPreflightChecks,
@@ -55,7 +56,7 @@ from marketscout.entrypoints.ratelimit import RateLimiter, RateLimitMiddleware
 from marketscout.entrypoints.schemas import ErrorBody, HealthOut
 from marketscout.entrypoints.settings import tune_gc
 from marketscout.entrypoints.web.pages import DashboardController, register_filters
-from marketscout.entrypoints.web.session import PageUserMiddleware
+from marketscout.entrypoints.web.session import PageUserMiddleware, SessionCookiesMiddleware
 
 logger = logging.getLogger("marketscout")
 STATIC = Path(__file__).with_name("static")
@@ -119,16 +120,6 @@ def create_app(container: Container | None = None) -> Litestar:
 
     limiter: RateLimiter | None = None
     if settings.rate_limit_enabled:
-        tokens = container.token_issuer()
-
-        async def identify_user(scope: Scope, token: str) -> int | None:
-            # The full check (revoked, ended by a password change, disabled), kept in the request
-            # for the handler's own: an authenticated request costs no extra query.
-            try:
-                return (await authenticate_once(scope, token, tokens, container.unit_of_work)).id
-            except DomainError:
-                return None
-
         limiter = container.rate_limiter()
 
     openapi = OpenAPIConfig(
@@ -214,10 +205,31 @@ def create_app(container: Container | None = None) -> Litestar:
     # gives 404s and 405s the same request id, security headers and rate limits as the rest.
     handler: ASGIApp = CorsPreflightChecks(app.asgi_handler, cors)
     # Error pages show who is signed in: the user is looked up before the app runs (inside the
-    # rate limiter, which has often checked the same token already: once per request).
-    handler = PageUserMiddleware(handler, container.token_issuer(), container.unit_of_work, container.clock())
+    # rate limiter, which has often checked the same session already: once per request).
+    page_users = PageUserMiddleware(
+        handler, container.token_issuer(), container.unit_of_work, container.clock()
+    )
+    handler = page_users
     if limiter is not None:
-        handler = RateLimitMiddleware(handler, limiter, identify_user)  # identify_user is bound with limiter
+        tokens = container.token_issuer()
+
+        async def identify_user(scope: Scope) -> int | None:
+            # The full check (revoked, ended by a password change, disabled), kept in the request
+            # for the handler's own: an authenticated request costs no extra query. A page's is
+            # its session's, renewed from the refresh cookie when its access token expired.
+            if is_page_path(scope["path"]):
+                outcome = await page_users.resolve(scope)
+                return outcome.id if isinstance(outcome, User) else None
+            if not (token := served_token(scope)):
+                return None
+            try:
+                return (await authenticate_once(scope, token, tokens, container.unit_of_work)).id
+            except DomainError:
+                return None
+
+        handler = RateLimitMiddleware(handler, limiter, identify_user)
+    # Outside the limiter: its 429 for a renewed session sets the rotated refresh token too.
+    handler = SessionCookiesMiddleware(handler)
     handler = RequestContextMiddleware(handler, on_write=container.read_cache().invalidate)
     # Outermost: behind a trusted TLS-terminating proxy, everything after sees the client's scheme.
     app.asgi_handler = ForwardedSchemeMiddleware(handler, TrustedProxies(settings.trusted_proxies))

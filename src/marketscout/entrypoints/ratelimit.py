@@ -22,7 +22,6 @@ from limits.storage import storage_from_string
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
-from marketscout.entrypoints.authentication import served_token
 from marketscout.entrypoints.middleware import send_error
 from marketscout.entrypoints.proxies import TrustedProxies
 
@@ -179,11 +178,13 @@ class RateLimitMiddleware:
         self,
         app: ASGIApp,
         limiter: RateLimiter,
-        identify_user: Callable[[Scope, str], Awaitable[int | None]],
+        identify_user: Callable[[Scope], Awaitable[int | None]],
     ) -> None:
-        """``identify_user(scope, token)``: the id of the user ``token`` authenticates as in this
-        request (signature, times, not revoked, not ended by a password change, account enabled),
-        else None; the app keeps its outcome in the request's state for the handler to reuse."""
+        """``identify_user(scope)``: the id of the user the request is served as, if its token
+        (``authentication.served_token``'s) authenticates (signature, times, not revoked, not ended by a
+        password change, account enabled), or, on a page, if its session is renewed from the
+        refresh cookie; else None. The app keeps its outcome in the request's state for the
+        handler to reuse."""
         self.app = app
         self.limiter = limiter
         self.identify_user = identify_user
@@ -210,11 +211,16 @@ class RateLimitMiddleware:
         # Only for a token that authenticates: one that is revoked, expired or forged is anyone's
         # anonymous request, counted against its address alone, or whoever holds a stolen token
         # its user revoked could still spend that user's budget from anywhere and lock them out.
+        # A page whose access token expired (or whose session cookie the browser dropped) is
+        # renewed from its refresh cookie, and served as its user: it is the renewal that names
+        # the user, here, before the app runs (an expired token's subject is not used: whoever
+        # kept an old token would spend its user's budget). Counted against the address alone,
+        # a client sending the refresh cookie without the session cookie, from address after
+        # address, was served as the user past the user's budget.
         # Checked only once the address's budget let the request through: a request refused by
         # its address costs no query, and the check is the one the handler then reuses.
         if outcome is not None and outcome[0]:
-            token = served_token(scope)
-            user_id = await self.identify_user(scope, token) if token else None
+            user_id = await self.identify_user(scope)
             if user_id is not None:
                 user = await self.limiter.hit(endpoint, [f"user:{user_id}"])
                 outcome = None if user is None else deciding([outcome, user])

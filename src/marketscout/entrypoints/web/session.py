@@ -9,9 +9,10 @@ A session is two cookies: ``ms_session``, the login's access token (30 minutes b
 stays alive: a page request whose access token has expired (expired only: not revoked, forged,
 nor of a disabled account) is renewed from the refresh cookie by the use case the API's
 ``POST /token/refresh`` uses, so an ended login (log-out, revocation, a password change, a
-disabled account, a replayed refresh token) is never renewed; the request is served as the user,
-and its answer sets both new cookies. Tabs renewing the same session at once are told apart from
-a replay by a short grace (:data:`RENEWAL_GRACE`, see docs/security.md).
+disabled account, a replayed refresh token) is never renewed; the request is served as the user
+(and spends the user's rate-limit budget), and its answer sets both new cookies, a 429 too. Tabs
+renewing the same session at once are told apart from a replay by a short grace
+(:data:`RENEWAL_GRACE`, see docs/security.md).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ CSRF_COOKIE = "ms_csrf"
 # a cookie path cannot name both without every path; the API never reads it (served_token).
 REFRESH_COOKIE = "ms_refresh"
 PAGE_SESSION = "page_session"
+RENEWAL_COOKIES = "renewal_cookies"
 # The session cookie outlives its access token by this much, so that the next request can tell
 # "expired" from "never logged in".
 SESSION_GRACE = 12 * 3600
@@ -178,9 +180,11 @@ class PageUserMiddleware:
 
     A session whose access token has expired, or whose cookie the browser dropped, is renewed
     from its refresh cookie (:func:`~marketscout.domain.usecases.accounts.renew_session`): the
-    request is served as the user and the answer sets the new cookies, unless its handler sets
-    cookies of the same names (log-in, log-out, a password change: theirs win). A refresh cookie
-    that renews nothing (its login ended, forged) is deleted; the session counts as expired."""
+    request is served as the user, and counted against the user's rate-limit budget (the limiter
+    asks :meth:`resolve` first), and the answer sets the new cookies
+    (:class:`SessionCookiesMiddleware`), unless its handler sets cookies of the same names
+    (log-in, log-out, a password change: theirs win). A refresh cookie that renews nothing (its
+    login ended, forged) is deleted; the session counts as expired."""
 
     def __init__(
         self, app: ASGIApp, tokens: TokenIssuer, unit_of_work: UnitOfWorkFactory, clock: Clock
@@ -194,29 +198,37 @@ class PageUserMiddleware:
         if scope["type"] != ScopeType.HTTP or not is_page_path(scope["path"]):
             await self.app(scope, receive, send)
             return
-        outcome: User | DomainError | None = None
+        outcome = await self.resolve(scope)
+        if isinstance(outcome, User):
+            # Without the count (a store that failed just now) the page still shows, unbadged.
+            with contextlib.suppress(Unavailable):
+                scope["state"][UNREAD_ALERTS] = await alerts.count_unread_alerts(
+                    self.unit_of_work(), user_id=outcome.id
+                )
+        await self.app(scope, receive, send)
+
+    async def resolve(self, scope: Scope) -> User | DomainError | None:
+        """What the page request's session is worth (see :func:`page_session`), worked out once
+        per request, renewing an expired session; the rate limiter asks first, to charge the
+        user the request is served as. The renewal's cookies are kept in the request's state for
+        :class:`SessionCookiesMiddleware`."""
+        state = scope.setdefault("state", {})
+        if PAGE_SESSION in state:
+            outcome: User | DomainError | None = state[PAGE_SESSION]
+            return outcome
+        outcome = None
         # served_token is the rule the rate limiter charges by too: a page's is the session cookie.
         if token := served_token(scope):
             try:
-                # Once per request: the rate limiter has often checked this token already.
                 outcome = await authenticate_once(scope, token, self.tokens, self.unit_of_work)
             except DomainError as error:
                 outcome = error
         if outcome is None or isinstance(outcome, TokenExpired):
             request: Request[Any, Any, Any] = Request(scope)
             if refresh := request.cookies.get(REFRESH_COOKIE):
-                outcome, cookies = await self._renewed(request, refresh)
-                send = _setting(send, cookies)
-        if outcome is not None:
-            state = scope.setdefault("state", {})
-            state[PAGE_SESSION] = outcome
-            if isinstance(outcome, User):
-                # Without the count (a store that failed just now) the page still shows, unbadged.
-                with contextlib.suppress(Unavailable):
-                    state[UNREAD_ALERTS] = await alerts.count_unread_alerts(
-                        self.unit_of_work(), user_id=outcome.id
-                    )
-        await self.app(scope, receive, send)
+                outcome, state[RENEWAL_COOKIES] = await self._renewed(request, refresh)
+        state[PAGE_SESSION] = outcome
+        return outcome
 
     async def _renewed(
         self, request: Request[Any, Any, Any], refresh: str
@@ -242,18 +254,34 @@ class PageUserMiddleware:
         return renewal.user, cookies
 
 
-def _setting(send: Send, cookies: list[Cookie]) -> Send:
-    """``send``, adding ``cookies`` to the answer's headers, but none of a name the answer sets."""
+class SessionCookiesMiddleware:
+    """Sets the cookies of a session :class:`PageUserMiddleware` renewed on the request's answer,
+    whoever gives it: the page, or the rate limiter's 429, which this runs outside of. The
+    renewal rotated the refresh token: an answer without the new one would leave the browser
+    the spent one, whose next use after the grace ends the login as a replay. An answer that
+    sets cookies of the same names (log-in, log-out, a password change) keeps its own."""
 
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", ()))
-            named = {
-                bytes(value).split(b"=", 1)[0].strip().decode("latin-1")
-                for key, value in headers
-                if bytes(key).lower() == b"set-cookie"
-            }
-            message["headers"] = [*headers, *(c.to_encoded_header() for c in cookies if c.key not in named)]
-        await send(message)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-    return sending
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or not is_page_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: Message) -> None:
+            cookies: list[Cookie] = scope.get("state", {}).get(RENEWAL_COOKIES, [])
+            if message["type"] == "http.response.start" and cookies:
+                headers = list(message.get("headers", ()))
+                named = {
+                    bytes(value).split(b"=", 1)[0].strip().decode("latin-1")
+                    for key, value in headers
+                    if bytes(key).lower() == b"set-cookie"
+                }
+                message["headers"] = [
+                    *headers,
+                    *(c.to_encoded_header() for c in cookies if c.key not in named),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, sending)
