@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self
 
@@ -20,6 +22,7 @@ from marketscout.adapters.sql.repositories import SqlRefreshTokenRepository
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import AuthenticationFailed
 from marketscout.domain.model import RefreshToken
+from marketscout.domain.ports import TokenIssuer
 from marketscout.domain.usecases import accounts
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.settings import Settings
@@ -540,6 +543,22 @@ async def _until_a_statement_waits_for_a_lock(url: str) -> None:
     pytest.fail("the revoke never waited for the refresh's lock")
 
 
+@asynccontextmanager
+async def _two_connections(
+    settings: Settings, clock: MovableClock, username: str
+) -> AsyncIterator[tuple[Client, TokenIssuer, async_sessionmaker[AsyncSession], dict[str, Any]]]:
+    """The app on ``settings``' store; its token issuer; sessions of a connection pool of the
+    test's own, for use cases run beside the app's; and a new login of ``username``."""
+    container = build_container(settings, clock)
+    engine = create_engine(settings.database_url)
+    try:
+        async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
+            await sign_up(client, username)
+            yield client, container.token_issuer(), session_factory(engine), await _log_in(client, username)
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 @pytest.mark.parametrize("pause", ["before_spending", "after_adding"])
 async def test_a_refresh_racing_a_revoke_hands_out_nothing_that_works(
@@ -551,50 +570,41 @@ async def test_a_refresh_racing_a_revoke_hands_out_nothing_that_works(
     new token, with the revoke behind it (PostgreSQL: its UPDATE waiting for the refresh's row
     lock, so the new row is not among those it revokes; SQLite: waiting for the write lock), the
     refresh hands out a pair, and both of its tokens are refused: they belong to a revoked login."""
-    container = build_container(settings, clock)
-    issuer = container.token_issuer()
-    engine = create_engine(settings.database_url)
-    sessions = session_factory(engine)
-    try:
-        async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
-            await sign_up(client, "pia")
-            victim = await _log_in(client, "pia")
-            thief = _Stop(pause)
-            refresh = asyncio.create_task(
-                accounts.refresh_tokens(
-                    _StoppingUnitOfWork(sessions, thief), issuer, clock, refresh_token=victim["refresh_token"]
-                )
+    async with _two_connections(settings, clock, "pia") as (client, issuer, sessions, victim):
+        thief = _Stop(pause)
+        refresh = asyncio.create_task(
+            accounts.refresh_tokens(
+                _StoppingUnitOfWork(sessions, thief), issuer, clock, refresh_token=victim["refresh_token"]
             )
-            await thief.reached.wait()
-            victims = _Stop("before_revoking", go=True)
-            revoke = asyncio.create_task(
-                accounts.revoke_tokens(
-                    _StoppingUnitOfWork(sessions, victims),
-                    issuer,
-                    clock,
-                    victim["access_token"],
-                    refresh_token=victim["refresh_token"],
-                )
+        )
+        await thief.reached.wait()
+        victims = _Stop("before_revoking", go=True)
+        revoke = asyncio.create_task(
+            accounts.revoke_tokens(
+                _StoppingUnitOfWork(sessions, victims),
+                issuer,
+                clock,
+                victim["access_token"],
+                refresh_token=victim["refresh_token"],
             )
-            if pause == "before_spending":
-                await revoke
-            else:
-                await victims.reached.wait()
-                if not settings.database_url.startswith("sqlite"):
-                    await _until_a_statement_waits_for_a_lock(settings.database_url)
-            thief.go.set()
-            [outcome] = await asyncio.gather(refresh, return_exceptions=True)
+        )
+        if pause == "before_spending":
             await revoke
-            if pause == "before_spending":
-                assert isinstance(outcome, AuthenticationFailed), outcome
-                return
-            assert isinstance(outcome, accounts.TokenPair), outcome
-            again = await client.post("/token/refresh", json={"refresh_token": outcome.refresh_token})
-            assert again.status_code == 401, "the refresh token added while the login was revoked"
-            thiefs = {"Authorization": f"Bearer {outcome.access_token}"}
-            assert (await client.get(PROTECTED, headers=thiefs)).status_code == 401
-    finally:
-        await engine.dispose()
+        else:
+            await victims.reached.wait()
+            if not settings.database_url.startswith("sqlite"):
+                await _until_a_statement_waits_for_a_lock(settings.database_url)
+        thief.go.set()
+        [outcome] = await asyncio.gather(refresh, return_exceptions=True)
+        await revoke
+        if pause == "before_spending":
+            assert isinstance(outcome, AuthenticationFailed), outcome
+            return
+        assert isinstance(outcome, accounts.TokenPair), outcome
+        again = await client.post("/token/refresh", json={"refresh_token": outcome.refresh_token})
+        assert again.status_code == 401, "the refresh token added while the login was revoked"
+        thiefs = {"Authorization": f"Bearer {outcome.access_token}"}
+        assert (await client.get(PROTECTED, headers=thiefs)).status_code == 401
 
 
 @pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
@@ -609,46 +619,37 @@ async def test_two_tabs_renewing_the_same_session_at_once_on_two_connections_bot
     write lock, SQLite). Either way one rotates, the other is served within the grace (an
     access token, no refresh token) instead of ending the login as a replay; both access
     tokens work and the rotated refresh token renews the login later."""
-    container = build_container(settings, clock)
-    issuer = container.token_issuer()
-    engine = create_engine(settings.database_url)
-    sessions = session_factory(engine)
     grace = timedelta(seconds=30)
-    try:
-        async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
-            await sign_up(client, "rhea")
-            login = await _log_in(client, "rhea")
-            first_tab = _Stop(pause)
-            first = asyncio.create_task(
-                accounts.renew_session(
-                    _StoppingUnitOfWork(sessions, first_tab),
-                    issuer,
-                    clock,
-                    refresh_token=login["refresh_token"],
-                    grace=grace,
-                )
+    async with _two_connections(settings, clock, "rhea") as (client, issuer, sessions, login):
+        first_tab = _Stop(pause)
+        first = asyncio.create_task(
+            accounts.renew_session(
+                _StoppingUnitOfWork(sessions, first_tab),
+                issuer,
+                clock,
+                refresh_token=login["refresh_token"],
+                grace=grace,
             )
-            await first_tab.reached.wait()
-            second = asyncio.create_task(
-                accounts.renew_session(
-                    SqlUnitOfWork(sessions), issuer, clock, refresh_token=login["refresh_token"], grace=grace
-                )
+        )
+        await first_tab.reached.wait()
+        second = asyncio.create_task(
+            accounts.renew_session(
+                SqlUnitOfWork(sessions), issuer, clock, refresh_token=login["refresh_token"], grace=grace
             )
-            if pause == "before_spending":
-                await second
-            elif not settings.database_url.startswith("sqlite"):
-                await _until_a_statement_waits_for_a_lock(settings.database_url)
-            first_tab.go.set()
-            renewals = await asyncio.gather(first, second)
-            rotated = [r.refresh_token for r in renewals if r.refresh_token is not None]
-            assert len(rotated) == 1, renewals
-            for renewal in renewals:
-                served = {"Authorization": f"Bearer {renewal.access_token}"}
-                assert (await client.get(PROTECTED, headers=served)).status_code == 200
-            later = await client.post("/token/refresh", json={"refresh_token": rotated[0]})
-            assert later.status_code == 200, "the login goes on"
-    finally:
-        await engine.dispose()
+        )
+        if pause == "before_spending":
+            await second
+        elif not settings.database_url.startswith("sqlite"):
+            await _until_a_statement_waits_for_a_lock(settings.database_url)
+        first_tab.go.set()
+        renewals = await asyncio.gather(first, second)
+        rotated = [r.refresh_token for r in renewals if r.refresh_token is not None]
+        assert len(rotated) == 1, renewals
+        for renewal in renewals:
+            served = {"Authorization": f"Bearer {renewal.access_token}"}
+            assert (await client.get(PROTECTED, headers=served)).status_code == 200
+        later = await client.post("/token/refresh", json={"refresh_token": rotated[0]})
+        assert later.status_code == 200, "the login goes on"
 
 
 @pytest.mark.parametrize("body", [None, {}, {"refresh_token": "never-issued"}])
