@@ -1,0 +1,93 @@
+"""The methods each address answers, as HTTP says they must be answered: HEAD as GET without its
+body (RFC 9110 §9.3.2), an ``Allow`` header that lists them all (OPTIONS, 405), and a
+``Location`` for what a POST created (§15.3.2)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from marketscout.entrypoints.app import create_app
+from tests.integration.api.support import MovableClock, api_settings, build_container, setup_ad, sign_up
+
+Client = AsyncTestClient[Litestar]
+MakeUser = Callable[[str], Awaitable[dict[str, str]]]
+# Headers that differ between any two answers: the request's own id, the budget left.
+_PER_REQUEST = {"x-request-id", "x-ratelimit-remaining", "x-ratelimit-reset", "date", "set-cookie"}
+
+
+@pytest.fixture
+async def limited(database_url: str, clock: MovableClock) -> AsyncIterator[Client]:
+    """A client of an app that counts requests, as in production (the API tests turn it off)."""
+    settings = api_settings(
+        database_url=database_url,
+        rate_limit_enabled=True,
+        rate_limit_default="1000/minute",
+        rate_limit_heavy="1000/minute",
+        rate_limit_auth="1000/minute",
+    )
+    async with AsyncTestClient(
+        app=create_app(build_container(settings, clock)), base_url="http://127.0.0.1:8000"
+    ) as test_client:
+        yield test_client
+
+
+def _lasting(headers: httpx.Headers) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower() not in _PER_REQUEST}
+
+
+async def test_head_answers_every_get_address_as_get_does_without_the_body(limited: Client) -> None:
+    headers = await sign_up(limited, "header")
+    product_id, _ = await setup_ad(limited, headers)
+    await limited.post("/watchlists", json={"product_id": product_id}, headers=headers)
+    document = (await limited.get("/openapi.json")).json()
+    paths = [path for path, item in document["paths"].items() if "get" in item]
+    assert len(paths) >= 15, paths
+    filled = {"{product_id}": str(product_id), "{data_type}": "watchlist"}
+    for path in [*paths, "/openapi.json", "/docs", "/"]:
+        url = path
+        for name, value in filled.items():
+            url = url.replace(name, value)
+        get = await limited.get(url, headers=headers)
+        head = await limited.head(url, headers=headers)
+        assert head.status_code == get.status_code, (url, head.status_code, head.text)
+        assert head.content == b"", url
+        assert _lasting(head.headers) == _lasting(get.headers), url
+        assert "x-ratelimit-limit" in head.headers or path in {"/health", "/ready"}, url
+    # An address without GET has no HEAD either: 405, naming what it answers.
+    refused = await limited.head("/engagement", headers=headers)
+    assert refused.status_code == 405
+    assert refused.content == b""
+    assert set(refused.headers["allow"].split(", ")) == {"OPTIONS", "POST"}
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/products", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("/alert-rules", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("/alert-rules/1", {"DELETE", "OPTIONS", "PUT"}),
+        ("/alerts", {"GET", "HEAD", "OPTIONS"}),
+        ("/watchlists", {"GET", "HEAD", "OPTIONS", "POST"}),
+        ("/watchlists/1", {"DELETE", "OPTIONS"}),
+        ("/products/1", {"GET", "HEAD", "OPTIONS"}),
+        ("/engagement", {"OPTIONS", "POST"}),
+        ("/health", {"GET", "HEAD", "OPTIONS"}),
+    ],
+)
+async def test_allow_lists_every_method_the_address_answers(
+    client: Client, path: str, methods: set[str]
+) -> None:
+    """OPTIONS says them all, also where two controllers serve one path (GET /alert-rules in one
+    place, POST in another); so does a 405, in the error shape."""
+    options = await client.options(path)
+    assert options.status_code == 204, options.text
+    assert set(options.headers["allow"].split(", ")) == methods, path
+    wrong = await client.patch(path)
+    assert wrong.status_code == 405
+    assert set(wrong.headers["allow"].split(", ")) == methods, path
+    assert wrong.json()["status_code"] == 405
