@@ -42,6 +42,7 @@ from marketscout.entrypoints.authentication import authenticate_once, is_page_pa
 from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.middleware import (
     CorsPreflightChecks,
+    HeadAsGet,
     RequestContextMiddleware,
     configure_logging,
 )
@@ -151,7 +152,7 @@ def create_app(container: Container | None = None) -> Litestar:
     )
     cors = CORSConfig(
         allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],  # every method a route answers
+        allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],  # every method a route answers
         allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         allow_credentials=False,
         expose_headers=["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"],
@@ -230,6 +231,8 @@ def create_app(container: Container | None = None) -> Litestar:
         handler = RateLimitMiddleware(handler, limiter, identify_user)
     # Outside the limiter: its 429 for a renewed session sets the rotated refresh token too.
     handler = SessionCookiesMiddleware(handler)
+    # Inside the access log, which says HEAD; all else, rate limits too, serves it as the GET it is.
+    handler = HeadAsGet(handler, app.routes)
     handler = RequestContextMiddleware(handler, on_write=container.read_cache().invalidate)
     # Outermost: behind a trusted TLS-terminating proxy, everything after sees the client's scheme.
     app.asgi_handler = ForwardedSchemeMiddleware(handler, TrustedProxies(settings.trusted_proxies))

@@ -8,14 +8,15 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
 from litestar.config.cors import CORSConfig
 from litestar.constants import DEFAULT_ALLOWED_CORS_HEADERS
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.routes import BaseRoute, HTTPRoute
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPScope, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("marketscout.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -244,3 +245,56 @@ class CorsPreflightChecks:
                     }
                 )
         return refused
+
+
+class HeadAsGet:
+    """Answers HEAD wherever GET is answered, as GET answers (status and headers, the rate
+    limit's included) without the body (RFC 9110 §9.3.2), and lists in every ``Allow`` header
+    (OPTIONS, 405) each method the path answers, HEAD beside GET. Litestar 2 has neither: HEAD
+    needs a handler of its own, and its OPTIONS answer on a path served by several handlers lists
+    only those registered first (litestar-org/litestar#4169, fixed in 3.0)."""
+
+    def __init__(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> None:
+        self.app = app
+        self.methods: dict[str, set[str]] = {}  # by path template, as routing names it
+        for route in routes:
+            if isinstance(route, HTTPRoute):
+                self.methods.setdefault(route.path_format, set()).update(route.methods)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        head = scope["method"] == "HEAD"
+        served: HTTPScope = {**scope, "method": "GET"} if head else scope
+
+        async def send_answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if any(name.lower() == b"allow" for name, _ in headers):
+                    message = {**message, "headers": self._allowing(headers, served)}
+            elif head:  # the body, or a file to send (ASGI's pathsend): nothing of it
+                nothing: HTTPResponseBodyEvent = {
+                    "type": "http.response.body",
+                    "body": b"",
+                    "more_body": bool(message.get("more_body", False)),
+                }
+                message = nothing
+            await send(message)
+
+        await self.app(served, receive, send_answer)
+
+    def _allowing(self, headers: list[tuple[bytes, bytes]], scope: HTTPScope) -> list[tuple[bytes, bytes]]:
+        """``headers`` with ``Allow`` listing every method of the path routed to (a 405, routed
+        nowhere, has them all already)."""
+        methods = {
+            method.strip()
+            for name, value in headers
+            if name.lower() == b"allow"
+            for method in value.decode("latin-1").split(",")
+        }
+        methods |= self.methods.get(scope.get("path_template", ""), set())
+        if "GET" in methods:
+            methods.add("HEAD")
+        allow = ", ".join(sorted(methods)).encode()
+        return [*((k, v) for k, v in headers if k.lower() != b"allow"), (b"allow", allow)]
