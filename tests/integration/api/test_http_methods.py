@@ -1,6 +1,6 @@
 """The methods each address answers, as HTTP says they must be answered: HEAD as GET without its
 body (RFC 9110 §9.3.2), an ``Allow`` header that lists them all (OPTIONS, 405), and a
-``Location`` for what a POST created (§15.3.2)."""
+``Location`` for what a POST created (§15.3.2); and what an answer is, in the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -91,3 +91,34 @@ async def test_allow_lists_every_method_the_address_answers(
     assert wrong.status_code == 405
     assert set(wrong.headers["allow"].split(", ")) == methods, path
     assert wrong.json()["status_code"] == 405
+
+
+async def test_a_created_product_is_answered_with_its_location(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("locator")
+    created = await client.post("/products", json={"name": "Lamp", "description": "A lamp"}, headers=headers)
+    assert created.status_code == 201
+    location = created.headers["location"]
+    assert location == f"/products/{created.json()['id']}"
+    found = await client.get(location)
+    assert found.status_code == 200
+    assert found.json()["id"] == created.json()["id"]
+    document = (await client.get("/openapi.json")).json()
+    answer = document["paths"]["/products"]["post"]["responses"]["201"]
+    assert answer["headers"]["Location"]["schema"] == {"type": "string"}
+    assert "/products/{product_id}" in answer["headers"]["Location"]["description"]
+
+
+async def test_the_document_describes_the_export_as_csv_of_its_allowed_types(client: Client) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/export/{data_type}"]["get"]
+    (parameter,) = [p for p in operation["parameters"] if p["name"] == "data_type"]
+    assert parameter["in"] == "path"
+    assert parameter["schema"]["enum"] == ["watchlist", "trends"]
+    success = operation["responses"]["200"]
+    assert success["content"] == {"text/csv": {"schema": {"type": "string"}}}
+    for columns in (
+        "Product ID,Product Name,Description,Added Date",
+        "Product ID,Product Name,Trend Score,Date",
+    ):
+        assert columns in success["description"]
+    assert "Content-Disposition" in success["headers"]
