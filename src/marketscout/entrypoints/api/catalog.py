@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
@@ -36,14 +39,28 @@ class ProductController(Controller):
 
         return await reads.cache.get_or_compute(("products", skip, limit, q), compute)
 
-    @post("/", status_code=201, summary="Create a product")
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a product",
+        response_headers=[
+            ResponseHeader(
+                name="Location",
+                value="/products/{product_id}",  # documented, its type a string
+                documentation_only=True,
+                required=True,
+                description="The new product's address, /products/{product_id}",
+            )
+        ],
+    )
     async def create_product(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[ProductIn],
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
         user: NamedDependency[User],
-    ) -> ProductOut:
+    ) -> Response[ProductOut]:
         product = await catalog.create_product(
             uow,
             clock,
@@ -55,9 +72,10 @@ class ProductController(Controller):
             ),
             created_by=user.id,
         )
-        return ProductOut.of(product)
+        location = request.app.route_reverse("product", product_id=product.id)
+        return Response(ProductOut.of(product), status_code=201, headers={"Location": location})
 
-    @get("/{product_id:int}", summary="Get a product with its current score")
+    @get("/{product_id:int}", name="product", summary="Get a product with its current score")
     async def get_product(self, product_id: PathId, uow: NamedDependency[UnitOfWork]) -> ProductOut:
         product, score = await trends.product_with_score(uow, product_id)
         return ProductOut.of(product, score)
