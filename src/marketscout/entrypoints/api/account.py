@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, Response, delete, get, post, put
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromQuery, JSONBody, PathParameter
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.model import DeliveryStatus, User
@@ -26,6 +28,18 @@ from marketscout.entrypoints.schemas import (
     MarkReadOut,
     WatchIn,
     WatchlistOut,
+)
+
+ExportType = Annotated[
+    str,
+    # Read as any text, so that another answers the contract's 400 naming the allowed values.
+    PathParameter(description="What to export", schema_extra={"enum": list(export.EXPORT_TYPES)}),
+]
+_COLUMNS = {"watchlist": export.WATCHLIST_HEADER, "trends": export.TRENDS_HEADER}
+EXPORT_DESCRIPTION = (
+    "CSV (RFC 4180, CRLF line ends) with a header row, also when there are no rows: "
+    + "; ".join(f"`{kind}`: `{','.join(_COLUMNS[kind])}`" for kind in export.EXPORT_TYPES)
+    + ". Cells a spreadsheet would run as a formula start with a `'`."
 )
 
 
@@ -205,9 +219,23 @@ class AlertController(Controller):
 class ExportController(Controller):
     tags = ["export"]
 
-    @get("/export/{data_type:str}", summary="Download the user's watchlist or trends as CSV")
+    @get(
+        "/export/{data_type:str}",
+        summary="Download the user's watchlist or trends as CSV",
+        media_type="text/csv",
+        response_description=EXPORT_DESCRIPTION,
+        response_headers=[
+            ResponseHeader(
+                name="Content-Disposition",
+                value="attachment; filename={data_type}_export.csv",  # documented, its type a string
+                documentation_only=True,
+                required=True,
+                description="attachment; filename={data_type}_export.csv",
+            )
+        ],
+    )
     async def export_csv(
-        self, data_type: FromPath[str], uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
+        self, data_type: ExportType, uow: NamedDependency[UnitOfWork], user: NamedDependency[User]
     ) -> Response[str]:
         """400 for a type other than `watchlist` or `trends`."""
         try:
