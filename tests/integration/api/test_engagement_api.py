@@ -144,6 +144,42 @@ async def test_an_instant_out_of_range_is_one_rejected_item(client: Client, make
             assert "1970" in rejected["rule"]
 
 
+async def test_a_number_beyond_any_float_is_one_rejected_item_told_its_fields_rule(
+    client: Client, make_user: MakeUser
+) -> None:
+    """JSON allows 1e999, which no float holds: the item is rejected naming the field and its
+    whole rule, as any other value out of its bounds, under either content type; the body is not
+    "not valid JSON"."""
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers)
+    good = msgspec.json.encode(snap(ad_id, 2, 100))
+    odd = msgspec.json.encode(snap(ad_id, 1, 7)).replace(b'"views":7', b'"views":1e999')
+    assert b"1e999" in odd
+    counter = {"index": 1, "field": "views", "rule": "must be a whole number from 0 to 2^63 - 1"}
+    for content, content_type in (
+        (b"[" + good + b"," + odd + b"]", "application/json"),
+        (good + b"\n" + odd, "application/x-ndjson"),
+    ):
+        response = await client.post(
+            "/engagement", content=content, headers={**headers, "Content-Type": content_type}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["rejected"] == [counter], content_type
+        strict = await client.post(
+            "/engagement",
+            params={"all_or_nothing": "true"},
+            content=content,
+            headers={**headers, "Content-Type": content_type},
+        )
+        assert strict.status_code == 422, strict.text
+        assert strict.json()["details"] == [counter], content_type
+    alone = await client.post(
+        "/engagement", content=odd, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["rejected"] == [{**counter, "index": 0}]
+
+
 async def test_missing_and_unknown_fields_of_an_item_are_named(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("ingester")
     _, ad_id = await setup_ad(client, headers)
