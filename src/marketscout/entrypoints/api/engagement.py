@@ -46,44 +46,40 @@ def _rejection(index: int, error: msgspec.ValidationError) -> Rejection:
 
 
 _ITEM = msgspec.json.Decoder(EngagementIn)
+# A JSON body as it is written, and an array's items so: well-formed, and nothing converted yet
+# (a number no float holds, 1e999, is its item's problem, told by that item's rules).
+_WRITTEN = msgspec.json.Decoder(msgspec.Raw)
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _parse_item(index: int, written: bytes | msgspec.Raw) -> SnapshotInput | Rejection:
+    """One item decoded straight into its schema: one pass, no intermediate dict."""
+    try:
+        return to_snapshot_input(_ITEM.decode(written))
+    except msgspec.ValidationError as error:
+        return _rejection(index, error)
+    except UnicodeDecodeError:
+        return Rejection(index, "item", "is not valid UTF-8")
+    except (msgspec.DecodeError, RecursionError):
+        return Rejection(index, "item", "is not valid JSON")
 
 
 def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotInput | Rejection]:
     """Parses each item on its own, so one bad item does not lose the good ones."""
     if content_type == NDJSON:
-        # Each line decoded straight into its schema: one pass, no intermediate dict.
-        lines = [line for line in raw.splitlines() if line.strip()]
-        if len(lines) > max_items:
-            raise HTTPException(status_code=413, detail=f"At most {max_items} snapshots per request")
-        parsed_lines: list[SnapshotInput | Rejection] = []
-        for index, line in enumerate(lines):
-            try:
-                parsed_lines.append(to_snapshot_input(_ITEM.decode(line)))
-            except msgspec.ValidationError as error:
-                parsed_lines.append(_rejection(index, error))
-            except UnicodeDecodeError:
-                parsed_lines.append(Rejection(index, "item", "is not valid UTF-8"))
-            except (msgspec.DecodeError, RecursionError):
-                parsed_lines.append(Rejection(index, "item", "is not valid JSON"))
-        return parsed_lines
-    try:
-        body = msgspec.json.decode(raw)
-    except UnicodeDecodeError:
-        raise NOT_UTF8 from None
-    except (msgspec.DecodeError, RecursionError):
-        raise NOT_JSON from None
-    documents: list[Any] = body if isinstance(body, list) else [body]
+        documents: list[bytes] | list[msgspec.Raw] = [line for line in raw.splitlines() if line.strip()]
+    else:
+        try:
+            raw.decode()  # an item left unread (Raw) is not checked for UTF-8: check every byte
+            body = _WRITTEN.decode(raw)
+            documents = _ITEMS.decode(body) if memoryview(body)[:1].tobytes() == b"[" else [body]
+        except UnicodeDecodeError:
+            raise NOT_UTF8 from None
+        except (msgspec.DecodeError, RecursionError):
+            raise NOT_JSON from None
     if len(documents) > max_items:
         raise HTTPException(status_code=413, detail=f"At most {max_items} snapshots per request")
-    items: list[SnapshotInput | Rejection] = []
-    for index, document in enumerate(documents):
-        try:
-            parsed = msgspec.convert(document, EngagementIn)
-        except msgspec.ValidationError as error:
-            items.append(_rejection(index, error))
-            continue
-        items.append(to_snapshot_input(parsed))
-    return items
+    return [_parse_item(index, document) for index, document in enumerate(documents)]
 
 
 def to_snapshot_input(parsed: EngagementIn) -> SnapshotInput:
