@@ -19,6 +19,7 @@ from typing import Any, get_args
 
 import msgspec
 from litestar import Litestar, Request
+from litestar.datastructures import ResponseHeader
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
@@ -136,6 +137,14 @@ def document_errors(app: Litestar) -> None:
                     description=ERRORS[code], content={"application/json": error}
                 )
             operation.responses = responses
+
+
+def sent_header(name: str, description: str) -> ResponseHeader:
+    """A header the handler sets on every success answer, for the document: a string, always
+    there (``value`` only gives its type; the handler's own value is sent)."""
+    return ResponseHeader(
+        name=name, value=description, documentation_only=True, required=True, description=description
+    )
 
 
 def document_body(

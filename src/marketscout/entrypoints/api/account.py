@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, delete, get, post, put
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
@@ -18,6 +18,7 @@ from marketscout.domain.usecases import alerts, export, notifications, watchlist
 from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.params import Limit, PathId, Skip
 from marketscout.entrypoints.notify import available_channels
+from marketscout.entrypoints.openapi import sent_header
 from marketscout.entrypoints.schemas import (
     AlertOut,
     AlertRuleIn,
@@ -224,15 +225,7 @@ class ExportController(Controller):
         summary="Download the user's watchlist or trends as CSV",
         media_type="text/csv",
         response_description=EXPORT_DESCRIPTION,
-        response_headers=[
-            ResponseHeader(
-                name="Content-Disposition",
-                value="attachment; filename={data_type}_export.csv",  # documented, its type a string
-                documentation_only=True,
-                required=True,
-                description="attachment; filename={data_type}_export.csv",
-            )
-        ],
+        response_headers=[sent_header("Content-Disposition", "attachment; filename={data_type}_export.csv")],
     )
     async def export_csv(
         self, data_type: ExportType, uow: NamedDependency[UnitOfWork], user: NamedDependency[User]

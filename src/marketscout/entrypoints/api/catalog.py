@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
@@ -15,6 +14,7 @@ from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases import catalog, trends
 from marketscout.entrypoints.api.dependencies import Reads
 from marketscout.entrypoints.api.params import Limit, NameQuery, OptionalId, PathId, Skip
+from marketscout.entrypoints.openapi import sent_header
 from marketscout.entrypoints.schemas import AdIn, AdOut, ProductIn, ProductOut
 
 
@@ -43,15 +43,7 @@ class ProductController(Controller):
         "/",
         status_code=201,
         summary="Create a product",
-        response_headers=[
-            ResponseHeader(
-                name="Location",
-                value="/products/{product_id}",  # documented, its type a string
-                documentation_only=True,
-                required=True,
-                description="The new product's address, /products/{product_id}",
-            )
-        ],
+        response_headers=[sent_header("Location", "The new product's address, /products/{product_id}")],
     )
     async def create_product(
         self,
