@@ -568,6 +568,70 @@ async def test_every_query_parameter_refuses_a_wrong_value_by_name_and_rule(
     assert len(tried) >= 30
 
 
+TRENDING_TAKES = "limit, skip, status, q, platform, region, min_confidence"
+
+
+@pytest.mark.parametrize(
+    ("query", "details"),
+    [
+        ("/trending?limt=5", [("limt", f"is not a known parameter; this route takes: {TRENDING_TAKES}")]),
+        (
+            "/trending?sort_by=x&limit=0",
+            [
+                ("sort_by", f"is not a known parameter; this route takes: {TRENDING_TAKES}"),
+                ("limit", LIMIT_RULE),
+            ],
+        ),
+        ("/products/1?verbose=1", [("verbose", "is not a known parameter; this route takes none")]),
+        (
+            "/alerts?Unread=true",
+            [("Unread", "is not a known parameter; this route takes: unread, skip, limit")],
+        ),
+    ],
+)
+async def test_an_unknown_query_parameter_is_refused_naming_it_and_the_known_ones(
+    client: Client, make_user: MakeUser, query: str, details: list[tuple[str, str]]
+) -> None:
+    """A misspelt parameter would otherwise be ignored and the client left with an answer to
+    another question (ten products where it asked for five)."""
+    headers = await make_user("typist")
+    answer = await client.get(query, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert [(d["field"], d["rule"]) for d in answer.json()["details"]] == details
+    for detail in details:
+        assert_in_words(detail[1])
+
+
+async def test_every_documented_operation_refuses_an_unknown_query_parameter(
+    client: Client, make_user: MakeUser
+) -> None:
+    """Walks the OpenAPI document: every operation but the probes refuses a parameter it does not
+    document, before it does anything (no product 1 exists, yet the answer is the 422)."""
+    headers = await make_user("unknown_params")
+    document = (await client.get("/openapi.json")).json()
+    tried = 0
+    for path, item in document["paths"].items():
+        for method in item:
+            url = path.replace("{product_id}", "1").replace("{rule_id}", "1").replace("{data_type}", "trends")
+            answer = await client.request(method.upper(), url, params={"limt": "5"}, headers=headers)
+            where = (method, path, answer.text)
+            if path in {"/health", "/ready"}:
+                assert answer.status_code == 200, where
+                continue
+            assert answer.status_code == 422, where
+            assert [d["field"] for d in answer.json()["details"]] == ["limt"], where
+            tried += 1
+    assert tried >= 25
+
+
+async def test_pages_probes_and_the_docs_take_any_query_parameter(client: Client) -> None:
+    """The dashboard's pages, the probes, the API docs and the static files are not the JSON API:
+    a monitor's or a browser's cache-buster (``?_=1``) reaches them unrefused."""
+    for url in ("/health", "/ready", "/openapi.json", "/docs", "/static/favicon.svg", "/", "/ui/heat-map"):
+        answer = await client.get(url, params={"_": "1"}, headers={"Accept": "text/html"})
+        assert answer.status_code == 200, (url, answer.text[:200])
+
+
 async def test_documented_repeats_and_plain_strings_still_pass(client: Client) -> None:
     assert (await client.get("/products", params={"q": "null"})).status_code == 200
     assert (
