@@ -47,6 +47,7 @@ from marketscout.entrypoints.middleware import (
     configure_logging,
 )
 from marketscout.entrypoints.openapi import (
+    ANY_QUERY,
     document_body,
     document_errors,
     document_integer_bounds,
@@ -64,12 +65,17 @@ STATIC = Path(__file__).with_name("static")
 TEMPLATES = Path(__file__).parent / "web" / "templates"
 
 
-@get("/health", tags=["operations"], summary="The process is up")
+@get("/health", tags=["operations"], summary="The process is up", opt={ANY_QUERY: True})
 async def health() -> HealthOut:
     return HealthOut(status="ok")
 
 
-@get("/ready", tags=["operations"], summary="The database answers (503 when it does not)")
+@get(
+    "/ready",
+    tags=["operations"],
+    summary="The database answers (503 when it does not)",
+    opt={ANY_QUERY: True},
+)
 async def ready(state: State) -> Response[HealthOut | ErrorBody]:
     probe: HealthProbe = state.container.health_probe()
     if await probe.ready():

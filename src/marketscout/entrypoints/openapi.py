@@ -358,11 +358,22 @@ def _query_rules(app: Litestar) -> dict[tuple[str, str], dict[str, _QueryRule]]:
     return rules
 
 
+# A route handler's ``opt`` key: the route takes query parameters it does not document (the
+# probes, which monitors call with cache-busters of their own).
+ANY_QUERY = "any_query"
+
+
+def _unknown(documented: dict[str, _QueryRule]) -> str:
+    takes = f": {', '.join(documented)}" if documented else " none"
+    return f"is not a known parameter; this route takes{takes}"
+
+
 class StrictQuery:
     """Holds query strings to what the OpenAPI document says, before Litestar's parser (which is
     lenient, and says what it wanted in Python's types): each documented parameter is refused
     by its name and its rule in words, the same whatever is wrong with the value (``010``,
-    ``abc`` or ``0`` for a limit), and a parameter given more often than it may be."""
+    ``abc`` or ``0`` for a limit), a parameter given more often than it may be, and one the
+    operation does not document, by its name and the ones it takes."""
 
     def __init__(self) -> None:
         self._rules: dict[tuple[str, str], dict[str, _QueryRule]] | None = None
@@ -381,12 +392,14 @@ class StrictQuery:
         rules = self._setup(request.app)
         path = self._paths.get(id(request.route_handler))
         documented = rules.get((request.method, path)) if path is not None else None
-        if not documented:
-            return
+        if documented is None or request.route_handler.opt.get(ANY_QUERY):
+            return  # not the JSON API (pages, docs, static files), or a probe
         problems: list[dict[str, str]] = []
         for name, values in request.query_params.dict().items():
             rule = documented.get(name)
             if rule is None:
+                # A misspelt parameter ignored would answer another question than the one asked.
+                problems.append({"key": name, "message": _unknown(documented)})
                 continue
             if rule.most is not None and len(values) > rule.most:
                 times = "once" if rule.most == 1 else f"{rule.most} times"
