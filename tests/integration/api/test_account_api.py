@@ -229,7 +229,8 @@ async def test_a_viral_ad_alerted_by_default_does_not_alert_again_under_an_expli
         batch.extend(snap(peer, hours, 1000 + (96 - hours) * 5) for peer in peers)
     assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
     viral = [a for a in (await client.get("/alerts", headers=headers)).json() if a["kind"] == "new_viral_ad"]
-    assert [a["rule_id"] for a in viral] == [0], "alerted under the default rule"
+    # No rule of the user's found it: no id (0 would read as a rule that could be looked up).
+    assert [a["rule_id"] for a in viral] == [None], "alerted under the default rule"
     explicit = await client.post(
         "/alert-rules", json={"kind": "new_viral_ad", "product_id": product_id}, headers=headers
     )
@@ -241,6 +242,10 @@ async def test_a_viral_ad_alerted_by_default_does_not_alert_again_under_an_expli
     )
     after = [a for a in (await client.get("/alerts", headers=headers)).json() if a["kind"] == "new_viral_ad"]
     assert after == viral
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["AlertOut"]
+    rule_id = schema["properties"]["rule_id"]
+    assert {"type": "null"} in rule_id["oneOf"], rule_id
+    assert "default rule" in rule_id["description"], rule_id
 
 
 async def test_a_rule_is_changed_in_place_keeping_its_secret_while_its_url_stays(
