@@ -295,7 +295,9 @@ async def test_query_instants_out_of_range_are_422_naming_the_field(
             if path != "/heat-map" and field == "until":
                 continue
             for instant in ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
-                response = await client.get(path, params={field: instant, "product_id": product_id})
+                # /trends takes its product in the path: a product_id query there is unknown.
+                query = {field: instant, **({"product_id": product_id} if path == "/heat-map" else {})}
+                response = await client.get(path, params=query)
                 assert response.status_code == 422, (path, field, instant, response.text)
                 [detail] = response.json()["details"]
                 assert detail["field"] == field
