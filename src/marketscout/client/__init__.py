@@ -206,7 +206,7 @@ class AlertRule(msgspec.Struct, kw_only=True):
 
 class Alert(msgspec.Struct, kw_only=True):
     id: int
-    rule_id: int
+    rule_id: int | None  # None: a default rule, the one of its kind
     product_id: int
     kind: str
     message: str

@@ -28,6 +28,7 @@ from marketscout.domain.model import (
 from marketscout.domain.text import MULTI_LINE, ONE_LINE, WEB_URL_PATTERN, Characters
 from marketscout.domain.usecases import catalog
 from marketscout.domain.usecases.accounts import EMAIL_LOCAL_MAX_LENGTH, EMAIL_MAX_LENGTH, USERNAME_PATTERN
+from marketscout.domain.usecases.alerts import DEFAULT_RULE_ID
 from marketscout.domain.usecases.trends import SpreadReport
 
 
@@ -518,7 +519,16 @@ class DeliveryOut(Output, frozen=True):
 
 class AlertOut(Output, frozen=True):
     id: int
-    rule_id: int
+    rule_id: Annotated[
+        int | None,
+        Meta(
+            description=(
+                "The user's rule that found the event; null for a default rule (a user without rules "
+                "of their own has one a kind: score_rise of 10 points within 24 hours, and "
+                "new_viral_ad), which the alert's kind names"
+            )
+        ),
+    ]
     product_id: int
     kind: AlertRuleKind
     message: str
@@ -529,7 +539,7 @@ class AlertOut(Output, frozen=True):
     def of(cls, alert: Alert) -> AlertOut:
         return cls(
             id=alert.id,
-            rule_id=alert.rule_id,
+            rule_id=None if alert.rule_id == DEFAULT_RULE_ID else alert.rule_id,
             product_id=alert.product_id,
             kind=alert.kind,
             message=alert.message,

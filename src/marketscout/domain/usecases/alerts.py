@@ -39,7 +39,9 @@ from marketscout.domain.usecases.trends import rescore, scan_hits
 HISTORY_WINDOW = timedelta(days=31)
 MAX_RULES_PER_USER = 100
 
-# What a user who has written no rules of their own is alerted about (rule id 0).
+# What a user who has written no rules of their own is alerted about, one rule a kind; their
+# alerts carry the rule id DEFAULT_RULE_ID, which no stored rule has.
+DEFAULT_RULE_ID = 0
 DEFAULT_RULES: tuple[tuple[AlertRuleKind, float | None, int | None], ...] = (
     (AlertRuleKind.SCORE_RISE, 10.0, 24),
     (AlertRuleKind.NEW_VIRAL_AD, None, None),
@@ -49,7 +51,12 @@ DEFAULT_RULES: tuple[tuple[AlertRuleKind, float | None, int | None], ...] = (
 def default_rules(user_id: int, created_at: datetime) -> list[AlertRule]:
     return [
         AlertRule(
-            id=0, user_id=user_id, kind=kind, threshold=threshold, window_hours=window, created_at=created_at
+            id=DEFAULT_RULE_ID,
+            user_id=user_id,
+            kind=kind,
+            threshold=threshold,
+            window_hours=window,
+            created_at=created_at,
         )
         for kind, threshold, window in DEFAULT_RULES
     ]
