@@ -656,6 +656,42 @@ JSON_POSTS = {
 OPEN = {"/signup", "/token/refresh"}
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"kind": "score_threshold", "threshold": 10, "threshold": 90}',
+        b'{"kind": "score_threshold", "threshold": 10, "thr\\u0065shold": 90}',
+        b'{"threshold": 10, "kind": "score_threshold", "threshold": 10}',
+    ],
+)
+async def test_a_field_given_twice_in_a_body_is_refused_naming_it(
+    client: Client, make_user: MakeUser, body: bytes
+) -> None:
+    """JSON leaves a repeated name to the reader (RFC 8259: names SHOULD be unique); taking the
+    last, as most do, would act on a value the client may not have meant."""
+    headers = await make_user("repeater")
+    answer = await client.post(
+        "/alert-rules", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["details"] == [
+        {"field": "threshold", "rule": "must be given at most once", "index": None}
+    ]
+    assert (await client.get("/alert-rules", headers=headers)).json() == []
+
+
+async def test_a_value_that_reads_as_a_field_name_is_no_repeat(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("namesake")
+    for body in (
+        b'{"name": "name", "description": "the name\\n"}',
+        b'{"name": "Lamp \\"name\\"", "description": "name"}',
+    ):
+        answer = await client.post(
+            "/products", content=body, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == 201, (body, answer.text)
+
+
 async def test_a_body_that_is_not_utf8_is_400(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("latin1")
     for path, body in JSON_POSTS.items():
