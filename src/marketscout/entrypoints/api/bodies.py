@@ -11,6 +11,7 @@ that passes converts to the same value under Litestar's lenient rules.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
@@ -231,6 +232,57 @@ NOT_JSON = HTTPException(
 )
 
 
+# A name given twice in an object: JSON leaves it to the reader (RFC 8259), msgspec keeps the last.
+GIVEN_TWICE = "must be given at most once"
+
+
+class _Pairs(dict[str, Any]):
+    """An object as :func:`read_pairs` reads it, with the first name it gives twice."""
+
+    repeated: str | None = None
+
+
+def _pairs(items: list[tuple[str, Any]]) -> _Pairs:
+    found = _Pairs(items)
+    if len(found) < len(items):
+        seen: set[str] = set()
+        for name, _ in items:
+            if name in seen:
+                found.repeated = name
+                break
+            seen.add(name)
+    return found
+
+
+def read_pairs(raw: bytes) -> Any:
+    """``raw`` read by the standard library (slowly), each object a :class:`_Pairs`; None when it
+    does not parse (the caller's decoder says why)."""
+    try:
+        return json.loads(raw, object_pairs_hook=_pairs)
+    except (ValueError, RecursionError):
+        return None
+
+
+def repeated(document: Any) -> str | None:
+    """The name an object read by :func:`read_pairs` gives twice (its own, not its values')."""
+    return document.repeated if isinstance(document, _Pairs) else None
+
+
+def may_repeat(raw: bytes, decoded: Any) -> bool:
+    """Whether an object in ``raw`` may give a name twice, told cheaply from ``decoded`` (``raw``
+    read by msgspec into plain values, which keeps a repeated name's last value). Without escapes
+    (which may spell a name given plainly elsewhere), a name is told from a string by what follows:
+    in compact JSON ``":`` follows each name and nothing else, as many as the objects (those of
+    ``decoded``, or of the list it is) hold unless one was dropped (or an object is nested);
+    otherwise each quote opens or closes a name or a string, as in ``decoded`` written again."""
+    if b"\\" in raw:
+        return True
+    if not any(blank in raw for blank in (b" ", b"\t", b"\r", b"\n")):
+        objects = decoded if isinstance(decoded, list) else [decoded]
+        return raw.count(b'":') != sum(len(item) for item in objects if type(item) is dict)
+    return raw.count(b'"') != msgspec.json.encode(decoded).count(b'"')
+
+
 def unsupported(accepted: str) -> HTTPException:
     return HTTPException(status_code=415, detail=f"Send the body as {accepted}")
 
@@ -258,6 +310,19 @@ def _takes_form(handler: HTTPRouteHandler) -> bool:
     )
 
 
+# A handler's body decoder, the type it decodes into, and its fields' names in quotes.
+_Decoding = tuple[msgspec.json.Decoder[Any], Any, tuple[bytes, ...]]
+
+
+def _quoted_names(body_type: Any) -> tuple[bytes, ...]:
+    return tuple(
+        msgspec.json.encode(field.encode_name)
+        for option in _choices(_info(body_type))
+        if isinstance(option, types.StructType)
+        for field in option.fields
+    )
+
+
 class RequestChecks:
     """The app's ``before_request``: who is asking, then the ids in the path, then the query, then
     the body's type and shape."""
@@ -265,7 +330,7 @@ class RequestChecks:
     def __init__(self, authenticate: Callable[[Request[Any, Any, Any]], Awaitable[User]]) -> None:
         self._authenticate = authenticate
         self._query = StrictQuery()
-        self._decoders: dict[int, tuple[msgspec.json.Decoder[Any], Any] | None] = {}
+        self._decoders: dict[int, _Decoding | None] = {}
         self._typed_paths: dict[str, str] | None = None
 
     def _badly_written_id(self, request: Request[Any, Any, Any]) -> str | None:
@@ -275,13 +340,15 @@ class RequestChecks:
         template = self._typed_paths.get(request.scope.get("path_template", ""), "")
         return badly_written_id(template, request.scope["path"]) if ":int}" in template else None
 
-    def _decoder(self, handler: HTTPRouteHandler) -> tuple[msgspec.json.Decoder[Any], Any] | None:
-        """The handler's body decoder, and the type it decodes into."""
+    def _decoder(self, handler: HTTPRouteHandler) -> _Decoding | None:
+        """The handler's body decoder, the type it decodes into, and its fields' quoted names."""
         key = id(handler)
         if key not in self._decoders:
             body_type = _json_body_type(handler)
             self._decoders[key] = (
-                (msgspec.json.Decoder(body_type), body_type) if body_type is not None else None
+                (msgspec.json.Decoder(body_type), body_type, _quoted_names(body_type))
+                if body_type is not None
+                else None
             )
         return self._decoders[key]
 
@@ -298,7 +365,7 @@ class RequestChecks:
                 # A form's fields read from JSON would all be "missing": say what to send.
                 raise unsupported(" or ".join(_FORMS))
             return
-        decoder, body_type = decoding
+        decoder, body_type, names = decoding
         body = await request.body()
         if not body:
             return  # the handler's own answer: the body is required
@@ -315,3 +382,8 @@ class RequestChecks:
             raise ValidationException(extra=[{"key": field, "message": rule}]) from None
         except msgspec.DecodeError:
             raise NOT_JSON from None
+        # Only a body holding a field's name twice (or an escape, which may spell one) is read again.
+        if (b"\\" in body or any(body.count(name) > 1 for name in names)) and (
+            name := repeated(read_pairs(body))
+        ):
+            raise ValidationException(extra=[{"key": name, "message": GIVEN_TWICE}])
