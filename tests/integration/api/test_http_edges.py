@@ -657,6 +657,53 @@ OPEN = {"/signup", "/token/refresh"}
 
 
 @pytest.mark.parametrize(
+    ("path", "body", "details"),
+    [
+        (
+            "/products",
+            {"name": "", "description": 5, "colour": "red"},
+            [
+                ("name", "must not be blank"),
+                ("description", "must be a string"),
+                ("colour", "is not a known field"),
+            ],
+        ),
+        (
+            "/alert-rules",
+            {"kind": "nope", "threshold": "x", "window_hours": 0},
+            [
+                ("kind", "must be one of: score_rise, score_threshold, status_exploding, new_viral_ad"),
+                ("threshold", "must be a number greater than 0 and at most 100"),
+                ("window_hours", "must be a whole number from 1 to 720"),
+            ],
+        ),
+        (
+            "/signup",
+            {"username": "a b"},
+            [
+                ("username", "must be 3-50 characters of letters, digits and underscore"),
+                ("email", "is required"),
+                ("password", "is required"),
+            ],
+        ),
+        (
+            "/alerts/read",
+            {"alert_ids": [1, 0, "2"]},
+            [("alert_ids[1]", "must be a whole number from 1 to 2^63 - 1")],
+        ),
+    ],
+)
+async def test_a_body_is_told_every_field_it_gets_wrong(
+    client: Client, make_user: MakeUser, path: str, body: dict[str, Any], details: list[tuple[str, str]]
+) -> None:
+    """One answer names each field to correct, not only the first the decoder met."""
+    headers = await make_user("many_wrongs")
+    answer = await client.post(path, json=body, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert [(d["field"], d["rule"]) for d in answer.json()["details"]] == details
+
+
+@pytest.mark.parametrize(
     "body",
     [
         b'{"kind": "score_threshold", "threshold": 10, "threshold": 90}',
