@@ -395,7 +395,10 @@ class StrictQuery:
         if documented is None or request.route_handler.opt.get(ANY_QUERY):
             return  # not the JSON API (pages, docs, static files), or a probe
         problems: list[dict[str, str]] = []
-        for name, values in request.query_params.dict().items():
+        query = request.query_params
+        # In the order the query gives them (``MultiDict.dict()`` iterates a set).
+        for name in dict.fromkeys(query.keys()):
+            values = query.getall(name)
             rule = documented.get(name)
             if rule is None:
                 # A misspelt parameter ignored would answer another question than the one asked.
