@@ -1022,9 +1022,14 @@ async def test_every_body_field_refuses_a_wrong_value_by_name_and_rule(
                 for field, property_schema in component.get("properties", {}).items():
                     schema = _property(property_schema)
                     for value, at, bounds in wrong_body_values(schema, document):
+                        # The body's other required fields are missing, and named after it.
                         details = await refused({field: value})
                         where = (method, path, field, value)
-                        assert [d["field"] for d in details] == [field + at], (where, details)
+                        assert [d["field"] for d in details if d["rule"] != "is required"] == [field + at], (
+                            where,
+                            details,
+                        )
+                        assert details[0]["field"] == field + at, (where, details)
                         for bound in bounds:
                             assert bound in details[0]["rule"], (where, bound, details)
                         tried.add(f"{method.upper()} {path} {field}")

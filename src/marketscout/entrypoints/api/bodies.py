@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import typing
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
@@ -119,6 +120,46 @@ def describe(error: msgspec.ValidationError, of: Any = None) -> tuple[str, str]:
     ):
         rule = rule_of(_type_at(_info(of), path)) or rule
     return named(path or "body", readable(rule))
+
+
+def every_problem(raw: bytes, of: Any) -> list[tuple[str, str]]:
+    """Each field of ``raw``, a JSON object decoded into the struct type ``of``, that breaks its
+    rule (the first problem within it), as :func:`describe` says it: the decoder stops at the
+    first. Empty when that cannot be told field by field (not an object, a rule across fields)."""
+    options = [option for option in _choices(_info(of)) if isinstance(option, types.StructType)]
+    try:
+        document = msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return []
+    if len(options) != 1 or not isinstance(document, dict):
+        return []
+    (struct,) = options
+    fields = {field.encode_name: field for field in struct.fields}
+    hints = _hints(struct.cls)
+    problems: list[tuple[str, str]] = []
+    for name, value in document.items():
+        field = fields.get(name)
+        if field is None:
+            problems.append(describe(msgspec.ValidationError(f"Object contains unknown field `{name}`"), of))
+            continue
+        try:
+            msgspec.convert(value, hints[field.name])
+        except msgspec.ValidationError as error:
+            rule, located = str(error), ""
+            if found := _LOCATION.search(rule):
+                rule, located = rule[: found.start()], found.group("path")
+            problems.append(describe(msgspec.ValidationError(f"{rule} - at `$.{name}{located}`"), of))
+    problems.extend(
+        (field.encode_name, "is required")
+        for field in struct.fields
+        if field.required and field.encode_name not in document
+    )
+    return problems
+
+
+@lru_cache(maxsize=64)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
 
 
 def readable(rule: str) -> str:
@@ -378,8 +419,8 @@ class RequestChecks:
         try:
             decoder.decode(body)
         except msgspec.ValidationError as error:
-            field, rule = describe(error, body_type)
-            raise ValidationException(extra=[{"key": field, "message": rule}]) from None
+            problems = every_problem(body, body_type) or [describe(error, body_type)]
+            raise ValidationException(extra=[{"key": f, "message": r} for f, r in problems]) from None
         except msgspec.DecodeError:
             raise NOT_JSON from None
         # Only a body holding a field's name twice (or an escape, which may spell one) is read again.
