@@ -8,6 +8,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketscout.domain.usecases import catalog
 from tests.integration.api.support import assert_in_words
 
 Client = AsyncTestClient[Litestar]
@@ -312,3 +313,22 @@ async def test_a_refused_text_is_said_in_words(
     assert detail["field"] == field
     assert detail["rule"].startswith(said)
     assert_in_words(detail["rule"])
+
+
+async def test_a_product_says_whether_an_account_added_it(client: Client, make_user: MakeUser) -> None:
+    """As the dashboard's 'user data' label: a product an account added through the API is told
+    apart from a collected one in every answer that lists products (never which account)."""
+    headers = await make_user("uploader")
+    added = await _product(client, headers, "Uploaded Lamp")
+    assert added["added_by_user"] is True
+    container = client.app.state.container
+    new = catalog.NewProduct(name="Collected Lamp", description="d")
+    collected = await catalog.create_product(
+        container.unit_of_work(), container.clock(), new, created_by=None
+    )
+    got = {p["name"]: p for p in (await client.get("/products", params={"q": "lamp"})).json()}
+    assert (got["Uploaded Lamp"]["added_by_user"], got["Collected Lamp"]["added_by_user"]) == (True, False)
+    assert (await client.get(f"/products/{collected.id}")).json()["added_by_user"] is False
+    assert "created_by" not in got["Uploaded Lamp"]
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert "added_by_user" in schema["ProductOut"]["properties"]
