@@ -111,6 +111,7 @@ class Product(msgspec.Struct, kw_only=True):
     keywords: list[str] = []
     current_score: float | None = None
     status: str | None = None
+    added_by_user: bool = False
 
 
 class Ad(msgspec.Struct, kw_only=True):

@@ -191,6 +191,13 @@ class ProductOut(Output, frozen=True):
     keywords: list[str] = []
     current_score: float | None = None
     status: TrendStatus | None = None
+    added_by_user: Annotated[
+        bool,
+        Meta(
+            description="True for a product an account added (POST /products, the dashboard's Data page), "
+            "false for one collected or loaded by the operator; which account is never said"
+        ),
+    ] = False
 
     @classmethod
     def of(cls, product: Product, score: TrendScore | None = None) -> ProductOut:
@@ -210,6 +217,7 @@ class ProductOut(Output, frozen=True):
             keywords=list(product.keywords),
             current_score=round(level.score, 1) if level else None,
             status=level.status if level else None,
+            added_by_user=product.added_by_user,
         )
 
 
