@@ -122,3 +122,19 @@ async def test_the_document_describes_the_export_as_csv_of_its_allowed_types(cli
     ):
         assert columns in success["description"]
     assert "Content-Disposition" in success["headers"]
+
+
+async def test_the_documented_error_answers_say_what_each_operation_can_get_wrong(
+    client: Client, make_user: MakeUser
+) -> None:
+    """A GET has no body to be invalid JSON; the export's 400 is its unknown type, and it has no
+    resource to miss (an unknown type is the 400, never a 404)."""
+    document = (await client.get("/openapi.json")).json()
+    export = document["paths"]["/export/{data_type}"]["get"]["responses"]
+    assert "watchlist, trends" in export["400"]["description"]
+    assert "404" not in export
+    unknown = await client.get("/export/passwords", headers=await make_user("exporter"))
+    assert unknown.status_code == 400
+    for path, operation in (("/trending", "get"), ("/products/{product_id}", "get")):
+        assert "JSON" not in document["paths"][path][operation]["responses"]["400"]["description"], path
+    assert "JSON" in document["paths"]["/products"]["post"]["responses"]["400"]["description"]
