@@ -77,6 +77,13 @@ CREDENTIALS = {("POST", "/token"), ("POST", "/token/refresh")}
 REFUSING = {("POST", "/signup"), ("POST", "/token/revoke")}
 # Routes that never touch the database.
 NO_DATABASE = {("GET", "/health")}
+# An operation without a body can only be malformed in its address.
+NO_BODY_400 = "The request is malformed"
+# Answers an operation gives for its own reason, said in its words; None: never given (a path
+# parameter that names no stored resource).
+OWN_ERRORS: dict[tuple[str, str], dict[str, str | None]] = {
+    ("GET", "/export/{data_type}"): {"400": "data_type is not one of: watchlist, trends", "404": None},
+}
 
 
 def needs_user(handler: HTTPRouteHandler) -> bool:
@@ -131,11 +138,16 @@ def document_errors(app: Litestar) -> None:
                 codes.add("409")
             if key in REFUSING:
                 codes.add("403")
+            said: dict[str, str | None] = {code: ERRORS[code] for code in codes}
+            if "400" in said and not operation.request_body:
+                said["400"] = NO_BODY_400
+            said.update(OWN_ERRORS.get(key, {}))
             responses = dict(operation.responses or {})
-            for code in sorted(codes):
-                responses[code] = OpenAPIResponse(
-                    description=ERRORS[code], content={"application/json": error}
-                )
+            for code in sorted(said):
+                if (description := said[code]) is not None:
+                    responses[code] = OpenAPIResponse(
+                        description=description, content={"application/json": error}
+                    )
             operation.responses = responses
 
 
