@@ -309,21 +309,6 @@ def repeated(document: Any) -> str | None:
     return document.repeated if isinstance(document, _Pairs) else None
 
 
-def may_repeat(raw: bytes, decoded: Any) -> bool:
-    """Whether an object in ``raw`` may give a name twice, told cheaply from ``decoded`` (``raw``
-    read by msgspec into plain values, which keeps a repeated name's last value). Without escapes
-    (which may spell a name given plainly elsewhere), a name is told from a string by what follows:
-    in compact JSON ``":`` follows each name and nothing else, as many as the objects (those of
-    ``decoded``, or of the list it is) hold unless one was dropped (or an object is nested);
-    otherwise each quote opens or closes a name or a string, as in ``decoded`` written again."""
-    if b"\\" in raw:
-        return True
-    if not any(blank in raw for blank in (b" ", b"\t", b"\r", b"\n")):
-        objects = decoded if isinstance(decoded, list) else [decoded]
-        return raw.count(b'":') != sum(len(item) for item in objects if type(item) is dict)
-    return raw.count(b'"') != msgspec.json.encode(decoded).count(b'"')
-
-
 def unsupported(accepted: str) -> HTTPException:
     return HTTPException(status_code=415, detail=f"Send the body as {accepted}")
 
