@@ -418,6 +418,12 @@ def test_trending_takes_the_apis_filters(api: MarketScoutClient) -> None:
     assert [t.product.id for t in api.trending(query="steady")] == [steady]
     assert [t.product.id for t in api.trending(region="fr")] == [rising]
     assert [t.product.id for t in api.trending(region="North America")] == [rising, steady]
+    worldwide = {t.product.id: t for t in api.trending(region="US")}
+    in_us = api.trending(region="us", ranking="regional")
+    assert [(t.product.id, t.scored_in) for t in in_us] == [(rising, "US"), (steady, "US")]
+    assert {t.scored_in for t in worldwide.values()} == {"worldwide"}
+    # Its slower US readings alone score the rising fan lower than France and the US together.
+    assert in_us[0].current_score < worldwide[rising].current_score
     assert api.trending(platform="YouTube") == []
     assert [t.product.id for t in api.trending(platform="TikTok", region="Europe")] == [rising]
     confident = api.trending(min_confidence=0.9)

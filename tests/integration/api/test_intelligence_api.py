@@ -302,3 +302,78 @@ async def test_query_instants_out_of_range_are_422_naming_the_field(
                 [detail] = response.json()["details"]
                 assert detail["field"] == field
                 assert "1970" in detail["rule"]
+
+
+async def _two_markets(client: Client, headers: dict[str, str]) -> dict[str, int]:
+    """Two products sold in Germany: one taking off there from a small base, one flat there but
+    exploding in the United States on three ads, so that it leads the worldwide ranking."""
+    local, local_ad = await setup_ad(client, headers, "local")
+    big, big_ad = await setup_ad(client, headers, "big-de")
+    batch: list[dict[str, object]] = []
+    for hours in range(240, -1, -12):
+        step = (240 - hours) / 12
+        batch.append(snap(local_ad, hours, int(1000 * 1.25**step), region="DE"))
+        batch.append(snap(big_ad, hours, int(80_000 + 100 * step), region="DE"))
+    for n in range(3):
+        ad = await client.post(
+            "/ads",
+            json={"product_id": big, "platform": "Instagram", "ad_content": "Look", "external_id": f"us-{n}"},
+            headers=headers,
+        )
+        assert ad.status_code == 201, ad.text
+        for hours in range(240, -1, -12):
+            step = (240 - hours) / 12
+            batch.append(snap(ad.json()["id"], hours, int(5000 * 1.4**step), region="US"))
+    response = await client.post("/engagement", json=batch, headers=headers)
+    assert response.status_code == 200 and response.json()["stored"] == len(batch), response.text
+    return {"local": local, "big": big}
+
+
+async def test_trending_ranks_by_the_score_in_a_region_when_asked(
+    client: Client, make_user: MakeUser
+) -> None:
+    headers = await make_user("analyst")
+    ids = await _two_markets(client, headers)
+
+    def listed(body: dict[str, Any]) -> list[int]:
+        return [item["product"]["id"] for item in body["trending_products"]]
+
+    worldwide = (await client.get("/trending", params={"region": "DE"})).json()
+    assert listed(worldwide) == [ids["big"], ids["local"]], "filtered, ranked by the worldwide score"
+    assert {item["scored_in"] for item in worldwide["trending_products"]} == {"worldwide"}
+
+    for region in ("DE", "de", "Europe"):
+        regional = await client.get("/trending", params={"region": region, "ranking": "regional"})
+        assert regional.status_code == 200, regional.text
+        items = regional.json()["trending_products"]
+        assert listed(regional.json()) == [ids["local"], ids["big"]], region
+        assert {item["scored_in"] for item in items} == {"Europe" if region == "Europe" else "DE"}
+        by_id = {item["product"]["id"]: item for item in items}
+        in_world = {item["product"]["id"]: item for item in worldwide["trending_products"]}
+        # Germany's flat readings alone: far below the worldwide score the US ads give it.
+        assert by_id[ids["big"]]["current_score"] < in_world[ids["big"]]["current_score"] - 20
+        assert by_id[ids["big"]]["status"] in {"steady", "peaked", "declining", "emerging"}
+        assert by_id[ids["local"]]["reason"] and len(by_id[ids["local"]]["forecast"]) == 7
+
+    # Paged and filtered after the regional ranking, as the worldwide list is.
+    second = await client.get(
+        "/trending", params={"region": "DE", "ranking": "regional", "limit": 1, "skip": 1}
+    )
+    assert listed(second.json()) == [ids["big"]]
+    status = by_id[ids["local"]]["status"]
+    only = await client.get("/trending", params={"region": "DE", "ranking": "regional", "status": status})
+    assert ids["local"] in listed(only.json()) and ids["big"] not in listed(only.json())
+    # Nothing is stored: the worldwide history is unchanged.
+    history = (await client.get(f"/trends/{ids['big']}")).json()["history"]
+    assert history[-1]["trend_score"] == in_world[ids["big"]]["current_score"]
+    # The US list, ranked there, holds only the product the US ads sell.
+    assert listed((await client.get("/trending", params={"region": "US", "ranking": "regional"})).json()) == [
+        ids["big"]
+    ]
+
+    refused = await client.get("/trending", params={"ranking": "regional"})
+    assert refused.status_code == 422
+    detail = refused.json()["details"][0]
+    assert detail["field"] == "ranking" and "region" in detail["rule"]
+    wrong = await client.get("/trending", params={"region": "DE", "ranking": "local"})
+    assert wrong.status_code in (400, 422) and wrong.json()["details"][0]["field"] == "ranking"
