@@ -145,6 +145,8 @@ class TrendingProduct(msgspec.Struct, kw_only=True):
     confidence: float | None = None  # None: a server that does not send it
     components: dict[str, float] = {}
     forecast: list[float] = []
+    # "worldwide", or the region whose readings alone gave the score (``ranking="regional"``)
+    scored_in: str = "worldwide"
 
 
 class SpreadTarget(msgspec.Struct, kw_only=True):
@@ -554,6 +556,7 @@ def _trending_filters(
     platform: str | None,
     region: str | None,
     min_confidence: float | None,
+    ranking: str | None,
 ) -> dict[str, Any]:
     return {
         "skip": skip or None,
@@ -562,6 +565,7 @@ def _trending_filters(
         "platform": platform,
         "region": region,
         "min_confidence": min_confidence,
+        "ranking": ranking,
     }
 
 
@@ -739,10 +743,13 @@ class MarketScoutClient:
         platform: str | None = None,
         region: str | None = None,
         min_confidence: float | None = None,
+        ranking: str | None = None,
     ) -> list[TrendingProduct]:
         """Highest score first, after the first ``skip``. ``region``: a country code, ``GLOBAL`` or a continent;
-        ``platform`` and ``region`` keep products with engagement there in the last 30 days."""
-        filters = _trending_filters(skip, status, query, platform, region, min_confidence)
+        ``platform`` and ``region`` keep products with engagement there in the last 30 days, ranked
+        by their worldwide score, or with ``ranking="regional"`` by the score each earns from the
+        region's readings alone (``scored_in`` names it)."""
+        filters = _trending_filters(skip, status, query, platform, region, min_confidence, ranking)
         response = self._send(_Calls.trending(limit, filters))
         return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 
@@ -987,8 +994,9 @@ class AsyncMarketScoutClient:
         platform: str | None = None,
         region: str | None = None,
         min_confidence: float | None = None,
+        ranking: str | None = None,
     ) -> list[TrendingProduct]:
-        filters = _trending_filters(skip, status, query, platform, region, min_confidence)
+        filters = _trending_filters(skip, status, query, platform, region, min_confidence, ranking)
         response = await self._send(_Calls.trending(limit, filters))
         return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 

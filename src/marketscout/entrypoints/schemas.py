@@ -372,6 +372,9 @@ class TrendingProductOut(Output, frozen=True):
     confidence: float
     forecast: Forecast
     reason: str
+    # "worldwide" (the stored score, every region's readings) or the area whose readings alone
+    # gave this score (``/trending?region=…&ranking=regional``: a country code, GLOBAL or a continent)
+    scored_in: str
 
 
 class TrendingOut(Output, frozen=True):

@@ -22,6 +22,7 @@ from marketscout.domain.model import (
     TrendScore,
     TrendStatus,
     ViralAd,
+    trending_key,
 )
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import in_area, normalise_area
@@ -207,6 +208,52 @@ async def trending_page(
     async with uow:
         items = await _ranked_items(uow, keep, skip=skip, limit=limit, order=order)
         return TrendingPage(items, await uow.scores.count_ranked(keep))
+
+
+async def regional_trending_page(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    area: str,
+    limit: int,
+    skip: int = 0,
+    status: TrendStatus | None = None,
+    query: str | None = None,
+    platform: Platform | None = None,
+    min_confidence: float | None = None,
+    category: str | None = None,
+    order: TrendingOrder = TrendingOrder.SCORE,
+) -> TrendingPage:
+    """The trending list of one area ranked by the score each product earns there: the products
+    that gained engagement in the area (on the platform when given) over the last 30 days, each
+    scored by the engine from that area's readings alone (every platform's), as of now. A
+    country's list is what E1 measures, one video in one country; a continent's adds up its
+    countries. The scores are computed for the answer, not stored: a product's history and the
+    worldwide list keep its worldwide score. Filtered, ordered (:func:`trending_key`), counted and
+    paged as :func:`trending_page` is."""
+    here = normalise_area(area)
+    among = await active_products(uow, clock, platform=platform, region=here)
+    keep = _trending_filter(status, query, None, min_confidence, category)
+    now = clock.now()
+    kept: list[TrendScore] = []
+    async with uow:
+        products = await uow.products.get_many(among)
+        async with contextlib.aclosing(
+            uow.engagement.scoring_series(sorted(among), since=now - SCORING_HISTORY, until=now)
+        ) as stream:
+            async for product_id, series in stream:
+                if (product := products.get(product_id)) is None:
+                    continue
+                there = [s for s in series if in_area(s.region, here)]
+                score = TrendScore(
+                    product_id=product_id, calculated_at=now, assessment=score_series(there, now)
+                )
+                if keep.keeps(score, product):
+                    kept.append(score)
+    kept.sort(key=lambda s: trending_key(order, s, products[s.product_id]))
+    return TrendingPage(
+        [TrendingItem(products[s.product_id], s) for s in kept[skip : skip + limit]], len(kept)
+    )
 
 
 async def categories(uow: UnitOfWork) -> list[str]:

@@ -44,6 +44,9 @@ from marketscout.entrypoints.schemas import (
     ViralAdOut,
 )
 
+# How /trending ranks the products a region keeps: by their worldwide score, or by the region's own.
+Ranking = Literal["worldwide", "regional"]
+
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})")
 
 
@@ -87,15 +90,31 @@ async def _trending(
     platform: Platform | None,
     region: str | None,
     min_confidence: float | None = None,
+    ranking: Ranking = "worldwide",
 ) -> TrendingOut:
-    among = (
-        await trends.active_products(uow, clock, platform=platform, region=region)
-        if platform is not None or region is not None
-        else None
-    )
-    items = await trends.trending(
-        uow, limit=limit, skip=skip, status=status, query=q, among=among, min_confidence=min_confidence
-    )
+    if ranking == "regional" and region is not None:
+        page = await trends.regional_trending_page(
+            uow,
+            clock,
+            area=region,
+            limit=limit,
+            skip=skip,
+            status=status,
+            query=q,
+            platform=platform,
+            min_confidence=min_confidence,
+        )
+        items, scored_in = page.items, region
+    else:
+        among = (
+            await trends.active_products(uow, clock, platform=platform, region=region)
+            if platform is not None or region is not None
+            else None
+        )
+        items = await trends.trending(
+            uow, limit=limit, skip=skip, status=status, query=q, among=among, min_confidence=min_confidence
+        )
+        scored_in = "worldwide"
     return TrendingOut(
         trending_products=[
             TrendingProductOut(
@@ -108,6 +127,7 @@ async def _trending(
                 confidence=scored.confidence,
                 forecast=scored.forecast,
                 reason=scored.reason,
+                scored_in=scored_in,
             )
             for item in items
             for scored in (ScoreOut.of(item.score),)
@@ -169,6 +189,14 @@ class IntelligenceController(Controller):
                 "readings, 0.9 after a month)",
             ),
         ] = None,
+        ranking: Annotated[
+            Ranking,
+            QueryParameter(
+                description="worldwide (default): the products ``region`` keeps, ranked by their stored "
+                "worldwide score; regional (needs ``region``): ranked by the score each earns from that "
+                "region's readings alone, computed for the answer (``scored_in`` names the region)",
+            ),
+        ] = "worldwide",
     ) -> TrendingOut:
         """Distinct products, highest score first: exactly min(limit, products with a score after
         the first ``skip``) items.
@@ -176,10 +204,21 @@ class IntelligenceController(Controller):
         continent: in any of its countries); ``min_confidence`` keeps those whose latest score is
         at least that confident."""
         code = normalise_area(region) if region is not None else None
-        key = ("trending", limit, skip, status, q, platform, code, min_confidence)
+        if ranking == "regional" and code is None:
+            raise ValidationException(
+                extra=[
+                    {
+                        "key": "ranking",
+                        "message": "must be worldwide unless region is given (regional ranks by a region's own score)",
+                    }
+                ]
+            )
+        key = ("trending", limit, skip, status, q, platform, code, min_confidence, ranking)
         return await reads.cache.get_or_compute(
             key,
-            lambda: _trending(reads.uow, reads.clock, limit, skip, status, q, platform, code, min_confidence),
+            lambda: _trending(
+                reads.uow, reads.clock, limit, skip, status, q, platform, code, min_confidence, ranking
+            ),
         )
 
     @post("/calculate-score/{product_id:int}", status_code=200, summary="Score a product now and store it")
