@@ -118,6 +118,74 @@ async def test_the_region_filter_says_it_keeps_products_active_there_and_ranks_t
     assert "gained engagement in South America" in south_america
 
 
+async def _slow_cap(client: Client) -> int:
+    """The product "Slow Cap": a stored worldwide score of 95, its US readings nearly flat for eight days."""
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        product: Product = await uow.products.add(
+            Product(name="Slow Cap", description="d", created_at=NOW - timedelta(days=9))
+        )
+        assessment = TrendAssessment(score=95.0, status=TrendStatus.STEADY, confidence=0.5)
+        await uow.scores.add(TrendScore(product_id=product.id, calculated_at=NOW, assessment=assessment))
+        ad = await uow.ads.add(
+            Ad(
+                product_id=product.id,
+                platform=Platform.TIKTOK,
+                ad_content="cap",
+                created_at=NOW - timedelta(days=8),
+            )
+        )
+        await uow.engagement.add_many(
+            [
+                EngagementSnapshot(
+                    ad_id=ad.id,
+                    product_id=product.id,
+                    platform=Platform.TIKTOK,
+                    region="US",
+                    observed_at=NOW - timedelta(hours=12 * k),
+                    views=500_000 + 100 * (16 - k),
+                    likes=5000,
+                )
+                for k in range(17)
+            ]
+        )
+        await uow.commit()
+    return product.id
+
+
+async def test_the_trending_list_ranks_by_the_score_in_the_region_when_asked(client: Client) -> None:
+    """The list of a region can be ranked by the score each product earns from its readings in
+    that region alone: a product whose worldwide score is high but whose views there are flat
+    falls below one taking off there. The page says which score it shows, the links and the
+    download keep the choice, and a choice without a region is said and left out."""
+    await _regional_market(client)
+    await _slow_cap(client)
+    worldwide = html.unescape((await client.get("/?region=US", headers=HTML)).text)
+    assert _listed(worldwide) == ["Slow Cap", "Global Lamp"]
+    hint = re.search(r'<p class="hint" id="region-hint">(.*?)</p>', worldwide, re.S)
+    assert hint and "in the region alone" in hint.group(1)
+
+    regional = html.unescape((await client.get("/?region=us&rank=regional", headers=HTML)).text)
+    assert _listed(regional) == ["Global Lamp", "Slow Cap"]
+    assert re.search(r'<option value="regional"\s+selected>', regional), "the choice stays shown"
+    caption = re.search(r"<caption>(.*?)</caption>", regional, re.S)
+    assert caption and "scored on their readings in US alone" in caption.group(1)
+    assert "worldwide score" not in caption.group(1)
+    assert '<th scope="col">Score in US</th>' in regional
+    scores = [
+        float(x) for x in re.findall(r'<td class="num" data-label="Score in US">([\d.]+)</td>', regional)
+    ]
+    assert len(scores) == 2 and scores[0] > scores[1] and scores[1] < 95, scores
+    assert _download_link(regional, "/ui/export/trending-list") == {"region": ["US"], "rank": ["regional"]}
+    rows = _rows((await client.get("/ui/export/trending-list?region=US&rank=regional", headers=HTML)).text)
+    assert [(row[2], row[5]) for row in rows[1:]] == [("Global Lamp", "US"), ("Slow Cap", "US")]
+    assert float(rows[2][4]) == scores[1]
+
+    alone = html.unescape((await client.get("/?rank=regional", headers=HTML)).text)
+    assert _listed(alone) == ["Slow Cap", "Global Lamp", "Quiet Mug", "Brazil Fan"]
+    assert "needs a region" in alone and 'role="alert"' in alone
+
+
 USER_DATA = re.compile(r'<span class="badge user-data" title="([^"]+)">user data</span>')
 
 
@@ -150,6 +218,7 @@ TRENDING_HEADER = [
     "Product Name",
     "Category",
     "Trend Score",
+    "Scored In",
     "Status",
     "Confidence (%)",
     "Views Growth 24h (%)",
@@ -222,6 +291,7 @@ async def test_the_trending_list_downloads_as_csv_with_the_pages_filters_and_ord
         '\'=HYPERLINK("http://evil")',
         "'-Home",
         "75.2",
+        "worldwide",
         "exploding",
         "46",
         "-25.0",
@@ -259,6 +329,8 @@ async def test_the_trending_download_holds_every_page_up_to_its_cap(
         ("/ui/export/trending-list?status=booming", "status"),
         ("/ui/export/trending-list?category=Toys", "category"),
         ("/ui/export/trending-list?platform=MySpace", "platform"),
+        ("/ui/export/trending-list?region=US&rank=local", "rank"),
+        ("/ui/export/trending-list?rank=regional", "rank"),
         ("/ui/export/viral-ads?region=Atlantis", "region"),
         ("/ui/export/viral-ads?platform=MySpace", "platform"),
     ],
