@@ -20,6 +20,7 @@ TRENDING_LIST_HEADER = (
     "Product Name",
     "Category",
     "Trend Score",
+    "Scored In",
     "Status",
     "Confidence (%)",
     "Views Growth 24h (%)",
@@ -103,9 +104,12 @@ def _yes(value: bool) -> str:
     return "yes" if value else "no"
 
 
-def trending_list_csv(items: Sequence[TrendingItem], *, first_rank: int = 1) -> str:
+def trending_list_csv(
+    items: Sequence[TrendingItem], *, first_rank: int = 1, scored_in: str = "worldwide"
+) -> str:
     """Trending products as the dashboard lists them, ranked from ``first_rank``; growth and
-    confidence in percent, a figure that cannot be told empty."""
+    confidence in percent, a figure that cannot be told empty; ``scored_in`` says whose readings
+    gave the scores: "worldwide" (the stored scores) or a region's alone."""
     return to_csv(
         TRENDING_LIST_HEADER,
         (
@@ -115,6 +119,7 @@ def trending_list_csv(items: Sequence[TrendingItem], *, first_rank: int = 1) -> 
                 item.product.name,
                 item.product.category or "",
                 f"{item.score.score:.1f}",
+                scored_in,
                 item.score.status.value,
                 f"{100 * item.score.assessment.confidence:.0f}",
                 _percent(item.score.assessment.growth.get("24h")),

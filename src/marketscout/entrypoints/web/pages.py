@@ -144,6 +144,10 @@ TRENDING_SORTS = {
     **{order: growth_label(window) for order, window in GROWTH_ORDERS.items()},
     TrendingOrder.NEWEST: "Newest products",
 }
+# Which scores the Trending list of a region shows (``?rank=``), as the form names them: the
+# stored worldwide ones (the default), or those of the region's readings alone.
+RANK_REGIONAL = "regional"
+RANKS = {"worldwide": "Worldwide", RANK_REGIONAL: "In the region alone"}
 # The forms' fields as their labels say them, for the problems a form is refused with.
 FIELD_LABELS = {
     "username": "The username",
@@ -491,6 +495,7 @@ class TrendingFilters:
     category: str | None
     categories: list[str]
     among: set[int] | None
+    regional: bool  # ranked by the score of the region's readings alone (only with a region)
 
     def in_links(self) -> dict[str, str | None]:
         """The filters and order as the list's links carry them (those set)."""
@@ -499,12 +504,31 @@ class TrendingFilters:
             "status": self.status.value if self.status else None,
             "platform": self.platform.value if self.platform else None,
             "region": self.region,
+            "rank": RANK_REGIONAL if self.regional else None,
             "category": self.category,
             "sort": self.order.value if self.order is not TrendingOrder.SCORE else None,
         }
 
-    async def listing(self, uow: UnitOfWork, *, skip: int, limit: int) -> trends.TrendingPage:
+    @property
+    def scored_in(self) -> str:
+        """Where the listed scores come from: "worldwide", or the region."""
+        return self.region if self.regional and self.region is not None else "worldwide"
+
+    async def listing(self, uow: UnitOfWork, clock: Clock, *, skip: int, limit: int) -> trends.TrendingPage:
         """The ``limit`` products of the list after the first ``skip``, and how many it holds."""
+        if self.regional and self.region is not None:
+            return await trends.regional_trending_page(
+                uow,
+                clock,
+                area=self.region,
+                skip=skip,
+                limit=limit,
+                status=self.status,
+                query=self.query,
+                platform=self.platform,
+                category=self.category,
+                order=self.order,
+            )
         return await trends.trending_page(
             uow,
             skip=skip,
@@ -528,9 +552,11 @@ async def trending_filters(
     region: str | None,
     sort: str | None,
     category: str | None,
+    rank: str | None = None,
 ) -> TrendingFilters:
-    """The Trending list's filters (``?status=&q=&platform=&region=&category=&sort=``): one it
-    cannot read is said in ``problems`` and left out, or with no ``problems`` an InvalidValue."""
+    """The Trending list's filters (``?status=&q=&platform=&region=&rank=&category=&sort=``): one
+    it cannot read is said in ``problems`` and left out, or with no ``problems`` an InvalidValue;
+    ``rank=regional`` ranks by the region's own scores, and without a region is such a problem."""
     order = next((o for o in TrendingOrder if o.value == sort), TrendingOrder.SCORE)
     if sort and order.value != sort:
         offered = ", ".join(o.value for o in TrendingOrder)
@@ -551,6 +577,16 @@ async def trending_filters(
         offered = ", ".join(p.value for p in Platform)
         _one_of(problems, "platform", platform[:40], offered, "showing every platform")
     typed_region, chosen_region = _area(region, problems)
+    if rank and rank not in RANKS:
+        _one_of(problems, "rank", rank[:40], ", ".join(RANKS), "showing worldwide scores")
+    regional = rank == RANK_REGIONAL and chosen_region is not None
+    if rank == RANK_REGIONAL and chosen_region is None and not typed_region:
+        # a region that cannot be read has said so already
+        _unreadable(
+            problems,
+            InvalidValue("rank", "must be worldwide unless a region is given"),
+            "Scores in the region alone needs a region; showing worldwide scores.",
+        )
     among = (
         await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
         if chosen_platform is not None or chosen_region is not None
@@ -566,6 +602,7 @@ async def trending_filters(
         category=chosen_category,
         categories=categories,
         among=among,
+        regional=regional,
     )
 
 
@@ -720,6 +757,7 @@ class DashboardController(Controller):
         size_asked: Annotated[str | None, QueryParameter(name="size")] = None,
         sort: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
+        rank: FromQuery[str | None] = None,
     ) -> Template:
         """The products ranked by trend score, or in another of TRENDING_SORTS (``?sort=``),
         TRENDING_PAGE a page or one of TRENDING_SIZES (``?page=N&size=S``), filtered by name,
@@ -737,6 +775,7 @@ class DashboardController(Controller):
             region=region,
             sort=sort,
             category=category,
+            rank=rank,
         )
         order, query, among, chosen_category = kept.order, kept.query, kept.among, kept.category
         chosen = kept.status.value if kept.status else None
@@ -751,7 +790,7 @@ class DashboardController(Controller):
                 f"or {TRENDING_SIZES[-1]}; showing the first page, {TRENDING_PAGE} a page."
             )
         skip = (number - 1) * size
-        listing = await kept.listing(uow, skip=skip, limit=size)
+        listing = await kept.listing(uow, clock, skip=skip, limit=size)
         items, total = listing.items, listing.total
         last_page = max(1, -(-total // size))
         filters = kept.in_links()
@@ -820,6 +859,9 @@ class DashboardController(Controller):
             platform=kept.platform.value if kept.platform else None,
             region=kept.region or kept.typed_region,
             region_area=kept.region,
+            ranks=list(RANKS.items()),
+            rank=RANK_REGIONAL if kept.regional else None,
+            score_label=f"Score in {kept.region}" if kept.regional else "Score",
             activity_days=trends.ACTIVITY_WINDOW.days,
             problems=problems,
             continents=CONTINENTS,
@@ -1522,6 +1564,7 @@ class DashboardController(Controller):
         region: FromQuery[str | None] = None,
         sort: FromQuery[str | None] = None,
         category: FromQuery[str | None] = None,
+        rank: FromQuery[str | None] = None,
     ) -> Response[str]:
         """The Trending list with the page's filters and order, every page (its first
         LIST_EXPORT_ROWS products), as CSV; a filter it cannot read is a 422 naming it."""
@@ -1535,9 +1578,12 @@ class DashboardController(Controller):
             region=region,
             sort=sort,
             category=category,
+            rank=rank,
         )
-        listing = await kept.listing(uow, skip=0, limit=LIST_EXPORT_ROWS)
-        return csv_download(export.trending_list_csv(listing.items), "trending_list.csv")
+        listing = await kept.listing(uow, clock, skip=0, limit=LIST_EXPORT_ROWS)
+        return csv_download(
+            export.trending_list_csv(listing.items, scored_in=kept.scored_in), "trending_list.csv"
+        )
 
     @get("/ui/export/viral-ads")
     async def export_viral_ads(
