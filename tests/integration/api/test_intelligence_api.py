@@ -354,6 +354,17 @@ async def test_trending_ranks_by_the_score_in_a_region_when_asked(
         assert by_id[ids["big"]]["current_score"] < in_world[ids["big"]]["current_score"] - 20
         assert by_id[ids["big"]]["status"] in {"steady", "peaked", "declining", "emerging"}
         assert by_id[ids["local"]]["reason"] and len(by_id[ids["local"]]["forecast"]) == 7
+        for product_id, item in by_id.items():
+            # The product itself keeps its stored worldwide score, as /products/{id} says it.
+            shown = (await client.get(f"/products/{product_id}")).json()
+            assert (
+                (item["product"]["current_score"], item["product"]["status"])
+                == (
+                    shown["current_score"],
+                    shown["status"],
+                )
+                == (in_world[product_id]["current_score"], in_world[product_id]["status"])
+            )
 
     # Paged and filtered after the regional ranking, as the worldwide list is.
     second = await client.get(
