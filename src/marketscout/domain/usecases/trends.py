@@ -110,7 +110,10 @@ async def calculate_score(uow: UnitOfWork, clock: Clock, product_id: int) -> Tre
 @dataclass(frozen=True, slots=True)
 class TrendingItem:
     product: Product
-    score: TrendScore
+    score: TrendScore  # the score the list ranks by: the stored worldwide one, or a region's own
+    # In a region's own ranking, the product's latest stored (worldwide) score level, None when
+    # it has none; on a worldwide list, ``score`` is that score.
+    worldwide: ScoreLevel | None = None
 
 
 ACTIVITY_WINDOW = timedelta(days=30)
@@ -250,9 +253,11 @@ async def regional_trending_page(
                 )
                 if keep.keeps(score, product):
                     kept.append(score)
-    kept.sort(key=lambda s: trending_key(order, s, products[s.product_id]))
+        kept.sort(key=lambda s: trending_key(order, s, products[s.product_id]))
+        shown = kept[skip : skip + limit]
+        levels = await uow.scores.latest_levels(s.product_id for s in shown)
     return TrendingPage(
-        [TrendingItem(products[s.product_id], s) for s in kept[skip : skip + limit]], len(kept)
+        [TrendingItem(products[s.product_id], s, levels.get(s.product_id)) for s in shown], len(kept)
     )
 
 

@@ -118,7 +118,10 @@ async def _trending(
     return TrendingOut(
         trending_products=[
             TrendingProductOut(
-                product=ProductOut.of(item.product, item.score),
+                # the product as /products/{id} shows it: with its stored worldwide score
+                product=ProductOut.of(item.product, item.score)
+                if scored_in == "worldwide"
+                else ProductOut.listed(item.product, item.worldwide),
                 current_score=scored.trend_score,
                 status=scored.status,
                 last_updated=scored.calculated_at,
