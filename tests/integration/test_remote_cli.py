@@ -10,13 +10,17 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, get_args
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from marketscout.client import Ad, MarketScoutClient
+from marketscout.domain.model import Platform, TrendStatus
+from marketscout.entrypoints.api.intelligence import Ranking
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.cli import build_parser, main
 from marketscout.entrypoints.cli_remote import run_remote
@@ -521,3 +525,135 @@ def test_a_cache_folder_that_is_not_safe_is_not_used(
         assert list(folder.iterdir()) == []
     elif unsafe == "a symbolic link":
         assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+@pytest.fixture
+def market(api: MarketScoutClient, ad: Ad) -> Ad:
+    """Ten days of readings: the Remote Lamp (YouTube) taking off in Germany and slower in the
+    US, a Steady Desk (TikTok) flat in the US."""
+    desk = api.create_product("Steady Desk", "d")
+    desk_ad = api.create_ad(desk.id, "TikTok", "calm", external_id="desk")
+    readings: list[dict[str, object]] = []
+    for hours in range(240, -1, -12):
+        step = (240 - hours) / 12
+        observed_at = NOW - timedelta(hours=hours)
+        readings += [
+            {"ad_id": ad.id, "region": "DE", "observed_at": observed_at, "views": int(2000 * 1.35**step)},
+            {"ad_id": ad.id, "region": "US", "observed_at": observed_at, "views": int(300 * 1.2**step)},
+            {
+                "ad_id": desk_ad.id,
+                "region": "US",
+                "observed_at": observed_at,
+                "views": 50_000 + 400 * int(step),
+            },
+        ]
+    assert api.ingest(readings).rejected == []
+    return ad
+
+
+@pytest.mark.parametrize(
+    ("argv", "filters", "names"),
+    [
+        ([], {}, ["Remote Lamp", "Steady Desk"]),
+        (["--skip", "1"], {"skip": 1}, ["Steady Desk"]),
+        (["--status", "steady"], {"status": "steady"}, ["Steady Desk"]),
+        (["--query", "desk"], {"query": "desk"}, ["Steady Desk"]),
+        (["--platform", "TikTok"], {"platform": "TikTok"}, ["Steady Desk"]),
+        (["--region", "DE"], {"region": "DE"}, ["Remote Lamp"]),
+        (["--min-confidence", "0.9"], {"min_confidence": 0.9}, ["Remote Lamp"]),
+        (
+            ["--region", "us", "--ranking", "regional", "--limit", "5"],
+            {"region": "us", "ranking": "regional", "limit": 5},
+            ["Remote Lamp", "Steady Desk"],
+        ),
+        (["--region", "US", "--ranking", "worldwide"], {"region": "US"}, ["Remote Lamp", "Steady Desk"]),
+    ],
+)
+def test_trending_takes_the_apis_filters_and_prints_the_servers_items_as_json(
+    api: MarketScoutClient,
+    market: Ad,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    filters: dict[str, Any],
+    names: list[str],
+) -> None:
+    capsys.readouterr()
+    assert remote(api, "--json", "trending", *argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [item["product"]["name"] for item in printed] == names
+    assert printed == msgspec.to_builtins(api.trending(**filters))
+
+
+def test_a_regional_ranking_says_once_whose_scores_it_shows(
+    api: MarketScoutClient, market: Ad, capsys: pytest.CaptureFixture[str]
+) -> None:
+    worldwide = {t.product.name: t.current_score for t in api.trending()}
+    capsys.readouterr()
+    assert remote(api, "trending", "--region", "us", "--ranking", "regional") == 0
+    first, *ranked = capsys.readouterr().out.splitlines()
+    assert first == "scores in US alone"
+    assert [line.split("  ")[-1].split(" (#")[0] for line in ranked] == ["Remote Lamp", "Steady Desk"]
+    # The lamp's slower US readings alone score it lower than Germany and the US together.
+    assert float(ranked[0].split()[0]) < worldwide["Remote Lamp"]
+    assert remote(api, "--json", "trending", "--region", "us", "--ranking", "regional") == 0
+    assert {item["scored_in"] for item in json.loads(capsys.readouterr().out)} == {"US"}
+    assert remote(api, "trending", "--region", "US") == 0
+    out = capsys.readouterr().out
+    assert "alone" not in out and out.splitlines()[0].endswith(
+        f"Remote Lamp (#{market.product_id}): " + api.trending()[0].reason
+    )
+
+
+def test_trending_with_options_that_match_nothing_says_so(
+    api: MarketScoutClient, market: Ad, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert remote(api, "trending", "--status", "peaked") == 0
+    assert capsys.readouterr().out == "no scored products match\n"
+    assert remote(api, "--json", "trending", "--region", "FR", "--ranking", "regional") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "rule"),
+    [
+        (["--ranking", "regional"], "ranking", "must be worldwide unless region is given"),
+        (["--region", "Atlantis"], "region", ""),
+        (["--min-confidence", "1.5"], "min_confidence", ""),
+        (["--skip", "-1"], "skip", ""),
+    ],
+)
+def test_trending_options_the_server_refuses_are_said_with_the_field_and_the_rule(
+    api: MarketScoutClient, capsys: pytest.CaptureFixture[str], argv: list[str], field: str, rule: str
+) -> None:
+    assert remote(api, "trending", *argv) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"marketscout: the server answered 422: Validation failed ({field}: {rule}")
+    assert line.endswith(")")
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--status", "hot"), ("--platform", "tiktok"), ("--ranking", "local")]
+)
+def test_trending_choices_are_checked_before_anything_is_sent(
+    option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["remote", "trending", option, value])
+    assert stopped.value.code == 2
+    assert f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
+
+
+def test_trending_help_names_the_filters_and_their_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["remote", "trending", "--help"])
+    assert stopped.value.code == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "--status {" + ",".join(TrendStatus) + "}" in said
+    assert "--platform {" + ",".join(Platform) + "}" in said
+    assert "--ranking {" + ",".join(get_args(Ranking)) + "}" in said
+    for option in ("--skip", "--query", "--region", "--min-confidence", "--limit"):
+        assert option in said
+    assert "region's readings alone" in said
