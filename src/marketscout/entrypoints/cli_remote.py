@@ -29,7 +29,8 @@ import httpx
 import msgspec
 
 from marketscout.adapters.csv_rows import misfit
-from marketscout.client import IngestReport, MarketScoutClient, MarketScoutError
+from marketscout.client import IngestReport, MarketScoutClient, MarketScoutError, TrendingProduct
+from marketscout.domain.model import Platform, TrendStatus
 from marketscout.entrypoints.cli_args import http_url, whole_number
 from marketscout.entrypoints.settings import SettingsError
 from marketscout.entrypoints.token_cache import TokenCache, UnsafeCache, cache_folder
@@ -45,6 +46,9 @@ PUBLIC = {"trending", "scan-ads", "heat-map"}
 TOKEN_CACHE_SETTING = "MARKETSCOUT_TOKEN_CACHE"  # noqa: S105 - a setting's name, not a secret
 # The integer fields of an ingested snapshot (EngagementIn); every other CSV cell is text.
 INTEGER_COLUMNS = frozenset({"ad_id", "views", "likes", "comments", "shares"})
+# How GET /trending ranks the products a region keeps (its ``ranking``): by their stored
+# worldwide score, or by the score each earns from the region's readings alone.
+RANKINGS = ("worldwide", "regional")
 
 
 def add_remote_parser(subparsers: Any) -> None:
@@ -67,8 +71,44 @@ def add_remote_parser(subparsers: Any) -> None:
         "--json", action="store_true", help="print JSON instead of text (export: ignored, it prints the CSV)"
     )
     commands = parser.add_subparsers(dest="remote_command", required=True)
-    trending = commands.add_parser("trending", help="products ranked by trend score")
-    trending.add_argument("--limit", type=int, default=10)
+    trending = commands.add_parser(
+        "trending",
+        help="products ranked by trend score, worldwide or in a region alone",
+        epilog=(
+            "--platform and --region keep the products with engagement there in the last 30 days, "
+            "ranked by their worldwide score; with --ranking regional by the score each earns from "
+            "the region's readings alone (every platform's; a continent's: its countries' together), "
+            "which the text says in a first line ('scores in DE alone') and --json in each item's "
+            "scored_in. The server refuses what it does not accept (--ranking regional without "
+            "--region, an unknown region, a limit over 100), naming the option's field: exit 1."
+        ),
+    )
+    trending.add_argument("--limit", type=int, default=10, help="at most this many, 1-100 (default 10)")
+    trending.add_argument("--skip", type=int, default=0, help="leave out the first SKIP of the ranking")
+    trending.add_argument(
+        "--status", choices=[s.value for s in TrendStatus], help="only products of this status"
+    )
+    trending.add_argument("--query", help="only products whose name contains this (any case)")
+    trending.add_argument(
+        "--platform", choices=[p.value for p in Platform], help="only products active there"
+    )
+    trending.add_argument(
+        "--region",
+        help="only products active there: an ISO country code (DE), GLOBAL or a continent (Europe)",
+    )
+    trending.add_argument(
+        "--ranking",
+        choices=RANKINGS,
+        default=RANKINGS[0],
+        help="worldwide (default): by the stored worldwide score; regional (needs --region): by "
+        "the score of the region's readings alone",
+    )
+    trending.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="0-1",
+        help="only products whose latest score is at least this confident",
+    )
     scan = commands.add_parser("scan-ads", help="the viral-ad scan, strongest first")
     scan.add_argument("--limit", type=int, default=20)
     heat = commands.add_parser("heat-map", help="relative interest per continent")
@@ -329,6 +369,22 @@ def _print(args: argparse.Namespace, value: Any, text: Callable[[], list[str]]) 
         print("\n".join(text()))
 
 
+def _trending_lines(args: argparse.Namespace, ranked: list[TrendingProduct]) -> list[str]:
+    """A line a product, after one that names the region when the scores are its own."""
+    lines = [
+        f"{t.current_score:5.1f}  {t.status:<9}  {t.product.name} (#{t.product.id}): {t.reason}"
+        for t in ranked
+    ]
+    if not lines:
+        filtered = args.skip or any(
+            value is not None
+            for value in (args.status, args.query, args.platform, args.region, args.min_confidence)
+        )
+        return ["no scored products match" if filtered else "no products scored yet"]
+    regions = {t.scored_in for t in ranked} - {"worldwide"}
+    return [f"scores in {region} alone" for region in sorted(regions)] + lines
+
+
 def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     for row in rows:
@@ -397,18 +453,18 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
                 return _log_out(client, args)
             _log_in(client, args)
         if command == "trending":
-            ranked = client.trending(args.limit)
-            _print(
-                args,
-                ranked,
-                lambda: (
-                    [
-                        f"{t.current_score:5.1f}  {t.status:<9}  {t.product.name} (#{t.product.id}): {t.reason}"
-                        for t in ranked
-                    ]
-                    or ["no products scored yet"]
-                ),
+            ranked = client.trending(
+                args.limit,
+                skip=args.skip,
+                status=args.status,
+                query=args.query,
+                platform=args.platform,
+                region=args.region,
+                min_confidence=args.min_confidence,
+                # the server's default left unsent, so a server older than ``ranking`` still answers
+                ranking=args.ranking if args.ranking != RANKINGS[0] else None,
             )
+            _print(args, ranked, lambda: _trending_lines(args, ranked))
         elif command == "scan-ads":
             viral = client.scan_ads(args.limit)
             _print(
