@@ -82,3 +82,58 @@ async def test_the_trending_list_is_ordered_and_filtered_by_the_store(uow_factor
         uow_factory(), limit=1, skip=1, order=TrendingOrder.NEWEST, category="Home"
     )
     assert ([item.product.name for item in page.items], page.total) == (["Lamp"], 2)
+
+
+# name: latest score, 24-hour growth, 7-day growth, components.days_of_readings (None: a score
+# stored before it was recorded). A None growth is "from none" where the days of readings reach
+# back two windows (2 days for 24 h, 14 for 7 days), "n/a" otherwise.
+BREAKOUTS: dict[str, tuple[float, float | None, float | None, float | None]] = {
+    "Kite": (95.0, None, None, 20.0),  # from none in both windows
+    "Bell": (95.0, 2.0, None, 30.0),  # from none over 7 days, tied with Kite by score
+    "Dove": (80.0, 0.5, None, 14.0),  # from none over 7 days: exactly 2 * 7 days of readings
+    "Reed": (80.0, None, None, 13.0),  # from none over 24 h; n/a over 7 days (13 < 14)
+    "Harp": (50.0, 3.0, 1.5, 30.0),
+    "Pipe": (60.0, None, 0.2, 30.0),  # from none over 24 h
+    "Drum": (20.0, -0.5, -0.6, 30.0),
+    "Lute": (99.0, None, None, 1.0),  # n/a in both windows (1 < 2)
+    "Oboe": (97.0, None, None, None),  # stored before days_of_readings: n/a in both
+}
+
+
+async def test_a_growth_order_puts_from_none_first_and_n_a_last_in_every_store(
+    uow_factory: UowFactory,
+) -> None:
+    uow = uow_factory()
+    async with uow:
+        ids: dict[str, int] = {}
+        for name, (value, day, week, days) in BREAKOUTS.items():
+            ids[name] = (await uow.products.add(Product(name=name, description="d", created_at=T0))).id
+            components = {} if days is None else {"days_of_readings": days}
+            assessment = TrendAssessment(
+                score=value,
+                status=TrendStatus.EXPLODING,
+                confidence=0.5,
+                components=components,
+                growth={"24h": day, "7d": week, "30d": None},
+            )
+            score = TrendScore(
+                product_id=ids[name], calculated_at=T0 + timedelta(days=1), assessment=assessment
+            )
+            await uow.scores.add(score)
+        await uow.commit()
+    cases = {
+        # from none by score (ties: lower id), then finite growths fastest first, then n/a by score
+        TrendingOrder.GROWTH_24H: ["Kite", "Reed", "Pipe", "Harp", "Bell", "Dove", "Drum", "Lute", "Oboe"],
+        TrendingOrder.GROWTH_7D: ["Kite", "Bell", "Dove", "Harp", "Pipe", "Drum", "Lute", "Oboe", "Reed"],
+    }
+    uow = uow_factory()
+    async with uow:
+        for order, names in cases.items():
+            wanted = [ids[name] for name in names]
+            listed = await uow.scores.ranked(TrendingFilter(), limit=100, order=order)
+            assert [s.product_id for s in listed] == wanted, order
+            pages = [
+                await uow.scores.ranked(TrendingFilter(), skip=skip, limit=4, order=order)
+                for skip in range(0, 12, 4)
+            ]
+            assert [s.product_id for page in pages for s in page] == wanted, order

@@ -226,6 +226,9 @@ async def test_trending_sorts_and_filters_by_category_kept_in_the_form_and_the_p
     assert "<caption>Products by views gained in 24 h vs the 24 h before, fastest first" in text, (
         "the caption says the order"
     )
+    assert 'fastest first ("from none" first, "n/a" last)' in text, (
+        "and where each growth without a figure goes"
+    )
     assert _listed((await client.get("/?sort=newest", headers=HTML)).text)[:2] == ["Item 11", "Item 10"]
     assert _listed((await client.get("/?sort=growth_7d", headers=HTML)).text)[:2] == ["Item 00", "Item 01"]
     assert _listed((await client.get("/", headers=HTML)).text)[:2] == ["Item 00", "Item 01"]
