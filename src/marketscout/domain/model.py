@@ -205,6 +205,25 @@ class EngagementSnapshot:
         return (self.ad_id, self.region, self.observed_at)
 
 
+# The growth windows of ``TrendAssessment.growth`` and the whole days each spans.
+GROWTH_WINDOW_DAYS: Mapping[str, int] = {"24h": 1, "7d": 7, "30d": 30}
+
+
+def growth_from_none(
+    growth: Mapping[str, float | None], components: Mapping[str, float], window: str
+) -> bool:
+    """Whether a score's growth over ``window`` is None because the window before it was read
+    and gained nothing ("from none": a rise from nothing), not because the readings do not reach
+    back to it ("n/a"). The score's ``components["days_of_readings"]`` tells them apart: a window
+    of ``w`` days has the one before read from ``2w`` days of readings on. A score stored before
+    that was recorded does not say: n/a."""
+    days = components.get("days_of_readings")
+    width = GROWTH_WINDOW_DAYS.get(window)
+    if growth.get(window) is not None or days is None or width is None:
+        return False
+    return days >= 2 * width
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrendAssessment:
     """What the scoring engine concludes about one item at one moment."""
@@ -274,8 +293,10 @@ class TrendingFilter:
 
 
 class TrendingOrder(enum.StrEnum):
-    """The orders of a trending list. Each puts the products it cannot place last, and breaks ties
-    by score, then by lower product id (see :func:`trending_key`)."""
+    """The orders of a trending list. Each breaks ties by score, then by lower product id (see
+    :func:`trending_key`). A growth order puts first the products whose growth is "from none"
+    (:func:`growth_from_none`: a rise from nothing, above any finite one), then
+    the finite growths, fastest first, and last those without the figure ("n/a")."""
 
     SCORE = "score"  # highest latest score first
     GROWTH_24H = "growth_24h"  # fastest growth over the last 24 hours first
@@ -293,8 +314,10 @@ def trending_key(order: TrendingOrder, score: TrendScore, product: Product) -> t
     if order is TrendingOrder.NEWEST:
         return (-product.created_at.timestamp(), -score.product_id)
     if (window := GROWTH_ORDERS.get(order)) is not None:
-        growth = score.assessment.growth.get(window)
-        return (growth is None, -(growth or 0.0), -score.score, score.product_id)
+        a = score.assessment
+        growth = a.growth.get(window)
+        place = 1 if growth is not None else 0 if growth_from_none(a.growth, a.components, window) else 2
+        return (place, -(growth or 0.0), -score.score, score.product_id)
     return (-score.score, score.product_id)
 
 

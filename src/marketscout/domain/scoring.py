@@ -23,6 +23,7 @@ from marketscout.domain.figures import NONE_BEFORE, rise, times
 from marketscout.domain.inputs import kind as _kind
 from marketscout.domain.instants import require_aware, utc_instant
 from marketscout.domain.model import (
+    GROWTH_WINDOW_DAYS,
     MAX_COUNT,
     WHOLE_NUMBER,
     EngagementSnapshot,
@@ -34,8 +35,10 @@ from marketscout.domain.model import (
 from marketscout.domain.numeric import finite, real, whole
 
 DAY = timedelta(days=1)
-WINDOWS: tuple[tuple[str, timedelta], ...] = (("24h", DAY), ("7d", 7 * DAY), ("30d", 30 * DAY))
-_WINDOW_DAYS = tuple((label, round(window / DAY)) for label, window in WINDOWS)
+WINDOWS: tuple[tuple[str, timedelta], ...] = tuple(
+    (label, days * DAY) for label, days in GROWTH_WINDOW_DAYS.items()
+)
+_WINDOW_DAYS = tuple(GROWTH_WINDOW_DAYS.items())
 
 # Interactions (likes + comments + shares) per view that is ordinary on each platform.
 PLATFORM_ENGAGEMENT_NORM: Mapping[Platform, float] = {

@@ -53,6 +53,7 @@ from marketscout.domain.errors import Busy, Conflict, Unavailable
 from marketscout.domain.gains import LOOKBACK
 from marketscout.domain.model import (
     GROWTH_ORDERS,
+    GROWTH_WINDOW_DAYS,
     Ad,
     AdGain,
     Alert,
@@ -1567,7 +1568,11 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
             by = [t.products.c.created_at.desc(), latest.product_id.desc()]
         elif (window := GROWTH_ORDERS.get(order)) is not None:
             growth = t.trend_scores.c.growth[window].as_float()
-            by = [growth.is_(None), growth.desc(), *by]
+            # "from none" (model.growth_from_none) first, then the figures, then "n/a";
+            # a score without days_of_readings (stored before it was) compares as NULL: n/a.
+            days = t.trend_scores.c.components["days_of_readings"].as_float()
+            place = case((growth.is_not(None), 1), (days >= 2 * GROWTH_WINDOW_DAYS[window], 0), else_=2)
+            by = [place, growth.desc(), *by]
         statement = (
             select(t.trend_scores)
             .select_from(source)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from marketscout.domain.figures import NONE_BEFORE, rise, times
+from marketscout.domain.model import growth_from_none
 
 WIDTH, HEIGHT = 1000, 500
 
@@ -389,20 +390,20 @@ def line_chart(
 # the rise of the total views (the reasons' "total views +x% in the last 24 h", the component
 # ``relative_growth_per_day``): a product page showed both as "24 h" figures, unexplained.
 GROWTH_LABELS = {
-    "24h": ("Views gained in 24 h vs the 24 h before", "24 h", 1),
-    "7d": ("Views gained in 7 days vs the 7 before", "7 days", 7),
-    "30d": ("Views gained in 30 days vs the 30 before", "30 days", 30),
+    "24h": ("Views gained in 24 h vs the 24 h before", "24 h"),
+    "7d": ("Views gained in 7 days vs the 7 before", "7 days"),
+    "30d": ("Views gained in 30 days vs the 30 before", "30 days"),
 }
 # What a growth without a ratio reads: the window before was read and gained nothing.
 FROM_NONE = "from none"
 
 
 def growth_label(window: str) -> str:
-    return GROWTH_LABELS.get(window, (f"Gains in {window} vs the {window} before", "", 0))[0]
+    return GROWTH_LABELS.get(window, (f"Gains in {window} vs the {window} before", ""))[0]
 
 
 def growth_title(window: str) -> str:
-    span = GROWTH_LABELS.get(window, ("", window, 0))[1] or window
+    span = GROWTH_LABELS.get(window, ("", window))[1] or window
     return (
         f"Views gained in the last {span}, as a change on the views gained in the {span} before "
         f"(+50% = half as many again): not the rise of the total views, which compares all views "
@@ -428,14 +429,14 @@ def growth_cells(
     """(label, tooltip, text) of each window's growth (``windows``, else those of ``growth``).
     A growth of None is "from none" where the score's days of readings reach back two windows
     (the window before was read: docs/api.md), "n/a" otherwise or where the score does not say
-    (stored before it did)."""
-    days = components.get("days_of_readings")
+    (stored before it did): :func:`~marketscout.domain.model.growth_from_none`, as the growth
+    orders of the list place them."""
     cells = []
     for window in growth if windows is None else windows:
-        value = growth.get(window)
-        width = GROWTH_LABELS.get(window, ("", "", 0))[2]
-        before = value is None and days is not None and width > 0 and days >= 2 * width
-        cells.append((growth_label(window), growth_title(window), growth_text(value, none_before=before)))
+        before = growth_from_none(growth, components, window)
+        cells.append(
+            (growth_label(window), growth_title(window), growth_text(growth.get(window), none_before=before))
+        )
     return cells
 
 

@@ -72,6 +72,7 @@ from marketscout.entrypoints.authentication import SESSION_COOKIE
 from marketscout.entrypoints.notify import available_channels
 from marketscout.entrypoints.schemas import EngagementIn
 from marketscout.entrypoints.web.charts import (
+    FROM_NONE,
     LEGEND_STEPS,
     colour,
     component_rows,
@@ -131,7 +132,7 @@ _ORDER_CAPTIONS = {
     TrendingOrder.SCORE: "Products ranked by trend score, highest first",
     **{
         order: f"Products by {growth_label(window)[0].lower()}{growth_label(window)[1:]}, fastest first "
-        "(those without the figure last)"
+        f'("{FROM_NONE}" first, "n/a" last)'
         for order, window in GROWTH_ORDERS.items()
     },
     TrendingOrder.NEWEST: "Products by when they were added, newest first",
