@@ -874,3 +874,18 @@ def test_readings_of_one_instant_that_disagree_count_as_their_highest_counters()
     merged = dataclasses.replace(now, likes=400)
     assert score_item([earlier, now, behind], AS_OF) == score_item([earlier, merged], AS_OF)
     assert score_item([behind, earlier, now], AS_OF) == score_item([earlier, merged], AS_OF)
+
+
+def test_a_window_that_gained_nothing_after_one_that_gained_nothing_reports_no_change() -> None:
+    """A product whose counts stood still over both windows reports a growth of 0 (no change), not
+    None: None would read as "from none", a rise from nothing, which lists it first among the
+    fastest growers (/?sort=growth_7d). None stays for a rise from nothing and for a window
+    before that the readings do not reach."""
+    still = score_item(series([5_000] * 70), AS_OF)
+    assert still.growth == {"24h": 0.0, "7d": 0.0, "30d": 0.0}
+    assert still.components["days_of_readings"] >= 60
+    flat_then_up = [5_000] * 14 + [5_000 + 300 * d for d in range(1, 8)]
+    assert score_item(series(flat_then_up), AS_OF).growth["7d"] is None, "a rise from nothing"
+    # Gained before, nothing since: the whole fall, as before.
+    up_then_flat = [5_000 + 300 * d for d in range(14)] + [5_000 + 300 * 13] * 7
+    assert score_item(series(up_then_flat), AS_OF).growth["7d"] == -1.0
