@@ -628,8 +628,9 @@ def score_series(
 
     daily = daily_all[: params.horizon_days]
     # What is reported is the relative change itself, or None where there is no earlier window
-    # to compare with: the readings do not reach back to its start, or it gained nothing (the
-    # ratio would then be about the raw view count). The status reads the week's smoothed
+    # to compare with: the readings do not reach back to its start, or it gained nothing while
+    # this window gained (a rise from nothing: the ratio would be about the raw view count); 0
+    # where neither gained. The status reads the week's smoothed
     # ratio, defined on any data.
     # Whole days from the first reading to as_of, as the windows count them: the window of
     # ``days`` before the last was observed when this is at least 2 * days (a reported None is
@@ -647,6 +648,10 @@ def score_series(
             change = recent_sum / before_sum - 1.0
             # Finite unless the window before gained a vanishing share of a reading (overflow).
             reported[label] = _rounded(change, 1e4) if change != math.inf else change
+        elif days_of_readings >= 2 * days and recent_sum <= 0:
+            # Nothing gained in either window: no change, where None would read "from none", a
+            # rise from nothing (model.growth_from_none).
+            reported[label] = 0.0
         else:
             reported[label] = None
     last_week, week_before_sum = sum(daily_all[:7]), sum(daily_all[7:14])
