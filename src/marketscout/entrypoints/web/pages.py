@@ -44,12 +44,15 @@ from marketscout.domain.errors import (
     NotFound,
     Unavailable,
 )
+from marketscout.domain.gains import gains_of
 from marketscout.domain.model import (
+    GLOBAL_REGION,
     GROWTH_ORDERS,
     MAX_COUNT,
     AlertRule,
     AlertRuleKind,
     Channel,
+    EngagementSnapshot,
     Platform,
     Product,
     TrendingOrder,
@@ -653,6 +656,23 @@ def _age(age: timedelta) -> str:
     return f"{hours // 24} days"
 
 
+def _regional_reads(snapshots: list[EngagementSnapshot], since: datetime, until: datetime) -> dict[str, Any]:
+    """What one product's readings say of ``(since, until]``, the heat map's window, for a page to
+    tell readings that gained nothing from no reading at all: where its ads were read there
+    (``where``, "" for nowhere), their views at the latest readings, and whether any gained."""
+    window = gains_of(snapshots, since, until)
+    regions = {gain.region for gain in window}
+    countries = len(regions - {GLOBAL_REGION})
+    where = [f"in {countries:,} {'country' if countries == 1 else 'countries'}"] if countries else []
+    if GLOBAL_REGION in regions:
+        where.append("as GLOBAL (without a country)")
+    return {
+        "where": " and ".join(where),
+        "views": sum(gain.base + gain.gained for gain in window),
+        "gained": any(gain.gained > 0 for gain in window),
+    }
+
+
 def _parsed(field: str, typed: str, parse: Callable[[str], _T], rule: str) -> _T:
     """``typed`` read by ``parse``; what it cannot read is an InvalidValue naming ``field``."""
     try:
@@ -908,7 +928,10 @@ class DashboardController(Controller):
         for (ad_id, _region), views in last_by_key.items():
             ad_views[ad_id] += views
         series = [daily.get(day, 0.0) for day in range(20, -1, -1)]
-        regions = await trends.regional_heat_map(uow, clock, product_ids=[product_id])
+        heat_since = now - trends.HEAT_MAP_WINDOW
+        regions = await trends.regional_heat_map(
+            uow, clock, product_ids=[product_id], since=heat_since, until=now
+        )
         watched = False
         if user is not None:
             watched = any(
@@ -957,6 +980,9 @@ class DashboardController(Controller):
             ad_views=ad_views,
             ad_views_days=trends.SCORING_HISTORY.days,
             regions=regions[0].regions if regions else {},
+            # Read in the map's window without a gain is said as such, not as no reading.
+            region_reads=_regional_reads(snapshots, heat_since, now),
+            region_days=trends.HEAT_MAP_WINDOW.days,
             watched=watched,
         )
 
