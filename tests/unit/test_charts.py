@@ -132,3 +132,32 @@ def test_the_components_say_a_rise_as_the_reasons_do() -> None:
     assert any("none in the 3 before" in r for r in new.reasons), new.reasons
     rows = dict(component_rows(new.components, new.reasons))
     assert rows["last 3 days' gains vs the 3 before"] == "from none"
+
+
+def _read(*readings: tuple[int, int]) -> dict[str, str]:
+    """The shown components (name: text) of one ad read ``(days ago, views)``."""
+    scored = score_item(
+        [
+            EngagementSnapshot(
+                ad_id=1,
+                product_id=1,
+                platform=Platform.TIKTOK,
+                region="US",
+                observed_at=NOW - timedelta(days=d),
+                views=v,
+                likes=v // 20,
+            )
+            for d, v in readings
+        ],
+        NOW,
+    )
+    return {row[0]: row[-1] for row in component_rows(scored.components, scored.reasons)}
+
+
+def test_momentum_at_its_floor_reads_as_what_it_means_never_the_placeholder() -> None:
+    """The product page showed "momentum (log scale) -13.82" for a product without gains: ln of
+    the floor the engine puts under a relative growth of none (ln 0 has no value), not a figure."""
+    assert _read((2, 400), (1, 900), (0, 900))["momentum (log scale)"] == "no gains"
+    # 500 views on 2 billion: a rise under the floor, which momentum reads as the floor plus reach.
+    assert _read((1, 2_000_000_000), (0, 2_000_000_500))["momentum (log scale)"] == "rise under a millionth"
+    assert _read((1, 1_000), (0, 2_000))["momentum (log scale)"] == "-0.02"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from tests.integration.web.support import HTML, Client
@@ -47,3 +48,19 @@ async def test_regional_interest_with_gains_keeps_its_table(client: Client) -> N
     section = page.split('id="regions-h"', 1)[1].split("</section>", 1)[0]
     assert re.search(r'<th scope="row">North America</th><td class="num">100.0</td>', section)
     assert f'href="/ui/heat-map?product_id={gained}"' in section
+
+
+async def test_momentum_without_gains_reads_no_gains_not_the_floor_of_its_log(client: Client) -> None:
+    """The page showed "momentum (log scale) -13.82" among the score's components for a product
+    that gained nothing in the last day: the engine's floor under ln 0, not a measured figure."""
+    await signed_up(client, "momentum_floor")
+    flat = await _readings(
+        client, "Flat Lamp", [(3, "US", 100), (2, "US", 400), (1, "US", 900), (0, "US", 900)]
+    )
+    page = (await client.get(f"/ui/products/{flat}", headers=HTML)).text
+    assert "-13.8" not in page
+    shown = re.findall(r'<dt>momentum \(log scale\)</dt><dd title="([^"]*)">([^<]*)</dd>', page)
+    assert shown, "the component is shown, with what it means"
+    title, text = shown[0]
+    assert text == "no gains"
+    assert "No views gained in the last 24 h" in html.unescape(title)
