@@ -5,11 +5,16 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from marketscout.domain.model import EngagementSnapshot, Platform
+from marketscout.domain.model import EngagementSnapshot, Platform, TrendAssessment
 from marketscout.domain.scoring import score_item
 from marketscout.entrypoints.web.charts import component_rows, growth_cells, growth_text, line_chart, polyline
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _shown(rows: list[tuple[str, str, str]]) -> dict[str, str]:
+    """The components' rows as the page shows them: name, text."""
+    return {name: text for name, _, text in rows}
 
 
 def _ys(points: str) -> list[float]:
@@ -63,7 +68,7 @@ def test_a_growth_without_a_ratio_says_why() -> None:
 
 
 def test_components_have_readable_names_units_and_separators() -> None:
-    rows = dict(
+    rows = _shown(
         component_rows(
             {
                 "velocity_24h": 27213.0,
@@ -83,17 +88,17 @@ def test_components_have_readable_names_units_and_separators() -> None:
 def test_the_surprise_reads_as_the_reasons_say_it_capped() -> None:
     # A product quiet for weeks that gains 43,236 views in a day stands 21,618 "deviations"
     # above a range of zero: shown as the reasons say it, not as a count nobody can read.
-    rows = dict(component_rows({"surprise": 21618.0}))
+    rows = _shown(component_rows({"surprise": 21618.0}))
     assert rows["last day's gain against its usual range"] == "far above (over 10 deviations)"
     assert (
-        dict(component_rows({"surprise": 4.26}))["last day's gain against its usual range"]
+        _shown(component_rows({"surprise": 4.26}))["last day's gain against its usual range"]
         == "4.3 deviations above"
     )
     assert (
-        dict(component_rows({"surprise": -1.5}))["last day's gain against its usual range"]
+        _shown(component_rows({"surprise": -1.5}))["last day's gain against its usual range"]
         == "1.5 deviations below"
     )
-    assert dict(component_rows({"surprise": 0.0}))["last day's gain against its usual range"] == "within it"
+    assert _shown(component_rows({"surprise": 0.0}))["last day's gain against its usual range"] == "within it"
 
 
 def test_a_line_charts_maximum_stands_below_the_top_with_zero_on_the_axis() -> None:
@@ -108,35 +113,21 @@ def test_a_line_charts_maximum_stands_below_the_top_with_zero_on_the_axis() -> N
 def test_the_components_say_a_rise_as_the_reasons_do() -> None:
     """The product page showed "rise of total views in 24 h +100%" beside the reason's
     "+99.9%", and "13,001×" against the 3 days before where the reason said there was none."""
-    rows = dict(component_rows({"relative_growth_per_day": math.log(1.999)}))
+    rows = _shown(component_rows({"relative_growth_per_day": math.log(1.999)}))
     assert rows["rise of total views in 24 h"] == "+99.9%"
-    rows = dict(component_rows({"relative_growth_per_day": math.log(12.0)}))
+    rows = _shown(component_rows({"relative_growth_per_day": math.log(12.0)}))
     assert rows["rise of total views in 24 h"] == "12×"
-    rows = dict(component_rows({"acceleration": math.log(13_001.0)}))
+    rows = _shown(component_rows({"acceleration": math.log(13_001.0)}))
     assert rows["last 3 days' gains vs the 3 before"] == "13,001×"
-    new = score_item(
-        [
-            EngagementSnapshot(
-                ad_id=1,
-                product_id=1,
-                platform=Platform.TIKTOK,
-                region="US",
-                observed_at=NOW - timedelta(days=d),
-                views=v,
-                likes=v // 20,
-            )
-            for d, v in ((1, 0), (0, 39_000))
-        ],
-        NOW,
-    )
+    new = _scored((1, 0), (0, 39_000))
     assert any("none in the 3 before" in r for r in new.reasons), new.reasons
-    rows = dict(component_rows(new.components, new.reasons))
+    rows = _shown(component_rows(new.components, new.reasons))
     assert rows["last 3 days' gains vs the 3 before"] == "from none"
 
 
-def _read(*readings: tuple[int, int]) -> dict[str, str]:
-    """The shown components (name: text) of one ad read ``(days ago, views)``."""
-    scored = score_item(
+def _scored(*readings: tuple[int, int]) -> TrendAssessment:
+    """The score of one ad read ``(days ago, views)``, a like for every 20 views."""
+    return score_item(
         [
             EngagementSnapshot(
                 ad_id=1,
@@ -151,7 +142,12 @@ def _read(*readings: tuple[int, int]) -> dict[str, str]:
         ],
         NOW,
     )
-    return {row[0]: row[-1] for row in component_rows(scored.components, scored.reasons)}
+
+
+def _read(*readings: tuple[int, int]) -> dict[str, str]:
+    """The shown components (name: text) of one ad read ``(days ago, views)``."""
+    scored = _scored(*readings)
+    return _shown(component_rows(scored.components, scored.reasons))
 
 
 def test_momentum_at_its_floor_reads_as_what_it_means_never_the_placeholder() -> None:

@@ -130,6 +130,9 @@ def _set_whole(params: object, name: str, low: int, high: int) -> None:
 
 
 DEFAULT_PARAMS = ScoringParams()
+# Momentum's floor: a relative growth per day below this (none, on a day without gains) counts as
+# this, since ln 0 has no value; momentum is then ln of it (about -13.82) plus the reach term.
+RELATIVE_FLOOR = 1e-6
 # Rising: gains a tenth above those of the days compared with. Accelerating (for the status):
 # the last three days' gains that much above the three before.
 RISE_MARGIN = 1.1
@@ -663,7 +666,7 @@ def score_series(
     # Relative growth per day (log ratio of the level now to a day ago): what predicts the next
     # days best on real data; the reach term adds how many people that growth already touches.
     relative = math.log((level_now + 1.0) / (max(level_now - v1, 0.0) + 1.0))
-    momentum = math.log(max(relative, 1e-6)) + params.reach_weight * math.log1p(v1)
+    momentum = math.log(max(relative, RELATIVE_FLOOR)) + params.reach_weight * math.log1p(v1)
     # Acceleration likewise only where the three days before were observed, or the item is new
     # (first seen with fewer views than it has gained since): an item that starts being tracked
     # with a history of its own has no known days before, not days without gains.

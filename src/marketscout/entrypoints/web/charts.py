@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from marketscout.domain.figures import NONE_BEFORE, rise, times
 from marketscout.domain.model import growth_from_none
+from marketscout.domain.scoring import DEFAULT_PARAMS, RELATIVE_FLOOR
 
 WIDTH, HEIGHT = 1000, 500
 
@@ -480,13 +481,46 @@ _COMPONENTS: dict[str, tuple[str, Callable[[float], str]]] = {
 }
 
 
-def component_rows(components: Mapping[str, float], reasons: Sequence[str] = ()) -> list[tuple[str, str]]:
-    """(readable name, formatted value) for each component, in the order given. With the score's
-    ``reasons``, the acceleration over 3 days that gained nothing is "from none", as they say it
-    (the component's ratio counts a view a day on both sides, so it is a number there)."""
+# Momentum at its floor (docs/scoring.md): ln of the floor the engine puts under a relative growth
+# too small for the log scale, plus the reach term; not a figure to show.
+_NO_GAINS_TITLE = (
+    "No views gained in the last 24 h: momentum is the log of the relative growth, which has no "
+    "value for none, so the score takes its floor (the lowest momentum there is)"
+)
+_FLOOR_TITLE = (
+    "The total views rose by less than a millionth in the last 24 h: too little for momentum's log "
+    "scale, so the score takes its floor, raised a little by the views gained"
+)
+
+
+def _momentum_floor(components: Mapping[str, float]) -> tuple[str, str] | None:
+    """(text, title) of a momentum at its floor, None for one above it. The stored component is
+    rounded to 4 decimals, the views gained to hundredths: a thousandth's margin tells them apart."""
+    momentum = components["momentum"]
+    gained = components.get("velocity_24h", 0.0)
+    if (
+        momentum
+        > math.log(RELATIVE_FLOOR) + DEFAULT_PARAMS.reach_weight * math.log1p(max(gained, 0.0)) + 1e-3
+    ):
+        return None
+    return ("no gains", _NO_GAINS_TITLE) if gained <= 0 else ("rise under a millionth", _FLOOR_TITLE)
+
+
+def component_rows(
+    components: Mapping[str, float], reasons: Sequence[str] = ()
+) -> list[tuple[str, str, str]]:
+    """(readable name, tooltip, formatted value) for each component, in the order given; the
+    tooltip is "" but where the value needs one. With the score's ``reasons``, the acceleration
+    over 3 days that gained nothing is "from none", as they say it (the component's ratio counts a
+    view a day on both sides, so it is a number there). Momentum at its floor says what it means
+    ("no gains"), never the floor's logarithm."""
     rows = []
     none_before = any(NONE_BEFORE in reason for reason in reasons)
     for key, value in components.items():
         name, shown = _COMPONENTS.get(key, (key.replace("_", " "), _number))
-        rows.append((name, "from none" if key == "acceleration" and none_before else shown(value)))
+        floor = _momentum_floor(components) if key == "momentum" else None
+        if floor is not None:
+            rows.append((name, floor[1], floor[0]))
+        else:
+            rows.append((name, "", "from none" if key == "acceleration" and none_before else shown(value)))
     return rows
