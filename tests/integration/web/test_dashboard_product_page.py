@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from tests.integration.web.support import HTML, Client
+from tests.integration.web.support import HTML, Client, csrf
 from tests.integration.web.test_dashboard_forms import _plain, _readings, client, signed_up
 
 __all__ = ["client"]  # the fixture, shared with the forms' tests
@@ -64,3 +64,28 @@ async def test_momentum_without_gains_reads_no_gains_not_the_floor_of_its_log(cl
     title, text = shown[0]
     assert text == "no gains"
     assert "No views gained in the last 24 h" in html.unescape(title)
+
+
+async def test_the_heat_map_search_tells_same_named_products_apart_by_id(client: Client) -> None:
+    """Two products named "Lamp" were listed as "Lamp" and "Lamp" by the heat map's search: shared
+    names show as ``Name (#id)``, as the API's heat_map keys them; other names stay bare."""
+    await signed_up(client, "heat_twins")
+    form = {"csrf_token": await csrf(client), "action": "product", "description": "d"}
+    for name, again in (("Lamp", ""), ("Lamp", "Lamp"), ("Lamp Shade", "")):
+        sent = {**form, "name": name, **({"create_anyway": again} if again else {})}
+        assert (
+            await client.post("/ui/data", data=sent, headers=HTML, follow_redirects=False)
+        ).status_code == 303
+    products = (await client.get("/products")).json()
+    first, second = sorted(p["id"] for p in products if p["name"] == "Lamp")
+    shade = next(p["id"] for p in products if p["name"] == "Lamp Shade")
+    found = (await client.get("/ui/heat-map", params={"q": "lamp"}, headers=HTML)).text
+    listed = dict(re.findall(r'href="/ui/heat-map\?product_id=(\d+)&amp;q=lamp">([^<]*)</a>', found))
+    assert listed == {
+        str(first): f"Lamp (#{first})",
+        str(second): f"Lamp (#{second})",
+        str(shade): "Lamp Shade",
+    }
+    assert f'<option value="{first}" selected>Lamp (#{first})</option>' in found, (
+        "the shown one, in the choice"
+    )
