@@ -69,6 +69,7 @@ from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
 from marketscout.entrypoints.api.bodies import describe
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
+from marketscout.entrypoints.api.intelligence import heat_map_labels
 from marketscout.entrypoints.api.params import INSTANT_RULE
 from marketscout.entrypoints.api.path_ids import plain_id
 from marketscout.entrypoints.authentication import SESSION_COOKIE
@@ -1043,6 +1044,9 @@ class DashboardController(Controller):
         )
         values = rows[0].regions if rows else {}
         by_country = countries[0].regions if countries else {}
+        # Products that share a name are told apart by their id, as the API's heat_map keys them.
+        named = {p.id: p.name for p in [*choices, *matches[:HEAT_MAP_MATCHES]]}
+        labels = dict(zip(named, heat_map_labels(list(named.items())), strict=True))
         return page(
             request,
             "heatmap.html",
@@ -1052,6 +1056,7 @@ class DashboardController(Controller):
             chosen=chosen,
             q=query or "",
             matches=matches[:HEAT_MAP_MATCHES],
+            labels=labels,
             shown=HEAT_MAP_SHOWN,
             more_matches=len(matches) > HEAT_MAP_MATCHES,
             shapes=continent_map(values),
