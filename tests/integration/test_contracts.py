@@ -468,6 +468,11 @@ async def test_window_gains_follow_the_domain_definition(uow_factory: UowFactory
         only = await uow.engagement.window_gains(start, end, product_ids=[product_id + 1])
     assert only == []
     assert gains == window_gains(readings, start, end)
+    async with uow:
+        # Of some regions only: the same rows, the others left out (a region read nowhere: none).
+        for regions in (["FR"], ["FR", "US", "JP"], ["JP"], []):
+            of_some = await uow.engagement.window_gains(start, end, regions=regions)
+            assert of_some == [g for g in gains if g.region in regions], regions
     by_region = {g.region: (g.base, g.gained) for g in gains}
     assert by_region == {"US": (100, 800), "FR": (70, 100)}
     async with uow:

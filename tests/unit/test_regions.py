@@ -13,6 +13,7 @@ from marketscout.domain.regions import (
     continent_of,
     in_area,
     normalise_area,
+    regions_of,
 )
 
 
@@ -49,3 +50,15 @@ def test_every_region_code_is_listed_once_under_one_continent_or_none() -> None:
     assert all(len(code) == 2 and code.isascii() and code.isupper() for code in listed)
     assert {code: continent_of(code) for code in NO_CONTINENT} == dict.fromkeys(NO_CONTINENT)
     assert set(NO_CONTINENT) == {"AQ", "BV", "TF"}
+
+
+def test_the_regions_of_an_area_are_the_ones_in_area_accepts() -> None:
+    """What a store is asked for when a list keeps one area: the country (or GLOBAL) itself, or
+    every country of the continent; exactly the regions in_area keeps."""
+    assert regions_of("DE") == ("DE",)
+    assert regions_of("GLOBAL") == ("GLOBAL",)
+    for continent in CONTINENTS:
+        listed = regions_of(continent)
+        assert listed and len(set(listed)) == len(listed)
+        every = {*COUNTRY_CODES, "GLOBAL"}
+        assert set(listed) == {code for code in every if in_area(code, continent)}, continent
