@@ -452,12 +452,23 @@ class InMemoryEngagementStore(_Repository, EngagementStore):
         return last
 
     async def window_gains(
-        self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        product_ids: Iterable[int] | None = None,
+        regions: Iterable[str] | None = None,
     ) -> builtins.list[WindowGain]:
         rows = self._rows()
         chosen = rows.keys() if product_ids is None else [pid for pid in set(product_ids) if pid in rows]
         earliest = start - LOOKBACK
-        snapshots = (s for pid in chosen for s in rows[pid].values() if earliest < s.observed_at <= end)
+        kept = None if regions is None else frozenset(regions)
+        snapshots = (
+            s
+            for pid in chosen
+            for s in rows[pid].values()
+            if earliest < s.observed_at <= end and (kept is None or s.region in kept)
+        )
         return window_gains(snapshots, start, end)
 
     async def scoring_series(

@@ -331,9 +331,15 @@ class EngagementStore(Protocol):
     async def last_observed_at(self, ad_ids: Iterable[int]) -> dict[int, datetime]: ...
 
     async def window_gains(
-        self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        product_ids: Iterable[int] | None = None,
+        regions: Iterable[str] | None = None,
     ) -> builtins.list[WindowGain]:
-        """Views gained per (ad, region) in ``(start, end]``, as :func:`domain.gains.window_gains` defines."""
+        """Views gained per (ad, region) in ``(start, end]``, as :func:`domain.gains.window_gains`
+        defines, of those products and of those regions only when given."""
         ...
 
     async def ad_gains(self, start: datetime, end: datetime) -> builtins.list[AdGain]:

@@ -329,3 +329,9 @@ def in_area(region: str, area: str) -> bool:
     """Whether a stored region lies in a canonical area: the country itself, or a country of
     the continent."""
     return region == area or continent_of(region) == area
+
+
+def regions_of(area: str) -> tuple[str, ...]:
+    """The stored regions a canonical area holds, as :func:`in_area` accepts them: the country
+    (or ``GLOBAL``) itself, or every country of the continent; what a store is asked for."""
+    return COUNTRIES_BY_CONTINENT.get(area, (area,))

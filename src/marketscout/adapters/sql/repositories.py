@@ -1078,16 +1078,23 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         return found
 
     async def window_gains(
-        self, start: datetime, end: datetime, *, product_ids: Iterable[int] | None = None
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        product_ids: Iterable[int] | None = None,
+        regions: Iterable[str] | None = None,
     ) -> builtins.list[WindowGain]:
         """The same definition as ``domain.gains.window_gains``, read from the daily and hourly
-        rollups, with raw readings only for the partial hours at the window's edges."""
+        rollups, with raw readings only for the partial hours at the window's edges; the
+        products and regions asked for are kept by the database, before it groups."""
         statement = self.gains_statement(
             start,
             end,
             None if product_ids is None else sorted(set(product_ids)),
             day_complete=await self._day_complete(end),
             day_fresh=await self._day_fresh(start),
+            regions=None if regions is None else sorted(set(regions)),
         )
         found: builtins.list[WindowGain] = []
         for row in await self._session.execute(statement):
@@ -1193,6 +1200,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         *,
         day_complete: bool = False,
         day_fresh: bool = False,
+        regions: builtins.list[str] | None = None,
     ) -> Any:
         """The one aggregate query over the window's pieces (rollups and raw edges), with each
         ad and region's ``base`` as ``domain.gains.window_gains`` defines it: the highest reading
@@ -1203,7 +1211,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         pieces = rollups.tile(start - LOOKBACK, start, before=True) + rollups.tile(
             start, end, before=False, day_complete=day_complete, day_fresh=day_fresh
         )
-        parts = [cls._piece(piece, wanted) for piece in pieces]
+        parts = [cls._piece(piece, wanted, regions) for piece in pieces]
         union = parts[0].union_all(*parts[1:]).subquery("pieces")
         p = union.c
         return (
@@ -1227,7 +1235,9 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
         )
 
     @staticmethod
-    def _piece(piece: rollups.Piece, wanted: builtins.list[int] | None) -> Any:
+    def _piece(
+        piece: rollups.Piece, wanted: builtins.list[int] | None, regions: builtins.list[str] | None = None
+    ) -> Any:
         flag = literal(1 if piece.before else 0, Integer).label("before")
         if piece.source == "raw":
             e = t.engagement_snapshots.c
@@ -1247,7 +1257,7 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 e.views.label("first_views"),
                 flag,
             ).where(bounds)
-            column = e.product_id
+            column, region = e.product_id, e.region
         else:
             table = t.engagement_hourly if piece.source == "hour" else t.engagement_daily
             r = table.c
@@ -1263,7 +1273,9 @@ class SqlEngagementStore(_SqlRepository, EngagementStore):
                 r.first_views,
                 flag,
             ).where(r.bucket >= piece.lo, r.bucket < piece.hi)
-            column = r.product_id
+            column, region = r.product_id, r.region
+        if regions is not None:
+            statement = statement.where(region.in_(regions))
         return statement if wanted is None else statement.where(column.in_(wanted))
 
     async def products_with_engagement(self) -> builtins.list[int]:

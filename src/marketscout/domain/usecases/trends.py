@@ -25,7 +25,7 @@ from marketscout.domain.model import (
     trending_key,
 )
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.regions import in_area, normalise_area
+from marketscout.domain.regions import in_area, normalise_area, regions_of
 from marketscout.domain.scan import SCAN_WINDOW, ScanHit, rank_gains
 from marketscout.domain.scoring import score_series
 from marketscout.domain.spread import SpreadAssessment, spread_score
@@ -127,7 +127,9 @@ async def active_products(
     area = normalise_area(region) if region is not None else None
     now = clock.now()
     async with uow:
-        gains = await uow.engagement.window_gains(now - ACTIVITY_WINDOW, now)
+        # Only the area's regions come back (a continent: its countries), kept by the store.
+        regions = regions_of(area) if area is not None else None
+        gains = await uow.engagement.window_gains(now - ACTIVITY_WINDOW, now, regions=regions)
     return {
         g.product_id
         for g in gains
@@ -309,7 +311,7 @@ async def _scanned(
         area = normalise_area(region)
         there = {
             g.ad_id
-            for g in await uow.engagement.window_gains(now - window, now)
+            for g in await uow.engagement.window_gains(now - window, now, regions=regions_of(area))
             if g.gained > 0 and in_area(g.region, area)
         }
         hits = [hit for hit in hits if hit.ad_id in there]
