@@ -40,6 +40,18 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serving(tmp_path_factory, {})
+
+
+@pytest.fixture(scope="module")
+def lean_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server without demo data whose requests may carry 1 MB at most."""
+    yield from _serving(
+        tmp_path_factory, {"MARKETSCOUT_DEMO_DATA": "false", "MARKETSCOUT_MAX_BODY_BYTES": str(2**20)}
+    )
+
+
+def _serving(tmp_path_factory: pytest.TempPathFactory, settings: dict[str, str]) -> Iterator[str]:
     if sync_playwright is None or not Path(CHROMIUM).exists():
         need(f"the browser tests need the playwright package and Debian's chromium at {CHROMIUM}")
     port = _free_port()
@@ -49,6 +61,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "MARKETSCOUT_DATABASE_URL": "memory://",
         "MARKETSCOUT_RATE_LIMIT_ENABLED": "false",
         "MARKETSCOUT_JWT_SECRET": "browser-test-secret-that-is-long-enough-0123456789",
+        **settings,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "marketscout.entrypoints.cli", "serve", "--port", str(port)],
@@ -593,3 +606,68 @@ def test_the_rule_form_shows_only_the_fields_of_the_chosen_kind(page: Page) -> N
         .first.inner_text()
         .startswith("Status becomes exploding · all watched products")
     )
+
+
+def test_create_anyway_makes_the_namesake_with_javascript_on(page: Page) -> None:
+    """The button that confirms a namesake sends its name and value, though app.js marks the form
+    busy on submit (a disabled button's value is left out of the form): the product is made."""
+    sign_up(page, "namesake_user")
+    page.goto("/ui/data")
+    page.get_by_label("Name").fill("heated star projector")
+    page.get_by_label("Description").fill("Mine, not the demo's")
+    page.get_by_role("button", name="Create product").click()
+    page.wait_for_load_state()
+    assert "already has this name" in page.locator("#product .error").inner_text()
+    page.get_by_role("button", name="Create anyway").click()
+    page.wait_for_load_state()
+    assert page.locator("#product .error").count() == 0, "the warning is not given again"
+    assert "Created product" in page.locator("#product .report").inner_text()
+
+
+@pytest.mark.parametrize(
+    ("kind", "typed", "field"),
+    [("score_threshold", {"#threshold": "abc"}, "threshold"), ("status_exploding", {}, "webhook_url")],
+)
+def test_a_refused_rule_focuses_the_field_it_names(
+    page: Page, kind: str, typed: dict[str, str], field: str
+) -> None:
+    """The answer's address ends in #rules, where browsers skip autofocus: the field is focused all
+    the same, as docs/api.md says."""
+    sign_up(page, f"focus_{field}_user")
+    page.goto("/ui/watchlist")
+    page.get_by_label("Rule", exact=True).select_option(kind)
+    for selector, value in typed.items():
+        page.locator(selector).fill(value)
+    if field == "webhook_url":
+        page.get_by_label("to a webhook").check()
+    page.get_by_role("button", name="Add rule").click()
+    page.wait_for_load_state()
+    assert page.url.endswith("/ui/alerts#rules")
+    assert page.locator(f"#{field}").get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == field
+    assert _on_screen(page, "#rule-error"), "the refusal stays in view"
+
+
+def test_a_file_over_the_body_limit_is_refused_on_the_data_page(browser: Browser, lean_server: str) -> None:
+    """An upload larger than MARKETSCOUT_MAX_BODY_BYTES answers the Data page, saying the limit;
+    without demo data the footer does not call the data synthetic."""
+    context = browser.new_context(base_url=lean_server)
+    try:
+        page = context.new_page()
+        sign_up(page, "bulky_user")
+        page.goto("/ui/data")
+        rows = "1,2026-03-01T10:00:00Z,US,5,0,0,0\n" * 70_000
+        page.get_by_label("File").set_input_files(
+            {"name": "big.csv", "mimeType": "text/csv", "buffer": (HEADER + rows).encode()}
+        )
+        page.get_by_role("button", name="Upload").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "Data in and out"
+        assert "at most 1 MB" in page.locator(".report .error").inner_text()
+        assert page.get_by_label("File").is_visible(), "the upload form is there to try again"
+        assert "synthetic" not in page.locator("footer").inner_text()
+    finally:
+        context.close()
+
+
+HEADER = "ad_id,observed_at,region,views,likes,comments,shares\n"

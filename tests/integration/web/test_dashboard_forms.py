@@ -1722,3 +1722,43 @@ async def test_a_csrf_value_that_does_not_match_is_403_whatever_its_characters(
     else:
         assert answer.json()["status_code"] == 403
         assert answer.json()["message"].startswith("The form has expired")
+
+
+async def test_an_upload_over_the_body_limit_is_said_on_the_data_page_naming_the_limit() -> None:
+    """A file larger than MARKETSCOUT_MAX_BODY_BYTES is refused as other whole files are: the Data
+    page again, its error naming the limit in MB; the API's 413 keeps its JSON shape."""
+    app = create_app(build_container(api_settings(max_body_bytes=1024 * 1024), MovableClock(NOW)))
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as client:
+        await signed_up(client)
+        big = (HEADER + "\n" + "1,2026-03-01T10:00:00Z,US,5,0,0,0\n" * 40_000).encode()
+        response = await client.post(
+            "/ui/data/upload",
+            data={"csrf_token": await csrf(client)},
+            files={"file": ("big.csv", big, "text/csv")},
+            headers=HTML,
+        )
+        assert response.status_code == 413
+        assert "<h1>Data in and out</h1>" in response.text, "the Data page, not a bare error page"
+        assert re.search(r'class="error">file: [^<]*at most 1 MB', response.text), response.text
+        api = await client.post("/products", content=b"{" + b" " * (2 * 1024 * 1024) + b"}")
+        assert api.status_code == 413
+        assert api.json()["message"] == "Request body too large"
+
+
+async def test_the_account_page_says_when_the_account_was_created_not_signed_in_since(
+    client: Client,
+) -> None:
+    await signed_up(client, "account_words")
+    text = (await client.get("/ui/account", headers=HTML)).text
+    assert "since" not in text.split("<h1>Account</h1>")[1].split("</p>")[0]
+    assert re.search(r"Account created <time", text), text
+
+
+@pytest.mark.parametrize("demo", [True, False])
+async def test_the_footer_calls_the_data_synthetic_only_when_demo_data_is_on(demo: bool) -> None:
+    app = create_app(build_container(api_settings(demo_data=demo), MovableClock(NOW)))
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as client:
+        for path in ("/ui/login", "/ui/no-such-page"):
+            text = (await client.get(path, headers=HTML)).text
+            assert '<footer class="foot">' in text
+            assert ("Demo data is synthetic" in text) is demo, path
