@@ -9,6 +9,20 @@ document.addEventListener("submit", (event) => {
   for (const progress of form.querySelectorAll("progress.busy")) {
     progress.hidden = false;
   }
+  // A disabled button's name=value is left out of the form's data: the clicked one (such as
+  // "Create anyway", name=create_anyway) travels in a hidden copy, made anew on each submit.
+  for (const copy of form.querySelectorAll("input[data-submitter]")) {
+    copy.remove();
+  }
+  const submitter = event.submitter;
+  if (submitter && submitter.name && submitter.form === form) {
+    const copy = document.createElement("input");
+    copy.type = "hidden";
+    copy.name = submitter.name;
+    copy.value = submitter.value;
+    copy.dataset.submitter = "";
+    form.append(copy);
+  }
   for (const button of form.querySelectorAll("button[type=submit]")) {
     button.disabled = true;
     button.dataset.label = button.textContent;
