@@ -151,7 +151,7 @@ async def test_adding_a_rule_redirects_so_a_reload_does_not_add_it_twice(client:
     }
     sent = await client.post("/ui/alerts", data=form, headers=HTML, follow_redirects=False)
     assert sent.status_code == 303
-    assert sent.headers["location"] == "/ui/watchlist"
+    assert sent.headers["location"] == "/ui/watchlist#rules", "where the rule added is said"
     shown = await client.get("/ui/watchlist", headers=HTML)
     assert 'id="new-secret"' in shown.text and "whsec_" in shown.text, "the secret is shown once"
     reloaded = await client.get("/ui/watchlist", headers=HTML)

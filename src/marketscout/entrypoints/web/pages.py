@@ -1472,7 +1472,7 @@ class DashboardController(Controller):
                 editing=rule_id,
                 same_rule=same.id if same is not None else None,
             )
-        return flash_redirect(request, "/ui/watchlist", note)
+        return flash_redirect(request, "/ui/watchlist#rules", note)
 
     @post("/ui/data", status_code=200)
     async def data_actions(
