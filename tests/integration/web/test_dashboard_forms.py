@@ -21,6 +21,7 @@ from marketscout.domain.usecases import accounts, alerts, catalog
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.web import flash, pages
 from tests.integration.api.support import NOW, SECRET, MovableClock, api_settings, build_container
+from tests.integration.api.support import sign_up as api_sign_up
 from tests.integration.web.support import HTML, Client, csrf
 from tests.integration.web.support import signed_up as sign_up_by_form
 
@@ -1740,9 +1741,14 @@ async def test_an_upload_over_the_body_limit_is_said_on_the_data_page_naming_the
         assert response.status_code == 413
         assert "<h1>Data in and out</h1>" in response.text, "the Data page, not a bare error page"
         assert re.search(r'class="error">file: [^<]*at most 1 MB', response.text), response.text
-        api = await client.post("/products", content=b"{" + b" " * (2 * 1024 * 1024) + b"}")
+        bearer = await api_sign_up(client, "bulky_api")
+        api = await client.post(
+            "/products",
+            content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+            headers={**bearer, "Content-Type": "application/json"},
+        )
         assert api.status_code == 413
-        assert api.json()["message"] == "Request body too large"
+        assert api.json()["status_code"] == 413 and api.json()["message"] == "Request Entity Too Large"
 
 
 async def test_the_account_page_says_when_the_account_was_created_not_signed_in_since(

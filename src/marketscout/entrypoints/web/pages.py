@@ -1543,8 +1543,22 @@ class DashboardController(Controller):
     ) -> Template | Redirect:
         """The Data page's upload: a CSV or NDJSON file of readings, ingested as POST /engagement
         ingests (and rate-limited as it is). Once stored, a redirect to the Data page, which says
-        what was stored and the first rejected rows; a file refused whole is said in place (422)."""
-        form = await check_csrf(request)
+        what was stored and the first rejected rows; a file refused whole is said in place (422),
+        one over the body limit too (413)."""
+        try:
+            form = await check_csrf(request)
+        except HTTPException as error:
+            # Litestar stops reading at MARKETSCOUT_MAX_BODY_BYTES (413), before the CSRF token is
+            # read: nothing is done, the signed-in user is shown their own Data page with the limit.
+            if error.status_code != 413:
+                raise
+            if (user := current_user(request)) is None:
+                return to_login(request)
+            limit = request.app.state.container.settings().max_body_bytes
+            said = f"file: the file is too large: an upload may be at most {_megabytes(limit)} MB"
+            template = await _data_page(request, uow, user, report={"error": said}, values={})
+            template.status_code = 413
+            return template
         user = current_user(request)
         if user is None:
             return to_login(request)
@@ -1716,6 +1730,12 @@ def _safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return form_page(urlsplit(value).path) or value[:500]
+
+
+def _megabytes(size: int) -> str:
+    """A byte count in MB (2^20 bytes) as a person writes it: ``16``, ``1.5``, ``0.095``."""
+    megabytes = size / 2**20
+    return f"{megabytes:,.0f}" if megabytes >= 10 else f"{megabytes:.2g}"
 
 
 def _upload_problem(error: HTTPException) -> str:
