@@ -125,6 +125,12 @@ def create_app(container: Container | None = None) -> Litestar:
             if limiter is not None:
                 await limiter.close()
 
+    def prepare_templates(engine: JinjaTemplateEngine) -> None:
+        register_filters(engine)
+        # Every page's footer (error pages too) calls the data synthetic only when the instance
+        # fills itself with the demo market (MARKETSCOUT_DEMO_DATA).
+        engine.engine.globals["demo_data"] = settings.demo_data
+
     limiter: RateLimiter | None = None
     if settings.rate_limit_enabled:
         limiter = container.rate_limiter()
@@ -180,7 +186,7 @@ def create_app(container: Container | None = None) -> Litestar:
             DashboardController,
         ],
         template_config=TemplateConfig(
-            directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=register_filters
+            directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=prepare_templates
         ),
         dependencies=build_dependencies(container),
         exception_handlers={
