@@ -14,6 +14,7 @@ from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
 from marketscout.domain.errors import Busy, DomainError, Unavailable
+from marketscout.domain.regions import AREA_RULE
 from marketscout.entrypoints.api.bodies import describe
 from marketscout.entrypoints.api.errors import handle_domain_error
 from marketscout.entrypoints.middleware import RequestContextMiddleware
@@ -389,6 +390,7 @@ async def test_a_listing_never_hides_a_product_just_created(client: Client, make
 WRITTEN = "in the digits 0-9 without sign, spaces or leading zeros"
 ID_RULE = f"must be a whole number from 1 to 2^63 - 1, {WRITTEN}"
 LIMIT_RULE = f"must be a whole number from 1 to 100, {WRITTEN}"
+SPREAD_REGION_RULE = "must be an ISO 3166-1 alpha-2 country code or GLOBAL"
 SKIP_RULE = f"must be a whole number from 0 to 2^31 - 1, {WRITTEN}"
 BOOLEAN_RULE = "must be true or false (or 1 or 0)"
 PLATFORMS = "must be one of: TikTok, Facebook, Instagram, YouTube, Twitter"
@@ -467,7 +469,15 @@ async def test_query_strings_are_held_to_the_documented_schema(
         ("POST", "/engagement?all_or_nothing=yes", "all_or_nothing", BOOLEAN_RULE),
         ("GET", "/deliveries?status=null", "status", "must be one of: pending, sending, delivered, dead"),
         ("GET", "/products?q=" + "x" * 201, "q", "must be at most 200 characters long"),
-        ("GET", "/trending?region=x", "region", "must be from 2 to 40 characters long"),
+        # One rule for a region, whatever is wrong with it: too short, too long or unknown.
+        *[
+            ("GET", f"/trending?region={v}", "region", AREA_RULE)
+            for v in ("x", "zzz", "", "x" * 41, "Europa", "1.5")
+        ],
+        *[
+            ("GET", f"/products/1/spread?region={v}", "region", SPREAD_REGION_RULE)
+            for v in ("x", "zzz", "", "x" * 41)
+        ],
         (
             "GET",
             "/heat-map?since=" + "2025" * 11,
