@@ -175,9 +175,9 @@ class IntelligenceController(Controller):
         platform: FromQuery[Platform | None] = None,
         region: Annotated[
             str | None,
+            # No length bounds: a bound would be a second rule; every wrong region is told the
+            # one rule ``normalise_area`` gives.
             QueryParameter(
-                min_length=2,
-                max_length=40,
                 description="ISO country code, GLOBAL, or a continent (" + ", ".join(CONTINENTS) + ")",
             ),
         ] = None,
