@@ -4,9 +4,10 @@ strings held to the document (:class:`StrictQuery`).
 
 Litestar documents a handler's success answer and a generic 400. Every error here answers with
 ``ErrorBody``, and which errors an operation can give follows from what it is: a body or query to
-validate (422, 400 for unparseable JSON, 413 for an oversized body), an id in the path (404), a
-signed-in user (401, and the bearer scheme), a write that may collide (409), and, for every
-operation, rate limits (429) and an unavailable database (503). Schemathesis checks the answers
+validate (422, 400 for unparseable JSON, 413 for an oversized body; and 422 for every operation
+but the probes, which :class:`StrictQuery` holds to the parameters it documents), an id in the
+path (404), a signed-in user (401, and the bearer scheme), a write that may collide (409), and,
+for every operation, rate limits (429) and an unavailable database (503). Schemathesis checks the answers
 against this document (``tests/integration/api/test_schemathesis.py``).
 """
 
@@ -79,6 +80,8 @@ REFUSING = {("POST", "/signup"), ("POST", "/token/revoke")}
 NO_DATABASE = {("GET", "/health")}
 # An operation without a body can only be malformed in its address.
 NO_BODY_400 = "The request is malformed"
+# An operation that takes neither parameters nor a body can only be given a query it does not take.
+NO_PARAMETERS_422 = "A query parameter this operation does not take; ``details`` names it"
 # Answers an operation gives for its own reason, said in its words; None: never given (a path
 # parameter that names no stored resource).
 OWN_ERRORS: dict[tuple[str, str], dict[str, str | None]] = {
@@ -104,9 +107,12 @@ def document_errors(app: Litestar) -> None:
     schema = app.openapi_schema
     signed_in: set[tuple[str, str]] = set()
     optional_body: set[tuple[str, str]] = set()
+    any_query: set[tuple[str, str]] = set()
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for handler in route.route_handlers:
+                if handler.opt.get(ANY_QUERY):
+                    any_query.update((method, route.path_format) for method in handler.http_methods)
                 if needs_user(handler):
                     signed_in.update((method, route.path_format) for method in handler.http_methods)
                 if body_is_optional(handler):
@@ -125,6 +131,8 @@ def document_errors(app: Litestar) -> None:
                 codes.add("503")
             if operation.parameters or operation.request_body or method in ("post", "put", "patch"):
                 codes |= {"400", "422"}
+            if key not in any_query:
+                codes.add("422")  # StrictQuery refuses a query parameter the operation does not take
             if method in ("post", "put", "patch"):
                 codes |= {"413", "415"}
             if "{" in path or key in REFERENCES:
@@ -141,6 +149,8 @@ def document_errors(app: Litestar) -> None:
             said: dict[str, str | None] = {code: ERRORS[code] for code in codes}
             if "400" in said and not operation.request_body:
                 said["400"] = NO_BODY_400
+            if "422" in said and not operation.parameters and not operation.request_body:
+                said["422"] = NO_PARAMETERS_422
             said.update(OWN_ERRORS.get(key, {}))
             responses = dict(operation.responses or {})
             for code in sorted(said):
