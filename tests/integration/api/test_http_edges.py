@@ -785,6 +785,36 @@ async def test_the_log_in_form_refuses_a_json_body_with_415(client: Client, make
         assert "application/x-www-form-urlencoded" in response.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("username=former&password=x&password=y", "password"),
+        ("username=former&password=correct+horse+battery&password=correct+horse+battery", "password"),
+        ("username=former&username=former&password=correct+horse+battery", "username"),
+        (
+            "grant_type=password&grant_type=password&username=former&password=correct+horse+battery",
+            "grant_type",
+        ),
+    ],
+)
+async def test_a_log_in_form_field_given_twice_is_refused_naming_it(
+    client: Client, make_user: MakeUser, body: str, field: str
+) -> None:
+    """RFC 6749 §3.1: a parameter is not given twice; which one counts is not guessed at, and
+    the answer says so rather than that the field must be a string."""
+    await make_user("former")
+    urlencoded = await client.post(
+        "/token", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    pairs = [tuple(pair.split("=")) for pair in body.replace("+", " ").split("&")]
+    multipart = await client.post("/token", files=[(name, (None, value)) for name, value in pairs])
+    for answer in (urlencoded, multipart):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["details"] == [
+            {"field": field, "rule": "must be given at most once", "index": None}
+        ]
+
+
 async def test_json_routes_refuse_other_content_types_with_415(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("typist")
     product = b'{"name":"Lamp","description":"A lamp"}'
