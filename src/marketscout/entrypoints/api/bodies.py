@@ -336,6 +336,19 @@ def _takes_form(handler: HTTPRouteHandler) -> bool:
     )
 
 
+async def _check_form(request: Request[Any, Any, Any]) -> None:
+    """A form body: of a form's type (a form's fields read from JSON would all be "missing": 415
+    saying what to send), each field given once (RFC 6749 §3.1; the decoder would be told a
+    list, and answer that the field must be a string)."""
+    if media_type(request) not in _FORMS:
+        if await request.body():
+            raise unsupported(" or ".join(_FORMS))
+        return
+    form = await request.form()
+    if name := next((name for name in dict.fromkeys(form.keys()) if len(form.getall(name)) > 1), None):
+        raise ValidationException(extra=[{"key": name, "message": GIVEN_TWICE}])
+
+
 # A handler's body decoder, the type it decodes into, and its fields' names in quotes.
 _Decoding = tuple[msgspec.json.Decoder[Any], Any, tuple[bytes, ...]]
 
@@ -387,9 +400,8 @@ class RequestChecks:
         await self._query(request)
         decoding = self._decoder(handler)
         if decoding is None:
-            if _takes_form(handler) and media_type(request) not in _FORMS and await request.body():
-                # A form's fields read from JSON would all be "missing": say what to send.
-                raise unsupported(" or ".join(_FORMS))
+            if _takes_form(handler):
+                await _check_form(request)
             return
         decoder, body_type, names = decoding
         body = await request.body()
