@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import re
 import sys
@@ -813,6 +814,51 @@ async def test_a_log_in_form_field_given_twice_is_refused_naming_it(
         assert answer.json()["details"] == [
             {"field": field, "rule": "must be given at most once", "index": None}
         ]
+
+
+CODED = "must be identity: compressed request bodies are not accepted"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "GZIP", "br", "deflate", "identity, gzip", "x-gzip"])
+async def test_a_body_with_a_content_coding_is_refused_with_415_naming_the_header(
+    client: Client, make_user: MakeUser, coding: str
+) -> None:
+    """RFC 9110 §15.5.16: a content coding the server does not support is a 415. Bodies are not
+    decompressed (a small gzip can inflate to gigabytes), and one merely labelled compressed is
+    not read as if it were not: either way the client is told what to send."""
+    headers = await make_user("squeezer")
+    product = b'{"name":"Lamp","description":"A lamp"}'
+    batch = b'{"ad_id":1,"region":"US","observed_at":"2026-03-01T00:00:00Z","views":1}'
+    for path, body, content_type in (
+        ("/products", gzip.compress(product), "application/json"),
+        ("/products", product, "application/json"),
+        ("/engagement", gzip.compress(batch), "application/x-ndjson"),
+        ("/token", b"username=squeezer&password=correct+horse+battery", "application/x-www-form-urlencoded"),
+    ):
+        answer = await client.post(
+            path,
+            content=body,
+            headers={**headers, "Content-Type": content_type, "Content-Encoding": coding},
+        )
+        where = (path, coding, answer.text)
+        assert answer.status_code == 415, where
+        assert answer.json()["status_code"] == 415, where
+        assert answer.json()["details"] == [{"field": "Content-Encoding", "rule": CODED, "index": None}], (
+            where
+        )
+        assert answer.headers["accept-encoding"] == "identity", where
+    assert (await client.get("/products", headers=headers)).json() == []
+
+
+async def test_a_body_labelled_identity_is_read_as_it_is(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("plain")
+    for coding in ("identity", "Identity", " identity "):
+        answer = await client.post(
+            "/products",
+            json={"name": f"Lamp {coding.strip()}", "description": "A lamp"},
+            headers={**headers, "Content-Encoding": coding},
+        )
+        assert answer.status_code == 201, (coding, answer.text)
 
 
 async def test_json_routes_refuse_other_content_types_with_415(client: Client, make_user: MakeUser) -> None:
