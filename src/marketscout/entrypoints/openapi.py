@@ -50,7 +50,8 @@ ERRORS = {
     "404": "No such resource (or not yours)",
     "409": "Conflicts with what is stored (a duplicate, or a limit reached)",
     "413": "The body is larger than the server accepts",
-    "415": "The body's content type is not accepted",
+    "415": "The body's content type is not accepted, or it has a Content-Encoding other than identity"
+    " (compressed bodies are not accepted)",
     "422": "A field breaks a rule; ``details`` names each field and its rule",
     "429": "Too many requests; Retry-After says when to try again",
     "503": "The database is unavailable or too slow; try again shortly",

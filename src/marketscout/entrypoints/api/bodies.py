@@ -273,6 +273,30 @@ NOT_JSON = HTTPException(
 )
 
 
+# A body with a content coding (RFC 9110 §8.4) is refused, not decoded: a few kilobytes of gzip
+# can inflate to gigabytes. 415 is RFC 9110 §15.5.16's answer, with the codings accepted (§12.5.3).
+CODED = HTTPException(
+    status_code=415,
+    detail="Send the body uncompressed (Content-Encoding: identity)",
+    headers={"Accept-Encoding": "identity"},
+    extra=[
+        {"key": "Content-Encoding", "message": "must be identity: compressed request bodies are not accepted"}
+    ],
+)
+# The methods whose body a handler reads (the OpenAPI document lists their 415).
+_BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _coded(request: Request[Any, Any, Any]) -> bool:
+    """Whether the request's ``Content-Encoding`` names a coding other than ``identity``."""
+    codings = (
+        c.strip().lower()
+        for value in request.headers.getall("content-encoding", [])
+        for c in value.split(",")
+    )
+    return any(coding not in {"", "identity"} for coding in codings)
+
+
 # A name given twice in an object: JSON leaves it to the reader (RFC 8259), msgspec keeps the last.
 GIVEN_TWICE = "must be given at most once"
 
@@ -398,6 +422,8 @@ class RequestChecks:
         if name := self._badly_written_id(request):
             raise refused(name)
         await self._query(request)
+        if request.method in _BODY_METHODS and _coded(request) and await request.body():
+            raise CODED
         decoding = self._decoder(handler)
         if decoding is None:
             if _takes_form(handler):

@@ -162,7 +162,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     message = _GENERIC.get(status, "Error")
     if 400 <= status < 500 and exc.detail and _SAFE_MESSAGE.match(exc.detail):
         message = exc.detail
-    headers = {k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}}
+    headers = {
+        k: v
+        for k, v in (exc.headers or {}).items()
+        if k.lower() in {"allow", "retry-after", "accept-encoding"}
+    }
     if status >= 500:
         logger.error("http error %s on %s %s", status, request.method, request.url.path)
     # Our own client errors name the field and the rule in ``extra``, as validation errors do.
