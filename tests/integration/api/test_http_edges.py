@@ -743,6 +743,44 @@ async def test_a_field_given_twice_in_a_body_is_refused_naming_it(
     assert (await client.get("/alert-rules", headers=headers)).json() == []
 
 
+SURROGATE = "must be valid Unicode text (no lone surrogates)"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/products", b'{"name": "\\ud800", "description": "x"}', "name"),
+        ("/products", b'{"name": "Lamp", "description": "a \\udc00 b"}', "description"),
+        ("/products", b'{"name": "Lamp\\ud83d", "description": "x"}', "name"),
+        (
+            "/alert-rules",
+            b'{"kind": "score_threshold", "threshold": 10, "channels": ["\\udfff"]}',
+            "channels[0]",
+        ),
+    ],
+)
+async def test_a_lone_surrogate_in_a_string_is_a_422_naming_the_field(
+    client: Client, make_user: MakeUser, path: str, body: bytes, field: str
+) -> None:
+    """JSON's grammar allows an escaped lone surrogate (RFC 8259 §8.2), which no UTF-8 text
+    holds: the field is told its text must be valid, rather than the body that it is malformed."""
+    headers = await make_user("surrogate")
+    answer = await client.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["details"] == [{"field": field, "rule": SURROGATE, "index": None}]
+
+
+async def test_an_escaped_surrogate_pair_is_text(client: Client, make_user: MakeUser) -> None:
+    headers = await make_user("pair")
+    answer = await client.post(
+        "/products",
+        content=b'{"name": "Lamp \\ud83d\\ude00", "description": "x"}',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["name"] == "Lamp \U0001f600"
+
+
 async def test_a_value_that_reads_as_a_field_name_is_no_repeat(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("namesake")
     for body in (
