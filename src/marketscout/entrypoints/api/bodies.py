@@ -333,6 +333,46 @@ def repeated(document: Any) -> str | None:
     return document.repeated if isinstance(document, _Pairs) else None
 
 
+# JSON's grammar allows an escaped lone surrogate (``"\ud800"``, RFC 8259 §8.2), which no UTF-8
+# text holds; msgspec refuses it as malformed, the standard library reads it.
+SURROGATE_RULE = "must be valid Unicode text (no lone surrogates)"
+
+
+def lone_surrogate(raw: bytes) -> str | None:
+    """The field (a path such as ``channels[0]``; ``body`` for the whole, or a name that holds
+    one) of the first string in ``raw`` holding a lone surrogate; None when none does or ``raw``
+    does not parse. Read only once msgspec has refused the body for a surrogate."""
+    try:
+        return _surrogate_in(read_pairs(raw), "")
+    except RecursionError:
+        return None
+
+
+def _surrogate_in(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return (path or "body") if _is_broken(value) else None
+    found: str | None = None
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if _is_broken(name):
+                return path or "body"
+            if found := _surrogate_in(item, _join(path, name)):
+                break
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if found := _surrogate_in(item, f"{path}[{index}]"):
+                break
+    return found
+
+
+def _is_broken(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def unsupported(accepted: str) -> HTTPException:
     return HTTPException(status_code=415, detail=f"Send the body as {accepted}")
 
@@ -444,7 +484,9 @@ class RequestChecks:
         except msgspec.ValidationError as error:
             problems = every_problem(body, body_type) or [describe(error, body_type)]
             raise ValidationException(extra=[{"key": f, "message": r} for f, r in problems]) from None
-        except msgspec.DecodeError:
+        except msgspec.DecodeError as error:
+            if "surrogate" in str(error) and (field := lone_surrogate(body)):
+                raise ValidationException(extra=[{"key": field, "message": SURROGATE_RULE}]) from None
             raise NOT_JSON from None
         # Only a body holding a field's name twice (or an escape, which may spell one) is read again.
         if (b"\\" in body or any(body.count(name) > 1 for name in names)) and (
