@@ -434,6 +434,27 @@ def test_trending_takes_the_apis_filters(api: MarketScoutClient) -> None:
     assert (refused.value.status_code, refused.value.details[0]["field"]) == (422, "region")
 
 
+async def test_both_clients_send_trendings_category() -> None:
+    """``category`` reaches /trending as it is given, from the sync and the async client alike."""
+    asked: list[httpx.URL] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url)
+        return httpx.Response(200, json={"trending_products": []})
+
+    with httpx.Client(transport=httpx.MockTransport(answer), base_url="http://testserver") as http:
+        assert MarketScoutClient(http=http).trending(category="Home & Garden", region="DE") == []
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://testserver"
+    ) as async_http:
+        assert await AsyncMarketScoutClient(http=async_http).trending(category="Home & Garden") == []
+    assert [(url.path, url.params.get("category")) for url in asked] == [
+        ("/trending", "Home & Garden"),
+        ("/trending", "Home & Garden"),
+    ]
+    assert asked[0].params.get("region") == "DE"
+
+
 def test_heat_map_takes_a_window_and_a_level(api: MarketScoutClient) -> None:
     rising, _ = _market(api, "mapper")
     [countries] = api.heat_map([rising], level="country").values()

@@ -579,7 +579,7 @@ async def test_every_query_parameter_refuses_a_wrong_value_by_name_and_rule(
     assert len(tried) >= 30
 
 
-TRENDING_TAKES = "limit, skip, status, q, platform, region, min_confidence, ranking"
+TRENDING_TAKES = "limit, skip, status, q, platform, region, category, min_confidence, ranking"
 
 
 @pytest.mark.parametrize(

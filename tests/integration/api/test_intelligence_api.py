@@ -388,3 +388,49 @@ async def test_trending_ranks_by_the_score_in_a_region_when_asked(
     assert detail["field"] == "ranking" and "region" in detail["rule"]
     wrong = await client.get("/trending", params={"region": "DE", "ranking": "local"})
     assert wrong.status_code in (400, 422) and wrong.json()["details"][0]["field"] == "ranking"
+
+
+async def test_trending_filters_by_category_as_the_dashboard_does(
+    client: Client, make_user: MakeUser
+) -> None:
+    """``category`` keeps the products of exactly that category, as stored (the dashboard's
+    filter), under either ranking, and each category is its own answer in the read cache."""
+    headers = await make_user("analyst")
+    ids: dict[str, int] = {}
+    batch: list[dict[str, object]] = []
+    for name, category in (("Desk Fan", "Home & Garden"), ("Neck Fan", "Gadgets"), ("Loose Fan", None)):
+        product = await client.post(
+            "/products",
+            json={"name": name, "description": "d"} | ({"category": category} if category else {}),
+            headers=headers,
+        )
+        assert product.status_code == 201, product.text
+        ids[name] = product.json()["id"]
+        ad = await client.post(
+            "/ads",
+            json={"product_id": ids[name], "platform": "TikTok", "ad_content": "Look", "external_id": name},
+            headers=headers,
+        )
+        assert ad.status_code == 201, ad.text
+        for hours in range(240, -1, -12):
+            batch.append(snap(ad.json()["id"], hours, int(1000 * 1.2 ** ((240 - hours) / 12)), region="DE"))
+    assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
+
+    async def listed(**params: str) -> set[int]:
+        answer = await client.get("/trending", params=params)
+        assert answer.status_code == 200, (params, answer.text)
+        return {item["product"]["id"] for item in answer.json()["trending_products"]}
+
+    assert await listed() == set(ids.values())
+    assert await listed(category="Gadgets") == {ids["Neck Fan"]}
+    assert await listed(category="Home & Garden") == {ids["Desk Fan"]}
+    assert await listed(category="gadgets") == set(), "exactly as stored"
+    assert await listed(category="Toys") == set()
+    assert await listed(category="Gadgets", region="DE") == {ids["Neck Fan"]}
+    assert await listed(category="Gadgets", region="Europe", ranking="regional") == {ids["Neck Fan"]}
+    assert await listed(category="Toys", region="DE", ranking="regional") == set()
+    too_long = await client.get("/trending", params={"category": "x" * 101})
+    assert too_long.status_code == 422
+    assert too_long.json()["details"] == [
+        {"field": "category", "rule": "must be at most 100 characters long", "index": None}
+    ]
