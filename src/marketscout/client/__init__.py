@@ -557,6 +557,7 @@ def _trending_filters(
     region: str | None,
     min_confidence: float | None,
     ranking: str | None,
+    category: str | None,
 ) -> dict[str, Any]:
     return {
         "skip": skip or None,
@@ -564,6 +565,7 @@ def _trending_filters(
         "q": query or None,
         "platform": platform,
         "region": region,
+        "category": category or None,
         "min_confidence": min_confidence,
         "ranking": ranking,
     }
@@ -744,12 +746,14 @@ class MarketScoutClient:
         region: str | None = None,
         min_confidence: float | None = None,
         ranking: str | None = None,
+        category: str | None = None,
     ) -> list[TrendingProduct]:
         """Highest score first, after the first ``skip``. ``region``: a country code, ``GLOBAL`` or a continent;
         ``platform`` and ``region`` keep products with engagement there in the last 30 days, ranked
         by their worldwide score, or with ``ranking="regional"`` by the score each earns from the
-        region's readings alone (``scored_in`` names it)."""
-        filters = _trending_filters(skip, status, query, platform, region, min_confidence, ranking)
+        region's readings alone (``scored_in`` names it); ``category`` keeps the products of exactly
+        that category, as stored."""
+        filters = _trending_filters(skip, status, query, platform, region, min_confidence, ranking, category)
         response = self._send(_Calls.trending(limit, filters))
         return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 
@@ -995,8 +999,9 @@ class AsyncMarketScoutClient:
         region: str | None = None,
         min_confidence: float | None = None,
         ranking: str | None = None,
+        category: str | None = None,
     ) -> list[TrendingProduct]:
-        filters = _trending_filters(skip, status, query, platform, region, min_confidence, ranking)
+        filters = _trending_filters(skip, status, query, platform, region, min_confidence, ranking, category)
         response = await self._send(_Calls.trending(limit, filters))
         return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
 

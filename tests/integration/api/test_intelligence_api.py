@@ -426,6 +426,7 @@ async def test_trending_filters_by_category_as_the_dashboard_does(
     assert await listed(category="Home & Garden") == {ids["Desk Fan"]}
     assert await listed(category="gadgets") == set(), "exactly as stored"
     assert await listed(category="Toys") == set()
+    assert await listed(category="") == set(ids.values()), "empty: every category, as the dashboard's"
     assert await listed(category="Gadgets", region="DE") == {ids["Neck Fan"]}
     assert await listed(category="Gadgets", region="Europe", ranking="regional") == {ids["Neck Fan"]}
     assert await listed(category="Toys", region="DE", ranking="regional") == set()

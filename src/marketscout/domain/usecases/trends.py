@@ -178,12 +178,14 @@ async def trending(
     query: str | None = None,
     among: set[int] | None = None,
     min_confidence: float | None = None,
+    category: str | None = None,
 ) -> list[TrendingItem]:
     """Distinct products, highest latest score first (ties: lower id first), the ``limit`` after
     the first ``skip`` of them; ``query`` keeps those whose name holds it (any case), ``among``
     only those products (see :func:`active_products`), ``min_confidence`` only those whose latest
-    score has at least that confidence (a score on a day or two of data is no ranking)."""
-    keep = _trending_filter(status, query, among, min_confidence)
+    score has at least that confidence (a score on a day or two of data is no ranking),
+    ``category`` only those of exactly that category, as stored."""
+    keep = _trending_filter(status, query, among, min_confidence, category)
     async with uow:
         return await _ranked_items(uow, keep, skip=skip, limit=limit)
 

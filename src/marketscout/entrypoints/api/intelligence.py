@@ -20,6 +20,7 @@ from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area, normalise_region
 from marketscout.domain.usecases import trends
+from marketscout.domain.usecases.catalog import CATEGORY_LENGTH
 from marketscout.entrypoints.api.dependencies import Reads
 from marketscout.entrypoints.api.params import (
     INSTANT_RULE,
@@ -91,6 +92,7 @@ async def _trending(
     region: str | None,
     min_confidence: float | None = None,
     ranking: Ranking = "worldwide",
+    category: str | None = None,
 ) -> TrendingOut:
     if ranking == "regional" and region is not None:
         page = await trends.regional_trending_page(
@@ -103,6 +105,7 @@ async def _trending(
             query=q,
             platform=platform,
             min_confidence=min_confidence,
+            category=category,
         )
         items, scored_in = page.items, region
     else:
@@ -112,7 +115,14 @@ async def _trending(
             else None
         )
         items = await trends.trending(
-            uow, limit=limit, skip=skip, status=status, query=q, among=among, min_confidence=min_confidence
+            uow,
+            limit=limit,
+            skip=skip,
+            status=status,
+            query=q,
+            among=among,
+            min_confidence=min_confidence,
+            category=category,
         )
         scored_in = "worldwide"
     return TrendingOut(
@@ -181,6 +191,14 @@ class IntelligenceController(Controller):
                 description="ISO country code, GLOBAL, or a continent (" + ", ".join(CONTINENTS) + ")",
             ),
         ] = None,
+        category: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=CATEGORY_LENGTH,
+                description="Only products of exactly this category, as stored (the dashboard's "
+                "category filter); empty: every category",
+            ),
+        ] = None,
         min_confidence: Annotated[
             float | None,
             QueryParameter(
@@ -204,8 +222,8 @@ class IntelligenceController(Controller):
         """Distinct products, highest score first: exactly min(limit, products with a score after
         the first ``skip``) items.
         ``platform`` and ``region`` keep products with engagement there in the last 30 days (a
-        continent: in any of its countries); ``min_confidence`` keeps those whose latest score is
-        at least that confident."""
+        continent: in any of its countries); ``category`` those of exactly that category;
+        ``min_confidence`` those whose latest score is at least that confident."""
         code = normalise_area(region) if region is not None else None
         if ranking == "regional" and code is None:
             raise ValidationException(
@@ -216,11 +234,22 @@ class IntelligenceController(Controller):
                     }
                 ]
             )
-        key = ("trending", limit, skip, status, q, platform, code, min_confidence, ranking)
+        chosen = category or None  # empty, as the dashboard's "every category"
+        key = ("trending", limit, skip, status, q, platform, code, chosen, min_confidence, ranking)
         return await reads.cache.get_or_compute(
             key,
             lambda: _trending(
-                reads.uow, reads.clock, limit, skip, status, q, platform, code, min_confidence, ranking
+                reads.uow,
+                reads.clock,
+                limit,
+                skip,
+                status,
+                q,
+                platform,
+                code,
+                min_confidence,
+                ranking,
+                chosen,
             ),
         )
 
