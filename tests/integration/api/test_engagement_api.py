@@ -251,3 +251,27 @@ async def test_each_stored_reading_records_the_account_that_sent_it(
             (one.id, 3, 1),
             (two.id, 2, 1),
         ]
+
+
+async def test_a_lone_surrogate_is_one_rejected_item_naming_its_field(
+    client: Client, make_user: MakeUser
+) -> None:
+    """An escaped lone surrogate (JSON allows it, no UTF-8 text holds it) is its item's problem,
+    told by the field as any other body's is, under either content type; the good items are
+    stored and the body is not "not valid JSON"."""
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers)
+    good = msgspec.json.encode(snap(ad_id, 2, 100))
+    odd = msgspec.json.encode(snap(ad_id, 1, 7)).replace(b'"region":"US"', b'"region":"U\\ud800"')
+    assert b"\\ud800" in odd
+    surrogate = {"field": "region", "rule": "must be valid Unicode text (no lone surrogates)"}
+    for content, content_type, index in (
+        (b"[" + good + b"," + odd + b"]", "application/json", 1),
+        (good + b"\n" + odd, "application/x-ndjson", 1),
+        (odd, "application/json", 0),
+    ):
+        response = await client.post(
+            "/engagement", content=content, headers={**headers, "Content-Type": content_type}
+        )
+        assert response.status_code == 200, (content_type, response.text)
+        assert response.json()["rejected"] == [{"index": index, **surrogate}], content_type
