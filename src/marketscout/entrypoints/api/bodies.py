@@ -342,8 +342,13 @@ def lone_surrogate(raw: bytes) -> str | None:
     """The field (a path such as ``channels[0]``; ``body`` for the whole, or a name that holds
     one) of the first string in ``raw`` holding a lone surrogate; None when none does or ``raw``
     does not parse. Read only once msgspec has refused the body for a surrogate."""
+    return surrogate_field(read_pairs(raw))
+
+
+def surrogate_field(document: Any) -> str | None:
+    """:func:`lone_surrogate` of a document :func:`read_pairs` has read."""
     try:
-        return _surrogate_in(read_pairs(raw), "")
+        return _surrogate_in(document, "")
     except RecursionError:
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import msgspec
@@ -15,7 +16,18 @@ from marketscout.domain.model import User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
-from marketscout.entrypoints.api.bodies import NOT_JSON, NOT_UTF8, describe, is_json, media_type, unsupported
+from marketscout.entrypoints.api.bodies import (
+    NOT_JSON,
+    NOT_UTF8,
+    SURROGATE_RULE,
+    describe,
+    is_json,
+    lone_surrogate,
+    media_type,
+    read_pairs,
+    surrogate_field,
+    unsupported,
+)
 from marketscout.entrypoints.schemas import EngagementIn, IngestOut, RejectedItem
 
 NDJSON = "application/x-ndjson"
@@ -60,8 +72,28 @@ def _parse_item(index: int, written: bytes | msgspec.Raw) -> SnapshotInput | Rej
         return _rejection(index, error)
     except UnicodeDecodeError:
         return Rejection(index, "item", "is not valid UTF-8")
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError) as error:
+        if "surrogate" in str(error) and (field := lone_surrogate(bytes(written))):
+            return Rejection(index, "item" if field == "body" else field, SURROGATE_RULE)
         return Rejection(index, "item", "is not valid JSON")
+
+
+def _rewritten(raw: bytes) -> list[bytes] | None:
+    """The items of a JSON body msgspec refused because a string holds a lone surrogate escape
+    (its reader of unparsed items says only that the input was truncated), each written again
+    with its escapes, so that each is judged on its own; None when no string holds one (the body
+    is malformed). Read only on that refusal, by the standard library (which reads the escape)."""
+    if b"\\u" not in raw:
+        return None
+    document = read_pairs(raw)
+    if surrogate_field(document) is None:
+        return None
+    try:
+        return [
+            json.dumps(item).encode() for item in (document if isinstance(document, list) else [document])
+        ]
+    except RecursionError:
+        return None
 
 
 def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotInput | Rejection]:
@@ -76,7 +108,9 @@ def parse_items(raw: bytes, content_type: str, max_items: int) -> list[SnapshotI
         except UnicodeDecodeError:
             raise NOT_UTF8 from None
         except (msgspec.DecodeError, RecursionError):
-            raise NOT_JSON from None
+            if (rewritten := _rewritten(raw)) is None:
+                raise NOT_JSON from None
+            documents = rewritten
     if len(documents) > max_items:
         raise HTTPException(status_code=413, detail=f"At most {max_items} snapshots per request")
     return [_parse_item(index, document) for index, document in enumerate(documents)]
