@@ -561,6 +561,7 @@ def market(api: MarketScoutClient, ad: Ad) -> Ad:
         (["--platform", "TikTok"], {"platform": "TikTok"}, ["Steady Desk"]),
         (["--region", "DE"], {"region": "DE"}, ["Remote Lamp"]),
         (["--min-confidence", "0.9"], {"min_confidence": 0.9}, ["Remote Lamp"]),
+        (["--category", "Home"], {"category": "Home"}, []),  # no product of the market has one
         (
             ["--region", "us", "--ranking", "regional", "--limit", "5"],
             {"region": "us", "ranking": "regional", "limit": 5},
