@@ -89,6 +89,7 @@ def add_remote_parser(subparsers: Any) -> None:
         "--status", choices=[s.value for s in TrendStatus], help="only products of this status"
     )
     trending.add_argument("--query", help="only products whose name contains this (any case)")
+    trending.add_argument("--category", help="only products of exactly this category, as stored")
     trending.add_argument(
         "--platform", choices=[p.value for p in Platform], help="only products active there"
     )
@@ -378,7 +379,14 @@ def _trending_lines(args: argparse.Namespace, ranked: list[TrendingProduct]) -> 
     if not lines:
         filtered = args.skip or any(
             value is not None
-            for value in (args.status, args.query, args.platform, args.region, args.min_confidence)
+            for value in (
+                args.status,
+                args.query,
+                args.category,
+                args.platform,
+                args.region,
+                args.min_confidence,
+            )
         )
         return ["no scored products match" if filtered else "no products scored yet"]
     regions = {t.scored_in for t in ranked} - {"worldwide"}
@@ -458,6 +466,7 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
                 skip=args.skip,
                 status=args.status,
                 query=args.query,
+                category=args.category,
                 platform=args.platform,
                 region=args.region,
                 min_confidence=args.min_confidence,
