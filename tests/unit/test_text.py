@@ -19,6 +19,7 @@ from tests.unit.fakes import FakeClock
 PRODUCT = catalog.NewProduct(name="Desk Lamp", description="A lamp")
 NO_CONTROL = "must not hold control characters"
 NO_CONTROL_BUT_LINES = "must not hold control characters other than tabs and line breaks"
+NO_BIDI = "must not hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069)"
 
 
 @pytest.fixture
@@ -45,6 +46,21 @@ def uow() -> InMemoryUnitOfWork:
         ({"category": "bell\x07"}, "category", NO_CONTROL),
         ({"keywords": ("ok", "esc\x1b")}, "keywords", NO_CONTROL),
         ({"keywords": ("ok", "\u2060")}, "keywords", "must not be blank"),
+        # Format characters (Unicode's Cf, bidirectional controls among them) and the letters
+        # and marks that show nothing (Hangul fillers, the combining grapheme joiner) are blank.
+        ({"name": "\u202e", "description": "\u2066"}, "name", "must not be blank"),
+        ({"name": "\u00ad\u034f\u180e"}, "name", "must not be blank"),
+        ({"name": "\u3164"}, "name", "must not be blank"),
+        ({"name": " \u115f\u1160\uffa0\u200e\u200f\u061c\u2061 "}, "name", "must not be blank"),
+        ({"description": "\u2066\n\u2069"}, "description", "must not be blank"),
+        ({"category": "\U000e0020"}, "category", "must not be blank"),
+        ({"keywords": ("ok", "\u3164")}, "keywords", "must not be blank"),
+        # A bidirectional embedding, override or isolate shows the text after it reversed.
+        ({"name": "Lamp \u202egnp.exe"}, "name", NO_BIDI),
+        ({"name": "\u202aLamp\u202c"}, "name", NO_BIDI),
+        ({"description": "Line\n\u2067one\u2069"}, "description", NO_BIDI),
+        ({"category": "Home\u202b"}, "category", NO_BIDI),
+        ({"keywords": ("ok", "la\u202dmp")}, "keywords", NO_BIDI),
     ],
 )
 async def test_a_product_with_control_characters_or_invisible_text_is_refused_by_name(
@@ -69,6 +85,20 @@ async def test_multi_line_text_keeps_tabs_and_line_breaks_and_a_visible_name_its
     assert made.description == "Line one\r\nLine two\tand a tab"
 
 
+async def test_emoji_sequences_and_joiners_inside_visible_text_are_kept(uow: InMemoryUnitOfWork) -> None:
+    """Zero-width joiners make emoji sequences and non-joiners shape Persian words: inside a
+    visible name they are kept as typed, as are the direction marks that pop nothing."""
+    names = (
+        "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 Mug",
+        "\U0001f3f3\ufe0f\u200d\U0001f308 Flag",
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+        "Lamp \u200f\u05e2\u05d1\u05e8\u05d9\u05ea\u200e",
+    )
+    for name in names:
+        made = await catalog.create_product(uow, FakeClock(), replace(PRODUCT, name=name), created_by=None)
+        assert made.name == name
+
+
 @pytest.mark.parametrize(
     ("field", "limit"),
     [("name", 200), ("description", 1000), ("category", 100)],
@@ -91,6 +121,10 @@ async def test_lengths_are_counted_after_trimming(uow: InMemoryUnitOfWork, field
         ({"external_id": "e\x00"}, "external_id", NO_CONTROL),
         ({"external_id": "\ufeff"}, "external_id", "must not be blank"),
         ({"advertiser": "a\x7f"}, "advertiser", NO_CONTROL),
+        ({"ad_content": "\u202e\u3164"}, "ad_content", "must not be blank"),
+        ({"ad_content": "Buy \u202enow"}, "ad_content", NO_BIDI),
+        ({"external_id": "id\u2068"}, "external_id", NO_BIDI),
+        ({"advertiser": "\u202dShop"}, "advertiser", NO_BIDI),
     ],
 )
 async def test_an_ad_with_control_characters_or_invisible_text_is_refused_by_name(

@@ -287,6 +287,12 @@ async def test_text_is_trimmed_before_its_length_is_counted(
     [
         ("/products", "name", "", "must not be blank"),
         ("/products", "name", "a\u0000b", "must not hold control characters"),
+        ("/products", "name", "\u202e", "must not be blank"),
+        ("/products", "name", "\u00ad\u034f\u180e", "must not be blank"),
+        ("/products", "name", "\u3164", "must not be blank"),
+        ("/products", "name", "Lamp \u202egnp.exe", "must not hold bidirectional control characters"),
+        ("/products", "description", "\u2066", "must not be blank"),
+        ("/ads", "ad_content", "Buy \u2067now\u2069", "must not hold bidirectional control characters"),
         (
             "/products",
             "description",
