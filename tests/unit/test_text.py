@@ -170,3 +170,15 @@ async def test_an_ingested_reading_naming_its_ad_with_a_control_character_is_rej
     )
     report = await ingest_engagement(uow, clock, [reading])
     assert [(r.field, r.reason) for r in report.rejected] == [("external_id", NO_CONTROL)]
+
+
+async def test_a_decomposed_name_is_stored_composed_and_found_typed_either_way(
+    uow: InMemoryUnitOfWork,
+) -> None:
+    made = await catalog.create_product(
+        uow, FakeClock(), replace(PRODUCT, name="Cafe\u0301 Mug", keywords=("CAFE\u0301",)), created_by=None
+    )
+    assert (made.name, made.keywords) == ("Caf\u00e9 Mug", ("caf\u00e9",))
+    for typed in ("caf\u00e9 mug", "CAFE\u0301 MUG", "Cafe\u0301"):
+        assert await catalog.find_product(uow, typed) == made, typed
+    assert [p.id for p in await catalog.namesakes(uow, "Cafe\u0301 Mug")] == [made.id]

@@ -338,3 +338,20 @@ async def test_a_product_says_whether_an_account_added_it(client: Client, make_u
     assert "created_by" not in got["Uploaded Lamp"]
     schema = (await client.get("/openapi.json")).json()["components"]["schemas"]
     assert "added_by_user" in schema["ProductOut"]["properties"]
+
+
+async def test_names_are_stored_searched_and_compared_in_one_unicode_form(
+    client: Client, make_user: MakeUser
+) -> None:
+    """A name typed with a decomposed letter (e + combining acute, as some keyboards and file
+    systems send it) is stored composed (NFC), so a search and a namesake typed either way find it."""
+    headers = await make_user("unicode_seller")
+    made = await _product(client, headers, "Cafe\u0301 Mug")
+    assert made["name"] == "Caf\u00e9 Mug"
+    for typed in ("Caf\u00e9", "CAFE\u0301", "caf\u00e9 mug"):
+        found = (await client.get("/products", params={"q": typed})).json()
+        assert [p["id"] for p in found] == [made["id"]], typed
+    container = client.app.state.container
+    for typed in ("Caf\u00e9 Mug", "CAFE\u0301 MUG"):
+        namesakes = await catalog.namesakes(container.unit_of_work(), typed)
+        assert [p.id for p in namesakes] == [made["id"]], typed
