@@ -3,15 +3,28 @@
 The one definition of the characters text may not hold: control characters (C0 with NUL, DEL
 and C1; PostgreSQL cannot even store NUL), in one-line text also the line and paragraph
 separators, while multi-line text (descriptions, ad texts) keeps tabs and line breaks. Text of
-only blanks and invisible format characters (zero-width space, non-joiner and joiner, word
-joiner, byte-order mark) is blank. Each rule's ``pattern`` is the same set written as a regular
-expression for a schema (JSON Schema and Python alike), so an entry point may check it early and
-say the same ``rule``.
+only blanks and characters that show nothing is blank: Unicode's format characters (category Cf:
+zero-width space, non-joiner and joiner, word joiner, byte-order mark, soft hyphen, direction
+marks and controls, tags, ...) and the letters and marks that are drawn as nothing (the Hangul
+fillers U+115F, U+1160, U+3164 and U+FFA0, the combining grapheme joiner U+034F, the Khmer
+inherent vowels, variation selectors, the braille blank U+2800). Inside visible text they are
+kept: a zero-width joiner makes an emoji sequence, a non-joiner shapes a Persian word.
+
+Stored text (:func:`trimmed`) also may not hold a bidirectional embedding, override or isolate
+(U+202A-U+202E, U+2066-U+2069): each changes the direction of the text after it until its pop,
+so a name holding U+202E shows the rest reversed (``Lamp``, U+202E, ``gnp.exe`` reads ``Lamp exe.png``)
+and can end up reversing what a page shows after it. They are refused rather than removed: text is
+stored as it was given or not at all. The direction marks (U+200E, U+200F, U+061C), which change
+no text but their neighbours, are kept.
+
+Each rule's ``pattern`` is the same set written as a regular expression for a schema (JSON Schema
+and Python alike), so an entry point may check it early and say the same ``rule``.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
@@ -21,9 +34,12 @@ from marketscout.domain.errors import InvalidValue
 _CONTROL = r"\x00-\x1f\x7f-\x9f"
 _CONTROL_BUT_TAB_AND_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _LINE_SEPARATORS = r"\u2028\u2029"
-INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff"
-_BLANK = re.compile(rf"[\s{INVISIBLE}]*")
+# Letters and marks that are drawn as nothing, though Unicode does not call them format (Cf).
+_DRAWN_AS_NOTHING = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]"
+)
 BLANK_RULE = "must not be blank"
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,24 +73,43 @@ ONE_LINE = Characters(_CONTROL + _LINE_SEPARATORS, "must not hold control charac
 MULTI_LINE = Characters(
     _CONTROL_BUT_TAB_AND_BREAKS, "must not hold control characters other than tabs and line breaks"
 )
+BIDI_CONTROLS = Characters(
+    _BIDI_CONTROLS, "must not hold bidirectional control characters (U+202A-U+202E, U+2066-U+2069)"
+)
+
+
+def _shows_nothing(character: str) -> bool:
+    return (
+        character.isspace()
+        or unicodedata.category(character) == "Cf"
+        or _DRAWN_AS_NOTHING.match(character) is not None
+    )
 
 
 def is_blank(value: str) -> bool:
-    """Whether ``value`` holds nothing but blanks and invisible format characters."""
-    return _BLANK.fullmatch(value) is not None
+    """Whether ``value`` holds nothing but blanks and characters that show nothing."""
+    return all(_shows_nothing(character) for character in value)
 
 
 def at_most(max_length: int) -> str:
     return f"must be at most {max_length} characters"
 
 
-def trimmed(field: str, value: str, max_length: int, characters: Characters = ONE_LINE) -> str:
+def stored_text(field: str, value: str, characters: Characters = ONE_LINE) -> str:
     """``value`` without the blanks around it, when it holds none of ``characters`` (checked
-    before trimming: ``str.strip`` takes some control characters for blanks), is not blank and
-    is at most ``max_length`` characters long once trimmed; otherwise InvalidValue naming
+    before trimming: ``str.strip`` takes some control characters for blanks) and, unless it is
+    blank (which its caller says), no bidirectional control; otherwise InvalidValue naming
     ``field``."""
-    characters.check(field, value)
-    value = value.strip()
+    value = characters.check(field, value).strip()
+    if not is_blank(value):
+        BIDI_CONTROLS.check(field, value)
+    return value
+
+
+def trimmed(field: str, value: str, max_length: int, characters: Characters = ONE_LINE) -> str:
+    """``value`` as :func:`stored_text` makes it, when it is not blank and is at most
+    ``max_length`` characters long; otherwise InvalidValue naming ``field``."""
+    value = stored_text(field, value, characters)
     if is_blank(value):
         raise InvalidValue(field, BLANK_RULE)
     if len(value) > max_length:

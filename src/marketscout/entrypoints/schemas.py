@@ -25,7 +25,7 @@ from marketscout.domain.model import (
     ViralAd,
     WatchlistEntry,
 )
-from marketscout.domain.text import MULTI_LINE, ONE_LINE, WEB_URL_PATTERN, Characters
+from marketscout.domain.text import BIDI_CONTROLS, MULTI_LINE, ONE_LINE, WEB_URL_PATTERN, Characters
 from marketscout.domain.usecases import catalog
 from marketscout.domain.usecases.accounts import EMAIL_LOCAL_MAX_LENGTH, EMAIL_MAX_LENGTH, USERNAME_PATTERN
 from marketscout.domain.usecases.alerts import DEFAULT_RULE_ID
@@ -42,7 +42,8 @@ def trimmed_text(max_length: int, characters: Characters = ONE_LINE) -> Meta:
         pattern=characters.pattern,
         description=(
             f"Text of at most {max_length} characters once trimmed (the blanks around it are dropped); "
-            f"it {characters.rule} and must not be blank"
+            f"it {characters.rule}, {BIDI_CONTROLS.rule} and must not be blank (nor only characters "
+            "that show nothing, such as zero-width spaces or Hangul fillers)"
         ),
     )
 

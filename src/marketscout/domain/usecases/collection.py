@@ -2,7 +2,8 @@
 
 A source's text follows the catalogue's rules (``domain.text``, ``usecases.catalog``) as the
 API's does. An item whose external id breaks one, or whose new ad's text, URL or advertiser
-holds a refused character (or whose URL is no http(s) URL), is skipped naming the field and the
+holds a refused character (a control character, or a bidirectional embedding, override or
+isolate: ``text.stored_text``) (or whose URL is no http(s) URL), is skipped naming the field and the
 rule; an ad's text and advertiser longer than their limits are cut, blank ones left out.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from marketscout.domain.errors import Conflict, DomainError, InvalidValue, NotFound
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.signals import CollectedItem, SignalSource, match_product
-from marketscout.domain.text import MULTI_LINE, ONE_LINE, Characters, is_blank, trimmed
+from marketscout.domain.text import MULTI_LINE, ONE_LINE, Characters, is_blank, stored_text, trimmed
 from marketscout.domain.usecases.catalog import (
     AD_CONTENT_LENGTH,
     ADVERTISER_LENGTH,
@@ -43,10 +44,9 @@ class CollectReport:
 
 
 def _cut(field: str, value: str, max_length: int, characters: Characters) -> str | None:
-    """Free text trimmed and cut to ``max_length``; None when blank; InvalidValue naming
-    ``field`` when it holds a character ``characters`` refuses (checked before trimming, as
-    ``text.trimmed`` does)."""
-    text = characters.check(field, value).strip()[:max_length].rstrip()
+    """Free text as ``text.stored_text`` takes it, cut to ``max_length``; None when blank;
+    InvalidValue naming ``field`` when it holds a character that rule refuses."""
+    text = stored_text(field, value, characters)[:max_length].rstrip()
     return None if is_blank(text) else text
 
 
