@@ -59,6 +59,7 @@ from marketscout.domain.ports import (
     WatchlistRepository,
 )
 from marketscout.domain.scoring import ReadingSeries, hourly_series
+from marketscout.domain.text import folded
 
 SnapshotKey = tuple[int, str, datetime]
 
@@ -278,13 +279,13 @@ class InMemoryProductRepository(_Repository, ProductRepository):
     async def list(self, *, skip: int, limit: int, query: str | None = None) -> builtins.list[Product]:
         products: Iterable[Product] = sorted(self._rows().values(), key=lambda p: p.id)
         if query:
-            needle = query.casefold()
-            products = (p for p in products if needle in p.name.casefold())
+            needle = folded(query)
+            products = (p for p in products if needle in folded(p.name))
         return list(itertools.islice(products, skip, skip + limit))
 
     async def named(self, name: str) -> builtins.list[Product]:
-        key = name.casefold()
-        return sorted((p for p in self._rows().values() if p.name.casefold() == key), key=lambda p: p.id)
+        key = folded(name)
+        return sorted((p for p in self._rows().values() if folded(p.name) == key), key=lambda p: p.id)
 
     async def all_ids(self) -> builtins.list[int]:
         return sorted(self._rows())

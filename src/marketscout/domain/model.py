@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.instants import require_aware
 from marketscout.domain.numeric import whole
+from marketscout.domain.text import folded
 
 GLOBAL_REGION = "GLOBAL"
 
@@ -271,7 +272,7 @@ class ScoreLevel(NamedTuple):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrendingFilter:
     """Which products a trending list keeps, by their latest score: of that ``status``, whose
-    name holds ``name`` (compared case-folded, as ``str.casefold`` does), one of ``among``, whose
+    name holds ``name`` (compared by ``text.folded``: in any case and Unicode form), one of ``among``, whose
     score is at least ``min_confidence`` confident. A field left None keeps every product.
     :meth:`keeps` is the rule; the SQL store says the same in its query."""
 
@@ -285,7 +286,7 @@ class TrendingFilter:
         """Whether the product, whose latest score this is, is on the list."""
         return (
             (self.status is None or score.status == self.status)
-            and (self.name is None or self.name.casefold() in product.name.casefold())
+            and (self.name is None or folded(self.name) in folded(product.name))
             and (self.among is None or score.product_id in self.among)
             and (self.min_confidence is None or score.assessment.confidence >= self.min_confidence)
             and (self.category is None or product.category == self.category)

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from marketscout.domain.errors import DomainError
 from marketscout.domain.model import Platform
+from marketscout.domain.text import folded
 
 
 class SourceUnavailable(DomainError):
@@ -50,8 +51,9 @@ class SignalSource(Protocol):
 
 
 def match_product(item: CollectedItem, keywords: Sequence[tuple[str, int]]) -> int | None:
-    """The product an item is about: its explicit id, else the first keyword found in its text."""
+    """The product an item is about: its explicit id, else the first keyword found in its text
+    (both compared by ``text.folded``: in any case and Unicode form)."""
     if item.product_id is not None:
         return item.product_id
-    text = item.content.casefold()
-    return next((product_id for keyword, product_id in keywords if keyword.casefold() in text), None)
+    text = folded(item.content)
+    return next((product_id for keyword, product_id in keywords if folded(keyword) in text), None)

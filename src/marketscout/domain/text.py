@@ -17,6 +17,10 @@ and can end up reversing what a page shows after it. They are refused rather tha
 stored as it was given or not at all. The direction marks (U+200E, U+200F, U+061C), which change
 no text but their neighbours, are kept.
 
+Text is taken in composed form (Unicode NFC): ``e`` followed by a combining acute accent, as some
+keyboards and file systems send it, is stored, searched and compared as the one letter ``é``, so a
+name typed either way is the same name; :func:`folded` is the key names are compared by.
+
 Each rule's ``pattern`` is the same set written as a regular expression for a schema (JSON Schema
 and Python alike), so an entry point may check it early and say the same ``rule``.
 """
@@ -86,6 +90,18 @@ def _shows_nothing(character: str) -> bool:
     )
 
 
+def composed(value: str) -> str:
+    """``value`` in Unicode's composed form (NFC), the form text is stored and searched in."""
+    return unicodedata.normalize("NFC", value)
+
+
+def folded(value: str) -> str:
+    """The key text is compared by in any case: case-folded (``str.casefold``) and composed, so
+    ``Café`` typed with a combining accent, ``CAFÉ`` and ``café`` have one key. Composed after
+    folding too, since folding can decompose (U+01F0 folds to ``j`` and a combining caron)."""
+    return composed(composed(value).casefold())
+
+
 def is_blank(value: str) -> bool:
     """Whether ``value`` holds nothing but blanks and characters that show nothing."""
     return all(_shows_nothing(character) for character in value)
@@ -96,11 +112,11 @@ def at_most(max_length: int) -> str:
 
 
 def stored_text(field: str, value: str, characters: Characters = ONE_LINE) -> str:
-    """``value`` without the blanks around it, when it holds none of ``characters`` (checked
+    """``value`` composed (NFC), without the blanks around it, when it holds none of ``characters`` (checked
     before trimming: ``str.strip`` takes some control characters for blanks) and, unless it is
     blank (which its caller says), no bidirectional control; otherwise InvalidValue naming
     ``field``."""
-    value = characters.check(field, value).strip()
+    value = composed(characters.check(field, value)).strip()
     if not is_blank(value):
         BIDI_CONTROLS.check(field, value)
     return value
@@ -118,12 +134,13 @@ def trimmed(field: str, value: str, max_length: int, characters: Characters = ON
 
 
 def search_text(field: str, value: str | None) -> str | None:
-    """A search's text without the blanks around it, None when it is blank; InvalidValue naming
-    ``field`` when it holds a control character (no store is ever asked for one)."""
+    """A search's text composed (NFC), without the blanks around it, None when it is blank;
+    InvalidValue naming ``field`` when it holds a control character (no store is ever asked for
+    one)."""
     if value is None:
         return None
     ONE_LINE.check(field, value)
-    return None if is_blank(value) else value.strip()
+    return None if is_blank(value) else composed(value).strip()
 
 
 # Spaces and control characters (C0, DEL and C1): never part of a URL as stored and sent.

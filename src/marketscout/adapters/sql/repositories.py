@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 import re
+import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -19,6 +20,7 @@ import psycopg
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Double,
     Integer,
     Row,
@@ -93,6 +95,7 @@ from marketscout.domain.ports import (
     WatchlistRepository,
 )
 from marketscout.domain.scoring import ReadingSeries
+from marketscout.domain.text import folded
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -510,9 +513,24 @@ def _product(row: Row[Any]) -> Product:
     )
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+def _name_keys(text: str) -> builtins.list[str]:
+    """The keys a stored name equal to ``text`` may have in ``products.name_key``: its
+    ``text.folded`` form, written since names are stored composed (NFC); and, when it differs, that
+    form decomposed (NFD), the key of a name stored before then as typed with combining accents
+    (then folded without composing). A name stored in a mix of both forms is not found by the
+    other: rewriting those keys would take a migration."""
+    key = folded(text)
+    decomposed = unicodedata.normalize("NFD", key)
+    return [key] if decomposed == key else [key, decomposed]
+
+
+def _name_holds(text: str) -> ColumnElement[bool]:
+    """The products whose name holds ``text``, in any case and Unicode form (:func:`_name_keys`)."""
+    patterns = [
+        "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        for key in _name_keys(text)
+    ]
+    return or_(*(t.product_name_key.like(pattern, escape="\\") for pattern in patterns))
 
 
 @translate_errors
@@ -522,7 +540,7 @@ class SqlProductRepository(_SqlRepository, ProductRepository):
             t.products,
             {
                 "name": product.name,
-                "name_key": product.name.casefold(),
+                "name_key": folded(product.name),
                 "description": product.description,
                 "category": product.category,
                 "keywords": list(product.keywords),
@@ -554,11 +572,13 @@ class SqlProductRepository(_SqlRepository, ProductRepository):
     async def list(self, *, skip: int, limit: int, query: str | None = None) -> builtins.list[Product]:
         statement = select(t.products).order_by(t.products.c.id).offset(skip).limit(limit)
         if query:
-            statement = statement.where(t.product_name_key.like(_like_pattern(query), escape="\\"))
+            statement = statement.where(_name_holds(query))
         return [_product(row) for row in await self._session.execute(statement)]
 
     async def named(self, name: str) -> builtins.list[Product]:
-        statement = select(t.products).where(t.product_name_key == name.casefold()).order_by(t.products.c.id)
+        statement = (
+            select(t.products).where(t.product_name_key.in_(_name_keys(name))).order_by(t.products.c.id)
+        )
         return [_product(row) for row in await self._session.execute(statement)]
 
     async def all_ids(self) -> builtins.list[int]:
@@ -1561,7 +1581,7 @@ class SqlScoreRepository(_SqlRepository, ScoreRepository):
         if products or keep.name is not None or keep.category is not None:
             source = source.join(t.products, t.products.c.id == latest.c.product_id)
         if keep.name is not None:
-            conditions.append(t.product_name_key.like(_like_pattern(keep.name), escape="\\"))
+            conditions.append(_name_holds(keep.name))
         if keep.category is not None:
             conditions.append(t.products.c.category == keep.category)
         if keep.among is not None:

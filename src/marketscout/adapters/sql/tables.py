@@ -111,7 +111,7 @@ products = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False),
-    # The name case-folded (str.casefold), written with it: what name search compares.
+    # The name case-folded and composed (domain.text.folded), written with it: what name search compares.
     Column("name_key", Text, nullable=False, server_default=""),
     Column("description", String(1000), nullable=False),
     Column("category", String(100), nullable=True),

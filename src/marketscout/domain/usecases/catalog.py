@@ -10,7 +10,16 @@ from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import Ad, Platform, Product, ScoreLevel
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.text import MULTI_LINE, ONE_LINE, is_blank, search_text, trimmed, web_url
+from marketscout.domain.text import (
+    MULTI_LINE,
+    ONE_LINE,
+    composed,
+    folded,
+    is_blank,
+    search_text,
+    trimmed,
+    web_url,
+)
 
 # The longest each text may be once trimmed.
 NAME_LENGTH = 200
@@ -34,7 +43,7 @@ class NewProduct:
 async def create_product(
     uow: UnitOfWork, clock: Clock, new: NewProduct, *, created_by: int | None
 ) -> Product:
-    keywords = tuple(dict.fromkeys(trimmed("keywords", k, KEYWORD_LENGTH).casefold() for k in new.keywords))
+    keywords = tuple(dict.fromkeys(folded(trimmed("keywords", k, KEYWORD_LENGTH)) for k in new.keywords))
     product = Product(
         name=trimmed("name", new.name, NAME_LENGTH),
         description=trimmed("description", new.description, DESCRIPTION_LENGTH, MULTI_LINE),
@@ -50,7 +59,7 @@ async def create_product(
 
 
 async def namesakes(uow: UnitOfWork, name: str) -> list[Product]:
-    """The products already named ``name`` (trimmed, in any case), oldest first: the namesakes a
+    """The products already named ``name`` (trimmed, in any case and Unicode form), oldest first: the namesakes a
     new product of that name would have. None for a name no product could have (blank, too
     long), which :func:`create_product` refuses anyway."""
     try:
@@ -93,7 +102,7 @@ async def find_product(uow: UnitOfWork, typed: str, *, field: str = "product") -
     ``#12``, or after its name as :func:`product_reference` writes it), else a part of its name
     that no other product's name has. InvalidValue naming ``field`` when it names none, or
     several (they are listed, with their numbers)."""
-    text = ONE_LINE.check(field, typed).strip()
+    text = composed(ONE_LINE.check(field, typed)).strip()
     if is_blank(text):
         raise InvalidValue(field, "is missing: type the product's name or number")
     async with uow:

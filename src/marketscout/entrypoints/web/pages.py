@@ -63,7 +63,7 @@ from marketscout.domain.model import (
 from marketscout.domain.ports import Clock, PasswordHasher, TokenIssuer, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, NO_CONTINENT, normalise_area
 from marketscout.domain.scoring import ACCELERATING
-from marketscout.domain.text import search_text
+from marketscout.domain.text import folded, search_text
 from marketscout.domain.usecases import accounts, alerts, catalog, export, notifications, trends, watchlists
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
@@ -1494,7 +1494,7 @@ class DashboardController(Controller):
             if action == "product":
                 name = _text(form, "name")[:300]
                 # The API makes namesakes as asked; the form first shows the products so named.
-                confirmed = _text(form, "create_anyway").strip().casefold() == name.strip().casefold()
+                confirmed = folded(_text(form, "create_anyway").strip()) == folded(name.strip())
                 if not confirmed and (same := await catalog.namesakes(uow, name)):
                     report = {
                         "form": "product",
