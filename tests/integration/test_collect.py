@@ -68,8 +68,9 @@ def records() -> list[dict[str, object]]:
     return rows
 
 
+# Its header in other capitals, with a blank: column names are read in any case.
 CSV_FEED = (
-    "platform,external_id,observed_at,region,views,likes\n"
+    "Platform,EXTERNAL_ID,observed_at, Region,Views,likes\n"
     f"TikTok,tt-9,{NOW.isoformat()},US,1000,10\n"
     f"TikTok,tt-9,{(NOW - timedelta(hours=1)).isoformat()},US,900\n"
     f"TikTok,tt-9,{(NOW - timedelta(hours=2)).isoformat()},US,800,8,extra\n"

@@ -95,6 +95,20 @@ def test_a_csv_upload_keeps_digit_ids_as_text(
     assert third.startswith("  row 3: views: "), "20x is refused as not a number"
 
 
+def test_csv_column_names_are_read_in_any_case_and_with_blanks_around_them(
+    api: MarketScoutClient, ad: Ad, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upload = tmp_path / "snapshots.csv"
+    upload.write_text(
+        "AD_ID, Region ,Observed_At,VIEWS,Likes\n"
+        f"{ad.id},US,{NOW.isoformat()},1000,7\n"
+        f"{ad.id},US,{NOW.replace(hour=1).isoformat()},900,6\n",
+        encoding="utf-8",
+    )
+    assert remote(api, "ingest", str(upload)) == 0
+    assert "received 2, stored 2, duplicates 0, rejected 0" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("name", "content", "said"),
     [
@@ -104,6 +118,12 @@ def test_a_csv_upload_keeps_digit_ids_as_text(
         ("short.csv", b"ad_id,region,views\n1,US,3\n\n2,US\n", "line 4 has 2 cells, the header 3 columns"),
         ("long.csv", b"ad_id,region,views\n1,US,3,9\n", "line 2 has 4 cells, the header 3 columns"),
         ("lonely.csv", b"ad_id,region,views\n1\n", "line 2 has 1 cell, the header 3 columns"),
+        (
+            "colour.csv",
+            b"ad_id,region,views,Colour\n1,US,3,red\n2,US,4,blue\n",
+            "the header names Colour, which is not a column MarketScout reads (it reads ad_id",
+        ),
+        ("twice.csv", b"ad_id,region,views,Views\n1,US,3,4\n", "the header names views twice"),
         ("array.ndjson", b'[{"ad_id": 1, "region": "GB", "views": 5}]\n', ":1 is not a JSON object"),
         ("number.ndjson", b'{"ad_id": 1, "region": "GB"}\n\n5\n', ":3 is not a JSON object"),
         ("text.ndjson", b'"x"\n', ":1 is not a JSON object"),

@@ -1123,17 +1123,34 @@ async def test_a_rejected_row_is_named_by_its_line_and_said_in_words(
     assert "Expected `" not in text and "RFC3339" not in text
 
 
-async def test_an_unknown_column_is_named_with_the_columns_that_are_read(client: Client) -> None:
+async def test_an_unknown_column_refuses_the_file_once_naming_the_columns_that_are_read(
+    client: Client,
+) -> None:
+    """A header names the columns of every row: a column MarketScout does not read is said once,
+    as the file's problem, not once a row."""
     await signed_up(client)
-    text = html.unescape(
-        await upload(
-            client, "rows.csv", f"{HEADER},colour\n999,2026-03-01T10:00:00Z,US,5,0,0,0,red\n".encode()
-        )
-    )
-    assert re.search(
-        r'<td data-label="Line">2</td><td data-label="Problem">colour is not a column MarketScout reads \(it reads ad_id',
-        text,
-    )
+    rows = "".join(f"999,2026-03-01T1{hour}:00:00Z,US,5,0,0,0,red\n" for hour in range(5))
+    answer = await _upload_answer(client, "rows.csv", f"{HEADER},Colour\n{rows}".encode())
+    assert answer.status_code == 422
+    text = html.unescape(answer.text)
+    assert 'class="error"' in text
+    assert text.count("is not a column MarketScout reads") == 1
+    assert "the header names Colour, which is not a column MarketScout reads (it reads ad_id" in text
+    assert '<td data-label="Line">' not in text
+
+
+async def test_header_names_are_read_in_any_case_and_with_blanks_around_them(client: Client) -> None:
+    await signed_up(client, "capital_header")
+    product_id = await _create_product(client, "Capital Lamp")
+    ad_id = await _ad(client, product_id, "TikTok", "capitals")
+    raw = (
+        " AD_ID ,Observed_At,REGION,Views,Likes,COMMENTS,shares\n"
+        f"{ad_id},{NOW.isoformat()},US,5,1,0,0\n"
+        f"{ad_id},{(NOW - timedelta(hours=1)).isoformat()},US,4,1,0,0\n"
+    ).encode()
+    answer = await _upload_answer(client, "readings.csv", raw)
+    assert answer.status_code == 200
+    assert "2 rows: 2 stored, 0 duplicates, 0 rejected." in answer.text
 
 
 async def test_a_semicolon_separated_file_is_told_to_use_commas(client: Client) -> None:
@@ -1261,6 +1278,7 @@ async def _upload_answer(client: Client, name: str, raw: bytes) -> Any:
     [
         (b"", "the file has no rows"),
         (b"ad_id,ad_id,observed_at,region,views\n4,5,2026-03-01T10:00:00Z,US,5\n", "names ad_id twice"),
+        (b"ad_id,views,observed_at,region, VIEWS\n4,5,2026-03-01T10:00:00Z,US,5\n", "names views twice"),
         ("ad_id,observed_at,region,views\n1,2026-03-01T10:00:00Z,US,5\n".encode("utf-16"), "not UTF-8"),
         (b"ad_id,observed_at,region,views\n1,2026-03-01T10:00:00Z,\xe9U,5\n", "not UTF-8 text (line 2)"),
     ],
