@@ -28,10 +28,11 @@ from typing import Any
 import httpx
 import msgspec
 
-from marketscout.adapters.csv_rows import misfit
+from marketscout.adapters.csv_rows import column, header_problem, misfit
 from marketscout.client import IngestReport, MarketScoutClient, MarketScoutError, TrendingProduct
 from marketscout.domain.model import Platform, TrendStatus
 from marketscout.entrypoints.cli_args import http_url, whole_number
+from marketscout.entrypoints.schemas import ENGAGEMENT_COLUMNS, ENGAGEMENT_COLUMNS_SAID
 from marketscout.entrypoints.settings import SettingsError
 from marketscout.entrypoints.token_cache import TokenCache, UnsafeCache, cache_folder
 
@@ -195,12 +196,14 @@ def _check_readable(path: Path) -> None:
 
 
 def _check_cells(path: Path) -> None:
-    """Every row of the CSV file has a cell for each column of its header, and no more (read as
-    :func:`_rows` reads it)."""
+    """The CSV file's header names each column once, each one the server reads (in any case), and
+    every row has a cell for each of its columns, and no more (read as :func:`_rows` reads it)."""
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader, [])
+            if problem := header_problem(header, ENGAGEMENT_COLUMNS, ENGAGEMENT_COLUMNS_SAID):
+                raise _Stop(f"{path}: {problem}")
             for cells in reader:
                 if cells and (problem := misfit(len(cells), len(header))):  # [] is a blank line
                     raise _Stop(f"{path}: line {reader.line_num} {problem}")
@@ -334,12 +337,13 @@ def _log_out(client: MarketScoutClient, args: argparse.Namespace) -> int:
 
 def _rows(path: Path) -> Iterator[dict[str, Any]]:
     """Snapshots from NDJSON (one object a line; a line that is not one stops it, naming the
-    line) or CSV (a header row, whose rows :func:`_check_cells` found to fit it); the server
+    line) or CSV (a header row, its names read in any case, whose rows :func:`_check_cells` found
+    to fit it); the server
     validates the fields."""
     with path.open(encoding="utf-8", newline="") as handle:
         if path.suffix.lower() == ".csv":
             for row in csv.DictReader(handle):
-                yield {k: _cell(k, v) for k, v in row.items() if k and v != ""}
+                yield {column(k): _cell(column(k), v) for k, v in row.items() if k and column(k) and v != ""}
             return
         for number, line in enumerate(handle, start=1):
             if line.strip():

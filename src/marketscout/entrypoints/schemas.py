@@ -285,6 +285,13 @@ class EngagementIn(Input, frozen=True):
     external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE.pattern)] | None = None
 
 
+# The columns an engagement CSV file may have (its header's names, in any case), and in words.
+ENGAGEMENT_COLUMNS = frozenset(field.encode_name for field in msgspec.structs.fields(EngagementIn))
+ENGAGEMENT_COLUMNS_SAID = (
+    "ad_id (or platform and external_id), observed_at, region, views, likes, comments and shares"
+)
+
+
 class RejectedItem(Output, frozen=True):
     index: int
     field: str

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from marketscout.adapters.csv_rows import misfit
+from marketscout.adapters.csv_rows import column, misfit
 from marketscout.adapters.signals.http import ResilientHttp
 from marketscout.domain.model import Platform
 from marketscout.domain.signals import CollectedItem, FetchResult, SignalSource
@@ -94,9 +94,10 @@ class _Unfit:
 
 
 def _csv_records(text: str) -> list[dict[str, str] | _Unfit]:
-    """The rows of CSV text by the header's columns; a row with more or fewer cells is unfit."""
+    """The rows of CSV text by the header's columns (their names in any case); a row with more or
+    fewer cells is unfit."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, [])
+    header = [column(name) for name in next(reader, [])]
     return [
         _Unfit(problem)
         if (problem := misfit(len(cells), len(header)))

@@ -34,7 +34,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from marketscout.adapters.csv_rows import misfit
+from marketscout.adapters.csv_rows import column, header_problem, misfit
 from marketscout.domain.alert_rules import KIND_PARAMETERS
 from marketscout.domain.errors import (
     AuthenticationFailed,
@@ -74,7 +74,7 @@ from marketscout.entrypoints.api.params import INSTANT_RULE
 from marketscout.entrypoints.api.path_ids import plain_id
 from marketscout.entrypoints.authentication import SESSION_COOKIE
 from marketscout.entrypoints.notify import available_channels
-from marketscout.entrypoints.schemas import EngagementIn
+from marketscout.entrypoints.schemas import ENGAGEMENT_COLUMNS, ENGAGEMENT_COLUMNS_SAID, EngagementIn
 from marketscout.entrypoints.web.charts import (
     FROM_NONE,
     LEGEND_STEPS,
@@ -1744,7 +1744,6 @@ def _upload_problem(error: HTTPException) -> str:
     return "is not well-formed JSON (or NDJSON: one JSON object per line)"
 
 
-_COLUMNS = "ad_id (or platform and external_id), observed_at, region, views, likes, comments and shares"
 _EXAMPLE_TIME = "2026-11-30T21:00:00Z"
 _SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 _PLATFORMS = {p.value.casefold(): p.value for p in Platform}
@@ -1759,7 +1758,7 @@ def seller_words(field: str, rule: str) -> str:
     if rule == "is required":
         return f"{field} is missing"
     if rule == "is not a known field":
-        return f"{field} is not a column MarketScout reads (it reads {_COLUMNS})"
+        return f"{field} is not a column MarketScout reads (it reads {ENGAGEMENT_COLUMNS_SAID})"
     if found := _COUNT.match(rule):
         return f"{field} must be a whole number from {found.group('n')} to {MAX_COUNT:,}"
     if rule.startswith("must be a whole number"):
@@ -1774,8 +1773,9 @@ def seller_words(field: str, rule: str) -> str:
 
 
 def parse_upload(filename: str, raw: bytes) -> tuple[list[SnapshotInput | Rejection], list[int] | None]:
-    """CSV (header row with the EngagementIn field names) or NDJSON, validated row by row; with each
-    item's line in the file (None for a JSON array, whose items are counted instead)."""
+    """CSV (header row with the EngagementIn field names, in any case: a header that names another
+    column, or one twice, refuses the file) or NDJSON, validated row by row; with each item's line
+    in the file (None for a JSON array, whose items are counted instead)."""
     name = filename.lower()
     if name.endswith(".json"):
         return parse_items(raw, "application/json", MAX_UPLOAD_ROWS), None
@@ -1805,15 +1805,15 @@ def parse_upload(filename: str, raw: bytes) -> tuple[list[SnapshotInput | Reject
         except csv.Error as error:
             raise InvalidValue("file", f"is not readable as CSV on line {reader.line_num}: {error}") from None
         if index == 0:
-            header = [name.strip() for name in reader.fieldnames or []]
+            header = list(reader.fieldnames or [])
             if len(header) == 1:
                 for separator, called in _SEPARATORS.items():
                     if separator in header[0]:
                         raise InvalidValue(
                             "file", f"the file's columns are separated by {called}: use commas"
                         )
-            if twice := next((name for name in header if name and header.count(name) > 1), None):
-                raise InvalidValue("file", f"the header names {twice} twice")
+            if problem := header_problem(header, ENGAGEMENT_COLUMNS, ENGAGEMENT_COLUMNS_SAID):
+                raise InvalidValue("file", problem)
         if index >= MAX_UPLOAD_ROWS:
             raise InvalidValue("file", f"at most {MAX_UPLOAD_ROWS} rows per upload")
         lines.append(reader.line_num)
@@ -1825,7 +1825,9 @@ def parse_upload(filename: str, raw: bytes) -> tuple[list[SnapshotInput | Reject
         if problem := misfit(cells, columns):
             items.append(Rejection(index, "row", problem))
             continue
-        document = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()}
+        document = {
+            column(k): v.strip() for k, v in row.items() if k and column(k) and v is not None and v.strip()
+        }
         if "platform" in document:  # typed by hand: "tiktok" is TikTok (the API matches exactly)
             document["platform"] = _PLATFORMS.get(document["platform"].casefold(), document["platform"])
         try:
