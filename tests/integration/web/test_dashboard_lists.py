@@ -8,6 +8,7 @@ import html
 import io
 import re
 from datetime import timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,6 +23,7 @@ from marketscout.domain.model import (
     TrendStatus,
     User,
 )
+from marketscout.domain.usecases import trends
 from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW
 from tests.integration.web.support import HTML, Client
@@ -362,3 +364,40 @@ async def test_the_viral_ads_download_as_csv_with_the_pages_region(client: Clien
     assert row["Views Gained 24h"] == "240000" and row["Likes"] == "10" and row["Shares"] == "0"
     assert row["First Seen"] == (NOW - timedelta(days=3)).isoformat()
     assert row["User Data"] == "yes" and row["Rank"] == "1"
+
+
+async def test_a_regions_own_scores_are_computed_once_for_its_pages_orders_and_download(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scoring a region's products is the costly part of its list (docs/performance.md): the read
+    cache keeps the scores, so the list's other pages, orders and filters and its download read
+    them, and a write (new readings) clears them."""
+    await _regional_market(client)
+    await _slow_cap(client)
+    computed: list[str] = []
+    real = trends.regional_scores
+
+    async def counted(*args: Any, **kwargs: Any) -> trends.RegionalScores:
+        computed.append(kwargs["area"])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(trends, "regional_scores", counted)
+    first = html.unescape((await client.get("/?region=US&rank=regional", headers=HTML)).text)
+    assert _listed(first) == ["Global Lamp", "Slow Cap"]
+    for path in (
+        "/?region=US&rank=regional&sort=newest",
+        "/?region=us&rank=regional&q=cap",
+        "/ui/export/trending-list?region=US&rank=regional",
+    ):
+        assert (await client.get(path, headers=HTML)).status_code == 200, path
+    api = await client.get("/trending", params={"region": "US", "ranking": "regional"})
+    assert [item["product"]["name"] for item in api.json()["trending_products"]] == [
+        "Global Lamp",
+        "Slow Cap",
+    ]
+    assert computed == ["US"], "once for the pages, orders, filters, download and the API"
+    assert _listed(html.unescape((await client.get("/?region=GB&rank=regional", headers=HTML)).text)) == []
+    assert computed == ["US", "GB"], "another region is scored on its own"
+    await signed_up(client, "writer")  # a write in this process: the cache is cleared
+    await client.get("/?region=US&rank=regional", headers=HTML)
+    assert computed == ["US", "GB", "US"]
