@@ -217,6 +217,44 @@ async def trending_page(
         return TrendingPage(items, await uow.scores.count_ranked(keep))
 
 
+@dataclass(frozen=True, slots=True)
+class RegionalScores:
+    """Every product that gained engagement in ``area`` (on ``platform``, when given) over the
+    last 30 days, with the score the engine gives the area's readings alone: what a region's own
+    ranking ranks, however it is filtered, ordered and paged (so a read cache may keep it)."""
+
+    area: str  # canonical (normalise_area)
+    platform: Platform | None
+    scores: dict[int, TrendScore]  # by product
+    products: dict[int, Product]
+
+
+async def regional_scores(
+    uow: UnitOfWork, clock: Clock, *, area: str, platform: Platform | None = None
+) -> RegionalScores:
+    """The products active in the area (on the platform when given) over the last 30 days, each
+    scored by the engine from that area's readings alone (every platform's), as of now. A
+    country's score is what E1 measures, one video in one country; a continent's adds up its
+    countries. Computed for the asking, not stored: a product's history and the worldwide list
+    keep its worldwide score."""
+    here = normalise_area(area)
+    among = await active_products(uow, clock, platform=platform, region=here)
+    now = clock.now()
+    scores: dict[int, TrendScore] = {}
+    async with uow:
+        products = await uow.products.get_many(among)
+        async with contextlib.aclosing(
+            uow.engagement.scoring_series(sorted(among), since=now - SCORING_HISTORY, until=now)
+        ) as stream:
+            async for product_id, series in stream:
+                if product_id in products:
+                    there = [s for s in series if in_area(s.region, here)]
+                    scores[product_id] = TrendScore(
+                        product_id=product_id, calculated_at=now, assessment=score_series(there, now)
+                    )
+    return RegionalScores(here, platform, scores, {pid: products[pid] for pid in scores})
+
+
 async def regional_trending_page(
     uow: UnitOfWork,
     clock: Clock,
@@ -230,35 +268,23 @@ async def regional_trending_page(
     min_confidence: float | None = None,
     category: str | None = None,
     order: TrendingOrder = TrendingOrder.SCORE,
+    scored: RegionalScores | None = None,
 ) -> TrendingPage:
-    """The trending list of one area ranked by the score each product earns there: the products
-    that gained engagement in the area (on the platform when given) over the last 30 days, each
-    scored by the engine from that area's readings alone (every platform's), as of now. A
-    country's list is what E1 measures, one video in one country; a continent's adds up its
-    countries. The scores are computed for the answer, not stored: a product's history and the
-    worldwide list keep its worldwide score. Filtered, ordered (:func:`trending_key`), counted and
-    paged as :func:`trending_page` is."""
+    """The trending list of one area ranked by the score each product earns there
+    (:func:`regional_scores`, or ``scored`` when the caller holds them already: those of the
+    same area and platform), filtered, ordered (:func:`trending_key`), counted and paged as
+    :func:`trending_page` is; each item also carries the product's stored worldwide level."""
     here = normalise_area(area)
-    among = await active_products(uow, clock, platform=platform, region=here)
+    if scored is None:
+        scored = await regional_scores(uow, clock, area=here, platform=platform)
+    elif (scored.area, scored.platform) != (here, platform):
+        raise ValueError(f"scores of {scored.area}/{scored.platform} given for {here}/{platform}")
     keep = _trending_filter(status, query, None, min_confidence, category)
-    now = clock.now()
-    kept: list[TrendScore] = []
+    products = scored.products
+    kept = [score for pid, score in scored.scores.items() if keep.keeps(score, products[pid])]
+    kept.sort(key=lambda s: trending_key(order, s, products[s.product_id]))
+    shown = kept[skip : skip + limit]
     async with uow:
-        products = await uow.products.get_many(among)
-        async with contextlib.aclosing(
-            uow.engagement.scoring_series(sorted(among), since=now - SCORING_HISTORY, until=now)
-        ) as stream:
-            async for product_id, series in stream:
-                if (product := products.get(product_id)) is None:
-                    continue
-                there = [s for s in series if in_area(s.region, here)]
-                score = TrendScore(
-                    product_id=product_id, calculated_at=now, assessment=score_series(there, now)
-                )
-                if keep.keeps(score, product):
-                    kept.append(score)
-        kept.sort(key=lambda s: trending_key(order, s, products[s.product_id]))
-        shown = kept[skip : skip + limit]
         levels = await uow.scores.latest_levels(s.product_id for s in shown)
     return TrendingPage(
         [TrendingItem(products[s.product_id], s, levels.get(s.product_id)) for s in shown], len(kept)

@@ -21,6 +21,7 @@ from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area, normalise_region
 from marketscout.domain.usecases import trends
 from marketscout.domain.usecases.catalog import CATEGORY_LENGTH
+from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.dependencies import Reads
 from marketscout.entrypoints.api.params import (
     INSTANT_RULE,
@@ -81,7 +82,20 @@ def heat_map_labels(products: Sequence[tuple[int, str]]) -> list[str]:
         with_id |= clashing
 
 
+async def regional_scores(
+    cache: ReadCache, uow: UnitOfWork, clock: Clock, area: str, platform: Platform | None
+) -> trends.RegionalScores:
+    """A region's own scores (``area`` canonical), kept by the read cache like the answers: every
+    page, filter and order of that area's list, in the API and the dashboard alike, reads them
+    until the next write or the cache's TTL."""
+    return await cache.get_or_compute(
+        ("regional-scores", area, platform),
+        lambda: trends.regional_scores(uow, clock, area=area, platform=platform),
+    )
+
+
 async def _trending(
+    cache: ReadCache,
     uow: UnitOfWork,
     clock: Clock,
     limit: int,
@@ -106,6 +120,7 @@ async def _trending(
             platform=platform,
             min_confidence=min_confidence,
             category=category,
+            scored=await regional_scores(cache, uow, clock, region, platform),
         )
         items, scored_in = page.items, region
     else:
@@ -239,6 +254,7 @@ class IntelligenceController(Controller):
         return await reads.cache.get_or_compute(
             key,
             lambda: _trending(
+                reads.cache,
                 reads.uow,
                 reads.clock,
                 limit,

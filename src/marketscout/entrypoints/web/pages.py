@@ -68,8 +68,9 @@ from marketscout.domain.usecases import accounts, alerts, catalog, export, notif
 from marketscout.domain.usecases.engagement import Rejection, SnapshotInput
 from marketscout.domain.usecases.pipeline import ingest_and_refresh
 from marketscout.entrypoints.api.bodies import describe
+from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.engagement import NDJSON, parse_items, to_snapshot_input
-from marketscout.entrypoints.api.intelligence import heat_map_labels
+from marketscout.entrypoints.api.intelligence import heat_map_labels, regional_scores
 from marketscout.entrypoints.api.params import INSTANT_RULE
 from marketscout.entrypoints.api.path_ids import plain_id
 from marketscout.entrypoints.authentication import SESSION_COOKIE
@@ -519,8 +520,12 @@ class TrendingFilters:
         """Where the listed scores come from: "worldwide", or the region."""
         return self.region if self.regional and self.region is not None else "worldwide"
 
-    async def listing(self, uow: UnitOfWork, clock: Clock, *, skip: int, limit: int) -> trends.TrendingPage:
-        """The ``limit`` products of the list after the first ``skip``, and how many it holds."""
+    async def listing(
+        self, uow: UnitOfWork, clock: Clock, cache: ReadCache, *, skip: int, limit: int
+    ) -> trends.TrendingPage:
+        """The ``limit`` products of the list after the first ``skip``, and how many it holds; a
+        region's own scores are kept by the read cache, as the API keeps them, so that the
+        list's other pages and orders do not score the region again."""
         if self.regional and self.region is not None:
             return await trends.regional_trending_page(
                 uow,
@@ -533,6 +538,7 @@ class TrendingFilters:
                 platform=self.platform,
                 category=self.category,
                 order=self.order,
+                scored=await regional_scores(cache, uow, clock, self.region, self.platform),
             )
         return await trends.trending_page(
             uow,
@@ -771,6 +777,7 @@ class DashboardController(Controller):
         request: Request[Any, Any, Any],
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
+        cache: NamedDependency[ReadCache],
         status: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         platform: FromQuery[str | None] = None,
@@ -812,7 +819,7 @@ class DashboardController(Controller):
                 f"or {TRENDING_SIZES[-1]}; showing the first page, {TRENDING_PAGE} a page."
             )
         skip = (number - 1) * size
-        listing = await kept.listing(uow, clock, skip=skip, limit=size)
+        listing = await kept.listing(uow, clock, cache, skip=skip, limit=size)
         items, total = listing.items, listing.total
         last_page = max(1, -(-total // size))
         filters = kept.in_links()
@@ -1604,6 +1611,7 @@ class DashboardController(Controller):
         self,
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
+        cache: NamedDependency[ReadCache],
         status: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         platform: FromQuery[str | None] = None,
@@ -1626,7 +1634,7 @@ class DashboardController(Controller):
             category=category,
             rank=rank,
         )
-        listing = await kept.listing(uow, clock, skip=0, limit=LIST_EXPORT_ROWS)
+        listing = await kept.listing(uow, clock, cache, skip=0, limit=LIST_EXPORT_ROWS)
         return csv_download(
             export.trending_list_csv(listing.items, scored_in=kept.scored_in), "trending_list.csv"
         )
