@@ -45,7 +45,7 @@ from marketscout.adapters.clock import FixedClock
 from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
-from marketscout.domain.regions import in_area, normalise_area
+from marketscout.domain.regions import in_area, normalise_area, regions_of
 from marketscout.domain.scoring import score_series
 from marketscout.domain.usecases import trends
 from marketscout.entrypoints.settings import Settings, tune_gc
@@ -131,7 +131,9 @@ async def _parts(uow: SqlUnitOfWork, clock: FixedClock, area: str, repeats: int)
     for _ in range(repeats):
         steps.restart()
         async with uow:
-            gains = await uow.engagement.window_gains(now - trends.ACTIVITY_WINDOW, now)
+            gains = await uow.engagement.window_gains(
+                now - trends.ACTIVITY_WINDOW, now, regions=regions_of(here)
+            )
         steps.lap("window gains")
         among = {g.product_id for g in gains if g.gained > 0 and in_area(g.region, here)}
         steps.lap("keeping the area's")
@@ -154,7 +156,7 @@ async def _parts(uow: SqlUnitOfWork, clock: FixedClock, area: str, repeats: int)
             score_series(there, now)
         steps.lap("scoring")
     return (
-        f"  {area}: {len(gains):,} window gains (every region), {len(among):,} products active in "
+        f"  {area}: {len(gains):,} window gains (the area's regions), {len(among):,} products active in "
         f"the area, {series_read:,} series read ({points:,} hourly points, {series_kept:,} in the "
         f"area); median of {repeats}:\n    " + ", ".join(steps.line(step) for step in steps.wall)
     )
