@@ -8,12 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
-from marketscout.adapters.datasets import read_trending
+from marketscout.adapters.datasets import read_nab, read_trending
 from marketscout.domain.scoring import DEFAULT_PARAMS
 from marketscout.entrypoints.cli import main
 from tests.databases import need
@@ -546,3 +547,200 @@ def test_an_option_of_other_tasks_is_refused_naming_them(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"marketscout: backtest {task}: {option} applies only to {tasks}\n"
+
+
+def _nab_series(path: Path, rows: list[str]) -> Path:
+    path.write_text("timestamp,value\n" + "".join(row + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+# Twelve hours of five-minute values, with a labelled window from 08:00 to 10:00.
+_HOURS = [
+    f"2015-03-01 {h:02d}:{m:02d}:00,{5 + (h * 60 + m) % 7 + (40 if h == 9 else 0)}"
+    for h in range(12)
+    for m in range(0, 60, 5)
+]
+_WINDOW = '{"realTweets/Twitter_volume_X.csv": [["2015-03-01 08:00:00", "2015-03-01 10:00:00"]]}'
+
+
+def test_e3_skips_rows_that_go_back_in_time_or_repeat_a_time(tmp_path: Path) -> None:
+    """NAB streams each series in time order: a row whose time is not after the previous row's
+    (a series reversed, a repeated timestamp) is skipped with its line, never scored as if the
+    series ran backwards (a negative NAB score and false positives per day)."""
+    labels = tmp_path / "labels.json"
+    labels.write_text(_WINDOW, encoding="utf-8")
+    (tmp_path / "reversed").mkdir()
+    _nab_series(tmp_path / "reversed" / "Twitter_volume_X.csv", list(reversed(_HOURS)))
+    result = run_cli("e3", "--data", str(tmp_path / "reversed"), "--labels", str(labels), "--json")
+    document = json.loads(result.stdout)
+    assert document["skipped_rows"]["count"] == len(_HOURS) - 1
+    assert document["skipped_rows"]["first"][0] == {
+        "file": "Twitter_volume_X.csv",
+        "line": 3,
+        "reason": "not after the previous row's time (2015-03-01 11:55:00+00:00)",
+    }
+    per_day = document["metrics"]["marketscout"]["false_positives_per_day"]
+    assert per_day is None or per_day >= 0
+    (tmp_path / "plain").mkdir()
+    _nab_series(tmp_path / "plain" / "Twitter_volume_X.csv", _HOURS)
+    (tmp_path / "repeated").mkdir()
+    _nab_series(tmp_path / "repeated" / "Twitter_volume_X.csv", [*_HOURS[:50], _HOURS[49], *_HOURS[50:]])
+    plain = backtest("e3", "--data", str(tmp_path / "plain"), "--labels", str(labels))
+    repeated = backtest("e3", "--data", str(tmp_path / "repeated"), "--labels", str(labels))
+    assert repeated["skipped_rows"] == {
+        "count": 1,
+        "first": [
+            {
+                "file": "Twitter_volume_X.csv",
+                "line": 52,
+                "reason": "not after the previous row's time (2015-03-01 04:05:00+00:00)",
+            }
+        ],
+    }
+    figures = cast(dict[str, Any], repeated["metrics"])["marketscout"]
+    expected = cast(dict[str, Any], plain["metrics"])["marketscout"]
+    assert {k: v for k, v in figures.items() if k != "microseconds_per_value"} == {
+        k: v for k, v in expected.items() if k != "microseconds_per_value"
+    }
+
+
+def test_e3_on_series_without_values_says_so_and_fails(tmp_path: Path) -> None:
+    """A series with only its header (or no byte at all) measures nothing: the run says which
+    file holds no values and exits 1, with labels or without; in a folder the empty series are
+    reported and the others scored."""
+    labels = tmp_path / "labels.json"
+    labels.write_text(
+        '{"realTweets/a.csv": [["2015-03-01 08:00:00", "2015-03-01 10:00:00"]]}', encoding="utf-8"
+    )
+    for content in ("timestamp,value\n", ""):
+        (tmp_path / "a.csv").write_text(content, encoding="utf-8")
+        for extra in (["--labels", str(labels)], []):
+            result = run_cli("e3", "--data", str(tmp_path / "a.csv"), *extra, "--json")
+            assert result.returncode == 1, (content, extra, result.stdout)
+            document = json.loads(result.stdout)
+            assert document["problem"].startswith("no values in a.csv"), document["problem"]
+            assert document["metrics"]["marketscout"]["nab_score"] is None
+            assert document["metrics"]["marketscout"]["microseconds_per_value"] is None
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.csv").write_text("timestamp,value\n", encoding="utf-8")
+    (folder / "b.csv").write_bytes(b"")
+    _nab_series(folder / "Twitter_volume_X.csv", _HOURS)
+    labels.write_text(_WINDOW, encoding="utf-8")
+    document = backtest("e3", "--data", str(folder), "--labels", str(labels))
+    assert document["series"] == ["Twitter_volume_X.csv"]
+    assert document["skipped_rows"] == {
+        "count": 2,
+        "first": [
+            {"file": "a.csv", "line": 1, "reason": "no values: the series is skipped"},
+            {"file": "b.csv", "line": 1, "reason": "no values: the series is skipped"},
+        ],
+    }
+
+
+TRENDING_2020 = (
+    "video_id,title,publishedAt,channelId,channelTitle,categoryId,trending_date,tags,view_count,"
+    "likes,dislikes,comment_count\n"
+)
+
+
+def _row_2020(video: str, day: str, views: str, likes: str = "1") -> str:
+    return f"{video},T,2020-08-01T00:00:00Z,c,C,1,{day},t,{views},{likes},0,1\n"
+
+
+def test_counts_and_days_out_of_range_are_skipped_rows_with_their_line(tmp_path: Path) -> None:
+    """A count beyond 2^63-1 or a day outside 1970-2100 is one bad row, skipped with its file and
+    line as a count that is not a number is: it never stops E1 or E2 naming neither."""
+    good = [
+        _row_2020(f"v{n}", f"2020-08-{d:02d}T00:00:00Z", str(100 * d * (n + 1)))
+        for d in range(1, 7)
+        for n in range(3)
+    ]
+    bad = [
+        _row_2020("x1", "2020-08-02T00:00:00Z", "1e30"),
+        _row_2020("x2", "2020-08-02T00:00:00Z", "9223372036854775808"),
+        _row_2020("x3", "2020-08-02T00:00:00Z", "5", likes="99999999999999999999"),
+        _row_2020("x4", "0001-01-01T00:00:00Z", "5"),
+        _row_2020("x5", "9999-12-31T00:00:00Z", "5"),
+        _row_2020("x6", "2020-08-02T00:00:00Z", "9223372036854775807"),
+    ]
+    us = tmp_path / "US.csv"
+    us.write_text(TRENDING_2020 + "".join(good[:9] + bad + good[9:]), encoding="utf-8")
+    report = read_trending(us)
+    assert [line for _, line, _ in report.skipped] == [11, 12, 13, 14, 15]
+    assert report.skipped[0] == ("US.csv", 11, "view_count must be at most 9223372036854775807: '1e30'")
+    assert report.skipped[3][2] == "trending_date must lie between 1970 and 2100: '0001-01-01T00:00:00Z'"
+    assert any(row.views == 2**63 - 1 for row in report.rows)
+    document = backtest("e1", "--data", str(us), "--horizon", "1")
+    assert document["skipped_rows"]["count"] == 5  # type: ignore[index]
+    ca = tmp_path / "CA.csv"
+    ca.write_text(TRENDING_2020 + "".join(good) + bad[0], encoding="utf-8")
+    result = run_cli("e2", "--data", str(us), "--data-b", str(ca), "--window", "1", "--json")
+    assert "Traceback" not in result.stderr and result.stderr == ""
+    skipped = json.loads(result.stdout)["skipped_rows"]
+    assert {
+        "file": "CA.csv",
+        "line": 20,
+        "reason": "view_count must be at most 9223372036854775807: '1e30'",
+    } in skipped["first"]
+
+
+def test_nab_times_with_a_utc_offset_are_converted_to_utc(tmp_path: Path) -> None:
+    """``2015-03-01T10:00:00+02:00`` is 08:00 UTC, in the series and in the labels alike; a time
+    without an offset is UTC; a time outside 1970-2100 is a skipped row."""
+    series = _nab_series(
+        tmp_path / "Twitter_volume_X.csv",
+        [
+            "2015-03-01T10:00:00+02:00,5",
+            "2015-03-01 08:05:00,6",
+            "2015-03-01T03:10:00-05:00,7",
+            "0001-01-01,8",
+        ],
+    )
+    labels = tmp_path / "labels.json"
+    labels.write_text(
+        '{"realTweets/Twitter_volume_X.csv": [["2015-03-01T09:00:00+01:00", "2015-03-01 08:10:00"]]}',
+        encoding="utf-8",
+    )
+    report = read_nab(series, labels)
+    (one,) = report.series
+    start = datetime(2015, 3, 1, 8, 0, tzinfo=UTC)
+    assert one.times == (start, start + timedelta(minutes=5), start + timedelta(minutes=10))
+    assert all(moment.utcoffset() == timedelta(0) for moment in one.times)
+    assert one.windows == ((start, start + timedelta(minutes=10)),)
+    assert [(line, reason) for _, line, reason in report.skipped] == [
+        (5, "the time must lie between 1970 and 2100: '0001-01-01'")
+    ]
+
+
+def test_e3_refuses_a_folder_as_labels_and_a_window_that_ends_before_it_starts(tmp_path: Path) -> None:
+    _nab_series(tmp_path / "Twitter_volume_X.csv", _HOURS)
+    folder = run_cli("e3", "--data", str(tmp_path), "--labels", str(tmp_path))
+    assert folder.returncode == 2
+    assert f"marketscout: {tmp_path} is a folder, not a labels file" in folder.stdout
+    assert "does not exist" not in folder.stdout
+    labels = tmp_path / "labels.json"
+    labels.write_text(
+        '{"realTweets/Twitter_volume_X.csv": [["2015-03-01 10:00:00", "2015-03-01 08:00:00"]]}',
+        encoding="utf-8",
+    )
+    backwards = run_cli("e3", "--data", str(tmp_path), "--labels", str(labels))
+    assert backwards.returncode == 2, backwards.stdout
+    assert f"marketscout: {labels} is not a NAB labels file" in backwards.stdout
+    assert (
+        "realTweets/Twitter_volume_X.csv: the window 2015-03-01 10:00:00 to 2015-03-01 08:00:00 "
+        "starts after it ends" in backwards.stdout
+    )
+
+
+def test_e2_refuses_one_file_alone_or_twice_in_words(tmp_path: Path) -> None:
+    us = tmp_path / "US.csv"
+    us.write_text(TRENDING_2020 + _row_2020("v", "2020-08-01T00:00:00Z", "5"), encoding="utf-8")
+    alone = run_cli("e2", "--data", str(us))
+    assert alone.returncode == 2
+    assert alone.stdout == (
+        "marketscout: E2 needs two country files: a folder with both, or --data A --data-b B\n"
+    )
+    twice = run_cli("e2", "--data", str(us), "--data-b", str(tmp_path / "." / "US.csv"))
+    assert twice.returncode == 2
+    assert f"marketscout: --data-b {tmp_path / '.' / 'US.csv'} is the same file as --data" in twice.stdout
