@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from marketscout.domain.evaluation import LabelledSeries, TrendingRow
+from marketscout.domain.instants import EARLIEST, LATEST
+from marketscout.domain.model import MAX_COUNT
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 _DAMAGED_IDS = {"#NAME?", "#NOME?"}
@@ -59,17 +61,32 @@ def _date_iso(text: str) -> date:
     return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).date()
 
 
+def _in_span(column: str, text: str, day: date) -> date:
+    """``day``, once known to lie in the span every entry point takes (1970 to 2100)."""
+    if not EARLIEST.date() <= day <= LATEST.date():
+        raise ValueError(f"{column} must lie between 1970 and 2100: {text.strip()[:40]!r}")
+    return day
+
+
 def _number(record: dict[str, str], column: str) -> int:
-    """A counter of the row: a blank or missing one is 0; anything but a count is refused."""
+    """A counter of the row: a blank or missing one is 0; anything but a count from 0 to
+    ``MAX_COUNT`` (the stores' 64-bit counters) is refused."""
     value = record.get(column)
     if value is None or not value.strip():
         return 0
+    shown = value.strip()[:40]
     try:
-        number = float(value)
+        # Whole numbers exactly (a float would round 2^63-1 up past the limit), others as floats.
+        number: int | float = int(value)
     except ValueError:
-        raise ValueError(f"{column} is not a number: {value.strip()[:40]!r}") from None
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{column} is not a number: {shown!r}") from None
     if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{column} is not a count of at least 0: {value.strip()[:40]!r}")
+        raise ValueError(f"{column} is not a count of at least 0: {shown!r}")
+    if number > MAX_COUNT:
+        raise ValueError(f"{column} must be at most {MAX_COUNT}: {shown!r}")
     return int(number)
 
 
@@ -113,6 +130,7 @@ def read_trending(path: Path, report: ReadReport | None = None) -> ReadReport:
                 line = previous_line + 1
                 previous_line = reader.line_num
                 try:
+                    when = record[date_col] or ""
                     video = (record.get("video_id") or "").strip()
                     if not video or video in _DAMAGED_IDS:
                         raise ValueError("video id missing or damaged by a spreadsheet")
@@ -120,7 +138,7 @@ def read_trending(path: Path, report: ReadReport | None = None) -> ReadReport:
                         TrendingRow(
                             video_id=video,
                             country=country,
-                            day=day_of(record[date_col] or ""),
+                            day=_in_span(date_col, when, day_of(when)),
                             views=_number(record, views_col),
                             likes=_number(record, "likes"),
                             comments=_number(record, comments_col),
@@ -135,10 +153,18 @@ def read_trending(path: Path, report: ReadReport | None = None) -> ReadReport:
 class NabReport:
     series: list[LabelledSeries] = field(default_factory=list)
     skipped: list[tuple[str, int, str]] = field(default_factory=list)
+    # The files with the NAB header and not one value (each also a skipped row).
+    empty: list[str] = field(default_factory=list)
 
 
 def _nab_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
+    """A NAB time in UTC: one with a UTC offset is converted, one without is UTC already. A time
+    outside 1970-2100 is refused (ValueError), as every entry point refuses it."""
+    moment = datetime.fromisoformat(text.strip())
+    moment = moment.replace(tzinfo=UTC) if moment.utcoffset() is None else moment
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"the time must lie between 1970 and 2100: {text.strip()[:40]!r}")
+    return moment.astimezone(UTC)
 
 
 def _find_labels(path: Path) -> Path | None:
@@ -163,10 +189,15 @@ def _nab_windows(labels: Path) -> dict[str, list[tuple[datetime, datetime]]]:
         found = json.loads(labels.read_bytes())
         if not isinstance(found, dict):
             raise ValueError("the top level is not an object of series")
-        return {
-            str(name): [(_nab_time(start), _nab_time(end)) for start, end in spans]
-            for name, spans in found.items()
-        }
+        windows: dict[str, list[tuple[datetime, datetime]]] = {}
+        for name, spans in found.items():
+            windows[str(name)] = []
+            for start, end in spans:
+                window = (_nab_time(start), _nab_time(end))
+                if window[0] > window[1]:
+                    raise ValueError(f"{name}: the window {start} to {end} starts after it ends")
+                windows[str(name)].append(window)
+        return windows
     except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as error:
         raise DataProblem(
             f"{labels} is not a NAB labels file ({error}): it maps each series' path to its "
@@ -177,8 +208,11 @@ def _nab_windows(labels: Path) -> dict[str, list[tuple[datetime, datetime]]]:
 
 def read_nab(path: Path, labels: Path | None = None) -> NabReport:
     """NAB series (``timestamp,value``) with the labelled anomaly windows of combined_windows.json.
-    A file without that header is skipped whole (line 1); a line that is not UTF-8 or does not
-    parse is skipped with its number; a labels file that cannot be read is a :class:`DataProblem`."""
+    A file without that header is skipped whole (line 1), as is one without a value (line 1:
+    nothing to score); a line that is not UTF-8, does not parse, or whose time is not after the
+    previous row's (NAB streams each series in time order) is skipped with its number; a labels
+    file that cannot be read, or with a window that starts after it ends, is a
+    :class:`DataProblem`."""
     report = NabReport()
     labels = labels or _find_labels(path)
     windows = _nab_windows(labels) if labels else {}
@@ -206,12 +240,20 @@ def read_nab(path: Path, labels: Path | None = None) -> NabReport:
                     moment, value = _nab_time(record[0]), float(record[1])
                     if not math.isfinite(value):
                         raise ValueError(f"not a finite count: {record[1]!r}")
+                    if value > MAX_COUNT:
+                        raise ValueError(f"the value must be at most {MAX_COUNT}: {record[1][:40]!r}")
+                    if times and moment <= times[-1]:
+                        raise ValueError(f"not after the previous row's time ({times[-1]})")
                 except (ValueError, IndexError) as error:
                     report.skipped.append((source.name, line, str(error) or "unparseable row"))
                     continue
                 times.append(moment)
                 values.append(value)
             else:
+                if not values:
+                    report.skipped.append((source.name, 1, "no values: the series is skipped"))
+                    report.empty.append(source.name)
+                    continue
                 key = next((k for k in windows if k == source.name or k.endswith("/" + source.name)), None)
                 report.series.append(
                     LabelledSeries(

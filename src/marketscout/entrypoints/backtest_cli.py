@@ -285,9 +285,7 @@ def _e2(args: argparse.Namespace) -> dict[str, Any]:
     if args.data_b is not None:
         pairs = [(args.data, args.data_b)]
     else:
-        files = csv_files(args.data)
-        if len(files) < 2:
-            raise SystemExit("E2 needs two country files: a folder with both, or --data A --data-b B")
+        files = csv_files(args.data)  # two at least (run_backtest)
         # Every ordered pair: where each country's videos go next, and where they come from.
         pairs = [(a, b) for a in files for b in files if a != b]
     per_pair: dict[str, Any] = {}
@@ -320,6 +318,18 @@ def _e2(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _e2_files(data: Path, data_b: Path | None) -> str | None:
+    """Why E2 cannot pair these files (``data`` exists), or None: it needs two country files."""
+    if data_b is None:
+        if len(csv_files(data)) < 2:
+            return "E2 needs two country files: a folder with both, or --data A --data-b B"
+    elif not data_b.is_file():
+        return f"{data_b} is not a file"
+    elif data.samefile(data_b):
+        return f"--data-b {data_b} is the same file as --data: E2 pairs two countries' files"
+    return None
+
+
 def _e3(args: argparse.Namespace) -> dict[str, Any]:
     report = read_nab(args.data, args.labels)
     values = sum(len(s.values) for s in report.series)
@@ -330,7 +340,9 @@ def _e3(args: argparse.Namespace) -> dict[str, Any]:
     result = evaluation.run_e3(report.series, lambda: BurstDetector(params).update, args.threshold)
     elapsed = time.perf_counter() - started
     problem = None
-    if not report.series:
+    if not report.series and report.empty:
+        problem = f"no values in {', '.join(report.empty)}: each series needs rows of timestamp,value"
+    elif not report.series:
         problem = "no NAB series could be read: each file needs the header timestamp,value"
     elif not result.windows:
         problem = (
@@ -349,7 +361,7 @@ def _e3(args: argparse.Namespace) -> dict[str, Any]:
                 if result.days
                 else None,
                 "median_delay_minutes": result.median_delay_minutes,
-                "microseconds_per_value": round(1e6 * elapsed / max(values, 1), 2),
+                "microseconds_per_value": round(1e6 * elapsed / values, 2) if values else None,
             }
         },
         "threshold": args.threshold,
@@ -415,11 +427,12 @@ def run_backtest(args: argparse.Namespace) -> int:
     elif args.data.is_dir() and not csv_files(args.data):
         print(f"marketscout: {args.data} holds no .csv file")
         return 2
-    elif args.task == "e2" and args.data_b is not None and not args.data_b.is_file():
-        print(f"marketscout: {args.data_b} is not a file")
+    elif args.task == "e2" and (refused := _e2_files(args.data, args.data_b)) is not None:
+        print(f"marketscout: {refused}")
         return 2
     elif args.task == "e3" and args.labels is not None and not args.labels.is_file():
-        print(f"marketscout: {args.labels} does not exist")
+        what = "is a folder, not a labels file" if args.labels.is_dir() else "does not exist"
+        print(f"marketscout: {args.labels} {what}")
         return 2
     else:
         data = str(args.data)
