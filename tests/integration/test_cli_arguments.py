@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from marketscout.entrypoints.cli import main
+from marketscout.entrypoints.cli import build_parser, main
 
 
 @pytest.mark.parametrize(
@@ -69,6 +69,25 @@ from marketscout.entrypoints.cli import main
             ["collect", "--feed", "https://example.com/f", "--runs", "-1"],
             "argument --runs: must be a whole number from 0 to",
         ),
+        (
+            ["serve", "--host", "256.1.1.1"],
+            "argument --host: must be an address of this machine, such as 127.0.0.1 or 0.0.0.0 "
+            "(256.1.1.1: Name or service not known)",
+        ),
+        (
+            ["serve", "--host", "no-such-host.invalid"],
+            "argument --host: must be an address of this machine, such as 127.0.0.1 or 0.0.0.0 "
+            "(no-such-host.invalid: Name or service not known)",
+        ),
+        (
+            ["serve", "--host", "8.8.8.8"],
+            "argument --host: must be an address of this machine, such as 127.0.0.1 or 0.0.0.0 "
+            "(8.8.8.8: Cannot assign requested address)",
+        ),
+        (
+            ["serve", "--host", ""],
+            "argument --host: must be an address of this machine, such as 127.0.0.1 or 0.0.0.0",
+        ),
     ],
 )
 def test_an_argument_out_of_range_is_refused_before_anything_runs(
@@ -82,6 +101,12 @@ def test_an_argument_out_of_range_is_refused_before_anything_runs(
     assert refused.value.code == 2
     err = capsys.readouterr().err
     assert said in err, err
+    assert said in err.splitlines()[-1], "argparse's usage, then one line that says why"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0", "localhost", "::1", "::"])  # noqa: S104
+def test_an_address_of_this_machine_is_taken_as_the_host(host: str) -> None:
+    assert build_parser().parse_args(["serve", "--host", host]).host == host
 
 
 def test_a_setting_it_cannot_use_is_said_in_one_line(tmp_path: Path) -> None:
