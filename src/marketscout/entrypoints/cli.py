@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from marketscout.domain.errors import DomainError
 from marketscout.entrypoints.backtest_cli import add_backtest_parser, run_backtest
-from marketscout.entrypoints.cli_args import database_url, whole_number
+from marketscout.entrypoints.cli_args import database_url, listen_address, whole_number
 from marketscout.entrypoints.cli_collect import add_collect_parser, run_collect
 from marketscout.entrypoints.cli_db import add_db_parser, run_db
 from marketscout.entrypoints.cli_notify import add_notify_parser
@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the HTTP API and dashboard")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--host",
+        type=listen_address,
+        default="127.0.0.1",
+        help="the address to listen on: 127.0.0.1 (default), 0.0.0.0 for every interface, or a name",
+    )
     serve.add_argument(
         "--port", type=whole_number(0, 65535), default=8000, help="0: any free port (default 8000)"
     )

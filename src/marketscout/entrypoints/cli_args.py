@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import socket
 import urllib.parse
 from collections.abc import Callable
 
@@ -59,6 +60,26 @@ def http_url(example: str) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+LISTEN_ADDRESS_RULE = "must be an address of this machine, such as 127.0.0.1 or 0.0.0.0"
+
+
+def listen_address(text: str) -> str:
+    """An address the server can listen on: an IP address of this machine (or 0.0.0.0, ::), or
+    a name that resolves to one. Tried as uvicorn binds it (IPv6 when it holds a colon), on a
+    port the system picks and let go at once; otherwise the server would start and then fail,
+    in uvicorn's words and with its own exit code."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(LISTEN_ADDRESS_RULE)
+    family = socket.AF_INET6 if ":" in text else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((text, 0))
+    except (OSError, UnicodeError) as error:  # gaierror too; a name IDNA cannot encode
+        reason = getattr(error, "strerror", None) or str(error)
+        raise argparse.ArgumentTypeError(f"{LISTEN_ADDRESS_RULE} ({text}: {reason})") from None
+    return text
 
 
 def database_url(text: str) -> str:

@@ -21,6 +21,7 @@ def run_db(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from marketscout.adapters.sql import migrate
+    from marketscout.entrypoints.startup import require_database
 
     url = args.database_url or os.environ.get("MARKETSCOUT_DATABASE_URL") or Settings().database_url
     if problem := database_url_problem(url):  # --database-url was checked as it was parsed
@@ -33,6 +34,8 @@ def run_db(args: argparse.Namespace) -> int:
             migrate.upgrade(url)
             print(f"{migrate.describe(url)}: at revision {migrate.current(url)} (head {migrate.head()})")
         else:
+            # Only said of a database that exists: connecting would create a SQLite file.
+            require_database(url)
             revision = migrate.current(url)
             state = "up to date" if revision == migrate.head() else f"behind head {migrate.head()}"
             print(f"{migrate.describe(url)}: revision {revision or 'none'} ({state})")

@@ -37,4 +37,4 @@ def run_notify(args: argparse.Namespace) -> int:
             print(f"  dead letter: {error}")
         return 0
 
-    return run_command(args.database_url, work)
+    return run_command(args.database_url, work, creates=True)

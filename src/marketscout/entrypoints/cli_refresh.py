@@ -42,4 +42,4 @@ def run_refresh(args: argparse.Namespace) -> int:
         print(f"refreshed {total} stale scores")
         return 0
 
-    return run_command(args.database_url, work)
+    return run_command(args.database_url, work, creates=True)

@@ -110,7 +110,7 @@ def run_users_add(args: argparse.Namespace) -> int:
         print(f"added user {user.username} (id {user.id})")
         return 0
 
-    return run_command(args.database_url, work)
+    return run_command(args.database_url, work, creates=True)
 
 
 def run_users_disable(args: argparse.Namespace) -> int:

@@ -229,11 +229,15 @@ def run_command(
     work: Callable[[Container], Awaitable[int]],
     *,
     statement_timeout_ms: int | None = None,
+    creates: bool = False,
 ) -> int:
     """What a command that is not the server does with the store: :func:`command_settings`, a
     container whose store is prepared as the server's (and released afterwards, whatever
     happens), and ``work`` on it; ``work``'s exit code. ``statement_timeout_ms``: a longer limit
-    on PostgreSQL statements than the server's, for an operator's bulk work."""
+    on PostgreSQL statements than the server's, for an operator's bulk work. ``creates``: the
+    command adds to the store (an account, scores, deliveries), so a SQLite file that does not
+    exist is created and migrated, as the server does; otherwise it only reads or changes what
+    is stored, and such a file is refused (a mistyped path, not a new empty database)."""
     settings = command_settings(database_url)
     if statement_timeout_ms is not None:
         settings = dataclasses.replace(
@@ -242,8 +246,10 @@ def run_command(
 
     async def run() -> int:
         # Imported when a command runs, not when the command line is parsed (the store's modules).
-        from marketscout.entrypoints.startup import command_container
+        from marketscout.entrypoints.startup import command_container, require_database
 
+        if not creates:
+            require_database(settings.database_url)
         async with command_container(settings) as container:
             return await work(container)
 

@@ -12,12 +12,32 @@ from dependency_injector import providers
 from sqlalchemy.exc import DBAPIError
 
 from marketscout.adapters.sql import migrate
+from marketscout.adapters.sql.engine import is_sqlite, sqlite_path
 from marketscout.entrypoints.container import Container, store_kind
 from marketscout.entrypoints.settings import Settings, StartupError, database_problem
 
 logger = logging.getLogger("marketscout")
 
-__all__ = ["StartupError", "check_store", "command_container", "prepare_store", "release_store"]
+__all__ = [
+    "StartupError",
+    "check_store",
+    "command_container",
+    "prepare_store",
+    "release_store",
+    "require_database",
+]
+
+
+def require_database(url: str) -> None:
+    """Refuses (:class:`StartupError`) a SQLite database whose file does not exist, before
+    anything would create it: for a command that reads or changes what is stored, a mistyped
+    path would otherwise be a new, empty database, and "nothing found" its answer. A PostgreSQL
+    database that does not exist is refused by PostgreSQL itself."""
+    if url.startswith("memory:") or not is_sqlite(url):
+        return
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise StartupError(f"no database at {path.resolve()} (`marketscout db upgrade` creates it)")
 
 
 async def prepare_store(container: Container) -> None:
