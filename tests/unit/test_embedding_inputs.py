@@ -10,7 +10,7 @@ import operator
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Any
 
@@ -839,3 +839,116 @@ def test_the_burst_detector_reads_whole_and_real_numbers_of_other_types_as_their
     assert [other.update(v) for v in wrapped] == [plain.update(v) for v in values]  # type: ignore[arg-type]
     with pytest.raises(InvalidValue):
         plain.update(True)
+
+
+_SERIES = ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [1, 2], [0, 0])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: domain.score_item([], NOW, None),  # type: ignore[arg-type]
+        lambda: score_series([], NOW, "x"),  # type: ignore[arg-type]
+        lambda: domain.score_many({1: []}, NOW, None),  # type: ignore[arg-type]
+    ],
+)
+def test_the_scoring_refuses_params_that_are_not_scoring_params_naming_them(
+    call: Callable[[], object],
+) -> None:
+    """None or text as params was an AttributeError ('NoneType' object has no attribute
+    'forecast_days'), where BurstDetector(None) and spread_score(..., None) name them."""
+    with pytest.raises(InvalidValue) as refused:
+        call()
+    assert refused.value.field == "params"
+    assert refused.value.rule.startswith("must be a ScoringParams"), refused.value.rule
+
+
+@pytest.mark.parametrize(
+    ("series", "field"),
+    [
+        (ReadingSeries(1, Platform.TIKTOK, "US", [0.0], [1], None), "interactions"),  # type: ignore[arg-type]
+        (ReadingSeries(1, Platform.TIKTOK, "US", 5, 5, 5), "epochs"),  # type: ignore[arg-type]
+        (ReadingSeries(1, Platform.TIKTOK, "US", [0.0], 5, [0]), "views"),  # type: ignore[arg-type]
+    ],
+)
+def test_score_series_refuses_a_list_that_is_not_a_list_naming_it(series: ReadingSeries, field: str) -> None:
+    """A series whose epochs, views or interactions are None or a number was a TypeError
+    (no len())."""
+    with pytest.raises(InvalidValue) as refused:
+        score_series([series], NOW)
+    assert refused.value.field == field
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [NAIVE, "x", datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)],
+)
+def test_reading_series_refuses_an_as_of_score_item_refuses_naming_it(as_of: object) -> None:
+    """A naive as_of was a TypeError (comparing it with the readings' aware times); text or a
+    time outside 1970-2100 was taken without a word."""
+    with pytest.raises(InvalidValue) as refused:
+        domain.reading_series([_snapshot()], as_of)  # type: ignore[arg-type]
+    assert refused.value.field == "as_of"
+    with pytest.raises(InvalidValue) as refused:
+        domain.reading_series([], as_of)  # type: ignore[arg-type]
+    assert refused.value.field == "as_of"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"views": [1.5, 2.25]}, "views"),
+        ({"views": [1, 2.0]}, "views"),
+        ({"interactions": [0.5, 1]}, "interactions"),
+        ({"views": (1, 2.5)}, "views"),
+        ({"interactions": (0, Fraction(1, 2))}, "interactions"),
+    ],
+)
+def test_score_series_refuses_fractional_counts_naming_the_list(changes: dict[str, Any], field: str) -> None:
+    """Counts of 1.5 and 0.5 views were scored (95, emerging), where score_item refuses
+    views=1.5: a count is a whole number."""
+    with pytest.raises(InvalidValue) as refused:
+        score_series([_SERIES._replace(**changes)], NOW)
+    assert refused.value.field == field
+    assert "whole numbers" in refused.value.rule
+
+
+@pytest.mark.parametrize(
+    "observed_at",
+    [
+        datetime.min.replace(tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, tzinfo=UTC),
+        datetime(2101, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_a_reading_outside_1970_to_2100_is_refused_naming_observed_at(observed_at: datetime) -> None:
+    """datetime.min with UTC was taken, by a snapshot and by score_item, and distorted the score."""
+    with pytest.raises(InvalidValue) as refused:
+        _snapshot(observed_at=observed_at)
+    assert refused.value.field == "observed_at"
+    with pytest.raises(InvalidValue) as refused:
+        domain.score_item([_snapshot(), _Reading(observed_at=observed_at)], NOW)
+    assert refused.value.field == "observed_at"
+
+
+def test_a_reading_at_the_edges_of_1970_to_2100_is_taken() -> None:
+    east = timezone(timedelta(hours=2))
+    for observed_at in (
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(1970, 1, 1, 2, tzinfo=east),
+        datetime(2100, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2101, 1, 1, 1, tzinfo=east),
+    ):
+        assert _snapshot(observed_at=observed_at).observed_at == observed_at
+    for observed_at in (datetime(1970, 1, 1, 1, tzinfo=east), datetime(2101, 1, 1, 2, tzinfo=east)):
+        with pytest.raises(InvalidValue):
+            _snapshot(observed_at=observed_at)
+
+
+@pytest.mark.parametrize("epochs", [[-1e12, 86_400.0], [0.0, 1e12], [86_400.0, -1.0]])
+def test_score_series_refuses_reading_times_outside_1970_to_2100_naming_epochs(epochs: list[float]) -> None:
+    """Epochs of -1e12 (year -29719) were scored."""
+    with pytest.raises(InvalidValue) as refused:
+        score_series([_SERIES._replace(epochs=epochs)], NOW)
+    assert refused.value.field == "epochs"
+    assert "2100" in refused.value.rule
