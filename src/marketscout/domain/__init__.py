@@ -23,8 +23,8 @@ call (``docs/scoring.md`` gives the method and its measurements)::
   A reading is an :class:`EngagementSnapshot` or any object with its attributes (the
   :class:`Reading` protocol), checked field by field; readings of one ad, region and instant given twice count once (the highest
   counters), and an ad's readings are all on one platform.
-- Bursts: :class:`BurstDetector`, fed one count at a time (an int or a float; NaN or an
-  infinity is a missing value), gives an anomaly likelihood in [0, 1]; :class:`BurstParams`
+- Bursts: :class:`BurstDetector`, fed one count at a time (an int or a float from 0; NaN
+  or an infinity is a missing value; a negative count is refused), gives an anomaly likelihood in [0, 1]; :class:`BurstParams`
   (refuses values it cannot run with) and :data:`DEFAULT_BURST_PARAMS`.
 - Where next: :func:`spread_score`, the chance an item reaches a region it has not reached;
   :class:`SpreadParams` (refuses values it cannot run with) and :data:`DEFAULT_SPREAD_PARAMS`.

@@ -52,6 +52,7 @@ _MAX_COUNT = 1e12  # larger counts are clipped, so that sums and logs stay finit
 #: 5-minute counts; a longer one could not be allocated.
 MAX_VALUES = 10_000_000
 _NOT_A_COUNT = "must be a count: an int or a float (NaN or an infinity for a missing value), not "
+_NEGATIVE = "must be a count from 0 (NaN or an infinity for a missing value), not a negative number"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,20 +142,22 @@ class BurstDetector:
     def update(self, value: float) -> float:
         """The likelihood that the stream is in a burst, ``value`` being the next count.
 
-        A count is an int or a float (or any other real number, a Fraction or a NumPy scalar,
-        read as its float); a negative one counts as 0, one above 10^12 as 10^12. NaN or an
-        infinity is a missing value: skipped, the answer 0. Anything else (a bool, text, None,
-        a Decimal) is refused with :class:`InvalidValue` naming ``value``, and leaves the
-        detector as it was."""
+        The rule: a count is a real number from 0, an int or a float (any other real number, a
+        NumPy scalar or a Fraction, is read as its float); one above 10^12 counts as 10^12. NaN
+        or an infinity is a missing value: skipped, the answer 0. A negative count, and
+        anything that is not a real number (a bool, text, None, a Decimal, a complex), is
+        refused with :class:`InvalidValue` naming ``value``, and leaves the detector as it was."""
         if type(value) is not float and type(value) is not int:
             value = _count(value)
         try:
             if not math.isfinite(value):
                 return 0.0
-        except OverflowError:  # an int beyond any float: the largest count there is, or 0
-            value = _MAX_COUNT if value > 0 else 0.0
+        except OverflowError:  # an int beyond any float: the largest count there is
+            value = _MAX_COUNT if value > 0 else -1.0
+        if value < 0:
+            raise InvalidValue("value", _NEGATIVE)
         p = self._params
-        count = min(max(value, 0.0), _MAX_COUNT)
+        count = min(value, _MAX_COUNT)
         recent = self._recent
         if len(recent) == p.smoothing:
             self._total -= recent[0]  # the count about to leave the window
@@ -213,11 +216,12 @@ class BurstDetector:
 
 
 def _count(value: object) -> float:
-    """A real number that is not an int or a float, as a float; InvalidValue naming ``value``
-    for anything else (a bool is a truth, not a count)."""
+    """A real number that is not an int or a float, as a float (its sign checked by the caller);
+    InvalidValue naming ``value`` for anything else (a bool is a truth, not a count; a Decimal
+    is not a :class:`numbers.Real`, as everywhere in the domain)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidValue("value", _NOT_A_COUNT + _kind(value))
     try:
         return float(value)
     except OverflowError:  # a real beyond any float (a huge Fraction): the largest, or 0
-        return _MAX_COUNT if value > 0 else 0.0  # type: ignore[operator]  # Real declares no order
+        return _MAX_COUNT if value > 0 else -1.0  # type: ignore[operator]  # Real declares no order

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from marketscout.domain.errors import InvalidValue
-from marketscout.domain.instants import require_aware
+from marketscout.domain.instants import EARLIEST, LATEST, RANGE_RULE, require_aware
 from marketscout.domain.numeric import whole
 from marketscout.domain.text import folded
 
@@ -116,7 +116,8 @@ def check_reading(reading: Any) -> tuple[int, int, int, int, int] | None:
     not a whole number from 0 to ``MAX_COUNT`` (a bool, a float, NaN or an infinity included);
     ``platform`` neither a :class:`Platform` nor one's name; ``region`` not text or empty;
     ``observed_at`` not a datetime with a UTC offset (a naive one would be read as the machine's
-    local time). AttributeError when it lacks one of them.
+    local time) from 1970 to 2100 (:mod:`domain.instants`). AttributeError when it lacks one of
+    them.
 
     A whole number may be any :class:`numbers.Integral` (a NumPy integer): None when ``ad_id``
     and the counts are all ints already, else the five of them (``ad_id``, ``views``, ``likes``,
@@ -150,7 +151,12 @@ def check_reading(reading: Any) -> tuple[int, int, int, int, int] | None:
     region = reading.region
     if not isinstance(region, str) or not region:
         raise InvalidValue("region", "must be a region code, not empty")
-    require_aware("observed_at", reading.observed_at)
+    observed_at = reading.observed_at
+    require_aware("observed_at", observed_at)
+    # A year strictly between 1970 and 2100 in its own offset (less than a day from UTC) lies
+    # within the span: only a time in those two years is compared, as aware times, exactly.
+    if not 1970 < observed_at.year < 2100 and not EARLIEST <= observed_at <= LATEST:
+        raise InvalidValue("observed_at", RANGE_RULE)
     return plain
 
 

@@ -11,7 +11,7 @@ import functools
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, chain
@@ -20,8 +20,9 @@ from typing import Any, NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import NONE_BEFORE, rise, times
+from marketscout.domain.inputs import instant
 from marketscout.domain.inputs import kind as _kind
-from marketscout.domain.instants import require_aware, utc_instant
+from marketscout.domain.instants import LATEST, require_aware, utc_instant
 from marketscout.domain.model import (
     GROWTH_WINDOW_DAYS,
     MAX_COUNT,
@@ -255,7 +256,10 @@ def _tie_order(r: Reading) -> tuple[datetime, int, int]:
 
 def reading_series(readings: Iterable[Reading], as_of: datetime | None = None) -> list[ReadingSeries]:
     """The readings (observed at or before ``as_of``, when given) grouped per ad and region;
-    :class:`InvalidValue` naming ``readings`` when they are not readings."""
+    :class:`InvalidValue` naming ``readings`` when they are not readings, ``as_of`` when it is
+    not an aware datetime from 1970 to 2100 (as :func:`score_item`)."""
+    if as_of is not None:
+        instant("as_of", as_of)
     return _reading_series("readings", readings, as_of)
 
 
@@ -313,6 +317,18 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
             )
         )
     return series
+
+
+def _not_a_list(s: ReadingSeries) -> InvalidValue:
+    """The refusal of a series whose epochs, views or interactions have no length (None, a
+    number), naming the first such."""
+    for name in ("epochs", "views", "interactions"):
+        given = getattr(s, name)
+        if not isinstance(given, Sized):
+            return InvalidValue(
+                name, f"ad {s.ad_id} in {s.region}: must be a list of numbers, not {_kind(given)}"
+            )
+    return InvalidValue("series", f"ad {s.ad_id} in {s.region}: must be a ReadingSeries")
 
 
 def _two_platforms(ad_id: int, platforms: Iterable[str]) -> InvalidValue:
@@ -377,30 +393,37 @@ _NUMBERS_RULE = f"counts must be whole numbers from 0 to {MAX_COUNT}"
 
 
 _TIMES_RULE = "reading times must be finite numbers"
+# The reading times' span, as every entry point's times (domain.instants): POSIX seconds.
+_LATEST_EPOCH = LATEST.timestamp()
+_EPOCHS_RULE = "reading times must lie between 0 and 4133980799.999999 (1970 to 2100 UTC)"
 
 
 def _checked_lists(s: ReadingSeries, n: int) -> ReadingSeries:
-    """The series, once its times are known to be finite numbers and its counts numbers from
-    0 (:func:`_sums_checked`), with its lists as lists of plain ints and floats: as given when
-    they are, else a copy (an array, or numbers of another type: NumPy's). InvalidValue naming
-    the list otherwise. Numbers of another type are read as ints and floats before any sum:
-    NumPy's int64 would wrap round past 2^63 - 1."""
+    """The series, once its times are known to be finite numbers and its counts whole numbers
+    from 0 (:func:`_sums_checked`), with its lists as lists of plain floats or ints (times) and
+    plain ints (counts): as given when they are, else a copy (an array, or numbers of another
+    type: NumPy's). InvalidValue naming the list otherwise (a float count, 1.5 or 2.0, too:
+    counts are whole, as :func:`score_item` holds them). Numbers of another type are read as
+    ints and floats before any sum: NumPy's int64 would wrap round past 2^63 - 1. The common
+    case, lists of plain numbers, costs one look at each number's type."""
     if not (
         type(s.epochs) is list
         and type(s.views) is list
         and type(s.interactions) is list
-        and _PLAIN_TYPES.issuperset(map(type, chain(s.epochs, s.views, s.interactions)))
+        and _PLAIN_TYPES.issuperset(map(type, s.epochs))
+        and _INT_TYPE.issuperset(map(type, chain(s.views, s.interactions)))
     ):
         s = s._replace(
             epochs=_plain_numbers("epochs", s.epochs, s, _TIMES_RULE),
-            views=_plain_numbers("views", s.views, s, _NUMBERS_RULE),
-            interactions=_plain_numbers("interactions", s.interactions, s, _NUMBERS_RULE),
+            views=_plain_numbers("views", s.views, s, _NUMBERS_RULE, whole_only=True),
+            interactions=_plain_numbers("interactions", s.interactions, s, _NUMBERS_RULE, whole_only=True),
         )
     _sums_checked(s, n)
     return s
 
 
 _PLAIN_TYPES = frozenset((int, float))
+_INT_TYPE = frozenset((int,))
 
 
 def _sums_checked(s: ReadingSeries, n: int) -> None:
@@ -415,17 +438,20 @@ def _sums_checked(s: ReadingSeries, n: int) -> None:
             raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
 
 
-def _plain_numbers(field: str, values: Iterable[object], s: ReadingSeries, rule: str) -> list[Any]:
-    """``values`` as a list of plain ints (whole numbers of any type: a NumPy integer) and
-    floats (other real numbers); InvalidValue naming ``field`` for anything else."""
+def _plain_numbers(
+    field: str, values: Iterable[object], s: ReadingSeries, rule: str, *, whole_only: bool = False
+) -> list[Any]:
+    """``values`` as a list of plain ints (whole numbers of any type: a NumPy integer) and,
+    unless ``whole_only``, floats (other real numbers); InvalidValue naming ``field`` for
+    anything else."""
     plain: list[Any] = []
     for value in values:
-        if type(value) is int or type(value) is float:
+        if type(value) is int or (type(value) is float and not whole_only):
             plain.append(value)
             continue
         number: float | None = whole(value)
         if number is None:
-            number = real(value)
+            number = None if whole_only else real(value)
             if number is None:
                 raise InvalidValue(field, f"ad {s.ad_id} in {s.region}: {rule}")
         plain.append(number)
@@ -441,8 +467,16 @@ def score_item(
 ) -> TrendAssessment:
     """Scores one item (a product, or a single ad) from its snapshots observed at or before ``as_of``
     (an aware datetime: :class:`InvalidValue` naming ``as_of`` otherwise)."""
-    require_aware("as_of", as_of)
+    instant("as_of", as_of)
+    _check_params(params)
     return score_series(_reading_series("snapshots", snapshots, as_of), as_of, params)
+
+
+def _check_params(params: object) -> None:
+    """InvalidValue naming ``params`` unless they are :class:`ScoringParams` (as the burst
+    detector and the spread score name theirs), not an AttributeError from deep inside."""
+    if not isinstance(params, ScoringParams):
+        raise InvalidValue("params", f"must be a ScoringParams, not {_kind(params)}")
 
 
 def _in_time_order(s: ReadingSeries) -> ReadingSeries:
@@ -478,6 +512,7 @@ def score_series(
     highest views and highest interactions."""
     require_aware("as_of", as_of)
     utc_instant("as_of", as_of)  # in the span every entry point takes: 1970 to 2100
+    _check_params(params)
     as_of_epoch = as_of.timestamp()
     gathered: dict[tuple[int, str], ReadingSeries] = {}
     platforms: dict[int, Platform] = {}
@@ -486,9 +521,12 @@ def score_series(
             epochs, views, interactions = s.epochs, s.views, s.interactions
         except AttributeError as error:
             raise InvalidValue("series", f"item {index} is {_kind(s)}: must be a ReadingSeries") from error
-        n = len(epochs)
-        if len(views) != n or len(interactions) != n:
-            raise InvalidValue("series", f"ad {s.ad_id} in {s.region}: the lists differ in length")
+        try:
+            n = len(epochs)
+            if len(views) != n or len(interactions) != n:
+                raise InvalidValue("series", f"ad {s.ad_id} in {s.region}: the lists differ in length")
+        except TypeError as error:  # one of them has no length: None, a number
+            raise _not_a_list(s) from error
         if s.platform not in PLATFORM_ENGAGEMENT_NORM:
             raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
         if type(s.ad_id) is not int:
@@ -518,6 +556,9 @@ def score_series(
             s = _one_per_instant(s)
         elif s.epochs != sorted(s.epochs):
             s = _in_time_order(s)
+        # In time order (and finite: _sums_checked), the first and last times bound them all.
+        if s.epochs and not (s.epochs[0] >= 0.0 and s.epochs[-1] <= _LATEST_EPOCH):
+            raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: {_EPOCHS_RULE}")
         cut = bisect_right(s.epochs, as_of_epoch)
         if cut < len(s.epochs):
             if not cut:
