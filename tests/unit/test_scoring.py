@@ -889,3 +889,21 @@ def test_a_window_that_gained_nothing_after_one_that_gained_nothing_reports_no_c
     # Gained before, nothing since: the whole fall, as before.
     up_then_flat = [5_000 + 300 * d for d in range(14)] + [5_000 + 300 * 13] * 7
     assert score_item(series(up_then_flat), AS_OF).growth["7d"] == -1.0
+
+
+def test_a_rise_on_several_platforms_in_one_region_says_region_once() -> None:
+    """A region's own score (one country's readings) often rises on several platforms in that
+    one region: said "in 1 region", never "in 1 regions"."""
+    daily = [100] * 14 + [200, 600, 1500]
+    readings = [
+        snapshot
+        for ad_id, platform in ((1, Platform.TIKTOK), (2, Platform.YOUTUBE))
+        for snapshot in series(
+            [1000 + sum(daily[: i + 1]) for i in range(len(daily))],
+            ad_id=ad_id,
+            region="DE",
+            platform=platform,
+        )
+    ]
+    said = score_item(readings, AS_OF).reasons
+    assert "rising on 2 platforms in 1 region" in said, said
