@@ -864,7 +864,8 @@ def score_series(
     if len(rising_platforms) > 1 or len(rising_regions) > 2:
         reasons.append(
             f"{'the rise reached' if over else 'rising again on' if peaked else 'rising on'} "
-            f"{len(rising_platforms)} platforms in {len(rising_regions)} regions"
+            f"{len(rising_platforms)} platform{'' if len(rising_platforms) == 1 else 's'} in "
+            f"{len(rising_regions)} region{'' if len(rising_regions) == 1 else 's'}"
         )
     if concentrated:
         reasons.append(f"one ad carries {top_share:.0%} of recent views")
