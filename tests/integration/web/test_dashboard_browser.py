@@ -608,15 +608,20 @@ def test_the_rule_form_shows_only_the_fields_of_the_chosen_kind(page: Page) -> N
     )
 
 
+def _create_product(page: Page, name: str, description: str) -> None:
+    """Types a product in the Data page's product form and sends it."""
+    page.goto("/ui/data")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Description").fill(description)
+    page.get_by_role("button", name="Create product").click()
+    page.wait_for_load_state()
+
+
 def test_create_anyway_makes_the_namesake_with_javascript_on(page: Page) -> None:
     """The button that confirms a namesake sends its name and value, though app.js marks the form
     busy on submit (a disabled button's value is left out of the form): the product is made."""
     sign_up(page, "namesake_user")
-    page.goto("/ui/data")
-    page.get_by_label("Name").fill("heated star projector")
-    page.get_by_label("Description").fill("Mine, not the demo's")
-    page.get_by_role("button", name="Create product").click()
-    page.wait_for_load_state()
+    _create_product(page, "heated star projector", "Mine, not the demo's")
     assert "already has this name" in page.locator("#product .error").inner_text()
     page.get_by_role("button", name="Create anyway").click()
     page.wait_for_load_state()
@@ -645,6 +650,17 @@ def test_a_refused_rule_focuses_the_field_it_names(
     assert page.locator(f"#{field}").get_attribute("aria-invalid") == "true"
     assert page.evaluate("document.activeElement.id") == field
     assert _on_screen(page, "#rule-error"), "the refusal stays in view"
+
+
+def test_a_refused_product_focuses_its_name(page: Page) -> None:
+    """A blank product name, with JavaScript on: the name field is focused and marked, as the
+    rule form's refused field is (docs/api.md)."""
+    sign_up(page, "focus_product_user")
+    _create_product(page, "   ", "typed")
+    assert "Name must not be blank" in page.locator("#product .error").inner_text()
+    assert page.locator("#name").get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "name"
+    assert page.get_by_label("Description").input_value() == "typed"
 
 
 def test_a_file_over_the_body_limit_is_refused_on_the_data_page(browser: Browser, lean_server: str) -> None:

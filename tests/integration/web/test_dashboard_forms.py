@@ -528,6 +528,64 @@ async def test_a_refused_product_or_ad_keeps_what_was_typed(client: Client) -> N
     assert ">typed words</textarea>" in refused.text and 'value="yt-typed"' in refused.text
 
 
+def _control(page: str, control_id: str) -> str:
+    """The opening tag of the form control with this id."""
+    found = re.search(rf'<(?:input|select|textarea)[^>]*\bid="{control_id}"[^>]*>', page)
+    assert found, control_id
+    return found.group(0)
+
+
+@pytest.mark.parametrize(
+    ("typed", "control"),
+    [
+        ({"action": "product", "name": "   ", "description": "d"}, "name"),
+        ({"action": "product", "name": "Bidi\u202eLamp", "description": "d"}, "name"),
+        (
+            {"action": "ad", "product": "No such product", "platform": "TikTok", "ad_content": "c"},
+            "ad-product",
+        ),
+        (
+            {
+                "action": "ad",
+                "product": "Focus Lamp",
+                "platform": "TikTok",
+                "ad_content": "c",
+                "external_id": "tt-1",
+            },
+            "external_id",
+        ),
+    ],
+)
+async def test_a_refused_product_or_ad_marks_and_focuses_the_field_it_names(
+    client: Client, typed: dict[str, str], control: str
+) -> None:
+    """As the rule form: the field named is aria-invalid, described by the message (in the form)
+    and autofocused; the forms post without a fragment, which would keep autofocus from working."""
+    await signed_up(client, "data_focus")
+    product_id = await _create_product(client, "Focus Lamp")
+    await client.get("/ui/data", headers=HTML)  # the note of the product made, read
+    made = {"csrf_token": await csrf(client), "action": "ad", "product": f"#{product_id}"}
+    made |= {"platform": "TikTok", "ad_content": "c", "external_id": "tt-1"}
+    assert (await client.post("/ui/data", data=made, headers=HTML, follow_redirects=False)).status_code == 303
+    await client.get("/ui/data", headers=HTML)
+    form = {"csrf_token": await csrf(client)} | typed
+    refused = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+    marked = _control(refused.text, control)
+    assert 'aria-invalid="true"' in marked and " autofocus" in marked, marked
+    described = re.search(r'aria-describedby="([^"]*)"', marked)
+    assert described, marked
+    section = "product" if typed["action"] == "product" else "ad"
+    form_html = re.search(
+        rf'<form method="post" action="/ui/data"[^>]*>(?:(?!</form>).)*?name="action" value="{section}".*?</form>',
+        refused.text,
+        re.S,
+    )
+    assert form_html, f"the {section} form posts to /ui/data, without a fragment"
+    assert f'id="{described.group(1).split()[-1]}"' in form_html.group(0), "the message is in the form"
+    others = [m for m in re.findall(r"<(?:input|select|textarea)[^>]*>", refused.text) if "autofocus" in m]
+    assert others == [marked], "one field is focused"
+
+
 @pytest.mark.parametrize(
     ("platform", "said"),
     [
