@@ -42,7 +42,8 @@ from marketscout.domain.model import (
 )
 from marketscout.domain.ports import StoreResult, UnitOfWork
 from marketscout.domain.scoring import hourly_series
-from marketscout.domain.usecases import trends
+from marketscout.domain.usecases import catalog, trends
+from marketscout.domain.usecases.engagement import SnapshotInput, ingest_engagement
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 UowFactory = Callable[[], UnitOfWork]
@@ -1766,3 +1767,32 @@ async def test_accounts_are_listed_by_id_a_page_at_a_time(uow_factory: UowFactor
         rest = await uow.users.list(skip=3, limit=3)
     assert [u.username for u in first + rest] == [f"user{n}" for n in range(5)]
     assert [u.disabled_at for u in rest] == [T0, None]
+
+
+async def test_readings_find_an_ad_by_its_external_id_typed_composed_or_not(uow_factory: UowFactory) -> None:
+    """An ad's external id is stored composed (NFC): "Cafe" + U+0301 is kept as "Café"; a reading
+    naming it either way, alone or beside the ad's id, finds that ad on every store."""
+    _, product_id, _ = await _seed(uow_factory)
+    clock = FixedClock(T0 + timedelta(hours=5))
+    ad = await catalog.create_ad(
+        uow_factory(),
+        clock,
+        catalog.NewAd(
+            product_id=product_id, platform=Platform.TIKTOK, ad_content="c", external_id="Cafe\u0301-1"
+        ),
+    )
+    assert ad.external_id == "Caf\u00e9-1"
+    typed = ["Caf\u00e9-1", "Cafe\u0301-1"]
+    items = [
+        SnapshotInput(
+            observed_at=T0 + timedelta(hours=h), region="US", views=h, platform=Platform.TIKTOK, external_id=e
+        )
+        for h, e in enumerate(typed)
+    ] + [
+        SnapshotInput(
+            observed_at=T0 + timedelta(hours=2), region="US", views=2, ad_id=ad.id, external_id=typed[1]
+        )
+    ]
+    report = await ingest_engagement(uow_factory(), clock, items)
+    assert report.rejected == []
+    assert report.stored == 3
