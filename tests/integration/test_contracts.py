@@ -43,7 +43,7 @@ from marketscout.domain.model import (
 from marketscout.domain.ports import StoreResult, UnitOfWork
 from marketscout.domain.scoring import hourly_series
 from marketscout.domain.usecases import catalog, trends
-from marketscout.domain.usecases.engagement import SnapshotInput, ingest_engagement
+from marketscout.domain.usecases.engagement import Rejection, SnapshotInput, ingest_engagement
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 UowFactory = Callable[[], UnitOfWork]
@@ -1769,6 +1769,16 @@ async def test_accounts_are_listed_by_id_a_page_at_a_time(uow_factory: UowFactor
     assert [u.disabled_at for u in rest] == [T0, None]
 
 
+def _naming_cafe() -> list[SnapshotInput | Rejection]:
+    """Two readings of TikTok's ad "Café-1", an hour apart: the id typed composed, then decomposed."""
+    return [
+        SnapshotInput(
+            observed_at=T0 + timedelta(hours=h), region="US", views=h, platform=Platform.TIKTOK, external_id=e
+        )
+        for h, e in enumerate(["Caf\u00e9-1", "Cafe\u0301-1"])
+    ]
+
+
 async def test_readings_find_an_ad_by_its_external_id_typed_composed_or_not(uow_factory: UowFactory) -> None:
     """An ad's external id is stored composed (NFC): "Cafe" + U+0301 is kept as "Café"; a reading
     naming it either way, alone or beside the ad's id, finds that ad on every store."""
@@ -1782,17 +1792,36 @@ async def test_readings_find_an_ad_by_its_external_id_typed_composed_or_not(uow_
         ),
     )
     assert ad.external_id == "Caf\u00e9-1"
-    typed = ["Caf\u00e9-1", "Cafe\u0301-1"]
     items = [
+        *_naming_cafe(),
         SnapshotInput(
-            observed_at=T0 + timedelta(hours=h), region="US", views=h, platform=Platform.TIKTOK, external_id=e
-        )
-        for h, e in enumerate(typed)
-    ] + [
-        SnapshotInput(
-            observed_at=T0 + timedelta(hours=2), region="US", views=2, ad_id=ad.id, external_id=typed[1]
-        )
+            observed_at=T0 + timedelta(hours=2), region="US", views=2, ad_id=ad.id, external_id="Cafe\u0301-1"
+        ),
     ]
     report = await ingest_engagement(uow_factory(), clock, items)
     assert report.rejected == []
     assert report.stored == 3
+
+
+async def test_an_ad_stored_before_external_ids_were_composed_is_found_either_way(
+    uow_factory: UowFactory,
+) -> None:
+    """An ad whose external id was stored as typed, decomposed (Cafe + U+0301), before ads' ids
+    were composed is still named by a reading typing it either way, without a migration."""
+    _, product_id, _ = await _seed(uow_factory)
+    clock = FixedClock(T0 + timedelta(hours=5))
+    uow = uow_factory()
+    async with uow:
+        old = await uow.ads.add(
+            Ad(
+                product_id=product_id,
+                platform=Platform.TIKTOK,
+                ad_content="c",
+                external_id="Cafe\u0301-1",
+                created_at=T0,
+            )
+        )
+        await uow.commit()
+    report = await ingest_engagement(uow_factory(), clock, _naming_cafe())
+    assert report.rejected == []
+    assert report.stored == 2 and old.external_id == "Cafe\u0301-1"
