@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +13,7 @@ from marketscout.domain.instants import past_instant
 from marketscout.domain.model import Ad, EngagementSnapshot, Platform
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import normalise_region
-from marketscout.domain.text import ONE_LINE
+from marketscout.domain.text import ONE_LINE, composed
 
 
 class SnapshotInput(NamedTuple):
@@ -46,9 +47,16 @@ class IngestReport:
     product_ids: set[int] = field(default_factory=set)
 
 
+def _typed_external(item: SnapshotInput) -> SnapshotInput:
+    """``item`` with its external id composed (NFC), the form ads' external ids are stored in
+    (``catalog.create_ad``), so ``Cafe`` + U+0301 finds the ad stored as ``Café``; an id holding a
+    control character is an InvalidValue (never looked up with a NUL)."""
+    if item.external_id is None:
+        return item
+    return item._replace(external_id=composed(ONE_LINE.check("external_id", item.external_id)))
+
+
 def _external_key(item: SnapshotInput) -> tuple[Platform, str] | None:
-    if item.external_id is not None:
-        ONE_LINE.check("external_id", item.external_id)  # never looked up with a NUL
     if item.ad_id is not None:
         return None
     if item.platform is not None and item.external_id:
@@ -69,9 +77,13 @@ def _check_same_ad(item: SnapshotInput, platform: Platform, named: Ad | None) ->
 async def _by_external(
     uow: UnitOfWork, found: dict[tuple[Platform, str], Ad | None], key: tuple[Platform, str]
 ) -> Ad | None:
-    """The ad a platform's id names, looked up once per batch."""
+    """The ad a platform's id (composed) names, looked up once per batch; an ad stored before
+    external ids were composed, decomposed (NFD) as typed, is found too, without a migration."""
     if key not in found:
-        found[key] = await uow.ads.get_by_external_id(*key)
+        ad = await uow.ads.get_by_external_id(*key)
+        if ad is None and (typed := unicodedata.normalize("NFD", key[1])) != key[1]:
+            ad = await uow.ads.get_by_external_id(key[0], typed)
+        found[key] = ad
     return found[key]
 
 
@@ -104,6 +116,7 @@ async def ingest_engagement(
                 report.rejected.append(item)
                 continue
             try:
+                item = _typed_external(item)
                 external = _external_key(item)
                 if external is None:
                     owner = owners.get(item.ad_id or 0)
