@@ -335,7 +335,7 @@ async def test_creating_a_product_or_ad_redirects_with_the_message(client: Clien
     form = {"csrf_token": await csrf(client), "action": "product", "name": "Reload Lamp", "description": "d"}
     sent = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
     assert sent.status_code == 303
-    assert sent.headers["location"] == "/ui/data"
+    assert sent.headers["location"] == "/ui/data#product", "the note is in the form's section"
     shown = await client.get("/ui/data", headers=HTML)
     assert "Created product “Reload Lamp”" in shown.text
     assert "Created product" not in (await client.get("/ui/data", headers=HTML)).text
@@ -349,7 +349,7 @@ async def test_creating_a_product_or_ad_redirects_with_the_message(client: Clien
         "ad_content": "look",
     }
     sent = await client.post("/ui/data", data=ad, headers=HTML, follow_redirects=False)
-    assert sent.status_code == 303
+    assert (sent.status_code, sent.headers["location"]) == (303, "/ui/data#ad")
     assert "Created TikTok ad #" in (await client.get("/ui/data", headers=HTML)).text
 
 

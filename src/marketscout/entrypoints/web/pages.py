@@ -107,6 +107,8 @@ from marketscout.entrypoints.web.session import (
 )
 
 _DATA_FIELDS = ("action", "name", "description", "product", "platform", "ad_content", "external_id")
+# The product and ad forms' fields a refusal may name, by the use cases' names (the same).
+_DATA_FORM_FIELDS = {name: name for name in _DATA_FIELDS if name != "action"}
 PRODUCT_SUGGESTIONS = 50  # the newest products, suggested by the ad form's Product field
 PathId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 MAX_UPLOAD_ROWS = 50_000
@@ -696,6 +698,19 @@ def _ad_platform(typed: str) -> Platform:
     if (platform := PLATFORM_CHOICES.get(typed)) is None:
         raise InvalidValue("platform", f"“{typed[:40]}” is not one we know: {known}")
     return platform
+
+
+def _refused_field(error: DomainError | ValueError, fields: Mapping[str, str]) -> str | None:
+    """The form field a refusal names, by the name ``fields`` maps the use cases' name of it to:
+    an InvalidValue's or a Conflict's field, or what a NotFound did not find; None when it names
+    none of them (the form then focuses its first control)."""
+    if isinstance(error, InvalidValue | Conflict):
+        named = error.field
+    elif isinstance(error, NotFound):
+        named = error.what
+    else:
+        return None
+    return fields.get(named) if named is not None else None
 
 
 # The rule form's control that a refused field is, by the field's name in the use cases.
@@ -1469,7 +1484,7 @@ class DashboardController(Controller):
                 uow,
                 user,
                 error=message,
-                error_field=_RULE_FORM_FIELDS.get(error.field) if isinstance(error, InvalidValue) else None,
+                error_field=_refused_field(error, _RULE_FORM_FIELDS),
                 status_code=409
                 if isinstance(error, Conflict)
                 else 404
@@ -1488,9 +1503,10 @@ class DashboardController(Controller):
         uow: NamedDependency[UnitOfWork],
         clock: NamedDependency[Clock],
     ) -> Template | Redirect:
-        """The product and ad forms (posted to /ui/data#product, #ad). A product or ad made
-        redirects, and its note shows in the form's section, where the kept fragment opens the
-        page; a refusal is answered there, with what was typed."""
+        """The product and ad forms (posted to /ui/data, without a fragment: browsers skip
+        autofocus on an address with one). A product or ad made redirects to the form's section
+        (/ui/data#product, #ad), where its note shows; a refusal is answered in the form, with
+        what was typed, the field it names marked and focused."""
         form = await check_csrf(request)
         user = current_user(request)
         if user is None:
@@ -1514,7 +1530,7 @@ class DashboardController(Controller):
                     catalog.NewProduct(name=name, description=_text(form, "description")[:1100]),
                     created_by=user.id,
                 )
-                return flash_redirect(request, "/ui/data", f"product:{made.id}")
+                return flash_redirect(request, "/ui/data#product", f"product:{made.id}")
             if action == "ad":
                 product = await catalog.find_product(uow, _text(form, "product")[:300])
                 ad = await catalog.create_ad(
@@ -1527,7 +1543,7 @@ class DashboardController(Controller):
                         external_id=_text(form, "external_id")[:250] or None,
                     ),
                 )
-                return flash_redirect(request, "/ui/data", f"ad:{ad.id}:{ad.platform}:{product.id}")
+                return flash_redirect(request, "/ui/data#ad", f"ad:{ad.id}:{ad.platform}:{product.id}")
             # Uploads have their own door (POST /ui/data/upload), limited as the API's ingest.
             raise InvalidValue(
                 "action", "this form makes products and ads; upload files with the upload form"
@@ -1537,7 +1553,7 @@ class DashboardController(Controller):
                 said = in_form_words(error.field, error.rule)
             else:
                 said = error.message if isinstance(error, DomainError) else "Check the values and try again."
-            report = {"error": said, "form": action}
+            report = {"error": said, "form": action, "field": _refused_field(error, _DATA_FORM_FIELDS)}
         # a refused form comes back with what was typed
         return await _data_page(request, uow, user, report=report, values=_typed(form))
 
