@@ -62,6 +62,17 @@ def test_the_threshold_rearms_after_a_real_fall() -> None:
     assert len(keys(rule(AlertRuleKind.SCORE_THRESHOLD, 70), scores)) == 2
 
 
+@settings(max_examples=100, deadline=None)
+@given(threshold=st.floats(0.01, 100), episodes=st.integers(2, 4))
+def test_a_threshold_rule_rearms_on_a_reachable_score_whatever_its_threshold(
+    threshold: float, episodes: int
+) -> None:
+    """A score of 0 is reachable, so it re-arms every threshold rule: a threshold of 5 or less
+    re-armed only below threshold - 5, a negative score, and never fired again."""
+    scores = history([threshold, 0.0] * episodes)
+    assert len(keys(rule(AlertRuleKind.SCORE_THRESHOLD, threshold), scores)) == episodes
+
+
 def test_score_rise_within_the_window() -> None:
     scores = history([20, 25, 40, 41, 42])
     events = evaluate_rule(
