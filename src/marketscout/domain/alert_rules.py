@@ -3,7 +3,8 @@
 An *episode* is a stretch of history during which a rule's condition holds; it starts when the
 condition first holds while the rule is armed, and the rule re-arms only once the condition has
 clearly stopped holding (hysteresis), so a score hovering at a threshold does not flap: a score
-rule re-arms once the score fell :data:`HYSTERESIS_POINTS` below its threshold, a rise rule once
+rule re-arms once the score fell below :func:`rearm_level` (:data:`HYSTERESIS_POINTS` below its
+threshold, or half the threshold where that is higher: a reachable score), a rise rule once
 the rise is below half its points, and the exploding rule once the product has clearly stopped
 exploding: its status is peaked or declining, or its score fell :data:`HYSTERESIS_POINTS` below
 the score from which a product may be called exploding (70). Only those: the status also leaves
@@ -58,6 +59,13 @@ from marketscout.domain.scoring import EXPLODING_SCORE, measured
 # Points a score must fall below a threshold before a threshold rule fires again.
 HYSTERESIS_POINTS = 5.0
 MAX_WINDOW_HOURS = 720
+
+
+def rearm_level(threshold: float) -> float:
+    """The score a ``score_threshold`` rule re-arms below: :data:`HYSTERESIS_POINTS` under the
+    threshold, but never under half of it, so a threshold of 5 or less (whose threshold - 5 no
+    score reaches) re-arms too, at the latest on a score of 0."""
+    return max(threshold - HYSTERESIS_POINTS, threshold / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +187,7 @@ def _threshold_episodes(rule: AlertRule, history: Sequence[TrendScore], truncate
     return _episodes(
         history,
         lambda i: (history[i].score >= limit, f"{history[i].score:.1f}"),
-        lambda i: history[i].score < limit - HYSTERESIS_POINTS,
+        lambda i: history[i].score < rearm_level(limit),
         truncated=truncated,
     )
 
