@@ -127,3 +127,32 @@ async def test_rule_channels_are_validated(client: Client) -> None:
     assert lost.json()["details"] == [
         {"field": "status", "rule": "must be one of: pending, sending, delivered, dead", "index": None}
     ]
+
+
+async def test_a_rule_fires_when_a_score_is_calculated_on_request(
+    settings: Settings, clock: MovableClock
+) -> None:
+    """POST /calculate-score stores a score as ingest does, and evaluates the rules on it as
+    ingest does: a crossing it finds alerts at once, not at the next refresh hours later."""
+    container = build_container(settings, clock)
+    async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
+        headers = await sign_up(client, "scorer")
+        product_id, ad_id = await setup_ad(client, headers)
+        batch = [snap(ad_id, hours, int(1000 * 1.9 ** ((96 - hours) / 12))) for hours in range(96, -1, -12)]
+        assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
+        scored = (await client.get(f"/trends/{product_id}", headers=headers)).json()["history"][-1][
+            "trend_score"
+        ]
+        rule = await client.post(
+            "/alert-rules",
+            json={"kind": "score_threshold", "product_id": product_id, "threshold": max(1.0, scored - 1)},
+            headers=headers,
+        )
+        assert rule.status_code == 201, rule.text
+        assert (await client.get("/alerts", headers=headers)).json() == []
+        clock.advance(timedelta(minutes=5))
+        calculated = await client.post(f"/calculate-score/{product_id}", headers=headers)
+        assert calculated.status_code == 200, calculated.text
+        assert calculated.json()["trend_score"] >= max(1.0, scored - 1)
+        alerts = (await client.get("/alerts", headers=headers)).json()
+        assert [(a["kind"], a["rule_id"]) for a in alerts] == [("score_threshold", rule.json()["id"])]
