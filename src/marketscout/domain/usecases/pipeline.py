@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import timedelta
 
+from marketscout.domain.model import TrendScore
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.usecases.alerts import evaluate_alerts
 from marketscout.domain.usecases.engagement import IngestReport, Rejection, SnapshotInput, ingest_engagement
-from marketscout.domain.usecases.trends import rescore
+from marketscout.domain.usecases.trends import calculate_score, rescore
 
 
 async def ingest_and_refresh(
@@ -35,6 +36,16 @@ async def rescore_and_alert(uow: UnitOfWork, clock: Clock, product_ids: Collecti
     that cover them."""
     await rescore(uow, clock, product_ids)
     await evaluate_alerts(uow, clock, product_ids=product_ids)
+
+
+async def calculate_score_and_alert(uow: UnitOfWork, clock: Clock, product_id: int) -> TrendScore:
+    """What ``POST /calculate-score`` does: scores the product now and stores the score (even
+    unchanged), then evaluates the alert rules that cover it, as ingest does, so a crossing the
+    new score shows alerts at once rather than at the next refresh. One unit of work a step, as
+    in :func:`rescore_and_alert`: the stored score stays if the rules fail."""
+    score = await calculate_score(uow, clock, product_id)
+    await evaluate_alerts(uow, clock, product_ids=[product_id])
+    return score
 
 
 # A score that time alone can still change is refreshed once it is this old: without new

@@ -19,7 +19,7 @@ from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area, normalise_region
-from marketscout.domain.usecases import trends
+from marketscout.domain.usecases import pipeline, trends
 from marketscout.domain.usecases.catalog import CATEGORY_LENGTH
 from marketscout.entrypoints.api.cache import ReadCache
 from marketscout.entrypoints.api.dependencies import Reads
@@ -277,7 +277,8 @@ class IntelligenceController(Controller):
         clock: NamedDependency[Clock],
         user: NamedDependency[User],
     ) -> ScoreOut:
-        score = await trends.calculate_score(uow, clock, product_id)  # the middleware clears the read cache
+        # Then the alert rules, as ingest does; the middleware clears the read cache.
+        score = await pipeline.calculate_score_and_alert(uow, clock, product_id)
         return ScoreOut.of(score)
 
     @get("/trends/{product_id:int}", summary="A product's score history, oldest first")
