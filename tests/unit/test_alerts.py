@@ -20,7 +20,7 @@ from marketscout.domain.model import (
     User,
     WatchlistEntry,
 )
-from marketscout.domain.usecases.alerts import evaluate_alerts
+from marketscout.domain.usecases.alerts import RuleDefinition, evaluate_alerts, replace_rule
 from tests.unit.fakes import START, FakeClock
 
 
@@ -163,6 +163,35 @@ async def test_a_rule_made_after_a_crossing_the_score_fell_back_from_waits_until
     await shop.evaluate()
     assert await shop.messages() == [
         f"📈 Lamp trend score crossed 50 on {(START).strftime('%Y-%m-%d %H:%M UTC')} (80.0); now 52.0"
+    ]
+
+
+async def test_an_edited_rule_is_judged_like_a_new_one_from_the_edit() -> None:
+    """92.4 then 0.0 under a rule at 95: nothing. Changed to 90 after that, the rule asks a new
+    question: the crossing of 90 that is over is not news, as it is not for a rule made then;
+    one after the change is."""
+    shop = Shop()
+    await shop.open()
+    rule = await shop.add_rule(AlertRuleKind.SCORE_THRESHOLD, 95, None)
+    await shop.score(1, 92.4)
+    await shop.evaluate()
+    await shop.score(2, 0.0)
+    await shop.evaluate()
+    shop.clock.current = START + timedelta(hours=3)
+    await replace_rule(
+        shop.uow(),
+        user_id=shop.user_id,
+        rule_id=rule.id,
+        definition=RuleDefinition(
+            kind=AlertRuleKind.SCORE_THRESHOLD, product_id=shop.product_id, threshold=90
+        ),
+    )
+    await shop.evaluate()
+    assert await shop.messages() == []
+    await shop.score(4, 91.0)
+    await shop.evaluate()
+    assert await shop.messages() == [
+        f"📈 Lamp trend score reached 91.0 (threshold 90) on {(START + timedelta(hours=4)).strftime('%Y-%m-%d %H:%M UTC')}"
     ]
 
 
