@@ -430,6 +430,7 @@ def _stored(url: str) -> dict[str, list[tuple[object, ...]]]:
         pytest.param("0008", id="products.name_key"),
         pytest.param("0012", id="users.disabled_at"),
         pytest.param("0014", id="users.tokens_valid_after"),
+        pytest.param("0016", id="alert_rules.changed_at"),
     ],
 )
 def test_downgrading_keeps_the_rows_referring_to_accounts_and_products(

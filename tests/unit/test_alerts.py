@@ -180,6 +180,7 @@ async def test_an_edited_rule_is_judged_like_a_new_one_from_the_edit() -> None:
     shop.clock.current = START + timedelta(hours=3)
     await replace_rule(
         shop.uow(),
+        shop.clock,
         user_id=shop.user_id,
         rule_id=rule.id,
         definition=RuleDefinition(

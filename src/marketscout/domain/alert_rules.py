@@ -16,7 +16,8 @@ started it), so evaluating the same history again never yields a new event; the 
 keeps one alert per user and key. The key names the condition (kind and parameters), not the
 rule's id: a default rule, an explicit rule of the same kind and parameters, and a rule for the
 whole watchlist overlapping one for a single product all find the same events, which alert once.
-Episodes that started before the rule existed are reported only while the condition holds at the
+Episodes that started before the rule existed (or before what it asks last changed:
+``changed_at``) are reported only while the condition holds at the
 latest score: not for a score back under a threshold but inside the hysteresis band, which keeps
 the episode going without making the rule's condition true. (A rule over a watchlist counts as
 made when the product was watched, if that is later: the caller passes it so.)
@@ -255,7 +256,7 @@ def evaluate_rule(
 
     Input it cannot evaluate is refused with :class:`InvalidValue` naming it: a ``rule`` that
     is not an :class:`AlertRule`, breaks its kind's rules (:func:`validate_rule`) or has a
-    naive ``created_at``; a ``product_id`` or ``product_name`` of the wrong type; a ``history``
+    naive ``created_at`` or ``changed_at``; a ``product_id`` or ``product_name`` of the wrong type; a ``history``
     that is not a list of :class:`TrendScore` (each with a whole-number ``id``, an aware
     ``calculated_at`` and a :class:`TrendAssessment` whose ``score`` is a finite number);
     ``viral_ads`` that are not :class:`ViralAd` hits; a ``now`` or ``history_since`` without a
@@ -274,6 +275,10 @@ def evaluate_rule(
     ):
         rule = dataclasses.replace(rule, kind=kind, threshold=threshold, window_hours=window_hours)
     require_aware("created_at", rule.created_at)
+    asked_from = rule.created_at
+    if rule.changed_at is not None:
+        require_aware("changed_at", rule.changed_at)
+        asked_from = max(asked_from, rule.changed_at)
     plain_id = whole(product_id)  # any whole number (a NumPy integer), as an int
     if plain_id is None:
         raise InvalidValue("product_id", f"must be a whole number, not {kind_of(product_id)}")
@@ -309,7 +314,7 @@ def evaluate_rule(
         episodes = _exploding_episodes(ordered, truncated)
     events: list[AlertEvent] = []
     for episode in episodes:
-        if episode.start.calculated_at < rule.created_at and not episode.holds_now:
+        if episode.start.calculated_at < asked_from and not episode.holds_now:
             continue  # news before the rule: only what is true of it now
         events.append(
             AlertEvent(

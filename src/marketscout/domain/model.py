@@ -354,7 +354,9 @@ class AlertRule:
     """A user's standing question about a product (or every product they watch).
 
     ``threshold`` means points for ``score_rise`` and a score for
-    ``score_threshold``; ``window_hours`` bounds ``score_rise``.
+    ``score_threshold``; ``window_hours`` bounds ``score_rise``. ``created_at`` is when the rule
+    was made; ``changed_at`` when what it asks (kind, product, threshold, window) last changed,
+    None if never: the rule is judged from the later of the two, as a rule made then.
     """
 
     id: int = 0
@@ -367,6 +369,7 @@ class AlertRule:
     channels: tuple[Channel, ...] = ()
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1720,6 +1720,7 @@ def _rule(row: Row[Any]) -> AlertRule:
         channels=tuple(Channel(name) for name in row.channels.split(",") if name),
         webhook_url=row.webhook_url,
         webhook_secret=row.webhook_secret,
+        changed_at=row.changed_at,
     )
 
 
@@ -1737,6 +1738,7 @@ class SqlAlertRuleRepository(_SqlRepository, AlertRuleRepository):
             "channels": ",".join(c.value for c in rule.channels),
             "webhook_url": rule.webhook_url,
             "webhook_secret": rule.webhook_secret,
+            "changed_at": rule.changed_at,
         }
 
     async def hold(self, user_id: int) -> None:

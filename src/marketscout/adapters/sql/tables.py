@@ -271,6 +271,8 @@ alert_rules = Table(
     Column("channels", String(40), nullable=False, server_default=""),
     Column("webhook_url", Text, nullable=True),
     Column("webhook_secret", String(100), nullable=True),
+    # When what the rule asks last changed (NULL: never since created_at).
+    Column("changed_at", UtcDateTime(), nullable=True),
 )
 
 alerts = Table(

@@ -97,15 +97,13 @@ class IdenticalRule(Conflict):
 def _identical(rule: AlertRule, others: Iterable[AlertRule]) -> AlertRule | None:
     """Another rule that asks exactly the same (kind, product, threshold, window): it would find
     the same events, which alert once anyway."""
-    question = (rule.kind, rule.product_id, rule.threshold, rule.window_hours)
-    return next(
-        (
-            o
-            for o in others
-            if o.id != rule.id and (o.kind, o.product_id, o.threshold, o.window_hours) == question
-        ),
-        None,
-    )
+    question = _question(rule)
+    return next((o for o in others if o.id != rule.id and _question(o) == question), None)
+
+
+def _question(rule: AlertRule) -> tuple[object, ...]:
+    """What a rule asks: its kind, product, threshold and window."""
+    return (rule.kind, rule.product_id, rule.threshold, rule.window_hours)
 
 
 async def create_rule(
@@ -153,6 +151,7 @@ async def create_rule(
 
 async def replace_rule(
     uow: UnitOfWork,
+    clock: Clock,
     *,
     user_id: int,
     rule_id: int,
@@ -162,6 +161,9 @@ async def replace_rule(
 ) -> tuple[AlertRule, bool]:
     """Changes one of the user's rules in place: its id, creation time and the alerts it raised
     stay; what it asks and where it delivers are replaced, by the rules of :func:`create_rule`.
+    A rule whose question changes (kind, product, threshold or window) records the moment in
+    ``changed_at`` and is judged from then as a rule made then: an episode over before the
+    change is not news to it. A change of delivery alone keeps the moment it is judged from.
     The webhook signing secret stays while the URL does; a new URL gets a new secret, no URL
     none. Returns the rule and whether its secret is new (to be shown once)."""
     d = definition
@@ -189,6 +191,8 @@ async def replace_rule(
             if d.webhook_url
             else None,
         )
+        if _question(rule) != _question(current):
+            rule = dataclasses.replace(rule, changed_at=clock.now())
         if (other := _identical(rule, existing)) is not None:
             raise IdenticalRule(f"an identical alert rule exists (id {other.id})", other)
         await uow.alert_rules.replace(rule)

@@ -177,16 +177,19 @@ class AlertController(Controller):
         rule_id: PathId,
         data: JSONBody[AlertRuleIn],
         uow: NamedDependency[UnitOfWork],
+        clock: NamedDependency[Clock],
         user: NamedDependency[User],
         state: State,
     ) -> AlertRuleOut:
         """The rule's new definition, whole (as for creating one); its id, creation time and
-        the alerts it raised stay. The webhook signing secret stays while ``webhook_url`` does
-        and is not shown again; a new URL gets a new secret, in this answer only. 404 for a rule
-        that is not the user's; 409 when identical to another of their rules."""
+        the alerts it raised stay; a changed question (kind, product, threshold, window) is
+        judged from now, as a new rule's would be. The webhook signing secret stays while
+        ``webhook_url`` does and is not shown again; a new URL gets a new secret, in this answer
+        only. 404 for a rule that is not the user's; 409 when identical to another of theirs."""
         settings = state.container.settings()
         rule, new_secret = await alerts.replace_rule(
             uow,
+            clock,
             user_id=user.id,
             rule_id=rule_id,
             definition=_definition(data),

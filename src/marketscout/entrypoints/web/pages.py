@@ -1452,6 +1452,7 @@ class DashboardController(Controller):
             else:
                 rule, new_secret = await alerts.replace_rule(
                     uow,
+                    clock,
                     user_id=user.id,
                     rule_id=rule_id,
                     definition=definition,
