@@ -292,6 +292,41 @@ def test_a_score_rise_is_measured_against_the_lowest_score_of_its_window(
     assert keys(r, scores) == _rise_events_by_definition(r, scores)
 
 
+def test_a_score_wobbling_by_more_than_the_rise_alerts_once() -> None:
+    """50, 62, 50, 62, … every 6 h for 2 days under a rise of 10 points within 24 h: one alert
+    (each dip to 50 re-armed the rule, and each 62 alerted again)."""
+    scores = history([50.0, 62.0] * 4)
+    assert len(keys(rule(AlertRuleKind.SCORE_RISE, 10, 24), scores)) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    levels=st.tuples(st.floats(0, 100), st.floats(0, 100)),
+    points=st.floats(1, 60),
+    window=st.integers(2, 72),
+    period=st.integers(1, 36),
+    count=st.integers(2, 60),
+)
+def test_a_score_alternating_between_two_levels_within_the_window_alerts_at_most_once(
+    levels: tuple[float, float], points: float, window: int, period: int, count: int
+) -> None:
+    """A score alternating between two levels, each seen again within the rule's window (every
+    ``period`` hours, two periods within the window), never stays quiet (a rise below half the
+    points) for a whole window once it has risen by the points: at most one alert, whatever
+    the levels and however long it goes on."""
+    period = min(period, window // 2)
+    scores = [
+        TrendScore(
+            id=i + 1,
+            product_id=7,
+            calculated_at=START + timedelta(hours=period * i),
+            assessment=TrendAssessment(score=levels[i % 2], status=TrendStatus.STEADY, confidence=0.5),
+        )
+        for i in range(count)
+    ]
+    assert len(keys(rule(AlertRuleKind.SCORE_RISE, points, window), scores)) <= 1
+
+
 def test_a_long_score_history_is_evaluated_in_linear_time() -> None:
     """Scores every few minutes for weeks, or years of hourly ones: a rule's work grows with the
     history, not with its square (10,000 scores took over 15 s)."""
