@@ -250,17 +250,20 @@ def test_different_conditions_are_different_events(
 def _rise_events_by_definition(r: AlertRule, scores: list[TrendScore]) -> list[str]:
     """The score_rise rule spelled out as docs define it: the rise at a score is it less the
     lowest score of the window before it (0 without one); an episode starts where the rise
-    reaches the threshold while armed and re-arms below half of it."""
+    reaches the threshold while armed and re-arms once every rise within the window up to a
+    score (its own included) is below half of it."""
     ordered = sorted(scores, key=lambda s: (s.calculated_at, s.id))
     window, points = timedelta(hours=r.window_hours or 0), r.threshold or 0.0
-    armed, starts = True, []
+    armed, starts, rises = True, [], []
     for i, current in enumerate(ordered):
         earlier = [s.score for s in ordered[:i] if current.calculated_at - s.calculated_at <= window]
         rise = current.score - min(earlier) if earlier else 0.0
+        rises.append((current.calculated_at, rise))
+        quiet = all(r < points / 2 for at, r in rises if current.calculated_at - at <= window)
         if armed and rise >= points:
             armed = False
             starts.append(current.id)
-        elif not armed and rise < points / 2:
+        elif not armed and quiet:
             armed = True
     return [f"p7:rise{float(points)!r}/{r.window_hours}h:s{start}" for start in starts]
 

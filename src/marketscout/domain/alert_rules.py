@@ -5,7 +5,9 @@ condition first holds while the rule is armed, and the rule re-arms only once th
 clearly stopped holding (hysteresis), so a score hovering at a threshold does not flap: a score
 rule re-arms once the score fell below :func:`rearm_level` (:data:`HYSTERESIS_POINTS` below its
 threshold, or half the threshold where that is higher: a reachable score), a rise rule once
-the rise is below half its points, and the exploding rule once the product has clearly stopped
+the rise has stayed below half its points for a whole window of the rule (every score within
+its ``window_hours`` up to then: a score wobbling by more than the points within the window, 50,
+62, 50, 62 …, is one episode, where re-arming at each dip alerted at each peak), and the exploding rule once the product has clearly stopped
 exploding: its status is peaked or declining, or its score fell :data:`HYSTERESIS_POINTS` below
 the score from which a product may be called exploding (70). Only those: the status also leaves
 "exploding" for a score of 69.9 or for a guard ("only one ad in one region is rising"), which
@@ -200,14 +202,30 @@ def _rise_episodes(rule: AlertRule, history: Sequence[TrendScore], since: dateti
     # it would be the product's first readings, not a rise.
     history = [s for s in history if measured(s.assessment)]
     rises = _rises(history, window)
+    quiet = _quiet(history, rises, window, points / 2)
     return _episodes(
         history,
         lambda i: (rises[i] >= points, f"{rises[i]:.1f}"),
-        lambda i: rises[i] < points / 2,
+        lambda i: quiet[i],
         truncated=since is not None,
-        # The rise is known where the history holds the whole window before the score.
-        known=lambda i: since is not None and history[i].calculated_at - window >= since,
+        # Quiet is known where the history holds the window before each score of the window.
+        known=lambda i: since is not None and history[i].calculated_at - 2 * window >= since,
     )
+
+
+def _quiet(
+    history: Sequence[TrendScore], rises: Sequence[float], window: timedelta, below: float
+) -> list[bool]:
+    """Whether every rise within ``window`` up to each score (its own included) is under
+    ``below``: a score rule re-arms only after a whole window of it, so a score wobbling within
+    its window (50, 62, 50, 62 …) stays one episode."""
+    quiet: list[bool] = []
+    loud_at: datetime | None = None  # the latest score whose rise was not under ``below``
+    for score, rise in zip(history, rises, strict=True):
+        if rise >= below:
+            loud_at = score.calculated_at
+        quiet.append(loud_at is None or score.calculated_at - loud_at > window)
+    return quiet
 
 
 def _rises(history: Sequence[TrendScore], window: timedelta) -> list[float]:
