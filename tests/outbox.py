@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from marketscout.domain.model import Alert, AlertRuleKind, Channel, Delivery, Product, User
+from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, Channel, Delivery, Product, User
 from marketscout.domain.ports import Notification, UnitOfWork
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -26,14 +26,26 @@ NOTE = Notification(
 async def seed_outbox(
     uow: UnitOfWork, at: datetime, targets: dict[Channel, str], *, message: str = "Lamp is exploding"
 ) -> None:
-    """A user, a product named Lamp, one alert about it, and one delivery per channel."""
+    """A user, a product named Lamp, a rule about it with the channels given, one alert it
+    raised, and one delivery per channel."""
     async with uow:
         user = await uow.users.add(User(username="u", email="u@x.example", password_hash="h", created_at=at))
         product = await uow.products.add(Product(name="Lamp", description="", created_at=at))
+        rule = await uow.alert_rules.add(
+            AlertRule(
+                user_id=user.id,
+                kind=AlertRuleKind.STATUS_EXPLODING,
+                product_id=product.id,
+                created_at=at,
+                channels=tuple(targets),
+                webhook_url=targets.get(Channel.WEBHOOK),
+                webhook_secret=SECRET if Channel.WEBHOOK in targets else None,
+            )
+        )
         alert = await uow.alerts.add_if_new(
             Alert(
                 user_id=user.id,
-                rule_id=1,
+                rule_id=rule.id,
                 product_id=product.id,
                 kind=AlertRuleKind.STATUS_EXPLODING,
                 event_key="e",

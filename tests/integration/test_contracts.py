@@ -1147,6 +1147,70 @@ async def test_rule_channels_and_the_delivery_outbox(uow_factory: UowFactory) ->
         assert await uow.deliveries.list(user_id + 1) == []
 
 
+async def test_cancelling_a_rules_pending_deliveries(uow_factory: UowFactory) -> None:
+    """Only the rule's pending deliveries (of the channel asked, or all) are cancelled, with the
+    reason; one already claimed, another rule's and another user's are left as they are."""
+    user_id, product_id, _ = await _seed(uow_factory)
+    uow = uow_factory()
+    async with uow:
+        rules = [
+            await uow.alert_rules.add(
+                AlertRule(user_id=user_id, kind=AlertRuleKind.NEW_VIRAL_AD, threshold=t, created_at=T0)
+            )
+            for t in (1.0, 2.0)
+        ]
+        deliveries = {}
+        for name, rule, channel in (
+            ("hook", rules[0], Channel.WEBHOOK),
+            ("mail", rules[0], Channel.EMAIL),
+            ("claimed", rules[0], Channel.WEBHOOK),
+            ("other", rules[1], Channel.WEBHOOK),
+        ):
+            alert = await uow.alerts.add_if_new(
+                Alert(
+                    user_id=user_id,
+                    rule_id=rule.id,
+                    product_id=product_id,
+                    kind=rule.kind,
+                    event_key=f"viral:{name}",
+                    message="m",
+                    created_at=T0,
+                )
+            )
+            assert alert is not None
+            added = await uow.deliveries.add(
+                Delivery(
+                    alert_id=alert.id,
+                    user_id=user_id,
+                    channel=channel,
+                    target="https://hooks.example/x" if channel == Channel.WEBHOOK else "ana@example.com",
+                    next_attempt_at=T0,
+                    created_at=T0,
+                )
+            )
+            assert added is not None
+            deliveries[name] = added.id
+        assert await uow.deliveries.claim(deliveries["claimed"], T0) is not None
+        await uow.commit()
+    async with uow:
+        assert await uow.deliveries.cancel(user_id + 1, rules[0].id, "not theirs") == 0
+        assert await uow.deliveries.cancel(user_id, rules[0].id, "hook changed", channel=Channel.WEBHOOK) == 1
+        await uow.commit()
+    async with uow:
+        assert await uow.deliveries.claim(deliveries["hook"], T0) is None, "a cancelled one is not sent"
+        assert deliveries["hook"] not in {d.id for d in await uow.deliveries.due(T0, 10)}
+        assert await uow.deliveries.cancel(user_id, rules[0].id, "rule deleted") == 1
+        await uow.commit()
+    async with uow:
+        found = {d.id: (d.status, d.last_error) for d in await uow.deliveries.list(user_id)}
+    assert found == {
+        deliveries["hook"]: (DeliveryStatus.CANCELLED, "hook changed"),
+        deliveries["mail"]: (DeliveryStatus.CANCELLED, "rule deleted"),
+        deliveries["claimed"]: (DeliveryStatus.SENDING, None),
+        deliveries["other"]: (DeliveryStatus.PENDING, None),
+    }
+
+
 async def test_scoring_series_stream_each_product_once_in_id_order(
     uow_factory: UowFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

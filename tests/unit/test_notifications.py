@@ -10,8 +10,9 @@ import pytest
 
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from marketscout.domain.errors import DeliveryFailed, InvalidValue
-from marketscout.domain.model import Channel, Delivery, DeliveryStatus
+from marketscout.domain.model import AlertRuleKind, Channel, Delivery, DeliveryStatus
 from marketscout.domain.ports import Notification, Notifier
+from marketscout.domain.usecases.alerts import RuleDefinition, delete_rule, replace_rule
 from marketscout.domain.usecases.notifications import (
     INTERRUPTED,
     RetryPolicy,
@@ -215,3 +216,36 @@ def test_webhooks_to_literal_private_addresses_are_refused_at_creation(url: str)
 def test_public_or_named_webhook_hosts_pass_without_a_lookup(url: str) -> None:
     """Names other than localhost are checked when sending (DNS can change), not here."""
     assert validate_channels([Channel.WEBHOOK], url) == (Channel.WEBHOOK,)
+
+
+class ChangingNotifier(ScriptedNotifier):
+    """While its (failing) attempt is under way, the rule is deleted or its webhook removed."""
+
+    def __init__(self, store: InMemoryStore, change: str) -> None:
+        super().__init__(Channel.WEBHOOK, [DeliveryFailed("503")])
+        self.store = store
+        self.change = change
+
+    async def send(self, delivery: Delivery, notification: Notification) -> None:
+        uow = InMemoryUnitOfWork(self.store)
+        if self.change == "delete":
+            await delete_rule(uow, user_id=1, rule_id=1)
+        else:
+            definition = RuleDefinition(kind=AlertRuleKind.STATUS_EXPLODING)
+            await replace_rule(uow, user_id=1, rule_id=1, definition=definition)
+        await super().send(delivery, notification)
+
+
+@pytest.mark.parametrize("change", ["delete", "no webhook"])
+async def test_an_attempt_under_way_when_its_rule_changes_is_not_retried(change: str) -> None:
+    store, clock = InMemoryStore(), FakeClock()
+    await _outbox(store)
+    notifier = ChangingNotifier(store, change)
+    report = await dispatch_notifications(InMemoryUnitOfWork(store), clock, {Channel.WEBHOOK: notifier})
+    assert (report.retrying, report.cancelled) == (0, 1)
+    clock.advance(timedelta(days=1))
+    await dispatch_notifications(InMemoryUnitOfWork(store), clock, {Channel.WEBHOOK: notifier})
+    assert notifier.attempts == [1], "the one attempt under way, never another"
+    [delivery] = await _deliveries(store)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.CANCELLED, 1)
+    assert delivery.last_error is not None and delivery.last_error.startswith("cancelled: ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -156,3 +157,52 @@ async def test_a_rule_fires_when_a_score_is_calculated_on_request(
         assert calculated.json()["trend_score"] >= max(1.0, scored - 1)
         alerts = (await client.get("/alerts", headers=headers)).json()
         assert [(a["kind"], a["rule_id"]) for a in alerts] == [("score_threshold", rule.json()["id"])]
+
+
+@pytest.mark.parametrize("change", ["delete", "new url", "no webhook"])
+async def test_a_deleted_or_retargeted_rule_sends_none_of_its_pending_webhooks(
+    settings: Settings, clock: MovableClock, change: str
+) -> None:
+    """A delivery waiting for its retry when its rule is deleted, or its webhook changed or
+    removed, is cancelled (visible as such, with the reason) and never sent afterwards."""
+    receiver = WebhookReceiver(fail_first=1, now=lambda: clock.now().timestamp())
+    with webhook_receiver(receiver):
+        configured = dataclasses.replace(settings, webhook_allow_private=True)
+        container = build_container(configured, clock)
+        async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000") as client:
+            headers = await sign_up(client, "hunter")
+            product_id, ad_id = await setup_ad(client, headers)
+            peers = [(await setup_ad(client, headers, external_id=f"peer-{i}"))[1] for i in range(6)]
+            hook = {"kind": "new_viral_ad", "product_id": product_id, "channels": ["webhook"]}
+            rule = await client.post(
+                "/alert-rules", json={**hook, "webhook_url": receiver.url}, headers=headers
+            )
+            assert rule.status_code == 201, rule.text
+            receiver.secret = rule.json()["webhook_secret"]
+            batch = []
+            for hours in range(96, -1, -12):
+                batch.append(snap(ad_id, hours, int(1000 * 1.9 ** ((96 - hours) / 12))))
+                batch.extend(snap(peer, hours, 1000 + (96 - hours) * 5) for peer in peers)
+            assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
+            first = await dispatch_once(container)  # the receiver fails the first attempt
+            assert (first.delivered, first.retrying) == (0, 1)
+
+            path = f"/alert-rules/{rule.json()['id']}"
+            if change == "delete":
+                assert (await client.delete(path, headers=headers)).status_code == 204
+            else:
+                body = (
+                    {**hook, "webhook_url": receiver.url.replace("127.0.0.1", "localhost")}
+                    if change == "new url"
+                    else {"kind": "new_viral_ad", "product_id": product_id}
+                )
+                assert (await client.put(path, json=body, headers=headers)).status_code == 200
+            clock.advance(timedelta(hours=1))
+            assert (await dispatch_once(container)).delivered == 0
+            deliveries = (await client.get("/deliveries", headers=headers)).json()
+            cancelled = (await client.get("/deliveries?status=cancelled", headers=headers)).json()
+    assert [(d["status"], d["attempts"]) for d in deliveries] == [("cancelled", 1)]
+    assert cancelled == deliveries
+    reason = "the alert rule was deleted" if change == "delete" else "the alert rule's webhook changed"
+    assert deliveries[0]["last_error"] == f"cancelled: {reason}"
+    assert len(receiver.requests) == 1, "only the attempt made before the change"
