@@ -24,6 +24,7 @@ from marketscout.domain.model import (
     AdGain,
     Alert,
     AlertRule,
+    Channel,
     Delivery,
     DeliveryStatus,
     EngagementSnapshot,
@@ -728,6 +729,22 @@ class InMemoryDeliveryRepository(_Repository, DeliveryRepository):
             ),
             key=lambda d: d.id,
         )
+
+    async def cancel(self, user_id: int, rule_id: int, reason: str, *, channel: Channel | None = None) -> int:
+        alerts: dict[int, Alert] = self._tx.read("alerts")
+        raised = {a.id for a in alerts.values() if a.user_id == user_id and a.rule_id == rule_id}
+        cancelled = [
+            dataclasses.replace(d, status=DeliveryStatus.CANCELLED, last_error=reason)
+            for d in self._rows().values()
+            if d.user_id == user_id
+            and d.status == DeliveryStatus.PENDING
+            and d.alert_id in raised
+            and (channel is None or d.channel == channel)
+        ]
+        rows = self._tx.write(self._name) if cancelled else {}
+        for delivery in cancelled:
+            rows[delivery.id] = delivery
+        return len(cancelled)
 
     async def list(
         self, user_id: int, *, status: DeliveryStatus | None = None, skip: int = 0, limit: int = 100

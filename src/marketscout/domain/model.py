@@ -59,6 +59,7 @@ class DeliveryStatus(enum.StrEnum):
     SENDING = "sending"  # claimed by a dispatcher; the attempt's outcome is not yet recorded
     DELIVERED = "delivered"
     DEAD = "dead"  # dead letter: the last attempt failed, or the outcome of one is unknown
+    CANCELLED = "cancelled"  # its rule was deleted or its target changed before it was sent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

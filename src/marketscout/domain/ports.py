@@ -523,6 +523,12 @@ class DeliveryRepository(Protocol):
         """Deliveries left in ``sending`` since before the given time (a dispatcher died)."""
         ...
 
+    async def cancel(self, user_id: int, rule_id: int, reason: str, *, channel: Channel | None = None) -> int:
+        """Moves the pending deliveries of the alerts the user's rule raised (of one channel, or
+        all) to ``cancelled`` with the reason as their last error; one being sent is left.
+        Returns how many."""
+        ...
+
     async def list(
         self, user_id: int, *, status: DeliveryStatus | None = None, skip: int = 0, limit: int = 100
     ) -> builtins.list[Delivery]:

@@ -468,7 +468,12 @@ async def test_query_strings_are_held_to_the_documented_schema(
         ("GET", "/alerts?unread=", "unread", BOOLEAN_RULE),
         ("GET", "/alerts?unread=yes", "unread", BOOLEAN_RULE),
         ("POST", "/engagement?all_or_nothing=yes", "all_or_nothing", BOOLEAN_RULE),
-        ("GET", "/deliveries?status=null", "status", "must be one of: pending, sending, delivered, dead"),
+        (
+            "GET",
+            "/deliveries?status=null",
+            "status",
+            "must be one of: pending, sending, delivered, dead, cancelled",
+        ),
         ("GET", "/products?q=" + "x" * 201, "q", "must be at most 200 characters long"),
         # One rule for a region, whatever is wrong with it: too short, too long or unknown.
         *[

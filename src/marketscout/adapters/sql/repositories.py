@@ -1957,6 +1957,22 @@ class SqlDeliveryRepository(_SqlRepository, DeliveryRepository):
         )
         return [_delivery(row) for row in await self._session.execute(statement)]
 
+    async def cancel(self, user_id: int, rule_id: int, reason: str, *, channel: Channel | None = None) -> int:
+        d, a = t.deliveries.c, t.alerts.c
+        raised = select(a.id).where(a.user_id == user_id, a.rule_id == rule_id)
+        statement = (
+            t.deliveries.update()
+            .where(
+                d.user_id == user_id,
+                d.status == DeliveryStatus.PENDING.value,
+                d.alert_id.in_(raised),
+                *([] if channel is None else [d.channel == channel.value]),
+            )
+            .values(status=DeliveryStatus.CANCELLED.value, last_error=reason)
+        )
+        result = await self._session.execute(statement)
+        return int(getattr(result, "rowcount", 0))
+
     async def list(
         self, user_id: int, *, status: DeliveryStatus | None = None, skip: int = 0, limit: int = 100
     ) -> builtins.list[Delivery]:

@@ -310,7 +310,9 @@ deliveries = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     UniqueConstraint("alert_id", "channel", name="uq_deliveries_alert_channel"),
     CheckConstraint("attempts >= 0", name="attempts_non_negative"),
-    CheckConstraint("status IN ('pending', 'sending', 'delivered', 'dead')", name="status_known"),
+    CheckConstraint(
+        "status IN ('pending', 'sending', 'delivered', 'dead', 'cancelled')", name="status_known"
+    ),
     Index("ix_deliveries_status_next", "status", "next_attempt_at"),
     Index("ix_deliveries_user_created", "user_id", "created_at"),
 )

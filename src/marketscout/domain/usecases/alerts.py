@@ -32,7 +32,14 @@ from marketscout.domain.alert_rules import AlertEvent, evaluate_rule, event_key_
 from marketscout.domain.errors import Conflict, InvalidValue, NotFound
 from marketscout.domain.model import Alert, AlertRule, AlertRuleKind, Channel, TrendScore, ViralAd
 from marketscout.domain.ports import Clock, UnitOfWork
-from marketscout.domain.usecases.notifications import deliveries_for, new_webhook_secret, validate_channels
+from marketscout.domain.usecases.notifications import (
+    RULE_DELETED,
+    WEBHOOK_CHANGED,
+    deliveries_for,
+    new_webhook_secret,
+    validate_channels,
+    webhook_unchanged,
+)
 from marketscout.domain.usecases.trends import rescore, scan_hits
 
 # How much score history a rule looks at. Longer than any rule window allowed.
@@ -196,6 +203,8 @@ async def replace_rule(
         if (other := _identical(rule, existing)) is not None:
             raise IdenticalRule(f"an identical alert rule exists (id {other.id})", other)
         await uow.alert_rules.replace(rule)
+        if not webhook_unchanged(current, rule):
+            await uow.deliveries.cancel(user_id, rule_id, WEBHOOK_CHANGED, channel=Channel.WEBHOOK)
         await uow.commit()
     return rule, new_secret
 
@@ -208,9 +217,13 @@ async def list_rules(
 
 
 async def delete_rule(uow: UnitOfWork, *, user_id: int, rule_id: int) -> None:
+    """Removes one of the user's rules; the alerts it raised stay, but none of their deliveries
+    still waiting is sent (they are cancelled, in the same unit of work)."""
     async with uow:
+        await uow.alert_rules.hold(user_id)
         if not await uow.alert_rules.remove(user_id, rule_id):
             raise NotFound("alert rule", rule_id)
+        await uow.deliveries.cancel(user_id, rule_id, RULE_DELETED)
         await uow.commit()
 
 

@@ -167,18 +167,45 @@ def deliveries_for(alert: Alert, rule: AlertRule, email: str, now: datetime) -> 
     return made
 
 
+# The last error of a cancelled delivery: why it will never be sent.
+RULE_DELETED = "cancelled: the alert rule was deleted"
+WEBHOOK_CHANGED = "cancelled: the alert rule's webhook changed"
+
+
+def _webhook(rule: AlertRule) -> tuple[str | None, str | None] | None:
+    return (rule.webhook_url, rule.webhook_secret) if Channel.WEBHOOK in rule.channels else None
+
+
+def webhook_unchanged(before: AlertRule, after: AlertRule) -> bool:
+    """Whether a webhook delivery made for the rule ``before`` still goes where ``after`` sends:
+    the webhook channel kept, with the same URL and secret. Otherwise the deliveries waiting are
+    cancelled rather than sent to the new URL, which the user did not choose for them."""
+    return _webhook(before) is None or _webhook(before) == _webhook(after)
+
+
+def cancellation(delivery: Delivery, rule: AlertRule | None) -> str | None:
+    """Why a delivery may no longer be attempted (its rule gone, or its webhook changed), or None."""
+    if rule is None:
+        return RULE_DELETED
+    if delivery.channel == Channel.WEBHOOK and _webhook(rule) != (delivery.target, delivery.secret):
+        return WEBHOOK_CHANGED
+    return None
+
+
 @dataclass(slots=True)
 class DispatchReport:
     delivered: int = 0
     retrying: int = 0
     dead: int = 0
     interrupted: int = 0
+    cancelled: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        cancelled = f", cancelled {self.cancelled}" if self.cancelled else ""
         return (
             f"delivered {self.delivered}, retrying {self.retrying}, dead letters {self.dead}, "
-            f"interrupted {self.interrupted}"
+            f"interrupted {self.interrupted}{cancelled}"
         )
 
 
@@ -247,8 +274,19 @@ async def dispatch_notifications(
                 next_attempt_at=policy.next_attempt(claimed.attempts, at),
                 last_error=error.message[:500],
             )
-            report.retrying += 1
         async with uow:
+            if outcome.status == DeliveryStatus.PENDING and alert is not None and alert.rule_id:
+                # Its rule deleted or re-targeted while the attempt was under way: that cancelled
+                # none of it (it was being sent), so no retry either. Holding the user's rules
+                # orders this after (or before) such a change, whose cancel then sees it pending.
+                await uow.alert_rules.hold(alert.user_id)
+                rules = await uow.alert_rules.list(alert.user_id)
+                reason = cancellation(claimed, next((r for r in rules if r.id == alert.rule_id), None))
+                if reason is not None:
+                    outcome = replace(outcome, status=DeliveryStatus.CANCELLED, last_error=reason)
+                    report.cancelled += 1
+            if outcome.status == DeliveryStatus.PENDING:
+                report.retrying += 1
             await uow.deliveries.record(outcome)
             await uow.commit()
     return report
