@@ -197,6 +197,30 @@ async def test_heat_map_is_relative_and_peaks_at_100(client: Client, make_user: 
     assert (await client.get("/heat-map", params={"since": "2026-01-01T00:00:00"})).status_code == 422
 
 
+async def test_heat_map_says_how_many_regional_views_each_map_is_built_from(
+    client: Client, make_user: MakeUser
+) -> None:
+    """Readings without a region (GLOBAL) draw no map: all zeros, like a product without views,
+    which ``regional_views`` (the views gained in named regions) tells apart from a real map."""
+    headers = await make_user("analyst")
+    product_id, ad_id = await setup_ad(client, headers)
+    batch = [
+        snap(ad_id, 48, 1000),
+        snap(ad_id, 1, 1600),
+        snap(ad_id, 48, 5000, "GLOBAL"),
+        snap(ad_id, 1, 9000, "GLOBAL"),
+    ]
+    assert (await client.post("/engagement", json=batch, headers=headers)).status_code == 200
+    other = await client.post("/products", json={"name": "Sunset Lamp", "description": "d"}, headers=headers)
+    assert other.status_code == 201, other.text
+    body = (await client.get("/heat-map", params={"product_id": [product_id, other.json()["id"]]})).json()
+    entries = {p["product_id"]: p for p in body["products"]}
+    assert entries[product_id]["regional_views"] == 600, "the US gain; the GLOBAL one is on no map"
+    assert entries[product_id]["regions"]["North America"] == 100
+    assert entries[other.json()["id"]]["regional_views"] == 0
+    assert set(entries[other.json()["id"]]["regions"].values()) == {0.0}
+
+
 async def test_heat_map_keys_one_entry_per_product_whatever_their_names(
     client: Client, make_user: MakeUser
 ) -> None:
