@@ -75,6 +75,26 @@ def heat_map_from_gains(
     return heat_map_from_activity(gains, regional_activity(gains), product_ids, level=level)
 
 
+def _map_key(region: str, level: Literal["continent", "country"]) -> str | None:
+    """Where a region's views count on a map of that level; None for none (GLOBAL)."""
+    if region == GLOBAL_REGION:
+        return None
+    return region if level == "country" else continent_of(region)
+
+
+def regional_views(
+    gains: Iterable[WindowGain], *, level: Literal["continent", "country"] = "continent"
+) -> dict[int, int]:
+    """The views each product gained in the regions its map shows: what the map is built from.
+    A product absent (0) has an all-zero map, whether it gained nothing or only views without a
+    region (GLOBAL)."""
+    views: dict[int, int] = defaultdict(int)
+    for gain in gains:
+        if _map_key(gain.region, level) is not None:
+            views[gain.product_id] += gain.gained
+    return dict(views)
+
+
 def heat_map_from_activity(
     gains: Sequence[WindowGain],
     activity_by_country: Mapping[str, int],
@@ -86,19 +106,14 @@ def heat_map_from_activity(
     (:func:`domain.gains.regional_activity`), as stores can give both without listing the gains
     of every ad in the market."""
 
-    def key_of(region: str) -> str | None:
-        if region == GLOBAL_REGION:
-            return None
-        return region if level == "country" else continent_of(region)
-
     gained: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for gain in gains:
-        key = key_of(gain.region)
+        key = _map_key(gain.region, level)
         if key is not None:
             gained[gain.product_id][key] += gain.gained
     activity: dict[str, float] = defaultdict(float)
     for region, amount in activity_by_country.items():
-        key = key_of(region)
+        key = _map_key(region, level)
         if key is not None:
             activity[key] += amount
     active = [v for v in activity.values() if v > 0]

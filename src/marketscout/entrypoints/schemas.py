@@ -430,6 +430,7 @@ class HeatMapProductOut(Output, frozen=True):
     product_id: int
     product_name: str
     regions: dict[str, float]
+    regional_views: int
 
 
 class HeatMapOut(Output, frozen=True):

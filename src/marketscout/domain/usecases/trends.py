@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from marketscout.domain.errors import InvalidValue, NotFound
-from marketscout.domain.heatmap import heat_map_from_activity
+from marketscout.domain.heatmap import heat_map_from_activity, regional_views
 from marketscout.domain.instants import utc_instant
 from marketscout.domain.model import (
     EngagementSnapshot,
@@ -437,6 +437,7 @@ async def scan_page(
 class HeatMapRow:
     product: Product
     regions: dict[str, float]
+    regional_views: int = 0  # the views gained in the map's regions (GLOBAL ones are on none)
 
 
 async def regional_heat_map(
@@ -470,7 +471,10 @@ async def regional_heat_map(
         gains = await uow.engagement.window_gains(start, end, product_ids=chosen)
         activity = await uow.engagement.regional_activity(start, end)
     maps = heat_map_from_activity(gains, activity, chosen, level=level)
-    return [HeatMapRow(products[pid], maps.get(pid, {})) for pid in chosen if pid in products]
+    views = regional_views(gains, level=level)
+    return [
+        HeatMapRow(products[pid], maps.get(pid, {}), views.get(pid, 0)) for pid in chosen if pid in products
+    ]
 
 
 async def product_with_score(uow: UnitOfWork, product_id: int) -> tuple[Product, TrendScore | None]:

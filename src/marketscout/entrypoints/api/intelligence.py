@@ -177,7 +177,12 @@ async def _heat_map(
     return HeatMapOut(
         heat_map={label: r.regions for label, r in zip(labels, rows, strict=True)},
         products=[
-            HeatMapProductOut(product_id=r.product.id, product_name=r.product.name, regions=r.regions)
+            HeatMapProductOut(
+                product_id=r.product.id,
+                product_name=r.product.name,
+                regions=r.regions,
+                regional_views=r.regional_views,
+            )
             for r in rows
         ],
         level=level,
