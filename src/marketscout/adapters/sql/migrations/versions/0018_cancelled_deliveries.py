@@ -4,8 +4,8 @@ Deleting an alert rule, or changing or removing its webhook, cancels the deliver
 for the old target. The status check of ``deliveries`` allows the new status; nothing else
 changes, and no stored row needs it.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-03 17:45:00.000000
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
