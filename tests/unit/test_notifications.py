@@ -221,10 +221,11 @@ def test_public_or_named_webhook_hosts_pass_without_a_lookup(url: str) -> None:
 class ChangingNotifier(ScriptedNotifier):
     """While its (failing) attempt is under way, the rule is deleted or its webhook removed."""
 
-    def __init__(self, store: InMemoryStore, change: str) -> None:
+    def __init__(self, store: InMemoryStore, change: str, clock: FakeClock) -> None:
         super().__init__(Channel.WEBHOOK, [DeliveryFailed("503")])
         self.store = store
         self.change = change
+        self.clock = clock
 
     async def send(self, delivery: Delivery, notification: Notification) -> None:
         uow = InMemoryUnitOfWork(self.store)
@@ -232,7 +233,7 @@ class ChangingNotifier(ScriptedNotifier):
             await delete_rule(uow, user_id=1, rule_id=1)
         else:
             definition = RuleDefinition(kind=AlertRuleKind.STATUS_EXPLODING)
-            await replace_rule(uow, user_id=1, rule_id=1, definition=definition)
+            await replace_rule(uow, self.clock, user_id=1, rule_id=1, definition=definition)
         await super().send(delivery, notification)
 
 
@@ -240,7 +241,7 @@ class ChangingNotifier(ScriptedNotifier):
 async def test_an_attempt_under_way_when_its_rule_changes_is_not_retried(change: str) -> None:
     store, clock = InMemoryStore(), FakeClock()
     await _outbox(store)
-    notifier = ChangingNotifier(store, change)
+    notifier = ChangingNotifier(store, change, clock)
     report = await dispatch_notifications(InMemoryUnitOfWork(store), clock, {Channel.WEBHOOK: notifier})
     assert (report.retrying, report.cancelled) == (0, 1)
     clock.advance(timedelta(days=1))
