@@ -502,7 +502,7 @@ class TrendingFilters:
     typed_region: str
     category: str | None
     categories: list[str]
-    among: set[int] | None
+    among: set[int] | None  # the products the platform and region keep; None in a region's own ranking
     regional: bool  # ranked by the score of the region's readings alone (only with a region)
 
     def in_links(self) -> dict[str, str | None]:
@@ -600,9 +600,11 @@ async def trending_filters(
             InvalidValue("rank", "must be worldwide unless a region is given"),
             "Scores in the region alone needs a region; showing worldwide scores.",
         )
+    # A region's own ranking finds the products active there itself (and its read cache keeps
+    # them): they are not looked for again on every page.
     among = (
         await trends.active_products(uow, clock, platform=chosen_platform, region=chosen_region)
-        if chosen_platform is not None or chosen_region is not None
+        if (chosen_platform is not None or chosen_region is not None) and not regional
         else None
     )
     return TrendingFilters(
@@ -848,8 +850,9 @@ class DashboardController(Controller):
             return f"/?{urlencode(params)}" if params else "/"
 
         unscored: list[Product] = []
-        if query is not None and chosen is None and number == 1:
-            # a search also names the products it matches that have no score yet (newly created)
+        if query is not None and chosen is None and number == 1 and not kept.regional:
+            # a search also names the products it matches that have no score yet (newly created);
+            # a region's own ranking scores every product active there, so it has none to name
             scored = {item.product.id for item in items}
             unscored = [
                 p
