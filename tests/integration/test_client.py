@@ -470,19 +470,22 @@ def test_heat_map_takes_a_window_and_a_level(api: MarketScoutClient) -> None:
         api.heat_map([rising], until=NOW.replace(tzinfo=None))
 
 
-def test_alert_rules_are_replaced_and_products_unwatched(api: MarketScoutClient) -> None:
+def test_alert_rules_are_replaced_and_products_unwatched(api: MarketScoutClient, clock: MovableClock) -> None:
     api.sign_up("changer", "changer@example.com", "a long passphrase")
     api.log_in("changer", "a long passphrase")
     product = api.create_product("Glow Lamp", "d")
     rule = api.create_alert_rule("score_threshold", product_id=product.id, threshold=80)
     other = api.create_alert_rule("status_exploding", product_id=product.id)
+    assert rule.changed_at is None
+    clock.advance(timedelta(hours=3))
     changed = api.replace_alert_rule(
         rule.id, "score_rise", product_id=product.id, threshold=15, window_hours=48
     )
     assert (changed.id, changed.created_at) == (rule.id, rule.created_at)
-    assert [(r.id, r.kind, r.threshold, r.window_hours) for r in api.alert_rules()] == [
-        (rule.id, "score_rise", 15, 48),
-        (other.id, "status_exploding", None, None),
+    assert changed.changed_at == NOW + timedelta(hours=3), "the moment its question changed"
+    assert [(r.id, r.kind, r.threshold, r.window_hours, r.changed_at) for r in api.alert_rules()] == [
+        (rule.id, "score_rise", 15, 48, NOW + timedelta(hours=3)),
+        (other.id, "status_exploding", None, None, None),
     ]
     with pytest.raises(MarketScoutError) as identical:
         api.replace_alert_rule(rule.id, "status_exploding", product_id=product.id)

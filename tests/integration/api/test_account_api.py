@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketscout.domain.model import Alert, AlertRuleKind, Channel, Delivery
-from tests.integration.api.support import NOW, setup_ad, snap
+from tests.integration.api.support import NOW, MovableClock, setup_ad, snap
 
 Client = AsyncTestClient[Litestar]
 MakeUser = Callable[[str], Awaitable[dict[str, str]]]
@@ -298,6 +298,41 @@ async def test_a_rule_is_changed_in_place_keeping_its_secret_while_its_url_stays
         None,
         [],
     )
+
+
+async def test_a_rule_says_when_its_question_last_changed(
+    client: Client, make_user: MakeUser, clock: MovableClock
+) -> None:
+    """``changed_at``: null until what the rule asks changes (a change of delivery alone keeps
+    it), then the moment of the change, in UTC, wherever the rule is answered; the OpenAPI
+    document says it."""
+    headers = await make_user("changed_at_user")
+    made = await client.post(
+        "/alert-rules", json={"kind": "score_threshold", "threshold": 70}, headers=headers
+    )
+    assert made.status_code == 201
+    assert made.json()["changed_at"] is None
+    path = f"/alert-rules/{made.json()['id']}"
+    clock.advance(timedelta(hours=1))
+    hook = {"channels": ["webhook"], "webhook_url": "https://hooks.example.com/a"}
+    delivery = await client.put(
+        path, json={"kind": "score_threshold", "threshold": 70, **hook}, headers=headers
+    )
+    assert delivery.status_code == 200, delivery.text
+    assert delivery.json()["changed_at"] is None, "a change of delivery alone is no new question"
+    clock.advance(timedelta(hours=1))
+    asked = await client.put(path, json={"kind": "score_threshold", "threshold": 80, **hook}, headers=headers)
+    assert asked.status_code == 200, asked.text
+    changed_at = asked.json()["changed_at"]
+    assert datetime.fromisoformat(changed_at) == NOW + timedelta(hours=2)
+    assert changed_at.endswith(("Z", "+00:00")), changed_at
+    assert asked.json()["created_at"] == made.json()["created_at"]
+    listed = (await client.get("/alert-rules", headers=headers)).json()
+    assert [(r["id"], r["changed_at"]) for r in listed] == [(made.json()["id"], changed_at)]
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["AlertRuleOut"]
+    assert "changed_at" in schema["required"], schema
+    assert {"type": "string", "format": "date-time"} in schema["properties"]["changed_at"]["anyOf"]
+    assert {"type": "null"} in schema["properties"]["changed_at"]["anyOf"]
 
 
 async def test_changing_a_rule_refuses_what_creating_one_refuses(client: Client, make_user: MakeUser) -> None:
