@@ -202,6 +202,7 @@ class AlertRule(msgspec.Struct, kw_only=True):
     threshold: float | None
     window_hours: int | None
     created_at: datetime
+    changed_at: datetime | None = None  # when what it asks last changed; None if never
     channels: list[str] = []
     webhook_url: str | None = None
     webhook_secret: str | None = None  # only when the rule was just created

@@ -485,6 +485,15 @@ class AlertRuleOut(Output, frozen=True):
     threshold: float | None
     window_hours: int | None
     created_at: datetime
+    changed_at: Annotated[
+        datetime | None,
+        Meta(
+            description=(
+                "when what the rule asks (kind, product, threshold, window) last changed; null if "
+                "never. The rule is judged from the later of created_at and changed_at"
+            )
+        ),
+    ]
     channels: list[Channel]
     webhook_url: str | None
     webhook_secret: Annotated[
@@ -503,6 +512,7 @@ class AlertRuleOut(Output, frozen=True):
             threshold=rule.threshold,
             window_hours=rule.window_hours,
             created_at=rule.created_at,
+            changed_at=rule.changed_at,
             channels=list(rule.channels),
             webhook_url=rule.webhook_url,
             webhook_secret=rule.webhook_secret if with_secret else None,
