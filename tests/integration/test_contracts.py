@@ -15,6 +15,7 @@ import pytest
 
 from marketscout.adapters.clock import FixedClock
 from marketscout.adapters.memory import InMemoryUnitOfWork
+from marketscout.adapters.simulation import simulate_market
 from marketscout.adapters.sql import repositories
 from marketscout.domain import scoring
 from marketscout.domain.errors import Conflict
@@ -214,6 +215,24 @@ async def test_products_and_ads(uow_factory: UowFactory) -> None:
             dated.id: (product_id, Platform.YOUTUBE),
         }
         assert await uow.ads.owners([]) == {}
+
+
+async def test_the_store_says_whether_it_holds_synthetic_demo_products(uow_factory: UowFactory) -> None:
+    """A product the demo market loaded (by the operator, its description marked synthetic) is
+    told apart from a collected one, and from a user's whatever its description says."""
+    demo = simulate_market(7, start=T0, days=3, products=1).products[0]
+    uow = uow_factory()
+    async with uow:
+        assert not await uow.products.any_synthetic()
+        await uow.products.add(Product(name="Sunset Lamp", description="collected", created_at=T0))
+        user = await uow.users.add(
+            User(username="Ana", email="ana@example.com", password_hash="h", created_at=T0)
+        )
+        mine = Product(name=demo.name, description=demo.description, created_by=user.id, created_at=T0)
+        await uow.products.add(mine)
+        assert not await uow.products.any_synthetic()
+        await uow.products.add(Product(name=demo.name, description=demo.description, created_at=T0))
+        assert await uow.products.any_synthetic()
 
 
 async def test_engagement_is_idempotent_and_ordered(uow_factory: UowFactory) -> None:

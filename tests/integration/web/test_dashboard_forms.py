@@ -13,12 +13,14 @@ from urllib.parse import parse_qs, quote, urlsplit
 import jwt
 import pytest
 from httpx import Response
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketscout.domain.errors import Busy
-from marketscout.domain.model import Product, TrendAssessment, TrendScore, TrendStatus
+from marketscout.domain.model import Product, TrendAssessment, TrendScore, TrendStatus, User
 from marketscout.domain.usecases import accounts, alerts, catalog
 from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.demo import load_demo
 from marketscout.entrypoints.web import flash, pages
 from tests.integration.api.support import NOW, SECRET, MovableClock, api_settings, build_container
 from tests.integration.api.support import sign_up as api_sign_up
@@ -1836,11 +1838,51 @@ async def test_the_account_page_says_when_the_account_was_created_not_signed_in_
     assert re.search(r"Account created <time", text), text
 
 
-@pytest.mark.parametrize("demo", [True, False])
-async def test_the_footer_calls_the_data_synthetic_only_when_demo_data_is_on(demo: bool) -> None:
-    app = create_app(build_container(api_settings(demo_data=demo), MovableClock(NOW)))
+async def _footer_says_synthetic(app: Litestar) -> bool:
+    """Whether every page's footer (an error page's too) calls the data synthetic."""
+    said = set()
     async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000") as client:
         for path in ("/ui/login", "/ui/no-such-page"):
             text = (await client.get(path, headers=HTML)).text
             assert '<footer class="foot">' in text
-            assert ("Demo data is synthetic" in text) is demo, path
+            said.add("Demo data is synthetic" in text)
+    assert len(said) == 1, "every page says the same"
+    return said.pop()
+
+
+@pytest.mark.parametrize("demo", [True, False])
+async def test_an_empty_database_started_with_demo_data_on_is_filled_and_says_so(demo: bool) -> None:
+    app = create_app(build_container(api_settings(demo_data=demo), MovableClock(NOW)))
+    assert await _footer_says_synthetic(app) is demo
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+async def test_a_database_holding_the_demo_says_so_with_demo_data_off(database_url: str) -> None:
+    """Filled with the demo (``marketscout demo``), then served with MARKETSCOUT_DEMO_DATA=false:
+    what is stored is synthetic, and the footer says so."""
+    container = build_container(api_settings(database_url=database_url, demo_data=False), MovableClock(NOW))
+    await load_demo(container)
+    assert await _footer_says_synthetic(create_app(container))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+async def test_a_database_of_real_data_says_nothing_with_demo_data_on(database_url: str) -> None:
+    """A database of collected products and a user's (even one whose description says synthetic
+    demo data) served with the default setting: the demo is not loaded (it is not empty), and
+    the footer does not call the data synthetic."""
+    container = build_container(api_settings(database_url=database_url, demo_data=True), MovableClock(NOW))
+    clock = container.clock()
+    collected = catalog.NewProduct(name="Sunset Lamp", description="Seen on TikTok")
+    await catalog.create_product(container.unit_of_work(), clock, collected, created_by=None)
+    uow = container.unit_of_work()
+    async with uow:
+        user = await uow.users.add(
+            User(username="maker", email="maker@example.com", password_hash="h", created_at=NOW)
+        )
+        await uow.commit()
+    copied = catalog.NewProduct(name="My Lamp", description="My Lamp — a home product (synthetic demo data).")
+    await catalog.create_product(container.unit_of_work(), clock, copied, created_by=user.id)
+    assert not await _footer_says_synthetic(create_app(container))
+    listed = await catalog.list_products(container.unit_of_work(), skip=0, limit=10)
+    assert [p.name for p in listed] == ["Sunset Lamp", "My Lamp"], "no demo loaded"
+    await container.sql_engine().dispose()
