@@ -294,6 +294,9 @@ class InMemoryProductRepository(_Repository, ProductRepository):
     async def categories(self) -> builtins.list[str]:
         return sorted({p.category for p in self._rows().values() if p.category is not None})
 
+    async def any_synthetic(self) -> bool:
+        return any(p.synthetic for p in self._rows().values())
+
 
 class InMemoryAdRepository(_Repository, AdRepository):
     _name = "ads"

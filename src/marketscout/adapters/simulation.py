@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from marketscout.domain.evaluation import ReplayItem
-from marketscout.domain.model import Platform
+from marketscout.domain.model import SYNTHETIC_MARK, Platform
 from marketscout.domain.scoring import ReadingSeries
 
 KINDS = ("viral", "viral", "viral", "steady", "seasonal", "declining", "one_ad_spike", "bot_burst")
@@ -186,7 +186,7 @@ def simulate_market(
         made_products.append(
             SimulatedProduct(
                 name=name,
-                description=f"{name} — a {category.lower()} product (synthetic demo data).",
+                description=f"{name} — a {category.lower()} product {SYNTHETIC_MARK}.",
                 category=category,
                 keywords=(noun.lower(), adjective.lower()),
                 kind=kind,

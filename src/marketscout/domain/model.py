@@ -18,6 +18,10 @@ from marketscout.domain.numeric import whole
 from marketscout.domain.text import folded
 
 GLOBAL_REGION = "GLOBAL"
+# What the synthetic demo market writes in each product's description (``marketscout demo``, or
+# a server filling an empty database): with no account behind it, how a stored product is known
+# to be made up (:attr:`Product.synthetic`).
+SYNTHETIC_MARK = "(synthetic demo data)"
 
 
 class Platform(enum.StrEnum):
@@ -92,6 +96,13 @@ class Product:
         """Whether an account added the product (the dashboard, the API), rather than the
         operator's collectors, commands or demo market."""
         return self.created_by is not None
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the product is one of the synthetic demo market's: loaded by the operator (no
+        account) with :data:`SYNTHETIC_MARK` in its description. A user's product never is,
+        whatever its description says."""
+        return self.created_by is None and SYNTHETIC_MARK in self.description
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -209,6 +209,10 @@ class ProductRepository(Protocol):
         """The categories products have, each once, in alphabetical order (as ``sorted`` orders)."""
         ...
 
+    async def any_synthetic(self) -> bool:
+        """Whether any stored product is synthetic demo data (:attr:`Product.synthetic`)."""
+        ...
+
 
 @runtime_checkable
 class AdRepository(Protocol):

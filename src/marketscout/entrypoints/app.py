@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from litestar.types import ASGIApp, Scope
 from marketscout.domain.errors import DomainError
 from marketscout.domain.model import User
 from marketscout.domain.ports import HealthProbe
+from marketscout.domain.usecases.catalog import holds_synthetic_products
 from marketscout.entrypoints.api.account import AlertController, ExportController, WatchlistController
 from marketscout.entrypoints.api.auth import AuthController
 from marketscout.entrypoints.api.bodies import RequestChecks
@@ -89,11 +91,23 @@ async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return schema
 
 
+@dataclass(slots=True)
+class StoredData:
+    """What every page's footer (error pages too) says of the stored data: ``synthetic`` while
+    the database holds the demo market's products, whatever MARKETSCOUT_DEMO_DATA says. Asked
+    once, when the store is ready at start (after any demo filling): no request makes a product
+    synthetic (an account's never is), only the demo loader, which a server running while
+    ``marketscout demo`` fills its database sees at its next start."""
+
+    synthetic: bool = False
+
+
 def create_app(container: Container | None = None) -> Litestar:
     """Builds the application; nothing connects until the server starts."""
     container = container or Container()
     settings = container.settings()
     configure_logging(settings.log_level)
+    stored_data = StoredData()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -103,6 +117,7 @@ def create_app(container: Container | None = None) -> Litestar:
 
         tune_gc(settings.gc_threshold)
         await prepare_store(container)
+        stored_data.synthetic = await holds_synthetic_products(container.unit_of_work())
         dispatcher = (
             asyncio.create_task(dispatch_forever(container, settings.notify_interval), name="notify")
             if settings.notify_interval > 0
@@ -127,9 +142,7 @@ def create_app(container: Container | None = None) -> Litestar:
 
     def prepare_templates(engine: JinjaTemplateEngine) -> None:
         register_filters(engine)
-        # Every page's footer (error pages too) calls the data synthetic only when the instance
-        # fills itself with the demo market (MARKETSCOUT_DEMO_DATA).
-        engine.engine.globals["demo_data"] = settings.demo_data
+        engine.engine.globals["stored_data"] = stored_data
 
     limiter: RateLimiter | None = None
     if settings.rate_limit_enabled:

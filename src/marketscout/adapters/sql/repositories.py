@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     cast,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -56,6 +57,7 @@ from marketscout.domain.gains import LOOKBACK
 from marketscout.domain.model import (
     GROWTH_ORDERS,
     GROWTH_WINDOW_DAYS,
+    SYNTHETIC_MARK,
     Ad,
     AdGain,
     Alert,
@@ -589,6 +591,15 @@ class SqlProductRepository(_SqlRepository, ProductRepository):
     async def categories(self) -> builtins.list[str]:
         statement = select(t.products.c.category).where(t.products.c.category.is_not(None)).distinct()
         return sorted((await self._session.execute(statement)).scalars())
+
+    async def any_synthetic(self) -> bool:
+        # Product.synthetic. One pass over products at most (the server asks once, at start);
+        # a database holding the demo answers at its first demo product.
+        synthetic = select(t.products.c.id).where(
+            t.products.c.created_by.is_(None),
+            t.products.c.description.contains(SYNTHETIC_MARK, autoescape=True),
+        )
+        return bool((await self._session.execute(select(exists(synthetic)))).scalar())
 
 
 def _ad(row: Row[Any]) -> Ad:

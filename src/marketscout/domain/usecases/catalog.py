@@ -85,6 +85,12 @@ async def list_products(uow: UnitOfWork, *, skip: int, limit: int, query: str | 
         return await uow.products.list(skip=skip, limit=limit, query=query)
 
 
+async def holds_synthetic_products(uow: UnitOfWork) -> bool:
+    """Whether the store holds products of the synthetic demo market (:attr:`Product.synthetic`)."""
+    async with uow:
+        return await uow.products.any_synthetic()
+
+
 # "Desk Lamp (#12)", "#12" or "12": a product named with its number, as people (and the
 # dashboard's suggestions) write it.
 _NUMBERED = re.compile(r"^(?:.*\(#(?P<suffix>\d{1,19})\)|#?(?P<bare>\d{1,19}))$", re.DOTALL)
