@@ -952,3 +952,38 @@ def test_score_series_refuses_reading_times_outside_1970_to_2100_naming_epochs(e
         score_series([_SERIES._replace(epochs=epochs)], NOW)
     assert refused.value.field == "epochs"
     assert "2100" in refused.value.rule
+
+
+@pytest.mark.parametrize(
+    ("views", "interactions", "field"),
+    [
+        ([0, MAX_COUNT + 1], [0, 0], "views"),
+        ([0, 1], [0, MAX_COUNT + 1], "interactions"),
+        ([0, 2**63], [0, 2**63], "views"),
+        ([0, 0, MAX_COUNT + 1], [0, 0, 0], "views"),
+    ],
+)
+def test_score_series_refuses_a_count_beyond_2_63_minus_1_naming_it(
+    views: list[int], interactions: list[int], field: str
+) -> None:
+    """A count of 2^63 was scored (99.99) where a snapshot refuses it: only the sum of a list was
+    checked against MAX_COUNT times its length, which a lower count beside it kept within."""
+    epochs = [float(86_400 * day) for day in range(len(views))]
+    with pytest.raises(InvalidValue) as refused:
+        score_series([ReadingSeries(1, Platform.TIKTOK, "US", epochs, views, interactions)], NOW)
+    assert refused.value.field == field
+    assert str(MAX_COUNT) in refused.value.rule, refused.value.rule
+
+
+def test_score_series_takes_counts_up_to_2_63_minus_1() -> None:
+    series = ReadingSeries(1, Platform.TIKTOK, "US", [0.0, 86_400.0], [MAX_COUNT, MAX_COUNT], [0, MAX_COUNT])
+    assert 0 <= score_series([series], NOW).score <= 100
+
+
+@pytest.mark.parametrize("platform", [["TikTok"], {"TikTok": 1}, None, "Myspace"])
+def test_score_series_refuses_a_platform_that_is_not_one_naming_it(platform: object) -> None:
+    """A platform given as a list (unhashable) was a TypeError from the look-up of its norm."""
+    with pytest.raises(InvalidValue) as refused:
+        score_series([_SERIES._replace(platform=platform)], NOW)  # type: ignore[arg-type]
+    assert refused.value.field == "platform"
+    assert "must be one of" in refused.value.rule, refused.value.rule
