@@ -427,14 +427,16 @@ _INT_TYPE = frozenset((int,))
 
 
 def _sums_checked(s: ReadingSeries, n: int) -> None:
-    """Refuses by name NaN and infinities (the sums carry them) and counts below 0 or beyond a
-    float, rather than meet them as a crash further on: a sum and the least count per list of
-    plain numbers, no loop per reading in Python (the engine checks every series it scores)."""
+    """Refuses by name NaN and infinities (the sums carry them) and counts below 0 or above
+    :data:`MAX_COUNT`, rather than meet them as a crash further on: a sum and the least count
+    per list of plain numbers, no loop per reading in Python (the engine checks every series it
+    scores). A sum up to MAX_COUNT holds no count above it; only a higher sum (counts in the
+    billions of billions) has its highest count looked at too."""
     total = sum(s.epochs) if n else 0.0
     if not -_INF < total < _INF:
         raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: {_TIMES_RULE}")
     for name, counts in (("views", s.views), ("interactions", s.interactions)):
-        if n and not (min(counts) >= 0 and sum(counts) <= MAX_COUNT * n):
+        if n and not (min(counts) >= 0 and (sum(counts) <= MAX_COUNT or max(counts) <= MAX_COUNT)):
             raise InvalidValue(name, f"ad {s.ad_id} in {s.region}: {_COUNT_RULE}")
 
 
@@ -527,7 +529,11 @@ def score_series(
                 raise InvalidValue("series", f"ad {s.ad_id} in {s.region}: the lists differ in length")
         except TypeError as error:  # one of them has no length: None, a number
             raise _not_a_list(s) from error
-        if s.platform not in PLATFORM_ENGAGEMENT_NORM:
+        try:
+            known = s.platform in PLATFORM_ENGAGEMENT_NORM
+        except TypeError:  # unhashable: a list
+            known = False
+        if not known:
             raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
         if type(s.ad_id) is not int:
             ad_id = whole(s.ad_id)
