@@ -530,10 +530,10 @@ def score_series(
         except TypeError as error:  # one of them has no length: None, a number
             raise _not_a_list(s) from error
         try:
-            known = s.platform in PLATFORM_ENGAGEMENT_NORM
+            listed_platform = s.platform in PLATFORM_ENGAGEMENT_NORM
         except TypeError:  # unhashable: a list
-            known = False
-        if not known:
+            listed_platform = False
+        if not listed_platform:
             raise InvalidValue("platform", f"must be one of: {', '.join(p.value for p in Platform)}")
         if type(s.ad_id) is not int:
             ad_id = whole(s.ad_id)
