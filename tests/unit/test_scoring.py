@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from marketscout.domain.errors import InvalidValue
@@ -907,3 +907,48 @@ def test_a_rise_on_several_platforms_in_one_region_says_region_once() -> None:
     ]
     said = score_item(readings, AS_OF).reasons
     assert "rising on 2 platforms in 1 region" in said, said
+
+
+def _snapshot_of(ad: int, region: str, views: int, *, minutes: int = 0) -> EngagementSnapshot:
+    return EngagementSnapshot(
+        ad_id=ad,
+        product_id=1,
+        platform=_PLATFORM_OF_AD[ad],
+        region=region,
+        observed_at=AS_OF - timedelta(minutes=minutes),
+        views=views,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    readings=_readings,
+    ad=st.sampled_from(sorted(_PLATFORM_OF_AD)),
+    region=st.sampled_from(["US", "FR"]),
+    minutes=st.integers(0, 10 * 24 * 60),
+    views=st.sampled_from([0, 90, 1000, 5000, 400_000]),
+)
+@example(readings=[_snapshot_of(1, "US", 1000, minutes=10)], ad=1, region="US", minutes=0, views=1000).via(
+    "two readings ten minutes apart"
+)
+def test_a_reading_more_never_lowers_the_confidence(
+    readings: list[EngagementSnapshot], ad: int, region: str, minutes: int, views: int
+) -> None:
+    """Confidence grows with the number of readings and the time they span (docs/scoring.md):
+    one reading more (of any ad and region of the item, at any time up to as_of) never lowers
+    it. (One reading was 0.05 and two readings ten minutes apart 0.0126: the one-reading case
+    was a constant beside the formula.)"""
+    added = [*readings, _snapshot_of(ad, region, views, minutes=minutes)]
+    before, after = score_item(readings, AS_OF), score_item(added, AS_OF)
+    assert after.confidence >= before.confidence, (before.confidence, after.confidence)
+    assert score_series(reading_series(added), AS_OF).confidence == after.confidence
+
+
+def test_one_reading_is_as_confident_as_the_formula_says() -> None:
+    """The confidence of one reading is the formula's for one reading spanning no time, below
+    that of two readings however close."""
+    one = score_item([_snapshot_of(1, "US", 100)], AS_OF)
+    assert one.confidence == round((1 - math.exp(-1 / 12)) * (1 - math.exp(-0.25 / 3)), 4)
+    assert one.reasons == ("not enough data yet",)
+    two = score_item([_snapshot_of(1, "US", 100, minutes=1), _snapshot_of(1, "US", 101)], AS_OF)
+    assert 0 < one.confidence < two.confidence
