@@ -507,7 +507,7 @@ def no_data(score_id: int, at: datetime, *, one_reading: bool = False) -> TrendS
         assessment=TrendAssessment(
             score=50.0 if one_reading else 0.0,
             status=TrendStatus.EMERGING if one_reading else TrendStatus.STEADY,
-            confidence=0.05 if one_reading else 0.0,
+            confidence=0.0064 if one_reading else 0.0,
             reasons=("not enough data yet",) if one_reading else ("no engagement recorded",),
         ),
     )

@@ -804,6 +804,20 @@ def test_the_usual_range_is_the_days_observed_not_days_before_the_first_reading(
 # Readings of several ads (each on its one platform) in two regions: (ad, region, hours before
 # AS_OF, views, likes). Hours on a coarse grid, so that readings often share an instant.
 _PLATFORM_OF_AD = {1: Platform.TIKTOK, 2: Platform.YOUTUBE, 3: Platform.TIKTOK}
+
+
+def _snapshot_of(ad: int, region: str, views: int, *, minutes: int = 0, likes: int = 0) -> EngagementSnapshot:
+    return EngagementSnapshot(
+        ad_id=ad,
+        product_id=1,
+        platform=_PLATFORM_OF_AD[ad],
+        region=region,
+        observed_at=AS_OF - timedelta(minutes=minutes),
+        views=views,
+        likes=likes,
+    )
+
+
 _readings = st.lists(
     st.tuples(
         st.sampled_from(sorted(_PLATFORM_OF_AD)),
@@ -816,15 +830,7 @@ _readings = st.lists(
     max_size=16,
 ).map(
     lambda rows: [
-        EngagementSnapshot(
-            ad_id=ad,
-            product_id=1,
-            platform=_PLATFORM_OF_AD[ad],
-            region=region,
-            observed_at=AS_OF - timedelta(hours=hours),
-            views=views,
-            likes=likes,
-        )
+        _snapshot_of(ad, region, views, minutes=60 * hours, likes=likes)
         for ad, region, hours, views, likes in rows
     ]
 )
@@ -907,17 +913,6 @@ def test_a_rise_on_several_platforms_in_one_region_says_region_once() -> None:
     ]
     said = score_item(readings, AS_OF).reasons
     assert "rising on 2 platforms in 1 region" in said, said
-
-
-def _snapshot_of(ad: int, region: str, views: int, *, minutes: int = 0) -> EngagementSnapshot:
-    return EngagementSnapshot(
-        ad_id=ad,
-        product_id=1,
-        platform=_PLATFORM_OF_AD[ad],
-        region=region,
-        observed_at=AS_OF - timedelta(minutes=minutes),
-        views=views,
-    )
 
 
 @settings(max_examples=150, deadline=None)

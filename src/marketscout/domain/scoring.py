@@ -464,6 +464,15 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x
 
 
+def _confidence(observations: int, observed_days: float) -> float:
+    """Grows with the number of readings and the days they span (docs/scoring.md): never lower
+    for one reading more, of any series, since neither falls."""
+    return _clip((1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1)
+
+
+_ONE_READING_CONFIDENCE = _rounded(_confidence(1, 0.0), 1e4)
+
+
 def score_item(
     snapshots: Iterable[Reading], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
 ) -> TrendAssessment:
@@ -574,10 +583,11 @@ def score_series(
         observations += cut
     if observations < 2:
         return TrendAssessment(
-            # One reading: nothing to compare it with. Neutral, with almost no confidence.
+            # One reading: nothing to compare it with. Neutral, as confident as the formula says
+            # of one reading spanning no time (less than any two readings are).
             score=0.0 if not observations else 50.0,
             status=TrendStatus.STEADY if not observations else TrendStatus.EMERGING,
-            confidence=0.0 if not observations else 0.05,
+            confidence=0.0 if not observations else _ONE_READING_CONFIDENCE,
             components={},
             growth=dict.fromkeys(label for label, _ in WINDOWS),  # nothing to compare
             forecast=tuple(0.0 for _ in range(params.forecast_days)),
@@ -780,9 +790,7 @@ def score_series(
         observed_days = (kept[0].epochs[-1] - kept[0].epochs[0]) / 86400.0
     else:
         observed_days = (max(s.epochs[-1] for s in kept) - first_epoch) / 86400.0
-    confidence = _clip(
-        (1 - math.exp(-observations / 12.0)) * (1 - math.exp(-(observed_days + 0.25) / 3.0)), 0, 1
-    )
+    confidence = _confidence(observations, observed_days)
 
     peak = max(daily)
     # The most recent day of the highest gain (a tie: see TIE).
