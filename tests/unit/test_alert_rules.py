@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -579,3 +580,22 @@ def test_kind_parameters_are_what_validation_requires_and_refuses(kind: AlertRul
             validate_rule(kind, other_threshold, other_window)
         assert refused.value.field == name
         assert refused.value.rule.startswith("is required" if name in used else "does not apply")
+
+
+@pytest.mark.parametrize("ad_id", [None, "2", 2.5, True])
+def test_a_viral_ad_without_a_whole_number_id_is_refused_naming_it(ad_id: object) -> None:
+    """An ad without an id (not stored yet) cannot be alerted on: its event key is made of the
+    id. Beside one with an id, None was a TypeError from ordering the hits by id."""
+    unknown = viral([1])[0]
+    hits = [*viral([1]), dataclasses.replace(unknown, ad=dataclasses.replace(unknown.ad, id=ad_id))]  # type: ignore[arg-type]
+    rule = AlertRule(user_id=1, kind=AlertRuleKind.NEW_VIRAL_AD, created_at=START)
+    with pytest.raises(InvalidValue) as refused:
+        evaluate_rule(rule, 7, "Lamp", [], hits, START)
+    assert refused.value.field == "id"
+    assert "viral_ads item 1" in refused.value.rule, refused.value.rule
+
+
+def test_viral_ads_are_alerted_on_in_the_order_of_their_ids() -> None:
+    rule = AlertRule(user_id=1, kind=AlertRuleKind.NEW_VIRAL_AD, created_at=START)
+    events = evaluate_rule(rule, 7, "Lamp", [], viral([3, 1, 2]), START)
+    assert [e.event_key.rsplit("ad", 1)[1] for e in events] == ["1", "2", "3"]
