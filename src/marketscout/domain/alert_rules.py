@@ -42,6 +42,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.inputs import instant, listed
@@ -277,7 +278,8 @@ def evaluate_rule(
     naive ``created_at`` or ``changed_at``; a ``product_id`` or ``product_name`` of the wrong type; a ``history``
     that is not a list of :class:`TrendScore` (each with a whole-number ``id``, an aware
     ``calculated_at`` and a :class:`TrendAssessment` whose ``score`` is a finite number);
-    ``viral_ads`` that are not :class:`ViralAd` hits; a ``now`` or ``history_since`` without a
+    ``viral_ads`` that are not :class:`ViralAd` hits, each of an :class:`Ad` whose ``id`` is a
+    whole number; a ``now`` or ``history_since`` without a
     UTC offset or outside 1970-2100."""
     if not isinstance(rule, AlertRule):
         raise InvalidValue("rule", f"must be an AlertRule, not {kind_of(rule)}")
@@ -308,9 +310,20 @@ def evaluate_rule(
         instant("history_since", history_since)
     scores = _checked_history(history)
     hits = listed("viral_ads", viral_ads, "ViralAd")
+    # Each hit with its ad's id as a plain int: the id names the event (an ad not stored, without
+    # one, cannot be alerted on).
+    ad_ids: list[tuple[int, ViralAd]] = []
     for index, viral in enumerate(hits):
         if not isinstance(viral, ViralAd) or not isinstance(viral.ad, Ad):
             raise InvalidValue("viral_ads", f"item {index} is {kind_of(viral)}: must be a ViralAd of an Ad")
+        ad_id = whole(viral.ad.id)
+        if ad_id is None:
+            raise InvalidValue(
+                "id",
+                f"viral_ads item {index}: the ad's id must be a whole number (an ad without one cannot "
+                f"be alerted on), not {kind_of(viral.ad.id)}",
+            )
+        ad_ids.append((ad_id, viral))
     ordered = sorted((s for s in scores if s.calculated_at <= now), key=lambda s: (s.calculated_at, s.id))
     prefix = event_key_prefix(rule, product_id)
     if kind == AlertRuleKind.NEW_VIRAL_AD:
@@ -318,10 +331,10 @@ def evaluate_rule(
             AlertEvent(
                 rule,
                 product_id,
-                f"{prefix}ad{viral.ad.id}",
+                f"{prefix}ad{ad_id}",
                 f"🔥 New viral ad detected for {product_name} on {viral.ad.platform}: {viral.reason}",
             )
-            for viral in sorted(hits, key=lambda v: v.ad.id)
+            for ad_id, viral in sorted(ad_ids, key=itemgetter(0))
         ]
     truncated = history_since is not None
     if kind == AlertRuleKind.SCORE_THRESHOLD:
