@@ -764,7 +764,7 @@ def test_an_alert_rule_takes_ids_and_numbers_of_other_types() -> None:
         for event in events:
             assert type(event.product_id) is int and type(event.rule.threshold) is float
             assert event.rule.window_hours is None or type(event.rule.window_hours) is int
-    assert domain.validate_rule("score_rise", Fraction(10), _Whole(24)) is AlertRuleKind.SCORE_RISE  # type: ignore[arg-type]
+    assert domain.validate_rule("score_rise", Fraction(10), _Whole(24)) is AlertRuleKind.SCORE_RISE
     for call in (
         lambda: evaluate_rule(_THRESHOLD, True, "Lamp", history, [], NOW),
         lambda: evaluate_rule(_THRESHOLD, 1, "Lamp", [_score(id=True)], [], NOW),
@@ -781,7 +781,7 @@ def test_the_parameters_take_numbers_of_other_types_and_keep_them_plain() -> Non
     burst = domain.BurstParams(
         smoothing=_Whole(3),
         pseudo_count=_Real(2.0),
-        upper_quantile=Fraction(99, 100),  # type: ignore[arg-type]
+        upper_quantile=Fraction(99, 100),
         alarm_level=_Real(0.998),
     )
     assert burst == domain.BurstParams()
@@ -790,14 +790,14 @@ def test_the_parameters_take_numbers_of_other_types_and_keep_them_plain() -> Non
         and type(burst.pseudo_count) is float
         and type(burst.upper_quantile) is float
     )
-    scoring = domain.ScoringParams(horizon_days=_Whole(30), reach_weight=Fraction(1, 20), scale=_Real(1.0))  # type: ignore[arg-type]
+    scoring = domain.ScoringParams(horizon_days=_Whole(30), reach_weight=Fraction(1, 20), scale=_Real(1.0))
     assert scoring == domain.ScoringParams()
     assert (
         type(scoring.horizon_days) is int
         and type(scoring.reach_weight) is float
         and type(scoring.scale) is float
     )
-    spread = domain.SpreadParams(freshness_days=Fraction(1, 2), scale=_Real(1.5))  # type: ignore[arg-type]
+    spread = domain.SpreadParams(freshness_days=Fraction(1, 2), scale=_Real(1.5))
     assert spread == domain.SpreadParams()
     assert type(spread.freshness_days) is float and type(spread.scale) is float
 
@@ -836,7 +836,7 @@ def test_the_burst_detector_reads_whole_and_real_numbers_of_other_types_as_their
         _Whole(v) if i % 3 == 0 else _Real(float(v)) if i % 3 == 1 else Fraction(v)
         for i, v in enumerate(values)
     ]
-    assert [other.update(v) for v in wrapped] == [plain.update(v) for v in values]  # type: ignore[arg-type]
+    assert [other.update(v) for v in wrapped] == [plain.update(v) for v in values]
     with pytest.raises(InvalidValue):
         plain.update(True)
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
@@ -57,7 +57,7 @@ from marketscout.domain.model import (
     TrendStatus,
     ViralAd,
 )
-from marketscout.domain.numeric import finite, real, whole
+from marketscout.domain.numeric import RealNumber, finite, real, whole
 from marketscout.domain.scoring import EXPLODING_SCORE, measured
 
 # Points a score must fall below a threshold before a threshold rule fires again.
@@ -98,7 +98,7 @@ KIND_PARAMETERS: dict[AlertRuleKind, frozenset[str]] = {
 
 
 def validate_rule(
-    kind: AlertRuleKind | str, threshold: float | None, window_hours: int | None
+    kind: AlertRuleKind | str, threshold: RealNumber | None, window_hours: int | None
 ) -> AlertRuleKind:
     """The rule's kind, given as itself or its value; raises InvalidValue naming the field a rule
     of this kind needs, must not have, or has of the wrong type."""
@@ -263,8 +263,8 @@ def evaluate_rule(
     rule: AlertRule,
     product_id: int,
     product_name: str,
-    history: Sequence[TrendScore],
-    viral_ads: Sequence[ViralAd],
+    history: Iterable[TrendScore],
+    viral_ads: Iterable[ViralAd],
     now: datetime,
     *,
     history_since: datetime | None = None,

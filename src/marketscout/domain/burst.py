@@ -41,10 +41,11 @@ import math
 import numbers
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.inputs import kind as _kind
-from marketscout.domain.numeric import finite, real, whole
+from marketscout.domain.numeric import RealNumber, finite, real, whole
 
 _MIN_SPREAD = 0.1  # log units: with a near-constant history, a 10 % rise is the scale of a burst
 _MAX_COUNT = 1e12  # larger counts are clipped, so that sums and logs stay finite
@@ -66,6 +67,19 @@ class BurstParams:
     # history, i.e. about 0.41 of the median-to-q99 distance above the 99 % quantile.
     alarm_level: float = 0.998
     refractory: int = 288  # one day of 5-minute values
+
+    if TYPE_CHECKING:
+        # Any real number in, a float out (as ScoringParams'): see there.
+        def __init__(
+            self,
+            smoothing: int = ...,
+            pseudo_count: RealNumber = ...,
+            history: int = ...,
+            upper_quantile: RealNumber = ...,
+            warmup: int = ...,
+            alarm_level: RealNumber = ...,
+            refractory: int = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         """Refuse, naming the field, what the detector cannot run with (as ScoringParams does):
@@ -139,7 +153,7 @@ class BurstDetector:
         self._alarm_distance = -math.log(2.0 * (1.0 - params.alarm_level))
         self._ceiling = math.inf
 
-    def update(self, value: float) -> float:
+    def update(self, value: RealNumber) -> float:
         """The likelihood that the stream is in a burst, ``value`` being the next count.
 
         The rule: a count is a real number from 0, an int or a float (any other real number, a

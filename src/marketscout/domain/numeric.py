@@ -10,6 +10,11 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from typing import TypeAlias
+
+#: What a real number may be given as, for the type checker: an int or a float, or any
+#: :class:`numbers.Real` (a Fraction; NumPy's floats are floats). Read with :func:`real`.
+RealNumber: TypeAlias = float | numbers.Real
 
 
 def whole(value: object) -> int | None:

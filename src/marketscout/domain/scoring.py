@@ -11,12 +11,12 @@ import functools
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate, chain
 from operator import attrgetter, itemgetter
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import NONE_BEFORE, rise, times
@@ -33,7 +33,7 @@ from marketscout.domain.model import (
     TrendStatus,
     check_reading,
 )
-from marketscout.domain.numeric import finite, real, whole
+from marketscout.domain.numeric import RealNumber, finite, real, whole
 
 DAY = timedelta(days=1)
 WINDOWS: tuple[tuple[str, timedelta], ...] = tuple(
@@ -94,6 +94,24 @@ class ScoringParams:
     # The forecast: the last day's gain, multiplied by this each day ahead (measured on real
     # data: trending items' daily gains fall by about 40 % a day, accelerating or not).
     forecast_daily_ratio: float = 0.6
+
+    if TYPE_CHECKING:
+        # What the type checker reads: any real number in (read as a float by __post_init__,
+        # so the fields are floats out). At run time dataclass makes __init__ from the fields.
+        def __init__(
+            self,
+            reach_weight: RealNumber = ...,
+            centre: RealNumber = ...,
+            scale: RealNumber = ...,
+            acceleration_weight: RealNumber = ...,
+            breadth_weight: RealNumber = ...,
+            quality_weight: RealNumber = ...,
+            concentration_penalty: RealNumber = ...,
+            swing_penalty: RealNumber = ...,
+            horizon_days: int = ...,
+            forecast_days: int = ...,
+            forecast_daily_ratio: RealNumber = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         """Refuse, naming the field, what the engine cannot run with (an embedding service or
@@ -924,9 +942,10 @@ def score_series(
 
 
 def score_many(
-    items: Mapping[int, Sequence[Reading]], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
+    items: Mapping[int, Iterable[Reading]], as_of: datetime, params: ScoringParams = DEFAULT_PARAMS
 ) -> dict[int, TrendAssessment]:
-    """Scores several items at the same moment."""
+    """Scores several items at the same moment: each item's readings any iterable of them (as
+    :func:`score_item` takes), read once."""
     if not isinstance(items, Mapping):
         raise InvalidValue("items", f"must be a mapping of item ids to their readings, not {_kind(items)}")
     return {key: score_item(snapshots, as_of, params) for key, snapshots in items.items()}

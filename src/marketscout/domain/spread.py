@@ -22,11 +22,12 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.inputs import instant, kind, readings
 from marketscout.domain.model import EngagementSnapshot
-from marketscout.domain.numeric import finite
+from marketscout.domain.numeric import RealNumber, finite
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,12 @@ class SpreadParams:
     # The logistic onto 0-100: a million fresh views scores 50.
     centre: float = math.log(1_000_000)
     scale: float = 1.5
+
+    if TYPE_CHECKING:
+        # Any real number in, a float out (as ScoringParams'): see there.
+        def __init__(
+            self, freshness_days: RealNumber = ..., centre: RealNumber = ..., scale: RealNumber = ...
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         """Refuse, naming the field, what the score cannot run with (as :class:`ScoringParams`
