@@ -7,6 +7,7 @@ import inspect
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import httpx
 import msgspec
@@ -707,3 +708,92 @@ async def test_the_async_client_logs_out_too(clock: MovableClock) -> None:
         answer = await http.get("/watchlists", headers={"Authorization": f"Bearer {issued.token}"})
         assert answer.status_code == 401
         assert await client.log_out() is False
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "1e400", "nan", "-inf"])
+async def test_a_retry_after_that_is_no_usable_wait_gives_up_saying_so(
+    retry_after: str, waits: list[float]
+) -> None:
+    """Retry-After: inf (or 1e400) was an OverflowError from math.ceil, in both clients."""
+    transport = _rate_limited_once(retry_after, [])
+    with (
+        httpx.Client(transport=transport, base_url="http://testserver") as http,
+        pytest.raises(MarketScoutError) as error,
+    ):
+        MarketScoutClient(http=http).trending()
+    async with httpx.AsyncClient(
+        transport=_rate_limited_once(retry_after, []), base_url="http://testserver"
+    ) as a:
+        with pytest.raises(MarketScoutError) as async_error:
+            await AsyncMarketScoutClient(http=a).trending()
+    for raised in (error.value, async_error.value):
+        assert raised.status_code == 429
+        assert raised.message == (
+            f"Rate limit exceeded: 2/minute; the server asks for a wait the client cannot make "
+            f"(Retry-After: {retry_after})"
+        )
+    assert waits == []
+
+
+def _failing(failure: Exception) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    return httpx.MockTransport(answer)
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ConnectError("connection refused"), httpx.ReadTimeout("timed out")], ids=type
+)
+async def test_a_server_that_cannot_be_reached_is_a_client_error(failure: Exception) -> None:
+    """A transport failure was httpx's own error (ConnectError, ReadTimeout), which the client
+    does not document: it is a MarketScoutConnectionError (a MarketScoutError without a status
+    code), httpx's error its cause."""
+    transport = _failing(failure)
+    with (
+        httpx.Client(transport=transport, base_url="http://testserver") as http,
+        pytest.raises(MarketScoutError) as error,
+    ):
+        MarketScoutClient(http=http).trending()
+    async with httpx.AsyncClient(transport=_failing(failure), base_url="http://testserver") as a:
+        with pytest.raises(MarketScoutError) as async_error:
+            await AsyncMarketScoutClient(http=a).trending()
+    for raised in (error.value, async_error.value):
+        assert isinstance(raised, client_module.MarketScoutConnectionError)
+        assert raised.status_code is None
+        assert raised.__cause__ is failure
+        assert str(raised) == f"no answer from http://testserver: {type(failure).__name__} ({failure})"
+
+
+@pytest.mark.parametrize(
+    ("call", "body"),
+    [
+        (("trending",), {}),
+        (("trending",), []),
+        (("trending",), {"trending_products": [{"product": 5}]}),
+        (("product", 1), {}),
+        (("log_in", "ana", "pw"), {}),
+        (("log_in", "ana", "pw"), {"access_token": "a"}),
+        (("scan_ads",), {"viral_ads": {}}),
+        (("score_history", 1), {"history": [1]}),
+        (("heat_map",), {"heat_map": [1, 2]}),
+        (("check_alerts",), {"alerts": 5}),
+        (("mark_alerts_read",), {"marked_read": "all"}),
+        (("sign_up", "ana", "ana@example.com", "pw"), [1]),
+    ],
+    ids=str,
+)
+async def test_an_answer_of_the_wrong_shape_is_a_client_error(call: tuple[Any, ...], body: object) -> None:
+    """A 200 whose JSON is not what the API answers was a KeyError ({} from trending), a
+    TypeError or msgspec's ValidationError, or was handed on as it came: a MarketScoutError with
+    the answer's status code, the decoding error its cause where there is one."""
+    name, *args = call
+    with _answering(httpx.Response(200, json=body)) as http, pytest.raises(MarketScoutError) as error:
+        getattr(MarketScoutClient(http=http), name)(*args)
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=body))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as a:
+        with pytest.raises(MarketScoutError) as async_error:
+            await getattr(AsyncMarketScoutClient(http=a), name)(*args)
+    for raised in (error.value, async_error.value):
+        assert raised.status_code == 200
+        assert raised.message.startswith("the server's answer is not what the API answers: "), raised.message

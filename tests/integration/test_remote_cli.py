@@ -681,3 +681,15 @@ def test_trending_help_names_the_filters_and_their_choices(capsys: pytest.Captur
     for option in ("--skip", "--query", "--region", "--min-confidence", "--limit"):
         assert option in said
     assert "region's readings alone" in said
+
+
+def test_a_command_when_the_server_cannot_be_reached_says_so_and_exits_1(
+    cache_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The client's connection error (its httpx error the cause) is said as before: which server
+    cannot be reached, and how."""
+    server = "http://127.0.0.1:9"  # nothing listens there
+    args = build_parser().parse_args(["remote", "--server", server, "--username", "remote_user", "trending"])
+    assert run_remote(args) == 1
+    err = capsys.readouterr().err
+    assert err == f"marketscout: cannot reach {server}: ConnectError\n", err
