@@ -22,6 +22,18 @@ The calls (the same on :class:`AsyncMarketScoutClient`, awaited):
   ``create_alert_rule``, ``replace_alert_rule``, ``delete_alert_rule``, ``check_alerts``,
   ``alerts``, ``mark_alerts_read``, ``deliveries``.
 
+Every failure to get an answer the API gives is a :class:`MarketScoutError`, never httpx's or
+msgspec's own error (that is its ``__cause__``, where there is one):
+
+- an error answer (4xx, 5xx): its status code, the API's message and per-field ``details``;
+- a 429 the client does not wait for: its ``Retry-After`` asks for longer than
+  ``max_retry_wait``, or for no wait a client can make (``inf``, ``1e400``, ``nan``), or the
+  retries ran out;
+- an answer that is not JSON, or not of the shape the API answers (a proxy's page, ``{}`` where
+  a list was due): its status code (200, often), the message saying so;
+- no answer at all (the server cannot be reached, the connection broke, a timeout): a
+  :class:`MarketScoutConnectionError`, whose ``status_code`` is None.
+
 Datetimes are sent as ISO 8601 with their offset; a naive one is refused with ``ValueError``.
 ``ingest`` takes a list of mappings (one per snapshot); anything else (one mapping, an item that
 is not a mapping) is refused with ``TypeError`` naming it, before anything is sent.
@@ -51,6 +63,7 @@ __all__ = [
     "Delivery",
     "IngestReport",
     "MarketScoutClient",
+    "MarketScoutConnectionError",
     "MarketScoutError",
     "Product",
     "Score",
@@ -67,14 +80,26 @@ HeatMapLevel = Literal["continent", "country"]
 
 
 class MarketScoutError(Exception):
-    """An error answer of the API: its status code, message and per-field details."""
+    """An error answer of the API, or an answer the client cannot use: its status code (None when
+    no answer came: :class:`MarketScoutConnectionError`), message and per-field details."""
 
-    def __init__(self, status_code: int, message: str, details: Sequence[Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self, status_code: int | None, message: str, details: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         self.status_code = status_code
         self.message = message
         self.details = list(details)
         said = _details_said(self.details)
-        super().__init__(f"{status_code}: {message}" + (f" ({said})" if said else ""))
+        where = "" if status_code is None else f"{status_code}: "
+        super().__init__(f"{where}{message}" + (f" ({said})" if said else ""))
+
+
+class MarketScoutConnectionError(MarketScoutError):
+    """No answer came: the server could not be reached, the connection broke or timed out.
+    ``status_code`` is None; the transport's error (httpx's) is the ``__cause__``."""
+
+    def __init__(self, base_url: object, failure: Exception) -> None:
+        super().__init__(None, f"no answer from {base_url}: {type(failure).__name__} ({failure})")
 
 
 SAID_DETAILS = 5  # an all-or-nothing ingest may refuse thousands of items: name the first few
@@ -258,6 +283,10 @@ class _Session:
     may_log_in_again: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
+    def sent(self, call: _Call) -> dict[str, Any]:
+        """What the request carries besides its method and path."""
+        return {"params": call.params, "json": call.json, "data": call.data, "headers": self.headers(call)}
+
     def headers(self, call: _Call) -> dict[str, str]:
         headers = dict(self.extra)
         if call.auth and self.access_token:
@@ -284,15 +313,16 @@ class _Session:
         unannounced)."""
         if response.status_code != 429 or attempt >= self.max_retries:
             return None
-        wait = _retry_after(response.headers.get("retry-after"))
-        if wait > self.max_retry_wait:
+        asked = response.headers.get("retry-after")
+        wait = _retry_after(asked)
+        if wait is None or wait > self.max_retry_wait:
             error = _error(response)
-            raise MarketScoutError(
-                error.status_code,
-                f"{error.message}; the server asks to wait {math.ceil(wait)} s,"
-                f" more than max_retry_wait {self.max_retry_wait:g} s",
-                error.details,
+            said = (
+                f"the server asks for a wait the client cannot make (Retry-After: {asked})"
+                if wait is None
+                else f"the server asks to wait {math.ceil(wait)} s, more than max_retry_wait {self.max_retry_wait:g} s"
             )
+            raise MarketScoutError(error.status_code, f"{error.message}; {said}", error.details)
         return wait
 
     def can_refresh(self, response: httpx.Response, call: _Call, refreshed: bool) -> bool:
@@ -316,9 +346,10 @@ class _Session:
         self.may_log_in_again = False
 
 
-def _retry_after(value: str | None) -> float:
+def _retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header: a number of seconds or an HTTP date (RFC 9110),
-    never below 0; 1 when it is missing or neither."""
+    never below 0; 1 when it is missing or neither; None for a number that is no wait to make
+    (NaN, an infinity, one beyond any float: 1e400)."""
     if value is None:
         return 1.0
     try:
@@ -331,8 +362,8 @@ def _retry_after(value: str | None) -> float:
         if when.tzinfo is None:  # "-0000": UTC, with no claim about the local zone
             when = when.replace(tzinfo=UTC)
         seconds = (when - datetime.now(UTC)).total_seconds()
-    if math.isnan(seconds):
-        return 1.0
+    if not math.isfinite(seconds):
+        return None
     return max(0.0, seconds)
 
 
@@ -371,8 +402,31 @@ def _json(response: httpx.Response) -> Any:
         raise MarketScoutError(response.status_code, f"the server's answer was not JSON ({kind})") from None
 
 
-def _decode(response: httpx.Response, kind: type[T]) -> T:
-    return msgspec.convert(_json(response), kind, strict=False)
+def _decode(response: httpx.Response, kind: type[T], key: str | None = None) -> T:
+    """The answer's JSON (or its member ``key``) as ``kind``; an answer of another shape is an
+    error saying so, with its status code."""
+    body = _json(response)
+    if key is not None:
+        if not isinstance(body, dict) or key not in body:
+            raise _misshapen(response, f"no {key!r} in it")
+        body = body[key]
+    try:
+        return msgspec.convert(body, kind, strict=False)
+    except msgspec.ValidationError as error:
+        raise _misshapen(response, str(error)) from error
+
+
+def _misshapen(response: httpx.Response, why: str) -> MarketScoutError:
+    return MarketScoutError(response.status_code, f"the server's answer is not what the API answers: {why}")
+
+
+def _tokens(response: httpx.Response) -> dict[str, Any]:
+    """A login's or a refresh's answer: an object with both tokens."""
+    tokens = _decode(response, dict[str, Any])
+    for name in ("access_token", "refresh_token"):
+        if name not in tokens:
+            raise _misshapen(response, f"no {name!r} in it")
+    return tokens
 
 
 class _Calls:
@@ -623,14 +677,10 @@ class MarketScoutClient:
         attempt = 0
         while True:
             sent_with = self._session.access_token
-            response = self._http.request(
-                call.method,
-                call.path,
-                params=call.params,
-                json=call.json,
-                data=call.data,
-                headers=self._session.headers(call),
-            )
+            try:
+                response = self._http.request(call.method, call.path, **self._session.sent(call))
+            except httpx.RequestError as failure:
+                raise MarketScoutConnectionError(self._http.base_url, failure) from failure
             if self._session.can_refresh(response, call, refreshed):
                 refreshed = True
                 self._refresh(sent_with)
@@ -656,9 +706,14 @@ class MarketScoutClient:
                 if log_in_again is not None:
                     log_in_again()
                 return
-            response = self._http.post("/token/refresh", json={"refresh_token": self._session.refresh_token})
+            try:
+                response = self._http.post(
+                    "/token/refresh", json={"refresh_token": self._session.refresh_token}
+                )
+            except httpx.RequestError as failure:
+                raise MarketScoutConnectionError(self._http.base_url, failure) from failure
             _raise_for_error(response)
-            self._session.remember(_json(response))
+            self._session.remember(_tokens(response))
 
     def _all_pages(self, call: Callable[[int, int], _Call], kind: type[list[T]]) -> Iterator[T]:
         """Every item of a list the API pages with ``skip`` and ``limit``; a page shorter than
@@ -672,13 +727,12 @@ class MarketScoutClient:
             skip += len(page)
 
     def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
-        result: dict[str, Any] = _json(self._send(_Calls.sign_up(username, email, password)))
-        return result
+        return _decode(self._send(_Calls.sign_up(username, email, password)), dict[str, Any])
 
     def log_in(self, username: str, password: str) -> AccessToken:
         """Logs in; the calls after it send the access token, refreshed when it runs out. The
         access token is returned for a caller that keeps it for later (:meth:`use_access_token`)."""
-        return self._session.remember(_json(self._send(_Calls.log_in(username, password))))
+        return self._session.remember(_tokens(self._send(_Calls.log_in(username, password))))
 
     def use_access_token(
         self, access_token: str, *, log_in_again: Callable[[], object] | None = None
@@ -755,16 +809,16 @@ class MarketScoutClient:
         region's readings alone (``scored_in`` names it); ``category`` keeps the products of exactly
         that category, as stored."""
         filters = _trending_filters(skip, status, query, platform, region, min_confidence, ranking, category)
-        response = self._send(_Calls.trending(limit, filters))
-        return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
+        return _decode(
+            self._send(_Calls.trending(limit, filters)), list[TrendingProduct], "trending_products"
+        )
 
     def calculate_score(self, product_id: int) -> Score:
         return _decode(self._send(_Calls.calculate_score(product_id)), Score)
 
     def score_history(self, product_id: int, *, since: datetime | None = None) -> list[Score]:
         """The product's scores, oldest first (those calculated at or after ``since``)."""
-        response = self._send(_Calls.score_history(product_id, since))
-        return msgspec.convert(_json(response)["history"], list[Score], strict=False)
+        return _decode(self._send(_Calls.score_history(product_id, since)), list[Score], "history")
 
     def spread(self, product_id: int, regions: Sequence[str] = ()) -> Spread:
         """Where next: the chance to reach each of ``regions`` (country codes), or by default
@@ -772,9 +826,7 @@ class MarketScoutClient:
         return _decode(self._send(_Calls.spread(product_id, regions)), Spread)
 
     def scan_ads(self, limit: int = 20) -> list[ViralAd]:
-        return msgspec.convert(
-            _json(self._send(_Calls.scan_ads(limit)))["viral_ads"], list[ViralAd], strict=False
-        )
+        return _decode(self._send(_Calls.scan_ads(limit)), list[ViralAd], "viral_ads")
 
     def heat_map(
         self,
@@ -787,8 +839,7 @@ class MarketScoutClient:
         """Per product, interest per continent (or per country code), 0-100, over the readings
         from ``since`` to ``until`` (by default the 30 days to now)."""
         call = _Calls.heat_map(product_ids, since, until, level)
-        result: dict[str, dict[str, float]] = _json(self._send(call))["heat_map"]
-        return result
+        return _decode(self._send(call), dict[str, dict[str, float]], "heat_map")
 
     def watch(self, product_id: int) -> WatchlistEntry:
         return _decode(self._send(_Calls.watch(product_id)), WatchlistEntry)
@@ -802,8 +853,7 @@ class MarketScoutClient:
         return list(self._all_pages(_Calls.watchlist, list[WatchlistEntry]))
 
     def check_alerts(self) -> list[str]:
-        alerts: list[str] = _json(self._send(_Calls.check_alerts()))["alerts"]
-        return alerts
+        return _decode(self._send(_Calls.check_alerts()), list[str], "alerts")
 
     def export(self, data_type: str) -> str:
         return self._send(_Calls.export(data_type)).text
@@ -850,8 +900,7 @@ class MarketScoutClient:
         return _decode(self._send(_Calls.alerts(unread_only, skip, limit)), list[Alert])
 
     def mark_alerts_read(self, alert_ids: Sequence[int] | None = None) -> int:
-        changed: int = _json(self._send(_Calls.mark_alerts_read(alert_ids)))["marked_read"]
-        return changed
+        return _decode(self._send(_Calls.mark_alerts_read(alert_ids)), int, "marked_read")
 
     def deliveries(
         self, *, status: str | None = None, skip: int = 0, limit: int = PAGE_SIZE
@@ -892,14 +941,10 @@ class AsyncMarketScoutClient:
         attempt = 0
         while True:
             sent_with = self._session.access_token
-            response = await self._http.request(
-                call.method,
-                call.path,
-                params=call.params,
-                json=call.json,
-                data=call.data,
-                headers=self._session.headers(call),
-            )
+            try:
+                response = await self._http.request(call.method, call.path, **self._session.sent(call))
+            except httpx.RequestError as failure:
+                raise MarketScoutConnectionError(self._http.base_url, failure) from failure
             if self._session.can_refresh(response, call, refreshed):
                 refreshed = True
                 await self._refresh(sent_with)
@@ -921,11 +966,14 @@ class AsyncMarketScoutClient:
                 if log_in_again is not None:
                     await log_in_again()
                 return
-            response = await self._http.post(
-                "/token/refresh", json={"refresh_token": self._session.refresh_token}
-            )
+            try:
+                response = await self._http.post(
+                    "/token/refresh", json={"refresh_token": self._session.refresh_token}
+                )
+            except httpx.RequestError as failure:
+                raise MarketScoutConnectionError(self._http.base_url, failure) from failure
             _raise_for_error(response)
-            self._session.remember(_json(response))
+            self._session.remember(_tokens(response))
 
     async def _all_pages(self, call: Callable[[int, int], _Call], kind: type[list[T]]) -> AsyncIterator[T]:
         """Every item of a list the API pages with ``skip`` and ``limit``; a page shorter than
@@ -941,7 +989,7 @@ class AsyncMarketScoutClient:
 
     async def log_in(self, username: str, password: str) -> AccessToken:
         """See :meth:`MarketScoutClient.log_in`."""
-        return self._session.remember(_json(await self._send(_Calls.log_in(username, password))))
+        return self._session.remember(_tokens(await self._send(_Calls.log_in(username, password))))
 
     def use_access_token(
         self, access_token: str, *, log_in_again: Callable[[], Awaitable[object]] | None = None
@@ -1004,19 +1052,17 @@ class AsyncMarketScoutClient:
     ) -> list[TrendingProduct]:
         filters = _trending_filters(skip, status, query, platform, region, min_confidence, ranking, category)
         response = await self._send(_Calls.trending(limit, filters))
-        return msgspec.convert(_json(response)["trending_products"], list[TrendingProduct], strict=False)
+        return _decode(response, list[TrendingProduct], "trending_products")
 
     async def scan_ads(self, limit: int = 20) -> list[ViralAd]:
-        response = await self._send(_Calls.scan_ads(limit))
-        return msgspec.convert(_json(response)["viral_ads"], list[ViralAd], strict=False)
+        return _decode(await self._send(_Calls.scan_ads(limit)), list[ViralAd], "viral_ads")
 
     async def watchlist(self) -> list[WatchlistEntry]:
         """The whole watchlist, fetched a page at a time."""
         return [entry async for entry in self._all_pages(_Calls.watchlist, list[WatchlistEntry])]
 
     async def sign_up(self, username: str, email: str, password: str) -> dict[str, Any]:
-        result: dict[str, Any] = _json(await self._send(_Calls.sign_up(username, email, password)))
-        return result
+        return _decode(await self._send(_Calls.sign_up(username, email, password)), dict[str, Any])
 
     async def create_ad(
         self, product_id: int, platform: str, content: str, external_id: str | None = None
@@ -1027,8 +1073,7 @@ class AsyncMarketScoutClient:
         return _decode(await self._send(_Calls.calculate_score(product_id)), Score)
 
     async def score_history(self, product_id: int, *, since: datetime | None = None) -> list[Score]:
-        response = await self._send(_Calls.score_history(product_id, since))
-        return msgspec.convert(_json(response)["history"], list[Score], strict=False)
+        return _decode(await self._send(_Calls.score_history(product_id, since)), list[Score], "history")
 
     async def spread(self, product_id: int, regions: Sequence[str] = ()) -> Spread:
         return _decode(await self._send(_Calls.spread(product_id, regions)), Spread)
@@ -1042,8 +1087,7 @@ class AsyncMarketScoutClient:
         level: HeatMapLevel = "continent",
     ) -> dict[str, dict[str, float]]:
         call = _Calls.heat_map(product_ids, since, until, level)
-        result: dict[str, dict[str, float]] = _json(await self._send(call))["heat_map"]
-        return result
+        return _decode(await self._send(call), dict[str, dict[str, float]], "heat_map")
 
     async def watch(self, product_id: int) -> WatchlistEntry:
         return _decode(await self._send(_Calls.watch(product_id)), WatchlistEntry)
@@ -1052,8 +1096,7 @@ class AsyncMarketScoutClient:
         await self._send(_Calls.unwatch(product_id))
 
     async def check_alerts(self) -> list[str]:
-        alerts: list[str] = _json(await self._send(_Calls.check_alerts()))["alerts"]
-        return alerts
+        return _decode(await self._send(_Calls.check_alerts()), list[str], "alerts")
 
     async def export(self, data_type: str) -> str:
         return (await self._send(_Calls.export(data_type))).text
@@ -1098,8 +1141,7 @@ class AsyncMarketScoutClient:
         return _decode(await self._send(_Calls.alerts(unread_only, skip, limit)), list[Alert])
 
     async def mark_alerts_read(self, alert_ids: Sequence[int] | None = None) -> int:
-        changed: int = _json(await self._send(_Calls.mark_alerts_read(alert_ids)))["marked_read"]
-        return changed
+        return _decode(await self._send(_Calls.mark_alerts_read(alert_ids)), int, "marked_read")
 
     async def deliveries(
         self, *, status: str | None = None, skip: int = 0, limit: int = PAGE_SIZE

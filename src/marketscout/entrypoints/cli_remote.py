@@ -25,11 +25,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 
 from marketscout.adapters.csv_rows import column, header_problem, misfit
-from marketscout.client import IngestReport, MarketScoutClient, MarketScoutError, TrendingProduct
+from marketscout.client import (
+    IngestReport,
+    MarketScoutClient,
+    MarketScoutConnectionError,
+    MarketScoutError,
+    TrendingProduct,
+)
 from marketscout.domain.model import Platform, TrendStatus
 from marketscout.entrypoints.cli_args import http_url, whole_number
 from marketscout.entrypoints.schemas import ENGAGEMENT_COLUMNS, ENGAGEMENT_COLUMNS_SAID
@@ -301,10 +306,10 @@ def _log_out(client: MarketScoutClient, args: argparse.Namespace) -> int:
         client.use_access_token(kept)  # never logs in just to log out
         try:
             ended_now = client.log_out()
+        except MarketScoutConnectionError as error:
+            ended, why = False, _unreachable(args.server, error)
         except MarketScoutError as error:
             ended, why = False, f"the server answered {error}"
-        except httpx.HTTPError as error:
-            ended, why = False, f"cannot reach {args.server}: {type(error).__name__}"
         else:
             ended = True
             said = (
@@ -532,13 +537,18 @@ def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None
     except _Stop as error:
         print(f"marketscout: {error}", file=sys.stderr)
         return 1
+    except MarketScoutConnectionError as error:
+        print(f"marketscout: {_unreachable(args.server, error)}", file=sys.stderr)
+        return 1
     except MarketScoutError as error:
         print(f"marketscout: the server answered {error}", file=sys.stderr)
-        return 1
-    except httpx.HTTPError as error:
-        print(f"marketscout: cannot reach {args.server}: {type(error).__name__}", file=sys.stderr)
         return 1
     finally:
         if own:
             client.close()
     return 0
+
+
+def _unreachable(server: str, error: MarketScoutConnectionError) -> str:
+    """``cannot reach <server>: ConnectError``: the transport's failure, by name."""
+    return f"cannot reach {server}: {type(error.__cause__ or error).__name__}"
