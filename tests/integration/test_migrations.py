@@ -1,10 +1,11 @@
 """Migrations: they build exactly the declared schema, 0003, 0004 and 0011 fill the rollups
-(views, interactions, then the first reading's views) from what was stored before them, and
-downgrades that take a column off the accounts or the products keep every row referring to them,
-on SQLite and PostgreSQL."""
+(views, interactions, then the first reading's views) from what was stored before them, 0019
+composes the text stored before text was composed, and downgrades that take a column off the
+accounts or the products keep every row referring to them, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Table, create_engine, insert, pool, text
 
+from marketscout.adapters.clock import FixedClock
 from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql import tables as t
 from marketscout.adapters.sql.engine import create_engine as create_async_engine
@@ -24,20 +26,27 @@ from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.gains import window_gains
 from marketscout.domain.model import MAX_COUNT, EngagementSnapshot, Platform, TrendingFilter
 from marketscout.domain.scoring import hourly_series
+from marketscout.domain.usecases import catalog
+from marketscout.domain.usecases.engagement import SnapshotInput, ingest_engagement
 from tests.databases import fresh_postgres_database
 
 T0 = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_at_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def _database_at(revision: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A SQLite file or a PostgreSQL database (``request.param``) migrated to ``revision``."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        migrate.upgrade(url, "0002")
+        migrate.upgrade(url, revision)
         yield url
         return
-    with fresh_postgres_database("0002") as url:
+    with fresh_postgres_database(revision) as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_at_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from _database_at("0002", request, tmp_path)
 
 
 def _old_rows(url: str) -> list[EngagementSnapshot]:
@@ -173,13 +182,7 @@ def test_the_migrations_build_exactly_the_declared_schema(database_at_0002: str)
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_at_0009(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        migrate.upgrade(url, "0009")
-        yield url
-        return
-    with fresh_postgres_database("0009") as url:
-        yield url
+    yield from _database_at("0009", request, tmp_path)
 
 
 def test_stored_alert_keys_name_the_condition_after_0010(database_at_0009: str) -> None:
@@ -325,6 +328,142 @@ async def test_interactions_rolled_up_beyond_64_bits_count_as_the_maximum_after_
         await async_engine.dispose()
     assert points == [(1, hourly_series([reading], since=since, until=T0))]
     assert points[0][1][0].interactions == [top]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_at_0018(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from _database_at("0018", request, tmp_path)
+
+
+# Text as releases before 2026-12-03 stored it: as typed, here with combining accents (NFD) or in
+# a mix of both forms, which the store's fallback for wholly decomposed text does not find.
+_MIXED_NAME = "Cafe\u0301 Cr\u00e8me"  # é decomposed, è composed
+_NAME = "Caf\u00e9 Cr\u00e8me"
+_MIXED_ID = "Cafe\u0301-cr\u00e8me-1"
+_ID = "Caf\u00e9-cr\u00e8me-1"
+# Composed, longer than its column's 200 characters: U+0344 composes to two characters.
+_GROWING = "A" + "\u0344" * 199
+
+
+def _old_text(url: str) -> None:
+    """Writes, with plain SQL as the previous release did, products and ads with text not composed
+    (keys and keywords case-folded as typed), beside products and ads stored composed since."""
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(t.products),
+                [
+                    {
+                        "id": 1,
+                        "name": _MIXED_NAME,
+                        "name_key": _MIXED_NAME.casefold(),
+                        "description": "Cre\u0300me bru\u0302le\u0301e",
+                        "category": "Ku\u0308che",
+                        "keywords": ["cafe\u0301", "caf\u00e9", "mug"],
+                        "created_at": T0,
+                    },
+                    {
+                        "id": 2,
+                        "name": _NAME,
+                        "name_key": _NAME.casefold(),
+                        "description": "d",
+                        "category": "K\u00fcche",
+                        "keywords": [],
+                        "created_at": T0,
+                    },
+                ],
+            )
+            ads = [
+                # Found by its composed id after the upgrade.
+                (1, "TikTok", _MIXED_ID, "Cre\u0300me", "Mai\u0308son"),
+                # The same id stored decomposed, then composed (since ids are composed, POST /ads
+                # no longer saw the older one): the composed one keeps it, the older one is left.
+                (2, "Instagram", "Cafe\u0301-2", "Cre\u0300me", None),
+                (3, "Instagram", "Caf\u00e9-2", "c", None),
+                # Two forms of one id, neither composed: the older ad takes the composed id.
+                (4, "YouTube", "Cafe\u0301-cr\u00e8me", "c", None),
+                (5, "YouTube", "Caf\u00e9-cre\u0300me", "c", None),
+                # Composed, its advertiser would not fit its column: left as it is.
+                (6, "Facebook", "f-1", "c", _GROWING),
+            ]
+            connection.execute(
+                insert(t.ads),
+                [
+                    {
+                        "id": ad_id,
+                        "product_id": 1,
+                        "platform": platform,
+                        "external_id": external_id,
+                        "ad_content": content,
+                        "advertiser": advertiser,
+                        "created_at": T0,
+                    }
+                    for ad_id, platform, external_id, content, advertiser in ads
+                ],
+            )
+    finally:
+        engine.dispose()
+
+
+def _ads(url: str) -> dict[int, tuple[str, str | None, str | None]]:
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, external_id, ad_content, advertiser FROM ads"))
+            return {row.id: (row.external_id, row.ad_content, row.advertiser) for row in rows}
+    finally:
+        engine.dispose()
+
+
+async def test_text_stored_before_it_was_composed_is_composed_by_0019(
+    database_at_0018: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """0019 composes (NFC) the names, descriptions, categories, keywords, ad texts, ad ids and
+    advertisers stored before text was composed, and the name keys with them: search, the
+    namesake check and a reading naming an ad by its composed id find them. An id whose composed
+    form another ad of the platform holds (or takes first) is left as it was, and said."""
+    _old_text(database_at_0018)
+    with caplog.at_level(logging.WARNING):
+        migrate.upgrade(database_at_0018)
+    assert migrate.current(database_at_0018) == migrate.head()
+    engine = create_async_engine(database_at_0018)
+    uow = SqlUnitOfWork(session_factory(engine))
+    try:
+        for typed in ("caf\u00e9 cr\u00e8me", "Cafe\u0301 Cre\u0300me", "cr\u00e8me"):
+            found = await catalog.list_products(uow, skip=0, limit=10, query=typed)
+            assert [p.id for p in found] == [1, 2], typed
+        assert [p.id for p in await catalog.namesakes(uow, _NAME)] == [1, 2]
+        old = await catalog.get_product(uow, 1)
+        assert (old.name, old.description, old.category, old.keywords) == (
+            _NAME,
+            "Cr\u00e8me br\u00fbl\u00e9e",
+            "K\u00fcche",
+            ("caf\u00e9", "mug"),
+        )
+        async with uow:
+            assert await uow.products.categories() == ["K\u00fcche"]
+        reading = SnapshotInput(
+            observed_at=T0, region="US", views=5, platform=Platform.TIKTOK, external_id=_ID
+        )
+        report = await ingest_engagement(uow, FixedClock(T0 + timedelta(hours=1)), [reading])
+        assert (report.stored, report.rejected, report.product_ids) == (1, [], {1})
+        async with uow:
+            named = await uow.ads.get_by_external_id(Platform.TIKTOK, _ID)
+            assert named is not None and named.id == 1
+    finally:
+        await engine.dispose()
+    assert _ads(database_at_0018) == {
+        1: (_ID, "Cr\u00e8me", "Ma\u00efson"),
+        2: ("Cafe\u0301-2", "Cr\u00e8me", None),
+        3: ("Caf\u00e9-2", "c", None),
+        4: ("Caf\u00e9-cr\u00e8me", "c", None),
+        5: ("Caf\u00e9-cre\u0300me", "c", None),
+        6: ("f-1", "c", _GROWING),
+    }
+    said = "\n".join(record.getMessage() for record in caplog.records)
+    assert "2 ads keep their external_id as stored" in said and "ads 2, 5" in said
+    assert "ads.advertiser of 1 row" in said and "ad 6" in said
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
