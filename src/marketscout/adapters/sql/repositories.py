@@ -519,8 +519,9 @@ def _name_keys(text: str) -> builtins.list[str]:
     """The keys a stored name equal to ``text`` may have in ``products.name_key``: its
     ``text.folded`` form, written since names are stored composed (NFC); and, when it differs, that
     form decomposed (NFD), the key of a name stored before then as typed with combining accents
-    (then folded without composing). A name stored in a mix of both forms is not found by the
-    other: rewriting those keys would take a migration."""
+    (then folded without composing). Migration 0019 composed the names and keys stored before,
+    those in a mix of both forms too, so on a migrated database the second key finds nothing the
+    first does not."""
     key = folded(text)
     decomposed = unicodedata.normalize("NFD", key)
     return [key] if decomposed == key else [key, decomposed]

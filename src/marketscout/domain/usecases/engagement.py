@@ -78,7 +78,8 @@ async def _by_external(
     uow: UnitOfWork, found: dict[tuple[Platform, str], Ad | None], key: tuple[Platform, str]
 ) -> Ad | None:
     """The ad a platform's id (composed) names, looked up once per batch; an ad stored before
-    external ids were composed, decomposed (NFD) as typed, is found too, without a migration."""
+    external ids were composed, decomposed (NFD) as typed, is found too (the SQL stores' migration
+    0019 composed those ids, but an in-memory or embedding store may hold one)."""
     if key not in found:
         ad = await uow.ads.get_by_external_id(*key)
         if ad is None and (typed := unicodedata.normalize("NFD", key[1])) != key[1]:
