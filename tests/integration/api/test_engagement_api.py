@@ -103,6 +103,35 @@ async def test_ads_can_be_named_by_platform_and_external_id(client: Client, make
     ] == ("external_id")
 
 
+async def test_an_external_id_is_trimmed_as_an_ads_is_stored(client: Client, make_user: MakeUser) -> None:
+    """A reading's external_id is taken as POST /ads stores an ad's: without the blanks around
+    it (its length counted once trimmed), and one blank once trimmed, or only characters that
+    show nothing, is that item's rejection naming external_id, in JSON and in NDJSON alike."""
+    headers = await make_user("ingester")
+    _, ad_id = await setup_ad(client, headers, external_id=" \u00a0long-" + "e" * 195 + "\u3000")
+    listed = (await client.get("/ads", headers=headers)).json()
+    assert [ad["external_id"] for ad in listed] == ["long-" + "e" * 195]
+    named = {"platform": "TikTok", "region": "US", "views": 5}
+    items = [
+        {**named, "external_id": "  long-" + "e" * 195 + " ", "observed_at": NOW.isoformat()},
+        {**snap(ad_id, 1, 6), "external_id": "\u3000long-" + "e" * 195 + "\u00a0"},  # beside its ad_id
+        {**named, "external_id": "   ", "observed_at": NOW.isoformat()},
+        {**named, "external_id": "\u200b\u3164", "observed_at": NOW.isoformat()},
+        {**snap(ad_id, 2, 6), "external_id": " "},
+    ]
+    refused = [(2, "external_id", "must not be blank"), (3, "external_id", "must not be blank")]
+    refused.append((4, "external_id", "must not be blank"))
+    as_json = (await client.post("/engagement", json=items, headers=headers)).json()
+    assert (as_json["stored"], as_json["duplicates"]) == (2, 0), as_json
+    assert [(r["index"], r["field"], r["rule"]) for r in as_json["rejected"]] == refused
+    lines = b"\n".join(msgspec.json.encode(item) for item in items)
+    ndjson = await client.post(
+        "/engagement", content=lines, headers={**headers, "Content-Type": "application/x-ndjson"}
+    )
+    assert (ndjson.json()["duplicates"], ndjson.json()["stored"]) == (2, 0), ndjson.text
+    assert [(r["index"], r["field"], r["rule"]) for r in ndjson.json()["rejected"]] == refused
+
+
 async def test_body_problems(client: Client, make_user: MakeUser) -> None:
     headers = await make_user("ingester")
     malformed = await client.post(

@@ -1388,18 +1388,36 @@ async def test_a_row_with_fewer_cells_than_the_header_is_rejected_not_padded(cli
     assert "1 row: 1 stored" in await upload(client, "again.csv", again)
 
 
-async def test_an_upload_reads_the_platform_in_any_case(client: Client) -> None:
-    await signed_up(client, "platform_case")
-    product_id = await _create_product(client, "Case Lamp")
-    token = await client.post(
-        "/token", data={"username": "platform_case", "password": "a long enough passphrase"}
-    )
+async def _ad_named(client: Client, username: str, external_id: str) -> None:
+    """Signs ``username`` up, and creates a product and its TikTok ad ``external_id`` through
+    the API (as a client that uploads readings would have made it)."""
+    await signed_up(client, username)
+    product_id = await _create_product(client, f"{username} Lamp")
+    token = await client.post("/token", data={"username": username, "password": "a long enough passphrase"})
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    ad = {"product_id": product_id, "platform": "TikTok", "ad_content": "Look", "external_id": "case-1"}
+    ad = {"product_id": product_id, "platform": "TikTok", "ad_content": "Look", "external_id": external_id}
     assert (await client.post("/ads", json=ad, headers=bearer)).status_code == 201
+
+
+async def test_an_upload_reads_the_platform_in_any_case(client: Client) -> None:
+    await _ad_named(client, "platform_case", "case-1")
     raw = f"platform,external_id,observed_at,region,views\ntiktok,case-1,{NOW.isoformat()},gb,5\n".encode()
     answer = await _upload_answer(client, "readings.csv", raw)
     assert "1 row: 1 stored, 0 duplicates, 0 rejected." in answer.text
+
+
+async def test_an_upload_takes_an_external_id_trimmed_and_refuses_a_blank_one(client: Client) -> None:
+    """A CSV cell's external_id is taken without the blanks around it, as POST /ads stores an
+    ad's; one of only characters that show nothing is the row's rejection naming external_id."""
+    await _ad_named(client, "trimmed_ids", "trim-1")
+    raw = (
+        "platform,external_id,observed_at,region,views\n"
+        f"TikTok,\u3000trim-1\u00a0,{NOW.isoformat()},GB,5\n"
+        f"TikTok,\u200b\u3164,{(NOW - timedelta(hours=1)).isoformat()},GB,4\n"
+    ).encode()
+    text = html.unescape((await _upload_answer(client, "readings.csv", raw)).text)
+    assert "2 rows: 1 stored, 0 duplicates, 1 rejected." in text
+    assert '<td data-label="Line">3</td><td data-label="Problem">external_id: must not be blank<' in text
 
 
 async def test_a_product_read_without_gains_says_so_not_that_nothing_was_read(client: Client) -> None:
