@@ -282,7 +282,7 @@ class EngagementIn(Input, frozen=True):
     shares: Counter = 0
     ad_id: Id | None = None
     platform: Platform | None = None
-    external_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=ONE_LINE.pattern)] | None = None
+    external_id: Annotated[str, trimmed_text(catalog.EXTERNAL_ID_LENGTH)] | None = None
 
 
 # The columns an engagement CSV file may have (its header's names, in any case), and in words.

@@ -13,7 +13,8 @@ from marketscout.domain.instants import past_instant
 from marketscout.domain.model import Ad, EngagementSnapshot, Platform
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import normalise_region
-from marketscout.domain.text import ONE_LINE, composed
+from marketscout.domain.text import trimmed
+from marketscout.domain.usecases.catalog import EXTERNAL_ID_LENGTH
 
 
 class SnapshotInput(NamedTuple):
@@ -48,12 +49,15 @@ class IngestReport:
 
 
 def _typed_external(item: SnapshotInput) -> SnapshotInput:
-    """``item`` with its external id composed (NFC), the form ads' external ids are stored in
-    (``catalog.create_ad``), so ``Cafe`` + U+0301 finds the ad stored as ``Café``; an id holding a
-    control character is an InvalidValue (never looked up with a NUL)."""
+    """``item`` with its external id as ads' external ids are stored (``catalog.create_ad``, by
+    ``text.trimmed``): composed (NFC), so ``Cafe`` + U+0301 finds the ad stored as ``Café``, and
+    without the blanks around it. An id that no ad could have is an InvalidValue naming
+    ``external_id``, with the rule an ad's would break: blank once trimmed, longer than
+    ``EXTERNAL_ID_LENGTH``, or holding a control character (never looked up with a NUL) or a
+    bidirectional control."""
     if item.external_id is None:
         return item
-    return item._replace(external_id=composed(ONE_LINE.check("external_id", item.external_id)))
+    return item._replace(external_id=trimmed("external_id", item.external_id, EXTERNAL_ID_LENGTH))
 
 
 def _external_key(item: SnapshotInput) -> tuple[Platform, str] | None:
