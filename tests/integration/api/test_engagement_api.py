@@ -294,13 +294,21 @@ async def test_a_lone_surrogate_is_one_rejected_item_naming_its_field(
     odd = msgspec.json.encode(snap(ad_id, 1, 7)).replace(b'"region":"US"', b'"region":"U\\ud800"')
     assert b"\\ud800" in odd
     surrogate = {"field": "region", "rule": "must be valid Unicode text (no lone surrogates)"}
+    # A high surrogate closing the item's last string (msgspec: "Input data was truncated").
+    region_last = {name: value for name, value in snap(ad_id, 3, 9).items() if name != "region"}
+    last = msgspec.json.encode({**region_last, "region": "US"}).replace(b'"US"}', b'"U\\ud800"}')
+    assert last.endswith(b'"U\\ud800"}')
     for content, content_type, index in (
         (b"[" + good + b"," + odd + b"]", "application/json", 1),
         (good + b"\n" + odd, "application/x-ndjson", 1),
         (odd, "application/json", 0),
+        (b"[" + good + b"," + last + b"]", "application/json", 1),
+        (good + b"\n" + last, "application/x-ndjson", 1),
+        (good + b"\n" + last + b"\n", "application/x-ndjson", 1),
+        (last, "application/json", 0),
     ):
         response = await client.post(
             "/engagement", content=content, headers={**headers, "Content-Type": content_type}
         )
         assert response.status_code == 200, (content_type, response.text)
-        assert response.json()["rejected"] == [{"index": index, **surrogate}], content_type
+        assert response.json()["rejected"] == [{"index": index, **surrogate}], (content_type, content)

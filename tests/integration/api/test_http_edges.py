@@ -762,6 +762,19 @@ SURROGATE = "must be valid Unicode text (no lone surrogates)"
             b'{"kind": "score_threshold", "threshold": 10, "channels": ["\\udfff"]}',
             "channels[0]",
         ),
+        # A high surrogate closing the body's last string: msgspec says only that the input was
+        # truncated, without the word "surrogate".
+        ("/products", b'{"name":"Lamp","description":"\\ud83d"}', "description"),
+        ("/products", b'{"description":"x","name":"\\ud83d"}', "name"),
+        ("/products", b'{"name":"Lamp","description":"\\ud83d"}  ', "description"),
+        ("/ads", b'{"product_id":1,"platform":"TikTok","ad_content":"Watch \\ud83d"}', "ad_content"),
+        (
+            "/alert-rules",
+            b'{"kind":"score_threshold","threshold":10,"webhook_url":"https://x.example/\\ud83d"}',
+            "webhook_url",
+        ),
+        ("/signup", b'{"username":"u_sur","email":"a@b.co","password":"correct horse \\ud83d"}', "password"),
+        ("/token/refresh", b'{"refresh_token":"\\ud83d"}', "refresh_token"),
     ],
 )
 async def test_a_lone_surrogate_in_a_string_is_a_422_naming_the_field(
@@ -773,6 +786,32 @@ async def test_a_lone_surrogate_in_a_string_is_a_422_naming_the_field(
     answer = await client.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
     assert answer.status_code == 422, answer.text
     assert answer.json()["details"] == [{"field": field, "rule": SURROGATE, "index": None}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name":"Lamp","description":"\\ud83d',
+        b'{"name":"Lamp","description":"\\ud8',
+        b'{"name":"Lamp","description":"\\ud83d"',
+        b'{"name":"Lamp","description":"\\ud83d"}}',
+        b'{"name":"Lamp","description":"\\ud83d"} x',
+        b'{"name":"Lamp","description":"\\ud83d","n":NaN}',
+        b'{"name":NaN,"description":"\\ud83d"}',
+        b'\xef\xbb\xbf{"name":"Lamp","description":"\\ud83d"}',
+    ],
+)
+async def test_a_malformed_body_holding_a_lone_surrogate_is_still_400(
+    client: Client, make_user: MakeUser, body: bytes
+) -> None:
+    """A body that is not JSON (cut short, trailing text, a NaN JSON has no word for, a byte
+    order mark) is the body's problem, whatever surrogate it holds."""
+    headers = await make_user("malformed")
+    answer = await client.post(
+        "/products", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["details"] == [{"field": "body", "rule": "must be well-formed JSON", "index": None}]
 
 
 async def test_an_escaped_surrogate_pair_is_text(client: Client, make_user: MakeUser) -> None:
