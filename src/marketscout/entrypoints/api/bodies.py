@@ -319,11 +319,16 @@ def _pairs(items: list[tuple[str, Any]]) -> _Pairs:
     return found
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_pairs(raw: bytes) -> Any:
     """``raw`` read by the standard library (slowly), each object a :class:`_Pairs`; None when it
-    does not parse (the caller's decoder says why)."""
+    is not JSON (the caller's decoder says why). As strict as msgspec but for lone surrogates: UTF-8
+    only (bytes would be sniffed for UTF-16 and a byte order mark), no NaN or Infinity."""
     try:
-        return json.loads(raw, object_pairs_hook=_pairs)
+        return json.loads(raw.decode(), object_pairs_hook=_pairs, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         return None
 
@@ -341,7 +346,11 @@ SURROGATE_RULE = "must be valid Unicode text (no lone surrogates)"
 def lone_surrogate(raw: bytes) -> str | None:
     """The field (a path such as ``channels[0]``; ``body`` for the whole, or a name that holds
     one) of the first string in ``raw`` holding a lone surrogate; None when none does or ``raw``
-    does not parse. Read only once msgspec has refused the body for a surrogate."""
+    is not JSON (cut short, say). Read only once msgspec has refused the body as malformed: it
+    says so of a lone surrogate in words that do not always name one (a high surrogate closing
+    the last string is "Input data was truncated")."""
+    if b"\\u" not in raw:
+        return None  # no escape, no surrogate: spare reading a malformed body again
     return surrogate_field(read_pairs(raw))
 
 
@@ -489,8 +498,8 @@ class RequestChecks:
         except msgspec.ValidationError as error:
             problems = every_problem(body, body_type) or [describe(error, body_type)]
             raise ValidationException(extra=[{"key": f, "message": r} for f, r in problems]) from None
-        except msgspec.DecodeError as error:
-            if "surrogate" in str(error) and (field := lone_surrogate(body)):
+        except msgspec.DecodeError:
+            if field := lone_surrogate(body):
                 raise ValidationException(extra=[{"key": field, "message": SURROGATE_RULE}]) from None
             raise NOT_JSON from None
         # Only a body holding a field's name twice (or an escape, which may spell one) is read again.

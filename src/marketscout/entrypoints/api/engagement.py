@@ -72,8 +72,8 @@ def _parse_item(index: int, written: bytes | msgspec.Raw) -> SnapshotInput | Rej
         return _rejection(index, error)
     except UnicodeDecodeError:
         return Rejection(index, "item", "is not valid UTF-8")
-    except (msgspec.DecodeError, RecursionError) as error:
-        if "surrogate" in str(error) and (field := lone_surrogate(bytes(written))):
+    except (msgspec.DecodeError, RecursionError):
+        if field := lone_surrogate(bytes(written)):
             return Rejection(index, "item" if field == "body" else field, SURROGATE_RULE)
         return Rejection(index, "item", "is not valid JSON")
 
