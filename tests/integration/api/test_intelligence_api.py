@@ -459,3 +459,25 @@ async def test_trending_filters_by_category_as_the_dashboard_does(
     assert too_long.json()["details"] == [
         {"field": "category", "rule": "must be at most 100 characters long", "index": None}
     ]
+
+
+async def test_heat_map_echoes_a_default_since_it_takes_back(client: Client, make_user: MakeUser) -> None:
+    """The default ``since``, 30 days before ``until``, starts no earlier than the earliest
+    instant the API takes (1970-01-01T00:00:00Z): the window it echoes is one a client can send
+    again. ``until`` at that very instant leaves an empty window, not a refusal."""
+    headers = await make_user("analyst")
+    product_id, _ = await setup_ad(client, headers)
+    for until, since in (
+        ("1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"),
+        ("1970-01-15T00:00:00Z", "1970-01-01T00:00:00Z"),
+        ("1970-01-31T00:00:00Z", "1970-01-01T00:00:00Z"),
+        ("1970-02-15T00:00:00Z", "1970-01-16T00:00:00Z"),
+    ):
+        query: dict[str, Any] = {"until": until, "product_id": product_id}
+        response = await client.get("/heat-map", params=query)
+        assert response.status_code == 200, (until, response.text)
+        body = response.json()
+        assert (body["since"], body["until"]) == (since, until)
+        assert body["products"][0]["regional_views"] == 0
+        again = await client.get("/heat-map", params={"since": body["since"], "product_id": product_id})
+        assert again.status_code == 200, (until, again.text)

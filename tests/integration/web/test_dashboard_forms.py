@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -466,6 +466,25 @@ async def test_the_heat_map_says_its_window_and_offers_the_others(client: Client
         problems = re.findall(r'<p class="error" role="alert">(.*?)</p>', html.unescape(odd.text), re.S)
         assert problems == [f"Days “{asked}” is not one of 7, 30, 90; showing the last 30 days."], asked
         assert "Views gained in the last 30 days" in _plain(odd.text)
+
+
+async def test_the_heat_map_window_starts_no_earlier_than_1970(client: Client) -> None:
+    """A clock a few days after 1970-01-01 (the earliest instant the product takes): the window
+    back from it starts then, rather than the page (or the product's page, which maps its last 30
+    days) failing on a time before it."""
+    await signed_up(client, "heat_epoch")
+    product_id = await _create_product(client, "Epoch Lamp")
+    clock = client.app.state.container.clock()
+    assert isinstance(clock, MovableClock)
+    clock.current = datetime(1970, 1, 10, 12, tzinfo=UTC)
+    for days in (7, 30, 90):
+        answer = await client.get(f"/ui/heat-map?product_id={product_id}&days={days}", headers=HTML)
+        assert answer.status_code == 200, (days, answer.text[:300])
+        said = _plain(answer.text)
+        start = "1970-01-03 12:00" if days == 7 else "1970-01-01 00:00"
+        assert f"Views gained in the last {days} days ({start} UTC to 1970-01-10 12:00 UTC)" in said, days
+    product_page = await client.get(f"/ui/products/{product_id}", headers=HTML)
+    assert product_page.status_code == 200, product_page.text[:300]
 
 
 async def test_the_heat_map_says_how_regions_without_a_continent_and_global_readings_count(
