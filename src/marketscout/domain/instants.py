@@ -33,6 +33,13 @@ def utc_instant(field: str, value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def window_back(end: datetime, span: timedelta) -> datetime:
+    """The start of a default window ``span`` long that ends at ``end`` (an instant in the span),
+    no earlier than EARLIEST: a window echoed or queried starts at an instant every entry point
+    takes, so a client may send it back (it is shorter, or empty, in 1970's first days)."""
+    return max(end - span, EARLIEST)
+
+
 def past_instant(field: str, value: datetime, now: datetime) -> datetime:
     """``value`` in UTC, as :func:`utc_instant`, and no later than ``now`` (with the tolerance)."""
     instant = utc_instant(field, value)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from marketscout.domain.errors import InvalidValue, NotFound
 from marketscout.domain.heatmap import heat_map_from_activity, regional_views
-from marketscout.domain.instants import utc_instant
+from marketscout.domain.instants import utc_instant, window_back
 from marketscout.domain.model import (
     EngagementSnapshot,
     Platform,
@@ -449,10 +449,11 @@ async def regional_heat_map(
     until: datetime | None = None,
     level: Literal["continent", "country"] = "continent",
 ) -> list[HeatMapRow]:
-    """Relative interest per region; by default for the top products by score."""
+    """Relative interest per region; by default for the top products by score, ``until`` now
+    and ``since`` :data:`HEAT_MAP_WINDOW` before it (:func:`~marketscout.domain.instants.window_back`)."""
     end = utc_instant("until", until) if until is not None else clock.now()
-    start = utc_instant("since", since) if since is not None else end - HEAT_MAP_WINDOW
-    if start >= end:
+    start = utc_instant("since", since) if since is not None else window_back(end, HEAT_MAP_WINDOW)
+    if since is not None and start >= end:  # the default window is empty at 1970-01-01T00:00:00Z
         raise InvalidValue("since", "must be before until")
     async with uow:
         if product_ids:

@@ -15,7 +15,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromQuery, QueryParameter
 from msgspec import Meta
 
-from marketscout.domain.instants import utc_instant
+from marketscout.domain.instants import utc_instant, window_back
 from marketscout.domain.model import Platform, TrendStatus, User
 from marketscout.domain.ports import Clock, UnitOfWork
 from marketscout.domain.regions import CONTINENTS, normalise_area, normalise_region
@@ -186,7 +186,7 @@ async def _heat_map(
             for r in rows
         ],
         level=level,
-        since=since or end - trends.HEAT_MAP_WINDOW,
+        since=since or window_back(end, trends.HEAT_MAP_WINDOW),
         until=end,
     )
 

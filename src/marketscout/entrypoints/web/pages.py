@@ -45,6 +45,7 @@ from marketscout.domain.errors import (
     Unavailable,
 )
 from marketscout.domain.gains import gains_of
+from marketscout.domain.instants import window_back
 from marketscout.domain.model import (
     GLOBAL_REGION,
     GROWTH_ORDERS,
@@ -954,7 +955,7 @@ class DashboardController(Controller):
         for (ad_id, _region), views in last_by_key.items():
             ad_views[ad_id] += views
         series = [daily.get(day, 0.0) for day in range(20, -1, -1)]
-        heat_since = now - trends.HEAT_MAP_WINDOW
+        heat_since = window_back(now, trends.HEAT_MAP_WINDOW)
         regions = await trends.regional_heat_map(
             uow, clock, product_ids=[product_id], since=heat_since, until=now
         )
@@ -1039,7 +1040,7 @@ class DashboardController(Controller):
                     f"Days “{days[:20]}” is not one of {offered}; showing the last {window} days."
                 )
         until = clock.now()
-        since = until - timedelta(days=window)
+        since = window_back(until, timedelta(days=window))
         query = _search(q, problems, "showing the top trending product")
         matches = (
             await catalog.list_products(uow, skip=0, limit=HEAT_MAP_MATCHES + 1, query=query) if query else []
