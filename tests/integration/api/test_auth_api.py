@@ -176,6 +176,41 @@ async def test_unknown_refresh_token_is_401(client: Client) -> None:
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["", "   ", "x" * 513, "x" * 100_000, "a b", "tøken", "a\nb", "\U0001f600"],
+)
+async def test_a_malformed_refresh_token_is_401_as_an_unknown_one(client: Client, written: str) -> None:
+    """A refresh token sent that no issued one can be (blank, too long, of other characters) is
+    one the server does not know: 401 with WWW-Authenticate, as the contract says of any refresh
+    that fails, in the words an unknown token gets; not a 422 that tells it apart."""
+    unknown = await client.post("/token/refresh", json={"refresh_token": "made-up"})
+    response = await client.post("/token/refresh", json={"refresh_token": written})
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["message"] == unknown.json()["message"] == "Invalid or expired refresh token"
+    assert response.json()["details"] == unknown.json()["details"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        (b"{}", "refresh_token", "is required"),
+        (b'{"refresh_token": 5}', "refresh_token", "must be a string"),
+        (b'{"refresh_token": null}', "refresh_token", "must be a string"),
+        (b'{"refresh_token": "x", "extra": 1}', "extra", "is not a known field"),
+        (b'["x"]', "body", "must be an object"),
+    ],
+)
+async def test_a_refresh_body_without_a_refresh_token_string_is_422(
+    client: Client, body: bytes, field: str, rule: str
+) -> None:
+    response = await client.post("/token/refresh", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert "www-authenticate" not in response.headers
+    assert [(d["field"], d["rule"]) for d in response.json()["details"]] == [(field, rule)]
+
+
 def _forge(claims: dict[str, object], header: dict[str, object]) -> str:
     def part(data: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
