@@ -87,6 +87,12 @@ NO_PARAMETERS_422 = "A query parameter this operation does not take; ``details``
 # parameter that names no stored resource).
 OWN_ERRORS: dict[tuple[str, str], dict[str, str | None]] = {
     ("GET", "/export/{data_type}"): {"400": "data_type is not one of: watchlist, trends", "404": None},
+    ("POST", "/token/refresh"): {
+        "401": "The refresh token is not one that may be rotated: unknown, expired, spent, of an ended "
+        "login or a disabled account, or no token at all (blank, over 512 characters); one message",
+        "422": "The body is not an object holding a refresh_token string (missing, not a string, an "
+        "unknown field); ``details`` names the field",
+    },
 }
 
 

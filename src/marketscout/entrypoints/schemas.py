@@ -148,7 +148,15 @@ class TokenOut(Output, frozen=True):
 
 
 class RefreshIn(Input, frozen=True):
-    refresh_token: Annotated[str, Meta(min_length=1, max_length=512)]
+    # No length bounds: a string no issued token can be (blank, too long) is refused as an unknown
+    # token is (401), not told apart by a 422.
+    refresh_token: Annotated[
+        str,
+        Meta(
+            description="A refresh token as POST /token or POST /token/refresh answered it (at most "
+            "512 characters); any other string is a 401, as an unknown or spent one"
+        ),
+    ]
 
 
 class RevokeIn(Input, frozen=True):

@@ -27,6 +27,8 @@ EMAIL_LOCAL_MAX_LENGTH = 64  # before the @ (RFC 5321)
 INVALID_CREDENTIALS = "Incorrect username or password"
 DISABLED = "This account is disabled: ask the instance's operator"
 INVALID_REFRESH = "Invalid or expired refresh token"
+# Longer than any refresh token issued (64 characters): one longer is refused unlooked-up.
+REFRESH_TOKEN_MAX_LENGTH = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +230,10 @@ async def _spend(
 ) -> tuple[User, RefreshToken, bool]:
     """In ``uow``: the account and stored token of a refresh token that may be rotated, marked
     spent now (True), or spent by another at most ``grace`` ago (False: only with a grace).
-    AuthenticationFailed otherwise; a replay (spent longer ago) revokes the login, committed."""
+    AuthenticationFailed otherwise, as for a token that was never issued: a blank or too long
+    one too; a replay (spent longer ago) revokes the login, committed."""
+    if not refresh_token.strip() or len(refresh_token) > REFRESH_TOKEN_MAX_LENGTH:
+        raise AuthenticationFailed(INVALID_REFRESH)
     stored = await uow.refresh_tokens.get_by_digest(refresh_digest(refresh_token))
     now = clock.now()
     user = None if stored is None else await uow.users.get(stored.user_id)
