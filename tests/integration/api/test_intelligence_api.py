@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.integration.api.support import setup_ad, snap
+from tests.integration.api.support import MovableClock, setup_ad, snap
 
 Client = AsyncTestClient[Litestar]
 MakeUser = Callable[[str], Awaitable[dict[str, str]]]
@@ -481,3 +482,39 @@ async def test_heat_map_echoes_a_default_since_it_takes_back(client: Client, mak
         assert body["products"][0]["regional_views"] == 0
         again = await client.get("/heat-map", params={"since": body["since"], "product_id": product_id})
         assert again.status_code == 200, (until, again.text)
+
+
+async def test_windows_back_from_the_clock_start_no_earlier_than_1970(
+    client: Client, make_user: MakeUser, clock: MovableClock
+) -> None:
+    """With the clock days after 1970-01-01 (the earliest instant taken), each read whose window
+    reaches back from it (30 days of regional activity, the scan's day, the spread's weeks)
+    starts then rather than refusing a "start" the client never sent."""
+    headers = await make_user("analyst")
+    product_id, ad_id = await setup_ad(client, headers)
+    first = datetime(1970, 1, 1, 6, tzinfo=UTC)
+    readings = [
+        {
+            "ad_id": ad_id,
+            "region": region,
+            "observed_at": (first + timedelta(hours=12 * step)).isoformat(),
+            "views": int(1000 * 1.3**step),
+        }
+        for step in range(18)
+        for region in ("DE", "US")
+    ]
+    stored = await client.post("/engagement", json=readings, headers=headers)
+    assert stored.json()["stored"] == len(readings), stored.text
+    clock.current = datetime(1970, 1, 10, 12, tzinfo=UTC)
+    for path, query in (
+        ("/trending", {"region": "DE"}),
+        ("/trending", {"region": "DE", "ranking": "regional"}),
+        ("/trending", {"region": "Europe", "ranking": "regional"}),
+        ("/scan-ads", {}),
+        (f"/products/{product_id}/spread", {}),
+        (f"/trends/{product_id}", {}),
+        ("/heat-map", {}),
+        ("/", {"region": "DE"}),
+    ):
+        answer = await client.get(path, params=query, headers={"Accept": "text/html"} if path == "/" else {})
+        assert answer.status_code == 200, (path, query, answer.text[:300])
