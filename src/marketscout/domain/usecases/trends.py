@@ -129,7 +129,7 @@ async def active_products(
     async with uow:
         # Only the area's regions come back (a continent: its countries), kept by the store.
         regions = regions_of(area) if area is not None else None
-        gains = await uow.engagement.window_gains(now - ACTIVITY_WINDOW, now, regions=regions)
+        gains = await uow.engagement.window_gains(window_back(now, ACTIVITY_WINDOW), now, regions=regions)
     return {
         g.product_id
         for g in gains
@@ -311,7 +311,7 @@ async def score_history(
 async def scan_hits(uow: UnitOfWork, now: datetime, window: timedelta = SCAN_WINDOW) -> list[ScanHit]:
     """Every ad the scan finds, strongest first, inside an open unit of work: every ad's gains,
     even when one product is wanted, because ads are judged against their peers."""
-    gains = await uow.engagement.ad_gains(now - window, now)
+    gains = await uow.engagement.ad_gains(window_back(now, window), now)
     born = await uow.ads.first_seen_dates({g.ad_id for g in gains})
     return rank_gains(gains, now, window=window, born=born)
 
@@ -339,7 +339,9 @@ async def _scanned(
         area = normalise_area(region)
         there = {
             g.ad_id
-            for g in await uow.engagement.window_gains(now - window, now, regions=regions_of(area))
+            for g in await uow.engagement.window_gains(
+                window_back(now, window), now, regions=regions_of(area)
+            )
             if g.gained > 0 and in_area(g.region, area)
         }
         hits = [hit for hit in hits if hit.ad_id in there]
@@ -412,7 +414,7 @@ async def scan_page(
         hits = await _scanned(uow, now, window, platform=platform, region=region)
         shown, products = await _shown(uow, hits[skip : skip + limit])
         readings = await uow.engagement.for_products(
-            {v.ad.product_id for v in shown}, until=now, since=now - window
+            {v.ad.product_id for v in shown}, until=now, since=window_back(now, window)
         )
     wanted = {v.ad.id for v in shown}
     latest: dict[tuple[int, str], EngagementSnapshot] = {}
