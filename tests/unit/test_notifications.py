@@ -173,6 +173,42 @@ def test_delivery_settings_are_validated(channels: list[Channel], url: str | Non
     assert raised.value.field == field
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://" + "a" * 64 + ".example.com/",  # a label longer than 63 octets
+        "http://a..example.com/",  # an empty label
+        "http://.example.com/",
+        "http://example..com./x",
+        "http://" + "abcdefghi." * 26 + "com/",  # 263 characters in all
+        "http://" + "ä" * 60 + ".example/",  # 63 characters, longer once IDNA-encoded
+        "http://a!b.example.com/",
+        "http://%61.example.com/",
+    ],
+)
+def test_webhook_hosts_that_are_not_dns_names_are_refused(url: str) -> None:
+    """Such a host could not be looked up (the IDNA codec raises): refused when the rule is made."""
+    for allow_private in (False, True):
+        with pytest.raises(InvalidValue) as raised:
+            validate_channels([Channel.WEBHOOK], url, allow_private=allow_private)
+        assert raised.value.field == "webhook_url"
+        assert "DNS name" in raised.value.rule
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://" + "a" * 63 + ".example.com/",
+        "https://hooks.example.com./x",  # the root's trailing dot
+        "https://my_hooks.example.com/x",
+        "https://bücher.example/x",
+        "http://[2606:4700::1111]:8080/x",
+    ],
+)
+def test_webhook_hosts_that_are_dns_names_or_addresses_pass(url: str) -> None:
+    assert validate_channels([Channel.WEBHOOK], url) == (Channel.WEBHOOK,)
+
+
 def test_valid_delivery_settings_pass() -> None:
     assert validate_channels([Channel.WEBHOOK, Channel.EMAIL], "https://hooks.example:8443/a?b=c") == (
         Channel.WEBHOOK,

@@ -16,6 +16,10 @@ from marketscout.domain.usecases import catalog, trends
 from marketscout.domain.usecases.engagement import SnapshotInput, ingest_engagement
 from tests.unit.fakes import FakeClock
 
+URL_HOST = (
+    "must name a host that is a valid DNS name: labels of letters, digits, hyphens or underscores "
+    "between single dots, at most 63 characters each and 253 in all once IDNA-encoded"
+)
 PRODUCT = catalog.NewProduct(name="Desk Lamp", description="A lamp")
 NO_CONTROL = "must not hold control characters"
 NO_CONTROL_BUT_LINES = "must not hold control characters other than tabs and line breaks"
@@ -125,6 +129,7 @@ async def test_lengths_are_counted_after_trimming(uow: InMemoryUnitOfWork, field
         ({"ad_content": "Buy \u202enow"}, "ad_content", NO_BIDI),
         ({"external_id": "id\u2068"}, "external_id", NO_BIDI),
         ({"advertiser": "\u202dShop"}, "advertiser", NO_BIDI),
+        ({"url": "https://shop..example.com/x"}, "url", URL_HOST),
     ],
 )
 async def test_an_ad_with_control_characters_or_invisible_text_is_refused_by_name(

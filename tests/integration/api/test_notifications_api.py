@@ -115,6 +115,18 @@ async def test_rule_channels_are_validated(client: Client) -> None:
             {"kind": "new_viral_ad", "channels": ["webhook", "webhook"], "webhook_url": "https://x.example"},
             "channels",
         ),
+        (
+            {
+                "kind": "new_viral_ad",
+                "channels": ["webhook"],
+                "webhook_url": f"http://{'a' * 64}.example.com/",
+            },
+            "webhook_url",
+        ),
+        (
+            {"kind": "new_viral_ad", "channels": ["webhook"], "webhook_url": "http://a..example.com/"},
+            "webhook_url",
+        ),
         ({"kind": "new_viral_ad", "channels": ["email"]}, "channels"),  # no mail server configured
         ({"kind": "new_viral_ad", "channels": ["sms"]}, "channels"),
     ]
