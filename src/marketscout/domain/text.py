@@ -27,6 +27,7 @@ and Python alike), so an entry point may check it early and say the same ``rule`
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable
@@ -150,10 +151,42 @@ WEB_URL_RULE = "must be an absolute http or https URL without spaces or control 
 WEB_URL_PATTERN = rf"^https?://[^\s{_CONTROL}]+$"
 
 
+WEB_URL_HOST_RULE = (
+    "must name a host that is a valid DNS name: labels of letters, digits, hyphens or underscores "
+    "between single dots, at most 63 characters each and 253 in all once IDNA-encoded"
+)
+# One label of a host name once IDNA-encoded (underscores are not in RFC 1123, but real names have them).
+_DNS_LABEL = re.compile(r"[a-z0-9_-]{1,63}")
+DNS_NAME_MAX_LENGTH = 253
+
+
+def dns_name(host: str) -> str | None:
+    """``host`` as it is looked up: IDNA-encoded (by the standard library's codec, which also reads
+    the ideographic and fullwidth full stops as dots and folds fullwidth forms, as clients do) and
+    lower-cased, with its trailing dot if it has one; None when that is not a DNS name (an empty
+    label, a label over 63 octets, over 253 in all, a character other than letters, digits, hyphens
+    and underscores), which no resolver could be asked for. An IPv6 address (as a URL's host, without
+    its brackets) is itself."""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return None
+        return host
+    try:
+        name = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    bare = name.removesuffix(".")
+    if len(bare) > DNS_NAME_MAX_LENGTH or not all(_DNS_LABEL.fullmatch(label) for label in bare.split(".")):
+        return None
+    return name
+
+
 def web_url(field: str, value: str, max_length: int) -> SplitResult:
     """``value`` split, when it is an absolute http or https URL of at most ``max_length``
-    characters without spaces or control characters; otherwise :class:`InvalidValue` naming
-    ``field``."""
+    characters without spaces or control characters, whose host is an IP address or a DNS name
+    (:func:`dns_name`); otherwise :class:`InvalidValue` naming ``field``."""
     if len(value) > max_length:
         raise InvalidValue(field, at_most(max_length))
     if _SPACE_OR_CONTROL.search(value):
@@ -165,4 +198,6 @@ def web_url(field: str, value: str, max_length: int) -> SplitResult:
         raise InvalidValue(field, WEB_URL_RULE) from error
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidValue(field, WEB_URL_RULE)
+    if dns_name(parts.hostname) is None:
+        raise InvalidValue(field, WEB_URL_HOST_RULE)
     return parts
