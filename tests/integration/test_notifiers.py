@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ from marketscout.adapters.sql import migrate
 from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import DeliveryFailed
-from marketscout.domain.model import Channel, Delivery
+from marketscout.domain.model import Channel, Delivery, DeliveryStatus
+from marketscout.domain.ports import Notifier, UnitOfWork
+from marketscout.domain.usecases.notifications import dispatch_notifications
 from marketscout.entrypoints.cli import main
 from tests.outbox import NOTE, NOTE_TIME, SECRET, seed_outbox
 from tests.receivers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
@@ -117,6 +120,48 @@ async def test_webhooks_to_internal_addresses_are_refused(url: str) -> None:
     assert raised.value.permanent
     assert "non-public" in raised.value.message
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    "host", ["a..example.com", "a" * 64 + ".example.com", ".example.com", ("a" * 60 + ".") * 5 + "com"]
+)
+@pytest.mark.parametrize("allow_private", [False, True])
+async def test_a_webhook_host_that_cannot_be_looked_up_is_a_permanent_failure(
+    host: str, allow_private: bool
+) -> None:
+    """Stored before the URL rule refused them, such hosts make the IDNA codec raise UnicodeError
+    in the lookup: a dead letter saying so, not an exception out of the notifier."""
+    notifier = WebhookNotifier(FixedClock(NOW), allow_private=allow_private)
+    with pytest.raises(DeliveryFailed) as raised:
+        await notifier.send(_delivery(f"http://{host}/hook"), NOTE)
+    assert raised.value.permanent
+    assert raised.value.message.startswith("the webhook URL's host cannot be looked up")
+
+
+async def test_rules_stored_with_unusable_addresses_do_not_stop_the_others(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    """On every store: the webhook of a rule stored with a host no resolver takes becomes a dead
+    letter, and the same pass delivers the e-mail all the same."""
+    sink = SmtpSink()
+    with smtp_sink(sink):
+        targets = {Channel.WEBHOOK: f"http://{'a' * 64}.example.com/", Channel.EMAIL: "ana@example.com"}
+        await seed_outbox(uow_factory(), NOW, targets)
+        notifiers: dict[Channel, Notifier] = {
+            Channel.WEBHOOK: WebhookNotifier(FixedClock(NOW)),
+            Channel.EMAIL: SmtpNotifier("127.0.0.1", sink.port, "alerts@marketscout.example"),
+        }
+        report = await dispatch_notifications(uow_factory(), FixedClock(NOW), notifiers)
+    assert (report.delivered, report.dead, report.retrying) == (1, 1, 0)
+    uow = uow_factory()
+    async with uow:
+        deliveries = {d.channel: d for d in await uow.deliveries.list(1)}
+    assert deliveries[Channel.EMAIL].status == DeliveryStatus.DELIVERED
+    assert deliveries[Channel.WEBHOOK].status == DeliveryStatus.DEAD
+    assert (deliveries[Channel.WEBHOOK].last_error or "").startswith(
+        "the webhook URL's host cannot be looked up"
+    )
+    assert sink.envelopes == [("alerts@marketscout.example", ["ana@example.com"])]
 
 
 async def test_email_is_sent_through_smtp() -> None:
