@@ -31,6 +31,7 @@ import httpx
 from marketscout.domain.errors import DeliveryFailed
 from marketscout.domain.model import Channel, Delivery
 from marketscout.domain.ports import Clock, Notification, Notifier
+from marketscout.domain.text import dns_name
 from marketscout.domain.usecases.notifications import is_public_address
 
 TOLERANCE_SECONDS = 300
@@ -152,10 +153,15 @@ class WebhookNotifier(Notifier):
         Server-side request forgery guard: a user's URL must not reach the server's own network
         (loopback, private ranges, link-local cloud metadata). Rule creation refuses literal
         addresses and localhost; names are checked here, at each attempt, because DNS changes."""
+        unusable = f"the webhook URL's host cannot be looked up: {host[:100]} is not a valid DNS name"
+        if dns_name(host) is None:  # a rule stored before web_url refused such hosts
+            raise DeliveryFailed(unusable, permanent=True)
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as error:
             raise DeliveryFailed(f"cannot resolve {host}: {error.strerror or error}") from error
+        except (UnicodeError, ValueError) as error:  # the IDNA codec, or a NUL, refusing the name
+            raise DeliveryFailed(unusable, permanent=True) from error
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if not self._allow_private:
             for text in addresses:
