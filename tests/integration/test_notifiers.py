@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from marketscout.adapters.sql.engine import create_engine, session_factory
 from marketscout.adapters.sql.uow import SqlUnitOfWork
 from marketscout.domain.errors import DeliveryFailed
 from marketscout.domain.model import Channel, Delivery, DeliveryStatus
-from marketscout.domain.ports import Notifier, UnitOfWork
-from marketscout.domain.usecases.notifications import dispatch_notifications
+from marketscout.domain.ports import Notification, Notifier, UnitOfWork
+from marketscout.domain.usecases.notifications import INTERRUPTED, RetryPolicy, dispatch_notifications
 from marketscout.entrypoints.cli import main
 from tests.outbox import NOTE, NOTE_TIME, SECRET, seed_outbox
 from tests.receivers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
@@ -162,6 +163,47 @@ async def test_rules_stored_with_unusable_addresses_do_not_stop_the_others(
         "the webhook URL's host cannot be looked up"
     )
     assert sink.envelopes == [("alerts@marketscout.example", ["ana@example.com"])]
+
+
+class Crash(BaseException):
+    """What no dispatcher survives (its process killed, say), raised in the middle of a send."""
+
+
+class CrashingNotifier(Notifier):
+    channel = Channel.WEBHOOK
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    async def send(self, delivery: Delivery, notification: Notification) -> None:
+        self.attempts += 1
+        raise Crash
+
+
+async def test_a_delivery_left_sending_by_a_crashed_dispatcher_becomes_a_dead_letter_after_the_lease(
+    uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    """On every store: a pass that dies mid-send leaves its claim ``sending``; once the lease is
+    over the next pass settles it as interrupted (never resent: it may have arrived)."""
+    await seed_outbox(uow_factory(), NOW, {Channel.WEBHOOK: "https://hooks.example/a"})
+    crashing = CrashingNotifier()
+    policy = RetryPolicy()
+    with pytest.raises(Crash):
+        await dispatch_notifications(uow_factory(), FixedClock(NOW), {Channel.WEBHOOK: crashing})
+    uow = uow_factory()
+    async with uow:
+        [left] = await uow.deliveries.list(1)
+    assert (left.status, left.attempts) == (DeliveryStatus.SENDING, 1)
+    within = FixedClock(NOW + policy.sending_lease - timedelta(seconds=1))
+    report = await dispatch_notifications(uow_factory(), within, {Channel.WEBHOOK: crashing}, policy=policy)
+    assert report.interrupted == 0
+    after = FixedClock(NOW + policy.sending_lease + timedelta(seconds=1))
+    report = await dispatch_notifications(uow_factory(), after, {Channel.WEBHOOK: crashing}, policy=policy)
+    assert report.interrupted == 1
+    assert crashing.attempts == 1
+    async with uow:
+        [settled] = await uow.deliveries.list(1)
+    assert (settled.status, settled.last_error) == (DeliveryStatus.DEAD, INTERRUPTED)
 
 
 async def test_email_is_sent_through_smtp() -> None:

@@ -113,6 +113,34 @@ async def test_an_unconfigured_channel_is_a_dead_letter_not_a_crash() -> None:
     assert dead.last_error == "email delivery is not configured on this server"
 
 
+class BrokenNotifier(ScriptedNotifier):
+    """A notifier with a bug: raises something other than DeliveryFailed."""
+
+    async def send(self, delivery: Delivery, notification: Notification) -> None:
+        self.attempts.append(delivery.id)
+        raise AttributeError("'Group' object has no attribute 'local_part'")
+
+
+async def test_an_unexpected_error_from_a_notifier_fails_that_delivery_and_the_pass_goes_on() -> None:
+    store, clock = InMemoryStore(), FakeClock()
+    await _outbox(store, (Channel.EMAIL, Channel.WEBHOOK))
+    broken, webhook = BrokenNotifier(Channel.EMAIL), ScriptedNotifier(Channel.WEBHOOK)
+    notifiers: dict[Channel, Notifier] = {Channel.EMAIL: broken, Channel.WEBHOOK: webhook}
+    report = await dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers)
+    assert (report.delivered, report.dead, report.retrying) == (1, 1, 0)
+    assert len(webhook.sent) == 1, "the next delivery is sent all the same"
+    [(failed_id, error)] = report.unexpected
+    assert isinstance(error, AttributeError)
+    assert error.__traceback__ is not None, "kept for the log"
+    deliveries = {d.channel: d for d in await _deliveries(store)}
+    dead = deliveries[Channel.EMAIL]
+    assert (dead.id, dead.status) == (failed_id, DeliveryStatus.DEAD)
+    assert dead.last_error == "the email notifier failed unexpectedly (AttributeError): see the server's log"
+    clock.advance(timedelta(days=1))
+    await dispatch_notifications(InMemoryUnitOfWork(store), clock, notifiers)
+    assert broken.attempts == [failed_id], "a dead letter, never retried"
+
+
 async def test_two_dispatchers_never_send_the_same_delivery() -> None:
     store, clock = InMemoryStore(), FakeClock()
     await _outbox(store, (Channel.WEBHOOK, Channel.EMAIL))

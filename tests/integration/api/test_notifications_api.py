@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import timedelta
 
 import pytest
+from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketscout.domain.errors import Unavailable
+from marketscout.domain.model import Channel, Delivery
+from marketscout.domain.ports import Notification, Notifier
 from marketscout.entrypoints.app import create_app
-from marketscout.entrypoints.notify import dispatch_once
+from marketscout.entrypoints.notify import dispatch_forever, dispatch_once
 from marketscout.entrypoints.settings import Settings
 from tests.integration.api.support import MovableClock, build_container, setup_ad, sign_up, snap
+from tests.outbox import SECRET, seed_outbox
 from tests.receivers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
 
 Client = AsyncTestClient[Litestar]
@@ -224,3 +230,92 @@ async def test_a_deleted_or_retargeted_rule_sends_none_of_its_pending_webhooks(
     reason = "the alert rule was deleted" if change == "delete" else "the alert rule's webhook changed"
     assert deliveries[0]["last_error"] == f"cancelled: {reason}"
     assert len(receiver.requests) == 1, "only the attempt made before the change"
+
+
+class BrokenNotifier(Notifier):
+    """A notifier with a bug (what a group-syntax address did to the e-mail notifier)."""
+
+    channel = Channel.EMAIL
+
+    async def send(self, delivery: Delivery, notification: Notification) -> None:
+        raise AttributeError("'Group' object has no attribute 'local_part'")
+
+
+class RecordingNotifier(Notifier):
+    channel = Channel.WEBHOOK
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    async def send(self, delivery: Delivery, notification: Notification) -> None:
+        self.sent.append(delivery.id)
+
+
+async def test_a_notifier_that_fails_unexpectedly_is_logged_and_the_others_are_sent(
+    settings: Settings, clock: MovableClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The delivery becomes a dead letter with a generic reason, the error is logged at ERROR with
+    its traceback (but not the delivery's address or secret), and the pass goes on."""
+    container = build_container(settings, clock)
+    webhook = RecordingNotifier()
+    notifiers: dict[Channel, Notifier] = {Channel.EMAIL: BrokenNotifier(), Channel.WEBHOOK: webhook}
+    container.notifiers.override(providers.Object(notifiers))
+    caplog.set_level(logging.DEBUG, logger="marketscout")
+    hook = "https://hooks.example/private-path-token"
+    async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000"):
+        targets = {Channel.EMAIL: "g:root;x123@example.com", Channel.WEBHOOK: hook}
+        await seed_outbox(container.unit_of_work(), clock.now(), targets)
+        report = await dispatch_once(container)
+        uow = container.unit_of_work()
+        async with uow:
+            deliveries = {d.channel: d for d in await uow.deliveries.list(1)}
+    assert (report.delivered, report.dead) == (1, 1)
+    assert webhook.sent == [deliveries[Channel.WEBHOOK].id]
+    assert deliveries[Channel.EMAIL].last_error == (
+        "the email notifier failed unexpectedly (AttributeError): see the server's log"
+    )
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert logged.exc_info is not None and logged.exc_info[0] is AttributeError
+    assert f"delivery {deliveries[Channel.EMAIL].id}" in logged.getMessage()
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    for secret in ("g:root;x123@example.com", hook, SECRET):
+        assert secret not in text
+
+
+class StopLoop(BaseException):
+    """Ends dispatch_forever in a test, as cancelling it does in the server."""
+
+
+async def test_the_background_dispatcher_backs_off_after_a_failing_pass_and_goes_on(
+    settings: Settings, clock: MovableClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any Exception out of a pass (a bug, the database down) is logged and the loop waits twice
+    as long after each failure in a row (5 minutes at most, never less than the interval), then
+    the usual interval after a good pass; it never dies of one."""
+    container = build_container(settings, clock)
+    failures: list[Exception] = [
+        RuntimeError("a bug"),
+        Unavailable("the database is down"),
+        RuntimeError("x"),
+    ]
+
+    def notifiers() -> dict[Channel, Notifier]:
+        if failures:
+            raise failures.pop(0)
+        return {}
+
+    container.notifiers.override(providers.Callable(notifiers))
+    delays: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 5:
+            raise StopLoop
+
+    caplog.set_level(logging.DEBUG, logger="marketscout")
+    async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000"):
+        with pytest.raises(StopLoop):
+            await dispatch_forever(container, 15, sleep=sleep)
+    assert delays == [30, 60, 120, 15, 15]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert [r.exc_info[0] if r.exc_info else None for r in errors] == [RuntimeError, RuntimeError]
