@@ -15,6 +15,7 @@ from marketscout.domain.errors import Unavailable
 from marketscout.domain.model import Channel, Delivery
 from marketscout.domain.ports import Notification, Notifier
 from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.notify import dispatch_forever, dispatch_once
 from marketscout.entrypoints.settings import Settings
 from tests.integration.api.support import MovableClock, build_container, setup_ad, sign_up, snap
@@ -232,6 +233,18 @@ async def test_a_deleted_or_retargeted_rule_sends_none_of_its_pending_webhooks(
     assert len(receiver.requests) == 1, "only the attempt made before the change"
 
 
+def _app_logging_to(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, container: Container
+) -> Litestar:
+    """The app, with MarketScout's records (which its logging set-up keeps from the root
+    logger) reaching ``caplog`` too, for this test only."""
+    app = create_app(container)
+    ours = logging.getLogger("marketscout")
+    monkeypatch.setattr(ours, "handlers", [*ours.handlers, caplog.handler])
+    caplog.set_level(logging.DEBUG, logger="marketscout")
+    return app
+
+
 class BrokenNotifier(Notifier):
     """A notifier with a bug (what a group-syntax address did to the e-mail notifier)."""
 
@@ -252,7 +265,7 @@ class RecordingNotifier(Notifier):
 
 
 async def test_a_notifier_that_fails_unexpectedly_is_logged_and_the_others_are_sent(
-    settings: Settings, clock: MovableClock, caplog: pytest.LogCaptureFixture
+    settings: Settings, clock: MovableClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The delivery becomes a dead letter with a generic reason, the error is logged at ERROR with
     its traceback (but not the delivery's address or secret), and the pass goes on."""
@@ -260,9 +273,9 @@ async def test_a_notifier_that_fails_unexpectedly_is_logged_and_the_others_are_s
     webhook = RecordingNotifier()
     notifiers: dict[Channel, Notifier] = {Channel.EMAIL: BrokenNotifier(), Channel.WEBHOOK: webhook}
     container.notifiers.override(providers.Object(notifiers))
-    caplog.set_level(logging.DEBUG, logger="marketscout")
+    app = _app_logging_to(caplog, monkeypatch, container)
     hook = "https://hooks.example/private-path-token"
-    async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000"):
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000"):
         targets = {Channel.EMAIL: "g:root;x123@example.com", Channel.WEBHOOK: hook}
         await seed_outbox(container.unit_of_work(), clock.now(), targets)
         report = await dispatch_once(container)
@@ -287,7 +300,7 @@ class StopLoop(BaseException):
 
 
 async def test_the_background_dispatcher_backs_off_after_a_failing_pass_and_goes_on(
-    settings: Settings, clock: MovableClock, caplog: pytest.LogCaptureFixture
+    settings: Settings, clock: MovableClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Any Exception out of a pass (a bug, the database down) is logged and the loop waits twice
     as long after each failure in a row (5 minutes at most, never less than the interval), then
@@ -312,8 +325,8 @@ async def test_the_background_dispatcher_backs_off_after_a_failing_pass_and_goes
         if len(delays) == 5:
             raise StopLoop
 
-    caplog.set_level(logging.DEBUG, logger="marketscout")
-    async with AsyncTestClient(app=create_app(container), base_url="http://127.0.0.1:8000"):
+    app = _app_logging_to(caplog, monkeypatch, container)
+    async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000"):
         with pytest.raises(StopLoop):
             await dispatch_forever(container, 15, sleep=sleep)
     assert delays == [30, 60, 120, 15, 15]

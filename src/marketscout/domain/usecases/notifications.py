@@ -10,7 +10,9 @@ deliveries, nor the reverse). A dispatcher then works through due deliveries:
    (exponential backoff) after a failure that may pass; ``dead`` (the dead letter) after a
    permanent failure or the last attempt.
 
-A claim is atomic, so two dispatchers (two workers) never send the same delivery. A delivery
+A notifier raising anything other than ``DeliveryFailed`` (a bug) makes that one delivery a dead
+letter with a generic reason (the exception is in the report, for the caller to log) and the pass
+goes on with the next. A claim is atomic, so two dispatchers (two workers) never send the same delivery. A delivery
 found still ``sending`` after the lease (its dispatcher died between sending and recording)
 is never sent again: it becomes a dead letter saying the outcome is unknown. Together these
 make delivery *at most once per channel*, across retries and restarts; receivers that
@@ -192,6 +194,12 @@ def cancellation(delivery: Delivery, rule: AlertRule | None) -> str | None:
     return None
 
 
+def unexpected_failure(channel: Channel, error: Exception) -> str:
+    """The last error of a delivery whose notifier raised something it should not have: generic
+    (the exception's text may hold the address), the details are in the server's log."""
+    return f"the {channel} notifier failed unexpectedly ({type(error).__name__}): see the server's log"
+
+
 @dataclass(slots=True)
 class DispatchReport:
     delivered: int = 0
@@ -200,6 +208,9 @@ class DispatchReport:
     interrupted: int = 0
     cancelled: int = 0
     errors: list[str] = field(default_factory=list)
+    # What a notifier raised other than DeliveryFailed (a bug), by delivery id, for the caller to
+    # log with its traceback; each of those deliveries is a dead letter.
+    unexpected: list[tuple[int, Exception]] = field(default_factory=list)
 
     def summary(self) -> str:
         cancelled = f", cancelled {self.cancelled}" if self.cancelled else ""
@@ -259,6 +270,9 @@ async def dispatch_notifications(
                 await notifier.send(claimed, notification)
             except DeliveryFailed as failed:
                 error = failed
+            except Exception as unexpected:  # one delivery's bug must not stop the others
+                report.unexpected.append((claimed.id, unexpected))
+                error = DeliveryFailed(unexpected_failure(claimed.channel, unexpected), permanent=True)
         at = clock.now()
         if error is None:
             outcome = replace(claimed, status=DeliveryStatus.DELIVERED, delivered_at=at, last_error=None)
