@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -217,6 +218,38 @@ async def test_email_is_sent_through_smtp() -> None:
     assert message["Subject"] == "MarketScout alert: Sunset Lamp"
     assert message["Message-ID"] == "<delivery-7.alert-3@marketscout.example>"
     assert "Sunset Lamp is exploding (score 88)" in message.get_content()
+    assert sink.envelopes == [("alerts@marketscout.example", ["ana@example.com"])]
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "g:root;x123@example.com",  # a group: building the To header raised AttributeError
+        "x<postmaster>@example.com",  # the To header reads as postmaster
+        "root,me123@example.com",  # two recipients
+        "ana(comment)@example.com",
+        "Ana <ana@example.com>",
+    ],
+)
+async def test_an_account_address_that_is_not_one_plain_address_is_refused(target: str) -> None:
+    """Accounts stored before sign-up refused such addresses: no message goes anywhere (no RCPT to
+    whoever the header parser finds in it), a permanent failure saying why."""
+    sink = SmtpSink()
+    with smtp_sink(sink):
+        notifier = SmtpNotifier("127.0.0.1", sink.port, "alerts@marketscout.example")
+        with pytest.raises(DeliveryFailed) as raised:
+            await notifier.send(_delivery(target, Channel.EMAIL), NOTE)
+    assert raised.value.permanent
+    assert raised.value.message == "the account's e-mail address is not one plain address"
+    assert (sink.envelopes, sink.messages) == ([], [])
+
+
+async def test_a_message_that_cannot_be_built_is_a_permanent_failure() -> None:
+    notifier = SmtpNotifier("127.0.0.1", 9, "alerts@marketscout.example")
+    with pytest.raises(DeliveryFailed) as raised:
+        await notifier.send(_delivery("ana@example.com", Channel.EMAIL), replace(NOTE, product_name="a\nb"))
+    assert raised.value.permanent
+    assert raised.value.message.startswith("the message could not be built")
 
 
 @pytest.mark.parametrize(("code", "permanent"), [(451, False), (554, True)])
