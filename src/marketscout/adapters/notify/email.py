@@ -2,7 +2,9 @@
 
 Each message carries a ``Message-ID`` derived from the delivery, the same on every retry,
 so mail systems can recognise a repeat. 5xx answers are permanent failures; 4xx answers and
-network errors are retried by the dispatcher.
+network errors are retried by the dispatcher. The message goes to the account's address alone
+(given to the server as the one recipient), and only when the ``To`` header reads it as exactly
+that address: otherwise, or when the message cannot be built, the failure is permanent.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from email.message import EmailMessage
 from marketscout.domain.errors import DeliveryFailed
 from marketscout.domain.model import Channel, Delivery
 from marketscout.domain.ports import Notification, Notifier
+
+NOT_ONE_ADDRESS = "the account's e-mail address is not one plain address"
 
 
 class SmtpNotifier(Notifier):
@@ -39,9 +43,18 @@ class SmtpNotifier(Notifier):
         self._timeout = timeout
 
     def message(self, delivery: Delivery, notification: Notification) -> EmailMessage:
+        """The message to the delivery's address; DeliveryFailed (permanent) when that is not one
+        plain address as the header reads it (a group, a display name, a comment, two addresses:
+        accounts stored before sign-up refused those), or when the message cannot be built."""
         message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = delivery.target
+        try:
+            message["From"] = self.sender
+            message["To"] = delivery.target
+            recipients = [(address.display_name, address.addr_spec) for address in message["To"].addresses]
+        except Exception as error:  # the header parser raises AttributeError, ValueError, ...
+            raise DeliveryFailed(NOT_ONE_ADDRESS, permanent=True) from error
+        if recipients != [("", delivery.target)]:
+            raise DeliveryFailed(NOT_ONE_ADDRESS, permanent=True)
         message["Subject"] = f"MarketScout alert: {notification.product_name}"[:200]
         domain = self.sender.rpartition("@")[2] or "marketscout.local"
         message["Message-ID"] = f"<delivery-{delivery.id}.alert-{notification.alert_id}@{domain}>"
@@ -53,7 +66,7 @@ class SmtpNotifier(Notifier):
         )
         return message
 
-    def _send_blocking(self, message: EmailMessage) -> None:
+    def _send_blocking(self, message: EmailMessage, recipient: str) -> None:
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if self._security == "tls":
@@ -65,12 +78,20 @@ class SmtpNotifier(Notifier):
                 smtp.starttls(context=context)
             if self._username:
                 smtp.login(self._username, self._password or "")
-            smtp.send_message(message)
+            # The recipient named, not read back from the To header by smtplib.
+            smtp.send_message(message, to_addrs=[recipient])
 
     async def send(self, delivery: Delivery, notification: Notification) -> None:
-        message = self.message(delivery, notification)
         try:
-            await asyncio.to_thread(self._send_blocking, message)
+            message = self.message(delivery, notification)
+        except DeliveryFailed:
+            raise
+        except Exception as error:  # a message that cannot be built will not build on a retry
+            raise DeliveryFailed(
+                f"the message could not be built: {type(error).__name__}", permanent=True
+            ) from error
+        try:
+            await asyncio.to_thread(self._send_blocking, message, delivery.target)
         except smtplib.SMTPRecipientsRefused as error:
             raise DeliveryFailed("the mail server refused the recipient", permanent=True) from error
         except smtplib.SMTPResponseException as error:
