@@ -352,6 +352,13 @@ async def test_a_logged_out_access_token_is_refused_and_others_are_not(uow: InMe
         assert not await uow.revoked_access_tokens.is_revoked("1"), "pruned"
 
 
+LOCAL_PART = "must have only letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ - before the @"
+DOMAIN = (
+    "must have a domain of letters, digits and hyphens between its dots (no hyphen first or last), "
+    "at most 63 characters each and 253 in all once IDNA-encoded"
+)
+
+
 @pytest.mark.parametrize(
     ("email", "rule"),
     [
@@ -373,6 +380,23 @@ async def test_a_logged_out_access_token_is_refused_and_others_are_not(uow: InMe
         ("a@b@example.com", "such as name@example.com"),
         (f"{'a' * 65}@example.com", "64 characters before the @"),
         (f"a@{'b' * 250}.com", "at most 254 characters"),
+        # What mail headers read as other recipients (a group, an angle address, a list), or quote.
+        ("g:root;x123@example.com", LOCAL_PART),
+        ("x<postmaster>@example.com", LOCAL_PART),
+        ("root,me123@example.com", LOCAL_PART),
+        ("a(comment)@example.com", LOCAL_PART),
+        ('"ab"@example.com', LOCAL_PART),
+        ("a\\b@example.com", LOCAL_PART),
+        ("a[b]@example.com", LOCAL_PART),
+        ("a\uff1cb@example.com", LOCAL_PART),  # a fullwidth <
+        ("a@exa_mple.com", DOMAIN),
+        ("a@-example.com", DOMAIN),
+        ("a@example-.com", DOMAIN),
+        (f"a@{'b' * 64}.com", DOMAIN),
+        (f"a@{'ü' * 60}.com", DOMAIN),  # 60 letters, over 63 once IDNA-encoded
+        ("a@[127.0.0.1]", DOMAIN),
+        ("a@ex\u3002ample.com", DOMAIN),  # an ideographic full stop
+        ("a@exa;mple.com", DOMAIN),
     ],
 )
 def test_an_unusable_email_address_is_refused_in_words(email: str, rule: str) -> None:
@@ -384,7 +408,17 @@ def test_an_unusable_email_address_is_refused_in_words(email: str, rule: str) ->
 
 @pytest.mark.parametrize(
     "email",
-    ["first.last@example.co.uk", "o'brien+shop@example.com", "zoë@exämple.com", " padded@example.com "],
+    [
+        "first.last@example.co.uk",
+        "o'brien+shop@example.com",
+        "zoë@exämple.com",
+        " padded@example.com ",
+        "a!#$%&'*+/=?^_`{|}~-z@example.com",
+        "x@xn--bcher-kva.example",
+        "user@sub-domain.example.com",
+        f"{'a' * 64}@{'b' * 63}.example",
+        "ze\u0301@example.com",  # a combining accent
+    ],
 )
 def test_usual_email_addresses_are_accepted(email: str) -> None:
     assert accounts.validate_email(email) == email.strip()

@@ -95,6 +95,12 @@ async def test_duplicate_username_or_email_is_400_case_insensitively(
         ({"username": "a" * 51, "email": "a@example.com", "password": "a long passphrase"}, "username"),
         ({"username": "bad name!", "email": "a@example.com", "password": "a long passphrase"}, "username"),
         ({"username": "fine", "email": "not-an-email", "password": "a long passphrase"}, "email"),
+        ({"username": "fine", "email": "g:root;x123@example.com", "password": "a long passphrase"}, "email"),
+        (
+            {"username": "fine", "email": "x<postmaster>@example.com", "password": "a long passphrase"},
+            "email",
+        ),
+        ({"username": "fine", "email": "root,me123@example.com", "password": "a long passphrase"}, "email"),
         ({"username": "fine", "email": "a@example.com", "password": "short"}, "password"),
         ({"username": "fine", "email": "a@example.com", "password": "x" * 129}, "password"),
         ({"username": "fine", "email": "a@example.com", "password": "password123"}, "password"),

@@ -1110,6 +1110,28 @@ async def test_sign_up_names_every_wrong_field_at_once(client: Client) -> None:
     assert 'id="email-error"' in refused.text and 'id="password-error"' in refused.text
 
 
+@pytest.mark.parametrize("email", ["x<postmaster>@example.com", "root,me123@example.com"])
+async def test_sign_up_refuses_an_address_mail_would_read_as_other_recipients(
+    client: Client, email: str
+) -> None:
+    form = {
+        "csrf_token": await csrf(client),
+        "username": "fine_name",
+        "email": email,
+        "password": "a long one",
+    }
+    refused = await client.post("/ui/signup", data=form, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 422
+    assert re.search(
+        r'<p class="error" id="email-error"[^>]*>The e-mail address must have only letters, digits and [^<]*'
+        r"before the @\.</p>",
+        refused.text,
+    ), refused.text
+    assert (
+        await client.post("/token", data={"username": "fine_name", "password": "a long one"})
+    ).status_code == 401
+
+
 async def test_sign_up_says_in_words_that_a_name_is_taken(client: Client) -> None:
     await signed_up(client, "taken_name")
     client.cookies.delete("ms_session")
