@@ -112,7 +112,9 @@ class SignUpIn(Input, frozen=True):
             description=(
                 f"An e-mail address such as name@example.com, trimmed: at most {EMAIL_MAX_LENGTH} characters, "
                 f"at most {EMAIL_LOCAL_MAX_LENGTH} before the @ and a dot after it, no spaces or control "
-                "characters, no dot first, last or twice in a row on either side of the @"
+                "characters, no dot first, last or twice in a row on either side of the @; before the @ "
+                "only letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ -, after it letters, digits "
+                "and hyphens between the dots (at most 63 characters each, 253 in all, once IDNA-encoded)"
             )
         ),
     ]

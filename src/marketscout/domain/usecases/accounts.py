@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import hashlib
 import re
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,11 +55,42 @@ def normalise_email(email: str) -> str:
     return email.strip()
 
 
+# Besides letters and digits, what the local part may hold: RFC 5322's atext, as the WHATWG
+# "valid e-mail address" has it. None of it makes a mail header read another recipient (a group's
+# ":" and ";", "<>" around an address, "," between two, "()" comments, quotes, "[]", "\\").
+EMAIL_LOCAL_SYMBOLS = frozenset(".!#$%&'*+/=?^_`{|}~-")
+EMAIL_LOCAL_RULE = "must have only letters, digits and . ! # $ % & ' * + / = ? ^ _ ` { | } ~ - before the @"
+EMAIL_DOMAIN_RULE = (
+    "must have a domain of letters, digits and hyphens between its dots (no hyphen first or last), "
+    "at most 63 characters each and 253 in all once IDNA-encoded"
+)
+_DNS_LABEL_MAX, _DNS_NAME_MAX = 63, 253
+
+
+def _letter_or_digit(character: str) -> bool:
+    """Any script's letters and digits (international addresses), with their combining marks."""
+    return character.isalnum() or unicodedata.category(character).startswith("M")
+
+
+def _domain_label(label: str) -> bool:
+    if label.startswith("-") or label.endswith("-"):
+        return False
+    if not all(c == "-" or _letter_or_digit(c) for c in label):
+        return False
+    try:
+        return len(label.encode("idna")) <= _DNS_LABEL_MAX
+    except UnicodeError:
+        return False
+
+
 def validate_email(email: str) -> str:
     """The address trimmed, when it is one mail can be sent to as written: one @, a dot in the
     domain, no spaces or control characters, no empty part between dots (RFC 5322's dot-atoms:
     no dot first, last or twice in a row, before or after the @) and no part of only invisible
-    characters. Deliberately plain otherwise: deliverability is not ours to judge."""
+    characters; before the @ only letters, digits and :data:`EMAIL_LOCAL_SYMBOLS` (so no mail
+    header reads it as other recipients), after it letters, digits and hyphens between the dots,
+    within DNS's lengths once IDNA-encoded. Letters of any script are taken (international
+    addresses). Deliberately plain otherwise: deliverability is not ours to judge."""
     trimmed = normalise_email(email)
     if len(trimmed) > EMAIL_MAX_LENGTH:
         raise InvalidValue("email", at_most(EMAIL_MAX_LENGTH))
@@ -78,6 +110,13 @@ def validate_email(email: str) -> str:
         raise InvalidValue(
             "email", "must hold visible characters on both sides of the @ and between its dots"
         )
+    if not all(c in EMAIL_LOCAL_SYMBOLS or _letter_or_digit(c) for c in local):
+        raise InvalidValue("email", EMAIL_LOCAL_RULE)
+    if (
+        not all(_domain_label(label) for label in domain.split("."))
+        or len(domain.encode("idna")) > _DNS_NAME_MAX
+    ):
+        raise InvalidValue("email", EMAIL_DOMAIN_RULE)
     return trimmed
 
 
