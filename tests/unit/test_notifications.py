@@ -262,6 +262,13 @@ def test_valid_delivery_settings_pass() -> None:
         "http://[::ffff:127.0.0.1]/x",
         "http://[fe80::1]/x",
         "http://0.0.0.0/x",
+        # Written with the dots and fullwidth forms clients map (IDNA) to the address or name.
+        "http://127\u30020\u30020\u30021:8790/",  # ideographic full stops
+        "http://LOCALHOST\uff61/",  # a halfwidth ideographic full stop
+        "http://\uff11\uff16\uff19\uff0e\uff12\uff15\uff14\uff0e\uff11\uff16\uff19\uff0e\uff12\uff15\uff14/",
+        "http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54/x",  # fullwidth localhost
+        "http://api\uff0elocalhost/x",
+        "http://\uff10\uff58\uff17\uff46\uff10\uff10\uff10\uff10\uff10\uff11/x",  # fullwidth 0x7f000001
     ],
 )
 def test_webhooks_to_literal_private_addresses_are_refused_at_creation(url: str) -> None:

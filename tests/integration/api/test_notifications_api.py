@@ -134,6 +134,14 @@ async def test_rule_channels_are_validated(client: Client) -> None:
             {"kind": "new_viral_ad", "channels": ["webhook"], "webhook_url": "http://a..example.com/"},
             "webhook_url",
         ),
+        (
+            {
+                "kind": "new_viral_ad",
+                "channels": ["webhook"],
+                "webhook_url": "http://127\u30020\u30020\u30021:8790/",
+            },
+            "webhook_url",
+        ),
         ({"kind": "new_viral_ad", "channels": ["email"]}, "channels"),  # no mail server configured
         ({"kind": "new_viral_ad", "channels": ["sms"]}, "channels"),
     ]
