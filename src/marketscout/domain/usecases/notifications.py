@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from marketscout.domain.errors import DeliveryFailed, InvalidValue
 from marketscout.domain.model import Alert, AlertRule, Channel, Delivery, DeliveryStatus
 from marketscout.domain.ports import Clock, Notification, Notifier, UnitOfWork
-from marketscout.domain.text import web_url
+from marketscout.domain.text import dns_name, web_url
 
 MAX_URL_LENGTH = 2000
 INTERRUPTED = "interrupted while sending: the outcome is unknown, so it is not sent again (at most once)"
@@ -124,8 +124,9 @@ def validate_channels(
     """Raises InvalidValue naming the field when the delivery settings of a rule are wrong.
 
     A webhook URL naming this machine or a non-public address literally is refused here
-    (unless ``allow_private``); names are resolved and checked again at every delivery,
-    since DNS can change."""
+    (unless ``allow_private``), in any form clients read as one (checked on the host IDNA-encoded,
+    :func:`dns_name`); names are resolved and checked again at every delivery, since DNS can
+    change."""
     chosen = tuple(channels)
     if len(set(chosen)) != len(chosen):
         raise InvalidValue("channels", "must not name a channel twice")
@@ -139,7 +140,10 @@ def validate_channels(
     if parts.username is not None or parts.password is not None:
         raise InvalidValue("webhook_url", "must not carry credentials")
     if not allow_private:
-        host = parts.hostname or ""  # web_url has made sure there is one
+        # The host as clients send it (IDNA: ideographic and fullwidth full stops read as dots,
+        # fullwidth digits and letters folded), so 127。0。0。1 is 127.0.0.1; web_url made sure
+        # there is one and that it encodes.
+        host = dns_name(parts.hostname or "") or ""
         address = literal_address(host)
         if is_local_name(host) or (address is not None and not is_public_address(address)):
             raise InvalidValue(
