@@ -397,6 +397,7 @@ DOMAIN = (
         ("a@[127.0.0.1]", DOMAIN),
         ("a@ex\u3002ample.com", DOMAIN),  # an ideographic full stop
         ("a@exa;mple.com", DOMAIN),
+        ("a@a\u2488.com", DOMAIN),  # a letter IDNA folds to "1."
     ],
 )
 def test_an_unusable_email_address_is_refused_in_words(email: str, rule: str) -> None:
