@@ -17,7 +17,7 @@ from marketscout.domain.errors import AuthenticationFailed, Conflict, Forbidden,
 from marketscout.domain.model import RefreshToken, User
 from marketscout.domain.passwords import check_password
 from marketscout.domain.ports import AccessClaims, Clock, PasswordHasher, TokenIssuer, UnitOfWork
-from marketscout.domain.text import ONE_LINE, at_most, is_blank
+from marketscout.domain.text import DNS_NAME_MAX_LENGTH, ONE_LINE, at_most, is_blank
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
 
@@ -64,7 +64,7 @@ EMAIL_DOMAIN_RULE = (
     "must have a domain of letters, digits and hyphens between its dots (no hyphen first or last), "
     "at most 63 characters each and 253 in all once IDNA-encoded"
 )
-_DNS_LABEL_MAX, _DNS_NAME_MAX = 63, 253
+_DNS_LABEL_MAX = 63
 
 
 def _letter_or_digit(character: str) -> bool:
@@ -72,15 +72,22 @@ def _letter_or_digit(character: str) -> bool:
     return character.isalnum() or unicodedata.category(character).startswith("M")
 
 
-def _domain_label(label: str) -> bool:
-    if label.startswith("-") or label.endswith("-"):
+def _mail_domain(domain: str) -> bool:
+    """Letters, digits and hyphens between the dots, no hyphen first or last in a part, within
+    DNS's lengths once IDNA-encoded."""
+    labels = domain.split(".")
+    if any(label.startswith("-") or label.endswith("-") for label in labels):
         return False
-    if not all(c == "-" or _letter_or_digit(c) for c in label):
+    if not all(c == "-" or _letter_or_digit(c) for label in labels for c in label):
         return False
     try:
-        return len(label.encode("idna")) <= _DNS_LABEL_MAX
+        encoded = [label.encode("idna") for label in labels]
     except UnicodeError:
         return False
+    # A label that encodes with a dot in it (U+2488 folds to "1.") would be another domain.
+    return all(len(label) <= _DNS_LABEL_MAX and b"." not in label for label in encoded) and (
+        len(b".".join(encoded)) <= DNS_NAME_MAX_LENGTH
+    )
 
 
 def validate_email(email: str) -> str:
@@ -112,10 +119,7 @@ def validate_email(email: str) -> str:
         )
     if not all(c in EMAIL_LOCAL_SYMBOLS or _letter_or_digit(c) for c in local):
         raise InvalidValue("email", EMAIL_LOCAL_RULE)
-    if (
-        not all(_domain_label(label) for label in domain.split("."))
-        or len(domain.encode("idna")) > _DNS_NAME_MAX
-    ):
+    if not _mail_domain(domain):
         raise InvalidValue("email", EMAIL_DOMAIN_RULE)
     return trimmed
 
