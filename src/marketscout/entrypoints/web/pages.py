@@ -18,7 +18,7 @@ import io
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
@@ -218,6 +218,24 @@ def rule_summary(rule: AlertRule, names: Mapping[int, str] | None = None, *, del
     return " · ".join(parts)
 
 
+def namesake_labels(products: Iterable[tuple[int, str]]) -> dict[int, str]:
+    """Each product's name as a page says it, by id: ``Name (#id)`` where another product the
+    page names has the same name, as the heat map labels them (:func:`heat_map_labels`)."""
+    named = dict(products)
+    return dict(zip(named, heat_map_labels(list(named.items())), strict=True))
+
+
+async def _rule_names(uow: UnitOfWork, user: User) -> dict[int, str]:
+    """The names the Watchlist page gives the products of the user's watchlist and rules."""
+    entries = await watchlists.list_watchlist(uow, user_id=user.id)
+    rules = await alerts.list_rules(uow, user_id=user.id)
+    async with uow:
+        products = await uow.products.get_many(
+            [e.product_id for e in entries] + [r.product_id for r in rules if r.product_id is not None]
+        )
+    return namesake_labels((pid, p.name) for pid, p in products.items())
+
+
 def same_rule_problem(rule: AlertRule, names: Mapping[int, str], *, editing: bool) -> str:
     """Why a rule was refused for asking what ``rule``, listed, already asks."""
     if editing:
@@ -387,12 +405,16 @@ async def _watchlist_page(
     deletion the page asks to confirm."""
     entries = await watchlists.list_watchlist(uow, user_id=user.id)
     rules = await alerts.list_rules(uow, user_id=user.id)
+    shown_alerts = await alerts.list_alerts(uow, user_id=user.id, limit=50)
     async with uow:
         products = await uow.products.get_many(
-            [e.product_id for e in entries] + [r.product_id for r in rules if r.product_id is not None]
+            [e.product_id for e in entries]
+            + [r.product_id for r in rules if r.product_id is not None]
+            + [a.product_id for a in shown_alerts]
         )
         levels = await uow.scores.latest_levels(e.product_id for e in entries)
-    names = {pid: p.name for pid, p in products.items()}
+    # Products that share a name are told apart by their numbers, everywhere on the page.
+    names = namesake_labels((pid, p.name) for pid, p in products.items())
     edited = next((r for r in rules if r.id == editing), None)
     if edited is not None and values is None:
         values = _rule_values(edited)
@@ -404,7 +426,11 @@ async def _watchlist_page(
         entries=entries,
         products=products,
         levels=levels,
-        alerts=await alerts.list_alerts(uow, user_id=user.id, limit=50),
+        alerts=shown_alerts,
+        names=names,
+        # The products whose alerts say a name another product on the page has: their stored
+        # text is kept as it was, with the product's number beside it.
+        numbered={pid for pid, p in products.items() if names[pid] != p.name},
         rules=rules,
         summaries={r.id: rule_summary(r, names) for r in rules},
         # What a rule's buttons name it by: what it asks, which no other rule of the user asks.
@@ -886,6 +912,7 @@ class DashboardController(Controller):
             "trending.html",
             user,
             rows=rows,
+            labels=namesake_labels((p.id, p.name) for p in [*(item.product for item in items), *unscored]),
             first_rank=skip + 1,
             total=total,
             page_size=size,
@@ -1071,8 +1098,7 @@ class DashboardController(Controller):
         values = rows[0].regions if rows else {}
         by_country = countries[0].regions if countries else {}
         # Products that share a name are told apart by their id, as the API's heat_map keys them.
-        named = {p.id: p.name for p in [*choices, *matches[:HEAT_MAP_MATCHES]]}
-        labels = dict(zip(named, heat_map_labels(list(named.items())), strict=True))
+        labels = namesake_labels((p.id, p.name) for p in [*choices, *matches[:HEAT_MAP_MATCHES]])
         return page(
             request,
             "heatmap.html",
@@ -1129,6 +1155,7 @@ class DashboardController(Controller):
             "viral.html",
             user,
             ads=found.ads,
+            labels=namesake_labels((v.ad.product_id, v.product_name) for v in found.ads),
             interactions=found.interactions,
             user_products=found.user_products,
             ages={v.ad.id: _age(now - (v.ad.first_seen_at or v.ad.created_at)) for v in found.ads},
@@ -1382,15 +1409,15 @@ class DashboardController(Controller):
             elif action == "delete-rule":
                 # An id written otherwise names no rule: 0, which no store gives, is not found.
                 rule_id = plain_id(_text(form, "rule_id")) or 0
+                names = await _rule_names(uow, user)
                 gone = next(
                     (r for r in await alerts.list_rules(uow, user_id=user.id) if r.id == rule_id), None
                 )
                 await alerts.delete_rule(uow, user_id=user.id, rule_id=rule_id)
                 if gone is not None:
-                    async with uow:
-                        named = await uow.products.get_many([gone.product_id] if gone.product_id else [])
-                    # Said without where its alerts went: the note is a cookie, a URL may be long.
-                    summary = rule_summary(gone, {p.id: p.name for p in named.values()}, delivery=False)
+                    # Said as the list said it, without where its alerts went (the note is a
+                    # cookie, a URL may be long).
+                    summary = rule_summary(gone, names, delivery=False)
                     return flash_redirect(request, "/ui/watchlist", f"deleted:{summary}")
             elif action == "add-rule":
                 return await self._save_rule(request, uow, clock, user, form)
@@ -1469,11 +1496,7 @@ class DashboardController(Controller):
         except DomainError as error:
             same = error.rule if isinstance(error, alerts.IdenticalRule) else None
             if same is not None:
-                async with uow:
-                    named = await uow.products.get_many([same.product_id] if same.product_id else [])
-                message = same_rule_problem(
-                    same, {p.id: p.name for p in named.values()}, editing=rule_id is not None
-                )
+                message = same_rule_problem(same, await _rule_names(uow, user), editing=rule_id is not None)
             else:
                 message = rule_problem(error)
             typed = {
