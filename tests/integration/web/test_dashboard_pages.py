@@ -339,6 +339,58 @@ async def test_the_viral_page_filters_by_region_and_pages(
     assert re.findall(r'id="ad-(\d+)"', second) == [str(shown[2])]
 
 
+async def test_a_refused_region_is_left_out_of_what_the_viral_page_says(client: Client) -> None:
+    """A region it cannot read is said, and every region shown: the caption and the empty list's
+    message do not speak of it as a filter, as the Trending list does not."""
+    quiet = html.unescape((await client.get("/ui/viral?region=Atlantis", headers=HTML)).text)
+    assert "Region “Atlantis”" in quiet
+    assert "No ad is growing unusually fast right now." in quiet, "no filter was applied"
+    await _viral_market(client)
+    listed = html.unescape((await client.get("/ui/viral?region=Atlantis", headers=HTML)).text)
+    caption = re.search(r"<caption>(.*?)</caption>", listed, re.S)
+    assert caption and "Atlantis" not in caption.group(1), caption.group(1) if caption else listed
+    assert 'id="region" name="region" value="Atlantis"' in listed, "what was typed stays in its field"
+    us = html.unescape((await client.get("/ui/viral?region=us", headers=HTML)).text)
+    assert "of those that gained views in US" in us
+
+
+async def test_an_ad_without_a_first_seen_date_is_aged_from_its_first_reading_as_the_scan_ages_it(
+    client: Client,
+) -> None:
+    """An ad made on the Data page has no first-seen date: the scan counts its age from its first
+    reading, and so do the page's First seen and Age and the list's download."""
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        product = await uow.products.add(Product(name="Late Lamp", description="d", created_at=NOW))
+        ad = await uow.ads.add(
+            Ad(product_id=product.id, platform=Platform.TIKTOK, ad_content="clip", created_at=NOW)
+        )
+        await uow.engagement.add_many(
+            [
+                EngagementSnapshot(
+                    ad_id=ad.id,
+                    product_id=product.id,
+                    platform=Platform.TIKTOK,
+                    region="US",
+                    observed_at=NOW - timedelta(hours=12 * k),
+                    views=1000 * 2 ** (20 - k),
+                    likes=10,
+                )
+                for k in range(21)
+            ]
+        )
+        await uow.commit()
+    page = html.unescape((await client.get("/ui/viral", headers=HTML)).text)
+    seen = f"{NOW - timedelta(days=10):%Y-%m-%d %H:%M} UTC"
+    row = re.search(rf'<tr id="ad-{ad.id}">(.*?)</tr>', page, re.S)
+    assert row, page
+    assert re.search(rf'data-label="First seen"><time datetime="[^"]+">{seen}</time>', row.group(1))
+    assert 'data-label="Age">10 days<' in row.group(1)
+    download = (await client.get("/ui/export/viral-ads")).text.splitlines()
+    header, first = download[0].split(","), download[1].split(",")
+    assert first[header.index("First Seen")] == (NOW - timedelta(days=10)).isoformat()
+
+
 async def test_the_product_pages_ads_show_their_link_and_when_they_were_first_seen(client: Client) -> None:
     ids = await _viral_market(client)
     product_id = (await client.get("/products")).json()[0]["id"]
