@@ -188,6 +188,7 @@ def viral(ad_ids: list[int]) -> list[ViralAd]:
             views_gained=1000,
             detected_at=START,
             reason="fast",
+            first_seen=START,
         )
         for i in ad_ids
     ]

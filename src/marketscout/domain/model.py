@@ -351,6 +351,10 @@ class ViralAd:
     views_gained: int
     detected_at: datetime
     reason: str
+    # What the scan ages the ad from: ``ad.first_seen_at`` where the platform gave it, else its
+    # first reading the scan saw (the window and the 30 days before); ``ad.created_at`` says
+    # only when it was stored, which for an ad made after its readings is later than both.
+    first_seen: datetime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

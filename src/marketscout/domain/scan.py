@@ -54,6 +54,7 @@ class ScanHit:
     views_gained: int
     detected_at: datetime
     reason: str
+    first_seen: datetime  # what its age counts from (see :func:`rank_gains`)
 
     def viral(self, ad: Ad, product_name: str) -> ViralAd:
         """The hit as the scan shows it, once its ad is looked up."""
@@ -65,6 +66,7 @@ class ScanHit:
             views_gained=self.views_gained,
             detected_at=self.detected_at,
             reason=self.reason,
+            first_seen=self.first_seen,
         )
 
 
@@ -117,7 +119,8 @@ def rank_gains(
     per ad: :func:`domain.gains.ad_gains`).
 
     ``born`` gives an ad's first appearance where the platform told it (``Ad.first_seen_at``);
-    otherwise its age counts from its first reading in the window. Only the hits' ads need
+    otherwise its age counts from its first reading in ``gains`` (``AdGain.first_seen``: the
+    window and the ``LOOKBACK`` before it). Each hit carries that date as ``first_seen``. Only the hits' ads need
     looking up afterwards, which keeps the scan cheap on a large market. Input it cannot rank
     (an ad twice, a count that is not a whole number from 0 to ``MAX_AD_TOTAL``, the bound of a
     sum of regions' counts, a time without a UTC offset, a window not longer than 0) is refused
@@ -261,6 +264,7 @@ def rank_gains(
             views_gained=g.gained,
             detected_at=g.last_seen,
             reason=f"+{per_day:,.0f} views/day{pace}; {compared}",
+            first_seen=born.get(g.ad_id) or g.first_seen,
         )
         ranked.append((rate if named is None else z, hit))
     ranked.sort(key=lambda item: (-item[1].engagement_score, -item[0], item[1].ad_id))

@@ -152,7 +152,7 @@ def viral_ads_csv(found: ScanPage, *, first_rank: int = 1) -> str:
                 f"{viral.engagement_score:.1f}",
                 viral.views_gained,
                 *((counts.likes, counts.comments, counts.shares) if counts else ("", "", "")),
-                (ad.first_seen_at or ad.created_at).isoformat(),
+                viral.first_seen.isoformat(),
                 viral.reason,
                 _yes(ad.product_id in found.user_products),
             )

@@ -1158,7 +1158,8 @@ class DashboardController(Controller):
             labels=namesake_labels((v.ad.product_id, v.product_name) for v in found.ads),
             interactions=found.interactions,
             user_products=found.user_products,
-            ages={v.ad.id: _age(now - (v.ad.first_seen_at or v.ad.created_at)) for v in found.ads},
+            # As the scan ages them: from the platform's first-seen date, else the first reading.
+            ages={v.ad.id: _age(now - v.first_seen) for v in found.ads},
             first_rank=skip + 1,
             total=found.total,
             page_number=number,
@@ -1169,6 +1170,7 @@ class DashboardController(Controller):
             platform=chosen.value if chosen else None,
             platforms=list(PLATFORM_CHOICES),
             region=area or typed_region,
+            region_area=area,  # the region applied: none for one it cannot read
             continents=CONTINENTS,
             problems=problems,
             download=_list_url("/ui/export/viral-ads", filters, 1),
