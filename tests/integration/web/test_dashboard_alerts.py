@@ -12,6 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from marketscout.domain.model import Alert, AlertRuleKind
 from marketscout.entrypoints.app import create_app
+from marketscout.entrypoints.web import pages
 from tests.integration.api.support import NOW, MovableClock, api_settings, build_container
 from tests.integration.web.support import HTML, Client, csrf, signed_up
 
@@ -198,6 +199,59 @@ async def test_each_alert_links_to_its_product_and_the_navigation_counts_the_unr
     assert f'name="alert_id" value="{first}"' not in after, "a read alert has no Mark read"
     unforged = {**fields, "csrf_token": "forged"}
     assert (await client.post("/ui/alerts", data=unforged, follow_redirects=False)).status_code == 403
+
+
+async def test_the_alerts_are_listed_a_page_at_a_time_keeping_the_pages_other_state(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The navigation counts every unread alert: the list says which of them it shows, and
+    pages to the others; its links keep the rule being edited, and the alert forms the page."""
+    monkeypatch.setattr(pages, "ALERTS_PAGE", 2)
+    await signed_up(client, "alerts_user")
+    lamp = await _product(client, "Desk Lamp")
+    await _alerts(client, lamp, [f"alert {n}" for n in range(5)])
+    assert (await _rule(client, kind="score_threshold", threshold="95")).status_code == 303
+    first = html.unescape((await client.get("/ui/watchlist", headers=HTML)).text)
+    rule_id = re.findall(r"\?edit=(\d+)#", first)[0]
+
+    def listed(text: str) -> list[str]:
+        return re.findall(r'<a href="/ui/products/\d+">(alert \d)</a>', text)
+
+    assert listed(first) == ["alert 4", "alert 3"], "newest first"
+    assert "Alerts 1–2 of your alerts, newest first; 5 unread in all." in first
+    older = re.findall(r'<a href="([^"]+)" rel="next">Older alerts</a>', first)
+    assert older == ["/ui/watchlist?alerts_page=2#alerts"]
+    assert 'rel="prev"' not in first
+
+    editing = f"/ui/watchlist?edit={rule_id}&alerts_page=2"
+    second = html.unescape((await client.get(editing, headers=HTML)).text)
+    assert listed(second) == ["alert 2", "alert 1"]
+    assert "Alerts 3–4 of your alerts" in second
+    assert f'<a href="/ui/watchlist?edit={rule_id}#alerts" rel="prev">Newer alerts</a>' in second
+    assert (
+        f'<a href="/ui/watchlist?edit={rule_id}&alerts_page=3#alerts" rel="next">Older alerts</a>' in second
+    )
+    assert f"Changing rule #{rule_id}" in second, "the rule being edited stays in the form"
+    assert f'href="/ui/watchlist?delete={rule_id}&alerts_page=2#rule-{rule_id}"' in second, (
+        "the rules' links keep the alerts' page"
+    )
+    marks = re.findall(
+        r'<form method="post" action="/ui/alerts#alerts" class="inline">(.*?)</form>', second, re.S
+    )
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', marks[-1]))
+    assert fields["action"] == "read" and fields["alerts_page"] == "2"
+    sent = await client.post("/ui/alerts", data=fields, follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"] == "/ui/watchlist?alerts_page=2"
+
+    last = html.unescape((await client.get("/ui/watchlist?alerts_page=3", headers=HTML)).text)
+    assert listed(last) == ["alert 0"] and 'rel="next"' not in last
+    assert "Alert 5 of your alerts, newest first; 4 unread in all." in last
+    beyond = html.unescape((await client.get("/ui/watchlist?alerts_page=9", headers=HTML)).text)
+    assert listed(beyond) == []
+    assert "Page 9 of your alerts is past the end of the list." in beyond
+    assert '<a href="/ui/watchlist#alerts">the newest alerts</a>' in beyond
+    wrong = html.unescape((await client.get("/ui/watchlist?alerts_page=x", headers=HTML)).text)
+    assert listed(wrong) == ["alert 4", "alert 3"], "a page that is not a number is the first"
 
 
 # 4. Deleting a rule
