@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import json
 import re
@@ -122,6 +123,7 @@ HEAT_MAP_SHOWN = 5  # of them, listed above the map; the others fold under "more
 # The windows the heat map offers (``?days=``), the API's default 30 days among them; the API's
 # ``since`` takes any start, and each day's totals outlast pruned readings (docs/operations.md).
 HEAT_MAP_DAYS = (7, trends.HEAT_MAP_WINDOW.days, 90)
+ALERTS_PAGE = 50  # alerts a page of the Watchlist page's list shows (``?alerts_page=N``)
 VIRAL_PAGE = 20  # ads a page of the Viral ads list shows, as the API's /scan-ads by default
 TRENDING_PAGE = 10  # products a page of the Trending list shows, as the API's /trending by default
 TRENDING_SIZES = (10, 25, 50, 100)  # the page sizes the Trending list offers (``?size=``)
@@ -398,14 +400,19 @@ async def _watchlist_page(
     editing: int | None = None,
     same_rule: int | None = None,
     confirming: int | None = None,
+    alerts_page: int = 1,
 ) -> Template:
     """The Watchlist page; with a rule form's ``error`` (answered with ``status_code``), the form
     field it names (``error_field``), the ``values`` typed, the rule being edited and the listed
     rule it was refused for being the same as (``same_rule``); ``confirming``: the rule whose
-    deletion the page asks to confirm."""
+    deletion the page asks to confirm; ``alerts_page``: the page of the alerts list shown
+    (ALERTS_PAGE alerts a page, newest first), which the page's links and forms keep."""
     entries = await watchlists.list_watchlist(uow, user_id=user.id)
     rules = await alerts.list_rules(uow, user_id=user.id)
-    shown_alerts = await alerts.list_alerts(uow, user_id=user.id, limit=50)
+    skip = (alerts_page - 1) * ALERTS_PAGE
+    # One more than a page: whether older alerts follow (the store counts only the unread).
+    fetched = await alerts.list_alerts(uow, user_id=user.id, skip=skip, limit=ALERTS_PAGE + 1)
+    shown_alerts = fetched[:ALERTS_PAGE]
     async with uow:
         products = await uow.products.get_many(
             [e.product_id for e in entries]
@@ -418,6 +425,10 @@ async def _watchlist_page(
     edited = next((r for r in rules if r.id == editing), None)
     if edited is not None and values is None:
         values = _rule_values(edited)
+    confirmed = confirming if any(r.id == confirming for r in rules) else None
+    keeping_state = functools.partial(
+        watchlist_url, edit=edited.id if edited is not None else None, delete=confirmed
+    )
     template = page(
         request,
         "watchlist.html",
@@ -427,6 +438,18 @@ async def _watchlist_page(
         products=products,
         levels=levels,
         alerts=shown_alerts,
+        first_alert=skip + 1,
+        alerts_page=alerts_page,
+        # The rules' links keep the alerts' page (appended to their own query).
+        paged=f"&alerts_page={alerts_page}" if alerts_page > 1 else "",
+        newer_alerts=keeping_state(alerts_page=alerts_page - 1, fragment="alerts")
+        if alerts_page > 1 and shown_alerts
+        else None,
+        older_alerts=keeping_state(alerts_page=alerts_page + 1, fragment="alerts")
+        if len(fetched) > ALERTS_PAGE
+        else None,
+        newest_alerts=keeping_state(fragment="alerts"),
+        rules_url=watchlist_url(alerts_page=alerts_page, fragment="rules"),
         names=names,
         # The products whose alerts say a name another product on the page has: their stored
         # text is kept as it was, with the product's number beside it.
@@ -436,7 +459,7 @@ async def _watchlist_page(
         # What a rule's buttons name it by: what it asks, which no other rule of the user asks.
         labels={r.id: rule_summary(r, names, delivery=False) for r in rules},
         same_rule=same_rule,
-        confirming=confirming if any(r.id == confirming for r in rules) else None,
+        confirming=confirmed,
         deliveries=await notifications.list_deliveries(uow, user_id=user.id, limit=20),
         kinds=[(k.value, RULE_KIND_NAMES[k]) for k in AlertRuleKind],
         kinds_using={
@@ -465,6 +488,21 @@ async def _watchlist_page(
         show_secret=bool(added) or saved[1:] == ["secret"],
     )
     return template
+
+
+def watchlist_url(
+    *, edit: int | None = None, delete: int | None = None, alerts_page: int = 1, fragment: str = ""
+) -> str:
+    """The Watchlist page's address with its state: the rule being edited, the rule whose
+    deletion it asks to confirm, the page of the alerts (the first one left out)."""
+    state = {"edit": edit, "delete": delete, "alerts_page": alerts_page if alerts_page > 1 else None}
+    query = urlencode({name: value for name, value in state.items() if value})
+    return "/ui/watchlist" + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
+
+
+def _alerts_page(typed: str) -> int:
+    """The page of the alerts a link or form asks for (``alerts_page``): 1 unless a page number."""
+    return _page_number(typed, [])
 
 
 def _product_choices(
@@ -1190,7 +1228,11 @@ class DashboardController(Controller):
         edit = plain_id(request.query_params.get("edit", ""))
         # ?delete=N: rule N's Delete asks to be confirmed (a form that deletes it, and Keep it).
         confirm = plain_id(request.query_params.get("delete", ""))
-        return await _watchlist_page(request, uow, user, editing=edit, confirming=confirm)
+        # ?alerts_page=N: the page of the alerts list (1 unless a page number).
+        alerts_page = _alerts_page(request.query_params.get("alerts_page", ""))
+        return await _watchlist_page(
+            request, uow, user, editing=edit, confirming=confirm, alerts_page=alerts_page
+        )
 
     @get("/ui/data")
     async def data_page(
@@ -1399,6 +1441,8 @@ class DashboardController(Controller):
         if user is None:
             return to_login(request)
         action = _text(form, "action")
+        # Back to the page of the alerts the form was on.
+        back = watchlist_url(alerts_page=_alerts_page(_text(form, "alerts_page")))
         try:
             if action == "read-all":
                 await alerts.mark_alerts_read(uow, clock, user_id=user.id, alert_ids=None)
@@ -1420,7 +1464,7 @@ class DashboardController(Controller):
                     # Said as the list said it, without where its alerts went (the note is a
                     # cookie, a URL may be long).
                     summary = rule_summary(gone, names, delivery=False)
-                    return flash_redirect(request, "/ui/watchlist", f"deleted:{summary}")
+                    return flash_redirect(request, back, f"deleted:{summary}")
             elif action == "add-rule":
                 return await self._save_rule(request, uow, clock, user, form)
             elif action == "replace-rule":
@@ -1429,8 +1473,8 @@ class DashboardController(Controller):
         except Unavailable:
             raise  # a store busy or down is said as on every page, never taken for done
         except DomainError:
-            return Redirect(path="/ui/watchlist", status_code=303)
-        return Redirect(path="/ui/watchlist", status_code=303)
+            return Redirect(path=back, status_code=303)
+        return Redirect(path=back, status_code=303)
 
     @staticmethod
     async def _save_rule(
@@ -1455,6 +1499,7 @@ class DashboardController(Controller):
         url = _text(form, "webhook_url").strip()
         typed_product = _text(form, "product_id").strip()
         channels = [c for c in Channel if _text(form, f"notify_{c.value}") == "on"]
+        alerts_page = _alerts_page(_text(form, "alerts_page"))
         settings = request.app.state.container.settings()
         try:
             kind = _parsed("kind", _text(form, "kind"), AlertRuleKind, "must be one of the listed kinds")
@@ -1523,8 +1568,9 @@ class DashboardController(Controller):
                 values=typed,
                 editing=rule_id,
                 same_rule=same.id if same is not None else None,
+                alerts_page=alerts_page,
             )
-        return flash_redirect(request, "/ui/watchlist#rules", note)
+        return flash_redirect(request, watchlist_url(alerts_page=alerts_page, fragment="rules"), note)
 
     @post("/ui/data", status_code=200)
     async def data_actions(
