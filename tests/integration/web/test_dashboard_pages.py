@@ -403,3 +403,40 @@ async def test_the_product_pages_ads_show_their_link_and_when_they_were_first_se
         page,
         re.S,
     )
+
+
+@pytest.mark.parametrize(
+    ("existing", "warning"),
+    [
+        (
+            1,
+            "A product already has this name: Twin Lamp (#{0}). To add ads to it, open it, or name it "
+            "in the ad form below. If yours is another product, create it anyway: both will be listed, "
+            "told apart by their numbers.",
+        ),
+        (
+            2,
+            "2 products already have this name: Twin Lamp (#{0}), Twin Lamp (#{1}). To add ads to one "
+            "of them, open it, or name it in the ad form below. If yours is another product, create it "
+            "anyway: all 3 will be listed, told apart by their numbers.",
+        ),
+    ],
+)
+async def test_the_namesake_warning_counts_the_products_of_that_name(
+    client: Client, existing: int, warning: str
+) -> None:
+    await signed_up(client)
+    uow = client.app.state.container.unit_of_work()
+    async with uow:
+        made = [
+            await uow.products.add(Product(name="Twin Lamp", description="d", created_at=NOW))
+            for _ in range(existing)
+        ]
+        await uow.commit()
+    form = {"csrf_token": await csrf(client), "action": "product", "name": "Twin Lamp", "description": "d"}
+    warned = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+    assert warned.status_code == 200
+    found = re.search(r'<div class="report" role="alert">(.*?)</div>', warned.text, re.S)
+    assert found, warned.text
+    said = " ".join(html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
+    assert said == warning.format(*(p.id for p in made))
