@@ -181,3 +181,42 @@ async def test_a_password_changed_on_the_account_page_ends_every_other_session_b
     assert client.cookies.get("ms_session") != copied
     refused = await client.get("/watchlists", headers={"Authorization": f"Bearer {copied}"})
     assert refused.status_code == 401, "the session from before the change has ended"
+
+
+def _said(text: str) -> str:
+    """A page's main text, without its tags, its white space folded."""
+    main = text.split('<main id="main">', 1)[1].split("</main>", 1)[0]
+    return " ".join(re.sub(r"<[^>]+>", " ", main).split())
+
+
+@pytest.mark.parametrize("path", ["/ui/login", "/ui/signup"])
+async def test_the_login_and_signup_pages_say_who_is_signed_in(client: Client, path: str) -> None:
+    """Signed in, the header of the log-in and sign-up pages shows the account as every page
+    does, and the page says that its form signs in as another account, next to a Log out."""
+    await signed_up(client, "present")
+    page = await client.get(path, headers=HTML)
+    assert page.status_code == 200
+    header = page.text.split("<main", 1)[0]
+    assert "Signed in as <strong>present</strong>" in header
+    assert 'href="/ui/login">Log in</a>' not in header
+    assert page.headers["cache-control"] == "no-store", "a signed-in page is never stored"
+    said = _said(page.text)
+    assert "You are signed in as present." in said
+    other = "log in as another account" if path == "/ui/login" else "create another account"
+    assert f"The form below will {other}, and sign you out of this one" in said
+    main = page.text.split('<main id="main">', 1)[1]
+    assert re.search(r'<form method="post" action="/ui/logout"[^>]*>.*?Log out</button>', main, re.S)
+    # a refused form is answered as the signed-in account still
+    if path == "/ui/login":
+        form = {"csrf_token": await csrf(client), "username": "present", "password": "wrong one"}
+    else:
+        form = {"csrf_token": await csrf(client), "username": "x", "email": "e", "password": "p"}
+    refused = await client.post(path, data=form, headers=HTML)
+    assert refused.status_code in {401, 422}
+    assert "Signed in as <strong>present</strong>" in refused.text
+    assert "You are signed in as present." in _said(refused.text)
+
+
+async def test_the_login_page_signed_out_says_nothing_of_an_account(client: Client) -> None:
+    page = await client.get("/ui/login", headers=HTML)
+    assert "You are signed in" not in page.text and 'href="/ui/login">Log in</a>' in page.text
