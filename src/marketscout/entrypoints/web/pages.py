@@ -1286,10 +1286,11 @@ class DashboardController(Controller):
         next: FromQuery[str | None] = None,
     ) -> Template:
         texts = {"expired": "Your session has expired; please log in again.", "login": "Please log in first."}
+        # Signed in, the page says so (and the form signs in as another account).
         return page(
             request,
             "login.html",
-            None,
+            current_user(request),
             message=texts.get(message or "", ""),
             next=_safe_next(next),
             error="",
@@ -1321,7 +1322,7 @@ class DashboardController(Controller):
             template = page(
                 request,
                 "login.html",
-                None,
+                current_user(request),
                 message="",
                 next=_safe_next(_text(form, "next")),
                 error=in_form_words(refused.field, refused.rule) if refused else error.message,
@@ -1335,7 +1336,7 @@ class DashboardController(Controller):
     @get("/ui/signup")
     async def signup_page(self, request: Request[Any, Any, Any]) -> Template:
         status = 200 if _signup_open(request) else 403
-        return page(request, "signup.html", None, status_code=status, errors={}, values={})
+        return page(request, "signup.html", current_user(request), status_code=status, errors={}, values={})
 
     @post("/ui/signup", status_code=200)
     async def signup(
@@ -1348,7 +1349,7 @@ class DashboardController(Controller):
     ) -> Response[Any]:
         form = await check_csrf(request)
         if not _signup_open(request):
-            return page(request, "signup.html", None, status_code=403, errors={}, values={})
+            return page(request, "signup.html", current_user(request), status_code=403, errors={}, values={})
         username, email, password = (
             _text(form, "username")[:60],
             _text(form, "email")[:300],
@@ -1379,7 +1380,7 @@ class DashboardController(Controller):
             template = page(
                 request,
                 "signup.html",
-                None,
+                current_user(request),
                 errors=problems,
                 values={"username": username, "email": email},
             )
