@@ -440,3 +440,63 @@ async def test_the_namesake_warning_counts_the_products_of_that_name(
     assert found, warned.text
     said = " ".join(html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
     assert said == warning.format(*(p.id for p in made))
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("2026-02-20T09:30", "2026-02-20T09:30:00+00:00"),  # a browser's datetime-local: UTC
+        ("2026-02-20T10:30:00+01:00", "2026-02-20T09:30:00+00:00"),
+        ("", None),
+    ],
+)
+async def test_the_ad_form_takes_an_optional_first_seen_date_in_utc(
+    client: Client, typed: str, stored: str | None
+) -> None:
+    """When the platform first showed the ad: what the Viral ads list ages it from."""
+    await signed_up(client)
+    product_id, _ = await product_and_ad(client, "Dated Lamp")
+    page = (await client.get("/ui/data", headers=HTML)).text
+    assert re.search(r'<label for="first_seen_at">First seen \(optional, UTC\)</label>', page)
+    assert re.search(r'<input id="first_seen_at" name="first_seen_at" type="datetime-local"', page)
+    form = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product": f"#{product_id}",
+        "platform": "TikTok",
+        "ad_content": "dated",
+        "first_seen_at": typed,
+    }
+    made = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+    assert made.status_code == 303, made.text
+    ads = (await client.get(f"/ads?product_id={product_id}")).json()
+    assert [a["first_seen_at"] for a in ads if a["ad_content"] == "dated"] == [
+        stored and stored.replace("+00:00", "Z")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("yesterday", "First seen must be a date and time, like 2026-11-30T21:00 (UTC)."),
+        ("2026-03-03T12:00", "First seen must not be in the future."),
+    ],
+)
+async def test_a_first_seen_date_the_form_cannot_take_is_said_at_its_field(
+    client: Client, typed: str, said: str
+) -> None:
+    await signed_up(client)
+    product_id, _ = await product_and_ad(client, "Dated Lamp")
+    form = {
+        "csrf_token": await csrf(client),
+        "action": "ad",
+        "product": f"#{product_id}",
+        "platform": "TikTok",
+        "ad_content": "dated",
+        "first_seen_at": typed,
+    }
+    refused = await client.post("/ui/data", data=form, headers=HTML, follow_redirects=False)
+    assert refused.status_code == 200
+    assert said in html.unescape(refused.text)
+    field = re.search(r'<input id="first_seen_at"[^>]*>', refused.text)
+    assert field and 'aria-invalid="true"' in field.group(0) and f'value="{typed}"' in field.group(0)
