@@ -46,7 +46,7 @@ from marketscout.domain.errors import (
     Unavailable,
 )
 from marketscout.domain.gains import gains_of
-from marketscout.domain.instants import window_back
+from marketscout.domain.instants import past_instant, window_back
 from marketscout.domain.model import (
     GLOBAL_REGION,
     GROWTH_ORDERS,
@@ -108,7 +108,16 @@ from marketscout.entrypoints.web.session import (
     with_session,
 )
 
-_DATA_FIELDS = ("action", "name", "description", "product", "platform", "ad_content", "external_id")
+_DATA_FIELDS = (
+    "action",
+    "name",
+    "description",
+    "product",
+    "platform",
+    "ad_content",
+    "external_id",
+    "first_seen_at",
+)
 # The product and ad forms' fields a refusal may name, by the use cases' names (the same).
 _DATA_FORM_FIELDS = {name: name for name in _DATA_FIELDS if name != "action"}
 PRODUCT_SUGGESTIONS = 50  # the newest products, suggested by the ad form's Product field
@@ -178,6 +187,7 @@ FIELD_LABELS = {
     "platform": "Platform",
     "ad_content": "Content",
     "external_id": "Platform id",
+    "first_seen_at": "First seen",
     "q": "The name search",
 }
 # The domain's words for what the form shows otherwise: kinds by name, channels as ticked boxes.
@@ -755,6 +765,17 @@ def _parsed(field: str, typed: str, parse: Callable[[str], _T], rule: str) -> _T
         return parse(typed)
     except ValueError:
         raise InvalidValue(field, rule) from None
+
+
+def _first_seen(typed: str, now: datetime) -> datetime | None:
+    """The ad form's First seen: None when blank; a date and time, in UTC unless it says its offset
+    (a browser's datetime-local says none), no later than ``now`` (as the API's ``first_seen_at``)."""
+    text = typed.strip()
+    if not text:
+        return None
+    rule = "must be a date and time, like 2026-11-30T21:00 (UTC)"
+    at = _parsed("first_seen_at", text, datetime.fromisoformat, rule)
+    return past_instant("first_seen_at", at if at.tzinfo is not None else at.replace(tzinfo=UTC), now)
 
 
 def _ad_platform(typed: str) -> Platform:
@@ -1618,6 +1639,7 @@ class DashboardController(Controller):
                         platform=_ad_platform(_text(form, "platform")),
                         ad_content=_text(form, "ad_content")[:2100],
                         external_id=_text(form, "external_id")[:250] or None,
+                        first_seen_at=_first_seen(_text(form, "first_seen_at")[:60], clock.now()),
                     ),
                 )
                 return flash_redirect(request, "/ui/data#ad", f"ad:{ad.id}:{ad.platform}:{product.id}")
