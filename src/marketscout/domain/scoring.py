@@ -14,15 +14,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate, chain
-from operator import attrgetter, itemgetter
+from itertools import accumulate
+from operator import attrgetter, itemgetter, lt
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from marketscout.domain.errors import InvalidValue
 from marketscout.domain.figures import NONE_BEFORE, rise, times
 from marketscout.domain.inputs import instant
 from marketscout.domain.inputs import kind as _kind
-from marketscout.domain.instants import LATEST, require_aware, utc_instant
+from marketscout.domain.instants import LATEST
 from marketscout.domain.model import (
     GROWTH_WINDOW_DAYS,
     MAX_COUNT,
@@ -268,6 +268,12 @@ def _at_most_max(totals: list[int]) -> list[int]:
     return [total if total <= MAX_COUNT else MAX_COUNT for total in totals]
 
 
+def _rising(epochs: list[float]) -> bool:
+    """Whether the times rise strictly (none repeated, in order): nearly always so, and cheaper
+    to see than the repeats (a set) and the order (a sorted copy) it rules out."""
+    return all(map(lt, epochs, epochs[1:]))
+
+
 def _tie_order(r: Reading) -> tuple[datetime, int, int]:
     return (r.observed_at, r.views, _interactions(r))
 
@@ -317,12 +323,13 @@ def _reading_series(field: str, readings: Iterable[Reading], as_of: datetime | N
     series: list[ReadingSeries] = []
     platforms: dict[int, Platform] = {}
     for (ad_id, region), rows in sorted(grouped.items(), key=_KEY_ORDER):
-        platform = platforms.setdefault(ad_id, Platform(rows[0].platform))
+        given = rows[0].platform
+        platform = platforms.setdefault(ad_id, given if type(given) is Platform else Platform(given))
         if len(seen := {platform, *(row.platform for row in rows)}) > 1:
             raise _two_platforms(ad_id, seen)
         rows.sort(key=_READING_ORDER)
         epochs = [row.observed_at.timestamp() for row in rows]
-        if len(set(epochs)) < len(epochs):
+        if not _rising(epochs) and len(set(epochs)) < len(epochs):
             rows.sort(key=_tie_order)
         series.append(
             ReadingSeries(
@@ -387,6 +394,13 @@ def hourly_series(
     return series
 
 
+@functools.lru_cache(maxsize=64)
+def _older_edges(as_of_epoch: float, days: int) -> tuple[float, ...]:
+    """The older edge of each of ``days`` days back from ``as_of_epoch`` (POSIX seconds), the
+    newest day first: the same for every item scored at one moment, so computed once for them."""
+    return tuple([as_of_epoch - (k + 1) * 86400.0 for k in range(days)])
+
+
 def _fade(recent: float, base: float | None) -> float:
     """How much of a swing ``recent`` gains are against the ``base`` they repeat: all of one up
     to a tenth above it (``RISE_MARGIN``), none from twice it, linear between; none without a
@@ -429,7 +443,8 @@ def _checked_lists(s: ReadingSeries, n: int) -> ReadingSeries:
         and type(s.views) is list
         and type(s.interactions) is list
         and _PLAIN_TYPES.issuperset(map(type, s.epochs))
-        and _INT_TYPE.issuperset(map(type, chain(s.views, s.interactions)))
+        and _INT_TYPE.issuperset(map(type, s.views))
+        and _INT_TYPE.issuperset(map(type, s.interactions))
     ):
         s = s._replace(
             epochs=_plain_numbers("epochs", s.epochs, s, _TIMES_RULE),
@@ -539,8 +554,7 @@ def score_series(
     series whose readings are not in time order is put in order first; readings of one ad and
     region at the same instant (given twice, in one series or in two) count once, with their
     highest views and highest interactions."""
-    require_aware("as_of", as_of)
-    utc_instant("as_of", as_of)  # in the span every entry point takes: 1970 to 2100
+    instant("as_of", as_of)  # in the span every entry point takes: 1970 to 2100
     _check_params(params)
     as_of_epoch = as_of.timestamp()
     gathered: dict[tuple[int, str], ReadingSeries] = {}
@@ -585,7 +599,9 @@ def score_series(
     kept: list[ReadingSeries] = []
     observations = 0
     for s in gathered.values():
-        if len(set(s.epochs)) < len(s.epochs):
+        if _rising(s.epochs):
+            pass  # nearly every series: no time repeated, none out of order
+        elif len(set(s.epochs)) < len(s.epochs):
             s = _one_per_instant(s)
         elif s.epochs != sorted(s.epochs):
             s = _in_time_order(s)
@@ -632,6 +648,7 @@ def score_series(
     first_epoch = math.inf
     first_level = 0
     quality_since = as_of_epoch - 7 * 86400.0
+    older_edges = _older_edges(as_of_epoch, span_days)
     for ad_id, platform, region, epochs, views, interactions in kept:
         # The views counter read as a curve: its running maximum (a counter that goes down
         # adds nothing until it passes its highest reading again), rising evenly between
@@ -662,33 +679,30 @@ def score_series(
         newest = epochs[-1]
         # The day of the newest reading: the newer edge of day k is as_of less k days, and a
         # reading exactly on an edge belongs to the older day (the curve at an edge counts it).
-        k = int((as_of_epoch - newest) / 86400.0)
-        if as_of_epoch - k * 86400.0 < newest:
-            k -= 1
-        elif as_of_epoch - (k + 1) * 86400.0 >= newest:
-            k += 1
+        newest_day = int((as_of_epoch - newest) / 86400.0)
+        if as_of_epoch - newest_day * 86400.0 < newest:
+            newest_day -= 1
+        elif as_of_epoch - (newest_day + 1) * 86400.0 >= newest:
+            newest_day += 1
         # The curve at the newer edges of days 0 to 6 (for the series' last six days), then
         # at each older edge until the first reading or the horizon.
         edges: list[float] = [top] * 7
         upper: float = top  # the curve at the day's newer edge
         i = len(epochs)
-        while k < span_days:
-            edge = as_of_epoch - (k + 1) * 86400.0
+        for k in range(newest_day, span_days):
+            edge = older_edges[k]
             i = bisect_right(epochs, edge, 0, i)
-            if i:
-                lo, low = epochs[i - 1], highest[i - 1]
-                lower = low + (highest[i] - low) * (edge - lo) / (epochs[i] - lo)
-            else:  # the day reaches back past the first reading
-                lower = first_views
+            if not i:  # the day reaches back past the first reading
+                daily_all[k] += upper - first_views
+                if k < 6:
+                    edges[k + 1 :] = [first_views] * (6 - k)
+                break
+            lo, low = epochs[i - 1], highest[i - 1]
+            lower = low + (highest[i] - low) * (edge - lo) / (epochs[i] - lo)
             daily_all[k] += upper - lower
             upper = lower
-            k += 1
-            if k < 7:
-                edges[k] = lower
-            if not i:
-                break
-        if k < 7:
-            edges[k:] = [upper] * (7 - k)
+            if k < 6:
+                edges[k + 1] = lower
         recent, before = top - edges[3], edges[3] - edges[6]
         ad_gain[ad_id] += recent
         # Rising: the last three days' gains a tenth above the three before, where those were
