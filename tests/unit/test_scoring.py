@@ -396,6 +396,15 @@ def test_the_core_on_grouped_series_is_the_engine_on_raw_readings(
     assert score_series(mixed, as_of) == score_item(readings, as_of)
 
 
+def test_a_series_without_readings_beside_others_counts_as_none() -> None:
+    """An ad and region with empty lists (an embedder's, nothing read yet) adds nothing: scored
+    as the other series alone, not an IndexError from inside."""
+    grouped = reading_series(series([100, 200, 400, 800]))
+    empty = ReadingSeries(2, Platform.TIKTOK, "DE", [], [], [])
+    assert score_series([empty, *grouped], AS_OF) == score_series(grouped, AS_OF)
+    assert score_series([*grouped, empty], AS_OF) == score_series(grouped, AS_OF)
+
+
 def test_a_series_with_lists_of_different_lengths_is_refused() -> None:
     broken = ReadingSeries(1, Platform.TIKTOK, "US", [1.0, 2.0], [5], [0, 0])
     with pytest.raises(InvalidValue, match="differ in length") as refused:
