@@ -553,7 +553,7 @@ def score_series(
     readings after ``as_of`` are left out. :func:`score_item` is this on raw readings. A
     series whose readings are not in time order is put in order first; readings of one ad and
     region at the same instant (given twice, in one series or in two) count once, with their
-    highest views and highest interactions."""
+    highest views and highest interactions; a series with empty lists counts as none."""
     instant("as_of", as_of)  # in the span every entry point takes: 1970 to 2100
     _check_params(params)
     as_of_epoch = as_of.timestamp()
@@ -609,9 +609,9 @@ def score_series(
         if s.epochs and not (s.epochs[0] >= 0.0 and s.epochs[-1] <= _LATEST_EPOCH):
             raise InvalidValue("epochs", f"ad {s.ad_id} in {s.region}: {_EPOCHS_RULE}")
         cut = bisect_right(s.epochs, as_of_epoch)
+        if not cut:  # no reading by as_of (or none at all): nothing to count
+            continue
         if cut < len(s.epochs):
-            if not cut:
-                continue
             s = s._replace(epochs=s.epochs[:cut], views=s.views[:cut], interactions=s.interactions[:cut])
         kept.append(s)
         observations += cut
