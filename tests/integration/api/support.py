@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketscout.domain.ports import Clock
+from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.settings import Settings
 
@@ -47,6 +50,37 @@ def build_container(settings: Settings, clock: Clock) -> Container:
     container.settings.override(providers.Object(settings))
     container.clock.override(providers.Object(clock))
     return container
+
+
+def app_logging_to(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, container: Container
+) -> Litestar:
+    """The app, with MarketScout's records (which its logging set-up keeps from the root
+    logger) reaching ``caplog`` too, for this test only."""
+    app = create_app(container)
+    ours = logging.getLogger("marketscout")
+    monkeypatch.setattr(ours, "handlers", [*ours.handlers, caplog.handler])
+    caplog.set_level(logging.DEBUG, logger="marketscout")
+    return app
+
+
+class StopLoop(BaseException):
+    """Ends a background loop (the dispatcher, the score refresh) in a test, as cancelling it
+    does in the server."""
+
+
+class RecordedWaits:
+    """A background loop's wait, injected: records each delay instead of sleeping, and ends
+    the loop (:class:`StopLoop`) at the ``stop_at``-th."""
+
+    def __init__(self, stop_at: int) -> None:
+        self.stop_at = stop_at
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        if len(self.delays) == self.stop_at:
+            raise StopLoop
 
 
 Headers = dict[str, str]

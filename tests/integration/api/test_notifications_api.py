@@ -15,10 +15,18 @@ from marketscout.domain.errors import Unavailable
 from marketscout.domain.model import Channel, Delivery
 from marketscout.domain.ports import Notification, Notifier
 from marketscout.entrypoints.app import create_app
-from marketscout.entrypoints.container import Container
 from marketscout.entrypoints.notify import dispatch_forever, dispatch_once
 from marketscout.entrypoints.settings import Settings
-from tests.integration.api.support import MovableClock, build_container, setup_ad, sign_up, snap
+from tests.integration.api.support import (
+    MovableClock,
+    RecordedWaits,
+    StopLoop,
+    app_logging_to,
+    build_container,
+    setup_ad,
+    sign_up,
+    snap,
+)
 from tests.outbox import SECRET, seed_outbox
 from tests.receivers import SmtpSink, WebhookReceiver, smtp_sink, webhook_receiver
 
@@ -241,18 +249,6 @@ async def test_a_deleted_or_retargeted_rule_sends_none_of_its_pending_webhooks(
     assert len(receiver.requests) == 1, "only the attempt made before the change"
 
 
-def _app_logging_to(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, container: Container
-) -> Litestar:
-    """The app, with MarketScout's records (which its logging set-up keeps from the root
-    logger) reaching ``caplog`` too, for this test only."""
-    app = create_app(container)
-    ours = logging.getLogger("marketscout")
-    monkeypatch.setattr(ours, "handlers", [*ours.handlers, caplog.handler])
-    caplog.set_level(logging.DEBUG, logger="marketscout")
-    return app
-
-
 class BrokenNotifier(Notifier):
     """A notifier with a bug (what a group-syntax address did to the e-mail notifier)."""
 
@@ -281,7 +277,7 @@ async def test_a_notifier_that_fails_unexpectedly_is_logged_and_the_others_are_s
     webhook = RecordingNotifier()
     notifiers: dict[Channel, Notifier] = {Channel.EMAIL: BrokenNotifier(), Channel.WEBHOOK: webhook}
     container.notifiers.override(providers.Object(notifiers))
-    app = _app_logging_to(caplog, monkeypatch, container)
+    app = app_logging_to(caplog, monkeypatch, container)
     hook = "https://hooks.example/private-path-token"
     async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000"):
         targets = {Channel.EMAIL: "g:root;x123@example.com", Channel.WEBHOOK: hook}
@@ -303,10 +299,6 @@ async def test_a_notifier_that_fails_unexpectedly_is_logged_and_the_others_are_s
         assert secret not in text
 
 
-class StopLoop(BaseException):
-    """Ends dispatch_forever in a test, as cancelling it does in the server."""
-
-
 async def test_the_background_dispatcher_backs_off_after_a_failing_pass_and_goes_on(
     settings: Settings, clock: MovableClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -326,17 +318,12 @@ async def test_the_background_dispatcher_backs_off_after_a_failing_pass_and_goes
         return {}
 
     container.notifiers.override(providers.Callable(notifiers))
-    delays: list[float] = []
+    waits = RecordedWaits(stop_at=5)
 
-    async def sleep(seconds: float) -> None:
-        delays.append(seconds)
-        if len(delays) == 5:
-            raise StopLoop
-
-    app = _app_logging_to(caplog, monkeypatch, container)
+    app = app_logging_to(caplog, monkeypatch, container)
     async with AsyncTestClient(app=app, base_url="http://127.0.0.1:8000"):
         with pytest.raises(StopLoop):
-            await dispatch_forever(container, 15, sleep=sleep)
-    assert delays == [30, 60, 120, 15, 15]
+            await dispatch_forever(container, 15, sleep=waits)
+    assert waits.delays == [30, 60, 120, 15, 15]
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert [r.exc_info[0] if r.exc_info else None for r in errors] == [RuntimeError, RuntimeError]
