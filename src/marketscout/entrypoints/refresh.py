@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from marketscout.domain.errors import DomainError
 from marketscout.domain.usecases.pipeline import refresh_stale_scores
+from marketscout.entrypoints.background import Wait, repeat_forever
 from marketscout.entrypoints.container import Container
 
 logger = logging.getLogger(__name__)
@@ -24,14 +24,13 @@ async def refresh_once(container: Container) -> list[int]:
     return refreshed
 
 
-async def refresh_forever(container: Container, interval: float) -> None:
-    """One pass every ``interval`` seconds; a failing pass (the database is down) is logged and
-    the loop goes on."""
-    while True:
-        try:
-            refreshed = await refresh_once(container)
-            if refreshed:
-                logger.info("refreshed %d stale scores", len(refreshed))
-        except DomainError as error:
-            logger.warning("score refresh failed: %s", error.message)
-        await asyncio.sleep(interval)
+async def refresh_forever(container: Container, interval: float, *, sleep: Wait = asyncio.sleep) -> None:
+    """One pass every ``interval`` seconds, which a failing pass (the database is down, or a
+    bug) does not end (:func:`repeat_forever`)."""
+
+    async def one_pass() -> None:
+        refreshed = await refresh_once(container)
+        if refreshed:
+            logger.info("refreshed %d stale scores", len(refreshed))
+
+    await repeat_forever(one_pass, interval, what="score refresh", logger=logger, sleep=sleep)
