@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -20,10 +21,11 @@ from marketscout.adapters.signals.feed import HttpFeedSource, feed_item
 from marketscout.adapters.signals.http import ResilientHttp, RetryPolicy
 from marketscout.adapters.sql import migrate
 from marketscout.domain.model import Ad
-from marketscout.domain.ports import UnitOfWork
-from marketscout.domain.signals import SourceUnavailable
+from marketscout.domain.ports import Clock, UnitOfWork
+from marketscout.domain.signals import SignalSource, SourceUnavailable
 from marketscout.domain.usecases import catalog
-from marketscout.domain.usecases.collection import collect
+from marketscout.domain.usecases.collection import CollectReport, collect
+from marketscout.entrypoints import cli, cli_collect
 from tests.databases import create_product_in
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -397,3 +399,43 @@ def test_the_collect_command_skips_a_record_with_a_nul_and_stores_the_rest(
 def test_a_feed_records_url_and_advertiser_are_text_whatever_json_type_they_come_as() -> None:
     item = feed_item({**records()[0], "url": 5, "advertiser": 7})
     assert (item.url, item.advertiser) == ("5", "7")
+
+
+def test_a_source_that_fails_unexpectedly_is_logged_and_the_others_are_collected(
+    feed_url: str,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a source's run raises that no adapter translated (a bug, an answer of a shape it did
+    not expect) is logged at ERROR with its traceback and counted as a failed source; the other
+    sources are still collected (and, watching, the next rounds come as planned)."""
+    create_product_in(database_url, "Sunset Lamp")
+
+    async def first_feed_has_a_bug(
+        uow: UnitOfWork, clock: Clock, source: SignalSource, keywords: list[tuple[str, int]]
+    ) -> CollectReport:
+        if source.name.startswith("feed 1 "):
+            raise KeyError("items")
+        return await collect(uow, clock, source, keywords)
+
+    monkeypatch.setattr(cli_collect, "collect", first_feed_has_a_bug)
+    ours = logging.getLogger("marketscout")
+    monkeypatch.setattr(ours, "handlers", [*ours.handlers, caplog.handler])
+    caplog.set_level(logging.ERROR, logger="marketscout")
+    code = cli.main(
+        [
+            "collect",
+            *("--feed", f"{feed_url}/feed", "--feed", f"{feed_url}/feed"),
+            *("--keyword", "sunset lamp=1", "--database-url", database_url),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, "one of the two sources was collected"
+    assert f"feed 1 ({feed_url}/feed): failed unexpectedly (KeyError): see the log" in out
+    assert "stored 3" in out
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors, "logged"
+    assert all(r.exc_info is not None and r.exc_info[0] is KeyError for r in errors)
+    assert errors[0].getMessage() == f"feed 1 ({feed_url}/feed): the collection failed unexpectedly"
