@@ -401,6 +401,7 @@ def test_a_feed_records_url_and_advertiser_are_text_whatever_json_type_they_come
     assert (item.url, item.advertiser) == ("5", "7")
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)  # a stored product
 def test_a_source_that_fails_unexpectedly_is_logged_and_the_others_are_collected(
     feed_url: str,
     database_url: str,

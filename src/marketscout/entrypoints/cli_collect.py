@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import math
 import sys
 from dataclasses import dataclass
@@ -15,11 +16,14 @@ from dependency_injector import providers
 
 from marketscout.adapters.signals.feed import HttpFeedSource
 from marketscout.adapters.signals.http import ResilientHttp
+from marketscout.domain.errors import DomainError
 from marketscout.domain.signals import SignalSource, SourceUnavailable
 from marketscout.domain.usecases.collection import collect
 from marketscout.entrypoints.cli_args import database_url, http_url, seconds, whole_number
 from marketscout.entrypoints.settings import Settings, command_settings
 from marketscout.entrypoints.sources import SourcesError, build_source, load_specs
+
+logger = logging.getLogger("marketscout.collect")
 
 
 def add_collect_parser(subparsers: Any) -> None:
@@ -129,6 +133,14 @@ async def _run(args: argparse.Namespace, settings: Settings, specs: list[Any]) -
                 except SourceUnavailable as error:
                     failed += 1
                     print(f"{entry.source.name}: unavailable: {error.message}", flush=True)
+                except DomainError:
+                    raise  # the store failing: said by the command, which ends
+                except Exception as error:
+                    # A bug, or an answer no adapter expected: one source's, so the others go on.
+                    failed += 1
+                    logger.exception("%s: the collection failed unexpectedly", entry.source.name)
+                    kind = type(error).__name__
+                    print(f"{entry.source.name}: failed unexpectedly ({kind}): see the log", flush=True)
                 else:
                     print(report.summary(), flush=True)
                     for reason in report.skipped[:20]:
