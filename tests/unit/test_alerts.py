@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
@@ -263,14 +264,18 @@ async def test_a_new_crossing_after_a_month_just_below_the_threshold_alerts() ->
     )
 
 
-KINDS = st.sampled_from(
-    [
-        (AlertRuleKind.SCORE_THRESHOLD, 50.0, None),
-        (AlertRuleKind.SCORE_RISE, 10.0, 24),
-        (AlertRuleKind.SCORE_RISE, 20.0, 720),
-        (AlertRuleKind.STATUS_EXPLODING, None, None),
-    ]
-)
+KINDS_LIST: list[tuple[AlertRuleKind, float | None, int | None]] = [
+    (AlertRuleKind.SCORE_THRESHOLD, 50.0, None),
+    (AlertRuleKind.SCORE_RISE, 10.0, 24),
+    (AlertRuleKind.SCORE_RISE, 20.0, 720),
+    (AlertRuleKind.STATUS_EXPLODING, None, None),
+]
+KINDS = st.sampled_from(KINDS_LIST)
+GAPS = st.integers(1, 24 * 12)  # hours since the score before
+LEVELS = st.sampled_from([0.0, 30.0, 47.0, 52.0, 64.0, 68.0, 71.0, 90.0])
+STATUSES = st.sampled_from(list(TrendStatus))
+# One ordinary score, then 45 days exploding at 90.
+LONG_EPISODE = [(24, 30.0, TrendStatus.STEADY, 1)] + [(24, 90.0, TrendStatus.EXPLODING, 15)] * 3
 
 
 @settings(max_examples=60, deadline=None)
@@ -278,9 +283,9 @@ KINDS = st.sampled_from(
     kind=KINDS,
     points=st.lists(
         st.tuples(
-            st.integers(1, 24 * 12),  # hours since the score before
-            st.sampled_from([0.0, 30.0, 47.0, 52.0, 64.0, 68.0, 71.0, 90.0]),
-            st.sampled_from(list(TrendStatus)),
+            GAPS,
+            LEVELS,
+            STATUSES,
         ),
         min_size=1,
         max_size=30,
@@ -303,6 +308,89 @@ def test_evaluating_after_each_score_alerts_exactly_the_whole_historys_events(
             await shop.evaluate()
         whole = evaluate_rule(rule, shop.product_id, "Lamp", shop.scores, [], shop.clock.now())
         return await shop.alert_keys(), sorted(e.event_key for e in whole)
+
+    stored, whole = asyncio.run(run())
+    assert stored == whole
+
+
+@settings(max_examples=200, deadline=None)
+# The reviewer's shapes: a rule made, and a product watched, on the 46th day of an episode.
+@example(kind=KINDS_LIST[0], points=LONG_EPISODE, start=45, how="made").via("a rule made during it")
+@example(kind=KINDS_LIST[3], points=LONG_EPISODE, start=45, how="watched").via("a product watched during it")
+@given(
+    kind=KINDS,
+    points=st.lists(
+        st.tuples(
+            GAPS,
+            LEVELS,
+            STATUSES,
+            st.sampled_from([1, 1, 1, 15]),  # how many times in a row (a long episode)
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    start=st.integers(0, 60),
+    how=st.sampled_from(["made", "changed", "watched"]),
+)
+def test_a_rule_asking_from_any_moment_alerts_exactly_the_whole_historys_events_then(
+    kind: tuple[AlertRuleKind, float | None, int | None],
+    points: list[tuple[int, float, TrendStatus, int]],
+    start: int,
+    how: str,
+) -> None:
+    """Scores, some repeated at the same pace for weeks; the rule starts asking half an hour
+    after the ``start``-th score: made then, changed then
+    from another question, or (over the watchlist) covering the product watched then. The use
+    case, evaluating the last 31 days after that and after each later score, stores exactly
+    the events that evaluating the whole history so far finds at those moments, each once."""
+
+    async def run() -> tuple[list[str], list[str]]:
+        shop = Shop()
+        await shop.open()
+        if how == "changed":
+            rule: AlertRule | None = await shop.add_rule(AlertRuleKind.SCORE_RISE, 30.0, 48)
+        elif how == "watched":
+            rule = await shop.add_rule(*kind, watchlist=True)
+        else:
+            rule = None
+        asking = how == "changed"  # the question it had before counts too
+        whole: set[str] = set()
+
+        async def evaluate() -> None:
+            await shop.evaluate()
+            if rule is None or not asking:
+                return
+            found = evaluate_rule(rule, shop.product_id, "Lamp", shop.scores, [], shop.clock.now())
+            whole.update(e.event_key for e in found)
+
+        hours = 0
+        runs = [(gap, score, status) for gap, score, status, times in points for _ in range(times)]
+        for index, (gap, score, status) in enumerate(runs):
+            hours += gap
+            await shop.score(hours, score, status)
+            await evaluate()
+            if index == start:
+                shop.clock.current += timedelta(minutes=30)
+                if how == "made":
+                    rule = await shop.add_rule(*kind)
+                elif how == "changed":
+                    assert rule is not None
+                    rule, _ = await replace_rule(
+                        shop.uow(),
+                        shop.clock,
+                        user_id=shop.user_id,
+                        rule_id=rule.id,
+                        definition=RuleDefinition(
+                            kind=kind[0], product_id=shop.product_id, threshold=kind[1], window_hours=kind[2]
+                        ),
+                    )
+                else:
+                    await shop.watch(hours + 0.5)
+                    assert rule is not None
+                    rule = dataclasses.replace(rule, created_at=shop.clock.now())
+                asking = True
+                await evaluate()
+        return await shop.alert_keys(), sorted(whole)
 
     stored, whole = asyncio.run(run())
     assert stored == whole
