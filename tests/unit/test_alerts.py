@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Self
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from marketscout.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from marketscout.adapters.memory import InMemoryScoreRepository, InMemoryStore, InMemoryUnitOfWork
 from marketscout.domain.alert_rules import evaluate_rule
 from marketscout.domain.model import (
     AlertRule,
@@ -262,6 +263,50 @@ async def test_a_new_crossing_after_a_month_just_below_the_threshold_alerts() ->
     assert await shop.alert_keys() == sorted(
         f"p{shop.product_id}:threshold50.0:s{s.id}" for s in (shop.scores[0], shop.scores[-1])
     )
+
+
+class RecordingScores(InMemoryScoreRepository):
+    """Scores that note the ``since`` of every history read of them."""
+
+    reads: list[datetime | None]
+
+    async def history(self, product_id: int, *, since: datetime | None = None) -> list[TrendScore]:
+        self.reads.append(since)
+        return await super().history(product_id, since=since)
+
+
+class RecordingUnitOfWork(InMemoryUnitOfWork):
+    def __init__(self, store: InMemoryStore, reads: list[datetime | None]) -> None:
+        super().__init__(store)
+        self.reads = reads
+
+    async def __aenter__(self) -> Self:
+        await super().__aenter__()
+        assert self._tx is not None
+        self.scores = RecordingScores(self._tx)
+        self.scores.reads = self.reads
+        return self
+
+
+async def test_an_episode_is_settled_reading_back_only_as_far_as_it_began() -> None:
+    """300 days at 30, then 45 at 80 when a rule at 50 is made: its evaluations read the last 31
+    days and the last 62, which hold where the episode began, never the whole history; once the
+    episode is over (the score at 30 again, in the last 31 days) only the last 31 days."""
+    shop = Shop()
+    await shop.open()
+    for day in range(345):
+        await shop.score(24 * day, 30.0 if day < 300 else 80.0)
+    await shop.add_rule(AlertRuleKind.SCORE_THRESHOLD, 50, None)
+    reads: list[datetime | None] = []
+    for _ in range(2):
+        await evaluate_alerts(RecordingUnitOfWork(shop.store, reads), shop.clock, user_ids=[shop.user_id])
+    now = shop.clock.now()
+    assert set(reads) == {now - timedelta(days=31), now - timedelta(days=62)}
+    assert await shop.alert_keys() == [f"p{shop.product_id}:threshold50.0:s{shop.scores[300].id}"]
+    await shop.score(24 * 345, 30.0)
+    reads.clear()
+    await evaluate_alerts(RecordingUnitOfWork(shop.store, reads), shop.clock, user_ids=[shop.user_id])
+    assert reads == [shop.clock.now() - timedelta(days=31)]
 
 
 KINDS_LIST: list[tuple[AlertRuleKind, float | None, int | None]] = [
