@@ -29,8 +29,7 @@ after each new score), not on all of it. Up to the first score in it at which th
 re-arms, such a history cannot say what the rule's state was: a score over a threshold at its
 start may be an episode that began a month before, whose first score has left the window. So an
 episode that starts before that point is marked *continued* (it may have begun earlier, under
-another key): the caller decides with what the window does not hold (the alerts already stored,
-and if need be the older history). After that point the truncated history gives exactly the
+another key): the caller settles it on a longer history, one that holds where it began. After that point the truncated history gives exactly the
 events of the whole history (a rise is known only where the rule's window lies in the history).
 """
 

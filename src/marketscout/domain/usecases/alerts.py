@@ -4,21 +4,23 @@ Rules read the last :data:`HISTORY_WINDOW` of a product's scores, evaluated afte
 score. An episode that lasts longer than that (a product over a threshold, or exploding, for
 weeks) has left its first score behind: the window finds it starting at its own first score, a
 key that changes as the window slides. The rules engine marks such an episode *continued* (it
-cannot tell it from one that began in the window), and here it alerts only when the whole
-history shows it is new:
+cannot tell it from one that began in the window), and here it is settled, on the first
+evaluation that finds it as on every later one, by a history read far enough back to hold its
+start: the last 2, 4, 8 then 16 windows, each read only while an episode is still continued in
+the one before, then the whole stored history. So its key and message name its true first
+score whichever window finds it (a rule made, changed, or covering a product watched, 40 days
+into an episode alerts it once, from its start), and the events of that history that began in
+the window or are still going are stored with the window's other events (an ongoing one was
+alerted, under that key, when it began). What the whole history cannot tell either (an episode
+at its first score, after ``scores prune``, which keeps at least this window) is taken for the
+user's alert of the condition if they have one, and keyed by that score otherwise; a rise in
+the first rule window after a prune is measured on the scores kept.
 
-- when the user has no alert yet for that product and condition (a rule made while an episode
-  has been going for 40 days: it alerts once, named by the first score read; the next window,
-  finding the same episode under a later score, finds that alert);
-- otherwise the product's whole stored history is read and evaluated, and its events that began
-  in the window or are still going are stored with the window's other events (an ongoing one
-  was alerted, under its true key, when it began; a rule made during it gets it once). What the
-  whole history cannot tell either (an episode at its first score, after ``scores prune``, which
-  keeps at least this window) is taken for the one already alerted; a rise in the first rule
-  window after a prune is measured on the scores kept.
-
-So the whole history is read only for a rule whose window opens inside an episode, or inside a
-hysteresis band without a re-arming score, and which has alerted that condition before.
+So a longer history is read only for a rule whose window opens inside an episode, or inside a
+hysteresis band without a re-arming score (or, for a ``score_rise`` rule, where it does not hold
+twice the rule's window before an episode), and back to at most twice as long ago as that
+episode began: the whole history only for an episode older than 8 windows, or where a read
+finds no scores older than the one before (what is older lies beyond a gap, if anywhere).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from marketscout.domain.usecases.trends import rescore, scan_hits
 
 # How much score history a rule looks at. Longer than any rule window allowed.
 HISTORY_WINDOW = timedelta(days=31)
+# How many windows back the history is read to find where an episode the window opens inside
+# began, one after the other, before the whole history is read (see _settled).
+LOOK_BACK_FACTORS = (2, 4, 8, 16)
 MAX_RULES_PER_USER = 100
 
 # What a user who has written no rules of their own is alerted about, one rule a kind; their
@@ -298,7 +303,7 @@ async def evaluate_alerts(
         histories: dict[int, list[TrendScore]] = {
             pid: await uow.scores.history(pid, since=since) for pid in wanted
         }
-        whole_histories: dict[int, list[TrendScore]] = {}
+        longer_reads: dict[tuple[int, datetime | None], list[TrendScore]] = {}
         viral_by_product: dict[int, list[ViralAd]] = defaultdict(list)
         if any(rule.kind == AlertRuleKind.NEW_VIRAL_AD for rule, _ in targets):
             # The same scan as /scan-ads: every ad is judged against all its peers.
@@ -317,15 +322,13 @@ async def evaluate_alerts(
             events = evaluate_rule(
                 rule, pid, product.name, histories[pid], viral_by_product[pid], now, history_since=since
             )
-            if any(e.continued for e in events) and await uow.alerts.has_event(
-                rule.user_id, event_key_prefix(rule, pid)
-            ):
-                if pid not in whole_histories:
-                    whole_histories[pid] = await uow.scores.history(pid)
-                # The window's other events are exact; the whole history settles the continued.
+            if any(e.continued for e in events):
+                # The window's other events are exact; a longer read settles the continued.
                 exact = {e.event_key: e for e in events if not e.continued}
-                whole = _new_in_whole_history(rule, pid, product.name, whole_histories[pid], since, now)
-                events = list(({e.event_key: e for e in whole} | exact).values())
+                settled = await _settled(
+                    uow, rule, pid, product.name, histories[pid], since, now, longer_reads
+                )
+                events = list(({e.event_key: e for e in settled} | exact).values())
             for event in events:
                 stored = await uow.alerts.add_if_new(
                     Alert(
@@ -356,18 +359,58 @@ def _from(rule: AlertRule, moment: datetime) -> AlertRule:
     return rule if moment <= rule.created_at else dataclasses.replace(rule, created_at=moment)
 
 
-def _new_in_whole_history(
-    rule: AlertRule, product_id: int, name: str, whole: list[TrendScore], since: datetime, now: datetime
+async def _settled(
+    uow: UnitOfWork,
+    rule: AlertRule,
+    product_id: int,
+    name: str,
+    window: list[TrendScore],
+    since: datetime,
+    now: datetime,
+    reads: dict[tuple[int, datetime | None], list[TrendScore]],
 ) -> list[AlertEvent]:
-    """The rule's events on the product's whole stored history that began since ``since`` or
-    still go on, but for one holding at its first score: after ``scores prune`` that may be an
-    episode begun before, and the user was alerted of the condition."""
-    first = whole[0].calculated_at if whole else None
-    return [
-        e
-        for e in evaluate_rule(rule, product_id, name, whole, [], now)
-        if e.began_at != first and (e.ongoing or (e.began_at is not None and e.began_at >= since))
-    ]
+    """The rule's events on the product that began since ``since`` or still go on, read from a
+    history long enough to hold the start of every episode the ``window`` (read since ``since``)
+    left continued: the last 2, 4, 8 then 16 windows while some episode is still continued in
+    them, and the whole stored history after those, or as soon as one finds no scores older
+    than the read before (any older ones lie beyond a gap). ``reads`` keeps each read for the
+    other rules on the product. On the whole history an episode holding at its first score is the user's
+    alert of the condition if they have one (after ``scores prune`` it may have begun earlier,
+    under a key no longer stored) and is keyed by that score otherwise."""
+    count = len(window)
+    for factor in (*LOOK_BACK_FACTORS, None):
+        start = None if factor is None else now - factor * HISTORY_WINDOW
+        history = await _read(uow, product_id, start, reads)
+        if start is not None and len(history) == count:
+            # Nothing older within this reach: what is older lies beyond a gap, if anywhere.
+            start = None
+            history = await _read(uow, product_id, start, reads)
+        count = len(history)
+        events = evaluate_rule(rule, product_id, name, history, [], now, history_since=start)
+        if start is None or not any(e.continued for e in events):
+            break
+    first = history[0].calculated_at if start is None and history else None
+    prefix = event_key_prefix(rule, product_id)
+    found: list[AlertEvent] = []
+    for event in events:
+        if not (event.ongoing or (event.began_at is not None and event.began_at >= since)):
+            continue
+        if event.began_at == first and await uow.alerts.has_event(rule.user_id, prefix):
+            continue
+        found.append(event)
+    return found
+
+
+async def _read(
+    uow: UnitOfWork,
+    product_id: int,
+    since: datetime | None,
+    reads: dict[tuple[int, datetime | None], list[TrendScore]],
+) -> list[TrendScore]:
+    """The product's scores since ``since`` (all when None), read once per evaluation."""
+    if (product_id, since) not in reads:
+        reads[product_id, since] = await uow.scores.history(product_id, since=since)
+    return reads[product_id, since]
 
 
 async def check_alerts(uow: UnitOfWork, clock: Clock, *, user_id: int) -> list[Alert]:
