@@ -152,14 +152,90 @@ def test_a_server_that_is_not_an_http_url_is_refused_before_anything_runs(
     )
 
 
-def test_a_server_from_the_environment_is_held_to_the_same_rule(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def _run_cli(args: list[str], settings: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The command in a process of its own, with these settings in its environment (this
+    process's is left alone)."""
+    return subprocess.run(
+        [sys.executable, "-m", "marketscout.entrypoints.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **settings},
+        timeout=60,
+        check=False,
+    )
+
+
+def _said_in_one_line(result: subprocess.CompletedProcess[str], said: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"marketscout: {said}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_a_server_from_the_environment_is_held_to_the_same_rule_and_named_as_the_setting() -> None:
+    result = _run_cli(["remote", "trending"], {"MARKETSCOUT_SERVER": "notaurl"})
+    _said_in_one_line(
+        result,
+        "MARKETSCOUT_SERVER must be an http:// or https:// URL with a host, such as https://scout.example.com",
+    )
+    assert "--server" not in result.stderr, "the option was not given"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MARKETSCOUT_RATE_LIMIT_STORAGE", "notaurl"),
+        ("MARKETSCOUT_RATE_LIMIT_STORAGE", "redis://127.0.0.1:notaport/10"),
+        ("MARKETSCOUT_RATE_LIMIT_AUTH", "lots"),
+        ("MARKETSCOUT_MAX_BODY_BYTES", "-1"),
+        ("MARKETSCOUT_DATABASE_URL", "postgresql://postgres@127.0.0.1:notaport/x"),
+    ],
+)
+def test_a_setting_the_workers_cannot_use_stops_the_server_before_any_worker_starts(
+    name: str, value: str, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("MARKETSCOUT_SERVER", "scout.example.com")
+    """Said once by the parent, exit 2: a worker that failed to build the app was restarted by
+    the supervisor forever."""
+    settings = {"MARKETSCOUT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", name: value}
+    result = _run_cli(["serve", "--workers", "2", "--port", "0", "--no-demo"], settings)
+    _said_in_one_line(result, name + " must be ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["serve", "--port", "0", "--no-demo"], ["users", "list"], ["demo"], ["refresh"], ["db", "current"]],
+)
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("postgresql://postgres@127.0.0.1:notaport/x", "must be a well-formed URL"),
+        ("postgresql://u@[::1/db", "must be a well-formed URL"),
+        ("sqlite:///", "must name a database file"),
+    ],
+)
+def test_a_database_url_setting_that_cannot_be_opened_as_written_is_said_in_one_line(
+    args: list[str], url: str, rule: str
+) -> None:
+    _said_in_one_line(_run_cli(args, {"MARKETSCOUT_DATABASE_URL": url}), f"MARKETSCOUT_DATABASE_URL {rule}")
+
+
+@pytest.mark.parametrize("args", [["db", "upgrade"], ["db", "current"], ["users", "list"], ["serve"]])
+@pytest.mark.parametrize(
+    ("url", "rule"),
+    [
+        ("sqlite:///", "must name a database file"),
+        ("sqlite://", "must name a database file"),
+        ("postgresql://postgres@127.0.0.1:notaport/x", "must be a well-formed URL"),
+    ],
+)
+def test_a_database_url_option_that_cannot_be_opened_as_written_is_refused(
+    args: list[str], url: str, rule: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as refused:
-        main(["remote", "trending"])
+        main([*args, "--database-url", url])
     assert refused.value.code == 2
-    assert "argument --server: must be an http:// or https:// URL with a host" in capsys.readouterr().err
+    [*_, said] = capsys.readouterr().err.splitlines()
+    assert f"argument --database-url: {rule}" in said, said
 
 
 @pytest.mark.parametrize(
