@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,27 @@ INTEGER_COLUMNS = frozenset({"ad_id", "views", "likes", "comments", "shares"})
 RANKINGS = ("worldwide", "regional")
 
 
+SERVER_URL = http_url("https://scout.example.com")
+DEFAULT_SERVER = "http://127.0.0.1:8000"
+
+
+def server_url(env: Mapping[str, str]) -> str:
+    """The server of ``MARKETSCOUT_SERVER`` (else :data:`DEFAULT_SERVER`), held to --server's
+    rule; a value it breaks is refused naming the variable (:class:`SettingsError`)."""
+    text = env.get("MARKETSCOUT_SERVER", DEFAULT_SERVER)
+    try:
+        return SERVER_URL(text)
+    except argparse.ArgumentTypeError as error:
+        raise SettingsError(f"MARKETSCOUT_SERVER {error}") from None
+
+
 def add_remote_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("remote", help="talk to a MarketScout server through the Python client")
     parser.add_argument(
         "--server",
-        type=http_url("https://scout.example.com"),
-        default=os.environ.get("MARKETSCOUT_SERVER", "http://127.0.0.1:8000"),
+        type=SERVER_URL,
+        # None: MARKETSCOUT_SERVER's, checked when the command runs (server_url), so that its
+        # refusal names the variable, not an option that was not given.
         help="the server's http:// or https:// URL (default: MARKETSCOUT_SERVER, else http://127.0.0.1:8000)",
     )
     parser.add_argument("--username", default=os.environ.get("MARKETSCOUT_USERNAME"))
@@ -457,6 +472,8 @@ def _ingest(client: MarketScoutClient, args: argparse.Namespace) -> int:
 
 
 def run_remote(args: argparse.Namespace, client: MarketScoutClient | None = None) -> int:
+    if args.server is None:
+        args.server = server_url(os.environ)
     own = client is None
     client = client or MarketScoutClient(args.server)
     command = args.remote_command

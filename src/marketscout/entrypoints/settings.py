@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import gc
 import os
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -35,11 +36,72 @@ DATABASE_SCHEMES = frozenset(
 DATABASE_URL_RULE = "must be sqlite:///PATH, postgresql://USER@HOST/DB or memory://"
 
 
+DATABASE_URL_FORM_RULE = (
+    "must be a well-formed URL: a host name or [IPv6] address, and a port, if any, from 1 to 65535"
+)
+SQLITE_FILE_RULE = (
+    "must name a database file (sqlite:///PATH): an in-memory SQLite database is gone when the "
+    "command or server ends"
+)
+
+
 def database_url_problem(url: str) -> str | None:
-    """:data:`DATABASE_URL_RULE` when ``url`` is of no scheme a store is made from (the URL is
-    not repeated: it may carry a password), else None."""
+    """The rule ``url`` breaks, or None: a scheme a store is made from (:data:`DATABASE_URL_RULE`),
+    a URL SQLAlchemy reads with a port in range, and for SQLite a file. The URL is not repeated:
+    it may carry a password."""
     scheme, separator, _ = url.partition("://")
-    return None if separator and scheme in DATABASE_SCHEMES else DATABASE_URL_RULE
+    if not separator or scheme not in DATABASE_SCHEMES:
+        return DATABASE_URL_RULE
+    if scheme == "memory":
+        return None
+    # Imported here: the command line is parsed without the store's modules.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)  # as the engine reads it: a port that is not a number raises
+    except (ArgumentError, ValueError):
+        return DATABASE_URL_FORM_RULE
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        return DATABASE_URL_FORM_RULE
+    if scheme.startswith("sqlite") and parsed.database in {None, "", ":memory:"}:
+        return SQLITE_FILE_RULE
+    return None
+
+
+RATE_LIMIT_STORAGE_RULE = (
+    "must be memory:// or redis://HOST:PORT/DB (rediss:// for TLS), PORT a number from 1 to 65535 "
+    "and DB a whole number"
+)
+RATE_LIMIT_RULE = "must be one limit such as 5/minute or 5 per 2 minutes (second, minute, hour, day)"
+
+
+def rate_limit_storage_problem(url: str) -> str | None:
+    """:data:`RATE_LIMIT_STORAGE_RULE` when ``url`` is no storage the rate limiter is made from
+    (limits wants the host and the port of a Redis server), else None; nothing is connected to."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # a port that is not a number, or out of range, raises
+    except ValueError:
+        return RATE_LIMIT_STORAGE_RULE
+    if parts.scheme == "memory":
+        return None
+    database = parts.path.removeprefix("/")
+    usable = parts.scheme in {"redis", "rediss"} and bool(parts.hostname) and bool(port)
+    return None if usable and (not database or database.isdigit()) else RATE_LIMIT_STORAGE_RULE
+
+
+def rate_limit_problem(limit: str) -> str | None:
+    """:data:`RATE_LIMIT_RULE` when ``limits`` cannot read ``limit`` as one limit of at least one
+    request (the limiter would take only the first of several, and 0 refuses everything)."""
+    # Imported here: the command line is parsed without it.
+    from limits import parse_many
+
+    try:
+        items = parse_many(limit)
+    except ValueError:
+        return RATE_LIMIT_RULE
+    return None if len(items) == 1 and items[0].amount >= 1 else RATE_LIMIT_RULE
 
 
 class StartupError(RuntimeError):
@@ -73,9 +135,11 @@ class Settings:
     refresh_token_ttl: int = field(
         default=14 * 24 * 3600, metadata={"help": "refresh token lifetime, seconds"}
     )
-    argon2_memory_kib: int = field(default=19456, metadata={"help": "argon2id memory cost (KiB), >= 19456"})
-    argon2_time_cost: int = field(default=2, metadata={"help": "argon2id passes, >= 2"})
-    argon2_parallelism: int = field(default=1, metadata={"help": "argon2id lanes"})
+    argon2_memory_kib: int = field(
+        default=19456, metadata={"help": "argon2id memory cost (KiB), 19456 to 4194304"}
+    )
+    argon2_time_cost: int = field(default=2, metadata={"help": "argon2id passes, 2 to 100"})
+    argon2_parallelism: int = field(default=1, metadata={"help": "argon2id lanes, 1 to 255"})
     cors_origins: tuple[str, ...] = field(
         default=("http://127.0.0.1:8000", "http://localhost:8000"),
         metadata={"help": "comma-separated origins allowed by CORS (never *)"},
@@ -160,7 +224,7 @@ class Settings:
     smtp_host: str | None = field(
         default=None, metadata={"help": "mail server for e-mail alerts; unset: e-mail delivery is off"}
     )
-    smtp_port: int = field(default=25, metadata={"help": "mail server port"})
+    smtp_port: int = field(default=25, metadata={"help": "mail server port, 1 to 65535"})
     smtp_security: str = field(default="none", metadata={"help": "none, starttls or tls"})
     smtp_username: str | None = field(default=None, metadata={"help": "mail server login (optional)"})
     smtp_password: str | None = field(default=None, metadata={"help": "mail server password (a secret)"})
@@ -182,30 +246,54 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        """Refuses (:class:`SettingsError`) the first value the server or a command could not
+        use, naming its variable and the rule; the server checks them before any worker starts."""
         if problem := database_url_problem(self.database_url):
             raise SettingsError(f"MARKETSCOUT_DATABASE_URL {problem}")
         if self.jwt_secret is not None and len(self.jwt_secret.encode()) < 32:
             raise SettingsError("MARKETSCOUT_JWT_SECRET must be at least 32 bytes")
-        if self.argon2_memory_kib < 19456 or self.argon2_time_cost < 2 or self.argon2_parallelism < 1:
-            raise SettingsError("argon2 parameters must be at least OWASP's: 19456 KiB, 2 passes, 1 lane")
         if "*" in self.cors_origins:
             raise SettingsError("MARKETSCOUT_CORS_ORIGINS must list origins, not *")
-        if self.access_token_ttl < 60 or self.refresh_token_ttl < self.access_token_ttl:
-            raise SettingsError("token lifetimes must be >= 60 s, and refresh >= access")
-        if self.gc_threshold < 0:
-            raise SettingsError("MARKETSCOUT_GC_THRESHOLD must be >= 0")
-        if self.db_statement_timeout_ms < 100:
-            raise SettingsError("MARKETSCOUT_DB_STATEMENT_TIMEOUT_MS must be at least 100")
+        for name, (low, high, what) in NUMBER_RANGES.items():
+            value = getattr(self, name)
+            if not low <= value <= high:  # NaN fails too
+                raise SettingsError(f"{PREFIX}{name.upper()} must be {what} from {low:g} to {high:g}")
+        if self.refresh_token_ttl < self.access_token_ttl:
+            raise SettingsError(
+                "MARKETSCOUT_REFRESH_TOKEN_TTL must be at least MARKETSCOUT_ACCESS_TOKEN_TTL "
+                f"({self.access_token_ttl} s)"
+            )
         if self.smtp_security not in {"none", "starttls", "tls"}:
             raise SettingsError("MARKETSCOUT_SMTP_SECURITY must be none, starttls or tls")
-        if self.notify_interval < 0 or self.notify_max_attempts < 1 or self.webhook_timeout <= 0:
-            raise SettingsError(
-                "MARKETSCOUT_NOTIFY_INTERVAL must be >= 0, NOTIFY_MAX_ATTEMPTS >= 1, WEBHOOK_TIMEOUT > 0"
-            )
-        if self.score_refresh_interval < 0:
-            raise SettingsError("MARKETSCOUT_SCORE_REFRESH_INTERVAL must be >= 0")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise SettingsError("MARKETSCOUT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        if problem := rate_limit_storage_problem(self.rate_limit_storage):
+            raise SettingsError(f"MARKETSCOUT_RATE_LIMIT_STORAGE {problem}")
+        for name in ("rate_limit_auth", "rate_limit_heavy", "rate_limit_default"):
+            if problem := rate_limit_problem(getattr(self, name)):
+                raise SettingsError(f"{PREFIX}{name.upper()} {problem}")
+
+
+# The range each numeric setting is held to, both ends included, and what it counts. Lows are
+# what works at all (OWASP's argon2 minimum, a token that outlives a request, a body that holds a
+# form); highs are past any sensible value and keep clear of overflows (a timedelta, a C int).
+NUMBER_RANGES: dict[str, tuple[float, float, str]] = {
+    "db_statement_timeout_ms": (100, 86_400_000, "a whole number of milliseconds"),
+    "access_token_ttl": (60, 31_536_000, "a whole number of seconds"),
+    "refresh_token_ttl": (60, 31_536_000, "a whole number of seconds"),
+    "argon2_memory_kib": (19_456, 4_194_304, "a whole number of KiB (OWASP's minimum up)"),
+    "argon2_time_cost": (2, 100, "a whole number of passes (OWASP's minimum up)"),
+    "argon2_parallelism": (1, 255, "a whole number of lanes"),
+    "max_body_bytes": (1024, 1_073_741_824, "a whole number of bytes"),
+    "max_ingest_items": (1, 10_000_000, "a whole number"),
+    "gc_threshold": (0, 10_000_000, "a whole number"),
+    "read_cache_seconds": (0, 86_400, "a number of seconds"),
+    "notify_interval": (0, 86_400, "a number of seconds"),
+    "score_refresh_interval": (0, 86_400, "a number of seconds"),
+    "notify_max_attempts": (1, 100, "a whole number"),
+    "webhook_timeout": (0.1, 300, "a number of seconds"),
+    "smtp_port": (1, 65_535, "a whole number"),
+}
 
 
 def command_settings(database_url: str | None) -> Settings:
