@@ -271,3 +271,29 @@ def test_a_database_url_setting_of_no_known_scheme_is_said_in_one_line(
     monkeypatch.setenv("MARKETSCOUT_DATABASE_URL", "bogus://user:secret@x")
     assert main(args) == 2
     assert capsys.readouterr().err == f"marketscout: MARKETSCOUT_DATABASE_URL {DATABASE_URL_RULE}\n"
+
+
+class _AppCannotBeBuilt(Exception):
+    pass
+
+
+def _refuse_to_build(container: object = None) -> object:
+    raise _AppCannotBeBuilt
+
+
+def test_an_app_that_cannot_be_built_stops_serve_before_any_worker_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With several workers the parent builds the app once first: a worker whose app factory
+    raised was restarted by uvicorn's supervisor forever (it stops only on a failed lifespan)."""
+    import uvicorn
+
+    from marketscout.entrypoints import app
+
+    started: list[object] = []
+    monkeypatch.chdir(tmp_path)  # the default SQLite database is made here
+    monkeypatch.setattr(app, "create_app", _refuse_to_build)
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(args))
+    with pytest.raises(_AppCannotBeBuilt):
+        main(["serve", "--workers", "2", "--port", "0"])
+    assert started == [], "no worker was started"
