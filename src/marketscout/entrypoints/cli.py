@@ -41,6 +41,13 @@ def _serve(args: argparse.Namespace) -> int:
     # A store that cannot be opened is said in words here (main prints it), not as the ASGI
     # server's traceback of the failed start.
     asyncio.run(check_store(settings))
+    if args.workers > 1:
+        # Built once here and dropped (nothing connects until a lifespan starts): uvicorn's
+        # supervisor stops on a worker whose lifespan failed, but restarts forever one whose
+        # app factory raised, so what would fail there fails here, once, before any worker.
+        from marketscout.entrypoints import app
+
+        app.create_app()
     if args.server == "granian":
         # Measured side by side (docs/performance.md): 11-29 % more requests a second than
         # uvicorn and a lower p99, but a supervisor process besides the worker (about 40 MB more
