@@ -19,7 +19,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from marketscout.client import Ad, MarketScoutClient
-from marketscout.domain.model import Platform, TrendStatus
+from marketscout.domain.model import DeliveryStatus, Platform, TrendStatus
 from marketscout.entrypoints.api.intelligence import Ranking
 from marketscout.entrypoints.app import create_app
 from marketscout.entrypoints.cli import build_parser, main
@@ -259,6 +259,15 @@ def test_nothing_to_show_is_said_in_words(
     assert capsys.readouterr().out == f"{said}\n"
     assert remote(api, "--json", *argv) == 0
     assert json.loads(capsys.readouterr().out) == [], "JSON stays an empty list"
+
+
+@pytest.mark.parametrize("status", [s.value for s in DeliveryStatus])
+def test_deliveries_can_be_listed_by_every_status_the_api_knows(
+    api: MarketScoutClient, ad: Ad, capsys: pytest.CaptureFixture[str], status: str
+) -> None:
+    capsys.readouterr()
+    assert remote(api, "deliveries", "--status", status) == 0
+    assert capsys.readouterr().out == f"no deliveries with status {status}\n"
 
 
 @pytest.mark.parametrize(
