@@ -35,7 +35,7 @@ from marketscout.client import (
     MarketScoutError,
     TrendingProduct,
 )
-from marketscout.domain.model import Platform, TrendStatus
+from marketscout.domain.model import DeliveryStatus, Platform, TrendStatus
 from marketscout.entrypoints.cli_args import http_url, whole_number
 from marketscout.entrypoints.schemas import ENGAGEMENT_COLUMNS, ENGAGEMENT_COLUMNS_SAID
 from marketscout.entrypoints.settings import SettingsError
@@ -163,7 +163,7 @@ def add_remote_parser(subparsers: Any) -> None:
     alerts = commands.add_parser("alerts", help="your alerts, newest first")
     alerts.add_argument("--unread", action="store_true")
     deliveries = commands.add_parser("deliveries", help="where your alerts were sent (dead letters too)")
-    deliveries.add_argument("--status", choices=["pending", "sending", "delivered", "dead"])
+    deliveries.add_argument("--status", choices=[s.value for s in DeliveryStatus])
     export = commands.add_parser("export", help="download a CSV export (printed as it is, --json or not)")
     export.add_argument("data_type", choices=["trends", "watchlist"])
     commands.add_parser(
