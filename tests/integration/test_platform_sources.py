@@ -264,6 +264,66 @@ def test_bad_source_files_are_refused_naming_source_and_key(entry: dict[str, obj
     assert fragment in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("document", "fragment"),
+    [
+        ({"sources": ["a"]}, "sources: source 1 must be a table ([[sources]]), not a string"),
+        (
+            {"sources": {"name": "x"}},
+            "sources: sources must be an array of tables ([[sources]]), not a table",
+        ),
+        ({"sources": "youtube"}, "sources: sources must be an array of tables ([[sources]]), not a string"),
+        (["sources"], "sources: must be a TOML document of [[sources]] tables"),
+        ({"sources": [{"kind": "feed", "url": "http://x", "name": 5}]}, "source 1: name must be text"),
+        ({"sources": [{"kind": ["youtube"]}]}, "source 1 (source 1): kind must be one of"),
+        (
+            {"sources": [{"kind": "youtube", "keywords": {"lamp": 1}, "max_pages": True}]},
+            "source 1 (source 1): max_pages must be a positive integer",
+        ),
+        (
+            {"sources": [{"kind": "youtube", "keywords": {"lamp": 1}, "quota_units": 2.5}]},
+            "quota_units must be a positive integer",
+        ),
+        (
+            {"sources": [{"kind": "meta_ad_library", "keywords": {"lamp": 1}, "ad_type": 3}]},
+            "ad_type must be text",
+        ),
+        (
+            {"sources": [{"kind": "tiktok_research", "keywords": {"lamp": 1}, "base_url": ["x"]}]},
+            "base_url must be an http(s) URL",
+        ),
+        ({"sources": [{"kind": "feed", "url": "http://x", "format": ["csv"]}]}, "format must be json"),
+        ({"sources": [{"kind": "youtube", "keywords": ["lamp"]}]}, "keywords must be a table"),
+    ],
+)
+def test_a_sources_file_of_the_wrong_shape_is_refused_naming_where(document: Any, fragment: str) -> None:
+    with pytest.raises(SourcesError) as raised:
+        parse_specs(document)
+    assert fragment in str(raised.value)
+
+
+def test_collect_refuses_a_sources_file_of_plain_strings_in_one_line(tmp_path: Path) -> None:
+    sources = tmp_path / "sources.toml"
+    sources.write_text('sources = ["a"]\n', encoding="utf-8")
+    command = [
+        sys.executable,
+        "-m",
+        "marketscout.entrypoints.cli",
+        "collect",
+        "--sources",
+        str(sources),
+        "--once",
+        "--database-url",
+        _fresh_instance(tmp_path),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, env=_credentials()
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr == f"marketscout: {sources}: source 1 must be a table ([[sources]]), not a string\n"
+
+
 def test_a_missing_credential_names_its_setting() -> None:
     [spec] = parse_specs({"sources": [{"kind": "meta_ad_library", "keywords": {"lamp": 1}, "every": "15m"}]})
     assert spec.every == 900
