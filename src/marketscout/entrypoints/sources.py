@@ -100,45 +100,87 @@ def _id_table(where: str, key: str, value: object) -> dict[str, int]:
     return dict(value)
 
 
-def parse_specs(document: dict[str, Any], origin: str = "sources") -> list[SourceSpec]:
+_TEXT_KEYS = ("active_status", "ad_type", "api_version")
+_COUNT_KEYS = ("max_pages", "days", "quota_units", "published_within_days")
+_TOML_TYPES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "an array"}
+
+
+def _toml_type(value: object) -> str:
+    """What a TOML value is, in TOML's words (a ``dict`` is a table)."""
+    if isinstance(value, dict):
+        return "a table"
+    return _TOML_TYPES.get(type(value), "a date or time")
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _is_http_url(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def _entry(where: str, index: int, entry: dict[str, Any]) -> SourceSpec:
+    raw_name = entry.get("name")
+    if raw_name is not None and not isinstance(raw_name, str):
+        raise SourcesError(f"{where}: source {index}: name must be text, not {_toml_type(raw_name)}")
+    name = raw_name or f"source {index}"
+    where = f"{where}: source {index} ({name})"
+    kind = entry.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise SourcesError(f"{where}: kind must be one of {', '.join(KINDS)}")
+    unknown = set(entry) - {"name", "kind", "every"} - _KNOWN[kind]
+    if unknown:
+        raise SourcesError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} for kind {kind}")
+    try:
+        every = parse_interval(entry.get("every", "1h"))
+    except ValueError as error:
+        raise SourcesError(f"{where}: every {error}") from None
+    options = {k: v for k, v in entry.items() if k not in ("name", "kind", "every")}
+    if "keywords" in options or kind != "feed":
+        options["keywords"] = _id_table(where, "keywords", options.get("keywords"))
+    if "video_ids" in options:
+        options["video_ids"] = _id_table(where, "video_ids", options["video_ids"])
+    if kind == "feed":
+        if not _is_http_url(options.get("url")):
+            raise SourcesError(f"{where}: url must be an http(s) URL")
+        if options.setdefault("format", "ndjson") not in ("json", "ndjson", "csv"):
+            raise SourcesError(f"{where}: format must be json, ndjson or csv")
+    for key in _COUNT_KEYS:
+        if key in options and not _is_count(options[key]):
+            raise SourcesError(f"{where}: {key} must be a positive integer")
+    for key in _TEXT_KEYS:
+        if key in options and (not isinstance(options[key], str) or not options[key].strip()):
+            raise SourcesError(f"{where}: {key} must be text")
+    if "base_url" in options and not _is_http_url(options["base_url"]):
+        raise SourcesError(f"{where}: base_url must be an http(s) URL")
+    if "regions" in options and (
+        not isinstance(options["regions"], list)
+        or not all(isinstance(r, str) and r for r in options["regions"])
+    ):
+        raise SourcesError(f"{where}: regions must be a list of region codes")
+    return SourceSpec(name=name, kind=kind, every=every, options=options)
+
+
+def parse_specs(document: object, origin: str = "sources") -> list[SourceSpec]:
+    """The sources of a parsed TOML document; :class:`SourcesError` naming the source and the key
+    when any level of it is not of the type it must be."""
+    if not isinstance(document, dict):
+        raise SourcesError(f"{origin}: must be a TOML document of [[sources]] tables")
     entries = document.get("sources")
-    if not isinstance(entries, list) or not entries:
+    if entries is not None and not isinstance(entries, list):
+        raise SourcesError(
+            f"{origin}: sources must be an array of tables ([[sources]]), not {_toml_type(entries)}"
+        )
+    if not entries:
         raise SourcesError(f"{origin}: needs at least one [[sources]] table")
     specs: list[SourceSpec] = []
     for index, entry in enumerate(entries, start=1):
-        name = str(entry.get("name") or f"source {index}")
-        where = f"{origin}: source {index} ({name})"
-        kind = entry.get("kind")
-        if kind not in KINDS:
-            raise SourcesError(f"{where}: kind must be one of {', '.join(KINDS)}")
-        unknown = set(entry) - {"name", "kind", "every"} - _KNOWN[kind]
-        if unknown:
-            raise SourcesError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} for kind {kind}")
-        try:
-            every = parse_interval(entry.get("every", "1h"))
-        except ValueError as error:
-            raise SourcesError(f"{where}: every {error}") from None
-        options = {k: v for k, v in entry.items() if k not in ("name", "kind", "every")}
-        if "keywords" in options or kind != "feed":
-            options["keywords"] = _id_table(where, "keywords", options.get("keywords"))
-        if "video_ids" in options:
-            options["video_ids"] = _id_table(where, "video_ids", options["video_ids"])
-        if kind == "feed":
-            if not isinstance(options.get("url"), str) or not options["url"].startswith(
-                ("http://", "https://")
-            ):
-                raise SourcesError(f"{where}: url must be an http(s) URL")
-            if options.setdefault("format", "ndjson") not in ("json", "ndjson", "csv"):
-                raise SourcesError(f"{where}: format must be json, ndjson or csv")
-        for key in ("max_pages", "days", "quota_units", "published_within_days"):
-            if key in options and (not isinstance(options[key], int) or options[key] < 1):
-                raise SourcesError(f"{where}: {key} must be a positive integer")
-        if "regions" in options and (
-            not isinstance(options["regions"], list)
-            or not all(isinstance(r, str) and r for r in options["regions"])
-        ):
-            raise SourcesError(f"{where}: regions must be a list of region codes")
-        specs.append(SourceSpec(name=name, kind=kind, every=every, options=options))
+        if not isinstance(entry, dict):
+            raise SourcesError(
+                f"{origin}: source {index} must be a table ([[sources]]), not {_toml_type(entry)}"
+            )
+        specs.append(_entry(origin, index, entry))
     return specs
 
 
