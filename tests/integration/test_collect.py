@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -93,6 +94,14 @@ class Feed(BaseHTTPRequestHandler):
             self.send_response(503)
             self.end_headers()
             return
+        if self.path.startswith(("/missing", "/gone")):
+            status = 404 if self.path.startswith("/missing") else 410
+            self._answer(b"<html>\n<body>\n<h1>Not here</h1>\n</body>\n</html>\n", "text/html", status)
+            return
+        if self.path == "/slow" and count == 1:
+            self.send_response(408)
+            self.end_headers()
+            return
         if self.path == "/limited" and count == 1:
             self.send_response(429)
             self.send_header("Retry-After", "0")
@@ -104,8 +113,8 @@ class Feed(BaseHTTPRequestHandler):
             body, kind = CSV_FEED.encode(), "text/csv"
         self._answer(body, kind)
 
-    def _answer(self, body: bytes, kind: str) -> None:
-        self.send_response(200)
+    def _answer(self, body: bytes, kind: str, status: int = 200) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", kind)
         self.end_headers()
         self.wfile.write(body)
@@ -167,6 +176,59 @@ async def test_retries_server_errors_and_honours_429(feed_url: str) -> None:
     assert (await http.get(f"{feed_url}/flaky")).status_code == 200
     assert (await http.get(f"{feed_url}/limited")).status_code == 200
     await http.aclose()
+
+
+@pytest.mark.parametrize("feed_format", ["ndjson", "json", "csv"])
+@pytest.mark.parametrize(("path", "status"), [("/missing", "HTTP 404 Not Found"), ("/gone", "HTTP 410 Gone")])
+async def test_a_feed_that_answers_4xx_is_unavailable_at_once_naming_the_status(
+    feed_url: str, feed_format: Literal["ndjson", "json", "csv"], path: str, status: str
+) -> None:
+    http = ResilientHttp("feed", FAST)
+    path = f"{path}-{feed_format}.{feed_format}"
+    with pytest.raises(SourceUnavailable) as raised:
+        await HttpFeedSource("feed", f"{feed_url}{path}", feed_format, http).fetch()
+    await http.aclose()
+    assert raised.value.message == f"feed: {status}"
+    assert Feed.calls[path] == 1, "a 4xx answer is not asked again"
+
+
+async def test_a_feed_that_answers_408_is_asked_again(feed_url: str) -> None:
+    http = ResilientHttp("feed", FAST)
+    fetched = await HttpFeedSource("feed", f"{feed_url}/slow", "ndjson", http).fetch()
+    await http.aclose()
+    assert len(fetched.items) == 4
+    assert Feed.calls["/slow"] == 2
+
+
+async def test_a_feed_that_answers_5xx_is_unavailable_after_the_retries(feed_url: str) -> None:
+    http = ResilientHttp("feed", FAST)
+    with pytest.raises(SourceUnavailable, match="503 after 3 attempts"):
+        await HttpFeedSource("feed", f"{feed_url}/down", "ndjson", http).fetch()
+    await http.aclose()
+
+
+@pytest.mark.parametrize("feed_format", ["ndjson", "json"])
+def test_the_collect_command_exits_1_when_its_only_feed_answers_404(
+    feed_url: str, tmp_path: Path, feed_format: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'collect.sqlite3'}"
+    migrate.upgrade(url)
+    missing = f"{feed_url}/missing.{feed_format}"
+    command = [
+        sys.executable,
+        "-m",
+        "marketscout.entrypoints.cli",
+        "collect",
+        "--feed",
+        missing,
+        "--format",
+        feed_format,
+        "--database-url",
+        url,
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stdout
+    assert done.stdout == f"feed 1 ({missing}): unavailable: feed 1 ({missing}): HTTP 404 Not Found\n"
 
 
 async def test_a_failing_source_opens_the_circuit(feed_url: str) -> None:
