@@ -18,7 +18,7 @@ from typing import Any, Literal
 from marketscout.adapters.csv_rows import column, misfit
 from marketscout.adapters.signals.http import ResilientHttp
 from marketscout.domain.model import Platform
-from marketscout.domain.signals import CollectedItem, FetchResult, SignalSource
+from marketscout.domain.signals import CollectedItem, FetchResult, SignalSource, SourceUnavailable
 
 logger = logging.getLogger("marketscout.collect")
 FeedFormat = Literal["json", "ndjson", "csv"]
@@ -131,6 +131,12 @@ class HttpFeedSource(SignalSource):
 
     async def fetch(self) -> FetchResult:
         response = await self._http.get(self.url)
+        if not response.is_success:
+            # A 4xx (ResilientHttp has already retried 408, 429 and 5xx): its body is an error
+            # page, not the feed, and the run is the source's failure, not a feed of bad records.
+            status = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+            logger.warning("source %s: %s", self.name, status)
+            raise SourceUnavailable(f"{self.name}: {status}")
         result = FetchResult()
         try:
             records = self._records(response.text)

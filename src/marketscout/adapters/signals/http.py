@@ -87,7 +87,8 @@ class ResilientHttp:
         json: object = None,
         data: dict[str, str] | None = None,
     ) -> httpx.Response:
-        """Sends with retries; returns any answer below 500 except 429 (the caller reads 4xx)."""
+        """Sends with retries; returns any answer below 500 except 408 and 429 (the caller reads
+        the other 4xx, which asking again would not change)."""
         if not self.breaker.allow():
             raise SourceUnavailable(f"{self.name}: paused after repeated failures")
         last = "no attempt"
@@ -112,7 +113,7 @@ class ResilientHttp:
                     break
                 await asyncio.sleep(wait)
                 continue
-            if response.status_code >= 500:
+            if response.status_code == 408 or response.status_code >= 500:
                 last = str(response.status_code)
                 await asyncio.sleep(self._backoff(attempt))
                 continue
