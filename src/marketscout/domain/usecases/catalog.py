@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from marketscout.domain.errors import InvalidValue, NotFound
@@ -40,18 +41,23 @@ class NewProduct:
     keywords: tuple[str, ...] = ()
 
 
-async def create_product(
-    uow: UnitOfWork, clock: Clock, new: NewProduct, *, created_by: int | None
-) -> Product:
+def _product(new: NewProduct, *, created_by: int | None, now: datetime) -> Product:
+    """The product ``new`` describes, its text checked and trimmed (InvalidValue otherwise)."""
     keywords = tuple(dict.fromkeys(folded(trimmed("keywords", k, KEYWORD_LENGTH)) for k in new.keywords))
-    product = Product(
+    return Product(
         name=trimmed("name", new.name, NAME_LENGTH),
         description=trimmed("description", new.description, DESCRIPTION_LENGTH, MULTI_LINE),
         category=trimmed("category", new.category, CATEGORY_LENGTH) if new.category is not None else None,
         keywords=keywords,
         created_by=created_by,
-        created_at=clock.now(),
+        created_at=now,
     )
+
+
+async def create_product(
+    uow: UnitOfWork, clock: Clock, new: NewProduct, *, created_by: int | None
+) -> Product:
+    product = _product(new, created_by=created_by, now=clock.now())
     async with uow:
         stored = await uow.products.add(product)
         await uow.commit()
@@ -168,11 +174,21 @@ async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
     """Creates an ad; an unknown product is NotFound (404), a duplicate external id Conflict (409).
     ``first_seen_at`` lies in 1970..2100 (``domain.instants``). It may be ahead of ``clock``: the demo
     replays a market whose ads appear as its clock runs; the HTTP API refuses a future one."""
-    now = clock.now()
+    ad = _ad(new, new.product_id, now=clock.now())
+    async with uow:
+        if await uow.products.get(new.product_id) is None:
+            raise NotFound("product", new.product_id)
+        stored = await uow.ads.add(ad)
+        await uow.commit()
+    return stored
+
+
+def _ad(new: NewAd, product_id: int, *, now: datetime) -> Ad:
+    """The ad ``new`` describes, of product ``product_id``, checked and trimmed."""
     if new.url is not None:
         web_url("url", new.url, MAX_AD_URL_LENGTH)
-    ad = Ad(
-        product_id=new.product_id,
+    return Ad(
+        product_id=product_id,
         platform=new.platform,
         ad_content=trimmed("ad_content", new.ad_content, AD_CONTENT_LENGTH, MULTI_LINE),
         external_id=trimmed("external_id", new.external_id, EXTERNAL_ID_LENGTH)
@@ -187,12 +203,78 @@ async def create_ad(uow: UnitOfWork, clock: Clock, new: NewAd) -> Ad:
         else None,
         created_at=now,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticListing:
+    """A synthetic demo product with its ads, each ad with its own external id (the ads'
+    ``product_id`` is not read: it is the product's)."""
+
+    product: NewProduct
+    ads: tuple[NewAd, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedListings:
+    product_ids: list[int]  # in the listings' order
+    ad_ids: list[int]  # every listing's ads, in order
+    created: int  # how many products and ads were missing and are now stored
+
+
+async def _unfinished_namesake(uow: UnitOfWork, new: NewProduct, claimed: set[int]) -> Product | None:
+    """A stored synthetic product that is ``new`` and has no ads yet: one whose load stopped
+    before its ads were stored."""
+    description = trimmed("description", new.description, DESCRIPTION_LENGTH, MULTI_LINE)
+    for product in await uow.products.named(trimmed("name", new.name, NAME_LENGTH)):
+        if (
+            product.synthetic
+            and product.description == description
+            and product.id not in claimed
+            and not await uow.ads.list(skip=0, limit=1, product_id=product.id)
+        ):
+            return product
+    return None
+
+
+async def complete_synthetic_listings(
+    uow: UnitOfWork, clock: Clock, listings: Sequence[SyntheticListing], *, only_if_begun: bool = False
+) -> CompletedListings | None:
+    """Stores, in one unit of work, the products and ads of ``listings`` that are not stored yet,
+    so that a load stopped anywhere is completed and never stored twice: an ad is found by its
+    external id, a product by its ads, or else as a synthetic namesake without ads. With
+    ``only_if_begun``, stores nothing (and returns None) when none of them is stored yet."""
+    now = clock.now()
+    product_ids: list[int] = []
+    ad_ids: list[int] = []
+    created = 0
+    begun = False
     async with uow:
-        if await uow.products.get(new.product_id) is None:
-            raise NotFound("product", new.product_id)
-        stored = await uow.ads.add(ad)
+        for listing in listings:
+            ads = [_ad(new, 0, now=now) for new in listing.ads]  # their product: below
+            found = [
+                await uow.ads.get_by_external_id(ad.platform, ad.external_id) if ad.external_id else None
+                for ad in ads
+            ]
+            product_id = next((ad.product_id for ad in found if ad is not None), None)
+            if product_id is None:
+                namesake = await _unfinished_namesake(uow, listing.product, set(product_ids))
+                product_id = namesake.id if namesake is not None else None
+            if product_id is None:
+                product = _product(listing.product, created_by=None, now=now)
+                product_id = (await uow.products.add(product)).id
+                created += 1
+            else:
+                begun = True
+            product_ids.append(product_id)
+            for ad, stored in zip(ads, found, strict=True):
+                if stored is None:
+                    stored = await uow.ads.add(replace(ad, product_id=product_id))
+                    created += 1
+                ad_ids.append(stored.id)
+        if only_if_begun and not begun:
+            return None
         await uow.commit()
-    return stored
+    return CompletedListings(product_ids=product_ids, ad_ids=ad_ids, created=created)
 
 
 async def list_ads(
